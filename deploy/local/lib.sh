@@ -1,0 +1,52 @@
+# Shared by the local stack scripts: where things live and how to tell a process is alive.
+# Everything the local stack writes stays under var/ at the repository root (git-ignored).
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VAR="$ROOT/var"
+RUN="$VAR/run"
+LOGS="$VAR/log"
+mkdir -p "$RUN" "$LOGS"
+
+KAFKA_PORT="${LEDGER_KAFKA_PORT:-59092}"
+KAFKA_CONTROLLER_PORT="${LEDGER_KAFKA_CONTROLLER_PORT:-59093}"
+PG_PORT="${LEDGER_PG_PORT:-55432}"
+API_PORT="${LEDGER_API_PORT:-8000}"
+PYTHON="$ROOT/.venv/bin/python"
+LEDGER="$ROOT/.venv/bin/ledger"
+
+say() { printf '%s\n' "$*" >&2; }
+
+# pid_alive NAME: true when var/run/NAME.pid names a running process. A killed process whose
+# parent never reaps it stays a zombie that `kill -0` still finds: that counts as dead.
+pid_alive() {
+  local f="$RUN/$1.pid" pid
+  [ -f "$f" ] || return 1
+  pid="$(cat "$f")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
+}
+
+# stop_pid NAME: TERM, wait up to 30 s, then KILL; removes the pid file.
+stop_pid() {
+  local f="$RUN/$1.pid" pid i
+  [ -f "$f" ] || return 0
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 300); do pid_alive "$1" || break; sleep 0.1; done
+    if pid_alive "$1"; then
+      say "$1 did not stop in 30 s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$f"
+}
+
+# wait_port PORT SECONDS: true once something accepts TCP connections on 127.0.0.1:PORT.
+wait_port() {
+  local port="$1" secs="$2" i
+  for i in $(seq 1 $((secs * 5))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.2
+  done
+  return 1
+}

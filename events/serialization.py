@@ -1,0 +1,116 @@
+"""The one serializer every producer and consumer of events uses.
+
+JSON is parsed with `parse_float=Decimal`, so a number such as 37.50 arrives as
+`Decimal("37.50")` and no float ever touches money; decimals are written as strings exactly as
+stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Final, NoReturn
+
+from pydantic import ValidationError
+from pydantic_core import to_json
+
+from events.catalogue import EVENT_ADAPTER, EVENT_TYPES, STAMPED_FIELDS, Event, EventBase
+from events.errors import WHOLE_EVENT, EventValidationError, FieldError
+from events.upcasting import UPCASTERS, Upcasters
+
+EXPECTED_STREAM_VERSION: Final = "expected_stream_version"
+
+JsonInput = bytes | bytearray | memoryview | str
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a number")
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # With duplicates, which value counts depends on the parser: two readers could disagree
+    # about what the event says.
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def encode_json(obj: Any) -> bytes:
+    """Compact JSON; Decimals as strings, datetimes and dates ISO 8601, UUIDs as strings."""
+    return to_json(obj)
+
+
+def decode_json(data: JsonInput) -> Any:
+    """Parse JSON with every non-integer number as a Decimal; NaN, Infinity and repeated keys
+    are refused (ValueError)."""
+    return json.loads(
+        bytes(data) if isinstance(data, bytearray | memoryview) else data,
+        parse_float=Decimal,
+        parse_constant=_refuse_constant,
+        object_pairs_hook=_refuse_duplicate_keys,
+    )
+
+
+def encode_event(event: EventBase) -> bytes:
+    """The event as compact JSON, without the fields that are None."""
+    return event.__pydantic_serializer__.to_json(event, exclude_none=True)
+
+
+def decode_event(data: JsonInput | Mapping[str, Any], *, upcasters: Upcasters = UPCASTERS) -> Event:
+    """Read an event from JSON (or an already-parsed object), upcast it and validate it.
+
+    Raises EventValidationError naming each refused field.
+    """
+    return _validate(upcasters.upcast(_as_object(data)))
+
+
+def parse_submission(
+    data: JsonInput | Mapping[str, Any], *, upcasters: Upcasters = UPCASTERS
+) -> tuple[Event, int | None]:
+    """Read what a submitter sent: the event, and the `expected_stream_version` if given.
+
+    The fields the service stamps are refused. Every problem found is reported at once.
+    """
+    raw = _as_object(data)
+    errors: list[FieldError] = []
+
+    expected = raw.pop(EXPECTED_STREAM_VERSION, None)
+    if expected is not None and (
+        isinstance(expected, bool) or not isinstance(expected, int) or expected < 0
+    ):
+        errors.append(FieldError(field=EXPECTED_STREAM_VERSION, reason="must be an integer >= 0"))
+    for field in STAMPED_FIELDS:
+        if field in raw:
+            del raw[field]
+            errors.append(FieldError(field=field, reason="set by the service; do not send it"))
+
+    try:
+        event = _validate(upcasters.upcast(raw))
+    except EventValidationError as exc:
+        raise EventValidationError(errors + exc.errors) from exc
+    if errors:
+        raise EventValidationError(errors)
+    return event, expected
+
+
+def _as_object(data: JsonInput | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(data, Mapping):
+        return dict(data)
+    try:
+        obj = decode_json(data)
+    except (ValueError, RecursionError) as exc:
+        raise EventValidationError.single(WHOLE_EVENT, f"not valid JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise EventValidationError.single(WHOLE_EVENT, "must be a JSON object")
+    return obj
+
+
+def _validate(raw: dict[str, Any]) -> Event:
+    try:
+        return EVENT_ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        raise EventValidationError.from_pydantic(exc, known_types=EVENT_TYPES) from exc

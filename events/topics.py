@@ -1,0 +1,78 @@
+"""The Kafka topics of the ledger, defined in one place.
+
+Every topic is keyed by `contract_id`, so one contract's messages are totally ordered within
+one partition. The writer for partition n of submissions owns partition n of events, hence the
+two must have the same partition count.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+CONTRACT_KEY: Final = "contract_id"
+FOREVER: Final = -1
+_DAY_MS: Final = 24 * 60 * 60 * 1000
+CONTRACT_PARTITIONS: Final = 6
+
+# Kafka's own limits on a topic name; the longest suffix added below is ".dead-letters".
+_LEGAL_PREFIX: Final = re.compile(r"^[A-Za-z0-9._-]{1,236}$")
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    retention_ms: int
+    """Milliseconds a message is kept; -1: never expires."""
+    cleanup_policy: str
+    key: str
+    """What the message key holds."""
+    replication_factor: int = 1
+
+    def config(self) -> dict[str, str]:
+        """The topic-level Kafka configuration, as the admin API takes it."""
+        return {
+            "retention.ms": str(self.retention_ms),
+            "cleanup.policy": self.cleanup_policy,
+            "min.insync.replicas": "1",
+        }
+
+
+@dataclass(frozen=True)
+class Topics:
+    submissions: TopicSpec
+    verdicts: TopicSpec
+    events: TopicSpec
+    alerts: TopicSpec
+    dead_letters: TopicSpec
+
+    def all(self) -> list[TopicSpec]:
+        return [self.submissions, self.verdicts, self.events, self.alerts, self.dead_letters]
+
+
+def topics(prefix: str = "ledger") -> Topics:
+    """The ledger's topics named `{prefix}.…`; tests pass a unique prefix to stay apart."""
+    if not _LEGAL_PREFIX.match(prefix) or prefix in {".", ".."}:
+        raise ValueError(
+            f"topic prefix {prefix!r} must be 1 to 236 characters of letters, digits, . _ -"
+        )
+
+    def spec(suffix: str, partitions: int, retention_ms: int) -> TopicSpec:
+        return TopicSpec(
+            name=f"{prefix}.{suffix}",
+            partitions=partitions,
+            retention_ms=retention_ms,
+            cleanup_policy="delete",
+            key=CONTRACT_KEY,
+        )
+
+    return Topics(
+        submissions=spec("submissions", CONTRACT_PARTITIONS, 7 * _DAY_MS),
+        verdicts=spec("verdicts", CONTRACT_PARTITIONS, 1 * _DAY_MS),
+        # The log of record: never expires, never compacted.
+        events=spec("events", CONTRACT_PARTITIONS, FOREVER),
+        alerts=spec("alerts", CONTRACT_PARTITIONS, FOREVER),
+        dead_letters=spec("dead-letters", 1, 30 * _DAY_MS),
+    )

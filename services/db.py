@@ -1,0 +1,51 @@
+"""PostgreSQL: connections and schema migrations.
+
+Migrations are the numbered .sql files of services/migrations, applied in order, each in its
+own transaction together with its row in schema_migrations, under an advisory lock so that two
+processes migrating at once apply each file exactly once.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import asyncpg
+
+_MIGRATION_LOCK = 0x4C454447  # "LEDG": any constant shared by every migrating process
+
+
+def migration_files() -> list[tuple[str, str]]:
+    folder = resources.files("services") / "migrations"
+    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(p.name, p.read_text(encoding="utf-8")) for p in files]
+
+
+async def migrate(conn: asyncpg.Connection) -> list[str]:
+    """Apply the migrations not yet applied; returns the names applied by this call."""
+    applied: list[str] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   name text PRIMARY KEY,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        for name, sql in migration_files():
+            if name in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+            applied.append(name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    return applied
+
+
+async def migrate_dsn(dsn: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()

@@ -1,0 +1,43 @@
+"""Waiting for Kafka and PostgreSQL to answer, for scripts that start them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+async def kafka_answers(bootstrap: str) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        await admin.start()
+        await admin.list_topics()
+        return True
+    except Exception:
+        return False
+    finally:
+        await admin.close()
+
+
+async def postgres_answers(dsn: str) -> bool:
+    try:
+        conn = await asyncpg.connect(dsn, timeout=5)
+    except Exception:
+        return False
+    try:
+        await conn.fetchval("SELECT 1")
+        return True
+    finally:
+        await conn.close()
+
+
+async def wait_until(check: object, what: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if await check():  # type: ignore[operator]
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not answer within {timeout_s:.0f} s")
+        await asyncio.sleep(0.5)

@@ -1,0 +1,43 @@
+"""Every setting of every process, read from the environment once, at start-up."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from events.topics import Topics, topics
+
+# The local stack (deploy/local) listens on these; KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL
+# point everything at other servers instead.
+LOCAL_KAFKA = "127.0.0.1:59092"
+LOCAL_DATABASE_URL = "postgresql://ledger:ledger@127.0.0.1:55432/ledger"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field(
+        LOCAL_KAFKA, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    # Secret: a password is part of the URL and must not reach logs or reprs.
+    database_url: SecretStr = Field(
+        SecretStr(LOCAL_DATABASE_URL), validation_alias=AliasChoices("DATABASE_URL")
+    )
+    topic_prefix: str = Field("ledger", validation_alias=AliasChoices("LEDGER_TOPIC_PREFIX"))
+    api_host: str = Field("127.0.0.1", validation_alias=AliasChoices("LEDGER_API_HOST"))
+    api_port: int = Field(8000, validation_alias=AliasChoices("LEDGER_API_PORT"))
+    # How long POST /v1/events waits for the writer's verdict before answering 202.
+    verdict_timeout_s: float = Field(5.0, validation_alias=AliasChoices("LEDGER_VERDICT_TIMEOUT_S"))
+    writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
+
+    @property
+    def topics(self) -> Topics:
+        return topics(self.topic_prefix)
+
+    @property
+    def dsn(self) -> str:
+        return self.database_url.get_secret_value()
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,49 @@
+"""An event written to the events topic with the one serializer comes back equal."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from events.catalogue import EVENT_TYPES
+from events.serialization import decode_event, encode_event, parse_submission
+from events.topics import Topics
+from tests.conftest import Stack, unique
+from tests.unit.event_examples import example
+
+
+async def test_every_event_type_survives_the_events_topic(
+    ready_stack: Stack, test_topics: Topics
+) -> None:
+    contract_id = unique("C")
+    sent = [parse_submission(example(t, contract_id=contract_id))[0] for t in EVENT_TYPES]
+
+    producer = AIOKafkaProducer(bootstrap_servers=ready_stack.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in sent:
+            await producer.send_and_wait(
+                test_topics.events.name, encode_event(event), key=contract_id.encode()
+            )
+    finally:
+        await producer.stop()
+
+    consumer = AIOKafkaConsumer(
+        test_topics.events.name,
+        bootstrap_servers=ready_stack.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    received = []
+    try:
+        while len(received) < len(sent):
+            batch = await consumer.getmany(timeout_ms=10_000)
+            assert batch, f"only {len(received)} of {len(sent)} events came back"
+            for records in batch.values():
+                received.extend(decode_event(r.value) for r in records)
+    finally:
+        await consumer.stop()
+
+    # One key, one partition: the log keeps the contract's order.
+    assert received == sent
+    assert [e.type for e in received] == list(EVENT_TYPES)

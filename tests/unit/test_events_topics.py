@@ -1,0 +1,60 @@
+"""Topic definitions."""
+
+from __future__ import annotations
+
+import pytest
+
+from events import TopicSpec, topics
+
+DAY_MS = 86_400_000
+
+
+def test_default_names_and_settings() -> None:
+    t = topics()
+    assert [(s.name, s.partitions, s.retention_ms) for s in t.all()] == [
+        ("ledger.submissions", 6, 7 * DAY_MS),
+        ("ledger.verdicts", 6, DAY_MS),
+        ("ledger.events", 6, -1),
+        ("ledger.alerts", 6, -1),
+        ("ledger.dead-letters", 1, 30 * DAY_MS),
+    ]
+    assert {s.key for s in t.all()} == {"contract_id"}
+    assert {s.cleanup_policy for s in t.all()} == {"delete"}
+
+
+def test_the_writer_partitions_line_up() -> None:
+    t = topics()
+    assert t.submissions.partitions == t.events.partitions
+
+
+def test_a_prefix_keeps_tests_apart() -> None:
+    t = topics("t-3f2a")
+    assert [s.name for s in t.all()] == [
+        "t-3f2a.submissions",
+        "t-3f2a.verdicts",
+        "t-3f2a.events",
+        "t-3f2a.alerts",
+        "t-3f2a.dead-letters",
+    ]
+    assert t.events == TopicSpec("t-3f2a.events", 6, -1, "delete", "contract_id")
+
+
+def test_config_is_what_kafka_takes() -> None:
+    assert topics().events.config() == {
+        "retention.ms": "-1",
+        "cleanup.policy": "delete",
+        "min.insync.replicas": "1",
+    }
+    assert topics().verdicts.config()["retention.ms"] == str(DAY_MS)
+
+
+@pytest.mark.parametrize("prefix", ["", "has space", "a/b", "x" * 237, ".."])
+def test_an_illegal_prefix_is_refused(prefix: str) -> None:
+    with pytest.raises(ValueError, match="topic prefix"):
+        topics(prefix)
+
+
+def test_specs_are_frozen() -> None:
+    spec = topics().events
+    with pytest.raises(AttributeError):
+        spec.partitions = 12  # type: ignore[misc]
