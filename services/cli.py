@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
+
+import asyncpg
 
 from events.schema import event_json_schemas
 from services import db, kafka_admin, readiness
@@ -53,6 +56,78 @@ def _wait(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services import serve
+
+    {"api": serve.serve_api, "writer": serve.serve_writer}[args.process](settings())
+    return 0
+
+
+def _token_create(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services import tokens
+
+    async def run() -> tuple[str, str]:
+        conn = await asyncpg.connect(settings().dsn)
+        try:
+            return await tokens.create_token(conn, args.role, args.account_manager)
+        finally:
+            await conn.close()
+
+    try:
+        token_id, token = asyncio.run(run())
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"token {token_id} ({args.role}) created; it is shown once:", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services import tokens
+
+    async def run() -> bool:
+        conn = await asyncpg.connect(settings().dsn)
+        try:
+            return await tokens.revoke_token(conn, args.token)
+        finally:
+            await conn.close()
+
+    if asyncio.run(run()):
+        print("revoked")
+        return 0
+    print("no live token matched", file=sys.stderr)
+    return 1
+
+
+def _token_verify(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services import tokens
+
+    async def run() -> bool:
+        conn = await asyncpg.connect(settings().dsn)
+        try:
+            return await tokens.lookup(conn, args.token) is not None
+        finally:
+            await conn.close()
+
+    return 0 if asyncio.run(run()) else 1
+
+
+def _submit(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services import client
+
+    token = args.token or client.token_from_env()
+    if not token:
+        print("no token: pass --token, set LEDGER_TOKEN, or run `make up`", file=sys.stderr)
+        return 2
+    if args.file == "-":
+        events = client.read_events(sys.stdin)
+    else:
+        with open(args.file, encoding="utf-8") as f:
+            events = client.read_events(f)
+    return client.submit(events, args.api_url, token)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ledger", description="Markup Ledger command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -68,6 +143,24 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("wait", help="wait until Kafka and/or PostgreSQL answer")
     w.add_argument("what", choices=["kafka", "postgres", "all"])
     w.add_argument("--timeout", type=float, default=120.0)
+    sv = sub.add_parser("serve", help="run a service process in the foreground")
+    sv.add_argument("process", choices=["api", "writer"])
+
+    tk = sub.add_parser("token", help="API bearer tokens").add_subparsers(
+        dest="token", required=True
+    )
+    tc = tk.add_parser("create", help="create a token; prints it once, alone on stdout")
+    tc.add_argument("--role", required=True, choices=["account_manager", "finance", "admin"])
+    tc.add_argument("--account-manager", help="the account manager's id (role account_manager)")
+    tr = tk.add_parser("revoke", help="revoke a token, by its id or the token itself")
+    tr.add_argument("token")
+    tv = tk.add_parser("verify", help="exit 0 when the token is live")
+    tv.add_argument("token")
+
+    sb = sub.add_parser("submit", help="post events (one, a list, or JSON lines) to the API")
+    sb.add_argument("file", help="a JSON file, or - for standard input")
+    sb.add_argument("--api-url", default=os.environ.get("LEDGER_API_URL", "http://127.0.0.1:8000"))
+    sb.add_argument("--token", help="bearer token (default: $LEDGER_TOKEN, else .admin-token)")
     return p
 
 
@@ -76,13 +169,18 @@ _HANDLERS: dict[tuple[str, ...], Callable[[argparse.Namespace, Callable[[], Sett
     ("db", "migrate"): _db_migrate,
     ("topics", "create"): _topics_create,
     ("wait",): _wait,
+    ("serve",): _serve,
+    ("token", "create"): _token_create,
+    ("token", "revoke"): _token_revoke,
+    ("token", "verify"): _token_verify,
+    ("submit",): _submit,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     key: tuple[str, ...] = (args.command,)
-    sub = getattr(args, args.command, None) if args.command in ("db", "topics") else None
+    sub = getattr(args, args.command, None) if args.command in ("db", "topics", "token") else None
     if sub:
         key += (sub,)
     # Settings are built here, at start-up of the command, and only by commands that need them.

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, validation_alias=AliasChoices("LEDGER_API_PORT"))
     # How long POST /v1/events waits for the writer's verdict before answering 202.
     verdict_timeout_s: float = Field(5.0, validation_alias=AliasChoices("LEDGER_VERDICT_TIMEOUT_S"))
+    # /readyz calls the writer stuck when its backlog has not moved for this long.
+    writer_stall_s: float = Field(30.0, validation_alias=AliasChoices("LEDGER_WRITER_STALL_S"))
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
 
     @property

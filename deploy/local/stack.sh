@@ -7,12 +7,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HERE="$ROOT/deploy/local"
 
 # name and command of each service process, started in this order, stopped in reverse.
-SERVICES=()
+SERVICES=(writer api)
 service_cmd() {
   case "$1" in
+    writer) echo "$LEDGER serve writer" ;;
+    api) echo "$LEDGER serve api" ;;
     *) say "unknown service $1"; return 1 ;;
   esac
 }
+ADMIN_TOKEN_FILE="$ROOT/.admin-token"
 
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-}"
 export DATABASE_URL="${DATABASE_URL:-}"
@@ -35,7 +38,17 @@ up() {
   "$LEDGER" db migrate >&2
   local s
   for s in "${SERVICES[@]}"; do start_service "$s"; done
-  say "stack is up"
+  if ! wait_port "$API_PORT" 60; then
+    say "the API did not open 127.0.0.1:$API_PORT within 60 s; last lines of $LOGS/api.log:"
+    tail -n 30 "$LOGS/api.log" >&2
+    exit 1
+  fi
+  # A local admin token for scripts, made once (again if the database lost it).
+  if [ ! -s "$ADMIN_TOKEN_FILE" ] || ! "$LEDGER" token verify "$(cat "$ADMIN_TOKEN_FILE")" 2>/dev/null; then
+    (umask 077; "$LEDGER" token create --role admin 2>/dev/null >"$ADMIN_TOKEN_FILE")
+    say "local admin token (also in .admin-token): $(cat "$ADMIN_TOKEN_FILE")"
+  fi
+  say "stack is up: API at http://127.0.0.1:$API_PORT (OpenAPI at /docs), logs in var/log/"
 }
 
 down() {

@@ -1,0 +1,106 @@
+"""The HTTP API process (FastAPI). It only moves data between HTTP, Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from services.api.gateway import SubmissionGateway
+from services.api.routes_events import router as events_router
+from services.api.writer_progress import WriterProgress, end_offsets
+from services.settings import Settings
+
+
+def _field_error(e: Any) -> dict[str, str]:
+    field = ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0])
+    return {"field": field, "reason": e["msg"]}
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.pool = await asyncpg.create_pool(settings.dsn, min_size=1, max_size=10)
+        app.state.gateway = SubmissionGateway(
+            settings.kafka_bootstrap_servers, settings.topics, app.state.pool
+        )
+        await app.state.gateway.start()
+        app.state.admin = AIOKafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=5000
+        )
+        await app.state.admin.start()
+        app.state.offsets = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+        )
+        await app.state.offsets.start()
+        app.state.writer_progress = WriterProgress(
+            settings.kafka_bootstrap_servers,
+            settings.topics.submissions,
+            settings.writer_group,
+            settings.writer_stall_s,
+        )
+        try:
+            yield
+        finally:
+            await app.state.gateway.stop()
+            await app.state.offsets.stop()
+            await app.state.admin.close()
+            await app.state.pool.close()
+
+    app = FastAPI(
+        title="Markup Ledger",
+        version="1",
+        description="Negotiation, raise and contract events of a staffing agency, and the "
+        "margin impact they cause.",
+        lifespan=lifespan,
+    )
+    app.include_router(events_router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
+                "reason": e["msg"],
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse({"errors": errors}, status_code=422)
+
+    @app.get("/healthz", tags=["health"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Kafka, PostgreSQL and the writer are working")
+    async def readyz(request: Request) -> JSONResponse:
+        st = request.app.state
+        checks: dict[str, Any] = {}
+        try:
+            await asyncio.wait_for(st.pool.fetchval("SELECT 1"), 3)
+            checks["postgres"] = {"ok": True}
+        except Exception as exc:
+            checks["postgres"] = {"ok": False, "detail": str(exc) or type(exc).__name__}
+        try:
+            end = await asyncio.wait_for(end_offsets(st.offsets, settings.topics.submissions), 5)
+            checks["kafka"] = {"ok": True}
+            ok, detail = await asyncio.wait_for(st.writer_progress.check(st.admin, end), 5)
+            checks["writer"] = {"ok": ok, "detail": detail}
+        except Exception as exc:
+            checks.setdefault("kafka", {"ok": False, "detail": str(exc) or type(exc).__name__})
+            checks.setdefault("writer", {"ok": False, "detail": "unknown: Kafka did not answer"})
+        ready = all(c["ok"] for c in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    return app

@@ -1,0 +1,54 @@
+"""What POST /v1/events answers for each event: one shape for every outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from events.errors import EventValidationError
+from events.messages import Verdict
+
+
+def from_verdict(v: Verdict) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "status": v.outcome,
+        "http_status": v.http_status,
+        "event_id": str(v.event_id),
+        "contract_id": v.contract_id,
+        "type": v.event_type,
+        "message": v.message,
+    }
+    if v.code is not None:
+        out["code"] = v.code
+    if v.stream_version is not None:
+        out["stream_version"] = v.stream_version
+    return out
+
+
+def invalid(index: int, raw: object, err: EventValidationError) -> dict[str, Any]:
+    event_id = raw.get("event_id") if isinstance(raw, dict) else None
+    return {
+        "status": "invalid",
+        "http_status": 422,
+        "code": "invalid_event",
+        "index": index,
+        "event_id": event_id if isinstance(event_id, str) else None,
+        "message": f"The event is not valid: {err}.",
+        "errors": err.errors,
+    }
+
+
+def pending(event_id: str, contract_id: str, event_type: str) -> dict[str, Any]:
+    return {
+        "status": "pending",
+        "http_status": 202,
+        "event_id": event_id,
+        "contract_id": contract_id,
+        "type": event_type,
+        "message": "The writer has not decided yet; poll the location for the verdict.",
+        "location": f"/v1/submissions/{event_id}",
+    }
+
+
+def overall_status(results: list[dict[str, Any]]) -> int:
+    statuses = {r["http_status"] for r in results}
+    return statuses.pop() if len(statuses) == 1 else 207

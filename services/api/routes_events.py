@@ -1,0 +1,137 @@
+"""POST /v1/events, GET /v1/events (audit) and GET /v1/submissions/{event_id}."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from events.errors import EventValidationError
+from events.messages import Submission, Verdict
+from events.serialization import decode_json, parse_submission
+from services.api import results
+from services.api.auth import Reader, Submitter
+from services.api.event_log import contract_events
+
+router = APIRouter(prefix="/v1", tags=["events"])
+MAX_BATCH = 500
+
+
+def _events_of(body: Any) -> tuple[list[Any], bool]:
+    if isinstance(body, dict) and set(body) == {"events"}:
+        items = body["events"]
+        if not isinstance(items, list) or not items:
+            raise _unprocessable("events", "must be a non-empty list of events")
+        if len(items) > MAX_BATCH:
+            raise _unprocessable("events", f"at most {MAX_BATCH} events per request")
+        return items, True
+    if isinstance(body, dict):
+        return [body], False
+    raise _unprocessable("(body)", 'must be one event object or {"events": [...]}')
+
+
+def _unprocessable(field: str, reason: str) -> HTTPException:
+    return HTTPException(422, {"errors": [{"field": field, "reason": reason}]})
+
+
+@router.post("/events", summary="Submit one event or a batch; answers the writer's verdicts")
+async def submit_events(request: Request, who: Submitter) -> JSONResponse:
+    try:
+        body = decode_json(await request.body())
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise _unprocessable("(body)", f"is not valid JSON: {exc}") from exc
+    items, is_batch = _events_of(body)
+
+    now = datetime.now(UTC)
+    out: list[dict[str, Any] | None] = [None] * len(items)
+    to_send: list[tuple[int, Submission]] = []
+    for i, raw in enumerate(items):
+        try:
+            event, expected = parse_submission(raw)
+        except EventValidationError as err:
+            out[i] = results.invalid(i, raw, err)
+            continue
+        stamped = event.model_copy(update={"recorded_by": who.name, "recorded_at": now})
+        to_send.append(
+            (
+                i,
+                Submission(
+                    submission_id=uuid.uuid4(),
+                    submitter=who.submitter(),
+                    expected_stream_version=expected,
+                    event=stamped,
+                ),
+            )
+        )
+
+    if to_send:
+        gateway = request.app.state.gateway
+        verdicts = await gateway.submit(
+            [s for _, s in to_send], request.app.state.settings.verdict_timeout_s
+        )
+        for (i, s), v in zip(to_send, verdicts, strict=True):
+            ev = s.event
+            out[i] = (
+                results.from_verdict(v)
+                if v is not None
+                else results.pending(str(ev.event_id), ev.contract_id, ev.type)
+            )
+
+    final = [r for r in out if r is not None]
+    status = results.overall_status(final)
+    if not is_batch:
+        headers = {"Location": final[0]["location"]} if final[0]["status"] == "pending" else None
+        return JSONResponse(final[0], status_code=status, headers=headers)
+    return JSONResponse({"results": final}, status_code=status)
+
+
+@router.get("/submissions/{event_id}", summary="The verdict on a submission answered 202")
+async def submission(event_id: uuid.UUID, request: Request, who: Reader) -> JSONResponse:
+    row = await request.app.state.pool.fetchrow(
+        """SELECT event_id, contract_id, submitted_by, verdict FROM submissions
+           WHERE event_id = $1 AND ($2 OR submitted_by = $3)
+           ORDER BY (verdict IS NULL), submitted_at DESC LIMIT 1""",
+        event_id,
+        who.may_read_all(),
+        who.name,
+    )
+    if row is None:
+        raise HTTPException(404, f"no submission of event {event_id} is known")
+    if row["verdict"] is None:
+        return JSONResponse(
+            results.pending(str(event_id), row["contract_id"], "?"), status_code=202
+        )
+    # The poll itself succeeded: 200, with the verdict's own http_status in the body.
+    verdict = Verdict.model_validate_json(row["verdict"])
+    return JSONResponse(results.from_verdict(verdict), status_code=200)
+
+
+@router.get("/events", summary="A contract's accepted events, in order, for audit")
+async def audit_log(
+    request: Request,
+    who: Reader,
+    contract_id: Annotated[str, Query(min_length=1, max_length=64)],
+    after_version: Annotated[int, Query(ge=0)] = 0,
+) -> JSONResponse:
+    settings = request.app.state.settings
+    events = await contract_events(
+        settings.kafka_bootstrap_servers, settings.topics.events, contract_id
+    )
+    if not events:
+        raise HTTPException(404, f"contract {contract_id} has no events")
+    signed = events[0]
+    owner = getattr(signed, "account_manager_id", None)
+    if not who.may_read_all() and owner != who.account_manager_id:
+        raise HTTPException(403, f"contract {contract_id} is not managed by you")
+    shown = [e for e in events if (e.stream_version or 0) > after_version]
+    return JSONResponse(
+        {
+            "contract_id": contract_id,
+            "stream_version": events[-1].stream_version,
+            "events": [e.model_dump(mode="json", exclude_none=True) for e in shown],
+        }
+    )

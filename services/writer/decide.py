@@ -1,0 +1,397 @@
+"""The writer's checks: one submission against its contract's state, answered with a verdict.
+
+Pure: the state and the clock come in, a `Decision` goes out; appending the event and
+publishing the verdict are the caller's job.
+
+Idempotency is per contract stream: an `event_id` is remembered in the state of the contract
+it was accepted on, because a writer owns partitions of contracts, not the world. The same
+`event_id` sent for another contract is judged on its own there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import singledispatch
+from typing import Final
+
+from events.catalogue import (
+    RELATIONSHIP_EVENT_TYPES,
+    AssignmentEnded,
+    AssignmentStarted,
+    BypassThreatReported,
+    ContractSigned,
+    Event,
+    EventBase,
+    MarkupAgreed,
+    MarkupNegotiationClosed,
+    MarkupNegotiationOpened,
+    MarkupProposed,
+    RaiseApproved,
+    RaiseDeclined,
+    RaiseRequested,
+    RatesAdjusted,
+)
+from events.messages import (
+    DUPLICATE_EVENT,
+    HTTP_ACCEPTED,
+    REFUSALS,
+    Outcome,
+    Submission,
+    Submitter,
+    Verdict,
+)
+from services.writer.state import ContractState, content_hash
+
+_RELATIONSHIP_EVENTS: Final = ", ".join(sorted(RELATIONSHIP_EVENT_TYPES))
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    append: Event | None
+    """The submitted event stamped with its `stream_version`, when accepted; else None."""
+
+
+@dataclass(frozen=True)
+class _Refused:
+    code: str
+    message: str
+
+
+def decide(state: ContractState | None, submission: Submission, now: datetime) -> Decision:
+    """Accept, recognise as a duplicate, or refuse `submission` given its contract's `state`
+    (None: never signed). `now` is the verdict's `decided_at`.
+
+    Checks run in a fixed order and the first that applies answers: the contract exists and
+    the submitter may write to it, the event is not a redelivery, the stream is where the
+    submitter expected it, and the event makes sense in the contract's current state.
+    """
+    event = submission.event
+    submitter = submission.submitter
+
+    refused = _forbidden_role(submitter, event)
+    if refused is None and state is None:
+        refused = _against_new_contract(submission)
+    if refused is not None:
+        return _refuse(submission, refused, now)
+    if state is None:
+        return _accept(submission, 1, now)
+
+    refused = _forbidden_contract(state, submitter)
+    if refused is not None:
+        return _refuse(submission, refused, now)
+
+    seen = state.seen.get(event.event_id)
+    if seen is not None:
+        if seen.content_hash == content_hash(event):
+            return _duplicate(submission, seen.stream_version, now)
+        return _refuse(
+            submission,
+            _Refused(
+                "event_id_reused",
+                f"Event id {event.event_id} was already used on contract {state.contract_id} "
+                f"for a different event (stream version {seen.stream_version}); give this "
+                f"{event.type} a new event_id.",
+            ),
+            now,
+        )
+
+    expected = submission.expected_stream_version
+    if expected is not None and expected != state.version:
+        return _refuse(
+            submission, _version_conflict(state.contract_id, state.version, expected), now
+        )
+
+    refused = _against_state(state, event)
+    if refused is not None:
+        return _refuse(submission, refused, now)
+    return _accept(submission, state.version + 1, now)
+
+
+# Who may write -------------------------------------------------------------------------------
+
+
+def _forbidden_role(submitter: Submitter, event: EventBase) -> _Refused | None:
+    # Checked before the contract is even looked up: finance reads and never writes, and that
+    # includes signing a contract that does not exist yet.
+    if submitter.role == "finance":
+        return _Refused(
+            "forbidden_contract",
+            f"Finance principal {submitter.principal} may read contract {event.contract_id} but "
+            f"not submit {event.type} to it; ask its account manager or an admin.",
+        )
+    return None
+
+
+def _against_new_contract(submission: Submission) -> _Refused | None:
+    event = submission.event
+    submitter = submission.submitter
+    if not isinstance(event, ContractSigned):
+        return _Refused(
+            "unknown_contract",
+            f"Contract {event.contract_id} has never been signed; submit ContractSigned for it "
+            f"before {event.type}.",
+        )
+    if (
+        submitter.role == "account_manager"
+        and submitter.account_manager_id != event.account_manager_id
+    ):
+        return _Refused(
+            "forbidden_contract",
+            f"Account manager {submitter.account_manager_id} may sign contract "
+            f"{event.contract_id} only in their own name, not for {event.account_manager_id}; "
+            "ask that account manager or an admin to sign it.",
+        )
+    # A stream that does not exist yet is at version 0: expecting 0 means "only if new".
+    expected = submission.expected_stream_version
+    if expected is not None and expected != 0:
+        return _version_conflict(event.contract_id, 0, expected)
+    return None
+
+
+def _forbidden_contract(state: ContractState, submitter: Submitter) -> _Refused | None:
+    if (
+        submitter.role == "account_manager"
+        and submitter.account_manager_id != state.account_manager_id
+    ):
+        # Who does manage it is not said: the submitter has no right to know.
+        return _Refused(
+            "forbidden_contract",
+            f"Account manager {submitter.account_manager_id} does not manage contract "
+            f"{state.contract_id}; only its own account manager or an admin may submit to it.",
+        )
+    return None
+
+
+def _version_conflict(contract_id: str, version: int, expected: int) -> _Refused:
+    return _Refused(
+        "version_conflict",
+        f"Contract {contract_id} is at stream version {version}, not the expected {expected}; "
+        "reload it and resubmit if the change still applies.",
+    )
+
+
+# What the contract's state allows ------------------------------------------------------------
+
+
+def _against_state(state: ContractState, event: Event) -> _Refused | None:
+    if isinstance(event, ContractSigned):
+        return _Refused(
+            "contract_exists",
+            f"Contract {state.contract_id} is already signed (stream version {state.version}); "
+            "change its terms with ContractAmended, or sign a new contract under a new "
+            "contract_id.",
+        )
+    if state.terminated and event.type not in RELATIONSHIP_EVENT_TYPES:
+        return _Refused(
+            "contract_terminated",
+            f"Contract {state.contract_id} is terminated and takes only relationship events "
+            f"({_RELATIONSHIP_EVENTS}), not {event.type}.",
+        )
+    return _check(event, state)
+
+
+@singledispatch
+def _check(event: EventBase, state: ContractState) -> _Refused | None:
+    """By event class, like `state._apply`; by default an event needs no more than the checks
+    every event goes through."""
+    return None
+
+
+@_check.register
+def _assignment_started(event: AssignmentStarted, state: ContractState) -> _Refused | None:
+    if event.assignment_id in state.assignments:
+        return _Refused(
+            "assignment_exists",
+            f"Assignment {event.assignment_id} already exists on contract {state.contract_id}; "
+            "give the new assignment its own assignment_id.",
+        )
+    return None
+
+
+def _live_assignment(state: ContractState, assignment_id: str, event_type: str) -> _Refused | None:
+    status = state.assignments.get(assignment_id)
+    if status is None:
+        return _Refused(
+            "unknown_assignment",
+            f"Assignment {assignment_id} is not on contract {state.contract_id}; start it with "
+            f"AssignmentStarted before {event_type}.",
+        )
+    if status == "ended":
+        return _Refused(
+            "assignment_ended",
+            f"Assignment {assignment_id} on contract {state.contract_id} has ended, so it takes "
+            f"no {event_type}; start a new assignment if the staffer is placed again.",
+        )
+    return None
+
+
+@_check.register(RatesAdjusted)
+@_check.register(AssignmentEnded)
+def _on_live_assignment(
+    event: RatesAdjusted | AssignmentEnded, state: ContractState
+) -> _Refused | None:
+    return _live_assignment(state, event.assignment_id, event.type)
+
+
+@_check.register
+def _negotiation_opened(event: MarkupNegotiationOpened, state: ContractState) -> _Refused | None:
+    if event.negotiation_id in state.negotiations:
+        return _Refused(
+            "negotiation_exists",
+            f"Negotiation {event.negotiation_id} already exists on contract "
+            f"{state.contract_id}; open the new negotiation under its own negotiation_id.",
+        )
+    if event.assignment_id is not None:
+        return _live_assignment(state, event.assignment_id, event.type)
+    return None
+
+
+@_check.register(MarkupProposed)
+@_check.register(MarkupAgreed)
+@_check.register(MarkupNegotiationClosed)
+def _in_open_negotiation(
+    event: MarkupProposed | MarkupAgreed | MarkupNegotiationClosed, state: ContractState
+) -> _Refused | None:
+    status = state.negotiations.get(event.negotiation_id)
+    if status is None:
+        return _Refused(
+            "unknown_negotiation",
+            f"Negotiation {event.negotiation_id} was never opened on contract "
+            f"{state.contract_id}; open it with MarkupNegotiationOpened before {event.type}.",
+        )
+    if status == "closed":
+        return _Refused(
+            "negotiation_closed",
+            f"Negotiation {event.negotiation_id} on contract {state.contract_id} is already "
+            f"closed, so it takes no {event.type}; open a new negotiation to reopen the "
+            "question.",
+        )
+    return None
+
+
+@_check.register
+def _raise_requested(event: RaiseRequested, state: ContractState) -> _Refused | None:
+    if event.raise_request_id in state.raise_requests:
+        return _Refused(
+            "raise_request_exists",
+            f"Raise request {event.raise_request_id} already exists on contract "
+            f"{state.contract_id}; file the new request under its own raise_request_id.",
+        )
+    return _live_assignment(state, event.assignment_id, event.type)
+
+
+@_check.register(RaiseApproved)
+@_check.register(RaiseDeclined)
+def _raise_decision(event: RaiseApproved | RaiseDeclined, state: ContractState) -> _Refused | None:
+    request = state.raise_requests.get(event.raise_request_id)
+    if request is None:
+        return _Refused(
+            "unknown_raise_request",
+            f"Raise request {event.raise_request_id} was never made on contract "
+            f"{state.contract_id}; record it with RaiseRequested before {event.type}.",
+        )
+    if request.status == "decided":
+        return _Refused(
+            "raise_request_decided",
+            f"Raise request {event.raise_request_id} on contract {state.contract_id} is "
+            f"already decided, so it takes no {event.type}; file a new RaiseRequested to "
+            "revisit it.",
+        )
+    # Declining still closes the request of an ended assignment; approving would change the
+    # rates of an assignment that no longer runs.
+    if isinstance(event, RaiseApproved):
+        return _live_assignment(state, request.assignment_id, event.type)
+    return None
+
+
+@_check.register
+def _bypass_threat(event: BypassThreatReported, state: ContractState) -> _Refused | None:
+    # An ended assignment is fine: a move after the end is exactly what a bypass is.
+    if event.assignment_id is not None and event.assignment_id not in state.assignments:
+        return _Refused(
+            "unknown_assignment",
+            f"Assignment {event.assignment_id} is not on contract {state.contract_id}; "
+            "report the threat without an assignment_id, or start the assignment first.",
+        )
+    return None
+
+
+# Verdicts ------------------------------------------------------------------------------------
+
+
+def _verdict(
+    submission: Submission,
+    now: datetime,
+    *,
+    outcome: Outcome,
+    code: str | None,
+    http_status: int,
+    message: str,
+    stream_version: int | None,
+) -> Verdict:
+    event = submission.event
+    return Verdict(
+        submission_id=submission.submission_id,
+        event_id=event.event_id,
+        contract_id=event.contract_id,
+        event_type=event.type,
+        outcome=outcome,
+        code=code,
+        http_status=http_status,
+        message=message,
+        stream_version=stream_version,
+        decided_at=now,
+    )
+
+
+def _accept(submission: Submission, version: int, now: datetime) -> Decision:
+    event = submission.event
+    verdict = _verdict(
+        submission,
+        now,
+        outcome="accepted",
+        code=None,
+        http_status=HTTP_ACCEPTED,
+        message=(
+            f"{event.type} {event.event_id} was accepted on contract {event.contract_id} as "
+            f"stream version {version}."
+        ),
+        stream_version=version,
+    )
+    return Decision(verdict, event.model_copy(update={"stream_version": version}))
+
+
+def _duplicate(submission: Submission, version: int, now: datetime) -> Decision:
+    event = submission.event
+    duplicate = REFUSALS[DUPLICATE_EVENT]
+    verdict = _verdict(
+        submission,
+        now,
+        outcome="duplicate",
+        code=duplicate.code,
+        http_status=duplicate.http_status,
+        message=(
+            f"{event.type} {event.event_id} was already accepted on contract "
+            f"{event.contract_id} as stream version {version}; nothing was appended again."
+        ),
+        stream_version=version,
+    )
+    return Decision(verdict, None)
+
+
+def _refuse(submission: Submission, refused: _Refused, now: datetime) -> Decision:
+    verdict = _verdict(
+        submission,
+        now,
+        outcome="refused",
+        code=refused.code,
+        http_status=REFUSALS[refused.code].http_status,
+        message=refused.message,
+        stream_version=None,
+    )
+    return Decision(verdict, None)
+
+
+__all__ = ["Decision", "decide"]

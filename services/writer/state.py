@@ -1,0 +1,390 @@
+"""The writer's view of one contract, folded from that contract's accepted events alone.
+
+It holds just what the writer's checks need: who manages the contract, whether it is
+terminated, which assignments, negotiations and raise requests exist and in which status, and
+the `event_id` of every accepted event with a hash of its content (idempotency).
+
+A writer rebuilds the state of every contract of its partitions by folding the events topic
+at start-up, so folding must stay linear in the number of events. A naive frozen state copies
+its maps on each event, and `seen` grows with every event: O(n²). Here the successive states
+of one contract share one append-only `_Timeline` of writes, and each state reads its maps as
+of its own version through `_MapView`; evolving the newest state appends in O(1), and every
+older state still reads exactly what it held. Evolving an older state again (a branch) copies
+its maps once into a fresh timeline, so branches never see each other's writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import singledispatch
+from itertools import islice
+from typing import Final, Generic, Literal, TypeVar, cast, overload
+from uuid import UUID
+
+from events.catalogue import (
+    STAMPED_FIELDS,
+    AssignmentEnded,
+    AssignmentStarted,
+    ContractAmended,
+    ContractSigned,
+    ContractTerminated,
+    Event,
+    EventBase,
+    MarkupAgreed,
+    MarkupNegotiationClosed,
+    MarkupNegotiationOpened,
+    RaiseApproved,
+    RaiseDeclined,
+    RaiseRequested,
+)
+
+AssignmentStatus = Literal["active", "ended"]
+NegotiationStatus = Literal["open", "closed"]
+RaiseRequestStatus = Literal["open", "decided"]
+
+_STAMPED: Final[set[str]] = set(STAMPED_FIELDS)
+
+K = TypeVar("K")
+V = TypeVar("V")
+D = TypeVar("D")
+
+
+@dataclass(frozen=True, slots=True)
+class RaiseRequestState:
+    assignment_id: str
+    status: RaiseRequestStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SeenEvent:
+    """An accepted event, remembered so that its redelivery is answered, not appended."""
+
+    content_hash: str
+    stream_version: int
+
+
+def content_hash(event: EventBase) -> str:
+    """What the submitter said, not what the service stamped: the sha256 (hex) of the event as
+    `encode_event` writes it, with `recorded_by`, `recorded_at` and `stream_version` cleared.
+
+    A redelivered submission is stamped anew by the API, and a logged event carries its
+    stream version; neither may make the same event look different.
+    """
+    # The same bytes as `encode_event(event.model_copy(update=...))` (a test holds them equal),
+    # without a copy per event: fold hashes every event of a partition at start-up.
+    encoded = event.__pydantic_serializer__.to_json(event, exclude_none=True, exclude=_STAMPED)
+    return hashlib.sha256(encoded).hexdigest()
+
+
+class _History(Generic[K, V]):
+    """Every write to one map of one contract, in version order, never changed after the fact.
+
+    Keys are never removed from the writer's maps (an ended assignment stays, as "ended"), so a
+    key exists at version v exactly when its first write is at or before v.
+    """
+
+    __slots__ = ("_born", "_earlier", "_keys", "_last")
+
+    def __init__(self) -> None:
+        self._last: dict[K, tuple[int, V]] = {}
+        # Most keys are written once (every `seen` entry, most assignments): only keys written
+        # again keep a list of what they held before.
+        self._earlier: dict[K, list[tuple[int, V]]] = {}
+        self._keys: list[K] = []
+        self._born: list[int] = []
+
+    def write(self, version: int, key: K, value: V) -> None:
+        last = self._last.get(key)
+        if last is None:
+            self._keys.append(key)
+            self._born.append(version)
+        else:
+            self._earlier.setdefault(key, []).append(last)
+        self._last[key] = (version, value)
+
+    def get(self, key: K, version: int) -> V | None:
+        last = self._last.get(key)
+        if last is None:
+            return None
+        if last[0] <= version:
+            return last[1]
+        for written_at, value in reversed(self._earlier.get(key, ())):
+            if written_at <= version:
+                return value
+        return None
+
+    def count(self, version: int) -> int:
+        return bisect_right(self._born, version)
+
+    def keys(self, version: int) -> Iterator[K]:
+        return islice(self._keys, self.count(version))
+
+
+class _MapView(Mapping[K, V]):
+    """One map of a contract as of one stream version; read-only."""
+
+    __slots__ = ("_history", "timeline", "version")
+
+    def __init__(self, timeline: _Timeline, history: _History[K, V], version: int) -> None:
+        self.timeline = timeline
+        self._history = history
+        self.version = version
+
+    def __getitem__(self, key: K) -> V:
+        value = self._history.get(key, self.version)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    @overload
+    def get(self, key: K, /) -> V | None: ...
+    @overload
+    def get(self, key: K, /, default: V | D) -> V | D: ...
+    def get(self, key: K, /, default: object = None) -> object:
+        value = self._history.get(key, self.version)
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        return self._history.get(cast(K, key), self.version) is not None
+
+    def __iter__(self) -> Iterator[K]:
+        return self._history.keys(self.version)
+
+    def __len__(self) -> int:
+        return self._history.count(self.version)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+class _Timeline:
+    """The writes of one chain of states of one contract; `head` is the newest state's version,
+    the only one allowed to append."""
+
+    __slots__ = ("assignments", "head", "negotiations", "raise_requests", "seen")
+
+    def __init__(self, head: int) -> None:
+        self.head = head
+        self.assignments: _History[str, AssignmentStatus] = _History()
+        self.negotiations: _History[str, NegotiationStatus] = _History()
+        self.raise_requests: _History[str, RaiseRequestState] = _History()
+        self.seen: _History[UUID, SeenEvent] = _History()
+
+    @classmethod
+    def copied_from(cls, state: ContractState) -> _Timeline:
+        version = state.version
+        timeline = cls(version)
+        for assignment_id, status in state.assignments.items():
+            timeline.assignments.write(version, assignment_id, status)
+        for negotiation_id, negotiation in state.negotiations.items():
+            timeline.negotiations.write(version, negotiation_id, negotiation)
+        for raise_request_id, request in state.raise_requests.items():
+            timeline.raise_requests.write(version, raise_request_id, request)
+        for event_id, seen in state.seen.items():
+            timeline.seen.write(version, event_id, seen)
+        return timeline
+
+
+@dataclass(frozen=True, slots=True)
+class ContractState:
+    """The writer's state of one contract after its event at `version`.
+
+    The maps are read-only. Built by `evolve`, they are views sharing one timeline with the
+    contract's other states; plain dicts work too (tests, tools), at the cost of one copy on
+    the next `evolve`. Equality compares content, whatever the maps are.
+    """
+
+    contract_id: str
+    version: int
+    """The `stream_version` of the last event applied."""
+    account_manager_id: str
+    client_id: str
+    client_name: str
+    terminated: bool = False
+    assignments: Mapping[str, AssignmentStatus] = field(default_factory=dict)
+    negotiations: Mapping[str, NegotiationStatus] = field(default_factory=dict)
+    raise_requests: Mapping[str, RaiseRequestState] = field(default_factory=dict)
+    seen: Mapping[UUID, SeenEvent] = field(default_factory=dict)
+    """Every accepted `event_id` of this contract's stream, and what it said."""
+
+    def _appendable_timeline(self) -> _Timeline | None:
+        maps = (self.assignments, self.negotiations, self.raise_requests, self.seen)
+        first = maps[0]
+        if not isinstance(first, _MapView):
+            return None
+        timeline = first.timeline
+        if timeline.head != self.version:
+            return None
+        for view in maps:
+            if not isinstance(view, _MapView) or view.timeline is not timeline:
+                return None
+            if view.version != self.version:
+                return None
+        return timeline
+
+
+@dataclass(slots=True)
+class _Step:
+    """One event being applied: the state before it, and where its writes go."""
+
+    before: ContractState
+    timeline: _Timeline
+    version: int
+    client_name: str
+    terminated: bool
+
+
+@singledispatch
+def _apply(event: EventBase, step: _Step) -> None:
+    """By default an event only advances the version: amendments of terms other than the
+    client's name, proposals, relationship events."""
+
+
+@_apply.register
+def _contract_amended(event: ContractAmended, step: _Step) -> None:
+    if event.client_name is not None:
+        step.client_name = event.client_name
+
+
+@_apply.register
+def _contract_terminated(event: ContractTerminated, step: _Step) -> None:
+    step.terminated = True
+
+
+@_apply.register
+def _assignment_started(event: AssignmentStarted, step: _Step) -> None:
+    step.timeline.assignments.write(step.version, event.assignment_id, "active")
+
+
+@_apply.register
+def _assignment_ended(event: AssignmentEnded, step: _Step) -> None:
+    step.timeline.assignments.write(step.version, event.assignment_id, "ended")
+
+
+@_apply.register
+def _negotiation_opened(event: MarkupNegotiationOpened, step: _Step) -> None:
+    step.timeline.negotiations.write(step.version, event.negotiation_id, "open")
+
+
+@_apply.register(MarkupAgreed)
+@_apply.register(MarkupNegotiationClosed)
+def _negotiation_ended(event: MarkupAgreed | MarkupNegotiationClosed, step: _Step) -> None:
+    step.timeline.negotiations.write(step.version, event.negotiation_id, "closed")
+
+
+@_apply.register
+def _raise_requested(event: RaiseRequested, step: _Step) -> None:
+    request = RaiseRequestState(event.assignment_id, "open")
+    step.timeline.raise_requests.write(step.version, event.raise_request_id, request)
+
+
+@_apply.register(RaiseApproved)
+@_apply.register(RaiseDeclined)
+def _raise_decided(event: RaiseApproved | RaiseDeclined, step: _Step) -> None:
+    request = step.before.raise_requests.get(event.raise_request_id)
+    # The writer never appends a decision on an unknown request; should an older log hold
+    # one, there is nothing to decide, and refusing to start would help no one.
+    if request is not None:
+        decided = RaiseRequestState(request.assignment_id, "decided")
+        step.timeline.raise_requests.write(step.version, event.raise_request_id, decided)
+
+
+def evolve(state: ContractState | None, event: Event) -> ContractState:
+    """The state after `event`, an event of the log carrying its `stream_version`.
+
+    `state` is left as it was. Raises ValueError when the log is corrupt: a version other than
+    the next one, an event of another contract, a stream not opened by `ContractSigned` or
+    opened twice, an `event_id` appended twice. A reference to an unknown assignment,
+    negotiation or raise request is recorded as it stands: the writer refuses those before
+    appending, and a partition whose log holds one must still be able to start.
+    """
+    version = event.stream_version
+    expected = 1 if state is None else state.version + 1
+    if version != expected:
+        raise ValueError(
+            f"{event.type} {event.event_id} of contract {event.contract_id} has stream version "
+            f"{version}, expected {expected}: the log is corrupt"
+        )
+    if state is None:
+        if not isinstance(event, ContractSigned):
+            raise ValueError(
+                f"contract {event.contract_id} opens with {event.type} {event.event_id}, "
+                "not ContractSigned: the log is corrupt"
+            )
+        return _signed(event, expected)
+    if event.contract_id != state.contract_id:
+        raise ValueError(
+            f"{event.type} {event.event_id} of contract {event.contract_id} applied to the "
+            f"state of contract {state.contract_id}"
+        )
+    if isinstance(event, ContractSigned):
+        raise ValueError(
+            f"contract {state.contract_id} signed again by {event.event_id} at version "
+            f"{expected}: the log is corrupt"
+        )
+    seen = state.seen.get(event.event_id)
+    if seen is not None:
+        raise ValueError(
+            f"event {event.event_id} of contract {state.contract_id} appended twice, as "
+            f"versions {seen.stream_version} and {expected}: the log is corrupt"
+        )
+
+    timeline = state._appendable_timeline() or _Timeline.copied_from(state)
+    step = _Step(state, timeline, expected, state.client_name, state.terminated)
+    # Nothing below raises: a half-applied event would be seen by every later state.
+    _apply(event, step)
+    timeline.seen.write(expected, event.event_id, SeenEvent(content_hash(event), expected))
+    pass
+    return ContractState(
+        contract_id=state.contract_id,
+        version=expected,
+        account_manager_id=state.account_manager_id,
+        client_id=state.client_id,
+        client_name=step.client_name,
+        terminated=step.terminated,
+        assignments=_MapView(timeline, timeline.assignments, expected),
+        negotiations=_MapView(timeline, timeline.negotiations, expected),
+        raise_requests=_MapView(timeline, timeline.raise_requests, expected),
+        seen=_MapView(timeline, timeline.seen, expected),
+    )
+
+
+def _signed(event: ContractSigned, version: int) -> ContractState:
+    timeline = _Timeline(version)
+    timeline.seen.write(version, event.event_id, SeenEvent(content_hash(event), version))
+    return ContractState(
+        contract_id=event.contract_id,
+        version=version,
+        account_manager_id=event.account_manager_id,
+        client_id=event.client_id,
+        client_name=event.client_name,
+        terminated=False,
+        assignments=_MapView(timeline, timeline.assignments, version),
+        negotiations=_MapView(timeline, timeline.negotiations, version),
+        raise_requests=_MapView(timeline, timeline.raise_requests, version),
+        seen=_MapView(timeline, timeline.seen, version),
+    )
+
+
+def fold(events: Iterable[Event]) -> dict[str, ContractState]:
+    """The state of every contract of `events` (a partition of the events topic, in order)."""
+    states: dict[str, ContractState] = {}
+    for event in events:
+        states[event.contract_id] = evolve(states.get(event.contract_id), event)
+    return states
+
+
+__all__ = [
+    "AssignmentStatus",
+    "ContractState",
+    "NegotiationStatus",
+    "RaiseRequestState",
+    "RaiseRequestStatus",
+    "SeenEvent",
+    "content_hash",
+    "evolve",
+    "fold",
+]

@@ -1,0 +1,149 @@
+"""Writer and API processes of our own, on topics of our own, against the real servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from events.topics import Topics, topics
+from services import kafka_admin, tokens
+from tests.conftest import Stack, unique
+
+ROOT = Path(__file__).resolve().parents[2]
+LEDGER = [sys.executable, "-m", "services.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Services:
+    """A writer and an API process on a topic prefix of their own."""
+
+    stack: Stack
+    prefix: str
+    verdict_timeout_s: float = 30.0
+    writer_stall_s: float = 30.0
+    port: int = field(default_factory=_free_port)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def topics(self) -> Topics:
+        return topics(self.prefix)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def writer_group(self) -> str:
+        return f"{self.prefix}.writer"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.stack.bootstrap,
+            "DATABASE_URL": self.stack.dsn,
+            "LEDGER_TOPIC_PREFIX": self.prefix,
+            "LEDGER_WRITER_GROUP": self.writer_group,
+            "LEDGER_API_PORT": str(self.port),
+            "LEDGER_VERDICT_TIMEOUT_S": str(self.verdict_timeout_s),
+            "LEDGER_WRITER_STALL_S": str(self.writer_stall_s),
+        }
+
+    def start(self, name: str) -> None:
+        log = open(ROOT / "var" / "log" / f"test-{self.prefix}-{name}.log", "ab")  # noqa: SIM115
+        self.procs[name] = subprocess.Popen(
+            [*LEDGER, "serve", name], cwd=ROOT, env=self.env(), stdout=log, stderr=log
+        )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.kill(name, signal.SIGTERM)
+
+    def wait_http(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}")
+            time.sleep(0.2)
+        raise TimeoutError("the API did not answer")
+
+
+async def start_services(
+    stack: Stack, verdict_timeout_s: float = 30.0, writer_stall_s: float = 30.0
+) -> Services:
+    (ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
+    svc = Services(stack, unique("it"), verdict_timeout_s, writer_stall_s)
+    await kafka_admin.ensure_topics(stack.bootstrap, svc.topics)
+    svc.start("writer")
+    svc.start("api")
+    svc.wait_http()
+    return svc
+
+
+@pytest.fixture(scope="module")
+async def services(ready_stack: Stack) -> AsyncIterator[Services]:
+    svc = await start_services(ready_stack)
+    try:
+        yield svc
+    finally:
+        svc.stop_all()
+
+
+@dataclass(frozen=True)
+class Tokens:
+    admin: str
+    finance: str
+    am: str
+    am_id: str
+    other_am: str
+    other_am_id: str
+
+
+@pytest.fixture(scope="module")
+async def api_tokens(ready_stack: Stack) -> Tokens:
+    conn = await asyncpg.connect(ready_stack.dsn)
+    try:
+        am_id, other_id = unique("am"), unique("am")
+        return Tokens(
+            admin=(await tokens.create_token(conn, "admin", None))[1],
+            finance=(await tokens.create_token(conn, "finance", None))[1],
+            am=(await tokens.create_token(conn, "account_manager", am_id))[1],
+            am_id=am_id,
+            other_am=(await tokens.create_token(conn, "account_manager", other_id))[1],
+            other_am_id=other_id,
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def http(services: Services) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=services.url, timeout=60) as client:
+        yield client

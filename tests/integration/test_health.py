@@ -1,0 +1,55 @@
+"""/healthz says the process lives; /readyz judges the writer by its progress."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from tests.conftest import Stack, unique
+from tests.integration.conftest import Tokens, start_services
+from tests.unit.event_examples import example
+
+
+async def test_readyz_notices_a_writer_that_stopped_making_progress(
+    ready_stack: Stack, api_tokens: Tokens
+) -> None:
+    svc = await start_services(ready_stack, verdict_timeout_s=1.0, writer_stall_s=3.0)
+    try:
+        with httpx.Client(base_url=svc.url, timeout=30) as http:
+            assert http.get("/healthz").json() == {"status": "ok"}
+            ready = http.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["checks"]["writer"]["ok"] is True
+
+            svc.kill("writer")
+            cid = unique("C")
+            signed = example("ContractSigned", contract_id=cid, account_manager_id=api_tokens.am_id)
+            r = http.post(
+                "/v1/events", json=signed, headers={"Authorization": f"Bearer {api_tokens.am}"}
+            )
+            assert r.status_code == 202
+            assert r.headers["Location"] == f"/v1/submissions/{signed['event_id']}"
+
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                ready = http.get("/readyz")
+                if ready.status_code == 503:
+                    break
+                time.sleep(0.5)
+            assert ready.status_code == 503, ready.text
+            assert ready.json()["checks"]["writer"]["ok"] is False
+            assert http.get("/healthz").status_code == 200
+
+            # The event is still decided exactly once when a writer comes back.
+            svc.start("writer")
+            deadline = time.monotonic() + 60
+            poll = f"/v1/submissions/{signed['event_id']}"
+            auth = {"Authorization": f"Bearer {api_tokens.am}"}
+            while http.get(poll, headers=auth).status_code == 202 and time.monotonic() < deadline:
+                time.sleep(0.3)
+            final = http.get(poll, headers=auth)
+            assert final.status_code == 200
+            assert (final.json()["status"], final.json()["stream_version"]) == ("accepted", 1)
+    finally:
+        svc.stop_all()

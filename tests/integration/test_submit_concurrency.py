@@ -1,0 +1,75 @@
+"""One writer per contract stream: concurrent submitters get a total order and no gaps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from tests.conftest import unique
+from tests.integration.conftest import Services, Tokens
+from tests.integration.test_submit_refusals import log_of, post
+from tests.unit.event_examples import example
+
+
+async def _post_all(
+    services: Services, token: str, bodies: list[dict[str, Any]]
+) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=100)
+    async with httpx.AsyncClient(base_url=services.url, timeout=60, limits=limits) as client:
+        return await asyncio.gather(
+            *(
+                client.post("/v1/events", json=b, headers={"Authorization": f"Bearer {token}"})
+                for b in bodies
+            )
+        )
+
+
+async def test_fifty_racing_on_one_expected_version_one_wins(
+    services: Services, http: httpx.Client, api_tokens: Tokens
+) -> None:
+    cid = unique("C")
+    signed = example("ContractSigned", contract_id=cid, account_manager_id=api_tokens.am_id)
+    assert post(http, api_tokens.am, signed).status_code == 201
+    racers = [
+        example("ClientContactLogged", contract_id=cid, expected_stream_version=1)
+        for _ in range(50)
+    ]
+
+    responses = await _post_all(services, api_tokens.am, racers)
+
+    outcomes = Counter((r.status_code, r.json().get("code")) for r in responses)
+    assert outcomes == {(201, None): 1, (409, "version_conflict"): 49}
+    log = log_of(http, api_tokens.admin, cid)
+    winner = next(b for b, r in zip(racers, responses, strict=True) if r.status_code == 201)
+    assert [e["event_id"] for e in log] == [signed["event_id"], winner["event_id"]]
+
+
+async def test_two_hundred_over_ten_contracts_all_accepted_without_gaps(
+    services: Services, http: httpx.Client, api_tokens: Tokens
+) -> None:
+    cids = [unique("C") for _ in range(10)]
+    for cid in cids:
+        signed = example("ContractSigned", contract_id=cid, account_manager_id=api_tokens.am_id)
+        assert post(http, api_tokens.am, signed).status_code == 201
+    bodies = [example("ClientContactLogged", contract_id=cids[i % 10]) for i in range(200)]
+
+    responses = await _post_all(services, api_tokens.am, bodies)
+
+    assert [r.status_code for r in responses] == [201] * 200
+    for cid in cids:
+        log = log_of(http, api_tokens.admin, cid)
+        assert [e["stream_version"] for e in log] == list(range(1, 22))
+        assert len({e["event_id"] for e in log}) == 21
+    # Each answer's version is the one the log gave that event.
+    answered = {
+        b["event_id"]: r.json()["stream_version"] for b, r in zip(bodies, responses, strict=True)
+    }
+    logged = {
+        e["event_id"]: e["stream_version"]
+        for cid in cids
+        for e in log_of(http, api_tokens.admin, cid)
+    }
+    assert all(logged[eid] == v for eid, v in answered.items())
