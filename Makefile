@@ -41,7 +41,7 @@ run: up
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy events projections
+	$(BIN)/mypy events projections services/writer/state.py services/writer/decide.py
 
 unit: install
 	$(BIN)/pytest tests/unit -q

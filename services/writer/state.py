@@ -10,7 +10,9 @@ its maps on each event, and `seen` grows with every event: O(n²). Here the succ
 of one contract share one append-only `_Timeline` of writes, and each state reads its maps as
 of its own version through `_MapView`; evolving the newest state appends in O(1), and every
 older state still reads exactly what it held. Evolving an older state again (a branch) copies
-its maps once into a fresh timeline, so branches never see each other's writes.
+its maps once into a fresh timeline, so branches never see each other's writes. `evolve`
+appends to that shared timeline, so one contract's states are evolved from one thread at a
+time, as the writer (one asyncio loop) does.
 """
 
 from __future__ import annotations
@@ -337,7 +339,7 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
     # Nothing below raises: a half-applied event would be seen by every later state.
     _apply(event, step)
     timeline.seen.write(expected, event.event_id, SeenEvent(content_hash(event), expected))
-    pass
+    timeline.head = expected
     return ContractState(
         contract_id=state.contract_id,
         version=expected,
