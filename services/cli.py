@@ -89,7 +89,7 @@ def _token_revoke(args: argparse.Namespace, settings: Callable[[], Settings]) ->
     async def run() -> bool:
         conn = await asyncpg.connect(settings().dsn)
         try:
-            return await tokens.revoke_token(conn, args.token)
+            return await tokens.revoke_token(conn, args.secret)
         finally:
             await conn.close()
 
@@ -106,7 +106,7 @@ def _token_verify(args: argparse.Namespace, settings: Callable[[], Settings]) ->
     async def run() -> bool:
         conn = await asyncpg.connect(settings().dsn)
         try:
-            return await tokens.lookup(conn, args.token) is not None
+            return await tokens.lookup(conn, args.secret) is not None
         finally:
             await conn.close()
 
@@ -153,9 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--role", required=True, choices=["account_manager", "finance", "admin"])
     tc.add_argument("--account-manager", help="the account manager's id (role account_manager)")
     tr = tk.add_parser("revoke", help="revoke a token, by its id or the token itself")
-    tr.add_argument("token")
+    tr.add_argument("secret", metavar="TOKEN_OR_ID")
     tv = tk.add_parser("verify", help="exit 0 when the token is live")
-    tv.add_argument("token")
+    tv.add_argument("secret", metavar="TOKEN")
 
     sb = sub.add_parser("submit", help="post events (one, a list, or JSON lines) to the API")
     sb.add_argument("file", help="a JSON file, or - for standard input")
