@@ -24,10 +24,12 @@ from pydantic_core import PydanticCustomError
 
 from events.fields import (
     Description,
+    FeePct,
     Flag,
     Hours,
     HoursPerWeek,
     Id,
+    MarkupPct,
     Months,
     Name,
     Note,
@@ -134,7 +136,7 @@ class ContractSigned(EventBase):
     end_date: date | None = None
     markup_floor_pct: Pct
     burden_pct: Pct
-    msp_fee_pct: Pct | None = None
+    msp_fee_pct: FeePct | None = None
     min_assignment_weeks: Weeks | None = None
     conversion_fee_pct: Pct
     conversion_fee_waived_after_hours: Hours | None = None
@@ -157,7 +159,7 @@ class ContractAmended(EventBase):
     end_date: date | None = None
     markup_floor_pct: Pct | None = None
     burden_pct: Pct | None = None
-    msp_fee_pct: Pct | None = None
+    msp_fee_pct: FeePct | None = None
     min_assignment_weeks: Weeks | None = None
     conversion_fee_pct: Pct | None = None
     conversion_fee_waived_after_hours: Hours | None = None
@@ -258,14 +260,14 @@ class MarkupProposed(EventBase):
     type: Literal["MarkupProposed"] = "MarkupProposed"
     negotiation_id: Id
     proposed_by: Party
-    markup_pct: Pct
+    markup_pct: MarkupPct
     note: Note | None = None
 
 
 class MarkupAgreed(EventBase):
     type: Literal["MarkupAgreed"] = "MarkupAgreed"
     negotiation_id: Id
-    markup_pct: Pct
+    markup_pct: MarkupPct
     effective_date: date
 
 

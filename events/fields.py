@@ -86,6 +86,11 @@ Pct = Annotated[
     _NO_FLOAT,
 ]
 
+# A fee of 100 % or more of the bill rate leaves no bill rate that breaks even.
+FeePct = Annotated[Pct, Field(lt=100)]
+# A markup of -100 % bills the client nothing: margin % is undefined.
+MarkupPct = Annotated[Pct, Field(gt=-100)]
+
 HoursPerWeek = Annotated[
     Decimal,
     Field(

@@ -7,6 +7,7 @@ stored.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from decimal import Decimal
@@ -65,6 +66,15 @@ def decode_event(data: JsonInput | Mapping[str, Any], *, upcasters: Upcasters = 
 
     Raises EventValidationError naming each refused field.
     """
+    if isinstance(data, bytes | bytearray | memoryview | str):
+        # Events read back from the log are nearly always of the current schema: parsing and
+        # validating them in one pass is ~3x faster, which a replay of years of history needs.
+        # An older schema_version fails this (the models accept only the current one) and so
+        # does anything odd: both take the careful path below, which upcasts and explains.
+        with contextlib.suppress(ValidationError):
+            return EVENT_ADAPTER.validate_json(
+                bytes(data) if isinstance(data, bytearray | memoryview) else data
+            )
     return _validate(upcasters.upcast(_as_object(data)))
 
 

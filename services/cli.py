@@ -23,7 +23,11 @@ def _schema(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
 
 
 def _db_migrate(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
-    applied = asyncio.run(db.migrate_dsn(settings().dsn))
+    from services.projector.commands import ensure_schema
+
+    s = settings()
+    applied = asyncio.run(db.migrate_dsn(s.dsn))
+    asyncio.run(ensure_schema(s))
     print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
     return 0
 
@@ -59,8 +63,22 @@ def _wait(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
 def _serve(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     from services import serve
 
-    {"api": serve.serve_api, "writer": serve.serve_writer}[args.process](settings())
+    {"api": serve.serve_api, "writer": serve.serve_writer, "projector": serve.serve_projector}[
+        args.process
+    ](settings())
     return 0
+
+
+def _projections_rebuild(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services.projector import commands
+
+    return asyncio.run(commands.rebuild(settings()))
+
+
+def _projections_status(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services.projector import commands
+
+    return asyncio.run(commands.status(settings()))
 
 
 def _token_create(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
@@ -144,7 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("what", choices=["kafka", "postgres", "all"])
     w.add_argument("--timeout", type=float, default=120.0)
     sv = sub.add_parser("serve", help="run a service process in the foreground")
-    sv.add_argument("process", choices=["api", "writer"])
+    sv.add_argument("process", choices=["api", "writer", "projector"])
+
+    pj = sub.add_parser("projections", help="the margin read models in PostgreSQL")
+    pj = pj.add_subparsers(dest="projections", required=True)
+    pj.add_parser("rebuild", help="replay the events topic into fresh tables and swap them in")
+    pj.add_parser("status", help="per partition: the offset applied and the lag")
 
     tk = sub.add_parser("token", help="API bearer tokens").add_subparsers(
         dest="token", required=True
@@ -174,13 +197,19 @@ _HANDLERS: dict[tuple[str, ...], Callable[[argparse.Namespace, Callable[[], Sett
     ("token", "revoke"): _token_revoke,
     ("token", "verify"): _token_verify,
     ("submit",): _submit,
+    ("projections", "rebuild"): _projections_rebuild,
+    ("projections", "status"): _projections_status,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     key: tuple[str, ...] = (args.command,)
-    sub = getattr(args, args.command, None) if args.command in ("db", "topics", "token") else None
+    sub = (
+        getattr(args, args.command, None)
+        if args.command in ("db", "topics", "token", "projections")
+        else None
+    )
     if sub:
         key += (sub,)
     # Settings are built here, at start-up of the command, and only by commands that need them.

@@ -50,3 +50,10 @@ def serve_writer(settings: Settings) -> None:
         await writer.run(stop)
 
     asyncio.run(main())
+
+
+def serve_projector(settings: Settings) -> None:
+    from services.projector.commands import serve
+
+    _logging()
+    asyncio.run(serve(settings))

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     verdict_timeout_s: float = Field(5.0, validation_alias=AliasChoices("LEDGER_VERDICT_TIMEOUT_S"))
     # /readyz calls the writer stuck when its backlog has not moved for this long.
     writer_stall_s: float = Field(30.0, validation_alias=AliasChoices("LEDGER_WRITER_STALL_S"))
+    # The PostgreSQL schema of the live read models (a rebuild builds `<name>_next` beside it).
+    projection_schema: str = Field(
+        "proj",
+        pattern=r"^[a-z][a-z0-9_]{0,40}$",
+        validation_alias=AliasChoices("LEDGER_PROJECTION_SCHEMA"),
+    )
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
 
     @property

@@ -256,10 +256,23 @@ def test_percentages_outside_minus_100_to_1000_are_refused(type_name: str, field
     ]
 
 
+# Narrower than DESIGN's [-100, 1000] where the formulas have no answer at the bound.
+NARROWER = {"msp_fee_pct": ("-100", "99.99"), "markup_pct": ("-99.99", "1000")}
+
+
 @pytest.mark.parametrize(("type_name", "field"), PCT_FIELDS)
 def test_percentages_at_the_bounds_are_accepted(type_name: str, field: str) -> None:
-    for value in ("-100", "1000", "0", "17.1875"):
+    for value in (*NARROWER.get(field, ("-100", "1000")), "0", "17.1875"):
         assert getattr(decode_event(example(type_name, **{field: value})), field) == Decimal(value)
+
+
+def test_an_msp_fee_of_100_pct_and_a_markup_of_minus_100_pct_are_refused() -> None:
+    assert _reasons(_refusal(example("ContractSigned", msp_fee_pct="100")), "msp_fee_pct") == [
+        "must be less than 100"
+    ]
+    assert _reasons(_refusal(example("MarkupAgreed", markup_pct="-100")), "markup_pct") == [
+        "must be greater than -100"
+    ]
 
 
 @pytest.mark.parametrize("type_name", ["BypassThreatReported", "ClientComplaintLogged"])

@@ -1,0 +1,452 @@
+"""Margin math: every figure of DESIGN.md "Money and margin: the formulas", as pure functions.
+
+Plain data in, `Decimal` out: no I/O, no clock (`as_of` is always passed in), never a float.
+Percentages are in percent units (`Decimal("25")` means 25 %).
+
+Exactness. Addition, subtraction and multiplication run in `_EXACT`, a private context with
+1000 significant digits that *traps* `Inexact`: they are exact, and if an input were ever so
+extreme that they could not be, the call raises instead of rounding silently. Division by 100 is
+done as multiplication by 0.01, which is exact. The only divisions that may not terminate
+(by P, by B, by 7 days, by 100 − f, by Σ P·H) run in `_DIVIDE`, 34 significant digits
+(IEEE decimal128), and each formula is rearranged so that it divides ONCE, as its last step: e.g.
+remaining gross profit is `margin_per_hour × H × days / 7`, never `weekly × rounded weeks`.
+Neither context depends on the caller's thread-local decimal context.
+
+The only rounding DESIGN asks for inside the domain is MarkupAgreed's bill rate
+(`bill_rate_for_markup`, cents half-up); `round_money` / `round_pct` are for the API edge only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
+from typing import Final
+
+__all__ = [
+    "Figures",
+    "Impact",
+    "ImpactFigures",
+    "Rates",
+    "Term",
+    "bill_rate_for_markup",
+    "break_even_markup_pct",
+    "burdened_cost",
+    "conversion_fee_due",
+    "figures",
+    "hours_worked",
+    "impact",
+    "margin_pct",
+    "margin_per_hour",
+    "markup_pct",
+    "remaining_days",
+    "remaining_gross_profit",
+    "remaining_weeks",
+    "round_money",
+    "round_pct",
+    "spread",
+    "weekly_gross_profit",
+    "weighted_markup_pct",
+]
+
+# Exact arithmetic: + − × never round here; if one ever had to, Inexact is raised instead.
+_EXACT: Final = Context(
+    prec=1000,
+    rounding=ROUND_HALF_EVEN,
+    Emax=MAX_EMAX,
+    Emin=MIN_EMIN,
+    traps=[InvalidOperation, DivisionByZero, Overflow, Inexact],
+)
+# The one place a non-terminating quotient is cut: 34 significant digits, once per formula.
+_DIVIDE: Final = Context(
+    prec=34,
+    rounding=ROUND_HALF_EVEN,
+    Emax=MAX_EMAX,
+    Emin=MIN_EMIN,
+    traps=[InvalidOperation, DivisionByZero, Overflow],
+)
+# Rounding for display and for MarkupAgreed's bill rate: rounding is the point, so no Inexact trap.
+_ROUND: Final = Context(
+    prec=1000,
+    rounding=ROUND_HALF_UP,
+    Emax=MAX_EMAX,
+    Emin=MIN_EMIN,
+    traps=[InvalidOperation, DivisionByZero, Overflow],
+)
+
+_HUNDREDTH: Final = Decimal("0.01")
+_ZERO: Final = Decimal(0)
+_ONE: Final = Decimal(1)
+_HUNDRED: Final = Decimal(100)
+_DAYS_PER_WEEK: Final = Decimal(7)
+_WEEKS_PER_YEAR: Final = Decimal(52)
+
+
+def _decimal(name: str, value: object) -> Decimal:
+    """A finite Decimal, or TypeError/ValueError: a float must never reach the money path."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise TypeError(f"{name} must be a Decimal, not {type(value).__name__}")
+    d = Decimal(value)
+    if not d.is_finite():
+        raise ValueError(f"{name} must be a finite number, not {d}")
+    return d
+
+
+def _date(name: str, value: object) -> date:
+    # datetime is a subclass of date, and subtracting one from a date raises deep inside.
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise TypeError(f"{name} must be a date, not {type(value).__name__}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Rates: the per-hour figures
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What an assignment costs and earns per hour, and the terms that price it."""
+
+    pay_rate: Decimal
+    bill_rate: Decimal
+    burden_pct: Decimal  # the assignment's own, else the contract's (the caller resolves)
+    msp_fee_pct: Decimal = Decimal(0)  # the contract's; 0 when absent
+    hours_per_week: Decimal = Decimal(40)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            # ints are accepted and stored as Decimal; floats are refused.
+            object.__setattr__(self, f.name, _decimal(f.name, getattr(self, f.name)))
+        if self.pay_rate <= 0:
+            raise ValueError(
+                f"pay_rate must be > 0 (markup is relative to it), not {self.pay_rate}"
+            )
+        if self.hours_per_week < 0:
+            raise ValueError(f"hours_per_week must be >= 0, not {self.hours_per_week}")
+
+
+def markup_pct(r: Rates) -> Decimal:
+    """(B / P − 1) × 100, computed as (B − P) × 100 / P: one division."""
+    with localcontext(_EXACT):
+        numerator = (r.bill_rate - r.pay_rate) * _HUNDRED
+    with localcontext(_DIVIDE):
+        return numerator / r.pay_rate
+
+
+def spread(r: Rates) -> Decimal:
+    """B − P: what account managers call gross profit per hour."""
+    with localcontext(_EXACT):
+        return r.bill_rate - r.pay_rate
+
+
+def burdened_cost(r: Rates) -> Decimal:
+    """P × (1 + b/100)."""
+    with localcontext(_EXACT):
+        return r.pay_rate * (_ONE + r.burden_pct * _HUNDREDTH)
+
+
+def margin_per_hour(r: Rates) -> Decimal:
+    """B − burdened_cost − B × f/100: gross margin per hour, exact."""
+    with localcontext(_EXACT):
+        return r.bill_rate - burdened_cost(r) - r.bill_rate * r.msp_fee_pct * _HUNDREDTH
+
+
+def margin_pct(r: Rates) -> Decimal:
+    """margin_per_hour / B × 100, computed as margin_per_hour × 100 / B: one division.
+
+    Undefined for a bill rate of 0 (ValueError): DESIGN gives no value for it.
+    """
+    if r.bill_rate == 0:
+        raise ValueError("margin_pct is undefined for a bill rate of 0")
+    with localcontext(_EXACT):
+        numerator = margin_per_hour(r) * _HUNDRED
+    with localcontext(_DIVIDE):
+        return numerator / r.bill_rate
+
+
+def weekly_gross_profit(r: Rates) -> Decimal:
+    """margin_per_hour × H, exact."""
+    with localcontext(_EXACT):
+        return margin_per_hour(r) * r.hours_per_week
+
+
+def break_even_markup_pct(burden_pct: Decimal, msp_fee_pct: Decimal = Decimal(0)) -> Decimal:
+    """(1 + b/100) / (1 − f/100) × 100 − 100: below it every hour loses money.
+
+    Computed as 100 × (b + f) / (100 − f), one division, so it is exactly `b` when f is 0.
+    An MSP fee of 100 % or more leaves no break-even (the fee eats the whole bill rate or more):
+    ValueError.
+    """
+    b = _decimal("burden_pct", burden_pct)
+    f = _decimal("msp_fee_pct", msp_fee_pct)
+    if f >= _HUNDRED:
+        raise ValueError(f"no break-even markup: an MSP fee of {f} % takes the whole bill rate")
+    with localcontext(_EXACT):
+        numerator = _HUNDRED * (b + f)
+        denominator = _HUNDRED - f
+    with localcontext(_DIVIDE):
+        return numerator / denominator
+
+
+def bill_rate_for_markup(pay_rate: Decimal, markup_pct: Decimal) -> Decimal:
+    """MarkupAgreed's bill rate: pay × (1 + markup/100), rounded to cents half-up.
+
+    The only rounding DESIGN asks for inside the domain. The product is exact before rounding, so
+    the result is rounded once. Half-up is Decimal's ROUND_HALF_UP: ties go away from zero.
+    """
+    p = _decimal("pay_rate", pay_rate)
+    m = _decimal("markup_pct", markup_pct)
+    with localcontext(_EXACT):
+        exact = p * (_ONE + m * _HUNDREDTH)
+    return round_money(exact)
+
+
+def weighted_markup_pct(items: Iterable[Rates]) -> Decimal | None:
+    """Markup weighted by pay × hours, for roll-ups: Σ (B − P)·H / Σ P·H × 100.
+
+    None when there is nothing to weigh: no items, or every item at 0 hours a week.
+    """
+    with localcontext(_EXACT):
+        spread_hours = _ZERO
+        pay_hours = _ZERO
+        for r in items:
+            spread_hours += (r.bill_rate - r.pay_rate) * r.hours_per_week
+            pay_hours += r.pay_rate * r.hours_per_week
+        if pay_hours == 0:
+            return None
+        numerator = spread_hours * _HUNDRED
+    with localcontext(_DIVIDE):
+        return numerator / pay_hours
+
+
+# ---------------------------------------------------------------------------------------------
+# Term: the figures that depend on dates
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """The assignment's dates.
+
+    An expected end before the start is tolerated as a term of zero length (nothing remains and
+    nothing is worked), so that a replayed log never makes the projector fail.
+    """
+
+    start_date: date
+    expected_end_date: date
+
+    def __post_init__(self) -> None:
+        _date("start_date", self.start_date)
+        _date("expected_end_date", self.expected_end_date)
+
+
+def remaining_days(t: Term, as_of: date) -> int:
+    """max(0, (expected_end_date − max(as_of, start_date)).days): whole calendar days."""
+    as_of = _date("as_of", as_of)
+    return max(0, (t.expected_end_date - max(as_of, t.start_date)).days)
+
+
+def _days_worked(t: Term, as_of: date) -> int:
+    """Calendar days from start_date to as_of, 0 before the start, capped at expected_end_date."""
+    as_of = _date("as_of", as_of)
+    until = min(as_of, t.expected_end_date)
+    return max(0, (until - t.start_date).days)
+
+
+def remaining_weeks(t: Term, as_of: date) -> Decimal:
+    """remaining_days / 7 (34 significant digits when it does not terminate)."""
+    with localcontext(_DIVIDE):
+        return Decimal(remaining_days(t, as_of)) / _DAYS_PER_WEEK
+
+
+def remaining_gross_profit(r: Rates, t: Term, as_of: date) -> Decimal:
+    """weekly_gross_profit × remaining_weeks, computed as margin × H × days / 7.
+
+    Divided once, at the end, so no rounded week count is ever multiplied by money.
+    """
+    with localcontext(_EXACT):
+        numerator = weekly_gross_profit(r) * remaining_days(t, as_of)
+    with localcontext(_DIVIDE):
+        return numerator / _DAYS_PER_WEEK
+
+
+def hours_worked(r: Rates, t: Term, as_of: date) -> Decimal:
+    """H × weeks between start_date and as_of, computed as H × days / 7.
+
+    Weeks are fractional (calendar days / 7, like remaining_weeks). 0 before the start; capped
+    at expected_end_date (DESIGN is silent; an assignment is not worked past its expected end,
+    and hours_worked + H × remaining_weeks is then the whole term).
+    """
+    with localcontext(_EXACT):
+        numerator = r.hours_per_week * _days_worked(t, as_of)
+    with localcontext(_DIVIDE):
+        return numerator / _DAYS_PER_WEEK
+
+
+def conversion_fee_due(
+    r: Rates,
+    t: Term,
+    as_of: date,
+    conversion_fee_pct: Decimal,
+    waived_after_hours: Decimal | None,
+) -> Decimal:
+    """conversion_fee_pct/100 × P × H × 52, or 0 once hours_worked ≥ waived_after_hours.
+
+    No waiver (None): the fee is always due. The waiver is tested against the very
+    `hours_worked` this module reports, so the two figures never contradict each other (for any
+    waiver of fewer than ~30 significant digits this is the same as the exact comparison).
+    """
+    fee_pct = _decimal("conversion_fee_pct", conversion_fee_pct)
+    if waived_after_hours is not None:
+        waiver = _decimal("waived_after_hours", waived_after_hours)
+        if hours_worked(r, t, as_of) >= waiver:
+            return _ZERO
+    with localcontext(_EXACT):
+        return fee_pct * _HUNDREDTH * r.pay_rate * r.hours_per_week * _WEEKS_PER_YEAR
+
+
+# ---------------------------------------------------------------------------------------------
+# Every figure at once, and the impact of a change
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Every figure of DESIGN's table for one assignment as of a date (exact, unrounded)."""
+
+    pay_rate: Decimal
+    bill_rate: Decimal
+    burden_pct: Decimal
+    msp_fee_pct: Decimal
+    hours_per_week: Decimal
+    markup_pct: Decimal
+    spread: Decimal
+    burdened_cost: Decimal
+    margin_per_hour: Decimal
+    margin_pct: Decimal
+    weekly_gross_profit: Decimal
+    break_even_markup_pct: Decimal
+    remaining_weeks: Decimal
+    remaining_gross_profit: Decimal
+    hours_worked: Decimal
+    conversion_fee_due: Decimal
+
+
+def figures(
+    r: Rates,
+    t: Term,
+    as_of: date,
+    conversion_fee_pct: Decimal = Decimal(0),
+    waived_after_hours: Decimal | None = None,
+) -> Figures:
+    """Every figure of the formula table for rates `r` over term `t`, as of `as_of`."""
+    return Figures(
+        pay_rate=r.pay_rate,
+        bill_rate=r.bill_rate,
+        burden_pct=r.burden_pct,
+        msp_fee_pct=r.msp_fee_pct,
+        hours_per_week=r.hours_per_week,
+        markup_pct=markup_pct(r),
+        spread=spread(r),
+        burdened_cost=burdened_cost(r),
+        margin_per_hour=margin_per_hour(r),
+        margin_pct=margin_pct(r),
+        weekly_gross_profit=weekly_gross_profit(r),
+        break_even_markup_pct=break_even_markup_pct(r.burden_pct, r.msp_fee_pct),
+        remaining_weeks=remaining_weeks(t, as_of),
+        remaining_gross_profit=remaining_gross_profit(r, t, as_of),
+        hours_worked=hours_worked(r, t, as_of),
+        conversion_fee_due=conversion_fee_due(r, t, as_of, conversion_fee_pct, waived_after_hours),
+    )
+
+
+@dataclass(frozen=True)
+class ImpactFigures:
+    """The figures a margin impact reports (before, after, or their delta)."""
+
+    pay_rate: Decimal
+    bill_rate: Decimal
+    markup_pct: Decimal
+    margin_per_hour: Decimal
+    weekly_gross_profit: Decimal
+    remaining_gross_profit: Decimal
+
+
+@dataclass(frozen=True)
+class Impact:
+    """A change's margin impact: before, after, and delta = after − before, figure by figure."""
+
+    before: ImpactFigures
+    after: ImpactFigures
+    delta: ImpactFigures
+
+
+def _impact_figures(r: Rates, t: Term, counted_from: date) -> ImpactFigures:
+    return ImpactFigures(
+        pay_rate=r.pay_rate,
+        bill_rate=r.bill_rate,
+        markup_pct=markup_pct(r),
+        margin_per_hour=margin_per_hour(r),
+        weekly_gross_profit=weekly_gross_profit(r),
+        remaining_gross_profit=remaining_gross_profit(r, t, counted_from),
+    )
+
+
+def impact(before: Rates, after: Rates, t: Term, counted_from: date) -> Impact:
+    """The margin impact of changing `before` into `after`.
+
+    Both remaining gross profits are counted from the same `counted_from` (the change's
+    effective_date; for a proposal, the day it was made) to the expected end, so the delta is
+    the remaining-term impact of the change alone. Deltas are exact differences of the two sides.
+    """
+    b = _impact_figures(before, t, counted_from)
+    a = _impact_figures(after, t, counted_from)
+    with localcontext(_EXACT):
+        delta = ImpactFigures(
+            pay_rate=a.pay_rate - b.pay_rate,
+            bill_rate=a.bill_rate - b.bill_rate,
+            markup_pct=a.markup_pct - b.markup_pct,
+            margin_per_hour=a.margin_per_hour - b.margin_per_hour,
+            weekly_gross_profit=a.weekly_gross_profit - b.weekly_gross_profit,
+            remaining_gross_profit=a.remaining_gross_profit - b.remaining_gross_profit,
+        )
+    return Impact(before=b, after=a, delta=delta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rounding for the API edge
+# ---------------------------------------------------------------------------------------------
+
+
+def _round(x: Decimal, places: Decimal) -> Decimal:
+    with localcontext(_ROUND):
+        rounded = _decimal("x", x).quantize(places)
+        # A small loss rounds to 0.00, never "-0.00" (x + 0 is +0 for ±0 under HALF_UP).
+        return rounded + _ZERO
+
+
+def round_money(x: Decimal) -> Decimal:
+    """Cents, ROUND_HALF_UP (ties away from zero: 0.005 → 0.01, −0.005 → −0.01).
+
+    For the API edge only: stored values stay exact.
+    """
+    return _round(x, _HUNDREDTH)
+
+
+def round_pct(x: Decimal) -> Decimal:
+    """Two decimal places, ROUND_HALF_UP (ties away from zero). For the API edge only."""
+    return _round(x, _HUNDREDTH)

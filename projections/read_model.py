@@ -1,0 +1,437 @@
+"""The margin read models as plain rows, and how each event changes them.
+
+`ReadModel.apply(event)` is deterministic and does no I/O: it updates the in-memory rows and
+remembers which ones changed, so that the projector can write a whole batch of events in one
+transaction. An event whose stream_version the contract has already applied is ignored:
+redelivery is a no-op.
+
+What is stored are facts (terms, rates and the date each took effect, who is assigned, what is
+open) and the margin impact of each change at the moment it was recorded. Figures that depend
+on the day they are asked for (remaining weeks, remaining gross profit, hours worked,
+conversion fee due) are computed when read, as of any date, from the rate and terms history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from functools import singledispatchmethod
+from typing import Literal
+
+from events.catalogue import (
+    AssignmentEnded,
+    AssignmentStarted,
+    BypassThreatReported,
+    ContractAmended,
+    ContractSigned,
+    ContractTerminated,
+    EventBase,
+    MarkupAgreed,
+    MarkupNegotiationClosed,
+    MarkupNegotiationOpened,
+    MarkupProposed,
+    RaiseApproved,
+    RaiseDeclined,
+    RaiseRequested,
+    RatesAdjusted,
+)
+from projections import margin
+
+ZERO = Decimal(0)
+Basis = Literal["applied", "proposed"]
+OpenKind = Literal["negotiation", "raise_request", "bypass_threat"]
+
+
+@dataclass(slots=True)
+class ContractRow:
+    contract_id: str
+    stream_version: int
+    client_id: str
+    client_name: str
+    account_manager_id: str
+    status: str  # active | terminated
+    start_date: date
+    end_date: date | None
+    markup_floor_pct: Decimal
+    burden_pct: Decimal
+    msp_fee_pct: Decimal
+    min_assignment_weeks: int | None
+    conversion_fee_pct: Decimal
+    conversion_fee_waived_after_hours: Decimal | None
+    non_solicit_months: int
+    terminated_on: date | None = None
+
+
+@dataclass(slots=True)
+class TermsRow:
+    """The contract's pricing terms from `effective_date` on: for figures as of a past date."""
+
+    contract_id: str
+    effective_date: date
+    stream_version: int
+    burden_pct: Decimal
+    msp_fee_pct: Decimal
+    markup_floor_pct: Decimal
+    conversion_fee_pct: Decimal
+    conversion_fee_waived_after_hours: Decimal | None
+
+
+@dataclass(slots=True)
+class AssignmentRow:
+    contract_id: str
+    assignment_id: str
+    stream_version: int
+    staffer_id: str
+    staffer_name: str | None
+    job_title: str
+    status: str  # active | ended
+    pay_rate: Decimal  # the latest rates recorded (by effective date)
+    bill_rate: Decimal
+    rates_effective: date
+    burden_pct: Decimal | None  # the assignment's own; None: the contract's
+    hours_per_week: Decimal
+    start_date: date
+    expected_end_date: date
+    end_date: date | None = None
+    end_reason: str | None = None
+
+
+@dataclass(slots=True)
+class RateRow:
+    contract_id: str
+    assignment_id: str
+    effective_date: date
+    stream_version: int
+    pay_rate: Decimal
+    bill_rate: Decimal
+    event_id: str
+
+
+@dataclass(slots=True)
+class ImpactRow:
+    event_id: str
+    assignment_id: str
+    contract_id: str
+    stream_version: int
+    event_type: str
+    basis: Basis
+    counted_from: date
+    occurred_at: str
+    impact: margin.Impact
+
+
+@dataclass(slots=True)
+class OpenItem:
+    contract_id: str
+    kind: OpenKind
+    item_id: str
+    assignment_id: str | None  # None: every active assignment of the contract
+    opened_version: int
+
+
+@dataclass
+class Changes:
+    """What a batch of events changed: rows to upsert, rows to add, open items to drop."""
+
+    contracts: dict[str, ContractRow] = field(default_factory=dict)
+    assignments: dict[tuple[str, str], AssignmentRow] = field(default_factory=dict)
+    terms: list[TermsRow] = field(default_factory=list)
+    rates: list[RateRow] = field(default_factory=list)
+    impacts: list[ImpactRow] = field(default_factory=list)
+    opened: dict[tuple[str, str, str], OpenItem] = field(default_factory=dict)
+    closed: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.contracts or self.assignments or self.terms or self.rates)
+
+
+@dataclass
+class ReadModel:
+    contracts: dict[str, ContractRow] = field(default_factory=dict)
+    assignments: dict[tuple[str, str], AssignmentRow] = field(default_factory=dict)
+    # Rates in force by effective date, per assignment: a change's "before" is what was in force
+    # on its effective date, which for a back-dated change is not the latest row.
+    rate_history: dict[tuple[str, str], list[RateRow]] = field(default_factory=dict)
+    open_items: dict[tuple[str, str, str], OpenItem] = field(default_factory=dict)
+    changes: Changes = field(default_factory=Changes)
+
+    def take_changes(self) -> Changes:
+        done, self.changes = self.changes, Changes()
+        return done
+
+    # -- applying -------------------------------------------------------------------------------
+
+    def apply(self, event: EventBase) -> bool:
+        """Apply one event from the log; False when its contract had already applied it."""
+        version = event.stream_version or 0
+        contract = self.contracts.get(event.contract_id)
+        if contract is None:
+            if not isinstance(event, ContractSigned):
+                return False  # the log starts every stream with ContractSigned
+        elif version <= contract.stream_version:
+            return False
+        self._apply(event)
+        row = self.contracts[event.contract_id]
+        row.stream_version = version
+        self.changes.contracts[row.contract_id] = row
+        return True
+
+    @singledispatchmethod
+    def _apply(self, event: EventBase) -> None:
+        """Relationship events move the stream on and change no margin figure."""
+
+    @_apply.register
+    def _signed(self, e: ContractSigned) -> None:
+        self.contracts[e.contract_id] = ContractRow(
+            contract_id=e.contract_id,
+            stream_version=e.stream_version or 0,
+            client_id=e.client_id,
+            client_name=e.client_name,
+            account_manager_id=e.account_manager_id,
+            status="active",
+            start_date=e.start_date,
+            end_date=e.end_date,
+            markup_floor_pct=e.markup_floor_pct,
+            burden_pct=e.burden_pct,
+            msp_fee_pct=e.msp_fee_pct if e.msp_fee_pct is not None else ZERO,
+            min_assignment_weeks=e.min_assignment_weeks,
+            conversion_fee_pct=e.conversion_fee_pct,
+            conversion_fee_waived_after_hours=e.conversion_fee_waived_after_hours,
+            non_solicit_months=e.non_solicit_months,
+        )
+        self._record_terms(e.contract_id, e.start_date, e.stream_version or 0)
+
+    @_apply.register
+    def _amended(self, e: ContractAmended) -> None:
+        row = self.contracts[e.contract_id]
+        for name, value in e.amended_terms().items():
+            setattr(row, name, value)
+        self._record_terms(e.contract_id, e.effective_date, e.stream_version or 0)
+
+    @_apply.register
+    def _terminated(self, e: ContractTerminated) -> None:
+        row = self.contracts[e.contract_id]
+        row.status = "terminated"
+        row.terminated_on = e.effective_date
+
+    @_apply.register
+    def _started(self, e: AssignmentStarted) -> None:
+        key = (e.contract_id, e.assignment_id)
+        row = AssignmentRow(
+            contract_id=e.contract_id,
+            assignment_id=e.assignment_id,
+            stream_version=e.stream_version or 0,
+            staffer_id=e.staffer_id,
+            staffer_name=e.staffer_name,
+            job_title=e.job_title,
+            status="active",
+            pay_rate=e.pay_rate,
+            bill_rate=e.bill_rate,
+            rates_effective=e.start_date,
+            burden_pct=e.burden_pct,
+            hours_per_week=e.hours_per_week,
+            start_date=e.start_date,
+            expected_end_date=e.expected_end_date,
+        )
+        self.assignments[key] = row
+        self.changes.assignments[key] = row
+        self._record_rates(row, e.start_date, e.pay_rate, e.bill_rate, e)
+
+    @_apply.register
+    def _adjusted(self, e: RatesAdjusted) -> None:
+        self._change_rates(e, e.assignment_id, e.pay_rate, e.bill_rate, e.effective_date)
+
+    @_apply.register
+    def _ended(self, e: AssignmentEnded) -> None:
+        row = self._assignment(e.contract_id, e.assignment_id)
+        row.status, row.end_date, row.end_reason = "ended", e.end_date, e.reason
+        self._touch(row, e)
+        for key in [
+            k
+            for k, item in self.open_items.items()
+            if item.assignment_id == row.assignment_id and k[0] == e.contract_id
+        ]:
+            self._close(key)
+
+    @_apply.register
+    def _negotiation_opened(self, e: MarkupNegotiationOpened) -> None:
+        self._open(e, "negotiation", e.negotiation_id, e.assignment_id)
+
+    @_apply.register
+    def _proposed(self, e: MarkupProposed) -> None:
+        item = self.open_items.get((e.contract_id, "negotiation", e.negotiation_id))
+        for row in self._concerned(e.contract_id, item.assignment_id if item else None):
+            bill = margin.bill_rate_for_markup(row.pay_rate, e.markup_pct)
+            self._record_impact(row, e, row.pay_rate, bill, e.occurred_at.date(), "proposed")
+
+    @_apply.register
+    def _agreed(self, e: MarkupAgreed) -> None:
+        item = self.open_items.get((e.contract_id, "negotiation", e.negotiation_id))
+        for row in self._concerned(e.contract_id, item.assignment_id if item else None):
+            pay = self._in_force(row, e.effective_date).pay_rate
+            bill = margin.bill_rate_for_markup(pay, e.markup_pct)
+            self._change_rates(e, row.assignment_id, pay, bill, e.effective_date)
+        self._close((e.contract_id, "negotiation", e.negotiation_id))
+
+    @_apply.register
+    def _negotiation_closed(self, e: MarkupNegotiationClosed) -> None:
+        self._close((e.contract_id, "negotiation", e.negotiation_id))
+
+    @_apply.register
+    def _raise_requested(self, e: RaiseRequested) -> None:
+        self._open(e, "raise_request", e.raise_request_id, e.assignment_id)
+        row = self._assignment(e.contract_id, e.assignment_id)
+        # "As asked": the client's budget when it names one, else the raise passed through at
+        # today's markup.
+        if e.client_max_bill_rate is not None:
+            bill = e.client_max_bill_rate
+        else:
+            bill = margin.bill_rate_for_markup(e.requested_pay_rate, self._markup(row))
+        self._record_impact(row, e, e.requested_pay_rate, bill, e.occurred_at.date(), "proposed")
+
+    @_apply.register
+    def _raise_approved(self, e: RaiseApproved) -> None:
+        key = (e.contract_id, "raise_request", e.raise_request_id)
+        item = self.open_items.get(key)
+        if item is not None and item.assignment_id is not None:
+            self._change_rates(
+                e, item.assignment_id, e.new_pay_rate, e.new_bill_rate, e.effective_date
+            )
+        self._close(key)
+
+    @_apply.register
+    def _raise_declined(self, e: RaiseDeclined) -> None:
+        self._close((e.contract_id, "raise_request", e.raise_request_id))
+
+    @_apply.register
+    def _threat(self, e: BypassThreatReported) -> None:
+        self._open(e, "bypass_threat", str(e.event_id), e.assignment_id)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _assignment(self, contract_id: str, assignment_id: str) -> AssignmentRow:
+        return self.assignments[(contract_id, assignment_id)]
+
+    def _touch(self, row: AssignmentRow, e: EventBase) -> None:
+        row.stream_version = e.stream_version or 0
+        self.changes.assignments[(row.contract_id, row.assignment_id)] = row
+
+    def _concerned(self, contract_id: str, assignment_id: str | None) -> list[AssignmentRow]:
+        if assignment_id is not None:
+            row = self.assignments.get((contract_id, assignment_id))
+            return [row] if row is not None and row.status == "active" else []
+        return [
+            row
+            for (cid, _), row in self.assignments.items()
+            if cid == contract_id and row.status == "active"
+        ]
+
+    def _markup(self, row: AssignmentRow) -> Decimal:
+        return margin.markup_pct(self._rates(row, row.pay_rate, row.bill_rate))
+
+    def _rates(self, row: AssignmentRow, pay: Decimal, bill: Decimal) -> margin.Rates:
+        contract = self.contracts[row.contract_id]
+        return margin.Rates(
+            pay_rate=pay,
+            bill_rate=bill,
+            burden_pct=row.burden_pct if row.burden_pct is not None else contract.burden_pct,
+            msp_fee_pct=contract.msp_fee_pct,
+            hours_per_week=row.hours_per_week,
+        )
+
+    def _in_force(self, row: AssignmentRow, on: date) -> RateRow:
+        history = self.rate_history[(row.contract_id, row.assignment_id)]
+        in_force = history[0]
+        for r in history:  # sorted by (effective_date, stream_version)
+            if r.effective_date <= on:
+                in_force = r
+        return in_force
+
+    def _change_rates(
+        self, e: EventBase, assignment_id: str, pay: Decimal, bill: Decimal, effective: date
+    ) -> None:
+        row = self._assignment(e.contract_id, assignment_id)
+        self._record_impact(row, e, pay, bill, effective, "applied")
+        self._record_rates(row, effective, pay, bill, e)
+        self._touch(row, e)
+
+    def _record_rates(
+        self, row: AssignmentRow, effective: date, pay: Decimal, bill: Decimal, e: EventBase
+    ) -> None:
+        rate = RateRow(
+            contract_id=row.contract_id,
+            assignment_id=row.assignment_id,
+            effective_date=effective,
+            stream_version=e.stream_version or 0,
+            pay_rate=pay,
+            bill_rate=bill,
+            event_id=str(e.event_id),
+        )
+        history = self.rate_history.setdefault((row.contract_id, row.assignment_id), [])
+        history.append(rate)
+        history.sort(key=lambda r: (r.effective_date, r.stream_version))
+        latest = history[-1]
+        row.pay_rate, row.bill_rate, row.rates_effective = (
+            latest.pay_rate,
+            latest.bill_rate,
+            latest.effective_date,
+        )
+        self.changes.rates.append(rate)
+
+    def _record_impact(
+        self,
+        row: AssignmentRow,
+        e: EventBase,
+        pay: Decimal,
+        bill: Decimal,
+        counted_from: date,
+        basis: Basis,
+    ) -> None:
+        before = self._in_force(row, counted_from)
+        impact = margin.impact(
+            self._rates(row, before.pay_rate, before.bill_rate),
+            self._rates(row, pay, bill),
+            margin.Term(row.start_date, row.expected_end_date),
+            counted_from,
+        )
+        self.changes.impacts.append(
+            ImpactRow(
+                event_id=str(e.event_id),
+                assignment_id=row.assignment_id,
+                contract_id=row.contract_id,
+                stream_version=e.stream_version or 0,
+                event_type=e.type,
+                basis=basis,
+                counted_from=counted_from,
+                occurred_at=e.occurred_at.isoformat(),
+                impact=impact,
+            )
+        )
+
+    def _record_terms(self, contract_id: str, effective: date, version: int) -> None:
+        c = self.contracts[contract_id]
+        self.changes.terms.append(
+            TermsRow(
+                contract_id=contract_id,
+                effective_date=effective,
+                stream_version=version,
+                burden_pct=c.burden_pct,
+                msp_fee_pct=c.msp_fee_pct,
+                markup_floor_pct=c.markup_floor_pct,
+                conversion_fee_pct=c.conversion_fee_pct,
+                conversion_fee_waived_after_hours=c.conversion_fee_waived_after_hours,
+            )
+        )
+
+    def _open(self, e: EventBase, kind: OpenKind, item_id: str, assignment_id: str | None) -> None:
+        key = (e.contract_id, kind, item_id)
+        item = OpenItem(e.contract_id, kind, item_id, assignment_id, e.stream_version or 0)
+        self.open_items[key] = item
+        self.changes.opened[key] = item
+        self.changes.closed.discard(key)
+
+    def _close(self, key: tuple[str, str, str]) -> None:
+        if self.open_items.pop(key, None) is not None:
+            self.changes.opened.pop(key, None)
+            self.changes.closed.add(key)

@@ -1,0 +1,122 @@
+-- The margin read models. {schema} is `proj` for the live tables, or `proj_next` while
+-- `ledger projections rebuild` builds their replacement beside them.
+-- Every row records the stream version it has applied; `positions` holds, per partition of the
+-- events topic, the next offset to apply, written in the same transaction as the rows.
+CREATE SCHEMA {schema};
+
+CREATE TABLE {schema}.meta (
+    id           int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+    generation   bigint NOT NULL,
+    events_topic text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE {schema}.positions (
+    partition   int PRIMARY KEY,
+    next_offset bigint NOT NULL
+);
+
+CREATE TABLE {schema}.contracts (
+    contract_id                       text PRIMARY KEY,
+    stream_version                    int NOT NULL,
+    client_id                         text NOT NULL,
+    client_name                       text NOT NULL,
+    account_manager_id                text NOT NULL,
+    status                            text NOT NULL,
+    start_date                        date NOT NULL,
+    end_date                          date,
+    markup_floor_pct                  numeric NOT NULL,
+    burden_pct                        numeric NOT NULL,
+    msp_fee_pct                       numeric NOT NULL,
+    min_assignment_weeks              int,
+    conversion_fee_pct                numeric NOT NULL,
+    conversion_fee_waived_after_hours numeric,
+    non_solicit_months                int NOT NULL,
+    terminated_on                     date
+);
+CREATE INDEX ON {schema}.contracts (client_id);
+CREATE INDEX ON {schema}.contracts (account_manager_id);
+
+CREATE TABLE {schema}.terms_history (
+    contract_id                       text NOT NULL,
+    effective_date                    date NOT NULL,
+    stream_version                    int NOT NULL,
+    burden_pct                        numeric NOT NULL,
+    msp_fee_pct                       numeric NOT NULL,
+    markup_floor_pct                  numeric NOT NULL,
+    conversion_fee_pct                numeric NOT NULL,
+    conversion_fee_waived_after_hours numeric,
+    PRIMARY KEY (contract_id, stream_version)
+);
+
+CREATE TABLE {schema}.assignments (
+    contract_id       text NOT NULL,
+    assignment_id     text NOT NULL,
+    stream_version    int NOT NULL,
+    staffer_id        text NOT NULL,
+    staffer_name      text,
+    job_title         text NOT NULL,
+    status            text NOT NULL,
+    pay_rate          numeric NOT NULL,
+    bill_rate         numeric NOT NULL,
+    rates_effective   date NOT NULL,
+    burden_pct        numeric,
+    hours_per_week    numeric NOT NULL,
+    start_date        date NOT NULL,
+    expected_end_date date NOT NULL,
+    end_date          date,
+    end_reason        text,
+    PRIMARY KEY (contract_id, assignment_id)
+);
+CREATE INDEX ON {schema}.assignments (assignment_id);
+
+CREATE TABLE {schema}.rate_history (
+    contract_id    text NOT NULL,
+    assignment_id  text NOT NULL,
+    effective_date date NOT NULL,
+    stream_version int NOT NULL,
+    pay_rate       numeric NOT NULL,
+    bill_rate      numeric NOT NULL,
+    event_id       uuid NOT NULL,
+    PRIMARY KEY (contract_id, assignment_id, stream_version)
+);
+
+CREATE TABLE {schema}.margin_impacts (
+    event_id                     uuid NOT NULL,
+    assignment_id                text NOT NULL,
+    contract_id                  text NOT NULL,
+    stream_version               int NOT NULL,
+    event_type                   text NOT NULL,
+    basis                        text NOT NULL,
+    counted_from                 date NOT NULL,
+    occurred_at                  timestamptz NOT NULL,
+    before_pay_rate              numeric NOT NULL,
+    after_pay_rate               numeric NOT NULL,
+    delta_pay_rate               numeric NOT NULL,
+    before_bill_rate             numeric NOT NULL,
+    after_bill_rate              numeric NOT NULL,
+    delta_bill_rate              numeric NOT NULL,
+    before_markup_pct            numeric NOT NULL,
+    after_markup_pct             numeric NOT NULL,
+    delta_markup_pct             numeric NOT NULL,
+    before_margin_per_hour       numeric NOT NULL,
+    after_margin_per_hour        numeric NOT NULL,
+    delta_margin_per_hour        numeric NOT NULL,
+    before_weekly_gross_profit   numeric NOT NULL,
+    after_weekly_gross_profit    numeric NOT NULL,
+    delta_weekly_gross_profit    numeric NOT NULL,
+    before_remaining_gross_profit numeric NOT NULL,
+    after_remaining_gross_profit numeric NOT NULL,
+    delta_remaining_gross_profit numeric NOT NULL,
+    PRIMARY KEY (event_id, assignment_id)
+);
+CREATE INDEX ON {schema}.margin_impacts (contract_id, stream_version);
+
+CREATE TABLE {schema}.open_items (
+    contract_id    text NOT NULL,
+    kind           text NOT NULL,
+    item_id        text NOT NULL,
+    assignment_id  text,
+    opened_version int NOT NULL,
+    PRIMARY KEY (contract_id, kind, item_id)
+);

@@ -1,0 +1,184 @@
+"""The margin projector: the events topic into the read models in PostgreSQL.
+
+A plain aiokafka consumer, not a Faust agent: a replay of years of history must run at tens
+of thousands of events a second, which a Faust agent does not reach. Its position lives in
+PostgreSQL, written in the same transaction as the rows, and is where it seeks to on start:
+Kafka's committed offsets are never used (faust-streaming/faust#312, #458).
+
+While batch k is written (in PostgreSQL's process, on the other core), batch k+1 is read and
+applied in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from events.serialization import decode_event
+from events.topics import TopicSpec
+from projections.read_model import ReadModel
+from services.projector import store
+
+log = logging.getLogger("ledger.projector")
+
+
+@dataclass
+class Progress:
+    applied: int = 0
+    skipped: int = 0
+    poisoned: int = 0
+    started: float = 0.0
+
+
+class Projector:
+    def __init__(
+        self,
+        bootstrap: str,
+        events: TopicSpec,
+        dsn: str,
+        live: str,
+        schema: str | None = None,
+        max_batch: int = 20_000,
+        dead_letters: str | None = None,
+    ) -> None:
+        """Projects into schema `live`, or into `schema` (a rebuild's) on behalf of `live`."""
+        self.bootstrap = bootstrap
+        self.events = events
+        self.dsn = dsn
+        self.live = live
+        self.schema = schema or live
+        self.max_batch = max_batch
+        self.dead_letters = dead_letters
+        self._dlq: AIOKafkaProducer | None = None
+        self.tps = [TopicPartition(events.name, p) for p in range(events.partitions)]
+        self.model = ReadModel()
+        self.generation = 0
+        self.positions: dict[int, int] = {}
+        self.progress = Progress()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.conn: asyncpg.Connection | None = None
+
+    async def start(self) -> None:
+        self.conn = await asyncpg.connect(self.dsn)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+        )
+        await self.consumer.start()
+        self.consumer.assign(self.tps)
+        await self.reload()
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self._dlq is not None:
+            await self._dlq.stop()
+        if self.conn is not None:
+            await self.conn.close()
+
+    async def reload(self) -> None:
+        """The model and positions as last committed; the consumer seeks to them."""
+        assert self.conn is not None and self.consumer is not None
+        self.generation, self.model, self.positions = await store.load(self.conn, self.schema)
+        for tp in self.tps:
+            offset = self.positions.get(tp.partition)
+            if offset is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, offset)
+
+    async def end_offsets(self) -> dict[int, int]:
+        assert self.consumer is not None
+        ends = await self.consumer.end_offsets(self.tps)
+        return {tp.partition: off for tp, off in ends.items()}
+
+    def lag(self, ends: dict[int, int]) -> int:
+        return sum(max(0, end - self.positions.get(p, 0)) for p, end in ends.items())
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        until_caught_up: bool = False,
+        on_batch: Callable[[Projector], None] | None = None,
+    ) -> None:
+        """Applies batches until `stop` is set (or, with until_caught_up, until no lag)."""
+        assert self.consumer is not None and self.conn is not None
+        self.progress.started = time.monotonic()
+        pending: asyncio.Task[None] | None = None
+        while not stop.is_set():
+            batch = await self._next_batch()
+            if pending is not None:
+                ok = await self._finish(pending)
+                pending = None
+                if not ok:
+                    continue  # reloaded: what was just read is read again from the positions
+            if batch is not None:
+                pending = asyncio.create_task(
+                    store.write(self.conn, self.schema, self.live, self.generation, batch)
+                )
+                if on_batch is not None:
+                    on_batch(self)
+            elif until_caught_up and self.lag(await self.end_offsets()) == 0:
+                break
+        if pending is not None:
+            await self._finish(pending)
+
+    async def _next_batch(self) -> store.Batch | None:
+        assert self.consumer is not None
+        records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+        if not records:
+            return None
+        apply = self.model.apply
+        for tp, rs in records.items():
+            for r in rs:
+                try:
+                    applied = apply(decode_event(r.value or b""))
+                except Exception as exc:  # a poison event must never stop the projector
+                    await self._dead_letter(r, exc)
+                    continue
+                if applied:
+                    self.progress.applied += 1
+                else:
+                    self.progress.skipped += 1
+            self.positions[tp.partition] = rs[-1].offset + 1
+        return store.Batch.of(self.model.take_changes(), self.positions)
+
+    async def _dead_letter(self, record: ConsumerRecord, exc: Exception) -> None:
+        reason = f"projector: {type(exc).__name__}: {exc}"[:4000]
+        log.error("dead-lettering event at %d/%d: %s", record.partition, record.offset, reason)
+        self.progress.poisoned += 1
+        if self.dead_letters is None:
+            return
+        if self._dlq is None:
+            self._dlq = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+            await self._dlq.start()
+        source = f"{record.topic}/{record.partition}/{record.offset}"
+        await self._dlq.send_and_wait(
+            self.dead_letters,
+            record.value or b"",
+            key=record.key,
+            headers=[("reason", reason.encode()), ("source", source.encode())],
+        )
+
+    async def _finish(self, pending: asyncio.Task[None]) -> bool:
+        """Waits for a batch write; on failure reloads what was committed and seeks back."""
+        try:
+            await pending
+            return True
+        except store.GenerationChanged:
+            log.info("the read models were rebuilt and swapped; reloading")
+        except Exception:
+            log.exception("writing a batch failed; reloading from the last committed batch")
+            await asyncio.sleep(1)
+        await self.reload()
+        return False
