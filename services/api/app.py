@@ -16,7 +16,9 @@ from fastapi.responses import JSONResponse
 
 from services.api.gateway import SubmissionGateway
 from services.api.routes_events import router as events_router
+from services.api.routes_margins import router as margins_router
 from services.api.writer_progress import WriterProgress, end_offsets
+from services.projector.commands import ensure_schema
 from services.settings import Settings
 
 
@@ -29,7 +31,11 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.pool = await asyncpg.create_pool(settings.dsn, min_size=1, max_size=10)
+        # No statement cache: a projections rebuild swaps the tables behind the same names.
+        app.state.pool = await asyncpg.create_pool(
+            settings.dsn, min_size=1, max_size=10, statement_cache_size=0
+        )
+        await ensure_schema(settings)
         app.state.gateway = SubmissionGateway(
             settings.kafka_bootstrap_servers, settings.topics, app.state.pool
         )
@@ -64,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(events_router)
+    app.include_router(margins_router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

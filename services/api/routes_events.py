@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -16,6 +18,7 @@ from events.serialization import decode_json, parse_submission
 from services.api import results
 from services.api.auth import Reader, Submitter
 from services.api.event_log import contract_events
+from services.api.routes_margins import impact_json
 
 router = APIRouter(prefix="/v1", tags=["events"])
 MAX_BATCH = 500
@@ -47,6 +50,7 @@ async def submit_events(request: Request, who: Submitter) -> JSONResponse:
     items, is_batch = _events_of(body)
 
     now = datetime.now(UTC)
+    deadline = time.monotonic() + request.app.state.settings.verdict_timeout_s
     out: list[dict[str, Any] | None] = [None] * len(items)
     to_send: list[tuple[int, Submission]] = []
     for i, raw in enumerate(items):
@@ -82,6 +86,10 @@ async def submit_events(request: Request, who: Submitter) -> JSONResponse:
             )
 
     final = [r for r in out if r is not None]
+    accepted = [r for r in final if r["status"] == "accepted"]
+    if accepted:
+        remaining = deadline - time.monotonic()
+        await attach_impacts(request, accepted, remaining)
     status = results.overall_status(final)
     if not is_batch:
         headers = {"Location": final[0]["location"]} if final[0]["status"] == "pending" else None
@@ -135,3 +143,36 @@ async def audit_log(
             "events": [e.model_dump(mode="json", exclude_none=True) for e in shown],
         }
     )
+
+
+async def attach_impacts(request: Request, accepted: list[dict[str, Any]], wait_s: float) -> None:
+    """Adds the margin impacts each accepted event caused, once the projector has applied it
+    (waiting at most `wait_s`); `margin_impacts` is null when it has not yet."""
+    st = request.app.state
+    s = st.settings.projection_schema
+    want = {(r["contract_id"], r["stream_version"]) for r in accepted}
+    cids = sorted({c for c, _ in want})
+    deadline = time.monotonic() + max(wait_s, 0.0)
+    while True:
+        rows = await st.pool.fetch(
+            f"SELECT contract_id, stream_version FROM {s}.contracts WHERE contract_id = ANY($1)",
+            cids,
+        )
+        projected = {r["contract_id"]: r["stream_version"] for r in rows}
+        done = {(c, v) for c, v in want if projected.get(c, 0) >= v}
+        if done == want or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(0.05)
+    impacts: dict[tuple[str, int], list[dict[str, Any]]] = {k: [] for k in done}
+    if done:
+        for r in await st.pool.fetch(
+            f"""SELECT i.* FROM {s}.margin_impacts i
+                JOIN unnest($1::text[], $2::int[]) AS w(cid, v)
+                  ON i.contract_id = w.cid AND i.stream_version = w.v
+                ORDER BY i.assignment_id""",
+            [c for c, _ in done],
+            [v for _, v in done],
+        ):
+            impacts[(r["contract_id"], r["stream_version"])].append(impact_json(dict(r)))
+    for r in accepted:
+        r["margin_impacts"] = impacts.get((r["contract_id"], r["stream_version"]))

@@ -50,6 +50,10 @@ class Services:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def schema(self) -> str:
+        return self.prefix.replace("-", "_").replace(".", "_")
+
+    @property
     def writer_group(self) -> str:
         return f"{self.prefix}.writer"
 
@@ -63,6 +67,7 @@ class Services:
             "LEDGER_API_PORT": str(self.port),
             "LEDGER_VERDICT_TIMEOUT_S": str(self.verdict_timeout_s),
             "LEDGER_WRITER_STALL_S": str(self.writer_stall_s),
+            "LEDGER_PROJECTION_SCHEMA": self.schema,
         }
 
     def start(self, name: str) -> None:
@@ -102,6 +107,7 @@ async def start_services(
     svc = Services(stack, unique("it"), verdict_timeout_s, writer_stall_s)
     await kafka_admin.ensure_topics(stack.bootstrap, svc.topics)
     svc.start("writer")
+    svc.start("projector")
     svc.start("api")
     svc.wait_http()
     return svc

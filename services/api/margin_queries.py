@@ -1,0 +1,105 @@
+"""Reading the facts in force on a date from the read models, for the pure roll-up."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from projections import margin
+from projections.rollup import AssignmentFacts, AssignmentMargin, assignment_margin
+
+# The rates and terms in force on $1, for the assignments the WHERE clause picks. Before an
+# assignment's first rate (as_of before its start) its first recorded rates are shown.
+_FACTS = """
+SELECT a.contract_id, a.assignment_id, a.staffer_id, a.staffer_name, a.job_title,
+       a.start_date, a.expected_end_date, a.end_date, a.end_reason, a.hours_per_week,
+       a.burden_pct AS own_burden_pct, a.stream_version,
+       c.client_id, c.client_name, c.account_manager_id, c.terminated_on,
+       coalesce(r.pay_rate, f.pay_rate) AS pay_rate,
+       coalesce(r.bill_rate, f.bill_rate) AS bill_rate,
+       coalesce(r.effective_date, f.effective_date) AS rates_effective,
+       coalesce(t.burden_pct, c.burden_pct) AS contract_burden_pct,
+       coalesce(t.msp_fee_pct, c.msp_fee_pct) AS msp_fee_pct,
+       coalesce(t.conversion_fee_pct, c.conversion_fee_pct) AS conversion_fee_pct,
+       CASE WHEN t.contract_id IS NULL THEN c.conversion_fee_waived_after_hours
+            ELSE t.conversion_fee_waived_after_hours END AS waived_after_hours
+FROM {s}.assignments a
+JOIN {s}.contracts c USING (contract_id)
+LEFT JOIN LATERAL (
+    SELECT pay_rate, bill_rate, effective_date FROM {s}.rate_history h
+    WHERE h.contract_id = a.contract_id AND h.assignment_id = a.assignment_id
+      AND h.effective_date <= $1
+    ORDER BY h.effective_date DESC, h.stream_version DESC LIMIT 1) r ON true
+LEFT JOIN LATERAL (
+    SELECT pay_rate, bill_rate, effective_date FROM {s}.rate_history h
+    WHERE h.contract_id = a.contract_id AND h.assignment_id = a.assignment_id
+    ORDER BY h.effective_date, h.stream_version LIMIT 1) f ON true
+LEFT JOIN LATERAL (
+    SELECT * FROM {s}.terms_history th
+    WHERE th.contract_id = a.contract_id AND th.effective_date <= $1
+    ORDER BY th.effective_date DESC, th.stream_version DESC LIMIT 1) t ON true
+WHERE {where}
+ORDER BY a.contract_id, a.assignment_id
+"""
+
+
+async def assignment_margins(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    schema: str,
+    as_of: date,
+    where: str,
+    *args: Any,
+) -> list[tuple[AssignmentMargin, dict[str, Any]]]:
+    """Each assignment's margin as of the date, with its contract's ids (client, manager)."""
+    rows = await conn.fetch(_FACTS.format(s=schema, where=where), as_of, *args)
+    contract_ids = sorted({r["contract_id"] for r in rows})
+    open_items: dict[tuple[str, str | None], list[tuple[str, str]]] = {}
+    if contract_ids:
+        for o in await conn.fetch(
+            f"""SELECT contract_id, kind, item_id, assignment_id FROM {schema}.open_items
+                WHERE contract_id = ANY($1::text[])""",
+            contract_ids,
+        ):
+            key = (o["contract_id"], o["assignment_id"])
+            open_items.setdefault(key, []).append((o["kind"], o["item_id"]))
+    out = []
+    for r in rows:
+        items = open_items.get((r["contract_id"], r["assignment_id"]), []) + open_items.get(
+            (r["contract_id"], None), []
+        )
+        burden = (
+            r["own_burden_pct"] if r["own_burden_pct"] is not None else r["contract_burden_pct"]
+        )
+        facts = AssignmentFacts(
+            contract_id=r["contract_id"],
+            assignment_id=r["assignment_id"],
+            staffer_id=r["staffer_id"],
+            staffer_name=r["staffer_name"],
+            job_title=r["job_title"],
+            start_date=r["start_date"],
+            expected_end_date=r["expected_end_date"],
+            end_date=r["end_date"],
+            end_reason=r["end_reason"],
+            rates=margin.Rates(
+                pay_rate=r["pay_rate"],
+                bill_rate=r["bill_rate"],
+                burden_pct=burden,
+                msp_fee_pct=r["msp_fee_pct"],
+                hours_per_week=r["hours_per_week"],
+            ),
+            rates_effective=r["rates_effective"],
+            conversion_fee_pct=r["conversion_fee_pct"],
+            conversion_fee_waived_after_hours=r["waived_after_hours"],
+            contract_terminated_on=r["terminated_on"],
+            stream_version=r["stream_version"],
+            open_items=tuple(sorted(items)),
+        )
+        ids = {
+            "client_id": r["client_id"],
+            "client_name": r["client_name"],
+            "account_manager_id": r["account_manager_id"],
+        }
+        out.append((assignment_margin(facts, as_of), ids))
+    return out
