@@ -1,0 +1,204 @@
+"""What finance reads over HTTP equals the figures worked out by hand."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import httpx
+
+from tests.conftest import unique
+from tests.integration.conftest import Tokens
+from tests.integration.test_submit_refusals import post
+from tests.unit.event_examples import OMIT, example
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _sign(cid: str, am_id: str, **terms: Any) -> dict[str, Any]:
+    base = {
+        "start_date": "2026-01-05",
+        "end_date": "2027-12-31",
+        "burden_pct": "20",
+        "msp_fee_pct": OMIT,
+        "conversion_fee_waived_after_hours": OMIT,
+    }
+    return example("ContractSigned", contract_id=cid, account_manager_id=am_id, **(base | terms))
+
+
+def _start(cid: str, aid: str, **fields: Any) -> dict[str, Any]:
+    base = {"start_date": "2026-01-05", "expected_end_date": "2027-07-26", "burden_pct": OMIT}
+    return example("AssignmentStarted", contract_id=cid, assignment_id=aid, **(base | fields))
+
+
+def test_designs_worked_example_through_the_api(http: httpx.Client, api_tokens: Tokens) -> None:
+    cid, aid = unique("C"), unique("A")
+    for e in (
+        _sign(cid, api_tokens.am_id, conversion_fee_pct="20"),
+        _start(cid, aid, pay_rate="30.00", bill_rate="37.50", hours_per_week="40"),
+    ):
+        assert post(http, api_tokens.am, e).status_code == 201
+
+    # The client asks for a raise to 32.00 at the same bill rate, on 2026-12-28.
+    ask = example(
+        "RaiseRequested",
+        contract_id=cid,
+        assignment_id=aid,
+        requested_pay_rate="32.00",
+        client_max_bill_rate="37.50",
+        occurred_at="2026-12-28T09:00:00+00:00",
+    )
+    r = post(http, api_tokens.am, ask)
+    assert r.status_code == 201, r.text
+    [impact] = r.json()["margin_impacts"]
+    # before: markup (37.50/30 − 1)×100 = 25; burdened 30×1.2 = 36.00; margin 1.50/h; ×40 = 60.00
+    # after:  markup (37.50/32 − 1)×100 = 17.1875; burdened 38.40; margin −0.90/h; ×40 = −36.00
+    # 2026-12-28 → 2027-07-26 is 210 days = 30 weeks: 60×30 = 1800.00, −36×30 = −1080.00
+    assert {k: impact[k] for k in impact if k.startswith(("before_", "after_", "delta_"))} == {
+        "before_pay_rate": "30.00",
+        "after_pay_rate": "32.00",
+        "delta_pay_rate": "2.00",
+        "before_bill_rate": "37.50",
+        "after_bill_rate": "37.50",
+        "delta_bill_rate": "0.00",
+        "before_markup_pct": "25.00",
+        "after_markup_pct": "17.19",
+        "delta_markup_pct": "-7.81",
+        "before_margin_per_hour": "1.50",
+        "after_margin_per_hour": "-0.90",
+        "delta_margin_per_hour": "-2.40",
+        "before_weekly_gross_profit": "60.00",
+        "after_weekly_gross_profit": "-36.00",
+        "delta_weekly_gross_profit": "-96.00",
+        "before_remaining_gross_profit": "1800.00",
+        "after_remaining_gross_profit": "-1080.00",
+        "delta_remaining_gross_profit": "-2880.00",
+    }
+    assert (impact["basis"], impact["counted_from"]) == ("proposed", "2026-12-28")
+
+    m = http.get(
+        f"/v1/margins/assignments/{aid}",
+        params={"as_of": "2026-12-28"},
+        headers=_auth(api_tokens.am),
+    ).json()
+    assert {k: m[k] for k in (
+        "markup_pct", "spread", "burdened_cost", "margin_per_hour", "margin_pct",
+        "weekly_gross_profit", "break_even_markup_pct", "remaining_weeks",
+        "remaining_gross_profit", "hours_worked", "conversion_fee_due",
+    )} == {
+        "markup_pct": "25.00",
+        "spread": "7.50",
+        "burdened_cost": "36.00",
+        "margin_per_hour": "1.50",
+        "margin_pct": "4.00",  # 1.50 / 37.50
+        "weekly_gross_profit": "60.00",
+        "break_even_markup_pct": "20.00",  # = burden when there is no MSP fee
+        "remaining_weeks": "30.00",
+        "remaining_gross_profit": "1800.00",
+        "hours_worked": "2040.00",  # 2026-01-05 → 2026-12-28: 357 days = 51 weeks × 40 h
+        "conversion_fee_due": "12480.00",  # 20 % × 30.00 × 40 × 52
+    }  # fmt: skip
+    assert m["open_raise_requests"] == [ask["raise_request_id"]] and m["at_risk"] is True
+
+
+def test_a_contract_with_an_msp_fee(http: httpx.Client, api_tokens: Tokens) -> None:
+    cid = unique("C")
+    a1, a2 = unique("A"), unique("A")
+    for e in (
+        _sign(cid, api_tokens.am_id, burden_pct="18", msp_fee_pct="3", conversion_fee_pct="0"),
+        _start(cid, a1, pay_rate="40.00", bill_rate="52.00", hours_per_week="37.5"),
+        _start(cid, a2, pay_rate="25.00", bill_rate="30.00", hours_per_week="40"),
+    ):
+        assert post(http, api_tokens.am, e).status_code == 201
+
+    c = http.get(
+        f"/v1/margins/contracts/{cid}", params={"as_of": "2026-06-01"}, headers=_auth(api_tokens.am)
+    ).json()
+    one = next(a for a in c["assignments"] if a["assignment_id"] == a1)
+    # a1: burdened 40 × 1.18 = 47.20; fee 52 × 3 % = 1.56; margin 52 − 47.20 − 1.56 = 3.24/h
+    #     margin % 3.24 / 52 = 6.2307…; weekly 3.24 × 37.5 = 121.50
+    #     break-even (1.18 / 0.97 − 1) × 100 = 21.6494…
+    assert (one["margin_per_hour"], one["margin_pct"], one["weekly_gross_profit"]) == (
+        "3.24",
+        "6.23",
+        "121.50",
+    )
+    assert one["break_even_markup_pct"] == "21.65"
+    # a2: burdened 25 × 1.18 = 29.50; fee 0.90; margin 30 − 29.50 − 0.90 = −0.40/h; × 40 = −16.00
+    # contract: weekly 121.50 − 16.00 = 105.50; billing 52×37.5 + 30×40 = 1950 + 1200 = 3150
+    #           margin % 105.50 / 3150 = 3.3492…; markup weighted by pay × hours:
+    #           (12×37.5 + 5×40) / (40×37.5 + 25×40) = 650 / 2500 = 26 %
+    assert (c["weekly_gross_profit"], c["weekly_billing"], c["margin_pct"], c["markup_pct"]) == (
+        "105.50",
+        "3150.00",
+        "3.35",
+        "26.00",
+    )
+    assert (c["active_assignments"], c["loss_making_assignments"]) == (2, 1)
+
+
+def test_as_of_before_and_after_a_rate_change(http: httpx.Client, api_tokens: Tokens) -> None:
+    cid, aid = unique("C"), unique("A")
+    for e in (
+        _sign(cid, api_tokens.am_id),
+        _start(cid, aid, pay_rate="30.00", bill_rate="37.50", hours_per_week="40"),
+        example(
+            "RatesAdjusted",
+            contract_id=cid,
+            assignment_id=aid,
+            pay_rate="31.00",
+            bill_rate="40.30",
+            effective_date="2026-07-01",
+        ),
+    ):
+        assert post(http, api_tokens.am, e).status_code == 201
+
+    def on(day: str) -> dict[str, Any]:
+        r = http.get(
+            f"/v1/margins/assignments/{aid}", params={"as_of": day}, headers=_auth(api_tokens.am)
+        )
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    before, after = on("2026-06-30"), on("2026-07-01")
+    assert (before["pay_rate"], before["bill_rate"], before["weekly_gross_profit"]) == (
+        "30.00",
+        "37.50",
+        "60.00",
+    )
+    # 40.30 − 31 × 1.2 = 3.10/h; × 40 = 124.00; markup 40.30/31 − 1 = 30 %
+    assert (after["pay_rate"], after["bill_rate"], after["weekly_gross_profit"]) == (
+        "31.00",
+        "40.30",
+        "124.00",
+    )
+    assert after["markup_pct"] == "30.00"
+
+    impacts = http.get(
+        "/v1/margin-impacts",
+        params={"contract_id": cid, "basis": "applied"},
+        headers={**_auth(api_tokens.am), "Accept": "text/csv"},
+    )
+    rows = list(csv.DictReader(io.StringIO(impacts.text)))
+    assert [(r["assignment_id"], r["delta_weekly_gross_profit"]) for r in rows] == [(aid, "64.00")]
+
+
+def test_account_managers_read_only_their_own(http: httpx.Client, api_tokens: Tokens) -> None:
+    cid, aid = unique("C"), unique("A")
+    for e in (_sign(cid, api_tokens.am_id), _start(cid, aid)):
+        assert post(http, api_tokens.am, e).status_code == 201
+    other = _auth(api_tokens.other_am)
+    assert http.get(f"/v1/margins/contracts/{cid}", headers=other).status_code == 403
+    assert http.get(f"/v1/margins/assignments/{aid}", headers=other).status_code == 403
+    mine = http.get(f"/v1/margins/account-managers/{api_tokens.am_id}", headers=other).status_code
+    assert mine == 403
+    portfolio = http.get("/v1/margins/portfolio", headers=other).json()
+    assert cid not in {c["contract_id"] for c in portfolio["contracts"]}
+    assert (
+        http.get(f"/v1/margins/contracts/{cid}", headers=_auth(api_tokens.finance)).status_code
+        == 200
+    )
