@@ -496,6 +496,11 @@ def machine(kafka_version: str, pg_version: str) -> dict[str, str]:
     }
 
 
+def _load() -> str:
+    """The 1-minute load average: the machine is shared, and a busy one skews the numbers."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
 def kafka_version() -> str:
     # The local stack runs the broker from jars Maven resolved; elsewhere the version is not
     # something the Kafka protocol reports.
@@ -542,9 +547,11 @@ async def main(args: argparse.Namespace) -> int:
         bare_s = await bare_consume(bootstrap, spec.name, spec.partitions, n)
 
         await store.ensure_live_schema(conn, schema, spec.name)
-        t0 = time.perf_counter()
+        load_before = _load()
+        t0, c0 = time.perf_counter(), time.process_time()
         p = await replay(bootstrap, spec, wanted.dead_letters.name, dsn, schema)
-        proj_s = time.perf_counter() - t0
+        proj_s, proj_cpu = time.perf_counter() - t0, time.process_time() - c0
+        load_after = _load()
 
         contracts_rows = await conn.fetchval(f"SELECT count(*) FROM {schema}.contracts")
         positions = await conn.fetchval(f"SELECT sum(next_offset)::bigint FROM {schema}.positions")
@@ -569,6 +576,12 @@ async def main(args: argparse.Namespace) -> int:
     print(f"{'(a) bare consumer + json':<28}{bare_s:>10.2f}{bare_rate:>12,.0f}")
     print(f"{'(b) projector, caught up':<28}{proj_s:>10.2f}{proj_rate:>12,.0f}")
     print(f"projector / bare: {proj_rate / bare_rate:.0%}")
+    waited = getattr(p.progress, "write_wait", float("nan"))
+    print(
+        f"projector: {proj_cpu:.1f} s of CPU in this process; waited {waited:.1f} s for "
+        "PostgreSQL with nothing else to do"
+    )
+    print(f"load average before / after: {load_before} / {load_after}")
     print()
     print("tables (rows, md5 of contents):")
     for table, (count, md5) in tables.items():

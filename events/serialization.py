@@ -7,7 +7,6 @@ stored.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping
 from decimal import Decimal
@@ -56,6 +55,9 @@ def decode_json(data: JsonInput) -> Any:
     )
 
 
+_VALIDATE_JSON: Final = EVENT_ADAPTER.validator.validate_json
+
+
 def encode_event(event: EventBase) -> bytes:
     """The event as compact JSON, without the fields that are None."""
     return event.__pydantic_serializer__.to_json(event, exclude_none=True)
@@ -71,10 +73,15 @@ def decode_event(data: JsonInput | Mapping[str, Any], *, upcasters: Upcasters = 
         # validating them in one pass is ~3x faster, which a replay of years of history needs.
         # An older schema_version fails this (the models accept only the current one) and so
         # does anything odd: both take the careful path below, which upcasts and explains.
-        with contextlib.suppress(ValidationError):
-            return EVENT_ADAPTER.validate_json(
+        # The adapter's own validator is called directly: the same validation, without
+        # TypeAdapter.validate_json's Python wrapper (~10 % of the time of a replay's decoding).
+        try:
+            event: Event = _VALIDATE_JSON(
                 bytes(data) if isinstance(data, bytearray | memoryview) else data
             )
+            return event
+        except ValidationError:
+            pass
     return _validate(upcasters.upcast(_as_object(data)))
 
 

@@ -13,11 +13,12 @@ conversion fee due) are computed when read, as of any date, from the rate and te
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import singledispatchmethod
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from events.catalogue import (
     AssignmentEnded,
@@ -41,6 +42,8 @@ from projections import margin
 ZERO = Decimal(0)
 Basis = Literal["applied", "proposed"]
 OpenKind = Literal["negotiation", "raise_request", "bypass_threat"]
+
+K = TypeVar("K", bound=tuple[str, ...])
 
 
 @dataclass(slots=True)
@@ -143,7 +146,64 @@ class Changes:
     closed: set[tuple[str, str, str]] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.contracts or self.assignments or self.terms or self.rates)
+        return bool(
+            self.contracts
+            or self.assignments
+            or self.terms
+            or self.rates
+            or self.impacts
+            or self.opened
+            or self.closed
+        )
+
+
+class _ByContract(Generic[K]):
+    """The keys of one of the model's maps (keyed by contract id first), grouped by contract.
+
+    Derived from the map, never stored: events of one contract then look at that contract's
+    rows only, not at every row of the portfolio. It follows the map through `added` and
+    `removed`, and is rebuilt from the map whenever the map was filled or replaced from
+    elsewhere (as `store.load` does).
+    """
+
+    __slots__ = ("_keys", "_size", "_source")
+
+    def __init__(self) -> None:
+        self._source: object = None  # the map indexed (held, so that `is` cannot be fooled)
+        self._size = -1  # its size when last in step; -1: rebuild before use
+        self._keys: dict[str, dict[K, None]] = {}  # insertion-ordered sets
+
+    def _in_step(self, source: Mapping[K, object], size: int) -> bool:
+        return self._source is source and self._size == size
+
+    def of(self, source: Mapping[K, object], contract_id: str) -> list[K]:
+        """The keys of `source` of this contract, in the map's order."""
+        if not self._in_step(source, len(source)):
+            self._keys = {}
+            for key in source:
+                self._keys.setdefault(key[0], {})[key] = None
+            self._source, self._size = source, len(source)
+        return list(self._keys.get(contract_id, ()))
+
+    def added(self, source: Mapping[K, object], key: K) -> None:
+        """`source[key]` was just set."""
+        keys = self._keys.get(key[0], {})
+        if self._in_step(source, len(source)) and key in keys:
+            return  # replaced in place
+        if self._in_step(source, len(source) - 1) and key not in keys:
+            self._keys.setdefault(key[0], {})[key] = None
+            self._size += 1
+        else:
+            self._size = -1
+
+    def removed(self, source: Mapping[K, object], key: K) -> None:
+        """`source[key]` was just deleted."""
+        keys = self._keys.get(key[0], {})
+        if self._in_step(source, len(source) + 1) and key in keys:
+            del keys[key]
+            self._size -= 1
+        else:
+            self._size = -1
 
 
 @dataclass
@@ -155,6 +215,12 @@ class ReadModel:
     rate_history: dict[tuple[str, str], list[RateRow]] = field(default_factory=dict)
     open_items: dict[tuple[str, str, str], OpenItem] = field(default_factory=dict)
     changes: Changes = field(default_factory=Changes)
+    _assignments_by_contract: _ByContract[tuple[str, str]] = field(
+        default_factory=_ByContract, init=False, repr=False, compare=False
+    )
+    _open_items_by_contract: _ByContract[tuple[str, str, str]] = field(
+        default_factory=_ByContract, init=False, repr=False, compare=False
+    )
 
     def take_changes(self) -> Changes:
         done, self.changes = self.changes, Changes()
@@ -235,6 +301,7 @@ class ReadModel:
             expected_end_date=e.expected_end_date,
         )
         self.assignments[key] = row
+        self._assignments_by_contract.added(self.assignments, key)
         self.changes.assignments[key] = row
         self._record_rates(row, e.start_date, e.pay_rate, e.bill_rate, e)
 
@@ -247,12 +314,9 @@ class ReadModel:
         row = self._assignment(e.contract_id, e.assignment_id)
         row.status, row.end_date, row.end_reason = "ended", e.end_date, e.reason
         self._touch(row, e)
-        for key in [
-            k
-            for k, item in self.open_items.items()
-            if item.assignment_id == row.assignment_id and k[0] == e.contract_id
-        ]:
-            self._close(key)
+        for key in self._open_items_by_contract.of(self.open_items, e.contract_id):
+            if self.open_items[key].assignment_id == row.assignment_id:
+                self._close(key)
 
     @_apply.register
     def _negotiation_opened(self, e: MarkupNegotiationOpened) -> None:
@@ -260,15 +324,15 @@ class ReadModel:
 
     @_apply.register
     def _proposed(self, e: MarkupProposed) -> None:
-        item = self.open_items.get((e.contract_id, "negotiation", e.negotiation_id))
-        for row in self._concerned(e.contract_id, item.assignment_id if item else None):
-            bill = margin.bill_rate_for_markup(row.pay_rate, e.markup_pct)
-            self._record_impact(row, e, row.pay_rate, bill, e.occurred_at.date(), "proposed")
+        day = e.occurred_at.date()
+        for row in self._negotiated(e.contract_id, e.negotiation_id):
+            pay = self._in_force(row, day).pay_rate
+            bill = margin.bill_rate_for_markup(pay, e.markup_pct)
+            self._record_impact(row, e, pay, bill, day, "proposed")
 
     @_apply.register
     def _agreed(self, e: MarkupAgreed) -> None:
-        item = self.open_items.get((e.contract_id, "negotiation", e.negotiation_id))
-        for row in self._concerned(e.contract_id, item.assignment_id if item else None):
+        for row in self._negotiated(e.contract_id, e.negotiation_id):
             pay = self._in_force(row, e.effective_date).pay_rate
             bill = margin.bill_rate_for_markup(pay, e.markup_pct)
             self._change_rates(e, row.assignment_id, pay, bill, e.effective_date)
@@ -280,15 +344,20 @@ class ReadModel:
 
     @_apply.register
     def _raise_requested(self, e: RaiseRequested) -> None:
-        self._open(e, "raise_request", e.raise_request_id, e.assignment_id)
+        # Looked up first: an event that cannot be applied must leave nothing behind.
         row = self._assignment(e.contract_id, e.assignment_id)
+        day = e.occurred_at.date()
         # "As asked": the client's budget when it names one, else the raise passed through at
-        # today's markup.
+        # today's markup: the markup of the rates in force on the day of the request, not of a
+        # change recorded in advance to take effect later.
         if e.client_max_bill_rate is not None:
             bill = e.client_max_bill_rate
         else:
-            bill = margin.bill_rate_for_markup(e.requested_pay_rate, self._markup(row))
-        self._record_impact(row, e, e.requested_pay_rate, bill, e.occurred_at.date(), "proposed")
+            today = self._in_force(row, day)
+            markup = margin.markup_pct(self._rates(row, today.pay_rate, today.bill_rate))
+            bill = margin.bill_rate_for_markup(e.requested_pay_rate, markup)
+        self._record_impact(row, e, e.requested_pay_rate, bill, day, "proposed")
+        self._open(e, "raise_request", e.raise_request_id, e.assignment_id)
 
     @_apply.register
     def _raise_approved(self, e: RaiseApproved) -> None:
@@ -321,14 +390,23 @@ class ReadModel:
         if assignment_id is not None:
             row = self.assignments.get((contract_id, assignment_id))
             return [row] if row is not None and row.status == "active" else []
-        return [
-            row
-            for (cid, _), row in self.assignments.items()
-            if cid == contract_id and row.status == "active"
-        ]
+        rows = (
+            self.assignments[key]
+            for key in self._assignments_by_contract.of(self.assignments, contract_id)
+        )
+        return [row for row in rows if row.status == "active"]
 
-    def _markup(self, row: AssignmentRow) -> Decimal:
-        return margin.markup_pct(self._rates(row, row.pay_rate, row.bill_rate))
+    def _negotiated(self, contract_id: str, negotiation_id: str) -> list[AssignmentRow]:
+        """The active assignments an open negotiation covers.
+
+        A negotiation that is not open covers none. Besides MarkupAgreed and
+        MarkupNegotiationClosed, the end of its one assignment closes it here, while the writer
+        still takes proposals and an agreement on it: those must not be read as contract-wide.
+        """
+        item = self.open_items.get((contract_id, "negotiation", negotiation_id))
+        if item is None:
+            return []
+        return self._concerned(contract_id, item.assignment_id)
 
     def _rates(self, row: AssignmentRow, pay: Decimal, bill: Decimal) -> margin.Rates:
         contract = self.contracts[row.contract_id]
@@ -428,10 +506,12 @@ class ReadModel:
         key = (e.contract_id, kind, item_id)
         item = OpenItem(e.contract_id, kind, item_id, assignment_id, e.stream_version or 0)
         self.open_items[key] = item
+        self._open_items_by_contract.added(self.open_items, key)
         self.changes.opened[key] = item
         self.changes.closed.discard(key)
 
     def _close(self, key: tuple[str, str, str]) -> None:
         if self.open_items.pop(key, None) is not None:
+            self._open_items_by_contract.removed(self.open_items, key)
             self.changes.opened.pop(key, None)
             self.changes.closed.add(key)

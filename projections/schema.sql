@@ -108,7 +108,7 @@ CREATE TABLE {schema}.margin_impacts (
     before_remaining_gross_profit numeric NOT NULL,
     after_remaining_gross_profit numeric NOT NULL,
     delta_remaining_gross_profit numeric NOT NULL,
-    PRIMARY KEY (event_id, assignment_id)
+    PRIMARY KEY (contract_id, event_id, assignment_id)
 );
 CREATE INDEX ON {schema}.margin_impacts (contract_id, stream_version);
 

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
         pattern=r"^[a-z][a-z0-9_]{0,40}$",
         validation_alias=AliasChoices("LEDGER_PROJECTION_SCHEMA"),
     )
+    # Events per projector batch (one PostgreSQL transaction each).
+    projector_batch: int = Field(
+        20_000, ge=1, validation_alias=AliasChoices("LEDGER_PROJECTOR_BATCH")
+    )
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
 
     @property

@@ -5,6 +5,11 @@ loses nothing and a redelivered batch changes nothing. Bulk rows go in with COPY
 magnitude faster than row-by-row statements); the upserted entity rows go through a temporary
 table and one merge that keeps the higher stream version.
 
+COPY is fed in PostgreSQL's text format, built here: asyncpg's binary COPY encodes each numeric
+through `Decimal.as_tuple()`, ~2 µs a value, and a batch holds millions of them (18 per margin
+impact), all on the projector's one Python thread. `str(Decimal)` is exact and ~10 times cheaper,
+and PostgreSQL parses it on its own core.
+
 Every batch transaction takes a shared advisory lock; `swap` takes it exclusively to rename a
 rebuilt schema into place, so no batch ever straddles a swap, and a projector that finds the
 generation changed under it reloads from the new tables.
@@ -14,7 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Iterable
+from datetime import datetime
 from importlib import resources
+from operator import attrgetter
 from typing import Any
 
 import asyncpg
@@ -43,6 +51,7 @@ def _swap_lock(live: str) -> int:
 CONTRACT_COLUMNS = [f.name for f in dataclasses.fields(ContractRow)]
 ASSIGNMENT_COLUMNS = [f.name for f in dataclasses.fields(AssignmentRow)]
 RATE_COLUMNS = [f.name for f in dataclasses.fields(RateRow)]
+OPEN_ITEM_COLUMNS = [f.name for f in dataclasses.fields(OpenItem)]
 TERMS_COLUMNS = [
     "contract_id",
     "effective_date",
@@ -71,6 +80,18 @@ IMPACT_COLUMNS = [
     "counted_from",
     "occurred_at",
 ] + [f"{side}_{name}" for name in IMPACT_FIGURES for side in ("before", "after", "delta")]
+
+# A row's fields as a tuple, read in C: dataclasses.astuple recurses and deep-copies every value,
+# which for rows of immutable values (str, int, Decimal, date) only costs time.
+_contract_tuple = attrgetter(*CONTRACT_COLUMNS)
+_assignment_tuple = attrgetter(*ASSIGNMENT_COLUMNS)
+_terms_tuple = attrgetter(*TERMS_COLUMNS)
+_rate_tuple = attrgetter(*RATE_COLUMNS)
+_open_item_tuple = attrgetter(*OPEN_ITEM_COLUMNS)
+_impact_head = attrgetter(*IMPACT_COLUMNS[:7])  # event_id … counted_from; then occurred_at
+_impact_figures = attrgetter(
+    *(f"impact.{side}.{name}" for name in IMPACT_FIGURES for side in ("before", "after", "delta"))
+)
 
 
 def schema_sql(schema: str) -> str:
@@ -164,39 +185,19 @@ class Batch:
 
     @classmethod
     def of(cls, changes: Changes, positions: dict[int, int]) -> Batch:
+        ts = datetime.fromisoformat
         return cls(
-            contracts=[dataclasses.astuple(r) for r in changes.contracts.values()],
-            assignments=[dataclasses.astuple(r) for r in changes.assignments.values()],
-            terms=[tuple(getattr(t, c) for c in TERMS_COLUMNS) for t in changes.terms],
-            rates=[dataclasses.astuple(r) for r in changes.rates],
+            contracts=[_contract_tuple(r) for r in changes.contracts.values()],
+            assignments=[_assignment_tuple(r) for r in changes.assignments.values()],
+            terms=[_terms_tuple(t) for t in changes.terms],
+            rates=[_rate_tuple(r) for r in changes.rates],
             impacts=[
-                (
-                    i.event_id,
-                    i.assignment_id,
-                    i.contract_id,
-                    i.stream_version,
-                    i.event_type,
-                    i.basis,
-                    i.counted_from,
-                    _timestamp(i.occurred_at),
-                    *(
-                        getattr(getattr(i.impact, side), name)
-                        for name in IMPACT_FIGURES
-                        for side in ("before", "after", "delta")
-                    ),
-                )
-                for i in changes.impacts
+                (*_impact_head(i), ts(i.occurred_at), *_impact_figures(i)) for i in changes.impacts
             ],
-            opened=[dataclasses.astuple(o) for o in changes.opened.values()],
+            opened=[_open_item_tuple(o) for o in changes.opened.values()],
             closed=sorted(changes.closed),
             positions=sorted(positions.items()),
         )
-
-
-def _timestamp(iso: str) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(iso)
 
 
 async def write(
@@ -223,9 +224,7 @@ async def write(
             ("margin_impacts", IMPACT_COLUMNS, batch.impacts),
         ):
             if rows:
-                await conn.copy_records_to_table(
-                    table, records=rows, columns=columns, schema_name=schema
-                )
+                await _copy(conn, table, columns, rows, schema)
         if batch.closed:
             await conn.execute(
                 f"""DELETE FROM {schema}.open_items o
@@ -262,7 +261,7 @@ async def _merge(
     await conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {schema}.{table}) ON COMMIT DELETE ROWS"
     )
-    await conn.copy_records_to_table(tmp, records=rows, columns=columns)
+    await _copy(conn, tmp, columns, rows)
     cols = ", ".join(columns)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
     await conn.execute(
@@ -270,3 +269,52 @@ async def _merge(
             ON CONFLICT ({", ".join(key)}) DO UPDATE SET {updates}
             WHERE excluded.stream_version > {table}.stream_version"""
     )
+
+
+# PostgreSQL's COPY text format: tab-separated, \N for NULL, backslash escapes in text.
+_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_TEXT_ESCAPES)
+    return str(value)
+
+
+def copy_text(rows: Iterable[tuple[Any, ...]]) -> bytes:
+    """Rows in COPY's text format. Every value is written as `str(value)` (exact for Decimal,
+    int, date, aware datetime, UUID), text escaped, None as NULL.
+
+    Fast path: a row is joined with `str` in C and kept when the line shows that no value needed
+    more: no "None" (a NULL), no backslash, newline or carriage return, and exactly one tab
+    between values (so no value holds one). Only the values of str can hold those, and only str
+    and None need more than `str`; any other row is formatted value by value.
+    """
+    lines = []
+    for row in rows:
+        line = "\t".join(map(str, row))
+        if (
+            "None" in line
+            or "\\" in line
+            or "\n" in line
+            or "\r" in line
+            or line.count("\t") != len(row) - 1
+        ):
+            line = "\t".join(map(_text_value, row))
+        lines.append(line)
+    lines.append("")
+    return "\n".join(lines).encode()
+
+
+async def _copy(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    schema: str | None = None,
+) -> None:
+    # A memoryview: asyncpg would take bytes for a file name.
+    data = memoryview(copy_text(rows))
+    await conn.copy_to_table(table, source=data, columns=columns, schema_name=schema, format="text")

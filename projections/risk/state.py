@@ -1,0 +1,472 @@
+"""What the contract-risk rules know about one contract, folded from its events alone.
+
+`evolve(state, event)` is pure and deterministic: the same log always folds to the same state,
+and an event whose `stream_version` the state has already applied is ignored (redelivery is a
+no-op). The state holds just what the rules of DESIGN.md "Contract-risk rules" read:
+
+- the contract's terms (the latest: an amendment counts from the event that records it);
+- each assignment with the rates in force, simplified to *the latest change applied in log
+  order*. The margin projections keep the full rate history and answer "as of a date"; the
+  rules only ask "what does this change do to the deal as it stands", and a change recorded
+  in advance of its effective date is the deal as it will stand;
+- the open markup negotiations and raise requests;
+- the markup cuts agreed in the last 180 days (MARGIN_EROSION);
+- the current run of unanswered outbound contacts (RELATIONSHIP_STRAIN), the last contact
+  (RELATIONSHIP_NEGLECT), and the ids of the timer alerts already raised for the current
+  silence, so that a timer does not raise one twice.
+
+Folding never fails on an event that refers to something unknown (the writer refuses those;
+a replayed log must still fold): that part of the event is skipped and the version advances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import singledispatch
+from typing import Final, Literal, TypeVar
+from uuid import UUID
+
+from events.catalogue import (
+    AssignmentEnded,
+    AssignmentEndReason,
+    AssignmentStarted,
+    ClientContactLogged,
+    ContactDirection,
+    ContractAmended,
+    ContractSigned,
+    ContractTerminated,
+    EventBase,
+    MarkupAgreed,
+    MarkupNegotiationClosed,
+    MarkupNegotiationOpened,
+    RaiseApproved,
+    RaiseDeclined,
+    RaiseRequested,
+    RatesAdjusted,
+)
+from projections import margin
+
+__all__ = [
+    "EROSION_MEMORY",
+    "STRAIN_RUN",
+    "STRAIN_WINDOW",
+    "AssignmentState",
+    "AssignmentStatus",
+    "Contact",
+    "ContractTerms",
+    "MarkupCut",
+    "RaiseRequestState",
+    "RiskState",
+    "evolve",
+    "fold",
+    "record_timer_alerts",
+    "strain_due",
+]
+
+AssignmentStatus = Literal["active", "ended"]
+
+EROSION_MEMORY: Final = timedelta(days=180)
+"""The longest window MARGIN_EROSION looks back over; older cuts are forgotten."""
+STRAIN_RUN: Final = 3
+"""RELATIONSHIP_STRAIN: this many outbound contacts in a row without response ..."""
+STRAIN_WINDOW: Final = timedelta(days=14)
+"""... within this long (from the first of them to the last)."""
+
+_ZERO: Final = Decimal(0)
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class ContractTerms:
+    client_name: str
+    start_date: date
+    end_date: date | None
+    markup_floor_pct: Decimal
+    burden_pct: Decimal
+    msp_fee_pct: Decimal  # 0 when the contract has none
+    min_assignment_weeks: int | None
+    conversion_fee_pct: Decimal
+    conversion_fee_waived_after_hours: Decimal | None
+    non_solicit_months: int
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentState:
+    assignment_id: str
+    staffer_id: str
+    staffer_name: str | None
+    pay_rate: Decimal  # in force: the latest applied in log order (see the module docstring)
+    bill_rate: Decimal
+    burden_pct: Decimal | None  # the assignment's own; None: the contract's
+    hours_per_week: Decimal
+    start_date: date
+    expected_end_date: date
+    status: AssignmentStatus = "active"
+    end_date: date | None = None
+    end_reason: AssignmentEndReason | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def term(self) -> margin.Term:
+        return margin.Term(self.start_date, self.expected_end_date)
+
+    @property
+    def who(self) -> str:
+        """How a message names it: "Dana Reyes (A-1)", or "S-42 (A-1)" without a name."""
+        return f"{self.staffer_name or self.staffer_id} ({self.assignment_id})"
+
+
+@dataclass(frozen=True, slots=True)
+class RaiseRequestState:
+    assignment_id: str
+    requested_pay_rate: Decimal
+    client_max_bill_rate: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class MarkupCut:
+    """One assignment's markup lowered by a MarkupAgreed."""
+
+    event_id: UUID
+    agreed_on: date  # the day it was agreed: the event's occurred_at
+    assignment_id: str
+    markup_before: Decimal
+    markup_after: Decimal
+    weekly_gross_profit_lost: Decimal
+
+    @property
+    def points(self) -> Decimal:
+        return self.markup_before - self.markup_after
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A logged client contact, or (for the silence counted from it) the signing."""
+
+    event_id: UUID
+    occurred_at: datetime
+    stream_version: int
+    direction: ContactDirection | None  # None: the signing, not a contact
+    responded: bool
+
+
+@dataclass(frozen=True)
+class RiskState:
+    """One contract as the risk rules see it, as of stream version `version`.
+
+    Immutable: its maps are typed `Mapping` and never written; each `evolve` builds new ones
+    (plain dicts, so that the state pickles and compares as a plain value).
+    """
+
+    contract_id: str
+    version: int
+    terms: ContractTerms
+    signed: Contact
+    last_event_at: datetime
+    """The latest `occurred_at` folded: a timer's clock in event time, if the shell wants one."""
+    terminated_on: date | None = None
+    assignments: Mapping[str, AssignmentState] = field(default_factory=dict)
+    negotiations: Mapping[str, str | None] = field(default_factory=dict)
+    """Open negotiations: id → the assignment negotiated, None for every active assignment."""
+    raise_requests: Mapping[str, RaiseRequestState] = field(default_factory=dict)
+    """Open (undecided) raise requests."""
+    markup_cuts: tuple[MarkupCut, ...] = ()
+    """Cuts agreed within EROSION_MEMORY of the latest one, in log order."""
+    unanswered_run: tuple[Contact, ...] = ()
+    """The last (at most STRAIN_RUN) outbound contacts in a row that got no response."""
+    strain_raised_in_run: bool = False
+    """RELATIONSHIP_STRAIN has already fired for the current run of unanswered contacts."""
+    last_contact: Contact | None = None
+    timer_alerts_raised: frozenset[str] = frozenset()
+    """Ids of the timer alerts raised for the current silence; cleared by the next contact."""
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def client_name(self) -> str:
+        return self.terms.client_name
+
+    @property
+    def terminated(self) -> bool:
+        return self.terminated_on is not None
+
+    def active_assignments(self) -> list[AssignmentState]:
+        return [a for a in self.assignments.values() if a.active]
+
+    def negotiated(self, negotiation_id: str) -> list[AssignmentState]:
+        """The active assignments an open negotiation covers (none if it is not open)."""
+        if negotiation_id not in self.negotiations:
+            return []
+        assignment_id = self.negotiations[negotiation_id]
+        if assignment_id is None:
+            return self.active_assignments()
+        a = self.assignments.get(assignment_id)
+        return [a] if a is not None and a.active else []
+
+    def rates(
+        self, a: AssignmentState, pay_rate: Decimal | None = None, bill_rate: Decimal | None = None
+    ) -> margin.Rates:
+        """`a`'s rates in force (or the pay and bill given) priced with the contract's terms."""
+        return margin.Rates(
+            pay_rate=a.pay_rate if pay_rate is None else pay_rate,
+            bill_rate=a.bill_rate if bill_rate is None else bill_rate,
+            burden_pct=a.burden_pct if a.burden_pct is not None else self.terms.burden_pct,
+            msp_fee_pct=self.terms.msp_fee_pct,
+            hours_per_week=a.hours_per_week,
+        )
+
+    @property
+    def silence_since(self) -> Contact:
+        """The event a silence is counted from: the last contact, else the signing."""
+        return self.last_contact if self.last_contact is not None else self.signed
+
+
+# ---------------------------------------------------------------------------------------------
+# Folding
+# ---------------------------------------------------------------------------------------------
+
+
+def evolve(state: RiskState | None, event: EventBase) -> RiskState:
+    """The state after `event`; `state` itself unchanged if it has already applied the event.
+
+    Raises ValueError for an event without a stream_version (not from the log), for another
+    contract's event, or for a stream that does not start with ContractSigned.
+    """
+    version = event.stream_version
+    if version is None:
+        raise ValueError(f"{event.type} {event.event_id} has no stream_version: not from the log")
+    if state is None:
+        if not isinstance(event, ContractSigned):
+            raise ValueError(
+                f"contract {event.contract_id}: the stream starts with {event.type}, "
+                "not ContractSigned"
+            )
+        return _signed(event)
+    if event.contract_id != state.contract_id:
+        raise ValueError(
+            f"event {event.event_id} is for contract {event.contract_id}, not {state.contract_id}"
+        )
+    if version <= state.version:
+        return state
+    after = _apply(event, state)
+    return replace(
+        after, version=version, last_event_at=max(state.last_event_at, event.occurred_at)
+    )
+
+
+def fold(events: Iterable[EventBase], state: RiskState | None = None) -> RiskState | None:
+    """`evolve` over `events` in order (None for no events and no state)."""
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def record_timer_alerts(state: RiskState, alert_ids: Iterable[str]) -> RiskState:
+    """The state remembering that the timer alerts `alert_ids` were raised.
+
+    Not folded from the log: the shell that runs the timers keeps it (e.g. in its table). A
+    state rebuilt from the log alone raises a timer alert again with the same deterministic id,
+    which consumers already hold.
+    """
+    ids = frozenset(alert_ids)
+    if ids <= state.timer_alerts_raised:
+        return state
+    return replace(state, timer_alerts_raised=state.timer_alerts_raised | ids)
+
+
+def _signed(e: ContractSigned) -> RiskState:
+    version = e.stream_version or 0
+    return RiskState(
+        contract_id=e.contract_id,
+        version=version,
+        terms=ContractTerms(
+            client_name=e.client_name,
+            start_date=e.start_date,
+            end_date=e.end_date,
+            markup_floor_pct=e.markup_floor_pct,
+            burden_pct=e.burden_pct,
+            msp_fee_pct=e.msp_fee_pct if e.msp_fee_pct is not None else _ZERO,
+            min_assignment_weeks=e.min_assignment_weeks,
+            conversion_fee_pct=e.conversion_fee_pct,
+            conversion_fee_waived_after_hours=e.conversion_fee_waived_after_hours,
+            non_solicit_months=e.non_solicit_months,
+        ),
+        signed=Contact(e.event_id, e.occurred_at, version, None, False),
+        last_event_at=e.occurred_at,
+    )
+
+
+@singledispatch
+def _apply(event: EventBase, state: RiskState) -> RiskState:
+    """By default an event changes nothing the rules read (proposals, complaints, threats)."""
+    return state
+
+
+@_apply.register
+def _signed_again(e: ContractSigned, s: RiskState) -> RiskState:
+    return s  # the writer refuses it; a second signing never rewrites the terms
+
+
+@_apply.register
+def _amended(e: ContractAmended, s: RiskState) -> RiskState:
+    t = s.terms
+
+    def pick(amended: _T | None, current: _T) -> _T:
+        return current if amended is None else amended
+
+    terms = ContractTerms(
+        client_name=pick(e.client_name, t.client_name),
+        start_date=pick(e.start_date, t.start_date),
+        end_date=pick(e.end_date, t.end_date),
+        markup_floor_pct=pick(e.markup_floor_pct, t.markup_floor_pct),
+        burden_pct=pick(e.burden_pct, t.burden_pct),
+        msp_fee_pct=pick(e.msp_fee_pct, t.msp_fee_pct),
+        min_assignment_weeks=pick(e.min_assignment_weeks, t.min_assignment_weeks),
+        conversion_fee_pct=pick(e.conversion_fee_pct, t.conversion_fee_pct),
+        conversion_fee_waived_after_hours=pick(
+            e.conversion_fee_waived_after_hours, t.conversion_fee_waived_after_hours
+        ),
+        non_solicit_months=pick(e.non_solicit_months, t.non_solicit_months),
+    )
+    return replace(s, terms=terms)
+
+
+@_apply.register
+def _terminated(e: ContractTerminated, s: RiskState) -> RiskState:
+    return replace(s, terminated_on=e.effective_date)
+
+
+@_apply.register
+def _started(e: AssignmentStarted, s: RiskState) -> RiskState:
+    if e.assignment_id in s.assignments:
+        return s
+    a = AssignmentState(
+        assignment_id=e.assignment_id,
+        staffer_id=e.staffer_id,
+        staffer_name=e.staffer_name,
+        pay_rate=e.pay_rate,
+        bill_rate=e.bill_rate,
+        burden_pct=e.burden_pct,
+        hours_per_week=e.hours_per_week,
+        start_date=e.start_date,
+        expected_end_date=e.expected_end_date,
+    )
+    return _with_assignment(s, a)
+
+
+@_apply.register
+def _adjusted(e: RatesAdjusted, s: RiskState) -> RiskState:
+    return _set_rates(s, e.assignment_id, e.pay_rate, e.bill_rate)
+
+
+@_apply.register
+def _ended(e: AssignmentEnded, s: RiskState) -> RiskState:
+    a = s.assignments.get(e.assignment_id)
+    if a is None or not a.active:
+        return s
+    return _with_assignment(s, replace(a, status="ended", end_date=e.end_date, end_reason=e.reason))
+
+
+@_apply.register
+def _negotiation_opened(e: MarkupNegotiationOpened, s: RiskState) -> RiskState:
+    return replace(s, negotiations={**s.negotiations, e.negotiation_id: e.assignment_id})
+
+
+@_apply.register
+def _agreed(e: MarkupAgreed, s: RiskState) -> RiskState:
+    agreed_on = e.occurred_at.date()
+    cuts: list[MarkupCut] = []
+    after = s
+    for a in s.negotiated(e.negotiation_id):
+        before = s.rates(a)
+        bill = margin.bill_rate_for_markup(a.pay_rate, e.markup_pct)
+        markup_before = margin.markup_pct(before)
+        if e.markup_pct < markup_before:
+            lost = margin.weekly_gross_profit(before) - margin.weekly_gross_profit(
+                s.rates(a, bill_rate=bill)
+            )
+            cuts.append(
+                MarkupCut(e.event_id, agreed_on, a.assignment_id, markup_before, e.markup_pct, lost)
+            )
+        after = _set_rates(after, a.assignment_id, a.pay_rate, bill)
+    negotiations = {k: v for k, v in s.negotiations.items() if k != e.negotiation_id}
+    if not cuts:
+        return replace(after, negotiations=negotiations)
+    horizon = agreed_on - EROSION_MEMORY
+    kept = tuple(c for c in (*s.markup_cuts, *cuts) if c.agreed_on >= horizon)
+    return replace(after, negotiations=negotiations, markup_cuts=kept)
+
+
+@_apply.register
+def _negotiation_closed(e: MarkupNegotiationClosed, s: RiskState) -> RiskState:
+    return replace(
+        s, negotiations={k: v for k, v in s.negotiations.items() if k != e.negotiation_id}
+    )
+
+
+@_apply.register
+def _raise_requested(e: RaiseRequested, s: RiskState) -> RiskState:
+    request = RaiseRequestState(e.assignment_id, e.requested_pay_rate, e.client_max_bill_rate)
+    return replace(s, raise_requests={**s.raise_requests, e.raise_request_id: request})
+
+
+@_apply.register
+def _raise_approved(e: RaiseApproved, s: RiskState) -> RiskState:
+    request = s.raise_requests.get(e.raise_request_id)
+    after = s
+    if request is not None:
+        after = _set_rates(s, request.assignment_id, e.new_pay_rate, e.new_bill_rate)
+    return _decided(after, e.raise_request_id)
+
+
+@_apply.register
+def _raise_declined(e: RaiseDeclined, s: RiskState) -> RiskState:
+    return _decided(s, e.raise_request_id)
+
+
+@_apply.register
+def _contact(e: ClientContactLogged, s: RiskState) -> RiskState:
+    contact = Contact(e.event_id, e.occurred_at, e.stream_version or 0, e.direction, e.responded)
+    # A new contact ends the silence: the timer alerts of the old one can never recur.
+    s = replace(s, last_contact=contact, timer_alerts_raised=frozenset())
+    if e.direction == "outbound" and not e.responded:
+        run = (*s.unanswered_run, contact)[-STRAIN_RUN:]
+        raised = s.strain_raised_in_run or strain_due(run)
+        return replace(s, unanswered_run=run, strain_raised_in_run=raised)
+    # An answer, or the client reaching out, ends the run.
+    return replace(s, unanswered_run=(), strain_raised_in_run=False)
+
+
+def strain_due(run: tuple[Contact, ...]) -> bool:
+    """The run of unanswered outbound contacts is long enough, and close enough in time, for
+    RELATIONSHIP_STRAIN: STRAIN_RUN of them within STRAIN_WINDOW (first to last, event time)."""
+    if len(run) < STRAIN_RUN:
+        return False
+    times = [c.occurred_at for c in run[-STRAIN_RUN:]]
+    return max(times) - min(times) <= STRAIN_WINDOW
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _with_assignment(s: RiskState, a: AssignmentState) -> RiskState:
+    return replace(s, assignments={**s.assignments, a.assignment_id: a})
+
+
+def _set_rates(s: RiskState, assignment_id: str, pay: Decimal, bill: Decimal) -> RiskState:
+    a = s.assignments.get(assignment_id)
+    if a is None:
+        return s
+    return _with_assignment(s, replace(a, pay_rate=pay, bill_rate=bill))
+
+
+def _decided(s: RiskState, raise_request_id: str) -> RiskState:
+    return replace(
+        s, raise_requests={k: v for k, v in s.raise_requests.items() if k != raise_request_id}
+    )

@@ -1,0 +1,61 @@
+"""Helpers for the projector's tests: a history on a topic of its own, and table dumps."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+
+from events.topics import TopicSpec
+from services.projector import store
+from services.projector.worker import Projector
+
+TABLES = (
+    "contracts",
+    "terms_history",
+    "assignments",
+    "rate_history",
+    "margin_impacts",
+    "open_items",
+)
+
+
+async def dump(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every read-model table, in a canonical order."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return {
+            t: [
+                tuple(r) for r in await conn.fetch(f"SELECT * FROM {schema}.{t} ORDER BY {t}::text")
+            ]
+            for t in TABLES
+        }
+    finally:
+        await conn.close()
+
+
+async def replay(bootstrap: str, events: TopicSpec, dsn: str, schema: str) -> Projector:
+    """A clean replay of the whole topic into fresh tables in `schema`."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await store.ensure_live_schema(conn, schema, events.name)
+    finally:
+        await conn.close()
+    p = Projector(bootstrap, events, dsn, live=schema)
+    await p.start()
+    try:
+        await p.run(asyncio.Event(), until_caught_up=True)
+    finally:
+        await p.stop()
+    return p
+
+
+async def drop(dsn: str, *schemas: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for s in schemas:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
+    finally:
+        await conn.close()
