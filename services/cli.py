@@ -63,9 +63,13 @@ def _wait(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
 def _serve(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     from services import serve
 
-    {"api": serve.serve_api, "writer": serve.serve_writer, "projector": serve.serve_projector}[
-        args.process
-    ](settings())
+    processes = {
+        "api": serve.serve_api,
+        "writer": serve.serve_writer,
+        "projector": serve.serve_projector,
+        "risk": serve.serve_risk,
+    }
+    processes[args.process](settings())
     return 0
 
 
@@ -162,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("what", choices=["kafka", "postgres", "all"])
     w.add_argument("--timeout", type=float, default=120.0)
     sv = sub.add_parser("serve", help="run a service process in the foreground")
-    sv.add_argument("process", choices=["api", "writer", "projector"])
+    sv.add_argument("process", choices=["api", "writer", "projector", "risk"])
 
     pj = sub.add_parser("projections", help="the margin read models in PostgreSQL")
     pj = pj.add_subparsers(dest="projections", required=True)

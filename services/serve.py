@@ -57,3 +57,26 @@ def serve_projector(settings: Settings) -> None:
 
     _logging()
     asyncio.run(serve(settings))
+
+
+def serve_risk(settings: Settings) -> None:
+    from services.risk.worker import RiskAgent
+
+    _logging()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        agent = RiskAgent(settings.kafka_bootstrap_servers, settings.topics, settings.dsn)
+        await agent.start()
+        logging.getLogger("ledger.risk").info(
+            "judging %s; alerts to %s", settings.topics.events.name, settings.topics.alerts.name
+        )
+        try:
+            await agent.run(stop)
+        finally:
+            await agent.stop()
+
+    asyncio.run(main())

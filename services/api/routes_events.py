@@ -18,6 +18,7 @@ from events.serialization import decode_json, parse_submission
 from services.api import results
 from services.api.auth import Reader, Submitter
 from services.api.event_log import contract_events
+from services.api.routes_alerts import ALERT_COLUMNS, alert_json
 from services.api.routes_margins import impact_json
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -146,21 +147,35 @@ async def audit_log(
 
 
 async def attach_impacts(request: Request, accepted: list[dict[str, Any]], wait_s: float) -> None:
-    """Adds the margin impacts each accepted event caused, once the projector has applied it
-    (waiting at most `wait_s`); `margin_impacts` is null when it has not yet."""
+    """Adds the margin impacts and the alerts each accepted event caused, once the projector
+    and the rules have applied it (waiting at most `wait_s`); each is null when not yet."""
     st = request.app.state
     s = st.settings.projection_schema
+    topic = st.settings.topics.events.name
     want = {(r["contract_id"], r["stream_version"]) for r in accepted}
     cids = sorted({c for c, _ in want})
     deadline = time.monotonic() + max(wait_s, 0.0)
     while True:
-        rows = await st.pool.fetch(
-            f"SELECT contract_id, stream_version FROM {s}.contracts WHERE contract_id = ANY($1)",
-            cids,
-        )
-        projected = {r["contract_id"]: r["stream_version"] for r in rows}
+        projected = {
+            r["contract_id"]: r["stream_version"]
+            for r in await st.pool.fetch(
+                f"SELECT contract_id, stream_version FROM {s}.contracts"
+                " WHERE contract_id = ANY($1)",
+                cids,
+            )
+        }
+        judged = {
+            r["contract_id"]: r["stream_version"]
+            for r in await st.pool.fetch(
+                """SELECT contract_id, stream_version FROM risk_progress
+                   WHERE events_topic = $1 AND contract_id = ANY($2)""",
+                topic,
+                cids,
+            )
+        }
         done = {(c, v) for c, v in want if projected.get(c, 0) >= v}
-        if done == want or time.monotonic() >= deadline:
+        ruled = {(c, v) for c, v in want if judged.get(c, 0) >= v}
+        if (done == want and ruled == want) or time.monotonic() >= deadline:
             break
         await asyncio.sleep(0.05)
     impacts: dict[tuple[str, int], list[dict[str, Any]]] = {k: [] for k in done}
@@ -174,5 +189,18 @@ async def attach_impacts(request: Request, accepted: list[dict[str, Any]], wait_
             [v for _, v in done],
         ):
             impacts[(r["contract_id"], r["stream_version"])].append(impact_json(dict(r)))
+    alerts: dict[tuple[str, int], list[dict[str, Any]]] = {k: [] for k in ruled}
+    if ruled:
+        for r in await st.pool.fetch(
+            f"""SELECT {ALERT_COLUMNS} FROM alerts a
+                JOIN unnest($1::text[], $2::int[]) AS w(cid, v)
+                  ON a.contract_id = w.cid AND a.stream_version = w.v
+                ORDER BY a.seq""",
+            [c for c, _ in ruled],
+            [v for _, v in ruled],
+        ):
+            alerts[(r["contract_id"], r["stream_version"])].append(alert_json(r))
     for r in accepted:
-        r["margin_impacts"] = impacts.get((r["contract_id"], r["stream_version"]))
+        key = (r["contract_id"], r["stream_version"])
+        r["margin_impacts"] = impacts.get(key)
+        r["alerts"] = alerts.get(key)

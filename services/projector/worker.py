@@ -136,6 +136,11 @@ class Projector:
                 )
                 if on_batch is not None:
                     on_batch(self)
+            elif await self._past_markers():
+                batch = store.Batch.of(self.model.take_changes(), self.positions)
+                pending = asyncio.create_task(
+                    store.write(self.conn, self.schema, self.live, self.generation, batch)
+                )
             elif until_caught_up and self.lag(await self.end_offsets()) == 0:
                 break
         if pending is not None:
@@ -166,6 +171,22 @@ class Projector:
             self.progress.applied += applied
             self.progress.skipped += skipped
         return store.Batch.of(self.model.take_changes(), self.positions)
+
+    async def _past_markers(self) -> bool:
+        """Moves the positions past transaction markers once idle.
+
+        The writer appends in transactions, and each commit marker takes an offset of its own
+        that no record is returned for: without this the stored position would stay one short
+        of the end forever, and a lag of zero (what a rebuild waits for) would never come.
+        """
+        assert self.consumer is not None
+        moved = False
+        for tp in self.tps:
+            at = await self.consumer.position(tp)
+            if at > self.positions.get(tp.partition, 0):
+                self.positions[tp.partition] = at
+                moved = True
+        return moved
 
     async def _dead_letter(self, record: ConsumerRecord, exc: Exception) -> None:
         reason = f"projector: {type(exc).__name__}: {exc}"[:4000]

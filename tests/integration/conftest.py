@@ -108,6 +108,7 @@ async def start_services(
     await kafka_admin.ensure_topics(stack.bootstrap, svc.topics)
     svc.start("writer")
     svc.start("projector")
+    svc.start("risk")
     svc.start("api")
     svc.wait_http()
     return svc

@@ -1,0 +1,107 @@
+"""GET /v1/alerts, and acknowledging and resolving them (a state change that never goes back)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from projections import margin
+from services.api.auth import Reader
+from services.tokens import Principal
+
+router = APIRouter(prefix="/v1", tags=["alerts"])
+
+ALERT_COLUMNS = """a.alert_id, a.rule, a.severity, a.basis, a.contract_id, a.client_name,
+    a.assignment_id, a.staffer_id, a.exposure, a.message, a.event_ids, a.raised_at,
+    a.stream_version, a.status, a.acknowledged_by, a.acknowledged_at, a.resolved_by,
+    a.resolved_at, a.seq"""
+
+
+def alert_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in (
+        "alert_id", "rule", "severity", "basis", "contract_id", "client_name", "assignment_id",
+        "staffer_id", "message", "stream_version", "status", "acknowledged_by", "resolved_by",
+    ):  # fmt: skip
+        out[k] = r[k]
+    out["exposure"] = None if r["exposure"] is None else str(margin.round_money(r["exposure"]))
+    out["event_ids"] = [str(e) for e in r["event_ids"]]
+    for k in ("raised_at", "acknowledged_at", "resolved_at"):
+        out[k] = r[k].isoformat() if r[k] is not None else None
+    return out
+
+
+def _owner_join(request: Request) -> str:
+    s = request.app.state.settings.projection_schema
+    return f"LEFT JOIN {s}.contracts c ON c.contract_id = a.contract_id"
+
+
+@router.get("/alerts", summary="Contract-risk alerts, newest first")
+async def alerts(
+    request: Request,
+    who: Reader,
+    status: Annotated[str | None, Query(pattern="^(open|acknowledged|resolved)$")] = None,
+    severity: Annotated[str | None, Query(pattern="^(critical|high|medium|low)$")] = None,
+    rule: str | None = None,
+    contract_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JSONResponse:
+    conds, args = ["true"], []
+    for column, value in (("a.status", status), ("a.severity", severity), ("a.rule", rule),
+                          ("a.contract_id", contract_id)):  # fmt: skip
+        if value is not None:
+            args.append(value)
+            conds.append(f"{column} = ${len(args)}")
+    if not who.may_read_all():
+        args.append(who.account_manager_id)
+        conds.append(f"c.account_manager_id = ${len(args)}")
+    rows = await request.app.state.pool.fetch(
+        f"""SELECT {ALERT_COLUMNS} FROM alerts a {_owner_join(request)}
+            WHERE {" AND ".join(conds)} ORDER BY a.seq DESC LIMIT {limit} OFFSET {offset}""",
+        *args,
+    )
+    return JSONResponse({"alerts": [alert_json(r) for r in rows], "limit": limit, "offset": offset})
+
+
+async def _transition(
+    request: Request, who: Principal, alert_id: str, to: str, allowed_from: tuple[str, ...]
+) -> JSONResponse:
+    pool = request.app.state.pool
+    row = await pool.fetchrow(
+        f"""SELECT a.status, c.account_manager_id FROM alerts a {_owner_join(request)}
+            WHERE a.alert_id = $1""",
+        alert_id,
+    )
+    if row is None:
+        raise HTTPException(404, f"alert {alert_id} is not known")
+    own = who.role == "account_manager" and row["account_manager_id"] == who.account_manager_id
+    may = who.may_read_all() or (to == "acknowledged" and own)
+    if not may:
+        raise HTTPException(403, f"you may not mark alert {alert_id} {to}")
+    column = "acknowledged" if to == "acknowledged" else "resolved"
+    updated = await pool.fetchrow(
+        f"""UPDATE alerts a SET status = $2, {column}_by = $3, {column}_at = now()
+            WHERE alert_id = $1 AND status = ANY($4::text[])
+            RETURNING {ALERT_COLUMNS.replace("a.", "")}""",
+        alert_id,
+        to,
+        who.name,
+        list(allowed_from),
+    )
+    if updated is None:
+        raise HTTPException(409, f"alert {alert_id} is already {row['status']}; it cannot go back")
+    return JSONResponse(alert_json(updated))
+
+
+@router.post("/alerts/{alert_id}/acknowledge", summary="Someone is on it")
+async def acknowledge(alert_id: str, request: Request, who: Reader) -> JSONResponse:
+    return await _transition(request, who, alert_id, "acknowledged", ("open",))
+
+
+@router.post("/alerts/{alert_id}/resolve", summary="Dealt with (finance, admin)")
+async def resolve(alert_id: str, request: Request, who: Reader) -> JSONResponse:
+    return await _transition(request, who, alert_id, "resolved", ("open", "acknowledged"))
