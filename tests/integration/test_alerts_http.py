@@ -1,0 +1,213 @@
+"""Seed 003 as account managers would record it: the alerts DESIGN implies, over HTTP, in the
+alerts API and on the Kafka alerts topic; and a replay raises none of them twice."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from events.alerts import decode_alert
+from tests.conftest import Stack, unique
+from tests.integration.conftest import Services, Tokens
+from tests.integration.test_submit_refusals import post
+from tests.unit.event_examples import OMIT, example
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _story(cid: str, aid: str, am_id: str) -> dict[str, dict[str, Any]]:
+    return {
+        # A low markup floor (15 %) granted for a long-term commitment (52 weeks).
+        "signed": example(
+            "ContractSigned", contract_id=cid, account_manager_id=am_id, client_name="Zones Inc",
+            start_date="2026-01-05", end_date="2027-01-04", markup_floor_pct="15",
+            burden_pct="12", msp_fee_pct=OMIT, min_assignment_weeks=52,
+            conversion_fee_pct="20", conversion_fee_waived_after_hours=OMIT, non_solicit_months=12,
+        ),
+        "started": example(
+            "AssignmentStarted", contract_id=cid, assignment_id=aid, staffer_name="Dana Reyes",
+            pay_rate="30.00", bill_rate="34.50", hours_per_week="40", burden_pct=OMIT,
+            start_date="2026-01-05", expected_end_date="2027-01-04",
+            occurred_at="2026-01-05T08:00:00+00:00",
+        ),
+        "contact": example(
+            "ClientContactLogged", contract_id=cid, direction="inbound", responded=True,
+            occurred_at="2026-07-01T08:00:00+00:00",
+        ),
+        # The client wants the raise funded out of the markup: budget = today's bill rate.
+        "asked": example(
+            "RaiseRequested", contract_id=cid, assignment_id=aid, raise_request_id="R-003",
+            requested_pay_rate="33.00", requested_by="client", client_max_bill_rate="34.50",
+            occurred_at="2026-07-06T09:00:00+00:00",
+        ),
+        "declined": example(
+            "RaiseDeclined", contract_id=cid, raise_request_id="R-003",
+            reason="this would put us in a loss position",
+            occurred_at="2026-07-08T09:00:00+00:00",
+        ),
+        "threat": example(
+            "BypassThreatReported", contract_id=cid, assignment_id=aid, staffer_id=OMIT,
+            kind="threatened_move_to_other_agency",
+            description="client says Dana will work through another service",
+            occurred_at="2026-07-13T09:00:00+00:00",
+        ),
+    }  # fmt: skip
+
+
+def _rules(alerts: list[dict[str, Any]] | None) -> set[tuple[str, str, str, str | None]]:
+    return {
+        (a["rule"], a["severity"], a["basis"], a["exposure"])
+        for a in alerts or []
+        if a["rule"] != "RELATIONSHIP_NEGLECT"
+    }
+
+
+async def test_seed_003_end_to_end(
+    ready_stack: Stack, services: Services, http: httpx.Client, api_tokens: Tokens
+) -> None:
+    cid, aid = unique("C"), unique("A")
+    story = _story(cid, aid, api_tokens.am_id)
+    answers = {}
+    for name, event in story.items():
+        r = post(http, api_tokens.am, event)
+        assert r.status_code == 201, r.text
+        answers[name] = r.json()
+
+    # Before: burdened 30 × 1.12 = 33.60; margin 0.90/h. As asked (33.00 within 34.50):
+    # burdened 36.96, margin −2.46/h × 40 = −98.40 a week; 2026-07-06 → 2027-01-04 is 182 days
+    # = 26 weeks: remaining −2,558.40, so LOSS_POSITION's exposure is 2,558.40.
+    # RAISE_ABSORBED: at today's 15 % markup the raise needs Δbill 3 × 1.15 = 3.45/h; the
+    # client offers 0: 3.45 × 40 × 26 = 3,588.00.
+    assert _rules(answers["asked"]["alerts"]) == {
+        ("LOSS_POSITION", "high", "proposed", "2558.40"),
+        ("RAISE_ABSORBED", "high", "proposed", "3588.00"),
+    }
+    assert _rules(answers["declined"]["alerts"]) == set()
+    # BYPASS_THREAT: remaining GP 0.90 × 40 × 25 weeks (2026-07-13 → 2027-01-04, 175 days)
+    # = 900.00, plus the conversion fee 20 % × 30.00 × 40 × 52 = 12,480.00: 13,380.00.
+    assert _rules(answers["threat"]["alerts"]) == {
+        ("BYPASS_THREAT", "critical", "applied", "13380.00")
+    }
+    threat = next(a for a in answers["threat"]["alerts"] if a["rule"] == "BYPASS_THREAT")
+    assert "Zones Inc" in threat["message"] and "Dana Reyes" in threat["message"]
+    assert threat["assignment_id"] == aid
+
+    listed = http.get("/v1/alerts", params={"contract_id": cid}, headers=_auth(api_tokens.am))
+    assert listed.status_code == 200
+    listed_rules = _rules(listed.json()["alerts"])
+    assert listed_rules == _rules(answers["asked"]["alerts"]) | _rules(answers["threat"]["alerts"])
+
+    on_topic = await _alerts_on_topic(ready_stack, services, cid, expected=len(listed_rules))
+    assert {(a.rule, a.severity, a.basis) for a in on_topic} >= {
+        ("LOSS_POSITION", "high", "proposed"),
+        ("RAISE_ABSORBED", "high", "proposed"),
+        ("BYPASS_THREAT", "critical", "applied"),
+    }
+
+    # Acknowledge (the contract's account manager may), resolve (finance), never backwards.
+    aid_ = threat["alert_id"]
+    ack = http.post(f"/v1/alerts/{aid_}/acknowledge", headers=_auth(api_tokens.am))
+    assert ack.status_code == 200 and ack.json()["acknowledged_by"] == api_tokens.am_id
+    assert http.post(f"/v1/alerts/{aid_}/resolve", headers=_auth(api_tokens.am)).status_code == 403
+    assert (
+        http.post(f"/v1/alerts/{aid_}/acknowledge", headers=_auth(api_tokens.other_am)).status_code
+        == 403
+    )
+    done = http.post(f"/v1/alerts/{aid_}/resolve", headers=_auth(api_tokens.finance))
+    assert done.status_code == 200 and done.json()["status"] == "resolved"
+    assert (
+        http.post(f"/v1/alerts/{aid_}/acknowledge", headers=_auth(api_tokens.finance)).status_code
+        == 409
+    )
+
+
+def test_a_raise_passed_through_at_the_same_markup_raises_nothing(
+    http: httpx.Client, api_tokens: Tokens
+) -> None:
+    cid, aid = unique("C"), unique("A")
+    story = _story(cid, aid, api_tokens.am_id)
+    for name in ("signed", "started", "contact"):
+        assert post(http, api_tokens.am, story[name]).status_code == 201
+    asked = {**story["asked"], "client_max_bill_rate": "37.95"}  # 33.00 × 1.15: same markup
+    r = post(http, api_tokens.am, asked)
+    assert r.status_code == 201 and _rules(r.json()["alerts"]) == set()
+    approved = example(
+        "RaiseApproved", contract_id=cid, raise_request_id="R-003", new_pay_rate="33.00",
+        new_bill_rate="37.95", effective_date="2026-07-20", occurred_at="2026-07-10T09:00:00+00:00",
+    )  # fmt: skip
+    r = post(http, api_tokens.am, approved)
+    assert r.status_code == 201 and _rules(r.json()["alerts"]) == set()
+
+
+async def test_replaying_the_log_raises_no_alert_twice(
+    ready_stack: Stack, services: Services, http: httpx.Client, api_tokens: Tokens
+) -> None:
+    cid, aid = unique("C"), unique("A")
+    for event in _story(cid, aid, api_tokens.am_id).values():
+        assert post(http, api_tokens.am, event).status_code == 201
+    conn = await asyncpg.connect(ready_stack.dsn)
+    try:
+        before = await conn.fetch("SELECT alert_id FROM alerts ORDER BY alert_id")
+        services.kill("risk")
+        await conn.execute(
+            "DELETE FROM risk_positions WHERE events_topic = $1", services.topics.events.name
+        )
+        services.start("risk")  # judges the whole log again, from offset 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            pos = await conn.fetchval(
+                "SELECT coalesce(sum(next_offset), 0) FROM risk_positions WHERE events_topic = $1",
+                services.topics.events.name,
+            )
+            if pos and pos >= await _log_end(ready_stack, services):
+                break
+            await asyncio.sleep(0.2)
+        after = await conn.fetch("SELECT alert_id FROM alerts ORDER BY alert_id")
+    finally:
+        await conn.close()
+    assert after == before
+    on_topic = await _alerts_on_topic(ready_stack, services, cid, expected=3)
+    ids = [a.alert_id for a in on_topic]
+    assert len(ids) == len(set(ids)), "an alert was published twice"
+
+
+async def _log_end(stack: Stack, services: Services) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap)
+    await consumer.start()
+    try:
+        from aiokafka import TopicPartition
+
+        spec = services.topics.events
+        tps = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
+        return sum((await consumer.end_offsets(tps)).values())
+    finally:
+        await consumer.stop()
+
+
+async def _alerts_on_topic(stack: Stack, services: Services, cid: str, expected: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        services.topics.alerts.name,
+        bootstrap_servers=stack.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found = []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=1000)
+            found += [decode_alert(r.value) for rs in batch.values() for r in rs if r.value]
+            mine = [a for a in found if a.contract_id == cid and a.rule != "RELATIONSHIP_NEGLECT"]
+            if len(mine) >= expected and not batch:
+                return mine
+        return [a for a in found if a.contract_id == cid and a.rule != "RELATIONSHIP_NEGLECT"]
+    finally:
+        await consumer.stop()
