@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import heapq
 import json
 import os
 import platform
+import pstats
 import random
 import sys
 import time
@@ -548,10 +550,19 @@ async def main(args: argparse.Namespace) -> int:
 
         await store.ensure_live_schema(conn, schema, spec.name)
         load_before = _load()
+        profile = cProfile.Profile() if args.profile else None
         t0, c0 = time.perf_counter(), time.process_time()
+        if profile is not None:
+            profile.enable()
         p = await replay(bootstrap, spec, wanted.dead_letters.name, dsn, schema)
+        if profile is not None:
+            profile.disable()
         proj_s, proj_cpu = time.perf_counter() - t0, time.process_time() - c0
         load_after = _load()
+        if profile is not None:
+            profile.dump_stats(args.profile)
+            print(f"\nprofile of (b) in {args.profile}; by own time (cProfile slows it down):")
+            pstats.Stats(profile).sort_stats("tottime").print_stats(25)
 
         contracts_rows = await conn.fetchval(f"SELECT count(*) FROM {schema}.contracts")
         positions = await conn.fetchval(f"SELECT sum(next_offset)::bigint FROM {schema}.positions")
@@ -617,6 +628,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--no-check", action="store_true", help="skip the writer's checks of the log")
     ap.add_argument("--keep", action="store_true", help="keep the schema and topics afterwards")
+    ap.add_argument("--profile", metavar="FILE", help="run (b) under cProfile, stats to FILE")
     return ap.parse_args(argv)
 
 

@@ -119,11 +119,16 @@ class Projector:
         until_caught_up: bool = False,
         on_batch: Callable[[Projector], None] | None = None,
     ) -> None:
-        """Applies batches until `stop` is set (or, with until_caught_up, until no lag)."""
+        """Applies batches until `stop` is set, or, with until_caught_up, until it has reached
+        the end of the log as it was when it started: under live traffic a lag of zero may never
+        come, and whatever arrives later is applied by the live projector after the swap."""
         assert self.consumer is not None and self.conn is not None
         self.progress.started = time.monotonic()
+        target = await self.end_offsets() if until_caught_up else {}
         pending: asyncio.Task[None] | None = None
         while not stop.is_set():
+            if until_caught_up and all(self.positions.get(p, 0) >= t for p, t in target.items()):
+                break
             batch = await self._next_batch()
             if pending is not None:
                 ok = await self._finish(pending)
@@ -141,8 +146,6 @@ class Projector:
                 pending = asyncio.create_task(
                     store.write(self.conn, self.schema, self.live, self.generation, batch)
                 )
-            elif until_caught_up and self.lag(await self.end_offsets()) == 0:
-                break
         if pending is not None:
             await self._finish(pending)
 

@@ -14,6 +14,7 @@ import httpx
 from tests.conftest import Stack, unique
 from tests.integration.conftest import ROOT, Tokens, start_services
 from tests.integration.projection_support import drop, dump, replay
+from tests.integration.test_alerts_http import _log_end
 from tests.unit.event_examples import example
 
 
@@ -75,6 +76,7 @@ async def test_rebuild_during_live_traffic(ready_stack: Stack, api_tokens: Token
         assert len(statuses) > 50
 
         # Let the live projector catch up with the last writes, then compare.
+        end = await _log_end(ready_stack, svc)
         conn = await asyncpg.connect(ready_stack.dsn)
         try:
             deadline = time.monotonic() + 60
@@ -82,9 +84,10 @@ async def test_rebuild_during_live_traffic(ready_stack: Stack, api_tokens: Token
                 applied = await conn.fetchval(
                     f"SELECT coalesce(sum(next_offset), 0) FROM {svc.schema}.positions"
                 )
-                if applied == len([s for s in statuses if s == 201]) + 10:
+                if applied >= end:
                     break
                 await asyncio.sleep(0.2)
+            assert applied >= end, f"the live projector stopped at {applied} of {end}"
         finally:
             await conn.close()
         clean = unique("clean").replace("-", "_")
