@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from projections import margin
 from services.api.auth import Reader
@@ -17,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["alerts"])
 ALERT_COLUMNS = """a.alert_id, a.rule, a.severity, a.basis, a.contract_id, a.client_name,
     a.assignment_id, a.staffer_id, a.exposure, a.message, a.event_ids, a.raised_at,
     a.stream_version, a.status, a.acknowledged_by, a.acknowledged_at, a.resolved_by,
-    a.resolved_at, a.seq"""
+    a.resolved_at, a.seq, a.change_seq"""
 
 
 def alert_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
@@ -37,6 +40,55 @@ def alert_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
 def _owner_join(request: Request) -> str:
     s = request.app.state.settings.projection_schema
     return f"LEFT JOIN {s}.contracts c ON c.contract_id = a.contract_id"
+
+
+@router.get("/alerts/stream", summary="New and changed alerts as server-sent events")
+async def stream(
+    request: Request,
+    who: Reader,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Each event's id is the alert's change number: reconnect with Last-Event-ID to resume.
+    Without it the stream starts with what happens from now on."""
+    pool = request.app.state.pool
+    if last_event_id is not None and not last_event_id.isdigit():
+        raise HTTPException(422, "Last-Event-ID must be a number given by this stream")
+    cursor = (
+        int(last_event_id)
+        if last_event_id is not None
+        else await pool.fetchval("SELECT coalesce(max(change_seq), 0) FROM alerts")
+    )
+    scope, args = (
+        ("true", [])
+        if who.may_read_all()
+        else ("c.account_manager_id = $2", [who.account_manager_id])
+    )
+
+    async def events() -> AsyncIterator[str]:
+        nonlocal cursor
+        quiet = 0.0
+        while not await request.is_disconnected():
+            rows = await pool.fetch(
+                f"""SELECT {ALERT_COLUMNS} FROM alerts a {_owner_join(request)}
+                    WHERE a.change_seq > $1 AND {scope} ORDER BY a.change_seq LIMIT 100""",
+                cursor,
+                *args,
+            )
+            for r in rows:
+                cursor = r["change_seq"]
+                yield f"id: {cursor}\nevent: alert\ndata: {json.dumps(alert_json(r))}\n\n"
+            if rows:
+                quiet = 0.0
+                continue
+            await asyncio.sleep(0.5)
+            quiet += 0.5
+            if quiet >= 15:  # a comment line keeps proxies from closing an idle stream
+                quiet = 0.0
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
 
 
 @router.get("/alerts", summary="Contract-risk alerts, newest first")
@@ -84,7 +136,8 @@ async def _transition(
         raise HTTPException(403, f"you may not mark alert {alert_id} {to}")
     column = "acknowledged" if to == "acknowledged" else "resolved"
     updated = await pool.fetchrow(
-        f"""UPDATE alerts a SET status = $2, {column}_by = $3, {column}_at = now()
+        f"""UPDATE alerts a SET status = $2, {column}_by = $3, {column}_at = now(),
+                   change_seq = nextval('alert_change_seq')
             WHERE alert_id = $1 AND status = ANY($4::text[])
             RETURNING {ALERT_COLUMNS.replace("a.", "")}""",
         alert_id,

@@ -154,7 +154,8 @@ async def test_replaying_the_log_raises_no_alert_twice(
         assert post(http, api_tokens.am, event).status_code == 201
     conn = await asyncpg.connect(ready_stack.dsn)
     try:
-        before = await conn.fetch("SELECT alert_id FROM alerts ORDER BY alert_id")
+        mine = "SELECT alert_id FROM alerts WHERE contract_id = $1 ORDER BY alert_id"
+        before = await conn.fetch(mine, cid)
         services.kill("risk")
         await conn.execute(
             "DELETE FROM risk_positions WHERE events_topic = $1", services.topics.events.name
@@ -169,10 +170,10 @@ async def test_replaying_the_log_raises_no_alert_twice(
             if pos and pos >= await _log_end(ready_stack, services):
                 break
             await asyncio.sleep(0.2)
-        after = await conn.fetch("SELECT alert_id FROM alerts ORDER BY alert_id")
+        after = await conn.fetch(mine, cid)
     finally:
         await conn.close()
-    assert after == before
+    assert after == before and len(before) >= 3
     on_topic = await _alerts_on_topic(ready_stack, services, cid, expected=3)
     ids = [a.alert_id for a in on_topic]
     assert len(ids) == len(set(ids)), "an alert was published twice"
