@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import asyncpg
 
@@ -68,6 +69,7 @@ def _serve(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
         "writer": serve.serve_writer,
         "projector": serve.serve_projector,
         "risk": serve.serve_risk,
+        "webhooks": serve.serve_webhooks,
     }
     processes[args.process](settings())
     return 0
@@ -150,6 +152,55 @@ def _submit(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     return client.submit(events, args.api_url, token)
 
 
+def _with_conn(settings: Callable[[], Settings], fn: Callable[[asyncpg.Connection], Any]) -> Any:
+    async def run() -> Any:
+        conn = await asyncpg.connect(settings().dsn)
+        try:
+            return await fn(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def _webhooks_add(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services import webhooks
+
+    wid, secret = _with_conn(settings, lambda c: webhooks.add(c, args.url, args.min_severity))
+    print(f"webhook {wid} -> {args.url} (alerts of severity {args.min_severity} and above)")
+    print(f"signing secret, shown once: {secret}")
+    return 0
+
+
+def _webhooks_status(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services import webhooks
+
+    rows = _with_conn(settings, webhooks.status)
+    if not rows:
+        print("no webhooks")
+    for r in rows:
+        state = r["last_status"] or "idle"
+        line = (
+            f"{r['webhook_id']}  {r['url']}  >= {r['min_severity']}  {state}  "
+            f"delivered {r['delivered']}  pending {r['pending']}"
+        )
+        if r["last_error"]:
+            line += f"  last error ({r['attempts']} attempts): {r['last_error']}"
+        if not r["active"]:
+            line += "  [removed]"
+        print(line)
+    return 0
+
+
+def _webhooks_remove(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    done = _with_conn(
+        settings,
+        lambda c: c.execute("UPDATE webhooks SET active = false WHERE webhook_id = $1", args.id),
+    )
+    print("removed" if done != "UPDATE 0" else "no such webhook")
+    return 0 if done != "UPDATE 0" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ledger", description="Markup Ledger command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -166,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("what", choices=["kafka", "postgres", "all"])
     w.add_argument("--timeout", type=float, default=120.0)
     sv = sub.add_parser("serve", help="run a service process in the foreground")
-    sv.add_argument("process", choices=["api", "writer", "projector", "risk"])
+    sv.add_argument("process", choices=["api", "writer", "projector", "risk", "webhooks"])
 
     pj = sub.add_parser("projections", help="the margin read models in PostgreSQL")
     pj = pj.add_subparsers(dest="projections", required=True)
@@ -183,6 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("secret", metavar="TOKEN_OR_ID")
     tv = tk.add_parser("verify", help="exit 0 when the token is live")
     tv.add_argument("secret", metavar="TOKEN")
+
+    wh = sub.add_parser("webhooks", help="alert receivers")
+    wh = wh.add_subparsers(dest="webhooks", required=True)
+    wa = wh.add_parser("add", help="register a receiver; prints its signing secret once")
+    wa.add_argument("url")
+    wa.add_argument("--min-severity", default="high", choices=["low", "medium", "high", "critical"])
+    wh.add_parser("status", help="delivery status of every receiver")
+    wr = wh.add_parser("remove", help="stop delivering to a receiver")
+    wr.add_argument("id")
 
     sb = sub.add_parser("submit", help="post events (one, a list, or JSON lines) to the API")
     sb.add_argument("file", help="a JSON file, or - for standard input")
@@ -202,6 +262,9 @@ _HANDLERS: dict[tuple[str, ...], Callable[[argparse.Namespace, Callable[[], Sett
     ("token", "verify"): _token_verify,
     ("submit",): _submit,
     ("projections", "rebuild"): _projections_rebuild,
+    ("webhooks", "add"): _webhooks_add,
+    ("webhooks", "status"): _webhooks_status,
+    ("webhooks", "remove"): _webhooks_remove,
     ("projections", "status"): _projections_status,
 }
 
@@ -211,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     key: tuple[str, ...] = (args.command,)
     sub = (
         getattr(args, args.command, None)
-        if args.command in ("db", "topics", "token", "projections")
+        if args.command in ("db", "topics", "token", "projections", "webhooks")
         else None
     )
     if sub:

@@ -80,3 +80,18 @@ def serve_risk(settings: Settings) -> None:
             await agent.stop()
 
     asyncio.run(main())
+
+
+def serve_webhooks(settings: Settings) -> None:
+    from services.webhooks import Deliverer
+
+    _logging()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await Deliverer(settings.dsn).run(stop)
+
+    asyncio.run(main())

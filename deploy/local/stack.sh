@@ -7,12 +7,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HERE="$ROOT/deploy/local"
 
 # name and command of each service process, started in this order, stopped in reverse.
-SERVICES=(writer projector risk api)
+SERVICES=(writer projector risk webhooks api)
 service_cmd() {
   case "$1" in
     writer) echo "$LEDGER serve writer" ;;
     projector) echo "$LEDGER serve projector" ;;
     risk) echo "$LEDGER serve risk" ;;
+    webhooks) echo "$LEDGER serve webhooks" ;;
     api) echo "$LEDGER serve api" ;;
     *) say "unknown service $1"; return 1 ;;
   esac

@@ -1,0 +1,117 @@
+"""A webhook receiver down for the first 10 alerts and up afterwards ends with every alert
+exactly once by id, signatures valid, in order per contract."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import asyncpg
+import httpx
+
+from services.webhooks import verify
+from tests.conftest import Stack, unique
+from tests.integration.conftest import ROOT, Services, Tokens
+from tests.integration.test_submit_refusals import post
+from tests.unit.event_examples import OMIT, example
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[dict[str, Any], bool]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        ok = verify(self.server.secret, self.headers["X-Ledger-Signature"], body)  # type: ignore[attr-defined]
+        type(self).received.append((json.loads(body), ok))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+async def test_a_receiver_that_was_down_gets_everything_once_in_order(
+    ready_stack: Stack, services: Services, http: httpx.Client, api_tokens: Tokens
+) -> None:
+    port = _free_port()
+    env = services.env()
+    added = subprocess.run(
+        [sys.executable, "-m", "services.cli", "webhooks", "add", f"http://127.0.0.1:{port}/hook",
+         "--min-severity", "critical"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    wid = added.stdout.split()[1]
+    secret = added.stdout.strip().rsplit(" ", 1)[1]
+    services.start("webhooks")
+    cids = [unique("C") for _ in range(3)]
+    conn = await asyncpg.connect(ready_stack.dsn)
+    server = None
+    try:
+        for cid in cids:
+            signed = example("ContractSigned", contract_id=cid, account_manager_id=api_tokens.am_id)
+            assert post(http, api_tokens.am, signed).status_code == 201
+            assert (
+                post(http, api_tokens.am, example("AssignmentStarted", contract_id=cid)).status_code
+                == 201
+            )
+        # 15 bypass threats, 5 per contract: 15 critical alerts.
+        for i in range(15):
+            threat = example(
+                "BypassThreatReported", contract_id=cids[i % 3], assignment_id="A-1",
+                staffer_id=OMIT, description=f"threat number {i}",
+            )  # fmt: skip
+            assert post(http, api_tokens.am, threat).status_code == 201
+            if i == 9:
+                # Down so far: the first 10 alerts are raised and their deliveries fail.
+                status = subprocess.run(
+                    [sys.executable, "-m", "services.cli", "webhooks", "status"],
+                    cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+                ).stdout  # fmt: skip
+                deadline = time.monotonic() + 20
+                while "failing" not in status and time.monotonic() < deadline:
+                    time.sleep(0.3)
+                    status = subprocess.run(
+                        [sys.executable, "-m", "services.cli", "webhooks", "status"],
+                        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+                    ).stdout  # fmt: skip
+                assert f"{wid}" in status and "failing" in status, status
+                _Receiver.received = []
+                server = ThreadingHTTPServer(("127.0.0.1", port), _Receiver)
+                server.secret = secret  # type: ignore[attr-defined]
+                threading.Thread(target=server.serve_forever, daemon=True).start()
+
+        expected = await conn.fetch(
+            """SELECT alert_id, contract_id, seq FROM alerts
+               WHERE contract_id = ANY($1::text[]) AND severity = 'critical' ORDER BY seq""",
+            cids,
+        )
+        assert len(expected) == 15
+        deadline = time.monotonic() + 90
+        mine = lambda: [(a, ok) for a, ok in _Receiver.received if a["contract_id"] in cids]  # noqa: E731
+        while len({a["alert_id"] for a, _ in mine()}) < 15 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        got = mine()
+        assert sorted({a["alert_id"] for a, _ in got}) == sorted(r["alert_id"] for r in expected)
+        assert len(got) == 15, "an alert was delivered more than once"
+        assert all(ok for _, ok in got), "a signature did not verify"
+        for cid in cids:
+            order = [a["alert_id"] for a, _ in got if a["contract_id"] == cid]
+            assert order == [r["alert_id"] for r in expected if r["contract_id"] == cid]
+    finally:
+        await conn.execute("UPDATE webhooks SET active = false WHERE webhook_id = $1", wid)
+        await conn.close()
+        services.kill("webhooks")
+        if server is not None:
+            server.shutdown()
