@@ -55,7 +55,7 @@ def test_postgres_matches_the_local_database_url() -> None:
 def test_every_ledger_process_waits_for_healthy_servers_and_is_configured_by_environment() -> None:
     services = _compose()["services"]
     ledger = {name: s for name, s in services.items() if name not in ("kafka", "postgres")}
-    assert {"setup", "writer", "api"} <= set(ledger)
+    assert {"setup", "writer", "projector", "risk", "webhooks", "api"} <= set(ledger)
     assert "8000:8000" in services["api"]["ports"]
     assert services["writer"]["command"] == ["ledger", "serve", "writer"]
     for name, svc in ledger.items():
