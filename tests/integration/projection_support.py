@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from events.topics import TopicSpec
 from services.projector import store
@@ -59,3 +60,14 @@ async def drop(dsn: str, *schemas: str) -> None:
             await conn.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
     finally:
         await conn.close()
+
+
+async def log_end(bootstrap: str, events: TopicSpec) -> int:
+    """The sum of the topic's end offsets (records and transaction markers)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(events.name, p) for p in range(events.partitions)]
+        return sum((await consumer.end_offsets(tps)).values())
+    finally:
+        await consumer.stop()

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from events.alerts import decode_alert
 from tests.conftest import Stack, unique
 from tests.integration.conftest import Services, Tokens
+from tests.integration.projection_support import log_end
 from tests.integration.test_submit_refusals import post
 from tests.unit.event_examples import OMIT, example
 
@@ -167,7 +168,7 @@ async def test_replaying_the_log_raises_no_alert_twice(
                 "SELECT coalesce(sum(next_offset), 0) FROM risk_positions WHERE events_topic = $1",
                 services.topics.events.name,
             )
-            if pos and pos >= await _log_end(ready_stack, services):
+            if pos and pos >= await log_end(ready_stack.bootstrap, services.topics.events):
                 break
             await asyncio.sleep(0.2)
         after = await conn.fetch(mine, cid)
@@ -177,19 +178,6 @@ async def test_replaying_the_log_raises_no_alert_twice(
     on_topic = await _alerts_on_topic(ready_stack, services, cid, expected=3)
     ids = [a.alert_id for a in on_topic]
     assert len(ids) == len(set(ids)), "an alert was published twice"
-
-
-async def _log_end(stack: Stack, services: Services) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap)
-    await consumer.start()
-    try:
-        from aiokafka import TopicPartition
-
-        spec = services.topics.events
-        tps = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
-        return sum((await consumer.end_offsets(tps)).values())
-    finally:
-        await consumer.stop()
 
 
 async def _alerts_on_topic(stack: Stack, services: Services, cid: str, expected: int) -> list[Any]:

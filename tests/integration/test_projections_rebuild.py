@@ -13,8 +13,7 @@ import httpx
 
 from tests.conftest import Stack, unique
 from tests.integration.conftest import ROOT, Tokens, start_services
-from tests.integration.projection_support import drop, dump, replay
-from tests.integration.test_alerts_http import _log_end
+from tests.integration.projection_support import drop, dump, log_end, replay
 from tests.unit.event_examples import example
 
 
@@ -76,7 +75,7 @@ async def test_rebuild_during_live_traffic(ready_stack: Stack, api_tokens: Token
         assert len(statuses) > 50
 
         # Let the live projector catch up with the last writes, then compare.
-        end = await _log_end(ready_stack, svc)
+        end = await log_end(ready_stack.bootstrap, svc.topics.events)
         conn = await asyncpg.connect(ready_stack.dsn)
         try:
             deadline = time.monotonic() + 60
