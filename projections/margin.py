@@ -37,6 +37,8 @@ from decimal import (
 from typing import Final
 
 __all__ = [
+    "DIVIDE_CONTEXT",
+    "EXACT_CONTEXT",
     "Figures",
     "Impact",
     "ImpactFigures",
@@ -86,6 +88,10 @@ _ROUND: Final = Context(
     Emin=MIN_EMIN,
     traps=[InvalidOperation, DivisionByZero, Overflow],
 )
+
+# Shared with the risk rules, which compute exposures under the same discipline.
+EXACT_CONTEXT: Final = _EXACT
+DIVIDE_CONTEXT: Final = _DIVIDE
 
 _HUNDREDTH: Final = Decimal("0.01")
 _ZERO: Final = Decimal(0)

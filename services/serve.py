@@ -1,12 +1,18 @@
-"""Entry points of the long-running processes: `ledger serve api|writer`."""
+"""Entry points of the long-running processes: `ledger serve api|writer|projector|risk|webhooks`.
+
+Each worker runs until SIGTERM or SIGINT, then finishes what it is doing and stops cleanly.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 
 from services.settings import Settings
+
+log = logging.getLogger("ledger")
 
 
 def _logging() -> None:
@@ -14,6 +20,19 @@ def _logging() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def _until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    _logging()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(run())
 
 
 def serve_api(settings: Settings) -> None:
@@ -34,44 +53,31 @@ def serve_api(settings: Settings) -> None:
 def serve_writer(settings: Settings) -> None:
     from services.writer.worker import Writer
 
-    _logging()
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+    async def main(stop: asyncio.Event) -> None:
         writer = Writer(settings.kafka_bootstrap_servers, settings.topics, settings.writer_group)
-        logging.getLogger("ledger.writer").info(
+        log.info(
             "writer consuming %s as group %s",
             settings.topics.submissions.name,
             settings.writer_group,
         )
         await writer.run(stop)
 
-    asyncio.run(main())
+    _until_signalled(main)
 
 
 def serve_projector(settings: Settings) -> None:
     from services.projector.commands import serve
 
-    _logging()
-    asyncio.run(serve(settings))
+    _until_signalled(lambda stop: serve(settings, stop))
 
 
 def serve_risk(settings: Settings) -> None:
     from services.risk.worker import RiskAgent
 
-    _logging()
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+    async def main(stop: asyncio.Event) -> None:
         agent = RiskAgent(settings.kafka_bootstrap_servers, settings.topics, settings.dsn)
         await agent.start()
-        logging.getLogger("ledger.risk").info(
+        log.info(
             "judging %s; alerts to %s", settings.topics.events.name, settings.topics.alerts.name
         )
         try:
@@ -79,19 +85,10 @@ def serve_risk(settings: Settings) -> None:
         finally:
             await agent.stop()
 
-    asyncio.run(main())
+    _until_signalled(main)
 
 
 def serve_webhooks(settings: Settings) -> None:
     from services.webhooks import Deliverer
 
-    _logging()
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await Deliverer(settings.dsn).run(stop)
-
-    asyncio.run(main())
+    _until_signalled(Deliverer(settings.dsn).run)

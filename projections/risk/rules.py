@@ -17,15 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import (
-    MAX_EMAX,
-    MIN_EMIN,
-    ROUND_HALF_EVEN,
-    Context,
     Decimal,
-    DivisionByZero,
-    Inexact,
-    InvalidOperation,
-    Overflow,
     localcontext,
 )
 from typing import Final
@@ -90,20 +82,8 @@ EARLY_END_REASONS: Final = frozenset(
 
 # The same two contexts as projections.margin: + − × exact (Inexact trapped), and one division,
 # last, at 34 significant digits.
-_EXACT: Final = Context(
-    prec=1000,
-    rounding=ROUND_HALF_EVEN,
-    Emax=MAX_EMAX,
-    Emin=MIN_EMIN,
-    traps=[InvalidOperation, DivisionByZero, Overflow, Inexact],
-)
-_DIVIDE: Final = Context(
-    prec=34,
-    rounding=ROUND_HALF_EVEN,
-    Emax=MAX_EMAX,
-    Emin=MIN_EMIN,
-    traps=[InvalidOperation, DivisionByZero, Overflow],
-)
+_EXACT: Final = margin.EXACT_CONTEXT
+_DIVIDE: Final = margin.DIVIDE_CONTEXT
 _ZERO: Final = Decimal(0)
 _HUNDREDTH: Final = Decimal("0.01")
 _ONE: Final = Decimal(1)

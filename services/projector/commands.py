@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 import time
 from typing import TextIO
@@ -41,11 +40,7 @@ async def ensure_schema(settings: Settings) -> None:
         await conn.close()
 
 
-async def serve(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
     await ensure_schema(settings)
     projector = _projector(settings)
     await projector.start()
