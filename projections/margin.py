@@ -103,6 +103,8 @@ _WEEKS_PER_YEAR: Final = Decimal(52)
 
 def _decimal(name: str, value: object) -> Decimal:
     """A finite Decimal, or TypeError/ValueError: a float must never reach the money path."""
+    if type(value) is Decimal and value.is_finite():
+        return value
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise TypeError(f"{name} must be a Decimal, not {type(value).__name__}")
     d = Decimal(value)
@@ -134,15 +136,18 @@ class Rates:
     hours_per_week: Decimal = Decimal(40)
 
     def __post_init__(self) -> None:
-        for f in fields(self):
+        for name in _RATES_FIELDS:
             # ints are accepted and stored as Decimal; floats are refused.
-            object.__setattr__(self, f.name, _decimal(f.name, getattr(self, f.name)))
+            object.__setattr__(self, name, _decimal(name, getattr(self, name)))
         if self.pay_rate <= 0:
             raise ValueError(
                 f"pay_rate must be > 0 (markup is relative to it), not {self.pay_rate}"
             )
         if self.hours_per_week < 0:
             raise ValueError(f"hours_per_week must be >= 0, not {self.hours_per_week}")
+
+
+_RATES_FIELDS: Final = tuple(f.name for f in fields(Rates))
 
 
 def markup_pct(r: Rates) -> Decimal:

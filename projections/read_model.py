@@ -237,7 +237,7 @@ class ReadModel:
                 return False  # the log starts every stream with ContractSigned
         elif version <= contract.stream_version:
             return False
-        self._apply(event)
+        _DISPATCH(type(event))(self, event)
         row = self.contracts[event.contract_id]
         row.stream_version = version
         self.changes.contracts[row.contract_id] = row
@@ -515,3 +515,8 @@ class ReadModel:
             self._open_items_by_contract.removed(self.open_items, key)
             self.changes.opened.pop(key, None)
             self.changes.closed.add(key)
+
+
+# singledispatchmethod builds a new bound function on every call (Python 3.11): dispatching
+# once per event class directly is a tenth of the cost, on the hottest path of a replay.
+_DISPATCH = ReadModel.__dict__["_apply"].dispatcher.dispatch
