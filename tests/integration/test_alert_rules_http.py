@@ -23,6 +23,7 @@ from events.alerts import Alert, decode_alert
 from projections.margin import round_money
 from tests.conftest import Stack, unique
 from tests.integration.conftest import Services, Tokens, start_services
+from tests.integration.test_alerts_stream import _read
 from tests.integration.test_submit_refusals import post
 from tests.unit.event_examples import OMIT, example
 
@@ -156,13 +157,20 @@ async def _expect_everywhere(
     answered: list[Any],
     expected: View,
 ) -> None:
-    """`expected` is the one alert the event answered with, is listed for its contract, and
-    is on the alerts topic once."""
+    """`expected` is the one alert the event answered with, is listed for its contract, is on
+    the alerts topic once, and comes on the live stream (read from its start)."""
     rule, cid = expected[0], expected[4]
     assert _views(answered) == {expected}
     assert _listed(http, token, cid, rule) == {expected}
     on_topic = await _on_topic(stack, services, cid, rule, expected=1)
     assert [_view(a) for a in on_topic] == [expected]
+    async with httpx.AsyncClient(base_url=services.url, timeout=60) as client:
+        _, streamed = await _read(
+            client,
+            {**_auth(token), "Last-Event-ID": "0"},
+            lambda a: a["contract_id"] == cid and a["rule"] == rule,
+        )
+    assert _view(streamed) == expected
 
 
 # ---------------------------------------------------------------------------------------------
