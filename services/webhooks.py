@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from services.api.routes_alerts import ALERT_COLUMNS, alert_json
+from services.api.routes_alerts import ALERT_COLUMNS, COMMITTED_BEFORE_RUNNING, alert_json
 
 log = logging.getLogger("ledger.webhooks")
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -109,9 +109,7 @@ class Deliverer:
                 return
             rows = await pool.fetch(
                 f"""SELECT {ALERT_COLUMNS} FROM alerts a
-                    WHERE a.seq > $1
-                      AND a.xmin::text::bigint
-                          < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)
+                    WHERE a.seq > $1 AND {COMMITTED_BEFORE_RUNNING}
                     ORDER BY a.seq LIMIT 100""",
                 hook["cursor_seq"],
             )

@@ -23,6 +23,13 @@ ALERT_COLUMNS = """a.alert_id, a.rule, a.severity, a.basis, a.contract_id, a.cli
     a.resolved_at, a.seq, a.change_seq"""
 
 
+# Only rows written by transactions older than every transaction still running: a number taken
+# by a transaction that commits late is never skipped by a reader that has moved past it.
+COMMITTED_BEFORE_RUNNING = (
+    "a.xmin::text::bigint < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)"
+)
+
+
 def alert_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k in (
@@ -70,7 +77,8 @@ async def stream(
         while not await request.is_disconnected():
             rows = await pool.fetch(
                 f"""SELECT {ALERT_COLUMNS} FROM alerts a {_owner_join(request)}
-                    WHERE a.change_seq > $1 AND {scope} ORDER BY a.change_seq LIMIT 100""",
+                    WHERE a.change_seq > $1 AND {scope} AND {COMMITTED_BEFORE_RUNNING}
+                    ORDER BY a.change_seq LIMIT 100""",
                 cursor,
                 *args,
             )
