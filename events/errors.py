@@ -9,6 +9,8 @@ from typing import Final, TypedDict
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from events.fields import BLANK_REFUSED, ID_PATTERN, ID_REFUSED, NOT_BLANK_PATTERN
+
 WHOLE_EVENT: Final = "(event)"
 """The `field` of an error about the event as a whole rather than one of its fields."""
 
@@ -71,6 +73,12 @@ def _field_error(detail: ErrorDetails, known_types: Collection[str]) -> FieldErr
     if kind == "extra_forbidden":
         owner = event_type or "this event"
         return FieldError(field=field, reason=f"unknown field: {owner} has no field {field!r}")
+    if kind == "string_pattern_mismatch":
+        pattern = detail.get("ctx", {}).get("pattern")
+        if pattern == ID_PATTERN:
+            return FieldError(field=field, reason=ID_REFUSED)
+        if pattern == NOT_BLANK_PATTERN:
+            return FieldError(field=field, reason=BLANK_REFUSED)
     if kind == "model_attributes_type" and field == WHOLE_EVENT:
         return FieldError(field=field, reason="must be a JSON object")
     return FieldError(field=field, reason=_human(detail["msg"]))

@@ -13,12 +13,13 @@ conversion fee due) are computed when read, as of any date, from the rate and te
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import singledispatchmethod
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from events.catalogue import (
     AssignmentEnded,
@@ -113,6 +114,13 @@ class RateRow:
 
 @dataclass(slots=True)
 class ImpactRow:
+    """The margin impact of one event on one assignment, as the facts it is computed from.
+
+    Both sides share the assignment's terms (burden, MSP fee, hours a week, dates); only the
+    rates differ. The figures (`impact`) are derived from these facts when read, by the one
+    formula in `margin.impact`: a replay stores facts only, which is what keeps it fast.
+    """
+
     event_id: str
     assignment_id: str
     contract_id: str
@@ -120,8 +128,32 @@ class ImpactRow:
     event_type: str
     basis: Basis
     counted_from: date
-    occurred_at: str
-    impact: margin.Impact
+    occurred_at: datetime
+    before_pay_rate: Decimal
+    before_bill_rate: Decimal
+    after_pay_rate: Decimal
+    after_bill_rate: Decimal
+    burden_pct: Decimal  # the assignment's own, else the contract's, when the event was applied
+    msp_fee_pct: Decimal
+    hours_per_week: Decimal
+    start_date: date
+    expected_end_date: date
+
+    @property
+    def impact(self) -> margin.Impact:
+        return impact_of(self)
+
+
+def impact_of(row: ImpactRow | Mapping[str, Any]) -> margin.Impact:
+    """Before, after and delta of an impact row (a model row, or a stored row as a mapping)."""
+    get = row.__getitem__ if isinstance(row, Mapping) else row.__getattribute__
+    shared = {name: get(name) for name in ("burden_pct", "msp_fee_pct", "hours_per_week")}
+    return margin.impact(
+        margin.Rates(pay_rate=get("before_pay_rate"), bill_rate=get("before_bill_rate"), **shared),
+        margin.Rates(pay_rate=get("after_pay_rate"), bill_rate=get("after_bill_rate"), **shared),
+        margin.Term(get("start_date"), get("expected_end_date")),
+        get("counted_from"),
+    )
 
 
 @dataclass(slots=True)
@@ -447,8 +479,7 @@ class ReadModel:
             event_id=str(e.event_id),
         )
         history = self.rate_history.setdefault((row.contract_id, row.assignment_id), [])
-        history.append(rate)
-        history.sort(key=lambda r: (r.effective_date, r.stream_version))
+        bisect.insort(history, rate, key=_in_force_order)
         latest = history[-1]
         row.pay_rate, row.bill_rate, row.rates_effective = (
             latest.pay_rate,
@@ -467,12 +498,7 @@ class ReadModel:
         basis: Basis,
     ) -> None:
         before = self._in_force(row, counted_from)
-        impact = margin.impact(
-            self._rates(row, before.pay_rate, before.bill_rate),
-            self._rates(row, pay, bill),
-            margin.Term(row.start_date, row.expected_end_date),
-            counted_from,
-        )
+        contract = self.contracts[row.contract_id]
         self.changes.impacts.append(
             ImpactRow(
                 event_id=str(e.event_id),
@@ -482,8 +508,16 @@ class ReadModel:
                 event_type=e.type,
                 basis=basis,
                 counted_from=counted_from,
-                occurred_at=e.occurred_at.isoformat(),
-                impact=impact,
+                occurred_at=e.occurred_at,
+                before_pay_rate=before.pay_rate,
+                before_bill_rate=before.bill_rate,
+                after_pay_rate=pay,
+                after_bill_rate=bill,
+                burden_pct=row.burden_pct if row.burden_pct is not None else contract.burden_pct,
+                msp_fee_pct=contract.msp_fee_pct,
+                hours_per_week=row.hours_per_week,
+                start_date=row.start_date,
+                expected_end_date=row.expected_end_date,
             )
         )
 
@@ -515,6 +549,10 @@ class ReadModel:
             self._open_items_by_contract.removed(self.open_items, key)
             self.changes.opened.pop(key, None)
             self.changes.closed.add(key)
+
+
+def _in_force_order(r: RateRow) -> tuple[date, int]:
+    return (r.effective_date, r.stream_version)
 
 
 # singledispatchmethod builds a new bound function on every call (Python 3.11): dispatching

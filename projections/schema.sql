@@ -8,6 +8,7 @@ CREATE TABLE {schema}.meta (
     id           int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
     generation   bigint NOT NULL,
     events_topic text NOT NULL,
+    layout       text NOT NULL,  -- services.projector.store.layout(): a fingerprint of this file
     created_at   timestamptz NOT NULL DEFAULT now()
 );
 
@@ -90,24 +91,17 @@ CREATE TABLE {schema}.margin_impacts (
     basis                        text NOT NULL,
     counted_from                 date NOT NULL,
     occurred_at                  timestamptz NOT NULL,
+    -- The facts the impact is computed from; its figures (markup, margin per hour, weekly
+    -- and remaining gross profit before, after and their deltas) are derived when read.
     before_pay_rate              numeric NOT NULL,
-    after_pay_rate               numeric NOT NULL,
-    delta_pay_rate               numeric NOT NULL,
     before_bill_rate             numeric NOT NULL,
+    after_pay_rate               numeric NOT NULL,
     after_bill_rate              numeric NOT NULL,
-    delta_bill_rate              numeric NOT NULL,
-    before_markup_pct            numeric NOT NULL,
-    after_markup_pct             numeric NOT NULL,
-    delta_markup_pct             numeric NOT NULL,
-    before_margin_per_hour       numeric NOT NULL,
-    after_margin_per_hour        numeric NOT NULL,
-    delta_margin_per_hour        numeric NOT NULL,
-    before_weekly_gross_profit   numeric NOT NULL,
-    after_weekly_gross_profit    numeric NOT NULL,
-    delta_weekly_gross_profit    numeric NOT NULL,
-    before_remaining_gross_profit numeric NOT NULL,
-    after_remaining_gross_profit numeric NOT NULL,
-    delta_remaining_gross_profit numeric NOT NULL,
+    burden_pct                   numeric NOT NULL,
+    msp_fee_pct                  numeric NOT NULL,
+    hours_per_week               numeric NOT NULL,
+    start_date                   date NOT NULL,
+    expected_end_date            date NOT NULL,
     PRIMARY KEY (contract_id, event_id, assignment_id)
 );
 CREATE INDEX ON {schema}.margin_impacts (contract_id, stream_version);

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,6 +41,12 @@ class Settings(BaseSettings):
     # Events per projector batch (one PostgreSQL transaction each).
     projector_batch: int = Field(
         20_000, ge=1, validation_alias=AliasChoices("LEDGER_PROJECTOR_BATCH")
+    )
+    # Processes a rebuild replays the log with, each owning some partitions: one per core.
+    rebuild_processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        validation_alias=AliasChoices("LEDGER_REBUILD_PROCESSES"),
     )
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
 

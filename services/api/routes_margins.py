@@ -7,6 +7,7 @@ stored stays exact. Account managers see their own contracts; finance and admin 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from projections import margin
+from projections.read_model import impact_of
 from projections.rollup import AssignmentMargin, RollUp, roll_up
 from services.api.auth import Reader
 from services.api.margin_queries import assignment_margins
@@ -282,16 +284,33 @@ async def margin_impacts(
     return _respond(request, {"margin_impacts": items, "limit": limit, "offset": offset}, items)
 
 
+_IMPACT_HEAD = (
+    "event_id",
+    "assignment_id",
+    "contract_id",
+    "stream_version",
+    "event_type",
+    "basis",
+    "counted_from",
+    "occurred_at",
+)
+_IMPACT_TERMS = ("burden_pct", "msp_fee_pct", "hours_per_week", "start_date", "expected_end_date")
+_IMPACT_FIGURES = tuple(f.name for f in dataclasses.fields(margin.ImpactFigures))
+
+
 def impact_json(r: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in r.items():
-        if k == "event_id":
-            out[k] = str(v)
-        elif k == "occurred_at":
-            out[k] = v.isoformat()
-        else:
-            out[k] = _show(k, v)
-    return out
+    """A stored impact row with its figures (computed here from the stored facts): before,
+    after and delta of each, then the terms they were computed with."""
+    impact = impact_of(r)
+    out: dict[str, Any] = {k: r[k] for k in _IMPACT_HEAD}
+    out["event_id"] = str(r["event_id"])
+    out["occurred_at"] = r["occurred_at"].isoformat()
+    for name in _IMPACT_FIGURES:
+        for side in ("before", "after", "delta"):
+            out[f"{side}_{name}"] = getattr(getattr(impact, side), name)
+    for k in (*_IMPACT_TERMS, *(k for k in r if k not in out and k not in _IMPACT_TERMS)):
+        out[k] = r[k]
+    return {k: v if k in ("event_id", "occurred_at") else _show(k, v) for k, v in out.items()}
 
 
 async def _forbidden_or_missing(

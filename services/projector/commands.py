@@ -12,28 +12,18 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.projector import store
-from services.projector.worker import Projector
+from services.projector.sharded import projector, replay
+from services.projector.worker import tune_gc
 from services.settings import Settings
 
 log = logging.getLogger("ledger.projector")
 
 
-def _projector(settings: Settings, schema: str | None = None) -> Projector:
-    return Projector(
-        settings.kafka_bootstrap_servers,
-        settings.topics.events,
-        settings.dsn,
-        live=settings.projection_schema,
-        schema=schema,
-        dead_letters=settings.topics.dead_letters.name,
-        max_batch=settings.projector_batch,
-    )
-
-
-async def ensure_schema(settings: Settings) -> None:
+async def ensure_schema(settings: Settings) -> bool:
+    """The live tables exist; False when they are of an older layout and need a rebuild."""
     conn = await asyncpg.connect(settings.dsn)
     try:
-        await store.ensure_live_schema(
+        return await store.ensure_live_schema(
             conn, settings.projection_schema, settings.topics.events.name
         )
     finally:
@@ -41,16 +31,22 @@ async def ensure_schema(settings: Settings) -> None:
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    await ensure_schema(settings)
-    projector = _projector(settings)
-    await projector.start()
+    if not await ensure_schema(settings):
+        # Tables of an older layout cannot be written by this code: the log rebuilds them.
+        log.warning(
+            "%s has an older layout: rebuilding it from the log", settings.projection_schema
+        )
+        await rebuild(settings)
+    live = projector(settings)
+    await live.start()
+    tune_gc()
     log.info(
         "projecting %s into schema %s", settings.topics.events.name, settings.projection_schema
     )
     try:
-        await projector.run(stop)
+        await live.run(stop)
     finally:
-        await projector.stop()
+        await live.stop()
 
 
 async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
@@ -63,26 +59,33 @@ async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
         )
     finally:
         await conn.close()
-    projector = _projector(settings, schema=nxt)
-    await projector.start()
+    total = await _log_size(settings)
+    report = _Reporter(total, out)
+    replayed = await replay(settings, nxt, settings.rebuild_processes, on_progress=report)
+    conn = await asyncpg.connect(settings.dsn)
     try:
-        total = sum((await projector.end_offsets()).values())
-        report = _Reporter(total, out)
-        await projector.run(asyncio.Event(), until_caught_up=True, on_batch=report)
-        conn = await asyncpg.connect(settings.dsn)
-        try:
-            await store.swap(conn, settings.projection_schema)
-        finally:
-            await conn.close()
-        report(projector, final=True)
+        await store.swap(conn, settings.projection_schema)
     finally:
-        await projector.stop()
+        await conn.close()
+    report.finish()
     print(
-        f"rebuilt {settings.projection_schema}: {projector.progress.applied} events applied, "
-        f"swapped in",
+        f"rebuilt {settings.projection_schema}: {replayed.applied} events applied "
+        f"in {replayed.seconds:.1f} s by {settings.rebuild_processes} process(es), swapped in",
         file=out,
     )
     return 0
+
+
+async def _log_size(settings: Settings) -> int:
+    """Offsets in the events topic now (records and transaction markers)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        spec = settings.topics.events
+        tps = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
+        return sum((await consumer.end_offsets(tps)).values())
+    finally:
+        await consumer.stop()
 
 
 class _Reporter:
@@ -93,14 +96,15 @@ class _Reporter:
         self.out = out
         self.tty = out.isatty()
         self.last = 0.0
+        self.latest = (0, time.time())
 
-    def __call__(self, p: Projector, final: bool = False) -> None:
+    def __call__(self, done: int, started: float, final: bool = False) -> None:
         now = time.monotonic()
         if not final and now - self.last < (0.2 if self.tty else 5.0):
             return
         self.last = now
-        done = sum(p.positions.values())
-        elapsed = max(now - p.progress.started, 1e-9)
+        self.latest = (done, started)
+        elapsed = max(time.time() - started, 1e-9)
         rate = done / elapsed
         eta = (self.total - done) / rate if rate > 0 else 0
         line = f"{done:,}/{self.total:,} events  {rate:,.0f} events/s  ETA {eta:,.0f} s"
@@ -113,6 +117,9 @@ class _Reporter:
         else:
             self.out.write(line + "\n")
         self.out.flush()
+
+    def finish(self) -> None:
+        self(*self.latest, final=True)
 
 
 async def status(settings: Settings, out: TextIO = sys.stdout) -> int:

@@ -6,8 +6,8 @@ magnitude faster than row-by-row statements); the upserted entity rows go throug
 table and one merge that keeps the higher stream version.
 
 COPY is fed in PostgreSQL's text format, built here: asyncpg's binary COPY encodes each numeric
-through `Decimal.as_tuple()`, ~2 µs a value, and a batch holds millions of them (18 per margin
-impact), all on the projector's one Python thread. `str(Decimal)` is exact and ~10 times cheaper,
+through `Decimal.as_tuple()`, ~2 µs a value, and a batch holds hundreds of thousands of them,
+all on the projector's one Python thread. `str(Decimal)` is exact and ~10 times cheaper,
 and PostgreSQL parses it on its own core.
 
 Every batch transaction takes a shared advisory lock; `swap` takes it exclusively to rename a
@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Iterable
-from datetime import datetime
 from importlib import resources
 from operator import attrgetter
 from typing import Any
@@ -31,6 +30,7 @@ from projections.read_model import (
     AssignmentRow,
     Changes,
     ContractRow,
+    ImpactRow,
     OpenItem,
     RateRow,
     ReadModel,
@@ -62,24 +62,7 @@ TERMS_COLUMNS = [
     "conversion_fee_pct",
     "conversion_fee_waived_after_hours",
 ]
-IMPACT_FIGURES = [
-    "pay_rate",
-    "bill_rate",
-    "markup_pct",
-    "margin_per_hour",
-    "weekly_gross_profit",
-    "remaining_gross_profit",
-]
-IMPACT_COLUMNS = [
-    "event_id",
-    "assignment_id",
-    "contract_id",
-    "stream_version",
-    "event_type",
-    "basis",
-    "counted_from",
-    "occurred_at",
-] + [f"{side}_{name}" for name in IMPACT_FIGURES for side in ("before", "after", "delta")]
+IMPACT_COLUMNS = [f.name for f in dataclasses.fields(ImpactRow)]
 
 # A row's fields as a tuple, read in C: dataclasses.astuple recurses and deep-copies every value,
 # which for rows of immutable values (str, int, Decimal, date) only costs time.
@@ -88,32 +71,52 @@ _assignment_tuple = attrgetter(*ASSIGNMENT_COLUMNS)
 _terms_tuple = attrgetter(*TERMS_COLUMNS)
 _rate_tuple = attrgetter(*RATE_COLUMNS)
 _open_item_tuple = attrgetter(*OPEN_ITEM_COLUMNS)
-_impact_head = attrgetter(*IMPACT_COLUMNS[:7])  # event_id … counted_from; then occurred_at
-_impact_figures = attrgetter(
-    *(f"impact.{side}.{name}" for name in IMPACT_FIGURES for side in ("before", "after", "delta"))
-)
+_impact_tuple = attrgetter(*IMPACT_COLUMNS)
+
+
+def _template() -> str:
+    return (resources.files("projections") / "schema.sql").read_text()
 
 
 def schema_sql(schema: str) -> str:
-    return (resources.files("projections") / "schema.sql").read_text().replace("{schema}", schema)
+    return _template().replace("{schema}", schema)
 
 
-async def ensure_live_schema(conn: asyncpg.Connection, live: str, events_topic: str) -> None:
-    """Creates the live read-model tables if they do not exist yet (idempotent)."""
+def layout() -> str:
+    """A fingerprint of the tables' layout, kept in `meta`: tables of another layout cannot be
+    written by this code, and are rebuilt from the log instead."""
+    return hashlib.sha256(_template().encode()).hexdigest()[:16]
+
+
+async def _create(
+    conn: asyncpg.Connection, schema: str, generation: int, events_topic: str
+) -> None:
+    await conn.execute(schema_sql(schema))
+    await conn.execute(
+        f"INSERT INTO {schema}.meta (generation, events_topic, layout) VALUES ($1, $2, $3)",
+        generation,
+        events_topic,
+        layout(),
+    )
+
+
+async def ensure_live_schema(conn: asyncpg.Connection, live: str, events_topic: str) -> bool:
+    """Creates the live read-model tables if they do not exist yet (idempotent). False when
+    the existing ones are of another layout (see `layout`): they need a rebuild."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _swap_lock(live))
         exists = await conn.fetchval(
             "SELECT 1 FROM information_schema.schemata WHERE schema_name = $1", live
         )
         if not exists:
-            await conn.execute(schema_sql(live))
-            await conn.execute(
-                f"INSERT INTO {live}.meta (generation, events_topic) VALUES (1, $1)",
-                events_topic,
-            )
-        topic = await conn.fetchval(f"SELECT events_topic FROM {live}.meta")
-        if topic != events_topic:
-            raise RuntimeError(f"schema {live} projects {topic}, not {events_topic}")
+            await _create(conn, live, 1, events_topic)
+        # As JSON, so that tables made before `layout` existed read as NULL, not an error.
+        meta = await conn.fetchrow(
+            f"SELECT events_topic, to_jsonb(m) ->> 'layout' AS layout FROM {live}.meta m"
+        )
+        if meta["events_topic"] != events_topic:
+            raise RuntimeError(f"schema {live} projects {meta['events_topic']}, not {events_topic}")
+        return bool(meta["layout"] == layout())
 
 
 async def create_next_schema(conn: asyncpg.Connection, live: str, events_topic: str) -> str:
@@ -121,13 +124,8 @@ async def create_next_schema(conn: asyncpg.Connection, live: str, events_topic: 
     nxt = next_of(live)
     async with conn.transaction():
         await conn.execute(f"DROP SCHEMA IF EXISTS {nxt} CASCADE")
-        await conn.execute(schema_sql(nxt))
         live_gen = await conn.fetchval(f"SELECT generation FROM {live}.meta") or 0
-        await conn.execute(
-            f"INSERT INTO {nxt}.meta (generation, events_topic) VALUES ($1, $2)",
-            live_gen + 1,
-            events_topic,
-        )
+        await _create(conn, nxt, live_gen + 1, events_topic)
     return nxt
 
 
@@ -185,15 +183,12 @@ class Batch:
 
     @classmethod
     def of(cls, changes: Changes, positions: dict[int, int]) -> Batch:
-        ts = datetime.fromisoformat
         return cls(
             contracts=[_contract_tuple(r) for r in changes.contracts.values()],
             assignments=[_assignment_tuple(r) for r in changes.assignments.values()],
             terms=[_terms_tuple(t) for t in changes.terms],
             rates=[_rate_tuple(r) for r in changes.rates],
-            impacts=[
-                (*_impact_head(i), ts(i.occurred_at), *_impact_figures(i)) for i in changes.impacts
-            ],
+            impacts=[_impact_tuple(i) for i in changes.impacts],
             opened=[_open_item_tuple(o) for o in changes.opened.values()],
             closed=sorted(changes.closed),
             positions=sorted(positions.items()),

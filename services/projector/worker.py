@@ -14,9 +14,10 @@ Kafka's prefetching would only move between batches, and nothing would overlap.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -28,6 +29,20 @@ from projections.read_model import ReadModel
 from services.projector import store
 
 log = logging.getLogger("ledger.projector")
+
+
+def tune_gc() -> None:
+    """The garbage-collection policy of a projector process (call once the model is loaded).
+
+    The read model is large, long-lived and free of reference cycles; its rows die by reference
+    counting. CPython's cyclic collector, by default run every 700 net allocations, keeps
+    re-scanning it to find nothing, which cost a replay about a fifth of its CPU. The loaded
+    model is frozen out of the collector's view and the young generation is collected every
+    50,000 allocations: cycles (asyncio's, exceptions') are still collected, just less often.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 # Events applied between two hand-overs of the event loop (a few milliseconds of CPU).
@@ -54,8 +69,11 @@ class Projector:
         schema: str | None = None,
         max_batch: int = 20_000,
         dead_letters: str | None = None,
+        partitions: Sequence[int] | None = None,
     ) -> None:
-        """Projects into schema `live`, or into `schema` (a rebuild's) on behalf of `live`."""
+        """Projects into schema `live`, or into `schema` (a rebuild's) on behalf of `live`;
+        every partition of `events`, or only `partitions` (a shard of a sharded replay: a
+        contract's events are all in one partition, so shards never touch the same rows)."""
         self.bootstrap = bootstrap
         self.events = events
         self.dsn = dsn
@@ -64,7 +82,8 @@ class Projector:
         self.max_batch = max_batch
         self.dead_letters = dead_letters
         self._dlq: AIOKafkaProducer | None = None
-        self.tps = [TopicPartition(events.name, p) for p in range(events.partitions)]
+        own = range(events.partitions) if partitions is None else sorted(set(partitions))
+        self.tps = [TopicPartition(events.name, p) for p in own]
         self.model = ReadModel()
         self.generation = 0
         self.positions: dict[int, int] = {}
@@ -97,7 +116,10 @@ class Projector:
     async def reload(self) -> None:
         """The model and positions as last committed; the consumer seeks to them."""
         assert self.conn is not None and self.consumer is not None
-        self.generation, self.model, self.positions = await store.load(self.conn, self.schema)
+        self.generation, self.model, positions = await store.load(self.conn, self.schema)
+        # Only this projector's own: writing another shard's position back would move it back.
+        own = {tp.partition for tp in self.tps}
+        self.positions = {p: at for p, at in positions.items() if p in own}
         for tp in self.tps:
             offset = self.positions.get(tp.partition)
             if offset is None:

@@ -192,7 +192,7 @@ def test_worked_example_raise_approved_records_the_applied_impact() -> None:
     assert row.assignment_id == "A-1" and row.contract_id == CONTRACT_ID
     assert row.stream_version == approved.stream_version
     assert row.counted_from == RAISE_DAY
-    assert row.occurred_at == approved.occurred_at.isoformat()
+    assert row.occurred_at == approved.occurred_at
     before, after, delta = row.impact.before, row.impact.after, row.impact.delta
     # Before: markup 25 %, margin 37.50 − 30.00 × 1.20 = 1.50/h, × 40 = 60.00 a week.
     assert (before.pay_rate, before.bill_rate) == (D("30.00"), D("37.50"))

@@ -1,0 +1,72 @@
+"""Read models of an older table layout (as left by an older version of the projector) are
+rebuilt from the log when the projector starts, not written into with the wrong columns."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from events.topics import topics
+from services import kafka_admin
+from services.projector import commands, store
+from tests.conftest import Stack, unique
+from tests.integration.projection_support import drop, dump, log_end, replay
+from tests.support.histories import generate, produce
+
+
+async def test_the_projector_rebuilds_read_models_of_an_older_layout(ready_stack: Stack) -> None:
+    prefix = unique("lay")
+    t = topics(prefix)
+    await kafka_admin.ensure_topics(ready_stack.bootstrap, t)
+    log = generate(600, contracts=20, seed=5, check=True)
+    await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, log, "none")
+    live, clean = (unique("lay").replace("-", "_") for _ in range(2))
+    settings = ready_stack.settings.model_copy(
+        update={"topic_prefix": prefix, "projection_schema": live, "rebuild_processes": 2}
+    )
+    conn = await asyncpg.connect(ready_stack.dsn)
+    try:
+        # Tables as an older version left them: no layout fingerprint, and a column since gone.
+        await store.ensure_live_schema(conn, live, t.events.name)
+        await conn.execute(f"ALTER TABLE {live}.meta DROP COLUMN layout")
+        await conn.execute(f"ALTER TABLE {live}.margin_impacts ADD COLUMN delta_markup_pct numeric")
+        assert await store.ensure_live_schema(conn, live, t.events.name) is False
+
+        stop = asyncio.Event()
+        serving = asyncio.create_task(commands.serve(settings, stop))
+        end = await log_end(ready_stack.bootstrap, t.events)
+        try:
+            async with asyncio.timeout(120):
+                while await _applied(conn, live) < end:
+                    assert not serving.done(), serving.exception()
+                    await asyncio.sleep(0.2)
+        finally:
+            stop.set()
+            await serving
+        assert await store.ensure_live_schema(conn, live, t.events.name) is True
+        columns = await conn.fetchval(
+            """SELECT array_agg(column_name::text) FROM information_schema.columns
+               WHERE table_schema = $1 AND table_name = 'margin_impacts'""",
+            live,
+        )
+    finally:
+        await conn.close()
+    try:
+        await replay(ready_stack.bootstrap, t.events, ready_stack.dsn, clean)
+        rebuilt, expected = await dump(ready_stack.dsn, live), await dump(ready_stack.dsn, clean)
+    finally:
+        await drop(ready_stack.dsn, live, clean)
+
+    assert "delta_markup_pct" not in columns
+    assert len(rebuilt["contracts"]) == 20
+    assert rebuilt == expected
+
+
+async def _applied(conn: asyncpg.Connection, schema: str) -> int:
+    try:
+        return int(
+            await conn.fetchval(f"SELECT coalesce(sum(next_offset), 0) FROM {schema}.positions")
+        )
+    except asyncpg.UndefinedTableError:
+        return 0
