@@ -100,10 +100,10 @@ class _Reporter:
 
     def __call__(self, done: int, started: float, final: bool = False) -> None:
         now = time.monotonic()
+        self.latest = (done, started)
         if not final and now - self.last < (0.2 if self.tty else 5.0):
             return
         self.last = now
-        self.latest = (done, started)
         elapsed = max(time.time() - started, 1e-9)
         rate = done / elapsed
         eta = (self.total - done) / rate if rate > 0 else 0

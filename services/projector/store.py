@@ -285,19 +285,16 @@ def copy_text(rows: Iterable[tuple[Any, ...]]) -> bytes:
     Fast path: a row is joined with `str` in C and kept when the line shows that no value needed
     more: no "None" (a NULL), no backslash, newline or carriage return, and exactly one tab
     between values (so no value holds one). Only the values of str can hold those, and only str
-    and None need more than `str`; any other row is formatted value by value.
+    and None need more than `str`. A row that only shows "None" gets its NULLs written as such;
+    any other row is formatted value by value.
     """
     lines = []
     for row in rows:
         line = "\t".join(map(str, row))
-        if (
-            "None" in line
-            or "\\" in line
-            or "\n" in line
-            or "\r" in line
-            or line.count("\t") != len(row) - 1
-        ):
+        if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != len(row) - 1:
             line = "\t".join(map(_text_value, row))
+        elif "None" in line:  # no value needs escaping: only a NULL may need more than `str`
+            line = "\t".join(["\\N" if v is None else str(v) for v in row])
         lines.append(line)
     lines.append("")
     return "\n".join(lines).encode()
