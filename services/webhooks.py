@@ -28,6 +28,13 @@ from services.api.routes_alerts import ALERT_COLUMNS, COMMITTED_BEFORE_RUNNING, 
 
 log = logging.getLogger("ledger.webhooks")
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+# Advisory locks of receivers: (this class, a hash of the webhook id), apart from the
+# single-key locks taken elsewhere.
+_LOCK_CLASS = int.from_bytes(b"whk1", "big") - 2**31
+
+
+def _lock_key(webhook_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(webhook_id.encode()).digest()[:4], "big") - 2**31
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -102,6 +109,20 @@ class Deliverer:
             await pool.close()
 
     async def _serve(self, pool: asyncpg.Pool, http: httpx.AsyncClient, wid: str) -> None:
+        # One deliverer at a time per receiver, however many deliverer processes run: two would
+        # each deliver everything. The lock belongs to this session, so it is released when the
+        # process dies, and another deliverer takes the receiver over within a second.
+        lock = await asyncpg.connect(self.dsn)
+        try:
+            while not await lock.fetchval(
+                "SELECT pg_try_advisory_lock($1, $2)", _LOCK_CLASS, _lock_key(wid)
+            ):
+                await asyncio.sleep(1.0)
+            await self._deliver(pool, http, wid)
+        finally:
+            await lock.close()
+
+    async def _deliver(self, pool: asyncpg.Pool, http: httpx.AsyncClient, wid: str) -> None:
         backoff = self.backoff_s
         while True:
             hook = await pool.fetchrow("SELECT * FROM webhooks WHERE webhook_id = $1", wid)

@@ -1,5 +1,5 @@
 """A webhook receiver down for the first 10 alerts and up afterwards ends with every alert
-exactly once by id, signatures valid, in order per contract."""
+exactly once by id, signatures valid, in order per contract, even with two deliverers running."""
 
 from __future__ import annotations
 
@@ -55,6 +55,11 @@ async def test_a_receiver_that_was_down_gets_everything_once_in_order(
     wid = added.stdout.split()[1]
     secret = added.stdout.strip().rsplit(" ", 1)[1]
     services.start("webhooks")
+    # A second deliverer, as when the service is scaled out: still every alert exactly once.
+    second = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "webhooks"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     cids = [unique("C") for _ in range(3)]
     conn = await asyncpg.connect(ready_stack.dsn)
     server = None
@@ -113,5 +118,7 @@ async def test_a_receiver_that_was_down_gets_everything_once_in_order(
         await conn.execute("UPDATE webhooks SET active = false WHERE webhook_id = $1", wid)
         await conn.close()
         services.kill("webhooks")
+        second.kill()
+        second.wait()
         if server is not None:
             server.shutdown()
