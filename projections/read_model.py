@@ -14,7 +14,7 @@ conversion fee due) are computed when read, as of any date, from the rate and te
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -67,18 +67,64 @@ class ContractRow:
     terminated_on: date | None = None
 
 
+TermsKind = Literal["signed", "amended"]
+PRICING_TERMS: tuple[str, ...] = (
+    "burden_pct",
+    "msp_fee_pct",
+    "markup_floor_pct",
+    "conversion_fee_pct",
+    "conversion_fee_waived_after_hours",
+)
+
+
 @dataclass(slots=True)
 class TermsRow:
-    """The contract's pricing terms from `effective_date` on: for figures as of a past date."""
+    """The contract's pricing terms as signed, or what one amendment changed from its
+    effective date on (None: a term it left alone). `terms_in_force` folds them for a date."""
 
     contract_id: str
     effective_date: date
     stream_version: int
+    kind: TermsKind
+    burden_pct: Decimal | None
+    msp_fee_pct: Decimal | None  # as signed: 0 when the contract has none
+    markup_floor_pct: Decimal | None
+    conversion_fee_pct: Decimal | None
+    conversion_fee_waived_after_hours: Decimal | None  # as signed: None is no waiver
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The pricing terms in force on a date."""
+
     burden_pct: Decimal
     msp_fee_pct: Decimal
     markup_floor_pct: Decimal
     conversion_fee_pct: Decimal
     conversion_fee_waived_after_hours: Decimal | None
+
+
+def terms_in_force(history: Iterable[TermsRow], on: date) -> Terms | None:
+    """The terms in force on `on`: as signed, then every amendment in effect by then in the
+    order of its effective date (of recording, for one date), each changing only the terms it
+    names. A back-dated amendment thus counts from its date, beneath a later-dated one recorded
+    before it. None without a signing."""
+    signed: TermsRow | None = None
+    amendments: list[TermsRow] = []
+    for t in history:
+        if t.kind == "signed":
+            signed = t
+        elif t.effective_date <= on:
+            amendments.append(t)
+    if signed is None:
+        return None
+    terms = {name: getattr(signed, name) for name in PRICING_TERMS}
+    for t in sorted(amendments, key=lambda t: (t.effective_date, t.stream_version)):
+        for name in PRICING_TERMS:
+            value = getattr(t, name)
+            if value is not None:
+                terms[name] = value
+    return Terms(**terms)
 
 
 @dataclass(slots=True)
@@ -246,6 +292,9 @@ class ReadModel:
     # on its effective date, which for a back-dated change is not the latest row.
     rate_history: dict[tuple[str, str], list[RateRow]] = field(default_factory=dict)
     open_items: dict[tuple[str, str, str], OpenItem] = field(default_factory=dict)
+    # The pricing terms as signed and as amended, per contract: an impact is priced with the
+    # terms in force on the day it counts from.
+    terms_history: dict[str, list[TermsRow]] = field(default_factory=dict)
     changes: Changes = field(default_factory=Changes)
     _assignments_by_contract: _ByContract[tuple[str, str]] = field(
         default_factory=_ByContract, init=False, repr=False, compare=False
@@ -298,14 +347,36 @@ class ReadModel:
             conversion_fee_waived_after_hours=e.conversion_fee_waived_after_hours,
             non_solicit_months=e.non_solicit_months,
         )
-        self._record_terms(e.contract_id, e.start_date, e.stream_version or 0)
+        self._record_terms(
+            TermsRow(
+                contract_id=e.contract_id,
+                effective_date=e.start_date,
+                stream_version=e.stream_version or 0,
+                kind="signed",
+                burden_pct=e.burden_pct,
+                msp_fee_pct=e.msp_fee_pct if e.msp_fee_pct is not None else ZERO,
+                markup_floor_pct=e.markup_floor_pct,
+                conversion_fee_pct=e.conversion_fee_pct,
+                conversion_fee_waived_after_hours=e.conversion_fee_waived_after_hours,
+            )
+        )
 
     @_apply.register
     def _amended(self, e: ContractAmended) -> None:
         row = self.contracts[e.contract_id]
-        for name, value in e.amended_terms().items():
-            setattr(row, name, value)
-        self._record_terms(e.contract_id, e.effective_date, e.stream_version or 0)
+        amended = e.amended_terms()
+        for name, value in amended.items():
+            setattr(row, name, value)  # the contract as last amended, whatever the dates
+        if any(name in amended for name in PRICING_TERMS):
+            self._record_terms(
+                TermsRow(
+                    e.contract_id,
+                    e.effective_date,
+                    e.stream_version or 0,
+                    "amended",
+                    *(getattr(e, name) for name in PRICING_TERMS),
+                )
+            )
 
     @_apply.register
     def _terminated(self, e: ContractTerminated) -> None:
@@ -386,7 +457,7 @@ class ReadModel:
             bill = e.client_max_bill_rate
         else:
             today = self._in_force(row, day)
-            markup = margin.markup_pct(self._rates(row, today.pay_rate, today.bill_rate))
+            markup = margin.markup_pct(self._rates(row, today.pay_rate, today.bill_rate, day))
             bill = margin.bill_rate_for_markup(e.requested_pay_rate, markup)
         self._record_impact(row, e, e.requested_pay_rate, bill, day, "proposed")
         self._open(e, "raise_request", e.raise_request_id, e.assignment_id)
@@ -440,13 +511,13 @@ class ReadModel:
             return []
         return self._concerned(contract_id, item.assignment_id)
 
-    def _rates(self, row: AssignmentRow, pay: Decimal, bill: Decimal) -> margin.Rates:
-        contract = self.contracts[row.contract_id]
+    def _rates(self, row: AssignmentRow, pay: Decimal, bill: Decimal, on: date) -> margin.Rates:
+        terms = self._terms(row.contract_id, on)
         return margin.Rates(
             pay_rate=pay,
             bill_rate=bill,
-            burden_pct=row.burden_pct if row.burden_pct is not None else contract.burden_pct,
-            msp_fee_pct=contract.msp_fee_pct,
+            burden_pct=row.burden_pct if row.burden_pct is not None else terms.burden_pct,
+            msp_fee_pct=terms.msp_fee_pct,
             hours_per_week=row.hours_per_week,
         )
 
@@ -498,7 +569,7 @@ class ReadModel:
         basis: Basis,
     ) -> None:
         before = self._in_force(row, counted_from)
-        contract = self.contracts[row.contract_id]
+        terms = self._terms(row.contract_id, counted_from)
         self.changes.impacts.append(
             ImpactRow(
                 event_id=str(e.event_id),
@@ -513,28 +584,24 @@ class ReadModel:
                 before_bill_rate=before.bill_rate,
                 after_pay_rate=pay,
                 after_bill_rate=bill,
-                burden_pct=row.burden_pct if row.burden_pct is not None else contract.burden_pct,
-                msp_fee_pct=contract.msp_fee_pct,
+                burden_pct=row.burden_pct if row.burden_pct is not None else terms.burden_pct,
+                msp_fee_pct=terms.msp_fee_pct,
                 hours_per_week=row.hours_per_week,
                 start_date=row.start_date,
                 expected_end_date=row.expected_end_date,
             )
         )
 
-    def _record_terms(self, contract_id: str, effective: date, version: int) -> None:
-        c = self.contracts[contract_id]
-        self.changes.terms.append(
-            TermsRow(
-                contract_id=contract_id,
-                effective_date=effective,
-                stream_version=version,
-                burden_pct=c.burden_pct,
-                msp_fee_pct=c.msp_fee_pct,
-                markup_floor_pct=c.markup_floor_pct,
-                conversion_fee_pct=c.conversion_fee_pct,
-                conversion_fee_waived_after_hours=c.conversion_fee_waived_after_hours,
-            )
-        )
+    def _record_terms(self, terms: TermsRow) -> None:
+        self.terms_history.setdefault(terms.contract_id, []).append(terms)
+        self.changes.terms.append(terms)
+
+    def _terms(self, contract_id: str, on: date) -> Terms:
+        history = self.terms_history.get(contract_id, ())
+        terms = terms_in_force(history, on)
+        if terms is None:  # never: every stream starts with ContractSigned
+            raise LookupError(f"contract {contract_id} has no signed terms")
+        return terms
 
     def _open(self, e: EventBase, kind: OpenKind, item_id: str, assignment_id: str | None) -> None:
         key = (e.contract_id, kind, item_id)

@@ -38,14 +38,18 @@ CREATE TABLE {schema}.contracts (
 CREATE INDEX ON {schema}.contracts (client_id);
 CREATE INDEX ON {schema}.contracts (account_manager_id);
 
+-- The pricing terms as signed (kind 'signed', every term), and what each amendment changed
+-- from its effective date (kind 'amended', NULL: a term it left alone). The terms in force on a
+-- date are folded from these rows when read (projections.read_model.terms_in_force).
 CREATE TABLE {schema}.terms_history (
     contract_id                       text NOT NULL,
     effective_date                    date NOT NULL,
     stream_version                    int NOT NULL,
-    burden_pct                        numeric NOT NULL,
-    msp_fee_pct                       numeric NOT NULL,
-    markup_floor_pct                  numeric NOT NULL,
-    conversion_fee_pct                numeric NOT NULL,
+    kind                              text NOT NULL CHECK (kind IN ('signed', 'amended')),
+    burden_pct                        numeric,
+    msp_fee_pct                       numeric,
+    markup_floor_pct                  numeric,
+    conversion_fee_pct                numeric,
     conversion_fee_waived_after_hours numeric,
     PRIMARY KEY (contract_id, stream_version)
 );

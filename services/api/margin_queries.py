@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Any
 
 import asyncpg
 
 from projections import margin
+from projections.read_model import Terms, TermsRow, terms_in_force
 from projections.rollup import AssignmentFacts, AssignmentMargin, assignment_margin
 
-# The rates and terms in force on $1, for the assignments the WHERE clause picks. Before an
-# assignment's first rate (as_of before its start) its first recorded rates are shown.
+TERMS_FIELDS = [f.name for f in dataclasses.fields(TermsRow)]
+
+# The rates in force on $1, for the assignments the WHERE clause picks. Before an assignment's
+# first rate (as_of before its start) its first recorded rates are shown. The contract's terms
+# here are as last amended: `terms_on` replaces them with those in force on the date.
 _FACTS = """
 SELECT a.contract_id, a.assignment_id, a.staffer_id, a.staffer_name, a.job_title,
        a.start_date, a.expected_end_date, a.end_date, a.end_reason, a.hours_per_week,
@@ -20,11 +25,8 @@ SELECT a.contract_id, a.assignment_id, a.staffer_id, a.staffer_name, a.job_title
        coalesce(r.pay_rate, f.pay_rate) AS pay_rate,
        coalesce(r.bill_rate, f.bill_rate) AS bill_rate,
        coalesce(r.effective_date, f.effective_date) AS rates_effective,
-       coalesce(t.burden_pct, c.burden_pct) AS contract_burden_pct,
-       coalesce(t.msp_fee_pct, c.msp_fee_pct) AS msp_fee_pct,
-       coalesce(t.conversion_fee_pct, c.conversion_fee_pct) AS conversion_fee_pct,
-       CASE WHEN t.contract_id IS NULL THEN c.conversion_fee_waived_after_hours
-            ELSE t.conversion_fee_waived_after_hours END AS waived_after_hours
+       c.burden_pct AS contract_burden_pct, c.msp_fee_pct, c.markup_floor_pct, c.conversion_fee_pct,
+       c.conversion_fee_waived_after_hours AS waived_after_hours
 FROM {s}.assignments a
 JOIN {s}.contracts c USING (contract_id)
 LEFT JOIN LATERAL (
@@ -36,13 +38,26 @@ LEFT JOIN LATERAL (
     SELECT pay_rate, bill_rate, effective_date FROM {s}.rate_history h
     WHERE h.contract_id = a.contract_id AND h.assignment_id = a.assignment_id
     ORDER BY h.effective_date, h.stream_version LIMIT 1) f ON true
-LEFT JOIN LATERAL (
-    SELECT * FROM {s}.terms_history th
-    WHERE th.contract_id = a.contract_id AND th.effective_date <= $1
-    ORDER BY th.effective_date DESC, th.stream_version DESC LIMIT 1) t ON true
 WHERE {where}
 ORDER BY a.contract_id, a.assignment_id
 """
+
+
+async def terms_on(
+    conn: asyncpg.Connection | asyncpg.Pool, schema: str, contract_ids: list[str], on: date
+) -> dict[str, Terms]:
+    """The pricing terms in force on `on` of each contract, folded from its terms history."""
+    if not contract_ids:
+        return {}
+    history: dict[str, list[TermsRow]] = {}
+    for r in await conn.fetch(
+        f"""SELECT {", ".join(TERMS_FIELDS)} FROM {schema}.terms_history
+            WHERE contract_id = ANY($1::text[]) ORDER BY contract_id, stream_version""",
+        contract_ids,
+    ):
+        history.setdefault(r["contract_id"], []).append(TermsRow(*r.values()))
+    folded = {cid: terms_in_force(rows, on) for cid, rows in history.items()}
+    return {cid: t for cid, t in folded.items() if t is not None}
 
 
 async def assignment_margins(
@@ -55,6 +70,7 @@ async def assignment_margins(
     """Each assignment's margin as of the date, with its contract's ids (client, manager)."""
     rows = await conn.fetch(_FACTS.format(s=schema, where=where), as_of, *args)
     contract_ids = sorted({r["contract_id"] for r in rows})
+    terms = await terms_on(conn, schema, contract_ids, as_of)
     open_items: dict[tuple[str, str | None], list[tuple[str, str]]] = {}
     if contract_ids:
         for o in await conn.fetch(
@@ -69,9 +85,15 @@ async def assignment_margins(
         items = open_items.get((r["contract_id"], r["assignment_id"]), []) + open_items.get(
             (r["contract_id"], None), []
         )
-        burden = (
-            r["own_burden_pct"] if r["own_burden_pct"] is not None else r["contract_burden_pct"]
+        # Without a terms history (never: every contract has its signing), as last amended.
+        t = terms.get(r["contract_id"]) or Terms(
+            burden_pct=r["contract_burden_pct"],
+            msp_fee_pct=r["msp_fee_pct"],
+            markup_floor_pct=r["markup_floor_pct"],
+            conversion_fee_pct=r["conversion_fee_pct"],
+            conversion_fee_waived_after_hours=r["waived_after_hours"],
         )
+        burden = r["own_burden_pct"] if r["own_burden_pct"] is not None else t.burden_pct
         facts = AssignmentFacts(
             contract_id=r["contract_id"],
             assignment_id=r["assignment_id"],
@@ -86,12 +108,12 @@ async def assignment_margins(
                 pay_rate=r["pay_rate"],
                 bill_rate=r["bill_rate"],
                 burden_pct=burden,
-                msp_fee_pct=r["msp_fee_pct"],
+                msp_fee_pct=t.msp_fee_pct,
                 hours_per_week=r["hours_per_week"],
             ),
             rates_effective=r["rates_effective"],
-            conversion_fee_pct=r["conversion_fee_pct"],
-            conversion_fee_waived_after_hours=r["waived_after_hours"],
+            conversion_fee_pct=t.conversion_fee_pct,
+            conversion_fee_waived_after_hours=t.conversion_fee_waived_after_hours,
             contract_terminated_on=r["terminated_on"],
             stream_version=r["stream_version"],
             open_items=tuple(sorted(items)),

@@ -21,7 +21,7 @@ from projections import margin
 from projections.read_model import impact_of
 from projections.rollup import AssignmentMargin, RollUp, roll_up
 from services.api.auth import Reader
-from services.api.margin_queries import assignment_margins
+from services.api.margin_queries import assignment_margins, terms_on
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["margins"])
@@ -150,6 +150,8 @@ async def contract(contract_id: str, request: Request, who: Reader, as_of: AsOf 
         raise HTTPException(403, f"contract {contract_id} is not managed by you")
     found = await _margins(request, who, day, "a.contract_id = $2", contract_id)
     rows = [_assignment_json(m, ids) for m, ids in found]
+    terms = await terms_on(st.pool, st.settings.projection_schema, [contract_id], day)
+    floor = terms[contract_id].markup_floor_pct if contract_id in terms else c["markup_floor_pct"]
     body = {
         "as_of": day.isoformat(),
         "contract_id": contract_id,
@@ -157,7 +159,7 @@ async def contract(contract_id: str, request: Request, who: Reader, as_of: AsOf 
         "client_name": c["client_name"],
         "account_manager_id": c["account_manager_id"],
         "status": c["status"],
-        "markup_floor_pct": _show("markup_floor_pct", c["markup_floor_pct"]),
+        "markup_floor_pct": _show("markup_floor_pct", floor),
         "min_assignment_weeks": c["min_assignment_weeks"],
         "stream_version": c["stream_version"],
         **_rollup_json(roll_up(m for m, _ in found)),

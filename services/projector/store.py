@@ -34,6 +34,7 @@ from projections.read_model import (
     OpenItem,
     RateRow,
     ReadModel,
+    TermsRow,
 )
 
 LIVE = "proj"
@@ -52,16 +53,7 @@ CONTRACT_COLUMNS = [f.name for f in dataclasses.fields(ContractRow)]
 ASSIGNMENT_COLUMNS = [f.name for f in dataclasses.fields(AssignmentRow)]
 RATE_COLUMNS = [f.name for f in dataclasses.fields(RateRow)]
 OPEN_ITEM_COLUMNS = [f.name for f in dataclasses.fields(OpenItem)]
-TERMS_COLUMNS = [
-    "contract_id",
-    "effective_date",
-    "stream_version",
-    "burden_pct",
-    "msp_fee_pct",
-    "markup_floor_pct",
-    "conversion_fee_pct",
-    "conversion_fee_waived_after_hours",
-]
+TERMS_COLUMNS = [f.name for f in dataclasses.fields(TermsRow)]
 IMPACT_COLUMNS = [f.name for f in dataclasses.fields(ImpactRow)]
 
 # A row's fields as a tuple, read in C: dataclasses.astuple recurses and deep-copies every value,
@@ -152,6 +144,11 @@ async def load(conn: asyncpg.Connection, schema: str) -> tuple[int, ReadModel, d
     ):
         rate = RateRow(**{c: r[c] for c in RATE_COLUMNS} | {"event_id": str(r["event_id"])})
         model.rate_history.setdefault((rate.contract_id, rate.assignment_id), []).append(rate)
+    for r in await conn.fetch(
+        f"SELECT * FROM {schema}.terms_history ORDER BY contract_id, stream_version"
+    ):
+        terms = TermsRow(**{c: r[c] for c in TERMS_COLUMNS})
+        model.terms_history.setdefault(terms.contract_id, []).append(terms)
     for r in await conn.fetch(f"SELECT * FROM {schema}.open_items"):
         item = OpenItem(
             r["contract_id"], r["kind"], r["item_id"], r["assignment_id"], r["opened_version"]

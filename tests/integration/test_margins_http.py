@@ -202,3 +202,52 @@ def test_account_managers_read_only_their_own(http: httpx.Client, api_tokens: To
         http.get(f"/v1/margins/contracts/{cid}", headers=_auth(api_tokens.finance)).status_code
         == 200
     )
+
+
+def test_a_back_dated_amendment_counts_from_its_date_under_a_later_one(
+    http: httpx.Client, api_tokens: Tokens
+) -> None:
+    cid, aid = unique("C"), unique("A")
+    only = {term: OMIT for term in ("client_name", "start_date", "end_date", "markup_floor_pct",
+            "burden_pct", "msp_fee_pct", "min_assignment_weeks", "conversion_fee_pct",
+            "conversion_fee_waived_after_hours", "non_solicit_months")}  # fmt: skip
+    for e in (
+        _sign(cid, api_tokens.am_id, markup_floor_pct="18"),
+        _start(cid, aid, pay_rate="30.00", bill_rate="37.50", hours_per_week="40"),
+        # Recorded first: burden 25 % and a floor of 22 % from March.
+        example(
+            "ContractAmended",
+            **(
+                only
+                | {
+                    "contract_id": cid,
+                    "effective_date": "2026-03-01",
+                    "burden_pct": "25",
+                    "markup_floor_pct": "22",
+                }
+            ),
+        ),
+        # Recorded later, back-dated: an MSP fee of 2 % from February.
+        example(
+            "ContractAmended",
+            **(only | {"contract_id": cid, "effective_date": "2026-02-01", "msp_fee_pct": "2"}),
+        ),
+    ):
+        assert post(http, api_tokens.am, e).status_code == 201, e
+
+    def on(day: str) -> tuple[str, str, str]:
+        a = http.get(
+            f"/v1/margins/assignments/{aid}", params={"as_of": day}, headers=_auth(api_tokens.am)
+        )
+        c = http.get(
+            f"/v1/margins/contracts/{cid}", params={"as_of": day}, headers=_auth(api_tokens.am)
+        )
+        assert a.status_code == 200 and c.status_code == 200, (a.text, c.text)
+        return a.json()["margin_per_hour"], a.json()["msp_fee_pct"], c.json()["markup_floor_pct"]
+
+    # January, as signed: 37.50 − 30.00 × 1.20 = 1.50/h.
+    assert on("2026-01-15") == ("1.50", "0.00", "18.00")
+    # February: the back-dated fee, 37.50 × 2 % = 0.75: 1.50 − 0.75 = 0.75/h; burden still 20 %.
+    assert on("2026-02-15") == ("0.75", "2.00", "18.00")
+    # March: both. 37.50 − 30.00 × 1.25 − 0.75 = −0.75/h; the floor amended to 22 %.
+    assert on("2026-03-15") == ("-0.75", "2.00", "22.00")

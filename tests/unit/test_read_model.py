@@ -40,6 +40,8 @@ from projections.read_model import (
     OpenItem,
     RateRow,
     ReadModel,
+    TermsRow,
+    terms_in_force,
 )
 from services.writer.decide import decide
 from services.writer.state import ContractState, evolve, fold
@@ -148,6 +150,7 @@ def snapshot(model: ReadModel) -> dict[str, Any]:
             "contracts": model.contracts,
             "assignments": model.assignments,
             "rate_history": model.rate_history,
+            "terms_history": model.terms_history,
             "open_items": model.open_items,
         }
     )
@@ -651,6 +654,56 @@ def test_amended_burden_and_msp_fee_change_the_figures_of_later_impacts() -> Non
     assert row.impact.delta.weekly_gross_profit == D("78.00")
 
 
+def test_a_back_dated_amendment_counts_from_its_own_date_beneath_a_later_dated_one() -> None:
+    s = worked_example()  # signed: burden 20, no MSP fee
+    s.amend(date(2026, 3, 1), burden_pct="25")  # recorded first, in force from March
+    s.amend(date(2026, 2, 1), msp_fee_pct="2")  # recorded later, back-dated to February
+    history = s.model.terms_history[CONTRACT_ID]
+    in_january, in_february, in_march = (
+        terms_in_force(history, date(2026, m, 15)) for m in (1, 2, 3)
+    )
+    assert in_january is not None and in_february is not None and in_march is not None
+    assert (in_january.burden_pct, in_january.msp_fee_pct) == (D("20"), D("0"))
+    # February: the fee, not yet March's burden.
+    assert (in_february.burden_pct, in_february.msp_fee_pct) == (D("20"), D("2"))
+    # March: both (the back-dated fee is still in force).
+    assert (in_march.burden_pct, in_march.msp_fee_pct) == (D("25"), D("2"))
+    # The stored rows are what each amendment changed, not a copy of the terms of the moment.
+    rows = [(t.kind, t.effective_date, t.burden_pct, t.msp_fee_pct) for t in s.take().terms]
+    assert rows == [
+        ("amended", date(2026, 3, 1), D("25"), None),
+        ("amended", date(2026, 2, 1), None, D("2")),
+    ]
+
+
+def test_amendments_of_one_day_apply_in_the_order_they_were_recorded() -> None:
+    s = worked_example()
+    s.amend(date(2026, 2, 1), burden_pct="25", markup_floor_pct="18")
+    s.amend(date(2026, 2, 1), burden_pct="22")
+    terms = terms_in_force(s.model.terms_history[CONTRACT_ID], date(2026, 2, 1))
+    assert terms is not None
+    assert (terms.burden_pct, terms.markup_floor_pct) == (D("22"), D("18"))
+
+
+def test_an_impact_is_priced_with_the_terms_in_force_on_the_day_it_counts_from() -> None:
+    s = worked_example()
+    s.amend(date(2026, 4, 1), burden_pct="25")  # recorded now, in force from April
+    s.take()
+    e = s.add(
+        "RatesAdjusted",
+        assignment_id="A-1",
+        pay_rate="31.00",
+        bill_rate="40.00",
+        effective_date="2026-03-02",
+    )
+    row = one_impact(s.take(), e)
+    # March: the signed burden of 20 % still. Before 37.50 − 36.00 = 1.50/h; after
+    # 40.00 − 37.20 = 2.80/h.
+    assert row.burden_pct == D("20")
+    assert row.impact.before.margin_per_hour == D("1.50")
+    assert row.impact.after.margin_per_hour == D("2.80")
+
+
 def test_an_assignments_own_burden_wins_over_the_contracts() -> None:
     s = Stream()
     s.sign()
@@ -850,6 +903,7 @@ def loaded(model: ReadModel) -> ReadModel:
     fresh.contracts.update(state["contracts"])
     fresh.assignments.update(state["assignments"])
     fresh.rate_history.update(state["rate_history"])
+    fresh.terms_history.update(state["terms_history"])
     fresh.open_items.update(state["open_items"])
     return fresh
 
@@ -1177,6 +1231,9 @@ class Tables:
             model.rate_history.setdefault((rate.contract_id, rate.assignment_id), []).append(
                 copy.deepcopy(rate)
             )
+        for key in sorted(self.terms):
+            terms = TermsRow(*self.terms[key])
+            model.terms_history.setdefault(terms.contract_id, []).append(terms)
         model.open_items = copy.deepcopy(self.open_items)
         return model
 
