@@ -46,11 +46,12 @@ import logging
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import asyncpg
 import faust
 from aiokafka import AIOKafkaProducer
+from faust.tables.manager import TableManager
 from faust.types import EventT, StreamT, TableT
 
 from events.alerts import Alert, encode_alert
@@ -220,7 +221,7 @@ class RiskAgent:
         self.lock = asyncio.Lock()
         self.changed = True  # a state changed since the timer last looked
 
-    async def judge(self, events: Sequence[EventT]) -> None:
+    async def judge(self, events: Sequence[EventT[bytes]]) -> None:
         """Judge a batch of events of the events topic; retried until it is stored."""
         delay = 0.5
         while True:
@@ -235,7 +236,7 @@ class RiskAgent:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX_S)
 
-    async def _judge(self, events: Sequence[EventT]) -> None:
+    async def _judge(self, events: Sequence[EventT[bytes]]) -> None:
         after: dict[bytes, RiskState] = {}
         alerts: list[Alert] = []
         judged: dict[str, int] = {}
@@ -268,7 +269,8 @@ class RiskAgent:
             self.states.put(state)
         if after:
             self.changed = True
-        await self.outlets.publish()
+        if alerts:
+            await self.outlets.publish()
 
     async def tick(self) -> None:
         """The timer rules over every state, at the latest event time among them."""
@@ -330,7 +332,7 @@ def make_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
     )
-    events = app.topic(t.events.name, key_type=bytes, value_type=bytes)
+    events_topic = app.topic(t.events.name, key_type=bytes, value_type=bytes)
     table = app.Table(
         TABLE,
         default=None,
@@ -345,17 +347,19 @@ def make_app(settings: Settings) -> faust.App:
     agent = RiskAgent(States(table), outlets)
     app.risk_outlets = outlets
 
-    @app.agent(events, name="risk")
-    async def judge(stream: StreamT[bytes]) -> None:
+    @app.agent(events_topic, name="risk")
+    async def judge(events_stream: StreamT[bytes]) -> None:
+        stream = cast(faust.Stream[bytes], events_stream)  # noack_take is not in StreamT
         async for batch in stream.noack_take(settings.risk_batch, within=0.05):
-            events: list[EventT] = list(batch)  # type: ignore[arg-type]
+            events = cast(list[EventT[bytes]], list(batch))  # noack_take yields events
             await agent.judge(events)
             for e in events:
                 await stream.ack(e)
 
-    @app.timer(interval=settings.risk_timer_s)
+    @app.timer(interval=settings.risk_timer_s)  # type: ignore[untyped-decorator]
     async def timers() -> None:
-        if app.rebalancing or app.in_recovery or not app.tables.recovery.completed.is_set():
+        recovered = cast(TableManager, app.tables).recovery.completed.is_set()
+        if app.rebalancing or app.in_recovery or not recovered:
             return
         try:
             await agent.tick()
