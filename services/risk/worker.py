@@ -329,6 +329,8 @@ def make_app(settings: Settings) -> faust.App:
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        # A worker killed without leaving its group is replaced after 10 s, not 60.
+        broker_session_timeout=10.0,
         key_serializer="raw",
         value_serializer="raw",
     )

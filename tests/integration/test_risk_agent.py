@@ -179,3 +179,27 @@ async def test_the_timer_raises_neglect_on_a_quiet_contract_once(
 async def _settle() -> None:
     """Long enough for a few ticks of the 0.2 s timer."""
     await asyncio.sleep(1.0)
+
+
+async def test_a_poison_event_is_skipped_and_the_next_ones_are_judged(
+    ready_stack: Stack, risk_topics: Topics, running: None
+) -> None:
+    t, cid = risk_topics, unique("C")
+    producer = AIOKafkaProducer(bootstrap_servers=ready_stack.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for poison in (b"not json", b'{"type": "ContractSigned"}'):
+            await producer.send_and_wait(t.events.name, poison, key=cid.encode())
+    finally:
+        await producer.stop()
+    signed, complaint = stamped(
+        [_signed(cid, "2030-04-01"),
+         example("ClientComplaintLogged", contract_id=cid, legal_threat=True,
+                 occurred_at="2030-04-02T09:00:00+00:00")]
+    )  # fmt: skip
+    await append(ready_stack, t, [signed, complaint])
+    await wait_judged(ready_stack, t)
+    rows = await _alerts(ready_stack, cid)
+    assert [(r["rule"], r["event_ids"]) for r in rows] == [
+        ("RELATIONSHIP_STRAIN", [complaint.event_id])
+    ]
