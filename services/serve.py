@@ -72,20 +72,10 @@ def serve_projector(settings: Settings) -> None:
 
 
 def serve_risk(settings: Settings) -> None:
-    from services.risk.worker import RiskAgent
+    from services.risk.worker import run
 
-    async def main(stop: asyncio.Event) -> None:
-        agent = RiskAgent(settings.kafka_bootstrap_servers, settings.topics, settings.dsn)
-        await agent.start()
-        log.info(
-            "judging %s; alerts to %s", settings.topics.events.name, settings.topics.alerts.name
-        )
-        try:
-            await agent.run(stop)
-        finally:
-            await agent.stop()
-
-    _until_signalled(main)
+    _logging()
+    run(settings)  # a Faust worker: it handles SIGTERM and SIGINT itself
 
 
 def serve_webhooks(settings: Settings) -> None:

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LEDGER_REBUILD_PROCESSES"),
     )
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
+    # Events per risk-agent batch (one PostgreSQL transaction each), and how often (seconds)
+    # its timer judges the time-based rules over every contract.
+    risk_batch: int = Field(500, ge=1, validation_alias=AliasChoices("LEDGER_RISK_BATCH"))
+    risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
 
     @property
     def topics(self) -> Topics:

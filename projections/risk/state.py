@@ -161,7 +161,8 @@ class RiskState:
     """One contract as the risk rules see it, as of stream version `version`.
 
     Immutable: its maps are typed `Mapping` and never written; each `evolve` builds new ones
-    (plain dicts, so that the state pickles and compares as a plain value).
+    (plain dicts, so that the state compares as a plain value and `projections.risk.codec`
+    writes it as JSON).
     """
 
     contract_id: str

@@ -1,153 +1,160 @@
-"""The risk agent: every rule on every event of the log, alerts into PostgreSQL and onto the
-alerts topic.
+"""The risk agent: a faust-streaming agent over the events topic that judges every event with
+every rule of DESIGN, keeping the rules' state per contract in a changelog-backed table.
 
-A plain aiokafka consumer, like the projector. On start the rules' state is folded from the log
-up to the position stored in PostgreSQL (nothing is judged twice), then each batch is judged;
-its alerts, the position and the per-contract progress are written in ONE transaction
-(`ON CONFLICT DO NOTHING` on the deterministic alert id: a replay raises nothing new). Alerts are
-then published to the alerts topic from the table (an outbox: whatever a crash left unpublished
-is published at the next start), so the topic gets every alert at least once, in order per
-contract, and consumers deduplicate by id.
+The rules and `evolve` are pure (`projections/risk/`); this module is the thin shell around
+them. Per batch of events (in log order per partition, so per contract):
 
-Time-based rules are judged on event time: `now` is the latest occurred_at seen, so a replay
-of old events raises the same alerts.
+1. each event is decoded; its contract's state is read from the table (`risk-state`: JSON
+   written by `projections.risk.codec`, keyed by contract_id, in memory and, durably, in the
+   compacted changelog topic `<prefix>-risk-risk-state-changelog`, replayed into memory at
+   start); `evaluate(state, event)` gives the alerts, `evolve` the next state, and the timer
+   rules are judged on the contract's own event time as well;
+2. the alerts (`ON CONFLICT DO NOTHING` on their deterministic id) and `risk_progress` (the
+   stream version judged per contract, which `POST /v1/events` waits for) are written to
+   PostgreSQL in ONE transaction;
+3. the new states are written to the table (Faust sends them to the changelog);
+4. alerts not yet on the alerts topic are published from PostgreSQL (an outbox: what a crash
+   left unpublished is published later; `published_at` marks what went out), so the topic gets
+   every alert at least once, in order per contract, and consumers deduplicate by id;
+5. only then are the events acked (`noack_take`: Faust commits offsets of acked events only).
+   A failure in 2–4 is retried; a crash redelivers the events. `evaluate` and `evolve` ignore a
+   stream_version the state has already applied and alert ids are deterministic, so a
+   redelivery or a full replay raises nothing twice.
+
+An event that cannot be decoded or folded is logged and skipped (the projector dead-letters it).
+
+Time-based rules (RELATIONSHIP_NEGLECT) are judged on event time, never the wall clock, so a
+replay of old events raises the same alerts: at a contract's own event, at its latest event
+time; and every `risk_timer_s` by a Faust timer over every state of the table, at the global
+event-time watermark (the latest `occurred_at` among the states this worker holds; with one
+worker, of the whole events topic), so a contract that has gone quiet is judged although it has
+no events. The timer writes its alerts through the same PostgreSQL path and records them in the
+state (`record_timer_alerts`), so a timer alert is raised once. With more than one partition
+the watermark mixes partitions, so how far it had moved when a quiet contract was judged can
+differ between a live run and a replay (the alert's `raised_at`, or for a contract whose next
+event ends its silence, whether it is raised at all); its id, made from the contract and the
+event its silence is counted from, never differs, so nothing is raised twice.
+
+Records of aborted transactions on the events topic are never seen: the app's transport reads
+committed records only (`services/risk/transport.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final, cast
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+import faust
+from aiokafka import AIOKafkaProducer
+from faust.tables.manager import TableManager
+from faust.types import EventT, StreamT, TableT
 
 from events.alerts import Alert, encode_alert
 from events.serialization import decode_event
 from events.topics import Topics
-from projections.risk import evaluate, evaluate_timers
-from projections.risk.state import RiskState, evolve, record_timer_alerts
+from projections.risk import evaluate, evaluate_timers, evolve, record_timer_alerts
+from projections.risk.codec import decode_state, encode_state
+from projections.risk.state import RiskState
+from services.risk.transport import broker_urls
+from services.settings import Settings
+
+__all__ = ["TABLE", "RiskAgent", "app_id", "changelog_topic", "make_app", "run"]
 
 log = logging.getLogger("ledger.risk")
 
+TABLE: Final = "risk-state"
+_RETRY_MAX_S: Final = 30.0
 
-class RiskAgent:
-    def __init__(self, bootstrap: str, topics: Topics, dsn: str, max_batch: int = 5000) -> None:
-        self.bootstrap = bootstrap
-        self.topics = topics
-        self.dsn = dsn
-        self.max_batch = max_batch
-        self.tps = [TopicPartition(topics.events.name, p) for p in range(topics.events.partitions)]
-        self.states: dict[str, RiskState] = {}
-        self.positions: dict[int, int] = {}
-        self.watermark: datetime | None = None
-        self.consumer: AIOKafkaConsumer | None = None
+
+def app_id(prefix: str) -> str:
+    """The Faust app id: its consumer group, and the prefix of its changelog topic."""
+    return f"{prefix}-risk"
+
+
+def changelog_topic(prefix: str) -> str:
+    return f"{app_id(prefix)}-{TABLE}-changelog"
+
+
+class States:
+    """The table as `RiskState`s: JSON bytes in the table, each decoded once per value written
+    (or recovered from the changelog)."""
+
+    def __init__(self, table: TableT[bytes, bytes]) -> None:
+        self.table = table
+        self._decoded: dict[bytes, tuple[bytes, RiskState]] = {}
+
+    def get(self, key: bytes) -> RiskState | None:
+        raw = self.table.get(key)
+        if raw is None:
+            return None
+        known = self._decoded.get(key)
+        if known is not None and known[0] is raw:
+            return known[1]
+        state = decode_state(raw)
+        self._decoded[key] = (raw, state)
+        return state
+
+    def put(self, state: RiskState) -> None:
+        key = state.contract_id.encode()
+        raw = encode_state(state)
+        self.table[key] = raw
+        self._decoded[key] = (raw, state)
+
+    def all(self) -> Iterator[RiskState]:
+        keys = list(self.table.keys())
+        for gone in self._decoded.keys() - set(keys):
+            del self._decoded[gone]  # a partition revoked, or the table reset
+        for key in keys:
+            state = self.get(key)
+            if state is not None:
+                yield state
+
+
+class Outlets:
+    """PostgreSQL (alerts, risk_progress) and the alerts topic, opened on first use in the
+    worker's event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topics: Topics = settings.topics
+        self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
-        self.conn: asyncpg.Connection | None = None
+        self._opening = asyncio.Lock()
 
-    async def start(self) -> None:
-        self.conn = await asyncpg.connect(self.dsn)
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True
-        )
-        await self.producer.start()
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-        )
-        await self.consumer.start()
-        self.consumer.assign(self.tps)
-        await self._restore()
-        await self.publish()
+    async def open(self) -> tuple[asyncpg.Pool, AIOKafkaProducer]:
+        async with self._opening:
+            if self.pool is None:
+                self.pool = await asyncpg.create_pool(self.settings.dsn, min_size=1, max_size=2)
+            if self.producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                    acks="all",
+                    enable_idempotence=True,
+                )
+                await producer.start()
+                self.producer = producer
+        return self.pool, self.producer
 
-    async def stop(self) -> None:
-        for closer in (self.consumer, self.producer):
-            if closer is not None:
-                await closer.stop()
-        if self.conn is not None:
-            await self.conn.close()
+    async def close(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+            self.producer = None
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
 
-    async def _restore(self) -> None:
-        """State folded from the log up to the stored position, judging nothing."""
-        assert self.conn is not None and self.consumer is not None
-        rows = await self.conn.fetch(
-            "SELECT partition, next_offset FROM risk_positions WHERE events_topic = $1",
-            self.topics.events.name,
-        )
-        self.positions = {r["partition"]: r["next_offset"] for r in rows}
-        self.states = {}
-        for tp in self.tps:
-            await self.consumer.seek_to_beginning(tp)
-        target = {tp: self.positions.get(tp.partition, 0) for tp in self.tps}
-        pending = {tp for tp, off in target.items() if off > 0}
-        while pending:
-            batch = await self.consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
-            for tp, records in batch.items():
-                for r in records:
-                    if r.offset >= target[tp]:
-                        break
-                    self._fold(r.value or b"")
-            for tp in list(pending):
-                if await self.consumer.position(tp) >= target[tp]:
-                    pending.discard(tp)
-        for tp in self.tps:
-            self.consumer.seek(tp, target[tp])
-
-    def _fold(self, raw: bytes) -> None:
-        try:
-            event = decode_event(raw)
-        except Exception:
-            return  # the projector dead-letters poison; the rules just do not see it
-        self.states[event.contract_id] = evolve(self.states.get(event.contract_id), event)
-        self._advance(event.occurred_at)
-
-    def _advance(self, t: datetime) -> None:
-        if self.watermark is None or t > self.watermark:
-            self.watermark = t
-
-    async def run(self, stop: asyncio.Event) -> None:
-        assert self.consumer is not None
-        while not stop.is_set():
-            batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_batch)
-            if not batch:
-                continue
-            alerts: list[Alert] = []
-            judged: dict[str, int] = {}
-            for tp, records in batch.items():
-                for r in records:
-                    try:
-                        event = decode_event(r.value or b"")
-                        before = self.states.get(event.contract_id)
-                        alerts += evaluate(before, event, event.occurred_at)
-                        self.states[event.contract_id] = evolve(before, event)
-                        self._advance(event.occurred_at)
-                        judged[event.contract_id] = event.stream_version or 0
-                    except Exception:
-                        log.exception("event at %d/%d not judged", r.partition, r.offset)
-                self.positions[tp.partition] = await self.consumer.position(tp)
-            alerts += self._timers(judged)
-            await self._save(alerts, judged)
-            await self.publish()
-
-    def _timers(self, judged: dict[str, int]) -> list[Alert]:
-        if self.watermark is None:
-            return []
-        raised: list[Alert] = []
-        for cid, state in self.states.items():
-            found = evaluate_timers(state, self.watermark)
-            if found:
-                self.states[cid] = record_timer_alerts(state, (a.alert_id for a in found))
-                raised += found
-        return raised
-
-    async def _save(self, alerts: list[Alert], judged: dict[str, int]) -> None:
-        assert self.conn is not None
-        topic = self.topics.events.name
-        async with self.conn.transaction():
+    async def save(self, alerts: Sequence[Alert], judged: dict[str, int]) -> None:
+        """The alerts (an id already stored is left alone) and the progress, in one
+        transaction."""
+        pool, _ = await self.open()
+        async with pool.acquire() as conn, conn.transaction():
             if alerts:
-                await self.conn.executemany(
+                await conn.executemany(
                     """INSERT INTO alerts (alert_id, rule, severity, basis, contract_id,
                            client_name, assignment_id, staffer_id, exposure, message, event_ids,
                            raised_at, stream_version)
@@ -155,52 +162,227 @@ class RiskAgent:
                        ON CONFLICT (alert_id) DO NOTHING""",
                     [
                         (a.alert_id, a.rule, a.severity, a.basis, a.contract_id, a.client_name,
-                         a.assignment_id, a.staffer_id, a.exposure, a.message, list(a.event_ids),
-                         a.raised_at, a.stream_version)
+                         a.assignment_id, a.staffer_id, a.exposure, a.message,
+                         list(a.event_ids), a.raised_at, a.stream_version)
                         for a in alerts
                     ],
                 )  # fmt: skip
-            await self.conn.executemany(
-                """INSERT INTO risk_progress (events_topic, contract_id, stream_version)
-                   VALUES ($1, $2, $3) ON CONFLICT (events_topic, contract_id)
-                   DO UPDATE SET stream_version = greatest(risk_progress.stream_version,
-                                                           excluded.stream_version)""",
-                [(topic, cid, v) for cid, v in judged.items()],
-            )
-            await self.conn.executemany(
-                """INSERT INTO risk_positions (events_topic, partition, next_offset)
-                   VALUES ($1, $2, $3) ON CONFLICT (events_topic, partition)
-                   DO UPDATE SET next_offset = excluded.next_offset""",
-                [(topic, p, off) for p, off in sorted(self.positions.items())],
-            )
+            if judged:
+                await conn.executemany(
+                    """INSERT INTO risk_progress (events_topic, contract_id, stream_version)
+                       VALUES ($1, $2, $3) ON CONFLICT (events_topic, contract_id)
+                       DO UPDATE SET stream_version = greatest(risk_progress.stream_version,
+                                                               excluded.stream_version)""",
+                    [(self.topics.events.name, cid, v) for cid, v in judged.items()],
+                )
 
     async def publish(self) -> None:
         """Alerts not yet on the alerts topic, in the order they were stored."""
-        assert self.conn is not None and self.producer is not None
-        rows = await self.conn.fetch(
-            """SELECT seq, alert_id, rule, severity, basis, contract_id, client_name,
-                      assignment_id, staffer_id, exposure, message, event_ids, raised_at,
-                      stream_version, status
-               FROM alerts WHERE published_at IS NULL
-                 AND contract_id IN (SELECT contract_id FROM risk_progress
-                                     WHERE events_topic = $1)
-               ORDER BY seq""",
-            self.topics.events.name,
-        )
-        if not rows:
-            return
-        sent = []
-        for r in rows:
-            data = dict(r)
-            del data["seq"]
-            alert = Alert.model_validate(data | {"event_ids": tuple(data["event_ids"])})
-            sent.append(
-                await self.producer.send(
-                    self.topics.alerts.name, encode_alert(alert), key=alert.contract_id.encode()
-                )
+        pool, producer = await self.open()
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT seq, alert_id, rule, severity, basis, contract_id, client_name,
+                          assignment_id, staffer_id, exposure, message, event_ids, raised_at,
+                          stream_version, status
+                   FROM alerts WHERE published_at IS NULL
+                     AND contract_id IN (SELECT contract_id FROM risk_progress
+                                         WHERE events_topic = $1)
+                   ORDER BY seq""",
+                self.topics.events.name,
             )
-        await asyncio.gather(*sent)
-        await self.conn.execute(
-            "UPDATE alerts SET published_at = now() WHERE seq = ANY($1::bigint[])",
-            [r["seq"] for r in rows],
-        )
+            if not rows:
+                return
+            sent = []
+            for r in rows:
+                data = dict(r)
+                del data["seq"]
+                alert = Alert.model_validate(data | {"event_ids": tuple(data["event_ids"])})
+                sent.append(
+                    await producer.send(
+                        self.topics.alerts.name,
+                        encode_alert(alert),
+                        key=alert.contract_id.encode(),
+                    )
+                )
+            await asyncio.gather(*sent)
+            await conn.execute(
+                "UPDATE alerts SET published_at = now() WHERE seq = ANY($1::bigint[])",
+                [r["seq"] for r in rows],
+            )
+
+
+class RiskAgent:
+    """What the Faust agent and timer do, apart from Faust."""
+
+    def __init__(self, states: States, outlets: Outlets) -> None:
+        self.states = states
+        self.outlets = outlets
+        # The agent and the timer both read, judge and write states: one at a time.
+        self.lock = asyncio.Lock()
+        self.changed = True  # a state changed since the timer last looked
+
+    async def judge(self, events: Sequence[EventT[bytes]]) -> None:
+        """Judge a batch of events of the events topic; retried until it is stored."""
+        delay = 0.5
+        while True:
+            try:
+                async with self.lock:
+                    await self._judge(events)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("a batch of %d events not stored; again in %.1fs", len(events), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
+
+    async def _judge(self, events: Sequence[EventT[bytes]]) -> None:
+        after: dict[bytes, RiskState] = {}
+        alerts: list[Alert] = []
+        judged: dict[str, int] = {}
+        for e in events:
+            try:
+                event = decode_event(e.value or b"")
+                key = event.contract_id.encode()
+                before = after[key] if key in after else self.states.get(key)
+                raised = evaluate(before, event, event.occurred_at)
+                state = evolve(before, event)
+                # The timer rules at the contract's own event time: same ids as the timer's.
+                due = evaluate_timers(state, state.last_event_at)
+                if due:
+                    state = record_timer_alerts(state, (a.alert_id for a in due))
+            except Exception:
+                log.exception(
+                    "event at %s/%d offset %d not judged",
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                )
+                continue
+            alerts += raised + due
+            if state is not before:
+                after[key] = state
+            version = event.stream_version or 0
+            judged[event.contract_id] = max(judged.get(event.contract_id, 0), version)
+        await self.outlets.save(alerts, judged)
+        for state in after.values():
+            self.states.put(state)
+        if after:
+            self.changed = True
+        if alerts:
+            await self.outlets.publish()
+
+    async def tick(self) -> None:
+        """The timer rules over every state, at the latest event time among them."""
+        async with self.lock:
+            if self.changed:
+                self.changed = False
+                try:
+                    await self._timers()
+                except Exception:
+                    self.changed = True  # judged again at the next tick
+                    raise
+            await self.outlets.publish()  # whatever a crash left unpublished
+
+    async def _timers(self) -> None:
+        states = list(self.states.all())
+        if not states:
+            return
+        now = max(s.last_event_at for s in states)
+        alerts: list[Alert] = []
+        recorded: list[RiskState] = []
+        for state in states:
+            due = evaluate_timers(state, now)
+            if due:
+                alerts += due
+                recorded.append(record_timer_alerts(state, (a.alert_id for a in due)))
+        if not alerts:
+            return
+        log.info("%d timer alerts at event time %s", len(alerts), now.isoformat())
+        await self.outlets.save(alerts, {})
+        for state in recorded:
+            self.states.put(state)
+
+
+class _RiskApp(faust.App):
+    risk_outlets: Outlets | None = None
+
+    async def on_shutdown(self) -> None:
+        # After the agents and timers have stopped (mode stops children, then on_shutdown).
+        if self.risk_outlets is not None:
+            await self.risk_outlets.close()
+        await super().on_shutdown()
+
+
+def make_app(settings: Settings) -> faust.App:
+    t = settings.topics
+    ident = app_id(settings.topic_prefix)
+    app = _RiskApp(
+        ident,
+        broker=broker_urls(settings.kafka_bootstrap_servers),
+        store="memory://",  # rebuilt from the changelog topic at start
+        datadir=str(Path(tempfile.gettempdir()) / f"ledger-{ident}"),  # nothing kept there
+        web_enabled=False,
+        topic_replication_factor=1,
+        topic_partitions=t.events.partitions,
+        # Only the active partitions' states in this worker: the timer judges what it holds.
+        table_standby_replicas=0,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        # A worker killed without leaving its group is replaced after 10 s, not 60.
+        broker_session_timeout=10.0,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    events_topic = app.topic(t.events.name, key_type=bytes, value_type=bytes)
+    table = app.Table(
+        TABLE,
+        default=None,
+        key_type=bytes,  # contract_id, as the events topic's key
+        value_type=bytes,  # projections.risk.codec JSON
+        partitions=t.events.partitions,
+        # Written from the timer too (outside any event): the changelog partition is the key's
+        # by the default partitioner, as the events topic's, so it is co-partitioned.
+        use_partitioner=True,
+    )
+    outlets = Outlets(settings)
+    agent = RiskAgent(States(table), outlets)
+    app.risk_outlets = outlets
+
+    @app.agent(events_topic, name="risk")
+    async def judge(events_stream: StreamT[bytes]) -> None:
+        stream = cast(faust.Stream[bytes], events_stream)  # noack_take is not in StreamT
+        async for batch in stream.noack_take(settings.risk_batch, within=0.05):
+            events = cast(list[EventT[bytes]], list(batch))  # noack_take yields events
+            await agent.judge(events)
+            for e in events:
+                await stream.ack(e)
+
+    @app.timer(interval=settings.risk_timer_s)  # type: ignore[untyped-decorator]
+    async def timers() -> None:
+        recovered = cast(TableManager, app.tables).recovery.completed.is_set()
+        if app.rebalancing or app.in_recovery or not recovered:
+            return
+        try:
+            await agent.tick()
+        except Exception:
+            log.exception("timer rules not judged; again at the next tick")
+
+    return app
+
+
+def run(settings: Settings) -> None:
+    """Run the app until SIGTERM or SIGINT (Faust's worker handles both and stops cleanly)."""
+    app = make_app(settings)
+    # Faust's services log their every step at INFO (ours too: they log under their module).
+    for noisy in ("faust", "mode", "aiokafka", "services.risk.worker", "services.risk.transport"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    log.info(
+        "judging %s as %s; alerts to %s",
+        settings.topics.events.name,
+        app.conf.id,
+        settings.topics.alerts.name,
+    )
+    worker = faust.Worker(app, loglevel="info", override_logging=False, quiet=True)
+    worker.spinner = None  # a terminal progress spinner, written to stdout
+    worker.execute_from_commandline()

@@ -3,7 +3,7 @@ alerts API and on the Kafka alerts topic; and a replay raises none of them twice
 
 from __future__ import annotations
 
-import asyncio
+import signal
 import time
 from typing import Any
 
@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from events.alerts import decode_alert
 from tests.conftest import Stack, unique
 from tests.integration.conftest import Services, Tokens
-from tests.integration.projection_support import log_end
+from tests.integration.risk_support import forget, wait_judged
 from tests.integration.test_submit_refusals import post
 from tests.unit.event_examples import OMIT, example
 
@@ -157,20 +157,12 @@ async def test_replaying_the_log_raises_no_alert_twice(
     try:
         mine = "SELECT alert_id FROM alerts WHERE contract_id = $1 ORDER BY alert_id"
         before = await conn.fetch(mine, cid)
-        services.kill("risk")
-        await conn.execute(
-            "DELETE FROM risk_positions WHERE events_topic = $1", services.topics.events.name
-        )
-        services.start("risk")  # judges the whole log again, from offset 0
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            pos = await conn.fetchval(
-                "SELECT coalesce(sum(next_offset), 0) FROM risk_positions WHERE events_topic = $1",
-                services.topics.events.name,
-            )
-            if pos and pos >= await log_end(ready_stack.bootstrap, services.topics.events):
-                break
-            await asyncio.sleep(0.2)
+        # SIGTERM: the app leaves its consumer group. Then it forgets everything: its group
+        # rewound to offset 0, its table's changelog deleted.
+        services.kill("risk", signal.SIGTERM)
+        await forget(ready_stack, services.topics)
+        services.start("risk")  # judges the whole log again, from no state
+        await wait_judged(ready_stack, services.topics)
         after = await conn.fetch(mine, cid)
     finally:
         await conn.close()

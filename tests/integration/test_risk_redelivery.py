@@ -1,51 +1,28 @@
-"""Every event delivered twice to the risk agent raises exactly the alerts of one delivery."""
+"""Every event delivered twice to the (Faust) risk agent raises exactly the alerts of one
+delivery."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import Counter
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from events.alerts import decode_alert
-from events.serialization import encode_event, parse_submission
 from events.topics import Topics, topics
 from services import kafka_admin
-from services.risk.worker import RiskAgent
 from tests.conftest import Stack, unique
-from tests.integration.projection_support import log_end
+from tests.integration.risk_support import append, risk_app, stamped, wait_judged
 from tests.integration.test_alerts_http import _story
 
 
 async def _judge(stack: Stack, t: Topics, cid: str, copies: int) -> None:
-    """Seed 003's history on `cid`, each event `copies` times, judged by a risk agent."""
+    """Seed 003's history on `cid`, each event `copies` times, judged by the risk app as
+    `ledger serve risk` runs it."""
     await kafka_admin.ensure_topics(stack.bootstrap, t)
-    story = _story(cid, "A-1", "am-redelivery")
-    events = [
-        parse_submission(e)[0].model_copy(update={"stream_version": n})
-        for n, e in enumerate(story.values(), start=1)
-    ]
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
-    await producer.start()
-    try:
-        for e in events:
-            for _ in range(copies):
-                await producer.send_and_wait(t.events.name, encode_event(e), key=cid.encode())
-    finally:
-        await producer.stop()
-    agent = RiskAgent(stack.bootstrap, t, stack.dsn)
-    await agent.start()
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
-    end = await log_end(stack.bootstrap, t.events)
-    deadline = time.monotonic() + 30
-    while sum(agent.positions.values()) < end and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    stop.set()
-    await task
-    await agent.stop()
+    await append(stack, t, stamped(_story(cid, "A-1", "am-redelivery").values()), copies)
+    async with risk_app(stack, t) as proc:
+        await wait_judged(stack, t, proc)
 
 
 async def test_redelivered_events_raise_no_alert_twice(ready_stack: Stack) -> None:
