@@ -59,31 +59,31 @@ async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
         )
     finally:
         await conn.close()
-    total = await _log_size(settings)
+    total = sum((await _log_ends(settings)).values())
     report = _Reporter(total, out)
     replayed = await replay(settings, nxt, settings.rebuild_processes, on_progress=report)
+    report.finish()
     conn = await asyncpg.connect(settings.dsn)
     try:
         await store.swap(conn, settings.projection_schema)
     finally:
         await conn.close()
-    report.finish()
     print(
         f"rebuilt {settings.projection_schema}: {replayed.applied} events applied "
-        f"in {replayed.seconds:.1f} s by {settings.rebuild_processes} process(es), swapped in",
+        f"in {replayed.seconds:.1f} s by {replayed.processes} process(es), swapped in",
         file=out,
     )
     return 0
 
 
-async def _log_size(settings: Settings) -> int:
-    """Offsets in the events topic now (records and transaction markers)."""
+async def _log_ends(settings: Settings) -> dict[int, int]:
+    """The end offset of each partition of the events topic now (records and markers)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await consumer.start()
     try:
         spec = settings.topics.events
         tps = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
-        return sum((await consumer.end_offsets(tps)).values())
+        return {tp.partition: off for tp, off in (await consumer.end_offsets(tps)).items()}
     finally:
         await consumer.stop()
 
@@ -134,14 +134,7 @@ async def status(settings: Settings, out: TextIO = sys.stdout) -> int:
         }
     finally:
         await conn.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await consumer.start()
-    try:
-        spec = settings.topics.events
-        tps = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
-        ends = {tp.partition: off for tp, off in (await consumer.end_offsets(tps)).items()}
-    finally:
-        await consumer.stop()
+    ends = await _log_ends(settings)
     print(f"{settings.projection_schema} <- {settings.topics.events.name}", file=out)
     print(f"{'partition':>9} {'applied to':>12} {'end':>12} {'lag':>8}", file=out)
     lag = 0

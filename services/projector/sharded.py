@@ -48,6 +48,7 @@ def projector(
 
 @dataclass
 class Replayed:
+    processes: int
     applied: int
     skipped: int
     poisoned: int
@@ -80,7 +81,12 @@ def _run_shard(settings: Settings, schema: str, partitions: list[int], i: int, s
 
 
 async def _shard(
-    settings: Settings, schema: str, partitions: list[int], i: int, sh: _Shared
+    settings: Settings,
+    schema: str,
+    partitions: list[int],
+    i: int,
+    sh: _Shared,
+    on_progress: Callable[[int, float], None] | None = None,
 ) -> None:
     p = projector(settings, schema, partitions)
     await p.start()
@@ -89,6 +95,8 @@ async def _shard(
     def report(p: Projector) -> None:
         sh.read[i] = sum(p.positions.values())
         sh.counts[3 * i : 3 * i + 3] = [p.progress.applied, p.progress.skipped, p.progress.poisoned]
+        if on_progress is not None:  # in this process: nobody else is watching the counters
+            on_progress(sh.read[i], sh.ready[i])
 
     sh.ready[i] = time.time()
     try:
@@ -119,7 +127,7 @@ async def replay(
         failed=ctx.Value("i", 0),
     )
     if len(groups) == 1:
-        await _shard(settings, schema, groups[0], 0, sh)
+        await _shard(settings, schema, groups[0], 0, sh, on_progress)
         return _replayed(sh, called, on_progress)
     procs = [
         ctx.Process(
@@ -159,6 +167,7 @@ def _replayed(
     if on_progress is not None:
         on_progress(sum(sh.read), ready)
     return Replayed(
+        processes=len(sh.ready),
         applied=sum(counts[0::3]),
         skipped=sum(counts[1::3]),
         poisoned=sum(counts[2::3]),
