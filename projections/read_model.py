@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import singledispatchmethod
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from events.catalogue import (
     AssignmentEnded,
@@ -179,7 +179,7 @@ class ImpactRow:
     before_bill_rate: Decimal
     after_pay_rate: Decimal
     after_bill_rate: Decimal
-    burden_pct: Decimal  # the assignment's own, else the contract's, when the event was applied
+    burden_pct: Decimal  # the assignment's own, else the contract's in force on counted_from
     msp_fee_pct: Decimal
     hours_per_week: Decimal
     start_date: date
@@ -187,19 +187,17 @@ class ImpactRow:
 
     @property
     def impact(self) -> margin.Impact:
-        return impact_of(self)
-
-
-def impact_of(row: ImpactRow | Mapping[str, Any]) -> margin.Impact:
-    """Before, after and delta of an impact row (a model row, or a stored row as a mapping)."""
-    get = row.__getitem__ if isinstance(row, Mapping) else row.__getattribute__
-    shared = {name: get(name) for name in ("burden_pct", "msp_fee_pct", "hours_per_week")}
-    return margin.impact(
-        margin.Rates(pay_rate=get("before_pay_rate"), bill_rate=get("before_bill_rate"), **shared),
-        margin.Rates(pay_rate=get("after_pay_rate"), bill_rate=get("after_bill_rate"), **shared),
-        margin.Term(get("start_date"), get("expected_end_date")),
-        get("counted_from"),
-    )
+        shared = {
+            "burden_pct": self.burden_pct,
+            "msp_fee_pct": self.msp_fee_pct,
+            "hours_per_week": self.hours_per_week,
+        }
+        return margin.impact(
+            margin.Rates(pay_rate=self.before_pay_rate, bill_rate=self.before_bill_rate, **shared),
+            margin.Rates(pay_rate=self.after_pay_rate, bill_rate=self.after_bill_rate, **shared),
+            margin.Term(self.start_date, self.expected_end_date),
+            self.counted_from,
+        )
 
 
 @dataclass(slots=True)

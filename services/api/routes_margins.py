@@ -18,7 +18,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from projections import margin
-from projections.read_model import impact_of
+from projections.read_model import ImpactRow
 from projections.rollup import AssignmentMargin, RollUp, roll_up
 from services.api.auth import Reader
 from services.api.margin_queries import assignment_margins, terms_on
@@ -298,12 +298,13 @@ _IMPACT_HEAD = (
 )
 _IMPACT_TERMS = ("burden_pct", "msp_fee_pct", "hours_per_week", "start_date", "expected_end_date")
 _IMPACT_FIGURES = tuple(f.name for f in dataclasses.fields(margin.ImpactFigures))
+_IMPACT_FIELDS = tuple(f.name for f in dataclasses.fields(ImpactRow))
 
 
 def impact_json(r: dict[str, Any]) -> dict[str, Any]:
     """A stored impact row with its figures (computed here from the stored facts): before,
     after and delta of each, then the terms they were computed with."""
-    impact = impact_of(r)
+    impact = ImpactRow(**{k: r[k] for k in _IMPACT_FIELDS}).impact
     out: dict[str, Any] = {k: r[k] for k in _IMPACT_HEAD}
     out["event_id"] = str(r["event_id"])
     out["occurred_at"] = r["occurred_at"].isoformat()
