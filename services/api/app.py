@@ -19,6 +19,7 @@ from services.api.routes_alerts import router as alerts_router
 from services.api.routes_events import router as events_router
 from services.api.routes_margins import router as margins_router
 from services.api.writer_progress import WriterProgress, end_offsets
+from services.projector import store
 from services.projector.commands import ensure_schema
 from services.settings import Settings
 
@@ -89,7 +90,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Kafka, PostgreSQL and the writer are working")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Kafka, PostgreSQL and the writer work; the read models are current",
+    )
     async def readyz(request: Request) -> JSONResponse:
         st = request.app.state
         checks: dict[str, Any] = {}
@@ -106,6 +111,14 @@ def create_app(settings: Settings) -> FastAPI:
         except Exception as exc:
             checks.setdefault("kafka", {"ok": False, "detail": str(exc) or type(exc).__name__})
             checks.setdefault("writer", {"ok": False, "detail": "unknown: Kafka did not answer"})
+        try:
+            current = await store.layout_is_current(st.pool, settings.projection_schema)
+            checks["projections"] = {
+                "ok": current,
+                "detail": "current" if current else "being rebuilt to this version's layout",
+            }
+        except Exception as exc:
+            checks["projections"] = {"ok": False, "detail": str(exc) or type(exc).__name__}
         ready = all(c["ok"] for c in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},

@@ -102,13 +102,17 @@ async def ensure_live_schema(conn: asyncpg.Connection, live: str, events_topic: 
         )
         if not exists:
             await _create(conn, live, 1, events_topic)
-        # As JSON, so that tables made before `layout` existed read as NULL, not an error.
-        meta = await conn.fetchrow(
-            f"SELECT events_topic, to_jsonb(m) ->> 'layout' AS layout FROM {live}.meta m"
-        )
-        if meta["events_topic"] != events_topic:
-            raise RuntimeError(f"schema {live} projects {meta['events_topic']}, not {events_topic}")
-        return bool(meta["layout"] == layout())
+        topic = await conn.fetchval(f"SELECT events_topic FROM {live}.meta")
+        if topic != events_topic:
+            raise RuntimeError(f"schema {live} projects {topic}, not {events_topic}")
+        return await layout_is_current(conn, live)
+
+
+async def layout_is_current(conn: asyncpg.Connection | asyncpg.Pool, schema: str) -> bool:
+    """Whether the tables in `schema` are of this code's layout (see `layout`)."""
+    # As JSON, so that tables made before `layout` existed read as NULL, not an error.
+    found = await conn.fetchval(f"SELECT to_jsonb(m) ->> 'layout' FROM {schema}.meta m")
+    return bool(found == layout())
 
 
 async def create_next_schema(conn: asyncpg.Connection, live: str, events_topic: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import asyncpg
 import httpx
 
 from tests.conftest import Stack, unique
@@ -52,4 +53,25 @@ async def test_readyz_notices_a_writer_that_stopped_making_progress(
             assert final.status_code == 200
             assert (final.json()["status"], final.json()["stream_version"]) == ("accepted", 1)
     finally:
+        svc.stop_all()
+
+
+async def test_readyz_is_not_ready_while_the_read_models_are_of_an_older_layout(
+    ready_stack: Stack,
+) -> None:
+    svc = await start_services(ready_stack)
+    conn = await asyncpg.connect(ready_stack.dsn)
+    try:
+        with httpx.Client(base_url=svc.url, timeout=30) as http:
+            ready = http.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["checks"]["projections"] == {"ok": True, "detail": "current"}
+
+            # As an older version of the projector left them, until it rebuilds them.
+            await conn.execute(f"UPDATE {svc.schema}.meta SET layout = 'older'")
+            ready = http.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["projections"]["ok"] is False
+    finally:
+        await conn.close()
         svc.stop_all()
