@@ -508,6 +508,13 @@ async def test_relationship_neglect_after_30_days_without_contact_seed_004(
     assert listed[0]["raised_at"] == "2024-07-03T09:00:00+00:00"
     on_topic = await _on_topic(ready_stack, quiet_services, cid, "RELATIONSHIP_NEGLECT", 1)
     assert [_view(a) for a in on_topic] == [expected]
+    async with httpx.AsyncClient(base_url=quiet_services.url, timeout=60) as client:
+        _, streamed = await _read(
+            client,
+            {**_auth(token), "Last-Event-ID": "0"},
+            lambda a: a["contract_id"] == cid and a["rule"] == "RELATIONSHIP_NEGLECT",
+        )
+    assert _view(streamed) == expected
     # The POST answer carries an event's alerts by the event's stream version; a timer alert
     # carries the version of the event its silence is counted from (the contact), so it is in
     # no POST answer: the contact's was given before the silence ran out.
