@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from services.api import metrics
 from services.api.gateway import SubmissionGateway
 from services.api.routes_alerts import router as alerts_router
 from services.api.routes_events import router as events_router
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
         "margin impact they cause.",
         lifespan=lifespan,
     )
+    app.state.metrics = metrics.install(app)
     app.include_router(events_router)
     app.include_router(margins_router)
     app.include_router(alerts_router)

@@ -87,6 +87,7 @@ async def submit_events(request: Request, who: Submitter) -> JSONResponse:
             )
 
     final = [r for r in out if r is not None]
+    request.app.state.metrics.count_results(final)
     accepted = [r for r in final if r["status"] == "accepted"]
     if accepted:
         remaining = deadline - time.monotonic()

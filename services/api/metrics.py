@@ -1,0 +1,129 @@
+"""GET /metrics: what the API process and the system behind it are doing, for Prometheus.
+
+Counted as they happen: HTTP requests (by route template, never by raw path, so that ids do not
+explode the series) and their latency, and the outcome of every submitted event. Read at
+scrape time: the projector's lag per partition of the events topic, and the alerts by status
+and severity. Each app has a registry of its own, so that several apps in one process (tests)
+do not collide.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+from services.api.writer_progress import end_offsets
+
+log = logging.getLogger("ledger.api")
+
+
+class ApiMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "ledger_http_requests",
+            "HTTP requests answered, by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ledger_http_request_duration_seconds",
+            "Time to answer an HTTP request, by method and route template.",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.submissions = Counter(
+            "ledger_submissions",
+            "Events submitted, by outcome (accepted, refused, invalid, pending) and refusal code.",
+            ["outcome", "code"],
+            registry=self.registry,
+        )
+        self.scraped = _Scraped()
+        self.registry.register(self.scraped)
+
+    def count_results(self, results: Iterable[dict[str, Any]]) -> None:
+        for r in results:
+            self.submissions.labels(r["status"], r.get("code") or "").inc()
+
+
+class _Scraped(Collector):
+    """Gauges read when scraped, from the state the app's lifespan opened."""
+
+    def __init__(self) -> None:
+        self.values: list[GaugeMetricFamily] = []
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return []  # read at collect time only
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        return self.values
+
+
+async def _read_system(request: Request) -> list[GaugeMetricFamily]:
+    """Projector lag and alert counts, as gauges. A part that cannot be read is left out (and
+    logged): /metrics answers whatever it can."""
+    st = request.app.state
+    s = st.settings
+    out: list[GaugeMetricFamily] = []
+    try:
+        ends = await end_offsets(st.offsets, s.topics.events)
+        rows = await st.pool.fetch(
+            f"SELECT partition, next_offset FROM {s.projection_schema}.positions"
+        )
+        applied = {r["partition"]: r["next_offset"] for r in rows}
+        lag = GaugeMetricFamily(
+            "ledger_projection_lag_events",
+            "Offsets of the events topic the margin projector has not applied yet.",
+            labels=["partition"],
+        )
+        for p, end in sorted(ends.items()):
+            lag.add_metric([str(p)], max(0, end - applied.get(p, 0)))
+        out.append(lag)
+    except Exception:
+        log.exception("metrics: projector lag not read")
+    try:
+        alerts = GaugeMetricFamily(
+            "ledger_alerts",
+            "Contract-risk alerts stored, by status and severity.",
+            labels=["status", "severity"],
+        )
+        for r in await st.pool.fetch(
+            "SELECT status, severity, count(*) AS n FROM alerts GROUP BY status, severity"
+        ):
+            alerts.add_metric([r["status"], r["severity"]], r["n"])
+        out.append(alerts)
+    except Exception:
+        log.exception("metrics: alerts not read")
+    return out
+
+
+def install(app: FastAPI) -> ApiMetrics:
+    metrics = ApiMetrics()
+
+    @app.middleware("http")
+    async def _measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "(unmatched)")
+        metrics.requests.labels(request.method, template, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, template).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=True)
+    async def prometheus(request: Request) -> Response:
+        metrics.scraped.values = await _read_system(request)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
