@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.writer_progress import end_offsets
 
@@ -106,20 +107,42 @@ async def _read_system(request: Request) -> list[GaugeMetricFamily]:
     return out
 
 
+class _Measure:
+    """Counts and times every HTTP request. Plain ASGI rather than `@app.middleware`, whose
+    wrapping of the body and of `receive` gets in the way of the live stream of alerts."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # unless the app answers
+
+        async def sent(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            # The router has put the matched route in the scope: its template, never the path.
+            template = getattr(scope.get("route"), "path", "(unmatched)")
+            self.metrics.requests.labels(scope["method"], template, str(status)).inc()
+            self.metrics.latency.labels(scope["method"], template).observe(
+                time.perf_counter() - started
+            )
+
+
 def install(app: FastAPI) -> ApiMetrics:
     metrics = ApiMetrics()
 
-    @app.middleware("http")
-    async def _measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "(unmatched)")
-        metrics.requests.labels(request.method, template, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, template).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(_Measure, metrics=metrics)
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=True)
     async def prometheus(request: Request) -> Response:
