@@ -71,3 +71,13 @@ async def log_end(bootstrap: str, events: TopicSpec) -> int:
         return sum((await consumer.end_offsets(tps)).values())
     finally:
         await consumer.stop()
+
+
+async def applied(conn: asyncpg.Connection, schema: str) -> int:
+    """The sum of the projector's positions in `schema` (0 before its tables exist)."""
+    try:
+        return int(
+            await conn.fetchval(f"SELECT coalesce(sum(next_offset), 0) FROM {schema}.positions")
+        )
+    except asyncpg.UndefinedTableError:
+        return 0

@@ -11,7 +11,7 @@ from events.topics import topics
 from services import kafka_admin
 from services.projector import commands, store
 from tests.conftest import Stack, unique
-from tests.integration.projection_support import drop, dump, log_end, replay
+from tests.integration.projection_support import applied, drop, dump, log_end, replay
 from tests.support.histories import generate, produce
 
 
@@ -38,7 +38,7 @@ async def test_the_projector_rebuilds_read_models_of_an_older_layout(ready_stack
         end = await log_end(ready_stack.bootstrap, t.events)
         try:
             async with asyncio.timeout(120):
-                while await _applied(conn, live) < end:
+                while await applied(conn, live) < end:
                     assert not serving.done(), serving.exception()
                     await asyncio.sleep(0.2)
         finally:
@@ -61,12 +61,3 @@ async def test_the_projector_rebuilds_read_models_of_an_older_layout(ready_stack
     assert "delta_markup_pct" not in columns
     assert len(rebuilt["contracts"]) == 20
     assert rebuilt == expected
-
-
-async def _applied(conn: asyncpg.Connection, schema: str) -> int:
-    try:
-        return int(
-            await conn.fetchval(f"SELECT coalesce(sum(next_offset), 0) FROM {schema}.positions")
-        )
-    except asyncpg.UndefinedTableError:
-        return 0

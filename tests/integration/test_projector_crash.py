@@ -16,7 +16,7 @@ from events.topics import topics
 from services import kafka_admin
 from tests.conftest import Stack, unique
 from tests.integration.conftest import ROOT
-from tests.integration.projection_support import drop, dump, replay
+from tests.integration.projection_support import applied, drop, dump, replay
 from tests.support.histories import generate, produce
 
 EVENTS = 20_000
@@ -39,15 +39,6 @@ def _start(stack: Stack, prefix: str, schema: str, log: str) -> subprocess.Popen
     )  # fmt: skip
 
 
-async def _applied(conn: asyncpg.Connection, schema: str) -> int:
-    try:
-        return int(
-            await conn.fetchval(f"SELECT coalesce(sum(next_offset), 0) FROM {schema}.positions")
-        )
-    except asyncpg.UndefinedTableError:
-        return 0
-
-
 async def test_sigkill_mid_backlog_then_restart(ready_stack: Stack) -> None:
     prefix = unique("pk")
     t = topics(prefix)
@@ -60,19 +51,19 @@ async def test_sigkill_mid_backlog_then_restart(ready_stack: Stack) -> None:
     try:
         proc = _start(ready_stack, prefix, live, f"test-{prefix}-projector.log")
         deadline = time.monotonic() + 120
-        while (at := await _applied(conn, live)) < 2_000 and time.monotonic() < deadline:
+        while (at := await applied(conn, live)) < 2_000 and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-        killed_at = await _applied(conn, live)
+        killed_at = await applied(conn, live)
         assert 2_000 <= at <= killed_at < EVENTS, "the kill must land in the middle"
 
         proc = _start(ready_stack, prefix, live, f"test-{prefix}-projector.log")
         try:
             deadline = time.monotonic() + 180
-            while await _applied(conn, live) < EVENTS and time.monotonic() < deadline:
+            while await applied(conn, live) < EVENTS and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
-            assert await _applied(conn, live) == EVENTS
+            assert await applied(conn, live) == EVENTS
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
