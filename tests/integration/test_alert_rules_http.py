@@ -21,11 +21,10 @@ from aiokafka import AIOKafkaConsumer
 
 from events.alerts import Alert, decode_alert
 from projections.margin import round_money
-from tests.conftest import Stack, unique
-from tests.integration.conftest import Services, Tokens, start_services
-from tests.integration.test_alerts_stream import _read
-from tests.integration.test_submit_refusals import post
-from tests.unit.event_examples import OMIT, example
+from tests.support.examples import OMIT, example
+from tests.support.http import post, read_sse
+from tests.support.services import Services, Tokens, start_services
+from tests.support.stack import Stack, unique
 
 MIDYEAR = "2024-06-03"  # day 154 of the assignment: 210 days = 30 weeks remaining
 
@@ -165,7 +164,7 @@ async def _expect_everywhere(
     on_topic = await _on_topic(stack, services, cid, rule, expected=1)
     assert [_view(a) for a in on_topic] == [expected]
     async with httpx.AsyncClient(base_url=services.url, timeout=60) as client:
-        _, streamed = await _read(
+        _, streamed = await read_sse(
             client,
             {**_auth(token), "Last-Event-ID": "0"},
             lambda a: a["contract_id"] == cid and a["rule"] == rule,
@@ -509,7 +508,7 @@ async def test_relationship_neglect_after_30_days_without_contact_seed_004(
     on_topic = await _on_topic(ready_stack, quiet_services, cid, "RELATIONSHIP_NEGLECT", 1)
     assert [_view(a) for a in on_topic] == [expected]
     async with httpx.AsyncClient(base_url=quiet_services.url, timeout=60) as client:
-        _, streamed = await _read(
+        _, streamed = await read_sse(
             client,
             {**_auth(token), "Last-Event-ID": "0"},
             lambda a: a["contract_id"] == cid and a["rule"] == "RELATIONSHIP_NEGLECT",

@@ -12,54 +12,16 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from events.alerts import decode_alert
-from tests.conftest import Stack, unique
-from tests.integration.conftest import Services, Tokens
-from tests.integration.risk_support import forget, wait_judged
-from tests.integration.test_submit_refusals import post
-from tests.unit.event_examples import OMIT, example
+from tests.support.examples import example
+from tests.support.http import post
+from tests.support.risk import forget, wait_judged
+from tests.support.services import Services, Tokens
+from tests.support.stack import Stack, unique
+from tests.support.stories import seed_003_story
 
 
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _story(cid: str, aid: str, am_id: str) -> dict[str, dict[str, Any]]:
-    return {
-        # A low markup floor (15 %) granted for a long-term commitment (52 weeks).
-        "signed": example(
-            "ContractSigned", contract_id=cid, account_manager_id=am_id, client_name="Zones Inc",
-            start_date="2026-01-05", end_date="2027-01-04", markup_floor_pct="15",
-            burden_pct="12", msp_fee_pct=OMIT, min_assignment_weeks=52,
-            conversion_fee_pct="20", conversion_fee_waived_after_hours=OMIT, non_solicit_months=12,
-        ),
-        "started": example(
-            "AssignmentStarted", contract_id=cid, assignment_id=aid, staffer_name="Dana Reyes",
-            pay_rate="30.00", bill_rate="34.50", hours_per_week="40", burden_pct=OMIT,
-            start_date="2026-01-05", expected_end_date="2027-01-04",
-            occurred_at="2026-01-05T08:00:00+00:00",
-        ),
-        "contact": example(
-            "ClientContactLogged", contract_id=cid, direction="inbound", responded=True,
-            occurred_at="2026-07-01T08:00:00+00:00",
-        ),
-        # The client wants the raise funded out of the markup: budget = today's bill rate.
-        "asked": example(
-            "RaiseRequested", contract_id=cid, assignment_id=aid, raise_request_id="R-003",
-            requested_pay_rate="33.00", requested_by="client", client_max_bill_rate="34.50",
-            occurred_at="2026-07-06T09:00:00+00:00",
-        ),
-        "declined": example(
-            "RaiseDeclined", contract_id=cid, raise_request_id="R-003",
-            reason="this would put us in a loss position",
-            occurred_at="2026-07-08T09:00:00+00:00",
-        ),
-        "threat": example(
-            "BypassThreatReported", contract_id=cid, assignment_id=aid, staffer_id=OMIT,
-            kind="threatened_move_to_other_agency",
-            description="client says Dana will work through another service",
-            occurred_at="2026-07-13T09:00:00+00:00",
-        ),
-    }  # fmt: skip
 
 
 def _rules(alerts: list[dict[str, Any]] | None) -> set[tuple[str, str, str, str | None]]:
@@ -74,7 +36,7 @@ async def test_seed_003_end_to_end(
     ready_stack: Stack, services: Services, http: httpx.Client, api_tokens: Tokens
 ) -> None:
     cid, aid = unique("C"), unique("A")
-    story = _story(cid, aid, api_tokens.am_id)
+    story = seed_003_story(cid, aid, api_tokens.am_id)
     answers = {}
     for name, event in story.items():
         r = post(http, api_tokens.am, event)
@@ -133,7 +95,7 @@ def test_a_raise_passed_through_at_the_same_markup_raises_nothing(
     http: httpx.Client, api_tokens: Tokens
 ) -> None:
     cid, aid = unique("C"), unique("A")
-    story = _story(cid, aid, api_tokens.am_id)
+    story = seed_003_story(cid, aid, api_tokens.am_id)
     for name in ("signed", "started", "contact"):
         assert post(http, api_tokens.am, story[name]).status_code == 201
     asked = {**story["asked"], "client_max_bill_rate": "37.95"}  # 33.00 × 1.15: same markup
@@ -151,7 +113,7 @@ async def test_replaying_the_log_raises_no_alert_twice(
     ready_stack: Stack, services: Services, http: httpx.Client, api_tokens: Tokens
 ) -> None:
     cid, aid = unique("C"), unique("A")
-    for event in _story(cid, aid, api_tokens.am_id).values():
+    for event in seed_003_story(cid, aid, api_tokens.am_id).values():
         assert post(http, api_tokens.am, event).status_code == 201
     conn = await asyncpg.connect(ready_stack.dsn)
     try:

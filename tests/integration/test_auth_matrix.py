@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from services import tokens
-from tests.conftest import Stack, unique
-from tests.integration.conftest import Tokens
-from tests.integration.test_submit_refusals import post
-from tests.unit.event_examples import example
+from tests.support.examples import example
+from tests.support.http import post
+from tests.support.services import Tokens
+from tests.support.stack import Stack, unique
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tests.conftest import Stack, unique
-from tests.integration.conftest import Services, Tokens
-from tests.integration.test_submit_refusals import post
-from tests.unit.event_examples import example
+from tests.support.examples import example
+from tests.support.http import post
+from tests.support.services import Services, Tokens
+from tests.support.stack import Stack, unique
 
 
 async def test_poison_submission_is_dead_lettered_and_the_next_one_accepted(

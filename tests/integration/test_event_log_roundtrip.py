@@ -7,8 +7,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from events.catalogue import EVENT_TYPES
 from events.serialization import decode_event, encode_event, parse_submission
 from events.topics import Topics
-from tests.conftest import Stack, unique
-from tests.unit.event_examples import example
+from tests.support.examples import example
+from tests.support.stack import Stack, unique
 
 
 async def test_every_event_type_survives_the_events_topic(

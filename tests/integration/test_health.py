@@ -7,9 +7,9 @@ import time
 import asyncpg
 import httpx
 
-from tests.conftest import Stack, unique
-from tests.integration.conftest import Tokens, start_services
-from tests.unit.event_examples import example
+from tests.support.examples import example
+from tests.support.services import Tokens, start_services
+from tests.support.stack import Stack, unique
 
 
 async def test_readyz_notices_a_writer_that_stopped_making_progress(

@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from events.serialization import decode_event, encode_event, parse_submission
 from events.topics import Topics
-from tests.conftest import Stack, unique
-from tests.unit.event_examples import example
+from tests.support.examples import example
+from tests.support.stack import Stack, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 

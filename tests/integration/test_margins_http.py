@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import unique
-from tests.integration.conftest import Tokens
-from tests.integration.test_submit_refusals import post
-from tests.unit.event_examples import OMIT, example
+from tests.support.examples import OMIT, example
+from tests.support.http import post
+from tests.support.services import Tokens
+from tests.support.stack import unique
 
 
 def _auth(token: str) -> dict[str, str]:

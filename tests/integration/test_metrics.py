@@ -8,10 +8,10 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import unique
-from tests.integration.conftest import Tokens
-from tests.integration.test_submit_refusals import post
-from tests.unit.event_examples import example
+from tests.support.examples import example
+from tests.support.http import post
+from tests.support.services import Tokens
+from tests.support.stack import unique
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

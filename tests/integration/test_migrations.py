@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from services import db
-from tests.conftest import Stack, unique
+from tests.support.stack import Stack, unique
 
 
 async def test_migrations_apply_twice_in_a_fresh_schema(ready_stack: Stack) -> None:

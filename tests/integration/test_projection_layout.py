@@ -10,9 +10,9 @@ import asyncpg
 from events.topics import topics
 from services import kafka_admin
 from services.projector import commands, store
-from tests.conftest import Stack, unique
-from tests.integration.projection_support import applied, drop, dump, log_end, replay
 from tests.support.histories import generate, produce
+from tests.support.projections import applied, drop, dump, log_end, replay
+from tests.support.stack import Stack, unique
 
 
 async def test_the_projector_rebuilds_read_models_of_an_older_layout(ready_stack: Stack) -> None:

@@ -11,10 +11,10 @@ import time
 import asyncpg
 import httpx
 
-from tests.conftest import Stack, unique
-from tests.integration.conftest import ROOT, Tokens, start_services
-from tests.integration.projection_support import drop, dump, log_end, replay
-from tests.unit.event_examples import example
+from tests.support.examples import example
+from tests.support.projections import drop, dump, log_end, replay
+from tests.support.services import ROOT, Tokens, start_services
+from tests.support.stack import Stack, unique
 
 
 async def test_rebuild_during_live_traffic(ready_stack: Stack, api_tokens: Tokens) -> None:

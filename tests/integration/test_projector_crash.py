@@ -14,10 +14,10 @@ import asyncpg
 
 from events.topics import topics
 from services import kafka_admin
-from tests.conftest import Stack, unique
-from tests.integration.conftest import ROOT
-from tests.integration.projection_support import applied, drop, dump, replay
 from tests.support.histories import generate, produce
+from tests.support.projections import applied, drop, dump, replay
+from tests.support.services import ROOT
+from tests.support.stack import Stack, unique
 
 EVENTS = 20_000
 

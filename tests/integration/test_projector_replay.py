@@ -10,9 +10,9 @@ import asyncpg
 from events.topics import topics
 from services import kafka_admin
 from services.projector import sharded, store
-from tests.conftest import Stack, unique
-from tests.integration.projection_support import drop, dump, replay
 from tests.support.histories import generate, produce
+from tests.support.projections import drop, dump, replay
+from tests.support.stack import Stack, unique
 
 EVENTS = 5_000
 

@@ -16,9 +16,9 @@ from events.alerts import Alert, decode_alert
 from events.serialization import encode_event
 from events.topics import Topics, topics
 from services import kafka_admin
-from tests.conftest import Stack, unique
-from tests.integration.risk_support import append, risk_app, stamped, wait_judged
-from tests.unit.event_examples import OMIT, example
+from tests.support.examples import OMIT, example
+from tests.support.risk import append, risk_app, stamped, wait_judged
+from tests.support.stack import Stack, unique
 
 
 def _signed(cid: str, day: str) -> dict[str, Any]:

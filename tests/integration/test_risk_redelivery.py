@@ -11,16 +11,16 @@ from aiokafka import AIOKafkaConsumer
 from events.alerts import decode_alert
 from events.topics import Topics, topics
 from services import kafka_admin
-from tests.conftest import Stack, unique
-from tests.integration.risk_support import append, risk_app, stamped, wait_judged
-from tests.integration.test_alerts_http import _story
+from tests.support.risk import append, risk_app, stamped, wait_judged
+from tests.support.stack import Stack, unique
+from tests.support.stories import seed_003_story
 
 
 async def _judge(stack: Stack, t: Topics, cid: str, copies: int) -> None:
     """Seed 003's history on `cid`, each event `copies` times, judged by the risk app as
     `ledger serve risk` runs it."""
     await kafka_admin.ensure_topics(stack.bootstrap, t)
-    await append(stack, t, stamped(_story(cid, "A-1", "am-redelivery").values()), copies)
+    await append(stack, t, stamped(seed_003_story(cid, "A-1", "am-redelivery").values()), copies)
     async with risk_app(stack, t) as proc:
         await wait_judged(stack, t, proc)
 

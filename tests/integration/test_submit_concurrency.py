@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import unique
-from tests.integration.conftest import Services, Tokens
-from tests.integration.test_submit_refusals import log_of, post
-from tests.unit.event_examples import example
+from tests.support.examples import example
+from tests.support.http import log_of, post
+from tests.support.services import Services, Tokens
+from tests.support.stack import unique
 
 
 async def _post_all(

@@ -8,34 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import unique
-from tests.integration.conftest import Tokens
-from tests.unit.event_examples import example
-
-
-def post(http: httpx.Client, token: str, body: Any) -> httpx.Response:
-    return http.post("/v1/events", json=body, headers={"Authorization": f"Bearer {token}"})
-
-
-def log_of(http: httpx.Client, token: str, contract_id: str) -> list[dict[str, Any]]:
-    r = http.get(
-        "/v1/events",
-        params={"contract_id": contract_id},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    if r.status_code == 404:
-        return []
-    assert r.status_code == 200, r.text
-    events: list[dict[str, Any]] = r.json()["events"]
-    return events
-
-
-def history(cid: str, am_id: str, *types: str, **overrides: Any) -> list[dict[str, Any]]:
-    """A valid history of the given event types on contract `cid`, signed by `am_id`."""
-    out = [example("ContractSigned", contract_id=cid, account_manager_id=am_id)]
-    out += [example(t, contract_id=cid, **overrides.get(t, {})) for t in types]
-    return out
-
+from tests.support.examples import example
+from tests.support.http import history, log_of, post
+from tests.support.services import Tokens
+from tests.support.stack import unique
 
 # name -> (events accepted first, the offending event's type and overrides, status, code)
 CASES: dict[str, tuple[tuple[str, ...], str, dict[str, Any], int, str]] = {

@@ -16,10 +16,10 @@ import asyncpg
 import httpx
 
 from services.webhooks import verify
-from tests.conftest import Stack, unique
-from tests.integration.conftest import ROOT, Services, Tokens
-from tests.integration.test_submit_refusals import post
-from tests.unit.event_examples import OMIT, example
+from tests.support.examples import OMIT, example
+from tests.support.http import post
+from tests.support.services import ROOT, Services, Tokens
+from tests.support.stack import Stack, unique
 
 
 def _free_port() -> int:

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import Stack, unique
-from tests.integration.conftest import Tokens, start_services
-from tests.unit.event_examples import example
+from tests.support.examples import example
+from tests.support.services import Tokens, start_services
+from tests.support.stack import Stack, unique
 
 CONTRACTS = 20
 SUBMISSIONS = 2000

@@ -20,7 +20,7 @@ from events import (
     decode_event,
     event_json_schemas,
 )
-from tests.unit.event_examples import EVENT_TYPE_NAMES, OMIT, example
+from tests.support.examples import EVENT_TYPE_NAMES, OMIT, example
 
 DESIGN_EVENT_TYPES = {
     "ContractSigned",

@@ -25,7 +25,7 @@ from events import (
     encode_json,
     parse_submission,
 )
-from tests.unit.event_examples import EVENT_TYPE_NAMES, OMIT, example
+from tests.support.examples import EVENT_TYPE_NAMES, OMIT, example
 
 STAMPS = {
     "recorded_by": "svc.writer",

@@ -36,7 +36,7 @@ from projections.risk import (
     record_timer_alerts,
 )
 from projections.risk.rules import TIMER_RULES, evaluate_log, non_solicit_until
-from tests.unit.event_examples import OMIT, example
+from tests.support.examples import OMIT, example
 
 D = Decimal
 CONTRACT = "C-1001"

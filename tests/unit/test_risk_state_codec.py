@@ -17,7 +17,7 @@ from events.catalogue import Event
 from projections.risk import evaluate_timers, fold, record_timer_alerts
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
-from tests.unit.event_examples import OMIT
+from tests.support.examples import OMIT
 from tests.unit.test_risk_rules import Log, histories
 
 

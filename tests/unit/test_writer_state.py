@@ -20,7 +20,7 @@ from services.writer.state import (
     evolve,
     fold,
 )
-from tests.unit.event_examples import CONTRACT_ID, example
+from tests.support.examples import CONTRACT_ID, example
 
 
 class Log:

@@ -20,8 +20,8 @@ from events.catalogue import Event
 from events.serialization import encode_event, parse_submission
 from events.topics import Topics
 from services.risk.worker import app_id, changelog_topic
-from tests.conftest import Stack
-from tests.integration.conftest import LEDGER, ROOT
+from tests.support.services import LEDGER, ROOT
+from tests.support.stack import Stack
 
 
 def prefix_of(t: Topics) -> str:

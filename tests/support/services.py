@@ -18,7 +18,7 @@ import pytest
 
 from events.topics import Topics, topics
 from services import kafka_admin, tokens
-from tests.conftest import Stack, unique
+from tests.support.stack import Stack, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 LEDGER = [sys.executable, "-m", "services.cli"]

@@ -1,0 +1,64 @@
+"""HTTP helpers of the integration and e2e tests: submit, read the log, read the live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+
+from tests.support.examples import example
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def post(http: httpx.Client, token: str, body: Any) -> httpx.Response:
+    return http.post("/v1/events", json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+def log_of(http: httpx.Client, token: str, contract_id: str) -> list[dict[str, Any]]:
+    r = http.get(
+        "/v1/events",
+        params={"contract_id": contract_id},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    if r.status_code == 404:
+        return []
+    assert r.status_code == 200, r.text
+    events: list[dict[str, Any]] = r.json()["events"]
+    return events
+
+
+def history(cid: str, am_id: str, *types: str, **overrides: Any) -> list[dict[str, Any]]:
+    """A valid history of the given event types on contract `cid`, signed by `am_id`."""
+    out = [example("ContractSigned", contract_id=cid, account_manager_id=am_id)]
+    out += [example(t, contract_id=cid, **overrides.get(t, {})) for t in types]
+    return out
+
+
+async def read_sse(
+    client: httpx.AsyncClient, headers: dict[str, str], want: Any, timeout: float = 30
+) -> tuple[str, dict[str, Any]]:
+    """The first (id, alert) on the stream for which want(alert) holds."""
+
+    async def go() -> tuple[str, dict[str, Any]]:
+        async with client.stream("GET", "/v1/alerts/stream", headers=headers) as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            event_id, data = "", ""
+            async for line in r.aiter_lines():
+                if line.startswith("id: "):
+                    event_id = line[4:]
+                elif line.startswith("data: "):
+                    data = line[6:]
+                elif line == "" and data:
+                    alert = json.loads(data)
+                    if want(alert):
+                        return event_id, alert
+                    data = ""
+        raise AssertionError("stream ended")
+
+    return await asyncio.wait_for(go(), timeout)
