@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from services.api import metrics
 from services.api.gateway import SubmissionGateway
 from services.api.routes_alerts import router as alerts_router
+from services.api.routes_contracts import router as contracts_router
 from services.api.routes_events import router as events_router
 from services.api.routes_margins import router as margins_router
 from services.api.writer_progress import WriterProgress, end_offsets
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(events_router)
     app.include_router(margins_router)
     app.include_router(alerts_router)
+    app.include_router(contracts_router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

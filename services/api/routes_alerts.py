@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Annotated, Any
 
 import asyncpg
@@ -12,15 +13,17 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from projections import margin
+from services.api.alert_queries import (
+    ALERT_COLUMNS,
+    SEVERITIES,
+    AlertFilter,
+    alert_page,
+    alert_totals,
+)
 from services.api.auth import Reader
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
-
-ALERT_COLUMNS = """a.alert_id, a.rule, a.severity, a.basis, a.contract_id, a.client_name,
-    a.assignment_id, a.staffer_id, a.exposure, a.message, a.event_ids, a.raised_at,
-    a.stream_version, a.status, a.acknowledged_by, a.acknowledged_at, a.resolved_by,
-    a.resolved_at, a.seq, a.change_seq"""
 
 
 # Only rows written by transactions older than every transaction still running: a number taken
@@ -41,6 +44,9 @@ def alert_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     out["event_ids"] = [str(e) for e in r["event_ids"]]
     for k in ("raised_at", "acknowledged_at", "resolved_at"):
         out[k] = r[k].isoformat() if r[k] is not None else None
+    for k in ("client_id", "account_manager_id"):  # when the contract was joined
+        if k in r:
+            out[k] = r[k]
     return out
 
 
@@ -76,7 +82,8 @@ async def stream(
         quiet = 0.0
         while not await request.is_disconnected():
             rows = await pool.fetch(
-                f"""SELECT {ALERT_COLUMNS} FROM alerts a {_owner_join(request)}
+                f"""SELECT {ALERT_COLUMNS}, c.client_id, c.account_manager_id
+                    FROM alerts a {_owner_join(request)}
                     WHERE a.change_seq > $1 AND {scope} AND {COMMITTED_BEFORE_RUNNING}
                     ORDER BY a.change_seq LIMIT 100""",
                 cursor,
@@ -99,7 +106,7 @@ async def stream(
     )
 
 
-@router.get("/alerts", summary="Contract-risk alerts, newest first")
+@router.get("/alerts", summary="Contract-risk alerts, newest first, with exposure totals")
 async def alerts(
     request: Request,
     who: Reader,
@@ -107,24 +114,38 @@ async def alerts(
     severity: Annotated[str | None, Query(pattern="^(critical|high|medium|low)$")] = None,
     rule: str | None = None,
     contract_id: str | None = None,
+    client_id: str | None = None,
+    account_manager_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JSONResponse:
-    conds, args = ["true"], []
-    for column, value in (("a.status", status), ("a.severity", severity), ("a.rule", rule),
-                          ("a.contract_id", contract_id)):  # fmt: skip
-        if value is not None:
-            args.append(value)
-            conds.append(f"{column} = ${len(args)}")
-    if not who.may_read_all():
-        args.append(who.account_manager_id)
-        conds.append(f"c.account_manager_id = ${len(args)}")
-    rows = await request.app.state.pool.fetch(
-        f"""SELECT {ALERT_COLUMNS} FROM alerts a {_owner_join(request)}
-            WHERE {" AND ".join(conds)} ORDER BY a.seq DESC LIMIT {limit} OFFSET {offset}""",
-        *args,
+    """`totals` counts every alert the filters match (not only this page) and sums their
+    exposure, per severity."""
+    f = AlertFilter(
+        status, severity, rule, contract_id, client_id, account_manager_id,
+        scope_manager_id=None if who.may_read_all() else who.account_manager_id,
+    )  # fmt: skip
+    st = request.app.state
+    schema = st.settings.projection_schema
+    rows = await alert_page(st.pool, schema, f, limit, offset)
+    sums = {r["severity"]: r for r in await alert_totals(st.pool, schema, f)}
+    totals = {
+        sev: {
+            "count": sums[sev]["count"] if sev in sums else 0,
+            "exposure": str(
+                margin.round_money(sums[sev]["exposure"] if sev in sums else Decimal(0))
+            ),
+        }
+        for sev in SEVERITIES
+    }
+    return JSONResponse(
+        {
+            "alerts": [alert_json(r) for r in rows],
+            "totals": totals,
+            "limit": limit,
+            "offset": offset,
+        }
     )
-    return JSONResponse({"alerts": [alert_json(r) for r in rows], "limit": limit, "offset": offset})
 
 
 async def _transition(
