@@ -1,0 +1,155 @@
+// Shared helpers of the account managers' pages and the alert board: a tiny element builder,
+// number formatting on the API's decimal strings (never through floats), status badges and
+// one JSON request helper over the foundation's api.js.
+
+/** Builds an element: h("td", {class: "num"}, "12.00"). on* attributes become listeners. */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else if (v === true) el.setAttribute(k, "");
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const MINUS = "\u2212";
+
+/** "1080.5" -> "1,080.50"; "-96" -> "−96.00"; signed: "+" before positives. Strings only. */
+export function money(value, { signed = false, places = 2 } = {}) {
+  if (value === null || value === undefined || value === "") return "—";
+  let s = String(value).trim();
+  let neg = s.startsWith("-");
+  if (neg || s.startsWith("+")) s = s.slice(1);
+  let [int, frac = ""] = s.split(".");
+  frac = (frac + "0".repeat(places)).slice(0, places);
+  int = int.replace(/^0+(?=\d)/, "").replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  if (/^[0,]*$/.test(int) && /^0*$/.test(frac)) neg = false;
+  const sign = neg ? MINUS : signed && !(/^[0,]*$/.test(int) && /^0*$/.test(frac)) ? "+" : "";
+  return sign + int + (places ? "." + frac : "");
+}
+
+export function pct(value, opts = {}) {
+  if (value === null || value === undefined || value === "") return "—";
+  return money(value, opts) + " %";
+}
+
+/** A decimal string's sign: -1, 0 or 1, without parsing it as a float. */
+export function sign(value) {
+  const s = String(value ?? "").trim();
+  if (!/[1-9]/.test(s)) return 0;
+  return s.startsWith("-") ? -1 : 1;
+}
+
+export function words(identifier) {
+  // "RaiseRequested" -> "Raise requested"; "client_max_bill_rate" -> "Client max bill rate"
+  const spaced = String(identifier)
+    .replace(/_/g, " ")
+    .replace(/([a-z])([A-Z])/g, "$1 $2")
+    .toLowerCase();
+  return spaced.charAt(0).toUpperCase() + spaced.slice(1);
+}
+
+const STATUS_TEXT = { red: "Loss", amber: "Below floor", green: "Healthy" };
+
+/** A colour badge that also says its meaning in words (never colour alone). */
+export function statusBadge(status, title) {
+  return h(
+    "span",
+    { class: `am-status am-status-${status}`, title: title || null },
+    h("span", { class: "am-dot", "aria-hidden": "true" }),
+    STATUS_TEXT[status] || status,
+  );
+}
+
+export function severityBadge(severity) {
+  return h("span", { class: `am-sev am-sev-${severity}` }, severity);
+}
+
+export function dateTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+}
+
+/** The error body's message in words: {errors:[{field, reason}], message} or FastAPI's detail. */
+export function errorText(body, status) {
+  if (!body || typeof body !== "object") return `HTTP ${status}`;
+  if (body.message) return body.message;
+  if (typeof body.detail === "string") return body.detail;
+  const errs = body.errors || (body.detail && body.detail.errors);
+  if (Array.isArray(errs) && errs.length) return errs.map((e) => `${e.field}: ${e.reason}`).join("; ");
+  return `HTTP ${status}`;
+}
+
+let csrf = null;
+
+async function csrfToken(ctx) {
+  const fromCtx = ctx && (ctx.session?.csrf_token || ctx.csrf_token);
+  if (fromCtx) return fromCtx;
+  if (csrf) return csrf;
+  const r = await fetch("/v1/session", { credentials: "same-origin" });
+  if (r.ok) csrf = (await r.json()).csrf_token;
+  return csrf;
+}
+
+/** JSON request: resolves {ok, status, body}; never throws on an HTTP error status. */
+export async function request(ctx, method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET" && method !== "HEAD") {
+    headers["Content-Type"] = "application/json";
+    const t = await csrfToken(ctx);
+    if (t) headers["X-CSRF-Token"] = t;
+  }
+  const r = await fetch(path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let parsed = null;
+  const text = await r.text();
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = { message: text };
+  }
+  return { ok: r.ok, status: r.status, body: parsed };
+}
+
+/** The signed-in user: {role, account_manager_id}. */
+export async function session(ctx) {
+  if (ctx && ctx.session && ctx.session.role) return ctx.session;
+  const r = await request(ctx, "GET", "/v1/session");
+  return r.ok ? r.body : { role: null, account_manager_id: null };
+}
+
+/** A page-level message (error, forbidden) with a heading, in place of the page's content. */
+export function problem(status, text) {
+  const title = status === 403 ? "403 Forbidden" : status === 404 ? "404 Not found" : `Error ${status}`;
+  return h(
+    "section",
+    { class: "am-problem", role: "alert" },
+    h("h2", {}, title),
+    h("p", {}, text),
+  );
+}
+
+export function ensureStyles() {
+  if (document.querySelector("link[data-am-css]")) return;
+  document.head.append(
+    h("link", { rel: "stylesheet", href: "/static/app/pages/am.css", "data-am-css": "1" }),
+  );
+}
+
+export function link(href, text, attrs = {}) {
+  return h("a", { href, "data-link": "", ...attrs }, text);
+}
