@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The venv is rebuilt when pyproject.toml changes.
 INSTALLED := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# The web app's npm assets are reinstalled when the lockfile changes.
+WEB_INSTALLED := web/node_modules/.installed-$(shell sha1sum web/package-lock.json | cut -c1-12)
 
-.PHONY: help install up down run status logs lint test unit integration
+.PHONY: help install up down run status logs lint test unit integration screenshots
 
 help:
 	@echo "make run   start Kafka, PostgreSQL and the services, then follow their logs"
@@ -21,7 +23,16 @@ $(INSTALLED): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(INSTALLED)
+$(WEB_INSTALLED): web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js >= 18) is required for the web app's assets"; exit 1; }
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	rm -f web/node_modules/.installed-*
+	touch $@
+
+/usr/bin/chromium:
+	@deploy/local/chromium.sh
+
+install: $(INSTALLED) $(WEB_INSTALLED) /usr/bin/chromium
 
 up: install
 	@deploy/local/stack.sh up
@@ -51,3 +62,9 @@ integration: up
 
 test: lint up
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# The two screenshots README shows, from the last browser-test run (var/screenshots/).
+screenshots: install
+	$(BIN)/pytest -q -p no:cacheprovider tests/browser
+	mkdir -p docs/screenshots
+	cp var/screenshots/portfolio.png var/screenshots/assignment.png docs/screenshots/

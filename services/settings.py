@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     # its timer judges the time-based rules over every contract.
     risk_batch: int = Field(500, ge=1, validation_alias=AliasChoices("LEDGER_RISK_BATCH"))
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
+    # The web app's folder: app/ (its sources) and node_modules/ (npm assets, `make install`).
+    web_dir: str = Field(
+        default_factory=lambda: os.path.join(os.path.dirname(__file__), os.pardir, "web"),
+        validation_alias=AliasChoices("LEDGER_WEB_DIR"),
+    )
 
     @property
     def topics(self) -> Topics:

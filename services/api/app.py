@@ -20,6 +20,7 @@ from services.api.routes_alerts import router as alerts_router
 from services.api.routes_contracts import router as contracts_router
 from services.api.routes_events import router as events_router
 from services.api.routes_margins import router as margins_router
+from services.api.web import router as web_router
 from services.api.writer_progress import WriterProgress, end_offsets
 from services.projector import store
 from services.projector.commands import ensure_schema
@@ -72,12 +73,15 @@ def create_app(settings: Settings) -> FastAPI:
         description="Negotiation, raise and contract events of a staffing agency, and the "
         "margin impact they cause.",
         lifespan=lifespan,
+        docs_url=None,  # served by services/api/web.py from swagger-ui-dist, with no CDN
+        redoc_url=None,
     )
     app.state.metrics = metrics.install(app)
     app.include_router(events_router)
     app.include_router(margins_router)
     app.include_router(alerts_router)
     app.include_router(contracts_router)
+    app.include_router(web_router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

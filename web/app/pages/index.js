@@ -1,0 +1,14 @@
+/* pages/index.js: the page registry. Each entry maps a path pattern to a lazily imported page
+ * module; `:name` segments become params. A page module exports
+ *
+ *   export async function render(root, params, ctx)   // root: the <main> element, emptied
+ *   export const title = "Portfolio";                  // optional: the document title
+ *
+ * ctx = { session: {role, account_manager_id, csrf_token}, query: URLSearchParams,
+ *         navigate(path), setQuery(changes) }  (see app.js). To add a page: add its file
+ * here under pages/ and one line below. The first pattern that matches wins.
+ */
+export const routes = {
+  "/": () => import("./home.js"),
+  "/app/finance": () => import("./portfolio.js"),
+};
