@@ -150,9 +150,9 @@ async def test_another_managers_contract_is_forbidden(
     await app.goto(f"/app/contracts/{cid}")
     await expect(app.page.get_by_role("alert")).to_contain_text("403 Forbidden")
     await expect(app.page.get_by_role("alert")).to_contain_text("not managed by you")
+    await app.check("am-contract-forbidden", allow=("status of 403",))
     await app.goto("/app/contracts")
     await expect(app.page.locator(f'tr[data-contract="{cid}"]')).to_have_count(0)
-    await app.check("am-contract-forbidden", allow=("status of 403",))
 
 
 async def test_alert_board_is_live_on_every_screen(
@@ -161,7 +161,7 @@ async def test_alert_board_is_live_on_every_screen(
     cid = unique("C")
     async with httpx.AsyncClient(base_url=services.url, timeout=60) as http:
         await _submit(http, api_tokens.am, _worked_example(cid, api_tokens.am_id))
-        first, second, manager = (await browser_page(services) for _ in range(3))
+        first, second, manager = [await browser_page(services) for _ in range(3)]
         await first.sign_in(api_tokens.finance)
         await first.goto("/app/alerts")
         await second.sign_in(api_tokens.finance)

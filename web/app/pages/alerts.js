@@ -1,6 +1,7 @@
 // The risk alert board: filters (status, severity, rule, client, account manager), exposure
 // totals by severity, new and changed alerts live from GET /v1/alerts/stream (server-sent
 // events, same-origin cookie) without a reload, and acknowledge / resolve for the roles that may.
+export const title = "Alerts";
 import {
   dateTime, ensureStyles, errorText, h, link, money, request, session, words,
 } from "./am_common.js";
@@ -119,8 +120,24 @@ export async function render(root, params, ctx) {
     }, 250);
   }
 
+  const PAGE = 50;
+  let loaded = 0;
+  const more = h("button", { type: "button", class: "am-button am-button-quiet am-more", hidden: true }, "Show older alerts");
+  more.addEventListener("click", async () => {
+    const r = await request(ctx, "GET", `/v1/alerts?${query()}&limit=${PAGE}&offset=${loaded}`);
+    if (!r.ok) return;
+    for (const a of r.body.alerts) {
+      if (byId.has(a.alert_id) || !matches(a)) continue;
+      byId.set(a.alert_id, a);
+      tbody.append(row(a, false));
+    }
+    loaded += r.body.alerts.length;
+    more.hidden = r.body.alerts.length < PAGE;
+    emptyState();
+  });
+
   async function load() {
-    const r = await request(ctx, "GET", `/v1/alerts?${query()}&limit=200`);
+    const r = await request(ctx, "GET", `/v1/alerts?${query()}&limit=${PAGE}`);
     if (!r.ok) {
       message.textContent = errorText(r.body, r.status);
       return;
@@ -128,6 +145,8 @@ export async function render(root, params, ctx) {
     byId.clear();
     tbody.replaceChildren();
     for (const a of r.body.alerts.slice().reverse()) upsert(a, false);
+    loaded = r.body.alerts.length;
+    more.hidden = loaded < PAGE;
     emptyState();
     showTotals(r.body.totals);
   }
@@ -209,6 +228,7 @@ export async function render(root, params, ctx) {
           h("thead", {}, h("tr", {}, ["Severity", "Rule", "Client", "Contract", "Exposure", "Message", "Raised", "Status", ""]
             .map((t) => h("th", { scope: "col" }, t || h("span", { class: "am-sr" }, "Actions"))))),
           tbody)),
+      more,
     ),
   );
   connect(); // first: nothing changed between the list and the stream is missed

@@ -1,52 +1,13 @@
-// Shared helpers of the account managers' pages and the alert board: a tiny element builder,
-// number formatting on the API's decimal strings (never through floats), status badges and
-// one JSON request helper over the foundation's api.js.
+// Shared helpers of the account managers' pages and the alert board: status badges, words,
+// and one JSON request helper that answers {ok, status, body} (an event's refusal is an
+// answer to show, not an exception).
 
-/** Builds an element: h("td", {class: "num"}, "12.00"). on* attributes become listeners. */
-export function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
-    else if (k === "class") el.className = v;
-    else if (k === "text") el.textContent = v;
-    else if (v === true) el.setAttribute(k, "");
-    else el.setAttribute(k, String(v));
-  }
-  for (const c of children.flat(Infinity)) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
+import { el } from "../dom.js";
+import { delta, money, pct, sign } from "../format.js";
 
-const MINUS = "\u2212";
-
-/** "1080.5" -> "1,080.50"; "-96" -> "−96.00"; signed: "+" before positives. Strings only. */
-export function money(value, { signed = false, places = 2 } = {}) {
-  if (value === null || value === undefined || value === "") return "—";
-  let s = String(value).trim();
-  let neg = s.startsWith("-");
-  if (neg || s.startsWith("+")) s = s.slice(1);
-  let [int, frac = ""] = s.split(".");
-  frac = (frac + "0".repeat(places)).slice(0, places);
-  int = int.replace(/^0+(?=\d)/, "").replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  if (/^[0,]*$/.test(int) && /^0*$/.test(frac)) neg = false;
-  const sign = neg ? MINUS : signed && !(/^[0,]*$/.test(int) && /^0*$/.test(frac)) ? "+" : "";
-  return sign + int + (places ? "." + frac : "");
-}
-
-export function pct(value, opts = {}) {
-  if (value === null || value === undefined || value === "") return "—";
-  return money(value, opts) + " %";
-}
-
-/** A decimal string's sign: -1, 0 or 1, without parsing it as a float. */
-export function sign(value) {
-  const s = String(value ?? "").trim();
-  if (!/[1-9]/.test(s)) return 0;
-  return s.startsWith("-") ? -1 : 1;
-}
+// The foundation's element builder and decimal formatting (strings, never floats).
+export const h = el;
+export { delta, money, pct, sign };
 
 export function words(identifier) {
   // "RaiseRequested" -> "Raise requested"; "client_max_bill_rate" -> "Client max bill rate"

@@ -2,8 +2,9 @@
 // what `ledger schema` prints), so a new event type needs no new form. Preview asks
 // POST /v1/events/preview what the writer would decide, the margin impact and the alerts,
 // appending nothing; Submit records it with POST /v1/events.
+export const title = "Record an event";
 import {
-  ensureStyles, errorText, h, link, money, pct, request, sign, words,
+  delta, ensureStyles, errorText, h, link, money, pct, request, sign, words,
 } from "./am_common.js";
 
 // Set by the service, never by the submitter; or fixed by the type chosen.
@@ -96,7 +97,7 @@ function readField(el, spec) {
 }
 
 function impactTable(imp) {
-  const row = (label, key, fmt) => {
+  const row = (label, key, fmt, fmtDelta) => {
     const d = imp[`delta_${key}`];
     return h(
       "tr",
@@ -104,7 +105,7 @@ function impactTable(imp) {
       h("th", { scope: "row" }, label),
       h("td", { class: "num" }, fmt(imp[`before_${key}`])),
       h("td", { class: "num" }, fmt(imp[`after_${key}`])),
-      h("td", { class: `num am-delta ${sign(d) < 0 ? "am-neg" : sign(d) > 0 ? "am-pos" : ""}` }, fmt(d, { signed: true })),
+      h("td", { class: `num am-delta ${sign(d) < 0 ? "am-neg" : sign(d) > 0 ? "am-pos" : ""}` }, fmtDelta(d)),
     );
   };
   return h(
@@ -115,12 +116,12 @@ function impactTable(imp) {
     h(
       "tbody",
       {},
-      row("Pay rate", "pay_rate", money),
-      row("Bill rate", "bill_rate", money),
-      row("Markup", "markup_pct", pct),
-      row("Margin per hour", "margin_per_hour", money),
-      row("Weekly gross profit", "weekly_gross_profit", money),
-      row("Remaining gross profit", "remaining_gross_profit", money),
+      row("Pay rate", "pay_rate", money, delta),
+      row("Bill rate", "bill_rate", money, delta),
+      row("Markup", "markup_pct", pct, (d) => `${delta(d)} pts`),
+      row("Margin per hour", "margin_per_hour", money, delta),
+      row("Weekly gross profit", "weekly_gross_profit", money, delta),
+      row("Remaining gross profit", "remaining_gross_profit", money, delta),
     ),
   );
 }
@@ -208,7 +209,7 @@ export async function render(root, params, ctx) {
       const spec = fieldSpec(prop, required.has(name));
       specs[name] = spec;
       const label = name === "event_id" ? "Event id (idempotency key)" : words(name);
-      const help = [spec.description, spec.kind === "decimal" ? "A decimal, e.g. 37.50" : "",
+      const help = [spec.description, spec.kind === "decimal" && !spec.description ? "A decimal, e.g. 37.50" : "",
         spec.kind === "datetime" ? "Your local time" : ""].filter(Boolean).join(" · ");
       blocks.push(
         h(
@@ -275,7 +276,7 @@ export async function render(root, params, ctx) {
     for (const e of a.errors || []) showFieldError(e.field, e.reason);
     if (a.status === "refused" && a.code && REFUSAL_FIELD[a.code]) showFieldError(REFUSAL_FIELD[a.code], a.message);
     const [label, cls] = VERDICT[a.status] || [a.status, "am-warn"];
-    result.replaceChildren(
+    const parts = [
       h(
         "div",
         { class: `am-verdict ${cls}`, "data-status": a.status, "data-preview": preview ? "true" : "false" },
@@ -302,7 +303,8 @@ export async function render(root, params, ctx) {
         ? h("p", {}, h("button", { type: "button", class: "am-button am-button-quiet", onclick: newId }, "Record another (new event id)"), " ",
             link(`/app/contracts/${encodeURIComponent(a.contract_id)}`, "Back to the contract"))
         : null,
-    );
+    ];
+    result.replaceChildren(...parts.filter(Boolean));
   }
 
   function newId() {

@@ -11,4 +11,8 @@
 export const routes = {
   "/": () => import("./home.js"),
   "/app/finance": () => import("./portfolio.js"),
+  "/app/contracts": () => import("./my_contracts.js"),
+  "/app/contracts/:id": () => import("./my_contract.js"),
+  "/app/events/new": () => import("./event_form.js"),
+  "/app/alerts": () => import("./alerts.js"),
 };
