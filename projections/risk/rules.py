@@ -466,21 +466,21 @@ def below_floor(s: RiskState, e: EventBase, now: datetime) -> list[Alert]:
                 action = "withdraw it or get it approved"
             below.append((a, a.pay_rate, bill, opening, action))
     elif isinstance(e, RaiseRequested) and e.client_max_bill_rate is not None:
-        a = s.assignments.get(e.assignment_id)
-        if a is None or not a.active:
+        asg = s.assignments.get(e.assignment_id)
+        if asg is None or not asg.active:
             return []
         pay, bill = e.requested_pay_rate, e.client_max_bill_rate
-        implied = margin.markup_pct(s.rates(a, pay_rate=pay, bill_rate=bill))
+        implied = margin.markup_pct(s.rates(asg, pay_rate=pay, bill_rate=bill))
         if implied >= floor:
             return []
         asked = f"raised to {_money(pay)} within a bill rate of {_money(bill)}"
         opening = {
-            "client": f"{s.client_name} wants {a.who} {asked}",
-            "staffer": f"{a.who} at {s.client_name} wants to be {asked}",
-            "agency": f"The agency proposes {a.who} at {s.client_name} be {asked}",
+            "client": f"{s.client_name} wants {asg.who} {asked}",
+            "staffer": f"{asg.who} at {s.client_name} wants to be {asked}",
+            "agency": f"The agency proposes {asg.who} at {s.client_name} be {asked}",
         }[e.requested_by]
         opening += f", a {_pct(implied)} markup"
-        below.append((a, pay, bill, opening, "hold to the floor"))
+        below.append((asg, pay, bill, opening, "hold to the floor"))
     else:
         return []
     basis: Basis = "applied" if isinstance(e, MarkupAgreed) else "proposed"
