@@ -11,6 +11,7 @@ import asyncpg
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from events.alerts import Alert
 from projections import margin
 from services.api.auth import Reader
 from services.tokens import Principal
@@ -42,6 +43,13 @@ def alert_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     for k in ("raised_at", "acknowledged_at", "resolved_at"):
         out[k] = r[k].isoformat() if r[k] is not None else None
     return out
+
+
+def unstored_alert_json(alert: Alert) -> dict[str, Any]:
+    """An alert not stored (a preview's) shown by `alert_json`, as a stored one would be: open,
+    nobody has acknowledged or resolved it."""
+    never = dict.fromkeys(("acknowledged_by", "acknowledged_at", "resolved_by", "resolved_at"))
+    return alert_json(alert.model_dump() | never)
 
 
 def _owner_join(request: Request) -> str:
