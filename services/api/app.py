@@ -20,6 +20,7 @@ from services.api.routes_alerts import router as alerts_router
 from services.api.routes_contracts import router as contracts_router
 from services.api.routes_events import router as events_router
 from services.api.routes_margins import router as margins_router
+from services.api.routes_preview import router as preview_router
 from services.api.web import router as web_router
 from services.api.writer_progress import WriterProgress, end_offsets
 from services.projector import store
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.metrics = metrics.install(app)
     app.include_router(events_router)
+    app.include_router(preview_router)
     app.include_router(margins_router)
     app.include_router(alerts_router)
     app.include_router(contracts_router)

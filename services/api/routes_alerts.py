@@ -12,6 +12,7 @@ import asyncpg
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from events.alerts import Alert
 from projections import margin
 from services.api.alert_queries import (
     ALERT_COLUMNS,
@@ -48,6 +49,13 @@ def alert_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
         if k in r:
             out[k] = r[k]
     return out
+
+
+def unstored_alert_json(alert: Alert) -> dict[str, Any]:
+    """An alert not stored (a preview's) shown by `alert_json`, as a stored one would be: open,
+    nobody has acknowledged or resolved it."""
+    never = dict.fromkeys(("acknowledged_by", "acknowledged_at", "resolved_by", "resolved_at"))
+    return alert_json(alert.model_dump() | never)
 
 
 def _owner_join(request: Request) -> str:

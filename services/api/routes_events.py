@@ -20,6 +20,7 @@ from services.api.auth import Reader, Submitter
 from services.api.event_log import contract_events
 from services.api.routes_alerts import ALERT_COLUMNS, alert_json
 from services.api.routes_margins import impact_json
+from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["events"])
 MAX_BATCH = 500
@@ -42,18 +43,19 @@ def _unprocessable(field: str, reason: str) -> HTTPException:
     return HTTPException(422, {"errors": [{"field": field, "reason": reason}]})
 
 
-@router.post("/events", summary="Submit one event or a batch; answers the writer's verdicts")
-async def submit_events(request: Request, who: Submitter) -> JSONResponse:
+async def read_submissions(
+    request: Request, who: Principal, now: datetime
+) -> tuple[list[dict[str, Any] | None], list[tuple[int, Submission]], bool]:
+    """The body of POST /v1/events (and of its preview) as submissions stamped by `who` at
+    `now`: (the result of each event invalid in shape, else None; the valid ones with their
+    index; whether the body was a batch). A body that is no event at all raises 422."""
     try:
         body = decode_json(await request.body())
     except (ValueError, json.JSONDecodeError) as exc:
         raise _unprocessable("(body)", f"is not valid JSON: {exc}") from exc
     items, is_batch = _events_of(body)
-
-    now = datetime.now(UTC)
-    deadline = time.monotonic() + request.app.state.settings.verdict_timeout_s
     out: list[dict[str, Any] | None] = [None] * len(items)
-    to_send: list[tuple[int, Submission]] = []
+    valid: list[tuple[int, Submission]] = []
     for i, raw in enumerate(items):
         try:
             event, expected = parse_submission(raw)
@@ -61,7 +63,7 @@ async def submit_events(request: Request, who: Submitter) -> JSONResponse:
             out[i] = results.invalid(i, raw, err)
             continue
         stamped = event.model_copy(update={"recorded_by": who.name, "recorded_at": now})
-        to_send.append(
+        valid.append(
             (
                 i,
                 Submission(
@@ -72,6 +74,14 @@ async def submit_events(request: Request, who: Submitter) -> JSONResponse:
                 ),
             )
         )
+    return out, valid, is_batch
+
+
+@router.post("/events", summary="Submit one event or a batch; answers the writer's verdicts")
+async def submit_events(request: Request, who: Submitter) -> JSONResponse:
+    now = datetime.now(UTC)
+    deadline = time.monotonic() + request.app.state.settings.verdict_timeout_s
+    out, to_send, is_batch = await read_submissions(request, who, now)
 
     if to_send:
         gateway = request.app.state.gateway
