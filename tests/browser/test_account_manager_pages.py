@@ -114,10 +114,22 @@ async def test_refusals_are_shown_beside_their_field(
     cid = unique("C")
     async with httpx.AsyncClient(base_url=services.url, timeout=60) as http:
         await _submit(http, api_tokens.am, _worked_example(cid, api_tokens.am_id))
+        schemas = (await http.get("/v1/schema/events", headers=auth(api_tokens.am))).json()
     app = await browser_page(services)
     page = app.page
     await app.sign_in(api_tokens.am)
     await app.goto(f"/app/events/new?contract_id={cid}&type=RatesAdjusted")
+    # Every type of the catalogue has its form, one input per field the submitter sets.
+    for name, schema in schemas.items():
+        await page.get_by_label("Event type").select_option(name)
+        fields = page.locator(".am-fields [data-field]")
+        want = [
+            f for f, p in schema["properties"].items()
+            if not p.get("readOnly") and f not in ("type", "schema_version")
+        ]  # fmt: skip
+        await expect(fields).to_have_count(len(want))
+        assert [await f.get_attribute("data-field") for f in await fields.all()] == want
+    await page.get_by_label("Event type").select_option("RatesAdjusted")
     await page.get_by_label("Assignment id").fill("A-NOPE")
     await page.get_by_label("Pay rate").fill("thirty")
     await page.get_by_label("Bill rate").fill("38.00")

@@ -1,10 +1,11 @@
 // The risk alert board: filters (status, severity, rule, client, account manager), exposure
 // totals by severity, new and changed alerts live from GET /v1/alerts/stream (server-sent
 // events, same-origin cookie) without a reload, and acknowledge / resolve for the roles that may.
-export const title = "Alerts";
 import {
   dateTime, ensureStyles, errorText, h, link, money, request, session, words,
 } from "./am_common.js";
+
+export const title = "Alerts";
 
 const SEVERITIES = ["critical", "high", "medium", "low"];
 const RULES = ["LOSS_POSITION", "BELOW_FLOOR", "RAISE_ABSORBED", "BYPASS_THREAT", "COMMITMENT_SHORTFALL",

@@ -2,10 +2,11 @@
 // what `ledger schema` prints), so a new event type needs no new form. Preview asks
 // POST /v1/events/preview what the writer would decide, the margin impact and the alerts,
 // appending nothing; Submit records it with POST /v1/events.
-export const title = "Record an event";
 import {
   delta, ensureStyles, errorText, h, link, money, pct, request, sign, words,
 } from "./am_common.js";
+
+export const title = "Record an event";
 
 // Set by the service, never by the submitter; or fixed by the type chosen.
 const SKIP = new Set(["type", "schema_version", "recorded_by", "recorded_at", "stream_version"]);

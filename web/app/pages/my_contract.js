@@ -1,9 +1,10 @@
 // One of my contracts: its status, active assignments with their margin, open items (each
 // with a link to record what happened next) and a link to record any event on it.
-export const title = "Contract";
 import {
   ensureStyles, errorText, h, link, money, pct, problem, request, statusBadge, words,
 } from "./am_common.js";
+
+export const title = "Contract";
 
 function itemList(title, list, cid, actions) {
   return h(

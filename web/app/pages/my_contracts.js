@@ -1,10 +1,11 @@
 // My contracts: each of the account manager's contracts with its margin status (colour and
 // words), its open negotiations, raise requests and bypass threats, and a way to record an
 // event on it. Finance and admin see every contract.
-export const title = "My contracts";
 import {
   ensureStyles, errorText, h, link, money, pct, problem, request, session, statusBadge,
 } from "./am_common.js";
+
+export const title = "My contracts";
 
 const PAGE = 50;
 
