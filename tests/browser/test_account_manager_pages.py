@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -204,6 +205,9 @@ async def test_alert_board_is_live_on_every_screen(
         mine = manager.page.locator(f'tr[data-alert="{alert["alert_id"]}"]')
         await expect(mine.get_by_role("button", name=re.compile("^Acknowledge"))).to_be_visible()
         await expect(mine.get_by_role("button", name=re.compile("^Resolve"))).to_have_count(0)
+        await expect(
+            manager.page.locator('[data-severity="critical"] .am-total-exposure')
+        ).to_have_text(f"{Decimal(alert['exposure']):,.2f}")
         await manager.check("alerts-account-manager")
         await expect(rows[0].get_by_role("button", name=re.compile("^Resolve"))).to_be_visible()
         await first.check("alerts-finance")

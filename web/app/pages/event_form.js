@@ -208,6 +208,8 @@ export async function render(root, params, ctx) {
     for (const [name, prop] of Object.entries(schema.properties)) {
       if (SKIP.has(name) || prop.readOnly) continue;
       const spec = fieldSpec(prop, required.has(name));
+      if (name === "account_manager_id" && values[name] === undefined && ctx.session?.account_manager_id)
+        values = { ...values, account_manager_id: ctx.session.account_manager_id };
       specs[name] = spec;
       const label = name === "event_id" ? "Event id (idempotency key)" : words(name);
       const help = [spec.description, spec.kind === "decimal" && !spec.description ? "A decimal, e.g. 37.50" : "",
