@@ -62,8 +62,11 @@ class AppPage:
         await self.ready()
 
     async def ready(self) -> None:
-        """Waits until the app has rendered a page (its <h1>) and no request is in flight."""
-        await self.page.wait_for_load_state("networkidle")
+        """Waits until the app has rendered a page: body[data-state] is "ready" (content loaded,
+        charts drawn) or "error", and the page has its <h1>."""
+        await self.page.locator("body[data-state=ready], body[data-state=error]").wait_for(
+            state="attached"
+        )
         await self.page.locator("main h1").first.wait_for()
 
     async def sign_in(self, token: str) -> None:

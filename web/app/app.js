@@ -93,6 +93,7 @@ async function loadSession() {
 
 function signInPage() {
   document.title = "Sign in · Markup Ledger";
+  document.body.dataset.state = "ready";
   clear(main);
   const next = new URLSearchParams(location.search).get("next") || "/";
   const err = el("p", { class: "form-error", id: "token-error", role: "alert" });
@@ -143,25 +144,31 @@ async function route() {
   clear(main);
   if (!found) {
     document.title = "Not found · Markup Ledger";
+    document.body.dataset.state = "ready";
     main.append(el("h1", {}, "Page not found"),
       el("p", {}, "There is no page at ", el("code", {}, path), ". ",
         el("a", { href: "/", "data-nav": true }, "Go to the start page"), "."));
     return;
   }
-  main.append(el("p", { class: "muted" }, "Loading…"));
+  // The page renders into `root`, already in the document (charts need their size); it
+  // shows "Loading…" until the page replaces its children. body[data-state] is "loading",
+  // then "ready" once render() has resolved (content loaded, charts drawn) or "error".
+  const root = el("div", { class: "page", "aria-busy": "true" }, el("p", { class: "muted" }, "Loading…"));
+  main.append(root);
+  document.body.dataset.state = "loading";
   try {
     const mod = await found.load();
     if (seq !== renderSeq) return;
     document.title = `${mod.title || "Markup Ledger"} · Markup Ledger`;
-    const root = el("div", { class: "page" });
     const ctx = { session, query: new URLSearchParams(location.search), navigate, setQuery };
     await mod.render(root, found.params, ctx);
     if (seq !== renderSeq) return;
-    clear(main);
-    main.append(root);
+    root.removeAttribute("aria-busy");
+    document.body.dataset.state = "ready";
   } catch (e) {
     if (seq !== renderSeq) return;
     clear(main);
+    document.body.dataset.state = "error";
     const status = e instanceof ApiError ? e.status : null;
     main.append(el("h1", {}, status === 403 ? "Not yours to see" : status === 404 ? "Not found" : "Something went wrong"),
       el("p", { class: "form-error", role: "alert" }, e instanceof ApiError ? e.message : String(e)));

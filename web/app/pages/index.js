@@ -1,7 +1,9 @@
 /* pages/index.js: the page registry. Each entry maps a path pattern to a lazily imported page
  * module; `:name` segments become params. A page module exports
  *
- *   export async function render(root, params, ctx)   // root: the <main> element, emptied
+ *   export async function render(root, params, ctx)
+ *     // root: a <div> already in <main>, showing "Loading…" until the page replaces its
+ *     // children (root.replaceChildren(...)); resolve once content and charts are drawn
  *   export const title = "Portfolio";                  // optional: the document title
  *
  * ctx = { session: {role, account_manager_id, csrf_token}, query: URLSearchParams,
@@ -11,6 +13,9 @@
 export const routes = {
   "/": () => import("./home.js"),
   "/app/finance": () => import("./portfolio.js"),
+  "/app/finance/clients/:client_id": () => import("./client.js"),
+  "/app/finance/contracts/:contract_id": () => import("./contract.js"),
+  "/app/finance/assignments/:assignment_id": () => import("./assignment.js"),
   "/app/contracts": () => import("./my_contracts.js"),
   "/app/contracts/:id": () => import("./my_contract.js"),
   "/app/events/new": () => import("./event_form.js"),
