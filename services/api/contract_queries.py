@@ -7,7 +7,8 @@ from typing import Any
 
 import asyncpg
 
-from projections.margin_status import Status, assignment_status, worst
+from projections.margin_status import worst
+from projections.rollup import margin_status
 from services.api.margin_queries import assignment_margins, terms_on
 
 
@@ -71,7 +72,7 @@ async def contracts_overview(
             continue
         c = out[m.facts.contract_id]
         f = m.figures
-        floor = c["markup_floor_pct"] if c["markup_floor_pct"] is not None else f.markup_pct
+        floor = c["markup_floor_pct"]
         c["assignments"].append(
             {
                 "assignment_id": m.facts.assignment_id,
@@ -83,7 +84,7 @@ async def contracts_overview(
                 "markup_pct": f.markup_pct,
                 "margin_per_hour": f.margin_per_hour,
                 "weekly_gross_profit": f.weekly_gross_profit,
-                "margin_status": assignment_status(f.margin_per_hour, f.markup_pct, floor),
+                "margin_status": margin_status(f.margin_per_hour, f.markup_pct, floor),
             }
         )
     kinds = {
@@ -98,8 +99,7 @@ async def contracts_overview(
     for a in alerts:
         out[a["contract_id"]]["open_alerts"][a["severity"]] = a["n"]
     for c in out.values():
-        statuses: list[Status] = [a["margin_status"] for a in c["assignments"]]
-        c["margin_status"] = worst(statuses)
+        c["margin_status"] = worst(a["margin_status"] for a in c["assignments"])
     return total, list(out.values())
 
 

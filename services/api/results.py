@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from events.errors import EventValidationError
-from events.messages import Verdict
+from events.messages import REFUSALS, Verdict
 
 
 def from_verdict(v: Verdict) -> dict[str, Any]:
@@ -19,6 +19,10 @@ def from_verdict(v: Verdict) -> dict[str, Any]:
     }
     if v.code is not None:
         out["code"] = v.code
+        refusal = REFUSALS.get(v.code)
+        if v.outcome == "refused" and refusal is not None and refusal.field is not None:
+            # The field the refusal is about, as a shape error names its field.
+            out["errors"] = [{"field": refusal.field, "reason": v.message}]
     if v.stream_version is not None:
         out["stream_version"] = v.stream_version
     return out

@@ -130,3 +130,23 @@ def test_schema_endpoint_serves_the_catalogue(
     assert r.status_code == 200
     assert r.json() == event_json_schemas()
     assert http.get("/v1/schema/events").status_code == 401
+
+
+def test_a_refusal_names_the_field_it_is_about(
+    services: Services, http: httpx.Client, api_tokens: Tokens
+) -> None:
+    cid = unique("C")
+    _submit(http, api_tokens.am, _contract(cid, api_tokens.am_id, unique("CL"), "20"))
+    r = post(http, api_tokens.am, example("RatesAdjusted", contract_id=cid, assignment_id="A-9"))
+    assert r.status_code == 404
+    body = r.json()
+    assert body["code"] == "unknown_assignment"
+    assert body["errors"] == [{"field": "assignment_id", "reason": body["message"]}]
+    # A refusal about no one field (a stale expected version) names none.
+    stale = post(
+        http,
+        api_tokens.am,
+        {**example("ClientContactLogged", contract_id=cid), "expected_stream_version": 1},
+    )
+    assert stale.status_code == 409 and stale.json()["code"] == "version_conflict"
+    assert "errors" not in stale.json()

@@ -10,16 +10,6 @@ export const title = "Record an event";
 
 // Set by the service, never by the submitter; or fixed by the type chosen.
 const SKIP = new Set(["type", "schema_version", "recorded_by", "recorded_at", "stream_version"]);
-// Refusals name no field: the field each refusal code is about, to show the reason beside it.
-const REFUSAL_FIELD = {
-  unknown_contract: "contract_id", contract_exists: "contract_id", contract_terminated: "contract_id",
-  forbidden_contract: "contract_id", version_conflict: "contract_id",
-  unknown_assignment: "assignment_id", assignment_exists: "assignment_id", assignment_ended: "assignment_id",
-  unknown_negotiation: "negotiation_id", negotiation_closed: "negotiation_id",
-  unknown_raise_request: "raise_request_id", raise_request_decided: "raise_request_id",
-  event_id_reused: "event_id",
-};
-
 let schemaCache = null;
 
 /** What input a JSON Schema property needs: {kind, optional, enum, ...}. */
@@ -276,8 +266,8 @@ export async function render(root, params, ctx) {
       result.replaceChildren(h("div", { class: "am-verdict am-bad" }, h("strong", {}, status === 403 ? "403 Forbidden" : `Error ${status}`), h("p", {}, text)));
       return;
     }
+    // Shape errors and refusals both name their field: the reason goes beside it.
     for (const e of a.errors || []) showFieldError(e.field, e.reason);
-    if (a.status === "refused" && a.code && REFUSAL_FIELD[a.code]) showFieldError(REFUSAL_FIELD[a.code], a.message);
     const [label, cls] = VERDICT[a.status] || [a.status, "am-warn"];
     const parts = [
       h(
