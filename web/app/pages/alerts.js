@@ -62,7 +62,7 @@ export async function render(root, params, ctx) {
       h("td", {}, h("span", { class: `am-sev am-sev-${a.severity}` }, a.severity)),
       h("td", {}, h("span", { class: "am-rule" }, a.rule), h("div", { class: "am-muted" }, a.basis)),
       h("td", {}, a.client_name || "—", a.client_id ? h("div", { class: "am-muted" }, a.client_id) : null),
-      h("td", {}, link(`/app/contracts/${encodeURIComponent(a.contract_id)}`, a.contract_id), a.assignment_id ? h("div", { class: "am-muted" }, a.assignment_id) : null),
+      h("td", {}, link(`${reads ? "/app/finance/contracts/" : "/app/contracts/"}${encodeURIComponent(a.contract_id)}`, a.contract_id), a.assignment_id ? h("div", { class: "am-muted" }, a.assignment_id) : null),
       h("td", { class: "num" }, a.exposure ? money(a.exposure) : "—"),
       h("td", { class: "am-message" }, a.message),
       h("td", {}, dateTime(a.raised_at)),
@@ -161,6 +161,13 @@ export async function render(root, params, ctx) {
   function connect() {
     const es = new EventSource("/v1/alerts/stream");
     live = es;
+    // The app has no unmount hook: once the board has left the page, the stream is closed.
+    const watch = setInterval(() => {
+      if (gone() || es.readyState === EventSource.CLOSED) {
+        es.close();
+        clearInterval(watch);
+      }
+    }, 2000);
     es.addEventListener("open", () => { liveState.textContent = "Live"; liveState.dataset.state = "live"; });
     es.addEventListener("error", () => {
       if (gone()) { es.close(); return; }
