@@ -59,13 +59,14 @@ export async function render(root, params, ctx) {
     return h(
       "tr",
       { "data-alert": a.alert_id, "data-status": a.status, class: `am-alert-row am-alert-${a.severity}${fresh ? " am-fresh" : ""}` },
-      h("td", {}, h("span", { class: `am-sev am-sev-${a.severity}` }, a.severity)),
-      h("td", {}, h("span", { class: "am-rule" }, a.rule), h("div", { class: "am-muted" }, a.basis)),
-      h("td", {}, a.client_name || "—", a.client_id ? h("div", { class: "am-muted" }, a.client_id) : null),
-      h("td", {}, link(`${reads ? "/app/finance/contracts/" : "/app/contracts/"}${encodeURIComponent(a.contract_id)}`, a.contract_id), a.assignment_id ? h("div", { class: "am-muted" }, a.assignment_id) : null),
+      h("td", {}, h("span", { class: `am-sev am-sev-${a.severity}` }, a.severity),
+        h("div", { class: "am-rule" }, a.rule), h("div", { class: "am-muted" }, a.basis)),
+      h("td", {}, h("div", {}, a.client_name || "—"),
+        link(`${reads ? "/app/finance/contracts/" : "/app/contracts/"}${encodeURIComponent(a.contract_id)}`, a.contract_id),
+        a.assignment_id ? h("span", { class: "am-muted" }, ` · ${a.assignment_id}`) : null),
       h("td", { class: "num" }, a.exposure ? money(a.exposure) : "—"),
       h("td", { class: "am-message" }, a.message),
-      h("td", {}, dateTime(a.raised_at)),
+      h("td", { class: "am-when" }, dateTime(a.raised_at)),
       h("td", { class: "am-status-cell" }, h("span", { class: `am-astatus am-astatus-${a.status}` }, words(a.status)),
         a.acknowledged_by ? h("div", { class: "am-muted" }, `ack. by ${a.acknowledged_by}`) : null,
         a.resolved_by ? h("div", { class: "am-muted" }, `resolved by ${a.resolved_by}`) : null),
@@ -92,7 +93,7 @@ export async function render(root, params, ctx) {
 
   function emptyState() {
     const empty = tbody.querySelector("tr.am-empty");
-    if (byId.size === 0 && !empty) tbody.append(h("tr", { class: "am-empty" }, h("td", { colspan: 9 }, "No alert matches these filters.")));
+    if (byId.size === 0 && !empty) tbody.append(h("tr", { class: "am-empty" }, h("td", { colspan: 7 }, "No alert matches these filters.")));
     if (byId.size > 0 && empty) empty.remove();
   }
 
@@ -233,7 +234,7 @@ export async function render(root, params, ctx) {
       h("div", { class: "am-table-wrap" },
         h("table", { class: "am-table am-board" },
           h("caption", { class: "am-sr" }, "Alerts, newest first"),
-          h("thead", {}, h("tr", {}, ["Severity", "Rule", "Client", "Contract", "Exposure", "Message", "Raised", "Status", ""]
+          h("thead", {}, h("tr", {}, ["Severity and rule", "Client and contract", "Exposure", "Message", "Raised", "Status", ""]
             .map((t) => h("th", { scope: "col" }, t || h("span", { class: "am-sr" }, "Actions"))))),
           tbody)),
       more,
