@@ -62,7 +62,6 @@ async def test_raise_request_previewed_then_submitted(
         await app.goto("/app/contracts")
         row = page.locator(f'tr[data-contract="{cid}"]')
         await expect(row).to_contain_text("Healthy")
-        await app.check("am-my-contracts")
         await row.get_by_role("link", name=cid).click()
         await app.ready()
         await expect(page.get_by_role("heading", level=1)).to_contain_text(cid)
@@ -107,6 +106,7 @@ async def test_raise_request_previewed_then_submitted(
         # My contracts now lists the open raise request.
         await app.goto("/app/contracts")
         await expect(row).to_contain_text("R-003")
+        await app.check("am-my-contracts")
 
 
 async def test_refusals_are_shown_beside_their_field(

@@ -274,7 +274,7 @@ export async function render(root, params, ctx) {
         "div",
         { class: `am-verdict ${cls}`, "data-status": a.status, "data-preview": preview ? "true" : "false" },
         h("p", { class: "am-kicker" }, preview ? "Preview: what the writer would decide. Nothing was recorded." : "Answer of the service"),
-        h("h2", {}, preview ? `Would be ${label.toLowerCase()}` : label, a.code ? h("span", { class: "am-code" }, ` ${a.code}`) : null),
+        h("h2", {}, preview && a.status !== "invalid" ? `Would be ${label.toLowerCase()}` : label, a.code ? h("span", { class: "am-code" }, ` ${a.code}`) : null),
         h("p", {}, a.message),
         a.stream_version ? h("p", { class: "am-muted" }, `${preview ? "Would be" : "Recorded as"} version ${a.stream_version} of ${a.contract_id}.`) : null,
       ),
