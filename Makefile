@@ -64,7 +64,7 @@ test: lint up
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # The two screenshots README shows, from the last browser-test run (var/screenshots/).
-screenshots: install
+screenshots: up
 	$(BIN)/pytest -q -p no:cacheprovider tests/browser
 	mkdir -p docs/screenshots
 	cp var/screenshots/portfolio.png var/screenshots/assignment.png docs/screenshots/
