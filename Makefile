@@ -13,7 +13,7 @@ WEB_INSTALLED := web/node_modules/.installed-$(shell sha1sum web/package-lock.js
 help:
 	@echo "make run   start Kafka, PostgreSQL and the services, then follow their logs"
 	@echo "make test  install what is missing, start the stack, lint, run every test"
-	@echo "make up | down | status | logs | lint | unit | integration"
+	@echo "make up | down | status | logs | lint | unit | integration | screenshots"
 
 $(INSTALLED): pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required"; exit 1; }
@@ -64,7 +64,7 @@ test: lint up
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # The two screenshots README shows, from the last browser-test run (var/screenshots/).
-screenshots: install
+screenshots: up
 	$(BIN)/pytest -q -p no:cacheprovider tests/browser
 	mkdir -p docs/screenshots
 	cp var/screenshots/portfolio.png var/screenshots/assignment.png docs/screenshots/

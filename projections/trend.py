@@ -7,13 +7,15 @@ the portfolio's weekly gross profit as of that day.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from itertools import pairwise
 
 from projections import margin
-from projections.read_model import Terms, TermsRow, terms_in_force
+from projections.read_model import TermsRow, terms_in_force
 
 ZERO = Decimal(0)
 
@@ -67,27 +69,37 @@ def weekly_trend(
     terms_history: dict[str, Sequence[TermsRow]],
     days: Sequence[date],
 ) -> list[TrendPoint]:
+    """Each assignment's weekly gross profit is constant between the dates its rates or its
+    contract's terms change, so it is computed once per such stretch and added to every day of
+    the stretch (a difference array), not once per day."""
     days = sorted(days)
-    terms_cache: dict[tuple[str, date], Terms | None] = {}
+    n = len(days)
+    wgp_diff = [ZERO] * (n + 1)
+    count_diff = [0] * (n + 1)
     wgp_cache: dict[tuple[Decimal, ...], Decimal] = {}
-
-    def terms(contract_id: str, day: date) -> Terms | None:
-        rows = terms_history.get(contract_id, ())
-        key = (contract_id, day if len(rows) > 1 else date.min)
-        if key not in terms_cache:
-            terms_cache[key] = terms_in_force(rows, day)
-        return terms_cache[key]
-
-    totals = [ZERO] * len(days)
-    counts = [0] * len(days)
+    amended: dict[str, list[date]] = {
+        cid: sorted({t.effective_date for t in rows if t.kind != "signed"})
+        for cid, rows in terms_history.items()
+    }
     for a in assignments:
-        if not a.rates:
+        rows = terms_history.get(a.contract_id)
+        if not a.rates or not rows:
             continue
+        first = bisect_left(days, a.start_date)  # the days it is active: [first, last)
+        ended = [d for d in (a.end_date, a.contract_terminated_on) if d is not None]
+        last = bisect_left(days, min(ended)) if ended else n
+        if first >= last:
+            continue
+        count_diff[first] += 1
+        count_diff[last] -= 1
         history = sorted(a.rates, key=lambda p: (p.effective_date, p.stream_version))
-        for i, day in enumerate(days):
-            if not a.active_on(day):
+        changes = {p.effective_date for p in history} | set(amended.get(a.contract_id, ()))
+        cuts = sorted({first, last, *(bisect_left(days, d) for d in changes)})
+        for lo, hi in pairwise(cuts):
+            if lo < first or hi > last or lo >= hi:
                 continue
-            t = terms(a.contract_id, day)
+            day = days[lo]
+            t = terms_in_force(rows, day)
             if t is None:
                 continue
             r = _rates_on(history, day)
@@ -97,6 +109,12 @@ def weekly_trend(
             if wgp is None:
                 wgp = margin.weekly_gross_profit(margin.Rates(*key))
                 wgp_cache[key] = wgp
-            totals[i] += wgp
-            counts[i] += 1
-    return [TrendPoint(d, counts[i], totals[i]) for i, d in enumerate(days)]
+            wgp_diff[lo] += wgp
+            wgp_diff[hi] -= wgp
+    points = []
+    total, active = ZERO, 0
+    for i, d in enumerate(days):
+        total += wgp_diff[i]
+        active += count_diff[i]
+        points.append(TrendPoint(d, active, total))
+    return points

@@ -51,7 +51,7 @@ up() {
     (umask 077; "$LEDGER" token create --role admin 2>/dev/null >"$ADMIN_TOKEN_FILE")
     say "local admin token (also in .admin-token): $(cat "$ADMIN_TOKEN_FILE")"
   fi
-  say "stack is up: API at http://127.0.0.1:$API_PORT (OpenAPI at /docs), logs in var/log/"
+  say "stack is up: the app at http://127.0.0.1:$API_PORT/ (sign in with an API token), API docs at /docs, logs in var/log/"
 }
 
 down() {

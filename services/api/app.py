@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from services.api import metrics
 from services.api.gateway import SubmissionGateway
+from services.api.margin_cache import SingleFlight
 from services.api.routes_alerts import router as alerts_router
 from services.api.routes_contracts import router as contracts_router
 from services.api.routes_events import router as events_router
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.metrics = metrics.install(app)
+    app.state.margin_cache = SingleFlight()
     app.include_router(events_router)
     app.include_router(preview_router)
     app.include_router(margins_router)

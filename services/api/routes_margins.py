@@ -16,14 +16,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from projections import margin
 from projections.read_model import ImpactRow, TermsRow
 from projections.rollup import AssignmentMargin, RollUp, margin_status, roll_up
-from projections.trend import RatePoint, TrendAssignment, weekly_trend
+from projections.trend import RatePoint, TrendAssignment, TrendPoint, weekly_trend
 from services.api.auth import Reader
+from services.api.margin_cache import data_version
 from services.api.margin_queries import TERMS_FIELDS, assignment_margins, terms_on
 from services.tokens import Principal
 
@@ -132,9 +134,19 @@ async def _margins(
     scope, scope_args = _scope(who)
     scope = scope.replace("${n}", f"${len(args) + 2}")
     st = request.app.state
-    return await assignment_margins(
-        st.pool, st.settings.projection_schema, as_of, f"({where}) AND {scope}", *args, *scope_args
-    )
+    schema = st.settings.projection_schema
+
+    def compute() -> Any:
+        return assignment_margins(
+            st.pool, schema, as_of, f"({where}) AND {scope}", *args, *scope_args
+        )
+
+    if where != "true":
+        return await compute()
+    # Every assignment the reader may see: shared by the portfolio's lists for the same day.
+    key = (as_of, tuple(scope_args), await data_version(st.pool, schema))
+    found: list[tuple[AssignmentMargin, dict[str, Any]]] = await st.margin_cache.get(key, compute)
+    return found
 
 
 @router.get("/margins/assignments/{assignment_id}", summary="One assignment's margin")
@@ -209,24 +221,25 @@ async def _group(
     by_contract: dict[str, list[tuple[AssignmentMargin, dict[str, Any]]]] = {}
     for m, ids in found:
         by_contract.setdefault(m.facts.contract_id, []).append((m, ids))
+    page = sorted(by_contract.items())[offset : offset + limit]  # only the page is rolled up
     contracts = [
         {
             "contract_id": cid,
             **items[0][1],
             **_rollup_json(roll_up(m for m, _ in items)),
         }
-        for cid, items in sorted(by_contract.items())
+        for cid, items in page
     ]
     body = {
         "as_of": day.isoformat(),
         **head,
-        "contracts_count": len(contracts),
+        "contracts_count": len(by_contract),
         **_rollup_json(roll_up(m for m, _ in found)),
-        "contracts": contracts[offset : offset + limit],
+        "contracts": contracts,
         "limit": limit,
         "offset": offset,
     }
-    return _respond(request, body, contracts[offset : offset + limit])
+    return _respond(request, body, contracts)
 
 
 @router.get("/margins/clients/{client_id}", summary="A client's margin roll-up")
@@ -387,7 +400,25 @@ async def portfolio_trend(
     s = st.settings.projection_schema
     scope, scope_args = _scope(who)
     scope = scope.replace("${n}", "$1")
-    rows = await st.pool.fetch(
+    days = [date.fromordinal(day.toordinal() - 7 * k) for k in range(weeks - 1, -1, -1)]
+    key = ("trend", day, weeks, tuple(scope_args), await data_version(st.pool, s))
+    trend = await st.margin_cache.get(key, lambda: _trend(st.pool, s, scope, scope_args, days))
+    points = [
+        {
+            "week_ending": p.day.isoformat(),
+            "active_assignments": p.active_assignments,
+            "weekly_gross_profit": _show("weekly_gross_profit", p.weekly_gross_profit),
+        }
+        for p in trend
+    ]
+    body = {"as_of": day.isoformat(), "weeks": weeks, "points": points}
+    return _respond(request, body, points, "portfolio-trend")
+
+
+async def _trend(
+    pool: asyncpg.Pool, s: str, scope: str, scope_args: list[Any], days: list[date]
+) -> list[TrendPoint]:
+    rows = await pool.fetch(
         f"""SELECT a.contract_id, a.start_date, a.end_date, a.hours_per_week, a.burden_pct,
                    c.terminated_on,
                    array_agg(h.effective_date) AS eff, array_agg(h.stream_version) AS ver,
@@ -413,24 +444,14 @@ async def portfolio_trend(
         for r in rows
     ]
     history: dict[str, list[TermsRow]] = {}
-    for t in await st.pool.fetch(
+    for t in await pool.fetch(
         f"""SELECT {", ".join("t." + f for f in TERMS_FIELDS)} FROM {s}.terms_history t
             JOIN {s}.contracts c USING (contract_id)
             WHERE {scope} ORDER BY t.contract_id, t.stream_version""",
         *scope_args,
     ):
         history.setdefault(t["contract_id"], []).append(TermsRow(*t.values()))
-    days = [date.fromordinal(day.toordinal() - 7 * k) for k in range(weeks - 1, -1, -1)]
-    points = [
-        {
-            "week_ending": p.day.isoformat(),
-            "active_assignments": p.active_assignments,
-            "weekly_gross_profit": _show("weekly_gross_profit", p.weekly_gross_profit),
-        }
-        for p in weekly_trend(items, history, days)
-    ]
-    body = {"as_of": day.isoformat(), "weeks": weeks, "points": points}
-    return _respond(request, body, points, "portfolio-trend")
+    return weekly_trend(items, history, days)
 
 
 @router.get(

@@ -118,6 +118,14 @@ async def test_a_csv_link_downloads(
     await app.sign_in(api_tokens.finance)
     await app.goto(f"/app/finance?as_of={AS_OF}")
     panel = app.page.get_by_role("region", name="By client")
+    # Sorting: by margin, largest first, then smallest first (Zones Inc, 4.00 %).
+    first_client = panel.locator("tbody tr").first
+    assert "Northwind Logistics" in await first_client.inner_text()
+    for order in ("descending", "ascending"):
+        await panel.get_by_role("button", name="Margin", exact=True).click()
+        await panel.locator(f"th[aria-sort={order}]").wait_for()
+    assert "Zones Inc" in await first_client.inner_text()
+    assert "csort=margin_pct" in app.page.url
     async with app.page.expect_download() as info:
         await panel.get_by_role("link", name="Download CSV").click()
     download = await info.value

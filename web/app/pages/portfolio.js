@@ -48,6 +48,14 @@ function rankedTable(id, caption, path, asOf, query, prefix, firstColumn) {
 export async function render(root, params, ctx) {
   const asOf = ctx.query.get("as_of") || today();
   const before = addDays(asOf, -28);
+  // The ranked tables start loading at once, alongside the figures.
+  const clients = rankedTable("clients", "Clients ranked; select a column heading to sort.",
+    "/v1/margins/clients", asOf, ctx.query, "c",
+    { key: "name", label: "Client", cell: (r) => el("td", {}, el("a", { href: `/app/finance/clients/${encodeURIComponent(r.client_id)}?as_of=${asOf}`, "data-nav": true }, r.name)) });
+  const managers = rankedTable("account-managers", "Account managers ranked; select a column heading to sort.",
+    "/v1/margins/account-managers", asOf, ctx.query, "m",
+    { key: "name", label: "Account manager", cell: (r) => el("td", {}, r.account_manager_id) });
+
   const [now, then, trend, impacts] = await Promise.all([
     api.get("/v1/margins/portfolio", { as_of: asOf, limit: 1 }),
     api.get("/v1/margins/portfolio", { as_of: before, limit: 1 }),
@@ -70,13 +78,6 @@ export async function render(root, params, ctx) {
     "aria-label": `Weekly gross profit for the 26 weeks ending ${asOf}` });
   const trendPanel = panel("Weekly gross profit, last 26 weeks", "trend-h",
     csvLink("/v1/margins/portfolio/trend", { as_of: asOf, weeks: 26 }, "the trend"), chartBox);
-
-  const clients = rankedTable("clients", "Clients ranked; select a column heading to sort.",
-    "/v1/margins/clients", asOf, ctx.query, "c",
-    { key: "name", label: "Client", cell: (r) => el("td", {}, el("a", { href: `/app/finance/clients/${encodeURIComponent(r.client_id)}?as_of=${asOf}`, "data-nav": true }, r.name)) });
-  const managers = rankedTable("account-managers", "Account managers ranked; select a column heading to sort.",
-    "/v1/margins/account-managers", asOf, ctx.query, "m",
-    { key: "name", label: "Account manager", cell: (r) => el("td", {}, r.account_manager_id) });
 
   const impactRows = impacts.margin_impacts.map((i) => el("tr", {},
     el("td", {}, i.occurred_at.slice(0, 10)),
