@@ -4,6 +4,7 @@ the shared servers are never stopped)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -33,6 +34,21 @@ def _post(client: httpx.Client, token: str, body: Any) -> tuple[httpx.Response, 
     return r, time.monotonic() - started
 
 
+def _decided(client: httpx.Client, token: str, body: Any) -> dict[str, Any]:
+    """The verdict on `body`, polled for as long as it takes (a writer still joining)."""
+    r, _ = _post(client, token, body)
+    if r.status_code == 202:
+        return _until(  # type: ignore[no-any-return]
+            "a verdict",
+            60,
+            lambda: (
+                (x := client.get(r.headers["Location"], headers=auth(token))).status_code == 200
+                and x.json()
+            ),
+        )
+    return r.json()  # type: ignore[no-any-return]
+
+
 def _until(what: str, timeout_s: float, probe: Any) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -49,19 +65,39 @@ async def test_paused_writer_resumes_and_a_202_resolves_across_an_api_restart(
     svc = await start_services(ready_stack, verdict_timeout_s=2.0)
     try:
         with httpx.Client(base_url=svc.url, timeout=30) as client:
-            cid = unique("C")
-            for body in history(cid, api_tokens.am_id):
-                assert _post(client, api_tokens.am, body)[0].status_code == 201
+            cids = [unique("C") for _ in range(4)]
+            for cid in cids:
+                for body in history(cid, api_tokens.am_id):
+                    assert _decided(client, api_tokens.am, body)["status"] == "accepted"
 
+            # Steady submissions, so that the pause lands in the middle of transactions.
+            answers: dict[str, int] = {}
+            load = threading.Event()
+
+            def submit(cid: str) -> None:
+                with httpx.Client(base_url=svc.url, timeout=30) as c:
+                    while not load.is_set():
+                        body = example("ClientContactLogged", contract_id=cid)
+                        with contextlib.suppress(httpx.TransportError):  # the API restarting
+                            answers[body["event_id"]] = _post(c, api_tokens.am, body)[0].status_code
+
+            threads = [threading.Thread(target=submit, args=(cid,)) for cid in cids]
+            for t in threads:
+                t.start()
+            time.sleep(1.5)
             svc.send("writer", signal.SIGSTOP)  # a GC pause, a VM migration
             paused = time.monotonic()
-            pending = example("ClientContactLogged", contract_id=cid)
+            time.sleep(2.5)
+            load.set()
+            for t in threads:
+                t.join()
+            pending = example("ClientContactLogged", contract_id=cids[0])
             r, took = _post(client, api_tokens.am, pending)
             assert r.status_code == 202, r.text
             assert r.headers["Location"] == f"/v1/submissions/{pending['event_id']}"
             assert took < 2.0 + 1.5
 
-            # The API that took the submission goes away before the writer decides it.
+            # The API that took the submissions goes away before the writer decides them.
             svc.kill("api")
             svc.start("api")
             svc.wait_http()
@@ -71,7 +107,9 @@ async def test_paused_writer_resumes_and_a_202_resolves_across_an_api_restart(
             resumed = time.monotonic()
 
             def decided() -> bool:
-                r, _ = _post(client, api_tokens.am, example("ClientContactLogged", contract_id=cid))
+                r, _ = _post(
+                    client, api_tokens.am, example("ClientContactLogged", contract_id=cids[1])
+                )
                 assert r.status_code in (201, 202), r.text
                 return r.status_code == 201
 
@@ -79,20 +117,32 @@ async def test_paused_writer_resumes_and_a_202_resolves_across_an_api_restart(
             print(f"writer deciding again {time.monotonic() - resumed:.1f} s after SIGCONT")
             assert svc.alive("writer")
 
-            def polled() -> dict[str, Any] | None:
-                r = client.get(r_location, headers=auth(api_tokens.am))
-                return r.json() if r.status_code == 200 else None
-
-            r_location = f"/v1/submissions/{pending['event_id']}"
-            verdict = _until("the 202 resolves", 30, polled)
-            assert verdict["status"] == "accepted"
-            versions = [
-                e["stream_version"]
-                for e in client.get(
+            # Every 202, given by the API before its restart, resolves.
+            waited = [eid for eid, code in answers.items() if code == 202] + [pending["event_id"]]
+            accepted = {eid for eid, code in answers.items() if code == 201}
+            for eid in waited:
+                verdict = _until(
+                    f"the 202 of {eid} resolves",
+                    30,
+                    lambda eid=eid: (
+                        (
+                            x := client.get(f"/v1/submissions/{eid}", headers=auth(api_tokens.am))
+                        ).status_code
+                        == 200
+                        and x.json()
+                    ),
+                )
+                assert verdict["status"] == "accepted"
+                accepted.add(eid)
+            logged = []
+            for cid in cids:
+                events = client.get(
                     "/v1/events", params={"contract_id": cid}, headers=auth(api_tokens.am)
                 ).json()["events"]
-            ]
-            assert versions == list(range(1, len(versions) + 1))  # no gap, nothing twice
+                assert [e["stream_version"] for e in events] == list(range(1, len(events) + 1))
+                logged += [e["event_id"] for e in events[1:]]
+            assert len(logged) == len(set(logged))  # nothing twice
+            assert accepted <= set(logged)  # nothing lost
     finally:
         svc.stop_all()
 
