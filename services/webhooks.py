@@ -93,7 +93,9 @@ class Deliverer:
 
     async def run(self, stop: asyncio.Event) -> None:
         # min_size 0: nothing is connected before it is needed, so PostgreSQL may be away.
-        pool = await asyncpg.create_pool(self.dsn, min_size=0, max_size=5, timeout=10)
+        pool = await asyncpg.create_pool(
+            self.dsn, min_size=0, max_size=5, timeout=10, command_timeout=30
+        )
         delay = self.backoff_s
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s) as http:
@@ -145,7 +147,7 @@ class Deliverer:
         # One deliverer at a time per receiver, however many deliverer processes run: two would
         # each deliver everything. The lock belongs to this session, so it is released when the
         # process dies, and another deliverer takes the receiver over within a second.
-        lock = await asyncpg.connect(self.dsn, timeout=10)
+        lock = await asyncpg.connect(self.dsn, timeout=10, command_timeout=30)
         try:
             while not await lock.fetchval(
                 "SELECT pg_try_advisory_lock($1, $2)", _LOCK_CLASS, _lock_key(wid)
