@@ -227,12 +227,14 @@ async def test_postgresql_cut_away_answers_503_and_nothing_exits(
                 "projector": {"DATABASE_URL": workers_pg.dsn(ready_stack.dsn)},
             },
         )
+        wid = None
         try:
-            subprocess.run(
+            added = subprocess.run(
                 [sys.executable, "-m", "services.cli", "webhooks", "add", receiver,
                  "--min-severity", "critical"],
-                cwd=ROOT, env=svc.env(), capture_output=True, check=True,
+                cwd=ROOT, env=svc.env(), capture_output=True, text=True, check=True,
             )  # fmt: skip
+            wid = added.stdout.split()[1]
             svc.start("webhooks", DATABASE_URL=workers_pg.dsn(ready_stack.dsn))
             with httpx.Client(base_url=svc.url, timeout=30) as client:
                 cid = unique("C")
@@ -299,6 +301,14 @@ async def test_postgresql_cut_away_answers_503_and_nothing_exits(
                     assert svc.alive(name)
         finally:
             svc.stop_all()
+            if wid is not None:  # the webhooks table is shared: nobody may keep posting to it
+                conn = await asyncpg.connect(ready_stack.dsn)
+                try:
+                    await conn.execute(
+                        "UPDATE webhooks SET active = false WHERE webhook_id = $1", wid
+                    )
+                finally:
+                    await conn.close()
 
 
 async def test_kafka_cut_away_post_answers_within_its_deadline(
