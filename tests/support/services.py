@@ -98,8 +98,14 @@ class Services:
 
     def stop_all(self) -> None:
         for name in list(self.procs):
-            self.procs[name].send_signal(signal.SIGCONT)  # a stopped process cannot stop
-            self.kill(name, signal.SIGTERM)
+            proc = self.procs.pop(name)
+            proc.send_signal(signal.SIGCONT)  # a stopped process cannot stop
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a hung process: none may outlive the test
+                proc.kill()
+                proc.wait(timeout=10)
 
     def wait_http(self, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
