@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LEDGER_REBUILD_PROCESSES"),
     )
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
+    # Every await on Kafka in the writer's transaction path gives up after this long (seconds).
+    writer_kafka_timeout_s: float = Field(
+        10.0, gt=0, validation_alias=AliasChoices("LEDGER_WRITER_KAFKA_TIMEOUT_S")
+    )
+    # A long-running process with work in hand and no progress for this long (seconds) logs it
+    # and exits non-zero, for its supervisor to restart it; 0 disables the watchdog.
+    watchdog_s: float = Field(60.0, ge=0, validation_alias=AliasChoices("LEDGER_WATCHDOG_S"))
     # Events per risk-agent batch (one PostgreSQL transaction each), and how often (seconds)
     # its timer judges the time-based rules over every contract.
     risk_batch: int = Field(500, ge=1, validation_alias=AliasChoices("LEDGER_RISK_BATCH"))
@@ -57,6 +65,14 @@ class Settings(BaseSettings):
     web_dir: str = Field(
         default_factory=lambda: os.path.join(os.path.dirname(__file__), os.pardir, "web"),
         validation_alias=AliasChoices("LEDGER_WEB_DIR"),
+    )
+    # The risk agent's static membership of its consumer group (Kafka's group.instance.id): a
+    # worker restarted under the same id takes its partitions back at once, instead of waiting
+    # out its dead predecessor's session. Unique per worker: a second risk agent on the same
+    # host must set another; empty means dynamic membership.
+    risk_instance_id: str = Field(
+        default_factory=lambda: f"risk-{socket.gethostname()}",
+        validation_alias=AliasChoices("LEDGER_RISK_INSTANCE_ID"),
     )
 
     @property

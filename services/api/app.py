@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.api import metrics
+from services.api import metrics, unavailable
 from services.api.gateway import SubmissionGateway
 from services.api.margin_cache import SingleFlight
 from services.api.routes_alerts import router as alerts_router
@@ -40,7 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         # No statement cache: a projections rebuild swaps the tables behind the same names.
         app.state.pool = await asyncpg.create_pool(
-            settings.dsn, min_size=1, max_size=10, statement_cache_size=0
+            settings.dsn, min_size=1, max_size=10, statement_cache_size=0, timeout=5
         )
         await ensure_schema(settings)
         app.state.gateway = SubmissionGateway(
@@ -80,6 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.metrics = metrics.install(app)
     app.state.margin_cache = SingleFlight()
+    unavailable.install(app)
     app.include_router(events_router)
     app.include_router(preview_router)
     app.include_router(margins_router)
