@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 # The venv is rebuilt when pyproject.toml changes.
 INSTALLED := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: help install up down run status logs lint test unit integration
+.PHONY: help install up down run status logs lint test unit integration faults
 
 help:
 	@echo "make run   start Kafka, PostgreSQL and the services, then follow their logs"
 	@echo "make test  install what is missing, start the stack, lint, run every test"
-	@echo "make up | down | status | logs | lint | unit | integration"
+	@echo "make up | down | status | logs | lint | unit | integration | faults"
 
 $(INSTALLED): pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required"; exit 1; }
@@ -49,5 +49,10 @@ unit: install
 integration: up
 	$(BIN)/pytest tests/integration tests/e2e -q
 
+# The fault suite last, in a run of its own: it kills and restarts the stack's servers.
 test: lint up
 	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider tests/faults
+
+faults: up
+	$(BIN)/pytest -q -p no:cacheprovider tests/faults
