@@ -1,7 +1,9 @@
 """A steady load of concurrent clients on `POST /v1/events`, behaving as a careful client does:
 a connection error, a timeout or a 5xx is retried with the same event (same `event_id`) after
-`Retry-After` (else half a second); a 202 is polled at its location until the verdict comes.
-Every attempt is recorded, so a fault's cost to a client can be measured.
+`Retry-After` (else half a second); a 202 is polled at its location until the verdict comes,
+while the client goes on with its next event (the 202 says the submission was handed over, so
+the writer sees it first). Every attempt is recorded, so a fault's cost to a client can be
+measured.
 
 Each client writes contracts of its own: ContractSigned, AssignmentStarted, then rate changes
 (margin impacts), inbound contacts and bypass threats (one BYPASS_THREAT alert each), all of
@@ -29,8 +31,8 @@ ACCEPTED = ("accepted", "duplicate")
 
 @dataclass
 class Attempt:
-    """One POST: when it started and ended, and its answer: the HTTP status, "connect-error"
-    or "timeout"."""
+    """One request: when it started and ended, and its answer: the HTTP status ("503" only with
+    a Retry-After, else "503 without Retry-After"), "connect-error" or "timeout"."""
 
     t0: float
     t1: float
@@ -51,8 +53,8 @@ class Sent:
     direct: bool = False
     impacts: list[Any] | None = None
     alerts: list[Any] | None = None
-    attempts: list[Attempt] = field(default_factory=list)
-    polls: int = 0
+    attempts: list[Attempt] = field(default_factory=list)  # the POSTs
+    polls: list[Attempt] = field(default_factory=list)  # the GETs of a 202's location
 
     @property
     def accepted(self) -> bool:
@@ -94,6 +96,7 @@ class Load:
         self._stopping = False
         self._deadline = float("inf")  # after stop(): when an unresolved event is given up
         self._tasks: list[asyncio.Task[None]] = []
+        self._polls: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._client(i)) for i in range(self.clients)]
@@ -103,6 +106,8 @@ class Load:
         self._stopping = True
         self._deadline = time.monotonic() + resolve_within_s
         await asyncio.gather(*self._tasks)
+        while self._polls:
+            await asyncio.gather(*self._polls)
         return self.sent
 
     async def _client(self, i: int) -> None:
@@ -133,14 +138,16 @@ class Load:
                 s.attempts.append(Attempt(t0, time.monotonic(), "connect-error"))
                 await asyncio.sleep(0.5)
                 continue
-            s.attempts.append(Attempt(t0, time.monotonic(), str(r.status_code)))
+            s.attempts.append(Attempt(t0, time.monotonic(), _answer(r)))
             if r.status_code >= 500:
                 await asyncio.sleep(_retry_after(r))
                 continue
             body = r.json()
             if r.status_code == 202:
                 s.got_202 = True
-                await self._poll(http, s, body["location"])
+                task = asyncio.create_task(self._poll(http, s, body["location"]))
+                self._polls.add(task)
+                task.add_done_callback(self._polls.discard)
             else:
                 s.outcome, s.stream_version = body.get("status"), body.get("stream_version")
                 s.direct = True
@@ -151,16 +158,27 @@ class Load:
     async def _poll(self, http: httpx.AsyncClient, s: Sent, location: str) -> None:
         while time.monotonic() < self._deadline:
             await asyncio.sleep(0.5)
-            s.polls += 1
+            t0 = time.monotonic()
             try:
                 r = await http.get(location)
-            except httpx.TransportError:
+            except httpx.TimeoutException:
+                s.polls.append(Attempt(t0, time.monotonic(), "timeout"))
                 continue
+            except httpx.TransportError:
+                s.polls.append(Attempt(t0, time.monotonic(), "connect-error"))
+                continue
+            s.polls.append(Attempt(t0, time.monotonic(), _answer(r)))
             if r.status_code == 200:
                 body = r.json()
                 s.outcome, s.stream_version = body.get("status"), body.get("stream_version")
                 s.t1 = time.monotonic()
                 return
+
+
+def _answer(r: httpx.Response) -> str:
+    if r.status_code == 503 and "retry-after" not in r.headers:
+        return "503 without Retry-After"
+    return str(r.status_code)
 
 
 def _retry_after(r: httpx.Response) -> float:
@@ -209,7 +227,7 @@ def back_after(sent: list[Sent], since: float) -> dict[str, float | None]:
             first[part] = t - since
 
     for s in sent:
-        for a in s.attempts:
+        for a in s.attempts + s.polls:
             if a.t0 >= since and a.answer.isdigit() and int(a.answer) < 500:
                 see("api", a.t1)
         if s.t1 is None or not s.accepted:
