@@ -96,7 +96,6 @@ class Load:
         self._stopping = False
         self._deadline = float("inf")  # after stop(): when an unresolved event is given up
         self._tasks: list[asyncio.Task[None]] = []
-        self._polls: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._client(i)) for i in range(self.clients)]
@@ -106,24 +105,29 @@ class Load:
         self._stopping = True
         self._deadline = time.monotonic() + resolve_within_s
         await asyncio.gather(*self._tasks)
-        while self._polls:
-            await asyncio.gather(*self._polls)
         return self.sent
 
     async def _client(self, i: int) -> None:
         headers = {"Authorization": f"Bearer {self.token}"}
+        polls: set[asyncio.Task[None]] = set()
         async with httpx.AsyncClient(base_url=self.api_url, headers=headers, timeout=30) as http:
-            for n in itertools.count():
-                contract_id = f"{self.prefix}-c{i}-{n}"
-                self.contracts.append(contract_id)
-                for event in _events(contract_id, self.am_id):
-                    if self._stopping:
-                        return
-                    t0 = time.monotonic()
-                    await self._submit(http, event)
-                    await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - t0)))
+            try:
+                for n in itertools.count():
+                    contract_id = f"{self.prefix}-c{i}-{n}"
+                    self.contracts.append(contract_id)
+                    for event in _events(contract_id, self.am_id):
+                        if self._stopping:
+                            return
+                        t0 = time.monotonic()
+                        await self._submit(http, event, polls)
+                        await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - t0)))
+            finally:
+                while polls:  # the 202s still being polled, before the client closes
+                    await asyncio.gather(*polls)
 
-    async def _submit(self, http: httpx.AsyncClient, event: dict[str, Any]) -> None:
+    async def _submit(
+        self, http: httpx.AsyncClient, event: dict[str, Any], polls: set[asyncio.Task[None]]
+    ) -> None:
         s = Sent(event, time.monotonic())
         self.sent.append(s)
         while time.monotonic() < self._deadline:
@@ -146,8 +150,8 @@ class Load:
             if r.status_code == 202:
                 s.got_202 = True
                 task = asyncio.create_task(self._poll(http, s, body["location"]))
-                self._polls.add(task)
-                task.add_done_callback(self._polls.discard)
+                polls.add(task)
+                task.add_done_callback(polls.discard)
             else:
                 s.outcome, s.stream_version = body.get("status"), body.get("stream_version")
                 s.direct = True
