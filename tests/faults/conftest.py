@@ -23,10 +23,10 @@ def _secs(v: float | None) -> str:
 
 def table(reports: list[Any]) -> str:
     lines = [
-        "| fault | outage s | POST answers | max POST s | max to verdict s "
+        "| fault | outage s | POST answers | max POST s | max to verdict s | 202s never resolved "
         "| serving again after s (api/writer/projector/risk) | restarted by supervisord "
         "| result |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in reports:
         c = r.cost_
@@ -36,7 +36,7 @@ def table(reports: list[Any]) -> str:
         result = "pass" if not r.failures else "FAIL: " + "; ".join(r.failures)
         lines.append(
             f"| {r.fault} | {c.outage_s:.1f} | {answers} | {c.max_post_s:.1f} "
-            f"| {c.max_verdict_s:.1f} | {back} | {restarts} | {result} |"
+            f"| {c.max_verdict_s:.1f} | {c.unresolved} | {back} | {restarts} | {result} |"
         )
     total = sum(r.seconds for r in reports)
     lines.append("")
