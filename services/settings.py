@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LEDGER_REBUILD_PROCESSES"),
     )
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
+    # Every await on Kafka in the writer's transaction path gives up after this long (seconds).
+    writer_kafka_timeout_s: float = Field(
+        10.0, gt=0, validation_alias=AliasChoices("LEDGER_WRITER_KAFKA_TIMEOUT_S")
+    )
+    # A long-running process with work in hand and no progress for this long (seconds) logs it
+    # and exits non-zero, for its supervisor to restart it; 0 disables the watchdog.
+    watchdog_s: float = Field(60.0, ge=0, validation_alias=AliasChoices("LEDGER_WATCHDOG_S"))
     # Events per risk-agent batch (one PostgreSQL transaction each), and how often (seconds)
     # its timer judges the time-based rules over every contract.
     risk_batch: int = Field(500, ge=1, validation_alias=AliasChoices("LEDGER_RISK_BATCH"))

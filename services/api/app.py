@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.api import metrics
+from services.api import metrics, unavailable
 from services.api.gateway import SubmissionGateway
 from services.api.routes_alerts import router as alerts_router
 from services.api.routes_events import router as events_router
@@ -36,7 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         # No statement cache: a projections rebuild swaps the tables behind the same names.
         app.state.pool = await asyncpg.create_pool(
-            settings.dsn, min_size=1, max_size=10, statement_cache_size=0
+            settings.dsn, min_size=1, max_size=10, statement_cache_size=0, timeout=5
         )
         await ensure_schema(settings)
         app.state.gateway = SubmissionGateway(
@@ -73,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.metrics = metrics.install(app)
+    unavailable.install(app)
     app.include_router(events_router)
     app.include_router(margins_router)
     app.include_router(alerts_router)
