@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +76,14 @@ class Settings(BaseSettings):
     # its timer judges the time-based rules over every contract.
     risk_batch: int = Field(500, ge=1, validation_alias=AliasChoices("LEDGER_RISK_BATCH"))
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
+    # The risk agent's static membership of its consumer group (Kafka's group.instance.id): a
+    # worker restarted under the same id takes its partitions back at once, instead of waiting
+    # out its dead predecessor's session. Unique per worker: a second risk agent on the same
+    # host must set another; empty means dynamic membership.
+    risk_instance_id: str = Field(
+        default_factory=lambda: f"risk-{socket.gethostname()}",
+        validation_alias=AliasChoices("LEDGER_RISK_INSTANCE_ID"),
+    )
 
     @property
     def topics(self) -> Topics:

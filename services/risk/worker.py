@@ -335,8 +335,10 @@ def make_app(settings: Settings) -> faust.App:
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
-        # A worker killed without leaving its group is replaced after 10 s, not 60.
+        # A worker killed without leaving its group is replaced after 10 s, not 60; one
+        # restarted under its static instance id takes its partitions back at once.
         broker_session_timeout=10.0,
+        consumer_group_instance_id=settings.risk_instance_id or None,
         key_serializer="raw",
         value_serializer="raw",
     )
