@@ -72,7 +72,6 @@ class Report:
     cost_: Cost
     back: dict[str, float | None]
     restarts: dict[str, int]
-    got_202: int
     failures: list[str]
     seconds: float
 
@@ -231,7 +230,6 @@ async def test_every_process_survives(
             for n in now_spawned
             if now_spawned[n] - spawned.get(n, 0)
         },
-        sum(s.got_202 for s in sent),
         failures,
         time.monotonic() - began,
     )
