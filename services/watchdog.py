@@ -99,7 +99,8 @@ class Watchdog:
                     self.process,
                     stalled,
                 )
-                logging.shutdown()
+                for handler in logging.getLogger().handlers:
+                    handler.flush()
                 self.exit(EXIT_CODE)
                 return
 

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 
 from events.catalogue import Event
 from events.messages import decode_submission, encode_verdict
@@ -154,7 +155,12 @@ class Writer:
                     async with self._owning:
                         await self._rewind(tp)
                 epoch = self.epoch
-                batches = await self.consumer.getmany(timeout_ms=200, max_records=500)
+                try:
+                    batches = await self.consumer.getmany(timeout_ms=200, max_records=500)
+                except KafkaError as exc:  # Kafka away: the consumer re-connects by itself
+                    log.warning("no records (%s: %s); again in 1 s", type(exc).__name__, exc)
+                    await asyncio.sleep(1.0)
+                    continue
                 for tp, records in batches.items():
                     if records:
                         await self.process(tp, records, epoch)

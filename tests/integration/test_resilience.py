@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.examples import example
 from tests.support.http import auth, history
-from tests.support.proxy import proxy_to
+from tests.support.proxy import kafka_proxy_to, proxy_to
 from tests.support.services import ROOT, Tokens, start_services
 from tests.support.stack import Stack, unique
 
@@ -297,5 +297,44 @@ async def test_postgresql_cut_away_answers_503_and_nothing_exits(
                 )
                 for name in ("projector", "webhooks", "api"):
                     assert svc.alive(name)
+        finally:
+            svc.stop_all()
+
+
+async def test_kafka_cut_away_post_answers_within_its_deadline(
+    ready_stack: Stack, api_tokens: Tokens
+) -> None:
+    with kafka_proxy_to(ready_stack.bootstrap) as kafka:
+        svc = await start_services(
+            ready_stack,
+            verdict_timeout_s=3.0,
+            env_of={"api": {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap}},
+        )
+        try:
+            with httpx.Client(base_url=svc.url, timeout=30) as client:
+                cid = unique("C")
+                for body in history(cid, api_tokens.am_id):
+                    assert _decided(client, api_tokens.am, body)["status"] == "accepted"
+
+                kafka.cut()
+                r, took = _post(
+                    client, api_tokens.am, example("ClientContactLogged", contract_id=cid)
+                )
+                assert took < 3.0 + 2.0, f"answered after {took:.1f} s"
+                assert r.status_code == 503, r.text
+                assert int(r.headers["Retry-After"]) > 0
+                assert r.json()["errors"][0]["field"] == "kafka"
+                ready = client.get("/readyz")
+                assert ready.status_code == 503
+                assert not ready.json()["checks"]["kafka"]["ok"]
+                assert svc.alive("api")
+
+                kafka.restore()
+                _until(
+                    "the API hands submissions over again",
+                    30,
+                    lambda: _post(client, api_tokens.am, example(
+                        "ClientContactLogged", contract_id=cid))[0].status_code == 201,
+                )  # fmt: skip
         finally:
             svc.stop_all()

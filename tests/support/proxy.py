@@ -4,6 +4,11 @@ The shared Kafka and PostgreSQL must never be stopped: a test that needs one of 
 away points its processes at a proxy instead, and `cut()`s it (open connections are reset, new
 ones refused, as when the server is down), then `restore()`s it. It runs its own event loop in a
 thread, so blocking test code does not stall it.
+
+Kafka clients connect to the brokers a Metadata (or FindCoordinator) response names, not to the
+bootstrap address: `KafkaProxy` rewrites those addresses to its own, so that every connection
+of the client goes through it (the versions aiokafka speaks: Metadata v0-v5, FindCoordinator
+v0-v1, none of them "flexible").
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -93,6 +99,126 @@ class Proxy:
                 await writer.drain()
         finally:
             writer.transport.abort()
+
+
+_METADATA, _FIND_COORDINATOR = 3, 10
+
+
+class KafkaProxy(Proxy):
+    """A proxy to one Kafka broker that every connection of its clients goes through."""
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+        asked: dict[int, tuple[int, int]] = {}  # correlation id -> (api key, version)
+        await asyncio.gather(
+            self._requests(reader, up_writer, asked),
+            self._responses(up_reader, writer, asked),
+            return_exceptions=True,
+        )
+        self._writers -= {writer, up_writer}
+
+    async def _requests(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        asked: dict[int, tuple[int, int]],
+    ) -> None:
+        try:
+            while True:
+                frame = await _frame(reader)
+                key, version, correlation = struct.unpack_from(">hhi", frame, 4)
+                asked[correlation] = (key, version)
+                writer.write(frame)
+                await writer.drain()
+        finally:
+            writer.transport.abort()
+
+    async def _responses(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        asked: dict[int, tuple[int, int]],
+    ) -> None:
+        try:
+            while True:
+                frame = await _frame(reader)
+                (correlation,) = struct.unpack_from(">i", frame, 4)
+                key, version = asked.pop(correlation, (-1, -1))
+                if key == _METADATA:
+                    frame = self._metadata(frame, version)
+                elif key == _FIND_COORDINATOR:
+                    frame = self._coordinator(frame, version)
+                writer.write(frame)
+                await writer.drain()
+        finally:
+            writer.transport.abort()
+
+    def _me(self) -> tuple[bytes, bytes]:
+        host = b"127.0.0.1"
+        return struct.pack(">h", len(host)) + host, struct.pack(">i", self.port)
+
+    def _metadata(self, frame: bytes, version: int) -> bytes:
+        at = 8 + (4 if version >= 3 else 0)  # size, correlation id, throttle time
+        out = bytearray(frame[:at])
+        (count,) = struct.unpack_from(">i", frame, at)
+        out += frame[at : at + 4]
+        at += 4
+        host, port = self._me()
+        for _ in range(count):
+            out += frame[at : at + 4]  # node id
+            at += 4
+            at = _skip_string(frame, at) + 4  # host, port
+            out += host + port
+            if version >= 1:  # rack
+                start, at = at, _skip_string(frame, at)
+                out += frame[start:at]
+        out += frame[at:]
+        return _sized(out)
+
+    def _coordinator(self, frame: bytes, version: int) -> bytes:
+        at = 8 + (4 if version >= 1 else 0) + 2  # size, correlation, throttle, error code
+        if version >= 1:
+            at = _skip_string(frame, at)  # error message
+        at += 4  # node id
+        end = _skip_string(frame, at) + 4
+        host, port = self._me()
+        return _sized(bytearray(frame[:at]) + host + port + frame[end:])
+
+
+async def _frame(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readexactly(4)
+    (size,) = struct.unpack(">i", head)
+    return head + await reader.readexactly(size)
+
+
+def _skip_string(frame: bytes, at: int) -> int:
+    (length,) = struct.unpack_from(">h", frame, at)
+    return at + 2 + max(length, 0)
+
+
+def _sized(frame: bytearray) -> bytes:
+    frame[:4] = struct.pack(">i", len(frame) - 4)
+    return bytes(frame)
+
+
+@contextlib.contextmanager
+def kafka_proxy_to(bootstrap: str) -> Iterator[KafkaProxy]:
+    """A started Kafka proxy to a one-broker cluster at `bootstrap` ("host:port")."""
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    p = KafkaProxy(host, int(port)).start()
+    try:
+        yield p
+    finally:
+        p.close()
 
 
 @contextlib.contextmanager
