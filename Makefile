@@ -8,12 +8,12 @@ INSTALLED := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # The web app's npm assets are reinstalled when the lockfile changes.
 WEB_INSTALLED := web/node_modules/.installed-$(shell sha1sum web/package-lock.json | cut -c1-12)
 
-.PHONY: help install up down run status logs lint test unit integration screenshots
+.PHONY: help install up down run status logs lint test unit integration faults screenshots
 
 help:
 	@echo "make run   start Kafka, PostgreSQL and the services, then follow their logs"
 	@echo "make test  install what is missing, start the stack, lint, run every test"
-	@echo "make up | down | status | logs | lint | unit | integration | screenshots"
+	@echo "make up | down | status | logs | lint | unit | integration | faults | screenshots"
 
 $(INSTALLED): pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required"; exit 1; }
@@ -58,10 +58,21 @@ unit: install
 	$(BIN)/pytest tests/unit -q
 
 integration: up
-	$(BIN)/pytest tests/integration tests/e2e -q
+	$(BIN)/pytest tests/integration tests/browser tests/e2e -q
+
+# The fault suite last, in a run of its own: it kills and restarts the local stack's processes
+# and servers, so it runs only when the servers are this machine's (KAFKA_BOOTSTRAP_SERVERS and
+# DATABASE_URL unset).
+FAULTS := if [ -n "$$KAFKA_BOOTSTRAP_SERVERS$$DATABASE_URL" ]; then \
+	  echo "fault suite not run: it kills servers, and these are not the local stack's"; \
+	else $(BIN)/pytest -q -p no:cacheprovider tests/faults; fi
 
 test: lint up
 	$(BIN)/pytest -q -p no:cacheprovider
+	@$(FAULTS)
+
+faults: up
+	@$(FAULTS)
 
 # The two screenshots README shows, from the last browser-test run (var/screenshots/).
 screenshots: up

@@ -10,21 +10,36 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.topics import Topics, topics
 
-# The local stack (deploy/local) listens on these; KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL
-# point everything at other servers instead.
-LOCAL_KAFKA = "127.0.0.1:59092"
-LOCAL_DATABASE_URL = "postgresql://ledger:ledger@127.0.0.1:55432/ledger"
+# The local stack (deploy/local) listens on these by default; LEDGER_KAFKA_PORT and
+# LEDGER_PG_PORT move it (deploy/local/lib.sh reads the same variables), and
+# KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL point everything at other servers instead.
+LOCAL_KAFKA_PORT = 59092
+LOCAL_PG_PORT = 55432
+LOCAL_KAFKA = f"127.0.0.1:{LOCAL_KAFKA_PORT}"
+LOCAL_DATABASE_URL = f"postgresql://ledger:ledger@127.0.0.1:{LOCAL_PG_PORT}/ledger"
+
+
+def local_kafka() -> str:
+    """Where the local stack's Kafka listens: LOCAL_KAFKA, on LEDGER_KAFKA_PORT when set."""
+    return f"127.0.0.1:{os.environ.get('LEDGER_KAFKA_PORT') or LOCAL_KAFKA_PORT}"
+
+
+def local_database_url() -> str:
+    """The local stack's PostgreSQL: LOCAL_DATABASE_URL, on LEDGER_PG_PORT when set."""
+    port = os.environ.get("LEDGER_PG_PORT") or LOCAL_PG_PORT
+    return f"postgresql://ledger:ledger@127.0.0.1:{port}/ledger"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     kafka_bootstrap_servers: str = Field(
-        LOCAL_KAFKA, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+        default_factory=local_kafka, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
     )
     # Secret: a password is part of the URL and must not reach logs or reprs.
     database_url: SecretStr = Field(
-        SecretStr(LOCAL_DATABASE_URL), validation_alias=AliasChoices("DATABASE_URL")
+        default_factory=lambda: SecretStr(local_database_url()),
+        validation_alias=AliasChoices("DATABASE_URL"),
     )
     topic_prefix: str = Field("ledger", validation_alias=AliasChoices("LEDGER_TOPIC_PREFIX"))
     api_host: str = Field("127.0.0.1", validation_alias=AliasChoices("LEDGER_API_HOST"))
@@ -78,6 +93,11 @@ class Settings(BaseSettings):
     @property
     def topics(self) -> Topics:
         return topics(self.topic_prefix)
+
+    @property
+    def local_api_url(self) -> str:
+        """The API this machine runs (`make up`), as a client on this machine reaches it."""
+        return f"http://127.0.0.1:{self.api_port}"
 
     @property
     def dsn(self) -> str:
