@@ -44,17 +44,21 @@ class SubmissionGateway:
             enable_auto_commit=False,
             isolation_level="read_committed",
         )
-        self.recorder = AIOKafkaConsumer(
-            topics.verdicts.name,
-            bootstrap_servers=bootstrap,
-            group_id=f"{topics.verdicts.name}.recorder",
+        self._bootstrap = bootstrap
+        self.recorder = self._new_recorder()
+        self.waiting: dict[uuid.UUID, asyncio.Future[Verdict]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._recording: asyncio.Task[None] | None = None
+
+    def _new_recorder(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            self.topics.verdicts.name,
+            bootstrap_servers=self._bootstrap,
+            group_id=f"{self.topics.verdicts.name}.recorder",
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
         )
-        self.waiting: dict[uuid.UUID, asyncio.Future[Verdict]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._recording: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.producer.start()
@@ -71,7 +75,9 @@ class SubmissionGateway:
         for tp in tps:  # settle the positions now, before any submission can be sent
             await self.listener.position(tp)
         self._task = asyncio.create_task(self._listen(), name="verdict-listener")
-        await self.recorder.start()
+        # The recorder joins its group in the background: a restarted API serves at once instead
+        # of waiting out its dead predecessor's session (the waiting requests are woken by the
+        # listener, not the recorder).
         self._recording = asyncio.create_task(self._record_all(), name="verdict-recorder")
 
     async def stop(self) -> None:
@@ -155,6 +161,18 @@ class SubmissionGateway:
 
     async def _record_all(self) -> None:
         """Every verdict into its `submissions` row, from the group's committed position on."""
+        while True:
+            try:
+                await self.recorder.start()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("verdict recorder: Kafka did not answer; again in 1 s", exc_info=True)
+                with contextlib.suppress(Exception):
+                    await self.recorder.stop()
+                self.recorder = self._new_recorder()
+                await asyncio.sleep(1)
         while True:
             try:
                 batch = await self.recorder.getmany(timeout_ms=1000, max_records=1000)
