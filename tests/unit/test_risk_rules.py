@@ -35,7 +35,8 @@ from projections.risk import (
     fold,
     record_timer_alerts,
 )
-from projections.risk.rules import TIMER_RULES, evaluate_log, non_solicit_until
+from projections.risk.rules import TIMER_RULES, non_solicit_until
+from tests.support.alert_log import evaluate_log
 from tests.support.examples import OMIT, example
 
 D = Decimal

@@ -1,0 +1,117 @@
+"""The contract-risk rules of DESIGN.md "Contract-risk rules", one module per rule (or family of
+rules), the wording and the exposure arithmetic in modules of their own, and the registries here.
+
+An event rule is `(state_before, event, now) -> list[Alert]`: `state_before` is the contract's
+`RiskState` BEFORE the event is applied (a rule that needs the after-state calls `evolve`).
+Alerts raised by an event carry event time (`raised_at` = the event's `occurred_at`), so `now`
+is not read by event rules and a replay raises identical alerts. The timer rule
+(RELATIONSHIP_NEGLECT) is `(state, now) -> list[Alert]`, judged at `now`: the timer's clock in
+event time (e.g. the latest event time seen), never the wall clock read here.
+
+Every amount is exact (`Decimal`, never a float); messages round money to cents with
+`margin.round_money`. Each rule's choices where DESIGN is silent are in its docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final
+
+from events.alerts import Alert
+from events.catalogue import EventBase
+from projections.risk.rules.below_floor import below_floor
+from projections.risk.rules.bypass_threat import bypass_threat
+from projections.risk.rules.commitment_shortfall import commitment_shortfall
+from projections.risk.rules.constants import (
+    BYPASS_END_REASONS,
+    EARLY_END_REASONS,
+    EROSION_CUTS_WINDOW,
+    EROSION_POINTS,
+    EROSION_POINTS_WINDOW,
+    NEGLECT_AFTER,
+)
+from projections.risk.rules.exposure import non_solicit_until
+from projections.risk.rules.loss_position import loss_position
+from projections.risk.rules.margin_erosion import margin_erosion
+from projections.risk.rules.raise_absorbed import raise_absorbed
+from projections.risk.rules.relationship import relationship_neglect, relationship_strain
+from projections.risk.state import RiskState
+
+__all__ = [
+    "BYPASS_END_REASONS",
+    "EARLY_END_REASONS",
+    "EROSION_CUTS_WINDOW",
+    "EROSION_POINTS",
+    "EROSION_POINTS_WINDOW",
+    "NEGLECT_AFTER",
+    "RULES",
+    "TIMER_RULES",
+    "Rule",
+    "TimerRule",
+    "below_floor",
+    "bypass_threat",
+    "commitment_shortfall",
+    "evaluate",
+    "evaluate_timers",
+    "loss_position",
+    "margin_erosion",
+    "non_solicit_until",
+    "raise_absorbed",
+    "relationship_neglect",
+    "relationship_strain",
+]
+
+Rule = Callable[[RiskState, EventBase, datetime], list[Alert]]
+
+
+TimerRule = Callable[[RiskState, datetime], list[Alert]]
+
+
+RULES: Final[dict[str, Rule]] = {
+    "LOSS_POSITION": loss_position,
+    "BELOW_FLOOR": below_floor,
+    "RAISE_ABSORBED": raise_absorbed,
+    "BYPASS_THREAT": bypass_threat,
+    "COMMITMENT_SHORTFALL": commitment_shortfall,
+    "MARGIN_EROSION": margin_erosion,
+    "RELATIONSHIP_STRAIN": relationship_strain,
+}
+
+
+TIMER_RULES: Final[dict[str, TimerRule]] = {"RELATIONSHIP_NEGLECT": relationship_neglect}
+
+
+def evaluate(state_before: RiskState | None, event: EventBase, now: datetime) -> list[Alert]:
+    """Every alert `event` raises, given the contract's state before it.
+
+    An event the state has already applied (stream_version ≤ state.version) raises nothing:
+    its alerts were raised when it was first evaluated, with the same ids. Nothing precedes a
+    ContractSigned, which raises nothing. ValueError for another contract's event or an event
+    without a stream_version (not from the log).
+    """
+    if state_before is None:
+        return []
+    if event.contract_id != state_before.contract_id:
+        raise ValueError(
+            f"event {event.event_id} is for contract {event.contract_id}, "
+            f"not {state_before.contract_id}"
+        )
+    if event.stream_version is None:
+        raise ValueError(f"{event.type} {event.event_id} has no stream_version: not from the log")
+    if event.stream_version <= state_before.version:
+        return []
+    alerts: list[Alert] = []
+    for rule in RULES.values():
+        alerts += rule(state_before, event, now)
+    return alerts
+
+
+def evaluate_timers(state: RiskState | None, now: datetime) -> list[Alert]:
+    """Every timer alert due at `now` (event time) and not yet raised for `state`."""
+    if state is None:
+        return []
+    alerts: list[Alert] = []
+    for rule in TIMER_RULES.values():
+        alerts += rule(state, now)
+    return alerts

@@ -1,0 +1,67 @@
+"""Which assignments an applied event changes, and their rates before and after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from events.catalogue import (
+    AssignmentStarted,
+    ContractAmended,
+    EventBase,
+    MarkupAgreed,
+    RaiseApproved,
+    RatesAdjusted,
+)
+from projections import margin
+from projections.risk.state import AssignmentState, RiskState, evolve
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An applied change to one assignment's pricing: its rates before (None: it just started)
+    and after, and the date the change counts from."""
+
+    before: AssignmentState | None
+    after: AssignmentState
+    rates_before: margin.Rates | None
+    rates_after: margin.Rates
+    effective: date
+
+
+def applied_changes(s: RiskState, e: EventBase) -> list[Change]:
+    """The active assignments whose pricing `e` sets (rate events) or changes (amendments)."""
+    if not isinstance(
+        e, AssignmentStarted | RatesAdjusted | RaiseApproved | MarkupAgreed | ContractAmended
+    ):
+        return []
+    after = evolve(s, e)
+    if isinstance(e, AssignmentStarted):
+        if e.assignment_id in s.assignments:
+            return []
+        ids, effective = [e.assignment_id], e.start_date
+    elif isinstance(e, RatesAdjusted):
+        ids, effective = [e.assignment_id], e.effective_date
+    elif isinstance(e, RaiseApproved):
+        request = s.raise_requests.get(e.raise_request_id)
+        ids = [request.assignment_id] if request is not None else []
+        effective = e.effective_date
+    elif isinstance(e, MarkupAgreed):
+        ids, effective = [a.assignment_id for a in s.negotiated(e.negotiation_id)], e.effective_date
+    else:
+        ids, effective = [a.assignment_id for a in s.active_assignments()], e.effective_date
+    changes: list[Change] = []
+    for assignment_id in ids:
+        a_after = after.assignments.get(assignment_id)
+        if a_after is None or not a_after.active:
+            continue
+        a_before = s.assignments.get(assignment_id)
+        rates_before = s.rates(a_before) if a_before is not None else None
+        rates_after = after.rates(a_after)
+        if isinstance(e, ContractAmended) and (
+            rates_before is None
+            or margin.margin_per_hour(rates_before) == margin.margin_per_hour(rates_after)
+        ):
+            continue  # an amendment that leaves this assignment's margin as it was
+        changes.append(Change(a_before, a_after, rates_before, rates_after, effective))
+    return changes
