@@ -6,7 +6,8 @@ Field names and type names are the public contract; add, never rename.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, ClassVar, Final, Literal, get_args
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Final, Literal, TypedDict, get_args
 from uuid import UUID
 
 from pydantic import (
@@ -127,6 +128,29 @@ class EventBase(BaseModel):
 # Contract ------------------------------------------------------------------------------------
 
 
+# What an assignment is, as its events say: started and not yet ended, or ended.
+AssignmentStatus = Literal["active", "ended"]
+
+
+class ContractTerms(TypedDict):
+    """A contract's terms as signed (every term; the MSP fee 0 when the contract has none):
+    what the read model and the risk rules each fold from ContractSigned and ContractAmended."""
+
+    client_name: str
+    start_date: date
+    end_date: date | None
+    markup_floor_pct: Decimal
+    burden_pct: Decimal
+    msp_fee_pct: Decimal
+    min_assignment_weeks: int | None
+    conversion_fee_pct: Decimal
+    conversion_fee_waived_after_hours: Decimal | None
+    non_solicit_months: int
+
+
+CONTRACT_TERMS: Final[tuple[str, ...]] = tuple(ContractTerms.__annotations__)
+
+
 class ContractSigned(EventBase):
     type: Literal["ContractSigned"] = "ContractSigned"
     client_id: Id
@@ -148,6 +172,21 @@ class ContractSigned(EventBase):
         _check_not_before(end, info, "start_date")
         return end
 
+    def terms(self) -> ContractTerms:
+        """The contract's terms as signed; an absent MSP fee is 0."""
+        return ContractTerms(
+            client_name=self.client_name,
+            start_date=self.start_date,
+            end_date=self.end_date,
+            markup_floor_pct=self.markup_floor_pct,
+            burden_pct=self.burden_pct,
+            msp_fee_pct=self.msp_fee_pct if self.msp_fee_pct is not None else Decimal(0),
+            min_assignment_weeks=self.min_assignment_weeks,
+            conversion_fee_pct=self.conversion_fee_pct,
+            conversion_fee_waived_after_hours=self.conversion_fee_waived_after_hours,
+            non_solicit_months=self.non_solicit_months,
+        )
+
 
 class ContractAmended(EventBase):
     """Any term of `ContractSigned` except the ids; at least one must be given."""
@@ -165,18 +204,7 @@ class ContractAmended(EventBase):
     conversion_fee_waived_after_hours: Hours | None = None
     non_solicit_months: Months | None = None
 
-    TERMS: ClassVar[tuple[str, ...]] = (
-        "client_name",
-        "start_date",
-        "end_date",
-        "markup_floor_pct",
-        "burden_pct",
-        "msp_fee_pct",
-        "min_assignment_weeks",
-        "conversion_fee_pct",
-        "conversion_fee_waived_after_hours",
-        "non_solicit_months",
-    )
+    TERMS: ClassVar[tuple[str, ...]] = CONTRACT_TERMS
 
     @field_validator("end_date")
     @classmethod
@@ -194,8 +222,8 @@ class ContractAmended(EventBase):
             )
         return self
 
-    def amended_terms(self) -> dict[str, object]:
-        """The terms this amendment sets, by name."""
+    def amended_terms(self) -> dict[str, Any]:
+        """The terms this amendment sets, by name (names of ContractTerms)."""
         return {term: getattr(self, term) for term in self.TERMS if getattr(self, term) is not None}
 
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 from functools import singledispatchmethod
 from typing import Generic, Literal, TypeVar
 
+from events.alerts import Basis
 from events.catalogue import (
     AssignmentEnded,
     AssignmentStarted,
@@ -41,7 +42,6 @@ from events.catalogue import (
 from projections import margin
 
 ZERO = Decimal(0)
-Basis = Literal["applied", "proposed"]
 OpenKind = Literal["negotiation", "raise_request", "bypass_threat"]
 
 K = TypeVar("K", bound=tuple[str, ...])
@@ -328,22 +328,14 @@ class ReadModel:
 
     @_apply.register
     def _signed(self, e: ContractSigned) -> None:
+        terms = e.terms()
         self.contracts[e.contract_id] = ContractRow(
             contract_id=e.contract_id,
             stream_version=e.stream_version or 0,
             client_id=e.client_id,
-            client_name=e.client_name,
             account_manager_id=e.account_manager_id,
             status="active",
-            start_date=e.start_date,
-            end_date=e.end_date,
-            markup_floor_pct=e.markup_floor_pct,
-            burden_pct=e.burden_pct,
-            msp_fee_pct=e.msp_fee_pct if e.msp_fee_pct is not None else ZERO,
-            min_assignment_weeks=e.min_assignment_weeks,
-            conversion_fee_pct=e.conversion_fee_pct,
-            conversion_fee_waived_after_hours=e.conversion_fee_waived_after_hours,
-            non_solicit_months=e.non_solicit_months,
+            **terms,
         )
         self._record_terms(
             TermsRow(
@@ -351,11 +343,11 @@ class ReadModel:
                 effective_date=e.start_date,
                 stream_version=e.stream_version or 0,
                 kind="signed",
-                burden_pct=e.burden_pct,
-                msp_fee_pct=e.msp_fee_pct if e.msp_fee_pct is not None else ZERO,
-                markup_floor_pct=e.markup_floor_pct,
-                conversion_fee_pct=e.conversion_fee_pct,
-                conversion_fee_waived_after_hours=e.conversion_fee_waived_after_hours,
+                burden_pct=terms["burden_pct"],
+                msp_fee_pct=terms["msp_fee_pct"],
+                markup_floor_pct=terms["markup_floor_pct"],
+                conversion_fee_pct=terms["conversion_fee_pct"],
+                conversion_fee_waived_after_hours=terms["conversion_fee_waived_after_hours"],
             )
         )
 

@@ -26,13 +26,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import singledispatch
-from typing import Final, Literal, TypeVar
+from typing import Final, TypeVar
 from uuid import UUID
 
 from events.catalogue import (
     AssignmentEnded,
     AssignmentEndReason,
     AssignmentStarted,
+    AssignmentStatus,
     ClientContactLogged,
     ContactDirection,
     ContractAmended,
@@ -58,7 +59,7 @@ __all__ = [
     "Contact",
     "ContractTerms",
     "MarkupCut",
-    "RaiseRequestState",
+    "OpenRaiseRequest",
     "RiskState",
     "evolve",
     "fold",
@@ -66,7 +67,6 @@ __all__ = [
     "strain_due",
 ]
 
-AssignmentStatus = Literal["active", "ended"]
 
 EROSION_MEMORY: Final = timedelta(days=180)
 """The longest window MARGIN_EROSION looks back over; older cuts are forgotten."""
@@ -123,7 +123,7 @@ class AssignmentState:
 
 
 @dataclass(frozen=True, slots=True)
-class RaiseRequestState:
+class OpenRaiseRequest:
     assignment_id: str
     requested_pay_rate: Decimal
     client_max_bill_rate: Decimal | None
@@ -175,7 +175,7 @@ class RiskState:
     assignments: Mapping[str, AssignmentState] = field(default_factory=dict)
     negotiations: Mapping[str, str | None] = field(default_factory=dict)
     """Open negotiations: id → the assignment negotiated, None for every active assignment."""
-    raise_requests: Mapping[str, RaiseRequestState] = field(default_factory=dict)
+    raise_requests: Mapping[str, OpenRaiseRequest] = field(default_factory=dict)
     """Open (undecided) raise requests."""
     markup_cuts: tuple[MarkupCut, ...] = ()
     """Cuts agreed within EROSION_MEMORY of the latest one, in log order."""
@@ -286,18 +286,7 @@ def _signed(e: ContractSigned) -> RiskState:
     return RiskState(
         contract_id=e.contract_id,
         version=version,
-        terms=ContractTerms(
-            client_name=e.client_name,
-            start_date=e.start_date,
-            end_date=e.end_date,
-            markup_floor_pct=e.markup_floor_pct,
-            burden_pct=e.burden_pct,
-            msp_fee_pct=e.msp_fee_pct if e.msp_fee_pct is not None else _ZERO,
-            min_assignment_weeks=e.min_assignment_weeks,
-            conversion_fee_pct=e.conversion_fee_pct,
-            conversion_fee_waived_after_hours=e.conversion_fee_waived_after_hours,
-            non_solicit_months=e.non_solicit_months,
-        ),
+        terms=ContractTerms(**e.terms()),
         signed=Contact(e.event_id, e.occurred_at, version, None, False),
         last_event_at=e.occurred_at,
     )
@@ -316,26 +305,7 @@ def _signed_again(e: ContractSigned, s: RiskState) -> RiskState:
 
 @_apply.register
 def _amended(e: ContractAmended, s: RiskState) -> RiskState:
-    t = s.terms
-
-    def pick(amended: _T | None, current: _T) -> _T:
-        return current if amended is None else amended
-
-    terms = ContractTerms(
-        client_name=pick(e.client_name, t.client_name),
-        start_date=pick(e.start_date, t.start_date),
-        end_date=pick(e.end_date, t.end_date),
-        markup_floor_pct=pick(e.markup_floor_pct, t.markup_floor_pct),
-        burden_pct=pick(e.burden_pct, t.burden_pct),
-        msp_fee_pct=pick(e.msp_fee_pct, t.msp_fee_pct),
-        min_assignment_weeks=pick(e.min_assignment_weeks, t.min_assignment_weeks),
-        conversion_fee_pct=pick(e.conversion_fee_pct, t.conversion_fee_pct),
-        conversion_fee_waived_after_hours=pick(
-            e.conversion_fee_waived_after_hours, t.conversion_fee_waived_after_hours
-        ),
-        non_solicit_months=pick(e.non_solicit_months, t.non_solicit_months),
-    )
-    return replace(s, terms=terms)
+    return replace(s, terms=replace(s.terms, **e.amended_terms()))
 
 
 @_apply.register
@@ -413,7 +383,7 @@ def _negotiation_closed(e: MarkupNegotiationClosed, s: RiskState) -> RiskState:
 
 @_apply.register
 def _raise_requested(e: RaiseRequested, s: RiskState) -> RiskState:
-    request = RaiseRequestState(e.assignment_id, e.requested_pay_rate, e.client_max_bill_rate)
+    request = OpenRaiseRequest(e.assignment_id, e.requested_pay_rate, e.client_max_bill_rate)
     return replace(s, raise_requests={**s.raise_requests, e.raise_request_id: request})
 
 

@@ -31,6 +31,7 @@ from events.catalogue import (
     STAMPED_FIELDS,
     AssignmentEnded,
     AssignmentStarted,
+    AssignmentStatus,
     ContractAmended,
     ContractSigned,
     ContractTerminated,
@@ -44,7 +45,6 @@ from events.catalogue import (
     RaiseRequested,
 )
 
-AssignmentStatus = Literal["active", "ended"]
 NegotiationStatus = Literal["open", "closed"]
 RaiseRequestStatus = Literal["open", "decided"]
 
