@@ -16,7 +16,7 @@ _MIGRATION_LOCK = 0x4C454447  # "LEDG": any constant shared by every migrating p
 
 def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("services") / "migrations"
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [(p.name, p.read_text(encoding="utf-8")) for p in files]
 
 

@@ -144,8 +144,8 @@ async def replay(
         while any(proc.is_alive() for proc in procs):
             if sh.failed.value:
                 raise RuntimeError("a projector shard failed; see its log above")
-            if on_progress is not None and all(sh.ready):
-                on_progress(sum(sh.read), min(sh.ready))
+            if on_progress is not None and all(sh.ready[:]):
+                on_progress(sum(sh.read[:]), min(sh.ready[:]))
             await asyncio.sleep(0.2)
     finally:
         for proc in procs:
@@ -162,15 +162,15 @@ def _replayed(
     sh: _Shared, called: float, on_progress: Callable[[int, float], None] | None
 ) -> Replayed:
     # From the first shard ready: a shard that started early was already at work meanwhile.
-    ready = min(sh.ready)
-    counts = list(sh.counts)
+    ready = min(sh.ready[:])
+    counts = sh.counts[:]
     if on_progress is not None:
-        on_progress(sum(sh.read), ready)
+        on_progress(sum(sh.read[:]), ready)
     return Replayed(
         processes=len(sh.ready),
         applied=sum(counts[0::3]),
         skipped=sum(counts[1::3]),
         poisoned=sum(counts[2::3]),
         ready_after=ready - called,
-        seconds=max(sh.done) - ready,
+        seconds=max(sh.done[:]) - ready,
     )
