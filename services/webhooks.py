@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from services.api.routes_alerts import ALERT_COLUMNS, COMMITTED_BEFORE_RUNNING, alert_json
+from services.api.read import alerts as read
 
 log = logging.getLogger("ledger.webhooks")
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -68,13 +68,7 @@ async def add(conn: asyncpg.Connection, url: str, min_severity: str) -> tuple[st
 
 
 async def status(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        """SELECT w.webhook_id, w.url, w.min_severity, w.active, w.delivered, w.attempts,
-                  w.last_status, w.last_error, w.last_attempt_at,
-                  (SELECT count(*) FROM alerts a WHERE a.seq > w.cursor_seq) AS pending
-           FROM webhooks w ORDER BY w.created_at"""
-    )
-    return [dict(r) for r in rows]
+    return await read.webhooks_status(conn)
 
 
 class Deliverer:
@@ -92,10 +86,7 @@ class Deliverer:
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s) as http:
                 while not stop.is_set():
-                    active = {
-                        r["webhook_id"]
-                        for r in await pool.fetch("SELECT webhook_id FROM webhooks WHERE active")
-                    }
+                    active = await read.active_webhook_ids(pool)
                     for wid in active - set(self.tasks):
                         self.tasks[wid] = asyncio.create_task(self._serve(pool, http, wid))
                     for wid in set(self.tasks) - active:
@@ -125,15 +116,10 @@ class Deliverer:
     async def _deliver(self, pool: asyncpg.Pool, http: httpx.AsyncClient, wid: str) -> None:
         backoff = self.backoff_s
         while True:
-            hook = await pool.fetchrow("SELECT * FROM webhooks WHERE webhook_id = $1", wid)
+            hook = await read.webhook(pool, wid)
             if hook is None or not hook["active"]:
                 return
-            rows = await pool.fetch(
-                f"""SELECT {ALERT_COLUMNS} FROM alerts a
-                    WHERE a.seq > $1 AND {COMMITTED_BEFORE_RUNNING}
-                    ORDER BY a.seq LIMIT 100""",
-                hook["cursor_seq"],
-            )
+            rows = await read.alerts_after_seq(pool, hook["cursor_seq"])
             if not rows:
                 await asyncio.sleep(0.3)
                 continue
@@ -143,7 +129,7 @@ class Deliverer:
                         "UPDATE webhooks SET cursor_seq = $2 WHERE webhook_id = $1", wid, r["seq"]
                     )
                     continue
-                error = await self._post(http, hook, alert_json(r))
+                error = await self._post(http, hook, read.alert_json(r))
                 if error is None:
                     await pool.execute(
                         """UPDATE webhooks SET cursor_seq = $2, delivered = delivered + 1,

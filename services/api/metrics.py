@@ -9,6 +9,7 @@ do not collide.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Iterable
@@ -21,6 +22,8 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.errors import ApiError
+from services.api.schemas import ErrorBody
 from services.api.writer_progress import end_offsets
 
 log = logging.getLogger("ledger.api")
@@ -144,8 +147,31 @@ def install(app: FastAPI) -> ApiMetrics:
 
     app.add_middleware(_Measure, metrics=metrics)
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=True)
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics (bearer LEDGER_METRICS_TOKEN when it is set)",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "the Prometheus text exposition format",
+                "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+            },
+            401: {"model": ErrorBody, "description": "LEDGER_METRICS_TOKEN is set, not sent"},
+        },
+    )
     async def prometheus(request: Request) -> Response:
+        expected = request.app.state.settings.metrics_token
+        if expected is not None:
+            sent = request.headers.get("authorization", "")
+            want = f"Bearer {expected.get_secret_value()}"
+            if not hmac.compare_digest(sent.encode(), want.encode()):
+                raise ApiError.field(
+                    401,
+                    "Authorization",
+                    "the scrape token (LEDGER_METRICS_TOKEN) is required",
+                    {"WWW-Authenticate": "Bearer"},
+                )
         metrics.scraped.values = await _read_system(request)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

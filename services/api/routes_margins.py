@@ -2,90 +2,60 @@
 
 Money is shown rounded to cents half-up and percentages to 2 places, as strings; what is
 stored stays exact. Account managers see their own contracts; finance and admin see all.
+Every answer also comes as CSV (its rows) with `Accept: text/csv`.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
 
-from projections import margin
-from projections.read_model import ImpactRow
-from projections.rollup import AssignmentMargin, RollUp, roll_up
+from events.alerts import Basis
+from projections.rollup import AssignmentMargin, roll_up
 from services.api.auth import Reader
-from services.api.margin_queries import assignment_margins, terms_on
+from services.api.errors import ApiError
+from services.api.ownership import ensure_may_read, owner_scope
+from services.api.params import (
+    AccountManagerIdPath,
+    AsOf,
+    AssignmentIdPath,
+    AssignmentIdQuery,
+    ClientIdPath,
+    ContractIdPath,
+    ContractIdQuery,
+    Limit,
+    Offset,
+    Since,
+)
+from services.api.read import margins as read
+from services.api.schemas import (
+    AssignmentMarginAsOf,
+    AssignmentMargins,
+    ContractMargin,
+    GroupMargin,
+    MarginImpactList,
+    errors,
+)
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["margins"])
 
-AsOf = Annotated[date | None, Query(description="YYYY-MM-DD; default today (UTC)")]
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
-
-MONEY = {
-    "pay_rate",
-    "bill_rate",
-    "spread",
-    "burdened_cost",
-    "margin_per_hour",
-    "weekly_gross_profit",
-    "remaining_gross_profit",
-    "conversion_fee_due",
-    "weekly_billing",
-    "at_risk_weekly_gross_profit",
-}
+_CSV = {"text/csv": {"schema": {"type": "string"}}}
 
 
-def _show(name: str, value: Any) -> Any:
-    if isinstance(value, Decimal):
-        if name in MONEY or name.endswith(tuple(MONEY)):
-            return str(margin.round_money(value))
-        return str(margin.round_pct(value))  # percentages, weeks, hours: 2 places
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+def _answers(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": _CSV, "description": "JSON, or its rows as CSV"}, **errors(*codes)}
 
 
-def _assignment_json(m: AssignmentMargin, ids: dict[str, Any]) -> dict[str, Any]:
-    f, x = m.figures, m.facts
-    out: dict[str, Any] = {
-        "assignment_id": x.assignment_id,
-        "contract_id": x.contract_id,
-        **ids,
-        "staffer_id": x.staffer_id,
-        "staffer_name": x.staffer_name,
-        "job_title": x.job_title,
-        "status": m.status,
-        "start_date": x.start_date,
-        "expected_end_date": x.expected_end_date,
-        "end_date": x.end_date,
-        "end_reason": x.end_reason,
-        "rates_effective_date": x.rates_effective,
-    }
-    for name in f.__dataclass_fields__:
-        out[name] = getattr(f, name)
-    out["open_negotiations"] = [i for k, i in x.open_items if k == "negotiation"]
-    out["open_raise_requests"] = [i for k, i in x.open_items if k == "raise_request"]
-    out["bypass_threats"] = [i for k, i in x.open_items if k == "bypass_threat"]
-    out["at_risk"] = x.at_risk
-    out["stream_version"] = x.stream_version
-    return {k: _show(k, v) for k, v in out.items()}
-
-
-def _rollup_json(r: RollUp) -> dict[str, Any]:
-    return {k: _show(k, getattr(r, k)) for k in r.__dataclass_fields__}
-
-
-def _respond(request: Request, body: dict[str, Any], rows: Sequence[dict[str, Any]]) -> Response:
-    """JSON, or the rows as CSV when the client asks for text/csv."""
+def _respond(request: Request, body: BaseModel, rows: Sequence[dict[str, Any]]) -> Any:
+    """The model, or the rows as CSV when the client asks for text/csv."""
     if "text/csv" in request.headers.get("accept", ""):
         buf = io.StringIO()
         if rows:
@@ -94,77 +64,80 @@ def _respond(request: Request, body: dict[str, Any], rows: Sequence[dict[str, An
             w.writeheader()
             w.writerows(rows)
         return Response(buf.getvalue(), media_type="text/csv")
-    return JSONResponse(body)
+    return body
 
 
 def _today(as_of: date | None) -> date:
     return as_of or datetime.now(UTC).date()
 
 
-def _scope(who: Principal) -> tuple[str, list[Any]]:
-    """A WHERE fragment limiting account managers to their own contracts."""
-    if who.may_read_all():
-        return "true", []
-    return "c.account_manager_id = ${n}", [who.account_manager_id]
+def _schema(request: Request) -> str:
+    return str(request.app.state.settings.projection_schema)
 
 
-async def _margins(
-    request: Request, who: Principal, as_of: date, where: str, *args: Any
-) -> list[tuple[AssignmentMargin, dict[str, Any]]]:
-    scope, scope_args = _scope(who)
-    scope = scope.replace("${n}", f"${len(args) + 2}")
-    st = request.app.state
-    return await assignment_margins(
-        st.pool, st.settings.projection_schema, as_of, f"({where}) AND {scope}", *args, *scope_args
-    )
-
-
-@router.get("/margins/assignments/{assignment_id}", summary="One assignment's margin")
+@router.get(
+    "/margins/assignments/{assignment_id}",
+    summary="One assignment's margin",
+    response_model=AssignmentMarginAsOf | AssignmentMargins,
+    responses=_answers(401, 403, 404, 422),
+)
 async def assignment(
-    assignment_id: str, request: Request, who: Reader, as_of: AsOf = None
-) -> Response:
-    day = _today(as_of)
-    found = await _margins(request, who, day, "a.assignment_id = $2", assignment_id)
+    assignment_id: AssignmentIdPath, request: Request, who: Reader, as_of: AsOf = None
+) -> Any:
+    day, pool, s = _today(as_of), request.app.state.pool, _schema(request)
+    found = await read.margins_of_assignments(
+        pool, s, owner_scope(who), day, "a.assignment_id = $2", assignment_id
+    )
     if not found:
-        await _forbidden_or_missing(request, who, "assignments", "assignment_id", assignment_id)
-    rows = [_assignment_json(m, ids) for m, ids in found]
-    body = (
-        {"as_of": day.isoformat(), **rows[0]}
+        owner = await read.account_manager_of_assignment(pool, s, assignment_id)
+        if owner is None:
+            raise ApiError.field(404, "assignment_id", f"{assignment_id} is not known (yet)")
+        ensure_may_read(who, owner, f"the contract of {assignment_id}")
+    rows = [read.assignment_json(m, ids) for m, ids in found]
+    body: BaseModel = (
+        AssignmentMarginAsOf.model_validate({"as_of": day, **rows[0]})
         if len(rows) == 1
-        else {"as_of": day.isoformat(), "assignments": rows}
+        else AssignmentMargins.model_validate({"as_of": day, "assignments": rows})
     )
     return _respond(request, body, rows)
 
 
-@router.get("/margins/contracts/{contract_id}", summary="A contract's margin roll-up")
-async def contract(contract_id: str, request: Request, who: Reader, as_of: AsOf = None) -> Response:
-    day = _today(as_of)
-    st = request.app.state
-    c = await st.pool.fetchrow(
-        f"SELECT * FROM {st.settings.projection_schema}.contracts WHERE contract_id = $1",
-        contract_id,
-    )
+@router.get(
+    "/margins/contracts/{contract_id}",
+    summary="A contract's margin roll-up",
+    response_model=ContractMargin,
+    responses=_answers(401, 403, 404, 422),
+)
+async def contract(
+    contract_id: ContractIdPath, request: Request, who: Reader, as_of: AsOf = None
+) -> Any:
+    day, pool, s = _today(as_of), request.app.state.pool, _schema(request)
+    c = await read.contract(pool, s, contract_id)
     if c is None:
-        raise HTTPException(404, f"contract {contract_id} is not known (yet)")
-    if not who.may_read_all() and c["account_manager_id"] != who.account_manager_id:
-        raise HTTPException(403, f"contract {contract_id} is not managed by you")
-    found = await _margins(request, who, day, "a.contract_id = $2", contract_id)
-    rows = [_assignment_json(m, ids) for m, ids in found]
-    terms = await terms_on(st.pool, st.settings.projection_schema, [contract_id], day)
-    floor = terms[contract_id].markup_floor_pct if contract_id in terms else c["markup_floor_pct"]
-    body = {
-        "as_of": day.isoformat(),
-        "contract_id": contract_id,
-        "client_id": c["client_id"],
-        "client_name": c["client_name"],
-        "account_manager_id": c["account_manager_id"],
-        "status": c["status"],
-        "markup_floor_pct": _show("markup_floor_pct", floor),
-        "min_assignment_weeks": c["min_assignment_weeks"],
-        "stream_version": c["stream_version"],
-        **_rollup_json(roll_up(m for m, _ in found)),
-        "assignments": rows,
-    }
+        raise ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
+    ensure_may_read(who, c["account_manager_id"], f"contract {contract_id}")
+    found = await read.margins_of_assignments(
+        pool, s, owner_scope(who), day, "a.contract_id = $2", contract_id
+    )
+    rows = [read.assignment_json(m, ids) for m, ids in found]
+    floor = await read.markup_floor_on(pool, s, contract_id, day)
+    body = ContractMargin.model_validate(
+        {
+            "as_of": day,
+            "contract_id": contract_id,
+            "client_id": c["client_id"],
+            "client_name": c["client_name"],
+            "account_manager_id": c["account_manager_id"],
+            "status": c["status"],
+            "markup_floor_pct": read.show(
+                "markup_floor_pct", floor if floor is not None else c["markup_floor_pct"]
+            ),
+            "min_assignment_weeks": c["min_assignment_weeks"],
+            "stream_version": c["stream_version"],
+            **read.rollup_json(roll_up(m for m, _ in found)),
+            "assignments": rows,
+        }
+    )
     return _respond(request, body, rows)
 
 
@@ -177,62 +150,77 @@ async def _group(
     head: dict[str, Any],
     limit: int,
     offset: int,
-) -> Response:
-    found = await _margins(request, who, day, where, *args)
+) -> Any:
+    found = await read.margins_of_assignments(
+        request.app.state.pool, _schema(request), owner_scope(who), day, where, *args
+    )
     by_contract: dict[str, list[tuple[AssignmentMargin, dict[str, Any]]]] = {}
     for m, ids in found:
         by_contract.setdefault(m.facts.contract_id, []).append((m, ids))
     contracts = [
-        {
-            "contract_id": cid,
-            **items[0][1],
-            **_rollup_json(roll_up(m for m, _ in items)),
-        }
+        {"contract_id": cid, **items[0][1], **read.rollup_json(roll_up(m for m, _ in items))}
         for cid, items in sorted(by_contract.items())
     ]
-    body = {
-        "as_of": day.isoformat(),
-        **head,
-        "contracts_count": len(contracts),
-        **_rollup_json(roll_up(m for m, _ in found)),
-        "contracts": contracts[offset : offset + limit],
-        "limit": limit,
-        "offset": offset,
-    }
-    return _respond(request, body, contracts[offset : offset + limit])
-
-
-@router.get("/margins/clients/{client_id}", summary="A client's margin roll-up")
-async def client(
-    client_id: str,
-    request: Request,
-    who: Reader,
-    as_of: AsOf = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> Response:
-    day = _today(as_of)
-    return await _group(
-        request, who, day, "c.client_id = $2", [client_id], {"client_id": client_id}, limit, offset
+    page = contracts[offset : offset + limit]
+    body = GroupMargin.model_validate(
+        {
+            "as_of": day,
+            **head,
+            "contracts_count": len(contracts),
+            **read.rollup_json(roll_up(m for m, _ in found)),
+            "contracts": page,
+            "limit": limit,
+            "offset": offset,
+        }
     )
+    return _respond(request, body, page)
 
 
-@router.get("/margins/account-managers/{account_manager_id}", summary="An account manager's")
-async def account_manager(
-    account_manager_id: str,
+@router.get(
+    "/margins/clients/{client_id}",
+    summary="A client's margin roll-up",
+    response_model=GroupMargin,
+    responses=_answers(401, 422),
+)
+async def client(
+    client_id: ClientIdPath,
     request: Request,
     who: Reader,
     as_of: AsOf = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> Response:
-    if not who.may_read_all() and account_manager_id != who.account_manager_id:
-        raise HTTPException(403, "account managers see only their own roll-up")
-    day = _today(as_of)
+) -> Any:
     return await _group(
         request,
         who,
-        day,
+        _today(as_of),
+        "c.client_id = $2",
+        [client_id],
+        {"client_id": client_id},
+        limit,
+        offset,
+    )
+
+
+@router.get(
+    "/margins/account-managers/{account_manager_id}",
+    summary="An account manager's margin roll-up",
+    response_model=GroupMargin,
+    responses=_answers(401, 403, 422),
+)
+async def account_manager(
+    account_manager_id: AccountManagerIdPath,
+    request: Request,
+    who: Reader,
+    as_of: AsOf = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Any:
+    ensure_may_read(who, account_manager_id, f"the roll-up of {account_manager_id}")
+    return await _group(
+        request,
+        who,
+        _today(as_of),
         "c.account_manager_id = $2",
         [account_manager_id],
         {"account_manager_id": account_manager_id},
@@ -241,91 +229,44 @@ async def account_manager(
     )
 
 
-@router.get("/margins/portfolio", summary="The whole portfolio (an account manager's own)")
+@router.get(
+    "/margins/portfolio",
+    summary="The whole portfolio (an account manager's own)",
+    response_model=GroupMargin,
+    responses=_answers(401, 422),
+)
 async def portfolio(
     request: Request, who: Reader, as_of: AsOf = None, limit: Limit = 100, offset: Offset = 0
-) -> Response:
-    day = _today(as_of)
-    return await _group(request, who, day, "true", [], {}, limit, offset)
+) -> Any:
+    return await _group(request, who, _today(as_of), "true", [], {}, limit, offset)
 
 
-@router.get("/margin-impacts", summary="The margin impact of each applied or proposed change")
+@router.get(
+    "/margin-impacts",
+    summary="The margin impact of each applied or proposed change",
+    response_model=MarginImpactList,
+    responses=_answers(401, 422),
+)
 async def margin_impacts(
     request: Request,
     who: Reader,
-    contract_id: str | None = None,
-    assignment_id: str | None = None,
-    basis: Annotated[str | None, Query(pattern="^(applied|proposed)$")] = None,
-    since: Annotated[date | None, Query(description="changes made on or after this day")] = None,
+    contract_id: ContractIdQuery = None,
+    assignment_id: AssignmentIdQuery = None,
+    basis: Annotated[Basis | None, Query()] = None,
+    since: Since = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> Response:
-    st = request.app.state
-    s = st.settings.projection_schema
-    conds, args = ["true"], []
-    for column, value in (("i.contract_id", contract_id), ("i.assignment_id", assignment_id),
-                          ("i.basis", basis)):  # fmt: skip
-        if value is not None:
-            args.append(value)
-            conds.append(f"{column} = ${len(args)}")
-    if since is not None:
-        args.append(since)
-        conds.append(f"i.occurred_at >= ${len(args)}::date")
-    if not who.may_read_all():
-        args.append(who.account_manager_id)
-        conds.append(f"c.account_manager_id = ${len(args)}")
-    rows = await st.pool.fetch(
-        f"""SELECT i.*, c.client_id, c.client_name FROM {s}.margin_impacts i
-            JOIN {s}.contracts c USING (contract_id)
-            WHERE {" AND ".join(conds)}
-            ORDER BY i.occurred_at, i.contract_id, i.stream_version, i.assignment_id
-            LIMIT {limit} OFFSET {offset}""",
-        *args,
+) -> Any:
+    items = await read.margin_impacts(
+        request.app.state.pool,
+        _schema(request),
+        owner_scope(who),
+        {"contract_id": contract_id, "assignment_id": assignment_id, "basis": basis},
+        since,
+        limit,
+        offset,
     )
-    items = [impact_json(dict(r)) for r in rows]
-    return _respond(request, {"margin_impacts": items, "limit": limit, "offset": offset}, items)
-
-
-_IMPACT_HEAD = (
-    "event_id",
-    "assignment_id",
-    "contract_id",
-    "stream_version",
-    "event_type",
-    "basis",
-    "counted_from",
-    "occurred_at",
-)
-_IMPACT_TERMS = ("burden_pct", "msp_fee_pct", "hours_per_week", "start_date", "expected_end_date")
-_IMPACT_FIGURES = tuple(f.name for f in dataclasses.fields(margin.ImpactFigures))
-_IMPACT_FIELDS = tuple(f.name for f in dataclasses.fields(ImpactRow))
-
-
-def impact_json(r: dict[str, Any]) -> dict[str, Any]:
-    """A stored impact row with its figures (computed here from the stored facts): before,
-    after and delta of each, then the terms they were computed with."""
-    impact = ImpactRow(**{k: r[k] for k in _IMPACT_FIELDS}).impact
-    out: dict[str, Any] = {k: r[k] for k in _IMPACT_HEAD}
-    out["event_id"] = str(r["event_id"])
-    out["occurred_at"] = r["occurred_at"].isoformat()
-    for name in _IMPACT_FIGURES:
-        for side in ("before", "after", "delta"):
-            out[f"{side}_{name}"] = getattr(getattr(impact, side), name)
-    for k in (*_IMPACT_TERMS, *(k for k in r if k not in out and k not in _IMPACT_TERMS)):
-        out[k] = r[k]
-    return {k: v if k in ("event_id", "occurred_at") else _show(k, v) for k, v in out.items()}
-
-
-async def _forbidden_or_missing(
-    request: Request, who: Principal, table: str, column: str, value: str
-) -> None:
-    st = request.app.state
-    s = st.settings.projection_schema
-    owner = await st.pool.fetchval(
-        f"""SELECT c.account_manager_id FROM {s}.{table} x JOIN {s}.contracts c USING (contract_id)
-            WHERE x.{column} = $1 LIMIT 1""",
-        value,
+    body = MarginImpactList.model_validate(
+        {"margin_impacts": items, "limit": limit, "offset": offset}
     )
-    if owner is not None and not who.may_read_all():
-        raise HTTPException(403, f"{value} is on a contract not managed by you")
-    raise HTTPException(404, f"{value} is not known (yet)")
+    return _respond(request, body, items)
