@@ -8,6 +8,7 @@ Our routes raise `ApiError`; FastAPI's request validation, Starlette's 404 and 4
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 from events.errors import FieldError
 
@@ -85,16 +86,17 @@ def _reason(e: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def allowed_methods(app: Any, scope: dict[str, Any]) -> list[str]:
-    """Every method some route answers at this path (Starlette lists only the first route's)."""
-    methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**scope, "method": "GET"})
-        if match == Match.NONE:
-            match, _ = route.matches(scope)
-        if match != Match.NONE and getattr(route, "methods", None):
-            methods |= set(route.methods)
-    return sorted(methods)
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """Every method some operation answers at this path, as /openapi.json documents them
+    (Starlette's 405 lists only the first matching route's)."""
+    table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = [
+            (compile_path(template)[0], sorted(m.upper() for m in ops))
+            for template, ops in app.openapi()["paths"].items()
+        ]
+        app.state.allow_table = table
+    return sorted({m for regex, methods in table if regex.match(path) for m in methods})
 
 
 def install(app: FastAPI) -> None:
@@ -114,7 +116,7 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            headers["Allow"] = ", ".join(allowed_methods(request.app, dict(request.scope)))
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
             message = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
         elif exc.status_code == 404 and exc.detail == "Not Found":
             message = f"{request.url.path} is not a resource of this API"

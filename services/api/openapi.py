@@ -38,12 +38,94 @@ SUBMISSION_BODY: dict[str, Any] = {
 }
 
 
-def _submitted(schema: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(schema)
+# Decimals are taken as JSON strings (or whole JSON numbers): the documented string is exactly
+# the range and the decimal places the catalogue accepts. Told apart by the bounds pydantic
+# documents on the number.
+_FRACTION_4 = r"(?:\.[0-9]{1,4})?"
+_FRACTION_10 = r"(?:\.[0-9]{1,10})?"
+_POSITIVE_BELOW_1 = r"0\.(?:[1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9])"
+_PCT_BELOW_100 = rf"-?(?:0|[1-9][0-9]?){_FRACTION_10}"
+_DECIMALS: dict[str, tuple[str, dict[str, int]]] = {
+    # kind: (pattern of the string, bounds of a whole number)
+    "rate": (
+        rf"^(?:{_POSITIVE_BELOW_1}|[1-9][0-9]{{0,9}}{_FRACTION_4})$",
+        {"minimum": 1, "maximum": 9_999_999_999},
+    ),
+    "hours_per_week": (
+        rf"^(?:{_POSITIVE_BELOW_1}|(?:[1-9]|[1-9][0-9]|1[0-5][0-9]|16[0-7]){_FRACTION_4}"
+        r"|168(?:\.0{1,4})?)$",
+        {"minimum": 1, "maximum": 168},
+    ),
+    "hours": (rf"^(?:0|[1-9][0-9]{{0,9}}){_FRACTION_4}$", {"minimum": 0, "maximum": 9_999_999_999}),
+    "pct": (
+        rf"^(?:{_PCT_BELOW_100}|[1-9][0-9]{{2}}{_FRACTION_10}|-100(?:\.0{{1,10}})?"
+        r"|1000(?:\.0{1,10})?)$",
+        {"minimum": -100, "maximum": 1000},
+    ),
+    "fee_pct": (rf"^(?:{_PCT_BELOW_100}|-100(?:\.0{{1,10}})?)$", {"minimum": -100, "maximum": 99}),
+    "markup_pct": (
+        rf"^(?:{_PCT_BELOW_100}|[1-9][0-9]{{2}}{_FRACTION_10}|1000(?:\.0{{1,10}})?)$",
+        {"minimum": -99, "maximum": 1000},
+    ),
+}
+
+
+def _decimal_kind(number: dict[str, Any]) -> str | None:
+    if number.get("exclusiveMinimum") == 0:
+        return "hours_per_week" if number.get("maximum") == 168 else "rate"
+    if number.get("minimum") == 0:
+        return "hours"
+    if number.get("exclusiveMaximum") == 100:
+        return "fee_pct"
+    if number.get("exclusiveMinimum") == -100:
+        return "markup_pct"
+    if number.get("minimum") == -100:
+        return "pct"
+    return None
+
+
+def _exact_decimals(schema: Any) -> Any:
+    """Each decimal's `anyOf: [number, string]` made exact: a whole number in range, or a
+    string of the range and decimal places accepted."""
+    if isinstance(schema, list):
+        return [_exact_decimals(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    branches = schema.get("anyOf")
+    if isinstance(branches, list) and len(branches) == 2:
+        types = [b.get("type") for b in branches if isinstance(b, dict)]
+        if types == ["number", "string"]:
+            kind = _decimal_kind(branches[0])
+            # A range narrowed on an annotated type shows as pydantic's own `lt` / `gt`.
+            if schema.get("lt") == 100:
+                kind = "fee_pct"
+            elif schema.get("gt") == -100:
+                kind = "markup_pct"
+            if kind is not None:
+                pattern, bounds = _DECIMALS[kind]
+                rest = {k: v for k, v in schema.items() if k not in ("anyOf", "lt", "gt")}
+                return {
+                    **rest,
+                    "anyOf": [
+                        {"type": "integer", **bounds},
+                        {"type": "string", "pattern": pattern},
+                    ],
+                }
+    return {k: _exact_decimals(v) for k, v in schema.items()}
+
+
+def _submitted(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    out = _exact_decimals(copy.deepcopy(schema))
     props = out["properties"]
-    for name in STAMPED_FIELDS:
-        props.pop(name, None)
+    for field in STAMPED_FIELDS:
+        props.pop(field, None)
     out["required"] = [r for r in out.get("required", []) if r not in STAMPED_FIELDS]
+    props["schema_version"] = {"const": 1, "default": 1, "description": "1 today"}
+    terms = getattr(EVENT_TYPES[name], "TERMS", None)
+    if terms:  # ContractAmended amends at least one term
+        for term in terms:
+            props[term] = _non_null(props[term])
+        out["anyOf"] = [{"required": [term]} for term in terms]
     props[EXPECTED_STREAM_VERSION] = {
         "type": "integer",
         "minimum": 0,
@@ -53,6 +135,15 @@ def _submitted(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _non_null(schema: dict[str, Any]) -> dict[str, Any]:
+    branches = schema.get("anyOf")
+    if isinstance(branches, list):
+        kept = [b for b in branches if b != {"type": "null"}]
+        rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+        return {**rest, **kept[0]} if len(kept) == 1 else {**rest, "anyOf": kept}
+    return schema
+
+
 def submission_schemas() -> dict[str, dict[str, Any]]:
     """Component schemas: each event type as submitted, their union, and a batch."""
     union = TypeAdapter(Event).json_schema(ref_template=_REF)
@@ -60,7 +151,7 @@ def submission_schemas() -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name, schema in defs.items():
         out[f"Submitted{name}" if name in EVENT_TYPES else name] = (
-            _submitted(schema) if name in EVENT_TYPES else schema
+            _submitted(name, schema) if name in EVENT_TYPES else schema
         )
     ref = {name: _REF.format(model=f"Submitted{name}") for name in sorted(EVENT_TYPES)}
     out[SUBMITTED] = {
