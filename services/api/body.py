@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from itertools import accumulate
 from typing import Any
 
@@ -44,6 +45,21 @@ async def read_json(request: Request, max_depth: int) -> Any:
     if nesting_depth(raw) > max_depth:
         raise ApiError.field(422, "(body)", f"JSON must not nest deeper than {max_depth} levels")
     try:
-        return decode_json(raw)
+        return whole_numbers_as_ints(decode_json(raw))
     except (ValueError, json.JSONDecodeError, RecursionError) as exc:
         raise ApiError.field(422, "(body)", f"is not valid JSON: {exc}") from exc
+
+
+def whole_numbers_as_ints(value: Any) -> Any:
+    """JSON numbers such as `55.0` or `1e2` are whole numbers (JSON Schema counts them as
+    integers): read them as ints, so a count written `55.0` is taken like `55`. Decimal fields
+    take an int as the same exact value. Other numbers stay Decimals; nothing is a float."""
+    if isinstance(value, Decimal):
+        if value.is_finite() and value.adjusted() < 19 and value == value.to_integral_value():
+            return int(value)
+        return value
+    if isinstance(value, dict):
+        return {k: whole_numbers_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers_as_ints(v) for v in value]
+    return value

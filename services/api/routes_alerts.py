@@ -13,9 +13,10 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from events.alerts import AlertStatus, RuleName, Severity
+from events.errors import FieldError
 from services import tokens
 from services.api.auth import Reader
-from services.api.errors import ApiError
+from services.api.errors import ApiError, error_body
 from services.api.ownership import ensure_may_read, owner_scope
 from services.api.params import AlertIdPath, ContractIdQuery, Limit, Offset
 from services.api.read import alerts as read
@@ -26,7 +27,35 @@ router = APIRouter(prefix="/v1", tags=["alerts"])
 
 _SSE_DOC = (
     "Server-sent events: `id: <change number>`, `event: alert`, `data: <an Alert as JSON>`, "
-    "and a `: keep-alive` comment every 15 s of quiet."
+    "and a `: keep-alive` comment every 15 s of quiet. When the token is revoked or expires, "
+    "`event: end` with an error body, and the stream ends."
+)
+
+
+# What each server-sent event is (OpenAPI 3.1: the schema of the media type describes one).
+_SSE_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "event": {"type": "string", "enum": ["alert", "end"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/Alert"},
+                    {"$ref": "#/components/schemas/ErrorBody"},
+                ]
+            },
+        },
+    },
+}
+_ENDED = json.dumps(
+    error_body(
+        "the token was revoked or has expired",
+        [FieldError(field="Authorization", reason="the token was revoked or has expired")],
+    )
 )
 
 
@@ -37,7 +66,7 @@ _SSE_DOC = (
     responses={
         200: {
             "description": _SSE_DOC,
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": _SSE_EVENT}},
         },
         **errors(401, 422),
     },
@@ -72,7 +101,7 @@ async def stream(
         while not await request.is_disconnected():
             if time.monotonic() - checked >= check_every:
                 if not await tokens.is_live(pool, who.token_id):
-                    yield "event: end\ndata: the token was revoked or has expired\n\n"
+                    yield f"event: end\ndata: {_ENDED}\n\n"
                     return
                 checked = time.monotonic()
             changes = await read.alert_changes_after(pool, schema, owner, cursor)

@@ -6,6 +6,7 @@ Bounded in examples per operation and in time."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import httpx
 from openapi_spec_validator import validate
 
-from tests.support.services import Services, Tokens
+from tests.support.services import ROOT, Services, Tokens
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 MAX_EXAMPLES = 25
@@ -36,6 +37,12 @@ def test_schemathesis_finds_nothing(services: Services, api_tokens: Tokens) -> N
             "--request-timeout=60",
             f"--header=Authorization: Bearer {api_tokens.admin}",
         ],
+        env={
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": "tests.support.schemathesis_hooks",
+            "PYTHONPATH": str(ROOT),
+        },
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=MAX_SECONDS * 3,
