@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from events.errors import EventValidationError
+from events.errors import WHOLE_EVENT, EventValidationError
 from events.messages import Submission, Verdict
 from events.serialization import parse_submission
 from services.api import results
@@ -77,6 +77,10 @@ async def submit_events(request: Request, who: Submitter) -> JSONResponse:
     out: list[dict[str, Any] | None] = [None] * len(items)
     to_send: list[tuple[int, Submission]] = []
     for i, raw in enumerate(items):
+        if not isinstance(raw, dict):
+            err = EventValidationError.single(WHOLE_EVENT, "must be a JSON object")
+            out[i] = results.invalid(i, raw, err)
+            continue
         try:
             event, expected = parse_submission(raw)
         except EventValidationError as err:
