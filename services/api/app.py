@@ -68,6 +68,9 @@ def create_app(settings: Settings) -> FastAPI:
         description="Negotiation, raise and contract events of a staffing agency, and the "
         "margin impact they cause.",
         lifespan=lifespan,
+        # operationId = the handler's name (`contract`, `submit_events`): what a generated
+        # client calls its functions.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings = settings
     app.state.metrics = metrics.install(app)
