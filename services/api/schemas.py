@@ -6,7 +6,7 @@ Money is a string rounded to cents half-up, percentages (and weeks, hours) strin
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +17,8 @@ from events.catalogue import Event
 Money = Annotated[str, Field(description="money, rounded to cents half-up", examples=["37.50"])]
 Pct = Annotated[str, Field(description="percent units, rounded to 2 places", examples=["25.00"])]
 Quantity = Annotated[str, Field(description="a decimal rounded to 2 places", examples=["40.00"])]
+# ISO 8601 as stored, with its offset (`+00:00`): kept as the string the API has always shown.
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
 class _Model(BaseModel):
@@ -70,13 +72,13 @@ class Alert(_Model):
     exposure: Money | None
     message: str
     event_ids: list[str]
-    raised_at: datetime
+    raised_at: Timestamp
     stream_version: int | None
     status: AlertStatus
     acknowledged_by: str | None
-    acknowledged_at: datetime | None
+    acknowledged_at: Timestamp | None
     resolved_by: str | None
-    resolved_at: datetime | None
+    resolved_at: Timestamp | None
 
 
 class AlertList(_Model):
@@ -191,7 +193,7 @@ class MarginImpact(_Model):
     event_type: str
     basis: Basis
     counted_from: date
-    occurred_at: datetime
+    occurred_at: Timestamp
     before_pay_rate: Money
     after_pay_rate: Money
     delta_pay_rate: Money
