@@ -18,7 +18,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from events.alerts import Basis
-from projections.rollup import AssignmentMargin, roll_up
 from services.api.auth import Reader
 from services.api.errors import ApiError
 from services.api.ownership import ensure_may_read, owner_scope
@@ -116,29 +115,8 @@ async def contract(
     if c is None:
         raise ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
     ensure_may_read(who, c["account_manager_id"], f"contract {contract_id}")
-    found = await read.margins_of_assignments(
-        pool, s, owner_scope(who), day, "a.contract_id = $2", contract_id
-    )
-    rows = [read.assignment_json(m, ids) for m, ids in found]
-    floor = await read.markup_floor_on(pool, s, contract_id, day)
-    body = ContractMargin.model_validate(
-        {
-            "as_of": day,
-            "contract_id": contract_id,
-            "client_id": c["client_id"],
-            "client_name": c["client_name"],
-            "account_manager_id": c["account_manager_id"],
-            "status": c["status"],
-            "markup_floor_pct": read.show(
-                "markup_floor_pct", floor if floor is not None else c["markup_floor_pct"]
-            ),
-            "min_assignment_weeks": c["min_assignment_weeks"],
-            "stream_version": c["stream_version"],
-            **read.rollup_json(roll_up(m for m, _ in found)),
-            "assignments": rows,
-        }
-    )
-    return _respond(request, body, rows)
+    found = await read.contract_margin(pool, s, c, day)
+    return _respond(request, ContractMargin.model_validate(found), found["assignments"])
 
 
 async def _group(
@@ -151,29 +129,18 @@ async def _group(
     limit: int,
     offset: int,
 ) -> Any:
-    found = await read.margins_of_assignments(
-        request.app.state.pool, _schema(request), owner_scope(who), day, where, *args
+    found = await read.group_margin(
+        request.app.state.pool,
+        _schema(request),
+        owner_scope(who),
+        day,
+        where,
+        args,
+        head,
+        limit,
+        offset,
     )
-    by_contract: dict[str, list[tuple[AssignmentMargin, dict[str, Any]]]] = {}
-    for m, ids in found:
-        by_contract.setdefault(m.facts.contract_id, []).append((m, ids))
-    contracts = [
-        {"contract_id": cid, **items[0][1], **read.rollup_json(roll_up(m for m, _ in items))}
-        for cid, items in sorted(by_contract.items())
-    ]
-    page = contracts[offset : offset + limit]
-    body = GroupMargin.model_validate(
-        {
-            "as_of": day,
-            **head,
-            "contracts_count": len(contracts),
-            **read.rollup_json(roll_up(m for m, _ in found)),
-            "contracts": page,
-            "limit": limit,
-            "offset": offset,
-        }
-    )
-    return _respond(request, body, page)
+    return _respond(request, GroupMargin.model_validate(found), found["contracts"])
 
 
 @router.get(

@@ -13,7 +13,7 @@ import asyncpg
 
 from projections import margin
 from projections.read_model import ImpactRow
-from projections.rollup import AssignmentMargin, RollUp
+from projections.rollup import AssignmentMargin, RollUp, roll_up
 from services.api.read.margin_facts import assignment_margins, terms_on
 
 Db = asyncpg.Pool | asyncpg.Connection
@@ -195,3 +195,58 @@ async def impacts_of_events(
         ):
             out[(r["contract_id"], r["stream_version"])].append(impact_json(dict(r)))
     return out
+
+
+async def contract_margin(db: Db, schema: str, c: asyncpg.Record, as_of: date) -> dict[str, Any]:
+    """A contract's margin roll-up as of the date, with each of its assignments' margins
+    (`c`: its row, from `contract`)."""
+    contract_id = c["contract_id"]
+    found = await margins_of_assignments(db, schema, None, as_of, "a.contract_id = $2", contract_id)
+    floor = await markup_floor_on(db, schema, contract_id, as_of)
+    return {
+        "as_of": as_of,
+        "contract_id": contract_id,
+        "client_id": c["client_id"],
+        "client_name": c["client_name"],
+        "account_manager_id": c["account_manager_id"],
+        "status": c["status"],
+        "markup_floor_pct": show(
+            "markup_floor_pct", floor if floor is not None else c["markup_floor_pct"]
+        ),
+        "min_assignment_weeks": c["min_assignment_weeks"],
+        "stream_version": c["stream_version"],
+        **rollup_json(roll_up(m for m, _ in found)),
+        "assignments": [assignment_json(m, ids) for m, ids in found],
+    }
+
+
+async def group_margin(
+    db: Db,
+    schema: str,
+    owner: str | None,
+    as_of: date,
+    where: str,
+    args: list[Any],
+    head: dict[str, Any],
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """The roll-up of the contracts `where` picks (a client's, an account manager's, the
+    portfolio), with a page of its contracts' roll-ups."""
+    found = await margins_of_assignments(db, schema, owner, as_of, where, *args)
+    by_contract: dict[str, list[tuple[AssignmentMargin, dict[str, Any]]]] = {}
+    for m, ids in found:
+        by_contract.setdefault(m.facts.contract_id, []).append((m, ids))
+    contracts = [
+        {"contract_id": cid, **items[0][1], **rollup_json(roll_up(m for m, _ in items))}
+        for cid, items in sorted(by_contract.items())
+    ]
+    return {
+        "as_of": as_of,
+        **head,
+        "contracts_count": len(contracts),
+        **rollup_json(roll_up(m for m, _ in found)),
+        "contracts": contracts[offset : offset + limit],
+        "limit": limit,
+        "offset": offset,
+    }
