@@ -286,6 +286,13 @@ def errors(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
         415: "the body is not application/json",
         422: "a field is invalid: each is named with the reason",
     }
-    return {
+    out: dict[int | str, dict[str, Any]] = {
         c: {"model": ErrorBody, "description": descriptions.get(f"e{c}", what[c])} for c in codes
     }
+    # Every /v1 operation needs PostgreSQL or Kafka: while one is down it answers 503.
+    out[503] = {
+        "model": ErrorBody,
+        "description": "PostgreSQL or Kafka is unavailable: retry after Retry-After seconds",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
+    }
+    return out
