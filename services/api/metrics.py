@@ -23,6 +23,8 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.errors import ApiError
+from services.api.read import alerts as read_alerts
+from services.api.read import margins as read_margins
 from services.api.schemas import ErrorBody
 from services.api.writer_progress import end_offsets
 
@@ -80,10 +82,7 @@ async def _read_system(request: Request) -> list[GaugeMetricFamily]:
     out: list[GaugeMetricFamily] = []
     try:
         ends = await end_offsets(st.offsets, s.topics.events)
-        rows = await st.pool.fetch(
-            f"SELECT partition, next_offset FROM {s.projection_schema}.positions"
-        )
-        applied = {r["partition"]: r["next_offset"] for r in rows}
+        applied = await read_margins.projector_positions(st.pool, s.projection_schema)
         lag = GaugeMetricFamily(
             "ledger_projection_lag_events",
             "Offsets of the events topic the margin projector has not applied yet.",
@@ -100,10 +99,8 @@ async def _read_system(request: Request) -> list[GaugeMetricFamily]:
             "Contract-risk alerts stored, by status and severity.",
             labels=["status", "severity"],
         )
-        for r in await st.pool.fetch(
-            "SELECT status, severity, count(*) AS n FROM alerts GROUP BY status, severity"
-        ):
-            alerts.add_metric([r["status"], r["severity"]], r["n"])
+        for status, severity, n in await read_alerts.alert_counts(st.pool):
+            alerts.add_metric([status, severity], n)
         out.append(alerts)
     except Exception:
         log.exception("metrics: alerts not read")

@@ -176,3 +176,11 @@ async def webhooks_status(db: Db) -> list[dict[str, Any]]:
            FROM webhooks w ORDER BY w.created_at"""
     )
     return [dict(r) for r in rows]
+
+
+async def alert_counts(db: Db) -> list[tuple[str, str, int]]:
+    """(status, severity, how many) of the stored alerts."""
+    rows = await db.fetch(
+        "SELECT status, severity, count(*) AS n FROM alerts GROUP BY status, severity"
+    )
+    return [(r["status"], r["severity"], r["n"]) for r in rows]

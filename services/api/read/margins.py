@@ -250,3 +250,9 @@ async def group_margin(
         "limit": limit,
         "offset": offset,
     }
+
+
+async def projector_positions(db: Db, schema: str) -> dict[int, int]:
+    """The next offset of the events topic the margin projector will apply, per partition."""
+    rows = await db.fetch(f"SELECT partition, next_offset FROM {schema}.positions")
+    return {r["partition"]: r["next_offset"] for r in rows}
