@@ -7,11 +7,12 @@ import json
 import re
 from decimal import Decimal
 from itertools import accumulate
-from typing import Any
+from typing import Any, Final
 
 from fastapi import Request
 
-from events.serialization import decode_json
+from events.catalogue import EVENT_TYPES
+from events.serialization import EXPECTED_STREAM_VERSION, decode_json
 from services.api.errors import ApiError
 
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -45,21 +46,36 @@ async def read_json(request: Request, max_depth: int) -> Any:
     if nesting_depth(raw) > max_depth:
         raise ApiError.field(422, "(body)", f"JSON must not nest deeper than {max_depth} levels")
     try:
-        return whole_numbers_as_ints(decode_json(raw))
+        return decode_json(raw)
     except (ValueError, json.JSONDecodeError, RecursionError) as exc:
         raise ApiError.field(422, "(body)", f"is not valid JSON: {exc}") from exc
 
 
-def whole_numbers_as_ints(value: Any) -> Any:
-    """JSON numbers such as `55.0` or `1e2` are whole numbers (JSON Schema counts them as
-    integers): read them as ints, so a count written `55.0` is taken like `55`. Decimal fields
-    take an int as the same exact value. Other numbers stay Decimals; nothing is a float."""
-    if isinstance(value, Decimal):
-        if value.is_finite() and value.adjusted() < 19 and value == value.to_integral_value():
-            return int(value)
-        return value
-    if isinstance(value, dict):
-        return {k: whole_numbers_as_ints(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [whole_numbers_as_ints(v) for v in value]
-    return value
+def _integer_fields() -> frozenset[str]:
+    """The fields of the catalogue whose JSON Schema type is integer (counts, versions)."""
+    out = {EXPECTED_STREAM_VERSION}
+    for model in EVENT_TYPES.values():
+        for name, prop in model.model_json_schema()["properties"].items():
+            types = {b.get("type") for b in prop.get("anyOf", [prop])}
+            if "integer" in types and "number" not in types:
+                out.add(name)
+    return frozenset(out)
+
+
+INTEGER_FIELDS: Final = _integer_fields()
+
+
+def counts_as_ints(event: dict[str, Any]) -> dict[str, Any]:
+    """A count written `55.0` or `5.5e1` is a whole number, which JSON Schema counts as an
+    integer: the integer fields of an event take it like `55`. Every other number stays the
+    Decimal it was read as (money keeps the digits it was sent with)."""
+    return {
+        k: int(v)
+        if k in INTEGER_FIELDS
+        and isinstance(v, Decimal)
+        and v.is_finite()
+        and v.adjusted() < 19
+        and v == v.to_integral_value()
+        else v
+        for k, v in event.items()
+    }

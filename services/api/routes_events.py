@@ -16,7 +16,7 @@ from events.messages import Submission, Verdict
 from events.serialization import parse_submission
 from services.api import results
 from services.api.auth import Reader, Submitter
-from services.api.body import read_json
+from services.api.body import counts_as_ints, read_json
 from services.api.errors import ApiError
 from services.api.event_log import contract_events
 from services.api.openapi import SUBMISSION_BODY
@@ -82,7 +82,7 @@ async def submit_events(request: Request, who: Submitter) -> JSONResponse:
             out[i] = results.invalid(i, raw, err)
             continue
         try:
-            event, expected = parse_submission(raw)
+            event, expected = parse_submission(counts_as_ints(raw))
         except EventValidationError as err:
             out[i] = results.invalid(i, raw, err)
             continue

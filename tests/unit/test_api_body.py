@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.api.body import is_json, nesting_depth, whole_numbers_as_ints
+from services.api.body import counts_as_ints, is_json, nesting_depth
 from services.tokens import parse_duration
 
 _JSON = st.recursive(
@@ -39,12 +39,31 @@ def test_nesting_depth_of_a_hostile_body_needs_no_recursion() -> None:
     assert nesting_depth(b'{"a": "[[[[[[", "b": [[1]]}') == 3
 
 
-def test_whole_numbers_become_ints_and_the_rest_stay_exact() -> None:
-    got = whole_numbers_as_ints(
-        {"a": [Decimal("55.0"), Decimal("1E+2"), Decimal("37.50"), Decimal("1E+999999")]}
+def test_whole_counts_become_ints_and_money_keeps_its_digits() -> None:
+    got = counts_as_ints(
+        {
+            "non_solicit_months": Decimal("12.0"),
+            "min_assignment_weeks": Decimal("5.2E+1"),
+            "schema_version": Decimal("1.0"),
+            "expected_stream_version": Decimal("3.00"),
+            "pay_rate": Decimal("37.0"),
+            "hours_per_week": Decimal("1E+999999"),
+        }
     )
-    assert got == {"a": [55, 100, Decimal("37.50"), Decimal("1E+999999")]}
-    assert isinstance(got["a"][0], int) and isinstance(got["a"][2], Decimal)
+    assert got == {
+        "non_solicit_months": 12,
+        "min_assignment_weeks": 52,
+        "schema_version": 1,
+        "expected_stream_version": 3,
+        "pay_rate": Decimal("37.0"),
+        "hours_per_week": Decimal("1E+999999"),
+    }
+    assert all(type(got[k]) is int for k in list(got)[:4])
+    assert str(got["pay_rate"]) == "37.0"
+    # A count that is not whole stays what it was, and is refused by the event's validation.
+    assert counts_as_ints({"non_solicit_months": Decimal("12.5")}) == {
+        "non_solicit_months": Decimal("12.5")
+    }
 
 
 @pytest.mark.parametrize(
