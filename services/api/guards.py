@@ -1,5 +1,5 @@
 """What every HTTP answer gets, whatever route answers it: `X-Content-Type-Options: nosniff`,
-`Cache-Control: no-store` on the /v1 answers (they carry money or alerts), and a body larger
+`Cache-Control: no-store` on the /v1 answers and /metrics (they carry money or alerts), and a body larger
 than the configured bound refused with 413 before it is read whole.
 
 Plain ASGI rather than `@app.middleware`, which would buffer the live stream of alerts.
@@ -30,7 +30,7 @@ class Guards:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        private = scope["path"].startswith("/v1/")
+        private = scope["path"].startswith("/v1/") or scope["path"] == "/metrics"
 
         async def sent(message: Message) -> None:
             if message["type"] == "http.response.start":
