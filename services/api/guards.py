@@ -1,6 +1,6 @@
 """What every HTTP answer gets, whatever route answers it: `X-Content-Type-Options: nosniff`,
-`Cache-Control: no-store` on the /v1 answers and /metrics (they carry money or alerts), and a body larger
-than the configured bound refused with 413 before it is read whole.
+`Cache-Control: no-store` on the /v1 answers and /metrics (they carry money or alerts), and a
+body larger than the configured bound refused with 413 before it is read whole.
 
 Plain ASGI rather than `@app.middleware`, which would buffer the live stream of alerts.
 """
