@@ -9,16 +9,32 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 from openapi_spec_validator import validate
 
-from tests.support.services import ROOT, Services, Tokens
+from tests.support.services import ROOT, Services, Tokens, start_services
+from tests.support.stack import Stack
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 MAX_EXAMPLES = 25
 MAX_SECONDS = 75
+# Each request is given REQUEST_TIMEOUT_S (the live stream is read that long); the API answers
+# POST /v1/events within its verdict deadline (202 past it), well inside.
+REQUEST_TIMEOUT_S = 10
+VERDICT_TIMEOUT_S = 4.0
+
+
+@pytest.fixture(scope="module")
+async def services(ready_stack: Stack) -> AsyncIterator[Services]:
+    svc = await start_services(ready_stack, verdict_timeout_s=VERDICT_TIMEOUT_S)
+    try:
+        yield svc
+    finally:
+        svc.stop_all()
 
 
 def test_schemathesis_finds_nothing(services: Services, api_tokens: Tokens) -> None:
@@ -34,7 +50,7 @@ def test_schemathesis_finds_nothing(services: Services, api_tokens: Tokens) -> N
             "--seed=12",
             "--generation-database=none",
             "--workers=2",
-            "--request-timeout=10",
+            f"--request-timeout={REQUEST_TIMEOUT_S}",
             f"--header=Authorization: Bearer {api_tokens.admin}",
         ],
         env={
