@@ -5,13 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The venv is rebuilt when pyproject.toml changes.
 INSTALLED := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# The web app's npm assets are reinstalled when the lockfile changes.
+WEB_INSTALLED := web/node_modules/.installed-$(shell sha1sum web/package-lock.json | cut -c1-12)
 
-.PHONY: help install up down run status logs lint test unit integration
+.PHONY: help install up down run status logs lint test unit integration faults screenshots
 
 help:
 	@echo "make run   start Kafka, PostgreSQL and the services, then follow their logs"
 	@echo "make test  install what is missing, start the stack, lint, run every test"
-	@echo "make up | down | status | logs | lint | unit | integration"
+	@echo "make up | down | status | logs | lint | unit | integration | faults | screenshots"
 
 $(INSTALLED): pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required"; exit 1; }
@@ -21,7 +23,16 @@ $(INSTALLED): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(INSTALLED)
+$(WEB_INSTALLED): web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js >= 18) is required for the web app's assets"; exit 1; }
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	rm -f web/node_modules/.installed-*
+	touch $@
+
+/usr/bin/chromium:
+	@deploy/local/chromium.sh
+
+install: $(INSTALLED) $(WEB_INSTALLED) /usr/bin/chromium
 
 up: install
 	@deploy/local/stack.sh up
@@ -41,13 +52,30 @@ run: up
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy events projections services/writer/state.py services/writer/decide.py
+	$(BIN)/mypy events projections services/writer/state.py services/writer/decide.py services/writer/preview.py
 
 unit: install
 	$(BIN)/pytest tests/unit -q
 
 integration: up
-	$(BIN)/pytest tests/integration tests/e2e -q
+	$(BIN)/pytest tests/integration tests/browser tests/e2e -q
+
+# The fault suite last, in a run of its own: it kills and restarts the local stack's processes
+# and servers, so it runs only when the servers are this machine's (KAFKA_BOOTSTRAP_SERVERS and
+# DATABASE_URL unset).
+FAULTS := if [ -n "$$KAFKA_BOOTSTRAP_SERVERS$$DATABASE_URL" ]; then \
+	  echo "fault suite not run: it kills servers, and these are not the local stack's"; \
+	else $(BIN)/pytest -q -p no:cacheprovider tests/faults; fi
 
 test: lint up
 	$(BIN)/pytest -q -p no:cacheprovider
+	@$(FAULTS)
+
+faults: up
+	@$(FAULTS)
+
+# The two screenshots README shows, from the last browser-test run (var/screenshots/).
+screenshots: up
+	$(BIN)/pytest -q -p no:cacheprovider tests/browser
+	mkdir -p docs/screenshots
+	cp var/screenshots/portfolio.png var/screenshots/assignment.png docs/screenshots/

@@ -48,7 +48,7 @@ from events.topics import topics  # noqa: E402
 from services.kafka_admin import ensure_topics  # noqa: E402
 from services.projector import store  # noqa: E402
 from services.projector.sharded import replay  # noqa: E402
-from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA, Settings  # noqa: E402
+from services.settings import Settings  # noqa: E402
 from tests.support.histories import generate, produce  # noqa: E402
 
 CENT = Decimal("0.01")
@@ -186,8 +186,8 @@ def kafka_version() -> str:
 
 
 async def main(args: argparse.Namespace) -> int:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
-    dsn = os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
+    local = Settings()
+    bootstrap, dsn = local.kafka_bootstrap_servers, local.dsn
     n, contracts = args.events, args.contracts or max(1, args.events // 50)
     if n < 2 * contracts:
         raise SystemExit("--events must be at least twice --contracts")

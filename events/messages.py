@@ -48,6 +48,8 @@ class Refusal:
     http_status: int
     summary: str
     """When the code applies, in DESIGN's words."""
+    field: str | None = None
+    """The submitted field the refusal is about, if any: a form shows the reason beside it."""
 
 
 def _refusals(*refusals: Refusal) -> Mapping[str, Refusal]:
@@ -55,25 +57,55 @@ def _refusals(*refusals: Refusal) -> Mapping[str, Refusal]:
 
 
 REFUSALS: Final[Mapping[str, Refusal]] = _refusals(
-    Refusal("unknown_contract", 404, "any event but ContractSigned for a contract never signed"),
-    Refusal("contract_exists", 409, "ContractSigned for an existing contract"),
     Refusal(
-        "contract_terminated", 409, "anything but relationship events after ContractTerminated"
+        "unknown_contract",
+        404,
+        "any event but ContractSigned for a contract never signed",
+        "contract_id",
     ),
-    Refusal("unknown_assignment", 404, "the assignment was never started on the contract"),
-    Refusal("assignment_exists", 409, "AssignmentStarted for an assignment already started"),
-    Refusal("assignment_ended", 409, "the assignment has already ended"),
-    Refusal("unknown_negotiation", 404, "the negotiation was never opened on the contract"),
+    Refusal("contract_exists", 409, "ContractSigned for an existing contract", "contract_id"),
+    Refusal(
+        "contract_terminated",
+        409,
+        "anything but relationship events after ContractTerminated",
+        "contract_id",
+    ),
+    Refusal(
+        "unknown_assignment",
+        404,
+        "the assignment was never started on the contract",
+        "assignment_id",
+    ),
+    Refusal(
+        "assignment_exists",
+        409,
+        "AssignmentStarted for an assignment already started",
+        "assignment_id",
+    ),
+    Refusal("assignment_ended", 409, "the assignment has already ended", "assignment_id"),
+    Refusal(
+        "unknown_negotiation",
+        404,
+        "the negotiation was never opened on the contract",
+        "negotiation_id",
+    ),
     Refusal(
         "negotiation_closed",
         409,
         "the negotiation has ended: MarkupAgreed and MarkupNegotiationClosed both end it",
+        "negotiation_id",
     ),
-    Refusal("unknown_raise_request", 404, "the raise request was never made on the contract"),
+    Refusal(
+        "unknown_raise_request",
+        404,
+        "the raise request was never made on the contract",
+        "raise_request_id",
+    ),
     Refusal(
         "raise_request_decided",
         409,
         "the raise request is decided: RaiseApproved and RaiseDeclined both decide it",
+        "raise_request_id",
     ),
     Refusal(
         "version_conflict",
@@ -85,14 +117,27 @@ REFUSALS: Final[Mapping[str, Refusal]] = _refusals(
         HTTP_DUPLICATE,
         "same event_id, same content: the original result is returned, nothing is appended",
     ),
-    Refusal("event_id_reused", 409, "same event_id, different content"),
+    Refusal("event_id_reused", 409, "same event_id, different content", "event_id"),
     Refusal(
-        "forbidden_contract", 403, "an account manager submits for a contract they do not manage"
+        "forbidden_contract",
+        403,
+        "an account manager submits for a contract they do not manage",
+        "contract_id",
     ),
     # Not in DESIGN's table: without them a reused id would silently reopen a closed
     # negotiation or request, rewriting what finance already read.
-    Refusal("negotiation_exists", 409, "MarkupNegotiationOpened for a negotiation already opened"),
-    Refusal("raise_request_exists", 409, "RaiseRequested for a raise request already made"),
+    Refusal(
+        "negotiation_exists",
+        409,
+        "MarkupNegotiationOpened for a negotiation already opened",
+        "negotiation_id",
+    ),
+    Refusal(
+        "raise_request_exists",
+        409,
+        "RaiseRequested for a raise request already made",
+        "raise_request_id",
+    ),
 )
 
 

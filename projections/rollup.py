@@ -112,3 +112,12 @@ def group_by(margins: Sequence[AssignmentMargin], key: str) -> dict[str, list[As
     for m in margins:
         groups.setdefault(getattr(m.facts, key), []).append(m)
     return groups
+
+
+def margin_status(margin_per_hour: Decimal, markup_pct: Decimal, floor_pct: Decimal | None) -> str:
+    """red: every hour loses money; amber: the markup is below the contract's floor; green."""
+    if margin_per_hour < 0:
+        return "red"
+    if floor_pct is not None and markup_pct < floor_pct:
+        return "amber"
+    return "green"

@@ -167,7 +167,7 @@ def _submit(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     else:
         with open(args.file, encoding="utf-8") as f:
             events = client.read_events(f)
-    return client.submit(events, args.api_url, token)
+    return client.submit(events, args.api_url or settings().local_api_url, token)
 
 
 def _with_conn(settings: Callable[[], Settings], fn: Callable[[asyncpg.Connection], Any]) -> Any:
@@ -268,7 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sb = sub.add_parser("submit", help="post events (one, a list, or JSON lines) to the API")
     sb.add_argument("file", help="a JSON file, or - for standard input")
-    sb.add_argument("--api-url", default=os.environ.get("LEDGER_API_URL", "http://127.0.0.1:8000"))
+    sb.add_argument(
+        "--api-url",
+        default=os.environ.get("LEDGER_API_URL"),
+        help="default: $LEDGER_API_URL, else the local API on LEDGER_API_PORT",
+    )
     sb.add_argument("--token", help="bearer token (default: $LEDGER_TOKEN, else .admin-token)")
     return p
 

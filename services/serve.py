@@ -10,6 +10,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from services import watchdog
 from services.settings import Settings
 
 log = logging.getLogger("ledger")
@@ -41,6 +42,7 @@ def serve_api(settings: Settings) -> None:
     from services.api.app import create_app
 
     _logging()
+    watchdog.install("api", settings.watchdog_s)
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,
@@ -54,7 +56,13 @@ def serve_writer(settings: Settings) -> None:
     from services.writer.worker import Writer
 
     async def main(stop: asyncio.Event) -> None:
-        writer = Writer(settings.kafka_bootstrap_servers, settings.topics, settings.writer_group)
+        watchdog.install("writer", settings.watchdog_s)
+        writer = Writer(
+            settings.kafka_bootstrap_servers,
+            settings.topics,
+            settings.writer_group,
+            settings.writer_kafka_timeout_s,
+        )
         log.info(
             "writer consuming %s as group %s",
             settings.topics.submissions.name,
@@ -68,6 +76,7 @@ def serve_writer(settings: Settings) -> None:
 def serve_projector(settings: Settings) -> None:
     from services.projector.commands import serve
 
+    watchdog.install("projector", settings.watchdog_s)
     _until_signalled(lambda stop: serve(settings, stop))
 
 
@@ -75,10 +84,12 @@ def serve_risk(settings: Settings) -> None:
     from services.risk.worker import run
 
     _logging()
+    watchdog.install("risk agent", settings.watchdog_s)
     run(settings)  # a Faust worker: it handles SIGTERM and SIGINT itself
 
 
 def serve_webhooks(settings: Settings) -> None:
     from services.webhooks import Deliverer
 
+    watchdog.install("webhooks", settings.watchdog_s)
     _until_signalled(Deliverer(settings.dsn).run)

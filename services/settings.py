@@ -3,27 +3,43 @@
 from __future__ import annotations
 
 import os
+import socket
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.topics import Topics, topics
 
-# The local stack (deploy/local) listens on these; KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL
-# point everything at other servers instead.
-LOCAL_KAFKA = "127.0.0.1:59092"
-LOCAL_DATABASE_URL = "postgresql://ledger:ledger@127.0.0.1:55432/ledger"
+# The local stack (deploy/local) listens on these by default; LEDGER_KAFKA_PORT and
+# LEDGER_PG_PORT move it (deploy/local/lib.sh reads the same variables), and
+# KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL point everything at other servers instead.
+LOCAL_KAFKA_PORT = 59092
+LOCAL_PG_PORT = 55432
+LOCAL_KAFKA = f"127.0.0.1:{LOCAL_KAFKA_PORT}"
+LOCAL_DATABASE_URL = f"postgresql://ledger:ledger@127.0.0.1:{LOCAL_PG_PORT}/ledger"
+
+
+def local_kafka() -> str:
+    """Where the local stack's Kafka listens: LOCAL_KAFKA, on LEDGER_KAFKA_PORT when set."""
+    return f"127.0.0.1:{os.environ.get('LEDGER_KAFKA_PORT') or LOCAL_KAFKA_PORT}"
+
+
+def local_database_url() -> str:
+    """The local stack's PostgreSQL: LOCAL_DATABASE_URL, on LEDGER_PG_PORT when set."""
+    port = os.environ.get("LEDGER_PG_PORT") or LOCAL_PG_PORT
+    return f"postgresql://ledger:ledger@127.0.0.1:{port}/ledger"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     kafka_bootstrap_servers: str = Field(
-        LOCAL_KAFKA, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+        default_factory=local_kafka, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
     )
     # Secret: a password is part of the URL and must not reach logs or reprs.
     database_url: SecretStr = Field(
-        SecretStr(LOCAL_DATABASE_URL), validation_alias=AliasChoices("DATABASE_URL")
+        default_factory=lambda: SecretStr(local_database_url()),
+        validation_alias=AliasChoices("DATABASE_URL"),
     )
     topic_prefix: str = Field("ledger", validation_alias=AliasChoices("LEDGER_TOPIC_PREFIX"))
     api_host: str = Field("127.0.0.1", validation_alias=AliasChoices("LEDGER_API_HOST"))
@@ -49,10 +65,30 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LEDGER_REBUILD_PROCESSES"),
     )
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
+    # Every await on Kafka in the writer's transaction path gives up after this long (seconds).
+    writer_kafka_timeout_s: float = Field(
+        10.0, gt=0, validation_alias=AliasChoices("LEDGER_WRITER_KAFKA_TIMEOUT_S")
+    )
+    # A long-running process with work in hand and no progress for this long (seconds) logs it
+    # and exits non-zero, for its supervisor to restart it; 0 disables the watchdog.
+    watchdog_s: float = Field(60.0, ge=0, validation_alias=AliasChoices("LEDGER_WATCHDOG_S"))
     # Events per risk-agent batch (one PostgreSQL transaction each), and how often (seconds)
     # its timer judges the time-based rules over every contract.
     risk_batch: int = Field(500, ge=1, validation_alias=AliasChoices("LEDGER_RISK_BATCH"))
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
+    # The web app's folder: app/ (its sources) and node_modules/ (npm assets, `make install`).
+    web_dir: str = Field(
+        default_factory=lambda: os.path.join(os.path.dirname(__file__), os.pardir, "web"),
+        validation_alias=AliasChoices("LEDGER_WEB_DIR"),
+    )
+    # The risk agent's static membership of its consumer group (Kafka's group.instance.id): a
+    # worker restarted under the same id takes its partitions back at once, instead of waiting
+    # out its dead predecessor's session. Unique per worker: a second risk agent on the same
+    # host must set another; empty means dynamic membership.
+    risk_instance_id: str = Field(
+        default_factory=lambda: f"risk-{socket.gethostname()}",
+        validation_alias=AliasChoices("LEDGER_RISK_INSTANCE_ID"),
+    )
 
     # The largest request body the API reads (bytes): a larger one is refused with 413 before
     # it is read whole. A batch of 500 events with long descriptions fits.
@@ -76,6 +112,11 @@ class Settings(BaseSettings):
     @property
     def topics(self) -> Topics:
         return topics(self.topic_prefix)
+
+    @property
+    def local_api_url(self) -> str:
+        """The API this machine runs (`make up`), as a client on this machine reaches it."""
+        return f"http://127.0.0.1:{self.api_port}"
 
     @property
     def dsn(self) -> str:

@@ -6,6 +6,9 @@ only itself, and gets everything when it comes back. Only alerts whose inserting
 is older than every transaction still running are read, so an alert committed late with a
 lower number is never skipped.
 
+PostgreSQL away (restarting, unreachable) stops nothing: the pool re-connects, and each loop
+retries with backoff, from the cursor last stored.
+
 Signature: `X-Ledger-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`.
 """
 
@@ -24,6 +27,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from services import watchdog
 from services.api.read import alerts as read
 
 log = logging.getLogger("ledger.webhooks")
@@ -82,11 +86,27 @@ class Deliverer:
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=5)
+        # min_size 0: nothing is connected before it is needed, so PostgreSQL may be away.
+        pool = await asyncpg.create_pool(
+            self.dsn, min_size=0, max_size=5, timeout=10, command_timeout=30
+        )
+        delay = self.backoff_s
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s) as http:
                 while not stop.is_set():
-                    active = await read.active_webhook_ids(pool)
+                    for wid in [w for w, t in self.tasks.items() if t.done()]:
+                        self.tasks.pop(wid)  # ended (deactivated or failed): started again
+                    try:
+                        with watchdog.current().busy("reading the webhooks"):
+                            active = await asyncio.wait_for(read.active_webhook_ids(pool), 10)
+                        delay = self.backoff_s
+                    except Exception as exc:
+                        log.warning("webhooks not read (%s: %s); again in %.1f s",
+                                    type(exc).__name__, exc, delay)  # fmt: skip
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), delay)
+                        delay = min(delay * 2, self.max_backoff_s)
+                        continue
                     for wid in active - set(self.tasks):
                         self.tasks[wid] = asyncio.create_task(self._serve(pool, http, wid))
                     for wid in set(self.tasks) - active:
@@ -100,22 +120,41 @@ class Deliverer:
             await pool.close()
 
     async def _serve(self, pool: asyncpg.Pool, http: httpx.AsyncClient, wid: str) -> None:
+        """Delivers to one receiver, again and again after a failure (PostgreSQL away)."""
+        delay = self.backoff_s
+        while True:
+            try:
+                await self._serve_once(pool, http, wid)
+                return  # deactivated
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("receiver %s: delivery interrupted (%s: %s); again in %.1f s",
+                            wid, type(exc).__name__, exc, delay)  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff_s)
+
+    async def _serve_once(self, pool: asyncpg.Pool, http: httpx.AsyncClient, wid: str) -> None:
         # One deliverer at a time per receiver, however many deliverer processes run: two would
         # each deliver everything. The lock belongs to this session, so it is released when the
         # process dies, and another deliverer takes the receiver over within a second.
-        lock = await asyncpg.connect(self.dsn)
+        lock = await asyncpg.connect(self.dsn, timeout=10, command_timeout=30)
         try:
             while not await lock.fetchval(
                 "SELECT pg_try_advisory_lock($1, $2)", _LOCK_CLASS, _lock_key(wid)
             ):
                 await asyncio.sleep(1.0)
-            await self._deliver(pool, http, wid)
+            await self._deliver(pool, http, wid, lock)
         finally:
-            await lock.close()
+            lock.terminate()
 
-    async def _deliver(self, pool: asyncpg.Pool, http: httpx.AsyncClient, wid: str) -> None:
+    async def _deliver(
+        self, pool: asyncpg.Pool, http: httpx.AsyncClient, wid: str, lock: asyncpg.Connection
+    ) -> None:
         backoff = self.backoff_s
         while True:
+            if lock.is_closed():  # the lock went with its session: another may deliver now
+                raise ConnectionError("the receiver's lock session was lost")
             hook = await read.webhook(pool, wid)
             if hook is None or not hook["active"]:
                 return

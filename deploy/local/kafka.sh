@@ -65,7 +65,10 @@ start() {
     cluster_id="$(java_cmd kafka.tools.StorageTool random-uuid)"
     java_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$CONF" >>"$LOGS/kafka.log" 2>&1
   fi
-  nohup java "${JAVA_OPTS[@]}" -cp "$LIB/*" kafka.Kafka "$CONF" >>"$LOGS/kafka.log" 2>&1 &
+  # setsid: a session and process group of its own, so ending the group of the shell that ran
+  # `make up` (Ctrl-C, a CI step's cleanup) does not end the broker. In a background job of
+  # this non-interactive shell setsid does not fork: $! is the broker's pid.
+  setsid nohup java "${JAVA_OPTS[@]}" -cp "$LIB/*" kafka.Kafka "$CONF" >>"$LOGS/kafka.log" 2>&1 </dev/null &
   echo $! >"$RUN/kafka.pid"
   if ! wait_port "$KAFKA_PORT" 90; then
     say "kafka did not open 127.0.0.1:$KAFKA_PORT within 90 s; last lines of $LOGS/kafka.log:"

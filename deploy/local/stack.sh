@@ -6,18 +6,12 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HERE="$ROOT/deploy/local"
 
-# name and command of each service process, started in this order, stopped in reverse.
+# The service processes, run by supervisord (the `supervisor` package, in the venv): it
+# restarts one that exits, as `restart: unless-stopped` does in docker-compose.yml. Started in
+# this order, stopped in reverse.
 SERVICES=(writer projector risk webhooks api)
-service_cmd() {
-  case "$1" in
-    writer) echo "$LEDGER serve writer" ;;
-    projector) echo "$LEDGER serve projector" ;;
-    risk) echo "$LEDGER serve risk" ;;
-    webhooks) echo "$LEDGER serve webhooks" ;;
-    api) echo "$LEDGER serve api" ;;
-    *) say "unknown service $1"; return 1 ;;
-  esac
-}
+SUPERVISOR_CONF="$RUN/supervisord.conf"
+SUPERVISOR_LOG="$LOGS/supervisord.log"
 ADMIN_TOKEN_FILE="$ROOT/.admin-token"
 
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-}"
@@ -25,12 +19,83 @@ export DATABASE_URL="${DATABASE_URL:-}"
 [ -n "$KAFKA_BOOTSTRAP_SERVERS" ] || unset KAFKA_BOOTSTRAP_SERVERS
 [ -n "$DATABASE_URL" ] || unset DATABASE_URL
 
-start_service() {
-  local name="$1"
-  if pid_alive "$name"; then say "$name already running"; return 0; fi
-  # setsid: the service gets its own process group, so stopping it stops its children too.
-  setsid nohup $(service_cmd "$name") >>"$LOGS/$name.log" 2>&1 < /dev/null &
-  echo $! >"$RUN/$name.pid"
+ctl() { "$ROOT/.venv/bin/supervisorctl" -c "$SUPERVISOR_CONF" "$@"; }
+
+# The processes inherit supervisord's environment, i.e. this script's: KAFKA_BOOTSTRAP_SERVERS,
+# DATABASE_URL, LEDGER_* (ports included) as they were at the `make up` that started it.
+write_supervisor_conf() {
+  local s i=0
+  {
+    cat <<CONF
+[unix_http_server]
+file=$RUN/supervisor.sock
+chmod=0700
+
+[supervisord]
+logfile=$SUPERVISOR_LOG
+logfile_maxbytes=10MB
+logfile_backups=1
+pidfile=$RUN/supervisord.pid
+directory=$ROOT
+childlogdir=$LOGS
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://$RUN/supervisor.sock
+CONF
+    for s in "${SERVICES[@]}"; do
+      i=$((i + 1))
+      cat <<CONF
+
+[program:$s]
+command=$LEDGER serve $s
+priority=$((100 + i))
+autostart=true
+; restarted whenever it exits, however often (a dependency may be away for a while)
+autorestart=true
+startsecs=2
+startretries=1000
+; SIGTERM lets it finish what it is doing; the whole process group goes, children included
+stopsignal=TERM
+stopwaitsecs=30
+stopasgroup=true
+killasgroup=true
+redirect_stderr=true
+stdout_logfile=$LOGS/$s.log
+stdout_logfile_maxbytes=0
+CONF
+    done
+  } >"$SUPERVISOR_CONF.new"
+  mv "$SUPERVISOR_CONF.new" "$SUPERVISOR_CONF"
+}
+
+start_services() {
+  write_supervisor_conf
+  if pid_alive supervisord; then
+    # Already supervising: pick up a changed configuration, start what was stopped.
+    ctl update >/dev/null
+    ctl start all >/dev/null || true
+  else
+    # supervisord daemonizes into a session of its own: ending the caller's group leaves it.
+    "$ROOT/.venv/bin/supervisord" -c "$SUPERVISOR_CONF"
+  fi
+}
+
+# Processes an older version of this script started without a supervisor (var/run/NAME.pid).
+stop_unsupervised() {
+  local s
+  for s in "${SERVICES[@]}"; do stop_pid "$s"; done
+}
+
+# restarts NAME: how often supervisord has started NAME again since supervisord itself started.
+restarts() {
+  [ -f "$SUPERVISOR_LOG" ] || { echo 0; return; }
+  awk -v name="$1" '
+    /supervisord started with pid/ { n = 0 }
+    index($0, "spawned: '\''" name "'\''") { n++ }
+    END { print (n > 0 ? n - 1 : 0) }' "$SUPERVISOR_LOG"
 }
 
 up() {
@@ -39,8 +104,8 @@ up() {
   "$LEDGER" wait all --timeout 120
   "$LEDGER" topics create >&2
   "$LEDGER" db migrate >&2
-  local s
-  for s in "${SERVICES[@]}"; do start_service "$s"; done
+  stop_unsupervised
+  start_services
   if ! wait_port "$API_PORT" 60; then
     say "the API did not open 127.0.0.1:$API_PORT within 60 s; last lines of $LOGS/api.log:"
     tail -n 30 "$LOGS/api.log" >&2
@@ -51,12 +116,17 @@ up() {
     (umask 077; "$LEDGER" token create --role admin 2>/dev/null >"$ADMIN_TOKEN_FILE")
     say "local admin token (also in .admin-token): $(cat "$ADMIN_TOKEN_FILE")"
   fi
-  say "stack is up: API at http://127.0.0.1:$API_PORT (OpenAPI at /docs), logs in var/log/"
+  say "stack is up: the app at http://127.0.0.1:$API_PORT/ (sign in with an API token), API docs at /docs, logs in var/log/"
 }
 
 down() {
-  local i
-  for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do stop_pid "${SERVICES[$i]}"; done
+  stop_unsupervised
+  if pid_alive supervisord; then
+    # Stops every program (in reverse order, SIGTERM then SIGKILL after 30 s), then itself.
+    ctl shutdown >/dev/null || true
+    for _ in $(seq 1 400); do pid_alive supervisord || break; sleep 0.1; done
+  fi
+  rm -f "$RUN/supervisord.pid"
   [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || "$HERE/kafka.sh" stop
   [ -n "${DATABASE_URL:-}" ] || "$HERE/postgres.sh" stop
   say "stack is down"
@@ -65,9 +135,14 @@ down() {
 status() {
   "$HERE/kafka.sh" status
   "$HERE/postgres.sh" status
-  local s
+  local s line
   for s in "${SERVICES[@]}"; do
-    pid_alive "$s" && echo "$s running (pid $(cat "$RUN/$s.pid"))" || echo "$s stopped"
+    if pid_alive supervisord && line="$(ctl status "$s" 2>/dev/null || true)" && [ -n "$line" ]; then
+      # e.g. "writer    RUNNING   pid 4242, uptime 0:03:12   restarts 1"
+      printf '%s   restarts %s\n' "$line" "$(restarts "$s")"
+    else
+      printf '%-9s stopped\n' "$s"
+    fi
   done
 }
 

@@ -435,42 +435,63 @@ def _loss(
 
 def below_floor(s: RiskState, e: EventBase, now: datetime) -> list[Alert]:
     """A markup agreed (applied) or proposed (proposed) below the contract's floor: high.
-    A markup exactly at the floor is not below it. Exposure, per assignment covered:
-    (pay × (1 + floor/100) − bill) × H × remaining weeks, the bill being pay × (1 + markup/100)
-    in cents (as MarkupAgreed bills it), counted from the effective date (a proposal: its day).
+    A raise request with a `client_max_bill_rate` proposes the markup that `requested_pay_rate`
+    → `client_max_bill_rate` implies (seed 003: the client asking the agency to cut its markup
+    to fund the raise), and is judged like a proposal. A markup exactly at the floor is not
+    below it. Exposure, per assignment covered: (pay × (1 + floor/100) − bill) × H × remaining
+    weeks, the bill being pay × (1 + markup/100) in cents (as MarkupAgreed bills it), or the
+    client's budget for a raise request, counted from the effective date (a proposal or
+    request: its day).
     """
-    if isinstance(e, MarkupAgreed):
-        basis: Basis = "applied"
-        counted_from = e.effective_date
-    elif isinstance(e, MarkupProposed):
-        basis = "proposed"
-        counted_from = e.occurred_at.date()
+    floor = s.terms.markup_floor_pct
+    below: list[tuple[AssignmentState, Decimal, Decimal, str, str]] = []
+    if isinstance(e, MarkupAgreed | MarkupProposed):
+        if e.markup_pct >= floor:
+            return []
+        for a in s.negotiated(e.negotiation_id):
+            bill = margin.bill_rate_for_markup(a.pay_rate, e.markup_pct)
+            if isinstance(e, MarkupAgreed):
+                opening = (
+                    f"The agency agreed a {_pct(e.markup_pct)} markup on {a.who} at {s.client_name}"
+                )
+                action = "get it approved or reopen the negotiation"
+            elif e.proposed_by == "client":
+                opening = f"{s.client_name} proposes a {_pct(e.markup_pct)} markup on {a.who}"
+                action = "hold to the floor"
+            else:
+                opening = (
+                    f"The agency proposed a {_pct(e.markup_pct)} markup on {a.who} at "
+                    f"{s.client_name}"
+                )
+                action = "withdraw it or get it approved"
+            below.append((a, a.pay_rate, bill, opening, action))
+    elif isinstance(e, RaiseRequested) and e.client_max_bill_rate is not None:
+        asg = s.assignments.get(e.assignment_id)
+        if asg is None or not asg.active:
+            return []
+        pay, bill = e.requested_pay_rate, e.client_max_bill_rate
+        implied = margin.markup_pct(s.rates(asg, pay_rate=pay, bill_rate=bill))
+        if implied >= floor:
+            return []
+        asked = f"raised to {_money(pay)} within a bill rate of {_money(bill)}"
+        opening = {
+            "client": f"{s.client_name} wants {asg.who} {asked}",
+            "staffer": f"{asg.who} at {s.client_name} wants to be {asked}",
+            "agency": f"The agency proposes {asg.who} at {s.client_name} be {asked}",
+        }[e.requested_by]
+        opening += f", a {_pct(implied)} markup"
+        below.append((asg, pay, bill, opening, "hold to the floor"))
     else:
         return []
-    floor = s.terms.markup_floor_pct
-    if e.markup_pct >= floor:
-        return []
+    basis: Basis = "applied" if isinstance(e, MarkupAgreed) else "proposed"
+    counted_from = e.effective_date if isinstance(e, MarkupAgreed) else e.occurred_at.date()
     alerts = []
-    for a in s.negotiated(e.negotiation_id):
-        bill = margin.bill_rate_for_markup(a.pay_rate, e.markup_pct)
+    for a, pay, bill, opening, action in below:
         with localcontext(_EXACT):
-            floor_bill = a.pay_rate * (_ONE + floor * _HUNDREDTH)
+            floor_bill = pay * (_ONE + floor * _HUNDREDTH)
             short = floor_bill - bill
         days = _remaining_days(a, counted_from)
         exposure = _per_hour_over_days(short, a.hours_per_week, days)
-        if isinstance(e, MarkupAgreed):
-            opening = (
-                f"The agency agreed a {_pct(e.markup_pct)} markup on {a.who} at {s.client_name}"
-            )
-            action = "get it approved or reopen the negotiation"
-        elif e.proposed_by == "client":
-            opening = f"{s.client_name} proposes a {_pct(e.markup_pct)} markup on {a.who}"
-            action = "hold to the floor"
-        else:
-            opening = (
-                f"The agency proposed a {_pct(e.markup_pct)} markup on {a.who} at {s.client_name}"
-            )
-            action = "withdraw it or get it approved"
         message = (
             f"{opening}, below the contract floor of {_pct(floor)}: billing {_money(bill)} "
             f"instead of at least {_money(floor_bill)} an hour forgoes {_money(exposure)} over "

@@ -13,14 +13,18 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.api import errors, metrics, openapi
+from services.api import errors, metrics, openapi, unavailable
 from services.api.errors import error_body
 from services.api.gateway import SubmissionGateway
 from services.api.guards import Guards
+from services.api.margin_cache import SingleFlight
 from services.api.routes_alerts import router as alerts_router
+from services.api.routes_contracts import router as contracts_router
 from services.api.routes_events import router as events_router
 from services.api.routes_margins import router as margins_router
+from services.api.routes_preview import router as preview_router
 from services.api.schemas import Health, NotReady, Ready
+from services.api.web import router as web_router
 from services.api.writer_progress import WriterProgress, end_offsets
 from services.projector import store
 from services.projector.commands import ensure_schema
@@ -33,7 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         # No statement cache: a projections rebuild swaps the tables behind the same names.
         app.state.pool = await asyncpg.create_pool(
-            settings.dsn, min_size=1, max_size=10, statement_cache_size=0
+            settings.dsn, min_size=1, max_size=10, statement_cache_size=0, timeout=5
         )
         await ensure_schema(settings)
         app.state.gateway = SubmissionGateway(
@@ -71,16 +75,25 @@ def create_app(settings: Settings) -> FastAPI:
         # operationId = the handler's name (`contract`, `submit_events`): what a generated
         # client calls its functions.
         generate_unique_id_function=lambda route: route.name,
+        docs_url=None,  # served by services/api/web.py from swagger-ui-dist, with no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics.install(app)
+    app.state.margin_cache = SingleFlight()
     # Outermost: every answer, the metrics' and the errors' included, gets its headers.
     app.add_middleware(Guards, max_body_bytes=settings.max_body_bytes)
     errors.install(app)
+    # 503 + Retry-After for a PostgreSQL or Kafka that is away: handlers of those exception
+    # classes, tried before the catch-all 500 of errors.install.
+    unavailable.install(app)
     openapi.install(app)
     app.include_router(events_router)
+    app.include_router(preview_router)
     app.include_router(margins_router)
     app.include_router(alerts_router)
+    app.include_router(contracts_router)
+    app.include_router(web_router)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive", response_model=Health)
     async def healthz() -> Health:

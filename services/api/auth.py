@@ -1,32 +1,52 @@
-"""Bearer tokens on every /v1 route: no token, or one unknown, revoked or expired, 401; a role
-that may not act 403."""
+"""Who is asking, on every /v1 route: a bearer token, or the web app's session cookie.
+
+No credentials 401, a role that may not act 403. With the cookie, an unsafe method (POST, PUT,
+PATCH, DELETE) must carry the X-CSRF-Token header equal to the session's CSRF token (403
+otherwise): another site can make a browser send the cookie, never that header. A bearer token
+wins over a cookie when both are sent (a script never needs the CSRF header).
+"""
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services import tokens
+from services import sessions, tokens
 from services.api.errors import ApiError
 from services.tokens import Principal
 
 _bearer = HTTPBearer(auto_error=False)
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 async def principal(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    if creds is None or creds.scheme.lower() != "bearer":
-        raise ApiError.field(401, "Authorization", "a bearer token is required", _CHALLENGE)
-    found = await tokens.lookup(request.app.state.pool, creds.credentials)
-    if found is None:
-        raise ApiError.field(
-            401, "Authorization", "the token is unknown, revoked or expired", _CHALLENGE
-        )
-    return found
+    pool = request.app.state.pool
+    if creds is not None and creds.scheme.lower() == "bearer":
+        found = await tokens.lookup(pool, creds.credentials)
+        if found is None:
+            raise ApiError.field(
+                401, "Authorization", "the token is unknown, revoked or expired", _CHALLENGE
+            )
+        return found
+    sid = request.cookies.get(sessions.COOKIE)
+    if sid:
+        session = await sessions.lookup(pool, sid)
+        if session is None:
+            raise ApiError.field(401, sessions.COOKIE, "the session has ended; sign in again")
+        if request.method in UNSAFE and not hmac.compare_digest(
+            request.headers.get(sessions.CSRF_HEADER, ""), session.csrf_token
+        ):
+            raise ApiError.field(
+                403, sessions.CSRF_HEADER, "the X-CSRF-Token header is missing or wrong"
+            )
+        return session.principal
+    raise ApiError.field(401, "Authorization", "a bearer token is required", _CHALLENGE)
 
 
 async def submitter(who: Annotated[Principal, Depends(principal)]) -> Principal:

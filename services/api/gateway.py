@@ -2,8 +2,14 @@
 
 Each POST hands submissions to Kafka and waits for their verdicts. One listener per API
 process reads the verdicts topic (read_committed: a verdict whose transaction aborted was never
-given) and resolves the waiting requests; it also records every verdict in PostgreSQL so that a
-submission answered 202 can be polled, whichever API process took it.
+given) and resolves the waiting requests. The recorder writes every verdict into PostgreSQL so
+that a submission answered 202 can be polled, whichever API process took it and whenever it
+restarts: it reads the verdicts topic as a consumer group shared by the API processes, commits
+its position only once a batch is recorded (retrying while PostgreSQL is away), and so resumes
+where it left off.
+
+A submission is handed over (its `submissions` row, then Kafka's acknowledgement) within the
+request's deadline: when that cannot be done in time, the request is answered 503 (Unavailable).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from events.messages import Submission, Verdict, decode_verdict, encode_submission
 from events.serialization import encode_json
 from events.topics import Topics
+from services import watchdog
+from services.api.unavailable import Unavailable
 
 log = logging.getLogger("ledger.api.gateway")
 
@@ -36,8 +44,17 @@ class SubmissionGateway:
             enable_auto_commit=False,
             isolation_level="read_committed",
         )
+        self.recorder = AIOKafkaConsumer(
+            topics.verdicts.name,
+            bootstrap_servers=bootstrap,
+            group_id=f"{topics.verdicts.name}.recorder",
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+        )
         self.waiting: dict[uuid.UUID, asyncio.Future[Verdict]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._recording: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.producer.start()
@@ -54,12 +71,16 @@ class SubmissionGateway:
         for tp in tps:  # settle the positions now, before any submission can be sent
             await self.listener.position(tp)
         self._task = asyncio.create_task(self._listen(), name="verdict-listener")
+        await self.recorder.start()
+        self._recording = asyncio.create_task(self._record_all(), name="verdict-recorder")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._recording):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.recorder.stop()
         await self.listener.stop()
         await self.producer.stop()
 
@@ -68,41 +89,48 @@ class SubmissionGateway:
     ) -> list[Verdict | None]:
         """Hands the submissions over in order; returns each verdict, or None past the deadline."""
         loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         futures = []
         for s in submissions:
             fut: asyncio.Future[Verdict] = loop.create_future()
             self.waiting[s.submission_id] = fut
             futures.append(fut)
         try:
-            async with self.pool.acquire() as conn:
-                await conn.executemany(
-                    """INSERT INTO submissions (submission_id, event_id, contract_id, submitted_by)
-                       VALUES ($1, $2, $3, $4)""",
-                    [
-                        (
-                            s.submission_id,
-                            s.event.event_id,
-                            s.event.contract_id,
-                            s.submitter.principal,
-                        )
-                        for s in submissions
-                    ],
-                )
-            # Same key, same partition, sent in order: the writer sees a batch in its order.
-            sent = [
-                await self.producer.send(
-                    self.topics.submissions.name,
-                    encode_submission(s),
-                    key=s.event.contract_id.encode(),
-                )
-                for s in submissions
-            ]
-            await asyncio.gather(*sent)
-            await asyncio.wait(futures, timeout=timeout_s)
+            stage = ["postgresql"]
+            try:
+                await asyncio.wait_for(self._hand_over(submissions, stage), timeout_s)
+            except TimeoutError as exc:
+                raise Unavailable(
+                    stage[0], f"the submission could not be handed over within {timeout_s:g} s"
+                ) from exc
+            await asyncio.wait(futures, timeout=max(0.0, deadline - loop.time()))
             return [f.result() if f.done() else None for f in futures]
         finally:
             for s in submissions:
                 self.waiting.pop(s.submission_id, None)
+
+    async def _hand_over(self, submissions: Sequence[Submission], stage: list[str]) -> None:
+        """The submissions' rows, then the submissions on Kafka, acknowledged."""
+        async with self.pool.acquire() as conn:
+            await conn.executemany(
+                """INSERT INTO submissions (submission_id, event_id, contract_id, submitted_by)
+                   VALUES ($1, $2, $3, $4)""",
+                [
+                    (s.submission_id, s.event.event_id, s.event.contract_id, s.submitter.principal)
+                    for s in submissions
+                ],
+            )
+        stage[0] = "kafka"
+        # Same key, same partition, sent in order: the writer sees a batch in its order.
+        sent = [
+            await self.producer.send(
+                self.topics.submissions.name,
+                encode_submission(s),
+                key=s.event.contract_id.encode(),
+            )
+            for s in submissions
+        ]
+        await asyncio.gather(*sent)
 
     async def _listen(self) -> None:
         while True:
@@ -115,18 +143,55 @@ class SubmissionGateway:
                             verdicts.append(decode_verdict(r.value or b""))
                         except Exception:
                             log.exception("undecodable verdict at %s/%d", r.partition, r.offset)
-                if not verdicts:
-                    continue
                 for v in verdicts:
                     fut = self.waiting.get(v.submission_id)
                     if fut is not None and not fut.done():
                         fut.set_result(v)
-                await self._record(verdicts)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("verdict listener error; continuing")
                 await asyncio.sleep(1)
+
+    async def _record_all(self) -> None:
+        """Every verdict into its `submissions` row, from the group's committed position on."""
+        while True:
+            try:
+                batch = await self.recorder.getmany(timeout_ms=1000, max_records=1000)
+                verdicts = []
+                for records in batch.values():
+                    for r in records:
+                        try:
+                            verdicts.append(decode_verdict(r.value or b""))
+                        except Exception:
+                            log.exception("undecodable verdict at %s/%d", r.partition, r.offset)
+                if verdicts:
+                    await self._record_until_done(verdicts)
+                if batch:
+                    offsets = {tp: rs[-1].offset + 1 for tp, rs in batch.items() if rs}
+                    await asyncio.wait_for(self.recorder.commit(offsets), 10)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A commit lost to a rebalance or Kafka away: the batch is recorded again by
+                # whoever reads it next, which changes nothing (`verdict IS NULL`).
+                log.warning("verdict recorder: position not committed; continuing", exc_info=True)
+                await asyncio.sleep(1)
+
+    async def _record_until_done(self, verdicts: list[Verdict]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                with watchdog.current().busy("recording verdicts"):
+                    await asyncio.wait_for(self._record(verdicts), 10)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("%d verdicts not recorded (%s); again in %.1f s", len(verdicts),
+                            type(exc).__name__, delay)  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _record(self, verdicts: list[Verdict]) -> None:
         async with self.pool.acquire() as conn:

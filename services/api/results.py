@@ -7,24 +7,7 @@ from collections import Counter
 from typing import Any
 
 from events.errors import WHOLE_EVENT, EventValidationError, FieldError
-from events.messages import Verdict
-
-# The field a refusal is about, by refusal code.
-_REFUSED_FIELD = {
-    "unknown_contract": "contract_id",
-    "contract_exists": "contract_id",
-    "contract_terminated": "contract_id",
-    "forbidden_contract": "contract_id",
-    "unknown_assignment": "assignment_id",
-    "assignment_exists": "assignment_id",
-    "assignment_ended": "assignment_id",
-    "unknown_negotiation": "negotiation_id",
-    "negotiation_closed": "negotiation_id",
-    "unknown_raise_request": "raise_request_id",
-    "raise_request_decided": "raise_request_id",
-    "version_conflict": "expected_stream_version",
-    "event_id_reused": "event_id",
-}
+from events.messages import REFUSALS, Verdict
 
 
 def from_verdict(v: Verdict) -> dict[str, Any]:
@@ -40,8 +23,10 @@ def from_verdict(v: Verdict) -> dict[str, Any]:
     if v.code is not None:
         out["code"] = v.code
     if v.outcome == "refused":
-        field = _REFUSED_FIELD.get(v.code or "", WHOLE_EVENT)
-        out["errors"] = [FieldError(field=field, reason=f"{v.code}: {v.message}")]
+        # The field the refusal is about (REFUSALS names it), else the whole event.
+        refusal = REFUSALS.get(v.code or "")
+        field = refusal.field if refusal is not None and refusal.field else WHOLE_EVENT
+        out["errors"] = [FieldError(field=field, reason=v.message)]
     if v.stream_version is not None:
         out["stream_version"] = v.stream_version
     return out

@@ -18,7 +18,14 @@ from services import tokens
 from services.api.auth import Reader
 from services.api.errors import ApiError, error_body
 from services.api.ownership import ensure_may_read, owner_scope
-from services.api.params import AlertIdPath, ContractIdQuery, Limit, Offset
+from services.api.params import (
+    AccountManagerIdQuery,
+    AlertIdPath,
+    ClientIdQuery,
+    ContractIdQuery,
+    Limit,
+    Offset,
+)
 from services.api.read import alerts as read
 from services.api.schemas import Alert, AlertList, errors
 from services.tokens import Principal
@@ -122,7 +129,7 @@ async def stream(
 
 @router.get(
     "/alerts",
-    summary="Contract-risk alerts, newest first",
+    summary="Contract-risk alerts, newest first, with exposure totals",
     response_model=AlertList,
     responses=errors(401, 422),
 )
@@ -133,19 +140,28 @@ async def alerts(
     severity: Annotated[Severity | None, Query()] = None,
     rule: Annotated[RuleName | None, Query()] = None,
     contract_id: ContractIdQuery = None,
+    client_id: ClientIdQuery = None,
+    account_manager_id: AccountManagerIdQuery = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> AlertList:
+    """`totals` counts every alert the filters match (not only this page) and sums their
+    exposure, per severity."""
     st = request.app.state
-    found = await read.alerts(
-        st.pool,
-        st.settings.projection_schema,
-        owner_scope(who),
-        {"status": status, "severity": severity, "rule": rule, "contract_id": contract_id},
-        limit,
-        offset,
+    schema, owner = st.settings.projection_schema, owner_scope(who)
+    filters: dict[str, str | None] = {
+        "a.status": status,
+        "a.severity": severity,
+        "a.rule": rule,
+        "a.contract_id": contract_id,
+        "c.client_id": client_id,
+        "c.account_manager_id": account_manager_id,
+    }
+    found = await read.alerts(st.pool, schema, owner, filters, limit, offset)
+    totals = await read.alert_totals(st.pool, schema, owner, filters)
+    return AlertList.model_validate(
+        {"alerts": found, "totals": totals, "limit": limit, "offset": offset}
     )
-    return AlertList.model_validate({"alerts": found, "limit": limit, "offset": offset})
 
 
 async def _transition(

@@ -23,8 +23,9 @@ from services.api.openapi import SUBMISSION_BODY
 from services.api.ownership import ensure_may_read
 from services.api.read import alerts as read_alerts
 from services.api.read import margins as read_margins
-from services.api.read import submissions as read_submissions
+from services.api.read import submissions as stored_submissions
 from services.api.schemas import AuditLog, BatchResult, ErrorBody, EventResult, errors
+from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["events"])
 MAX_BATCH = 500
@@ -59,23 +60,17 @@ def _events_of(body: Any) -> tuple[list[Any], bool]:
     raise ApiError.field(422, "(body)", 'must be one event object or {"events": [...]}')
 
 
-@router.post(
-    "/events",
-    summary="Submit one event or a batch; answers the writer's verdicts",
-    status_code=201,
-    response_model=None,
-    responses=_SUBMIT_ANSWERS,
-    openapi_extra={"requestBody": SUBMISSION_BODY},
-)
-async def submit_events(request: Request, who: Submitter) -> JSONResponse:
-    st = request.app.state
-    body = await read_json(request, st.settings.max_json_depth)
+async def read_submissions(
+    request: Request, who: Principal, now: datetime
+) -> tuple[list[dict[str, Any] | None], list[tuple[int, Submission]], bool]:
+    """The body of POST /v1/events (and of its preview) as submissions stamped by `who` at
+    `now`: (the result of each event invalid in shape, else None; the valid ones with their
+    index; whether the body was a batch). A body that is no event at all raises ApiError
+    (413, 415 or 422, as body.read_json)."""
+    body = await read_json(request, request.app.state.settings.max_json_depth)
     items, is_batch = _events_of(body)
-
-    now = datetime.now(UTC)
-    deadline = time.monotonic() + st.settings.verdict_timeout_s
     out: list[dict[str, Any] | None] = [None] * len(items)
-    to_send: list[tuple[int, Submission]] = []
+    valid: list[tuple[int, Submission]] = []
     for i, raw in enumerate(items):
         if not isinstance(raw, dict):
             err = EventValidationError.single(WHOLE_EVENT, "must be a JSON object")
@@ -87,7 +82,7 @@ async def submit_events(request: Request, who: Submitter) -> JSONResponse:
             out[i] = results.invalid(i, raw, err)
             continue
         stamped = event.model_copy(update={"recorded_by": who.name, "recorded_at": now})
-        to_send.append(
+        valid.append(
             (
                 i,
                 Submission(
@@ -98,6 +93,22 @@ async def submit_events(request: Request, who: Submitter) -> JSONResponse:
                 ),
             )
         )
+    return out, valid, is_batch
+
+
+@router.post(
+    "/events",
+    summary="Submit one event or a batch; answers the writer's verdicts",
+    status_code=201,
+    response_model=None,
+    responses=_SUBMIT_ANSWERS,
+    openapi_extra={"requestBody": SUBMISSION_BODY},
+)
+async def submit_events(request: Request, who: Submitter) -> JSONResponse:
+    st = request.app.state
+    now = datetime.now(UTC)
+    deadline = time.monotonic() + st.settings.verdict_timeout_s
+    out, to_send, is_batch = await read_submissions(request, who, now)
 
     if to_send:
         verdicts = await st.gateway.submit([s for _, s in to_send], st.settings.verdict_timeout_s)
@@ -133,7 +144,7 @@ async def submit_events(request: Request, who: Submitter) -> JSONResponse:
     },
 )
 async def submission(event_id: uuid.UUID, request: Request, who: Reader) -> Any:
-    row = await read_submissions.submission(
+    row = await stored_submissions.submission(
         request.app.state.pool, event_id, None if who.may_read_all() else who.name
     )
     if row is None:

@@ -2,7 +2,8 @@
 
 Money is shown rounded to cents half-up and percentages to 2 places, as strings; what is
 stored stays exact. Account managers see their own contracts; finance and admin see all.
-Every answer also comes as CSV (its rows) with `Accept: text/csv`.
+Every answer also comes as CSV (its rows), with `Accept: text/csv` or `?format=csv` (a plain
+GET link the web app's download buttons use, carrying the session cookie).
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ import csv
 import io
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from events.alerts import Basis
+from projections.rollup import AssignmentMargin
 from services.api.auth import Reader
 from services.api.errors import ApiError
+from services.api.margin_cache import data_version
 from services.api.ownership import ensure_may_read, owner_scope
 from services.api.params import (
     AccountManagerIdPath,
@@ -29,6 +32,7 @@ from services.api.params import (
     ClientIdPath,
     ContractIdPath,
     ContractIdQuery,
+    Day,
     Limit,
     Offset,
     Since,
@@ -37,9 +41,12 @@ from services.api.read import margins as read
 from services.api.schemas import (
     AssignmentMarginAsOf,
     AssignmentMargins,
+    AssignmentRates,
     ContractMargin,
     GroupMargin,
     MarginImpactList,
+    PortfolioTrend,
+    RankedGroups,
     errors,
 )
 from services.tokens import Principal
@@ -47,22 +54,70 @@ from services.tokens import Principal
 router = APIRouter(prefix="/v1", tags=["margins"])
 
 _CSV = {"text/csv": {"schema": {"type": "string"}}}
+_DISPOSITION = {
+    "Content-Disposition": {
+        "schema": {"type": "string"},
+        "description": "CSV only: attachment; filename=...",
+    }
+}
+
+Format = Annotated[
+    Literal["json", "csv"] | None, Query(description="csv: as `Accept: text/csv` does")
+]
+Until = Annotated[Day | None, Query(description="changes made on or before this day, YYYY-MM-DD")]
+
+_SORTS = (
+    "name",
+    "contracts_count",
+    "active_assignments",
+    "weekly_gross_profit",
+    "weekly_billing",
+    "markup_pct",
+    "margin_pct",
+    "remaining_gross_profit",
+    "at_risk_weekly_gross_profit",
+    "loss_making_assignments",
+)
+Sort = Annotated[
+    str,
+    Query(
+        pattern=f"^-?({'|'.join(_SORTS)})$",
+        description="a column, `-` first for descending (largest first)",
+    ),
+]
 
 
 def _answers(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {200: {"content": _CSV, "description": "JSON, or its rows as CSV"}, **errors(*codes)}
+    return {
+        200: {
+            "content": _CSV,
+            "description": "JSON, or its rows as CSV",
+            "headers": _DISPOSITION,
+        },
+        **errors(*codes),
+    }
 
 
-def _respond(request: Request, body: BaseModel, rows: Sequence[dict[str, Any]]) -> Any:
-    """The model, or the rows as CSV when the client asks for text/csv."""
-    if "text/csv" in request.headers.get("accept", ""):
+def _respond(
+    request: Request, body: BaseModel, rows: Sequence[dict[str, Any]], name: str = "margins"
+) -> Any:
+    """The model, or the rows as CSV when the client asks for text/csv (Accept or
+    ?format=csv)."""
+    fmt = request.query_params.get("format")
+    if fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", "")):
         buf = io.StringIO()
         if rows:
             fields = [k for k in rows[0] if not isinstance(rows[0][k], list | dict)]
             w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
-        return Response(buf.getvalue(), media_type="text/csv")
+        as_of = getattr(body, "as_of", None)
+        day = as_of.isoformat() if isinstance(as_of, date) else _today(None).isoformat()
+        return Response(
+            buf.getvalue(),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}-{day}.csv"'},
+        )
     return body
 
 
@@ -74,6 +129,21 @@ def _schema(request: Request) -> str:
     return str(request.app.state.settings.projection_schema)
 
 
+async def _every_margin(
+    request: Request, who: Principal, day: date
+) -> list[tuple[AssignmentMargin, dict[str, Any]]]:
+    """Every assignment the reader may see, as of the day: shared (services/api/margin_cache)
+    by the portfolio's lists for the same day and data."""
+    st, s, owner = request.app.state, _schema(request), owner_scope(who)
+
+    def compute() -> Any:
+        return read.margins_of_assignments(st.pool, s, owner, day, "true")
+
+    key = (day, owner, await data_version(st.pool, s))
+    found: list[tuple[AssignmentMargin, dict[str, Any]]] = await st.margin_cache.get(key, compute)
+    return found
+
+
 @router.get(
     "/margins/assignments/{assignment_id}",
     summary="One assignment's margin",
@@ -81,7 +151,11 @@ def _schema(request: Request) -> str:
     responses=_answers(401, 403, 404, 422),
 )
 async def assignment(
-    assignment_id: AssignmentIdPath, request: Request, who: Reader, as_of: AsOf = None
+    assignment_id: AssignmentIdPath,
+    request: Request,
+    who: Reader,
+    as_of: AsOf = None,
+    format: Format = None,
 ) -> Any:
     day, pool, s = _today(as_of), request.app.state.pool, _schema(request)
     found = await read.margins_of_assignments(
@@ -92,13 +166,14 @@ async def assignment(
         if owner is None:
             raise ApiError.field(404, "assignment_id", f"{assignment_id} is not known (yet)")
         ensure_may_read(who, owner, f"the contract of {assignment_id}")
-    rows = [read.assignment_json(m, ids) for m, ids in found]
+    floors = await read.floors_on(pool, s, found, day)
+    rows = [read.assignment_json(m, ids, floors.get(m.facts.contract_id)) for m, ids in found]
     body: BaseModel = (
         AssignmentMarginAsOf.model_validate({"as_of": day, **rows[0]})
         if len(rows) == 1
         else AssignmentMargins.model_validate({"as_of": day, "assignments": rows})
     )
-    return _respond(request, body, rows)
+    return _respond(request, body, rows, f"assignment-{assignment_id}")
 
 
 @router.get(
@@ -108,7 +183,11 @@ async def assignment(
     responses=_answers(401, 403, 404, 422),
 )
 async def contract(
-    contract_id: ContractIdPath, request: Request, who: Reader, as_of: AsOf = None
+    contract_id: ContractIdPath,
+    request: Request,
+    who: Reader,
+    as_of: AsOf = None,
+    format: Format = None,
 ) -> Any:
     day, pool, s = _today(as_of), request.app.state.pool, _schema(request)
     c = await read.contract(pool, s, contract_id)
@@ -116,7 +195,12 @@ async def contract(
         raise ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
     ensure_may_read(who, c["account_manager_id"], f"contract {contract_id}")
     found = await read.contract_margin(pool, s, c, day)
-    return _respond(request, ContractMargin.model_validate(found), found["assignments"])
+    return _respond(
+        request,
+        ContractMargin.model_validate(found),
+        found["assignments"],
+        f"contract-{contract_id}",
+    )
 
 
 async def _group(
@@ -129,18 +213,14 @@ async def _group(
     limit: int,
     offset: int,
 ) -> Any:
-    found = await read.group_margin(
-        request.app.state.pool,
-        _schema(request),
-        owner_scope(who),
-        day,
-        where,
-        args,
-        head,
-        limit,
-        offset,
-    )
-    return _respond(request, GroupMargin.model_validate(found), found["contracts"])
+    if where == "true":
+        found = await _every_margin(request, who, day)
+    else:
+        found = await read.margins_of_assignments(
+            request.app.state.pool, _schema(request), owner_scope(who), day, where, *args
+        )
+    body = read.group_margin(found, day, head, limit, offset)
+    return _respond(request, GroupMargin.model_validate(body), body["contracts"])
 
 
 @router.get(
@@ -156,6 +236,7 @@ async def client(
     as_of: AsOf = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    format: Format = None,
 ) -> Any:
     return await _group(
         request,
@@ -182,6 +263,7 @@ async def account_manager(
     as_of: AsOf = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    format: Format = None,
 ) -> Any:
     ensure_may_read(who, account_manager_id, f"the roll-up of {account_manager_id}")
     return await _group(
@@ -203,9 +285,131 @@ async def account_manager(
     responses=_answers(401, 422),
 )
 async def portfolio(
-    request: Request, who: Reader, as_of: AsOf = None, limit: Limit = 100, offset: Offset = 0
+    request: Request,
+    who: Reader,
+    as_of: AsOf = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    format: Format = None,
 ) -> Any:
     return await _group(request, who, _today(as_of), "true", [], {}, limit, offset)
+
+
+async def _ranked(
+    request: Request,
+    who: Principal,
+    as_of: date | None,
+    key: str,
+    name_key: str | None,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> Any:
+    """Every client (or account manager) with its roll-up as of the day, sorted and paged."""
+    day = _today(as_of)
+    ordered = read.ranked(await _every_margin(request, who, day), key, name_key, sort)
+    rows = ordered[offset : offset + limit]
+    body = RankedGroups.model_validate(
+        {
+            "as_of": day,
+            "sort": sort,
+            "total": len(ordered),
+            "limit": limit,
+            "offset": offset,
+            "rows": rows,
+        }
+    )
+    return _respond(request, body, rows, "clients" if key == "client_id" else "account-managers")
+
+
+@router.get(
+    "/margins/clients",
+    summary="Every client's roll-up, ranked",
+    response_model=RankedGroups,
+    responses=_answers(401, 422),
+)
+async def clients(
+    request: Request,
+    who: Reader,
+    as_of: AsOf = None,
+    sort: Sort = "-weekly_gross_profit",
+    limit: Limit = 50,
+    offset: Offset = 0,
+    format: Format = None,
+) -> Any:
+    return await _ranked(request, who, as_of, "client_id", "client_name", sort, limit, offset)
+
+
+@router.get(
+    "/margins/account-managers",
+    summary="Every account manager's roll-up, ranked",
+    response_model=RankedGroups,
+    responses=_answers(401, 422),
+)
+async def account_managers(
+    request: Request,
+    who: Reader,
+    as_of: AsOf = None,
+    sort: Sort = "-weekly_gross_profit",
+    limit: Limit = 50,
+    offset: Offset = 0,
+    format: Format = None,
+) -> Any:
+    return await _ranked(request, who, as_of, "account_manager_id", None, sort, limit, offset)
+
+
+@router.get(
+    "/margins/portfolio/trend",
+    summary="The portfolio's weekly gross profit on each of the last `weeks` weeks",
+    response_model=PortfolioTrend,
+    responses=_answers(401, 422),
+)
+async def portfolio_trend(
+    request: Request,
+    who: Reader,
+    as_of: AsOf = None,
+    weeks: Annotated[int, Query(ge=1, le=156)] = 26,
+    format: Format = None,
+) -> Any:
+    """One point a week, the last on `as_of`, each the weekly gross profit of the assignments
+    active that day at the rates and terms in force that day (equal to `/margins/portfolio`'s
+    figure for that day). One read of the rate history and one of the terms history, whatever
+    the number of weeks."""
+    day = _today(as_of)
+    st, s, owner = request.app.state, _schema(request), owner_scope(who)
+    days = [date.fromordinal(day.toordinal() - 7 * k) for k in range(weeks - 1, -1, -1)]
+    key = ("trend", day, weeks, owner, await data_version(st.pool, s))
+    trend = await st.margin_cache.get(key, lambda: read.trend(st.pool, s, owner, days))
+    points = [
+        {
+            "week_ending": p.day.isoformat(),
+            "active_assignments": p.active_assignments,
+            "weekly_gross_profit": read.show("weekly_gross_profit", p.weekly_gross_profit),
+        }
+        for p in trend
+    ]
+    body = PortfolioTrend.model_validate({"as_of": day, "weeks": weeks, "points": points})
+    return _respond(request, body, points, "portfolio-trend")
+
+
+@router.get(
+    "/margins/assignments/{assignment_id}/rates",
+    summary="An assignment's rate history: pay and bill from each effective date",
+    response_model=AssignmentRates,
+    responses=_answers(401, 403, 404, 422),
+)
+async def assignment_rates(
+    assignment_id: AssignmentIdPath, request: Request, who: Reader, format: Format = None
+) -> Any:
+    pool, s = request.app.state.pool, _schema(request)
+    rates = await read.rate_history(pool, s, owner_scope(who), assignment_id)
+    if not rates:
+        owner = await read.account_manager_of_assignment(pool, s, assignment_id)
+        if owner is None:
+            raise ApiError.field(404, "assignment_id", f"{assignment_id} is not known (yet)")
+        ensure_may_read(who, owner, f"the contract of {assignment_id}")
+    body = AssignmentRates.model_validate({"assignment_id": assignment_id, "rates": rates})
+    return _respond(request, body, rates, f"rates-{assignment_id}")
 
 
 @router.get(
@@ -221,8 +425,14 @@ async def margin_impacts(
     assignment_id: AssignmentIdQuery = None,
     basis: Annotated[Basis | None, Query()] = None,
     since: Since = None,
+    until: Until = None,
+    sort: Annotated[
+        Literal["occurred_at", "largest"],
+        Query(description="largest: by the size of the change in weekly gross profit"),
+    ] = "occurred_at",
     limit: Limit = 100,
     offset: Offset = 0,
+    format: Format = None,
 ) -> Any:
     items = await read.margin_impacts(
         request.app.state.pool,
@@ -230,10 +440,12 @@ async def margin_impacts(
         owner_scope(who),
         {"contract_id": contract_id, "assignment_id": assignment_id, "basis": basis},
         since,
+        until,
+        sort == "largest",
         limit,
         offset,
     )
     body = MarginImpactList.model_validate(
         {"margin_impacts": items, "limit": limit, "offset": offset}
     )
-    return _respond(request, body, items)
+    return _respond(request, body, items, "impacts")

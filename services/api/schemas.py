@@ -79,10 +79,22 @@ class Alert(_Model):
     acknowledged_at: Timestamp | None
     resolved_by: str | None
     resolved_at: Timestamp | None
+    client_id: str | None = Field(None, description="its contract's client (stored alerts)")
+    account_manager_id: str | None = Field(
+        None, description="its contract's account manager (stored alerts)"
+    )
+
+
+class SeverityTotal(_Model):
+    count: int
+    exposure: Money
 
 
 class AlertList(_Model):
     alerts: list[Alert]
+    totals: dict[Severity, SeverityTotal] = Field(
+        description="every alert the filters match (not only this page), per severity"
+    )
     limit: int
     offset: int
 
@@ -128,6 +140,12 @@ class AssignmentMargin(_Figures):
     open_raise_requests: list[str]
     bypass_threats: list[str]
     at_risk: bool
+    markup_floor_pct: Pct | None = Field(
+        description="its contract's markup floor on the day (null: none known)"
+    )
+    margin_status: Literal["red", "amber", "green"] = Field(
+        description="red: every hour loses money; amber: markup below the floor; green"
+    )
     stream_version: int
 
 
@@ -185,6 +203,52 @@ class GroupMargin(_RollUp):
     offset: int
 
 
+class RankedGroup(_RollUp):
+    client_id: str | None = None
+    account_manager_id: str | None = None
+    name: str
+    contracts_count: int
+
+
+class RankedGroups(_Model):
+    """Every client (or account manager) with its roll-up, sorted by `sort`, one page."""
+
+    as_of: date
+    sort: str
+    total: int = Field(description="how many groups in all, not only this page")
+    limit: int
+    offset: int
+    rows: list[RankedGroup]
+
+
+class TrendPoint(_Model):
+    week_ending: date
+    active_assignments: int
+    weekly_gross_profit: Money
+
+
+class PortfolioTrend(_Model):
+    as_of: date
+    weeks: int
+    points: list[TrendPoint]
+
+
+class RatePoint(_Model):
+    contract_id: str
+    assignment_id: str
+    effective_date: date
+    stream_version: int
+    event_id: str
+    pay_rate: Money
+    bill_rate: Money
+    markup_pct: Pct
+
+
+class AssignmentRates(_Model):
+    assignment_id: str
+    rates: list[RatePoint]
+
+
 class MarginImpact(_Model):
     event_id: str
     assignment_id: str
@@ -227,6 +291,62 @@ class MarginImpactList(_Model):
     offset: int
 
 
+# --- contracts (the web app's overview) ----------------------------------------------------
+
+
+class ActiveAssignment(_Model):
+    assignment_id: str
+    staffer_id: str
+    staffer_name: str | None
+    job_title: str
+    pay_rate: Money
+    bill_rate: Money
+    markup_pct: Pct
+    margin_per_hour: Money
+    weekly_gross_profit: Money
+    margin_status: Literal["red", "amber", "green"]
+
+
+class OpenItem(_Model):
+    id: str
+    assignment_id: str | None
+
+
+class ContractOverview(_Model):
+    contract_id: str
+    client_id: str
+    client_name: str
+    account_manager_id: str
+    status: str
+    start_date: date
+    end_date: date | None
+    min_assignment_weeks: int | None
+    stream_version: int
+    markup_floor_pct: Pct | None
+    assignments: list[ActiveAssignment] = Field(description="its active assignments")
+    open_negotiations: list[OpenItem]
+    open_raise_requests: list[OpenItem]
+    bypass_threats: list[OpenItem]
+    open_alerts: dict[Severity, int] = Field(description="unresolved alerts, per severity")
+    margin_status: Literal["red", "amber", "green"] = Field(
+        description="red: an active assignment loses money per hour; amber: a markup below the "
+        "contract's floor; green otherwise"
+    )
+    margin_status_text: str
+
+
+class ContractOverviewAsOf(ContractOverview):
+    as_of: date
+
+
+class ContractOverviews(_Model):
+    as_of: date
+    total: int = Field(description="how many contracts match, not only this page")
+    contracts: list[ContractOverview]
+    limit: int
+    offset: int
+
+
 # --- events -------------------------------------------------------------------------------
 
 
@@ -258,6 +378,20 @@ class BatchResult(_Model):
     theirs (fields prefixed `events.<i>.`)."""
 
     results: list[EventResult]
+    errors: list[FieldError]
+    message: str
+
+
+class PreviewResult(EventResult):
+    """What POST /v1/events would answer for one event; nothing is appended. An invalid
+    event's result has no `preview`."""
+
+    preview: bool | None = Field(None, description="true: a preview, nothing was appended")
+
+
+class PreviewBatch(_Model):
+    preview: Literal[True]
+    results: list[PreviewResult]
     errors: list[FieldError]
     message: str
 

@@ -3,7 +3,9 @@
 A plain aiokafka consumer, not a Faust agent: a replay of years of history must run at tens
 of thousands of events a second, which a Faust agent does not reach. Its position lives in
 PostgreSQL, written in the same transaction as the rows, and is where it seeks to on start:
-Kafka's committed offsets are never used (faust-streaming/faust#312, #458).
+Kafka's committed offsets are never used (faust-streaming/faust#312, #458). When a write fails
+(PostgreSQL restarting, the connection gone) it opens a new connection, with backoff for as long
+as PostgreSQL is away, and reloads what was last committed: it never exits for an outage.
 
 While batch k is written (in PostgreSQL's process, on the other core), batch k+1 is read and
 applied in memory. Applying is pure CPU on the event loop's one thread, so it hands the loop
@@ -26,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from events.serialization import decode_event
 from events.topics import TopicSpec
 from projections.read_model import ReadModel
+from services import watchdog
 from services.projector import store
 
 log = logging.getLogger("ledger.projector")
@@ -92,7 +95,7 @@ class Projector:
         self.conn: asyncpg.Connection | None = None
 
     async def start(self) -> None:
-        self.conn = await asyncpg.connect(self.dsn)
+        self.conn = await asyncpg.connect(self.dsn, timeout=10)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             enable_auto_commit=False,
@@ -235,14 +238,36 @@ class Projector:
         started = time.monotonic()
         try:
             try:
-                await pending
+                with watchdog.current().busy("projector batch write"):
+                    await pending
             finally:
                 self.progress.write_wait += time.monotonic() - started
             return True
         except store.GenerationChanged:
             log.info("the read models were rebuilt and swapped; reloading")
-        except Exception:
-            log.exception("writing a batch failed; reloading from the last committed batch")
-            await asyncio.sleep(1)
-        await self.reload()
+            await self.reload()
+            return False
+        except Exception as exc:
+            log.warning("writing a batch failed (%s: %s); reloading from the last committed batch",
+                        type(exc).__name__, exc)  # fmt: skip
+        await self._reconnect_and_reload()
         return False
+
+    async def _reconnect_and_reload(self) -> None:
+        """A fresh connection (the old one may be closed or stuck mid-protocol) and the last
+        committed state, tried with backoff for as long as PostgreSQL is away."""
+        delay = 0.5
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                if self.conn is not None:
+                    self.conn.terminate()
+                    self.conn = None
+                self.conn = await asyncpg.connect(self.dsn, timeout=10)
+                await self.reload()
+                log.info("reconnected to PostgreSQL and reloaded the last committed batch")
+                return
+            except Exception as exc:
+                log.warning("PostgreSQL not back yet (%s: %s); again in %.1f s",
+                            type(exc).__name__, exc, min(delay * 2, 5.0))  # fmt: skip
+                delay = min(delay * 2, 5.0)

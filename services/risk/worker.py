@@ -60,6 +60,7 @@ from events.topics import Topics
 from projections.risk import evaluate, evaluate_timers, evolve, record_timer_alerts
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
+from services import watchdog
 from services.risk.transport import broker_urls
 from services.settings import Settings
 
@@ -69,6 +70,8 @@ log = logging.getLogger("ledger.risk")
 
 TABLE: Final = "risk-state"
 _RETRY_MAX_S: Final = 30.0
+# One attempt at judging and storing a batch gives up after this long (and is retried).
+_JUDGE_TIMEOUT_S: Final = 30.0
 
 
 def app_id(prefix: str) -> str:
@@ -129,7 +132,9 @@ class Outlets:
     async def open(self) -> tuple[asyncpg.Pool, AIOKafkaProducer]:
         async with self._opening:
             if self.pool is None:
-                self.pool = await asyncpg.create_pool(self.settings.dsn, min_size=1, max_size=2)
+                self.pool = await asyncpg.create_pool(
+                    self.settings.dsn, min_size=1, max_size=2, timeout=10
+                )
             if self.producer is None:
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self.settings.kafka_bootstrap_servers,
@@ -227,7 +232,8 @@ class RiskAgent:
         while True:
             try:
                 async with self.lock:
-                    await self._judge(events)
+                    with watchdog.current().busy(f"judging {len(events)} events"):
+                        await asyncio.wait_for(self._judge(events), _JUDGE_TIMEOUT_S)
                 return
             except asyncio.CancelledError:
                 raise
@@ -329,8 +335,10 @@ def make_app(settings: Settings) -> faust.App:
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
-        # A worker killed without leaving its group is replaced after 10 s, not 60.
+        # A worker killed without leaving its group is replaced after 10 s, not 60; one
+        # restarted under its static instance id takes its partitions back at once.
         broker_session_timeout=10.0,
+        consumer_group_instance_id=settings.risk_instance_id or None,
         key_serializer="raw",
         value_serializer="raw",
     )

@@ -254,19 +254,33 @@ def _negotiation_opened(event: MarkupNegotiationOpened, state: ContractState) ->
 def _in_open_negotiation(
     event: MarkupProposed | MarkupAgreed | MarkupNegotiationClosed, state: ContractState
 ) -> _Refused | None:
-    status = state.negotiations.get(event.negotiation_id)
-    if status is None:
+    negotiation = state.negotiations.get(event.negotiation_id)
+    if negotiation is None:
         return _Refused(
             "unknown_negotiation",
             f"Negotiation {event.negotiation_id} was never opened on contract "
             f"{state.contract_id}; open it with MarkupNegotiationOpened before {event.type}.",
         )
-    if status == "closed":
+    if negotiation.status == "closed":
         return _Refused(
             "negotiation_closed",
             f"Negotiation {event.negotiation_id} on contract {state.contract_id} is already "
             f"closed, so it takes no {event.type}; open a new negotiation to reopen the "
             "question.",
+        )
+    # Closing stays possible: it is how the negotiation of an ended assignment is put away.
+    assignment_id = negotiation.assignment_id
+    if (
+        not isinstance(event, MarkupNegotiationClosed)
+        and assignment_id is not None
+        and state.assignments.get(assignment_id) == "ended"
+    ):
+        return _Refused(
+            "assignment_ended",
+            f"Negotiation {event.negotiation_id} on contract {state.contract_id} is about "
+            f"assignment {assignment_id}, which has ended, so there is no markup left to "
+            f"negotiate and it takes no {event.type}; close the negotiation with "
+            "MarkupNegotiationClosed.",
         )
     return None
 

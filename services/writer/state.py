@@ -1,8 +1,9 @@
 """The writer's view of one contract, folded from that contract's accepted events alone.
 
 It holds just what the writer's checks need: who manages the contract, whether it is
-terminated, which assignments, negotiations and raise requests exist and in which status, and
-the `event_id` of every accepted event with a hash of its content (idempotency).
+terminated, which assignments, negotiations (with the assignment each is about) and raise
+requests exist and in which status, and the `event_id` of every accepted event with a hash of
+its content (idempotency).
 
 A writer rebuilds the state of every contract of its partitions by folding the events topic
 at start-up, so folding must stay linear in the number of events. A naive frozen state copies
@@ -52,6 +53,13 @@ _STAMPED: Final[set[str]] = set(STAMPED_FIELDS)
 K = TypeVar("K")
 V = TypeVar("V")
 D = TypeVar("D")
+
+
+@dataclass(frozen=True, slots=True)
+class NegotiationState:
+    assignment_id: str | None
+    """The one assignment negotiated; None: every active assignment of the contract."""
+    status: NegotiationStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +179,7 @@ class _Timeline:
     def __init__(self, head: int) -> None:
         self.head = head
         self.assignments: _History[str, AssignmentStatus] = _History()
-        self.negotiations: _History[str, NegotiationStatus] = _History()
+        self.negotiations: _History[str, NegotiationState] = _History()
         self.raise_requests: _History[str, RaiseRequestState] = _History()
         self.seen: _History[UUID, SeenEvent] = _History()
 
@@ -207,7 +215,7 @@ class ContractState:
     client_name: str
     terminated: bool = False
     assignments: Mapping[str, AssignmentStatus] = field(default_factory=dict)
-    negotiations: Mapping[str, NegotiationStatus] = field(default_factory=dict)
+    negotiations: Mapping[str, NegotiationState] = field(default_factory=dict)
     raise_requests: Mapping[str, RaiseRequestState] = field(default_factory=dict)
     seen: Mapping[UUID, SeenEvent] = field(default_factory=dict)
     """Every accepted `event_id` of this contract's stream, and what it said."""
@@ -268,13 +276,19 @@ def _assignment_ended(event: AssignmentEnded, step: _Step) -> None:
 
 @_apply.register
 def _negotiation_opened(event: MarkupNegotiationOpened, step: _Step) -> None:
-    step.timeline.negotiations.write(step.version, event.negotiation_id, "open")
+    negotiation = NegotiationState(event.assignment_id, "open")
+    step.timeline.negotiations.write(step.version, event.negotiation_id, negotiation)
 
 
 @_apply.register(MarkupAgreed)
 @_apply.register(MarkupNegotiationClosed)
 def _negotiation_ended(event: MarkupAgreed | MarkupNegotiationClosed, step: _Step) -> None:
-    step.timeline.negotiations.write(step.version, event.negotiation_id, "closed")
+    negotiation = step.before.negotiations.get(event.negotiation_id)
+    # The writer never ends an unknown negotiation; should an older log hold one, it is
+    # recorded as it stands: closed, about no assignment in particular.
+    assignment_id = negotiation.assignment_id if negotiation is not None else None
+    closed = NegotiationState(assignment_id, "closed")
+    step.timeline.negotiations.write(step.version, event.negotiation_id, closed)
 
 
 @_apply.register
@@ -382,6 +396,7 @@ def fold(events: Iterable[Event]) -> dict[str, ContractState]:
 __all__ = [
     "AssignmentStatus",
     "ContractState",
+    "NegotiationState",
     "NegotiationStatus",
     "RaiseRequestState",
     "RaiseRequestStatus",

@@ -15,6 +15,13 @@ instance from appending after a rebalance.
 aiokafka's transactional producer is used rather than Faust's exactly-once mode, whose open
 bugs (faust-streaming/faust#323, #517, #177) are duplicates after a rebalance and writes
 outside the transaction: exactly what this process exists to prevent.
+
+The loop and the rebalance listener never act on a partition at the same time: a transaction
+holds the ownership lock until it has committed or aborted, every await on Kafka in it is
+bounded (`writer_kafka_timeout_s`), and a batch fetched before a rebalance (an assignment epoch
+ago) is dropped rather than decided with a producer the listener has since replaced: the
+consumer reads it again from the committed offset. A writer paused past its session timeout
+thus re-takes its partitions (fenced, state re-read) and carries on.
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 
 from events.catalogue import Event
 from events.messages import decode_submission, encode_verdict
 from events.serialization import decode_event, encode_event
 from events.topics import Topics
+from services import watchdog
 from services.writer.decide import decide
 from services.writer.state import ContractState, evolve, fold
 
@@ -72,14 +81,21 @@ async def read_partition_events(bootstrap: str, topic: str, partition: int) -> l
 
 
 class Writer:
-    def __init__(self, bootstrap: str, topics: Topics, group_id: str) -> None:
+    def __init__(
+        self, bootstrap: str, topics: Topics, group_id: str, kafka_timeout_s: float = 10.0
+    ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
         self.group_id = group_id
+        self.kafka_timeout_s = kafka_timeout_s
         self.owned: dict[int, OwnedPartition] = {}
-        # aiokafka may hand out records of a partition while the rebalance listener is still
-        # taking it over, so the loop and the listener both go through `own`, one at a time.
+        # The loop (a whole transaction) and the rebalance listener (taking or releasing a
+        # partition) hold this in turn: neither ever uses a producer the other has released.
         self._owning = asyncio.Lock()
+        # Bumped by every rebalance: a batch fetched in an older epoch is never decided.
+        self.epoch = 0
+        # Partitions paused until their position is back at the committed offset.
+        self._rewinding: set[TopicPartition] = set()
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
@@ -93,12 +109,6 @@ class Writer:
 
     # -- ownership ---------------------------------------------------------------------------
 
-    async def own(self, partition: int) -> OwnedPartition:
-        async with self._owning:
-            if partition not in self.owned:
-                await self.take(partition)
-            return self.owned[partition]
-
     async def take(self, partition: int) -> None:
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
@@ -106,9 +116,15 @@ class Writer:
             enable_idempotence=True,
             acks="all",
             linger_ms=2,
+            request_timeout_ms=int(self.kafka_timeout_s * 1000),
         )
-        await producer.start()  # InitProducerId: fences the previous owner, aborts its txn
-        events = await read_partition_events(self.bootstrap, self.topics.events.name, partition)
+        try:
+            # InitProducerId: fences the previous owner, aborts its transaction.
+            await asyncio.wait_for(producer.start(), self.kafka_timeout_s)
+            events = await read_partition_events(self.bootstrap, self.topics.events.name, partition)
+        except BaseException:
+            await self._stop_producer(producer)
+            raise
         self.owned[partition] = OwnedPartition(partition, producer, fold(events))
         log.info(
             "partition %d: %d events folded into %d contracts",
@@ -120,7 +136,13 @@ class Writer:
     async def release(self, partition: int) -> None:
         owned = self.owned.pop(partition, None)
         if owned is not None:
-            await owned.producer.stop()
+            await self._stop_producer(owned.producer)
+
+    async def _stop_producer(self, producer: AIOKafkaProducer) -> None:
+        try:
+            await asyncio.wait_for(producer.stop(), self.kafka_timeout_s)
+        except Exception:
+            log.warning("a producer did not stop cleanly; dropped", exc_info=True)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -129,24 +151,51 @@ class Writer:
         self.consumer.subscribe([self.topics.submissions.name], listener=_Rebalance(self))
         try:
             while not stop.is_set():
-                batches = await self.consumer.getmany(timeout_ms=200, max_records=500)
+                for tp in list(self._rewinding):
+                    async with self._owning:
+                        await self._rewind(tp)
+                epoch = self.epoch
+                try:
+                    batches = await self.consumer.getmany(timeout_ms=200, max_records=500)
+                except KafkaError as exc:  # Kafka away: the consumer re-connects by itself
+                    log.warning("no records (%s: %s); again in 1 s", type(exc).__name__, exc)
+                    await asyncio.sleep(1.0)
+                    continue
                 for tp, records in batches.items():
                     if records:
-                        await self.process(tp, records)
+                        await self.process(tp, records, epoch)
         finally:
-            for p in list(self.owned):
-                await self.release(p)
+            async with self._owning:
+                for p in list(self.owned):
+                    await self.release(p)
             await self.consumer.stop()
 
-    async def process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        owned = await self.own(tp.partition)
-        try:
-            updated = await self._transact(owned, tp, records)
-        except Exception:
-            log.exception("partition %d: transaction failed; rebuilding from the log", tp.partition)
-            await self._recover(owned, tp)
-            return
-        owned.states.update(updated)
+    async def process(self, tp: TopicPartition, records: list[ConsumerRecord], epoch: int) -> None:
+        async with self._owning:
+            if epoch != self.epoch or tp not in self.consumer.assignment():
+                # Fetched across a rebalance: not decided; whoever owns the partition now reads
+                # it again from the committed offset.
+                log.info("partition %d: %d records fetched across a rebalance dropped",
+                         tp.partition, len(records))  # fmt: skip
+                await self._rewind(tp)
+                return
+            try:
+                owned = await self._own_locked(tp.partition)
+                with watchdog.current().busy(f"writer transaction on partition {tp.partition}"):
+                    updated = await asyncio.wait_for(
+                        self._transact(owned, tp, records), 3 * self.kafka_timeout_s
+                    )
+            except Exception:
+                log.exception("partition %d: transaction failed; rebuilding from the log",
+                              tp.partition)  # fmt: skip
+                await self._recover(tp)
+                return
+            owned.states.update(updated)
+
+    async def _own_locked(self, partition: int) -> OwnedPartition:
+        if partition not in self.owned:
+            await self.take(partition)
+        return self.owned[partition]
 
     async def _transact(
         self, owned: OwnedPartition, tp: TopicPartition, records: list[ConsumerRecord]
@@ -182,13 +231,17 @@ class Writer:
                         self.topics.verdicts.name, encode_verdict(decision.verdict), key=key
                     )
                 )
-            await asyncio.gather(*sends)
-            await producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, self.group_id)
-            await producer.commit_transaction()
+            bounded = self.kafka_timeout_s
+            await asyncio.wait_for(asyncio.gather(*sends), bounded)
+            await asyncio.wait_for(
+                producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, self.group_id),
+                bounded,
+            )
+            await asyncio.wait_for(producer.commit_transaction(), bounded)
         except BaseException:
             if producer._txn_manager is not None and producer._txn_manager.is_in_transaction():
                 try:
-                    await producer.abort_transaction()
+                    await asyncio.wait_for(producer.abort_transaction(), self.kafka_timeout_s)
                 except Exception:
                     log.exception("abort failed")
             raise
@@ -210,16 +263,41 @@ class Writer:
         )
         return fut
 
-    async def _recover(self, owned: OwnedPartition, tp: TopicPartition) -> None:
-        """After a failed transaction: state from the log, position from the committed offset."""
-        async with self._owning:
-            await self.release(tp.partition)
+    async def _recover(self, tp: TopicPartition) -> None:
+        """After a failed transaction (the ownership lock held): a new producer, the state from
+        the log, the position from the committed offset. What fails here (Kafka away) is tried
+        again with the next batch: the partition is simply not owned until then."""
+        await self.release(tp.partition)
+        try:
             await self.take(tp.partition)
-        committed = await self.consumer.committed(tp)
-        if committed is None:
-            await self.consumer.seek_to_beginning(tp)
-        else:
-            self.consumer.seek(tp, committed)
+        except Exception:
+            log.warning("partition %d: not taken back yet (%s); again later", tp.partition,
+                        "Kafka unreachable?", exc_info=True)  # fmt: skip
+            await asyncio.sleep(1.0)
+        await self._rewind(tp)
+
+    async def _rewind(self, tp: TopicPartition) -> None:
+        """The partition's position back to its committed offset, if it is still ours."""
+        try:
+            if tp not in self.consumer.assignment():
+                self._rewinding.discard(tp)
+                return
+            committed = await asyncio.wait_for(self.consumer.committed(tp), self.kafka_timeout_s)
+            if tp not in self.consumer.assignment():
+                return
+            if committed is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, committed)
+            self.consumer.resume(tp)
+            self._rewinding.discard(tp)
+        except Exception:
+            # Not one record may be skipped: nothing is read from it until the seek succeeds.
+            log.warning("partition %d: cannot seek back to the committed offset yet; paused",
+                        tp.partition, exc_info=True)  # fmt: skip
+            if tp in self.consumer.assignment():
+                self.consumer.pause(tp)
+                self._rewinding.add(tp)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -228,11 +306,17 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         log.info("revoked: %s", sorted(tp.partition for tp in revoked))
-        async with self.writer._owning:
+        async with self.writer._owning:  # after the transaction in flight, if any
+            self.writer.epoch += 1
+            self.writer._rewinding.clear()  # a new assignment starts at the committed offsets
             for tp in revoked:
                 await self.writer.release(tp.partition)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("assigned: %s", sorted(tp.partition for tp in assigned))
-        for tp in assigned:
-            await self.writer.own(tp.partition)
+        async with self.writer._owning:
+            for tp in assigned:
+                try:
+                    await self.writer._own_locked(tp.partition)
+                except Exception:  # Kafka away: taken when its first batch comes
+                    log.warning("partition %d: not taken yet", tp.partition, exc_info=True)

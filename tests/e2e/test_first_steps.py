@@ -41,7 +41,7 @@ def _fresh(path: Path, cid: str, am_id: str) -> str:
 
 
 def test_an_account_managers_first_steps(ready_stack: Stack) -> None:
-    api = os.environ.get("LEDGER_API_URL", "http://127.0.0.1:8000")
+    api = os.environ.get("LEDGER_API_URL") or ready_stack.settings.local_api_url
     assert httpx.get(f"{api}/readyz", timeout=10).status_code == 200
 
     am_id = unique("am")

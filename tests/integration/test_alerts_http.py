@@ -48,9 +48,12 @@ async def test_seed_003_end_to_end(
     # = 26 weeks: remaining −2,558.40, so LOSS_POSITION's exposure is 2,558.40.
     # RAISE_ABSORBED: at today's 15 % markup the raise needs Δbill 3 × 1.15 = 3.45/h; the
     # client offers 0: 3.45 × 40 × 26 = 3,588.00.
+    # BELOW_FLOOR: "reduce our markup to accommodate": 33.00 within 34.50 is a 4.55 % markup,
+    # below the 15 % floor: (33.00 × 1.15 − 34.50) = 3.45/h × 40 × 26 = 3,588.00.
     assert _rules(answers["asked"]["alerts"]) == {
         ("LOSS_POSITION", "high", "proposed", "2558.40"),
         ("RAISE_ABSORBED", "high", "proposed", "3588.00"),
+        ("BELOW_FLOOR", "high", "proposed", "3588.00"),
     }
     assert _rules(answers["declined"]["alerts"]) == set()
     # BYPASS_THREAT: remaining GP 0.90 × 40 × 25 weeks (2026-07-13 → 2027-01-04, 175 days)
@@ -71,6 +74,7 @@ async def test_seed_003_end_to_end(
     assert {(a.rule, a.severity, a.basis) for a in on_topic} >= {
         ("LOSS_POSITION", "high", "proposed"),
         ("RAISE_ABSORBED", "high", "proposed"),
+        ("BELOW_FLOOR", "high", "proposed"),
         ("BYPASS_THREAT", "critical", "applied"),
     }
 

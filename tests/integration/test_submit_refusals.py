@@ -39,6 +39,14 @@ CASES: dict[str, tuple[tuple[str, ...], str, dict[str, Any], int, str]] = {
         409,
         "assignment_ended",
     ),
+    # A proposal in the negotiation of an assignment that has since ended (issue #12).
+    "assignment_ended_in_negotiation": (
+        ("AssignmentStarted", "MarkupNegotiationOpened", "AssignmentEnded"),
+        "MarkupProposed",
+        {},
+        409,
+        "assignment_ended",
+    ),
     "unknown_negotiation": (
         ("AssignmentStarted",),
         "MarkupProposed",

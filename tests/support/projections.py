@@ -81,3 +81,23 @@ async def applied(conn: asyncpg.Connection, schema: str) -> int:
         )
     except asyncpg.UndefinedTableError:
         return 0
+
+
+async def dump_contracts(
+    dsn: str, schema: str, contract_ids: list[str]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Every read-model row of these contracts, in a canonical order."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return {
+            t: [
+                tuple(r)
+                for r in await conn.fetch(
+                    f"SELECT * FROM {schema}.{t} WHERE contract_id = ANY($1) ORDER BY {t}::text",
+                    contract_ids,
+                )
+            ]
+            for t in TABLES
+        }
+    finally:
+        await conn.close()

@@ -40,6 +40,8 @@ class Services:
     writer_stall_s: float = 30.0
     port: int = field(default_factory=_free_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Environment of particular processes (e.g. DATABASE_URL through a proxy), kept for restarts.
+    env_of: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def topics(self) -> Topics:
@@ -70,11 +72,24 @@ class Services:
             "LEDGER_PROJECTION_SCHEMA": self.schema,
         }
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, **env: str) -> None:
+        """Starts `ledger serve <name>`; `env` (kept for its restarts) overrides settings."""
+        self.env_of.setdefault(name, {}).update(env)
         log = open(ROOT / "var" / "log" / f"test-{self.prefix}-{name}.log", "ab")  # noqa: SIM115
         self.procs[name] = subprocess.Popen(
-            [*LEDGER, "serve", name], cwd=ROOT, env=self.env(), stdout=log, stderr=log
+            [*LEDGER, "serve", name],
+            cwd=ROOT,
+            env=self.env() | self.env_of[name],
+            stdout=log,
+            stderr=log,
         )
+
+    def send(self, name: str, sig: int) -> None:
+        """Sends `sig` (SIGSTOP, SIGCONT) to one of this set's own processes."""
+        self.procs[name].send_signal(sig)
+
+    def alive(self, name: str) -> bool:
+        return self.procs[name].poll() is None
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
@@ -83,7 +98,14 @@ class Services:
 
     def stop_all(self) -> None:
         for name in list(self.procs):
-            self.kill(name, signal.SIGTERM)
+            proc = self.procs.pop(name)
+            proc.send_signal(signal.SIGCONT)  # a stopped process cannot stop
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a hung process: none may outlive the test
+                proc.kill()
+                proc.wait(timeout=10)
 
     def wait_http(self, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
@@ -101,15 +123,18 @@ class Services:
 
 
 async def start_services(
-    stack: Stack, verdict_timeout_s: float = 30.0, writer_stall_s: float = 30.0
+    stack: Stack,
+    verdict_timeout_s: float = 30.0,
+    writer_stall_s: float = 30.0,
+    env_of: dict[str, dict[str, str]] | None = None,
 ) -> Services:
+    """Writer, projector, risk agent and API of a prefix of their own; `env_of` overrides
+    settings of particular processes (e.g. {"api": {"DATABASE_URL": proxy_dsn}})."""
     (ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
     svc = Services(stack, unique("it"), verdict_timeout_s, writer_stall_s)
     await kafka_admin.ensure_topics(stack.bootstrap, svc.topics)
-    svc.start("writer")
-    svc.start("projector")
-    svc.start("risk")
-    svc.start("api")
+    for name in ("writer", "projector", "risk", "api"):
+        svc.start(name, **(env_of or {}).get(name, {}))
     svc.wait_http()
     return svc
 

@@ -65,3 +65,14 @@ def test_every_ledger_process_waits_for_healthy_servers_and_is_configured_by_env
         env = svc["environment"]
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092", name
         assert env["DATABASE_URL"].startswith("postgresql://ledger:ledger@postgres:5432/"), name
+
+
+def test_every_long_running_service_is_restarted_when_it_exits_as_make_up_does() -> None:
+    services = _compose()["services"]
+    # The local stack's supervisord restarts the same five (deploy/local/stack.sh).
+    stack_sh = (COMPOSE.parent / "deploy" / "local" / "stack.sh").read_text()
+    assert "SERVICES=(writer projector risk webhooks api)" in stack_sh
+    for name in ("kafka", "postgres", "writer", "projector", "risk", "webhooks", "api"):
+        assert services[name].get("restart") == "unless-stopped", name
+    # A one-shot job: a restart policy would run it again and again.
+    assert "restart" not in services["setup"]

@@ -446,8 +446,9 @@ def test_negotiation_on_one_assignment_reprices_only_that_one() -> None:
 
 
 def test_agreement_on_a_negotiation_whose_assignment_ended_touches_no_other_assignment() -> None:
-    """The writer keeps such a negotiation open (it only checks the negotiation), so it accepts
-    a proposal and an agreement on it; the read model must not take them as contract-wide."""
+    """The writer keeps such a negotiation open (only closing it puts it away) and refuses a
+    proposal or an agreement on it (assignment_ended); a log written before it did may still
+    hold them, and the read model must not take them as contract-wide."""
     s = contract_with_three_assignments()
     s.add("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id="A-1")
     s.add("AssignmentEnded", assignment_id="A-1", end_date="2026-02-27", reason="staffer_left")
@@ -457,10 +458,11 @@ def test_agreement_on_a_negotiation_whose_assignment_ended_touches_no_other_assi
     agreed = s.add(
         "MarkupAgreed", negotiation_id="N-1", markup_pct="10", effective_date="2026-03-02"
     )
-    # The writer did accept both.
-    assert all(
-        d.verdict.outcome == "accepted" for d in writer_verdicts(s.log, proposed.contract_id)[-2:]
-    )
+    # Today's writer refuses both.
+    assert [d.verdict.code for d in writer_verdicts(s.log, proposed.contract_id)[-2:]] == [
+        "assignment_ended",
+        "assignment_ended",
+    ]
     changes = s.take()
     assert impacts_of(changes, proposed) == {} and impacts_of(changes, agreed) == {}
     assert changes.rates == [] and changes.assignments == {}
@@ -1309,7 +1311,7 @@ def test_invariants_of_any_valid_history(log: list[Event]) -> None:
         if kind == "raise_request":
             assert writer[cid].raise_requests[item_id].status == "open"
         if kind == "negotiation":
-            assert writer[cid].negotiations[item_id] == "open"
+            assert writer[cid].negotiations[item_id].status == "open"
         if kind != "bypass_threat" and item.assignment_id is not None:
             assert model.assignments[(cid, item.assignment_id)].status == "active"
     # A negotiation opened on one assignment never reaches another.

@@ -406,6 +406,73 @@ def test_near_miss_a_negotiation_on_an_ended_assignment_covers_nothing() -> None
     assert log.fire("MarkupProposed", MIDYEAR, markup_pct="5", proposed_by="client") == []
 
 
+@pytest.mark.parametrize(
+    ("requested_by", "opening"),
+    [
+        ("client", "Zones Inc wants Dana Reyes (A-1) raised to 34.00"),
+        ("staffer", "Dana Reyes (A-1) at Zones Inc wants to be raised to 34.00"),
+        ("agency", "The agency proposes Dana Reyes (A-1) at Zones Inc be raised to 34.00"),
+    ],
+)
+def test_below_floor_on_a_raise_request_judges_the_markup_the_budget_implies(
+    requested_by: str, opening: str
+) -> None:
+    log = floor_contract()
+    alerts = log.fire(
+        "RaiseRequested",
+        MIDYEAR,
+        requested_pay_rate="34.00",
+        client_max_bill_rate="37.50",
+        requested_by=requested_by,
+    )
+    # 34.00 within 37.50: markup (37.50 / 34 − 1) × 100 = 10.29 %, below the 15 % floor.
+    # (34.00 × 1.15 − 37.50) = 1.60/h × 40 h × 30 weeks = 1,920.00. Burden 10: 37.50 still
+    # covers 37.40, so no loss; the agency funds the raise: RAISE_ABSORBED too.
+    assert rules(alerts) == ["BELOW_FLOOR", "RAISE_ABSORBED"]
+    floor = one(alerts, "BELOW_FLOOR")
+    check(
+        floor,
+        rule="BELOW_FLOOR",
+        severity="high",
+        basis="proposed",
+        exposure="1920.00",
+        trigger=[log.events[-1]],
+    )
+    assert floor.message == (
+        f"{opening} within a bill rate of 37.50, a 10.29% markup, below the contract floor of "
+        "15.00%: billing 37.50 instead of at least 39.10 an hour forgoes 1,920.00 over the "
+        "remaining 30 weeks; hold to the floor."
+    )
+
+
+def test_below_floor_on_a_raise_request_with_a_budget_above_todays_bill_rate() -> None:
+    # DESIGN's row: any raise request with a budget proposes the markup it implies. 33.00
+    # within 37.80 is 14.55 %: (33.00 × 1.15 − 37.80) = 0.15/h × 40 × 30 weeks = 180.00.
+    # 37.80 is above today's bill rate (not RAISE_ABSORBED) and covers 36.30 (no loss).
+    log = floor_contract()
+    alerts = log.fire(
+        "RaiseRequested", MIDYEAR, requested_pay_rate="33.00", client_max_bill_rate="37.80"
+    )
+    assert rules(alerts) == ["BELOW_FLOOR"]
+    check(alerts[0], rule="BELOW_FLOOR", severity="high", basis="proposed", exposure="180.00")
+
+
+def test_near_miss_a_raise_request_whose_budget_keeps_the_floor() -> None:
+    log = floor_contract()
+    # 32.00 × 1.15 = 36.80: a budget of 36.80 implies exactly the floor, not below it (the
+    # agency still funds part of the raise out of today's 25 % markup).
+    alerts = log.fire(
+        "RaiseRequested", MIDYEAR, requested_pay_rate="32.00", client_max_bill_rate="36.80"
+    )
+    assert rules(alerts) == ["RAISE_ABSORBED"]
+    # Without a budget the raise is passed on at today's markup: nothing below the floor.
+    alerts = log.fire(
+        "RaiseRequested", MIDYEAR, raise_request_id="R-2", requested_pay_rate="32.00",
+        client_max_bill_rate=OMIT,
+    )  # fmt: skip
+    assert alerts == []
+
+
 # ---------------------------------------------------------------------------------------------
 # RAISE_ABSORBED
 # ---------------------------------------------------------------------------------------------
@@ -907,13 +974,17 @@ def test_seed_003_the_client_wants_the_agency_to_fund_a_raise_then_threatens_a_b
     alerts = evaluate_log(log.events)
     assert [(a.rule, a.severity, a.basis, a.event_ids) for a in alerts] == [
         ("LOSS_POSITION", "high", "proposed", (request.event_id,)),
+        ("BELOW_FLOOR", "high", "proposed", (request.event_id,)),
         ("RAISE_ABSORBED", "high", "proposed", (request.event_id,)),
         ("BYPASS_THREAT", "critical", "applied", (threat.event_id,)),
     ]
     assert all(declined.event_id not in a.event_ids for a in alerts)
-    loss, absorbed, bypass = alerts
+    loss, floor, absorbed, bypass = alerts
     # P 33, B 34.50: burdened 36.96, margin -2.46/h, -98.40 a week × 40 weeks = 3,936.00
     assert loss.exposure == D("3936")
+    # "reduce our markup to accommodate": 33.00 within 34.50 is a 4.55 % markup, below the
+    # 15 % floor: (33.00 × 1.15 − 34.50) = 3.45/h × 40 × 40 weeks = 5,520.00
+    assert floor.exposure == D("5520")
     # passing the raise on at 15 %: 3.00 × 1.15 = 3.45/h, Δbill 0: 3.45 × 40 × 40 = 5,520.00
     assert absorbed.exposure == D("5520")
     # remaining 36.00 × 39 = 1,404.00 + conversion fee 20 % × 30 × 40 × 52 = 12,480.00
@@ -933,7 +1004,7 @@ def test_seed_003_the_client_wants_the_agency_to_fund_a_raise_then_threatens_a_b
     moved = log.add(
         "AssignmentEnded", "2024-05-06", end_date="2024-05-06", reason="moved_to_other_agency"
     )
-    more = evaluate_log(log.events)[3:]
+    more = evaluate_log(log.events)[4:]
     assert [(a.rule, a.severity, a.event_ids) for a in more] == [
         ("BYPASS_THREAT", "critical", (moved.event_id,)),
         ("COMMITMENT_SHORTFALL", "high", (moved.event_id,)),
@@ -996,6 +1067,7 @@ def test_refolding_the_whole_history_gives_the_same_alerts_and_ids() -> None:
             "LOSS_POSITION",  # the 10 % proposal
             "LOSS_POSITION",  # the raise request …
             "RAISE_ABSORBED",
+            "BELOW_FLOOR",  # (32.00 within 36.60: a 14.375 % markup)
             "LOSS_POSITION",  # … and its approval
             "RAISE_ABSORBED",
             "RELATIONSHIP_STRAIN",

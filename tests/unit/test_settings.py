@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.settings import Settings
+from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA, Settings
 
 
 def test_environment_points_the_service_at_other_servers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,3 +26,24 @@ def test_the_api_bounds_and_the_scrape_token(monkeypatch: pytest.MonkeyPatch) ->
     assert (s.max_body_bytes, s.max_json_depth, s.stream_token_check_s) == (65536, 8, 0.5)
     assert s.metrics_token is not None and s.metrics_token.get_secret_value() == "scrape-s3cret"
     assert "scrape-s3cret" not in repr(s)
+
+
+def test_the_local_stacks_ports_move_every_default_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # deploy/local/lib.sh starts the servers on these ports; the services and tests follow.
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LEDGER_KAFKA_PORT", "59192")
+    monkeypatch.setenv("LEDGER_PG_PORT", "55532")
+    monkeypatch.setenv("LEDGER_API_PORT", "8100")
+    s = Settings()
+    assert s.kafka_bootstrap_servers == "127.0.0.1:59192"
+    assert s.dsn == "postgresql://ledger:ledger@127.0.0.1:55532/ledger"
+    assert s.local_api_url == "http://127.0.0.1:8100"
+    for name in ("LEDGER_KAFKA_PORT", "LEDGER_PG_PORT", "LEDGER_API_PORT"):
+        monkeypatch.delenv(name)
+    s = Settings()
+    assert (s.kafka_bootstrap_servers, s.dsn, s.local_api_url) == (
+        LOCAL_KAFKA,
+        LOCAL_DATABASE_URL,
+        "http://127.0.0.1:8000",
+    )

@@ -90,11 +90,13 @@ def with_assignment(status: str = "active") -> Writer:
     return writer
 
 
-def with_negotiation(status: str = "open") -> Writer:
+def with_negotiation(status: str = "open", assignment: str = "active") -> Writer:
     writer = with_assignment()
     writer.accept("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id="A-1")
     if status == "closed":
         writer.accept("MarkupNegotiationClosed", negotiation_id="N-1")
+    if assignment == "ended":
+        writer.accept("AssignmentEnded", assignment_id="A-1")
     return writer
 
 
@@ -182,6 +184,17 @@ CASES = [
         {"raise_request_id": "R-1"},
         "assignment_ended",
         "A-1",
+    ),
+    *(
+        Case(
+            f"{type_name} in the negotiation of an ended assignment",
+            lambda: with_negotiation(assignment="ended"),
+            type_name,
+            {"negotiation_id": "N-1"},
+            "assignment_ended",
+            "A-1",
+        )
+        for type_name in ("MarkupProposed", "MarkupAgreed")
     ),
     *(
         Case(
@@ -528,6 +541,26 @@ def test_a_negotiation_over_the_whole_contract_needs_no_assignment() -> None:
     writer = signed()
     sub = submission("MarkupNegotiationOpened", assignment_id=OMIT)
     assert writer.submit(sub).verdict.outcome == "accepted"
+
+
+def test_the_negotiation_of_an_ended_assignment_says_why_and_can_still_be_closed() -> None:
+    writer = with_negotiation(assignment="ended")
+    refused = writer.submit(submission("MarkupProposed", negotiation_id="N-1")).verdict
+    assert refused.code == "assignment_ended" and refused.http_status == 409
+    assert "N-1" in refused.message and "has ended" in refused.message
+    assert "MarkupNegotiationClosed" in refused.message
+    closed = writer.submit(submission("MarkupNegotiationClosed", negotiation_id="N-1")).verdict
+    assert closed.outcome == "accepted", closed.message
+
+
+def test_a_contract_wide_negotiation_goes_on_when_one_assignment_ends() -> None:
+    writer = with_assignment()
+    writer.accept("AssignmentStarted", assignment_id="A-2")
+    writer.accept("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id=OMIT)
+    writer.accept("AssignmentEnded", assignment_id="A-1")
+    for type_name in ("MarkupProposed", "MarkupAgreed"):
+        verdict = writer.submit(submission(type_name, negotiation_id="N-1")).verdict
+        assert verdict.outcome == "accepted", verdict.message
 
 
 def test_a_raise_request_of_an_ended_assignment_can_still_be_declined() -> None:

@@ -14,6 +14,7 @@ import pytest
 from events import Event, decode_event, encode_event
 from services.writer.state import (
     ContractState,
+    NegotiationState,
     RaiseRequestState,
     SeenEvent,
     content_hash,
@@ -138,9 +139,15 @@ def test_agreeing_or_closing_ends_a_negotiation_and_proposing_does_not(ending: s
     log.add("MarkupNegotiationOpened", negotiation_id="N-1")
     log.add("MarkupNegotiationOpened", negotiation_id="N-2")
     log.add("MarkupProposed", negotiation_id="N-1")
-    assert dict(log.state().negotiations) == {"N-1": "open", "N-2": "open"}
+    assert dict(log.state().negotiations) == {
+        "N-1": NegotiationState("A-1", "open"),
+        "N-2": NegotiationState("A-1", "open"),
+    }
     log.add(ending, negotiation_id="N-1")
-    assert dict(log.state().negotiations) == {"N-1": "closed", "N-2": "open"}
+    assert dict(log.state().negotiations) == {
+        "N-1": NegotiationState("A-1", "closed"),
+        "N-2": NegotiationState("A-1", "open"),
+    }
 
 
 @pytest.mark.parametrize("decision", ["RaiseApproved", "RaiseDeclined"])

@@ -3,10 +3,12 @@ what it returns. Account managers are scoped by `owner`: None reads every contra
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
+from events.alerts import Alert
 from projections import margin
 
 Db = asyncpg.Pool | asyncpg.Connection
@@ -18,6 +20,9 @@ COLUMNS = """a.alert_id, a.rule, a.severity, a.basis, a.contract_id, a.client_na
 
 # Only rows written by transactions older than every transaction still running: a number taken
 # by a transaction that commits late is never skipped by a reader that has moved past it.
+SEVERITIES = ("critical", "high", "medium", "low")
+_OWNER_COLUMNS = "c.client_id, c.account_manager_id"
+
 COMMITTED_BEFORE_RUNNING = (
     "a.xmin::text::bigint < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)"
 )
@@ -35,11 +40,32 @@ def alert_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     out["event_ids"] = [str(e) for e in r["event_ids"]]
     for k in ("raised_at", "acknowledged_at", "resolved_at"):
         out[k] = r[k].isoformat() if r[k] is not None else None
+    for k in ("client_id", "account_manager_id"):  # when the contract was joined
+        if k in r:
+            out[k] = r[k]
     return out
+
+
+def unstored_alert_json(alert: Alert) -> dict[str, Any]:
+    """An alert not stored (a preview's) shown by `alert_json`, as a stored one would be: open,
+    nobody has acknowledged or resolved it."""
+    never = dict.fromkeys(("acknowledged_by", "acknowledged_at", "resolved_by", "resolved_at"))
+    return alert_json(alert.model_dump() | never)
 
 
 def _owner_join(schema: str) -> str:
     return f"LEFT JOIN {schema}.contracts c ON c.contract_id = a.contract_id"
+
+
+def _where(owner: str | None, filters: dict[str, str | None]) -> tuple[str, list[Any]]:
+    """Filters are `column = value` (None is no filter); columns of `alerts a` or its
+    contract `c`."""
+    conds, args = ["true"], []
+    for column, value in [*filters.items(), ("c.account_manager_id", owner)]:
+        if value is not None:
+            args.append(value)
+            conds.append(f"{column} = ${len(args)}")
+    return " AND ".join(conds), args
 
 
 async def alerts(
@@ -50,23 +76,35 @@ async def alerts(
     limit: int,
     offset: int,
 ) -> list[dict[str, Any]]:
-    """Alerts matching the filters (column = value; None is no filter), newest first."""
-    conds, args = ["true"], []
-    for column, value in filters.items():
-        if value is not None:
-            args.append(value)
-            conds.append(f"a.{column} = ${len(args)}")
-    if owner is not None:
-        args.append(owner)
-        conds.append(f"c.account_manager_id = ${len(args)}")
+    """Alerts matching the filters, newest first, with their contract's client and manager."""
+    where, args = _where(owner, filters)
     args += [limit, offset]
     rows = await db.fetch(
-        f"""SELECT {COLUMNS} FROM alerts a {_owner_join(schema)}
-            WHERE {" AND ".join(conds)} ORDER BY a.seq DESC
+        f"""SELECT {COLUMNS}, {_OWNER_COLUMNS} FROM alerts a {_owner_join(schema)}
+            WHERE {where} ORDER BY a.seq DESC
             LIMIT ${len(args) - 1} OFFSET ${len(args)}""",
         *args,
     )
     return [alert_json(r) for r in rows]
+
+
+async def alert_totals(
+    db: Db, schema: str, owner: str | None, filters: dict[str, str | None]
+) -> dict[str, dict[str, Any]]:
+    """Per severity (every one, 0 when none): how many alerts match the filters and the sum of
+    their exposure, rounded to cents."""
+    where, args = _where(owner, filters)
+    rows = await db.fetch(
+        f"""SELECT a.severity, count(*) AS count, coalesce(sum(a.exposure), 0) AS exposure
+            FROM alerts a {_owner_join(schema)} WHERE {where} GROUP BY a.severity""",
+        *args,
+    )
+    sums = {r["severity"]: (r["count"], r["exposure"]) for r in rows}
+    return {
+        sev: {"count": n, "exposure": str(margin.round_money(total))}
+        for sev in SEVERITIES
+        for n, total in [sums.get(sev, (0, Decimal(0)))]
+    }
 
 
 async def latest_alert_change(db: Db) -> int:
@@ -80,7 +118,7 @@ async def alert_changes_after(
     """(change number, alert) of the alerts changed after `change_seq`, oldest change first."""
     scope, args = ("true", []) if owner is None else ("c.account_manager_id = $3", [owner])
     rows = await db.fetch(
-        f"""SELECT {COLUMNS} FROM alerts a {_owner_join(schema)}
+        f"""SELECT {COLUMNS}, {_OWNER_COLUMNS} FROM alerts a {_owner_join(schema)}
             WHERE a.change_seq > $1 AND {scope} AND {COMMITTED_BEFORE_RUNNING}
             ORDER BY a.change_seq LIMIT $2""",
         change_seq,

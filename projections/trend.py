@@ -1,0 +1,120 @@
+"""The portfolio's weekly gross profit on a series of days, from each assignment's rate history
+and each contract's terms history read once (not one read per day). Pure: the same formulas as
+the roll-up (`margin.weekly_gross_profit` of the rates and terms in force on each day, summed
+over the assignments active that day), so the last point of a trend ending on `as_of` equals
+the portfolio's weekly gross profit as of that day.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from itertools import pairwise
+
+from projections import margin
+from projections.read_model import TermsRow, terms_in_force
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class RatePoint:
+    effective_date: date
+    stream_version: int
+    pay_rate: Decimal
+    bill_rate: Decimal
+
+
+@dataclass(frozen=True)
+class TrendAssignment:
+    contract_id: str
+    start_date: date
+    end_date: date | None
+    contract_terminated_on: date | None
+    hours_per_week: Decimal
+    own_burden_pct: Decimal | None
+    rates: tuple[RatePoint, ...]  # the rate history, any order
+
+    def active_on(self, day: date) -> bool:
+        """As AssignmentFacts.status: started, and not ended or terminated by then."""
+        if day < self.start_date:
+            return False
+        ended = [d for d in (self.end_date, self.contract_terminated_on) if d is not None]
+        return not (ended and day >= min(ended))
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    day: date
+    active_assignments: int
+    weekly_gross_profit: Decimal
+
+
+def _rates_on(history: Sequence[RatePoint], day: date) -> RatePoint:
+    """The rates in force on `day` (history sorted by effective date, version); before the
+    first, the first recorded (as the read of one day does)."""
+    found = history[0]
+    for p in history:
+        if p.effective_date > day:
+            break
+        found = p
+    return found
+
+
+def weekly_trend(
+    assignments: Iterable[TrendAssignment],
+    terms_history: dict[str, Sequence[TermsRow]],
+    days: Sequence[date],
+) -> list[TrendPoint]:
+    """Each assignment's weekly gross profit is constant between the dates its rates or its
+    contract's terms change, so it is computed once per such stretch and added to every day of
+    the stretch (a difference array), not once per day."""
+    days = sorted(days)
+    n = len(days)
+    wgp_diff = [ZERO] * (n + 1)
+    count_diff = [0] * (n + 1)
+    wgp_cache: dict[tuple[Decimal, ...], Decimal] = {}
+    amended: dict[str, list[date]] = {
+        cid: sorted({t.effective_date for t in rows if t.kind != "signed"})
+        for cid, rows in terms_history.items()
+    }
+    for a in assignments:
+        rows = terms_history.get(a.contract_id)
+        if not a.rates or not rows:
+            continue
+        first = bisect_left(days, a.start_date)  # the days it is active: [first, last)
+        ended = [d for d in (a.end_date, a.contract_terminated_on) if d is not None]
+        last = bisect_left(days, min(ended)) if ended else n
+        if first >= last:
+            continue
+        count_diff[first] += 1
+        count_diff[last] -= 1
+        history = sorted(a.rates, key=lambda p: (p.effective_date, p.stream_version))
+        changes = {p.effective_date for p in history} | set(amended.get(a.contract_id, ()))
+        cuts = sorted({first, last, *(bisect_left(days, d) for d in changes)})
+        for lo, hi in pairwise(cuts):
+            if lo < first or hi > last or lo >= hi:
+                continue
+            day = days[lo]
+            t = terms_in_force(rows, day)
+            if t is None:
+                continue
+            r = _rates_on(history, day)
+            burden = a.own_burden_pct if a.own_burden_pct is not None else t.burden_pct
+            key = (r.pay_rate, r.bill_rate, burden, t.msp_fee_pct, a.hours_per_week)
+            wgp = wgp_cache.get(key)
+            if wgp is None:
+                wgp = margin.weekly_gross_profit(margin.Rates(*key))
+                wgp_cache[key] = wgp
+            wgp_diff[lo] += wgp
+            wgp_diff[hi] -= wgp
+    points = []
+    total, active = ZERO, 0
+    for i, d in enumerate(days):
+        total += wgp_diff[i]
+        active += count_diff[i]
+        points.append(TrendPoint(d, active, total))
+    return points

@@ -1,0 +1,111 @@
+"""Reading an account manager's contracts, with their margin status and open items."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from projections.margin_status import worst
+from projections.rollup import margin_status
+from services.api.read.margin_facts import assignment_margins, terms_on
+
+
+async def contracts_overview(
+    pool: asyncpg.Pool,
+    schema: str,
+    as_of: date,
+    account_manager_id: str | None,
+    limit: int,
+    offset: int,
+    contract_id: str | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """(how many contracts match, the page of them): each with its terms, its active
+    assignments' figures and status colour, its open negotiations, raise requests and bypass
+    threats and its open alerts. `account_manager_id` None means every manager's contracts."""
+    conds, args = ["true"], []
+    for column, value in (("c.account_manager_id", account_manager_id),
+                          ("c.contract_id", contract_id)):  # fmt: skip
+        if value is not None:
+            args.append(value)
+            conds.append(f"{column} = ${len(args)}")
+    scope = " AND ".join(conds)
+    total = await pool.fetchval(f"SELECT count(*) FROM {schema}.contracts c WHERE {scope}", *args)
+    rows = await pool.fetch(
+        f"""SELECT c.contract_id, c.client_id, c.client_name, c.account_manager_id, c.status,
+                   c.start_date, c.end_date, c.min_assignment_weeks, c.stream_version
+            FROM {schema}.contracts c WHERE {scope}
+            ORDER BY c.client_name, c.contract_id LIMIT {limit} OFFSET {offset}""",
+        *args,
+    )
+    ids = [r["contract_id"] for r in rows]
+    if not ids:
+        return total, []
+    margins = await assignment_margins(pool, schema, as_of, "a.contract_id = ANY($2::text[])", ids)
+    terms = await terms_on(pool, schema, ids, as_of)
+    items = await pool.fetch(
+        f"""SELECT contract_id, kind, item_id, assignment_id FROM {schema}.open_items
+            WHERE contract_id = ANY($1::text[]) ORDER BY contract_id, opened_version""",
+        ids,
+    )
+    alerts = await pool.fetch(
+        """SELECT contract_id, severity, count(*) AS n FROM alerts
+           WHERE contract_id = ANY($1::text[]) AND status <> 'resolved'
+           GROUP BY contract_id, severity""",
+        ids,
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        floor = terms[r["contract_id"]].markup_floor_pct if r["contract_id"] in terms else None
+        out[r["contract_id"]] = {
+            **dict(r),
+            "markup_floor_pct": floor,
+            "assignments": [],
+            "open_negotiations": [],
+            "open_raise_requests": [],
+            "bypass_threats": [],
+            "open_alerts": {},
+        }
+    for m, _ in margins:
+        if m.status != "active":
+            continue
+        c = out[m.facts.contract_id]
+        f = m.figures
+        floor = c["markup_floor_pct"]
+        c["assignments"].append(
+            {
+                "assignment_id": m.facts.assignment_id,
+                "staffer_id": m.facts.staffer_id,
+                "staffer_name": m.facts.staffer_name,
+                "job_title": m.facts.job_title,
+                "pay_rate": f.pay_rate,
+                "bill_rate": f.bill_rate,
+                "markup_pct": f.markup_pct,
+                "margin_per_hour": f.margin_per_hour,
+                "weekly_gross_profit": f.weekly_gross_profit,
+                "margin_status": margin_status(f.margin_per_hour, f.markup_pct, floor),
+            }
+        )
+    kinds = {
+        "negotiation": "open_negotiations",
+        "raise_request": "open_raise_requests",
+        "bypass_threat": "bypass_threats",
+    }
+    for i in items:
+        out[i["contract_id"]][kinds[i["kind"]]].append(
+            {"id": i["item_id"], "assignment_id": i["assignment_id"]}
+        )
+    for a in alerts:
+        out[a["contract_id"]]["open_alerts"][a["severity"]] = a["n"]
+    for c in out.values():
+        c["margin_status"] = worst(a["margin_status"] for a in c["assignments"])
+    return total, list(out.values())
+
+
+async def contract_owner(pool: asyncpg.Pool, schema: str, contract_id: str) -> str | None:
+    """The account manager of a contract, None when it is not known (yet)."""
+    owner: str | None = await pool.fetchval(
+        f"SELECT account_manager_id FROM {schema}.contracts WHERE contract_id = $1", contract_id
+    )
+    return owner

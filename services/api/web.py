@@ -1,0 +1,191 @@
+"""The web app, served by the API process itself, with no internet needed at run time.
+
+- `GET /` and `GET /app/...`: the app shell (web/app/index.html); its router picks the page.
+- `/static/app/...`: the app's own files (web/app: plain ES modules, no build step).
+- `/static/vendor/...`: a whitelist of files from web/node_modules (npm, pinned by the
+  lockfile, installed by `make install`).
+- `/docs`: Swagger UI from swagger-ui-dist, served locally (FastAPI's default loads a CDN).
+- `/v1/session`: sign in with an API token (POST), who am I (GET), sign out (DELETE).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from services import sessions
+from services.api.auth import Reader
+from services.api.errors import ApiError
+from services.api.schemas import errors
+
+router = APIRouter()
+
+# Files the app may load from web/node_modules: name under /static/vendor/ -> path there.
+VENDOR = {
+    "echarts.esm.min.mjs": "echarts/dist/echarts.esm.min.mjs",
+    "axe.min.js": "axe-core/axe.min.js",
+    "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
+    "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+}
+_TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
+# The app's own pages: scripts and styles from this origin only; nobody may frame them.
+_APP_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-cache",
+}
+
+
+def _web(request: Request) -> Path:
+    return Path(request.app.state.settings.web_dir).resolve()
+
+
+def _file(path: Path, root: Path, cache: str) -> FileResponse:
+    path = path.resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise HTTPException(404, "no such file")
+    return FileResponse(
+        path,
+        media_type=_TYPES.get(path.suffix, "application/octet-stream"),
+        headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def _shell(request: Request) -> FileResponse:
+    path = _web(request) / "app" / "index.html"
+    return FileResponse(path, media_type="text/html", headers=_APP_HEADERS)
+
+
+@router.get("/", include_in_schema=False)
+async def home(request: Request) -> FileResponse:
+    return _shell(request)
+
+
+@router.get("/app/{rest:path}", include_in_schema=False)
+async def app_page(rest: str, request: Request) -> FileResponse:
+    return _shell(request)
+
+
+@router.get("/static/app/{rest:path}", include_in_schema=False)
+async def app_file(rest: str, request: Request) -> FileResponse:
+    root = _web(request) / "app"
+    return _file(root / rest, root, "no-cache")
+
+
+@router.get("/static/vendor/{name}", include_in_schema=False)
+async def vendor_file(name: str, request: Request) -> FileResponse:
+    if name not in VENDOR:
+        raise HTTPException(404, "no such file")
+    root = _web(request) / "node_modules"
+    return _file(root / VENDOR[name], root, "public, max-age=86400")
+
+
+@router.get("/docs", include_in_schema=False)
+async def docs(request: Request) -> FileResponse:
+    """Swagger UI from swagger-ui-dist (web/app/docs.html), with no CDN."""
+    path = _web(request) / "app" / "docs.html"
+    return FileResponse(path, media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+
+class SignIn(BaseModel):
+    token: Annotated[str, Field(min_length=1, max_length=200, description="an API token")]
+
+
+class SessionInfo(BaseModel):
+    role: str
+    account_manager_id: str | None
+    csrf_token: str
+
+
+@router.post(
+    "/v1/session",
+    tags=["session"],
+    summary="Sign in with an API token",
+    response_model=SessionInfo,
+    responses={
+        200: {
+            "description": "signed in: the session cookie is set",
+            "headers": {"Set-Cookie": {"schema": {"type": "string"}}},
+        },
+        **errors(401, 413, 415, 422),
+    },
+)
+async def sign_in(body: SignIn, request: Request) -> JSONResponse:
+    opened = await sessions.open_session(request.app.state.pool, body.token)
+    if opened is None:
+        raise ApiError.field(401, "token", "the token is unknown, revoked or expired")
+    sid, s = opened
+    out = JSONResponse(
+        SessionInfo(
+            role=s.principal.role,
+            account_manager_id=s.principal.account_manager_id,
+            csrf_token=s.csrf_token,
+        ).model_dump()
+    )
+    out.set_cookie(
+        sessions.COOKIE,
+        sid,
+        max_age=int(sessions.LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    # Not a secret: tells the page a session may exist, so that a signed-out visit goes to
+    # the sign-in form without first asking GET /v1/session for a 401.
+    out.set_cookie(
+        sessions.MARKER_COOKIE,
+        "1",
+        path="/",
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return out
+
+
+@router.get(
+    "/v1/session",
+    tags=["session"],
+    summary="The signed-in session (401 without one)",
+    response_model=SessionInfo,
+    responses=errors(401),
+)
+async def current(request: Request, who: Reader) -> SessionInfo:
+    sid = request.cookies.get(sessions.COOKIE)
+    session = await sessions.lookup(request.app.state.pool, sid) if sid else None
+    if session is None:
+        raise ApiError.field(401, sessions.COOKIE, "not signed in (a bearer token has no session)")
+    return SessionInfo(
+        role=who.role, account_manager_id=who.account_manager_id, csrf_token=session.csrf_token
+    )
+
+
+@router.delete(
+    "/v1/session",
+    tags=["session"],
+    summary="Sign out",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "signed out: the cookies are cleared"}, **errors(401, 403)},
+)
+async def sign_out(request: Request, who: Reader) -> Response:
+    sid = request.cookies.get(sessions.COOKIE)
+    if sid:
+        await sessions.close_session(request.app.state.pool, sid)
+    out = Response(status_code=204)
+    out.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict")
+    out.delete_cookie(sessions.MARKER_COOKIE, path="/", samesite="strict")
+    return out

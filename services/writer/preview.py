@@ -1,0 +1,78 @@
+"""What-if: what the writer would decide about submissions, and the margin impacts and alerts
+they would cause, without appending anything (`POST /v1/events/preview`).
+
+Pure, and a composition only: the writer's `decide` over the writer's state, the read model's
+`apply` (margin impacts, priced by `projections.margin`), and the risk rules' `evaluate`, each
+over the state folded from the contracts' accepted events by its own fold, exactly as the
+writer, the projector and the risk agent fold them. Nothing here judges, prices or alerts by
+itself, so a preview can never disagree with the real path.
+
+A batch is judged in order: each submission against the states after the previous previewed
+ones that would have been accepted. The inputs are left as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from events.alerts import Alert
+from events.catalogue import Event
+from events.messages import Submission, Verdict
+from projections import risk
+from projections.read_model import ImpactRow, ReadModel
+from services.writer import state as writer_state
+from services.writer.decide import decide
+
+
+@dataclass(frozen=True)
+class Preview:
+    """One submission previewed."""
+
+    verdict: Verdict
+    """The writer's verdict, as `decide` gives it (`decided_at` is the `now` passed in)."""
+    appended: Event | None
+    """The event as it would be appended (with its `stream_version`), when accepted."""
+    impacts: tuple[ImpactRow, ...]
+    """The margin impacts it would record, by assignment id; none unless accepted."""
+    alerts: tuple[Alert, ...]
+    """The alerts the rules would raise on it; none unless accepted."""
+
+
+def preview(
+    past: Iterable[Event], submissions: Sequence[Submission], now: datetime
+) -> list[Preview]:
+    """Each of `submissions` (in order) judged over the contracts' `past` events: the accepted
+    events of every contract the submissions name, each contract's in stream order. `now` is
+    what the writer would stamp as `decided_at`; alerts carry event time, as on the real path.
+    """
+    log = list(past)
+    writers = writer_state.fold(log)
+    model = ReadModel()
+    by_contract: dict[str, list[Event]] = {}
+    for event in log:
+        model.apply(event)
+        by_contract.setdefault(event.contract_id, []).append(event)
+    model.take_changes()
+    risks = {cid: risk.fold(events) for cid, events in by_contract.items()}
+
+    out: list[Preview] = []
+    for submission in submissions:
+        contract_id = submission.event.contract_id
+        decision = decide(writers.get(contract_id), submission, now)
+        appended = decision.append
+        if appended is None:
+            out.append(Preview(decision.verdict, None, (), ()))
+            continue
+        model.apply(appended)
+        impacts = sorted(model.take_changes().impacts, key=lambda i: i.assignment_id)
+        risk_before = risks.get(contract_id)
+        alerts = risk.evaluate(risk_before, appended, now)
+        writers[contract_id] = writer_state.evolve(writers.get(contract_id), appended)
+        risks[contract_id] = risk.evolve(risk_before, appended)
+        out.append(Preview(decision.verdict, appended, tuple(impacts), tuple(alerts)))
+    return out
+
+
+__all__ = ["Preview", "preview"]

@@ -1,0 +1,224 @@
+"""The account managers' pages and the risk alert board in a real browser: my contracts, the
+form generated from the JSON Schema with its what-if preview, refusals beside their field, a
+contract of another manager (403), and the live alert board on two screens."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from playwright.async_api import expect
+
+from tests.support.browser import AppPage
+from tests.support.examples import OMIT, example
+from tests.support.http import auth
+from tests.support.services import Services, Tokens
+from tests.support.stack import unique
+
+MakePage = Callable[[Services], Awaitable[AppPage]]
+
+
+def _worked_example(cid: str, am_id: str) -> list[dict[str, Any]]:
+    """DESIGN's worked example, active today: P 30.00, B 37.50, burden 20, 40 h a week."""
+    return [
+        example(
+            "ContractSigned", contract_id=cid, account_manager_id=am_id, client_id=unique("CL"),
+            client_name="Zones Inc", start_date="2026-01-05", end_date="2028-12-31",
+            markup_floor_pct="15", burden_pct="20", msp_fee_pct=OMIT,
+        ),
+        example(
+            "AssignmentStarted", contract_id=cid, assignment_id="A-W-1", staffer_id="S-1",
+            burden_pct=OMIT, start_date="2026-01-05", expected_end_date="2028-06-30",
+        ),
+    ]  # fmt: skip
+
+
+async def _submit(http: httpx.AsyncClient, token: str, events: list[dict[str, Any]]) -> Any:
+    r = await http.post("/v1/events", json={"events": events}, headers=auth(token))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def _log_length(http: httpx.AsyncClient, token: str, cid: str) -> int:
+    r = await http.get("/v1/events", params={"contract_id": cid}, headers=auth(token))
+    assert r.status_code == 200, r.text
+    return len(r.json()["events"])
+
+
+async def test_raise_request_previewed_then_submitted(
+    browser_page: MakePage, services: Services, api_tokens: Tokens
+) -> None:
+    cid = unique("C")
+    async with httpx.AsyncClient(base_url=services.url, timeout=60) as http:
+        await _submit(http, api_tokens.am, _worked_example(cid, api_tokens.am_id))
+        app = await browser_page(services)
+        page = app.page
+        await app.sign_in(api_tokens.am)
+
+        await app.goto("/app/contracts")
+        row = page.locator(f'tr[data-contract="{cid}"]')
+        await expect(row).to_contain_text("Healthy")
+        await row.get_by_role("link", name=cid).click()
+        await app.ready()
+        await expect(page.get_by_role("heading", level=1)).to_contain_text(cid)
+        await app.check("am-contract")
+
+        # Seed 003's ask on DESIGN's worked example: a raise to 32.00 within a 37.50 budget.
+        await page.get_by_role("link", name="Record a raise request").click()
+        await app.ready()
+        await expect(page.get_by_label("Event type")).to_have_value("RaiseRequested")
+        await page.get_by_label("Raise request id").fill("R-003")
+        await page.get_by_label("Assignment id").fill("A-W-1")
+        await page.get_by_label("Requested pay rate").fill("32.00")
+        await page.get_by_label("Requested by").select_option("client")
+        await page.get_by_label("Client max bill rate").fill("37.50")
+        assert await page.get_by_label("Requested pay rate").get_attribute("inputmode") == "decimal"
+        before = await _log_length(http, api_tokens.am, cid)
+
+        await page.get_by_role("button", name="Preview (what-if)").click()
+        verdict = page.locator(".am-verdict")
+        await expect(verdict).to_have_attribute("data-preview", "true")
+        await expect(verdict).to_contain_text("Would be accepted")
+        weekly = page.locator("table.am-impact tr", has_text="Weekly gross profit")
+        await expect(weekly).to_contain_text("60.00")
+        await expect(weekly).to_contain_text("\u221236.00")
+        await expect(weekly.locator(".am-delta")).to_have_text("\u221296.00")
+        alerts = page.locator(".am-result .am-alert")
+        await expect(alerts.filter(has_text="LOSS_POSITION")).to_have_count(1)
+        await expect(alerts.filter(has_text="RAISE_ABSORBED")).to_have_count(1)
+        assert await _log_length(http, api_tokens.am, cid) == before  # nothing appended
+        await app.check("am-event-preview")
+
+        await page.get_by_role("button", name="Submit").click()
+        await expect(verdict).to_have_attribute("data-preview", "false")
+        await expect(verdict).to_have_attribute("data-status", "accepted")
+        await expect(verdict.get_by_role("heading")).to_have_text("Accepted")
+        await expect(page.locator(".am-delta").nth(4)).to_have_text("\u221296.00")
+        await expect(alerts.filter(has_text="LOSS_POSITION")).to_have_count(1)
+        await expect(alerts.filter(has_text="RAISE_ABSORBED")).to_have_count(1)
+        assert await _log_length(http, api_tokens.am, cid) == before + 1
+        await app.check("am-event-accepted")
+
+        # My contracts now lists the open raise request.
+        await app.goto("/app/contracts")
+        await expect(row).to_contain_text("R-003")
+        await app.check("am-my-contracts")
+
+
+async def test_refusals_are_shown_beside_their_field(
+    browser_page: MakePage, services: Services, api_tokens: Tokens
+) -> None:
+    cid = unique("C")
+    async with httpx.AsyncClient(base_url=services.url, timeout=60) as http:
+        await _submit(http, api_tokens.am, _worked_example(cid, api_tokens.am_id))
+        schemas = (await http.get("/v1/schema/events", headers=auth(api_tokens.am))).json()
+    app = await browser_page(services)
+    page = app.page
+    await app.sign_in(api_tokens.am)
+    await app.goto(f"/app/events/new?contract_id={cid}&type=RatesAdjusted")
+    # Every type of the catalogue has its form, one input per field the submitter sets.
+    for name, schema in schemas.items():
+        await page.get_by_label("Event type").select_option(name)
+        fields = page.locator(".am-fields [data-field]")
+        want = [
+            f for f, p in schema["properties"].items()
+            if not p.get("readOnly") and f not in ("type", "schema_version")
+        ]  # fmt: skip
+        await expect(fields).to_have_count(len(want))
+        assert [await f.get_attribute("data-field") for f in await fields.all()] == want
+    await page.get_by_label("Event type").select_option("RatesAdjusted")
+    await page.get_by_label("Assignment id").fill("A-NOPE")
+    await page.get_by_label("Pay rate").fill("thirty")
+    await page.get_by_label("Bill rate").fill("38.00")
+    await page.get_by_label("Effective date").fill("2026-12-01")
+    await page.get_by_label("Reason").fill("annual review")
+    await page.get_by_role("button", name="Submit").click()
+    # The shape first: the service's field error, beside the field and described by it.
+    pay = page.get_by_label("Pay rate")
+    await expect(page.locator("#f-pay_rate-error")).not_to_be_empty()
+    await expect(pay).to_have_attribute("aria-invalid", "true")
+    assert "f-pay_rate-error" in (await pay.get_attribute("aria-describedby") or "")
+    await app.check("am-event-invalid", allow=("status of 422",))
+    # Then the contract's state: no such assignment, said in words beside the assignment id.
+    await pay.fill("31.00")
+    await page.get_by_role("button", name="Submit").click()
+    await expect(page.locator(".am-verdict")).to_have_attribute("data-status", "refused")
+    await expect(page.locator("#f-assignment_id-error")).to_contain_text("A-NOPE")
+    await expect(page.locator("#f-pay_rate-error")).to_be_empty()
+    await app.check("am-event-refused", allow=("status of 422", "status of 404"))
+
+
+async def test_another_managers_contract_is_forbidden(
+    browser_page: MakePage, services: Services, api_tokens: Tokens
+) -> None:
+    cid = unique("C")
+    async with httpx.AsyncClient(base_url=services.url, timeout=60) as http:
+        await _submit(http, api_tokens.am, _worked_example(cid, api_tokens.am_id))
+    app = await browser_page(services)
+    await app.sign_in(api_tokens.other_am)
+    await app.goto(f"/app/contracts/{cid}")
+    await expect(app.page.get_by_role("alert")).to_contain_text("403 Forbidden")
+    await expect(app.page.get_by_role("alert")).to_contain_text("not managed by you")
+    await app.check("am-contract-forbidden", allow=("status of 403",))
+    await app.goto("/app/contracts")
+    await expect(app.page.locator(f'tr[data-contract="{cid}"]')).to_have_count(0)
+
+
+async def test_alert_board_is_live_on_every_screen(
+    browser_page: MakePage, services: Services, api_tokens: Tokens
+) -> None:
+    cid = unique("C")
+    async with httpx.AsyncClient(base_url=services.url, timeout=60) as http:
+        await _submit(http, api_tokens.am, _worked_example(cid, api_tokens.am_id))
+        first, second, manager = [await browser_page(services) for _ in range(3)]
+        await first.sign_in(api_tokens.finance)
+        await first.goto("/app/alerts")
+        await second.sign_in(api_tokens.finance)
+        await second.goto("/app/alerts?status=all")
+        await manager.sign_in(api_tokens.am)
+        await manager.goto(f"/app/alerts?contract_id={cid}")
+        for board in (first, second, manager):
+            await expect(board.page.locator("#live-state")).to_have_text("Live")
+
+        # Submitted elsewhere (over HTTP): on the open boards within 2 s, without a reload.
+        threat = example(
+            "BypassThreatReported", contract_id=cid, assignment_id="A-W-1", staffer_id="S-1",
+            occurred_at="2026-11-20T09:00:00+00:00",
+        )  # fmt: skip
+        started = time.monotonic()
+        r = await http.post("/v1/events", json=threat, headers=auth(api_tokens.am))
+        assert r.status_code == 201, r.text
+        alert = next(a for a in r.json()["alerts"] if a["rule"] == "BYPASS_THREAT")
+        rows = [b.page.locator(f'tr[data-alert="{alert["alert_id"]}"]') for b in (first, second)]
+        for row in rows:
+            await expect(row).to_be_visible(timeout=2000)
+        assert time.monotonic() - started < 2.0
+        await expect(rows[0]).to_contain_text("BYPASS_THREAT")
+        critical = first.page.locator('[data-severity="critical"] .am-total-exposure')
+        await expect(critical).not_to_have_text("0.00")
+
+        # The manager may acknowledge, not resolve; finance may do both.
+        mine = manager.page.locator(f'tr[data-alert="{alert["alert_id"]}"]')
+        await expect(mine.get_by_role("button", name=re.compile("^Acknowledge"))).to_be_visible()
+        await expect(mine.get_by_role("button", name=re.compile("^Resolve"))).to_have_count(0)
+        await expect(
+            manager.page.locator('[data-severity="critical"] .am-total-exposure')
+        ).to_have_text(f"{Decimal(alert['exposure']):,.2f}")
+        await manager.check("alerts-account-manager")
+        await expect(rows[0].get_by_role("button", name=re.compile("^Resolve"))).to_be_visible()
+        await first.check("alerts-finance")
+
+        # Acknowledged on the first board: every other open board shows it.
+        await rows[0].get_by_role("button", name=re.compile("^Acknowledge")).click()
+        await expect(rows[0]).to_have_count(0)  # the first board shows open alerts only
+        await expect(rows[1]).to_have_attribute("data-status", "acknowledged")
+        await expect(rows[1]).to_contain_text("Acknowledged")
+        await expect(rows[1].get_by_role("button", name=re.compile("^Acknowledge"))).to_have_count(
+            0
+        )
+        await expect(mine).to_have_count(0)
+        await second.check("alerts-after-acknowledge")

@@ -1,0 +1,176 @@
+"""Finance in a real browser: the portfolio's cards equal the API's figures for the same as-of
+date, the drill-down reaches DESIGN's worked example, and a CSV link downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.browser import AppPage
+from tests.support.examples import OMIT, example
+from tests.support.http import auth, post
+from tests.support.services import Services, Tokens
+from tests.support.stack import unique
+
+MakePage = Callable[[Services], Awaitable[AppPage]]
+AS_OF = "2026-12-28"
+
+
+def shown(s: str | None, unit: str = "") -> str:
+    """How the app shows a decimal string: thousands separators, a real minus sign."""
+    if s is None:
+        return "—"
+    return f"{Decimal(s):,.2f}".replace("-", "\u2212") + unit
+
+
+@pytest.fixture(scope="module")
+def seeded(services: Services, api_tokens: Tokens) -> dict[str, str]:
+    ids = {"c": unique("C"), "a": unique("A"), "cl": unique("CL"), "c2": unique("C"),
+           "a2": unique("A"), "cl2": unique("CL")}  # fmt: skip
+    sign = {"start_date": "2026-01-05", "end_date": "2027-12-31", "burden_pct": "20",
+            "msp_fee_pct": OMIT, "markup_floor_pct": "18",
+            "conversion_fee_waived_after_hours": OMIT}  # fmt: skip
+    start = {"start_date": "2026-01-05", "expected_end_date": "2027-07-26", "burden_pct": OMIT,
+             "hours_per_week": "40", "staffer_name": "Dana Reyes"}  # fmt: skip
+    events: list[dict[str, Any]] = [
+        example("ContractSigned", contract_id=ids["c"], account_manager_id=api_tokens.am_id,
+                client_id=ids["cl"], client_name="Zones Inc", **sign),
+        example("AssignmentStarted", contract_id=ids["c"], assignment_id=ids["a"],
+                pay_rate="30.00", bill_rate="37.50", **start),
+        # The client asks for a raise to 32.00 within today's bill rate (a proposal).
+        example("RaiseRequested", contract_id=ids["c"], assignment_id=ids["a"],
+                requested_pay_rate="32.00", client_max_bill_rate="37.50", requested_by="client",
+                occurred_at="2026-12-26T09:00:00+00:00"),
+        example("ContractSigned", contract_id=ids["c2"], account_manager_id=api_tokens.am_id,
+                client_id=ids["cl2"], client_name="Northwind Logistics", **sign),
+        example("AssignmentStarted", contract_id=ids["c2"], assignment_id=ids["a2"],
+                pay_rate="25.00", bill_rate="35.00", **{**start, "staffer_name": "Sam Ito"}),
+        example("RatesAdjusted", contract_id=ids["c2"], assignment_id=ids["a2"],
+                pay_rate="26.00", bill_rate="36.40", effective_date="2026-12-07"),
+    ]  # fmt: skip
+    with httpx.Client(base_url=services.url, timeout=60) as http:
+        for e in events:
+            r = post(http, api_tokens.am, e)
+            assert r.status_code == 201, r.text
+    return ids
+
+
+def _api(services: Services, token: str, path: str, **params: Any) -> dict[str, Any]:
+    r = httpx.get(services.url + path, params=params, headers=auth(token), timeout=30)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+CARDS = {
+    "weekly_gross_profit": "",
+    "margin_pct": " %",
+    "markup_pct": " %",
+    "remaining_gross_profit": "",
+    "at_risk_weekly_gross_profit": "",
+}
+
+
+async def _cards(app: AppPage) -> dict[str, str]:
+    values: dict[str, str] = await app.page.evaluate(
+        """Object.fromEntries([...document.querySelectorAll('[data-kpi]')].map(
+             k => [k.dataset.kpi, k.querySelector('[data-value]').textContent]))"""
+    )
+    return values
+
+
+async def test_portfolio_cards_equal_the_api_and_move_with_the_date(
+    browser_page: MakePage, services: Services, api_tokens: Tokens, seeded: dict[str, str]
+) -> None:
+    app = await browser_page(services)
+    await app.sign_in(api_tokens.finance)
+    for day in (AS_OF, "2026-06-01"):
+        if day == AS_OF:
+            await app.goto(f"/app/finance?as_of={day}")
+        else:  # the date picker moves every figure
+            await app.page.get_by_label("As of").fill(day)
+            await app.page.wait_for_url(f"**as_of={day}**")
+            await app.ready()
+        api = _api(services, api_tokens.finance, "/v1/margins/portfolio", as_of=day, limit=1)
+        want = {k: shown(api[k], unit) for k, unit in CARDS.items()}
+        want["loss_making_assignments"] = str(api["loss_making_assignments"])
+        assert await _cards(app) == want
+        if day == AS_OF:
+            await app.check("portfolio")
+    # The trend is drawn, and the largest impact of the week is the raise request.
+    assert await app.page.locator("#trend-chart canvas").count() == 1
+    await app.goto(f"/app/finance?as_of={AS_OF}")
+    impacts = app.page.locator("#impacts tbody tr")
+    assert await impacts.count() == 1
+    assert "\u221296.00" in await impacts.first.inner_text()
+
+
+async def test_a_csv_link_downloads(
+    browser_page: MakePage, services: Services, api_tokens: Tokens, seeded: dict[str, str]
+) -> None:
+    app = await browser_page(services)
+    await app.sign_in(api_tokens.finance)
+    await app.goto(f"/app/finance?as_of={AS_OF}")
+    panel = app.page.get_by_role("region", name="By client")
+    # Sorting: by margin, largest first, then smallest first (Zones Inc, 4.00 %).
+    first_client = panel.locator("tbody tr").first
+    assert "Northwind Logistics" in await first_client.inner_text()
+    for order in ("descending", "ascending"):
+        await panel.get_by_role("button", name="Margin", exact=True).click()
+        await panel.locator(f"th[aria-sort={order}]").wait_for()
+    assert "Zones Inc" in await first_client.inner_text()
+    assert "csort=margin_pct" in app.page.url
+    async with app.page.expect_download() as info:
+        await panel.get_by_role("link", name="Download CSV").click()
+    download = await info.value
+    assert download.suggested_filename == f"clients-{AS_OF}.csv"
+    rows = list(csv.DictReader(io.StringIO(open(await download.path()).read())))  # noqa: SIM115
+    assert {r["client_id"]: r["weekly_gross_profit"] for r in rows} == {
+        seeded["cl"]: "60.00",
+        seeded["cl2"]: "208.00",
+    }
+
+
+async def test_drill_down_to_designs_worked_example(
+    browser_page: MakePage, services: Services, api_tokens: Tokens, seeded: dict[str, str]
+) -> None:
+    app = await browser_page(services)
+    await app.sign_in(api_tokens.finance)
+    await app.goto(f"/app/finance?as_of={AS_OF}")
+    await app.page.locator("#clients").get_by_role("link", name="Zones Inc").click()
+    await app.ready()
+    assert app.page.url.endswith(f"/app/finance/clients/{seeded['cl']}?as_of={AS_OF}")
+    await app.check("client")
+    await app.page.get_by_role("link", name=seeded["c"]).click()
+    await app.ready()
+    await app.check("contract")
+    timeline = await app.page.get_by_role("region", name="Event timeline").inner_text()
+    assert (
+        f"Raise requested for Dana Reyes ({seeded['a']}) by the client: pay 30.00 → 32.00, "
+        "client's budget 37.50." in timeline
+    )
+    alerts = await app.page.get_by_role("region", name="Alerts").inner_text()
+    assert "LOSS_POSITION" in alerts and "RAISE_ABSORBED" in alerts
+    row = app.page.locator(f"#assignments tr[data-assignment='{seeded['a']}']")
+    assert "OK" in await row.inner_text()
+    await row.get_by_role("link", name=seeded["a"]).click()
+    await app.ready()
+    figures = await app.page.evaluate(
+        """Object.fromEntries([...document.querySelectorAll('#figures [data-figure]')].map(
+             d => [d.dataset.figure, d.textContent]))"""
+    )
+    assert {k: figures[k] for k in ("pay_rate", "bill_rate", "burden_pct", "hours_per_week",
+            "markup_pct", "burdened_cost", "margin_per_hour", "margin_pct",
+            "weekly_gross_profit")} == {
+        "pay_rate": "30.00", "bill_rate": "37.50", "burden_pct": "20.00 %",
+        "hours_per_week": "40.00", "markup_pct": "25.00 %", "burdened_cost": "36.00",
+        "margin_per_hour": "1.50", "margin_pct": "4.00 %", "weekly_gross_profit": "60.00",
+    }  # fmt: skip
+    assert await app.page.locator("#rates-chart canvas").count() == 1
+    await app.check("assignment")

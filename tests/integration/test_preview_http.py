@@ -1,0 +1,136 @@
+"""POST /v1/events/preview over HTTP, against the real writer's log: DESIGN's worked example
+previews as −96.00 a week with LOSS_POSITION and RAISE_ABSORBED, while the contract's log and
+its alerts stay as they were; submitting it for real then answers the same impact and alerts.
+Another account manager's preview is refused like their submission."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.support.examples import OMIT, example
+from tests.support.http import auth, log_of, post
+from tests.support.services import Tokens
+from tests.support.stack import unique
+
+
+def _preview(http: httpx.Client, token: str, body: Any) -> httpx.Response:
+    return http.post("/v1/events/preview", json=body, headers=auth(token))
+
+
+def _alerts(http: httpx.Client, token: str, cid: str) -> list[dict[str, Any]]:
+    r = http.get("/v1/alerts", params={"contract_id": cid}, headers=auth(token))
+    assert r.status_code == 200, r.text
+    alerts: list[dict[str, Any]] = r.json()["alerts"]
+    return alerts
+
+
+def _worked_example(http: httpx.Client, api_tokens: Tokens) -> tuple[str, dict[str, Any]]:
+    """The contract and assignment of DESIGN's worked example (floor 15 %), and the raise the
+    client asks for, not yet submitted."""
+    cid, aid = unique("C"), unique("A")
+    signed = example(
+        "ContractSigned", contract_id=cid, account_manager_id=api_tokens.am_id,
+        start_date="2026-01-05", end_date="2027-12-31", markup_floor_pct="15", burden_pct="20",
+        msp_fee_pct=OMIT, conversion_fee_waived_after_hours=OMIT,
+    )  # fmt: skip
+    started = example(
+        "AssignmentStarted", contract_id=cid, assignment_id=aid, pay_rate="30.00",
+        bill_rate="37.50", hours_per_week="40", burden_pct=OMIT, start_date="2026-01-05",
+        expected_end_date="2027-07-26",
+    )  # fmt: skip
+    for e in (signed, started):
+        assert post(http, api_tokens.am, e).status_code == 201
+    ask = example(
+        "RaiseRequested", contract_id=cid, assignment_id=aid, requested_pay_rate="32.00",
+        client_max_bill_rate="37.50", requested_by="client",
+        occurred_at="2026-12-28T09:00:00+00:00",
+    )  # fmt: skip
+    return cid, ask
+
+
+def _without_version(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in i.items() if k != "stream_version"} for i in items]
+
+
+def test_the_worked_example_previews_its_cost_and_appends_nothing(
+    http: httpx.Client, api_tokens: Tokens
+) -> None:
+    cid, ask = _worked_example(http, api_tokens)
+    log_before = log_of(http, api_tokens.am, cid)
+
+    r = _preview(http, api_tokens.am, ask)
+
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert {k: body[k] for k in ("preview", "status", "http_status", "stream_version")} == {
+        "preview": True, "status": "accepted", "http_status": 201, "stream_version": 3,
+    }  # fmt: skip
+    assert (body["event_id"], body["contract_id"], body["type"]) == (
+        ask["event_id"], cid, "RaiseRequested"
+    )  # fmt: skip
+    [impact] = body["margin_impacts"]
+    # 60.00 → −36.00 a week: −96.00; over the 30 weeks left: −2,880.00
+    assert (impact["delta_weekly_gross_profit"], impact["delta_remaining_gross_profit"]) == (
+        "-96.00",
+        "-2880.00",
+    )
+    assert (impact["basis"], impact["counted_from"]) == ("proposed", "2026-12-28")
+    assert {(a["rule"], a["severity"], a["exposure"], a["status"]) for a in body["alerts"]} == {
+        ("LOSS_POSITION", "high", "1080.00", "open"),
+        ("RAISE_ABSORBED", "high", "3000.00", "open"),
+    }
+
+    # Nothing appended: a real event now gets version 3, and once it is judged (POST waits for
+    # the projector and the rules) no alert comes from the previewed event.
+    contact = example(
+        "ClientContactLogged", contract_id=cid, direction="inbound", responded=True,
+        occurred_at="2026-12-21T09:00:00+00:00",
+    )  # fmt: skip
+    r = post(http, api_tokens.am, contact)
+    assert r.status_code == 201 and r.json()["stream_version"] == 3
+    assert log_of(http, api_tokens.am, cid)[:-1] == log_before
+    assert not [a for a in _alerts(http, api_tokens.am, cid) if ask["event_id"] in a["event_ids"]]
+
+    # Submitted for real, it causes what the preview said (one version later).
+    r = post(http, api_tokens.am, ask)
+    assert r.status_code == 201, r.text
+    real = r.json()
+    assert _without_version(real["margin_impacts"]) == _without_version(body["margin_impacts"])
+    assert sorted(_without_version(real["alerts"]), key=lambda a: a["rule"]) == sorted(
+        _without_version(body["alerts"]), key=lambda a: a["rule"]
+    )
+
+
+def test_a_preview_is_refused_as_the_submission_would_be(
+    http: httpx.Client, api_tokens: Tokens
+) -> None:
+    cid, ask = _worked_example(http, api_tokens)
+    before = log_of(http, api_tokens.am, cid)
+
+    other = _preview(http, api_tokens.other_am, ask)
+    assert other.status_code == 403, other.text
+    assert (other.json()["status"], other.json()["code"]) == ("refused", "forbidden_contract")
+    submitted = post(http, api_tokens.other_am, ask)
+    assert submitted.status_code == 403
+    assert submitted.json().items() <= other.json().items()  # POST's answer, and more
+
+    assert _preview(http, api_tokens.finance, ask).status_code == 403
+    assert http.post("/v1/events/preview", json=ask).status_code == 401
+
+    invalid = {**ask, "requested_pay_rate": "-1"}
+    bad = _preview(http, api_tokens.am, invalid)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "requested_pay_rate"
+    assert bad.json() == post(http, api_tokens.am, invalid).json()
+
+    # A batch is judged in order: the same request made twice is refused the second time.
+    again = {**ask, "event_id": str(uuid.uuid4())}
+    batch = _preview(http, api_tokens.am, {"events": [ask, again]})
+    assert batch.status_code == 200, batch.text
+    assert [(r["status"], r.get("code")) for r in batch.json()["results"]] == [
+        ("accepted", None),
+        ("refused", "raise_request_exists"),
+    ]
+    assert log_of(http, api_tokens.am, cid) == before

@@ -1,0 +1,91 @@
+"""The web app's sign-in sessions over HTTP, and the app and /docs served with no internet."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+
+from services import tokens
+from tests.support.services import Services, Tokens
+from tests.support.stack import Stack
+
+
+def _signed_in(client: httpx.Client, token: str) -> str:
+    r = client.post("/v1/session", json={"token": token})
+    assert r.status_code == 200, r.text
+    cookie = r.headers["set-cookie"]
+    assert "ledger_session=" in cookie and "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie and "Path=/" in cookie
+    csrf: str = r.json()["csrf_token"]
+    return csrf
+
+
+def test_a_session_reads_like_its_token_and_unsafe_requests_need_the_csrf_header(
+    services: Services, api_tokens: Tokens
+) -> None:
+    with httpx.Client(base_url=services.url, timeout=30) as client:
+        csrf = _signed_in(client, api_tokens.am)
+        me = client.get("/v1/session").json()
+        assert me == {"role": "account_manager", "account_manager_id": api_tokens.am_id,
+                      "csrf_token": csrf}  # fmt: skip
+        assert client.get("/v1/margins/portfolio").status_code == 200
+        # A cross-site form can make the browser send the cookie, never the header.
+        event = {"type": "ClientContactLogged"}
+        assert client.post("/v1/events", json=event).status_code == 403
+        bad = client.post("/v1/events", json=event, headers={"X-CSRF-Token": "guess"})
+        assert bad.status_code == 403
+        # With the header the request reaches the API's own checks (422: the event's shape).
+        ok = client.post("/v1/events", json=event, headers={"X-CSRF-Token": csrf})
+        assert ok.status_code == 422
+        # The role rules apply unchanged: another manager's roll-up is refused.
+        other = client.get(f"/v1/margins/account-managers/{api_tokens.other_am_id}")
+        assert other.status_code == 403
+        # Signing out needs the header too, then the cookie no longer works.
+        assert client.delete("/v1/session").status_code == 403
+        assert client.delete("/v1/session", headers={"X-CSRF-Token": csrf}).status_code == 204
+        assert client.get("/v1/margins/portfolio").status_code == 401
+        assert client.get("/v1/session").status_code == 401
+
+
+def test_a_wrong_token_opens_no_session(services: Services) -> None:
+    with httpx.Client(base_url=services.url, timeout=30) as client:
+        r = client.post("/v1/session", json={"token": "mlt_not-a-token"})
+        assert r.status_code == 401
+        assert "ledger_session" not in r.headers.get("set-cookie", "")
+        assert client.get("/v1/session").status_code == 401
+
+
+async def test_revoking_the_token_ends_its_sessions_at_the_next_request(
+    services: Services, ready_stack: Stack
+) -> None:
+    conn = await asyncpg.connect(ready_stack.dsn)
+    try:
+        token_id, token = await tokens.create_token(conn, "finance", None)
+        with httpx.Client(base_url=services.url, timeout=30) as client:
+            _signed_in(client, token)
+            assert client.get("/v1/margins/portfolio").status_code == 200
+            assert await tokens.revoke_token(conn, token_id)
+            assert client.get("/v1/margins/portfolio").status_code == 401
+            assert client.get("/v1/session").status_code == 401
+    finally:
+        await conn.close()
+
+
+def test_the_app_and_docs_are_served_locally(services: Services) -> None:
+    with httpx.Client(base_url=services.url, timeout=30) as client:
+        for path in ("/", "/app/finance", "/app/finance/clients/X"):
+            r = client.get(path)
+            assert r.status_code == 200 and "<main" in r.text
+            assert "script-src 'self'" in r.headers["content-security-policy"]
+        assert (
+            client.get("/static/app/app.js").headers["content-type"].startswith("text/javascript")
+        )
+        docs = client.get("/docs").text
+        assert "/static/vendor/swagger-ui-bundle.js" in docs
+        assert "http://" not in docs and "https://" not in docs
+        for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "echarts.esm.min.mjs"):
+            assert client.get(f"/static/vendor/{asset}").status_code == 200
+        # Only whitelisted npm files, and nothing outside web/app.
+        assert client.get("/static/vendor/package.json").status_code == 404
+        assert client.get("/static/app/../../pyproject.toml").status_code == 404
+        assert client.get("/static/app/%2e%2e/%2e%2e/pyproject.toml").status_code == 404

@@ -1,0 +1,71 @@
+"""The watchdog: work in hand past its bound ends the process; a pause of the whole process
+(SIGSTOP) and idle time do not."""
+
+from __future__ import annotations
+
+from services.watchdog import EXIT_CODE, Watchdog
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _dog(stall_s: float = 10.0) -> tuple[Watchdog, Clock, list[int]]:
+    clock, exits = Clock(), []
+    return Watchdog("test", stall_s, clock=clock, exit=exits.append), clock, exits
+
+
+def _run(dog: Watchdog, clock: Clock, seconds: float) -> str | None:
+    """Checks as the watchdog's thread does, every interval, for `seconds`."""
+    stalled = None
+    end = clock.now + seconds
+    while clock.now < end and stalled is None:
+        clock.now += dog.interval
+        stalled = dog.check()
+    return stalled
+
+
+def test_idle_is_never_a_stall() -> None:
+    dog, clock, _ = _dog()
+    assert _run(dog, clock, 1000) is None
+
+
+def test_work_that_ends_in_time_is_not_a_stall() -> None:
+    dog, clock, _ = _dog()
+    for _ in range(20):
+        with dog.busy("a transaction"):
+            assert _run(dog, clock, 9) is None
+    assert _run(dog, clock, 100) is None
+
+
+def test_work_in_hand_past_the_bound_is_a_stall() -> None:
+    dog, clock, _ = _dog()
+    with dog.busy("a transaction"):
+        stalled = _run(dog, clock, 30)
+    assert stalled is not None and stalled.startswith("a transaction for 1")
+
+
+def test_a_pause_of_the_whole_process_is_forgiven() -> None:
+    dog, clock, _ = _dog()
+    with dog.busy("a transaction"):
+        assert _run(dog, clock, 5) is None
+        clock.now += 60  # SIGSTOP: the checker did not run either
+        assert _run(dog, clock, 4) is None
+        assert _run(dog, clock, 10) is not None  # but a stall after it still counts
+
+
+def test_the_thread_exits_the_process_on_a_stall() -> None:
+    import time
+
+    exits: list[int] = []
+    dog = Watchdog("test", 0.2, exit=exits.append).start()
+    try:
+        with dog.busy("stuck"):
+            time.sleep(0.6)
+    finally:
+        dog.stop()
+    assert exits == [EXIT_CODE]

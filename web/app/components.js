@@ -1,0 +1,176 @@
+/* components.js: the building blocks pages share.
+ *   kpi(title, value, change, {good})      a figure card with its change
+ *   dataTable({caption, columns, load, sort, pageSize, csv, onState})
+ *                                          a sortable, paginated table that loads its rows
+ *   statusBadge(status)                    margin status red / amber / green, in words too
+ *   chart(container, option)               an ECharts chart (aria on, resized with the page)
+ *   csvLink(path, params, label)           a download link (GET ...?format=csv, session cookie)
+ *   asOfPicker(asOf, onChange)             the as-of date control
+ *   crumbs([[label, href], ...])           the breadcrumb trail
+ */
+import { el, clear } from "./dom.js";
+import { csvUrl } from "./api.js";
+import { money, num, pct, delta, sign, sub } from "./format.js";
+
+export function crumbs(trail) {
+  return el("nav", { class: "crumbs", "aria-label": "Breadcrumb" },
+    el("ol", {}, trail.map(([label, href], i) =>
+      el("li", {}, i === trail.length - 1
+        ? el("span", { "aria-current": "page" }, label)
+        : el("a", { href, "data-nav": true }, label)))));
+}
+
+/** A CSV download link; `what` names the table for screen readers ("Download CSV of …"). */
+export function csvLink(path, params, what = "") {
+  return el("a", { class: "btn btn-small", href: csvUrl(path, params), download: "" },
+    "Download CSV",
+    what ? el("span", { class: "visually-hidden" }, ` of ${what}`) : null);
+}
+
+export function asOfPicker(asOf, onChange) {
+  const input = el("input", { type: "date", id: "as-of", name: "as_of", value: asOf, required: true });
+  input.addEventListener("change", () => {
+    if (/^\d{4}-\d{2}-\d{2}$/.test(input.value)) onChange(input.value);
+  });
+  return el("div", { class: "toolbar" }, el("label", { for: "as-of" }, "As of"), input);
+}
+
+/**
+ * A figure card. `value` is shown as given; `change` = {text, sign} (sign −1/0/1 of the change)
+ * and `good` says whether a rise is good (true), bad (false) or neutral (null).
+ */
+export function kpi(title, value, change, { good = true, id } = {}) {
+  let cls = "change";
+  if (change && change.sign !== 0 && good !== null) {
+    cls += (change.sign > 0) === good ? " up" : " down";
+  }
+  const arrow = !change || change.sign === 0 ? "" : change.sign > 0 ? "▲ " : "▼ ";
+  return el("section", { class: "kpi", "aria-labelledby": `${id}-h`, "data-kpi": id },
+    el("h2", { id: `${id}-h` }, title),
+    el("div", { class: "value", "data-value": "" }, value),
+    change ? el("div", { class: cls }, arrow, change.text) : null);
+}
+
+/** The change from `before` to `now` (decimal strings), formatted by `fmt`. */
+export function changeOf(now, before, fmt = delta) {
+  if (now === null || now === undefined || before === null || before === undefined) {
+    return { text: "no figure four weeks earlier", sign: 0 };
+  }
+  const d = sub(now, before);
+  return { text: `${fmt(d)} vs 4 weeks earlier`, sign: sign(d) };
+}
+
+const STATUS = {
+  red: ["status-red", "✖", "Loss"],
+  amber: ["status-amber", "▲", "Below floor"],
+  green: ["status-green", "✔", "OK"],
+};
+export function statusBadge(status) {
+  const [cls, icon, words] = STATUS[status] || ["status-grey", "•", status || "—"];
+  return el("span", { class: `status ${cls}`, title: words },
+    el("span", { "aria-hidden": "true" }, icon), words);
+}
+
+/** A money cell: right-aligned, negative in red (the minus sign says it too). */
+export function moneyCell(s) {
+  return el("td", { class: `num${s && sign(s) < 0 ? " neg" : ""}` }, money(s));
+}
+export function pctCell(s) {
+  return el("td", { class: `num${s && sign(s) < 0 ? " neg" : ""}` }, pct(s));
+}
+/** A decimal figure that is not money (hours, weeks): grouped, 2 places. */
+export function decCell(s) {
+  return el("td", { class: "num" }, num(s));
+}
+export function numCell(s) {
+  return el("td", { class: "num" }, s === null || s === undefined ? "—" : String(s));
+}
+
+/**
+ * A sortable, paginated table.
+ *   columns: [{key, label, num?, sortable?, cell(row) -> <td>}]
+ *   load({sort, limit, offset}) -> {rows, total}
+ *   sort: "-weekly_gross_profit" (initial), pageSize, page (0-based initial)
+ *   onState({sort, page}) after each change (e.g. to keep it in the URL)
+ */
+export function dataTable({ caption, columns, load, sort, pageSize = 10, page = 0, onState, id }) {
+  const state = { sort, page };
+  const table = el("table", { id });
+  const status = el("span", { "aria-live": "polite" });
+  const prev = el("button", { type: "button", class: "btn" }, "Previous");
+  const next = el("button", { type: "button", class: "btn" }, "Next");
+  const wrap = el("div", {}, el("div", { class: "table-wrap", tabindex: "0" }, table),
+    el("div", { class: "pager" }, status, prev, next));
+
+  async function draw() {
+    const { rows, total } = await load({ sort: state.sort, limit: pageSize, offset: state.page * pageSize });
+    clear(table);
+    table.append(el("caption", {}, caption));
+    const col = state.sort ? state.sort.replace(/^-/, "") : null;
+    const desc = state.sort && state.sort.startsWith("-");
+    table.append(el("thead", {}, el("tr", {}, columns.map((c) => {
+      const sorted = c.key === col;
+      const attrs = { class: c.num ? "num" : "", scope: "col" };
+      if (sorted) attrs["aria-sort"] = desc ? "descending" : "ascending";
+      if (c.sortable === false) return el("th", attrs, c.label);
+      const b = el("button", { type: "button" }, c.label,
+        sorted ? el("span", { "aria-hidden": "true" }, desc ? " ▼" : " ▲") : null);
+      b.addEventListener("click", () => {
+        state.sort = sorted && desc ? c.key : sorted ? `-${c.key}` : c.num ? `-${c.key}` : c.key;
+        state.page = 0;
+        update();
+      });
+      return el("th", attrs, b);
+    }))));
+    const body = el("tbody", {});
+    if (!rows.length) {
+      body.append(el("tr", {}, el("td", { colspan: columns.length, class: "muted" }, "Nothing to show.")));
+    }
+    for (const r of rows) body.append(el("tr", {}, columns.map((c) => c.cell(r))));
+    table.append(body);
+    const first = total ? state.page * pageSize + 1 : 0;
+    const last = Math.min(total, (state.page + 1) * pageSize);
+    status.textContent = `${first}–${last} of ${total}`;
+    prev.disabled = state.page === 0;
+    next.disabled = last >= total;
+  }
+  async function update() {
+    await draw();
+    if (onState) onState({ ...state });
+  }
+  prev.addEventListener("click", () => { state.page -= 1; update(); });
+  next.addEventListener("click", () => { state.page += 1; update(); });
+  wrap.ready = draw();
+  return wrap;
+}
+
+let echartsModule = null;
+export async function echarts() {
+  if (!echartsModule) echartsModule = await import("/static/vendor/echarts.esm.min.mjs");
+  return echartsModule;
+}
+
+/** Draws an ECharts chart in `container` once it is in the page; resolves when drawn. */
+export async function chart(container, option) {
+  const ec = await echarts();
+  const c = ec.init(container, null, { renderer: "canvas" });
+  const drawn = new Promise((resolve) => c.on("finished", resolve));
+  c.setOption({
+    aria: { enabled: true },
+    animation: false,
+    textStyle: { fontFamily: "system-ui, sans-serif" },
+    ...option,
+  });
+  const ro = new ResizeObserver(() => c.resize());
+  ro.observe(container);
+  await drawn;
+  container.dataset.drawn = "true";
+  return c;
+}
+
+export function panel(title, headingId, actions, ...body) {
+  return el("section", { class: "panel", "aria-labelledby": headingId },
+    el("div", { class: "panel-head" }, el("h2", { id: headingId }, title),
+      el("div", { class: "toolbar" }, actions)),
+    ...body);
+}

@@ -1,0 +1,355 @@
+// Record an event: a form GENERATED from the catalogue's JSON Schema (GET /v1/schema/events,
+// what `ledger schema` prints), so a new event type needs no new form. Preview asks
+// POST /v1/events/preview what the writer would decide, the margin impact and the alerts,
+// appending nothing; Submit records it with POST /v1/events.
+import {
+  delta, ensureStyles, errorText, h, link, money, pct, request, sign, words,
+} from "./am_common.js";
+
+export const title = "Record an event";
+
+// Set by the service, never by the submitter; or fixed by the type chosen.
+const SKIP = new Set(["type", "schema_version", "recorded_by", "recorded_at", "stream_version"]);
+let schemaCache = null;
+
+/** What input a JSON Schema property needs: {kind, optional, enum, ...}. */
+export function fieldSpec(prop, required) {
+  let p = prop;
+  let optional = !required;
+  if (p.anyOf) {
+    const nonNull = p.anyOf.filter((s) => s.type !== "null");
+    if (nonNull.length < p.anyOf.length) optional = true;
+    if (nonNull.length === 1) p = { ...nonNull[0], title: prop.title, description: prop.description || nonNull[0].description };
+    else p = { ...p, anyOf: nonNull };
+  }
+  const types = p.anyOf ? p.anyOf.map((s) => s.type) : [p.type];
+  const base = { optional, description: p.description || "", title: p.title, default: prop.default };
+  if (p.enum) return { ...base, kind: "enum", options: p.enum };
+  if (types.includes("number") || (p.anyOf && p.anyOf.some((s) => s.anyOf))) return { ...base, kind: "decimal" };
+  if (types.includes("boolean")) return { ...base, kind: "boolean" };
+  if (types.includes("integer")) return { ...base, kind: "integer", minimum: p.minimum };
+  if (p.format === "date") return { ...base, kind: "date" };
+  if (p.format === "date-time") return { ...base, kind: "datetime" };
+  if (p.format === "uuid") return { ...base, kind: "uuid" };
+  return { ...base, kind: (p.maxLength || 0) > 200 ? "textarea" : "text", maxLength: p.maxLength, pattern: p.pattern };
+}
+
+function localNow() {
+  const d = new Date();
+  d.setSeconds(0, 0);
+  const off = d.getTimezoneOffset() * 60000;
+  return new Date(d.getTime() - off).toISOString().slice(0, 16);
+}
+
+function fieldControl(name, spec, value) {
+  const id = `f-${name}`;
+  const describedBy = `${id}-help ${id}-error`;
+  const common = { id, name, "aria-describedby": describedBy, "data-kind": spec.kind };
+  switch (spec.kind) {
+    case "enum":
+      return h(
+        "select",
+        common,
+        h("option", { value: "" }, spec.optional ? "(none)" : "Choose…"),
+        spec.options.map((o) => h("option", { value: o, selected: value === o }, words(o))),
+      );
+    case "boolean":
+      if (spec.optional)
+        return h("select", common, h("option", { value: "" }, "(not said)"), h("option", { value: "true" }, "Yes"), h("option", { value: "false" }, "No"));
+      return h("input", { ...common, type: "checkbox", checked: value === true || value === "true" });
+    case "decimal":
+      return h("input", { ...common, type: "text", inputmode: "decimal", autocomplete: "off", value: value ?? "", placeholder: "e.g. 37.50" });
+    case "integer":
+      return h("input", { ...common, type: "text", inputmode: "numeric", autocomplete: "off", value: value ?? "" });
+    case "date":
+      return h("input", { ...common, type: "date", value: value ?? "" });
+    case "datetime":
+      return h("input", { ...common, type: "datetime-local", value: value ?? localNow() });
+    case "uuid":
+      return h("input", { ...common, type: "text", value: value ?? crypto.randomUUID(), readonly: true, class: "am-mono" });
+    case "textarea":
+      return h("textarea", { ...common, rows: 3, maxlength: spec.maxLength || null }, value ?? "");
+    default:
+      return h("input", { ...common, type: "text", autocomplete: "off", value: value ?? "", list: name === "contract_id" ? "am-contracts" : null });
+  }
+}
+
+function readField(el, spec) {
+  if (spec.kind === "boolean" && el.type === "checkbox") return el.checked;
+  const v = el.value.trim();
+  if (v === "") return undefined;
+  if (spec.kind === "boolean") return v === "true";
+  if (spec.kind === "integer") return /^-?\d+$/.test(v) ? Number(v) : v;
+  if (spec.kind === "datetime") {
+    const d = new Date(v);
+    return Number.isNaN(d.getTime()) ? v : d.toISOString();
+  }
+  return v;
+}
+
+function impactTable(imp) {
+  const row = (label, key, fmt, fmtDelta) => {
+    const d = imp[`delta_${key}`];
+    return h(
+      "tr",
+      {},
+      h("th", { scope: "row" }, label),
+      h("td", { class: "num" }, fmt(imp[`before_${key}`])),
+      h("td", { class: "num" }, fmt(imp[`after_${key}`])),
+      h("td", { class: `num am-delta ${sign(d) < 0 ? "am-neg" : sign(d) > 0 ? "am-pos" : ""}` }, fmtDelta(d)),
+    );
+  };
+  return h(
+    "table",
+    { class: "am-table am-impact", "data-assignment": imp.assignment_id },
+    h("caption", {}, `Margin impact on ${imp.assignment_id} (${imp.basis}, counted from ${imp.counted_from})`),
+    h("thead", {}, h("tr", {}, ["Figure", "Before", "After", "Change"].map((t) => h("th", { scope: "col" }, t)))),
+    h(
+      "tbody",
+      {},
+      row("Pay rate", "pay_rate", money, delta),
+      row("Bill rate", "bill_rate", money, delta),
+      row("Markup", "markup_pct", pct, (d) => `${delta(d)} pts`),
+      row("Margin per hour", "margin_per_hour", money, delta),
+      row("Weekly gross profit", "weekly_gross_profit", money, delta),
+      row("Remaining gross profit", "remaining_gross_profit", money, delta),
+    ),
+  );
+}
+
+export function alertList(alerts) {
+  if (alerts === null || alerts === undefined) return h("p", { class: "am-muted" }, "The risk rules have not judged it yet.");
+  if (!alerts.length) return h("p", { class: "am-muted" }, "No alert raised.");
+  return h(
+    "ul",
+    { class: "am-alerts" },
+    alerts.map((a) =>
+      h(
+        "li",
+        { class: `am-alert am-alert-${a.severity}`, "data-rule": a.rule },
+        h("span", { class: `am-sev am-sev-${a.severity}` }, a.severity),
+        h("strong", {}, a.rule),
+        h("span", { class: "am-muted" }, ` ${a.basis}`),
+        a.exposure ? h("span", { class: "am-exposure" }, ` exposure ${money(a.exposure)}`) : null,
+        h("p", {}, a.message),
+      ),
+    ),
+  );
+}
+
+const VERDICT = {
+  accepted: ["Accepted", "am-ok"],
+  refused: ["Refused", "am-bad"],
+  duplicate: ["Duplicate: already recorded", "am-ok"],
+  invalid: ["Not valid", "am-bad"],
+  pending: ["Pending", "am-warn"],
+};
+
+export async function render(root, params, ctx) {
+  ensureStyles();
+  const q = new URLSearchParams(location.search);
+  root.replaceChildren(h("p", { class: "am-muted" }, "Loading the event catalogue…"));
+  if (!schemaCache) {
+    const r = await request(ctx, "GET", "/v1/schema/events");
+    if (!r.ok) {
+      root.replaceChildren(h("p", { role: "alert" }, errorText(r.body, r.status)));
+      return;
+    }
+    schemaCache = r.body;
+  }
+  const schemas = schemaCache;
+  const types = Object.keys(schemas).sort();
+  const contracts = await request(ctx, "GET", "/v1/contracts?limit=1000");
+  const contractIds = contracts.ok ? contracts.body.contracts.map((c) => [c.contract_id, c.client_name]) : [];
+
+  let type = types.includes(q.get("type")) ? q.get("type") : "RaiseRequested";
+  let specs = {};
+  const fieldsBox = h("div", { class: "am-fields" });
+  const result = h("section", { class: "am-result", "aria-live": "polite", "aria-label": "Answer" });
+  const formError = h("p", { class: "am-form-error", id: "form-error", role: "alert" });
+  const typeSelect = h(
+    "select",
+    { id: "f-type", name: "type", "aria-describedby": "f-type-help" },
+    types.map((t) => h("option", { value: t, selected: t === type }, `${words(t)} (${t})`)),
+  );
+  const previewBtn = h("button", { type: "button", class: "am-button am-button-quiet", id: "preview" }, "Preview (what-if)");
+  const submitBtn = h("button", { type: "submit", class: "am-button", id: "submit" }, "Submit");
+  const form = h(
+    "form",
+    { class: "am-card am-form", novalidate: true, "aria-labelledby": "form-title" },
+    h(
+      "div",
+      { class: "am-field" },
+      h("label", { for: "f-type" }, "Event type"),
+      typeSelect,
+      h("small", { id: "f-type-help", class: "am-help" }, "Every type of the catalogue; the form below follows its schema."),
+    ),
+    fieldsBox,
+    formError,
+    h("div", { class: "am-actions" }, previewBtn, submitBtn, h("button", { type: "button", class: "am-button am-button-quiet", id: "reset", onclick: () => build(type, {}) }, "Clear")),
+  );
+
+  function build(t, values) {
+    type = t;
+    const schema = schemas[t];
+    const required = new Set(schema.required || []);
+    specs = {};
+    const blocks = [];
+    for (const [name, prop] of Object.entries(schema.properties)) {
+      if (SKIP.has(name) || prop.readOnly) continue;
+      const spec = fieldSpec(prop, required.has(name));
+      if (name === "account_manager_id" && values[name] === undefined && ctx.session?.account_manager_id)
+        values = { ...values, account_manager_id: ctx.session.account_manager_id };
+      specs[name] = spec;
+      const label = name === "event_id" ? "Event id (idempotency key)" : words(name);
+      const help = [spec.description, spec.kind === "decimal" && !spec.description ? "A decimal, e.g. 37.50" : "",
+        spec.kind === "datetime" ? "Your local time" : ""].filter(Boolean).join(" · ");
+      blocks.push(
+        h(
+          "div",
+          { class: `am-field am-field-${spec.kind}`, "data-field": name },
+          h("label", { for: `f-${name}` }, label, spec.optional ? h("span", { class: "am-optional" }, " (optional)") : h("span", { class: "am-required", "aria-hidden": "true" }, " *")),
+          fieldControl(name, spec, values[name]),
+          h("small", { id: `f-${name}-help`, class: "am-help" }, help),
+          h("small", { id: `f-${name}-error`, class: "am-error", "aria-live": "polite" }),
+        ),
+      );
+    }
+    fieldsBox.replaceChildren(...blocks);
+    formError.textContent = "";
+    const url = new URL(location.href);
+    url.searchParams.set("type", t);
+    history.replaceState(history.state, "", url);
+  }
+
+  function values() {
+    const body = { type };
+    for (const [name, spec] of Object.entries(specs)) {
+      const el = form.querySelector(`[name="${name}"]`);
+      const v = readField(el, spec);
+      if (v !== undefined) body[name] = v;
+    }
+    return body;
+  }
+
+  function clearErrors() {
+    formError.textContent = "";
+    for (const el of form.querySelectorAll(".am-error")) el.textContent = "";
+    for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  }
+
+  function fieldOf(path) {
+    const parts = String(path || "").split(".");
+    for (let i = parts.length - 1; i >= 0; i--) if (specs[parts[i]] || parts[i] === "type") return parts[i];
+    return null;
+  }
+
+  function showFieldError(path, reason) {
+    const name = fieldOf(path);
+    const el = name && form.querySelector(`#f-${name}-error`);
+    if (!el) {
+      formError.textContent = (formError.textContent ? formError.textContent + " " : "") + `${path}: ${reason}`;
+      return;
+    }
+    el.textContent = el.textContent ? `${el.textContent}; ${reason}` : reason;
+    form.querySelector(`#f-${name}`)?.setAttribute("aria-invalid", "true");
+  }
+
+  function show(answer, status, preview) {
+    clearErrors();
+    const a = answer && answer.results ? answer.results[0] : answer;
+    if (!a || (!a.status && status >= 400)) {
+      const text = errorText(answer, status);
+      formError.textContent = text;
+      const errs = answer?.errors || answer?.detail?.errors || [];
+      for (const e of errs) showFieldError(e.field, e.reason);
+      result.replaceChildren(h("div", { class: "am-verdict am-bad" }, h("strong", {}, status === 403 ? "403 Forbidden" : `Error ${status}`), h("p", {}, text)));
+      return;
+    }
+    // Shape errors and refusals both name their field: the reason goes beside it.
+    for (const e of a.errors || []) showFieldError(e.field, e.reason);
+    const [label, cls] = VERDICT[a.status] || [a.status, "am-warn"];
+    const parts = [
+      h(
+        "div",
+        { class: `am-verdict ${cls}`, "data-status": a.status, "data-preview": preview ? "true" : "false" },
+        h("p", { class: "am-kicker" }, preview ? "Preview: what the writer would decide. Nothing was recorded." : "Answer of the service"),
+        h("h2", {}, preview && a.status !== "invalid" ? `Would be ${label.toLowerCase()}` : label, a.code ? h("span", { class: "am-code" }, ` ${a.code}`) : null),
+        h("p", {}, a.message),
+        a.stream_version ? h("p", { class: "am-muted" }, `${preview ? "Would be" : "Recorded as"} version ${a.stream_version} of ${a.contract_id}.`) : null,
+      ),
+      a.status === "accepted" || a.status === "duplicate"
+        ? h(
+            "div",
+            {},
+            h("h3", {}, "Margin impact"),
+            a.margin_impacts === null || a.margin_impacts === undefined
+              ? h("p", { class: "am-muted" }, "Not projected yet.")
+              : a.margin_impacts.length
+                ? a.margin_impacts.map(impactTable)
+                : h("p", { class: "am-muted" }, "This event changes no rate."),
+            h("h3", {}, "Alerts"),
+            alertList(a.alerts),
+          )
+        : null,
+      !preview && (a.status === "accepted" || a.status === "duplicate")
+        ? h("p", {}, h("button", { type: "button", class: "am-button am-button-quiet", onclick: newId }, "Record another (new event id)"), " ",
+            link(`/app/contracts/${encodeURIComponent(a.contract_id)}`, "Back to the contract"))
+        : null,
+    ];
+    result.replaceChildren(...parts.filter(Boolean));
+  }
+
+  function newId() {
+    const el = form.querySelector("#f-event_id");
+    if (el) el.value = crypto.randomUUID();
+    result.replaceChildren();
+  }
+
+  async function send(preview) {
+    previewBtn.disabled = submitBtn.disabled = true;
+    result.replaceChildren(h("p", { class: "am-muted" }, preview ? "Asking what would happen…" : "Submitting…"));
+    try {
+      const r = await request(ctx, "POST", preview ? "/v1/events/preview" : "/v1/events", values());
+      show(r.body, r.status, preview);
+    } catch (e) {
+      result.replaceChildren(h("p", { role: "alert" }, `The request failed: ${e.message}`));
+    } finally {
+      previewBtn.disabled = submitBtn.disabled = false;
+    }
+  }
+
+  typeSelect.addEventListener("change", () => {
+    const keep = {};
+    for (const k of ["contract_id", "assignment_id"]) {
+      const el = form.querySelector(`[name="${k}"]`);
+      if (el && el.value) keep[k] = el.value;
+    }
+    build(typeSelect.value, keep);
+    result.replaceChildren();
+  });
+  previewBtn.addEventListener("click", () => send(true));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    send(false);
+  });
+
+  const initial = {};
+  for (const [k, v] of q.entries()) if (k !== "type") initial[k] = v;
+  build(type, initial);
+  root.replaceChildren(
+    h(
+      "div",
+      { class: "am-page" },
+      h(
+        "header",
+        { class: "am-head" },
+        h("h1", { id: "form-title" }, "Record an event"),
+        h("p", { class: "am-muted" }, "Preview shows what the writer would decide, the margin impact and the alerts, and records nothing. Submit records it."),
+      ),
+      h("datalist", { id: "am-contracts" }, contractIds.map(([id, name]) => h("option", { value: id }, name))),
+      h("div", { class: "am-split" }, form, result),
+      h("p", {}, link("/app/contracts", "Back to my contracts")),
+    ),
+  );
+}

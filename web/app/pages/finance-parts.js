@@ -1,0 +1,76 @@
+// Parts of the finance drill-down pages: the assignment grid, the timeline, the alerts.
+import { api, ApiError } from "../api.js";
+import { el } from "../dom.js";
+import { money, pct } from "../format.js";
+import { statusBadge, moneyCell, pctCell, decCell } from "../components.js";
+import { describeLog } from "../events.js";
+
+/** Every figure of DESIGN's formula table, in the grid's order: [key, heading, cell]. */
+export const FIGURES = [
+  ["pay_rate", "Pay", moneyCell],
+  ["bill_rate", "Bill", moneyCell],
+  ["burden_pct", "Burden", pctCell],
+  ["msp_fee_pct", "MSP fee", pctCell],
+  ["hours_per_week", "Hours / wk", decCell],
+  ["markup_pct", "Markup", pctCell],
+  ["spread", "Spread", moneyCell],
+  ["burdened_cost", "Burdened cost", moneyCell],
+  ["margin_per_hour", "Margin / h", moneyCell],
+  ["margin_pct", "Margin", pctCell],
+  ["weekly_gross_profit", "Weekly GP", moneyCell],
+  ["break_even_markup_pct", "Break-even markup", pctCell],
+  ["remaining_weeks", "Weeks left", decCell],
+  ["remaining_gross_profit", "Remaining GP", moneyCell],
+  ["hours_worked", "Hours worked", decCell],
+  ["conversion_fee_due", "Conversion fee due", moneyCell],
+];
+
+export function assignmentGrid(assignments, asOf) {
+  const heads = ["Assignment", "Staffer", "Status", "Margin status", ...FIGURES.map((f) => f[1])];
+  return el("div", { class: "table-wrap", tabindex: "0" }, el("table", { id: "assignments" },
+    el("caption", {}, "Each assignment as of the date. Margin status: Loss when margin per hour is below zero; Below floor when the markup is under the contract's floor."),
+    el("thead", {}, el("tr", {}, heads.map((h, i) => el("th", { scope: "col", class: i >= 4 ? "num" : "" }, h)))),
+    el("tbody", {}, assignments.map((a) => el("tr", { "data-assignment": a.assignment_id },
+      el("th", { scope: "row" }, el("a", { href: `/app/finance/assignments/${encodeURIComponent(a.assignment_id)}?as_of=${asOf}`, "data-nav": true }, a.assignment_id)),
+      el("td", {}, a.staffer_name || a.staffer_id),
+      el("td", {}, a.status),
+      el("td", {}, statusBadge(a.margin_status)),
+      FIGURES.map(([k, , cell]) => cell(a[k])))))));
+}
+
+export async function timeline(contractId, assignmentId) {
+  let events = [];
+  try {
+    events = (await api.get("/v1/events", { contract_id: contractId })).events;
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+  }
+  let items = describeLog(events);
+  if (assignmentId) {
+    items = items.filter(({ event: e }) => !e.assignment_id || e.assignment_id === assignmentId);
+  }
+  items.reverse();
+  return el("ol", { class: "timeline", reversed: true }, items.length ? items.map((i) => el("li", {},
+    el("time", { datetime: i.when }, i.when.slice(0, 16).replace("T", " ")),
+    el("div", {}, i.text, el("div", { class: "muted" }, `v${i.event.stream_version} · recorded by ${i.event.recorded_by}`))))
+    : el("li", { class: "muted" }, "No events."));
+}
+
+export async function alertsList(contractId, assignmentId) {
+  const r = await api.get("/v1/alerts", { contract_id: contractId, limit: 100 });
+  const alerts = assignmentId ? r.alerts.filter((a) => !a.assignment_id || a.assignment_id === assignmentId) : r.alerts;
+  if (!alerts.length) return el("p", { class: "muted" }, "No alerts.");
+  return el("ul", { class: "alerts", id: "alerts" }, alerts.map((a) => el("li", {},
+    el("div", { class: "alert-head" },
+      el("span", { class: `sev sev-${a.severity}` }, a.severity),
+      el("strong", {}, a.rule),
+      el("span", { class: "muted" }, `${a.basis} · ${a.status} · raised ${a.raised_at.slice(0, 10)}`),
+      el("span", { class: "alert-exposure" }, a.exposure === null ? "" : `exposure ${money(a.exposure)}`)),
+    el("p", {}, a.message))));
+}
+
+export function factList(pairs) {
+  return el("dl", { class: "facts" }, pairs.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+export { money, pct };

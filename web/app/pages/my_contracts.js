@@ -1,0 +1,141 @@
+// My contracts: each of the account manager's contracts with its margin status (colour and
+// words), its open negotiations, raise requests and bypass threats, and a way to record an
+// event on it. Finance and admin see every contract.
+import {
+  ensureStyles, errorText, h, link, money, pct, problem, request, session, statusBadge,
+} from "./am_common.js";
+
+export const title = "My contracts";
+
+const PAGE = 50;
+
+function items(list, kind, cid, type, idField) {
+  if (!list.length) return h("span", { class: "am-muted" }, "none");
+  return h(
+    "ul",
+    { class: "am-chips" },
+    list.map((i) =>
+      h(
+        "li",
+        {},
+        link(
+          `/app/events/new?contract_id=${encodeURIComponent(cid)}&type=${type}` +
+            (idField ? `&${idField}=${encodeURIComponent(i.id)}` : "") +
+            (i.assignment_id ? `&assignment_id=${encodeURIComponent(i.assignment_id)}` : ""),
+          i.id + (i.assignment_id ? ` (${i.assignment_id})` : ""),
+          { title: `${kind} ${i.id}: record what happened next` },
+        ),
+      ),
+    ),
+  );
+}
+
+function alertsCell(open) {
+  const parts = Object.entries(open || {}).filter(([, n]) => n > 0);
+  if (!parts.length) return h("span", { class: "am-muted" }, "none");
+  return h(
+    "span",
+    {},
+    parts.map(([sev, n]) => h("span", { class: `am-sev am-sev-${sev}` }, `${n} ${sev}`)),
+  );
+}
+
+export async function render(root, params, ctx) {
+  ensureStyles();
+  const me = await session(ctx);
+  const mine = me.role === "account_manager";
+  const query = new URLSearchParams(location.search);
+  const offset = Math.max(0, Number(query.get("offset") || 0) | 0);
+  root.replaceChildren(h("p", { class: "am-muted" }, "Loading contracts…"));
+  const r = await request(ctx, "GET", `/v1/contracts?limit=${PAGE}&offset=${offset}`);
+  if (!r.ok) {
+    root.replaceChildren(problem(r.status, errorText(r.body, r.status)));
+    return;
+  }
+  const { contracts, total, as_of } = r.body;
+  const counts = { red: 0, amber: 0, green: 0 };
+  for (const c of contracts) counts[c.margin_status] += 1;
+
+  const rows = contracts.map((c) => {
+    return h(
+      "tr",
+      { "data-contract": c.contract_id, class: `am-row-${c.margin_status}` },
+      h("td", {}, statusBadge(c.margin_status, c.margin_status_text)),
+      h("th", { scope: "row" }, link(`/app/contracts/${encodeURIComponent(c.contract_id)}`, c.contract_id)),
+      h("td", {}, c.client_name),
+      mine ? null : h("td", {}, c.account_manager_id),
+      h("td", { class: "num" }, String(c.assignments.length)),
+      h("td", { class: "num" }, c.markup_floor_pct === null ? "—" : pct(c.markup_floor_pct)),
+      h(
+        "td",
+        { class: "num" },
+        c.assignments.length
+          ? c.assignments.map((a) => h("div", { class: a.margin_per_hour.startsWith("-") ? "am-neg" : "" }, `${a.assignment_id}: ${money(a.margin_per_hour)}/h`))
+          : "—",
+      ),
+      h("td", {}, items(c.open_negotiations, "Negotiation", c.contract_id, "MarkupProposed", "negotiation_id")),
+      h("td", {}, items(c.open_raise_requests, "Raise request", c.contract_id, "RaiseApproved", "raise_request_id")),
+      h("td", {}, items(c.bypass_threats, "Bypass threat", c.contract_id, "ClientContactLogged", null)),
+      h("td", {}, alertsCell(c.open_alerts)),
+      h("td", {}, link(`/app/events/new?contract_id=${encodeURIComponent(c.contract_id)}`, "Record event", { class: "am-button am-button-small" })),
+    );
+  });
+
+  const pager = h(
+    "nav",
+    { class: "am-pager", "aria-label": "Pages of contracts" },
+    h("span", {}, `${total ? offset + 1 : 0}–${offset + contracts.length} of ${total}`),
+    offset > 0 ? link(`/app/contracts?offset=${Math.max(0, offset - PAGE)}`, "Previous") : null,
+    offset + PAGE < total ? link(`/app/contracts?offset=${offset + PAGE}`, "Next") : null,
+  );
+
+  root.replaceChildren(
+    h(
+      "div",
+      { class: "am-page" },
+      h(
+        "header",
+        { class: "am-head" },
+        h("h1", {}, mine ? "My contracts" : "Contracts"),
+        h("p", { class: "am-muted" }, `As of ${as_of}. Status: red, an active assignment loses money every hour; amber, a markup is below the contract's floor; green otherwise.`),
+        h(
+          "div",
+          { class: "am-actions" },
+          link("/app/events/new", "Record an event", { class: "am-button" }),
+        ),
+      ),
+      h(
+        "ul",
+        { class: "am-summary", "aria-label": "Contracts by status on this page" },
+        ["red", "amber", "green"].map((s) =>
+          h("li", { class: `am-card am-card-${s}` }, statusBadge(s), h("strong", {}, String(counts[s]))),
+        ),
+      ),
+      contracts.length
+        ? h(
+            "div",
+            { class: "am-table-wrap" },
+            h(
+              "table",
+              { class: "am-table" },
+              h("caption", { class: "am-sr" }, mine ? "My contracts" : "Contracts"),
+              h(
+                "thead",
+                {},
+                h(
+                  "tr",
+                  {},
+                  ["Status", "Contract", "Client", mine ? null : "Manager", "Active", "Floor", "Margin / h",
+                    "Open negotiations", "Raise requests", "Bypass threats", "Unresolved alerts", ""]
+                    .filter((x) => x !== null)
+                    .map((t) => h("th", { scope: "col" }, t || h("span", { class: "am-sr" }, "Actions"))),
+                ),
+              ),
+              h("tbody", {}, rows),
+            ),
+          )
+        : h("p", {}, "No contracts yet. Record a ContractSigned event to start one."),
+      pager,
+    ),
+  );
+}
