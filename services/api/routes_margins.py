@@ -129,6 +129,16 @@ def _schema(request: Request) -> str:
     return str(request.app.state.settings.projection_schema)
 
 
+async def _forbidden_or_missing(request: Request, who: Principal, assignment_id: str) -> None:
+    """Raises 403 when the assignment is on a contract the reader may not read, else 404."""
+    owner = await read.account_manager_of_assignment(
+        request.app.state.pool, _schema(request), assignment_id
+    )
+    if owner is not None:
+        ensure_may_read(who, owner, f"the contract of {assignment_id}")
+    raise ApiError.field(404, "assignment_id", f"{assignment_id} is not known (yet)")
+
+
 async def _every_margin(
     request: Request, who: Principal, day: date
 ) -> list[tuple[AssignmentMargin, dict[str, Any]]]:
@@ -162,10 +172,7 @@ async def assignment(
         pool, s, owner_scope(who), day, "a.assignment_id = $2", assignment_id
     )
     if not found:
-        owner = await read.account_manager_of_assignment(pool, s, assignment_id)
-        if owner is None:
-            raise ApiError.field(404, "assignment_id", f"{assignment_id} is not known (yet)")
-        ensure_may_read(who, owner, f"the contract of {assignment_id}")
+        await _forbidden_or_missing(request, who, assignment_id)
     floors = await read.floors_on(pool, s, found, day)
     rows = [read.assignment_json(m, ids, floors.get(m.facts.contract_id)) for m, ids in found]
     body: BaseModel = (
@@ -404,10 +411,7 @@ async def assignment_rates(
     pool, s = request.app.state.pool, _schema(request)
     rates = await read.rate_history(pool, s, owner_scope(who), assignment_id)
     if not rates:
-        owner = await read.account_manager_of_assignment(pool, s, assignment_id)
-        if owner is None:
-            raise ApiError.field(404, "assignment_id", f"{assignment_id} is not known (yet)")
-        ensure_may_read(who, owner, f"the contract of {assignment_id}")
+        await _forbidden_or_missing(request, who, assignment_id)
     body = AssignmentRates.model_validate({"assignment_id": assignment_id, "rates": rates})
     return _respond(request, body, rates, f"rates-{assignment_id}")
 

@@ -37,12 +37,11 @@ def preview_json(p: Preview) -> dict[str, Any]:
         impact_json(dataclasses.asdict(i) | {"occurred_at": i.occurred_at.astimezone(UTC)})
         for i in p.impacts
     ]
-    return {
-        "preview": True,
-        **results.from_verdict(p.verdict),
-        "margin_impacts": impacts,
-        "alerts": [unstored_alert_json(a) for a in p.alerts],
-    }
+    out = {"preview": True, **results.from_verdict(p.verdict)}
+    if p.verdict.outcome == "accepted":  # otherwise null, as POST answers (nothing caused)
+        out["margin_impacts"] = impacts
+        out["alerts"] = [unstored_alert_json(a) for a in p.alerts]
+    return out
 
 
 _RESULT = {"model": PreviewResult | PreviewBatch}

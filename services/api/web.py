@@ -120,7 +120,7 @@ class SessionInfo(BaseModel):
             "description": "signed in: the session cookie is set",
             "headers": {"Set-Cookie": {"schema": {"type": "string"}}},
         },
-        **errors(401, 413, 415, 422),
+        **errors(400, 401, 413, 415, 422, e400="the body is not valid JSON"),
     },
 )
 async def sign_in(body: SignIn, request: Request) -> JSONResponse:

@@ -13,6 +13,7 @@ from typing import Any
 
 import schemathesis
 
+_EVENT_BODIES = ("/v1/events", "/v1/events/preview")  # the same body: events as submitted
 _DATE_PAIRS = (("start_date", "end_date"), ("start_date", "expected_end_date"))
 
 
@@ -35,7 +36,7 @@ def _in_order(event: Any) -> None:
 @schemathesis.hook
 def map_body(context: Any, body: Any) -> Any:
     op = context.operation
-    if op is None or (op.method.upper(), op.path) != ("POST", "/v1/events"):
+    if op is None or op.method.upper() != "POST" or op.path not in _EVENT_BODIES:
         return body
     if isinstance(body, dict) and isinstance(body.get("events"), list):
         for event in body["events"]:
