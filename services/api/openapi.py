@@ -128,10 +128,10 @@ def _submitted(name: str, schema: dict[str, Any]) -> dict[str, Any]:
             props[term] = _non_null(props[term])
         out["anyOf"] = [{"required": [term]} for term in terms]
     props[EXPECTED_STREAM_VERSION] = {
-        "type": "integer",
+        "type": ["integer", "null"],
         "minimum": 0,
         "description": "refuse the event (409 version_conflict) unless the contract's stream "
-        "is at this version",
+        "is at this version; null or absent: no such check",
     }
     return out
 

@@ -87,7 +87,12 @@ async def preview_events(request: Request, who: Submitter) -> JSONResponse:
     else:
         status = 200
     if not is_batch:
-        answer = PreviewResult.model_validate(final[0]).model_dump(mode="json")
-        return JSONResponse(answer, status_code=status)
+        return JSONResponse(_shown(PreviewResult.model_validate(final[0])), status_code=status)
     batch = PreviewBatch.model_validate({"preview": True, **results.batch(final)})
-    return JSONResponse(batch.model_dump(mode="json"), status_code=status)
+    answer = {**batch.model_dump(mode="json"), "results": [_shown(r) for r in batch.results]}
+    return JSONResponse(answer, status_code=status)
+
+
+def _shown(result: PreviewResult) -> dict[str, Any]:
+    """A result as JSON; an invalid event's exactly as POST answers it (no `preview`)."""
+    return result.model_dump(mode="json", exclude={"preview"} if result.preview is None else None)
