@@ -123,10 +123,11 @@ def _submitted(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     out["required"] = [r for r in out.get("required", []) if r not in STAMPED_FIELDS]
     props["schema_version"] = {"const": 1, "default": 1, "description": "1 today"}
     terms = getattr(EVENT_TYPES[name], "TERMS", None)
-    if terms:  # ContractAmended amends at least one term
-        for term in terms:
-            props[term] = _non_null(props[term])
-        out["anyOf"] = [{"required": [term]} for term in terms]
+    if terms:  # ContractAmended amends at least one term (null: that term is not amended)
+        out["anyOf"] = [
+            {"required": [term], "properties": {term: {"not": {"type": "null"}}}}
+            for term in terms
+        ]
     props[EXPECTED_STREAM_VERSION] = {
         "type": ["integer", "null"],
         "minimum": 0,
@@ -134,15 +135,6 @@ def _submitted(name: str, schema: dict[str, Any]) -> dict[str, Any]:
         "is at this version; null or absent: no such check",
     }
     return out
-
-
-def _non_null(schema: dict[str, Any]) -> dict[str, Any]:
-    branches = schema.get("anyOf")
-    if isinstance(branches, list):
-        kept = [b for b in branches if b != {"type": "null"}]
-        rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
-        return {**rest, **kept[0]} if len(kept) == 1 else {**rest, "anyOf": kept}
-    return schema
 
 
 def submission_schemas() -> dict[str, dict[str, Any]]:
