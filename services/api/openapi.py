@@ -125,8 +125,7 @@ def _submitted(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     terms = getattr(EVENT_TYPES[name], "TERMS", None)
     if terms:  # ContractAmended amends at least one term (null: that term is not amended)
         out["anyOf"] = [
-            {"required": [term], "properties": {term: {"not": {"type": "null"}}}}
-            for term in terms
+            {"required": [term], "properties": {term: {"not": {"type": "null"}}}} for term in terms
         ]
     props[EXPECTED_STREAM_VERSION] = {
         "type": ["integer", "null"],
