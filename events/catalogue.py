@@ -93,6 +93,17 @@ def _type_is_required(schema: JsonDict) -> None:
         required.insert(0, "type")
 
 
+# Every date and date-time field of the catalogue.
+_DATED: Final = (
+    "occurred_at",
+    "recorded_at",
+    "start_date",
+    "end_date",
+    "expected_end_date",
+    "effective_date",
+)
+
+
 class EventBase(BaseModel):
     """Fields common to every event."""
 
@@ -112,6 +123,14 @@ class EventBase(BaseModel):
     recorded_by: Id | None = Field(default=None, json_schema_extra={"readOnly": True})
     recorded_at: AwareDatetime | None = Field(default=None, json_schema_extra={"readOnly": True})
     stream_version: StreamVersion | None = Field(default=None, json_schema_extra={"readOnly": True})
+
+    @field_validator(*_DATED, mode="before", check_fields=False)
+    @classmethod
+    def _dates_are_written(cls, value: Any) -> Any:
+        # pydantic's lax date and datetime would read a number as a unix time: 0 is no date.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise PydanticCustomError("date_type", "must be a date (time) written in ISO 8601")
+        return value
 
     @field_validator("schema_version")
     @classmethod

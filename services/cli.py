@@ -93,17 +93,35 @@ def _token_create(args: argparse.Namespace, settings: Callable[[], Settings]) ->
     async def run() -> tuple[str, str]:
         conn = await asyncpg.connect(settings().dsn)
         try:
-            return await tokens.create_token(conn, args.role, args.account_manager)
+            return await tokens.create_token(conn, args.role, args.account_manager, expires_in)
         finally:
             await conn.close()
 
     try:
+        expires_in = tokens.parse_duration(args.expires_in) if args.expires_in else None
         token_id, token = asyncio.run(run())
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"token {token_id} ({args.role}) created; it is shown once:", file=sys.stderr)
+    lasting = f", expires in {args.expires_in}" if expires_in else ""
+    print(f"token {token_id} ({args.role}{lasting}) created; it is shown once:", file=sys.stderr)
     print(token)
+    return 0
+
+
+def _token_list(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services import tokens
+
+    async def run() -> list[dict[str, Any]]:
+        conn = await asyncpg.connect(settings().dsn)
+        try:
+            return await tokens.list_tokens(conn)
+        finally:
+            await conn.close()
+
+    print(tokens.LIST_HEADER)
+    for t in asyncio.run(run()):
+        print(tokens.describe(t))
     return 0
 
 
@@ -230,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     tc = tk.add_parser("create", help="create a token; prints it once, alone on stdout")
     tc.add_argument("--role", required=True, choices=["account_manager", "finance", "admin"])
     tc.add_argument("--account-manager", help="the account manager's id (role account_manager)")
+    tc.add_argument(
+        "--expires-in", help="refuse the token after this long: 90d, 12h, 30m, 2w (default never)"
+    )
+    tk.add_parser("list", help="every token: role, account manager, created, expiry, revoked")
     tr = tk.add_parser("revoke", help="revoke a token, by its id or the token itself")
     tr.add_argument("secret", metavar="TOKEN_OR_ID")
     tv = tk.add_parser("verify", help="exit 0 when the token is live")
@@ -263,6 +285,7 @@ _HANDLERS: dict[tuple[str, ...], Callable[[argparse.Namespace, Callable[[], Sett
     ("serve",): _serve,
     ("token", "create"): _token_create,
     ("token", "revoke"): _token_revoke,
+    ("token", "list"): _token_list,
     ("token", "verify"): _token_verify,
     ("submit",): _submit,
     ("projections", "rebuild"): _projections_rebuild,

@@ -51,13 +51,13 @@ async def open_session(pool: asyncpg.Pool, token: str) -> tuple[str, Session] | 
 
 
 async def lookup(pool: asyncpg.Pool, sid: str) -> Session | None:
-    """The session of a cookie value, if it and its token are both live. A token's optional
-    expiry column (`expires_at`, when the api_tokens table has one) is honoured too."""
+    """The session of a cookie value, if it and its token are both live (not revoked, not
+    expired)."""
     row = await pool.fetchrow(
         """SELECT t.token_id, t.role, t.account_manager_id, s.csrf_token
            FROM web_sessions s JOIN api_tokens t USING (token_id)
            WHERE s.session_sha256 = $1 AND s.expires_at > now() AND t.revoked_at IS NULL
-             AND coalesce((to_jsonb(t) ->> 'expires_at')::timestamptz > now(), true)""",
+             AND (t.expires_at IS NULL OR t.expires_at > now())""",
         _sha(sid),
     )
     if row is None:

@@ -90,6 +90,25 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LEDGER_RISK_INSTANCE_ID"),
     )
 
+    # The largest request body the API reads (bytes): a larger one is refused with 413 before
+    # it is read whole. A batch of 500 events with long descriptions fits.
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, validation_alias=AliasChoices("LEDGER_MAX_BODY_BYTES")
+    )
+    # How deep JSON arrays and objects may nest in a request body (an event nests 2 levels).
+    max_json_depth: int = Field(
+        32, ge=4, le=500, validation_alias=AliasChoices("LEDGER_MAX_JSON_DEPTH")
+    )
+    # How often (seconds) an open stream of alerts re-checks its token: a revoked or expired
+    # token's stream ends within this.
+    stream_token_check_s: float = Field(
+        2.0, gt=0, validation_alias=AliasChoices("LEDGER_STREAM_TOKEN_CHECK_S")
+    )
+    # When set, GET /metrics asks for `Authorization: Bearer <this>`; unset, it is open.
+    metrics_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("LEDGER_METRICS_TOKEN")
+    )
+
     @property
     def topics(self) -> Topics:
         return topics(self.topic_prefix)

@@ -28,7 +28,7 @@ import asyncpg
 import httpx
 
 from services import watchdog
-from services.api.routes_alerts import ALERT_COLUMNS, COMMITTED_BEFORE_RUNNING, alert_json
+from services.api.read import alerts as read
 
 log = logging.getLogger("ledger.webhooks")
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -72,13 +72,7 @@ async def add(conn: asyncpg.Connection, url: str, min_severity: str) -> tuple[st
 
 
 async def status(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        """SELECT w.webhook_id, w.url, w.min_severity, w.active, w.delivered, w.attempts,
-                  w.last_status, w.last_error, w.last_attempt_at,
-                  (SELECT count(*) FROM alerts a WHERE a.seq > w.cursor_seq) AS pending
-           FROM webhooks w ORDER BY w.created_at"""
-    )
-    return [dict(r) for r in rows]
+    return await read.webhooks_status(conn)
 
 
 class Deliverer:
@@ -104,9 +98,7 @@ class Deliverer:
                         self.tasks.pop(wid)  # ended (deactivated or failed): started again
                     try:
                         with watchdog.current().busy("reading the webhooks"):
-                            rows = await asyncio.wait_for(
-                                pool.fetch("SELECT webhook_id FROM webhooks WHERE active"), 10
-                            )
+                            active = await asyncio.wait_for(read.active_webhook_ids(pool), 10)
                         delay = self.backoff_s
                     except Exception as exc:
                         log.warning("webhooks not read (%s: %s); again in %.1f s",
@@ -115,7 +107,6 @@ class Deliverer:
                             await asyncio.wait_for(stop.wait(), delay)
                         delay = min(delay * 2, self.max_backoff_s)
                         continue
-                    active = {r["webhook_id"] for r in rows}
                     for wid in active - set(self.tasks):
                         self.tasks[wid] = asyncio.create_task(self._serve(pool, http, wid))
                     for wid in set(self.tasks) - active:
@@ -164,15 +155,10 @@ class Deliverer:
         while True:
             if lock.is_closed():  # the lock went with its session: another may deliver now
                 raise ConnectionError("the receiver's lock session was lost")
-            hook = await pool.fetchrow("SELECT * FROM webhooks WHERE webhook_id = $1", wid)
+            hook = await read.webhook(pool, wid)
             if hook is None or not hook["active"]:
                 return
-            rows = await pool.fetch(
-                f"""SELECT {ALERT_COLUMNS} FROM alerts a
-                    WHERE a.seq > $1 AND {COMMITTED_BEFORE_RUNNING}
-                    ORDER BY a.seq LIMIT 100""",
-                hook["cursor_seq"],
-            )
+            rows = await read.alerts_after_seq(pool, hook["cursor_seq"])
             if not rows:
                 await asyncio.sleep(0.3)
                 continue
@@ -182,7 +168,7 @@ class Deliverer:
                         "UPDATE webhooks SET cursor_seq = $2 WHERE webhook_id = $1", wid, r["seq"]
                     )
                     continue
-                error = await self._post(http, hook, alert_json(r))
+                error = await self._post(http, hook, read.alert_json(r))
                 if error is None:
                     await pool.execute(
                         """UPDATE webhooks SET cursor_seq = $2, delivered = delivered + 1,

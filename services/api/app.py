@@ -11,27 +11,24 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.api import metrics, unavailable
+from services.api import errors, metrics, openapi, unavailable
+from services.api.errors import error_body
 from services.api.gateway import SubmissionGateway
+from services.api.guards import Guards
 from services.api.margin_cache import SingleFlight
 from services.api.routes_alerts import router as alerts_router
 from services.api.routes_contracts import router as contracts_router
 from services.api.routes_events import router as events_router
 from services.api.routes_margins import router as margins_router
 from services.api.routes_preview import router as preview_router
+from services.api.schemas import Health, NotReady, Ready
 from services.api.web import router as web_router
 from services.api.writer_progress import WriterProgress, end_offsets
 from services.projector import store
 from services.projector.commands import ensure_schema
 from services.settings import Settings
-
-
-def _field_error(e: Any) -> dict[str, str]:
-    field = ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0])
-    return {"field": field, "reason": e["msg"]}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -75,12 +72,22 @@ def create_app(settings: Settings) -> FastAPI:
         description="Negotiation, raise and contract events of a staffing agency, and the "
         "margin impact they cause.",
         lifespan=lifespan,
+        # operationId = the handler's name (`contract`, `submit_events`): what a generated
+        # client calls its functions.
+        generate_unique_id_function=lambda route: route.name,
         docs_url=None,  # served by services/api/web.py from swagger-ui-dist, with no CDN
         redoc_url=None,
     )
+    app.state.settings = settings
     app.state.metrics = metrics.install(app)
     app.state.margin_cache = SingleFlight()
+    # Outermost: every answer, the metrics' and the errors' included, gets its headers.
+    app.add_middleware(Guards, max_body_bytes=settings.max_body_bytes)
+    errors.install(app)
+    # 503 + Retry-After for a PostgreSQL or Kafka that is away: handlers of those exception
+    # classes, tried before the catch-all 500 of errors.install.
     unavailable.install(app)
+    openapi.install(app)
     app.include_router(events_router)
     app.include_router(preview_router)
     app.include_router(margins_router)
@@ -88,27 +95,18 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(contracts_router)
     app.include_router(web_router)
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
-                "reason": e["msg"],
-            }
-            for e in exc.errors()
-        ]
-        return JSONResponse({"errors": errors}, status_code=422)
-
-    @app.get("/healthz", tags=["health"], summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", tags=["health"], summary="The process is alive", response_model=Health)
+    async def healthz() -> Health:
+        return Health(status="ok")
 
     @app.get(
         "/readyz",
         tags=["health"],
         summary="Kafka, PostgreSQL and the writer work; the read models are current",
+        response_model=Ready,
+        responses={503: {"model": NotReady, "description": "some check failed: see `checks`"}},
     )
-    async def readyz(request: Request) -> JSONResponse:
+    async def readyz(request: Request) -> Any:
         st = request.app.state
         checks: dict[str, Any] = {}
         try:
@@ -132,10 +130,14 @@ def create_app(settings: Settings) -> FastAPI:
             }
         except Exception as exc:
             checks["projections"] = {"ok": False, "detail": str(exc) or type(exc).__name__}
-        ready = all(c["ok"] for c in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        if all(c["ok"] for c in checks.values()):
+            return Ready.model_validate({"status": "ready", "checks": checks})
+        failed = [
+            {"field": name, "reason": str(c.get("detail") or "failed")}
+            for name, c in checks.items()
+            if not c["ok"]
+        ]
+        body = error_body("not ready: " + ", ".join(f["field"] for f in failed), failed)  # type: ignore[arg-type]
+        return JSONResponse({**body, "status": "not ready", "checks": checks}, status_code=503)
 
     return app

@@ -11,13 +11,15 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services import sessions, tokens
+from services.api.errors import ApiError
 from services.tokens import Principal
 
 _bearer = HTTPBearer(auto_error=False)
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -28,26 +30,28 @@ async def principal(
     if creds is not None and creds.scheme.lower() == "bearer":
         found = await tokens.lookup(pool, creds.credentials)
         if found is None:
-            raise HTTPException(
-                401, "the token is unknown or revoked", {"WWW-Authenticate": "Bearer"}
+            raise ApiError.field(
+                401, "Authorization", "the token is unknown, revoked or expired", _CHALLENGE
             )
         return found
     sid = request.cookies.get(sessions.COOKIE)
     if sid:
         session = await sessions.lookup(pool, sid)
         if session is None:
-            raise HTTPException(401, "the session has ended; sign in again")
+            raise ApiError.field(401, sessions.COOKIE, "the session has ended; sign in again")
         if request.method in UNSAFE and not hmac.compare_digest(
             request.headers.get(sessions.CSRF_HEADER, ""), session.csrf_token
         ):
-            raise HTTPException(403, "the X-CSRF-Token header is missing or wrong")
+            raise ApiError.field(
+                403, sessions.CSRF_HEADER, "the X-CSRF-Token header is missing or wrong"
+            )
         return session.principal
-    raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+    raise ApiError.field(401, "Authorization", "a bearer token is required", _CHALLENGE)
 
 
 async def submitter(who: Annotated[Principal, Depends(principal)]) -> Principal:
     if who.role == "finance":
-        raise HTTPException(403, "finance may read but not submit events")
+        raise ApiError.field(403, "(token)", "finance may read but not submit events")
     return who
 
 

@@ -9,6 +9,7 @@ do not collide.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Iterable
@@ -21,6 +22,10 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.errors import ApiError
+from services.api.read import alerts as read_alerts
+from services.api.read import margins as read_margins
+from services.api.schemas import ErrorBody
 from services.api.writer_progress import end_offsets
 
 log = logging.getLogger("ledger.api")
@@ -77,10 +82,7 @@ async def _read_system(request: Request) -> list[GaugeMetricFamily]:
     out: list[GaugeMetricFamily] = []
     try:
         ends = await end_offsets(st.offsets, s.topics.events)
-        rows = await st.pool.fetch(
-            f"SELECT partition, next_offset FROM {s.projection_schema}.positions"
-        )
-        applied = {r["partition"]: r["next_offset"] for r in rows}
+        applied = await read_margins.projector_positions(st.pool, s.projection_schema)
         lag = GaugeMetricFamily(
             "ledger_projection_lag_events",
             "Offsets of the events topic the margin projector has not applied yet.",
@@ -97,10 +99,8 @@ async def _read_system(request: Request) -> list[GaugeMetricFamily]:
             "Contract-risk alerts stored, by status and severity.",
             labels=["status", "severity"],
         )
-        for r in await st.pool.fetch(
-            "SELECT status, severity, count(*) AS n FROM alerts GROUP BY status, severity"
-        ):
-            alerts.add_metric([r["status"], r["severity"]], r["n"])
+        for status, severity, n in await read_alerts.alert_counts(st.pool):
+            alerts.add_metric([status, severity], n)
         out.append(alerts)
     except Exception:
         log.exception("metrics: alerts not read")
@@ -144,8 +144,31 @@ def install(app: FastAPI) -> ApiMetrics:
 
     app.add_middleware(_Measure, metrics=metrics)
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=True)
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics (bearer LEDGER_METRICS_TOKEN when it is set)",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "the Prometheus text exposition format",
+                "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+            },
+            401: {"model": ErrorBody, "description": "LEDGER_METRICS_TOKEN is set, not sent"},
+        },
+    )
     async def prometheus(request: Request) -> Response:
+        expected = request.app.state.settings.metrics_token
+        if expected is not None:
+            sent = request.headers.get("authorization", "")
+            want = f"Bearer {expected.get_secret_value()}"
+            if not hmac.compare_digest(sent.encode(), want.encode()):
+                raise ApiError.field(
+                    401,
+                    "Authorization",
+                    "the scrape token (LEDGER_METRICS_TOKEN) is required",
+                    {"WWW-Authenticate": "Bearer"},
+                )
         metrics.scraped.values = await _read_system(request)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -1,10 +1,12 @@
-"""What POST /v1/events answers for each event: one shape for every outcome."""
+"""What POST /v1/events answers for each event: one shape for every outcome, carrying the
+`errors` and `message` of the one error body (`errors` empty when the event was taken)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from events.errors import EventValidationError
+from events.errors import WHOLE_EVENT, EventValidationError, FieldError
 from events.messages import REFUSALS, Verdict
 
 
@@ -16,13 +18,15 @@ def from_verdict(v: Verdict) -> dict[str, Any]:
         "contract_id": v.contract_id,
         "type": v.event_type,
         "message": v.message,
+        "errors": [],
     }
     if v.code is not None:
         out["code"] = v.code
-        refusal = REFUSALS.get(v.code)
-        if v.outcome == "refused" and refusal is not None and refusal.field is not None:
-            # The field the refusal is about, as a shape error names its field.
-            out["errors"] = [{"field": refusal.field, "reason": v.message}]
+    if v.outcome == "refused":
+        # The field the refusal is about (REFUSALS names it), else the whole event.
+        refusal = REFUSALS.get(v.code or "")
+        field = refusal.field if refusal is not None and refusal.field else WHOLE_EVENT
+        out["errors"] = [FieldError(field=field, reason=v.message)]
     if v.stream_version is not None:
         out["stream_version"] = v.stream_version
     return out
@@ -41,7 +45,7 @@ def invalid(index: int, raw: object, err: EventValidationError) -> dict[str, Any
     }
 
 
-def pending(event_id: str, contract_id: str, event_type: str) -> dict[str, Any]:
+def pending(event_id: str, contract_id: str, event_type: str | None) -> dict[str, Any]:
     return {
         "status": "pending",
         "http_status": 202,
@@ -49,6 +53,7 @@ def pending(event_id: str, contract_id: str, event_type: str) -> dict[str, Any]:
         "contract_id": contract_id,
         "type": event_type,
         "message": "The writer has not decided yet; poll the location for the verdict.",
+        "errors": [],
         "location": f"/v1/submissions/{event_id}",
     }
 
@@ -56,3 +61,16 @@ def pending(event_id: str, contract_id: str, event_type: str) -> dict[str, Any]:
 def overall_status(results: list[dict[str, Any]]) -> int:
     statuses = {r["http_status"] for r in results}
     return statuses.pop() if len(statuses) == 1 else 207
+
+
+def batch(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The answer to a batch: its results, their errors (fields prefixed `events.<i>.`) and a
+    message counting the outcomes."""
+    errors = [
+        FieldError(field=f"events.{i}.{e['field']}", reason=e["reason"])
+        for i, r in enumerate(results)
+        for e in r["errors"]
+    ]
+    counts = Counter(r["status"] for r in results)
+    message = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return {"results": results, "errors": errors, "message": f"{len(results)} events: {message}"}

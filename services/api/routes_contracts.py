@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
 
 from events.schema import event_json_schemas
 from projections import margin
 from projections.margin_status import status_text
 from services.api.auth import Reader
-from services.api.contract_queries import contract_owner, contracts_overview
+from services.api.errors import ApiError
+from services.api.ownership import ensure_may_read
+from services.api.params import AccountManagerIdQuery, AsOf, ContractIdPath, Limit, Offset
+from services.api.read.contracts import contract_owner, contracts_overview
+from services.api.schemas import ContractOverviewAsOf, ContractOverviews, errors
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["contracts"])
@@ -44,21 +47,26 @@ def _manager_scope(who: Principal, account_manager_id: str | None) -> str | None
     if who.may_read_all():
         return account_manager_id
     if account_manager_id is not None and account_manager_id != who.account_manager_id:
-        raise HTTPException(403, "account managers see only their own contracts")
+        raise ApiError.field(
+            403, "account_manager_id", "account managers see only their own contracts"
+        )
     return who.account_manager_id
 
 
-@router.get("/contracts", summary="Contracts with their margin status and open items")
+@router.get(
+    "/contracts",
+    summary="Contracts with their margin status and open items",
+    response_model=ContractOverviews,
+    responses=errors(401, 403, 422),
+)
 async def contracts(
     request: Request,
     who: Reader,
-    account_manager_id: Annotated[
-        str | None, Query(description="finance and admin: one manager's; default all")
-    ] = None,
-    as_of: Annotated[date | None, Query(description="YYYY-MM-DD; default today (UTC)")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> JSONResponse:
+    account_manager_id: AccountManagerIdQuery = None,
+    as_of: AsOf = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> ContractOverviews:
     """An account manager sees their own contracts; finance and admin every contract, or one
     manager's. Each contract carries its status colour (red: an active assignment loses money
     per hour; amber: a markup below the contract's floor; green otherwise), its active
@@ -69,7 +77,7 @@ async def contracts(
         st.pool, st.settings.projection_schema, day, _manager_scope(who, account_manager_id),
         limit, offset,
     )  # fmt: skip
-    return JSONResponse(
+    return ContractOverviews.model_validate(
         {
             "as_of": day.isoformat(),
             "total": total,
@@ -80,26 +88,35 @@ async def contracts(
     )
 
 
-@router.get("/contracts/{contract_id}", summary="One contract's status and open items")
+@router.get(
+    "/contracts/{contract_id}",
+    summary="One contract's status and open items",
+    response_model=ContractOverviewAsOf,
+    responses=errors(401, 403, 404, 422),
+)
 async def one_contract(
-    contract_id: str,
-    request: Request,
-    who: Reader,
-    as_of: Annotated[date | None, Query(description="YYYY-MM-DD; default today (UTC)")] = None,
-) -> JSONResponse:
+    contract_id: ContractIdPath, request: Request, who: Reader, as_of: AsOf = None
+) -> ContractOverviewAsOf:
     st = request.app.state
     s = st.settings.projection_schema
     owner = await contract_owner(st.pool, s, contract_id)
     if owner is None:
-        raise HTTPException(404, f"contract {contract_id} is not known (yet)")
-    if not who.may_read_all() and owner != who.account_manager_id:
-        raise HTTPException(403, f"contract {contract_id} is not managed by you")
+        raise ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
+    ensure_may_read(who, owner, f"contract {contract_id}")
     day = as_of or datetime.now(UTC).date()
     _, rows = await contracts_overview(st.pool, s, day, None, 1, 0, contract_id=contract_id)
-    return JSONResponse({"as_of": day.isoformat(), **_contract_json(rows[0])})
+    return ContractOverviewAsOf.model_validate(
+        {"as_of": day.isoformat(), **_contract_json(rows[0])}
+    )
 
 
-@router.get("/schema/events", tags=["events"], summary="The JSON Schema of every event type")
+@router.get(
+    "/schema/events",
+    tags=["events"],
+    summary="The JSON Schema of every event type",
+    response_model=dict[str, dict[str, Any]],
+    responses=errors(401),
+)
 async def event_schemas(who: Reader) -> dict[str, dict[str, Any]]:
     """Keyed by event type, as `ledger schema` prints it; forms are generated from it."""
     return event_json_schemas()

@@ -3,44 +3,61 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from events.errors import EventValidationError
+from events.errors import WHOLE_EVENT, EventValidationError
 from events.messages import Submission, Verdict
-from events.serialization import decode_json, parse_submission
+from events.serialization import parse_submission
 from services.api import results
 from services.api.auth import Reader, Submitter
+from services.api.body import counts_as_ints, read_json
+from services.api.errors import ApiError
 from services.api.event_log import contract_events
-from services.api.routes_alerts import ALERT_COLUMNS, alert_json
-from services.api.routes_margins import impact_json
+from services.api.openapi import SUBMISSION_BODY
+from services.api.ownership import ensure_may_read
+from services.api.read import alerts as read_alerts
+from services.api.read import margins as read_margins
+from services.api.read import submissions as stored_submissions
+from services.api.schemas import AuditLog, BatchResult, ErrorBody, EventResult, errors
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["events"])
 MAX_BATCH = 500
+
+_RESULT = {"model": EventResult | BatchResult}
+_SUBMIT_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {**_RESULT, "description": "a duplicate: the original result, nothing appended"},
+    201: {**_RESULT, "description": "accepted: appended, with the margin impacts and alerts"},
+    202: {
+        **_RESULT,
+        "description": "the writer has not decided within the deadline: poll `location`",
+        "headers": {"Location": {"schema": {"type": "string"}, "description": "where to poll"}},
+    },
+    207: {"model": BatchResult, "description": "a batch whose events had different outcomes"},
+    **errors(401, 403, 413, 415),
+    404: {**_RESULT, "description": "refused: unknown contract, assignment, ..."},
+    409: {**_RESULT, "description": "refused: conflicts with the contract's state"},
+    422: {"model": EventResult | BatchResult | ErrorBody, "description": "invalid: named fields"},
+}
 
 
 def _events_of(body: Any) -> tuple[list[Any], bool]:
     if isinstance(body, dict) and set(body) == {"events"}:
         items = body["events"]
         if not isinstance(items, list) or not items:
-            raise _unprocessable("events", "must be a non-empty list of events")
+            raise ApiError.field(422, "events", "must be a non-empty list of events")
         if len(items) > MAX_BATCH:
-            raise _unprocessable("events", f"at most {MAX_BATCH} events per request")
+            raise ApiError.field(422, "events", f"at most {MAX_BATCH} events per request")
         return items, True
     if isinstance(body, dict):
         return [body], False
-    raise _unprocessable("(body)", 'must be one event object or {"events": [...]}')
-
-
-def _unprocessable(field: str, reason: str) -> HTTPException:
-    return HTTPException(422, {"errors": [{"field": field, "reason": reason}]})
+    raise ApiError.field(422, "(body)", 'must be one event object or {"events": [...]}')
 
 
 async def read_submissions(
@@ -48,17 +65,19 @@ async def read_submissions(
 ) -> tuple[list[dict[str, Any] | None], list[tuple[int, Submission]], bool]:
     """The body of POST /v1/events (and of its preview) as submissions stamped by `who` at
     `now`: (the result of each event invalid in shape, else None; the valid ones with their
-    index; whether the body was a batch). A body that is no event at all raises 422."""
-    try:
-        body = decode_json(await request.body())
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise _unprocessable("(body)", f"is not valid JSON: {exc}") from exc
+    index; whether the body was a batch). A body that is no event at all raises ApiError
+    (413, 415 or 422, as body.read_json)."""
+    body = await read_json(request, request.app.state.settings.max_json_depth)
     items, is_batch = _events_of(body)
     out: list[dict[str, Any] | None] = [None] * len(items)
     valid: list[tuple[int, Submission]] = []
     for i, raw in enumerate(items):
+        if not isinstance(raw, dict):
+            err = EventValidationError.single(WHOLE_EVENT, "must be a JSON object")
+            out[i] = results.invalid(i, raw, err)
+            continue
         try:
-            event, expected = parse_submission(raw)
+            event, expected = parse_submission(counts_as_ints(raw))
         except EventValidationError as err:
             out[i] = results.invalid(i, raw, err)
             continue
@@ -77,17 +96,22 @@ async def read_submissions(
     return out, valid, is_batch
 
 
-@router.post("/events", summary="Submit one event or a batch; answers the writer's verdicts")
+@router.post(
+    "/events",
+    summary="Submit one event or a batch; answers the writer's verdicts",
+    status_code=201,
+    response_model=None,
+    responses=_SUBMIT_ANSWERS,
+    openapi_extra={"requestBody": SUBMISSION_BODY},
+)
 async def submit_events(request: Request, who: Submitter) -> JSONResponse:
+    st = request.app.state
     now = datetime.now(UTC)
-    deadline = time.monotonic() + request.app.state.settings.verdict_timeout_s
+    deadline = time.monotonic() + st.settings.verdict_timeout_s
     out, to_send, is_batch = await read_submissions(request, who, now)
 
     if to_send:
-        gateway = request.app.state.gateway
-        verdicts = await gateway.submit(
-            [s for _, s in to_send], request.app.state.settings.verdict_timeout_s
-        )
+        verdicts = await st.gateway.submit([s for _, s in to_send], st.settings.verdict_timeout_s)
         for (i, s), v in zip(to_send, verdicts, strict=True):
             ev = s.event
             out[i] = (
@@ -97,63 +121,66 @@ async def submit_events(request: Request, who: Submitter) -> JSONResponse:
             )
 
     final = [r for r in out if r is not None]
-    request.app.state.metrics.count_results(final)
+    st.metrics.count_results(final)
     accepted = [r for r in final if r["status"] == "accepted"]
     if accepted:
-        remaining = deadline - time.monotonic()
-        await attach_impacts(request, accepted, remaining)
+        await attach_impacts(request, accepted, deadline - time.monotonic())
     status = results.overall_status(final)
     if not is_batch:
         headers = {"Location": final[0]["location"]} if final[0]["status"] == "pending" else None
-        return JSONResponse(final[0], status_code=status, headers=headers)
-    return JSONResponse({"results": final}, status_code=status)
+        answer = EventResult.model_validate(final[0]).model_dump(mode="json")
+        return JSONResponse(answer, status_code=status, headers=headers)
+    batch = BatchResult.model_validate(results.batch(final)).model_dump(mode="json")
+    return JSONResponse(batch, status_code=status)
 
 
-@router.get("/submissions/{event_id}", summary="The verdict on a submission answered 202")
-async def submission(event_id: uuid.UUID, request: Request, who: Reader) -> JSONResponse:
-    row = await request.app.state.pool.fetchrow(
-        """SELECT event_id, contract_id, submitted_by, verdict FROM submissions
-           WHERE event_id = $1 AND ($2 OR submitted_by = $3)
-           ORDER BY (verdict IS NULL), submitted_at DESC LIMIT 1""",
-        event_id,
-        who.may_read_all(),
-        who.name,
+@router.get(
+    "/submissions/{event_id}",
+    summary="The verdict on a submission answered 202",
+    response_model=EventResult,
+    responses={
+        202: {"model": EventResult, "description": "still pending"},
+        **errors(401, 404, 422),
+    },
+)
+async def submission(event_id: uuid.UUID, request: Request, who: Reader) -> Any:
+    row = await stored_submissions.submission(
+        request.app.state.pool, event_id, None if who.may_read_all() else who.name
     )
     if row is None:
-        raise HTTPException(404, f"no submission of event {event_id} is known")
+        raise ApiError.field(404, "event_id", f"no submission of event {event_id} is known")
     if row["verdict"] is None:
-        return JSONResponse(
-            results.pending(str(event_id), row["contract_id"], "?"), status_code=202
-        )
+        pending = results.pending(str(event_id), row["contract_id"], None)
+        return JSONResponse(EventResult.model_validate(pending).model_dump(mode="json"), 202)
     # The poll itself succeeded: 200, with the verdict's own http_status in the body.
-    verdict = Verdict.model_validate_json(row["verdict"])
-    return JSONResponse(results.from_verdict(verdict), status_code=200)
+    return EventResult.model_validate(
+        results.from_verdict(Verdict.model_validate_json(row["verdict"]))
+    )
 
 
-@router.get("/events", summary="A contract's accepted events, in order, for audit")
+@router.get(
+    "/events",
+    summary="A contract's accepted events, in order, for audit",
+    response_model=AuditLog,
+    response_model_exclude_none=True,
+    responses=errors(401, 403, 404, 422),
+)
 async def audit_log(
     request: Request,
     who: Reader,
-    contract_id: Annotated[str, Query(min_length=1, max_length=64)],
-    after_version: Annotated[int, Query(ge=0)] = 0,
-) -> JSONResponse:
+    contract_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9._:-]{1,64}$")],
+    after_version: Annotated[int, Query(ge=0, le=2_000_000_000)] = 0,
+) -> Any:
     settings = request.app.state.settings
     events = await contract_events(
         settings.kafka_bootstrap_servers, settings.topics.events, contract_id
     )
     if not events:
-        raise HTTPException(404, f"contract {contract_id} has no events")
-    signed = events[0]
-    owner = getattr(signed, "account_manager_id", None)
-    if not who.may_read_all() and owner != who.account_manager_id:
-        raise HTTPException(403, f"contract {contract_id} is not managed by you")
+        raise ApiError.field(404, "contract_id", f"contract {contract_id} has no events")
+    ensure_may_read(who, getattr(events[0], "account_manager_id", None), f"contract {contract_id}")
     shown = [e for e in events if (e.stream_version or 0) > after_version]
-    return JSONResponse(
-        {
-            "contract_id": contract_id,
-            "stream_version": events[-1].stream_version,
-            "events": [e.model_dump(mode="json", exclude_none=True) for e in shown],
-        }
+    return AuditLog(
+        contract_id=contract_id, stream_version=events[-1].stream_version or 0, events=shown
     )
 
 
@@ -167,50 +194,15 @@ async def attach_impacts(request: Request, accepted: list[dict[str, Any]], wait_
     cids = sorted({c for c, _ in want})
     deadline = time.monotonic() + max(wait_s, 0.0)
     while True:
-        projected = {
-            r["contract_id"]: r["stream_version"]
-            for r in await st.pool.fetch(
-                f"SELECT contract_id, stream_version FROM {s}.contracts"
-                " WHERE contract_id = ANY($1)",
-                cids,
-            )
-        }
-        judged = {
-            r["contract_id"]: r["stream_version"]
-            for r in await st.pool.fetch(
-                """SELECT contract_id, stream_version FROM risk_progress
-                   WHERE events_topic = $1 AND contract_id = ANY($2)""",
-                topic,
-                cids,
-            )
-        }
+        projected = await read_margins.projected_versions(st.pool, s, cids)
+        judged = await read_alerts.judged_versions(st.pool, topic, cids)
         done = {(c, v) for c, v in want if projected.get(c, 0) >= v}
         ruled = {(c, v) for c, v in want if judged.get(c, 0) >= v}
         if (done == want and ruled == want) or time.monotonic() >= deadline:
             break
         await asyncio.sleep(0.05)
-    impacts: dict[tuple[str, int], list[dict[str, Any]]] = {k: [] for k in done}
-    if done:
-        for r in await st.pool.fetch(
-            f"""SELECT i.* FROM {s}.margin_impacts i
-                JOIN unnest($1::text[], $2::int[]) AS w(cid, v)
-                  ON i.contract_id = w.cid AND i.stream_version = w.v
-                ORDER BY i.assignment_id""",
-            [c for c, _ in done],
-            [v for _, v in done],
-        ):
-            impacts[(r["contract_id"], r["stream_version"])].append(impact_json(dict(r)))
-    alerts: dict[tuple[str, int], list[dict[str, Any]]] = {k: [] for k in ruled}
-    if ruled:
-        for r in await st.pool.fetch(
-            f"""SELECT {ALERT_COLUMNS} FROM alerts a
-                JOIN unnest($1::text[], $2::int[]) AS w(cid, v)
-                  ON a.contract_id = w.cid AND a.stream_version = w.v
-                ORDER BY a.seq""",
-            [c for c, _ in ruled],
-            [v for _, v in ruled],
-        ):
-            alerts[(r["contract_id"], r["stream_version"])].append(alert_json(r))
+    impacts = await read_margins.impacts_of_events(st.pool, s, sorted(done))
+    alerts = await read_alerts.alerts_of_events(st.pool, sorted(ruled))
     for r in accepted:
         key = (r["contract_id"], r["stream_version"])
         r["margin_impacts"] = impacts.get(key)

@@ -19,9 +19,11 @@ from events.catalogue import Event
 from services.api import results
 from services.api.auth import Submitter
 from services.api.event_log import contract_events
-from services.api.routes_alerts import unstored_alert_json
+from services.api.openapi import SUBMISSION_BODY
+from services.api.read.alerts import unstored_alert_json
+from services.api.read.margins import impact_json
 from services.api.routes_events import read_submissions
-from services.api.routes_margins import impact_json
+from services.api.schemas import ErrorBody, PreviewBatch, PreviewResult, errors
 from services.writer.preview import Preview, preview
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -35,18 +37,31 @@ def preview_json(p: Preview) -> dict[str, Any]:
         impact_json(dataclasses.asdict(i) | {"occurred_at": i.occurred_at.astimezone(UTC)})
         for i in p.impacts
     ]
-    return {
-        "preview": True,
-        **results.from_verdict(p.verdict),
-        "margin_impacts": impacts,
-        "alerts": [unstored_alert_json(a) for a in p.alerts],
-    }
+    out = {"preview": True, **results.from_verdict(p.verdict)}
+    if p.verdict.outcome == "accepted":  # otherwise null, as POST answers (nothing caused)
+        out["margin_impacts"] = impacts
+        out["alerts"] = [unstored_alert_json(a) for a in p.alerts]
+    return out
+
+
+_RESULT = {"model": PreviewResult | PreviewBatch}
 
 
 @router.post(
     "/events/preview",
     summary="What POST /v1/events would answer for the same body, and the margin impacts and "
     "alerts it would cause; appends nothing",
+    response_model=None,
+    responses={
+        200: {**_RESULT, "description": "each event's result, as POST would answer it"},
+        **errors(401, 413, 415),
+        403: {
+            "model": PreviewResult | PreviewBatch | ErrorBody,
+            "description": "an event is for a contract the submitter may not write to",
+        },
+        422: {"model": PreviewResult | PreviewBatch | ErrorBody, "description": "invalid"},
+    },
+    openapi_extra={"requestBody": SUBMISSION_BODY},
 )
 async def preview_events(request: Request, who: Submitter) -> JSONResponse:
     now = datetime.now(UTC)
@@ -72,5 +87,12 @@ async def preview_events(request: Request, who: Submitter) -> JSONResponse:
     else:
         status = 200
     if not is_batch:
-        return JSONResponse(final[0], status_code=status)
-    return JSONResponse({"preview": True, "results": final}, status_code=status)
+        return JSONResponse(_shown(PreviewResult.model_validate(final[0])), status_code=status)
+    batch = PreviewBatch.model_validate({"preview": True, **results.batch(final)})
+    answer = {**batch.model_dump(mode="json"), "results": [_shown(r) for r in batch.results]}
+    return JSONResponse(answer, status_code=status)
+
+
+def _shown(result: PreviewResult) -> dict[str, Any]:
+    """A result as JSON; an invalid event's exactly as POST answers it (no `preview`)."""
+    return result.model_dump(mode="json", exclude={"preview"} if result.preview is None else None)

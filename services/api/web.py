@@ -19,6 +19,8 @@ from pydantic import BaseModel, Field
 
 from services import sessions
 from services.api.auth import Reader
+from services.api.errors import ApiError
+from services.api.schemas import errors
 
 router = APIRouter()
 
@@ -108,11 +110,23 @@ class SessionInfo(BaseModel):
     csrf_token: str
 
 
-@router.post("/v1/session", tags=["session"], summary="Sign in with an API token")
+@router.post(
+    "/v1/session",
+    tags=["session"],
+    summary="Sign in with an API token",
+    response_model=SessionInfo,
+    responses={
+        200: {
+            "description": "signed in: the session cookie is set",
+            "headers": {"Set-Cookie": {"schema": {"type": "string"}}},
+        },
+        **errors(400, 401, 413, 415, 422, e400="the body is not valid JSON"),
+    },
+)
 async def sign_in(body: SignIn, request: Request) -> JSONResponse:
     opened = await sessions.open_session(request.app.state.pool, body.token)
     if opened is None:
-        raise HTTPException(401, "the token is unknown or revoked")
+        raise ApiError.field(401, "token", "the token is unknown, revoked or expired")
     sid, s = opened
     out = JSONResponse(
         SessionInfo(
@@ -142,19 +156,30 @@ async def sign_in(body: SignIn, request: Request) -> JSONResponse:
     return out
 
 
-@router.get("/v1/session", tags=["session"], summary="The signed-in session (401 without one)")
+@router.get(
+    "/v1/session",
+    tags=["session"],
+    summary="The signed-in session (401 without one)",
+    response_model=SessionInfo,
+    responses=errors(401),
+)
 async def current(request: Request, who: Reader) -> SessionInfo:
     sid = request.cookies.get(sessions.COOKIE)
     session = await sessions.lookup(request.app.state.pool, sid) if sid else None
     if session is None:
-        raise HTTPException(401, "not signed in (a bearer token has no session)")
+        raise ApiError.field(401, sessions.COOKIE, "not signed in (a bearer token has no session)")
     return SessionInfo(
         role=who.role, account_manager_id=who.account_manager_id, csrf_token=session.csrf_token
     )
 
 
 @router.delete(
-    "/v1/session", tags=["session"], summary="Sign out", status_code=204, response_class=Response
+    "/v1/session",
+    tags=["session"],
+    summary="Sign out",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "signed out: the cookies are cleared"}, **errors(401, 403)},
 )
 async def sign_out(request: Request, who: Reader) -> Response:
     sid = request.cookies.get(sessions.COOKIE)

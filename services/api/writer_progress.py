@@ -25,6 +25,7 @@ class WriterProgress:
     stall_s: float = 30.0
     _last_offsets: dict[int, int] = field(default_factory=dict)
     _last_move: float = field(default_factory=time.monotonic)
+    _backlog: bool = False
 
     async def check(self, admin: AIOKafkaAdminClient, end: dict[int, int]) -> tuple[bool, str]:
         committed_raw = await admin.list_consumer_group_offsets(self.group_id)
@@ -35,9 +36,12 @@ class WriterProgress:
         }
         lag = sum(max(0, e - max(committed.get(p, 0), 0)) for p, e in end.items())
         now = time.monotonic()
-        if committed != self._last_offsets:
+        # The stall clock starts when a backlog is first seen: a writer that has committed
+        # nothing yet (a fresh group) is not stuck because the API has been up a while.
+        if committed != self._last_offsets or (lag > 0 and not self._backlog):
             self._last_offsets = committed
             self._last_move = now
+        self._backlog = lag > 0
         if lag == 0:
             return True, "writer has no backlog"
         idle = now - self._last_move

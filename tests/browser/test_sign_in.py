@@ -24,7 +24,7 @@ async def test_sign_in_and_out(
     await app.check("sign-in")
     await app.page.get_by_label("API token").fill("mlt_wrong")
     await app.page.get_by_role("button", name="Sign in").click()
-    await app.page.get_by_role("alert").filter(has_text="unknown or revoked").wait_for()
+    await app.page.get_by_role("alert").filter(has_text="unknown, revoked or expired").wait_for()
     await app.sign_in(api_tokens.finance)
     await app.page.get_by_text("Signed in as finance").wait_for()
     await app.page.get_by_role("button", name="Sign out").click()

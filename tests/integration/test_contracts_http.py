@@ -142,11 +142,11 @@ def test_a_refusal_names_the_field_it_is_about(
     body = r.json()
     assert body["code"] == "unknown_assignment"
     assert body["errors"] == [{"field": "assignment_id", "reason": body["message"]}]
-    # A refusal about no one field (a stale expected version) names none.
+    # A refusal about no one field (a stale expected version) names the whole event.
     stale = post(
         http,
         api_tokens.am,
         {**example("ClientContactLogged", contract_id=cid), "expected_stream_version": 1},
     )
     assert stale.status_code == 409 and stale.json()["code"] == "version_conflict"
-    assert "errors" not in stale.json()
+    assert [e["field"] for e in stale.json()["errors"]] == ["(event)"]

@@ -15,6 +15,19 @@ def test_environment_points_the_service_at_other_servers(monkeypatch: pytest.Mon
     assert "s3cret" not in repr(s)
 
 
+def test_the_api_bounds_and_the_scrape_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Settings()
+    assert (s.max_body_bytes, s.max_json_depth, s.metrics_token) == (4 * 1024 * 1024, 32, None)
+    monkeypatch.setenv("LEDGER_MAX_BODY_BYTES", "65536")
+    monkeypatch.setenv("LEDGER_MAX_JSON_DEPTH", "8")
+    monkeypatch.setenv("LEDGER_STREAM_TOKEN_CHECK_S", "0.5")
+    monkeypatch.setenv("LEDGER_METRICS_TOKEN", "scrape-s3cret")
+    s = Settings()
+    assert (s.max_body_bytes, s.max_json_depth, s.stream_token_check_s) == (65536, 8, 0.5)
+    assert s.metrics_token is not None and s.metrics_token.get_secret_value() == "scrape-s3cret"
+    assert "scrape-s3cret" not in repr(s)
+
+
 def test_the_local_stacks_ports_move_every_default_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
     # deploy/local/lib.sh starts the servers on these ports; the services and tests follow.
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"):

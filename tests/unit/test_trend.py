@@ -50,7 +50,7 @@ def _terms(contract_id: str, amendments: list[tuple[int, Decimal, Decimal]]) -> 
 
 
 def _reference(a: TrendAssignment, history: list[TermsRow], day: date) -> AssignmentFacts:
-    """The facts one day's read gives (services/api/margin_queries.py): the rates in force,
+    """The facts one day's read gives (services/api/read/margin_facts.py): the rates in force,
     else the first recorded; the terms in force."""
     ordered = sorted(a.rates, key=lambda p: (p.effective_date, p.stream_version))
     in_force = [p for p in ordered if p.effective_date <= day]

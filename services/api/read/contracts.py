@@ -9,7 +9,7 @@ import asyncpg
 
 from projections.margin_status import worst
 from projections.rollup import margin_status
-from services.api.margin_queries import assignment_margins, terms_on
+from services.api.read.margin_facts import assignment_margins, terms_on
 
 
 async def contracts_overview(
