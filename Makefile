@@ -52,7 +52,7 @@ run: up
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy events projections services/writer/state.py services/writer/decide.py services/writer/preview.py
+	$(BIN)/mypy
 
 unit: install
 	$(BIN)/pytest tests/unit -q

@@ -8,7 +8,7 @@ the portfolio's weekly gross profit as of that day.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -66,7 +66,7 @@ def _rates_on(history: Sequence[RatePoint], day: date) -> RatePoint:
 
 def weekly_trend(
     assignments: Iterable[TrendAssignment],
-    terms_history: dict[str, Sequence[TermsRow]],
+    terms_history: Mapping[str, Sequence[TermsRow]],
     days: Sequence[date],
 ) -> list[TrendPoint]:
     """Each assignment's weekly gross profit is constant between the dates its rates or its

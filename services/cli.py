@@ -237,8 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="run a service process in the foreground")
     sv.add_argument("process", choices=["api", "writer", "projector", "risk", "webhooks"])
 
-    pj = sub.add_parser("projections", help="the margin read models in PostgreSQL")
-    pj = pj.add_subparsers(dest="projections", required=True)
+    pj = sub.add_parser("projections", help="the margin read models in PostgreSQL").add_subparsers(
+        dest="projections", required=True
+    )
     pj.add_parser("rebuild", help="replay the events topic into fresh tables and swap them in")
     pj.add_parser("status", help="per partition: the offset applied and the lag")
 
@@ -257,8 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     tv = tk.add_parser("verify", help="exit 0 when the token is live")
     tv.add_argument("secret", metavar="TOKEN")
 
-    wh = sub.add_parser("webhooks", help="alert receivers")
-    wh = wh.add_subparsers(dest="webhooks", required=True)
+    wh = sub.add_parser("webhooks", help="alert receivers").add_subparsers(
+        dest="webhooks", required=True
+    )
     wa = wh.add_parser("add", help="register a receiver; prints its signing secret once")
     wa.add_argument("url")
     wa.add_argument("--min-severity", default="high", choices=["low", "medium", "high", "critical"])

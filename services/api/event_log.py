@@ -12,7 +12,7 @@ from events.topics import TopicSpec
 
 def partition_of(contract_id: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives this contract's key."""
-    return (murmur2(contract_id.encode()) & 0x7FFFFFFF) % partitions
+    return int(murmur2(contract_id.encode()) & 0x7FFFFFFF) % partitions
 
 
 async def contract_events(

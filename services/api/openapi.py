@@ -115,7 +115,7 @@ def _exact_decimals(schema: Any) -> Any:
 
 
 def _submitted(name: str, schema: dict[str, Any]) -> dict[str, Any]:
-    out = _exact_decimals(copy.deepcopy(schema))
+    out: dict[str, Any] = _exact_decimals(copy.deepcopy(schema))
     out["title"] = f"Submitted{name}"
     props = out["properties"]
     for field in STAMPED_FIELDS:

@@ -4,14 +4,14 @@ what it returns. Account managers are scoped by `owner`: None reads every contra
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
 from events.alerts import Alert
 from projections import margin
 
-Db = asyncpg.Pool | asyncpg.Connection
+Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 COLUMNS = """a.alert_id, a.rule, a.severity, a.basis, a.contract_id, a.client_name,
     a.assignment_id, a.staffer_id, a.exposure, a.message, a.event_ids, a.raised_at,
@@ -188,13 +188,14 @@ async def judged_versions(db: Db, events_topic: str, contract_ids: list[str]) ->
 async def alerts_after_seq(db: Db, seq: int, limit: int = 100) -> list[asyncpg.Record]:
     """Alerts stored after `seq` (committed before every running transaction), in order:
     what a webhook receiver is due next. Rows keep `seq` and `severity` for its cursor."""
-    return await db.fetch(
+    rows: list[asyncpg.Record] = await db.fetch(
         f"""SELECT {COLUMNS} FROM alerts a
             WHERE a.seq > $1 AND {COMMITTED_BEFORE_RUNNING}
             ORDER BY a.seq LIMIT $2""",
         seq,
         limit,
     )
+    return rows
 
 
 async def active_webhook_ids(db: Db) -> set[str]:

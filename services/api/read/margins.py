@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
@@ -17,7 +17,7 @@ from projections.rollup import AssignmentMargin, RollUp, margin_status, roll_up
 from projections.trend import RatePoint, TrendAssignment, TrendPoint, weekly_trend
 from services.api.read.margin_facts import TERMS_FIELDS, assignment_margins, terms_on
 
-Db = asyncpg.Pool | asyncpg.Connection
+Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 MONEY = {
     "pay_rate",
@@ -158,7 +158,8 @@ async def margin_impacts(
     """Margin impacts matching the filters (column = value) made between `since` and `until`
     (days, both included), in the order they happened or, `largest_first`, by the size of the
     change in weekly gross profit."""
-    conds, args = ["true"], []
+    conds: list[str] = ["true"]
+    args: list[object] = []
     for column, value in filters.items():
         if value is not None:
             args.append(value)

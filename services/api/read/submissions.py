@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import TypeAlias
 
 import asyncpg
 
-Db = asyncpg.Pool | asyncpg.Connection
+Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 
 async def submission(
