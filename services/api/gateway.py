@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Sequence
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from events.messages import Submission, Verdict, decode_verdict, encode_submission
 from events.serialization import encode_json
@@ -30,6 +30,18 @@ from services import watchdog
 from services.api.unavailable import Unavailable
 
 log = logging.getLogger("ledger.api.gateway")
+
+
+def _decoded(batch: dict[TopicPartition, list[ConsumerRecord]]) -> list[Verdict]:
+    """The verdicts of a fetched batch; an undecodable record is logged and passed over."""
+    verdicts = []
+    for records in batch.values():
+        for r in records:
+            try:
+                verdicts.append(decode_verdict(r.value or b""))
+            except Exception:
+                log.exception("undecodable verdict at %s/%d", r.partition, r.offset)
+    return verdicts
 
 
 class SubmissionGateway:
@@ -142,13 +154,7 @@ class SubmissionGateway:
         while True:
             try:
                 batch = await self.listener.getmany(timeout_ms=1000, max_records=1000)
-                verdicts = []
-                for records in batch.values():
-                    for r in records:
-                        try:
-                            verdicts.append(decode_verdict(r.value or b""))
-                        except Exception:
-                            log.exception("undecodable verdict at %s/%d", r.partition, r.offset)
+                verdicts = _decoded(batch)
                 for v in verdicts:
                     fut = self.waiting.get(v.submission_id)
                     if fut is not None and not fut.done():
@@ -176,13 +182,7 @@ class SubmissionGateway:
         while True:
             try:
                 batch = await self.recorder.getmany(timeout_ms=1000, max_records=1000)
-                verdicts = []
-                for records in batch.values():
-                    for r in records:
-                        try:
-                            verdicts.append(decode_verdict(r.value or b""))
-                        except Exception:
-                            log.exception("undecodable verdict at %s/%d", r.partition, r.offset)
+                verdicts = _decoded(batch)
                 if verdicts:
                     await self._record_until_done(verdicts)
                 if batch:
