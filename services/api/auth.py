@@ -55,5 +55,18 @@ async def submitter(who: Annotated[Principal, Depends(principal)]) -> Principal:
     return who
 
 
+async def still_signed_in(request: Request, who: Principal) -> bool:
+    """Whether the credential this request came with is still good: its session (ended by
+    signing out, by its expiry or by its token's) or its bearer token. An open stream asks
+    this now and then, so it ends when the credential that opened it does."""
+    pool = request.app.state.pool
+    creds = await _bearer(request)
+    if creds is None or creds.scheme.lower() != "bearer":
+        sid = request.cookies.get(sessions.COOKIE)
+        if sid:
+            return await sessions.lookup(pool, sid) is not None
+    return await tokens.is_live(pool, who.token_id)
+
+
 Reader = Annotated[Principal, Depends(principal)]
 Submitter = Annotated[Principal, Depends(submitter)]

@@ -14,8 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from events.alerts import AlertStatus, RuleName, Severity
 from events.errors import FieldError
-from services import tokens
-from services.api.auth import Reader
+from services.api.auth import Reader, still_signed_in
 from services.api.errors import ApiError, error_body
 from services.api.ownership import ensure_may_read, owner_scope
 from services.api.params import (
@@ -60,8 +59,13 @@ _SSE_EVENT = {
 }
 _ENDED = json.dumps(
     error_body(
-        "the token was revoked or has expired",
-        [FieldError(field="Authorization", reason="the token was revoked or has expired")],
+        "the session or token has ended (signed out, revoked or expired)",
+        [
+            FieldError(
+                field="Authorization",
+                reason="the session or token has ended (signed out, revoked or expired)",
+            )
+        ],
     )
 )
 
@@ -92,7 +96,8 @@ async def stream(
 ) -> StreamingResponse:
     """Each event's id is the alert's change number: reconnect with Last-Event-ID to resume.
     Without it the stream starts with what happens from now on. The stream ends within
-    LEDGER_STREAM_TOKEN_CHECK_S once its token is revoked or expires."""
+    LEDGER_STREAM_TOKEN_CHECK_S once its token is revoked or expires, or its web session is
+    signed out."""
     st = request.app.state
     pool, schema = st.pool, st.settings.projection_schema
     check_every = st.settings.stream_token_check_s
@@ -107,7 +112,7 @@ async def stream(
         checked = time.monotonic()
         while not await request.is_disconnected():
             if time.monotonic() - checked >= check_every:
-                if not await tokens.is_live(pool, who.token_id):
+                if not await still_signed_in(request, who):
                     yield f"event: end\ndata: {_ENDED}\n\n"
                     return
                 checked = time.monotonic()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import asyncpg
 import httpx
 
@@ -69,6 +72,40 @@ async def test_revoking_the_token_ends_its_sessions_at_the_next_request(
             assert client.get("/v1/session").status_code == 401
     finally:
         await conn.close()
+
+
+async def test_signing_out_ends_the_sessions_open_alert_stream(
+    services: Services, api_tokens: Tokens
+) -> None:
+    async with httpx.AsyncClient(base_url=services.url, timeout=60) as client:
+        r = await client.post("/v1/session", json={"token": api_tokens.finance})
+        assert r.status_code == 200, r.text
+        csrf = r.json()["csrf_token"]
+
+        async def read_until_end() -> list[str]:
+            lines = []
+            async with client.stream("GET", "/v1/alerts/stream") as stream:
+                assert stream.status_code == 200
+                async for line in stream.aiter_lines():
+                    lines.append(line)
+            return lines
+
+        reader = asyncio.create_task(read_until_end())
+        await asyncio.sleep(1.0)
+        assert not reader.done()
+        out = await client.delete("/v1/session", headers={"X-CSRF-Token": csrf})
+        assert out.status_code == 204
+        signed_out_at = time.monotonic()
+        lines = await asyncio.wait_for(reader, 15)
+        # Within the stream's check interval (2 s by default), not when the browser leaves.
+        assert time.monotonic() - signed_out_at < 6
+        assert "event: end" in lines
+        # The token itself was not revoked: signing out ends only the session.
+        assert (
+            await client.get(
+                "/v1/alerts", headers={"Authorization": f"Bearer {api_tokens.finance}"}
+            )
+        ).status_code == 200
 
 
 def test_the_app_and_docs_are_served_locally(services: Services) -> None:

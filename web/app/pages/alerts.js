@@ -175,6 +175,12 @@ export async function render(root, params, ctx) {
       liveState.textContent = "Reconnecting…";
       liveState.dataset.state = "down";
     });
+    // The service ends the stream when the session or token that opened it has ended.
+    es.addEventListener("end", () => {
+      es.close();
+      liveState.textContent = "Signed out: sign in again for live alerts";
+      liveState.dataset.state = "down";
+    });
     es.addEventListener("alert", (e) => {
       if (gone()) { es.close(); return; }
       upsert(JSON.parse(e.data), true);
