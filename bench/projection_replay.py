@@ -49,7 +49,7 @@ from services.kafka_admin import ensure_topics  # noqa: E402
 from services.projector import store  # noqa: E402
 from services.projector.sharded import replay  # noqa: E402
 from services.settings import Settings  # noqa: E402
-from tests.support.histories import generate, produce  # noqa: E402
+from simulation.histories import generate, produce  # noqa: E402
 
 CENT = Decimal("0.01")
 TABLES = (

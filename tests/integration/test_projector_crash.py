@@ -14,7 +14,7 @@ import asyncpg
 
 from events.topics import topics
 from services import kafka_admin
-from tests.support.histories import generate, produce
+from simulation.histories import generate, produce
 from tests.support.projections import applied, drop, dump, replay
 from tests.support.services import ROOT
 from tests.support.stack import Stack, unique

@@ -10,7 +10,7 @@ import asyncpg
 from events.topics import topics
 from services import kafka_admin
 from services.projector import sharded, store
-from tests.support.histories import generate, produce
+from simulation.histories import generate, produce
 from tests.support.projections import drop, dump, replay
 from tests.support.stack import Stack, unique
 
