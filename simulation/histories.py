@@ -126,7 +126,7 @@ class Generator:
         self.weights = list(mix.values())
 
     def uuid(self) -> uuid.UUID:
-        """A new id; from a source that repeats itself (hypothesis shrinking), the next unused one."""
+        """A new id; from a source that repeats itself (hypothesis shrinking), the next free one."""
         new = uuid.UUID(int=self.rng.getrandbits(128), version=4)
         while new in self.ids:
             new = uuid.UUID(int=new.int + 1, version=4)
