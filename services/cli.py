@@ -14,6 +14,7 @@ import asyncpg
 
 from events.schema import event_json_schemas
 from services import db, kafka_admin, readiness
+from services.db import connection
 from services.settings import Settings, load_settings
 
 
@@ -91,11 +92,8 @@ def _token_create(args: argparse.Namespace, settings: Callable[[], Settings]) ->
     from services import tokens
 
     async def run() -> tuple[str, str]:
-        conn = await asyncpg.connect(settings().dsn)
-        try:
+        async with connection(settings().dsn) as conn:
             return await tokens.create_token(conn, args.role, args.account_manager, expires_in)
-        finally:
-            await conn.close()
 
     try:
         expires_in = tokens.parse_duration(args.expires_in) if args.expires_in else None
@@ -113,11 +111,8 @@ def _token_list(args: argparse.Namespace, settings: Callable[[], Settings]) -> i
     from services import tokens
 
     async def run() -> list[dict[str, Any]]:
-        conn = await asyncpg.connect(settings().dsn)
-        try:
+        async with connection(settings().dsn) as conn:
             return await tokens.list_tokens(conn)
-        finally:
-            await conn.close()
 
     print(tokens.LIST_HEADER)
     for t in asyncio.run(run()):
@@ -129,11 +124,8 @@ def _token_revoke(args: argparse.Namespace, settings: Callable[[], Settings]) ->
     from services import tokens
 
     async def run() -> bool:
-        conn = await asyncpg.connect(settings().dsn)
-        try:
+        async with connection(settings().dsn) as conn:
             return await tokens.revoke_token(conn, args.secret)
-        finally:
-            await conn.close()
 
     if asyncio.run(run()):
         print("revoked")
@@ -146,11 +138,8 @@ def _token_verify(args: argparse.Namespace, settings: Callable[[], Settings]) ->
     from services import tokens
 
     async def run() -> bool:
-        conn = await asyncpg.connect(settings().dsn)
-        try:
+        async with connection(settings().dsn) as conn:
             return await tokens.lookup(conn, args.secret) is not None
-        finally:
-            await conn.close()
 
     return 0 if asyncio.run(run()) else 1
 
@@ -172,11 +161,8 @@ def _submit(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
 
 def _with_conn(settings: Callable[[], Settings], fn: Callable[[asyncpg.Connection], Any]) -> Any:
     async def run() -> Any:
-        conn = await asyncpg.connect(settings().dsn)
-        try:
+        async with connection(settings().dsn) as conn:
             return await fn(conn)
-        finally:
-            await conn.close()
 
     return asyncio.run(run())
 

@@ -7,11 +7,11 @@ import signal
 import time
 from typing import Any
 
-import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
 
 from events.alerts import decode_alert
+from services.db import connection
 from tests.support.examples import example
 from tests.support.http import post
 from tests.support.risk import forget, wait_judged
@@ -119,8 +119,7 @@ async def test_replaying_the_log_raises_no_alert_twice(
     cid, aid = unique("C"), unique("A")
     for event in seed_003_story(cid, aid, api_tokens.am_id).values():
         assert post(http, api_tokens.am, event).status_code == 201
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         mine = "SELECT alert_id FROM alerts WHERE contract_id = $1 ORDER BY alert_id"
         before = await conn.fetch(mine, cid)
         # SIGTERM: the app leaves its consumer group. Then it forgets everything: its group
@@ -130,8 +129,6 @@ async def test_replaying_the_log_raises_no_alert_twice(
         services.start("risk")  # judges the whole log again, from no state
         await wait_judged(ready_stack, services.topics)
         after = await conn.fetch(mine, cid)
-    finally:
-        await conn.close()
     assert after == before and len(before) >= 3
     on_topic = await _alerts_on_topic(ready_stack, services, cid, expected=3)
     ids = [a.alert_id for a in on_topic]

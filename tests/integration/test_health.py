@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-import asyncpg
 import httpx
 
+from services.db import connection
 from tests.support.examples import example
 from tests.support.services import Tokens, start_services
 from tests.support.stack import Stack, unique
@@ -60,8 +60,7 @@ async def test_readyz_is_not_ready_while_the_read_models_are_of_an_older_layout(
     ready_stack: Stack,
 ) -> None:
     svc = await start_services(ready_stack)
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         with httpx.Client(base_url=svc.url, timeout=30) as http:
             ready = http.get("/readyz")
             assert ready.status_code == 200, ready.text
@@ -72,6 +71,4 @@ async def test_readyz_is_not_ready_while_the_read_models_are_of_an_older_layout(
             ready = http.get("/readyz")
             assert ready.status_code == 503
             assert ready.json()["checks"]["projections"]["ok"] is False
-    finally:
-        await conn.close()
         svc.stop_all()

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
-
 from events.topics import topics
 from services import kafka_admin
+from services.db import connection
 from services.projector import commands, store
 from simulation.histories import generate, produce
 from tests.support.projections import applied, drop, dump, log_end, replay
@@ -25,8 +24,7 @@ async def test_the_projector_rebuilds_read_models_of_an_older_layout(ready_stack
     settings = ready_stack.settings.model_copy(
         update={"topic_prefix": prefix, "projection_schema": live, "rebuild_processes": 2}
     )
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         # Tables as an older version left them: no layout fingerprint, and a column since gone.
         await store.ensure_live_schema(conn, live, t.events.name)
         await conn.execute(f"ALTER TABLE {live}.meta DROP COLUMN layout")
@@ -50,8 +48,6 @@ async def test_the_projector_rebuilds_read_models_of_an_older_layout(ready_stack
                WHERE table_schema = $1 AND table_name = 'margin_impacts'""",
             live,
         )
-    finally:
-        await conn.close()
     try:
         await replay(ready_stack.bootstrap, t.events, ready_stack.dsn, clean)
         rebuilt, expected = await dump(ready_stack.dsn, live), await dump(ready_stack.dsn, clean)

@@ -8,9 +8,9 @@ import subprocess
 import sys
 import time
 
-import asyncpg
 import httpx
 
+from services.db import connection
 from tests.support.examples import example
 from tests.support.projections import drop, dump, log_end, replay
 from tests.support.services import ROOT, Tokens, start_services
@@ -76,8 +76,7 @@ async def test_rebuild_during_live_traffic(ready_stack: Stack, api_tokens: Token
 
         # Let the live projector catch up with the last writes, then compare.
         end = await log_end(ready_stack.bootstrap, svc.topics.events)
-        conn = await asyncpg.connect(ready_stack.dsn)
-        try:
+        async with connection(ready_stack.dsn) as conn:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 applied = await conn.fetchval(
@@ -87,8 +86,6 @@ async def test_rebuild_during_live_traffic(ready_stack: Stack, api_tokens: Token
                     break
                 await asyncio.sleep(0.2)
             assert applied >= end, f"the live projector stopped at {applied} of {end}"
-        finally:
-            await conn.close()
         clean = unique("clean").replace("-", "_")
         try:
             await replay(ready_stack.bootstrap, svc.topics.events, ready_stack.dsn, clean)

@@ -10,10 +10,9 @@ import subprocess
 import sys
 import time
 
-import asyncpg
-
 from events.topics import topics
 from services import kafka_admin
+from services.db import connection
 from simulation.histories import generate, produce
 from tests.support.projections import applied, drop, dump, replay
 from tests.support.services import ROOT
@@ -47,8 +46,7 @@ async def test_sigkill_mid_backlog_then_restart(ready_stack: Stack) -> None:
     await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, log, "none")
     live, clean = prefix.replace("-", "_"), unique("clean").replace("-", "_")
 
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         proc = _start(ready_stack, prefix, live, f"test-{prefix}-projector.log")
         deadline = time.monotonic() + 120
         while (at := await applied(conn, live)) < 2_000 and time.monotonic() < deadline:
@@ -70,6 +68,4 @@ async def test_sigkill_mid_backlog_then_restart(ready_stack: Stack) -> None:
 
         await replay(ready_stack.bootstrap, t.events, ready_stack.dsn, clean)
         assert await dump(ready_stack.dsn, live) == await dump(ready_stack.dsn, clean)
-    finally:
-        await conn.close()
         await drop(ready_stack.dsn, live, clean)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
-import asyncpg
-
 from events.topics import topics
 from services import kafka_admin
+from services.db import connection
 from services.projector import sharded, store
 from simulation.histories import generate, produce
 from tests.support.projections import drop, dump, replay
@@ -60,11 +59,8 @@ async def test_a_replay_sharded_over_processes_equals_one_in_a_single_process(
     )
     try:
         await replay(ready_stack.bootstrap, t.events, ready_stack.dsn, single)
-        conn = await asyncpg.connect(ready_stack.dsn)
-        try:
+        async with connection(ready_stack.dsn) as conn:
             await store.ensure_live_schema(conn, sharded_schema, t.events.name)
-        finally:
-            await conn.close()
         result = await sharded.replay(settings, sharded_schema, processes=3)
         one, three = (
             await dump(ready_stack.dsn, single),
@@ -81,9 +77,6 @@ async def test_a_replay_sharded_over_processes_equals_one_in_a_single_process(
 
 
 async def _positions(dsn: str, schema: str) -> dict[int, int]:
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(dsn) as conn:
         rows = await conn.fetch(f"SELECT partition, next_offset FROM {schema}.positions")
         return {r["partition"]: r["next_offset"] for r in rows}
-    finally:
-        await conn.close()

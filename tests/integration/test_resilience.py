@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
-import asyncpg
 import httpx
 import pytest
 
+from services.db import connection
 from tests.support.examples import example
 from tests.support.http import auth, history
 from tests.support.proxy import kafka_proxy_to, proxy_to
@@ -151,8 +151,7 @@ async def test_risk_agent_judges_again_soon_after_a_sigkill(
     ready_stack: Stack, api_tokens: Tokens
 ) -> None:
     svc = await start_services(ready_stack, verdict_timeout_s=10.0)
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         with httpx.Client(base_url=svc.url, timeout=30) as client:
             cid = unique("C")
             for body in history(cid, api_tokens.am_id, "AssignmentStarted"):
@@ -187,8 +186,6 @@ async def test_risk_agent_judges_again_soon_after_a_sigkill(
                 "/v1/alerts", params={"contract_id": cid}, headers=auth(api_tokens.am)
             ).json()["alerts"]
             assert [a["rule"] for a in alerts].count("BYPASS_THREAT") == 1
-    finally:
-        await conn.close()
         svc.stop_all()
 
 
@@ -302,13 +299,10 @@ async def test_postgresql_cut_away_answers_503_and_nothing_exits(
         finally:
             svc.stop_all()
             if wid is not None:  # the webhooks table is shared: nobody may keep posting to it
-                conn = await asyncpg.connect(ready_stack.dsn)
-                try:
+                async with connection(ready_stack.dsn) as conn:
                     await conn.execute(
                         "UPDATE webhooks SET active = false WHERE webhook_id = $1", wid
                     )
-                finally:
-                    await conn.close()
 
 
 async def test_kafka_cut_away_post_answers_within_its_deadline(

@@ -16,6 +16,7 @@ from events.alerts import Alert, decode_alert
 from events.serialization import encode_event
 from events.topics import Topics, topics
 from services import kafka_admin
+from services.db import connection
 from tests.support.examples import OMIT, example
 from tests.support.risk import append, risk_app, stamped, wait_judged
 from tests.support.stack import Stack, unique
@@ -54,15 +55,12 @@ async def running(ready_stack: Stack, risk_topics: Topics) -> AsyncIterator[None
 
 
 async def _alerts(stack: Stack, cid: str) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(stack.dsn)
-    try:
+    async with connection(stack.dsn) as conn:
         return await conn.fetch(
             """SELECT rule, event_ids, raised_at, stream_version FROM alerts
                WHERE contract_id = $1 ORDER BY seq""",
             cid,
         )
-    finally:
-        await conn.close()
 
 
 async def _on_topic(stack: Stack, t: Topics, cid: str, expected: int) -> list[Alert]:

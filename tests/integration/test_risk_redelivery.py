@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from events.alerts import decode_alert
 from events.topics import Topics, topics
 from services import kafka_admin
+from services.db import connection
 from tests.support.risk import append, risk_app, stamped, wait_judged
 from tests.support.stack import Stack, unique
 from tests.support.stories import seed_003_story
@@ -31,16 +31,13 @@ async def test_redelivered_events_raise_no_alert_twice(ready_stack: Stack) -> No
     await _judge(ready_stack, once, c1, copies=1)
     await _judge(ready_stack, twice, c2, copies=2)
 
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         rows = {
             cid: await conn.fetch(
                 "SELECT rule, severity, basis, exposure FROM alerts WHERE contract_id = $1", cid
             )
             for cid in (c1, c2)
         }
-    finally:
-        await conn.close()
     single = Counter(tuple(r) for r in rows[c1])
     double = Counter(tuple(r) for r in rows[c2])
     assert single == double

@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from events.topics import Topics, topics
 from services import kafka_admin, tokens
+from services.db import connection
 from tests.support.stack import Stack, unique
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,8 +160,7 @@ class Tokens:
 
 @pytest.fixture(scope="module")
 async def api_tokens(ready_stack: Stack) -> Tokens:
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         am_id, other_id = unique("am"), unique("am")
         return Tokens(
             admin=(await tokens.create_token(conn, "admin", None))[1],
@@ -171,8 +170,6 @@ async def api_tokens(ready_stack: Stack) -> Tokens:
             other_am=(await tokens.create_token(conn, "account_manager", other_id))[1],
             other_am_id=other_id,
         )
-    finally:
-        await conn.close()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 
 from events.topics import Topics, topics
 from services import db, kafka_admin, readiness
+from services.db import connection
 from services.settings import Settings
 
 
@@ -93,8 +94,5 @@ async def test_topics(ready_stack: Stack) -> Topics:
 
 @pytest.fixture
 async def pg(ready_stack: Stack) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         yield conn
-    finally:
-        await conn.close()
