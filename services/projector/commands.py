@@ -8,9 +8,8 @@ import sys
 import time
 from typing import TextIO
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from services.db import connection
+from services.kafka_log import log_ends
 from services.projector import store
 from services.projector.sharded import projector, replay
 from services.projector.worker import tune_gc
@@ -53,7 +52,7 @@ async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
         nxt = await store.create_next_schema(
             conn, settings.projection_schema, settings.topics.events.name
         )
-    total = sum((await _log_ends(settings)).values())
+    total = sum((await log_ends(settings.kafka_bootstrap_servers, settings.topics.events)).values())
     report = _Reporter(total, out)
     replayed = await replay(settings, nxt, settings.rebuild_processes, on_progress=report)
     report.finish()
@@ -65,18 +64,6 @@ async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
         file=out,
     )
     return 0
-
-
-async def _log_ends(settings: Settings) -> dict[int, int]:
-    """The end offset of each partition of the events topic now (records and markers)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await consumer.start()
-    try:
-        spec = settings.topics.events
-        tps = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
-        return {tp.partition: off for tp, off in (await consumer.end_offsets(tps)).items()}
-    finally:
-        await consumer.stop()
 
 
 class _Reporter:
@@ -122,7 +109,7 @@ async def status(settings: Settings, out: TextIO = sys.stdout) -> int:
                 f"SELECT partition, next_offset FROM {settings.projection_schema}.positions"
             )
         }
-    ends = await _log_ends(settings)
+    ends = await log_ends(settings.kafka_bootstrap_servers, settings.topics.events)
     print(f"{settings.projection_schema} <- {settings.topics.events.name}", file=out)
     print(f"{'partition':>9} {'applied to':>12} {'end':>12} {'lag':>8}", file=out)
     lag = 0

@@ -6,10 +6,10 @@ import asyncio
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from events.topics import TopicSpec
 from services.db import connection
+from services.kafka_log import log_ends
 from services.projector import store
 from services.projector.worker import Projector
 
@@ -56,13 +56,7 @@ async def drop(dsn: str, *schemas: str) -> None:
 
 async def log_end(bootstrap: str, events: TopicSpec) -> int:
     """The sum of the topic's end offsets (records and transaction markers)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(events.name, p) for p in range(events.partitions)]
-        return sum((await consumer.end_offsets(tps)).values())
-    finally:
-        await consumer.stop()
+    return sum((await log_ends(bootstrap, events)).values())
 
 
 async def applied(conn: asyncpg.Connection, schema: str) -> int:
