@@ -457,7 +457,7 @@ async def quiet_services(ready_stack: Stack) -> AsyncIterator[Services]:
     try:
         yield svc
     finally:
-        svc.stop_all()
+        await svc.close()
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ async def test_readyz_notices_a_writer_that_stopped_making_progress(
             assert final.status_code == 200
             assert (final.json()["status"], final.json()["stream_version"]) == ("accepted", 1)
     finally:
-        svc.stop_all()
+        await svc.close()
 
 
 async def test_readyz_is_not_ready_while_the_read_models_are_of_an_older_layout(
@@ -71,4 +71,4 @@ async def test_readyz_is_not_ready_while_the_read_models_are_of_an_older_layout(
             ready = http.get("/readyz")
             assert ready.status_code == 503
             assert ready.json()["checks"]["projections"]["ok"] is False
-        svc.stop_all()
+        await svc.close()

@@ -34,7 +34,7 @@ async def services(ready_stack: Stack) -> AsyncIterator[Services]:
     try:
         yield svc
     finally:
-        svc.stop_all()
+        await svc.close()
 
 
 def test_schemathesis_finds_nothing(services: Services, api_tokens: Tokens) -> None:

@@ -93,4 +93,4 @@ async def test_rebuild_during_live_traffic(ready_stack: Stack, api_tokens: Token
         finally:
             await drop(ready_stack.dsn, clean)
     finally:
-        svc.stop_all()
+        await svc.close()

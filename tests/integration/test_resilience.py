@@ -144,7 +144,7 @@ async def test_paused_writer_resumes_and_a_202_resolves_across_an_api_restart(
             assert len(logged) == len(set(logged))  # nothing twice
             assert accepted <= set(logged)  # nothing lost
     finally:
-        svc.stop_all()
+        await svc.close()
 
 
 async def test_risk_agent_judges_again_soon_after_a_sigkill(
@@ -186,7 +186,7 @@ async def test_risk_agent_judges_again_soon_after_a_sigkill(
                 "/v1/alerts", params={"contract_id": cid}, headers=auth(api_tokens.am)
             ).json()["alerts"]
             assert [a["rule"] for a in alerts].count("BYPASS_THREAT") == 1
-        svc.stop_all()
+        await svc.close()
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -297,7 +297,7 @@ async def test_postgresql_cut_away_answers_503_and_nothing_exits(
                 for name in ("projector", "webhooks", "api"):
                     assert svc.alive(name)
         finally:
-            svc.stop_all()
+            await svc.close()
             if wid is not None:  # the webhooks table is shared: nobody may keep posting to it
                 async with connection(ready_stack.dsn) as conn:
                     await conn.execute(
@@ -341,4 +341,4 @@ async def test_kafka_cut_away_post_answers_within_its_deadline(
                         "ClientContactLogged", contract_id=cid))[0].status_code == 201,
                 )  # fmt: skip
         finally:
-            svc.stop_all()
+            await svc.close()

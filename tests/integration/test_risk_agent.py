@@ -14,12 +14,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from events.alerts import Alert, decode_alert
 from events.serialization import encode_event
-from events.topics import Topics, topics
-from services import kafka_admin
+from events.topics import Topics
 from services.db import connection
 from tests.support.examples import OMIT, example
 from tests.support.risk import append, risk_app, stamped, wait_judged
-from tests.support.stack import Stack, unique
+from tests.support.stack import Scratch, Stack, unique
 
 
 def _signed(cid: str, day: str) -> dict[str, Any]:
@@ -40,10 +39,10 @@ def _started(cid: str, day: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-async def risk_topics(ready_stack: Stack) -> Topics:
-    t = topics(unique("rk"))
-    await kafka_admin.ensure_topics(ready_stack.bootstrap, t)
-    return t
+async def risk_topics(ready_stack: Stack) -> AsyncIterator[Topics]:
+    made = Scratch(ready_stack)
+    yield await made.topics(name="rk")
+    await made.remove()
 
 
 @pytest.fixture(scope="module")

@@ -8,25 +8,25 @@ from collections import Counter
 from aiokafka import AIOKafkaConsumer
 
 from events.alerts import decode_alert
-from events.topics import Topics, topics
-from services import kafka_admin
+from events.topics import Topics
 from services.db import connection
 from tests.support.risk import append, risk_app, stamped, wait_judged
-from tests.support.stack import Stack, unique
+from tests.support.stack import Scratch, Stack, unique
 from tests.support.stories import seed_003_story
 
 
 async def _judge(stack: Stack, t: Topics, cid: str, copies: int) -> None:
     """Seed 003's history on `cid`, each event `copies` times, judged by the risk app as
     `ledger serve risk` runs it."""
-    await kafka_admin.ensure_topics(stack.bootstrap, t)
     await append(stack, t, stamped(seed_003_story(cid, "A-1", "am-redelivery").values()), copies)
     async with risk_app(stack, t) as proc:
         await wait_judged(stack, t, proc)
 
 
-async def test_redelivered_events_raise_no_alert_twice(ready_stack: Stack) -> None:
-    once, twice = topics(unique("rd")), topics(unique("rd"))
+async def test_redelivered_events_raise_no_alert_twice(
+    ready_stack: Stack, scratch: Scratch
+) -> None:
+    once, twice = await scratch.topics(name="rd"), await scratch.topics(name="rd")
     c1, c2 = unique("C"), unique("C")
     await _judge(ready_stack, once, c1, copies=1)
     await _judge(ready_stack, twice, c2, copies=2)

@@ -77,7 +77,7 @@ async def test_sigkill_mid_stream(ready_stack: Stack, api_tokens: Tokens) -> Non
                 r = await client.get("/v1/events", params={"contract_id": cid}, headers=auth)
                 logs[cid] = r.json()["events"]
     finally:
-        svc.stop_all()
+        await svc.close()
 
     accepted = {eid: a["stream_version"] for eid, a in answers.items() if a["status"] == "accepted"}
     # Every submission was valid, so each was accepted exactly once in the end.

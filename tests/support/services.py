@@ -18,7 +18,7 @@ import pytest
 from events.topics import Topics, topics
 from services import kafka_admin, tokens
 from services.db import connection
-from tests.support.stack import Stack, unique
+from tests.support.stack import Stack, remove, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 LEDGER = [sys.executable, "-m", "services.cli"]
@@ -107,6 +107,11 @@ class Services:
                 proc.kill()
                 proc.wait(timeout=10)
 
+    async def close(self) -> None:
+        """Stops the processes, then deletes their topics and drops their schema."""
+        self.stop_all()
+        await remove(self.stack, self.prefix, self.schema)
+
     def wait_http(self, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -145,7 +150,7 @@ async def services(ready_stack: Stack) -> AsyncIterator[Services]:
     try:
         yield svc
     finally:
-        svc.stop_all()
+        await svc.close()
 
 
 @dataclass(frozen=True)

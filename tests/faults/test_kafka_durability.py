@@ -1,4 +1,5 @@
-"""The local broker keeps what it has acknowledged across a SIGKILL and `make up`."""
+"""The local broker keeps what it has acknowledged across a SIGKILL and `make up`: in the fault
+suite, which runs last and on its own, since it kills the broker every other test uses."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from tests.support.examples import example
 from tests.support.stack import Stack, unique
 
 ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.faults
 
 
 async def test_events_survive_a_killed_broker(ready_stack: Stack, test_topics: Topics) -> None:
