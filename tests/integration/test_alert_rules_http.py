@@ -23,7 +23,7 @@ from events.alerts import Alert, decode_alert
 from projections.margin import round_money
 from tests.support.examples import OMIT, example
 from tests.support.http import post, read_sse
-from tests.support.services import Services, Tokens, start_services
+from tests.support.services import Services, Tokens, running_services
 from tests.support.stack import Stack, unique
 
 MIDYEAR = "2024-06-03"  # day 154 of the assignment: 210 days = 30 weeks remaining
@@ -453,11 +453,8 @@ def test_near_miss_no_relationship_strain(
 
 @pytest.fixture(scope="module")
 async def quiet_services(ready_stack: Stack) -> AsyncIterator[Services]:
-    svc = await start_services(ready_stack)
-    try:
+    async with running_services(ready_stack) as svc:
         yield svc
-    finally:
-        await svc.close()
 
 
 @pytest.fixture

@@ -13,16 +13,15 @@ import httpx
 from services.db import connection
 from tests.support.examples import example
 from tests.support.projections import drop, dump, log_end, replay
-from tests.support.services import ROOT, Tokens, start_services
+from tests.support.services import ROOT, Tokens, running_services
 from tests.support.stack import Stack, unique
 
 
 async def test_rebuild_during_live_traffic(ready_stack: Stack, api_tokens: Tokens) -> None:
-    svc = await start_services(ready_stack)
-    auth = {"Authorization": f"Bearer {api_tokens.am}"}
-    failures: list[str] = []
-    statuses: list[int] = []
-    try:
+    async with running_services(ready_stack) as svc:
+        auth = {"Authorization": f"Bearer {api_tokens.am}"}
+        failures: list[str] = []
+        statuses: list[int] = []
         async with httpx.AsyncClient(base_url=svc.url, timeout=60) as client:
             cids = [unique("C") for _ in range(5)]
             for cid in cids:
@@ -92,5 +91,3 @@ async def test_rebuild_during_live_traffic(ready_stack: Stack, api_tokens: Token
             assert await dump(ready_stack.dsn, svc.schema) == await dump(ready_stack.dsn, clean)
         finally:
             await drop(ready_stack.dsn, clean)
-    finally:
-        await svc.close()

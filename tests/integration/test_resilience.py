@@ -22,7 +22,7 @@ from services.db import connection
 from tests.support.examples import example
 from tests.support.http import auth, history
 from tests.support.proxy import kafka_proxy_to, proxy_to
-from tests.support.services import ROOT, Tokens, start_services
+from tests.support.services import ROOT, Tokens, running_services, start_services
 from tests.support.stack import Stack, unique
 
 SESSION_TIMEOUT_S = 10  # the writer's consumer group session timeout
@@ -62,8 +62,7 @@ def _until(what: str, timeout_s: float, probe: Any) -> Any:
 async def test_paused_writer_resumes_and_a_202_resolves_across_an_api_restart(
     ready_stack: Stack, api_tokens: Tokens
 ) -> None:
-    svc = await start_services(ready_stack, verdict_timeout_s=2.0)
-    try:
+    async with running_services(ready_stack, verdict_timeout_s=2.0) as svc:
         with httpx.Client(base_url=svc.url, timeout=30) as client:
             cids = [unique("C") for _ in range(4)]
             for cid in cids:
@@ -143,15 +142,15 @@ async def test_paused_writer_resumes_and_a_202_resolves_across_an_api_restart(
                 logged += [e["event_id"] for e in events[1:]]
             assert len(logged) == len(set(logged))  # nothing twice
             assert accepted <= set(logged)  # nothing lost
-    finally:
-        await svc.close()
 
 
 async def test_risk_agent_judges_again_soon_after_a_sigkill(
     ready_stack: Stack, api_tokens: Tokens
 ) -> None:
-    svc = await start_services(ready_stack, verdict_timeout_s=10.0)
-    async with connection(ready_stack.dsn) as conn:
+    async with (
+        running_services(ready_stack, verdict_timeout_s=10.0) as svc,
+        connection(ready_stack.dsn) as conn,
+    ):
         with httpx.Client(base_url=svc.url, timeout=30) as client:
             cid = unique("C")
             for body in history(cid, api_tokens.am_id, "AssignmentStarted"):
@@ -186,7 +185,6 @@ async def test_risk_agent_judges_again_soon_after_a_sigkill(
                 "/v1/alerts", params={"contract_id": cid}, headers=auth(api_tokens.am)
             ).json()["alerts"]
             assert [a["rule"] for a in alerts].count("BYPASS_THREAT") == 1
-        await svc.close()
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -309,12 +307,11 @@ async def test_kafka_cut_away_post_answers_within_its_deadline(
     ready_stack: Stack, api_tokens: Tokens
 ) -> None:
     with kafka_proxy_to(ready_stack.bootstrap) as kafka:
-        svc = await start_services(
+        async with running_services(
             ready_stack,
             verdict_timeout_s=3.0,
             env_of={"api": {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap}},
-        )
-        try:
+        ) as svc:
             with httpx.Client(base_url=svc.url, timeout=30) as client:
                 cid = unique("C")
                 for body in history(cid, api_tokens.am_id):
@@ -340,5 +337,3 @@ async def test_kafka_cut_away_post_answers_within_its_deadline(
                     lambda: _post(client, api_tokens.am, example(
                         "ClientContactLogged", contract_id=cid))[0].status_code == 201,
                 )  # fmt: skip
-        finally:
-            await svc.close()

@@ -9,8 +9,10 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -144,13 +146,21 @@ async def start_services(
     return svc
 
 
-@pytest.fixture(scope="module")
-async def services(ready_stack: Stack) -> AsyncIterator[Services]:
-    svc = await start_services(ready_stack)
+@asynccontextmanager
+async def running_services(stack: Stack, **options: Any) -> AsyncIterator[Services]:
+    """`start_services(stack, **options)`, closed on the way out (processes stopped, topics
+    deleted, schema dropped)."""
+    svc = await start_services(stack, **options)
     try:
         yield svc
     finally:
         await svc.close()
+
+
+@pytest.fixture(scope="module")
+async def services(ready_stack: Stack) -> AsyncIterator[Services]:
+    async with running_services(ready_stack) as svc:
+        yield svc
 
 
 @dataclass(frozen=True)
