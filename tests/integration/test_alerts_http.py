@@ -4,13 +4,11 @@ alerts API and on the Kafka alerts topic; and a replay raises none of them twice
 from __future__ import annotations
 
 import signal
-import time
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 
-from events.alerts import decode_alert
+from events.alerts import Alert
 from services.db import connection
 from tests.support.examples import example
 from tests.support.http import post
@@ -18,6 +16,7 @@ from tests.support.risk import forget, wait_judged
 from tests.support.services import Services, Tokens
 from tests.support.stack import Stack, unique
 from tests.support.stories import seed_003_story
+from tests.support.topics import alerts_on
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -135,23 +134,10 @@ async def test_replaying_the_log_raises_no_alert_twice(
     assert len(ids) == len(set(ids)), "an alert was published twice"
 
 
-async def _alerts_on_topic(stack: Stack, services: Services, cid: str, expected: int) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        services.topics.alerts.name,
-        bootstrap_servers=stack.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    found = []
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=1000)
-            found += [decode_alert(r.value) for rs in batch.values() for r in rs if r.value]
-            mine = [a for a in found if a.contract_id == cid and a.rule != "RELATIONSHIP_NEGLECT"]
-            if len(mine) >= expected and not batch:
-                return mine
-        return [a for a in found if a.contract_id == cid and a.rule != "RELATIONSHIP_NEGLECT"]
-    finally:
-        await consumer.stop()
+async def _alerts_on_topic(
+    stack: Stack, services: Services, cid: str, expected: int
+) -> list[Alert]:
+    def mine(a: Alert) -> bool:
+        return a.contract_id == cid and a.rule != "RELATIONSHIP_NEGLECT"
+
+    return await alerts_on(stack, services.topics.alerts.name, mine, expected)

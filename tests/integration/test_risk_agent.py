@@ -10,15 +10,16 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
-from events.alerts import Alert, decode_alert
+from events.alerts import Alert
 from events.serialization import encode_event
 from events.topics import Topics
 from services.db import connection
 from tests.support.examples import OMIT, example
 from tests.support.risk import append, risk_app, stamped, wait_judged
 from tests.support.stack import Scratch, Stack, unique
+from tests.support.topics import alerts_on
 
 
 def _signed(cid: str, day: str) -> dict[str, Any]:
@@ -63,21 +64,7 @@ async def _alerts(stack: Stack, cid: str) -> list[asyncpg.Record]:
 
 
 async def _on_topic(stack: Stack, t: Topics, cid: str, expected: int) -> list[Alert]:
-    consumer = AIOKafkaConsumer(
-        t.alerts.name, bootstrap_servers=stack.bootstrap, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    found: list[Alert] = []
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=1000)
-            found += [decode_alert(r.value) for rs in batch.values() for r in rs if r.value]
-            if len([a for a in found if a.contract_id == cid]) >= expected and not batch:
-                break
-    finally:
-        await consumer.stop()
-    return [a for a in found if a.contract_id == cid]
+    return await alerts_on(stack, t.alerts.name, lambda a: a.contract_id == cid, expected)
 
 
 async def test_an_aborted_transactions_event_raises_nothing(

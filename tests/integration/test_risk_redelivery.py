@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from aiokafka import AIOKafkaConsumer
-
 from events.alerts import decode_alert
 from events.topics import Topics
 from services.db import connection
 from tests.support.risk import append, risk_app, stamped, wait_judged
 from tests.support.stack import Scratch, Stack, unique
 from tests.support.stories import seed_003_story
+from tests.support.topics import first_batch
 
 
 async def _judge(stack: Stack, t: Topics, cid: str, copies: int) -> None:
@@ -43,13 +42,6 @@ async def test_redelivered_events_raise_no_alert_twice(
     assert single == double
     assert {r[0] for r in single} >= {"LOSS_POSITION", "RAISE_ABSORBED", "BYPASS_THREAT"}
 
-    consumer = AIOKafkaConsumer(
-        twice.alerts.name, bootstrap_servers=ready_stack.bootstrap, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        batch = await consumer.getmany(timeout_ms=5000)
-    finally:
-        await consumer.stop()
-    published = [decode_alert(r.value).alert_id for rs in batch.values() for r in rs if r.value]
+    records = await first_batch(ready_stack, twice.alerts.name, timeout_ms=5000)
+    published = [decode_alert(r.value).alert_id for r in records if r.value]
     assert sorted(published) == sorted(set(published)) and len(published) == sum(double.values())
