@@ -17,6 +17,7 @@ import heapq
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -220,6 +221,10 @@ class Generator:
         return c.clock.date() + timedelta(days=self.rng.randint(-10, 21))
 
     def _next(self, c: _Contract) -> ev.EventBase:
+        return _MAKERS[self._kind(c)](self, c)
+
+    def _kind(self, c: _Contract) -> str:
+        """The next event's type: drawn from the mix, then made one the contract can take."""
         rng = self.rng
         kind = rng.choices(self.kinds, self.weights)[0]
         if c.terminated and kind not in ev.RELATIONSHIP_EVENT_TYPES:
@@ -230,139 +235,162 @@ class Generator:
             kind = "RatesAdjusted"  # termination comes late, if at all: the stream goes on
         if kind == "MarkupNegotiationClosed" and not c.negotiations:
             kind = "MarkupNegotiationOpened"
-        if kind in _EXTRA:
-            return _EXTRA[kind](self, c)
         # At most two negotiations and two raise requests open at a time on one contract.
         if kind == "MarkupNegotiationOpened" and len(c.negotiations) >= 2:
             kind = "MarkupProposed"
         if kind == "RaiseRequested" and len(c.raises) >= 2:
             kind = rng.choice(["RaiseApproved", "RaiseDeclined"])
-        if kind == "RatesAdjusted":
-            a = rng.choice(c.assignments)
-            a.pay = money(a.pay * (1 + self._pct(0, 6) / 100))
-            a.bill = money(a.bill * (1 + self._pct(-1, 7) / 100))
-            a.bill = max(a.bill, a.pay + CENT)
-            return self._event(
-                c,
-                ev.RatesAdjusted,
-                assignment_id=a.assignment_id,
-                pay_rate=a.pay,
-                bill_rate=a.bill,
-                effective_date=self._effective(c),
-                reason=rng.choice(_RATE_REASONS),
-            )
-        if kind == "MarkupNegotiationOpened" or (
-            kind in ("MarkupProposed", "MarkupAgreed") and not c.negotiations
-        ):
-            nid = c.new_id("N")
-            c.negotiations[nid] = 0
-            # A third of negotiations cover every active assignment of the contract.
-            on = None if rng.random() < 0.33 else rng.choice(c.assignments).assignment_id
-            c.scope[nid] = on
-            return self._event(
-                c,
-                ev.MarkupNegotiationOpened,
-                negotiation_id=nid,
-                assignment_id=on,
-                initiated_by=rng.choice(["client", "agency"]),
-                reason="procurement asks for a cheaper markup",
-            )
-        if kind == "MarkupProposed" or (kind == "MarkupAgreed" and c.negotiations):
-            if kind == "MarkupAgreed":  # agree on one that has seen a proposal, if any has
-                nid = max(c.negotiations, key=c.negotiations.__getitem__)
-            else:
-                nid = rng.choice(list(c.negotiations))
-            if kind == "MarkupProposed" or c.negotiations[nid] == 0:
-                c.negotiations[nid] += 1
-                return self._event(
-                    c,
-                    ev.MarkupProposed,
-                    negotiation_id=nid,
-                    proposed_by=rng.choice(["client", "agency"]),
-                    markup_pct=self._pct(15, 45),
-                    note=rng.choice([None, "their first offer", "counter-offer"]),
-                )
-            del c.negotiations[nid]
-            # The generator does not follow which assignments the agreement re-prices; the
-            # next RatesAdjusted starts from its own idea of the rates, which is still valid.
-            return self._event(
-                c,
-                ev.MarkupAgreed,
-                negotiation_id=nid,
-                markup_pct=self._pct(18, 40),
-                effective_date=self._effective(c),
-            )
-        if kind == "RaiseRequested" or (
-            kind in ("RaiseApproved", "RaiseDeclined") and not c.raises
-        ):
-            a = rng.choice(c.assignments)
-            rid = c.new_id("R")
-            requested = money(a.pay + Decimal(rng.randint(50, 300)) / 100)
-            c.raises[rid] = (a, requested)
-            return self._event(
-                c,
-                ev.RaiseRequested,
-                raise_request_id=rid,
-                assignment_id=a.assignment_id,
-                requested_pay_rate=requested,
-                requested_by=rng.choice(["staffer", "client", "agency"]),
-                client_max_bill_rate=money(a.bill * Decimal("1.03"))
-                if rng.random() < 0.4
-                else None,
-            )
-        if kind == "RaiseApproved":
-            rid = rng.choice(list(c.raises))
-            a, requested = c.raises.pop(rid)
-            a.pay = requested
-            a.bill = max(money(a.bill * (1 + self._pct(0, 8) / 100)), a.pay + CENT)
-            return self._event(
-                c,
-                ev.RaiseApproved,
-                raise_request_id=rid,
-                new_pay_rate=a.pay,
-                new_bill_rate=a.bill,
-                effective_date=self._effective(c),
-            )
-        if kind == "RaiseDeclined":
-            rid = rng.choice(list(c.raises))
-            del c.raises[rid]
-            return self._event(
-                c, ev.RaiseDeclined, raise_request_id=rid, reason="would put us in a loss position"
-            )
-        if kind == "BypassThreatReported":
-            # Now and then about an assignment that has ended: a move after the end is a bypass.
-            # (or any, when none is active).
-            a = (
-                rng.choice(c.ended)
-                if c.ended and (not c.assignments or rng.random() < 0.3)
-                else rng.choice(c.assignments)
-            )
-            return self._event(
-                c,
-                ev.BypassThreatReported,
-                assignment_id=a.assignment_id,
-                staffer_id=a.staffer_id,
-                kind=rng.choice(["threatened_move_to_other_agency", "direct_hire_attempt"]),
-                description="client says another agency would place them for less",
-            )
-        if kind == "ClientComplaintLogged":
-            return self._event(
-                c,
-                ev.ClientComplaintLogged,
-                about=rng.choice(["recruiter_conduct", "candidate_quality", "billing", "other"]),
-                legal_threat=rng.random() < 0.05,
-                description="invoice double-counted overtime",
-            )
-        if kind == "AssignmentStarted":
-            return self._start(c)
-        return self._event(
-            c,
-            ev.ClientContactLogged,
-            channel=rng.choice(["call", "email", "meeting", "visit"]),
-            direction=rng.choice(["outbound", "inbound"]),
-            responded=rng.random() < 0.7,
-            note=rng.choice([None, *_CONTACT_NOTES]),
-        )
+        # Something to act on first: a negotiation to propose in, a request to decide.
+        if kind in ("MarkupProposed", "MarkupAgreed") and not c.negotiations:
+            kind = "MarkupNegotiationOpened"
+        if kind in ("RaiseApproved", "RaiseDeclined") and not c.raises:
+            kind = "RaiseRequested"
+        return kind
+
+
+def _rates_adjusted(g: Generator, c: _Contract) -> ev.EventBase:
+    a = g.rng.choice(c.assignments)
+    a.pay = money(a.pay * (1 + g._pct(0, 6) / 100))
+    a.bill = money(a.bill * (1 + g._pct(-1, 7) / 100))
+    a.bill = max(a.bill, a.pay + CENT)
+    return g._event(
+        c,
+        ev.RatesAdjusted,
+        assignment_id=a.assignment_id,
+        pay_rate=a.pay,
+        bill_rate=a.bill,
+        effective_date=g._effective(c),
+        reason=g.rng.choice(_RATE_REASONS),
+    )
+
+
+def _negotiation_opened(g: Generator, c: _Contract) -> ev.EventBase:
+    rng = g.rng
+    nid = c.new_id("N")
+    c.negotiations[nid] = 0
+    # A third of negotiations cover every active assignment of the contract.
+    on = None if rng.random() < 0.33 else rng.choice(c.assignments).assignment_id
+    c.scope[nid] = on
+    return g._event(
+        c,
+        ev.MarkupNegotiationOpened,
+        negotiation_id=nid,
+        assignment_id=on,
+        initiated_by=rng.choice(["client", "agency"]),
+        reason="procurement asks for a cheaper markup",
+    )
+
+
+def _markup_proposed(g: Generator, c: _Contract, nid: str | None = None) -> ev.EventBase:
+    rng = g.rng
+    nid = rng.choice(list(c.negotiations)) if nid is None else nid
+    c.negotiations[nid] += 1
+    return g._event(
+        c,
+        ev.MarkupProposed,
+        negotiation_id=nid,
+        proposed_by=rng.choice(["client", "agency"]),
+        markup_pct=g._pct(15, 45),
+        note=rng.choice([None, "their first offer", "counter-offer"]),
+    )
+
+
+def _markup_agreed(g: Generator, c: _Contract) -> ev.EventBase:
+    # Agree on one that has seen a proposal, if any has; else propose in it first.
+    nid = max(c.negotiations, key=c.negotiations.__getitem__)
+    if c.negotiations[nid] == 0:
+        return _markup_proposed(g, c, nid)
+    del c.negotiations[nid]
+    # The generator does not follow which assignments the agreement re-prices; the next
+    # RatesAdjusted starts from its own idea of the rates, which is still valid.
+    return g._event(
+        c,
+        ev.MarkupAgreed,
+        negotiation_id=nid,
+        markup_pct=g._pct(18, 40),
+        effective_date=g._effective(c),
+    )
+
+
+def _raise_requested(g: Generator, c: _Contract) -> ev.EventBase:
+    rng = g.rng
+    a = rng.choice(c.assignments)
+    rid = c.new_id("R")
+    requested = money(a.pay + Decimal(rng.randint(50, 300)) / 100)
+    c.raises[rid] = (a, requested)
+    return g._event(
+        c,
+        ev.RaiseRequested,
+        raise_request_id=rid,
+        assignment_id=a.assignment_id,
+        requested_pay_rate=requested,
+        requested_by=rng.choice(["staffer", "client", "agency"]),
+        client_max_bill_rate=money(a.bill * Decimal("1.03")) if rng.random() < 0.4 else None,
+    )
+
+
+def _raise_approved(g: Generator, c: _Contract) -> ev.EventBase:
+    rid = g.rng.choice(list(c.raises))
+    a, requested = c.raises.pop(rid)
+    a.pay = requested
+    a.bill = max(money(a.bill * (1 + g._pct(0, 8) / 100)), a.pay + CENT)
+    return g._event(
+        c,
+        ev.RaiseApproved,
+        raise_request_id=rid,
+        new_pay_rate=a.pay,
+        new_bill_rate=a.bill,
+        effective_date=g._effective(c),
+    )
+
+
+def _raise_declined(g: Generator, c: _Contract) -> ev.EventBase:
+    rid = g.rng.choice(list(c.raises))
+    del c.raises[rid]
+    return g._event(
+        c, ev.RaiseDeclined, raise_request_id=rid, reason="would put us in a loss position"
+    )
+
+
+def _bypass_threat(g: Generator, c: _Contract) -> ev.EventBase:
+    rng = g.rng
+    # Now and then about an assignment that has ended (a move after the end is a bypass), or
+    # any, when none is active.
+    a = (
+        rng.choice(c.ended)
+        if c.ended and (not c.assignments or rng.random() < 0.3)
+        else rng.choice(c.assignments)
+    )
+    return g._event(
+        c,
+        ev.BypassThreatReported,
+        assignment_id=a.assignment_id,
+        staffer_id=a.staffer_id,
+        kind=rng.choice(["threatened_move_to_other_agency", "direct_hire_attempt"]),
+        description="client says another agency would place them for less",
+    )
+
+
+def _complaint(g: Generator, c: _Contract) -> ev.EventBase:
+    return g._event(
+        c,
+        ev.ClientComplaintLogged,
+        about=g.rng.choice(["recruiter_conduct", "candidate_quality", "billing", "other"]),
+        legal_threat=g.rng.random() < 0.05,
+        description="invoice double-counted overtime",
+    )
+
+
+def _contact(g: Generator, c: _Contract) -> ev.EventBase:
+    rng = g.rng
+    return g._event(
+        c,
+        ev.ClientContactLogged,
+        channel=rng.choice(["call", "email", "meeting", "visit"]),
+        direction=rng.choice(["outbound", "inbound"]),
+        responded=rng.random() < 0.7,
+        note=rng.choice([None, *_CONTACT_NOTES]),
+    )
 
 
 def _assignment_ended(g: Generator, c: _Contract) -> ev.EventBase:
@@ -413,7 +441,19 @@ def _contract_terminated(g: Generator, c: _Contract) -> ev.EventBase:
     )
 
 
-_EXTRA = {
+# How each type of event after the signing is made up.
+_MAKERS: dict[str, Callable[[Generator, _Contract], ev.EventBase]] = {
+    "ClientContactLogged": _contact,
+    "RatesAdjusted": _rates_adjusted,
+    "MarkupNegotiationOpened": _negotiation_opened,
+    "MarkupProposed": _markup_proposed,
+    "MarkupAgreed": _markup_agreed,
+    "RaiseRequested": _raise_requested,
+    "RaiseApproved": _raise_approved,
+    "RaiseDeclined": _raise_declined,
+    "BypassThreatReported": _bypass_threat,
+    "ClientComplaintLogged": _complaint,
+    "AssignmentStarted": lambda g, c: g._start(c),
     "AssignmentEnded": _assignment_ended,
     "MarkupNegotiationClosed": _negotiation_closed,
     "ContractAmended": _contract_amended,
