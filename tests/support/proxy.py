@@ -87,10 +87,20 @@ class Proxy:
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
+        await self._relay(reader, writer, up_reader, up_writer)
+        self._writers -= {writer, up_writer}
+
+    async def _relay(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> None:
+        """Both directions of one accepted connection, until either side closes."""
         await asyncio.gather(
             self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
         )
-        self._writers -= {writer, up_writer}
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -111,20 +121,19 @@ class KafkaProxy(Proxy):
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers |= {writer, up_writer}
+    async def _relay(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> None:
         asked: dict[int, tuple[int, int]] = {}  # correlation id -> (api key, version)
         await asyncio.gather(
             self._pump(reader, up_writer, lambda frame: self._request(frame, asked)),
             self._pump(up_reader, writer, lambda frame: self._response(frame, asked)),
             return_exceptions=True,
         )
-        self._writers -= {writer, up_writer}
 
     async def _pump(
         self,
