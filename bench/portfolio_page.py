@@ -4,8 +4,8 @@ read models.
     .venv/bin/python bench/portfolio_page.py [--contracts 5000] [--events 40000] [--runs 10]
 
 In one run it
-1. generates a valid log over C contracts (tests/support/histories.py, the projector's own test
-   generator), produces it to a unique events topic and replays it into a unique projection
+1. generates a valid log over C contracts (simulation/histories.py, the one generator of the
+   tests and benches), produces it to a unique events topic and replays it into a unique projection
    schema with the real projector,
 2. starts an API process of this checkout on those read models and a finance token,
 3. drives Debian's chromium (Playwright) as the browser tests do: signs in, then loads
@@ -51,8 +51,8 @@ from services.kafka_admin import ensure_topics  # noqa: E402
 from services.projector import store  # noqa: E402
 from services.projector.sharded import replay  # noqa: E402
 from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA, Settings  # noqa: E402
+from simulation.histories import generate, produce  # noqa: E402
 from tests.support.browser import ARGS, CHROMIUM  # noqa: E402
-from tests.support.histories import generate, produce  # noqa: E402
 
 
 def _free_port() -> int:

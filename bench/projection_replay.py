@@ -45,11 +45,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 
 from events.topics import topics  # noqa: E402
+from services.db import connection  # noqa: E402
 from services.kafka_admin import ensure_topics  # noqa: E402
 from services.projector import store  # noqa: E402
 from services.projector.sharded import replay  # noqa: E402
 from services.settings import Settings  # noqa: E402
-from tests.support.histories import generate, produce  # noqa: E402
+from simulation.histories import generate, produce  # noqa: E402
 
 CENT = Decimal("0.01")
 TABLES = (
@@ -105,11 +106,8 @@ async def cleanup(bootstrap: str, dsn: str, schema: str, topic_names: list[str])
     """Drops the schema and deletes the topics, each attempted even if the other fails (a run
     cut short by a restarted server must not leave either behind)."""
     try:
-        conn = await asyncpg.connect(dsn)
-        try:
+        async with connection(dsn) as conn:
             await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        finally:
-            await conn.close()
     except Exception as exc:
         print(f"could not drop schema {schema}: {exc!r}", file=sys.stderr)
     try:

@@ -26,7 +26,7 @@ from events.serialization import decode_event  # noqa: E402
 from projections.read_model import ReadModel  # noqa: E402
 from services.projector import store  # noqa: E402
 from services.projector.worker import tune_gc  # noqa: E402
-from tests.support.histories import generate  # noqa: E402
+from simulation.histories import generate  # noqa: E402
 
 
 def run(values: list[bytes], batch: int) -> dict[str, float]:

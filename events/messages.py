@@ -30,7 +30,7 @@ from pydantic_core import PydanticCustomError
 from events.catalogue import Event
 from events.errors import WHOLE_EVENT, EventValidationError, FieldError
 from events.fields import Id
-from events.serialization import JsonInput, decode_event, decode_json
+from events.serialization import JsonInput, decode_event, json_object
 
 Role = Literal["account_manager", "finance", "admin"]
 Outcome = Literal["accepted", "duplicate", "refused"]
@@ -269,7 +269,7 @@ def decode_submission(data: JsonInput) -> Submission:
     The event inside is upcast and validated exactly as `decode_event` does, and its errors are
     reported under `event.` (`event.pay_rate`, not pydantic's `event.AssignmentStarted.pay_rate`).
     """
-    envelope = _json_object(data)
+    envelope = json_object(data)
     errors: list[FieldError] = []
     if _EVENT in envelope:
         try:
@@ -300,7 +300,7 @@ def encode_verdict(verdict: Verdict) -> bytes:
 def decode_verdict(data: JsonInput) -> Verdict:
     """Read a verdict; raises EventValidationError naming every refused field."""
     try:
-        return Verdict.model_validate(_json_object(data))
+        return Verdict.model_validate(json_object(data))
     except ValidationError as exc:
         raise EventValidationError(_shape_errors(exc, "verdict")) from exc
 
@@ -314,16 +314,6 @@ def _shape_errors(exc: ValidationError, what: str) -> list[FieldError]:
         )
         for error in EventValidationError.from_pydantic(exc).errors
     ]
-
-
-def _json_object(data: JsonInput) -> dict[str, Any]:
-    try:
-        obj = decode_json(data)
-    except (ValueError, RecursionError) as exc:
-        raise EventValidationError.single(WHOLE_EVENT, f"not valid JSON: {exc}") from exc
-    if not isinstance(obj, dict):
-        raise EventValidationError.single(WHOLE_EVENT, "must be a JSON object")
-    return obj
 
 
 def _event_object(value: object) -> dict[str, Any]:

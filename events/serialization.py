@@ -82,7 +82,7 @@ def decode_event(data: JsonInput | Mapping[str, Any], *, upcasters: Upcasters = 
             return event
         except ValidationError:
             pass
-    return _validate(upcasters.upcast(_as_object(data)))
+    return _validate(upcasters.upcast(json_object(data)))
 
 
 def parse_submission(
@@ -92,7 +92,7 @@ def parse_submission(
 
     The fields the service stamps are refused. Every problem found is reported at once.
     """
-    raw = _as_object(data)
+    raw = json_object(data)
     errors: list[FieldError] = []
 
     expected = raw.pop(EXPECTED_STREAM_VERSION, None)
@@ -114,7 +114,8 @@ def parse_submission(
     return event, expected
 
 
-def _as_object(data: JsonInput | Mapping[str, Any]) -> dict[str, Any]:
+def json_object(data: JsonInput | Mapping[str, Any]) -> dict[str, Any]:
+    """`data` as a JSON object (a dict), else an EventValidationError about the whole of it."""
     if isinstance(data, Mapping):
         return dict(data)
     try:

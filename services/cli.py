@@ -8,12 +8,15 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, get_args
 
 import asyncpg
 
+from events.alerts import Severity
+from events.messages import Role
 from events.schema import event_json_schemas
 from services import db, kafka_admin, readiness
+from services.db import connection
 from services.settings import Settings, load_settings
 
 
@@ -61,17 +64,13 @@ def _wait(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     return 0
 
 
+PROCESSES = ("api", "writer", "projector", "risk", "webhooks")
+
+
 def _serve(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     from services import serve
 
-    processes = {
-        "api": serve.serve_api,
-        "writer": serve.serve_writer,
-        "projector": serve.serve_projector,
-        "risk": serve.serve_risk,
-        "webhooks": serve.serve_webhooks,
-    }
-    processes[args.process](settings())
+    getattr(serve, f"serve_{args.process}")(settings())
     return 0
 
 
@@ -87,19 +86,23 @@ def _projections_status(args: argparse.Namespace, settings: Callable[[], Setting
     return asyncio.run(commands.status(settings()))
 
 
+def _with_conn(settings: Callable[[], Settings], fn: Callable[[asyncpg.Connection], Any]) -> Any:
+    async def run() -> Any:
+        async with connection(settings().dsn) as conn:
+            return await fn(conn)
+
+    return asyncio.run(run())
+
+
 def _token_create(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     from services import tokens
 
-    async def run() -> tuple[str, str]:
-        conn = await asyncpg.connect(settings().dsn)
-        try:
-            return await tokens.create_token(conn, args.role, args.account_manager, expires_in)
-        finally:
-            await conn.close()
-
     try:
         expires_in = tokens.parse_duration(args.expires_in) if args.expires_in else None
-        token_id, token = asyncio.run(run())
+        token_id, token = _with_conn(
+            settings,
+            lambda c: tokens.create_token(c, args.role, args.account_manager, expires_in),
+        )
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -112,15 +115,8 @@ def _token_create(args: argparse.Namespace, settings: Callable[[], Settings]) ->
 def _token_list(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     from services import tokens
 
-    async def run() -> list[dict[str, Any]]:
-        conn = await asyncpg.connect(settings().dsn)
-        try:
-            return await tokens.list_tokens(conn)
-        finally:
-            await conn.close()
-
     print(tokens.LIST_HEADER)
-    for t in asyncio.run(run()):
+    for t in _with_conn(settings, tokens.list_tokens):
         print(tokens.describe(t))
     return 0
 
@@ -128,14 +124,7 @@ def _token_list(args: argparse.Namespace, settings: Callable[[], Settings]) -> i
 def _token_revoke(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     from services import tokens
 
-    async def run() -> bool:
-        conn = await asyncpg.connect(settings().dsn)
-        try:
-            return await tokens.revoke_token(conn, args.secret)
-        finally:
-            await conn.close()
-
-    if asyncio.run(run()):
+    if _with_conn(settings, lambda c: tokens.revoke_token(c, args.secret)):
         print("revoked")
         return 0
     print("no live token matched", file=sys.stderr)
@@ -145,14 +134,7 @@ def _token_revoke(args: argparse.Namespace, settings: Callable[[], Settings]) ->
 def _token_verify(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     from services import tokens
 
-    async def run() -> bool:
-        conn = await asyncpg.connect(settings().dsn)
-        try:
-            return await tokens.lookup(conn, args.secret) is not None
-        finally:
-            await conn.close()
-
-    return 0 if asyncio.run(run()) else 1
+    return 0 if _with_conn(settings, lambda c: tokens.lookup(c, args.secret)) is not None else 1
 
 
 def _submit(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
@@ -168,17 +150,6 @@ def _submit(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
         with open(args.file, encoding="utf-8") as f:
             events = client.read_events(f)
     return client.submit(events, args.api_url or settings().local_api_url, token)
-
-
-def _with_conn(settings: Callable[[], Settings], fn: Callable[[asyncpg.Connection], Any]) -> Any:
-    async def run() -> Any:
-        conn = await asyncpg.connect(settings().dsn)
-        try:
-            return await fn(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 def _webhooks_add(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
@@ -211,64 +182,82 @@ def _webhooks_status(args: argparse.Namespace, settings: Callable[[], Settings])
 
 
 def _webhooks_remove(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
-    done = _with_conn(
-        settings,
-        lambda c: c.execute("UPDATE webhooks SET active = false WHERE webhook_id = $1", args.id),
-    )
-    print("removed" if done != "UPDATE 0" else "no such webhook")
-    return 0 if done != "UPDATE 0" else 1
+    from services import webhooks
+
+    removed = _with_conn(settings, lambda c: webhooks.remove(c, args.id))
+    print("removed" if removed else "no such webhook")
+    return 0 if removed else 1
+
+
+Handler = Callable[[argparse.Namespace, Callable[[], Settings]], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser; each command's parser names its handler (`handler`), which `main` calls."""
     p = argparse.ArgumentParser(prog="ledger", description="Markup Ledger command line")
     sub = p.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("schema", help="print the JSON Schema of every event, keyed by type")
+    def command(
+        group: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        handler: Handler,
+        help: str,
+    ) -> argparse.ArgumentParser:
+        parser = group.add_parser(name, help=help)
+        parser.set_defaults(handler=handler)
+        return parser
 
-    dbp = sub.add_parser("db", help="PostgreSQL schema").add_subparsers(dest="db", required=True)
-    dbp.add_parser("migrate", help="apply the migrations not yet applied (idempotent)")
+    def commands(name: str, help: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        return sub.add_parser(name, help=help).add_subparsers(dest=name, required=True)
 
-    tp = sub.add_parser("topics", help="Kafka topics").add_subparsers(dest="topics", required=True)
-    tp.add_parser("create", help="create the ledger's topics that are missing (idempotent)")
+    command(sub, "schema", _schema, "print the JSON Schema of every event, keyed by type")
 
-    w = sub.add_parser("wait", help="wait until Kafka and/or PostgreSQL answer")
+    dbp = commands("db", "PostgreSQL schema")
+    command(dbp, "migrate", _db_migrate, "apply the migrations not yet applied (idempotent)")
+
+    tp = commands("topics", "Kafka topics")
+    command(
+        tp, "create", _topics_create, "create the ledger's topics that are missing (idempotent)"
+    )
+
+    w = command(sub, "wait", _wait, "wait until Kafka and/or PostgreSQL answer")
     w.add_argument("what", choices=["kafka", "postgres", "all"])
     w.add_argument("--timeout", type=float, default=120.0)
-    sv = sub.add_parser("serve", help="run a service process in the foreground")
-    sv.add_argument("process", choices=["api", "writer", "projector", "risk", "webhooks"])
+    sv = command(sub, "serve", _serve, "run a service process in the foreground")
+    sv.add_argument("process", choices=PROCESSES)
 
-    pj = sub.add_parser("projections", help="the margin read models in PostgreSQL").add_subparsers(
-        dest="projections", required=True
+    pj = commands("projections", "the margin read models in PostgreSQL")
+    command(
+        pj,
+        "rebuild",
+        _projections_rebuild,
+        "replay the events topic into fresh tables and swap them in",
     )
-    pj.add_parser("rebuild", help="replay the events topic into fresh tables and swap them in")
-    pj.add_parser("status", help="per partition: the offset applied and the lag")
+    command(pj, "status", _projections_status, "per partition: the offset applied and the lag")
 
-    tk = sub.add_parser("token", help="API bearer tokens").add_subparsers(
-        dest="token", required=True
-    )
-    tc = tk.add_parser("create", help="create a token; prints it once, alone on stdout")
-    tc.add_argument("--role", required=True, choices=["account_manager", "finance", "admin"])
+    tk = commands("token", "API bearer tokens")
+    tc = command(tk, "create", _token_create, "create a token; prints it once, alone on stdout")
+    tc.add_argument("--role", required=True, choices=get_args(Role))
     tc.add_argument("--account-manager", help="the account manager's id (role account_manager)")
     tc.add_argument(
         "--expires-in", help="refuse the token after this long: 90d, 12h, 30m, 2w (default never)"
     )
-    tk.add_parser("list", help="every token: role, account manager, created, expiry, revoked")
-    tr = tk.add_parser("revoke", help="revoke a token, by its id or the token itself")
+    command(tk, "list", _token_list, "every token: role, account manager, created, expiry, revoked")
+    tr = command(tk, "revoke", _token_revoke, "revoke a token, by its id or the token itself")
     tr.add_argument("secret", metavar="TOKEN_OR_ID")
-    tv = tk.add_parser("verify", help="exit 0 when the token is live")
+    tv = command(tk, "verify", _token_verify, "exit 0 when the token is live")
     tv.add_argument("secret", metavar="TOKEN")
 
-    wh = sub.add_parser("webhooks", help="alert receivers").add_subparsers(
-        dest="webhooks", required=True
-    )
-    wa = wh.add_parser("add", help="register a receiver; prints its signing secret once")
+    wh = commands("webhooks", "alert receivers")
+    wa = command(wh, "add", _webhooks_add, "register a receiver; prints its signing secret once")
     wa.add_argument("url")
-    wa.add_argument("--min-severity", default="high", choices=["low", "medium", "high", "critical"])
-    wh.add_parser("status", help="delivery status of every receiver")
-    wr = wh.add_parser("remove", help="stop delivering to a receiver")
+    # From the least severe up.
+    wa.add_argument("--min-severity", default="high", choices=get_args(Severity)[::-1])
+    command(wh, "status", _webhooks_status, "delivery status of every receiver")
+    wr = command(wh, "remove", _webhooks_remove, "stop delivering to a receiver")
     wr.add_argument("id")
 
-    sb = sub.add_parser("submit", help="post events (one, a list, or JSON lines) to the API")
+    sb = command(sub, "submit", _submit, "post events (one, a list, or JSON lines) to the API")
     sb.add_argument("file", help="a JSON file, or - for standard input")
     sb.add_argument(
         "--api-url",
@@ -279,37 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_HANDLERS: dict[tuple[str, ...], Callable[[argparse.Namespace, Callable[[], Settings]], int]] = {
-    ("schema",): _schema,
-    ("db", "migrate"): _db_migrate,
-    ("topics", "create"): _topics_create,
-    ("wait",): _wait,
-    ("serve",): _serve,
-    ("token", "create"): _token_create,
-    ("token", "revoke"): _token_revoke,
-    ("token", "list"): _token_list,
-    ("token", "verify"): _token_verify,
-    ("submit",): _submit,
-    ("projections", "rebuild"): _projections_rebuild,
-    ("webhooks", "add"): _webhooks_add,
-    ("webhooks", "status"): _webhooks_status,
-    ("webhooks", "remove"): _webhooks_remove,
-    ("projections", "status"): _projections_status,
-}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    key: tuple[str, ...] = (args.command,)
-    sub = (
-        getattr(args, args.command, None)
-        if args.command in ("db", "topics", "token", "projections", "webhooks")
-        else None
-    )
-    if sub:
-        key += (sub,)
+    handler: Handler = args.handler
     # Settings are built here, at start-up of the command, and only by commands that need them.
-    return _HANDLERS[key](args, load_settings)
+    return handler(args, load_settings)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,25 @@ processes migrating at once apply each file exactly once.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
+from typing import Any
 
 import asyncpg
 
 _MIGRATION_LOCK = 0x4C454447  # "LEDG": any constant shared by every migrating process
+
+
+@asynccontextmanager
+async def connection(dsn: str, **options: Any) -> AsyncIterator[asyncpg.Connection]:
+    """One connection to `dsn` (`options` as asyncpg.connect takes them), closed on the way
+    out whatever happens inside."""
+    conn = await asyncpg.connect(dsn, **options)
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 def migration_files() -> list[tuple[str, str]]:
@@ -44,8 +58,5 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
 
 
 async def migrate_dsn(dsn: str) -> list[str]:
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(dsn) as conn:
         return await migrate(conn)
-    finally:
-        await conn.close()

@@ -10,6 +10,21 @@ from aiokafka.errors import TopicAlreadyExistsError
 from events.topics import Topics
 
 
+async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
+    """Delete every topic named after `prefix`: the ledger's (`prefix.events` ...) and the risk
+    agent's (`prefix-risk-...`); returns the names deleted."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = (f"{prefix}.", f"{prefix}-")
+        names = [n for n in await admin.list_topics() if n.startswith(mine)]
+        if names:
+            await admin.delete_topics(names)
+        return names
+    finally:
+        await admin.close()
+
+
 async def ensure_topics(bootstrap: str, wanted: Topics) -> list[str]:
     """Create the topics that do not exist yet; returns the names created.
 

@@ -75,6 +75,14 @@ async def status(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     return await read.webhooks_status(conn)
 
 
+async def remove(conn: asyncpg.Connection, webhook_id: str) -> bool:
+    """Stop delivering to a receiver; False when there is no such webhook."""
+    done = await conn.execute(
+        "UPDATE webhooks SET active = false WHERE webhook_id = $1", webhook_id
+    )
+    return str(done) != "UPDATE 0"
+
+
 class Deliverer:
     def __init__(
         self, dsn: str, backoff_s: float = 0.5, max_backoff_s: float = 30.0, timeout_s: float = 5

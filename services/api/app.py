@@ -25,7 +25,8 @@ from services.api.routes_margins import router as margins_router
 from services.api.routes_preview import router as preview_router
 from services.api.schemas import Health, NotReady, Ready
 from services.api.web import router as web_router
-from services.api.writer_progress import WriterProgress, end_offsets
+from services.api.writer_progress import WriterProgress
+from services.kafka_log import end_offsets
 from services.projector import store
 from services.projector.commands import ensure_schema
 from services.settings import Settings

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from events.catalogue import Event
-from events.serialization import decode_event
 from events.topics import TopicSpec
+from services.kafka_log import read_partition_events
 
 
 def partition_of(contract_id: str, partitions: int) -> int:
@@ -23,24 +22,6 @@ async def contract_events(
     Scans the contract's partition from its start: fine for audit; the projections issue
     gives the read side a PostgreSQL copy for anything hot.
     """
-    tp = TopicPartition(topic.name, partition_of(contract_id, topic.partitions))
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
-    )
-    await consumer.start()
-    try:
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        key = contract_id.encode()
-        found: list[Event] = []
-        while await consumer.position(tp) < end:
-            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
-            for r in batch.get(tp, []):
-                if r.key == key and r.value:
-                    event = decode_event(r.value)
-                    if (event.stream_version or 0) > after_version:
-                        found.append(event)
-        return found
-    finally:
-        await consumer.stop()
+    partition = partition_of(contract_id, topic.partitions)
+    events = await read_partition_events(bootstrap, topic.name, partition, contract_id.encode())
+    return [e for e in events if (e.stream_version or 0) > after_version]

@@ -26,7 +26,7 @@ from services.api.errors import ApiError
 from services.api.read import alerts as read_alerts
 from services.api.read import margins as read_margins
 from services.api.schemas import ErrorBody
-from services.api.writer_progress import end_offsets
+from services.kafka_log import end_offsets
 
 log = logging.getLogger("ledger.api")
 

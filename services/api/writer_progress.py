@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from events.topics import TopicSpec
@@ -48,9 +47,3 @@ class WriterProgress:
         if idle > self.stall_s:
             return False, f"writer backlog of {lag} has not moved for {idle:.0f} s"
         return True, f"writer backlog of {lag}, moving"
-
-
-async def end_offsets(consumer: AIOKafkaConsumer, topic: TopicSpec) -> dict[int, int]:
-    tps = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-    result = await consumer.end_offsets(tps)
-    return {tp.partition: offset for tp, offset in result.items()}

@@ -8,9 +8,8 @@ import sys
 import time
 from typing import TextIO
 
-import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
+from services.db import connection
+from services.kafka_log import log_ends
 from services.projector import store
 from services.projector.sharded import projector, replay
 from services.projector.worker import tune_gc
@@ -21,13 +20,10 @@ log = logging.getLogger("ledger.projector")
 
 async def ensure_schema(settings: Settings) -> bool:
     """The live tables exist; False when they are of an older layout and need a rebuild."""
-    conn = await asyncpg.connect(settings.dsn)
-    try:
+    async with connection(settings.dsn) as conn:
         return await store.ensure_live_schema(
             conn, settings.projection_schema, settings.topics.events.name
         )
-    finally:
-        await conn.close()
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
@@ -52,40 +48,22 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
     """Replays the whole events topic into fresh tables, then swaps them in atomically."""
     await ensure_schema(settings)
-    conn = await asyncpg.connect(settings.dsn)
-    try:
+    async with connection(settings.dsn) as conn:
         nxt = await store.create_next_schema(
             conn, settings.projection_schema, settings.topics.events.name
         )
-    finally:
-        await conn.close()
-    total = sum((await _log_ends(settings)).values())
+    total = sum((await log_ends(settings.kafka_bootstrap_servers, settings.topics.events)).values())
     report = _Reporter(total, out)
     replayed = await replay(settings, nxt, settings.rebuild_processes, on_progress=report)
     report.finish()
-    conn = await asyncpg.connect(settings.dsn)
-    try:
+    async with connection(settings.dsn) as conn:
         await store.swap(conn, settings.projection_schema)
-    finally:
-        await conn.close()
     print(
         f"rebuilt {settings.projection_schema}: {replayed.applied} events applied "
         f"in {replayed.seconds:.1f} s by {replayed.processes} process(es), swapped in",
         file=out,
     )
     return 0
-
-
-async def _log_ends(settings: Settings) -> dict[int, int]:
-    """The end offset of each partition of the events topic now (records and markers)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await consumer.start()
-    try:
-        spec = settings.topics.events
-        tps = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
-        return {tp.partition: off for tp, off in (await consumer.end_offsets(tps)).items()}
-    finally:
-        await consumer.stop()
 
 
 class _Reporter:
@@ -124,17 +102,14 @@ class _Reporter:
 
 async def status(settings: Settings, out: TextIO = sys.stdout) -> int:
     await ensure_schema(settings)
-    conn = await asyncpg.connect(settings.dsn)
-    try:
+    async with connection(settings.dsn) as conn:
         positions = {
             r["partition"]: r["next_offset"]
             for r in await conn.fetch(
                 f"SELECT partition, next_offset FROM {settings.projection_schema}.positions"
             )
         }
-    finally:
-        await conn.close()
-    ends = await _log_ends(settings)
+    ends = await log_ends(settings.kafka_bootstrap_servers, settings.topics.events)
     print(f"{settings.projection_schema} <- {settings.topics.events.name}", file=out)
     print(f"{'partition':>9} {'applied to':>12} {'end':>12} {'lag':>8}", file=out)
     lag = 0

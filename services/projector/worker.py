@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from events.serialization import decode_event
 from events.topics import TopicSpec
 from projections.read_model import ReadModel
-from services import watchdog
+from services import kafka_log, watchdog
 from services.projector import store
 
 log = logging.getLogger("ledger.projector")
@@ -132,8 +132,7 @@ class Projector:
 
     async def end_offsets(self) -> dict[int, int]:
         assert self.consumer is not None
-        ends = await self.consumer.end_offsets(self.tps)
-        return {tp.partition: off for tp, off in ends.items()}
+        return await kafka_log.end_offsets(self.consumer, self.tps)
 
     def lag(self, ends: dict[int, int]) -> int:
         return sum(max(0, end - self.positions.get(p, 0)) for p, end in ends.items())
@@ -225,13 +224,7 @@ class Projector:
         if self._dlq is None:
             self._dlq = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
             await self._dlq.start()
-        source = f"{record.topic}/{record.partition}/{record.offset}"
-        await self._dlq.send_and_wait(
-            self.dead_letters,
-            record.value or b"",
-            key=record.key,
-            headers=[("reason", reason.encode()), ("source", source.encode())],
-        )
+        await (await kafka_log.dead_letter(self._dlq, self.dead_letters, record, reason))
 
     async def _finish(self, pending: asyncio.Task[None]) -> bool:
         """Waits for a batch write; on failure reloads what was committed and seeks back."""

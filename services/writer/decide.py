@@ -202,12 +202,19 @@ def _check(event: EventBase, state: ContractState) -> _Refused | None:
 @_check.register
 def _assignment_started(event: AssignmentStarted, state: ContractState) -> _Refused | None:
     if event.assignment_id in state.assignments:
-        return _Refused(
-            "assignment_exists",
-            f"Assignment {event.assignment_id} already exists on contract {state.contract_id}; "
-            "give the new assignment its own assignment_id.",
+        return _exists(
+            "assignment", "Assignment", event.assignment_id, state, "give the new assignment"
         )
     return None
+
+
+def _exists(kind: str, what: str, taken: str, state: ContractState, advice: str) -> _Refused:
+    """The refusal of a new `kind` under an id (`taken`) the contract already has."""
+    return _Refused(
+        f"{kind}_exists",
+        f"{what} {taken} already exists on contract {state.contract_id}; {advice} its own "
+        f"{kind}_id.",
+    )
 
 
 def _live_assignment(state: ContractState, assignment_id: str, event_type: str) -> _Refused | None:
@@ -238,10 +245,12 @@ def _on_live_assignment(
 @_check.register
 def _negotiation_opened(event: MarkupNegotiationOpened, state: ContractState) -> _Refused | None:
     if event.negotiation_id in state.negotiations:
-        return _Refused(
-            "negotiation_exists",
-            f"Negotiation {event.negotiation_id} already exists on contract "
-            f"{state.contract_id}; open the new negotiation under its own negotiation_id.",
+        return _exists(
+            "negotiation",
+            "Negotiation",
+            event.negotiation_id,
+            state,
+            "open the new negotiation under",
         )
     if event.assignment_id is not None:
         return _live_assignment(state, event.assignment_id, event.type)
@@ -288,10 +297,12 @@ def _in_open_negotiation(
 @_check.register
 def _raise_requested(event: RaiseRequested, state: ContractState) -> _Refused | None:
     if event.raise_request_id in state.raise_requests:
-        return _Refused(
-            "raise_request_exists",
-            f"Raise request {event.raise_request_id} already exists on contract "
-            f"{state.contract_id}; file the new request under its own raise_request_id.",
+        return _exists(
+            "raise_request",
+            "Raise request",
+            event.raise_request_id,
+            state,
+            "file the new request under",
         )
     return _live_assignment(state, event.assignment_id, event.type)
 

@@ -36,11 +36,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
-from events.catalogue import Event
 from events.messages import decode_submission, encode_verdict
-from events.serialization import decode_event, encode_event
+from events.serialization import encode_event
 from events.topics import Topics
 from services import watchdog
+from services.kafka_log import dead_letter, read_partition_events
 from services.writer.decide import decide
 from services.writer.state import ContractState, evolve, fold
 
@@ -54,30 +54,6 @@ class OwnedPartition:
     partition: int
     producer: AIOKafkaProducer
     states: dict[str, ContractState] = field(default_factory=dict)
-
-
-async def read_partition_events(bootstrap: str, topic: str, partition: int) -> list[Event]:
-    """Every committed event of one partition of the events topic, in order."""
-    tp = TopicPartition(topic, partition)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        # With read_committed this is the last stable offset: no open transaction hides past it.
-        end = (await consumer.end_offsets([tp]))[tp]
-        events: list[Event] = []
-        while await consumer.position(tp) < end:
-            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
-            events.extend(decode_event(r.value) for r in batch.get(tp, []) if r.value)
-        return events
-    finally:
-        await consumer.stop()
 
 
 class Writer:
@@ -254,14 +230,7 @@ class Writer:
         log.warning(
             "dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason
         )
-        headers = [
-            ("reason", reason.encode()),
-            ("source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
-        ]
-        fut: asyncio.Future[object] = await producer.send(
-            self.topics.dead_letters.name, record.value or b"", key=record.key, headers=headers
-        )
-        return fut
+        return await dead_letter(producer, self.topics.dead_letters.name, record, reason)
 
     async def _recover(self, tp: TopicPartition) -> None:
         """After a failed transaction (the ownership lock held): a new producer, the state from

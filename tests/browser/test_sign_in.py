@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import asyncpg
-
 from services import tokens
+from services.db import connection
 from tests.support.browser import AppPage
 from tests.support.services import Services, Tokens
 from tests.support.stack import Stack
@@ -37,8 +36,7 @@ async def test_sign_in_and_out(
 async def test_a_revoked_token_ends_the_session_at_the_next_request(
     browser_page: MakePage, services: Services, ready_stack: Stack
 ) -> None:
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         token_id, token = await tokens.create_token(conn, "finance", None)
         app = await browser_page(services)
         await app.sign_in(token)
@@ -48,8 +46,6 @@ async def test_a_revoked_token_ends_the_session_at_the_next_request(
         await app.goto("/app/finance")
         await app.page.get_by_role("heading", name="Sign in").wait_for()
         assert "/app/sign-in" in app.page.url
-    finally:
-        await conn.close()
 
 
 async def test_api_docs_work_with_no_internet(browser_page: MakePage, services: Services) -> None:

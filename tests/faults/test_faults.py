@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -33,6 +32,7 @@ from events.catalogue import Event
 from events.serialization import decode_event
 from events.topics import TopicSpec
 from services import tokens
+from services.db import connection
 from services.settings import Settings
 from tests.support import local_stack as ls
 from tests.support.examples import example
@@ -88,11 +88,8 @@ async def harness() -> Harness:
     assert ls.supervised(), "make up must run the services under supervisord"
     settings = Settings()
     am_id = unique("am-faults")
-    conn = await asyncpg.connect(settings.dsn)
-    try:
+    async with connection(settings.dsn) as conn:
         _, token = await tokens.create_token(conn, "account_manager", am_id)
-    finally:
-        await conn.close()
     return Harness(settings, settings.local_api_url, token, am_id, unique("F"))
 
 
@@ -275,8 +272,7 @@ async def _check_alerts(
 ) -> list[str]:
     """One BYPASS_THREAT per threat in the log, stored once; every stored alert published."""
     threats = sorted(e.event_id for e in logged if e.type == "BypassThreatReported")
-    conn = await asyncpg.connect(h.settings.dsn)
-    try:
+    async with connection(h.settings.dsn) as conn:
         deadline = time.monotonic() + SETTLE_S
         while True:
             rows = await conn.fetch(
@@ -289,8 +285,6 @@ async def _check_alerts(
             if (raised == threats and not unpublished) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.25)
-    finally:
-        await conn.close()
     failures = []
     if raised != threats:
         failures.append(

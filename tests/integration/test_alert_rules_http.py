@@ -10,21 +10,20 @@ otherwise the contract is Zones Inc's: floor 15 %, burden 20 %, no MSP fee, 2024
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
-from events.alerts import Alert, decode_alert
+from events.alerts import Alert
 from projections.margin import round_money
 from tests.support.examples import OMIT, example
 from tests.support.http import post, read_sse
-from tests.support.services import Services, Tokens, start_services
+from tests.support.services import Services, Tokens, running_services
 from tests.support.stack import Stack, unique
+from tests.support.topics import alerts_on
 
 MIDYEAR = "2024-06-03"  # day 154 of the assignment: 210 days = 30 weeks remaining
 
@@ -127,25 +126,11 @@ async def _on_topic(
 ) -> list[Alert]:
     """The alerts of `rule` about `cid` on the alerts topic, once `expected` are there (or
     whatever is there after `wait_s`)."""
-    consumer = AIOKafkaConsumer(
-        services.topics.alerts.name,
-        bootstrap_servers=stack.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    found: list[Alert] = []
-    try:
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=1000)
-            found += [decode_alert(r.value) for rs in batch.values() for r in rs if r.value]
-            mine = [a for a in found if a.contract_id == cid and a.rule == rule]
-            if len(mine) >= expected and not batch:
-                return mine
-        return [a for a in found if a.contract_id == cid and a.rule == rule]
-    finally:
-        await consumer.stop()
+
+    def mine(a: Alert) -> bool:
+        return a.contract_id == cid and a.rule == rule
+
+    return await alerts_on(stack, services.topics.alerts.name, mine, expected, wait_s)
 
 
 async def _expect_everywhere(
@@ -453,11 +438,8 @@ def test_near_miss_no_relationship_strain(
 
 @pytest.fixture(scope="module")
 async def quiet_services(ready_stack: Stack) -> AsyncIterator[Services]:
-    svc = await start_services(ready_stack)
-    try:
+    async with running_services(ready_stack) as svc:
         yield svc
-    finally:
-        svc.stop_all()
 
 
 @pytest.fixture

@@ -4,20 +4,19 @@ alerts API and on the Kafka alerts topic; and a replay raises none of them twice
 from __future__ import annotations
 
 import signal
-import time
 from typing import Any
 
-import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer
 
-from events.alerts import decode_alert
+from events.alerts import Alert
+from services.db import connection
 from tests.support.examples import example
 from tests.support.http import post
 from tests.support.risk import forget, wait_judged
 from tests.support.services import Services, Tokens
 from tests.support.stack import Stack, unique
 from tests.support.stories import seed_003_story
+from tests.support.topics import alerts_on
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -119,8 +118,7 @@ async def test_replaying_the_log_raises_no_alert_twice(
     cid, aid = unique("C"), unique("A")
     for event in seed_003_story(cid, aid, api_tokens.am_id).values():
         assert post(http, api_tokens.am, event).status_code == 201
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         mine = "SELECT alert_id FROM alerts WHERE contract_id = $1 ORDER BY alert_id"
         before = await conn.fetch(mine, cid)
         # SIGTERM: the app leaves its consumer group. Then it forgets everything: its group
@@ -130,31 +128,16 @@ async def test_replaying_the_log_raises_no_alert_twice(
         services.start("risk")  # judges the whole log again, from no state
         await wait_judged(ready_stack, services.topics)
         after = await conn.fetch(mine, cid)
-    finally:
-        await conn.close()
     assert after == before and len(before) >= 3
     on_topic = await _alerts_on_topic(ready_stack, services, cid, expected=3)
     ids = [a.alert_id for a in on_topic]
     assert len(ids) == len(set(ids)), "an alert was published twice"
 
 
-async def _alerts_on_topic(stack: Stack, services: Services, cid: str, expected: int) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        services.topics.alerts.name,
-        bootstrap_servers=stack.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    found = []
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=1000)
-            found += [decode_alert(r.value) for rs in batch.values() for r in rs if r.value]
-            mine = [a for a in found if a.contract_id == cid and a.rule != "RELATIONSHIP_NEGLECT"]
-            if len(mine) >= expected and not batch:
-                return mine
-        return [a for a in found if a.contract_id == cid and a.rule != "RELATIONSHIP_NEGLECT"]
-    finally:
-        await consumer.stop()
+async def _alerts_on_topic(
+    stack: Stack, services: Services, cid: str, expected: int
+) -> list[Alert]:
+    def mine(a: Alert) -> bool:
+        return a.contract_id == cid and a.rule != "RELATIONSHIP_NEGLECT"
+
+    return await alerts_on(stack, services.topics.alerts.name, mine, expected)

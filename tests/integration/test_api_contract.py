@@ -12,11 +12,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from services import tokens
+from services.db import connection
 from tests.support.http import auth, log_of, post
 from tests.support.services import ROOT, Services, Tokens
 from tests.support.stack import unique
@@ -219,8 +219,7 @@ def test_headers_nosniff_everywhere_and_no_store_on_money_and_alerts(
 async def test_a_revoked_tokens_stream_ends_within_seconds(
     services: Services, ready_stack: Any
 ) -> None:
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         token_id, token = await tokens.create_token(conn, "finance", None)
         async with httpx.AsyncClient(base_url=services.url, timeout=60) as client:
 
@@ -243,8 +242,6 @@ async def test_a_revoked_tokens_stream_ends_within_seconds(
             assert "event: end" in lines
             r = await client.get("/v1/alerts", headers=auth(token))
             assert_error(r, 401, "Authorization")
-    finally:
-        await conn.close()
 
 
 def _ledger(services: Services, *args: str) -> subprocess.CompletedProcess[str]:

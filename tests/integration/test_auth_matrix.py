@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 import httpx
 import pytest
 
 from services import tokens
+from services.db import connection
 from tests.support.examples import example
 from tests.support.http import post
 from tests.support.services import Tokens
@@ -17,13 +17,10 @@ from tests.support.stack import Stack, unique
 
 @pytest.fixture(scope="module")
 async def revoked(ready_stack: Stack) -> str:
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         _, token = await tokens.create_token(conn, "admin", None)
         assert await tokens.revoke_token(conn, token)
         return token
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="module")

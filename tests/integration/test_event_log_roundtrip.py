@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from events.catalogue import EVENT_TYPES
 from events.serialization import decode_event, encode_event, parse_submission
 from events.topics import Topics
 from tests.support.examples import example
 from tests.support.stack import Stack, unique
+from tests.support.topics import reading
 
 
 async def test_every_event_type_survives_the_events_topic(
@@ -27,22 +28,13 @@ async def test_every_event_type_survives_the_events_topic(
     finally:
         await producer.stop()
 
-    consumer = AIOKafkaConsumer(
-        test_topics.events.name,
-        bootstrap_servers=ready_stack.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
     received = []
-    try:
+    async with reading(ready_stack, test_topics.events.name) as consumer:
         while len(received) < len(sent):
             batch = await consumer.getmany(timeout_ms=10_000)
             assert batch, f"only {len(received)} of {len(sent)} events came back"
             for records in batch.values():
                 received.extend(decode_event(r.value) for r in records)
-    finally:
-        await consumer.stop()
 
     # One key, one partition: the log keeps the contract's order.
     assert received == sent

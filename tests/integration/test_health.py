@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import time
 
-import asyncpg
 import httpx
 
+from services.db import connection
 from tests.support.examples import example
-from tests.support.services import Tokens, start_services
+from tests.support.services import Tokens, running_services
 from tests.support.stack import Stack, unique
 
 
 async def test_readyz_notices_a_writer_that_stopped_making_progress(
     ready_stack: Stack, api_tokens: Tokens
 ) -> None:
-    svc = await start_services(ready_stack, verdict_timeout_s=1.0, writer_stall_s=3.0)
-    try:
+    async with running_services(ready_stack, verdict_timeout_s=1.0, writer_stall_s=3.0) as svc:
         with httpx.Client(base_url=svc.url, timeout=30) as http:
             assert http.get("/healthz").json() == {"status": "ok"}
             ready = http.get("/readyz")
@@ -52,16 +51,12 @@ async def test_readyz_notices_a_writer_that_stopped_making_progress(
             final = http.get(poll, headers=auth)
             assert final.status_code == 200
             assert (final.json()["status"], final.json()["stream_version"]) == ("accepted", 1)
-    finally:
-        svc.stop_all()
 
 
 async def test_readyz_is_not_ready_while_the_read_models_are_of_an_older_layout(
     ready_stack: Stack,
 ) -> None:
-    svc = await start_services(ready_stack)
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with running_services(ready_stack) as svc, connection(ready_stack.dsn) as conn:
         with httpx.Client(base_url=svc.url, timeout=30) as http:
             ready = http.get("/readyz")
             assert ready.status_code == 200, ready.text
@@ -72,6 +67,3 @@ async def test_readyz_is_not_ready_while_the_read_models_are_of_an_older_layout(
             ready = http.get("/readyz")
             assert ready.status_code == 503
             assert ready.json()["checks"]["projections"]["ok"] is False
-    finally:
-        await conn.close()
-        svc.stop_all()

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
-from tests.support.services import ROOT, Services, Tokens, start_services
+from tests.support.services import ROOT, Services, Tokens, running_services
 from tests.support.stack import Stack
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
@@ -30,11 +30,8 @@ VERDICT_TIMEOUT_S = 4.0
 
 @pytest.fixture(scope="module")
 async def services(ready_stack: Stack) -> AsyncIterator[Services]:
-    svc = await start_services(ready_stack, verdict_timeout_s=VERDICT_TIMEOUT_S)
-    try:
+    async with running_services(ready_stack, verdict_timeout_s=VERDICT_TIMEOUT_S) as svc:
         yield svc
-    finally:
-        svc.stop_all()
 
 
 def test_schemathesis_finds_nothing(services: Services, api_tokens: Tokens) -> None:

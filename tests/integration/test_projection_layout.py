@@ -5,28 +5,25 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
-
-from events.topics import topics
-from services import kafka_admin
+from services.db import connection
 from services.projector import commands, store
-from tests.support.histories import generate, produce
-from tests.support.projections import applied, drop, dump, log_end, replay
-from tests.support.stack import Stack, unique
+from simulation.histories import generate, produce
+from tests.support.projections import applied, dump, log_end, replay
+from tests.support.stack import Scratch, Stack
 
 
-async def test_the_projector_rebuilds_read_models_of_an_older_layout(ready_stack: Stack) -> None:
-    prefix = unique("lay")
-    t = topics(prefix)
-    await kafka_admin.ensure_topics(ready_stack.bootstrap, t)
+async def test_the_projector_rebuilds_read_models_of_an_older_layout(
+    ready_stack: Stack, scratch: Scratch
+) -> None:
+    prefix = scratch.prefix("lay")
+    t = await scratch.topics(prefix)
     log = generate(600, contracts=20, seed=5, check=True)
     await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, log, "none")
-    live, clean = (unique("lay").replace("-", "_") for _ in range(2))
+    live, clean = scratch.schema("lay"), scratch.schema("lay")
     settings = ready_stack.settings.model_copy(
         update={"topic_prefix": prefix, "projection_schema": live, "rebuild_processes": 2}
     )
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         # Tables as an older version left them: no layout fingerprint, and a column since gone.
         await store.ensure_live_schema(conn, live, t.events.name)
         await conn.execute(f"ALTER TABLE {live}.meta DROP COLUMN layout")
@@ -50,13 +47,8 @@ async def test_the_projector_rebuilds_read_models_of_an_older_layout(ready_stack
                WHERE table_schema = $1 AND table_name = 'margin_impacts'""",
             live,
         )
-    finally:
-        await conn.close()
-    try:
-        await replay(ready_stack.bootstrap, t.events, ready_stack.dsn, clean)
-        rebuilt, expected = await dump(ready_stack.dsn, live), await dump(ready_stack.dsn, clean)
-    finally:
-        await drop(ready_stack.dsn, live, clean)
+    await replay(ready_stack.bootstrap, t.events, ready_stack.dsn, clean)
+    rebuilt, expected = await dump(ready_stack.dsn, live), await dump(ready_stack.dsn, clean)
 
     assert "delta_markup_pct" not in columns
     assert len(rebuilt["contracts"]) == 20

@@ -8,21 +8,20 @@ import subprocess
 import sys
 import time
 
-import asyncpg
 import httpx
 
+from services.db import connection
 from tests.support.examples import example
 from tests.support.projections import drop, dump, log_end, replay
-from tests.support.services import ROOT, Tokens, start_services
+from tests.support.services import ROOT, Tokens, running_services
 from tests.support.stack import Stack, unique
 
 
 async def test_rebuild_during_live_traffic(ready_stack: Stack, api_tokens: Tokens) -> None:
-    svc = await start_services(ready_stack)
-    auth = {"Authorization": f"Bearer {api_tokens.am}"}
-    failures: list[str] = []
-    statuses: list[int] = []
-    try:
+    async with running_services(ready_stack) as svc:
+        auth = {"Authorization": f"Bearer {api_tokens.am}"}
+        failures: list[str] = []
+        statuses: list[int] = []
         async with httpx.AsyncClient(base_url=svc.url, timeout=60) as client:
             cids = [unique("C") for _ in range(5)]
             for cid in cids:
@@ -76,8 +75,7 @@ async def test_rebuild_during_live_traffic(ready_stack: Stack, api_tokens: Token
 
         # Let the live projector catch up with the last writes, then compare.
         end = await log_end(ready_stack.bootstrap, svc.topics.events)
-        conn = await asyncpg.connect(ready_stack.dsn)
-        try:
+        async with connection(ready_stack.dsn) as conn:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 applied = await conn.fetchval(
@@ -87,13 +85,9 @@ async def test_rebuild_during_live_traffic(ready_stack: Stack, api_tokens: Token
                     break
                 await asyncio.sleep(0.2)
             assert applied >= end, f"the live projector stopped at {applied} of {end}"
-        finally:
-            await conn.close()
         clean = unique("clean").replace("-", "_")
         try:
             await replay(ready_stack.bootstrap, svc.topics.events, ready_stack.dsn, clean)
             assert await dump(ready_stack.dsn, svc.schema) == await dump(ready_stack.dsn, clean)
         finally:
             await drop(ready_stack.dsn, clean)
-    finally:
-        svc.stop_all()

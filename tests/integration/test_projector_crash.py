@@ -10,14 +10,11 @@ import subprocess
 import sys
 import time
 
-import asyncpg
-
-from events.topics import topics
-from services import kafka_admin
-from tests.support.histories import generate, produce
-from tests.support.projections import applied, drop, dump, replay
+from services.db import connection
+from simulation.histories import generate, produce
+from tests.support.projections import applied, dump, replay
 from tests.support.services import ROOT
-from tests.support.stack import Stack, unique
+from tests.support.stack import Scratch, Stack
 
 EVENTS = 20_000
 
@@ -39,16 +36,15 @@ def _start(stack: Stack, prefix: str, schema: str, log: str) -> subprocess.Popen
     )  # fmt: skip
 
 
-async def test_sigkill_mid_backlog_then_restart(ready_stack: Stack) -> None:
-    prefix = unique("pk")
-    t = topics(prefix)
-    await kafka_admin.ensure_topics(ready_stack.bootstrap, t)
+async def test_sigkill_mid_backlog_then_restart(ready_stack: Stack, scratch: Scratch) -> None:
+    prefix = scratch.prefix("pk")
+    t = await scratch.topics(prefix)
     log = generate(EVENTS, contracts=200, seed=11, check=True)
     await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, log, "none")
-    live, clean = prefix.replace("-", "_"), unique("clean").replace("-", "_")
+    live, clean = prefix.replace("-", "_"), scratch.schema("clean")
+    scratch.schemas.append(live)
 
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         proc = _start(ready_stack, prefix, live, f"test-{prefix}-projector.log")
         deadline = time.monotonic() + 120
         while (at := await applied(conn, live)) < 2_000 and time.monotonic() < deadline:
@@ -70,6 +66,3 @@ async def test_sigkill_mid_backlog_then_restart(ready_stack: Stack) -> None:
 
         await replay(ready_stack.bootstrap, t.events, ready_stack.dsn, clean)
         assert await dump(ready_stack.dsn, live) == await dump(ready_stack.dsn, clean)
-    finally:
-        await conn.close()
-        await drop(ready_stack.dsn, live, clean)

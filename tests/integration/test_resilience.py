@@ -15,14 +15,14 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
-import asyncpg
 import httpx
 import pytest
 
+from services.db import connection
 from tests.support.examples import example
 from tests.support.http import auth, history
 from tests.support.proxy import kafka_proxy_to, proxy_to
-from tests.support.services import ROOT, Tokens, start_services
+from tests.support.services import ROOT, Tokens, running_services, start_services
 from tests.support.stack import Stack, unique
 
 SESSION_TIMEOUT_S = 10  # the writer's consumer group session timeout
@@ -62,8 +62,7 @@ def _until(what: str, timeout_s: float, probe: Any) -> Any:
 async def test_paused_writer_resumes_and_a_202_resolves_across_an_api_restart(
     ready_stack: Stack, api_tokens: Tokens
 ) -> None:
-    svc = await start_services(ready_stack, verdict_timeout_s=2.0)
-    try:
+    async with running_services(ready_stack, verdict_timeout_s=2.0) as svc:
         with httpx.Client(base_url=svc.url, timeout=30) as client:
             cids = [unique("C") for _ in range(4)]
             for cid in cids:
@@ -143,16 +142,15 @@ async def test_paused_writer_resumes_and_a_202_resolves_across_an_api_restart(
                 logged += [e["event_id"] for e in events[1:]]
             assert len(logged) == len(set(logged))  # nothing twice
             assert accepted <= set(logged)  # nothing lost
-    finally:
-        svc.stop_all()
 
 
 async def test_risk_agent_judges_again_soon_after_a_sigkill(
     ready_stack: Stack, api_tokens: Tokens
 ) -> None:
-    svc = await start_services(ready_stack, verdict_timeout_s=10.0)
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with (
+        running_services(ready_stack, verdict_timeout_s=10.0) as svc,
+        connection(ready_stack.dsn) as conn,
+    ):
         with httpx.Client(base_url=svc.url, timeout=30) as client:
             cid = unique("C")
             for body in history(cid, api_tokens.am_id, "AssignmentStarted"):
@@ -187,9 +185,6 @@ async def test_risk_agent_judges_again_soon_after_a_sigkill(
                 "/v1/alerts", params={"contract_id": cid}, headers=auth(api_tokens.am)
             ).json()["alerts"]
             assert [a["rule"] for a in alerts].count("BYPASS_THREAT") == 1
-    finally:
-        await conn.close()
-        svc.stop_all()
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -300,27 +295,23 @@ async def test_postgresql_cut_away_answers_503_and_nothing_exits(
                 for name in ("projector", "webhooks", "api"):
                     assert svc.alive(name)
         finally:
-            svc.stop_all()
+            await svc.close()
             if wid is not None:  # the webhooks table is shared: nobody may keep posting to it
-                conn = await asyncpg.connect(ready_stack.dsn)
-                try:
+                async with connection(ready_stack.dsn) as conn:
                     await conn.execute(
                         "UPDATE webhooks SET active = false WHERE webhook_id = $1", wid
                     )
-                finally:
-                    await conn.close()
 
 
 async def test_kafka_cut_away_post_answers_within_its_deadline(
     ready_stack: Stack, api_tokens: Tokens
 ) -> None:
     with kafka_proxy_to(ready_stack.bootstrap) as kafka:
-        svc = await start_services(
+        async with running_services(
             ready_stack,
             verdict_timeout_s=3.0,
             env_of={"api": {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap}},
-        )
-        try:
+        ) as svc:
             with httpx.Client(base_url=svc.url, timeout=30) as client:
                 cid = unique("C")
                 for body in history(cid, api_tokens.am_id):
@@ -346,5 +337,3 @@ async def test_kafka_cut_away_post_answers_within_its_deadline(
                     lambda: _post(client, api_tokens.am, example(
                         "ClientContactLogged", contract_id=cid))[0].status_code == 201,
                 )  # fmt: skip
-        finally:
-            svc.stop_all()

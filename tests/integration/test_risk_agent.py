@@ -10,15 +10,16 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
-from events.alerts import Alert, decode_alert
+from events.alerts import Alert
 from events.serialization import encode_event
-from events.topics import Topics, topics
-from services import kafka_admin
+from events.topics import Topics
+from services.db import connection
 from tests.support.examples import OMIT, example
 from tests.support.risk import append, risk_app, stamped, wait_judged
-from tests.support.stack import Stack, unique
+from tests.support.stack import Scratch, Stack, unique
+from tests.support.topics import alerts_on
 
 
 def _signed(cid: str, day: str) -> dict[str, Any]:
@@ -39,10 +40,10 @@ def _started(cid: str, day: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-async def risk_topics(ready_stack: Stack) -> Topics:
-    t = topics(unique("rk"))
-    await kafka_admin.ensure_topics(ready_stack.bootstrap, t)
-    return t
+async def risk_topics(ready_stack: Stack) -> AsyncIterator[Topics]:
+    made = Scratch(ready_stack)
+    yield await made.topics(name="rk")
+    await made.remove()
 
 
 @pytest.fixture(scope="module")
@@ -54,33 +55,16 @@ async def running(ready_stack: Stack, risk_topics: Topics) -> AsyncIterator[None
 
 
 async def _alerts(stack: Stack, cid: str) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(stack.dsn)
-    try:
+    async with connection(stack.dsn) as conn:
         return await conn.fetch(
             """SELECT rule, event_ids, raised_at, stream_version FROM alerts
                WHERE contract_id = $1 ORDER BY seq""",
             cid,
         )
-    finally:
-        await conn.close()
 
 
 async def _on_topic(stack: Stack, t: Topics, cid: str, expected: int) -> list[Alert]:
-    consumer = AIOKafkaConsumer(
-        t.alerts.name, bootstrap_servers=stack.bootstrap, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    found: list[Alert] = []
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=1000)
-            found += [decode_alert(r.value) for rs in batch.values() for r in rs if r.value]
-            if len([a for a in found if a.contract_id == cid]) >= expected and not batch:
-                break
-    finally:
-        await consumer.stop()
-    return [a for a in found if a.contract_id == cid]
+    return await alerts_on(stack, t.alerts.name, lambda a: a.contract_id == cid, expected)
 
 
 async def test_an_aborted_transactions_event_raises_nothing(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-import asyncpg
 import httpx
 
 from services import tokens
+from services.db import connection
 from tests.support.services import Services, Tokens
 from tests.support.stack import Stack
 
@@ -61,8 +61,7 @@ def test_a_wrong_token_opens_no_session(services: Services) -> None:
 async def test_revoking_the_token_ends_its_sessions_at_the_next_request(
     services: Services, ready_stack: Stack
 ) -> None:
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         token_id, token = await tokens.create_token(conn, "finance", None)
         with httpx.Client(base_url=services.url, timeout=30) as client:
             _signed_in(client, token)
@@ -70,8 +69,6 @@ async def test_revoking_the_token_ends_its_sessions_at_the_next_request(
             assert await tokens.revoke_token(conn, token_id)
             assert client.get("/v1/margins/portfolio").status_code == 401
             assert client.get("/v1/session").status_code == 401
-    finally:
-        await conn.close()
 
 
 async def test_signing_out_ends_the_sessions_open_alert_stream(

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.support.examples import example
-from tests.support.services import Tokens, start_services
+from tests.support.services import Tokens, running_services
 from tests.support.stack import Stack, unique
 
 CONTRACTS = 20
@@ -18,9 +18,8 @@ KILL_AFTER = 600
 
 
 async def test_sigkill_mid_stream(ready_stack: Stack, api_tokens: Tokens) -> None:
-    svc = await start_services(ready_stack, verdict_timeout_s=3.0)
-    auth = {"Authorization": f"Bearer {api_tokens.am}"}
-    try:
+    async with running_services(ready_stack, verdict_timeout_s=3.0) as svc:
+        auth = {"Authorization": f"Bearer {api_tokens.am}"}
         cids = [unique("C") for _ in range(CONTRACTS)]
         async with httpx.AsyncClient(base_url=svc.url, timeout=60) as client:
             for cid in cids:
@@ -76,8 +75,6 @@ async def test_sigkill_mid_stream(ready_stack: Stack, api_tokens: Tokens) -> Non
             for cid in cids:
                 r = await client.get("/v1/events", params={"contract_id": cid}, headers=auth)
                 logs[cid] = r.json()["events"]
-    finally:
-        svc.stop_all()
 
     accepted = {eid: a["stream_version"] for eid, a in answers.items() if a["status"] == "accepted"}
     # Every submission was valid, so each was accepted exactly once in the end.

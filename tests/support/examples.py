@@ -6,7 +6,11 @@ Shared by the unit tests of `events/` and by any other test that needs a valid e
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Final
+
+from events.messages import Submission, Submitter
+from events.serialization import decode_event
 
 OMIT: Final = object()
 """Pass as an override to leave a field out: `example("ContractSigned", end_date=OMIT)`."""
@@ -117,3 +121,24 @@ def example(type_name: str, **overrides: Any) -> dict[str, Any]:
         else:
             event[name] = value
     return event
+
+
+def submission(
+    type_name: str,
+    *,
+    submitter: Submitter,
+    recorded_at: datetime,
+    expected: int | None = None,
+    **fields: Any,
+) -> Submission:
+    """What the API puts on the submissions topic: the example event (`fields` overriding)
+    stamped by `submitter` at `recorded_at`, stream_version unset."""
+    event = decode_event(example(type_name, **fields)).model_copy(
+        update={"recorded_by": submitter.principal, "recorded_at": recorded_at}
+    )
+    return Submission(
+        submission_id=uuid.uuid4(),
+        submitter=submitter,
+        expected_stream_version=expected,
+        event=event,
+    )

@@ -6,9 +6,10 @@ import asyncio
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from events.topics import TopicSpec
+from services.db import connection
+from services.kafka_log import log_ends
 from services.projector import store
 from services.projector.worker import Projector
 
@@ -24,26 +25,20 @@ TABLES = (
 
 async def dump(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every read-model table, in a canonical order."""
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(dsn) as conn:
         return {
             t: [
                 tuple(r) for r in await conn.fetch(f"SELECT * FROM {schema}.{t} ORDER BY {t}::text")
             ]
             for t in TABLES
         }
-    finally:
-        await conn.close()
 
 
 async def replay(bootstrap: str, events: TopicSpec, dsn: str, schema: str) -> Projector:
     """A clean replay of the whole topic into fresh tables in `schema`."""
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(dsn) as conn:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await store.ensure_live_schema(conn, schema, events.name)
-    finally:
-        await conn.close()
     p = Projector(bootstrap, events, dsn, live=schema)
     await p.start()
     try:
@@ -54,23 +49,14 @@ async def replay(bootstrap: str, events: TopicSpec, dsn: str, schema: str) -> Pr
 
 
 async def drop(dsn: str, *schemas: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(dsn) as conn:
         for s in schemas:
             await conn.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
-    finally:
-        await conn.close()
 
 
 async def log_end(bootstrap: str, events: TopicSpec) -> int:
     """The sum of the topic's end offsets (records and transaction markers)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(events.name, p) for p in range(events.partitions)]
-        return sum((await consumer.end_offsets(tps)).values())
-    finally:
-        await consumer.stop()
+    return sum((await log_ends(bootstrap, events)).values())
 
 
 async def applied(conn: asyncpg.Connection, schema: str) -> int:
@@ -87,8 +73,7 @@ async def dump_contracts(
     dsn: str, schema: str, contract_ids: list[str]
 ) -> dict[str, list[tuple[Any, ...]]]:
     """Every read-model row of these contracts, in a canonical order."""
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(dsn) as conn:
         return {
             t: [
                 tuple(r)
@@ -99,5 +84,3 @@ async def dump_contracts(
             ]
             for t in TABLES
         }
-    finally:
-        await conn.close()

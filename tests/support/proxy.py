@@ -18,7 +18,7 @@ import contextlib
 import socket
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -87,10 +87,20 @@ class Proxy:
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
+        await self._relay(reader, writer, up_reader, up_writer)
+        self._writers -= {writer, up_writer}
+
+    async def _relay(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> None:
+        """Both directions of one accepted connection, until either side closes."""
         await asyncio.gather(
             self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
         )
-        self._writers -= {writer, up_writer}
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -111,56 +121,48 @@ class KafkaProxy(Proxy):
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers |= {writer, up_writer}
+    async def _relay(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> None:
         asked: dict[int, tuple[int, int]] = {}  # correlation id -> (api key, version)
         await asyncio.gather(
-            self._requests(reader, up_writer, asked),
-            self._responses(up_reader, writer, asked),
+            self._pump(reader, up_writer, lambda frame: self._request(frame, asked)),
+            self._pump(up_reader, writer, lambda frame: self._response(frame, asked)),
             return_exceptions=True,
         )
-        self._writers -= {writer, up_writer}
 
-    async def _requests(
+    async def _pump(
         self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        asked: dict[int, tuple[int, int]],
+        edit: Callable[[bytes], bytes],
     ) -> None:
+        """Frame by frame from `reader` to `writer`, each through `edit`."""
         try:
             while True:
-                frame = await _frame(reader)
-                key, version, correlation = struct.unpack_from(">hhi", frame, 4)
-                asked[correlation] = (key, version)
-                writer.write(frame)
+                writer.write(edit(await _frame(reader)))
                 await writer.drain()
         finally:
             writer.transport.abort()
 
-    async def _responses(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        asked: dict[int, tuple[int, int]],
-    ) -> None:
-        try:
-            while True:
-                frame = await _frame(reader)
-                (correlation,) = struct.unpack_from(">i", frame, 4)
-                key, version = asked.pop(correlation, (-1, -1))
-                if key == _METADATA:
-                    frame = self._metadata(frame, version)
-                elif key == _FIND_COORDINATOR:
-                    frame = self._coordinator(frame, version)
-                writer.write(frame)
-                await writer.drain()
-        finally:
-            writer.transport.abort()
+    @staticmethod
+    def _request(frame: bytes, asked: dict[int, tuple[int, int]]) -> bytes:
+        key, version, correlation = struct.unpack_from(">hhi", frame, 4)
+        asked[correlation] = (key, version)
+        return frame
+
+    def _response(self, frame: bytes, asked: dict[int, tuple[int, int]]) -> bytes:
+        (correlation,) = struct.unpack_from(">i", frame, 4)
+        key, version = asked.pop(correlation, (-1, -1))
+        if key == _METADATA:
+            return self._metadata(frame, version)
+        if key == _FIND_COORDINATOR:
+            return self._coordinator(frame, version)
+        return frame
 
     def _me(self) -> tuple[bytes, bytes]:
         host = b"127.0.0.1"

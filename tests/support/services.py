@@ -9,16 +9,18 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from events.topics import Topics, topics
 from services import kafka_admin, tokens
-from tests.support.stack import Stack, unique
+from services.db import connection
+from tests.support.stack import Stack, remove, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 LEDGER = [sys.executable, "-m", "services.cli"]
@@ -107,6 +109,11 @@ class Services:
                 proc.kill()
                 proc.wait(timeout=10)
 
+    async def close(self) -> None:
+        """Stops the processes, then deletes their topics and drops their schema."""
+        self.stop_all()
+        await remove(self.stack, self.prefix, self.schema)
+
     def wait_http(self, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -139,13 +146,21 @@ async def start_services(
     return svc
 
 
-@pytest.fixture(scope="module")
-async def services(ready_stack: Stack) -> AsyncIterator[Services]:
-    svc = await start_services(ready_stack)
+@asynccontextmanager
+async def running_services(stack: Stack, **options: Any) -> AsyncIterator[Services]:
+    """`start_services(stack, **options)`, closed on the way out (processes stopped, topics
+    deleted, schema dropped)."""
+    svc = await start_services(stack, **options)
     try:
         yield svc
     finally:
-        svc.stop_all()
+        await svc.close()
+
+
+@pytest.fixture(scope="module")
+async def services(ready_stack: Stack) -> AsyncIterator[Services]:
+    async with running_services(ready_stack) as svc:
+        yield svc
 
 
 @dataclass(frozen=True)
@@ -160,8 +175,7 @@ class Tokens:
 
 @pytest.fixture(scope="module")
 async def api_tokens(ready_stack: Stack) -> Tokens:
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         am_id, other_id = unique("am"), unique("am")
         return Tokens(
             admin=(await tokens.create_token(conn, "admin", None))[1],
@@ -171,8 +185,6 @@ async def api_tokens(ready_stack: Stack) -> Tokens:
             other_am=(await tokens.create_token(conn, "account_manager", other_id))[1],
             other_am_id=other_id,
         )
-    finally:
-        await conn.close()
 
 
 @pytest.fixture

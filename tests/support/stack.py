@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 import pytest
 
 from events.topics import Topics, topics
 from services import db, kafka_admin, readiness
+from services.db import connection
 from services.settings import Settings
 
 
@@ -83,18 +84,62 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+async def remove(stack: Stack, prefix: str | None, *schemas: str) -> None:
+    """What a test made on the shared servers goes at its end: the topics named after `prefix`
+    and the projection `schemas` (with a rebuild's `_next` and `_old`)."""
+    if prefix is not None:
+        await kafka_admin.delete_topics(stack.bootstrap, prefix)
+    async with connection(stack.dsn) as conn:
+        for s in schemas:
+            for name in (s, f"{s}_next", f"{s}_old"):
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
 @pytest.fixture
-async def test_topics(ready_stack: Stack) -> Topics:
-    """The ledger's topics under a prefix of this test's own."""
-    t = topics(unique("test"))
-    await kafka_admin.ensure_topics(ready_stack.bootstrap, t)
-    return t
+async def test_topics(scratch: Scratch) -> Topics:
+    """The ledger's topics under a prefix of this test's own, deleted at its end."""
+    return await scratch.topics()
+
+
+@dataclass
+class Scratch:
+    """Topics and projection schemas of one test's own on the shared servers, removed at its
+    end (the `scratch` fixture)."""
+
+    stack: Stack
+    prefixes: list[str] = field(default_factory=list)
+    schemas: list[str] = field(default_factory=list)
+
+    def prefix(self, name: str) -> str:
+        """A unique topic prefix, its topics deleted at the end (create them with `topics`)."""
+        self.prefixes.append(unique(name))
+        return self.prefixes[-1]
+
+    async def topics(self, prefix: str | None = None, name: str = "test") -> Topics:
+        """The ledger's topics under `prefix` (default: a new one), created."""
+        t = topics(prefix or self.prefix(name))
+        await kafka_admin.ensure_topics(self.stack.bootstrap, t)
+        return t
+
+    def schema(self, name: str) -> str:
+        """A unique projection schema name, the schema dropped at the end."""
+        self.schemas.append(unique(name).replace("-", "_"))
+        return self.schemas[-1]
+
+    async def remove(self) -> None:
+        for prefix in self.prefixes:
+            await remove(self.stack, prefix)
+        await remove(self.stack, None, *self.schemas)
+
+
+@pytest.fixture
+async def scratch(ready_stack: Stack) -> AsyncIterator[Scratch]:
+    made = Scratch(ready_stack)
+    yield made
+    await made.remove()
 
 
 @pytest.fixture
 async def pg(ready_stack: Stack) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
+    async with connection(ready_stack.dsn) as conn:
         yield conn
-    finally:
-        await conn.close()

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from events import AssignmentStarted, EventValidationError, FieldError, decode_event, encode_event
+from events import AssignmentStarted, EventValidationError, FieldError, encode_event
 from events.messages import (
     REFUSALS,
     Submission,
@@ -24,7 +24,7 @@ from events.messages import (
     encode_submission,
     encode_verdict,
 )
-from tests.support.examples import EVENT_TYPE_NAMES, example
+from tests.support.examples import EVENT_TYPE_NAMES, submission
 
 RECORDED_AT = datetime(2024, 3, 1, 9, 0, 1, 250000, tzinfo=UTC)
 AM = Submitter(role="account_manager", principal="u.jones", account_manager_id="am.jones")
@@ -50,22 +50,8 @@ DESIGN_REFUSALS = {
 }
 
 
-def _submission(
-    type_name: str = "AssignmentStarted",
-    *,
-    submitter: Submitter = AM,
-    expected: int | None = None,
-    **fields: Any,
-) -> Submission:
-    event = decode_event(example(type_name, **fields)).model_copy(
-        update={"recorded_by": submitter.principal, "recorded_at": RECORDED_AT}
-    )
-    return Submission(
-        submission_id=uuid.uuid4(),
-        submitter=submitter,
-        expected_stream_version=expected,
-        event=event,
-    )
+def _submission(type_name: str = "AssignmentStarted", **fields: Any) -> Submission:
+    return submission(type_name, **({"submitter": AM, "recorded_at": RECORDED_AT} | fields))
 
 
 def _wire(submission: Submission) -> dict[str, Any]:

@@ -13,14 +13,12 @@ A-1 is Dana Reyes at P 30.00 / B 37.50, 40 h a week, 2024-01-01 to 2024-12-30 (3
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from events.alerts import RULE_NAMES, Alert, alert_id, decode_alert, encode_alert
 from events.catalogue import Event, EventBase
@@ -36,82 +34,17 @@ from projections.risk import (
     record_timer_alerts,
 )
 from projections.risk.rules import TIMER_RULES, non_solicit_until
-from tests.support.alert_log import evaluate_log
+from tests.support.alert_log import Log, at, evaluate_log
 from tests.support.examples import OMIT, example
+from tests.support.histories import histories
 
 D = Decimal
 CONTRACT = "C-1001"
 MIDYEAR = "2024-06-03"  # day 154 of A-1: 22 weeks in, 210 days = 30 weeks remaining
 
 
-def at(day: str, hour: int = 9) -> str:
-    return f"{day}T{hour:02d}:00:00+00:00"
-
-
 def moment(day: str, hour: int = 9) -> datetime:
     return datetime.fromisoformat(at(day, hour))
-
-
-@dataclass
-class Log:
-    """One contract's log as the events topic holds it: stamped 1, 2, 3 …"""
-
-    events: list[Event] = field(default_factory=list)
-
-    def add(self, type_name: str, day: str, **fields: Any) -> Event:
-        hour = fields.pop("hour", 9)
-        submission = example(type_name, occurred_at=at(day, hour), **fields)
-        event = parse_submission(submission)[0]
-        stamped = event.model_copy(update={"stream_version": len(self.events) + 1})
-        self.events.append(stamped)
-        return stamped
-
-    @property
-    def state(self) -> RiskState:
-        state = fold(self.events)
-        assert state is not None
-        return state
-
-    def fire(self, type_name: str, day: str, **fields: Any) -> list[Alert]:
-        """Append an event and return the alerts it raises given the state before it."""
-        before = self.state
-        event = self.add(type_name, day, **fields)
-        return evaluate(before, event, event.occurred_at)
-
-    # -- the usual beginnings ----------------------------------------------------------------
-
-    def sign(self, **terms: Any) -> Log:
-        fields: dict[str, Any] = {
-            "client_name": "Zones Inc",
-            "start_date": "2024-01-01",
-            "end_date": "2025-12-31",
-            "markup_floor_pct": "15",
-            "burden_pct": "20",
-            "msp_fee_pct": OMIT,
-            "min_assignment_weeks": OMIT,
-            "conversion_fee_pct": "20",
-            "conversion_fee_waived_after_hours": "2080",
-            "non_solicit_months": 6,
-        }
-        fields.update(terms)
-        self.add("ContractSigned", "2024-01-01", hour=8, **fields)
-        return self
-
-    def start(self, assignment_id: str = "A-1", **fields: Any) -> Log:
-        defaults: dict[str, Any] = {
-            "assignment_id": assignment_id,
-            "staffer_id": "S-42" if assignment_id == "A-1" else f"S-{assignment_id}",
-            "staffer_name": "Dana Reyes" if assignment_id == "A-1" else f"Staffer {assignment_id}",
-            "pay_rate": "30.00",
-            "bill_rate": "37.50",
-            "hours_per_week": "40",
-            "start_date": "2024-01-01",
-            "expected_end_date": "2024-12-30",
-            "burden_pct": OMIT,
-        }
-        defaults.update(fields)
-        self.add("AssignmentStarted", str(defaults["start_date"]), **defaults)
-        return self
 
 
 TERMS = (
@@ -1112,160 +1045,6 @@ def test_a_stream_starts_with_its_signing() -> None:
 # ---------------------------------------------------------------------------------------------
 # Random histories
 # ---------------------------------------------------------------------------------------------
-
-RATES = ["20.00", "25.00", "30.00", "31.00", "33.00", "34.50", "36.00", "37.50", "41.25"]
-MARKUPS = ["5", "10", "12", "14.99", "15", "18", "20", "22.5", "25", "30"]
-BASE = date(2024, 1, 1)
-
-
-@st.composite
-def histories(draw: st.DrawFn) -> list[Event]:
-    """A contract's log the writer could have accepted: ids refer to what exists and is open."""
-    log = Log()
-    log.sign(
-        burden_pct=draw(st.sampled_from(["10", "12", "20"])),
-        markup_floor_pct=draw(st.sampled_from(["15", "18"])),
-        msp_fee_pct=draw(st.sampled_from([OMIT, "2.5"])),
-        min_assignment_weeks=draw(st.sampled_from([OMIT, 26, 52])),
-        end_date=draw(st.sampled_from([OMIT, "2024-06-30", "2025-12-31"])),
-        non_solicit_months=draw(st.sampled_from([0, 3, 12])),
-    )
-    day = BASE
-    active: list[str] = []
-    ended: list[str] = []
-    negotiations: list[str] = []
-    requests: list[str] = []
-    for counter in range(1, draw(st.integers(1, 25)) + 1):
-        day += timedelta(days=draw(st.integers(0, 20)))
-        d = day.isoformat()
-        choices = ["start", "contact", "contact", "complaint", "threat", "amend"]
-        if active:
-            choices += ["adjust", "end", "open", "open", "raise"]
-        if negotiations:
-            choices += ["propose", "agree", "agree", "agree", "close"]
-        if requests:
-            choices += ["approve", "decline"]
-        kind = draw(st.sampled_from(choices))
-        if kind == "start":
-            aid = f"A-{counter}"
-            pay = draw(st.sampled_from(RATES))
-            log.add(
-                "AssignmentStarted",
-                d,
-                assignment_id=aid,
-                staffer_id=f"S-{counter % 3}",
-                pay_rate=pay,
-                bill_rate=draw(st.sampled_from(RATES)),
-                start_date=d,
-                expected_end_date=(day + timedelta(days=draw(st.integers(0, 400)))).isoformat(),
-                burden_pct=draw(st.sampled_from([OMIT, "15"])),
-            )
-            active.append(aid)
-        elif kind == "contact":
-            log.add(
-                "ClientContactLogged",
-                d,
-                direction=draw(st.sampled_from(["outbound", "inbound"])),
-                responded=draw(st.booleans()),
-            )
-        elif kind == "complaint":
-            log.add("ClientComplaintLogged", d, legal_threat=draw(st.booleans()))
-        elif kind == "threat":
-            target = draw(st.sampled_from([OMIT, *active, *ended]))
-            log.add("BypassThreatReported", d, assignment_id=target, staffer_id=OMIT)
-        elif kind == "amend":
-            log.add(
-                "ContractAmended",
-                d,
-                effective_date=d,
-                **amendment(burden_pct=draw(st.sampled_from(["12", "25"]))),
-            )
-        elif kind == "adjust":
-            log.add(
-                "RatesAdjusted",
-                d,
-                assignment_id=draw(st.sampled_from(active)),
-                pay_rate=draw(st.sampled_from(RATES)),
-                bill_rate=draw(st.sampled_from(RATES)),
-                effective_date=d,
-            )
-        elif kind == "end":
-            aid = draw(st.sampled_from(active))
-            log.add(
-                "AssignmentEnded",
-                d,
-                assignment_id=aid,
-                end_date=d,
-                reason=draw(
-                    st.sampled_from(
-                        [
-                            "completed",
-                            "ended_early_by_client",
-                            "staffer_left",
-                            "converted_to_client_hire",
-                            "moved_to_other_agency",
-                        ]
-                    )
-                ),
-            )
-            active.remove(aid)
-            ended.append(aid)
-        elif kind == "open":
-            nid = f"N-{counter}"
-            log.add(
-                "MarkupNegotiationOpened",
-                d,
-                negotiation_id=nid,
-                assignment_id=draw(st.sampled_from([OMIT, *active])),
-            )
-            negotiations.append(nid)
-        elif kind == "raise":
-            rid = f"R-{counter}"
-            log.add(
-                "RaiseRequested",
-                d,
-                raise_request_id=rid,
-                assignment_id=draw(st.sampled_from(active)),
-                requested_pay_rate=draw(st.sampled_from(RATES)),
-                client_max_bill_rate=draw(st.sampled_from([OMIT, *RATES])),
-            )
-            requests.append(rid)
-        elif kind == "propose":
-            log.add(
-                "MarkupProposed",
-                d,
-                negotiation_id=draw(st.sampled_from(negotiations)),
-                markup_pct=draw(st.sampled_from(MARKUPS)),
-                proposed_by=draw(st.sampled_from(["client", "agency"])),
-            )
-        elif kind in ("agree", "close"):
-            nid = draw(st.sampled_from(negotiations))
-            if kind == "agree":
-                log.add(
-                    "MarkupAgreed",
-                    d,
-                    negotiation_id=nid,
-                    markup_pct=draw(st.sampled_from(MARKUPS)),
-                    effective_date=d,
-                )
-            else:
-                log.add("MarkupNegotiationClosed", d, negotiation_id=nid)
-            negotiations.remove(nid)
-        else:
-            rid = draw(st.sampled_from(requests))
-            if kind == "approve":
-                log.add(
-                    "RaiseApproved",
-                    d,
-                    raise_request_id=rid,
-                    new_pay_rate=draw(st.sampled_from(RATES)),
-                    new_bill_rate=draw(st.sampled_from(RATES)),
-                    effective_date=d,
-                )
-            else:
-                log.add("RaiseDeclined", d, raise_request_id=rid)
-            requests.remove(rid)
-    return log.events
 
 
 def key(a: Alert) -> tuple[str, str, tuple[str, ...]]:

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings, target
 from hypothesis import strategies as st
 
-from events import RELATIONSHIP_EVENT_TYPES, Event, decode_event
+from events import RELATIONSHIP_EVENT_TYPES, Event
 from events.messages import REFUSALS, Submission, Submitter
 from services.writer.decide import Decision, decide
 from services.writer.state import ContractState, evolve, fold
+from tests.support import examples
 from tests.support.examples import CONTRACT_ID, EVENT_TYPE_NAMES, OMIT, example
 
 NOW = datetime(2024, 3, 1, 9, 0, 2, tzinfo=UTC)
@@ -24,24 +25,9 @@ ADMIN = Submitter(role="admin", principal="u.root")
 FINANCE = Submitter(role="finance", principal="u.kim")
 
 
-def submission(
-    type_name: str,
-    *,
-    submitter: Submitter = OWNER,
-    expected: int | None = None,
-    recorded_at: datetime = NOW,
-    **fields: Any,
-) -> Submission:
-    """What the API puts on the submissions topic: the event stamped, stream_version unset."""
-    event = decode_event(example(type_name, **fields)).model_copy(
-        update={"recorded_by": submitter.principal, "recorded_at": recorded_at}
-    )
-    return Submission(
-        submission_id=uuid.uuid4(),
-        submitter=submitter,
-        expected_stream_version=expected,
-        event=event,
-    )
+def submission(type_name: str, **fields: Any) -> Submission:
+    """Stamped by the contract's owner at NOW unless `fields` say otherwise."""
+    return examples.submission(type_name, **({"submitter": OWNER, "recorded_at": NOW} | fields))
 
 
 def redelivered(original: Submission, **stamps: Any) -> Submission:

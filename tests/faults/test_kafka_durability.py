@@ -1,4 +1,5 @@
-"""The local broker keeps what it has acknowledged across a SIGKILL and `make up`."""
+"""The local broker keeps what it has acknowledged across a SIGKILL and `make up`: in the fault
+suite, which runs last and on its own, since it kills the broker every other test uses."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ import time
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from events.serialization import decode_event, encode_event, parse_submission
 from events.topics import Topics
 from tests.support.examples import example
 from tests.support.stack import Stack, unique
+from tests.support.topics import first_batch
 
 ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.faults
 
 
 async def test_events_survive_a_killed_broker(ready_stack: Stack, test_topics: Topics) -> None:
@@ -39,18 +43,8 @@ async def test_events_survive_a_killed_broker(ready_stack: Stack, test_topics: T
         time.sleep(0.1)
     subprocess.run(["make", "up"], cwd=ROOT, check=True, capture_output=True, timeout=300)
 
-    consumer = AIOKafkaConsumer(
-        test_topics.events.name,
-        bootstrap_servers=ready_stack.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        batch = await consumer.getmany(timeout_ms=20_000)
-    finally:
-        await consumer.stop()
-    received = [decode_event(r.value) for records in batch.values() for r in records]
+    records = await first_batch(ready_stack, test_topics.events.name, timeout_ms=20_000)
+    received = [decode_event(r.value) for r in records]
     assert received == [event]
 
 

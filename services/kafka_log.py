@@ -1,0 +1,83 @@
+"""The Kafka log read and written off the hot paths, once for every process: end offsets, one
+partition's committed events, and the dead-letter record of what cannot be processed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from events.catalogue import Event
+from events.serialization import decode_event
+from events.topics import TopicSpec
+
+
+def partitions_of(topic: TopicSpec) -> list[TopicPartition]:
+    return [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+
+
+async def end_offsets(
+    consumer: AIOKafkaConsumer, topic: TopicSpec | Sequence[TopicPartition]
+) -> dict[int, int]:
+    """The end offset of each partition (of the whole topic, or of the partitions given), by
+    partition number. With read_committed it is the last stable offset."""
+    tps = partitions_of(topic) if isinstance(topic, TopicSpec) else list(topic)
+    ends = await consumer.end_offsets(tps)
+    return {tp.partition: offset for tp, offset in ends.items()}
+
+
+async def log_ends(bootstrap: str, topic: TopicSpec) -> dict[int, int]:
+    """The end offset of each partition of `topic` now (records and transaction markers)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        return await end_offsets(consumer, topic)
+    finally:
+        await consumer.stop()
+
+
+async def read_partition_events(
+    bootstrap: str, topic: str, partition: int, key: bytes | None = None
+) -> list[Event]:
+    """Every committed event of one partition of an events topic, in order (only those keyed
+    `key`, when given)."""
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        # With read_committed this is the last stable offset: no open transaction hides past it.
+        end = (await end_offsets(consumer, [tp]))[partition]
+        events: list[Event] = []
+        while await consumer.position(tp) < end:
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
+            events.extend(
+                decode_event(r.value)
+                for r in batch.get(tp, [])
+                if r.value and (key is None or r.key == key)
+            )
+        return events
+    finally:
+        await consumer.stop()
+
+
+async def dead_letter(
+    producer: AIOKafkaProducer, topic: str, record: ConsumerRecord, reason: str
+) -> asyncio.Future[object]:
+    """Send `record` as it came to the dead-letter `topic`, with why (`reason`) and where from
+    (`source`: topic/partition/offset) in its headers; the future resolves once written."""
+    headers = [
+        ("reason", reason.encode()),
+        ("source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+    ]
+    sent: asyncio.Future[object] = await producer.send(
+        topic, record.value or b"", key=record.key, headers=headers
+    )
+    return sent

@@ -1,0 +1,1 @@
+"""Valid event histories made up for the tests and the benchmarks (no part of the service)."""
