@@ -13,23 +13,28 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from itertools import pairwise
+from typing import NamedTuple
 
 from projections import margin
-from projections.read_model import TermsRow, terms_in_force
+from projections.read_model import Terms, TermsRow, terms_in_force
+from projections.rollup import RollUpFigures, active_figures
 
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True)
-class RatePoint:
+# The histories of a whole portfolio are tens of thousands of these, read together and kept
+# while the read models are unchanged: tuples of plain values, cheap to build, which the
+# cyclic garbage collector stops scanning after its first look.
+
+
+class RatePoint(NamedTuple):
     effective_date: date
     stream_version: int
     pay_rate: Decimal
     bill_rate: Decimal
 
 
-@dataclass(frozen=True)
-class TrendAssignment:
+class TrendAssignment(NamedTuple):
     contract_id: str
     start_date: date
     end_date: date | None
@@ -37,6 +42,8 @@ class TrendAssignment:
     hours_per_week: Decimal
     own_burden_pct: Decimal | None
     rates: tuple[RatePoint, ...]  # the rate history, any order
+    expected_end_date: date
+    at_risk: bool  # an open negotiation, raise request or bypass threat concerns it
 
     def active_on(self, day: date) -> bool:
         """As AssignmentFacts.status: started, and not ended or terminated by then."""
@@ -51,6 +58,10 @@ class TrendPoint:
     day: date
     active_assignments: int
     weekly_gross_profit: Decimal
+
+
+def _order(p: RatePoint) -> tuple[date, int]:
+    return (p.effective_date, p.stream_version)
 
 
 def _rates_on(history: Sequence[RatePoint], day: date) -> RatePoint:
@@ -92,7 +103,7 @@ def weekly_trend(
             continue
         count_diff[first] += 1
         count_diff[last] -= 1
-        history = sorted(a.rates, key=lambda p: (p.effective_date, p.stream_version))
+        history = sorted(a.rates, key=_order)
         changes = {p.effective_date for p in history} | set(amended.get(a.contract_id, ()))
         cuts = sorted({first, last, *(bisect_left(days, d) for d in changes)})
         for lo, hi in pairwise(cuts):
@@ -118,3 +129,36 @@ def weekly_trend(
         active += count_diff[i]
         points.append(TrendPoint(d, active, total))
     return points
+
+
+def figures_on(a: TrendAssignment, terms: Terms, day: date) -> RollUpFigures:
+    """The assignment's roll-up figures on `day` under the contract's terms in force that day:
+    those of `assignment_margin` for the facts a read of that day gives
+    (tests/unit/test_rollup.py)."""
+    if not a.active_on(day):
+        return RollUpFigures(a.contract_id, False, a.at_risk)
+    r = _rates_on(sorted(a.rates, key=_order), day)
+    burden = a.own_burden_pct if a.own_burden_pct is not None else terms.burden_pct
+    rates = margin.Rates(r.pay_rate, r.bill_rate, burden, terms.msp_fee_pct, a.hours_per_week)
+    term = margin.Term(a.start_date, a.expected_end_date)
+    return active_figures(a.contract_id, a.at_risk, rates, term, day)
+
+
+def portfolio_on(
+    assignments: Iterable[TrendAssignment],
+    terms_history: Mapping[str, Sequence[TermsRow]],
+    current: Mapping[str, Terms],
+    day: date,
+) -> list[RollUpFigures]:
+    """Every assignment's roll-up figures on `day`, in the order given. `current`: a contract's
+    terms as last amended, for one without a terms history (never: its signing is one)."""
+    in_force: dict[str, Terms] = {}
+    out = []
+    for a in assignments:
+        t = in_force.get(a.contract_id)
+        if t is None:
+            rows = terms_history.get(a.contract_id)
+            t = (terms_in_force(rows, day) if rows else None) or current[a.contract_id]
+            in_force[a.contract_id] = t
+        out.append(figures_on(a, t, day))
+    return out
