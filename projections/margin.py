@@ -471,10 +471,9 @@ def impact(before: Rates, after: Rates, t: Term, counted_from: date) -> Impact:
 
 
 def _round(x: Decimal, places: Decimal) -> Decimal:
-    with localcontext(_ROUND):
-        rounded = _decimal("x", x).quantize(places)
-        # A small loss rounds to 0.00, never "-0.00" (x + 0 is +0 for ±0 under HALF_UP).
-        return rounded + _ZERO
+    rounded = _ROUND.quantize(_decimal("x", x), places)
+    # A small loss rounds to 0.00, never "-0.00" (x + 0 is +0 for ±0 under HALF_UP).
+    return _ROUND.add(rounded, _ZERO)
 
 
 def round_money(x: Decimal) -> Decimal:

@@ -160,7 +160,7 @@ async def _every_margin(request: Request, who: Principal, day: date) -> read.Fou
     p, key = await _portfolio(request, who)
 
     async def compute() -> read.Found:
-        return p.on(day)
+        return read.Found(p.on(day))
 
     found: read.Found = await request.app.state.margin_cache.get(("on", day, key), compute)
     return found
@@ -238,7 +238,7 @@ async def _group(
         margins = await read.margins_of_assignments(
             request.app.state.pool, _schema(request), owner_scope(who), day, where, *args
         )
-        found = [(m.for_roll_up, ids) for m, ids in margins]
+        found = read.Found([(m.for_roll_up, ids) for m, ids in margins])
     body = read.group_margin(found, day, head, limit, offset)
     return _respond(request, GroupMargin.model_validate(body), body["contracts"])
 
@@ -327,13 +327,13 @@ async def _ranked(
 ) -> Any:
     """Every client (or account manager) with its roll-up as of the day, sorted and paged."""
     day = _today(as_of)
-    ordered = read.ranked(await _every_margin(request, who, day), key, name_key, sort)
-    rows = ordered[offset : offset + limit]
+    found = await _every_margin(request, who, day)
+    total, rows = read.ranked(found, key, name_key, sort, limit, offset)
     body = RankedGroups.model_validate(
         {
             "as_of": day,
             "sort": sort,
-            "total": len(ordered),
+            "total": total,
             "limit": limit,
             "offset": offset,
             "rows": rows,

@@ -18,8 +18,51 @@ from projections.trend import TrendPoint, weekly_trend
 from services.api.read.margin_facts import Portfolio, assignment_margins, terms_on
 from services.api.read.margin_facts import portfolio as read_portfolio
 
-# Each assignment's roll-up figures as of a day, with its contract's ids (client, manager).
-Found: TypeAlias = list[tuple[RollUpFigures, dict[str, Any]]]
+Item: TypeAlias = tuple[RollUpFigures, dict[str, Any]]
+
+
+class Found:
+    """Each assignment's roll-up figures as of a day with its contract's ids (client, account
+    manager), and the roll-ups made of them, each made once: the portfolio's are shared by the
+    requests of its page (services/api/margin_cache.py) and by every sort and page of them."""
+
+    def __init__(self, items: list[Item]) -> None:
+        self.items = items
+        self._by_contract: list[tuple[str, list[Item]]] | None = None
+        self._total: RollUp | None = None
+        self._groups: dict[str, list[tuple[dict[str, Any], RollUp]]] = {}
+
+    def by_contract(self) -> list[tuple[str, list[Item]]]:
+        """The items of each contract, by contract id."""
+        if self._by_contract is None:
+            groups: dict[str, list[Item]] = {}
+            for m, ids in self.items:
+                groups.setdefault(m.contract_id, []).append((m, ids))
+            self._by_contract = sorted(groups.items())
+        return self._by_contract
+
+    def total(self) -> RollUp:
+        if self._total is None:
+            self._total = roll_up(m for m, _ in self.items)
+        return self._total
+
+    def groups(self, key: str, name_key: str | None) -> list[tuple[dict[str, Any], RollUp]]:
+        """Every group (`key`: client_id or account_manager_id) with its name, its number of
+        contracts and its roll-up, in the order each first appears."""
+        rows = self._groups.get(key)
+        if rows is None:
+            groups: dict[str, list[Item]] = {}
+            for m, ids in self.items:
+                groups.setdefault(ids[key], []).append((m, ids))
+            rows = []
+            for gid, items in groups.items():
+                head: dict[str, Any] = {key: gid}
+                head["name"] = items[0][1][name_key] if name_key else gid
+                head["contracts_count"] = len({m.contract_id for m, _ in items})
+                rows.append((head, roll_up(m for m, _ in items)))
+            self._groups[key] = rows
+        return rows
+
 
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
@@ -271,19 +314,16 @@ def group_margin(
 ) -> dict[str, Any]:
     """The roll-up of the assignments' margins (a client's, an account manager's, the
     portfolio), with a page of its contracts' roll-ups (only the page is rolled up)."""
-    by_contract: dict[str, list[tuple[RollUpFigures, dict[str, Any]]]] = {}
-    for m, ids in found:
-        by_contract.setdefault(m.contract_id, []).append((m, ids))
-    page = sorted(by_contract.items())[offset : offset + limit]
+    by_contract = found.by_contract()
     contracts = [
         {"contract_id": cid, **items[0][1], **rollup_json(roll_up(m for m, _ in items))}
-        for cid, items in page
+        for cid, items in by_contract[offset : offset + limit]
     ]
     return {
         "as_of": as_of,
         **head,
         "contracts_count": len(by_contract),
-        **rollup_json(roll_up(m for m, _ in found)),
+        **rollup_json(found.total()),
         "contracts": contracts,
         "limit": limit,
         "offset": offset,
@@ -291,22 +331,12 @@ def group_margin(
 
 
 def ranked(
-    found: Found,
-    key: str,
-    name_key: str | None,
-    sort: str,
-) -> list[dict[str, Any]]:
-    """Every group (`key`: client_id or account_manager_id) with its roll-up, sorted by a
-    column (`-` first: descending); groups without a value for it last."""
-    groups: dict[str, list[tuple[RollUpFigures, dict[str, Any]]]] = {}
-    for m, ids in found:
-        groups.setdefault(ids[key], []).append((m, ids))
-    rows: list[tuple[dict[str, Any], RollUp]] = []
-    for gid, items in groups.items():
-        head: dict[str, Any] = {key: gid}
-        head["name"] = items[0][1][name_key] if name_key else gid
-        head["contracts_count"] = len({m.contract_id for m, _ in items})
-        rows.append((head, roll_up(m for m, _ in items)))
+    found: Found, key: str, name_key: str | None, sort: str, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many groups (`key`: client_id or account_manager_id) there are, and a page of them
+    with their roll-ups, sorted by a column (`-` first: descending); groups without a value
+    for it last."""
+    rows = found.groups(key, name_key)
     column, descending = sort.lstrip("-"), sort.startswith("-")
 
     def value(item: tuple[dict[str, Any], RollUp]) -> Any:
@@ -316,7 +346,8 @@ def ranked(
     present = [i for i in rows if value(i) is not None]
     present.sort(key=lambda i: (value(i), i[0][key]), reverse=descending)
     ordered = present + sorted((i for i in rows if value(i) is None), key=lambda i: i[0][key])
-    return [{**head, **rollup_json(r)} for head, r in ordered]
+    page = ordered[offset : offset + limit]
+    return len(ordered), [{**head, **rollup_json(r)} for head, r in page]
 
 
 async def portfolio(db: Db, schema: str, owner: str | None) -> Portfolio:
