@@ -22,7 +22,7 @@ from events.alerts import Basis
 from projections.trend import TrendPoint
 from services.api.auth import Reader
 from services.api.errors import ApiError
-from services.api.margin_cache import data_version
+from services.api.margin_cache import data_version, gc_paused
 from services.api.ownership import ensure_may_read, owner_scope
 from services.api.params import (
     AccountManagerIdPath,
@@ -160,7 +160,7 @@ async def _every_margin(request: Request, who: Principal, day: date) -> read.Fou
     p, key = await _portfolio(request, who)
 
     async def compute() -> read.Found:
-        return read.Found(p.on(day))
+        return read.Found(p.on(day), p.ids)
 
     found: read.Found = await request.app.state.margin_cache.get(("on", day, key), compute)
     return found
@@ -238,8 +238,9 @@ async def _group(
         margins = await read.margins_of_assignments(
             request.app.state.pool, _schema(request), owner_scope(who), day, where, *args
         )
-        found = read.Found([(m.for_roll_up, ids) for m, ids in margins])
-    body = read.group_margin(found, day, head, limit, offset)
+        found = read.Found([m.for_roll_up for m, _ in margins], [ids for _, ids in margins])
+    with gc_paused():
+        body = read.group_margin(found, day, head, limit, offset)
     return _respond(request, GroupMargin.model_validate(body), body["contracts"])
 
 
@@ -328,7 +329,8 @@ async def _ranked(
     """Every client (or account manager) with its roll-up as of the day, sorted and paged."""
     day = _today(as_of)
     found = await _every_margin(request, who, day)
-    total, rows = read.ranked(found, key, name_key, sort, limit, offset)
+    with gc_paused():
+        total, rows = read.ranked(found, key, name_key, sort, limit, offset)
     body = RankedGroups.model_validate(
         {
             "as_of": day,

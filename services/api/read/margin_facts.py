@@ -140,9 +140,9 @@ class Portfolio:
     terms_history: dict[str, list[TermsRow]]
     current: dict[str, Terms]  # each contract's terms as last amended
 
-    def on(self, day: date) -> list[tuple[RollUpFigures, dict[str, Any]]]:
-        figures = portfolio_on(self.assignments, self.terms_history, self.current, day)
-        return list(zip(figures, self.ids, strict=True))
+    def on(self, day: date) -> list[RollUpFigures]:
+        """Each assignment's roll-up figures on the day (its ids: `ids`)."""
+        return portfolio_on(self.assignments, self.terms_history, self.current, day)
 
 
 async def portfolio(

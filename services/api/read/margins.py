@@ -18,52 +18,6 @@ from projections.trend import TrendPoint, weekly_trend
 from services.api.read.margin_facts import Portfolio, assignment_margins, terms_on
 from services.api.read.margin_facts import portfolio as read_portfolio
 
-Item: TypeAlias = tuple[RollUpFigures, dict[str, Any]]
-
-
-class Found:
-    """Each assignment's roll-up figures as of a day with its contract's ids (client, account
-    manager), and the roll-ups made of them, each made once: the portfolio's are shared by the
-    requests of its page (services/api/margin_cache.py) and by every sort and page of them."""
-
-    def __init__(self, items: list[Item]) -> None:
-        self.items = items
-        self._by_contract: list[tuple[str, list[Item]]] | None = None
-        self._total: RollUp | None = None
-        self._groups: dict[str, list[tuple[dict[str, Any], RollUp]]] = {}
-
-    def by_contract(self) -> list[tuple[str, list[Item]]]:
-        """The items of each contract, by contract id."""
-        if self._by_contract is None:
-            groups: dict[str, list[Item]] = {}
-            for m, ids in self.items:
-                groups.setdefault(m.contract_id, []).append((m, ids))
-            self._by_contract = sorted(groups.items())
-        return self._by_contract
-
-    def total(self) -> RollUp:
-        if self._total is None:
-            self._total = roll_up(m for m, _ in self.items)
-        return self._total
-
-    def groups(self, key: str, name_key: str | None) -> list[tuple[dict[str, Any], RollUp]]:
-        """Every group (`key`: client_id or account_manager_id) with its name, its number of
-        contracts and its roll-up, in the order each first appears."""
-        rows = self._groups.get(key)
-        if rows is None:
-            groups: dict[str, list[Item]] = {}
-            for m, ids in self.items:
-                groups.setdefault(ids[key], []).append((m, ids))
-            rows = []
-            for gid, items in groups.items():
-                head: dict[str, Any] = {key: gid}
-                head["name"] = items[0][1][name_key] if name_key else gid
-                head["contracts_count"] = len({m.contract_id for m, _ in items})
-                rows.append((head, roll_up(m for m, _ in items)))
-            self._groups[key] = rows
-        return rows
-
-
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 MONEY = {
@@ -78,6 +32,55 @@ MONEY = {
     "weekly_billing",
     "at_risk_weekly_gross_profit",
 }
+
+
+class Found:
+    """Each assignment's roll-up figures as of a day with its contract's ids (client, account
+    manager), and the roll-ups made of them, each made once: the portfolio's are shared by the
+    requests of its page (services/api/margin_cache.py) and by every sort and page of them."""
+
+    def __init__(self, figures: list[RollUpFigures], ids: list[dict[str, Any]]) -> None:
+        self.figures, self.ids = figures, ids
+        self._by_contract: list[tuple[str, dict[str, Any], list[RollUpFigures]]] | None = None
+        self._total: RollUp | None = None
+        self._groups: dict[str, list[tuple[dict[str, Any], RollUp]]] = {}
+
+    def by_contract(self) -> list[tuple[str, dict[str, Any], list[RollUpFigures]]]:
+        """Each contract's id, ids and assignments' figures, by contract id."""
+        if self._by_contract is None:
+            groups: dict[str, tuple[str, dict[str, Any], list[RollUpFigures]]] = {}
+            for m, ids in zip(self.figures, self.ids, strict=True):
+                group = groups.get(m.contract_id)
+                if group is None:
+                    group = groups[m.contract_id] = (m.contract_id, ids, [])
+                group[2].append(m)
+            self._by_contract = sorted(groups.values(), key=lambda g: g[0])
+        return self._by_contract
+
+    def total(self) -> RollUp:
+        if self._total is None:
+            self._total = roll_up(self.figures)
+        return self._total
+
+    def groups(self, key: str, name_key: str | None) -> list[tuple[dict[str, Any], RollUp]]:
+        """Every group (`key`: client_id or account_manager_id) with its name, its number of
+        contracts and its roll-up, in the order each first appears."""
+        rows = self._groups.get(key)
+        if rows is None:
+            groups: dict[str, tuple[dict[str, Any], list[RollUpFigures]]] = {}
+            for m, ids in zip(self.figures, self.ids, strict=True):
+                group = groups.get(ids[key])
+                if group is None:
+                    group = groups[ids[key]] = (ids, [])
+                group[1].append(m)
+            rows = []
+            for gid, (ids, items) in groups.items():
+                head: dict[str, Any] = {key: gid}
+                head["name"] = ids[name_key] if name_key else gid
+                head["contracts_count"] = len({m.contract_id for m in items})
+                rows.append((head, roll_up(items)))
+            self._groups[key] = rows
+        return rows
 
 
 def show(name: str, value: Any) -> Any:
@@ -316,8 +319,8 @@ def group_margin(
     portfolio), with a page of its contracts' roll-ups (only the page is rolled up)."""
     by_contract = found.by_contract()
     contracts = [
-        {"contract_id": cid, **items[0][1], **rollup_json(roll_up(m for m, _ in items))}
-        for cid, items in by_contract[offset : offset + limit]
+        {"contract_id": cid, **ids, **rollup_json(roll_up(items))}
+        for cid, ids, items in by_contract[offset : offset + limit]
     ]
     return {
         "as_of": as_of,
