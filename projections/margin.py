@@ -140,7 +140,9 @@ class Rates:
     def __post_init__(self) -> None:
         for name in _RATES_FIELDS:
             # ints are accepted and stored as Decimal; floats are refused.
-            object.__setattr__(self, name, _decimal(name, getattr(self, name)))
+            value = getattr(self, name)
+            if type(value) is not Decimal or not value.is_finite():
+                object.__setattr__(self, name, _decimal(name, value))
         if self.pay_rate <= 0:
             raise ValueError(
                 f"pay_rate must be > 0 (markup is relative to it), not {self.pay_rate}"

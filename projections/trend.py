@@ -64,6 +64,10 @@ def _order(p: RatePoint) -> tuple[date, int]:
     return (p.effective_date, p.stream_version)
 
 
+def _sorted(history: tuple[RatePoint, ...]) -> Sequence[RatePoint]:
+    return history if len(history) < 2 else sorted(history, key=_order)
+
+
 def _rates_on(history: Sequence[RatePoint], day: date) -> RatePoint:
     """The rates in force on `day` (history sorted by effective date, version); before the
     first, the first recorded (as the read of one day does)."""
@@ -88,6 +92,7 @@ def weekly_trend(
     wgp_diff = [ZERO] * (n + 1)
     count_diff = [0] * (n + 1)
     wgp_cache: dict[tuple[Decimal, ...], Decimal] = {}
+    terms_cache: dict[tuple[str, int], Terms | None] = {}  # by contract and first day
     amended: dict[str, list[date]] = {
         cid: sorted({t.effective_date for t in rows if t.kind != "signed"})
         for cid, rows in terms_history.items()
@@ -103,14 +108,17 @@ def weekly_trend(
             continue
         count_diff[first] += 1
         count_diff[last] -= 1
-        history = sorted(a.rates, key=_order)
+        history = _sorted(a.rates)
         changes = {p.effective_date for p in history} | set(amended.get(a.contract_id, ()))
         cuts = sorted({first, last, *(bisect_left(days, d) for d in changes)})
         for lo, hi in pairwise(cuts):
             if lo < first or hi > last or lo >= hi:
                 continue
             day = days[lo]
-            t = terms_in_force(rows, day)
+            if (a.contract_id, lo) in terms_cache:
+                t = terms_cache[a.contract_id, lo]
+            else:
+                t = terms_cache[a.contract_id, lo] = terms_in_force(rows, day)
             if t is None:
                 continue
             r = _rates_on(history, day)
@@ -137,7 +145,7 @@ def figures_on(a: TrendAssignment, terms: Terms, day: date) -> RollUpFigures:
     (tests/unit/test_rollup.py)."""
     if not a.active_on(day):
         return RollUpFigures(a.contract_id, False, a.at_risk)
-    r = _rates_on(sorted(a.rates, key=_order), day)
+    r = _rates_on(_sorted(a.rates), day)
     burden = a.own_burden_pct if a.own_burden_pct is not None else terms.burden_pct
     rates = margin.Rates(r.pay_rate, r.bill_rate, burden, terms.msp_fee_pct, a.hours_per_week)
     term = margin.Term(a.start_date, a.expected_end_date)

@@ -145,12 +145,19 @@ class Portfolio:
         return portfolio_on(self.assignments, self.terms_history, self.current, day)
 
 
-async def portfolio(
-    conn: asyncpg.Connection | asyncpg.Pool, schema: str, where: str, *args: Any
-) -> Portfolio:
+async def portfolio(pool: asyncpg.Pool, schema: str, where: str, *args: Any) -> Portfolio:
     """The portfolio of the contracts `where` picks (over `c`, the contracts; its arguments
-    from $1): four plain reads (assignments, rate history, open items, terms history) that
-    PostgreSQL answers without a join per assignment."""
+    from $1): four plain reads (rate history, open items, terms history, assignments) that
+    PostgreSQL answers without a join per assignment, in one snapshot of the read models (the
+    projector may apply events meanwhile)."""
+    async with (
+        pool.acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        return await _portfolio(conn, schema, where, *args)
+
+
+async def _portfolio(conn: asyncpg.Connection, schema: str, where: str, *args: Any) -> Portfolio:
     s, scoped = schema, f"JOIN {schema}.contracts c USING (contract_id) WHERE {where}"
     rates: dict[tuple[str, str], list[RatePoint]] = {}
     for r in await conn.fetch(

@@ -353,7 +353,7 @@ def ranked(
     return len(ordered), [{**head, **rollup_json(r)} for head, r in page]
 
 
-async def portfolio(db: Db, schema: str, owner: str | None) -> Portfolio:
+async def portfolio(db: asyncpg.Pool, schema: str, owner: str | None) -> Portfolio:
     """Every assignment of the owner's contracts with its rate and terms histories: the
     portfolio's figures on any day (`Portfolio.on`) and its trend (`trend`), in one read."""
     if owner is None:
