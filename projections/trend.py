@@ -1,8 +1,10 @@
-"""The portfolio's weekly gross profit on a series of days, from each assignment's rate history
-and each contract's terms history read once (not one read per day). Pure: the same formulas as
-the roll-up (`margin.weekly_gross_profit` of the rates and terms in force on each day, summed
-over the assignments active that day), so the last point of a trend ending on `as_of` equals
-the portfolio's weekly gross profit as of that day.
+"""The portfolio from each assignment's rate history and each contract's terms history, read
+once (not one read per day): its weekly gross profit on a series of days (`weekly_trend`), and
+every assignment's roll-up figures on one day (`portfolio_on`). Pure: the same formulas as the
+roll-up of one day's facts (`margin.weekly_gross_profit` of the rates and terms in force on each
+day, summed over the assignments active that day), so the last point of a trend ending on
+`as_of` equals the portfolio's weekly gross profit as of that day, and `portfolio_on` equals
+`rollup.assignment_margin` of the facts a read of that day gives (tests/unit/test_rollup.py).
 """
 
 from __future__ import annotations

@@ -395,8 +395,8 @@ async def portfolio_trend(
 ) -> Any:
     """One point a week, the last on `as_of`, each the weekly gross profit of the assignments
     active that day at the rates and terms in force that day (equal to `/margins/portfolio`'s
-    figure for that day). One read of the rate history and one of the terms history, whatever
-    the number of weeks."""
+    figure for that day). Computed from the portfolio's histories, read once per data version
+    and shared with the portfolio's other reads (`_portfolio`), whatever the number of weeks."""
     day = _today(as_of)
     days = [date.fromordinal(day.toordinal() - 7 * k) for k in range(weeks - 1, -1, -1)]
     p, key = await _portfolio(request, who)
