@@ -27,8 +27,10 @@ async def data_version(pool: asyncpg.Pool, schema: str) -> tuple[Any, ...]:
     return (row["generation"], row["created"], row["applied"])
 
 
+PAUSE_AT_MOST_S = 10.0
 _pausing = 0
 _was_enabled = True
+_deadline: asyncio.TimerHandle | None = None
 
 
 @contextlib.contextmanager
@@ -39,18 +41,26 @@ def gc_paused() -> Iterator[None]:
     which die by reference counting. Left on, the collector scans the process's whole heap
     again and again as they pile up (measured: a third of the first load's time); held off, it
     looks at them once, afterwards. Nested and overlapping uses (concurrent requests) hold it
-    off until the last one ends."""
-    global _pausing, _was_enabled
+    off until the last one ends, and never longer than PAUSE_AT_MOST_S."""
+    global _pausing, _was_enabled, _deadline
     if _pausing == 0:
         _was_enabled = gc.isenabled()
         gc.disable()
+        if _was_enabled:
+            # Never for long, even if a computation waits on an unreachable database.
+            with contextlib.suppress(RuntimeError):  # no event loop: nothing waits
+                _deadline = asyncio.get_running_loop().call_later(PAUSE_AT_MOST_S, gc.enable)
     _pausing += 1
     try:
         yield
     finally:
         _pausing -= 1
-        if _pausing == 0 and _was_enabled:
-            gc.enable()
+        if _pausing == 0:
+            if _deadline is not None:
+                _deadline.cancel()
+                _deadline = None
+            if _was_enabled:
+                gc.enable()
 
 
 class SingleFlight:
