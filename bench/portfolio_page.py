@@ -135,7 +135,7 @@ async def measure(
                 assert await page.locator("#trend-chart[data-drawn=true] canvas").count() == 1
                 return ms, _cpu_ms(api_pid) - cpu
 
-            out: dict[str, list[Load]] = {"cold": [await load()], "unchanged": []}
+            out: dict[str, list[Load]] = {"cold": [await load()]}
             out["unchanged"] = [await load() for _ in range(runs)]
             out["after a change"] = []
             for change in changes:
