@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from projections import margin
 
@@ -52,11 +53,64 @@ class AssignmentFacts:
         return bool(self.open_items)
 
 
+class RollUpFigures(NamedTuple):
+    """What a roll-up takes from one assignment as of a day: whether it is active, whether an
+    open item concerns it and, when active, its rates and the three figures a roll-up sums
+    (all 0 when not active: a roll-up counts only the active). A tuple of plain values: a
+    portfolio's are many, and the garbage collector soon stops scanning these."""
+
+    contract_id: str
+    active: bool
+    at_risk: bool
+    pay_rate: Decimal = ZERO
+    bill_rate: Decimal = ZERO
+    hours_per_week: Decimal = ZERO
+    margin_per_hour: Decimal = ZERO
+    weekly_gross_profit: Decimal = ZERO
+    remaining_gross_profit: Decimal = ZERO
+
+
+def active_figures(
+    contract_id: str, at_risk: bool, rates: margin.Rates, term: margin.Term, as_of: date
+) -> RollUpFigures:
+    """An active assignment's roll-up figures, computed without the others of `figures` (equal
+    to `assignment_margin(...).for_roll_up`: tests/unit/test_rollup.py)."""
+    mph, weekly, remaining = margin.roll_up_figures(rates, term, as_of)
+    return RollUpFigures(
+        contract_id,
+        True,
+        at_risk,
+        rates.pay_rate,
+        rates.bill_rate,
+        rates.hours_per_week,
+        mph,
+        weekly,
+        remaining,
+    )
+
+
 @dataclass(frozen=True)
 class AssignmentMargin:
     facts: AssignmentFacts
     status: str
     figures: margin.Figures
+
+    @property
+    def for_roll_up(self) -> RollUpFigures:
+        x, f = self.facts, self.figures
+        if self.status != "active":
+            return RollUpFigures(x.contract_id, False, x.at_risk)
+        return RollUpFigures(
+            x.contract_id,
+            True,
+            x.at_risk,
+            f.pay_rate,
+            f.bill_rate,
+            f.hours_per_week,
+            f.margin_per_hour,
+            f.weekly_gross_profit,
+            f.remaining_gross_profit,
+        )
 
 
 def assignment_margin(facts: AssignmentFacts, as_of: date) -> AssignmentMargin:
@@ -89,21 +143,29 @@ class RollUp:
     loss_making_assignments: int
 
 
-def roll_up(margins: Iterable[AssignmentMargin]) -> RollUp:
-    active = [m for m in margins if m.status == "active"]
-    weekly = sum((m.figures.weekly_gross_profit for m in active), ZERO)
-    billing = sum((m.figures.bill_rate * m.figures.hours_per_week for m in active), ZERO)
+def roll_up(items: Iterable[RollUpFigures]) -> RollUp:
+    """The roll-up of the active assignments among `items`. The sums run in the caller's
+    decimal context, in the order of `items`."""
+    active = [m for m in items if m.active]
+    weekly = billing = remaining = at_risk = ZERO
+    loss_making = 0
+    for m in active:
+        weekly += m.weekly_gross_profit
+        billing += m.bill_rate * m.hours_per_week
+        remaining += m.remaining_gross_profit
+        if m.at_risk:
+            at_risk += m.weekly_gross_profit
+        if m.margin_per_hour < 0:
+            loss_making += 1
     return RollUp(
         active_assignments=len(active),
         weekly_gross_profit=weekly,
         weekly_billing=billing,
-        markup_pct=margin.weighted_markup_pct(m.facts.rates for m in active),
+        markup_pct=margin.weighted_markup_pct(active),
         margin_pct=weekly * 100 / billing if billing else None,
-        remaining_gross_profit=sum((m.figures.remaining_gross_profit for m in active), ZERO),
-        at_risk_weekly_gross_profit=sum(
-            (m.figures.weekly_gross_profit for m in active if m.facts.at_risk), ZERO
-        ),
-        loss_making_assignments=sum(1 for m in active if m.figures.margin_per_hour < 0),
+        remaining_gross_profit=remaining,
+        at_risk_weekly_gross_profit=at_risk,
+        loss_making_assignments=loss_making,
     )
 
 

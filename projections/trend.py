@@ -1,8 +1,10 @@
-"""The portfolio's weekly gross profit on a series of days, from each assignment's rate history
-and each contract's terms history read once (not one read per day). Pure: the same formulas as
-the roll-up (`margin.weekly_gross_profit` of the rates and terms in force on each day, summed
-over the assignments active that day), so the last point of a trend ending on `as_of` equals
-the portfolio's weekly gross profit as of that day.
+"""The portfolio from each assignment's rate history and each contract's terms history, read
+once (not one read per day): its weekly gross profit on a series of days (`weekly_trend`), and
+every assignment's roll-up figures on one day (`portfolio_on`). Pure: the same formulas as the
+roll-up of one day's facts (`margin.weekly_gross_profit` of the rates and terms in force on each
+day, summed over the assignments active that day), so the last point of a trend ending on
+`as_of` equals the portfolio's weekly gross profit as of that day, and `portfolio_on` equals
+`rollup.assignment_margin` of the facts a read of that day gives (tests/unit/test_rollup.py).
 """
 
 from __future__ import annotations
@@ -13,23 +15,28 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from itertools import pairwise
+from typing import NamedTuple
 
 from projections import margin
-from projections.read_model import TermsRow, terms_in_force
+from projections.read_model import Terms, TermsRow, terms_in_force
+from projections.rollup import RollUpFigures, active_figures
 
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True)
-class RatePoint:
+# The histories of a whole portfolio are tens of thousands of these, read together and kept
+# while the read models are unchanged: tuples of plain values, cheap to build, which the
+# cyclic garbage collector stops scanning after its first look.
+
+
+class RatePoint(NamedTuple):
     effective_date: date
     stream_version: int
     pay_rate: Decimal
     bill_rate: Decimal
 
 
-@dataclass(frozen=True)
-class TrendAssignment:
+class TrendAssignment(NamedTuple):
     contract_id: str
     start_date: date
     end_date: date | None
@@ -37,6 +44,8 @@ class TrendAssignment:
     hours_per_week: Decimal
     own_burden_pct: Decimal | None
     rates: tuple[RatePoint, ...]  # the rate history, any order
+    expected_end_date: date
+    at_risk: bool  # an open negotiation, raise request or bypass threat concerns it
 
     def active_on(self, day: date) -> bool:
         """As AssignmentFacts.status: started, and not ended or terminated by then."""
@@ -51,6 +60,14 @@ class TrendPoint:
     day: date
     active_assignments: int
     weekly_gross_profit: Decimal
+
+
+def _order(p: RatePoint) -> tuple[date, int]:
+    return (p.effective_date, p.stream_version)
+
+
+def _sorted(history: tuple[RatePoint, ...]) -> Sequence[RatePoint]:
+    return history if len(history) < 2 else sorted(history, key=_order)
 
 
 def _rates_on(history: Sequence[RatePoint], day: date) -> RatePoint:
@@ -77,6 +94,7 @@ def weekly_trend(
     wgp_diff = [ZERO] * (n + 1)
     count_diff = [0] * (n + 1)
     wgp_cache: dict[tuple[Decimal, ...], Decimal] = {}
+    terms_cache: dict[tuple[str, int], Terms | None] = {}  # by contract and first day
     amended: dict[str, list[date]] = {
         cid: sorted({t.effective_date for t in rows if t.kind != "signed"})
         for cid, rows in terms_history.items()
@@ -92,14 +110,17 @@ def weekly_trend(
             continue
         count_diff[first] += 1
         count_diff[last] -= 1
-        history = sorted(a.rates, key=lambda p: (p.effective_date, p.stream_version))
+        history = _sorted(a.rates)
         changes = {p.effective_date for p in history} | set(amended.get(a.contract_id, ()))
         cuts = sorted({first, last, *(bisect_left(days, d) for d in changes)})
         for lo, hi in pairwise(cuts):
             if lo < first or hi > last or lo >= hi:
                 continue
             day = days[lo]
-            t = terms_in_force(rows, day)
+            if (a.contract_id, lo) in terms_cache:
+                t = terms_cache[a.contract_id, lo]
+            else:
+                t = terms_cache[a.contract_id, lo] = terms_in_force(rows, day)
             if t is None:
                 continue
             r = _rates_on(history, day)
@@ -118,3 +139,36 @@ def weekly_trend(
         active += count_diff[i]
         points.append(TrendPoint(d, active, total))
     return points
+
+
+def figures_on(a: TrendAssignment, terms: Terms, day: date) -> RollUpFigures:
+    """The assignment's roll-up figures on `day` under the contract's terms in force that day:
+    those of `assignment_margin` for the facts a read of that day gives
+    (tests/unit/test_rollup.py)."""
+    if not a.active_on(day):
+        return RollUpFigures(a.contract_id, False, a.at_risk)
+    r = _rates_on(_sorted(a.rates), day)
+    burden = a.own_burden_pct if a.own_burden_pct is not None else terms.burden_pct
+    rates = margin.Rates(r.pay_rate, r.bill_rate, burden, terms.msp_fee_pct, a.hours_per_week)
+    term = margin.Term(a.start_date, a.expected_end_date)
+    return active_figures(a.contract_id, a.at_risk, rates, term, day)
+
+
+def portfolio_on(
+    assignments: Iterable[TrendAssignment],
+    terms_history: Mapping[str, Sequence[TermsRow]],
+    current: Mapping[str, Terms],
+    day: date,
+) -> list[RollUpFigures]:
+    """Every assignment's roll-up figures on `day`, in the order given. `current`: a contract's
+    terms as last amended, for one without a terms history (never: its signing is one)."""
+    in_force: dict[str, Terms] = {}
+    out = []
+    for a in assignments:
+        t = in_force.get(a.contract_id)
+        if t is None:
+            rows = terms_history.get(a.contract_id)
+            t = (terms_in_force(rows, day) if rows else None) or current[a.contract_id]
+            in_force[a.contract_id] = t
+        out.append(figures_on(a, t, day))
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -19,10 +19,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from events.alerts import Basis
-from projections.rollup import AssignmentMargin
+from projections.trend import TrendPoint
 from services.api.auth import Reader
 from services.api.errors import ApiError
-from services.api.margin_cache import data_version
+from services.api.margin_cache import data_version, gc_paused
 from services.api.ownership import ensure_may_read, owner_scope
 from services.api.params import (
     AccountManagerIdPath,
@@ -38,6 +38,7 @@ from services.api.params import (
     Since,
 )
 from services.api.read import margins as read
+from services.api.read.margin_facts import Portfolio
 from services.api.schemas import (
     AssignmentMarginAsOf,
     AssignmentMargins,
@@ -139,18 +140,29 @@ async def _forbidden_or_missing(request: Request, who: Principal, assignment_id:
     raise ApiError.field(404, "assignment_id", f"{assignment_id} is not known (yet)")
 
 
-async def _every_margin(
-    request: Request, who: Principal, day: date
-) -> list[tuple[AssignmentMargin, dict[str, Any]]]:
-    """Every assignment the reader may see, as of the day: shared (services/api/margin_cache)
-    by the portfolio's lists for the same day and data."""
+async def _portfolio(request: Request, who: Principal) -> tuple[Portfolio, Hashable]:
+    """Every assignment the reader may see with its histories, read once per data version
+    and shared (services/api/margin_cache) by the portfolio's figures on every day and its
+    trend; with the key (scope, data version) of what it was read from."""
     st, s, owner = request.app.state, _schema(request), owner_scope(who)
+    key = (owner, await data_version(st.pool, s))
+    # What was computed for this reader's scope from read models since changed goes.
+    st.margin_cache.forget(lambda k: k[-1][0] == owner and k[-1] != key)
+    p: Portfolio = await st.margin_cache.get(
+        ("portfolio", key), lambda: read.portfolio(st.pool, s, owner)
+    )
+    return p, key
 
-    def compute() -> Any:
-        return read.margins_of_assignments(st.pool, s, owner, day, "true")
 
-    key = (day, owner, await data_version(st.pool, s))
-    found: list[tuple[AssignmentMargin, dict[str, Any]]] = await st.margin_cache.get(key, compute)
+async def _every_margin(request: Request, who: Principal, day: date) -> read.Found:
+    """Every assignment the reader may see, as of the day: computed once per day and data
+    version, shared by the portfolio's lists for that day."""
+    p, key = await _portfolio(request, who)
+
+    async def compute() -> read.Found:
+        return read.Found(p.on(day), p.ids)
+
+    found: read.Found = await request.app.state.margin_cache.get(("on", day, key), compute)
     return found
 
 
@@ -223,10 +235,12 @@ async def _group(
     if where == "true":
         found = await _every_margin(request, who, day)
     else:
-        found = await read.margins_of_assignments(
+        margins = await read.margins_of_assignments(
             request.app.state.pool, _schema(request), owner_scope(who), day, where, *args
         )
-    body = read.group_margin(found, day, head, limit, offset)
+        found = read.Found([m.for_roll_up for m, _ in margins], [ids for _, ids in margins])
+    with gc_paused():
+        body = read.group_margin(found, day, head, limit, offset)
     return _respond(request, GroupMargin.model_validate(body), body["contracts"])
 
 
@@ -314,13 +328,14 @@ async def _ranked(
 ) -> Any:
     """Every client (or account manager) with its roll-up as of the day, sorted and paged."""
     day = _today(as_of)
-    ordered = read.ranked(await _every_margin(request, who, day), key, name_key, sort)
-    rows = ordered[offset : offset + limit]
+    found = await _every_margin(request, who, day)
+    with gc_paused():
+        total, rows = read.ranked(found, key, name_key, sort, limit, offset)
     body = RankedGroups.model_validate(
         {
             "as_of": day,
             "sort": sort,
-            "total": len(ordered),
+            "total": total,
             "limit": limit,
             "offset": offset,
             "rows": rows,
@@ -380,13 +395,16 @@ async def portfolio_trend(
 ) -> Any:
     """One point a week, the last on `as_of`, each the weekly gross profit of the assignments
     active that day at the rates and terms in force that day (equal to `/margins/portfolio`'s
-    figure for that day). One read of the rate history and one of the terms history, whatever
-    the number of weeks."""
+    figure for that day). Computed from the portfolio's histories, read once per data version
+    and shared with the portfolio's other reads (`_portfolio`), whatever the number of weeks."""
     day = _today(as_of)
-    st, s, owner = request.app.state, _schema(request), owner_scope(who)
     days = [date.fromordinal(day.toordinal() - 7 * k) for k in range(weeks - 1, -1, -1)]
-    key = ("trend", day, weeks, owner, await data_version(st.pool, s))
-    trend = await st.margin_cache.get(key, lambda: read.trend(st.pool, s, owner, days))
+    p, key = await _portfolio(request, who)
+
+    async def compute() -> list[TrendPoint]:
+        return read.trend(p, days)
+
+    trend = await request.app.state.margin_cache.get(("trend", day, weeks, key), compute)
     points = [
         {
             "week_ending": p.day.isoformat(),

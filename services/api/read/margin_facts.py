@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -10,7 +11,8 @@ import asyncpg
 
 from projections import margin
 from projections.read_model import Terms, TermsRow, terms_in_force
-from projections.rollup import AssignmentFacts, AssignmentMargin, assignment_margin
+from projections.rollup import AssignmentFacts, AssignmentMargin, RollUpFigures, assignment_margin
+from projections.trend import RatePoint, TrendAssignment, portfolio_on
 
 TERMS_FIELDS = [f.name for f in dataclasses.fields(TermsRow)]
 
@@ -125,3 +127,99 @@ async def assignment_margins(
         }
         out.append((assignment_margin(facts, as_of), ids))
     return out
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """Every assignment a reader may see with its whole rate history, and its contract's terms
+    history, read once: the portfolio's roll-up figures on any day (`on`) and its trend are
+    computed from it, equal to those of `assignment_margins` for that day."""
+
+    assignments: list[TrendAssignment]  # by contract, assignment: the order of the days' reads
+    ids: list[dict[str, Any]]  # each one's client and account manager
+    terms_history: dict[str, list[TermsRow]]
+    current: dict[str, Terms]  # each contract's terms as last amended
+
+    def on(self, day: date) -> list[RollUpFigures]:
+        """Each assignment's roll-up figures on the day (its ids: `ids`)."""
+        return portfolio_on(self.assignments, self.terms_history, self.current, day)
+
+
+async def portfolio(pool: asyncpg.Pool, schema: str, where: str, *args: Any) -> Portfolio:
+    """The portfolio of the contracts `where` picks (over `c`, the contracts; its arguments
+    from $1): four plain reads (rate history, open items, terms history, assignments) that
+    PostgreSQL answers without a join per assignment, in one snapshot of the read models (the
+    projector may apply events meanwhile)."""
+    async with (
+        pool.acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        return await _portfolio(conn, schema, where, *args)
+
+
+async def _portfolio(conn: asyncpg.Connection, schema: str, where: str, *args: Any) -> Portfolio:
+    s, scoped = schema, f"JOIN {schema}.contracts c USING (contract_id) WHERE {where}"
+    rates: dict[tuple[str, str], list[RatePoint]] = {}
+    for r in await conn.fetch(
+        f"""SELECT h.contract_id, h.assignment_id, h.effective_date, h.stream_version,
+                   h.pay_rate, h.bill_rate FROM {s}.rate_history h {scoped}""",
+        *args,
+    ):
+        point = RatePoint(r[2], r[3], r[4], r[5])
+        rates.setdefault((r[0], r[1]), []).append(point)
+    at_risk: set[tuple[str, str | None]] = {
+        (r[0], r[1])
+        for r in await conn.fetch(
+            f"SELECT o.contract_id, o.assignment_id FROM {s}.open_items o {scoped}", *args
+        )
+    }
+    history: dict[str, list[TermsRow]] = {}
+    for t in await conn.fetch(
+        f"""SELECT {", ".join("t." + f for f in TERMS_FIELDS)} FROM {s}.terms_history t
+            {scoped} ORDER BY t.contract_id, t.stream_version""",
+        *args,
+    ):
+        history.setdefault(t["contract_id"], []).append(TermsRow(*t.values()))
+    assignments, ids = [], []
+    current: dict[str, Terms] = {}
+    heads: dict[str, dict[str, Any]] = {}
+    for r in await conn.fetch(
+        f"""SELECT a.contract_id, a.assignment_id, a.start_date, a.end_date, c.terminated_on,
+                   a.hours_per_week, a.burden_pct, a.expected_end_date,
+                   c.client_id, c.client_name, c.account_manager_id
+            FROM {s}.assignments a {scoped} ORDER BY a.contract_id, a.assignment_id""",
+        *args,
+    ):
+        cid, aid = r[0], r[1]
+        head = heads.get(cid)
+        if head is None:
+            head = heads[cid] = {
+                "client_id": r[8],
+                "client_name": r[9],
+                "account_manager_id": r[10],
+            }
+        assignments.append(
+            TrendAssignment(
+                cid,
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                tuple(rates.get((cid, aid), ())),
+                r[7],
+                (cid, aid) in at_risk or (cid, None) in at_risk,
+            )
+        )
+        ids.append(head)
+    # As the days' reads do for a contract without a terms history (never: its signing is one).
+    missing = [cid for cid in heads if cid not in history]
+    if missing:
+        for c in await conn.fetch(
+            f"""SELECT contract_id, burden_pct, msp_fee_pct, markup_floor_pct,
+                       conversion_fee_pct, conversion_fee_waived_after_hours
+                FROM {s}.contracts WHERE contract_id = ANY($1::text[])""",
+            missing,
+        ):
+            current[c[0]] = Terms(c[1], c[2], c[3], c[4], c[5])
+    return Portfolio(assignments, ids, history, current)

@@ -12,10 +12,11 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from projections import margin
-from projections.read_model import ImpactRow, TermsRow
-from projections.rollup import AssignmentMargin, RollUp, margin_status, roll_up
-from projections.trend import RatePoint, TrendAssignment, TrendPoint, weekly_trend
-from services.api.read.margin_facts import TERMS_FIELDS, assignment_margins, terms_on
+from projections.read_model import ImpactRow
+from projections.rollup import AssignmentMargin, RollUp, RollUpFigures, margin_status, roll_up
+from projections.trend import TrendPoint, weekly_trend
+from services.api.read.margin_facts import Portfolio, assignment_margins, terms_on
+from services.api.read.margin_facts import portfolio as read_portfolio
 
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
@@ -31,6 +32,55 @@ MONEY = {
     "weekly_billing",
     "at_risk_weekly_gross_profit",
 }
+
+
+class Found:
+    """Each assignment's roll-up figures as of a day with its contract's ids (client, account
+    manager), and the roll-ups made of them, each made once: the portfolio's are shared by the
+    requests of its page (services/api/margin_cache.py) and by every sort and page of them."""
+
+    def __init__(self, figures: list[RollUpFigures], ids: list[dict[str, Any]]) -> None:
+        self.figures, self.ids = figures, ids
+        self._by_contract: list[tuple[str, dict[str, Any], list[RollUpFigures]]] | None = None
+        self._total: RollUp | None = None
+        self._groups: dict[str, list[tuple[dict[str, Any], RollUp]]] = {}
+
+    def by_contract(self) -> list[tuple[str, dict[str, Any], list[RollUpFigures]]]:
+        """Each contract's id, ids and assignments' figures, by contract id."""
+        if self._by_contract is None:
+            groups: dict[str, tuple[str, dict[str, Any], list[RollUpFigures]]] = {}
+            for m, ids in zip(self.figures, self.ids, strict=True):
+                group = groups.get(m.contract_id)
+                if group is None:
+                    group = groups[m.contract_id] = (m.contract_id, ids, [])
+                group[2].append(m)
+            self._by_contract = sorted(groups.values(), key=lambda g: g[0])
+        return self._by_contract
+
+    def total(self) -> RollUp:
+        if self._total is None:
+            self._total = roll_up(self.figures)
+        return self._total
+
+    def groups(self, key: str, name_key: str | None) -> list[tuple[dict[str, Any], RollUp]]:
+        """Every group (`key`: client_id or account_manager_id) with its name, its number of
+        contracts and its roll-up, in the order each first appears."""
+        rows = self._groups.get(key)
+        if rows is None:
+            groups: dict[str, tuple[dict[str, Any], list[RollUpFigures]]] = {}
+            for m, ids in zip(self.figures, self.ids, strict=True):
+                group = groups.get(ids[key])
+                if group is None:
+                    group = groups[ids[key]] = (ids, [])
+                group[1].append(m)
+            rows = []
+            for gid, (ids, items) in groups.items():
+                head: dict[str, Any] = {key: gid}
+                head["name"] = ids[name_key] if name_key else gid
+                head["contracts_count"] = len({m.contract_id for m in items})
+                rows.append((head, roll_up(items)))
+            self._groups[key] = rows
+        return rows
 
 
 def show(name: str, value: Any) -> Any:
@@ -245,7 +295,7 @@ async def contract_margin(db: Db, schema: str, c: asyncpg.Record, as_of: date) -
         "markup_floor_pct": show("markup_floor_pct", floor),
         "min_assignment_weeks": c["min_assignment_weeks"],
         "stream_version": c["stream_version"],
-        **rollup_json(roll_up(m for m, _ in found)),
+        **rollup_json(roll_up(m.for_roll_up for m, _ in found)),
         "assignments": [assignment_json(m, ids, floor) for m, ids in found],
     }
 
@@ -259,7 +309,7 @@ async def floors_on(
 
 
 def group_margin(
-    found: list[tuple[AssignmentMargin, dict[str, Any]]],
+    found: Found,
     as_of: date,
     head: dict[str, Any],
     limit: int,
@@ -267,19 +317,16 @@ def group_margin(
 ) -> dict[str, Any]:
     """The roll-up of the assignments' margins (a client's, an account manager's, the
     portfolio), with a page of its contracts' roll-ups (only the page is rolled up)."""
-    by_contract: dict[str, list[tuple[AssignmentMargin, dict[str, Any]]]] = {}
-    for m, ids in found:
-        by_contract.setdefault(m.facts.contract_id, []).append((m, ids))
-    page = sorted(by_contract.items())[offset : offset + limit]
+    by_contract = found.by_contract()
     contracts = [
-        {"contract_id": cid, **items[0][1], **rollup_json(roll_up(m for m, _ in items))}
-        for cid, items in page
+        {"contract_id": cid, **ids, **rollup_json(roll_up(items))}
+        for cid, ids, items in by_contract[offset : offset + limit]
     ]
     return {
         "as_of": as_of,
         **head,
         "contracts_count": len(by_contract),
-        **rollup_json(roll_up(m for m, _ in found)),
+        **rollup_json(found.total()),
         "contracts": contracts,
         "limit": limit,
         "offset": offset,
@@ -287,22 +334,12 @@ def group_margin(
 
 
 def ranked(
-    found: list[tuple[AssignmentMargin, dict[str, Any]]],
-    key: str,
-    name_key: str | None,
-    sort: str,
-) -> list[dict[str, Any]]:
-    """Every group (`key`: client_id or account_manager_id) with its roll-up, sorted by a
-    column (`-` first: descending); groups without a value for it last."""
-    groups: dict[str, list[tuple[AssignmentMargin, dict[str, Any]]]] = {}
-    for m, ids in found:
-        groups.setdefault(ids[key], []).append((m, ids))
-    rows: list[tuple[dict[str, Any], RollUp]] = []
-    for gid, items in groups.items():
-        head: dict[str, Any] = {key: gid}
-        head["name"] = items[0][1][name_key] if name_key else gid
-        head["contracts_count"] = len({m.facts.contract_id for m, _ in items})
-        rows.append((head, roll_up(m for m, _ in items)))
+    found: Found, key: str, name_key: str | None, sort: str, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many groups (`key`: client_id or account_manager_id) there are, and a page of them
+    with their roll-ups, sorted by a column (`-` first: descending); groups without a value
+    for it last."""
+    rows = found.groups(key, name_key)
     column, descending = sort.lstrip("-"), sort.startswith("-")
 
     def value(item: tuple[dict[str, Any], RollUp]) -> Any:
@@ -312,47 +349,21 @@ def ranked(
     present = [i for i in rows if value(i) is not None]
     present.sort(key=lambda i: (value(i), i[0][key]), reverse=descending)
     ordered = present + sorted((i for i in rows if value(i) is None), key=lambda i: i[0][key])
-    return [{**head, **rollup_json(r)} for head, r in ordered]
+    page = ordered[offset : offset + limit]
+    return len(ordered), [{**head, **rollup_json(r)} for head, r in page]
 
 
-async def trend(db: Db, schema: str, owner: str | None, days: list[date]) -> list[TrendPoint]:
-    """The weekly gross profit of the owner's assignments on each day: one read of the rate
-    history and one of the terms history, whatever the number of days."""
-    scope, scope_args = ("true", []) if owner is None else ("c.account_manager_id = $1", [owner])
-    rows = await db.fetch(
-        f"""SELECT a.contract_id, a.start_date, a.end_date, a.hours_per_week, a.burden_pct,
-                   c.terminated_on,
-                   array_agg(h.effective_date) AS eff, array_agg(h.stream_version) AS ver,
-                   array_agg(h.pay_rate) AS pay, array_agg(h.bill_rate) AS bill
-            FROM {schema}.assignments a
-            JOIN {schema}.contracts c USING (contract_id)
-            JOIN {schema}.rate_history h
-              ON h.contract_id = a.contract_id AND h.assignment_id = a.assignment_id
-            WHERE {scope}
-            GROUP BY a.contract_id, a.assignment_id, c.terminated_on""",
-        *scope_args,
-    )
-    items = [
-        TrendAssignment(
-            contract_id=r["contract_id"],
-            start_date=r["start_date"],
-            end_date=r["end_date"],
-            contract_terminated_on=r["terminated_on"],
-            hours_per_week=r["hours_per_week"],
-            own_burden_pct=r["burden_pct"],
-            rates=tuple(map(RatePoint, r["eff"], r["ver"], r["pay"], r["bill"])),
-        )
-        for r in rows
-    ]
-    history: dict[str, list[TermsRow]] = {}
-    for t in await db.fetch(
-        f"""SELECT {", ".join("t." + f for f in TERMS_FIELDS)} FROM {schema}.terms_history t
-            JOIN {schema}.contracts c USING (contract_id)
-            WHERE {scope} ORDER BY t.contract_id, t.stream_version""",
-        *scope_args,
-    ):
-        history.setdefault(t["contract_id"], []).append(TermsRow(*t.values()))
-    return weekly_trend(items, history, days)
+async def portfolio(db: asyncpg.Pool, schema: str, owner: str | None) -> Portfolio:
+    """Every assignment of the owner's contracts with its rate and terms histories: the
+    portfolio's figures on any day (`Portfolio.on`) and its trend (`trend`), in one read."""
+    if owner is None:
+        return await read_portfolio(db, schema, "true")
+    return await read_portfolio(db, schema, "c.account_manager_id = $1", owner)
+
+
+def trend(p: Portfolio, days: list[date]) -> list[TrendPoint]:
+    """The weekly gross profit of the portfolio's assignments on each day."""
+    return weekly_trend(p.assignments, p.terms_history, days)
 
 
 async def rate_history(
