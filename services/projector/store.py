@@ -1,4 +1,5 @@
-"""The read models in PostgreSQL: creating them, loading them back, and writing a batch.
+"""The read models in PostgreSQL: creating them, reading back the rows of the contracts a
+batch touches (`contract_states`), and writing a batch.
 
 A batch is written in ONE transaction together with the projector's position, so a crash
 loses nothing and a redelivered batch changes nothing. Bulk rows go in with COPY (an order of
@@ -26,14 +27,15 @@ from typing import Any
 
 import asyncpg
 
+from events.catalogue import EventBase
 from projections.read_model import (
     AssignmentRow,
     Changes,
     ContractRow,
+    ContractState,
     ImpactRow,
     OpenItem,
     RateRow,
-    ReadModel,
     TermsRow,
 )
 
@@ -55,6 +57,17 @@ RATE_COLUMNS = [f.name for f in dataclasses.fields(RateRow)]
 OPEN_ITEM_COLUMNS = [f.name for f in dataclasses.fields(OpenItem)]
 TERMS_COLUMNS = [f.name for f in dataclasses.fields(TermsRow)]
 IMPACT_COLUMNS = [f.name for f in dataclasses.fields(ImpactRow)]
+EVENT_LOG_COLUMNS = [
+    "contract_id",
+    "stream_version",
+    "event_id",
+    "event_type",
+    "kafka_partition",
+    "kafka_offset",
+    "occurred_at",
+    "recorded_at",
+    "body",
+]
 
 # A row's fields as a tuple, read in C: dataclasses.astuple recurses and deep-copies every value,
 # which for rows of immutable values (str, int, Decimal, date) only costs time.
@@ -134,35 +147,111 @@ async def swap(conn: asyncpg.Connection, live: str) -> None:
         await conn.execute(f"DROP SCHEMA {live}_old CASCADE")
 
 
-async def load(conn: asyncpg.Connection, schema: str) -> tuple[int, ReadModel, dict[int, int]]:
-    """(generation, the read model, the next offset per partition) as last committed."""
+async def positions(conn: asyncpg.Connection, schema: str) -> tuple[int, dict[int, int]]:
+    """(generation, the next offset per partition) as last committed."""
     generation = await conn.fetchval(f"SELECT generation FROM {schema}.meta")
-    model = ReadModel()
-    for r in await conn.fetch(f"SELECT * FROM {schema}.contracts"):
-        model.contracts[r["contract_id"]] = ContractRow(**{c: r[c] for c in CONTRACT_COLUMNS})
-    for r in await conn.fetch(f"SELECT * FROM {schema}.assignments"):
-        row = AssignmentRow(**{c: r[c] for c in ASSIGNMENT_COLUMNS})
-        model.assignments[(row.contract_id, row.assignment_id)] = row
-    for r in await conn.fetch(
-        f"SELECT * FROM {schema}.rate_history ORDER BY effective_date, stream_version"
+    rows = await conn.fetch(f"SELECT partition, next_offset FROM {schema}.positions")
+    return generation, {r["partition"]: r["next_offset"] for r in rows}
+
+
+async def contract_states(
+    conn: asyncpg.Connection, schema: str, contract_ids: list[str]
+) -> list[ContractState]:
+    """The stored rows of those of `contract_ids` that have any, one ContractState each: what a
+    projector installs in its model before applying their events. Five indexed reads, whatever
+    the size of the read model."""
+    if not contract_ids:
+        return []
+    ids = contract_ids
+
+    async def rows(sql: str) -> list[asyncpg.Record]:
+        return list(await conn.fetch(sql, ids))
+
+    contracts = await rows(f"SELECT * FROM {schema}.contracts WHERE contract_id = ANY($1)")
+    if not contracts:
+        return []
+    assignments: dict[str, list[AssignmentRow]] = {}
+    for r in await rows(
+        f"""SELECT * FROM {schema}.assignments WHERE contract_id = ANY($1)
+            ORDER BY contract_id, assignment_id"""
+    ):
+        a = AssignmentRow(**{c: r[c] for c in ASSIGNMENT_COLUMNS})
+        assignments.setdefault(a.contract_id, []).append(a)
+    rates: dict[str, list[RateRow]] = {}
+    for r in await rows(
+        f"""SELECT * FROM {schema}.rate_history WHERE contract_id = ANY($1)
+            ORDER BY contract_id, assignment_id, effective_date, stream_version"""
     ):
         rate = RateRow(**{c: r[c] for c in RATE_COLUMNS} | {"event_id": str(r["event_id"])})
-        model.rate_history.setdefault((rate.contract_id, rate.assignment_id), []).append(rate)
-    for r in await conn.fetch(
-        f"SELECT * FROM {schema}.terms_history ORDER BY contract_id, stream_version"
+        rates.setdefault(rate.contract_id, []).append(rate)
+    terms: dict[str, list[TermsRow]] = {}
+    for r in await rows(
+        f"""SELECT * FROM {schema}.terms_history WHERE contract_id = ANY($1)
+            ORDER BY contract_id, stream_version"""
     ):
-        terms = TermsRow(**{c: r[c] for c in TERMS_COLUMNS})
-        model.terms_history.setdefault(terms.contract_id, []).append(terms)
-    for r in await conn.fetch(f"SELECT * FROM {schema}.open_items"):
-        item = OpenItem(
-            r["contract_id"], r["kind"], r["item_id"], r["assignment_id"], r["opened_version"]
+        t = TermsRow(**{c: r[c] for c in TERMS_COLUMNS})
+        terms.setdefault(t.contract_id, []).append(t)
+    items: dict[str, list[OpenItem]] = {}
+    for r in await rows(
+        f"""SELECT * FROM {schema}.open_items WHERE contract_id = ANY($1)
+            ORDER BY contract_id, opened_version, kind, item_id"""
+    ):
+        item = OpenItem(**{c: r[c] for c in OPEN_ITEM_COLUMNS})
+        items.setdefault(item.contract_id, []).append(item)
+    out = []
+    for r in contracts:
+        cid = r["contract_id"]
+        out.append(
+            ContractState(
+                contract=ContractRow(**{c: r[c] for c in CONTRACT_COLUMNS}),
+                assignments=assignments.get(cid, []),
+                rates=rates.get(cid, []),
+                terms=terms.get(cid, []),
+                open_items=items.get(cid, []),
+            )
         )
-        model.open_items[(item.contract_id, item.kind, item.item_id)] = item
-    positions = {
-        r["partition"]: r["next_offset"]
-        for r in await conn.fetch(f"SELECT partition, next_offset FROM {schema}.positions")
-    }
-    return generation, model, positions
+    return out
+
+
+def _json_text(body: str, key: str) -> str | None:
+    """The text of the string value of `key` ('"name":"') in a flat JSON object's text."""
+    at = body.find(key)
+    if at < 0:
+        return None
+    at += len(key)
+    end = body.find('"', at)
+    return body[at:end] if end > at else None
+
+
+def audit_row(event: EventBase, value: bytes, partition: int, offset: int) -> str:
+    """A line of `event_log` in COPY's text format: the accepted event as the log holds it,
+    and where (see EVENT_LOG_COLUMNS).
+
+    It is built for speed, since every event of a replay has one: the event id and the times
+    are taken as the log's JSON writes them (events are flat objects, so a key can only be the
+    event's own), else from the decoded event.
+    """
+    body = value.decode()
+    if "\\" in body or "\t" in body or "\n" in body or "\r" in body:
+        body = body.translate(_TEXT_ESCAPES)
+    event_id = _json_text(body, '"event_id":"') or str(event.event_id)
+    occurred = _json_text(body, '"occurred_at":"') or str(event.occurred_at)
+    recorded = _json_text(body, '"recorded_at":"') or (
+        "\\N" if event.recorded_at is None else str(event.recorded_at)
+    )
+    return "\t".join(
+        (
+            event.contract_id.translate(_TEXT_ESCAPES),
+            str(event.stream_version or 0),
+            event_id,
+            event.type,
+            str(partition),
+            str(offset),
+            occurred,
+            recorded,
+            body,
+        )
+    )
 
 
 class GenerationChanged(Exception):
@@ -181,9 +270,15 @@ class Batch:
     opened: list[tuple[Any, ...]]
     closed: list[tuple[str, str, str]]
     positions: list[tuple[int, int]]
+    events: list[str]  # lines of event_log (`audit_row`): the events applied
 
     @classmethod
-    def of(cls, changes: Changes, positions: dict[int, int]) -> Batch:
+    def of(
+        cls,
+        changes: Changes,
+        positions: dict[int, int],
+        events: list[str] | None = None,
+    ) -> Batch:
         return cls(
             contracts=[_contract_tuple(r) for r in changes.contracts.values()],
             assignments=[_assignment_tuple(r) for r in changes.assignments.values()],
@@ -193,6 +288,7 @@ class Batch:
             opened=[_open_item_tuple(o) for o in changes.opened.values()],
             closed=sorted(changes.closed),
             positions=sorted(positions.items()),
+            events=events or [],
         )
 
 
@@ -221,6 +317,15 @@ async def write(
         ):
             if rows:
                 await _copy(conn, table, columns, rows, schema)
+        if batch.events:
+            data = memoryview("\n".join([*batch.events, ""]).encode())
+            await conn.copy_to_table(
+                "event_log",
+                source=data,
+                columns=EVENT_LOG_COLUMNS,
+                schema_name=schema,
+                format="text",
+            )
         if batch.closed:
             await conn.execute(
                 f"""DELETE FROM {schema}.open_items o
