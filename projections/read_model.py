@@ -285,7 +285,7 @@ class _ByContract(Generic[K]):
 
 
 @dataclass(frozen=True, slots=True)
-class ContractState:
+class StoredContract:
     """Everything the model holds of one contract, as stored: what `ReadModel.install` takes."""
 
     contract: ContractRow
@@ -325,7 +325,7 @@ class ReadModel:
 
     # -- holding a bounded set of contracts -----------------------------------------------------
 
-    def install(self, state: ContractState) -> None:
+    def install(self, state: StoredContract) -> None:
         """Holds a contract the model does not hold, as its rows were stored."""
         cid = state.contract.contract_id
         if cid in self.contracts:

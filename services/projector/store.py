@@ -32,7 +32,7 @@ from projections.read_model import (
     AssignmentRow,
     Changes,
     ContractRow,
-    ContractState,
+    StoredContract,
     ImpactRow,
     OpenItem,
     RateRow,
@@ -156,8 +156,8 @@ async def positions(conn: asyncpg.Connection, schema: str) -> tuple[int, dict[in
 
 async def contract_states(
     conn: asyncpg.Connection, schema: str, contract_ids: list[str]
-) -> list[ContractState]:
-    """The stored rows of those of `contract_ids` that have any, one ContractState each: what a
+) -> list[StoredContract]:
+    """The stored rows of those of `contract_ids` that have any, one StoredContract each: what a
     projector installs in its model before applying their events. Five indexed reads, whatever
     the size of the read model."""
     if not contract_ids:
@@ -202,7 +202,7 @@ async def contract_states(
     for r in contracts:
         cid = r["contract_id"]
         out.append(
-            ContractState(
+            StoredContract(
                 contract=ContractRow(**{c: r[c] for c in CONTRACT_COLUMNS}),
                 assignments=assignments.get(cid, []),
                 rates=rates.get(cid, []),
