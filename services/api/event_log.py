@@ -1,13 +1,19 @@
-"""Reading one contract's events from the log of record, for audit."""
+"""Reading one contract's events: from the audit index (`GET /v1/events`), or from the log of
+record itself (a preview, which must see what the writer has accepted this instant)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from events.catalogue import Event
 from events.serialization import decode_event
 from events.topics import TopicSpec
+from services.api.read import event_log as indexed
 
 
 def partition_of(contract_id: str, partitions: int) -> int:
@@ -20,8 +26,8 @@ async def contract_events(
 ) -> list[Event]:
     """The contract's committed events with stream_version > after_version, in order.
 
-    Scans the contract's partition from its start: fine for audit; the projections issue
-    gives the read side a PostgreSQL copy for anything hot.
+    Scans the contract's partition from its start: O(the partition). Audit reads the index
+    instead (`caught_up` + `read.event_log`).
     """
     tp = TopicPartition(topic.name, partition_of(contract_id, topic.partitions))
     consumer = AIOKafkaConsumer(
@@ -44,3 +50,24 @@ async def contract_events(
         return found
     finally:
         await consumer.stop()
+
+
+async def caught_up(
+    offsets: AIOKafkaConsumer,
+    db: asyncpg.Pool,
+    schema: str,
+    topic: TopicSpec,
+    contract_id: str,
+    wait_s: float,
+) -> bool:
+    """Waits (at most `wait_s`) until the projector has applied every event committed to the
+    contract's partition before this call; whether it had. `offsets` must read committed: its
+    end offset is then the last stable one, which the projector can reach."""
+    tp = TopicPartition(topic.name, partition_of(contract_id, topic.partitions))
+    end = (await offsets.end_offsets([tp]))[tp]
+    deadline = time.monotonic() + max(wait_s, 0.0)
+    while await indexed.projected_offset(db, schema, tp.partition) < end:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True

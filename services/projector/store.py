@@ -32,10 +32,10 @@ from projections.read_model import (
     AssignmentRow,
     Changes,
     ContractRow,
-    StoredContract,
     ImpactRow,
     OpenItem,
     RateRow,
+    StoredContract,
     TermsRow,
 )
 
