@@ -132,6 +132,6 @@ CREATE TABLE {schema}.event_log (
     kafka_offset    bigint NOT NULL,
     occurred_at     timestamptz NOT NULL,
     recorded_at     timestamptz,
-    body            json NOT NULL,  -- the event's JSON exactly as in the log (upcast when read)
+    body            text NOT NULL,  -- the event's JSON text as in the log (upcast when read)
     PRIMARY KEY (contract_id, stream_version)
 );

@@ -213,45 +213,44 @@ async def contract_states(
     return out
 
 
-def _json_text(body: str, key: str) -> str | None:
-    """The text of the string value of `key` ('"name":"') in a flat JSON object's text."""
-    at = body.find(key)
-    if at < 0:
-        return None
-    at += len(key)
-    end = body.find('"', at)
-    return body[at:end] if end > at else None
+_EVENT_ID, _OCCURRED, _RECORDED = b'"event_id":"', b'"occurred_at":"', b'"recorded_at":"'
 
 
-def audit_row(event: EventBase, value: bytes, partition: int, offset: int) -> str:
-    """A line of `event_log` in COPY's text format: the accepted event as the log holds it,
-    and where (see EVENT_LOG_COLUMNS).
+def audit_row(event: EventBase, value: bytes, partition: int, offset: int) -> tuple[bytes, bytes]:
+    """A row of `event_log` in COPY's text format, as (every column but the last, tab-ended;
+    the last, `body`): the accepted event as the log holds it, and where (EVENT_LOG_COLUMNS).
+    The body is the record's own bytes, not a copy, unless it needs escaping.
 
-    It is built for speed, since every event of a replay has one: the event id and the times
-    are taken as the log's JSON writes them (events are flat objects, so a key can only be the
-    event's own), else from the decoded event.
+    Every event of a replay has one, so it is built for speed: the event id and the times are
+    the text the log's JSON has for them (events are flat objects, so such a key can only be
+    the event's own; a UUID's text is 36 characters), else taken from the decoded event.
     """
-    body = value.decode()
-    if "\\" in body or "\t" in body or "\n" in body or "\r" in body:
-        body = body.translate(_TEXT_ESCAPES)
-    event_id = _json_text(body, '"event_id":"') or str(event.event_id)
-    occurred = _json_text(body, '"occurred_at":"') or str(event.occurred_at)
-    recorded = _json_text(body, '"recorded_at":"') or (
-        "\\N" if event.recorded_at is None else str(event.recorded_at)
+    body = value
+    if b"\\" in body or b"\t" in body or b"\n" in body or b"\r" in body:
+        body = body.decode().translate(_TEXT_ESCAPES).encode()
+    at = body.find(_EVENT_ID)
+    event_id = body[at + 12 : at + 48] if at >= 0 else str(event.event_id).encode()
+    at = body.find(_OCCURRED)
+    if at >= 0:
+        occurred = body[at + 15 : body.find(b'"', at + 15)]
+    else:
+        occurred = str(event.occurred_at).encode()
+    at = body.find(_RECORDED)
+    if at >= 0:
+        recorded = body[at + 15 : body.find(b'"', at + 15)]
+    else:
+        recorded = b"\\N" if event.recorded_at is None else str(event.recorded_at).encode()
+    head = b"%b\t%d\t%b\t%b\t%d\t%d\t%b\t%b\t" % (
+        event.contract_id.translate(_TEXT_ESCAPES).encode(),
+        event.stream_version or 0,
+        event_id,
+        event.type.encode(),
+        partition,
+        offset,
+        occurred,
+        recorded,
     )
-    return "\t".join(
-        (
-            event.contract_id.translate(_TEXT_ESCAPES),
-            str(event.stream_version or 0),
-            event_id,
-            event.type,
-            str(partition),
-            str(offset),
-            occurred,
-            recorded,
-            body,
-        )
-    )
+    return head, body
 
 
 class GenerationChanged(Exception):
@@ -270,14 +269,14 @@ class Batch:
     opened: list[tuple[Any, ...]]
     closed: list[tuple[str, str, str]]
     positions: list[tuple[int, int]]
-    events: list[str]  # lines of event_log (`audit_row`): the events applied
+    events: list[tuple[bytes, bytes]]  # rows of event_log (`audit_row`): the events applied
 
     @classmethod
     def of(
         cls,
         changes: Changes,
         positions: dict[int, int],
-        events: list[str] | None = None,
+        events: list[tuple[bytes, bytes]] | None = None,
     ) -> Batch:
         return cls(
             contracts=[_contract_tuple(r) for r in changes.contracts.values()],
@@ -318,7 +317,10 @@ async def write(
             if rows:
                 await _copy(conn, table, columns, rows, schema)
         if batch.events:
-            data = memoryview("\n".join([*batch.events, ""]).encode())
+            parts: list[bytes] = []
+            for head, body in batch.events:
+                parts += (head, body, b"\n")
+            data = memoryview(b"".join(parts))
             await conn.copy_to_table(
                 "event_log",
                 source=data,

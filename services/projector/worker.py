@@ -225,7 +225,7 @@ class Projector:
         await self._hold(touched)
 
         apply, audit_row = self.model.apply, store.audit_row
-        audit: list[str] = []
+        audit: list[tuple[bytes, bytes]] = []
         applied = skipped = 0
         try:
             for tp, rs, events in decoded:

@@ -68,7 +68,7 @@ async def test_a_page_reads_only_its_own_rows_of_a_large_index(
         await pg.execute(
             f"""INSERT INTO {schema}.event_log
                 SELECT 'C-' || c, v, gen_random_uuid(), 'ClientContactLogged', c % 6,
-                       c * 100 + v, now(), now(), $1::json
+                       c * 100 + v, now(), now(), $1
                 FROM generate_series(1, 2000) c, generate_series(1, 100) v""",
             json.dumps({"type": "ClientContactLogged"}),
         )

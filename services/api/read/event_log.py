@@ -12,7 +12,7 @@ Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 
 # A page of one contract's events: the primary key's range, read in order, nothing else.
-PAGE_SQL = """SELECT body::text AS body FROM {schema}.event_log
+PAGE_SQL = """SELECT body FROM {schema}.event_log
     WHERE contract_id = $1 AND stream_version > $2
     ORDER BY stream_version LIMIT $3"""
 
