@@ -4,16 +4,20 @@ and a page read in O(the page), not by scanning the log or the index."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import httpx
+from aiokafka import AIOKafkaProducer
 
+from events.serialization import encode_event, parse_submission
 from events.topics import topics
 from services.api.read.event_log import PAGE_SQL
 from services.projector import store
+from tests.support.examples import example
 from tests.support.http import auth, history, post
-from tests.support.services import Tokens
+from tests.support.services import Services, Tokens
 from tests.support.stack import Stack, unique
 
 
@@ -56,6 +60,30 @@ def test_pages_through_a_contracts_log_in_order(http: httpx.Client, api_tokens: 
     for bad in ({"limit": 0}, {"limit": 1001}, {"after_version": -1}):
         r = _page(http, api_tokens.am, cid, **bad)
         assert r.status_code == 422, r.text
+
+
+async def test_an_event_just_appended_to_the_log_is_in_the_next_read(
+    services: Services, http: httpx.Client, api_tokens: Tokens
+) -> None:
+    """Read-your-writes: the read waits for the projector to reach the log's end, so an event
+    committed before the request is answered even if it was not projected yet."""
+    cid = unique("C")
+    r = post(http, api_tokens.am, {"events": history(cid, api_tokens.am_id)})
+    assert r.status_code == 201, r.text
+    event, _ = parse_submission(example("ClientContactLogged", contract_id=cid))
+    event = event.model_copy(update={"stream_version": 2, "recorded_at": datetime.now(UTC)})
+    producer = AIOKafkaProducer(bootstrap_servers=services.stack.bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            services.topics.events.name, encode_event(event), key=cid.encode()
+        )
+    finally:
+        await producer.stop()
+    page = _page(http, api_tokens.am, cid).json()
+    assert page["up_to_date"] is True
+    assert [e["event_id"] for e in page["events"]][-1] == str(event.event_id)
+    assert page["stream_version"] == 2
 
 
 async def test_a_page_reads_only_its_own_rows_of_a_large_index(
