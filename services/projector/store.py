@@ -241,7 +241,7 @@ def audit_row(event: EventBase, value: bytes, partition: int, offset: int) -> tu
     else:
         recorded = b"\\N" if event.recorded_at is None else str(event.recorded_at).encode()
     head = b"%b\t%d\t%b\t%b\t%d\t%d\t%b\t%b\t" % (
-        event.contract_id.translate(_TEXT_ESCAPES).encode(),
+        event.contract_id.encode(),  # an Id, [A-Za-z0-9._:-]: nothing to escape
         event.stream_version or 0,
         event_id,
         event.type.encode(),

@@ -72,6 +72,8 @@ class Progress:
     started: float = 0.0
     write_wait: float = 0.0
     """Seconds spent waiting for a batch's write with nothing else to do (PostgreSQL-bound)."""
+    read_back: int = 0
+    """Contracts read back from PostgreSQL into the cache (its misses of stored contracts)."""
 
 
 class Projector:
@@ -258,6 +260,7 @@ class Projector:
         if missing:
             for state in await store.contract_states(self.reader, self.schema, sorted(missing)):
                 self.model.install(state)
+                self.progress.read_back += 1
 
     def _release(self, touched: set[str]) -> None:
         """Marks `touched` most recently used and drops the least recently used contracts

@@ -1,9 +1,11 @@
-"""The read models are a function of the log alone: replayed twice, or with every event
-delivered twice, they come out identical, row for row."""
+"""The read models are a function of the log alone: replayed twice (once interleaved, through a
+tiny cache of contracts), or with every event delivered twice, they come out identical, row for
+row."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import asyncpg
 
@@ -18,8 +20,8 @@ EVENTS = 5_000
 
 
 async def test_replays_and_redelivery_give_identical_read_models(ready_stack: Stack) -> None:
-    once, twice = topics(unique("rp")), topics(unique("rp"))
-    for t in (once, twice):
+    once, twice, mixed = topics(unique("rp")), topics(unique("rp")), topics(unique("rp"))
+    for t in (once, twice, mixed):
         await kafka_admin.ensure_topics(ready_stack.bootstrap, t)
     log = generate(EVENTS, contracts=100, seed=7, check=True)
     await produce(ready_stack.bootstrap, once.events.name, once.events.partitions, log, "none")
@@ -27,17 +29,35 @@ async def test_replays_and_redelivery_give_identical_read_models(ready_stack: St
     await produce(
         ready_stack.bootstrap, twice.events.name, twice.events.partitions, doubled, "none"
     )
+    # The contracts' events dealt round-robin, each contract's in its order: the same read
+    # models, but every batch touches every contract, which a tiny cache cannot all hold.
+    streams: dict[bytes, list[tuple[bytes, bytes]]] = {}
+    for key, value in log.records:
+        streams.setdefault(key, []).append((key, value))
+    dealt = [r for rs in itertools.zip_longest(*streams.values()) for r in rs if r is not None]
+    interleaved = dataclasses.replace(log, records=dealt)
+    await produce(
+        ready_stack.bootstrap, mixed.events.name, mixed.events.partitions, interleaved, "none"
+    )
 
     schemas = [unique("rp").replace("-", "_") for _ in range(3)]
     try:
         first = await replay(ready_stack.bootstrap, once.events, ready_stack.dsn, schemas[0])
-        await replay(ready_stack.bootstrap, once.events, ready_stack.dsn, schemas[1])
+        # With a cache of 3 contracts and batches of 5 events: contracts are evicted and read
+        # back from their stored rows all the time, and must go on as if always held.
+        tiny = await replay(
+            ready_stack.bootstrap, mixed.events, ready_stack.dsn, schemas[1],
+            cache_contracts=3, max_batch=5,
+        )  # fmt: skip
         dup = await replay(ready_stack.bootstrap, twice.events, ready_stack.dsn, schemas[2])
         a, b, c = [await dump(ready_stack.dsn, s) for s in schemas]
     finally:
         await drop(ready_stack.dsn, *schemas)
 
     assert first.progress.applied == EVENTS
+    assert first.progress.read_back == 0  # 100 contracts: all held
+    assert tiny.progress.applied == EVENTS
+    assert tiny.progress.read_back > 1_000  # contracts read back many times each
     assert (dup.progress.applied, dup.progress.skipped) == (EVENTS, EVENTS)
     assert len(a["contracts"]) == 100 and len(a["margin_impacts"]) > 100
     assert a == b

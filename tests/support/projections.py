@@ -46,15 +46,18 @@ async def dump(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
         await conn.close()
 
 
-async def replay(bootstrap: str, events: TopicSpec, dsn: str, schema: str) -> Projector:
-    """A clean replay of the whole topic into fresh tables in `schema`."""
+async def replay(
+    bootstrap: str, events: TopicSpec, dsn: str, schema: str, **projector: Any
+) -> Projector:
+    """A clean replay of the whole topic into fresh tables in `schema` (`projector`: more
+    arguments of the Projector, e.g. its cache size)."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await store.ensure_live_schema(conn, schema, events.name)
     finally:
         await conn.close()
-    p = Projector(bootstrap, events, dsn, live=schema)
+    p = Projector(bootstrap, events, dsn, live=schema, **projector)
     await p.start()
     try:
         await p.run(asyncio.Event(), until_caught_up=True)
