@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -26,6 +27,7 @@ from services.api.read import event_log as read_event_log
 from services.api.read import margins as read_margins
 from services.api.read import submissions as stored_submissions
 from services.api.schemas import AuditLog, BatchResult, ErrorBody, EventResult, errors
+from services.api.unavailable import Unavailable
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -185,7 +187,12 @@ async def audit_log(
         st.offsets, st.pool, schema, st.settings.topics.events, contract_id,
         st.settings.verdict_timeout_s,
     )  # fmt: skip
-    page = await read_event_log.contract_page(st.pool, schema, contract_id, after_version, limit)
+    try:
+        page = await read_event_log.contract_page(
+            st.pool, schema, contract_id, after_version, limit
+        )
+    except asyncpg.UndefinedTableError as exc:  # tables of an older layout: being rebuilt
+        raise Unavailable("projections", "being rebuilt to this version's layout") from exc
     if page is None:
         raise ApiError.field(404, "contract_id", f"contract {contract_id} has no events")
     ensure_may_read(who, page.account_manager_id, f"contract {contract_id}")

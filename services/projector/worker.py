@@ -144,7 +144,9 @@ class Projector:
         """(Re)establishes the state of the partitions owned (`self.tps`): their positions as
         last committed, no contract held (another process may have written any of them since),
         and the consumer seeked to the positions. Reads the positions only: its cost does not
-        grow with the history."""
+        grow with the history. Call it with no batch write pending (between batches, as `run`
+        does): it reads on the writing connection, and a contract read back while a write is
+        still under way would be read as it was before."""
         assert self.conn is not None and self.consumer is not None
         self.generation, positions = await store.positions(self.conn, self.schema)
         self.model = ReadModel()
