@@ -124,7 +124,7 @@ CREATE TABLE {schema}.open_items (
 -- transaction as the rows and positions. `GET /v1/events?contract_id=` pages through it by
 -- stream version instead of scanning the contract's partition.
 CREATE TABLE {schema}.event_log (
-    contract_id     text NOT NULL,
+    contract_id     text COLLATE "C" NOT NULL,  -- compared byte by byte: ids are ASCII
     stream_version  int NOT NULL,
     event_id        uuid NOT NULL,
     event_type      text NOT NULL,
