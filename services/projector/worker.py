@@ -25,6 +25,7 @@ Kafka's prefetching would only move between batches, and nothing would overlap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import itertools
 import logging
@@ -74,6 +75,10 @@ class Progress:
     """Seconds spent waiting for a batch's write with nothing else to do (PostgreSQL-bound)."""
     read_back: int = 0
     """Contracts read back from PostgreSQL into the cache (its misses of stored contracts)."""
+
+
+class _ReadBackFailed(Exception):
+    """Reading a batch's contracts back from PostgreSQL failed: reconnect and reload."""
 
 
 class Projector:
@@ -185,7 +190,17 @@ class Projector:
         while not stop.is_set():
             if until_caught_up and all(self.positions.get(p, 0) >= t for p, t in target.items()):
                 break
-            batch = await self._next_batch()
+            try:
+                batch = await self._next_batch()
+            except _ReadBackFailed as exc:
+                log.warning("reading contracts back failed (%s); reloading from the last "
+                            "committed batch", exc)  # fmt: skip
+                if pending is not None:
+                    with contextlib.suppress(Exception):  # committed or not: reload tells
+                        await pending
+                    pending = None
+                await self._reconnect_and_reload()
+                continue  # what was read is read again from the positions
             if pending is not None:
                 ok = await self._finish(pending)
                 pending = None
@@ -259,10 +274,15 @@ class Projector:
         """Installs the contracts of `contract_ids` not held, as last committed."""
         assert self.reader is not None
         missing = [c for c in contract_ids if c not in self.model.contracts]
-        if missing:
-            for state in await store.contract_states(self.reader, self.schema, sorted(missing)):
-                self.model.install(state)
-                self.progress.read_back += 1
+        if not missing:
+            return
+        try:
+            states = await store.contract_states(self.reader, self.schema, sorted(missing))
+        except Exception as exc:  # PostgreSQL away or restarting: never stop the projector
+            raise _ReadBackFailed(f"{type(exc).__name__}: {exc}") from exc
+        for state in states:
+            self.model.install(state)
+            self.progress.read_back += 1
 
     def _release(self, touched: set[str]) -> None:
         """Marks `touched` most recently used and drops the least recently used contracts

@@ -4,6 +4,7 @@ row."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 
@@ -12,7 +13,8 @@ import asyncpg
 from events.topics import topics
 from services import kafka_admin
 from services.projector import sharded, store
-from tests.support.histories import generate, produce
+from services.projector.worker import Projector
+from tests.support.histories import Log, generate, produce
 from tests.support.projections import drop, dump, replay
 from tests.support.stack import Stack, unique
 
@@ -29,15 +31,8 @@ async def test_replays_and_redelivery_give_identical_read_models(ready_stack: St
     await produce(
         ready_stack.bootstrap, twice.events.name, twice.events.partitions, doubled, "none"
     )
-    # The contracts' events dealt round-robin, each contract's in its order: the same read
-    # models, but every batch touches every contract, which a tiny cache cannot all hold.
-    streams: dict[bytes, list[tuple[bytes, bytes]]] = {}
-    for key, value in log.records:
-        streams.setdefault(key, []).append((key, value))
-    dealt = [r for rs in itertools.zip_longest(*streams.values()) for r in rs if r is not None]
-    interleaved = dataclasses.replace(log, records=dealt)
     await produce(
-        ready_stack.bootstrap, mixed.events.name, mixed.events.partitions, interleaved, "none"
+        ready_stack.bootstrap, mixed.events.name, mixed.events.partitions, _dealt(log), "none"
     )
 
     schemas = [unique("rp").replace("-", "_") for _ in range(3)]
@@ -62,6 +57,55 @@ async def test_replays_and_redelivery_give_identical_read_models(ready_stack: St
     assert len(a["contracts"]) == 100 and len(a["margin_impacts"]) > 100
     assert a == b
     assert a == c
+
+
+def _dealt(log: Log) -> Log:
+    """The contracts' events dealt round-robin, each contract's in its order: the same read
+    models, but every few batches touch every contract, which a tiny cache cannot all hold."""
+    streams: dict[bytes, list[tuple[bytes, bytes]]] = {}
+    for key, value in log.records:
+        streams.setdefault(key, []).append((key, value))
+    dealt = [r for rs in itertools.zip_longest(*streams.values()) for r in rs if r is not None]
+    return dataclasses.replace(log, records=dealt)
+
+
+async def test_a_connection_lost_while_reading_contracts_back_is_ridden_out(
+    ready_stack: Stack,
+) -> None:
+    t = topics(unique("rb"))
+    await kafka_admin.ensure_topics(ready_stack.bootstrap, t)
+    log = _dealt(generate(1_000, contracts=40, seed=5, check=True))
+    await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, log, "none")
+    schemas = [unique("rb").replace("-", "_") for _ in range(2)]
+    try:
+        await replay(ready_stack.bootstrap, t.events, ready_stack.dsn, schemas[0])
+        conn = await asyncpg.connect(ready_stack.dsn)
+        try:
+            await store.ensure_live_schema(conn, schemas[1], t.events.name)
+        finally:
+            await conn.close()
+        p = Projector(
+            ready_stack.bootstrap, t.events, ready_stack.dsn, live=schemas[1],
+            cache_contracts=3, max_batch=5,
+        )  # fmt: skip
+        await p.start()
+        try:
+            run = asyncio.create_task(p.run(asyncio.Event(), until_caught_up=True))
+            while p.progress.applied < 300 and not run.done():
+                await asyncio.sleep(0.005)
+            assert p.reader is not None
+            assert not run.done()
+            p.reader.terminate()  # as PostgreSQL restarting would, mid-replay
+            lost = p.reader
+            await asyncio.wait_for(run, 120)
+            assert p.reader is not lost  # it reconnected, and went on
+        finally:
+            await p.stop()
+        a, b = [await dump(ready_stack.dsn, s) for s in schemas]
+    finally:
+        await drop(ready_stack.dsn, *schemas)
+    assert len(a["contracts"]) == 40
+    assert a == b  # nothing lost or doubled by the reload
 
 
 async def test_a_replay_sharded_over_processes_equals_one_in_a_single_process(
