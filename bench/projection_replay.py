@@ -60,6 +60,7 @@ TABLES = (
     "rate_history",
     "margin_impacts",
     "open_items",
+    "event_log",
     "positions",
 )
 

@@ -239,7 +239,7 @@ class _ByContract(Generic[K]):
     Derived from the map, never stored: events of one contract then look at that contract's
     rows only, not at every row of the portfolio. It follows the map through `added` and
     `removed`, and is rebuilt from the map whenever the map was filled or replaced from
-    elsewhere (as `store.load` does).
+    elsewhere.
     """
 
     __slots__ = ("_keys", "_size", "_source")
@@ -277,13 +277,31 @@ class _ByContract(Generic[K]):
         keys = self._keys.get(key[0], {})
         if self._in_step(source, len(source) + 1) and key in keys:
             del keys[key]
+            if not keys:  # a contract evicted from the cache leaves no empty set behind
+                del self._keys[key[0]]
             self._size -= 1
         else:
             self._size = -1
 
 
+@dataclass(frozen=True, slots=True)
+class StoredContract:
+    """Everything the model holds of one contract, as stored: what `ReadModel.install` takes."""
+
+    contract: ContractRow
+    assignments: list[AssignmentRow]
+    rates: list[RateRow]  # by (effective_date, stream_version) within each assignment
+    terms: list[TermsRow]  # by stream_version
+    open_items: list[OpenItem]
+
+
 @dataclass
 class ReadModel:
+    """The rows of the contracts it holds: all of them, or (in a projector) those of a bounded
+    cache, each contract installed whole from its stored rows before its events are applied
+    (`install`) and dropped whole (`evict`). Every event looks at its own contract's rows only.
+    """
+
     contracts: dict[str, ContractRow] = field(default_factory=dict)
     assignments: dict[tuple[str, str], AssignmentRow] = field(default_factory=dict)
     # Rates in force by effective date, per assignment: a change's "before" is what was in force
@@ -304,6 +322,40 @@ class ReadModel:
     def take_changes(self) -> Changes:
         done, self.changes = self.changes, Changes()
         return done
+
+    # -- holding a bounded set of contracts -----------------------------------------------------
+
+    def install(self, state: StoredContract) -> None:
+        """Holds a contract the model does not hold, as its rows were stored."""
+        cid = state.contract.contract_id
+        if cid in self.contracts:
+            raise ValueError(f"contract {cid} is held already")
+        self.contracts[cid] = state.contract
+        for row in state.assignments:
+            key = (cid, row.assignment_id)
+            self.assignments[key] = row
+            self._assignments_by_contract.added(self.assignments, key)
+        for rate in state.rates:
+            self.rate_history.setdefault((cid, rate.assignment_id), []).append(rate)
+        if state.terms:
+            self.terms_history[cid] = list(state.terms)
+        for item in state.open_items:
+            key3 = (cid, item.kind, item.item_id)
+            self.open_items[key3] = item
+            self._open_items_by_contract.added(self.open_items, key3)
+
+    def evict(self, contract_id: str) -> None:
+        """Drops every row of the contract (none of its changes may be still untaken)."""
+        if self.contracts.pop(contract_id, None) is None:
+            return
+        for key in self._assignments_by_contract.of(self.assignments, contract_id):
+            del self.assignments[key]
+            self._assignments_by_contract.removed(self.assignments, key)
+            self.rate_history.pop(key, None)
+        self.terms_history.pop(contract_id, None)
+        for key3 in self._open_items_by_contract.of(self.open_items, contract_id):
+            del self.open_items[key3]
+            self._open_items_by_contract.removed(self.open_items, key3)
 
     # -- applying -------------------------------------------------------------------------------
 

@@ -118,3 +118,20 @@ CREATE TABLE {schema}.open_items (
     opened_version int NOT NULL,
     PRIMARY KEY (contract_id, kind, item_id)
 );
+
+-- The audit index: a copy of each event the projector applied (every accepted event of the
+-- log, in each contract's order), as the log holds it and where, written in the same
+-- transaction as the rows and positions. `GET /v1/events?contract_id=` pages through it by
+-- stream version instead of scanning the contract's partition.
+CREATE TABLE {schema}.event_log (
+    contract_id     text COLLATE "C" NOT NULL,  -- compared byte by byte: ids are ASCII
+    stream_version  int NOT NULL,
+    event_id        uuid NOT NULL,
+    event_type      text NOT NULL,
+    kafka_partition int NOT NULL,
+    kafka_offset    bigint NOT NULL,
+    occurred_at     timestamptz NOT NULL,
+    recorded_at     timestamptz,
+    body            text NOT NULL,  -- the event's JSON text as in the log (upcast when read)
+    PRIMARY KEY (contract_id, stream_version)
+);

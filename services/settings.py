@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     projector_batch: int = Field(
         20_000, ge=1, validation_alias=AliasChoices("LEDGER_PROJECTOR_BATCH")
     )
+    # Contracts a projector process keeps in memory between batches (least recently used
+    # dropped first; the contracts of the two batches in flight are always kept). A miss reads
+    # the contract's rows back from PostgreSQL. See README for what it costs in memory.
+    projector_cache_contracts: int = Field(
+        10_000, ge=1, validation_alias=AliasChoices("LEDGER_PROJECTOR_CACHE_CONTRACTS")
+    )
     # Processes a rebuild replays the log with, each owning some partitions: one per core.
     rebuild_processes: int = Field(
         default_factory=lambda: os.cpu_count() or 1,

@@ -49,8 +49,11 @@ def create_app(settings: Settings) -> FastAPI:
             bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=5000
         )
         await app.state.admin.start()
+        # read_committed: end offsets are the last stable ones, which a consumer can reach.
         app.state.offsets = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
         )
         await app.state.offsets.start()
         app.state.writer_progress = WriterProgress(

@@ -403,9 +403,21 @@ class EventBatch(_Model):
 
 
 class AuditLog(_Model):
+    """A page of a contract's accepted events, by stream version."""
+
     contract_id: str
-    stream_version: int
+    stream_version: int = Field(description="the contract's latest version in the audit index")
     events: list[Event]
+    next_after_version: int | None = Field(
+        default=None,
+        description="more events follow: ask again with this as `after_version`; absent on "
+        "the last page",
+    )
+    up_to_date: bool = Field(
+        description="true: every event accepted before this request is included; false: the "
+        "projector had not applied them all within the wait (LEDGER_VERDICT_TIMEOUT_S), and "
+        "the latest may be missing"
+    )
 
 
 # The documented answers of each status code: every error in the one error body.

@@ -43,6 +43,7 @@ def projector(
         dead_letters=settings.topics.dead_letters.name,
         max_batch=settings.projector_batch,
         partitions=partitions,
+        cache_contracts=settings.projector_cache_contracts,
     )
 
 

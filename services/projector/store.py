@@ -1,4 +1,5 @@
-"""The read models in PostgreSQL: creating them, loading them back, and writing a batch.
+"""The read models in PostgreSQL: creating them, reading back the rows of the contracts a
+batch touches (`contract_states`), and writing a batch.
 
 A batch is written in ONE transaction together with the projector's position, so a crash
 loses nothing and a redelivered batch changes nothing. Bulk rows go in with COPY (an order of
@@ -26,6 +27,7 @@ from typing import Any
 
 import asyncpg
 
+from events.catalogue import EventBase
 from projections.read_model import (
     AssignmentRow,
     Changes,
@@ -33,7 +35,7 @@ from projections.read_model import (
     ImpactRow,
     OpenItem,
     RateRow,
-    ReadModel,
+    StoredContract,
     TermsRow,
 )
 
@@ -55,6 +57,17 @@ RATE_COLUMNS = [f.name for f in dataclasses.fields(RateRow)]
 OPEN_ITEM_COLUMNS = [f.name for f in dataclasses.fields(OpenItem)]
 TERMS_COLUMNS = [f.name for f in dataclasses.fields(TermsRow)]
 IMPACT_COLUMNS = [f.name for f in dataclasses.fields(ImpactRow)]
+EVENT_LOG_COLUMNS = [
+    "contract_id",
+    "stream_version",
+    "event_id",
+    "event_type",
+    "kafka_partition",
+    "kafka_offset",
+    "occurred_at",
+    "recorded_at",
+    "body",
+]
 
 # A row's fields as a tuple, read in C: dataclasses.astuple recurses and deep-copies every value,
 # which for rows of immutable values (str, int, Decimal, date) only costs time.
@@ -134,35 +147,110 @@ async def swap(conn: asyncpg.Connection, live: str) -> None:
         await conn.execute(f"DROP SCHEMA {live}_old CASCADE")
 
 
-async def load(conn: asyncpg.Connection, schema: str) -> tuple[int, ReadModel, dict[int, int]]:
-    """(generation, the read model, the next offset per partition) as last committed."""
+async def positions(conn: asyncpg.Connection, schema: str) -> tuple[int, dict[int, int]]:
+    """(generation, the next offset per partition) as last committed."""
     generation = await conn.fetchval(f"SELECT generation FROM {schema}.meta")
-    model = ReadModel()
-    for r in await conn.fetch(f"SELECT * FROM {schema}.contracts"):
-        model.contracts[r["contract_id"]] = ContractRow(**{c: r[c] for c in CONTRACT_COLUMNS})
-    for r in await conn.fetch(f"SELECT * FROM {schema}.assignments"):
-        row = AssignmentRow(**{c: r[c] for c in ASSIGNMENT_COLUMNS})
-        model.assignments[(row.contract_id, row.assignment_id)] = row
-    for r in await conn.fetch(
-        f"SELECT * FROM {schema}.rate_history ORDER BY effective_date, stream_version"
+    rows = await conn.fetch(f"SELECT partition, next_offset FROM {schema}.positions")
+    return generation, {r["partition"]: r["next_offset"] for r in rows}
+
+
+async def contract_states(
+    conn: asyncpg.Connection, schema: str, contract_ids: list[str]
+) -> list[StoredContract]:
+    """The stored rows of those of `contract_ids` that have any, one StoredContract each: what a
+    projector installs in its model before applying their events. Five indexed reads, whatever
+    the size of the read model."""
+    if not contract_ids:
+        return []
+    ids = contract_ids
+
+    async def rows(sql: str) -> list[asyncpg.Record]:
+        return list(await conn.fetch(sql, ids))
+
+    contracts = await rows(f"SELECT * FROM {schema}.contracts WHERE contract_id = ANY($1)")
+    if not contracts:
+        return []
+    assignments: dict[str, list[AssignmentRow]] = {}
+    for r in await rows(
+        f"""SELECT * FROM {schema}.assignments WHERE contract_id = ANY($1)
+            ORDER BY contract_id, assignment_id"""
+    ):
+        a = AssignmentRow(**{c: r[c] for c in ASSIGNMENT_COLUMNS})
+        assignments.setdefault(a.contract_id, []).append(a)
+    rates: dict[str, list[RateRow]] = {}
+    for r in await rows(
+        f"""SELECT * FROM {schema}.rate_history WHERE contract_id = ANY($1)
+            ORDER BY contract_id, assignment_id, effective_date, stream_version"""
     ):
         rate = RateRow(**{c: r[c] for c in RATE_COLUMNS} | {"event_id": str(r["event_id"])})
-        model.rate_history.setdefault((rate.contract_id, rate.assignment_id), []).append(rate)
-    for r in await conn.fetch(
-        f"SELECT * FROM {schema}.terms_history ORDER BY contract_id, stream_version"
+        rates.setdefault(rate.contract_id, []).append(rate)
+    terms: dict[str, list[TermsRow]] = {}
+    for r in await rows(
+        f"""SELECT * FROM {schema}.terms_history WHERE contract_id = ANY($1)
+            ORDER BY contract_id, stream_version"""
     ):
-        terms = TermsRow(**{c: r[c] for c in TERMS_COLUMNS})
-        model.terms_history.setdefault(terms.contract_id, []).append(terms)
-    for r in await conn.fetch(f"SELECT * FROM {schema}.open_items"):
-        item = OpenItem(
-            r["contract_id"], r["kind"], r["item_id"], r["assignment_id"], r["opened_version"]
+        t = TermsRow(**{c: r[c] for c in TERMS_COLUMNS})
+        terms.setdefault(t.contract_id, []).append(t)
+    items: dict[str, list[OpenItem]] = {}
+    for r in await rows(
+        f"""SELECT * FROM {schema}.open_items WHERE contract_id = ANY($1)
+            ORDER BY contract_id, opened_version, kind, item_id"""
+    ):
+        item = OpenItem(**{c: r[c] for c in OPEN_ITEM_COLUMNS})
+        items.setdefault(item.contract_id, []).append(item)
+    out = []
+    for r in contracts:
+        cid = r["contract_id"]
+        out.append(
+            StoredContract(
+                contract=ContractRow(**{c: r[c] for c in CONTRACT_COLUMNS}),
+                assignments=assignments.get(cid, []),
+                rates=rates.get(cid, []),
+                terms=terms.get(cid, []),
+                open_items=items.get(cid, []),
+            )
         )
-        model.open_items[(item.contract_id, item.kind, item.item_id)] = item
-    positions = {
-        r["partition"]: r["next_offset"]
-        for r in await conn.fetch(f"SELECT partition, next_offset FROM {schema}.positions")
-    }
-    return generation, model, positions
+    return out
+
+
+_EVENT_ID, _OCCURRED, _RECORDED = b'"event_id":"', b'"occurred_at":"', b'"recorded_at":"'
+
+
+def audit_row(event: EventBase, value: bytes, partition: int, offset: int) -> tuple[bytes, bytes]:
+    """A row of `event_log` in COPY's text format, as (every column but the last, tab-ended;
+    the last, `body`): the accepted event as the log holds it, and where (EVENT_LOG_COLUMNS).
+    The body is the record's own bytes, not a copy, unless it needs escaping.
+
+    Every event of a replay has one, so it is built for speed: the event id and the times are
+    the text the log's JSON has for them (events are flat objects, so such a key can only be
+    the event's own; a UUID's text is 36 characters), else taken from the decoded event.
+    """
+    body = value
+    if b"\\" in body or b"\t" in body or b"\n" in body or b"\r" in body:
+        body = body.decode().translate(_TEXT_ESCAPES).encode()
+    at = body.find(_EVENT_ID)
+    event_id = body[at + 12 : at + 48] if at >= 0 else str(event.event_id).encode()
+    at = body.find(_OCCURRED)
+    if at >= 0:
+        occurred = body[at + 15 : body.find(b'"', at + 15)]
+    else:
+        occurred = str(event.occurred_at).encode()
+    at = body.find(_RECORDED)
+    if at >= 0:
+        recorded = body[at + 15 : body.find(b'"', at + 15)]
+    else:
+        recorded = b"\\N" if event.recorded_at is None else str(event.recorded_at).encode()
+    head = b"%b\t%d\t%b\t%b\t%d\t%d\t%b\t%b\t" % (
+        event.contract_id.encode(),  # an Id, [A-Za-z0-9._:-]: nothing to escape
+        event.stream_version or 0,
+        event_id,
+        event.type.encode(),
+        partition,
+        offset,
+        occurred,
+        recorded,
+    )
+    return head, body
 
 
 class GenerationChanged(Exception):
@@ -181,9 +269,15 @@ class Batch:
     opened: list[tuple[Any, ...]]
     closed: list[tuple[str, str, str]]
     positions: list[tuple[int, int]]
+    events: list[tuple[bytes, bytes]]  # rows of event_log (`audit_row`): the events applied
 
     @classmethod
-    def of(cls, changes: Changes, positions: dict[int, int]) -> Batch:
+    def of(
+        cls,
+        changes: Changes,
+        positions: dict[int, int],
+        events: list[tuple[bytes, bytes]] | None = None,
+    ) -> Batch:
         return cls(
             contracts=[_contract_tuple(r) for r in changes.contracts.values()],
             assignments=[_assignment_tuple(r) for r in changes.assignments.values()],
@@ -193,6 +287,7 @@ class Batch:
             opened=[_open_item_tuple(o) for o in changes.opened.values()],
             closed=sorted(changes.closed),
             positions=sorted(positions.items()),
+            events=events or [],
         )
 
 
@@ -221,6 +316,18 @@ async def write(
         ):
             if rows:
                 await _copy(conn, table, columns, rows, schema)
+        if batch.events:
+            parts: list[bytes] = []
+            for head, body in batch.events:
+                parts += (head, body, b"\n")
+            data = memoryview(b"".join(parts))
+            await conn.copy_to_table(
+                "event_log",
+                source=data,
+                columns=EVENT_LOG_COLUMNS,
+                schema_name=schema,
+                format="text",
+            )
         if batch.closed:
             await conn.execute(
                 f"""DELETE FROM {schema}.open_items o

@@ -7,6 +7,15 @@ Kafka's committed offsets are never used (faust-streaming/faust#312, #458). When
 (PostgreSQL restarting, the connection gone) it opens a new connection, with backoff for as long
 as PostgreSQL is away, and reloads what was last committed: it never exits for an outage.
 
+It holds a bounded cache of contracts, not the read model: before a batch is applied, the
+contracts it touches that are not held are read back from PostgreSQL (a second connection,
+`reader`: the first is busy writing the previous batch), and after it the least recently used
+beyond `cache_contracts` are dropped. A contract touched by a batch not yet committed is never
+dropped, so a contract read back is always read as last committed. Its start therefore reads
+the positions only, whatever the length of the history.
+
+Each applied event is also copied to `event_log` (the audit index) in its batch's transaction.
+
 While batch k is written (in PostgreSQL's process, on the other core), batch k+1 is read and
 applied in memory. Applying is pure CPU on the event loop's one thread, so it hands the loop
 over every few milliseconds: without that, the write's statements (each a round trip) and
@@ -16,7 +25,9 @@ Kafka's prefetching would only move between batches, and nothing would overlap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +36,7 @@ from dataclasses import dataclass
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from events.catalogue import EventBase
 from events.serialization import decode_event
 from events.topics import TopicSpec
 from projections.read_model import ReadModel
@@ -37,11 +49,12 @@ log = logging.getLogger("ledger.projector")
 def tune_gc() -> None:
     """The garbage-collection policy of a projector process (call once the model is loaded).
 
-    The read model is large, long-lived and free of reference cycles; its rows die by reference
-    counting. CPython's cyclic collector, by default run every 700 net allocations, keeps
-    re-scanning it to find nothing, which cost a replay about a fifth of its CPU. The loaded
-    model is frozen out of the collector's view and the young generation is collected every
-    50,000 allocations: cycles (asyncio's, exceptions') are still collected, just less often.
+    The cached contracts are many, long-lived and free of reference cycles; their rows die by
+    reference counting. CPython's cyclic collector, by default run every 700 net allocations,
+    keeps re-scanning them to find nothing, which cost a replay about a fifth of its CPU. What
+    is loaded at start is frozen out of the collector's view and the young generation is
+    collected every 50,000 allocations: cycles (asyncio's, exceptions') are still collected,
+    just less often.
     """
     gc.collect()
     gc.freeze()
@@ -60,6 +73,12 @@ class Progress:
     started: float = 0.0
     write_wait: float = 0.0
     """Seconds spent waiting for a batch's write with nothing else to do (PostgreSQL-bound)."""
+    read_back: int = 0
+    """Contracts read back from PostgreSQL into the cache (its misses of stored contracts)."""
+
+
+class _ReadBackFailed(Exception):
+    """Reading a batch's contracts back from PostgreSQL failed: reconnect and reload."""
 
 
 class Projector:
@@ -73,10 +92,12 @@ class Projector:
         max_batch: int = 20_000,
         dead_letters: str | None = None,
         partitions: Sequence[int] | None = None,
+        cache_contracts: int = 10_000,
     ) -> None:
         """Projects into schema `live`, or into `schema` (a rebuild's) on behalf of `live`;
         every partition of `events`, or only `partitions` (a shard of a sharded replay: a
-        contract's events are all in one partition, so shards never touch the same rows)."""
+        contract's events are all in one partition, so shards never touch the same rows);
+        keeping at most `cache_contracts` contracts in memory between batches."""
         self.bootstrap = bootstrap
         self.events = events
         self.dsn = dsn
@@ -88,14 +109,21 @@ class Projector:
         own = range(events.partitions) if partitions is None else sorted(set(partitions))
         self.tps = [TopicPartition(events.name, p) for p in own]
         self.model = ReadModel()
+        self.cache_contracts = cache_contracts
+        # The held contracts, least recently touched first (an insertion-ordered set).
+        self._recent: dict[str, None] = {}
+        # The contracts of the last batch applied, whose write may not be committed yet.
+        self._in_flight: set[str] = set()
         self.generation = 0
         self.positions: dict[int, int] = {}
         self.progress = Progress()
         self.consumer: AIOKafkaConsumer | None = None
         self.conn: asyncpg.Connection | None = None
+        self.reader: asyncpg.Connection | None = None
 
     async def start(self) -> None:
         self.conn = await asyncpg.connect(self.dsn, timeout=10)
+        self.reader = await asyncpg.connect(self.dsn, timeout=10)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             enable_auto_commit=False,
@@ -113,13 +141,21 @@ class Projector:
             await self.consumer.stop()
         if self._dlq is not None:
             await self._dlq.stop()
-        if self.conn is not None:
-            await self.conn.close()
+        for conn in (self.conn, self.reader):
+            if conn is not None:
+                await conn.close()
 
     async def reload(self) -> None:
-        """The model and positions as last committed; the consumer seeks to them."""
+        """(Re)establishes the state of the partitions owned (`self.tps`): their positions as
+        last committed, no contract held (another process may have written any of them since),
+        and the consumer seeked to the positions. Reads the positions only: its cost does not
+        grow with the history. Call it with no batch write pending (between batches, as `run`
+        does): it reads on the writing connection, and a contract read back while a write is
+        still under way would be read as it was before."""
         assert self.conn is not None and self.consumer is not None
-        self.generation, self.model, positions = await store.load(self.conn, self.schema)
+        self.generation, positions = await store.positions(self.conn, self.schema)
+        self.model = ReadModel()
+        self._recent, self._in_flight = {}, set()
         # Only this projector's own: writing another shard's position back would move it back.
         own = {tp.partition for tp in self.tps}
         self.positions = {p: at for p, at in positions.items() if p in own}
@@ -153,7 +189,17 @@ class Projector:
         while not stop.is_set():
             if until_caught_up and all(self.positions.get(p, 0) >= t for p, t in target.items()):
                 break
-            batch = await self._next_batch()
+            try:
+                batch = await self._next_batch()
+            except _ReadBackFailed as exc:
+                log.warning("reading contracts back failed (%s); reloading from the last "
+                            "committed batch", exc)  # fmt: skip
+                if pending is not None:
+                    with contextlib.suppress(Exception):  # committed or not: reload tells
+                        await pending
+                    pending = None
+                await self._reconnect_and_reload()
+                continue  # what was read is read again from the positions
             if pending is not None:
                 ok = await self._finish(pending)
                 pending = None
@@ -178,17 +224,39 @@ class Projector:
         records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_batch)
         if not records:
             return None
-        apply, decode, pause = self.model.apply, decode_event, asyncio.sleep
-        applied = skipped = read = 0
+        decode, pause = decode_event, asyncio.sleep
+        read = 0
+        decoded: list[tuple[TopicPartition, list[ConsumerRecord], list[EventBase | Exception]]]
+        decoded = []
+        for tp, rs in records.items():
+            events: list[EventBase | Exception] = []
+            for r in rs:
+                read += 1
+                if not read % YIELD_EVERY:
+                    await pause(0)  # let the previous batch's write and the fetcher move on
+                try:
+                    events.append(decode(r.value or b""))
+                except Exception as exc:  # a poison event must never stop the projector
+                    events.append(exc)
+            decoded.append((tp, rs, events))
+        touched = {e.contract_id for _, _, es in decoded for e in es if isinstance(e, EventBase)}
+        await self._hold(touched)
+
+        apply, audit_row = self.model.apply, store.audit_row
+        audit: list[tuple[bytes, bytes]] = []
+        applied = skipped = 0
         try:
-            for tp, rs in records.items():
-                for r in rs:
+            for tp, rs, events in decoded:
+                for r, e in zip(rs, events, strict=True):
                     read += 1
                     if not read % YIELD_EVERY:
-                        await pause(0)  # let the previous batch's write and the fetcher move on
+                        await pause(0)
                     try:
-                        if apply(decode(r.value or b"")):
+                        if isinstance(e, Exception):
+                            raise e
+                        if apply(e):
                             applied += 1
+                            audit.append(audit_row(e, r.value or b"", r.partition, r.offset))
                         else:
                             skipped += 1
                     except Exception as exc:  # a poison event must never stop the projector
@@ -197,7 +265,44 @@ class Projector:
         finally:
             self.progress.applied += applied
             self.progress.skipped += skipped
-        return store.Batch.of(self.model.take_changes(), self.positions)
+        batch = store.Batch.of(self.model.take_changes(), self.positions, audit)
+        self._release(touched)
+        return batch
+
+    async def _hold(self, contract_ids: set[str]) -> None:
+        """Installs the contracts of `contract_ids` not held, as last committed."""
+        assert self.reader is not None
+        missing = [c for c in contract_ids if c not in self.model.contracts]
+        if not missing:
+            return
+        try:
+            states = await store.contract_states(self.reader, self.schema, sorted(missing))
+        except Exception as exc:  # PostgreSQL away or restarting: never stop the projector
+            raise _ReadBackFailed(f"{type(exc).__name__}: {exc}") from exc
+        for state in states:
+            self.model.install(state)
+            self.progress.read_back += 1
+
+    def _release(self, touched: set[str]) -> None:
+        """Marks `touched` most recently used and drops the least recently used contracts
+        beyond the cache's size, never one of this batch or of the one before (its write may
+        still be under way: read back now, such a contract would be read as it was before)."""
+        recent, held = self._recent, self.model.contracts
+        for cid in touched:
+            if cid in held:
+                recent.pop(cid, None)
+                recent[cid] = None
+        keep = touched | self._in_flight
+        self._in_flight = touched
+        excess = len(recent) - self.cache_contracts
+        if excess <= 0:
+            return
+        evict = self.model.evict
+        for cid in list(itertools.islice(recent, excess)):
+            if cid in keep:
+                break  # the rest is more recent still
+            del recent[cid]
+            evict(cid)
 
     async def _past_markers(self) -> bool:
         """Moves the positions past transaction markers once idle.
@@ -253,10 +358,12 @@ class Projector:
         while True:
             await asyncio.sleep(delay)
             try:
-                if self.conn is not None:
-                    self.conn.terminate()
-                    self.conn = None
+                for conn in (self.conn, self.reader):
+                    if conn is not None:
+                        conn.terminate()
+                self.conn = self.reader = None
                 self.conn = await asyncpg.connect(self.dsn, timeout=10)
+                self.reader = await asyncpg.connect(self.dsn, timeout=10)
                 await self.reload()
                 log.info("reconnected to PostgreSQL and reloaded the last committed batch")
                 return

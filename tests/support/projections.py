@@ -20,7 +20,14 @@ TABLES = (
     "rate_history",
     "margin_impacts",
     "open_items",
+    "event_log",
 )
+
+
+# Where an event sits in one topic (the same log produced twice, or with every event twice,
+# puts it elsewhere): the audit index's copy is compared without it.
+_COLUMNS = {"event_log": "contract_id, stream_version, event_id, event_type, occurred_at, "
+            "recorded_at, body"}  # fmt: skip
 
 
 async def dump(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -28,18 +35,24 @@ async def dump(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
     async with connection(dsn) as conn:
         return {
             t: [
-                tuple(r) for r in await conn.fetch(f"SELECT * FROM {schema}.{t} ORDER BY {t}::text")
+                tuple(r)
+                for r in await conn.fetch(
+                    f"SELECT {_COLUMNS.get(t, '*')} FROM {schema}.{t} t ORDER BY t::text"
+                )
             ]
             for t in TABLES
         }
 
 
-async def replay(bootstrap: str, events: TopicSpec, dsn: str, schema: str) -> Projector:
-    """A clean replay of the whole topic into fresh tables in `schema`."""
+async def replay(
+    bootstrap: str, events: TopicSpec, dsn: str, schema: str, **projector: Any
+) -> Projector:
+    """A clean replay of the whole topic into fresh tables in `schema` (`projector`: more
+    arguments of the Projector, e.g. its cache size)."""
     async with connection(dsn) as conn:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await store.ensure_live_schema(conn, schema, events.name)
-    p = Projector(bootstrap, events, dsn, live=schema)
+    p = Projector(bootstrap, events, dsn, live=schema, **projector)
     await p.start()
     try:
         await p.run(asyncio.Event(), until_caught_up=True)

@@ -39,6 +39,7 @@ from projections.read_model import (
     OpenItem,
     RateRow,
     ReadModel,
+    StoredContract,
     TermsRow,
     terms_in_force,
 )
@@ -1215,3 +1216,50 @@ def test_invariants_of_any_valid_history(log: list[Event]) -> None:
         # after − before, figure by figure
         assert d.weekly_gross_profit == af.weekly_gross_profit - b.weekly_gross_profit
         assert af.weekly_gross_profit == af.margin_per_hour * a.hours_per_week
+
+
+# --- a bounded cache: contracts evicted and installed back from their rows ---------------------
+
+
+def stored(model: ReadModel, contract_id: str) -> StoredContract:
+    """The contract's rows as the store reads them back (store.contract_states)."""
+    state = snapshot(model)
+    return StoredContract(
+        contract=state["contracts"][contract_id],
+        assignments=[a for k, a in state["assignments"].items() if k[0] == contract_id],
+        rates=[r for k, rs in state["rate_history"].items() if k[0] == contract_id for r in rs],
+        terms=state["terms_history"].get(contract_id, []),
+        open_items=[i for k, i in state["open_items"].items() if k[0] == contract_id],
+    )
+
+
+def test_a_contract_evicted_and_installed_back_goes_on_as_if_always_held() -> None:
+    log = rich_history().log
+    other = rich_history_of("C-OTHER")
+    always, cached = ReadModel(), ReadModel()
+    for e in other:
+        always.apply(e)
+        cached.apply(e)
+    for e in log:
+        assert always.apply(e) is True
+        if e.contract_id in cached.contracts:
+            rows = stored(cached, e.contract_id)
+            cached.evict(e.contract_id)
+            assert e.contract_id not in {k[0] for k in snapshot(cached)["assignments"]}
+            cached.install(rows)
+        assert cached.apply(e) is True
+        assert cached.take_changes() == always.take_changes()
+    assert snapshot(cached) == snapshot(always)
+
+    cached.evict(CONTRACT_ID)
+    left = snapshot(cached)
+    assert all(k == "C-OTHER" or k[0] == "C-OTHER" for rows in left.values() for k in rows)
+    assert left["contracts"] and left["assignments"] and left["open_items"]
+    # Held no longer, its next event is not applied: the projector installs it first.
+    assert cached.apply(event("ClientComplaintLogged", len(log) + 1)) is False
+    with pytest.raises(ValueError, match="held already"):
+        cached.install(stored(always, "C-OTHER"))
+
+
+def rich_history_of(contract_id: str) -> list[Event]:
+    return [e.model_copy(update={"contract_id": contract_id}) for e in rich_history().log]

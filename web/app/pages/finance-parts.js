@@ -41,7 +41,14 @@ export function assignmentGrid(assignments, asOf) {
 export async function timeline(contractId, assignmentId) {
   let events = [];
   try {
-    events = (await api.get("/v1/events", { contract_id: contractId })).events;
+    // The audit log a page at a time: `next_after_version` names the next page, if any.
+    let after = 0;
+    for (;;) {
+      const page = await api.get("/v1/events", { contract_id: contractId, after_version: after });
+      events = events.concat(page.events);
+      if (page.next_after_version === undefined) break;
+      after = page.next_after_version;
+    }
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 404) throw e;
   }
