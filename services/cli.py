@@ -78,6 +78,16 @@ def _serve(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
 def _projections_rebuild(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     from services.projector import commands
 
+    if args.join:
+        from services.serve import until_signalled
+
+        code: list[int] = []
+
+        async def join(stop: asyncio.Event) -> None:
+            code.append(await commands.join_rebuild(settings(), stop))
+
+        until_signalled(join)
+        return code[0] if code else 0
     return asyncio.run(commands.rebuild(settings()))
 
 
@@ -240,7 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     pj = sub.add_parser("projections", help="the margin read models in PostgreSQL").add_subparsers(
         dest="projections", required=True
     )
-    pj.add_parser("rebuild", help="replay the events topic into fresh tables and swap them in")
+    rb = pj.add_parser("rebuild", help="replay the events topic into fresh tables and swap them in")
+    rb.add_argument(
+        "--join",
+        action="store_true",
+        help="be one more member of the rebuild under way (one process; run one per core)",
+    )
     pj.add_parser("status", help="per partition: the offset applied and the lag")
 
     tk = sub.add_parser("token", help="API bearer tokens").add_subparsers(

@@ -9,10 +9,9 @@ import time
 from typing import TextIO
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.projector import store
-from services.projector.sharded import projector, replay
+from services.projector.sharded import log_ends, member, projector, rebuild_group, replay
 from services.projector.worker import tune_gc
 from services.settings import Settings
 
@@ -37,11 +36,15 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             "%s has an older layout: rebuilding it from the log", settings.projection_schema
         )
         await rebuild(settings)
-    live = projector(settings)
+    group = settings.projector_group_id
+    live = projector(settings, group_id=group, instance_id=settings.projector_instance_id)
     await live.start()
     tune_gc()
     log.info(
-        "projecting %s into schema %s", settings.topics.events.name, settings.projection_schema
+        "projecting %s into schema %s as a member of group %s",
+        settings.topics.events.name,
+        settings.projection_schema,
+        group,
     )
     try:
         await live.run(stop)
@@ -59,7 +62,7 @@ async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
         )
     finally:
         await conn.close()
-    total = sum((await _log_ends(settings)).values())
+    total = sum((await log_ends(settings)).values())
     report = _Reporter(total, out)
     replayed = await replay(settings, nxt, settings.rebuild_processes, on_progress=report)
     report.finish()
@@ -76,16 +79,42 @@ async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
     return 0
 
 
-async def _log_ends(settings: Settings) -> dict[int, int]:
-    """The end offset of each partition of the events topic now (records and markers)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await consumer.start()
+async def join_rebuild(settings: Settings, stop: asyncio.Event, out: TextIO = sys.stderr) -> int:
+    """One member of the rebuild under way (started by `ledger projections rebuild`, on this
+    machine or another), until the rebuilt tables are swapped in (or `stop`): run one per core
+    to spare."""
+    nxt = store.next_of(settings.projection_schema)
+    conn = await asyncpg.connect(settings.dsn)
     try:
-        spec = settings.topics.events
-        tps = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
-        return {tp.partition: off for tp, off in (await consumer.end_offsets(tps)).items()}
+        if not await conn.fetchval(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = $1", nxt
+        ):
+            print(f"no rebuild under way ({nxt} does not exist)", file=out)
+            return 1
     finally:
-        await consumer.stop()
+        await conn.close()
+    group = await rebuild_group(settings, nxt)
+    print(f"joining rebuild group {group}", file=out)
+
+    async def until_swapped() -> None:
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            try:
+                if await rebuild_group(settings, nxt) != group:
+                    break  # swapped in, and another rebuild begun
+            except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+                break  # swapped in (renamed away) or abandoned
+            except (OSError, asyncpg.PostgresError):
+                continue
+        stop.set()
+
+    watching = asyncio.create_task(until_swapped())
+    try:
+        await member(settings, nxt, group, stop)
+    finally:
+        watching.cancel()
+    print("the rebuild is over", file=out)
+    return 0
 
 
 class _Reporter:
@@ -134,7 +163,7 @@ async def status(settings: Settings, out: TextIO = sys.stdout) -> int:
         }
     finally:
         await conn.close()
-    ends = await _log_ends(settings)
+    ends = await log_ends(settings)
     print(f"{settings.projection_schema} <- {settings.topics.events.name}", file=out)
     print(f"{'partition':>9} {'applied to':>12} {'end':>12} {'lag':>8}", file=out)
     lag = 0

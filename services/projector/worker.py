@@ -11,6 +11,17 @@ While batch k is written (in PostgreSQL's process, on the other core), batch k+1
 applied in memory. Applying is pure CPU on the event loop's one thread, so it hands the loop
 over every few milliseconds: without that, the write's statements (each a round trip) and
 Kafka's prefetching would only move between batches, and nothing would overlap.
+
+Given a consumer group, projectors on any number of machines share the topic's partitions: each
+applies and writes only the partitions it owns. On a rebalance it finishes the batch in flight
+(the loop and the rebalance listener take turns under one lock, so a batch is never half built
+when partitions move), and after every assignment `reload()`s the state of what it owns and
+seeks there. Each batch's transaction advances a partition's position only from where the batch
+started (`store.PositionMoved` otherwise): a projector that lost a partition without knowing it
+yet (paused past its session) writes nothing more for it, and reloads. aiokafka (0.14) offers
+only the eager rebalance protocol (no cooperative-sticky assignor, aio-libs/aiokafka#1126, and
+no KIP-848 group protocol): every rebalance revokes every partition for a moment; the sticky
+assignor at least gives each member back the partitions it had.
 """
 
 from __future__ import annotations
@@ -24,6 +35,8 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 
 from events.serialization import decode_event
 from events.topics import TopicSpec
@@ -73,10 +86,14 @@ class Projector:
         max_batch: int = 20_000,
         dead_letters: str | None = None,
         partitions: Sequence[int] | None = None,
+        group_id: str | None = None,
+        instance_id: str | None = None,
     ) -> None:
         """Projects into schema `live`, or into `schema` (a rebuild's) on behalf of `live`;
-        every partition of `events`, or only `partitions` (a shard of a sharded replay: a
-        contract's events are all in one partition, so shards never touch the same rows)."""
+        every partition of `events`, or only `partitions`, or, given `group_id`, those the
+        consumer group assigns it (a contract's events are all in one partition, so projectors
+        owning different partitions never touch the same rows). `instance_id`: static
+        membership of the group."""
         self.bootstrap = bootstrap
         self.events = events
         self.dsn = dsn
@@ -85,17 +102,41 @@ class Projector:
         self.max_batch = max_batch
         self.dead_letters = dead_letters
         self._dlq: AIOKafkaProducer | None = None
+        self.group_id = group_id
+        self.instance_id = instance_id or None
         own = range(events.partitions) if partitions is None else sorted(set(partitions))
-        self.tps = [TopicPartition(events.name, p) for p in own]
+        # In a group: none until the group assigns some.
+        self.tps = [] if group_id else [TopicPartition(events.name, p) for p in own]
+        # The partitions whose records are applied: those of `tps` once reloaded and sought.
+        self._owned: set[int] = set()
+        # The loop (reading, applying, handing a batch to its write) and the rebalance listener
+        # take turns: partitions never move while a batch is being built.
+        self._owning = asyncio.Lock()
+        self._pending: asyncio.Task[None] | None = None
+        # What is in memory may be ahead of what was committed: reload before going on.
+        self._stale = False
+        self._stop = asyncio.Event()  # run's: ends a reconnection's retries too
         self.model = ReadModel()
         self.generation = 0
         self.positions: dict[int, int] = {}
+        # The positions as the batches handed to their writes leave them: where the next starts.
+        self._base: dict[int, int] = {}
         self.progress = Progress()
         self.consumer: AIOKafkaConsumer | None = None
         self.conn: asyncpg.Connection | None = None
 
     async def start(self) -> None:
         self.conn = await asyncpg.connect(self.dsn, timeout=10)
+        group: dict[str, object] = {}
+        if self.group_id:
+            group = dict(
+                group_id=self.group_id,
+                group_instance_id=self.instance_id,
+                partition_assignment_strategy=(StickyPartitionAssignor,),
+                session_timeout_ms=10_000,
+                heartbeat_interval_ms=1_000,
+                max_poll_interval_ms=300_000,
+            )
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             enable_auto_commit=False,
@@ -103,10 +144,15 @@ class Projector:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
+            **group,
         )
         await self.consumer.start()
-        self.consumer.assign(self.tps)
-        await self.reload()
+        if self.group_id:
+            # Partitions come with the group's assignment: the listener reloads them.
+            self.consumer.subscribe([self.events.name], listener=_Rebalance(self))
+        else:
+            self.consumer.assign(self.tps)
+            await self.reload()
 
     async def stop(self) -> None:
         if self.consumer is not None:
@@ -117,10 +163,12 @@ class Projector:
             await self.conn.close()
 
     async def reload(self) -> None:
-        """The model and positions as last committed; the consumer seeks to them."""
+        """The model and positions of the partitions owned (`tps`) as last committed; the
+        consumer seeks to them. Called on start and after every assignment by the group."""
         assert self.conn is not None and self.consumer is not None
+        self._owned = set()
         self.generation, self.model, positions = await store.load(self.conn, self.schema)
-        # Only this projector's own: writing another shard's position back would move it back.
+        # Only this projector's own: another's position is not this one's to write.
         own = {tp.partition for tp in self.tps}
         self.positions = {p: at for p, at in positions.items() if p in own}
         for tp in self.tps:
@@ -129,6 +177,9 @@ class Projector:
                 await self.consumer.seek_to_beginning(tp)
             else:
                 self.consumer.seek(tp, offset)
+        self._base = dict(self.positions)
+        self._owned = own
+        self._stale = False
 
     async def end_offsets(self) -> dict[int, int]:
         assert self.consumer is not None
@@ -150,33 +201,34 @@ class Projector:
         assert self.consumer is not None and self.conn is not None
         self.progress.started = time.monotonic()
         target = await self.end_offsets() if until_caught_up else {}
-        pending: asyncio.Task[None] | None = None
+        self._stop = stop
         while not stop.is_set():
+            if self._stale:
+                await self._reconnect_and_reload()
             if until_caught_up and all(self.positions.get(p, 0) >= t for p, t in target.items()):
                 break
-            batch = await self._next_batch()
-            if pending is not None:
-                ok = await self._finish(pending)
-                pending = None
-                if not ok:
+            async with self._owning:
+                batch = await self._next_batch()
+                if not await self._settle():
                     continue  # reloaded: what was just read is read again from the positions
-            if batch is not None:
-                pending = asyncio.create_task(
-                    store.write(self.conn, self.schema, self.live, self.generation, batch)
-                )
-                if on_batch is not None:
-                    on_batch(self)
-            elif await self._past_markers():
-                batch = store.Batch.of(self.model.take_changes(), self.positions)
-                pending = asyncio.create_task(
-                    store.write(self.conn, self.schema, self.live, self.generation, batch)
-                )
-        if pending is not None:
-            await self._finish(pending)
+                if batch is None and await self._past_markers():
+                    batch = store.Batch.of(self.model.take_changes(), self.positions, self._base)
+                if batch is not None:
+                    self._pending = asyncio.create_task(
+                        store.write(self.conn, self.schema, self.live, self.generation, batch)
+                    )
+                    self._base = dict(self.positions)
+                    if on_batch is not None:
+                        on_batch(self)
+        async with self._owning:
+            await self._settle()
 
     async def _next_batch(self) -> store.Batch | None:
         assert self.consumer is not None
         records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+        # Only what was fetched from the positions reloaded (a partition just assigned is read
+        # from the beginning until the listener has sought it to its position).
+        records = {tp: rs for tp, rs in records.items() if rs and tp.partition in self._owned}
         if not records:
             return None
         apply, decode, pause = self.model.apply, decode_event, asyncio.sleep
@@ -198,7 +250,7 @@ class Projector:
         finally:
             self.progress.applied += applied
             self.progress.skipped += skipped
-        return store.Batch.of(self.model.take_changes(), self.positions)
+        return store.Batch.of(self.model.take_changes(), self.positions, self._base)
 
     async def _past_markers(self) -> bool:
         """Moves the positions past transaction markers once idle.
@@ -210,6 +262,8 @@ class Projector:
         assert self.consumer is not None
         moved = False
         for tp in self.tps:
+            if tp.partition not in self._owned:
+                continue
             at = await self.consumer.position(tp)
             if at > self.positions.get(tp.partition, 0):
                 self.positions[tp.partition] = at
@@ -233,8 +287,13 @@ class Projector:
             headers=[("reason", reason.encode()), ("source", source.encode())],
         )
 
-    async def _finish(self, pending: asyncio.Task[None]) -> bool:
-        """Waits for a batch write; on failure reloads what was committed and seeks back."""
+    async def _settle(self, reload: bool = True) -> bool:
+        """Waits for the batch write in flight, if any. On failure: with `reload`, reloads what
+        was committed (reconnecting first if need be, see `_stale`); without, only marks the
+        state stale (the rebalance listener: an assignment reloads next)."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return True
         started = time.monotonic()
         try:
             try:
@@ -245,29 +304,79 @@ class Projector:
             return True
         except store.GenerationChanged:
             log.info("the read models were rebuilt and swapped; reloading")
-            await self.reload()
-            return False
+        except store.PositionMoved as exc:
+            log.warning("%s: another projector owns it now; reloading", exc)
         except Exception as exc:
             log.warning("writing a batch failed (%s: %s); reloading from the last committed batch",
                         type(exc).__name__, exc)  # fmt: skip
-        await self._reconnect_and_reload()
+            self._stale = True
+        if not reload:
+            self._stale = True
+        elif not self._stale:
+            try:
+                await self.reload()
+            except Exception:
+                self._stale = True
         return False
 
     async def _reconnect_and_reload(self) -> None:
         """A fresh connection (the old one may be closed or stuck mid-protocol) and the last
         committed state, tried with backoff for as long as PostgreSQL is away."""
         delay = 0.5
-        while True:
+        while not self._stop.is_set():
             await asyncio.sleep(delay)
             try:
-                if self.conn is not None:
-                    self.conn.terminate()
-                    self.conn = None
-                self.conn = await asyncpg.connect(self.dsn, timeout=10)
-                await self.reload()
+                # Per attempt, not across the sleeps: a rebalance may come in between.
+                async with self._owning:
+                    if self.conn is not None:
+                        self.conn.terminate()
+                        self.conn = None
+                    self.conn = await asyncpg.connect(self.dsn, timeout=10)
+                    await self.reload()
                 log.info("reconnected to PostgreSQL and reloaded the last committed batch")
                 return
             except Exception as exc:
                 log.warning("PostgreSQL not back yet (%s: %s); again in %.1f s",
                             type(exc).__name__, exc, min(delay * 2, 5.0))  # fmt: skip
                 delay = min(delay * 2, 5.0)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """The group's rebalances: partitions leave once the batch in flight is written (or has
+    failed), and the partitions assigned are reloaded before a record of them is applied."""
+
+    def __init__(self, projector: Projector) -> None:
+        self.projector = projector
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        p = self.projector
+        async with p._owning:  # after the batch being built, if any
+            await p._settle(reload=False)
+            gone = {tp.partition for tp in revoked}
+            p.tps = [tp for tp in p.tps if tp.partition not in gone]
+            p._owned -= gone
+            for partition in gone:
+                p.positions.pop(partition, None)
+                p._base.pop(partition, None)
+        log.info("revoked: %s", sorted(gone))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        p = self.projector
+        assert p.consumer is not None
+        async with p._owning:
+            p.tps = sorted(p.consumer.assignment())
+            if p._stale:
+                p._owned = set()
+                log.info("assigned: %s (reloaded once PostgreSQL answers)",
+                         sorted(tp.partition for tp in p.tps))  # fmt: skip
+                return
+            try:
+                with watchdog.current().busy("projector reload after an assignment"):
+                    await p.reload()
+            except Exception as exc:  # PostgreSQL away: the loop reconnects and reloads
+                log.warning("reloading after an assignment failed (%s: %s)",
+                            type(exc).__name__, exc)  # fmt: skip
+                p._owned = set()
+                p._stale = True
+                return
+        log.info("assigned: %s", sorted(tp.partition for tp in p.tps))
