@@ -115,6 +115,8 @@ class Projector:
         self._pending: asyncio.Task[None] | None = None
         # What is in memory may be ahead of what was committed: reload before going on.
         self._stale = False
+        # Bumped by every rebalance: records fetched in an older epoch are never applied.
+        self.epoch = 0
         self._stop = asyncio.Event()  # run's: ends a reconnection's retries too
         self.model = ReadModel()
         self.generation = 0
@@ -207,11 +209,18 @@ class Projector:
                 await self._reconnect_and_reload()
             if until_caught_up and all(self.positions.get(p, 0) >= t for p, t in target.items()):
                 break
+            # Kafka is awaited outside the lock: during a rebalance the consumer waits for the
+            # new assignment, which waits for the listener, which waits for the lock.
+            epoch = self.epoch
+            records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+            marks = None if records else await self._marker_positions()
             async with self._owning:
-                batch = await self._next_batch()
+                if epoch != self.epoch:
+                    continue  # fetched across a rebalance: read again from the positions reloaded
+                batch = await self._apply(records)
                 if not await self._settle():
                     continue  # reloaded: what was just read is read again from the positions
-                if batch is None and await self._past_markers():
+                if batch is None and marks and self._past_markers(marks):
                     batch = store.Batch.of(self.model.take_changes(), self.positions, self._base)
                 if batch is not None:
                     self._pending = asyncio.create_task(
@@ -223,9 +232,9 @@ class Projector:
         async with self._owning:
             await self._settle()
 
-    async def _next_batch(self) -> store.Batch | None:
-        assert self.consumer is not None
-        records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+    async def _apply(
+        self, records: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> store.Batch | None:
         # Only what was fetched from the positions reloaded (a partition just assigned is read
         # from the beginning until the listener has sought it to its position).
         records = {tp: rs for tp, rs in records.items() if rs and tp.partition in self._owned}
@@ -252,21 +261,29 @@ class Projector:
             self.progress.skipped += skipped
         return store.Batch.of(self.model.take_changes(), self.positions, self._base)
 
-    async def _past_markers(self) -> bool:
+    async def _marker_positions(self) -> dict[int, int] | None:
+        """The consumer's position in each partition owned, once idle (None mid-rebalance)."""
+        assert self.consumer is not None
+        try:
+            return {
+                tp.partition: await asyncio.wait_for(self.consumer.position(tp), 1.0)
+                for tp in self.tps
+                if tp.partition in self._owned
+            }
+        except Exception:  # revoked meanwhile, or being reassigned
+            return None
+
+    def _past_markers(self, marks: dict[int, int]) -> bool:
         """Moves the positions past transaction markers once idle.
 
         The writer appends in transactions, and each commit marker takes an offset of its own
         that no record is returned for: without this the stored position would stay one short
         of the end forever, and a lag of zero (what a rebuild waits for) would never come.
         """
-        assert self.consumer is not None
         moved = False
-        for tp in self.tps:
-            if tp.partition not in self._owned:
-                continue
-            at = await self.consumer.position(tp)
-            if at > self.positions.get(tp.partition, 0):
-                self.positions[tp.partition] = at
+        for partition, at in marks.items():
+            if partition in self._owned and at > self.positions.get(partition, 0):
+                self.positions[partition] = at
                 moved = True
         return moved
 
@@ -355,6 +372,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             gone = {tp.partition for tp in revoked}
             p.tps = [tp for tp in p.tps if tp.partition not in gone]
             p._owned -= gone
+            p.epoch += 1
             for partition in gone:
                 p.positions.pop(partition, None)
                 p._base.pop(partition, None)
@@ -364,6 +382,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         p = self.projector
         assert p.consumer is not None
         async with p._owning:
+            p.epoch += 1
             p.tps = sorted(p.consumer.assignment())
             if p._stale:
                 p._owned = set()
