@@ -10,9 +10,12 @@ import signal
 import time
 
 import asyncpg
+import pytest
 
 from events.topics import topics
+from projections.read_model import ReadModel
 from services import kafka_admin
+from services.projector import store
 from tests.support.histories import generate, produce
 from tests.support.projections import (
     applied,
@@ -98,3 +101,31 @@ async def test_sigkill_one_projector_of_two_and_the_other_finishes_its_partition
         await drop(ready_stack.dsn, live, clean)
     assert len(alone["contracts"]) == 200
     assert survived == alone
+
+
+async def test_a_batch_from_where_a_partition_no_longer_is_writes_nothing(
+    ready_stack: Stack,
+) -> None:
+    """The fence: a projector that lost a partition (another has moved its position since)
+    cannot write a batch for it, nor move its position back."""
+    schema = unique("fence").replace("-", "_")
+    conn = await asyncpg.connect(ready_stack.dsn)
+    try:
+        await store.ensure_live_schema(conn, schema, unique("fence"))
+        generation = await conn.fetchval(f"SELECT generation FROM {schema}.meta")
+        empty = store.Batch.of(ReadModel().take_changes(), {})
+
+        def batch(starts: dict[int, int], positions: dict[int, int]) -> store.Batch:
+            return dataclasses.replace(empty, positions=sorted(positions.items()), starts=starts)
+
+        await store.write(conn, schema, schema, generation, batch({}, {0: 10}))
+        with pytest.raises(store.PositionMoved):  # a second first batch: the row exists
+            await store.write(conn, schema, schema, generation, batch({}, {0: 5}))
+        with pytest.raises(store.PositionMoved):  # from 3, where another was before
+            await store.write(conn, schema, schema, generation, batch({0: 3}, {0: 8}))
+        await store.write(conn, schema, schema, generation, batch({0: 10}, {0: 12}))
+        stored = await conn.fetchval(f"SELECT next_offset FROM {schema}.positions")
+    finally:
+        await conn.close()
+        await drop(ready_stack.dsn, schema)
+    assert stored == 12
