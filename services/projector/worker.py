@@ -37,6 +37,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
+from aiokafka.errors import KafkaError
 
 from events.serialization import decode_event
 from events.topics import TopicSpec
@@ -212,7 +213,12 @@ class Projector:
             # Kafka is awaited outside the lock: during a rebalance the consumer waits for the
             # new assignment, which waits for the listener, which waits for the lock.
             epoch = self.epoch
-            records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+            try:
+                records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+            except KafkaError as exc:  # Kafka away: the consumer re-connects by itself
+                log.warning("no records (%s: %s); again in 1 s", type(exc).__name__, exc)
+                await asyncio.sleep(1.0)
+                continue
             marks = None if records else await self._marker_positions()
             async with self._owning:
                 if epoch != self.epoch:
