@@ -312,8 +312,8 @@ class Projector:
 
     async def _settle(self, reload: bool = True) -> bool:
         """Waits for the batch write in flight, if any. On failure: with `reload`, reloads what
-        was committed (reconnecting first if need be, see `_stale`); without, only marks the
-        state stale (the rebalance listener: an assignment reloads next)."""
+        was committed; without (the rebalance listener: an assignment reloads next), not. A
+        failure of the connection marks the state `_stale`: reconnect, then reload."""
         pending, self._pending = self._pending, None
         if pending is None:
             return True
@@ -333,9 +333,7 @@ class Projector:
             log.warning("writing a batch failed (%s: %s); reloading from the last committed batch",
                         type(exc).__name__, exc)  # fmt: skip
             self._stale = True
-        if not reload:
-            self._stale = True
-        elif not self._stale:
+        if reload and not self._stale:
             try:
                 await self.reload()
             except Exception:
