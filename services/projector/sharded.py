@@ -19,7 +19,7 @@ import asyncio
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
 from multiprocessing.synchronize import Event as ProcessEvent
@@ -31,6 +31,10 @@ from services.projector.worker import Projector, tune_gc
 from services.settings import Settings
 
 log = logging.getLogger("ledger.projector")
+
+# How long a rebuild member's assignment must stay the same before it begins: longer than the
+# heartbeat interval, within which a member notices a rebalance.
+GROUP_SETTLE_S = 1.5
 
 
 def projector(
@@ -72,7 +76,7 @@ class Replayed:
     skipped: int
     poisoned: int
     ready_after: float
-    """Seconds from the call until the first member had connected (process start-up)."""
+    """Seconds from the call until the first member began (start-up, joining the group)."""
     seconds: float
     """Seconds from then until every partition had caught up, its last batch written."""
 
@@ -82,7 +86,8 @@ class _Shared:
     """What the members report to the parent, in shared memory, one slot per member."""
 
     counts: SynchronizedArray[int]  # applied, skipped, poisoned: 3 slots per member
-    ready: SynchronizedArray[float]  # when each member was ready (time.time()), 0 before
+    joined: SynchronizedArray[int]  # 1 once a member's consumer has subscribed
+    ready: SynchronizedArray[float]  # when each member began to apply (time.time()), 0 before
     failed: Synchronized[int]
     stop: ProcessEvent
 
@@ -104,15 +109,15 @@ async def member(
     group: str,
     stop: asyncio.Event,
     on_batch: Callable[[Projector], None] | None = None,
-    on_ready: Callable[[], None] | None = None,
+    on_ready: Callable[[Projector], Awaitable[None]] | None = None,
 ) -> Projector:
     """One member of a rebuild's group, until `stop` is set."""
     p = projector(settings, schema, group_id=group)
     await p.start()
     tune_gc()
-    if on_ready is not None:
-        on_ready()
     try:
+        if on_ready is not None:
+            await on_ready(p)
         await p.run(stop, on_batch=on_batch)
     finally:
         await p.stop()
@@ -130,7 +135,21 @@ async def _member(settings: Settings, schema: str, group: str, i: int, sh: _Shar
     def report(p: Projector) -> None:
         sh.counts[3 * i : 3 * i + 3] = [p.progress.applied, p.progress.skipped, p.progress.poisoned]
 
-    def ready() -> None:
+    async def ready(p: Projector) -> None:
+        # The members started together join the group before any applies a record: otherwise
+        # the first would take every partition, and give most back (reloading) moments later.
+        sh.joined[i] = 1
+        deadline = time.monotonic() + 10
+        while not all(sh.joined[:]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        last, since = None, time.monotonic()
+        while time.monotonic() < deadline:
+            owned = (tuple(p.tps), frozenset(p._owned))
+            if owned != last:
+                last, since = owned, time.monotonic()
+            elif time.monotonic() - since > GROUP_SETTLE_S:
+                break
+            await asyncio.sleep(0.05)
         sh.ready[i] = time.time()
 
     watching = asyncio.create_task(watch())
@@ -179,6 +198,7 @@ async def replay(
     ctx = multiprocessing.get_context("spawn")
     sh = _Shared(
         counts=ctx.Array("q", 3 * count),
+        joined=ctx.Array("b", count),
         ready=ctx.Array("d", count),
         failed=ctx.Value("i", 0),
         stop=ctx.Event(),
