@@ -48,7 +48,7 @@ async def test_a_replay_sharded_over_processes_equals_one_in_a_single_process(
     ready_stack: Stack,
 ) -> None:
     """What `ledger projections rebuild` does with LEDGER_REBUILD_PROCESSES=3: three processes,
-    two partitions each, writing into one schema."""
+    members of the rebuild's consumer group, sharing the partitions and one schema."""
     prefix = unique("rs")
     t = topics(prefix)
     await kafka_admin.ensure_topics(ready_stack.bootstrap, t)
