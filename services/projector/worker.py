@@ -175,11 +175,10 @@ class Projector:
         own = {tp.partition for tp in self.tps}
         self.positions = {p: at for p, at in positions.items() if p in own}
         for tp in self.tps:
-            offset = self.positions.get(tp.partition)
-            if offset is None:
-                await self.consumer.seek_to_beginning(tp)
-            else:
-                self.consumer.seek(tp, offset)
+            # Offset 0 rather than seek_to_beginning, which waits for the fetcher (in the
+            # rebalance listener, that may be waiting for the assignment): were the log's start
+            # ever past 0, the reset policy (earliest) would take the consumer there.
+            self.consumer.seek(tp, self.positions.get(tp.partition, 0))
         self._base = dict(self.positions)
         self._owned = own
         self._stale = False
