@@ -174,14 +174,14 @@ class Projector:
         # Only this projector's own: another's position is not this one's to write.
         own = {tp.partition for tp in self.tps}
         self.positions = {p: at for p, at in positions.items() if p in own}
-        for tp in self.tps:
-            # Offset 0 rather than seek_to_beginning, which waits for the fetcher (in the
-            # rebalance listener, that may be waiting for the assignment): were the log's start
-            # ever past 0, the reset policy (earliest) would take the consumer there.
-            self.consumer.seek(tp, self.positions.get(tp.partition, 0))
         self._base = dict(self.positions)
         self._owned = own
         self._stale = False
+        # Offset 0 rather than seek_to_beginning, which waits for the fetcher (in the rebalance
+        # listener, that may be waiting for the assignment): were the log's start ever past 0,
+        # the reset policy (earliest) would take the consumer there.
+        self._rewind()
+        self.epoch += 1  # what was fetched before these seeks is never applied
 
     async def end_offsets(self) -> dict[int, int]:
         assert self.consumer is not None
@@ -221,7 +221,10 @@ class Projector:
             marks = None if records else await self._marker_positions()
             async with self._owning:
                 if epoch != self.epoch:
-                    continue  # fetched across a rebalance: read again from the positions reloaded
+                    # Fetched across a reload: dropped, and read again from the positions (the
+                    # consumer may have moved past them since the reload's seek).
+                    self._rewind()
+                    continue
                 batch = await self._apply(records)
                 if not await self._settle():
                     continue  # reloaded: what was just read is read again from the positions
@@ -237,6 +240,13 @@ class Projector:
         async with self._owning:
             await self._settle()
 
+    def _rewind(self) -> None:
+        """The consumer back to the position of each partition owned (nothing applied past)."""
+        assert self.consumer is not None
+        for tp in self.tps:
+            if tp.partition in self._owned:
+                self.consumer.seek(tp, self.positions.get(tp.partition, 0))
+
     async def _apply(
         self, records: dict[TopicPartition, list[ConsumerRecord]]
     ) -> store.Batch | None:
@@ -249,6 +259,11 @@ class Projector:
         applied = skipped = read = 0
         try:
             for tp, rs in records.items():
+                at = self.positions.get(tp.partition, 0)
+                if rs[0].offset < at:  # never behind the position: nothing is applied twice
+                    rs = [r for r in rs if r.offset >= at]
+                    if not rs:
+                        continue
                 for r in rs:
                     read += 1
                     if not read % YIELD_EVERY:
