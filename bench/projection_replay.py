@@ -257,10 +257,10 @@ async def main(args: argparse.Namespace) -> int:
     print(f"{'(b) projector, caught up':<28}{proj_s:>10.2f}{proj_rate:>12,.0f}")
     print(f"projector / bare: {proj_rate / bare_rate:.0%}")
     print(
-        f"projector: {args.processes} process(es), each owning some of the {spec.partitions} "
-        f"partitions; {proj_cpu:.1f} s of CPU in all; (b) is timed from the first process "
-        f"ready (connected, model loaded) to the last caught up; {p.ready_after:.1f} s of "
-        "process start-up before that"
+        f"projector: {args.processes} process(es) in a consumer group, sharing the "
+        f"{spec.partitions} partitions; {proj_cpu:.1f} s of CPU in all; (b) is timed from the "
+        f"first process ready (connected, the group joined) to the last partition caught up; "
+        f"{p.ready_after:.1f} s of process start-up and joining before that"
     )
     print(f"load average before / after: {load_before} / {load_after}")
     print()

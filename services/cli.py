@@ -77,6 +77,16 @@ def _serve(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
 def _projections_rebuild(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     from services.projector import commands
 
+    if args.join:
+        from services.serve import until_signalled
+
+        code: list[int] = []
+
+        async def join(stop: asyncio.Event) -> None:
+            code.append(await commands.join_rebuild(settings(), stop))
+
+        until_signalled(join)
+        return code[0] if code else 0
     return asyncio.run(commands.rebuild(settings()))
 
 
@@ -227,11 +237,16 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("process", choices=PROCESSES)
 
     pj = commands("projections", "the margin read models in PostgreSQL")
-    command(
+    rb = command(
         pj,
         "rebuild",
         _projections_rebuild,
         "replay the events topic into fresh tables and swap them in",
+    )
+    rb.add_argument(
+        "--join",
+        action="store_true",
+        help="be one more member of the rebuild under way (one process; run one per core)",
     )
     command(pj, "status", _projections_status, "per partition: the offset applied and the lag")
 

@@ -23,7 +23,7 @@ def _logging() -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
-def _until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+def until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     _logging()
 
     async def run() -> None:
@@ -70,14 +70,14 @@ def serve_writer(settings: Settings) -> None:
         )
         await writer.run(stop)
 
-    _until_signalled(main)
+    until_signalled(main)
 
 
 def serve_projector(settings: Settings) -> None:
     from services.projector.commands import serve
 
     watchdog.install("projector", settings.watchdog_s)
-    _until_signalled(lambda stop: serve(settings, stop))
+    until_signalled(lambda stop: serve(settings, stop))
 
 
 def serve_risk(settings: Settings) -> None:
@@ -92,4 +92,4 @@ def serve_webhooks(settings: Settings) -> None:
     from services.webhooks import Deliverer
 
     watchdog.install("webhooks", settings.watchdog_s)
-    _until_signalled(Deliverer(settings.dsn).run)
+    until_signalled(Deliverer(settings.dsn).run)

@@ -70,6 +70,17 @@ class Settings(BaseSettings):
         ge=1,
         validation_alias=AliasChoices("LEDGER_REBUILD_PROCESSES"),
     )
+    # The live projectors' consumer group: every `ledger serve projector` in it owns some of the
+    # events topic's partitions (empty: `<topic prefix>.projector`). Their positions stay in
+    # PostgreSQL; Kafka's committed offsets are never used.
+    projector_group: str = Field("", validation_alias=AliasChoices("LEDGER_PROJECTOR_GROUP"))
+    # A live projector's static membership of that group (group.instance.id): restarted under
+    # the same id it takes its partitions back at once. Unique per projector: a second one on
+    # the same host must set another; empty means dynamic membership.
+    projector_instance_id: str = Field(
+        default_factory=lambda: f"projector-{socket.gethostname()}",
+        validation_alias=AliasChoices("LEDGER_PROJECTOR_INSTANCE_ID"),
+    )
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
     # Every await on Kafka in the writer's transaction path gives up after this long (seconds).
     writer_kafka_timeout_s: float = Field(
@@ -118,6 +129,10 @@ class Settings(BaseSettings):
     @property
     def topics(self) -> Topics:
         return topics(self.topic_prefix)
+
+    @property
+    def projector_group_id(self) -> str:
+        return self.projector_group or f"{self.topic_prefix}.projector"
 
     @property
     def local_api_url(self) -> str:

@@ -8,10 +8,12 @@ import sys
 import time
 from typing import TextIO
 
+import asyncpg
+
 from services.db import connection
 from services.kafka_log import log_ends
 from services.projector import store
-from services.projector.sharded import projector, replay
+from services.projector.sharded import member, projector, rebuild_group, replay
 from services.projector.worker import tune_gc
 from services.settings import Settings
 
@@ -33,11 +35,15 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             "%s has an older layout: rebuilding it from the log", settings.projection_schema
         )
         await rebuild(settings)
-    live = projector(settings)
+    group = settings.projector_group_id
+    live = projector(settings, group_id=group, instance_id=settings.projector_instance_id)
     await live.start()
     tune_gc()
     log.info(
-        "projecting %s into schema %s", settings.topics.events.name, settings.projection_schema
+        "projecting %s into schema %s as a member of group %s",
+        settings.topics.events.name,
+        settings.projection_schema,
+        group,
     )
     try:
         await live.run(stop)
@@ -63,6 +69,41 @@ async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
         f"in {replayed.seconds:.1f} s by {replayed.processes} process(es), swapped in",
         file=out,
     )
+    return 0
+
+
+async def join_rebuild(settings: Settings, stop: asyncio.Event, out: TextIO = sys.stderr) -> int:
+    """One member of the rebuild under way (started by `ledger projections rebuild`, on this
+    machine or another), until the rebuilt tables are swapped in (or `stop`): run one per core
+    to spare."""
+    nxt = store.next_of(settings.projection_schema)
+    async with connection(settings.dsn) as conn:
+        if not await conn.fetchval(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = $1", nxt
+        ):
+            print(f"no rebuild under way ({nxt} does not exist)", file=out)
+            return 1
+    group = await rebuild_group(settings, nxt)
+    print(f"joining rebuild group {group}", file=out)
+
+    async def until_swapped() -> None:
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            try:
+                if await rebuild_group(settings, nxt) != group:
+                    break  # swapped in, and another rebuild begun
+            except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+                break  # swapped in (renamed away) or abandoned
+            except (OSError, asyncpg.PostgresError):
+                continue
+        stop.set()
+
+    watching = asyncio.create_task(until_swapped())
+    try:
+        await member(settings, nxt, group, stop)
+    finally:
+        watching.cancel()
+    print("the rebuild is over", file=out)
     return 0
 
 

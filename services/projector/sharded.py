@@ -1,12 +1,16 @@
-"""A replay of the events topic split over processes, one per shard of its partitions.
+"""A replay of the events topic by projectors in a consumer group of its own (a rebuild).
 
-A contract's events are all in one partition (the topic is keyed by contract_id), so shards
-never touch the same rows: each runs its own `Projector` over its partitions, writing its own
-batches and positions into the same schema. Applying events is CPU-bound Python, one core per
-process; with two processes on two cores a rebuild runs about as fast as the machine allows.
+A rebuild is the live projector run under a fresh group into a fresh schema: each member owns
+the partitions the group assigns it (a contract's events are all in one partition, so members
+never touch the same rows) and writes its own batches and positions into that schema, fenced by
+them as the live projectors are. Applying events is CPU-bound Python, one core per process:
+`replay` starts `processes` members on this machine, and a member started on another machine
+under the same group (`ledger projections rebuild --join`) takes a share of the partitions.
+The replay is over when every partition's position in the schema has reached the end offset it
+had when the replay started; the members are then stopped.
 
-Processes are spawned (not forked: the parent has an event loop running), and report how far
-they are through shared memory, which the parent turns into progress lines.
+Processes are spawned (not forked: the parent has an event loop running), and report their
+counts through shared memory; progress is read from the positions in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,24 +19,29 @@ import asyncio
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
+from multiprocessing.synchronize import Event as ProcessEvent
 
+from services.db import connection
+from services.kafka_log import log_ends
 from services.projector.worker import Projector, tune_gc
 from services.settings import Settings
 
 log = logging.getLogger("ledger.projector")
 
-
-def shards(partitions: int, processes: int) -> list[list[int]]:
-    """Partitions dealt round-robin over at most `processes` shards, none empty."""
-    count = max(1, min(processes, partitions))
-    return [list(range(i, partitions, count)) for i in range(count)]
+# How long a rebuild member's assignment must stay the same before it begins: longer than the
+# heartbeat interval, within which a member notices a rebalance.
+GROUP_SETTLE_S = 1.5
 
 
 def projector(
-    settings: Settings, schema: str | None = None, partitions: Sequence[int] | None = None
+    settings: Settings,
+    schema: str | None = None,
+    partitions: Sequence[int] | None = None,
+    group_id: str | None = None,
+    instance_id: str | None = None,
 ) -> Projector:
     return Projector(
         settings.kafka_bootstrap_servers,
@@ -44,7 +53,17 @@ def projector(
         max_batch=settings.projector_batch,
         partitions=partitions,
         cache_contracts=settings.projector_cache_contracts,
+        group_id=group_id,
+        instance_id=instance_id,
     )
+
+
+async def rebuild_group(settings: Settings, schema: str) -> str:
+    """The consumer group of the rebuild into `schema`: one per generation of the tables, so
+    that members joining from other machines find it, and no two rebuilds share one."""
+    async with connection(settings.dsn) as conn:
+        generation = await conn.fetchval(f"SELECT generation FROM {schema}.meta")
+    return f"{settings.projector_group_id}.rebuild.{schema}.{generation}"
 
 
 @dataclass
@@ -54,58 +73,94 @@ class Replayed:
     skipped: int
     poisoned: int
     ready_after: float
-    """Seconds from the call until every shard had connected and loaded (process start-up)."""
+    """Seconds from the call until the first member began (start-up, joining the group)."""
     seconds: float
-    """Seconds from then until every shard had caught up, its last batch written."""
+    """Seconds from then until every partition had caught up, its last batch written."""
 
 
 @dataclass
 class _Shared:
-    """What the shards report to the parent, in shared memory, one slot per shard."""
+    """What the members report to the parent, in shared memory, one slot per member."""
 
-    read: SynchronizedArray[int]  # offsets consumed (events and transaction markers)
-    counts: SynchronizedArray[int]  # applied, skipped, poisoned: 3 slots per shard
-    ready: SynchronizedArray[float]  # when each shard was ready (time.time()), 0 before
-    done: SynchronizedArray[float]  # when each shard had caught up, its last batch written
+    counts: SynchronizedArray[int]  # applied, skipped, poisoned: 3 slots per member
+    joined: SynchronizedArray[int]  # 1 once a member's consumer has subscribed
+    ready: SynchronizedArray[float]  # when each member began to apply (time.time()), 0 before
     failed: Synchronized[int]
+    stop: ProcessEvent
 
 
-def _run_shard(settings: Settings, schema: str, partitions: list[int], i: int, sh: _Shared) -> None:
+def _run_member(settings: Settings, schema: str, group: str, i: int, sh: _Shared) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     try:
-        asyncio.run(_shard(settings, schema, partitions, i, sh))
+        asyncio.run(_member(settings, schema, group, i, sh))
     except BaseException:
         with sh.failed.get_lock():
             sh.failed.value += 1
-        log.exception("projector shard %d (partitions %s) failed", i, partitions)
+        log.exception("rebuild member %d failed", i)
         raise
 
 
-async def _shard(
+async def member(
     settings: Settings,
     schema: str,
-    partitions: list[int],
-    i: int,
-    sh: _Shared,
-    on_progress: Callable[[int, float], None] | None = None,
-) -> None:
-    p = projector(settings, schema, partitions)
+    group: str,
+    stop: asyncio.Event,
+    on_batch: Callable[[Projector], None] | None = None,
+    on_ready: Callable[[Projector], Awaitable[None]] | None = None,
+) -> Projector:
+    """One member of a rebuild's group, until `stop` is set."""
+    p = projector(settings, schema, group_id=group)
     await p.start()
     tune_gc()
-
-    def report(p: Projector) -> None:
-        sh.read[i] = sum(p.positions.values())
-        sh.counts[3 * i : 3 * i + 3] = [p.progress.applied, p.progress.skipped, p.progress.poisoned]
-        if on_progress is not None:  # in this process: nobody else is watching the counters
-            on_progress(sh.read[i], sh.ready[i])
-
-    sh.ready[i] = time.time()
     try:
-        await p.run(asyncio.Event(), until_caught_up=True, on_batch=report)
-        report(p)
-        sh.done[i] = time.time()
+        if on_ready is not None:
+            await on_ready(p)
+        await p.run(stop, on_batch=on_batch)
     finally:
         await p.stop()
+    return p
+
+
+async def _member(settings: Settings, schema: str, group: str, i: int, sh: _Shared) -> None:
+    stop = asyncio.Event()
+
+    async def watch() -> None:
+        while not sh.stop.is_set():
+            await asyncio.sleep(0.05)
+        stop.set()
+
+    def report(p: Projector) -> None:
+        sh.counts[3 * i : 3 * i + 3] = [p.progress.applied, p.progress.skipped, p.progress.poisoned]
+
+    async def ready(p: Projector) -> None:
+        # The members started together join the group before any applies a record: otherwise
+        # the first would take every partition, and give most back (reloading) moments later.
+        sh.joined[i] = 1
+        deadline = time.monotonic() + 10
+        while not all(sh.joined[:]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        last, since = None, time.monotonic()
+        while time.monotonic() < deadline:
+            owned = (tuple(p.tps), frozenset(p._owned))
+            if owned != last:
+                last, since = owned, time.monotonic()
+            elif time.monotonic() - since > GROUP_SETTLE_S:
+                break
+            await asyncio.sleep(0.05)
+        sh.ready[i] = time.time()
+
+    watching = asyncio.create_task(watch())
+    try:
+        p = await member(settings, schema, group, stop, report, ready)
+        report(p)
+    finally:
+        watching.cancel()
+
+
+async def positions(dsn: str, schema: str) -> dict[int, int]:
+    async with connection(dsn) as conn:
+        rows = await conn.fetch(f"SELECT partition, next_offset FROM {schema}.positions")
+        return {r["partition"]: r["next_offset"] for r in rows}
 
 
 async def replay(
@@ -114,64 +169,76 @@ async def replay(
     processes: int,
     on_progress: Callable[[int, float], None] | None = None,
 ) -> Replayed:
-    """Replays the whole topic into `schema` with one process per shard, until every shard has
-    reached the end of the log as it was when it started. `on_progress(read, started)` is
-    called a few times a second with the offsets read so far. One shard runs in this process."""
+    """Replays the whole topic into `schema` with `processes` members of its rebuild group
+    (one runs in this process when it is 1), until every partition has reached the end of the
+    log as it was when the replay started. `on_progress(applied, started)` is called a few
+    times a second with the sum of the positions written so far."""
     called = time.time()
-    groups = shards(settings.topics.events.partitions, processes)
+    targets = await log_ends(settings.kafka_bootstrap_servers, settings.topics.events)
+    group = await rebuild_group(settings, schema)
+    count = max(1, processes)
     ctx = multiprocessing.get_context("spawn")
     sh = _Shared(
-        read=ctx.Array("q", len(groups)),
-        counts=ctx.Array("q", 3 * len(groups)),
-        ready=ctx.Array("d", len(groups)),
-        done=ctx.Array("d", len(groups)),
+        counts=ctx.Array("q", 3 * count),
+        joined=ctx.Array("b", count),
+        ready=ctx.Array("d", count),
         failed=ctx.Value("i", 0),
+        stop=ctx.Event(),
     )
-    if len(groups) == 1:
-        await _shard(settings, schema, groups[0], 0, sh, on_progress)
-        return _replayed(sh, called, on_progress)
-    procs = [
-        ctx.Process(
-            target=_run_shard,
-            args=(settings, schema, group, i, sh),
-            name=f"ledger-projector-shard-{i}",
-            daemon=True,
-        )
-        for i, group in enumerate(groups)
-    ]
-    for proc in procs:
-        proc.start()
+    procs: list[multiprocessing.process.BaseProcess] = []
+    local: asyncio.Task[None] | None = None
+    if count == 1:
+        local = asyncio.create_task(_member(settings, schema, group, 0, sh))
+    else:
+        procs = [
+            ctx.Process(
+                target=_run_member,
+                args=(settings, schema, group, i, sh),
+                name=f"ledger-projector-rebuild-{i}",
+                daemon=True,
+            )
+            for i in range(count)
+        ]
+        for proc in procs:
+            proc.start()
     try:
-        while any(proc.is_alive() for proc in procs):
-            if sh.failed.value:
-                raise RuntimeError("a projector shard failed; see its log above")
-            if on_progress is not None and all(sh.ready[:]):
-                on_progress(sum(sh.read[:]), min(sh.ready[:]))
+        while True:
+            if sh.failed.value or any(proc.exitcode not in (None, 0) for proc in procs):
+                raise RuntimeError("a rebuild member failed; see its log above")
+            if local is not None and local.done():
+                local.result()
+                raise RuntimeError("the rebuild member stopped before the replay was over")
+            at = await positions(settings.dsn, schema)
+            ready = [r for r in sh.ready[:] if r]
+            if on_progress is not None and ready:
+                on_progress(sum(at.values()), min(ready))
+            if all(at.get(p, 0) >= end for p, end in targets.items()):
+                break
             await asyncio.sleep(0.2)
+        done = time.time()
+        sh.stop.set()
+        if local is not None:
+            await local
+        for proc in procs:
+            await asyncio.to_thread(proc.join, 60)
     finally:
+        sh.stop.set()
         for proc in procs:
             if proc.is_alive():
                 proc.terminate()
             proc.join()
+        if local is not None and not local.done():
+            local.cancel()
     if sh.failed.value or any(proc.exitcode != 0 for proc in procs):
         codes = [proc.exitcode for proc in procs]
-        raise RuntimeError(f"a projector shard failed (exit codes {codes}); see its log above")
-    return _replayed(sh, called, on_progress)
-
-
-def _replayed(
-    sh: _Shared, called: float, on_progress: Callable[[int, float], None] | None
-) -> Replayed:
-    # From the first shard ready: a shard that started early was already at work meanwhile.
-    ready = min(sh.ready[:])
+        raise RuntimeError(f"a rebuild member failed (exit codes {codes}); see its log above")
+    ready_at = min((r for r in sh.ready[:] if r), default=done)
     counts = sh.counts[:]
-    if on_progress is not None:
-        on_progress(sum(sh.read[:]), ready)
     return Replayed(
-        processes=len(sh.ready),
+        processes=count,
         applied=sum(counts[0::3]),
         skipped=sum(counts[1::3]),
         poisoned=sum(counts[2::3]),
-        ready_after=ready - called,
-        seconds=max(sh.done[:]) - ready,
+        ready_after=ready_at - called,
+        seconds=done - ready_at,
     )

@@ -257,6 +257,15 @@ class GenerationChanged(Exception):
     """The tables were swapped by a rebuild: reload before writing again."""
 
 
+class PositionMoved(Exception):
+    """A partition's stored position is not where this batch starts: another projector owns
+    the partition now (or owned it meanwhile). Nothing of the batch is written; reload."""
+
+    def __init__(self, partition: int) -> None:
+        super().__init__(f"partition {partition}'s position moved under this projector")
+        self.partition = partition
+
+
 @dataclasses.dataclass(frozen=True)
 class Batch:
     """A batch's changes as plain tuples, taken before the model moves on."""
@@ -270,6 +279,8 @@ class Batch:
     closed: list[tuple[str, str, str]]
     positions: list[tuple[int, int]]
     events: list[tuple[bytes, bytes]]  # rows of event_log (`audit_row`): the events applied
+    starts: dict[int, int] = dataclasses.field(default_factory=dict)
+    """Each partition's stored position this batch starts from (none: no row yet)."""
 
     @classmethod
     def of(
@@ -277,6 +288,7 @@ class Batch:
         changes: Changes,
         positions: dict[int, int],
         events: list[tuple[bytes, bytes]] | None = None,
+        starts: dict[int, int] | None = None,
     ) -> Batch:
         return cls(
             contracts=[_contract_tuple(r) for r in changes.contracts.values()],
@@ -288,6 +300,7 @@ class Batch:
             closed=sorted(changes.closed),
             positions=sorted(positions.items()),
             events=events or [],
+            starts=dict(starts or {}),
         )
 
 
@@ -300,6 +313,7 @@ async def write(
         await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", _swap_lock(live))
         if await conn.fetchval(f"SELECT generation FROM {schema}.meta") != generation:
             raise GenerationChanged
+        await _advance(conn, schema, batch)
         await _merge(conn, schema, "contracts", CONTRACT_COLUMNS, ["contract_id"], batch.contracts)
         await _merge(
             conn,
@@ -343,11 +357,34 @@ async def write(
                     ON CONFLICT DO NOTHING""",
                 batch.opened,
             )
-        await conn.executemany(
-            f"""INSERT INTO {schema}.positions (partition, next_offset) VALUES ($1, $2)
-                ON CONFLICT (partition) DO UPDATE SET next_offset = excluded.next_offset""",
-            batch.positions,
-        )
+
+
+async def _advance(conn: asyncpg.Connection, schema: str, batch: Batch) -> None:
+    """The fence: each position moves from where the batch started, or nothing is written.
+
+    Taken first in the batch's transaction: the row lock makes a second writer of the same
+    partition wait for the first to commit, then find the position moved. A projector that lost
+    a partition to another (a rebalance, a pause past its session) thus never writes a batch
+    twice nor moves a position back."""
+    for partition, end in batch.positions:  # in partition order: no two writers deadlock
+        start = batch.starts.get(partition)
+        if start is None:
+            moved = await conn.fetchval(
+                f"""INSERT INTO {schema}.positions (partition, next_offset) VALUES ($1, $2)
+                    ON CONFLICT (partition) DO NOTHING RETURNING 1""",
+                partition,
+                end,
+            )
+        else:
+            moved = await conn.fetchval(
+                f"""UPDATE {schema}.positions SET next_offset = $3
+                    WHERE partition = $1 AND next_offset = $2 RETURNING 1""",
+                partition,
+                start,
+                end,
+            )
+        if moved is None:
+            raise PositionMoved(partition)
 
 
 async def _merge(

@@ -20,6 +20,17 @@ While batch k is written (in PostgreSQL's process, on the other core), batch k+1
 applied in memory. Applying is pure CPU on the event loop's one thread, so it hands the loop
 over every few milliseconds: without that, the write's statements (each a round trip) and
 Kafka's prefetching would only move between batches, and nothing would overlap.
+
+Given a consumer group, projectors on any number of machines share the topic's partitions: each
+applies and writes only the partitions it owns. On a rebalance it finishes the batch in flight
+(the loop and the rebalance listener take turns under one lock, so a batch is never half built
+when partitions move), and after every assignment `reload()`s the state of what it owns and
+seeks there. Each batch's transaction advances a partition's position only from where the batch
+started (`store.PositionMoved` otherwise): a projector that lost a partition without knowing it
+yet (paused past its session) writes nothing more for it, and reloads. aiokafka (0.14) offers
+only the eager rebalance protocol (no cooperative-sticky assignor, aio-libs/aiokafka#1126, and
+no KIP-848 group protocol): every rebalance revokes every partition for a moment; the sticky
+assignor at least gives each member back the partitions it had.
 """
 
 from __future__ import annotations
@@ -35,6 +46,9 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
+from aiokafka.errors import KafkaError
 
 from events.catalogue import EventBase
 from events.serialization import decode_event
@@ -93,11 +107,15 @@ class Projector:
         dead_letters: str | None = None,
         partitions: Sequence[int] | None = None,
         cache_contracts: int = 10_000,
+        group_id: str | None = None,
+        instance_id: str | None = None,
     ) -> None:
         """Projects into schema `live`, or into `schema` (a rebuild's) on behalf of `live`;
-        every partition of `events`, or only `partitions` (a shard of a sharded replay: a
-        contract's events are all in one partition, so shards never touch the same rows);
-        keeping at most `cache_contracts` contracts in memory between batches."""
+        every partition of `events`, or only `partitions`, or, given `group_id`, those the
+        consumer group assigns it (a contract's events are all in one partition, so projectors
+        owning different partitions never touch the same rows). `instance_id`: static
+        membership of the group. At most `cache_contracts` contracts are kept in memory
+        between batches."""
         self.bootstrap = bootstrap
         self.events = events
         self.dsn = dsn
@@ -106,8 +124,22 @@ class Projector:
         self.max_batch = max_batch
         self.dead_letters = dead_letters
         self._dlq: AIOKafkaProducer | None = None
+        self.group_id = group_id
+        self.instance_id = instance_id or None
         own = range(events.partitions) if partitions is None else sorted(set(partitions))
-        self.tps = [TopicPartition(events.name, p) for p in own]
+        # In a group: none until the group assigns some.
+        self.tps = [] if group_id else [TopicPartition(events.name, p) for p in own]
+        # The partitions whose records are applied: those of `tps` once reloaded and sought.
+        self._owned: set[int] = set()
+        # The loop (reading, applying, handing a batch to its write) and the rebalance listener
+        # take turns: partitions never move while a batch is being built.
+        self._owning = asyncio.Lock()
+        self._pending: asyncio.Task[None] | None = None
+        # What is in memory may be ahead of what was committed: reload before going on.
+        self._stale = False
+        # Bumped by every rebalance: records fetched in an older epoch are never applied.
+        self.epoch = 0
+        self._stop = asyncio.Event()  # run's: ends a reconnection's retries too
         self.model = ReadModel()
         self.cache_contracts = cache_contracts
         # The held contracts, least recently touched first (an insertion-ordered set).
@@ -116,6 +148,8 @@ class Projector:
         self._in_flight: set[str] = set()
         self.generation = 0
         self.positions: dict[int, int] = {}
+        # The positions as the batches handed to their writes leave them: where the next starts.
+        self._base: dict[int, int] = {}
         self.progress = Progress()
         self.consumer: AIOKafkaConsumer | None = None
         self.conn: asyncpg.Connection | None = None
@@ -124,6 +158,16 @@ class Projector:
     async def start(self) -> None:
         self.conn = await asyncpg.connect(self.dsn, timeout=10)
         self.reader = await asyncpg.connect(self.dsn, timeout=10)
+        group: dict[str, object] = {}
+        if self.group_id:
+            group = dict(
+                group_id=self.group_id,
+                group_instance_id=self.instance_id,
+                partition_assignment_strategy=(StickyPartitionAssignor,),
+                session_timeout_ms=10_000,
+                heartbeat_interval_ms=1_000,
+                max_poll_interval_ms=300_000,
+            )
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             enable_auto_commit=False,
@@ -131,10 +175,15 @@ class Projector:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
+            **group,
         )
         await self.consumer.start()
-        self.consumer.assign(self.tps)
-        await self.reload()
+        if self.group_id:
+            # Partitions come with the group's assignment: the listener reloads them.
+            self.consumer.subscribe([self.events.name], listener=_Rebalance(self))
+        else:
+            self.consumer.assign(self.tps)
+            await self.reload()
 
     async def stop(self) -> None:
         if self.consumer is not None:
@@ -148,23 +197,26 @@ class Projector:
     async def reload(self) -> None:
         """(Re)establishes the state of the partitions owned (`self.tps`): their positions as
         last committed, no contract held (another process may have written any of them since),
-        and the consumer seeked to the positions. Reads the positions only: its cost does not
-        grow with the history. Call it with no batch write pending (between batches, as `run`
-        does): it reads on the writing connection, and a contract read back while a write is
-        still under way would be read as it was before."""
+        and the consumer sought to the positions. Reads the positions only: its cost does not
+        grow with the history. Called on start and after every assignment by the group, with no
+        batch write pending (it reads on the writing connection, and a contract read back while
+        a write is still under way would be read as it was before)."""
         assert self.conn is not None and self.consumer is not None
+        self._owned = set()
         self.generation, positions = await store.positions(self.conn, self.schema)
         self.model = ReadModel()
         self._recent, self._in_flight = {}, set()
-        # Only this projector's own: writing another shard's position back would move it back.
+        # Only this projector's own: another's position is not this one's to write.
         own = {tp.partition for tp in self.tps}
         self.positions = {p: at for p, at in positions.items() if p in own}
-        for tp in self.tps:
-            offset = self.positions.get(tp.partition)
-            if offset is None:
-                await self.consumer.seek_to_beginning(tp)
-            else:
-                self.consumer.seek(tp, offset)
+        self._base = dict(self.positions)
+        self._owned = own
+        self._stale = False
+        # Offset 0 rather than seek_to_beginning, which waits for the fetcher (in the rebalance
+        # listener, that may be waiting for the assignment): were the log's start ever past 0,
+        # the reset policy (earliest) would take the consumer there.
+        self._rewind()
+        self.epoch += 1  # what was fetched before these seeks is never applied
 
     async def end_offsets(self) -> dict[int, int]:
         assert self.consumer is not None
@@ -185,43 +237,73 @@ class Projector:
         assert self.consumer is not None and self.conn is not None
         self.progress.started = time.monotonic()
         target = await self.end_offsets() if until_caught_up else {}
-        pending: asyncio.Task[None] | None = None
+        self._stop = stop
         while not stop.is_set():
+            if self._stale:
+                await self._reconnect_and_reload()
             if until_caught_up and all(self.positions.get(p, 0) >= t for p, t in target.items()):
                 break
+            # Kafka is awaited outside the lock: during a rebalance the consumer waits for the
+            # new assignment, which waits for the listener, which waits for the lock.
+            epoch = self.epoch
             try:
-                batch = await self._next_batch()
-            except _ReadBackFailed as exc:
-                log.warning("reading contracts back failed (%s); reloading from the last "
-                            "committed batch", exc)  # fmt: skip
-                if pending is not None:
+                records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+            except KafkaError as exc:  # Kafka away: the consumer re-connects by itself
+                log.warning("no records (%s: %s); again in 1 s", type(exc).__name__, exc)
+                await asyncio.sleep(1.0)
+                continue
+            marks = None if records else await self._marker_positions()
+            async with self._owning:
+                if epoch != self.epoch:
+                    # Fetched across a reload: dropped, and read again from the positions (the
+                    # consumer may have moved past them since the reload's seek).
+                    self._rewind()
+                    continue
+                try:
+                    batch = await self._apply(records)
+                except _ReadBackFailed as exc:
+                    log.warning("reading contracts back failed (%s); reloading from the last "
+                                "committed batch", exc)  # fmt: skip
                     with contextlib.suppress(Exception):  # committed or not: reload tells
-                        await pending
-                    pending = None
-                await self._reconnect_and_reload()
-                continue  # what was read is read again from the positions
-            if pending is not None:
-                ok = await self._finish(pending)
-                pending = None
-                if not ok:
+                        await self._settle(reload=False)
+                    self._stale = True  # reconnect, reload, read again from the positions
+                    continue
+                if not await self._settle():
                     continue  # reloaded: what was just read is read again from the positions
-            if batch is not None:
-                pending = asyncio.create_task(
-                    store.write(self.conn, self.schema, self.live, self.generation, batch)
-                )
-                if on_batch is not None:
-                    on_batch(self)
-            elif await self._past_markers():
-                batch = store.Batch.of(self.model.take_changes(), self.positions)
-                pending = asyncio.create_task(
-                    store.write(self.conn, self.schema, self.live, self.generation, batch)
-                )
-        if pending is not None:
-            await self._finish(pending)
+                if batch is None and marks and self._past_markers(marks):
+                    batch = store.Batch.of(
+                        self.model.take_changes(), self.positions, starts=self._base
+                    )
+                if batch is not None:
+                    self._pending = asyncio.create_task(
+                        store.write(self.conn, self.schema, self.live, self.generation, batch)
+                    )
+                    self._base = dict(self.positions)
+                    if on_batch is not None:
+                        on_batch(self)
+        async with self._owning:
+            await self._settle()
 
-    async def _next_batch(self) -> store.Batch | None:
+    def _rewind(self) -> None:
+        """The consumer back to the position of each partition owned (nothing applied past)."""
         assert self.consumer is not None
-        records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+        for tp in self.tps:
+            if tp.partition in self._owned:
+                self.consumer.seek(tp, self.positions.get(tp.partition, 0))
+
+    async def _apply(
+        self, records: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> store.Batch | None:
+        # Only what was fetched from the positions reloaded (a partition just assigned is read
+        # from the beginning until the listener has sought it to its position).
+        owned = {tp: rs for tp, rs in records.items() if rs and tp.partition in self._owned}
+        records = {}
+        for tp, rs in owned.items():
+            at = self.positions.get(tp.partition, 0)
+            if rs[0].offset < at:  # never behind the position: nothing is applied twice
+                rs = [r for r in rs if r.offset >= at]
+            if rs:
+                records[tp] = rs
         if not records:
             return None
         decode, pause = decode_event, asyncio.sleep
@@ -265,7 +347,9 @@ class Projector:
         finally:
             self.progress.applied += applied
             self.progress.skipped += skipped
-        batch = store.Batch.of(self.model.take_changes(), self.positions, audit)
+        batch = store.Batch.of(
+            self.model.take_changes(), self.positions, events=audit, starts=self._base
+        )
         self._release(touched)
         return batch
 
@@ -304,19 +388,29 @@ class Projector:
             del recent[cid]
             evict(cid)
 
-    async def _past_markers(self) -> bool:
+    async def _marker_positions(self) -> dict[int, int] | None:
+        """The consumer's position in each partition owned, once idle (None mid-rebalance)."""
+        assert self.consumer is not None
+        try:
+            return {
+                tp.partition: await asyncio.wait_for(self.consumer.position(tp), 1.0)
+                for tp in self.tps
+                if tp.partition in self._owned
+            }
+        except Exception:  # revoked meanwhile, or being reassigned
+            return None
+
+    def _past_markers(self, marks: dict[int, int]) -> bool:
         """Moves the positions past transaction markers once idle.
 
         The writer appends in transactions, and each commit marker takes an offset of its own
         that no record is returned for: without this the stored position would stay one short
         of the end forever, and a lag of zero (what a rebuild waits for) would never come.
         """
-        assert self.consumer is not None
         moved = False
-        for tp in self.tps:
-            at = await self.consumer.position(tp)
-            if at > self.positions.get(tp.partition, 0):
-                self.positions[tp.partition] = at
+        for partition, at in marks.items():
+            if partition in self._owned and at > self.positions.get(partition, 0):
+                self.positions[partition] = at
                 moved = True
         return moved
 
@@ -331,8 +425,13 @@ class Projector:
             await self._dlq.start()
         await (await kafka_log.dead_letter(self._dlq, self.dead_letters, record, reason))
 
-    async def _finish(self, pending: asyncio.Task[None]) -> bool:
-        """Waits for a batch write; on failure reloads what was committed and seeks back."""
+    async def _settle(self, reload: bool = True) -> bool:
+        """Waits for the batch write in flight, if any. On failure: with `reload`, reloads what
+        was committed; without (the rebalance listener: an assignment reloads next), not. A
+        failure of the connection marks the state `_stale`: reconnect, then reload."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return True
         started = time.monotonic()
         try:
             try:
@@ -343,31 +442,81 @@ class Projector:
             return True
         except store.GenerationChanged:
             log.info("the read models were rebuilt and swapped; reloading")
-            await self.reload()
-            return False
+        except store.PositionMoved as exc:
+            log.warning("%s: another projector owns it now; reloading", exc)
         except Exception as exc:
             log.warning("writing a batch failed (%s: %s); reloading from the last committed batch",
                         type(exc).__name__, exc)  # fmt: skip
-        await self._reconnect_and_reload()
+            self._stale = True
+        if reload and not self._stale:
+            try:
+                await self.reload()
+            except Exception:
+                self._stale = True
         return False
 
     async def _reconnect_and_reload(self) -> None:
         """A fresh connection (the old one may be closed or stuck mid-protocol) and the last
         committed state, tried with backoff for as long as PostgreSQL is away."""
         delay = 0.5
-        while True:
+        while not self._stop.is_set():
             await asyncio.sleep(delay)
             try:
-                for conn in (self.conn, self.reader):
-                    if conn is not None:
-                        conn.terminate()
-                self.conn = self.reader = None
-                self.conn = await asyncpg.connect(self.dsn, timeout=10)
-                self.reader = await asyncpg.connect(self.dsn, timeout=10)
-                await self.reload()
+                # Per attempt, not across the sleeps: a rebalance may come in between.
+                async with self._owning:
+                    for conn in (self.conn, self.reader):
+                        if conn is not None:
+                            conn.terminate()
+                    self.conn = self.reader = None
+                    self.conn = await asyncpg.connect(self.dsn, timeout=10)
+                    self.reader = await asyncpg.connect(self.dsn, timeout=10)
+                    await self.reload()
                 log.info("reconnected to PostgreSQL and reloaded the last committed batch")
                 return
             except Exception as exc:
                 log.warning("PostgreSQL not back yet (%s: %s); again in %.1f s",
                             type(exc).__name__, exc, min(delay * 2, 5.0))  # fmt: skip
                 delay = min(delay * 2, 5.0)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """The group's rebalances: partitions leave once the batch in flight is written (or has
+    failed), and the partitions assigned are reloaded before a record of them is applied."""
+
+    def __init__(self, projector: Projector) -> None:
+        self.projector = projector
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        p = self.projector
+        async with p._owning:  # after the batch being built, if any
+            await p._settle(reload=False)
+            gone = {tp.partition for tp in revoked}
+            p.tps = [tp for tp in p.tps if tp.partition not in gone]
+            p._owned -= gone
+            p.epoch += 1
+            for partition in gone:
+                p.positions.pop(partition, None)
+                p._base.pop(partition, None)
+        log.info("revoked: %s", sorted(gone))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        p = self.projector
+        assert p.consumer is not None
+        async with p._owning:
+            p.epoch += 1
+            p.tps = sorted(p.consumer.assignment())
+            if p._stale:
+                p._owned = set()
+                log.info("assigned: %s (reloaded once PostgreSQL answers)",
+                         sorted(tp.partition for tp in p.tps))  # fmt: skip
+                return
+            try:
+                with watchdog.current().busy("projector reload after an assignment"):
+                    await p.reload()
+            except Exception as exc:  # PostgreSQL away: the loop reconnects and reloads
+                log.warning("reloading after an assignment failed (%s: %s)",
+                            type(exc).__name__, exc)  # fmt: skip
+                p._owned = set()
+                p._stale = True
+                return
+        log.info("assigned: %s", sorted(tp.partition for tp in p.tps))

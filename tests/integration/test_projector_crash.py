@@ -4,36 +4,21 @@ those of a clean rebuild."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 
 from services.db import connection
 from simulation.histories import generate, produce
-from tests.support.projections import applied, dump, replay
-from tests.support.services import ROOT
+from tests.support.projections import applied, dump, replay, start_projector
 from tests.support.stack import Scratch, Stack
 
 EVENTS = 20_000
 
 
-def _start(stack: Stack, prefix: str, schema: str, log: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
-        "DATABASE_URL": stack.dsn,
-        "LEDGER_TOPIC_PREFIX": prefix,
-        "LEDGER_PROJECTION_SCHEMA": schema,
-        # Small batches: many commits to be killed between (or in the middle of).
-        "LEDGER_PROJECTOR_BATCH": "250",
-    }
-    out = open(ROOT / "var" / "log" / log, "ab")  # noqa: SIM115
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", "projector"],
-        cwd=ROOT, env=env, stdout=out, stderr=out,
-    )  # fmt: skip
+def _start(stack: Stack, prefix: str, schema: str) -> subprocess.Popen[bytes]:
+    # Small batches: many commits to be killed between (or in the middle of).
+    return start_projector(stack, prefix, schema, "projector", LEDGER_PROJECTOR_BATCH="250")[0]
 
 
 async def test_sigkill_mid_backlog_then_restart(ready_stack: Stack, scratch: Scratch) -> None:
@@ -45,7 +30,7 @@ async def test_sigkill_mid_backlog_then_restart(ready_stack: Stack, scratch: Scr
     scratch.schemas.append(live)
 
     async with connection(ready_stack.dsn) as conn:
-        proc = _start(ready_stack, prefix, live, f"test-{prefix}-projector.log")
+        proc = _start(ready_stack, prefix, live)
         deadline = time.monotonic() + 120
         while (at := await applied(conn, live)) < 2_000 and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
@@ -54,7 +39,7 @@ async def test_sigkill_mid_backlog_then_restart(ready_stack: Stack, scratch: Scr
         killed_at = await applied(conn, live)
         assert 2_000 <= at <= killed_at < EVENTS, "the kill must land in the middle"
 
-        proc = _start(ready_stack, prefix, live, f"test-{prefix}-projector.log")
+        proc = _start(ready_stack, prefix, live)
         try:
             deadline = time.monotonic() + 180
             while await applied(conn, live) < EVENTS and time.monotonic() < deadline:

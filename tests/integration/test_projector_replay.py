@@ -99,7 +99,7 @@ async def test_a_replay_sharded_over_processes_equals_one_in_a_single_process(
     ready_stack: Stack, scratch: Scratch
 ) -> None:
     """What `ledger projections rebuild` does with LEDGER_REBUILD_PROCESSES=3: three processes,
-    two partitions each, writing into one schema."""
+    members of the rebuild's consumer group, sharing the partitions and one schema."""
     prefix = scratch.prefix("rs")
     t = await scratch.topics(prefix)
     log = generate(EVENTS, contracts=100, seed=11, check=True)

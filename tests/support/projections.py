@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -12,6 +17,8 @@ from services.db import connection
 from services.kafka_log import log_ends
 from services.projector import store
 from services.projector.worker import Projector
+from tests.support.services import LEDGER, ROOT
+from tests.support.stack import Stack
 
 TABLES = (
     "contracts",
@@ -97,3 +104,61 @@ async def dump_contracts(
             ]
             for t in TABLES
         }
+
+
+def start_projector(
+    stack: Stack, prefix: str, schema: str, name: str, **env: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`ledger serve projector` on topics of `prefix` into `schema` (its group: the prefix's),
+    logging to var/log/test-<prefix>-<name>.log; `env` overrides settings. Returns the process
+    and its log."""
+    log = ROOT / "var" / "log" / f"test-{prefix}-{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    out = open(log, "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [*LEDGER, "serve", "projector"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
+            "DATABASE_URL": stack.dsn,
+            "LEDGER_TOPIC_PREFIX": prefix,
+            "LEDGER_PROJECTION_SCHEMA": schema,
+            "LEDGER_PROJECTOR_INSTANCE_ID": f"{prefix}-{name}",
+            **env,
+        },
+        stdout=out,
+        stderr=out,
+    )
+    return proc, log
+
+
+def assigned(log: Path) -> set[int] | None:
+    """The partitions a projector's log says it was last assigned (None: none yet)."""
+    found = re.findall(r"ledger\.projector: assigned: \[([0-9, ]*)\]", log.read_text())
+    if not found:
+        return None
+    return {int(p) for p in found[-1].split(",") if p.strip()}
+
+
+async def wait_split(logs: list[Path], partitions: int, timeout_s: float = 30) -> list[set[int]]:
+    """Until the projectors logging to `logs` own every partition between them, each some."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        owned = [assigned(log) or set() for log in logs]
+        if all(owned) and sorted(p for o in owned for p in o) == list(range(partitions)):
+            return owned
+        assert time.monotonic() < deadline, f"the partitions were not split: {owned}"
+        await asyncio.sleep(0.2)
+
+
+def stop(*procs: subprocess.Popen[bytes]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
