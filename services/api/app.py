@@ -26,6 +26,7 @@ from services.api.routes_preview import router as preview_router
 from services.api.schemas import Health, NotReady, Ready
 from services.api.web import router as web_router
 from services.api.writer_progress import WriterProgress, end_offsets
+from services.progress import Progress
 from services.projector import store
 from services.projector.commands import ensure_schema
 from services.settings import Settings
@@ -40,6 +41,10 @@ def create_app(settings: Settings) -> FastAPI:
             settings.dsn, min_size=1, max_size=10, statement_cache_size=0, timeout=5
         )
         await ensure_schema(settings)
+        app.state.progress = Progress(
+            settings.dsn, app.state.pool, settings.projection_schema, settings.topics.events.name
+        )
+        await app.state.progress.start()
         app.state.gateway = SubmissionGateway(
             settings.kafka_bootstrap_servers, settings.topics, app.state.pool
         )
@@ -62,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await app.state.gateway.stop()
+            await app.state.progress.stop()
             await app.state.offsets.stop()
             await app.state.admin.close()
             await app.state.pool.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
@@ -186,21 +185,12 @@ async def audit_log(
 
 async def attach_impacts(request: Request, accepted: list[dict[str, Any]], wait_s: float) -> None:
     """Adds the margin impacts and the alerts each accepted event caused, once the projector
-    and the rules have applied it (waiting at most `wait_s`); each is null when not yet."""
+    and the rules have applied it (waiting at most `wait_s`, woken by services/progress.py);
+    each is null when not yet."""
     st = request.app.state
     s = st.settings.projection_schema
-    topic = st.settings.topics.events.name
     want = {(r["contract_id"], r["stream_version"]) for r in accepted}
-    cids = sorted({c for c, _ in want})
-    deadline = time.monotonic() + max(wait_s, 0.0)
-    while True:
-        projected = await read_margins.projected_versions(st.pool, s, cids)
-        judged = await read_alerts.judged_versions(st.pool, topic, cids)
-        done = {(c, v) for c, v in want if projected.get(c, 0) >= v}
-        ruled = {(c, v) for c, v in want if judged.get(c, 0) >= v}
-        if (done == want and ruled == want) or time.monotonic() >= deadline:
-            break
-        await asyncio.sleep(0.05)
+    done, ruled = await st.progress.reached(want, wait_s)
     impacts = await read_margins.impacts_of_events(st.pool, s, sorted(done))
     alerts = await read_alerts.alerts_of_events(st.pool, sorted(ruled))
     for r in accepted:

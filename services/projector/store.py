@@ -36,6 +36,7 @@ from projections.read_model import (
     ReadModel,
     TermsRow,
 )
+from services import progress
 
 LIVE = "proj"
 
@@ -241,6 +242,7 @@ async def write(
                 ON CONFLICT (partition) DO UPDATE SET next_offset = excluded.next_offset""",
             batch.positions,
         )
+        await progress.notify(conn, "projected", live)  # delivered at commit
 
 
 async def _merge(

@@ -60,7 +60,7 @@ from events.topics import Topics
 from projections.risk import evaluate, evaluate_timers, evolve, record_timer_alerts
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
-from services import watchdog
+from services import progress, watchdog
 from services.risk.transport import broker_urls
 from services.settings import Settings
 
@@ -180,6 +180,7 @@ class Outlets:
                                                                excluded.stream_version)""",
                     [(self.topics.events.name, cid, v) for cid, v in judged.items()],
                 )
+                await progress.notify(conn, "judged", self.topics.events.name)  # at commit
 
     async def publish(self) -> None:
         """Alerts not yet on the alerts topic, in the order they were stored."""
