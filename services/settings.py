@@ -64,6 +64,14 @@ class Settings(BaseSettings):
         ge=1,
         validation_alias=AliasChoices("LEDGER_REBUILD_PROCESSES"),
     )
+    # API worker processes: half the cores (the writer, projector, risk agent, Kafka and
+    # PostgreSQL need the rest); 1 on a 2-core machine.
+    api_workers: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 1) // 2),
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("LEDGER_API_WORKERS"),
+    )
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
     # Every await on Kafka in the writer's transaction path gives up after this long (seconds).
     writer_kafka_timeout_s: float = Field(

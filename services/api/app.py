@@ -32,6 +32,16 @@ from services.projector.commands import ensure_schema
 from services.settings import Settings
 
 
+def worker_app() -> FastAPI:
+    """The app of one of several API worker processes (LEDGER_API_WORKERS > 1)."""
+    from services import watchdog
+    from services.settings import load_settings
+
+    settings = load_settings()
+    watchdog.install("api", settings.watchdog_s)
+    return create_app(settings)
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

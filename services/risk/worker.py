@@ -173,12 +173,15 @@ class Outlets:
                     ],
                 )  # fmt: skip
             if judged:
-                await conn.executemany(
+                await conn.execute(
                     """INSERT INTO risk_progress (events_topic, contract_id, stream_version)
-                       VALUES ($1, $2, $3) ON CONFLICT (events_topic, contract_id)
+                       SELECT $1, * FROM unnest($2::text[], $3::int[])
+                       ON CONFLICT (events_topic, contract_id)
                        DO UPDATE SET stream_version = greatest(risk_progress.stream_version,
                                                                excluded.stream_version)""",
-                    [(self.topics.events.name, cid, v) for cid, v in judged.items()],
+                    self.topics.events.name,
+                    list(judged),
+                    list(judged.values()),
                 )
                 await progress.notify(conn, "judged", self.topics.events.name)  # at commit
 
