@@ -201,6 +201,71 @@ async def _post(
     return end
 
 
+def _bucket(frame: str) -> str:
+    """The library or module a py-spy frame `function (path:line)` belongs to."""
+    path = frame.rsplit("(", 1)[-1].split(":", 1)[0]
+    for marker in ("site-packages/", "lib/python3.11/", "/work/wt/live/", str(ROOT) + "/"):
+        if marker in path:
+            rest = path.split(marker, 1)[1]
+            parts = rest.split("/")
+            if parts[0] in ("services", "events", "projections") and len(parts) > 1:
+                return "/".join(parts[:2]).removesuffix(".py")
+            return parts[0].removesuffix(".py")
+    return path or "?"
+
+
+def summarise(raw: Path, top: int = 8) -> str:
+    """Self time by library/module, and the hottest leaf functions, from py-spy's raw output."""
+    by_lib: dict[str, int] = {}
+    by_fn: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        leaf = stack.split(";")[-1]
+        total += int(n)
+        by_lib[_bucket(leaf)] = by_lib.get(_bucket(leaf), 0) + int(n)
+        fn = leaf.split(" (", 1)[0] + " [" + _bucket(leaf) + "]"
+        by_fn[fn] = by_fn.get(fn, 0) + int(n)
+    libs = ", ".join(
+        f"{k} {100 * v / total:.0f}%" for k, v in sorted(by_lib.items(), key=lambda x: -x[1])[:top]
+    )
+    fns = ", ".join(
+        f"{k} {100 * v / total:.0f}%" for k, v in sorted(by_fn.items(), key=lambda x: -x[1])[:top]
+    )
+    return f"{total} samples; by library: {libs}; hottest: {fns}"
+
+
+def start_profiles(pids: dict[str, int], seconds: float, out: Path) -> list[Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    procs = []
+    for name, pid in pids.items():
+        if "kafka" in name:
+            continue
+        raw = out / f"{name}.txt"
+        cmd = [
+            str(spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--output",
+            str(raw),
+            "--subprocesses",
+        ]
+        procs.append(
+            (name, raw, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        )
+    return procs
+
+
 async def run_step(
     http: aiohttp.ClientSession, url: str, work: Workload, step: Step, watched: Watched
 ) -> Step:
@@ -407,7 +472,8 @@ async def main(args: argparse.Namespace) -> int:
         )
         work = Workload(args.contracts, am_id)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        conn = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+        # Idle connections dropped before the server (uvicorn: 5 s) closes them under our feet.
+        conn = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=2)
         timeout = aiohttp.ClientTimeout(total=60)
         async with aiohttp.ClientSession(headers=headers, connector=conn, timeout=timeout) as http:
             await setup_contracts(http, url, work)
@@ -418,8 +484,17 @@ async def main(args: argparse.Namespace) -> int:
             if args.batch_rate:
                 steps.append(Step(args.batch_rate, args.batch_size, args.duration))
             for st in steps:
+                profiles = []
+                if args.profile_rate and st.offered == args.profile_rate and st.batch == 1:
+                    profiles = start_profiles(watched.pids, st.duration, Path(args.profile_dir))
                 await run_step(http, url, work, st, watched)
                 print(report(st), flush=True)
+                for name, raw, proc in profiles:
+                    _, err = proc.communicate(timeout=60)
+                    if raw.exists():
+                        print(f"# profile {name} at {st.offered:g}/s: {summarise(raw)}")
+                    else:
+                        print(f"# profile {name}: py-spy failed: {err.decode()[-300:]}")
                 await asyncio.sleep(args.pause)
                 if args.stop_p99_s and st.pct(0.99) > args.stop_p99_s * 1000 and st.batch == 1:
                     print(f"# p99 over {args.stop_p99_s} s: higher single-event rates skipped")
@@ -464,6 +539,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=5.0,
         help="skip higher single-event rates once a step's p99 exceeds this",
     )
+    p.add_argument(
+        "--profile-rate",
+        type=float,
+        default=0.0,
+        help="py-spy every process of ours during the step at this rate",
+    )
+    p.add_argument("--profile-dir", default=str(ROOT / "var" / "profiles"))
     p.add_argument("--hold", type=float, default=0.0, help="keep the stack up N s at the end")
     return p.parse_args(argv)
 
