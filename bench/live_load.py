@@ -214,6 +214,11 @@ def _bucket(frame: str) -> str:
     return path or "?"
 
 
+# Leaf frames of a thread waiting, not working (py-spy reports them on this VM): the event loop
+# in select(), a thread on a condition (the watchdog, executors).
+IDLE = ("EpollSelector.select ", "select (", "Condition.wait ", "wait (")
+
+
 def summarise(raw: Path, top: int = 8) -> str:
     """Self time by library/module, and the hottest leaf functions, from py-spy's raw output."""
     by_lib: dict[str, int] = {}
@@ -224,6 +229,8 @@ def summarise(raw: Path, top: int = 8) -> str:
         if not n.isdigit():
             continue
         leaf = stack.split(";")[-1]
+        if leaf.startswith(IDLE):
+            continue
         total += int(n)
         by_lib[_bucket(leaf)] = by_lib.get(_bucket(leaf), 0) + int(n)
         fn = leaf.split(" (", 1)[0] + " [" + _bucket(leaf) + "]"
@@ -234,7 +241,7 @@ def summarise(raw: Path, top: int = 8) -> str:
     fns = ", ".join(
         f"{k} {100 * v / total:.0f}%" for k, v in sorted(by_fn.items(), key=lambda x: -x[1])[:top]
     )
-    return f"{total} samples; by library: {libs}; hottest: {fns}"
+    return f"{total} busy samples; by library: {libs}; hottest: {fns}"
 
 
 def start_profiles(pids: dict[str, int], seconds: float, out: Path) -> list[Any]:
