@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     # Events per risk-agent batch (one PostgreSQL transaction each), and how often (seconds)
     # its timer judges the time-based rules over every contract.
     risk_batch: int = Field(500, ge=1, validation_alias=AliasChoices("LEDGER_RISK_BATCH"))
+    # How long (seconds) the risk agent waits for a batch to fill before judging what it has:
+    # the alerts in an answer wait this long when the stack is idle (issue #14).
+    risk_within_s: float = Field(
+        0.01, gt=0, le=1, validation_alias=AliasChoices("LEDGER_RISK_WITHIN_S")
+    )
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
     # The web app's folder: app/ (its sources) and node_modules/ (npm assets, `make install`).
     web_dir: str = Field(

@@ -364,7 +364,7 @@ def make_app(settings: Settings) -> faust.App:
     @app.agent(events_topic, name="risk")
     async def judge(events_stream: StreamT[bytes]) -> None:
         stream = cast(faust.Stream[bytes], events_stream)  # noack_take is not in StreamT
-        async for batch in stream.noack_take(settings.risk_batch, within=0.05):
+        async for batch in stream.noack_take(settings.risk_batch, within=settings.risk_within_s):
             events = cast(list[EventT[bytes]], list(batch))  # noack_take yields events
             await agent.judge(events)
             for e in events:
