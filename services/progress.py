@@ -61,6 +61,7 @@ class Progress:
         self._waiters: set[_Waiter] = set()
         self._dirty = asyncio.Event()
         self.connected = False
+        self.backend_pid: int | None = None  # the listening connection's server process
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -147,6 +148,7 @@ class Progress:
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
+                self.backend_pid = conn.get_server_pid()
                 self.connected = True
                 self._dirty.set()  # what committed while we were away
                 while not lost.is_set():
