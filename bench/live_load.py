@@ -16,8 +16,8 @@ API's worker processes), of Kafka's JVM (shared with everyone on the machine) an
 PostgreSQL backends of our own database (--start-stack only).
 
 --start-stack runs writer, projector, risk agent and API from this checkout against
-KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL under a topic prefix, projection schema, database and
-port of their own, and removes them afterwards.
+KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL under a topic prefix, projection schema, schema for the
+API's tables (first on their search_path) and port of their own, and removes them afterwards.
 """
 
 from __future__ import annotations
@@ -331,9 +331,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _with_app(dsn: str, name: str) -> str:
+def _with_settings(dsn: str, **server_settings: str) -> str:
     u = urlsplit(dsn)
-    query = "&".join(q for q in (u.query, f"application_name={name}") if q)
+    extra = "&".join(f"{k}={v}" for k, v in server_settings.items())
+    query = "&".join(q for q in (u.query, extra) if q)
     return urlunsplit((u.scheme, u.netloc, u.path, query, u.fragment))
 
 
@@ -345,9 +346,12 @@ class OwnStack:
         self.prefix, self.schema = f"live.{self.tag}", f"live_{self.tag}"
         self.database = f"live_{self.tag}"
         self.bootstrap, self.admin_dsn = bootstrap, dsn
-        # The shared database (no CREATE DATABASE here): our processes' connections are told
-        # apart by their application_name.
-        self.dsn = _with_app(dsn, self.database)
+        # The shared database (no CREATE DATABASE here), but tables of our own: the API's
+        # tables (submissions, alerts, tokens, ...) in a schema of ours, first on the
+        # search_path, so that our alerts do not show in other sessions' tests. Our
+        # processes' connections are told apart by their application_name.
+        self.tables = f"{self.schema}_api"
+        self.dsn = _with_settings(dsn, application_name=self.database, search_path=self.tables)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api_workers = api_workers
@@ -371,6 +375,11 @@ class OwnStack:
         return env
 
     async def start(self) -> None:
+        conn = await asyncpg.connect(self.admin_dsn)
+        try:
+            await conn.execute(f"CREATE SCHEMA {self.tables}")
+        finally:
+            await conn.close()
         conn = await asyncpg.connect(self.dsn)
         try:
             await db.migrate(conn)
@@ -435,7 +444,8 @@ class OwnStack:
                 await admin.close()
         conn = await asyncpg.connect(self.admin_dsn)
         try:
-            await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+            for schema in (self.schema, self.tables):
+                await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         finally:
             await conn.close()
 
