@@ -439,7 +439,7 @@ class OwnStack:
             await admin.start()
             try:
                 existing = set(await admin.list_topics())
-                await admin.delete_topics([n for n in existing if n.startswith(self.prefix + ".")])
+                await admin.delete_topics([n for n in existing if n.startswith(self.prefix)]  # ours and Faust's)
             finally:
                 await admin.close()
         conn = await asyncpg.connect(self.admin_dsn)
