@@ -439,7 +439,8 @@ class OwnStack:
             await admin.start()
             try:
                 existing = set(await admin.list_topics())
-                await admin.delete_topics([n for n in existing if n.startswith(self.prefix)]  # ours and Faust's)
+                # ours and Faust's (`<prefix>-risk-...`)
+                await admin.delete_topics([n for n in existing if n.startswith(self.prefix)])
             finally:
                 await admin.close()
         conn = await asyncpg.connect(self.admin_dsn)
