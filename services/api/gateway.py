@@ -96,7 +96,7 @@ class SubmissionGateway:
         self._recording = asyncio.create_task(self._record_all(), name="verdict-recorder")
 
     async def stop(self) -> None:
-        for task in (self._task, self._recording):
+        for task in (self._task, self._recording, self._inserting):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
