@@ -9,6 +9,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from services import watchdog
 from services.settings import Settings
@@ -33,7 +34,10 @@ def until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
-    asyncio.run(run())
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(run())
 
 
 def serve_api(settings: Settings) -> None:
@@ -42,14 +46,23 @@ def serve_api(settings: Settings) -> None:
     from services.api.app import create_app
 
     _logging()
+    # uvloop and httptools: the fast event loop and HTTP parser (issue #14).
+    shell: dict[str, Any] = {
+        "host": settings.api_host,
+        "port": settings.api_port,
+        "log_level": "warning",
+        "access_log": False,
+        "loop": "uvloop",
+        "http": "httptools",
+    }
+    if settings.api_workers > 1:
+        # Worker processes, each a whole API (its own verdict listener, progress listener,
+        # streams and caches) reading the settings again at its start.
+        uvicorn.run("services.api.app:worker_app", factory=True, workers=settings.api_workers,
+                    **shell)  # fmt: skip
+        return
     watchdog.install("api", settings.watchdog_s)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level="warning",
-        access_log=False,
-    )
+    uvicorn.run(create_app(settings), **shell)
 
 
 def serve_writer(settings: Settings) -> None:

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
         default_factory=lambda: f"projector-{socket.gethostname()}",
         validation_alias=AliasChoices("LEDGER_PROJECTOR_INSTANCE_ID"),
     )
+    # API worker processes: half the cores (the writer, projector, risk agent, Kafka and
+    # PostgreSQL need the rest); 1 on a 2-core machine.
+    api_workers: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 1) // 2),
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("LEDGER_API_WORKERS"),
+    )
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
     # Every await on Kafka in the writer's transaction path gives up after this long (seconds).
     writer_kafka_timeout_s: float = Field(
@@ -92,6 +100,11 @@ class Settings(BaseSettings):
     # Events per risk-agent batch (one PostgreSQL transaction each), and how often (seconds)
     # its timer judges the time-based rules over every contract.
     risk_batch: int = Field(500, ge=1, validation_alias=AliasChoices("LEDGER_RISK_BATCH"))
+    # How long (seconds) the risk agent waits for a batch to fill before judging what it has:
+    # the alerts in an answer wait this long when the stack is idle (issue #14).
+    risk_within_s: float = Field(
+        0.01, gt=0, le=1, validation_alias=AliasChoices("LEDGER_RISK_WITHIN_S")
+    )
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
     # The web app's folder: app/ (its sources) and node_modules/ (npm assets, `make install`).
     web_dir: str = Field(

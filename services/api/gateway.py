@@ -61,6 +61,9 @@ class SubmissionGateway:
         self.waiting: dict[uuid.UUID, asyncio.Future[Verdict]] = {}
         self._task: asyncio.Task[None] | None = None
         self._recording: asyncio.Task[None] | None = None
+        # Submission rows waiting for their INSERT, with the future each request awaits.
+        self._to_insert: list[tuple[Sequence[Submission], asyncio.Future[None]]] = []
+        self._inserting: asyncio.Task[None] | None = None
 
     def _new_recorder(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -93,7 +96,7 @@ class SubmissionGateway:
         self._recording = asyncio.create_task(self._record_all(), name="verdict-recorder")
 
     async def stop(self) -> None:
-        for task in (self._task, self._recording):
+        for task in (self._task, self._recording, self._inserting):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -129,15 +132,11 @@ class SubmissionGateway:
 
     async def _hand_over(self, submissions: Sequence[Submission], stage: list[str]) -> None:
         """The submissions' rows, then the submissions on Kafka, acknowledged."""
-        async with self.pool.acquire() as conn:
-            await conn.executemany(
-                """INSERT INTO submissions (submission_id, event_id, contract_id, submitted_by)
-                   VALUES ($1, $2, $3, $4)""",
-                [
-                    (s.submission_id, s.event.event_id, s.event.contract_id, s.submitter.principal)
-                    for s in submissions
-                ],
-            )
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._to_insert.append((submissions, fut))
+        if self._inserting is None or self._inserting.done():
+            self._inserting = asyncio.create_task(self._insert_all(), name="submission-rows")
+        await fut
         stage[0] = "kafka"
         # Same key, same partition, sent in order: the writer sees a batch in its order.
         sent = [
@@ -149,6 +148,32 @@ class SubmissionGateway:
             for s in submissions
         ]
         await asyncio.gather(*sent)
+
+    async def _insert_all(self) -> None:
+        """The rows of every request waiting, in one INSERT at a time: the requests that come
+        while one is written go together into the next (batches grow with the load)."""
+        while self._to_insert:
+            waiting, self._to_insert = self._to_insert, []
+            subs = [s for batch, _ in waiting for s in batch]
+            try:
+                async with self.pool.acquire() as conn:
+                    await conn.execute(
+                        """INSERT INTO submissions
+                               (submission_id, event_id, contract_id, submitted_by)
+                           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[])""",
+                        [s.submission_id for s in subs],
+                        [s.event.event_id for s in subs],
+                        [s.event.contract_id for s in subs],
+                        [s.submitter.principal for s in subs],
+                    )
+            except Exception as exc:
+                for _, fut in waiting:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for _, fut in waiting:
+                if not fut.done():
+                    fut.set_result(None)
 
     async def _listen(self) -> None:
         while True:
@@ -213,11 +238,12 @@ class SubmissionGateway:
 
     async def _record(self, verdicts: list[Verdict]) -> None:
         async with self.pool.acquire() as conn:
-            await conn.executemany(
-                """UPDATE submissions SET verdict = $2::jsonb, decided_at = $3
-                   WHERE submission_id = $1 AND verdict IS NULL""",
-                [
-                    (v.submission_id, encode_json(v.model_dump(mode="json")).decode(), v.decided_at)
-                    for v in verdicts
-                ],
+            await conn.execute(
+                """UPDATE submissions s SET verdict = v.verdict::jsonb, decided_at = v.decided_at
+                   FROM unnest($1::uuid[], $2::text[], $3::timestamptz[])
+                        AS v(submission_id, verdict, decided_at)
+                   WHERE s.submission_id = v.submission_id AND s.verdict IS NULL""",
+                [v.submission_id for v in verdicts],
+                [encode_json(v.model_dump(mode="json")).decode() for v in verdicts],
+                [v.decided_at for v in verdicts],
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
@@ -10,7 +9,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from events.errors import WHOLE_EVENT, EventValidationError
 from events.messages import Submission, Verdict
@@ -33,6 +32,7 @@ from services.tokens import Principal
 router = APIRouter(prefix="/v1", tags=["events"])
 MAX_BATCH = 500
 MAX_AUDIT_PAGE = 1000  # events per page of GET /v1/events
+JSON = "application/json"
 
 _RESULT = {"model": EventResult | BatchResult}
 _SUBMIT_ANSWERS: dict[int | str, dict[str, Any]] = {
@@ -108,7 +108,7 @@ async def read_submissions(
     responses=_SUBMIT_ANSWERS,
     openapi_extra={"requestBody": SUBMISSION_BODY},
 )
-async def submit_events(request: Request, who: Submitter) -> JSONResponse:
+async def submit_events(request: Request, who: Submitter) -> Response:
     st = request.app.state
     now = datetime.now(UTC)
     deadline = time.monotonic() + st.settings.verdict_timeout_s
@@ -130,12 +130,14 @@ async def submit_events(request: Request, who: Submitter) -> JSONResponse:
     if accepted:
         await attach_impacts(request, accepted, deadline - time.monotonic())
     status = results.overall_status(final)
+    # Serialised by pydantic-core in one step: the same JSON text as JSONResponse's json.dumps
+    # of model_dump(mode="json") (compact, UTF-8, money as strings), without the dict between.
     if not is_batch:
         headers = {"Location": final[0]["location"]} if final[0]["status"] == "pending" else None
-        answer = EventResult.model_validate(final[0]).model_dump(mode="json")
-        return JSONResponse(answer, status_code=status, headers=headers)
-    batch = BatchResult.model_validate(results.batch(final)).model_dump(mode="json")
-    return JSONResponse(batch, status_code=status)
+        answer = EventResult.model_validate(final[0]).model_dump_json()
+        return Response(answer, status_code=status, headers=headers, media_type=JSON)
+    batch = BatchResult.model_validate(results.batch(final)).model_dump_json()
+    return Response(batch, status_code=status, media_type=JSON)
 
 
 @router.get(
@@ -208,21 +210,12 @@ async def audit_log(
 
 async def attach_impacts(request: Request, accepted: list[dict[str, Any]], wait_s: float) -> None:
     """Adds the margin impacts and the alerts each accepted event caused, once the projector
-    and the rules have applied it (waiting at most `wait_s`); each is null when not yet."""
+    and the rules have applied it (waiting at most `wait_s`, woken by services/progress.py);
+    each is null when not yet."""
     st = request.app.state
     s = st.settings.projection_schema
-    topic = st.settings.topics.events.name
     want = {(r["contract_id"], r["stream_version"]) for r in accepted}
-    cids = sorted({c for c, _ in want})
-    deadline = time.monotonic() + max(wait_s, 0.0)
-    while True:
-        projected = await read_margins.projected_versions(st.pool, s, cids)
-        judged = await read_alerts.judged_versions(st.pool, topic, cids)
-        done = {(c, v) for c, v in want if projected.get(c, 0) >= v}
-        ruled = {(c, v) for c, v in want if judged.get(c, 0) >= v}
-        if (done == want and ruled == want) or time.monotonic() >= deadline:
-            break
-        await asyncio.sleep(0.05)
+    done, ruled = await st.progress.reached(want, wait_s)
     impacts = await read_margins.impacts_of_events(st.pool, s, sorted(done))
     alerts = await read_alerts.alerts_of_events(st.pool, sorted(ruled))
     for r in accepted:

@@ -38,6 +38,7 @@ from projections.read_model import (
     StoredContract,
     TermsRow,
 )
+from services import progress
 
 LIVE = "proj"
 
@@ -357,6 +358,7 @@ async def write(
                     ON CONFLICT DO NOTHING""",
                 batch.opened,
             )
+        await progress.notify(conn, "projected", live)  # delivered at commit
 
 
 async def _advance(conn: asyncpg.Connection, schema: str, batch: Batch) -> None:

@@ -60,7 +60,7 @@ from events.topics import Topics
 from projections.risk import evaluate, evaluate_timers, evolve, record_timer_alerts
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
-from services import watchdog
+from services import progress, watchdog
 from services.risk.transport import broker_urls
 from services.settings import Settings
 
@@ -173,13 +173,17 @@ class Outlets:
                     ],
                 )  # fmt: skip
             if judged:
-                await conn.executemany(
+                await conn.execute(
                     """INSERT INTO risk_progress (events_topic, contract_id, stream_version)
-                       VALUES ($1, $2, $3) ON CONFLICT (events_topic, contract_id)
+                       SELECT $1, * FROM unnest($2::text[], $3::int[])
+                       ON CONFLICT (events_topic, contract_id)
                        DO UPDATE SET stream_version = greatest(risk_progress.stream_version,
                                                                excluded.stream_version)""",
-                    [(self.topics.events.name, cid, v) for cid, v in judged.items()],
+                    self.topics.events.name,
+                    list(judged),
+                    list(judged.values()),
                 )
+                await progress.notify(conn, "judged", self.topics.events.name)  # at commit
 
     async def publish(self) -> None:
         """Alerts not yet on the alerts topic, in the order they were stored."""
@@ -360,7 +364,7 @@ def make_app(settings: Settings) -> faust.App:
     @app.agent(events_topic, name="risk")
     async def judge(events_stream: StreamT[bytes]) -> None:
         stream = cast(faust.Stream[bytes], events_stream)  # noack_take is not in StreamT
-        async for batch in stream.noack_take(settings.risk_batch, within=0.05):
+        async for batch in stream.noack_take(settings.risk_batch, within=settings.risk_within_s):
             events = cast(list[EventT[bytes]], list(batch))  # noack_take yields events
             await agent.judge(events)
             for e in events:
