@@ -6,10 +6,15 @@ appends the accepted events (to the same partition number of the events topic), 
 verdicts, dead-letters what cannot be decoded, and commits its input offsets. A crash anywhere
 aborts the whole transaction: nothing half-done is ever visible to read_committed readers.
 
-The state is never stored on its own: when a partition is assigned, it is folded from that
-partition of the events topic, after the partition's transactional producer has fenced any
-previous owner (so an open transaction of a killed writer is aborted before we read). The log
-is the only truth. One transactional id per input partition keeps a zombie of another writer
+The same transaction writes the new state of every contract it changed to the same partition
+number of the compacted writer-state topic (with the offset of the contract's last event), so
+state and log never disagree. When a partition is assigned, after the partition's
+transactional producer has fenced any previous owner (so an open transaction of a killed
+writer is aborted before we read), its states are read from that topic (one record per
+contract once compacted) and the events past the last one they reflect, normally none, are
+folded on top. A partition whose states were never written (a log older than the topic, or
+the topic lost) is folded from the events topic, and its states written once. The log is the
+only truth. One transactional id per input partition keeps a zombie of another writer
 instance from appending after a rebalance.
 
 aiokafka's transactional producer is used rather than Faust's exactly-once mode, whose open
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,14 +41,22 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
 
 from events.messages import decode_submission, encode_verdict
-from events.serialization import encode_event
+from events.serialization import decode_event, encode_event
 from events.topics import Topics
 from services import watchdog
-from services.kafka_log import dead_letter, read_partition_events
+from services.kafka_log import dead_letter, read_partition
 from services.writer.decide import decide
-from services.writer.state import ContractState, evolve, fold
+from services.writer.state import ContractState, evolve
+from services.writer.stored import (
+    PARTITION_KEY,
+    decode_complete,
+    decode_state,
+    encode_complete,
+    encode_state,
+)
 
 log = logging.getLogger("ledger.writer")
 
@@ -97,17 +111,107 @@ class Writer:
         try:
             # InitProducerId: fences the previous owner, aborts its transaction.
             await asyncio.wait_for(producer.start(), self.kafka_timeout_s)
-            events = await read_partition_events(self.bootstrap, self.topics.events.name, partition)
+            states = await self._load(producer, partition)
         except BaseException:
             await self._stop_producer(producer)
             raise
-        self.owned[partition] = OwnedPartition(partition, producer, fold(events))
+        self.owned[partition] = OwnedPartition(partition, producer, states)
+
+    async def _load(self, producer: AIOKafkaProducer, partition: int) -> dict[str, ContractState]:
+        """The states of the partition's contracts: from the state topic, with the events it
+        does not reflect yet folded on top; from the whole log when its states were never
+        written (then written, in one transaction, so the next takeover is quick)."""
+        started = time.monotonic()
+        latest: dict[bytes, bytes] = {}  # the newest record of each key, decoded at the end
+        async for record in read_partition(
+            self.bootstrap, self.topics.writer_state.name, partition
+        ):
+            if record.key is not None and record.value is not None:
+                latest[record.key] = record.value
+        records = len(latest)
+        states: dict[str, ContractState] = {}
+        start = -1  # no state read: the whole log is folded
+        try:
+            complete = latest.pop(PARTITION_KEY, None)
+            if complete is not None:
+                start = decode_complete(complete)
+                while latest:
+                    state, offset = decode_state(latest.popitem()[1])
+                    states[state.contract_id] = state
+                    start = max(start, offset + 1)
+        except ValueError:
+            log.warning("partition %d: the state topic is unreadable; folding the log",
+                        partition, exc_info=True)  # fmt: skip
+            states, start = {}, -1
+        latest.clear()
+        try:
+            changed = await self._fold_on(states, partition, start)
+        except ValueError:
+            if start < 0:
+                raise  # the log itself is corrupt: nothing to fall back on
+            log.warning("partition %d: the state topic does not match the log; folding the log",
+                        partition, exc_info=True)  # fmt: skip
+            states, start = {}, -1
+            changed = await self._fold_on(states, partition, start)
+        if start < 0 or changed:
+            folded_to = max((offset + 1 for _, offset in changed.values()), default=0)
+            await self._write_states(producer, partition, changed, folded_to if start < 0 else None)
         log.info(
-            "partition %d: %d events folded into %d contracts",
-            partition,
-            len(events),
-            len(self.owned[partition].states),
-        )
+            "partition %d: %d contracts from %d state records, %d folded from the log, in %.2f s",
+            partition, len(states), records, len(changed), time.monotonic() - started,
+        )  # fmt: skip
+        return states
+
+    async def _fold_on(
+        self, states: dict[str, ContractState], partition: int, start: int
+    ) -> dict[str, tuple[ContractState, int]]:
+        """Fold the partition's events from offset `start` (all when negative) into `states`,
+        skipping those a state reflects already; the states changed, with their last offset."""
+        changed: dict[str, tuple[ContractState, int]] = {}
+        async for record in read_partition(
+            self.bootstrap, self.topics.events.name, partition, max(start, 0)
+        ):
+            if not record.value:
+                continue
+            event = decode_event(record.value)
+            before = states.get(event.contract_id)
+            version = event.stream_version
+            if before is not None and version is not None and version <= before.version:
+                continue  # reflected already
+            states[event.contract_id] = evolve(before, event)
+            changed[event.contract_id] = (states[event.contract_id], record.offset)
+        return changed
+
+    async def _write_states(
+        self,
+        producer: AIOKafkaProducer,
+        partition: int,
+        states: Mapping[str, tuple[ContractState, int]],
+        folded_to: int | None,
+    ) -> None:
+        """`states` (with the offset each reflects) to the state topic in one transaction; and
+        the partition's completeness record when `folded_to` is given."""
+        name = self.topics.writer_state.name
+        await producer.begin_transaction()
+        try:
+            sends = [
+                await producer.send(
+                    name, encode_state(state, offset), key=cid.encode(), partition=partition
+                )
+                for cid, (state, offset) in states.items()
+            ]
+            if folded_to is not None:
+                sends.append(
+                    await producer.send(
+                        name, encode_complete(folded_to), key=PARTITION_KEY, partition=partition
+                    )
+                )
+            # A first fold writes every contract of the partition at once: more time for more.
+            await asyncio.wait_for(asyncio.gather(*sends), self.kafka_timeout_s + len(sends) / 1000)
+            await asyncio.wait_for(producer.commit_transaction(), self.kafka_timeout_s)
+        except BaseException:
+            await self._abort(producer)
+            raise
 
     async def release(self, partition: int) -> None:
         owned = self.owned.pop(partition, None)
@@ -180,6 +284,7 @@ class Writer:
         # Changes are kept aside until the transaction commits: an abort must leave no trace.
         updated: dict[str, ContractState] = {}
         sends = []
+        appended: dict[str, asyncio.Future[RecordMetadata]] = {}  # each contract's last event
         await producer.begin_transaction()
         try:
             for record in records:
@@ -193,14 +298,13 @@ class Writer:
                 state = updated.get(cid) or owned.states.get(cid)
                 decision = decide(state, submission, datetime.now(UTC))
                 if decision.append is not None:
-                    sends.append(
-                        await producer.send(
-                            self.topics.events.name,
-                            encode_event(decision.append),
-                            key=cid.encode(),
-                            partition=tp.partition,
-                        )
+                    appended[cid] = await producer.send(
+                        self.topics.events.name,
+                        encode_event(decision.append),
+                        key=cid.encode(),
+                        partition=tp.partition,
                     )
+                    sends.append(appended[cid])
                     updated[cid] = evolve(state, decision.append)
                 sends.append(
                     await producer.send(
@@ -209,19 +313,34 @@ class Writer:
                 )
             bounded = self.kafka_timeout_s
             await asyncio.wait_for(asyncio.gather(*sends), bounded)
+            # The new state of each contract changed, with its last event's offset, in the
+            # same transaction: the state topic never says more or less than the log.
+            state_sends = [
+                await producer.send(
+                    self.topics.writer_state.name,
+                    encode_state(updated[cid], appended[cid].result().offset),
+                    key=cid.encode(),
+                    partition=tp.partition,
+                )
+                for cid in updated
+            ]
+            await asyncio.wait_for(asyncio.gather(*state_sends), bounded)
             await asyncio.wait_for(
                 producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, self.group_id),
                 bounded,
             )
             await asyncio.wait_for(producer.commit_transaction(), bounded)
         except BaseException:
-            if producer._txn_manager is not None and producer._txn_manager.is_in_transaction():
-                try:
-                    await asyncio.wait_for(producer.abort_transaction(), self.kafka_timeout_s)
-                except Exception:
-                    log.exception("abort failed")
+            await self._abort(producer)
             raise
         return updated
+
+    async def _abort(self, producer: AIOKafkaProducer) -> None:
+        if producer._txn_manager is not None and producer._txn_manager.is_in_transaction():
+            try:
+                await asyncio.wait_for(producer.abort_transaction(), self.kafka_timeout_s)
+            except Exception:
+                log.exception("abort failed")
 
     async def _dead_letter(
         self, producer: AIOKafkaProducer, record: ConsumerRecord, exc: Exception
