@@ -52,14 +52,17 @@ async def read_partition(
     await consumer.start()
     try:
         consumer.assign([tp])
+        # With read_committed this is the last stable offset: no open transaction hides past it.
+        # (Asked before seeking: asked after a seek to the beginning, it waits half a second.)
+        end = (await end_offsets(consumer, [tp]))[partition]
         if start > 0:
             consumer.seek(tp, start)
         else:
             await consumer.seek_to_beginning(tp)
-        # With read_committed this is the last stable offset: no open transaction hides past it.
-        end = (await end_offsets(consumer, [tp]))[partition]
         while await consumer.position(tp) < end:
-            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
+            # Short waits: a fetch past the records to a transaction marker brings nothing, and
+            # the position moves past the marker without waking getmany before its timeout.
+            batch = await consumer.getmany(tp, timeout_ms=50, max_records=10_000)
             for record in batch.get(tp, []):
                 if record.offset < end:
                     yield record

@@ -55,9 +55,12 @@ class Desk:
         self.seen: dict[uuid.UUID, Verdict] = {}
 
     async def submit(self, *subs: Submission) -> list[Verdict]:
-        for s in subs:
-            key = s.event.contract_id.encode()
-            await self.producer.send_and_wait(self.t.submissions.name, encode_submission(s), key=key)
+        name = self.t.submissions.name
+        sent = [
+            await self.producer.send(name, encode_submission(s), key=s.event.contract_id.encode())
+            for s in subs
+        ]
+        await asyncio.gather(*sent)
         deadline = time.monotonic() + 60
         while any(s.submission_id not in self.seen for s in subs):
             assert time.monotonic() < deadline, "the writer gave no verdict"
