@@ -34,15 +34,20 @@ class TopicSpec:
     replication_factor: int = 1
     extra_config: tuple[tuple[str, str], ...] = ()
     """Further topic-level settings (a compacted topic's cleaning cadence)."""
+    max_message_bytes: int | None = None
+    """The largest record the topic takes (its producers must allow as much); None: Kafka's."""
 
     def config(self) -> dict[str, str]:
         """The topic-level Kafka configuration, as the admin API takes it."""
-        return {
+        config = {
             "retention.ms": str(self.retention_ms),
             "cleanup.policy": self.cleanup_policy,
             "min.insync.replicas": "1",
             **dict(self.extra_config),
         }
+        if self.max_message_bytes is not None:
+            config["max.message.bytes"] = str(self.max_message_bytes)
+        return config
 
 
 @dataclass(frozen=True)
@@ -103,5 +108,8 @@ def topics(prefix: str = "ledger") -> Topics:
                 ("segment.ms", str(60 * 60 * 1000)),
                 ("min.cleanable.dirty.ratio", "0.1"),
             ),
+            # A contract's record lists every event_id it accepted (~110 bytes each): 16 MiB
+            # holds some 150,000 events of one contract.
+            max_message_bytes=16 * 1024 * 1024,
         ),
     )

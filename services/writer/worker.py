@@ -60,6 +60,8 @@ from services.writer.stored import (
 
 log = logging.getLogger("ledger.writer")
 
+_KAFKA_MAX_REQUEST_SIZE = 1024 * 1024  # aiokafka's default
+
 
 @dataclass
 class OwnedPartition:
@@ -107,6 +109,10 @@ class Writer:
             acks="all",
             linger_ms=2,
             request_timeout_ms=int(self.kafka_timeout_s * 1000),
+            # A contract's state record may be larger than an event.
+            max_request_size=max(
+                self.topics.writer_state.max_message_bytes or 0, _KAFKA_MAX_REQUEST_SIZE
+            ),
         )
         try:
             # InitProducerId: fences the previous owner, aborts its transaction.

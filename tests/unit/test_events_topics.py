@@ -50,7 +50,10 @@ def test_config_is_what_kafka_takes() -> None:
         "min.insync.replicas": "1",
     }
     assert topics().verdicts.config()["retention.ms"] == str(DAY_MS)
-    assert topics().writer_state.config()["cleanup.policy"] == "compact"
+    state = topics().writer_state.config()
+    assert state["cleanup.policy"] == "compact"
+    assert state["max.message.bytes"] == str(16 * 1024 * 1024)
+    assert "max.message.bytes" not in topics().events.config()
 
 
 @pytest.mark.parametrize("prefix", ["", "has space", "a/b", "x" * 237, ".."])
