@@ -128,21 +128,24 @@ class Writer:
         does not reflect yet folded on top; from the whole log when its states were never
         written (then written, in one transaction, so the next takeover is quick)."""
         started = time.monotonic()
-        latest: dict[bytes, bytes] = {}  # the newest record of each key, decoded at the end
+        latest: dict[bytes, bytes | None] = {}  # the newest record of each key, decoded last
         async for record in read_partition(
             self.bootstrap, self.topics.writer_state.name, partition
         ):
-            if record.key is not None and record.value is not None:
+            if record.key is not None:
                 latest[record.key] = record.value
         records = len(latest)
         states: dict[str, ContractState] = {}
         start = -1  # no state read: the whole log is folded
         try:
             complete = latest.pop(PARTITION_KEY, None)
+            if None in latest.values():
+                # The writer deletes no state: whoever did, what is left is not complete.
+                raise ValueError("a contract's state was deleted (a tombstone)")
             if complete is not None:
                 start = decode_complete(complete)
                 while latest:
-                    state, offset = decode_state(latest.popitem()[1])
+                    state, offset = decode_state(latest.popitem()[1] or b"")
                     states[state.contract_id] = state
                     start = max(start, offset + 1)
         except ValueError:
