@@ -333,9 +333,15 @@ class Writer:
                 )
                 for cid in updated
             ]
-            await asyncio.wait_for(asyncio.gather(*state_sends), bounded)
+            # The input offsets join the transaction while the states are written (the
+            # producer adds offsets to a transaction before it ends it, commit or abort).
             await asyncio.wait_for(
-                producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, self.group_id),
+                asyncio.gather(
+                    *state_sends,
+                    producer.send_offsets_to_transaction(
+                        {tp: records[-1].offset + 1}, self.group_id
+                    ),
+                ),
                 bounded,
             )
             await asyncio.wait_for(producer.commit_transaction(), bounded)
