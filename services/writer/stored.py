@@ -1,8 +1,12 @@
 """What the writer's state topic holds: one record per contract, keyed by its `contract_id`,
-with the contract's `ContractState` and the events-topic offset of the last event it reflects;
-and one record per partition (key `PARTITION_KEY`, never a contract id) saying the partition's
-states are complete: written in the transaction that first folded the partition's log into
-the topic. Without it, a writer taking the partition folds the log again.
+with the contract's `ContractState` and `events_before`, an events-topic offset before which
+every event of the partition was reflected in the state topic when the record was written (the
+writer's transactions write their states without waiting for their events' offsets, so a
+takeover reads the events from the largest `events_before` on: about one transaction's events,
+already reflected, skipped by their version); and one record per partition (key
+`PARTITION_KEY`, never a contract id) saying the partition's states are complete: written in
+the transaction that first folded the partition's log into the topic. Without it, a writer
+taking the partition folds the log again.
 
 Pure: bytes in, bytes out. The format is JSON with a `v` number; a record of a format this code
 does not know is refused (ValueError), and the writer then folds the log as if the topic were
@@ -37,8 +41,8 @@ class _Stored(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     v: Literal[1]
-    offset: _Offset
-    """The events-topic offset of the last event this state reflects."""
+    events_before: _Offset
+    """Every event of the partition before this offset was reflected when this was written."""
     contract_id: str
     version: Annotated[int, Field(ge=1)]
     account_manager_id: str
@@ -57,13 +61,13 @@ class _Complete(BaseModel):
 
     v: Literal[1]
     folded_to: _Offset
-    """The events-topic end offset the partition's log was folded to when first written."""
+    """The events-topic offset the partition's log was folded to when first written."""
 
 
-def encode_state(state: ContractState, offset: int) -> bytes:
+def encode_state(state: ContractState, events_before: int) -> bytes:
     stored = _Stored(
         v=FORMAT,
-        offset=offset,
+        events_before=events_before,
         contract_id=state.contract_id,
         version=state.version,
         account_manager_id=state.account_manager_id,
@@ -79,7 +83,7 @@ def encode_state(state: ContractState, offset: int) -> bytes:
 
 
 def decode_state(data: bytes) -> tuple[ContractState, int]:
-    """The state and the offset of the last event it reflects; ValueError if unreadable."""
+    """The state and its `events_before`; ValueError if unreadable."""
     try:
         stored = _Stored.model_validate_json(data)
     except ValidationError as exc:
@@ -96,7 +100,7 @@ def decode_state(data: bytes) -> tuple[ContractState, int]:
         raise_requests={k: RaiseRequestState(a, s) for k, (a, s) in stored.raise_requests.items()},
         seen={k: SeenEvent(h, v) for k, h, v in stored.seen},
     )
-    return state, stored.offset
+    return state, stored.events_before
 
 
 def encode_complete(folded_to: int) -> bytes:

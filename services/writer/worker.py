@@ -7,14 +7,14 @@ verdicts, dead-letters what cannot be decoded, and commits its input offsets. A 
 aborts the whole transaction: nothing half-done is ever visible to read_committed readers.
 
 The same transaction writes the new state of every contract it changed to the same partition
-number of the compacted writer-state topic (with the offset of the contract's last event), so
-state and log never disagree. When a partition is assigned, after the partition's
-transactional producer has fenced any previous owner (so an open transaction of a killed
-writer is aborted before we read), its states are read from that topic (one record per
-contract once compacted) and the events past the last one they reflect, normally none, are
-folded on top. A partition whose states were never written (a log older than the topic, or
-the topic lost) is folded from the events topic, and its states written once. The log is the
-only truth. One transactional id per input partition keeps a zombie of another writer
+number of the compacted writer-state topic, so state and log never disagree. When a partition
+is assigned, after the partition's transactional producer has fenced any previous owner (so an
+open transaction of a killed writer is aborted before we read), its states are read from that
+topic (one record per contract once compacted), and the events from the offset before which
+they reflect every event (about the last transaction's, already reflected, skipped by version)
+are folded on top. A partition whose states were never written (a log older than the topic,
+or the topic lost) is folded from the events topic, and its states written once. The log is
+the only truth. One transactional id per input partition keeps a zombie of another writer
 instance from appending after a rebalance.
 
 aiokafka's transactional producer is used rather than Faust's exactly-once mode, whose open
@@ -70,6 +70,8 @@ class OwnedPartition:
     partition: int
     producer: AIOKafkaProducer
     states: dict[str, ContractState] = field(default_factory=dict)
+    events_before: int = 0
+    """Every committed event of the partition before this offset is in the state topic."""
 
 
 class Writer:
@@ -117,16 +119,19 @@ class Writer:
         try:
             # InitProducerId: fences the previous owner, aborts its transaction.
             await asyncio.wait_for(producer.start(), self.kafka_timeout_s)
-            states = await self._load(producer, partition)
+            states, events_before = await self._load(producer, partition)
         except BaseException:
             await self._stop_producer(producer)
             raise
-        self.owned[partition] = OwnedPartition(partition, producer, states)
+        self.owned[partition] = OwnedPartition(partition, producer, states, events_before)
 
-    async def _load(self, producer: AIOKafkaProducer, partition: int) -> dict[str, ContractState]:
-        """The states of the partition's contracts: from the state topic, with the events it
-        does not reflect yet folded on top; from the whole log when its states were never
-        written (then written, in one transaction, so the next takeover is quick)."""
+    async def _load(
+        self, producer: AIOKafkaProducer, partition: int
+    ) -> tuple[dict[str, ContractState], int]:
+        """The states of the partition's contracts, and the events offset before which they
+        reflect every event: from the state topic, with the events it does not reflect yet
+        folded on top; from the whole log when its states were never written (then written, in
+        one transaction, so the next takeover is quick)."""
         started = time.monotonic()
         latest: dict[bytes, bytes | None] = {}  # the newest record of each key, decoded last
         async for record in read_partition(
@@ -136,7 +141,7 @@ class Writer:
                 latest[record.key] = record.value
         records = len(latest)
         states: dict[str, ContractState] = {}
-        start = -1  # no state read: the whole log is folded
+        start: int | None = None  # None: no complete states, the whole log is folded
         try:
             complete = latest.pop(PARTITION_KEY, None)
             if None in latest.values():
@@ -145,41 +150,42 @@ class Writer:
             if complete is not None:
                 start = decode_complete(complete)
                 while latest:
-                    state, offset = decode_state(latest.popitem()[1] or b"")
+                    state, events_before = decode_state(latest.popitem()[1] or b"")
                     states[state.contract_id] = state
-                    start = max(start, offset + 1)
+                    start = max(start, events_before)
         except ValueError:
             log.warning("partition %d: the state topic is unreadable; folding the log",
                         partition, exc_info=True)  # fmt: skip
-            states, start = {}, -1
+            states, start = {}, None
         latest.clear()
         try:
-            changed = await self._fold_on(states, partition, start)
+            changed, end = await self._fold_on(states, partition, start or 0)
         except ValueError:
-            if start < 0:
+            if start is None:
                 raise  # the log itself is corrupt: nothing to fall back on
             log.warning("partition %d: the state topic does not match the log; folding the log",
                         partition, exc_info=True)  # fmt: skip
-            states, start = {}, -1
-            changed = await self._fold_on(states, partition, start)
-        if start < 0 or changed:
-            folded_to = max((offset + 1 for _, offset in changed.values()), default=0)
-            await self._write_states(producer, partition, changed, folded_to if start < 0 else None)
+            states, start = {}, None
+            changed, end = await self._fold_on(states, partition, 0)
+        if start is None or changed:
+            await self._write_states(producer, partition, changed, end, complete=start is None)
         log.info(
             "partition %d: %d contracts from %d state records, %d folded from the log, in %.2f s",
             partition, len(states), records, len(changed), time.monotonic() - started,
         )  # fmt: skip
-        return states
+        return states, end
 
     async def _fold_on(
         self, states: dict[str, ContractState], partition: int, start: int
-    ) -> dict[str, tuple[ContractState, int]]:
-        """Fold the partition's events from offset `start` (all when negative) into `states`,
-        skipping those a state reflects already; the states changed, with their last offset."""
-        changed: dict[str, tuple[ContractState, int]] = {}
+    ) -> tuple[dict[str, ContractState], int]:
+        """Fold the partition's events from offset `start` into `states`, skipping those a
+        state reflects already; the states changed, and the offset after the last event read."""
+        changed: dict[str, ContractState] = {}
+        end = start
         async for record in read_partition(
-            self.bootstrap, self.topics.events.name, partition, max(start, 0)
+            self.bootstrap, self.topics.events.name, partition, start
         ):
+            end = record.offset + 1
             if not record.value:
                 continue
             event = decode_event(record.value)
@@ -187,32 +193,32 @@ class Writer:
             version = event.stream_version
             if before is not None and version is not None and version <= before.version:
                 continue  # reflected already
-            states[event.contract_id] = evolve(before, event)
-            changed[event.contract_id] = (states[event.contract_id], record.offset)
-        return changed
+            states[event.contract_id] = changed[event.contract_id] = evolve(before, event)
+        return changed, end
 
     async def _write_states(
         self,
         producer: AIOKafkaProducer,
         partition: int,
-        states: Mapping[str, tuple[ContractState, int]],
-        folded_to: int | None,
+        states: Mapping[str, ContractState],
+        events_before: int,
+        complete: bool,
     ) -> None:
-        """`states` (with the offset each reflects) to the state topic in one transaction; and
-        the partition's completeness record when `folded_to` is given."""
+        """`states` to the state topic in one transaction, reflecting every event before
+        `events_before`; with the partition's completeness record when `complete`."""
         name = self.topics.writer_state.name
         await producer.begin_transaction()
         try:
             sends = [
                 await producer.send(
-                    name, encode_state(state, offset), key=cid.encode(), partition=partition
+                    name, encode_state(state, events_before), key=cid.encode(), partition=partition
                 )
-                for cid, (state, offset) in states.items()
+                for cid, state in states.items()
             ]
-            if folded_to is not None:
+            if complete:
                 sends.append(
                     await producer.send(
-                        name, encode_complete(folded_to), key=PARTITION_KEY, partition=partition
+                        name, encode_complete(events_before), key=PARTITION_KEY, partition=partition
                     )
                 )
             # A first fold writes every contract of the partition at once: more time for more.
@@ -293,7 +299,7 @@ class Writer:
         # Changes are kept aside until the transaction commits: an abort must leave no trace.
         updated: dict[str, ContractState] = {}
         sends = []
-        appended: dict[str, asyncio.Future[RecordMetadata]] = {}  # each contract's last event
+        appended: list[asyncio.Future[RecordMetadata]] = []  # the events sent
         await producer.begin_transaction()
         try:
             for record in records:
@@ -307,44 +313,42 @@ class Writer:
                 state = updated.get(cid) or owned.states.get(cid)
                 decision = decide(state, submission, datetime.now(UTC))
                 if decision.append is not None:
-                    appended[cid] = await producer.send(
-                        self.topics.events.name,
-                        encode_event(decision.append),
-                        key=cid.encode(),
-                        partition=tp.partition,
+                    appended.append(
+                        await producer.send(
+                            self.topics.events.name,
+                            encode_event(decision.append),
+                            key=cid.encode(),
+                            partition=tp.partition,
+                        )
                     )
-                    sends.append(appended[cid])
+                    sends.append(appended[-1])
                     updated[cid] = evolve(state, decision.append)
                 sends.append(
                     await producer.send(
                         self.topics.verdicts.name, encode_verdict(decision.verdict), key=key
                     )
                 )
+            # The new state of each contract changed, in the same transaction: the state topic
+            # never says more or less than the log.
+            for cid, state in updated.items():
+                sends.append(
+                    await producer.send(
+                        self.topics.writer_state.name,
+                        encode_state(state, owned.events_before),
+                        key=cid.encode(),
+                        partition=tp.partition,
+                    )
+                )
             bounded = self.kafka_timeout_s
             await asyncio.wait_for(asyncio.gather(*sends), bounded)
-            # The new state of each contract changed, with its last event's offset, in the
-            # same transaction: the state topic never says more or less than the log.
-            state_sends = [
-                await producer.send(
-                    self.topics.writer_state.name,
-                    encode_state(updated[cid], appended[cid].result().offset),
-                    key=cid.encode(),
-                    partition=tp.partition,
-                )
-                for cid in updated
-            ]
-            # The input offsets join the transaction while the states are written (the
-            # producer adds offsets to a transaction before it ends it, commit or abort).
             await asyncio.wait_for(
-                asyncio.gather(
-                    *state_sends,
-                    producer.send_offsets_to_transaction(
-                        {tp: records[-1].offset + 1}, self.group_id
-                    ),
-                ),
+                producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, self.group_id),
                 bounded,
             )
             await asyncio.wait_for(producer.commit_transaction(), bounded)
+            if appended:  # the next transaction's states reflect these events too
+                last = max(sent.result().offset for sent in appended)
+                owned.events_before = max(owned.events_before, last + 1)
         except BaseException:
             await self._abort(producer)
             raise

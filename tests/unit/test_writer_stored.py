@@ -36,7 +36,7 @@ def test_the_record_has_a_format_number() -> None:
     (state,) = fold(_one_contract()).values()
     record = json.loads(encode_state(state, 7))
     assert record["v"] == 1
-    assert record["offset"] == 7
+    assert record["events_before"] == 7
     assert record["version"] == state.version
 
 
