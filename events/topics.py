@@ -2,7 +2,8 @@
 
 Every topic is keyed by `contract_id`, so one contract's messages are totally ordered within
 one partition. The writer for partition n of submissions owns partition n of events, hence the
-two must have the same partition count.
+two must have the same partition count, and so must the writer's state topic: partition n of
+`writer-state` holds the latest state of every contract of partition n of events.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ FOREVER: Final = -1
 _DAY_MS: Final = 24 * 60 * 60 * 1000
 CONTRACT_PARTITIONS: Final = 6
 
-# Kafka's own limits on a topic name; the longest suffix added below is ".dead-letters".
+# Kafka's own limits on a topic name; the longest suffixes added below (".dead-letters",
+# ".writer-state") are 13 characters.
 _LEGAL_PREFIX: Final = re.compile(r"^[A-Za-z0-9._-]{1,236}$")
 
 
@@ -30,14 +32,22 @@ class TopicSpec:
     key: str
     """What the message key holds."""
     replication_factor: int = 1
+    extra_config: tuple[tuple[str, str], ...] = ()
+    """Further topic-level settings (a compacted topic's cleaning cadence)."""
+    max_message_bytes: int | None = None
+    """The largest record the topic takes (its producers must allow as much); None: Kafka's."""
 
     def config(self) -> dict[str, str]:
         """The topic-level Kafka configuration, as the admin API takes it."""
-        return {
+        config = {
             "retention.ms": str(self.retention_ms),
             "cleanup.policy": self.cleanup_policy,
             "min.insync.replicas": "1",
+            **dict(self.extra_config),
         }
+        if self.max_message_bytes is not None:
+            config["max.message.bytes"] = str(self.max_message_bytes)
+        return config
 
 
 @dataclass(frozen=True)
@@ -47,9 +57,20 @@ class Topics:
     events: TopicSpec
     alerts: TopicSpec
     dead_letters: TopicSpec
+    writer_state: TopicSpec
+    """The writer's state of each contract, latest record per contract (compacted): written in
+    the transactions that append the events, it spares a writer taking a partition the fold of
+    the whole log. Derived, never the truth: lost, it is folded again from the events."""
 
     def all(self) -> list[TopicSpec]:
-        return [self.submissions, self.verdicts, self.events, self.alerts, self.dead_letters]
+        return [
+            self.submissions,
+            self.verdicts,
+            self.events,
+            self.alerts,
+            self.dead_letters,
+            self.writer_state,
+        ]
 
 
 def topics(prefix: str = "ledger") -> Topics:
@@ -75,4 +96,20 @@ def topics(prefix: str = "ledger") -> Topics:
         events=spec("events", CONTRACT_PARTITIONS, FOREVER),
         alerts=spec("alerts", CONTRACT_PARTITIONS, FOREVER),
         dead_letters=spec("dead-letters", 1, 30 * _DAY_MS),
+        writer_state=TopicSpec(
+            name=f"{prefix}.writer-state",
+            partitions=CONTRACT_PARTITIONS,
+            retention_ms=FOREVER,
+            cleanup_policy="compact",
+            key=CONTRACT_KEY,
+            # A contract's state is written again with each of its events: segments rolled
+            # hourly and cleaned at 10% dirt keep a takeover's read near one record a contract.
+            extra_config=(
+                ("segment.ms", str(60 * 60 * 1000)),
+                ("min.cleanable.dirty.ratio", "0.1"),
+            ),
+            # A contract's record lists every event_id it accepted (~110 bytes each): 16 MiB
+            # holds some 150,000 events of one contract.
+            max_message_bytes=16 * 1024 * 1024,
+        ),
     )

@@ -4,7 +4,7 @@ partition's committed events, and the dead-letter record of what cannot be proce
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
@@ -37,11 +37,11 @@ async def log_ends(bootstrap: str, topic: TopicSpec) -> dict[int, int]:
         await consumer.stop()
 
 
-async def read_partition_events(
-    bootstrap: str, topic: str, partition: int, key: bytes | None = None
-) -> list[Event]:
-    """Every committed event of one partition of an events topic, in order (only those keyed
-    `key`, when given)."""
+async def read_partition(
+    bootstrap: str, topic: str, partition: int, start: int = 0
+) -> AsyncIterator[ConsumerRecord]:
+    """The committed records of one partition from offset `start` (or the earliest kept) to its
+    end as it is when called, one by one: never held at once."""
     tp = TopicPartition(topic, partition)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -52,20 +52,34 @@ async def read_partition_events(
     await consumer.start()
     try:
         consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
         # With read_committed this is the last stable offset: no open transaction hides past it.
+        # (Asked before seeking: asked after a seek to the beginning, it waits half a second.)
         end = (await end_offsets(consumer, [tp]))[partition]
-        events: list[Event] = []
+        if start > 0:
+            consumer.seek(tp, start)
+        else:
+            await consumer.seek_to_beginning(tp)
         while await consumer.position(tp) < end:
-            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
-            events.extend(
-                decode_event(r.value)
-                for r in batch.get(tp, [])
-                if r.value and (key is None or r.key == key)
-            )
-        return events
+            # Short waits: a fetch past the records to a transaction marker brings nothing, and
+            # the position moves past the marker without waking getmany before its timeout.
+            batch = await consumer.getmany(tp, timeout_ms=50, max_records=10_000)
+            for record in batch.get(tp, []):
+                if record.offset < end:
+                    yield record
     finally:
         await consumer.stop()
+
+
+async def read_partition_events(
+    bootstrap: str, topic: str, partition: int, key: bytes | None = None
+) -> list[Event]:
+    """Every committed event of one partition of an events topic, in order (only those keyed
+    `key`, when given)."""
+    return [
+        decode_event(r.value)
+        async for r in read_partition(bootstrap, topic, partition)
+        if r.value and (key is None or r.key == key)
+    ]
 
 
 async def dead_letter(

@@ -5,8 +5,9 @@ terminated, which assignments, negotiations (with the assignment each is about) 
 requests exist and in which status, and the `event_id` of every accepted event with a hash of
 its content (idempotency).
 
-A writer rebuilds the state of every contract of its partitions by folding the events topic
-at start-up, so folding must stay linear in the number of events. A naive frozen state copies
+A writer reads these states from its state topic (`stored.py`), but folds the events topic
+when that topic lacks them (an old log, the topic lost), so folding must stay linear in the
+number of events. A naive frozen state copies
 its maps on each event, and `seen` grows with every event: O(n²). Here the successive states
 of one contract share one append-only `_Timeline` of writes, and each state reads its maps as
 of its own version through `_MapView`; evolving the newest state appends in O(1), and every

@@ -6,10 +6,15 @@ appends the accepted events (to the same partition number of the events topic), 
 verdicts, dead-letters what cannot be decoded, and commits its input offsets. A crash anywhere
 aborts the whole transaction: nothing half-done is ever visible to read_committed readers.
 
-The state is never stored on its own: when a partition is assigned, it is folded from that
-partition of the events topic, after the partition's transactional producer has fenced any
-previous owner (so an open transaction of a killed writer is aborted before we read). The log
-is the only truth. One transactional id per input partition keeps a zombie of another writer
+The same transaction writes the new state of every contract it changed to the same partition
+number of the compacted writer-state topic, so state and log never disagree. When a partition
+is assigned, after the partition's transactional producer has fenced any previous owner (so an
+open transaction of a killed writer is aborted before we read), its states are read from that
+topic (one record per contract once compacted), and the events from the offset before which
+they reflect every event (about the last transaction's, already reflected, skipped by version)
+are folded on top. A partition whose states were never written (a log older than the topic,
+or the topic lost) is folded from the events topic, and its states written once. The log is
+the only truth. One transactional id per input partition keeps a zombie of another writer
 instance from appending after a rebalance.
 
 aiokafka's transactional producer is used rather than Faust's exactly-once mode, whose open
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,16 +41,26 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
 
 from events.messages import decode_submission, encode_verdict
-from events.serialization import encode_event
+from events.serialization import decode_event, encode_event
 from events.topics import Topics
 from services import watchdog
-from services.kafka_log import dead_letter, read_partition_events
+from services.kafka_log import dead_letter, read_partition
 from services.writer.decide import decide
-from services.writer.state import ContractState, evolve, fold
+from services.writer.state import ContractState, evolve
+from services.writer.stored import (
+    PARTITION_KEY,
+    decode_complete,
+    decode_state,
+    encode_complete,
+    encode_state,
+)
 
 log = logging.getLogger("ledger.writer")
+
+_KAFKA_MAX_REQUEST_SIZE = 1024 * 1024  # aiokafka's default
 
 
 @dataclass
@@ -54,6 +70,8 @@ class OwnedPartition:
     partition: int
     producer: AIOKafkaProducer
     states: dict[str, ContractState] = field(default_factory=dict)
+    events_before: int = 0
+    """Every committed event of the partition before this offset is in the state topic."""
 
 
 class Writer:
@@ -93,21 +111,122 @@ class Writer:
             acks="all",
             linger_ms=2,
             request_timeout_ms=int(self.kafka_timeout_s * 1000),
+            # A contract's state record may be larger than an event.
+            max_request_size=max(
+                self.topics.writer_state.max_message_bytes or 0, _KAFKA_MAX_REQUEST_SIZE
+            ),
         )
         try:
             # InitProducerId: fences the previous owner, aborts its transaction.
             await asyncio.wait_for(producer.start(), self.kafka_timeout_s)
-            events = await read_partition_events(self.bootstrap, self.topics.events.name, partition)
+            states, events_before = await self._load(producer, partition)
         except BaseException:
             await self._stop_producer(producer)
             raise
-        self.owned[partition] = OwnedPartition(partition, producer, fold(events))
+        self.owned[partition] = OwnedPartition(partition, producer, states, events_before)
+
+    async def _load(
+        self, producer: AIOKafkaProducer, partition: int
+    ) -> tuple[dict[str, ContractState], int]:
+        """The states of the partition's contracts, and the events offset before which they
+        reflect every event: from the state topic, with the events it does not reflect yet
+        folded on top; from the whole log when its states were never written (then written, in
+        one transaction, so the next takeover is quick)."""
+        started = time.monotonic()
+        latest: dict[bytes, bytes | None] = {}  # the newest record of each key, decoded last
+        async for record in read_partition(
+            self.bootstrap, self.topics.writer_state.name, partition
+        ):
+            if record.key is not None:
+                latest[record.key] = record.value
+        records = len(latest)
+        states: dict[str, ContractState] = {}
+        start: int | None = None  # None: no complete states, the whole log is folded
+        try:
+            complete = latest.pop(PARTITION_KEY, None)
+            if None in latest.values():
+                # The writer deletes no state: whoever did, what is left is not complete.
+                raise ValueError("a contract's state was deleted (a tombstone)")
+            if complete is not None:
+                start = decode_complete(complete)
+                while latest:
+                    state, events_before = decode_state(latest.popitem()[1] or b"")
+                    states[state.contract_id] = state
+                    start = max(start, events_before)
+        except ValueError:
+            log.warning("partition %d: the state topic is unreadable; folding the log",
+                        partition, exc_info=True)  # fmt: skip
+            states, start = {}, None
+        latest.clear()
+        try:
+            changed, end = await self._fold_on(states, partition, start or 0)
+        except ValueError:
+            if start is None:
+                raise  # the log itself is corrupt: nothing to fall back on
+            log.warning("partition %d: the state topic does not match the log; folding the log",
+                        partition, exc_info=True)  # fmt: skip
+            states, start = {}, None
+            changed, end = await self._fold_on(states, partition, 0)
+        if start is None or changed:
+            await self._write_states(producer, partition, changed, end, complete=start is None)
         log.info(
-            "partition %d: %d events folded into %d contracts",
-            partition,
-            len(events),
-            len(self.owned[partition].states),
-        )
+            "partition %d: %d contracts from %d state records, %d folded from the log, in %.2f s",
+            partition, len(states), records, len(changed), time.monotonic() - started,
+        )  # fmt: skip
+        return states, end
+
+    async def _fold_on(
+        self, states: dict[str, ContractState], partition: int, start: int
+    ) -> tuple[dict[str, ContractState], int]:
+        """Fold the partition's events from offset `start` into `states`, skipping those a
+        state reflects already; the states changed, and the offset after the last event read."""
+        changed: dict[str, ContractState] = {}
+        end = start
+        async for record in read_partition(
+            self.bootstrap, self.topics.events.name, partition, start
+        ):
+            end = record.offset + 1
+            if not record.value:
+                continue
+            event = decode_event(record.value)
+            before = states.get(event.contract_id)
+            version = event.stream_version
+            if before is not None and version is not None and version <= before.version:
+                continue  # reflected already
+            states[event.contract_id] = changed[event.contract_id] = evolve(before, event)
+        return changed, end
+
+    async def _write_states(
+        self,
+        producer: AIOKafkaProducer,
+        partition: int,
+        states: Mapping[str, ContractState],
+        events_before: int,
+        complete: bool,
+    ) -> None:
+        """`states` to the state topic in one transaction, reflecting every event before
+        `events_before`; with the partition's completeness record when `complete`."""
+        name = self.topics.writer_state.name
+        await producer.begin_transaction()
+        try:
+            sends = [
+                await producer.send(
+                    name, encode_state(state, events_before), key=cid.encode(), partition=partition
+                )
+                for cid, state in states.items()
+            ]
+            if complete:
+                sends.append(
+                    await producer.send(
+                        name, encode_complete(events_before), key=PARTITION_KEY, partition=partition
+                    )
+                )
+            # A first fold writes every contract of the partition at once: more time for more.
+            await asyncio.wait_for(asyncio.gather(*sends), self.kafka_timeout_s + len(sends) / 1000)
+            await asyncio.wait_for(producer.commit_transaction(), self.kafka_timeout_s)
+        except BaseException:
+            await self._abort(producer)
+            raise
 
     async def release(self, partition: int) -> None:
         owned = self.owned.pop(partition, None)
@@ -180,6 +299,7 @@ class Writer:
         # Changes are kept aside until the transaction commits: an abort must leave no trace.
         updated: dict[str, ContractState] = {}
         sends = []
+        appended: list[asyncio.Future[RecordMetadata]] = []  # the events sent
         await producer.begin_transaction()
         try:
             for record in records:
@@ -193,7 +313,7 @@ class Writer:
                 state = updated.get(cid) or owned.states.get(cid)
                 decision = decide(state, submission, datetime.now(UTC))
                 if decision.append is not None:
-                    sends.append(
+                    appended.append(
                         await producer.send(
                             self.topics.events.name,
                             encode_event(decision.append),
@@ -201,10 +321,22 @@ class Writer:
                             partition=tp.partition,
                         )
                     )
+                    sends.append(appended[-1])
                     updated[cid] = evolve(state, decision.append)
                 sends.append(
                     await producer.send(
                         self.topics.verdicts.name, encode_verdict(decision.verdict), key=key
+                    )
+                )
+            # The new state of each contract changed, in the same transaction: the state topic
+            # never says more or less than the log.
+            for cid, state in updated.items():
+                sends.append(
+                    await producer.send(
+                        self.topics.writer_state.name,
+                        encode_state(state, owned.events_before),
+                        key=cid.encode(),
+                        partition=tp.partition,
                     )
                 )
             bounded = self.kafka_timeout_s
@@ -214,14 +346,20 @@ class Writer:
                 bounded,
             )
             await asyncio.wait_for(producer.commit_transaction(), bounded)
+            if appended:  # the next transaction's states reflect these events too
+                last = max(sent.result().offset for sent in appended)
+                owned.events_before = max(owned.events_before, last + 1)
         except BaseException:
-            if producer._txn_manager is not None and producer._txn_manager.is_in_transaction():
-                try:
-                    await asyncio.wait_for(producer.abort_transaction(), self.kafka_timeout_s)
-                except Exception:
-                    log.exception("abort failed")
+            await self._abort(producer)
             raise
         return updated
+
+    async def _abort(self, producer: AIOKafkaProducer) -> None:
+        if producer._txn_manager is not None and producer._txn_manager.is_in_transaction():
+            try:
+                await asyncio.wait_for(producer.abort_transaction(), self.kafka_timeout_s)
+            except Exception:
+                log.exception("abort failed")
 
     async def _dead_letter(
         self, producer: AIOKafkaProducer, record: ConsumerRecord, exc: Exception

@@ -17,14 +17,17 @@ def test_default_names_and_settings() -> None:
         ("ledger.events", 6, -1),
         ("ledger.alerts", 6, -1),
         ("ledger.dead-letters", 1, 30 * DAY_MS),
+        ("ledger.writer-state", 6, -1),
     ]
     assert {s.key for s in t.all()} == {"contract_id"}
-    assert {s.cleanup_policy for s in t.all()} == {"delete"}
+    assert {s.name: s.cleanup_policy for s in t.all() if s.cleanup_policy != "delete"} == {
+        "ledger.writer-state": "compact"
+    }
 
 
 def test_the_writer_partitions_line_up() -> None:
     t = topics()
-    assert t.submissions.partitions == t.events.partitions
+    assert t.submissions.partitions == t.events.partitions == t.writer_state.partitions
 
 
 def test_a_prefix_keeps_tests_apart() -> None:
@@ -35,6 +38,7 @@ def test_a_prefix_keeps_tests_apart() -> None:
         "t-3f2a.events",
         "t-3f2a.alerts",
         "t-3f2a.dead-letters",
+        "t-3f2a.writer-state",
     ]
     assert t.events == TopicSpec("t-3f2a.events", 6, -1, "delete", "contract_id")
 
@@ -46,6 +50,10 @@ def test_config_is_what_kafka_takes() -> None:
         "min.insync.replicas": "1",
     }
     assert topics().verdicts.config()["retention.ms"] == str(DAY_MS)
+    state = topics().writer_state.config()
+    assert state["cleanup.policy"] == "compact"
+    assert state["max.message.bytes"] == str(16 * 1024 * 1024)
+    assert "max.message.bytes" not in topics().events.config()
 
 
 @pytest.mark.parametrize("prefix", ["", "has space", "a/b", "x" * 237, ".."])
