@@ -323,7 +323,7 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
     lengths = Counter(key for key, _ in log.records)
     print(f"\nN={n:,}: generated over {contracts:,} contracts in {time.perf_counter() - t0:.0f} s")
     # The audit read's contract: the one of median length.
-    audit_cid = sorted(lengths, key=lambda k: lengths[k])[len(lengths) // 2].decode()
+    audit_cid = sorted(lengths.items(), key=lambda kv: kv[1])[len(lengths) // 2][0].decode()
     out["audit_events"] = lengths[audit_cid.encode()]
     try:
         await run.setup()
