@@ -370,31 +370,33 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
             print(f"  projector restart, new event applied after {fig}")
 
             # -- risk agent ------------------------------------------------------------------
-            async def judged(cid: str) -> bool:
-                return bool(
-                    await conn.fetchval(
-                        "SELECT count(*) FROM risk_progress"
-                        " WHERE events_topic = $1 AND contract_id = $2",
-                        run.topics.events.name,
-                        cid,
-                    )
-                )
+            if not args.no_risk:
 
-            fig = await run.timed_start("risk", lambda: judged(again.contract_id), 0.2)
-            out["risk first run"] = fig
-            print(f"  risk agent first run (the whole log): {fig}")
-            run.stop("risk")
-            # Time for the broker's log cleaner to compact what it may (closed segments only).
-            await asyncio.sleep(args.settle)
-            facts = await changelog_facts(bootstrap, run.prefix)
-            out["changelog"] = facts
-            print(f"  changelog after {args.settle:.0f} s: {facts}")
-            later = run.new_contract()
-            await run.append(later)
-            fig = await run.timed_start("risk", lambda: judged(later.contract_id))
-            out["risk restart"] = fig
-            print(f"  risk agent restart, new event judged after {fig}")
-            run.stop("risk")
+                async def judged(cid: str) -> bool:
+                    return bool(
+                        await conn.fetchval(
+                            "SELECT count(*) FROM risk_progress"
+                            " WHERE events_topic = $1 AND contract_id = $2",
+                            run.topics.events.name,
+                            cid,
+                        )
+                    )
+
+                fig = await run.timed_start("risk", lambda: judged(again.contract_id), 0.2)
+                out["risk first run"] = fig
+                print(f"  risk agent first run (the whole log): {fig}")
+                run.stop("risk")
+                # Time for the broker's log cleaner to compact what it may (closed segments only).
+                await asyncio.sleep(args.settle)
+                facts = await changelog_facts(bootstrap, run.prefix)
+                out["changelog"] = facts
+                print(f"  changelog after {args.settle:.0f} s: {facts}")
+                later = run.new_contract()
+                await run.append(later)
+                fig = await run.timed_start("risk", lambda: judged(later.contract_id))
+                out["risk restart"] = fig
+                print(f"  risk agent restart, new event judged after {fig}")
+                run.stop("risk")
 
             # -- API -------------------------------------------------------------------------
             _, token = await tokens.create_token(conn, "admin", None)
@@ -465,9 +467,9 @@ async def main(args: argparse.Namespace) -> int:
     print("\n| figure | " + " | ".join(f"{r['n']:,} events" for r in results) + " |")
     print("|---|" + "---|" * len(results))
     for row in rows:
-        print(f"| {row} | " + " | ".join(str(r[row]) for r in results) + " |")
+        print(f"| {row} | " + " | ".join(str(r.get(row, "-")) for r in results) + " |")
     for r in results:
-        print(f"N={r['n']:,} ({r['contracts']:,} contracts): changelog {r['changelog']}")
+        print(f"N={r['n']:,} ({r['contracts']:,} contracts): changelog {r.get('changelog', '-')}")
     return 0
 
 
@@ -483,6 +485,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=60.0,
         help="seconds between the risk agent's first run and its restart, for compaction",
+    )
+    ap.add_argument(
+        "--no-risk", action="store_true", help="leave out the risk agent (the slow part)"
     )
     ap.add_argument("--check", action="store_true", help="check every event with the writer")
     return ap.parse_args(argv)
