@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import platform
 import signal
@@ -337,7 +338,7 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
         try:
             for label in ("writer first start", "writer restart"):
                 sid = await run.submit()
-                fig = await run.timed_start("writer", lambda sid=sid: verdicts.has(sid))
+                fig = await run.timed_start("writer", functools.partial(verdicts.has, sid))
                 run.stop("writer")
                 out[label] = fig
                 print(f"  {label}: verdict after {fig}")
@@ -391,12 +392,15 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
                 facts = await changelog_facts(bootstrap, run.prefix)
                 out["changelog"] = facts
                 print(f"  changelog after {args.settle:.0f} s: {facts}")
-                later = run.new_contract()
-                await run.append(later)
-                fig = await run.timed_start("risk", lambda: judged(later.contract_id))
-                out["risk restart"] = fig
-                print(f"  risk agent restart, new event judged after {fig}")
-                run.stop("risk")
+                for label in ("risk restart", "risk restart again"):
+                    later = run.new_contract()
+                    await run.append(later)
+                    fig = await run.timed_start(
+                        "risk", functools.partial(judged, later.contract_id)
+                    )
+                    out[label] = fig
+                    print(f"  {label}, new event judged after {fig}")
+                    run.stop("risk")
 
             # -- API -------------------------------------------------------------------------
             _, token = await tokens.create_token(conn, "admin", None)
@@ -462,6 +466,7 @@ async def main(args: argparse.Namespace) -> int:
         "projector restart",
         "risk first run",
         "risk restart",
+        "risk restart again",
         "audit read",
     )
     print("\n| figure | " + " | ".join(f"{r['n']:,} events" for r in results) + " |")
