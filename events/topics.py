@@ -113,3 +113,14 @@ def topics(prefix: str = "ledger") -> Topics:
             max_message_bytes=16 * 1024 * 1024,
         ),
     )
+
+
+# A compacted state topic (the risk agent's changelog) is read whole at start. Kafka compacts
+# closed segments only, and by default a segment closes at 1 GiB or after 7 days: until then
+# every write (one per event judged) is read back at start, so the start grew with the events.
+# Small segments, rolled at least every 10 minutes, keep what a start reads near one record per
+# key: at most about twice that (the default dirty ratio of 0.5) plus one segment per partition.
+STATE_TOPIC_CONFIG: Final = {
+    "segment.bytes": str(1024 * 1024),  # the least Kafka 4 takes
+    "segment.ms": str(10 * 60 * 1000),
+}

@@ -7,8 +7,10 @@ them. Per batch of events (in log order per partition, so per contract):
 1. each event is decoded; its contract's state is read from the table (`risk-state`: JSON
    written by `projections.risk.codec`, keyed by contract_id, in memory and, durably, in the
    compacted changelog topic `<prefix>-risk-risk-state-changelog`, replayed into memory at
-   start); `evaluate(state, event)` gives the alerts, `evolve` the next state, and the timer
-   rules are judged on the contract's own event time as well;
+   start; its segments are small (`events.topics.STATE_TOPIC_CONFIG`) so that compaction keeps
+   that replay near one record per contract rather than one per event judged);
+   `evaluate(state, event)` gives the alerts, `evolve` the next state, and the timer rules are
+   judged on the contract's own event time as well;
 2. the alerts (`ON CONFLICT DO NOTHING` on their deterministic id) and `risk_progress` (the
    stream version judged per contract, which `POST /v1/events` waits for) are written to
    PostgreSQL in ONE transaction;
@@ -56,7 +58,7 @@ from faust.types import EventT, StreamT, TableT
 
 from events.alerts import Alert, encode_alert
 from events.serialization import decode_event
-from events.topics import Topics
+from events.topics import STATE_TOPIC_CONFIG, Topics
 from projections.risk import evaluate, evaluate_timers, evolve, record_timer_alerts
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
@@ -356,6 +358,9 @@ def make_app(settings: Settings) -> faust.App:
         # Written from the timer too (outside any event): the changelog partition is the key's
         # by the default partitioner, as the events topic's, so it is co-partitioned.
         use_partitioner=True,
+        # Set when Faust creates the changelog topic; small segments so that compaction keeps
+        # what a start recovers near one state per contract, not one per event.
+        extra_topic_configs=STATE_TOPIC_CONFIG,
     )
     outlets = Outlets(settings)
     agent = RiskAgent(States(table), outlets)
