@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 
@@ -155,6 +155,14 @@ async def positions(conn: asyncpg.Connection, schema: str) -> tuple[int, dict[in
     return generation, {r["partition"]: r["next_offset"] for r in rows}
 
 
+class _ContractRow(Protocol):
+    @property
+    def contract_id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_ContractRow)
+
+
 async def contract_states(
     conn: asyncpg.Connection, schema: str, contract_ids: list[str]
 ) -> list[StoredContract]:
@@ -168,37 +176,41 @@ async def contract_states(
     async def rows(sql: str) -> list[asyncpg.Record]:
         return list(await conn.fetch(sql, ids))
 
+    async def by_contract(
+        table: str, order: str, make: Callable[[asyncpg.Record], R]
+    ) -> dict[str, list[R]]:
+        """The rows of `table` of those contracts, in `order`, grouped by contract."""
+        found: dict[str, list[R]] = {}
+        for r in await rows(
+            f"SELECT * FROM {schema}.{table} WHERE contract_id = ANY($1) ORDER BY {order}"
+        ):
+            row = make(r)
+            found.setdefault(row.contract_id, []).append(row)
+        return found
+
     contracts = await rows(f"SELECT * FROM {schema}.contracts WHERE contract_id = ANY($1)")
     if not contracts:
         return []
-    assignments: dict[str, list[AssignmentRow]] = {}
-    for r in await rows(
-        f"""SELECT * FROM {schema}.assignments WHERE contract_id = ANY($1)
-            ORDER BY contract_id, assignment_id"""
-    ):
-        a = AssignmentRow(**{c: r[c] for c in ASSIGNMENT_COLUMNS})
-        assignments.setdefault(a.contract_id, []).append(a)
-    rates: dict[str, list[RateRow]] = {}
-    for r in await rows(
-        f"""SELECT * FROM {schema}.rate_history WHERE contract_id = ANY($1)
-            ORDER BY contract_id, assignment_id, effective_date, stream_version"""
-    ):
-        rate = RateRow(**{c: r[c] for c in RATE_COLUMNS} | {"event_id": str(r["event_id"])})
-        rates.setdefault(rate.contract_id, []).append(rate)
-    terms: dict[str, list[TermsRow]] = {}
-    for r in await rows(
-        f"""SELECT * FROM {schema}.terms_history WHERE contract_id = ANY($1)
-            ORDER BY contract_id, stream_version"""
-    ):
-        t = TermsRow(**{c: r[c] for c in TERMS_COLUMNS})
-        terms.setdefault(t.contract_id, []).append(t)
-    items: dict[str, list[OpenItem]] = {}
-    for r in await rows(
-        f"""SELECT * FROM {schema}.open_items WHERE contract_id = ANY($1)
-            ORDER BY contract_id, opened_version, kind, item_id"""
-    ):
-        item = OpenItem(**{c: r[c] for c in OPEN_ITEM_COLUMNS})
-        items.setdefault(item.contract_id, []).append(item)
+    assignments = await by_contract(
+        "assignments",
+        "contract_id, assignment_id",
+        lambda r: AssignmentRow(**{c: r[c] for c in ASSIGNMENT_COLUMNS}),
+    )
+    rates = await by_contract(
+        "rate_history",
+        "contract_id, assignment_id, effective_date, stream_version",
+        lambda r: RateRow(**{c: r[c] for c in RATE_COLUMNS} | {"event_id": str(r["event_id"])}),
+    )
+    terms = await by_contract(
+        "terms_history",
+        "contract_id, stream_version",
+        lambda r: TermsRow(**{c: r[c] for c in TERMS_COLUMNS}),
+    )
+    items = await by_contract(
+        "open_items",
+        "contract_id, opened_version, kind, item_id",
+        lambda r: OpenItem(**{c: r[c] for c in OPEN_ITEM_COLUMNS}),
+    )
     out = []
     for r in contracts:
         cid = r["contract_id"]
