@@ -44,7 +44,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-import asyncpg  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 
 from events.topics import topics  # noqa: E402
@@ -375,17 +374,11 @@ class OwnStack:
         return env
 
     async def start(self) -> None:
-        conn = await asyncpg.connect(self.admin_dsn)
-        try:
+        async with db.connection(self.admin_dsn) as conn:
             await conn.execute(f"CREATE SCHEMA {self.tables}")
-        finally:
-            await conn.close()
-        conn = await asyncpg.connect(self.dsn)
-        try:
+        async with db.connection(self.dsn) as conn:
             await db.migrate(conn)
             self.token = (await tokens.create_token(conn, "account_manager", self.am_id))[1]
-        finally:
-            await conn.close()
         await kafka_admin.ensure_topics(self.bootstrap, topics(self.prefix))
         logs = ROOT / "var" / "log"
         logs.mkdir(parents=True, exist_ok=True)
@@ -413,14 +406,11 @@ class OwnStack:
         raise TimeoutError("the API did not answer")
 
     async def backends(self) -> set[int]:
-        conn = await asyncpg.connect(self.admin_dsn)
-        try:
+        async with db.connection(self.admin_dsn) as conn:
             rows = await conn.fetch(
                 "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
                 self.database,
             )
-        finally:
-            await conn.close()
         return {r["pid"] for r in rows}
 
     async def stop(self) -> None:
@@ -443,12 +433,9 @@ class OwnStack:
                 await admin.delete_topics([n for n in existing if n.startswith(self.prefix)])
             finally:
                 await admin.close()
-        conn = await asyncpg.connect(self.admin_dsn)
-        try:
+        async with db.connection(self.admin_dsn) as conn:
             for schema in (self.schema, self.tables):
                 await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        finally:
-            await conn.close()
 
 
 # --- main -------------------------------------------------------------------------------------

@@ -152,11 +152,8 @@ class Run:
             proc.wait(timeout=10)
 
     async def setup(self) -> None:
-        conn = await asyncpg.connect(self.server_dsn)
-        try:
+        async with db.connection(self.server_dsn) as conn:
             await conn.execute(f'CREATE SCHEMA "{self.public}"')
-        finally:
-            await conn.close()
         await db.migrate_dsn(self.dsn)
         await kafka_admin.ensure_topics(self.bootstrap, self.topics)
 
@@ -168,12 +165,9 @@ class Run:
         except Exception as exc:
             print(f"could not delete topics of {self.prefix}: {exc!r}", file=sys.stderr)
         try:
-            conn = await asyncpg.connect(self.server_dsn)
-            try:
+            async with db.connection(self.server_dsn) as conn:
                 for name in (self.public, self.schema, f"{self.schema}_next", f"{self.schema}_old"):
                     await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-            finally:
-                await conn.close()
         except Exception as exc:
             print(f"could not drop schemas of {self.schema}: {exc!r}", file=sys.stderr)
 
@@ -345,8 +339,7 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
         finally:
             await verdicts.stop()
 
-        conn = await asyncpg.connect(run.dsn)
-        try:
+        async with db.connection(run.dsn) as conn:
             # -- projector -------------------------------------------------------------------
             async def projected(cid: str) -> bool:
                 with contextlib.suppress(asyncpg.UndefinedTableError):
@@ -404,8 +397,6 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
 
             # -- API -------------------------------------------------------------------------
             _, token = await tokens.create_token(conn, "admin", None)
-        finally:
-            await conn.close()
         run.start("api")
         url = f"http://127.0.0.1:{run.port}"
         async with httpx.AsyncClient(base_url=url, timeout=120) as http:
