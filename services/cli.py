@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -38,7 +39,18 @@ def _db_migrate(args: argparse.Namespace, settings: Callable[[], Settings]) -> i
 
 def _topics_create(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     s = settings()
-    created = asyncio.run(kafka_admin.ensure_topics(s.kafka_bootstrap_servers, s.topics))
+    from events.topics import STATE_TOPIC_CONFIG
+    from services.risk.worker import changelog_topic
+
+    async def run() -> list[str]:
+        created = await kafka_admin.ensure_topics(s.kafka_bootstrap_servers, s.topics)
+        # Faust sets its changelog's configuration only when it creates the topic.
+        changelog = {changelog_topic(s.topic_prefix): STATE_TOPIC_CONFIG}
+        await kafka_admin.align_configs(s.kafka_bootstrap_servers, changelog)
+        return created
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    created = asyncio.run(run())
     print(f"created {len(created)} topic(s)" + (f": {', '.join(created)}" if created else ""))
     return 0
 

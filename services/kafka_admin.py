@@ -1,13 +1,26 @@
-"""Creating the ledger's topics, from the one list in events.topics, idempotently."""
+"""Creating the ledger's topics, from the one list in events.topics, idempotently, and keeping
+the configuration of topics that already exist what that list declares."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import time
+from collections.abc import Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from events.topics import Topics
+
+log = logging.getLogger(__name__)
+
+# DescribeConfigs' config_source: set on the topic itself (the only values AlterConfigs, which
+# replaces a topic's whole set, must carry over).
+_DYNAMIC_TOPIC_CONFIG = 1
+_SHOWN_WITHIN_S = 10.0
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
@@ -51,6 +64,77 @@ async def ensure_topics(bootstrap: str, wanted: Topics) -> list[str]:
                         f"topic {spec.name} has {counts.get(spec.name)} partitions, "
                         f"expected {spec.partitions}"
                     )
+            await _align(admin, {spec.name: spec.config() for spec in present})
         return [s.name for s in missing]
     finally:
         await admin.close()
+
+
+async def align_configs(bootstrap: str, wanted: Mapping[str, Mapping[str, str]]) -> None:
+    """Give each existing topic of `wanted` the configuration values it declares (topics that
+    do not exist are left alone)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        present = {name: c for name, c in wanted.items() if name in existing}
+        if present:
+            await _align(admin, present)
+    finally:
+        await admin.close()
+
+
+async def _align(admin: AIOKafkaAdminClient, wanted: Mapping[str, Mapping[str, str]]) -> None:
+    """A topic made before a declaration changed (or by hand, or by the broker's auto-creation
+    with its 7-day default retention) keeps its old settings until told: for the log of record
+    that would mean events expiring, for a state topic a start that grows with history. Each
+    declared value that differs is set, other values set on the topic are kept, what changed is
+    logged, and this returns once the broker shows the new values."""
+    current, overrides = await _describe(admin, list(wanted))
+    changes = _differing(wanted, current)
+    if not changes:
+        return
+    # AlterConfigs (the API aiokafka offers) replaces the topic's whole set of values.
+    alter = [
+        ConfigResource(ConfigResourceType.TOPIC, name, {**overrides.get(name, {}), **changed})
+        for name, changed in changes.items()
+    ]
+    for response in await admin.alter_configs(alter):
+        for error_code, message, _type, name in response.resources:
+            if error_code:
+                raise for_code(error_code)(f"configuring topic {name}: {message}")
+    for name, changed in changes.items():
+        was = {k: current.get(name, {}).get(k) for k in changed}
+        log.warning("topic %s configured as declared: %s (was %s)", name, changed, was)
+    # The change travels through the metadata log before the broker reports it.
+    deadline = time.monotonic() + _SHOWN_WITHIN_S
+    while _differing(changes, (await _describe(admin, list(changes)))[0]):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics {sorted(changes)} do not show their new configuration")
+        await asyncio.sleep(0.1)
+
+
+async def _describe(
+    admin: AIOKafkaAdminClient, names: list[str]
+) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """Each topic's configuration values, and those of them set on the topic itself."""
+    resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+    values: dict[str, dict[str, str]] = {}
+    own: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(resources):
+        for error_code, message, _type, name, entries in response.resources:
+            if error_code:
+                raise for_code(error_code)(f"describing topic {name}: {message}")
+            values[name] = {e[0]: e[1] for e in entries}
+            own[name] = {e[0]: e[1] for e in entries if e[3] == _DYNAMIC_TOPIC_CONFIG}
+    return values, own
+
+
+def _differing(
+    wanted: Mapping[str, Mapping[str, str]], current: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, str]]:
+    changes = {
+        name: {k: v for k, v in declared.items() if current.get(name, {}).get(k) != v}
+        for name, declared in wanted.items()
+    }
+    return {name: changed for name, changed in changes.items() if changed}
