@@ -1,5 +1,6 @@
-"""Reading one contract's events: from the audit index (`GET /v1/events`), or from the log of
-record itself (a preview, which must see what the writer has accepted this instant)."""
+"""Reading one contract's events: from the audit index (`GET /v1/events`, once the projector
+has caught up), or from the index and the log's unindexed tail (a preview, which must see what
+the writer has accepted this instant)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from events.catalogue import Event
+from events.serialization import decode_event
 from events.topics import TopicSpec
 from services.api.read import event_log as indexed
-from services.kafka_log import read_partition_events
+from services.kafka_log import read_partition
 
 
 def partition_of(contract_id: str, partitions: int) -> int:
@@ -22,16 +24,34 @@ def partition_of(contract_id: str, partitions: int) -> int:
 
 
 async def contract_events(
-    bootstrap: str, topic: TopicSpec, contract_id: str, after_version: int = 0
+    bootstrap: str, db: asyncpg.Pool, schema: str, topic: TopicSpec, contract_id: str
 ) -> list[Event]:
-    """The contract's committed events with stream_version > after_version, in order.
-
-    Scans the contract's partition from its start: O(the partition). Audit reads the index
-    instead (`caught_up` + `read.event_log`).
+    """The contract's committed events, in stream order, as the log holds them this instant
+    (what a preview must judge against): those the projector has indexed, read from the index
+    in O(the contract's events), then the contract's in the rest of its partition, read from
+    the log from the projector's position on (none, unless the projector is behind).
     """
     partition = partition_of(contract_id, topic.partitions)
-    events = await read_partition_events(bootstrap, topic.name, partition, contract_id.encode())
-    return [e for e in events if (e.stream_version or 0) > after_version]
+    try:
+        async with (
+            db.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            # A batch's index rows and its position are written in one transaction: in one
+            # snapshot, the rows are exactly the contract's events before that position.
+            start = await indexed.projected_offset(conn, schema, partition)
+            bodies = await indexed.contract_bodies(conn, schema, contract_id)
+    except asyncpg.UndefinedTableError:  # no projection yet: the log alone
+        start, bodies = 0, []
+    events = [decode_event(b) for b in bodies]
+    last = (events[-1].stream_version or 0) if events else 0
+    key = contract_id.encode()
+    async for record in read_partition(bootstrap, topic.name, partition, start):
+        if record.key == key and record.value is not None:
+            event = decode_event(record.value)
+            if (event.stream_version or 0) > last:
+                events.append(event)
+    return events
 
 
 async def caught_up(

@@ -71,7 +71,11 @@ async def preview_events(request: Request, who: Submitter) -> JSONResponse:
     past: list[Event] = []
     for contract_id in dict.fromkeys(s.event.contract_id for _, s in valid):
         past += await contract_events(
-            settings.kafka_bootstrap_servers, settings.topics.events, contract_id
+            settings.kafka_bootstrap_servers,
+            request.app.state.pool,
+            settings.projection_schema,
+            settings.topics.events,
+            contract_id,
         )
     previews = preview(past, [s for _, s in valid], now)
     for (i, _), p in zip(valid, previews, strict=True):

@@ -5,15 +5,21 @@ Another account manager's preview is refused like their submission."""
 
 from __future__ import annotations
 
+import signal
 import uuid
 from typing import Any
 
 import httpx
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
+from services.api.event_log import partition_of
+from services.api.read.event_log import projected_offset
+from services.db import connection
 from tests.support.examples import OMIT, example
 from tests.support.http import auth, log_of, post
-from tests.support.services import Tokens
-from tests.support.stack import unique
+from tests.support.services import Tokens, running_services
+from tests.support.stack import Stack, unique
 
 
 def _preview(http: httpx.Client, token: str, body: Any) -> httpx.Response:
@@ -27,12 +33,12 @@ def _alerts(http: httpx.Client, token: str, cid: str) -> list[dict[str, Any]]:
     return alerts
 
 
-def _worked_example(http: httpx.Client, api_tokens: Tokens) -> tuple[str, dict[str, Any]]:
+def _worked_example_events(am_id: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The contract and assignment of DESIGN's worked example (floor 15 %), and the raise the
-    client asks for, not yet submitted."""
+    client asks for."""
     cid, aid = unique("C"), unique("A")
     signed = example(
-        "ContractSigned", contract_id=cid, account_manager_id=api_tokens.am_id,
+        "ContractSigned", contract_id=cid, account_manager_id=am_id,
         start_date="2026-01-05", end_date="2027-12-31", markup_floor_pct="15", burden_pct="20",
         msp_fee_pct=OMIT, conversion_fee_waived_after_hours=OMIT,
     )  # fmt: skip
@@ -41,14 +47,20 @@ def _worked_example(http: httpx.Client, api_tokens: Tokens) -> tuple[str, dict[s
         bill_rate="37.50", hours_per_week="40", burden_pct=OMIT, start_date="2026-01-05",
         expected_end_date="2027-07-26",
     )  # fmt: skip
-    for e in (signed, started):
-        assert post(http, api_tokens.am, e).status_code == 201
     ask = example(
         "RaiseRequested", contract_id=cid, assignment_id=aid, requested_pay_rate="32.00",
         client_max_bill_rate="37.50", requested_by="client",
         occurred_at="2026-12-28T09:00:00+00:00",
     )  # fmt: skip
-    return cid, ask
+    return signed, started, ask
+
+
+def _worked_example(http: httpx.Client, api_tokens: Tokens) -> tuple[str, dict[str, Any]]:
+    """The worked example's contract and assignment submitted; the raise not yet."""
+    signed, started, ask = _worked_example_events(api_tokens.am_id)
+    for e in (signed, started):
+        assert post(http, api_tokens.am, e).status_code == 201
+    return str(signed["contract_id"]), ask
 
 
 def _without_version(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -134,3 +146,41 @@ def test_a_preview_is_refused_as_the_submission_would_be(
         ("refused", "raise_request_exists"),
     ]
     assert log_of(http, api_tokens.am, cid) == before
+
+
+async def test_a_preview_reads_the_index_and_what_the_projector_has_not_applied_yet(
+    ready_stack: Stack, api_tokens: Tokens
+) -> None:
+    """A preview costs O(the contract's events), not a scan of its partition: with the records
+    before the projector's position deleted from the log, it still judges against the whole
+    history (read from the audit index), and against an event the projector, stopped, has not
+    applied yet (read from the log)."""
+    signed, started, ask = _worked_example_events(api_tokens.am_id)
+    cid = str(signed["contract_id"])
+    async with running_services(ready_stack, verdict_timeout_s=3) as svc:
+        with httpx.Client(base_url=svc.url, timeout=60) as http:
+            assert post(http, api_tokens.am, signed).json()["margin_impacts"] == []
+            events = svc.topics.events
+            partition = partition_of(cid, events.partitions)
+            async with connection(ready_stack.dsn) as conn:
+                position = await projected_offset(conn, svc.schema, partition)
+            assert position > 0
+            admin = AIOKafkaAdminClient(bootstrap_servers=ready_stack.bootstrap)
+            await admin.start()
+            try:
+                tp = TopicPartition(events.name, partition)
+                await admin.delete_records({tp: RecordsToDelete(before_offset=position)})
+            finally:
+                await admin.close()
+
+            svc.send("projector", signal.SIGSTOP)
+            try:
+                r = post(http, api_tokens.am, started)  # answered without its impacts
+                assert r.status_code == 201, r.text
+                r = _preview(http, api_tokens.am, ask)
+            finally:
+                svc.send("projector", signal.SIGCONT)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["stream_version"]) == ("accepted", 3)
+    [impact] = r.json()["margin_impacts"]
+    assert impact["delta_weekly_gross_profit"] == "-96.00"

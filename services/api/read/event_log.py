@@ -50,6 +50,12 @@ async def contract_page(
     )
 
 
+async def contract_bodies(db: Db, schema: str, contract_id: str) -> list[str]:
+    """Every indexed event of the contract, its JSON as in the log, by stream version."""
+    rows = await db.fetch(PAGE_SQL.format(schema=schema), contract_id, 0, None)
+    return [r["body"] for r in rows]
+
+
 async def projected_offset(db: Db, schema: str, partition: int) -> int:
     """The next offset of the events topic's `partition` the projector will apply."""
     found = await db.fetchval(
