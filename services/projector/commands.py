@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import TextIO
 
 import asyncpg
@@ -28,13 +30,34 @@ async def ensure_schema(settings: Settings) -> bool:
         )
 
 
+@contextlib.asynccontextmanager
+async def _alone(settings: Settings) -> AsyncIterator[None]:
+    """One rebuild of a set of read models at a time: several projectors finding an older
+    layout at once would each drop the others' fresh tables (a PostgreSQL session lock, so a
+    process that dies releases it)."""
+    schema = settings.projection_schema
+    async with connection(settings.dsn) as conn:
+        key = store.rebuild_lock(schema)
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+            log.warning("a rebuild of %s is under way elsewhere: waiting for its end", schema)
+            await conn.execute("SELECT pg_advisory_lock($1)", key)
+        try:
+            yield
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", key)
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     if not await ensure_schema(settings):
-        # Tables of an older layout cannot be written by this code: the log rebuilds them.
-        log.warning(
-            "%s has an older layout: rebuilding it from the log", settings.projection_schema
-        )
-        await rebuild(settings)
+        async with _alone(settings):
+            # Another projector may have rebuilt them while this one waited.
+            if not await ensure_schema(settings):
+                # Tables of an older layout cannot be written by this code: the log rebuilds.
+                log.warning(
+                    "%s has an older layout: rebuilding it from the log",
+                    settings.projection_schema,
+                )
+                await _rebuild(settings, sys.stderr)
     group = settings.projector_group_id
     live = projector(settings, group_id=group, instance_id=settings.projector_instance_id)
     await live.start()
@@ -52,7 +75,13 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
 
 async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
-    """Replays the whole events topic into fresh tables, then swaps them in atomically."""
+    """Replays the whole events topic into fresh tables, then swaps them in atomically (after
+    any rebuild of the same tables already under way)."""
+    async with _alone(settings):
+        return await _rebuild(settings, out)
+
+
+async def _rebuild(settings: Settings, out: TextIO) -> int:
     await ensure_schema(settings)
     async with connection(settings.dsn) as conn:
         nxt = await store.create_next_schema(

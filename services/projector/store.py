@@ -52,6 +52,12 @@ def _swap_lock(live: str) -> int:
     return int.from_bytes(hashlib.sha256(live.encode()).digest()[:4], "big")
 
 
+def rebuild_lock(live: str) -> int:
+    """The advisory lock id held while this set of read models is rebuilt (apart from
+    `_swap_lock`'s ids, which are below 2**32)."""
+    return _swap_lock(live) + 2**32
+
+
 CONTRACT_COLUMNS = [f.name for f in dataclasses.fields(ContractRow)]
 ASSIGNMENT_COLUMNS = [f.name for f in dataclasses.fields(AssignmentRow)]
 RATE_COLUMNS = [f.name for f in dataclasses.fields(RateRow)]

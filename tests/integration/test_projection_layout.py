@@ -30,17 +30,24 @@ async def test_the_projector_rebuilds_read_models_of_an_older_layout(
         await conn.execute(f"ALTER TABLE {live}.margin_impacts ADD COLUMN delta_markup_pct numeric")
         assert await store.ensure_live_schema(conn, live, t.events.name) is False
 
+        # Two projectors find it at once: one rebuilds, the other waits for it, then both serve.
         stop = asyncio.Event()
-        serving = asyncio.create_task(commands.serve(settings, stop))
+        serving = [
+            asyncio.create_task(
+                commands.serve(settings.model_copy(update={"projector_instance_id": i}), stop)
+            )
+            for i in (f"{prefix}-1", f"{prefix}-2")
+        ]
         end = await log_end(ready_stack.bootstrap, t.events)
         try:
             async with asyncio.timeout(120):
                 while await applied(conn, live) < end:
-                    assert not serving.done(), serving.exception()
+                    for task in serving:
+                        assert not task.done(), task.exception()
                     await asyncio.sleep(0.2)
         finally:
             stop.set()
-            await serving
+            await asyncio.gather(*serving)
         assert await store.ensure_live_schema(conn, live, t.events.name) is True
         columns = await conn.fetchval(
             """SELECT array_agg(column_name::text) FROM information_schema.columns
