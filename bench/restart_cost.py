@@ -11,13 +11,16 @@ all deleted at the end:
 1. generates N valid events over C contracts with simulation/histories.py (seeded; C is fixed
    by --contracts, default 2,000, so a bigger N means longer histories, not more contracts; pass
    --contracts 0 for N/50) and produces them to the events topic, keyed by contract;
-2. writer: puts a submission (a new contract's ContractSigned) on the submissions topic, starts
-   `ledger serve writer` and times from the process start until its verdict is on the verdicts
-   topic (it has taken its 6 partitions and decided); then SIGTERM and again (the restart, which
-   is the takeover a deploy or crash costs); peak RSS is VmHWM from /proc/<pid>/status;
-3. projector: `ledger serve projector` catches up with the whole log (its first run: a replay);
-   SIGTERM; a new contract is appended; restarted, timed until that contract is in its schema;
-4. risk agent: `ledger serve risk` judges the whole log (first run: the table is built and
+2. writer (unless --no-writer): puts a submission (a new contract's ContractSigned) on each
+   partition of the submissions topic, starts `ledger serve writer` and times from the process
+   start until all their verdicts are on the verdicts topic (it has taken its 6 partitions and
+   decided); then SIGTERM and again (the restart, which is the takeover a deploy or crash
+   costs); peak RSS is VmHWM from /proc/<pid>/status;
+3. projector: `ledger serve projector` catches up with the whole log (its first run: a replay,
+   timed until every partition's position is at the log's end); SIGTERM; a new contract is
+   appended; restarted, timed until that contract is in its schema; SIGTERM;
+4. risk agent: `ledger serve risk` judges the whole log (first run, timed until its group has
+   committed every partition to the last event: the table is built and
    written to its changelog); SIGTERM; a new contract appended; restarted, timed until
    risk_progress shows it judged (its table recovered from the changelog first), after --settle
    seconds for the broker's cleaner; the changelog's configuration, the records written to it
@@ -63,9 +66,11 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType  #
 
 from events.messages import Submitter, decode_verdict, encode_submission  # noqa: E402
 from events.serialization import encode_event  # noqa: E402
-from events.topics import Topics, topics  # noqa: E402
+from events.topics import Topics, TopicSpec, topics  # noqa: E402
 from services import db, kafka_admin, tokens  # noqa: E402
-from services.risk.worker import changelog_topic  # noqa: E402
+from services.api.event_log import partition_of  # noqa: E402
+from services.kafka_log import log_ends  # noqa: E402
+from services.risk.worker import app_id, changelog_topic  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from simulation.histories import generate, produce  # noqa: E402
 from tests.support.examples import submission  # noqa: E402
@@ -120,6 +125,7 @@ class Run:
         self.topics: Topics = topics(self.prefix)
         self.port = _free_port()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._ends: dict[int, int] | None = None
         (ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
 
     def env(self) -> dict[str, str]:
@@ -206,24 +212,44 @@ class Run:
         finally:
             await producer.stop()
 
-    async def submit(self) -> uuid.UUID:
-        s = submission(
-            "ContractSigned",
-            submitter=Submitter(role="admin", principal="bench-restart"),
-            recorded_at=datetime.now(UTC),
-            contract_id=f"C-bench-{uuid.uuid4().hex[:10]}",
-        )
+    async def submit_to_every_partition(self) -> set[uuid.UUID]:
+        """A new contract's ContractSigned submitted to each partition: their verdicts all come
+        once the writer has taken every partition, not only the first it loaded."""
+        parts = self.topics.submissions.partitions
+        cids: dict[int, str] = {}
+        while len(cids) < parts:
+            cid = f"C-bench-{uuid.uuid4().hex[:10]}"
+            cids.setdefault(partition_of(cid, parts), cid)
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
         await producer.start()
+        sids = set()
         try:
-            await producer.send_and_wait(
-                self.topics.submissions.name,
-                encode_submission(s),
-                key=s.event.contract_id.encode(),
-            )
+            for cid in cids.values():
+                s = submission(
+                    "ContractSigned",
+                    submitter=Submitter(role="admin", principal="bench-restart"),
+                    recorded_at=datetime.now(UTC),
+                    contract_id=cid,
+                )
+                await producer.send_and_wait(
+                    self.topics.submissions.name, encode_submission(s), key=cid.encode()
+                )
+                sids.add(s.submission_id)
         finally:
             await producer.stop()
-        return s.submission_id
+        return sids
+
+    async def caught_up(self, applied: Callable[[], Awaitable[dict[int, int]]]) -> bool:
+        """Whether every partition's applied offset (as `applied` reads it) is at the events
+        topic's end as it was first asked: a first run is over when all are, not when the
+        partition of one late event is."""
+        if self._ends is None:
+            self._ends = await data_ends(self.bootstrap, self.topics.events)
+        got = await applied()
+        return all(got.get(p, 0) >= end for p, end in self._ends.items())
+
+    def forget_ends(self) -> None:
+        self._ends = None
 
 
 def _example_signed(cid: str) -> dict[str, Any]:
@@ -251,15 +277,48 @@ class Verdicts:
         for tp in tps:
             await self.consumer.position(tp)
 
-    async def has(self, sid: uuid.UUID) -> bool:
+    async def has_all(self, sids: set[uuid.UUID]) -> bool:
         batches = await self.consumer.getmany(timeout_ms=20)
         for records in batches.values():
             for r in records:
                 self.seen.add(decode_verdict(r.value).submission_id)
-        return sid in self.seen
+        return sids <= self.seen
 
     async def stop(self) -> None:
         await self.consumer.stop()
+
+
+async def data_ends(bootstrap: str, topic: TopicSpec) -> dict[int, int]:
+    """The offset after each partition's last event: its end, less a transaction marker (the
+    writer's commits) that a consumer such as Faust never commits past."""
+    ends = await log_ends(bootstrap, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed")
+    await consumer.start()
+    try:
+        out = {}
+        for p, end in ends.items():
+            tp = TopicPartition(topic.name, p)
+            consumer.assign([tp])
+            consumer.seek(tp, max(end - 4, 0))
+            last = -1
+            while (await consumer.position(tp)) < end:
+                for r in (await consumer.getmany(tp, timeout_ms=500)).get(tp, []):
+                    last = max(last, r.offset)
+            out[p] = last + 1 if last >= 0 else end
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The offsets `group` has committed in each partition of `topic`."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
 
 
 async def changelog_facts(bootstrap: str, prefix: str) -> str:
@@ -330,9 +389,9 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
         verdicts = Verdicts(bootstrap, run.topics)
         await verdicts.start()
         try:
-            for label in ("writer first start", "writer restart"):
-                sid = await run.submit()
-                fig = await run.timed_start("writer", functools.partial(verdicts.has, sid))
+            for label in () if args.no_writer else ("writer first start", "writer restart"):
+                sids = await run.submit_to_every_partition()
+                fig = await run.timed_start("writer", functools.partial(verdicts.has_all, sids))
                 run.stop("writer")
                 out[label] = fig
                 print(f"  {label}: verdict after {fig}")
@@ -351,9 +410,18 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
                     )
                 return False
 
+            async def positions() -> dict[int, int]:
+                with contextlib.suppress(asyncpg.UndefinedTableError):
+                    rows = await conn.fetch(
+                        f"SELECT partition, next_offset FROM {run.schema}.positions"
+                    )
+                    return {r["partition"]: r["next_offset"] for r in rows}
+                return {}
+
             first = run.new_contract()
             await run.append(first)
-            fig = await run.timed_start("projector", lambda: projected(first.contract_id), 0.2)
+            run.forget_ends()
+            fig = await run.timed_start("projector", lambda: run.caught_up(positions), 0.2)
             out["projector first run"] = fig
             print(f"  projector first run (the whole log): {fig}")
             run.stop("projector")
@@ -362,6 +430,7 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
             fig = await run.timed_start("projector", lambda: projected(again.contract_id))
             out["projector restart"] = fig
             print(f"  projector restart, new event applied after {fig}")
+            run.stop("projector")
 
             # -- risk agent ------------------------------------------------------------------
             if not args.no_risk:
@@ -376,7 +445,11 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
                         )
                     )
 
-                fig = await run.timed_start("risk", lambda: judged(again.contract_id), 0.2)
+                async def risk_offsets() -> dict[int, int]:
+                    return await committed(bootstrap, app_id(run.prefix), run.topics.events.name)
+
+                run.forget_ends()
+                fig = await run.timed_start("risk", lambda: run.caught_up(risk_offsets), 0.5)
                 out["risk first run"] = fig
                 print(f"  risk agent first run (the whole log): {fig}")
                 run.stop("risk")
@@ -484,6 +557,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--no-risk", action="store_true", help="leave out the risk agent (the slow part)"
+    )
+    ap.add_argument(
+        "--no-writer", action="store_true", help="leave out the writer (measured on its own)"
     )
     ap.add_argument("--check", action="store_true", help="check every event with the writer")
     return ap.parse_args(argv)
