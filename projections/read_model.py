@@ -357,6 +357,16 @@ class ReadModel:
             del self.open_items[key3]
             self._open_items_by_contract.removed(self.open_items, key3)
 
+    def rows_of(self, contract_id: str) -> int:
+        """How many rows the model holds of the contract: its weight in memory (its rate
+        history, above all, grows with its history)."""
+        if contract_id not in self.contracts:
+            return 0
+        keys = self._assignments_by_contract.of(self.assignments, contract_id)
+        rates = sum(len(self.rate_history.get(key, ())) for key in keys)
+        items = len(self._open_items_by_contract.of(self.open_items, contract_id))
+        return 1 + len(keys) + rates + items + len(self.terms_history.get(contract_id, ()))
+
     # -- applying -------------------------------------------------------------------------------
 
     def apply(self, event: EventBase) -> bool:

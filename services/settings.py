@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     projector_cache_contracts: int = Field(
         10_000, ge=1, validation_alias=AliasChoices("LEDGER_PROJECTOR_CACHE_CONTRACTS")
     )
+    # ... and at most this many of their rows (assignments, rates, terms, open items; about
+    # half a KiB each): a contract's rate history grows with its history, its count does not.
+    projector_cache_rows: int = Field(
+        1_000_000, ge=1, validation_alias=AliasChoices("LEDGER_PROJECTOR_CACHE_ROWS")
+    )
     # Processes a rebuild replays the log with, each owning some partitions: one per core.
     rebuild_processes: int = Field(
         default_factory=lambda: os.cpu_count() or 1,

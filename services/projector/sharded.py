@@ -53,6 +53,7 @@ def projector(
         max_batch=settings.projector_batch,
         partitions=partitions,
         cache_contracts=settings.projector_cache_contracts,
+        cache_rows=settings.projector_cache_rows,
         group_id=group_id,
         instance_id=instance_id,
     )

@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -107,6 +106,7 @@ class Projector:
         dead_letters: str | None = None,
         partitions: Sequence[int] | None = None,
         cache_contracts: int = 10_000,
+        cache_rows: int = 1_000_000,
         group_id: str | None = None,
         instance_id: str | None = None,
     ) -> None:
@@ -114,8 +114,8 @@ class Projector:
         every partition of `events`, or only `partitions`, or, given `group_id`, those the
         consumer group assigns it (a contract's events are all in one partition, so projectors
         owning different partitions never touch the same rows). `instance_id`: static
-        membership of the group. At most `cache_contracts` contracts are kept in memory
-        between batches."""
+        membership of the group. At most `cache_contracts` contracts, and at most `cache_rows`
+        of their rows (their rate history above all), are kept in memory between batches."""
         self.bootstrap = bootstrap
         self.events = events
         self.dsn = dsn
@@ -142,6 +142,11 @@ class Projector:
         self._stop = asyncio.Event()  # run's: ends a reconnection's retries too
         self.model = ReadModel()
         self.cache_contracts = cache_contracts
+        self.cache_rows = cache_rows
+        # The rows held of each contract held, as last counted (after its last batch), and
+        # their sum.
+        self._weights: dict[str, int] = {}
+        self._rows = 0
         # The held contracts, least recently touched first (an insertion-ordered set).
         self._recent: dict[str, None] = {}
         # The contracts of the last batch applied, whose write may not be committed yet.
@@ -206,6 +211,7 @@ class Projector:
         self.generation, positions = await store.positions(self.conn, self.schema)
         self.model = ReadModel()
         self._recent, self._in_flight = {}, set()
+        self._weights, self._rows = {}, 0
         # Only this projector's own: another's position is not this one's to write.
         own = {tp.partition for tp in self.tps}
         self.positions = {p: at for p, at in positions.items() if p in own}
@@ -369,23 +375,29 @@ class Projector:
 
     def _release(self, touched: set[str]) -> None:
         """Marks `touched` most recently used and drops the least recently used contracts
-        beyond the cache's size, never one of this batch or of the one before (its write may
-        still be under way: read back now, such a contract would be read as it was before)."""
-        recent, held = self._recent, self.model.contracts
+        while more than the cache's contracts or rows are held, never one of this batch or of
+        the one before (its write may still be under way: read back now, such a contract would
+        be read as it was before)."""
+        recent, held, weights = self._recent, self.model.contracts, self._weights
         for cid in touched:
             if cid in held:
                 recent.pop(cid, None)
                 recent[cid] = None
+                weight = self.model.rows_of(cid)
+                self._rows += weight - weights.get(cid, 0)
+                weights[cid] = weight
         keep = touched | self._in_flight
         self._in_flight = touched
-        excess = len(recent) - self.cache_contracts
-        if excess <= 0:
+        if len(recent) <= self.cache_contracts and self._rows <= self.cache_rows:
             return
         evict = self.model.evict
-        for cid in list(itertools.islice(recent, excess)):
+        for cid in list(recent):
+            if len(recent) <= self.cache_contracts and self._rows <= self.cache_rows:
+                break
             if cid in keep:
                 break  # the rest is more recent still
             del recent[cid]
+            self._rows -= weights.pop(cid, 0)
             evict(cid)
 
     async def _marker_positions(self) -> dict[int, int] | None:

@@ -1,6 +1,6 @@
-"""The read models are a function of the log alone: replayed twice (once interleaved, through a
-tiny cache of contracts), or with every event delivered twice, they come out identical, row for
-row."""
+"""The read models are a function of the log alone: replayed again (interleaved, through a tiny
+cache of contracts, or of rows), or with every event delivered twice, they come out identical,
+row for row."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def test_replays_and_redelivery_give_identical_read_models(
         ready_stack.bootstrap, mixed.events.name, mixed.events.partitions, _dealt(log), "none"
     )
 
-    schemas = [scratch.schema("rp") for _ in range(3)]
+    schemas = [scratch.schema("rp") for _ in range(4)]
     first = await replay(ready_stack.bootstrap, once.events, ready_stack.dsn, schemas[0])
     # With a cache of 3 contracts and batches of 5 events: contracts are evicted and read
     # back from their stored rows all the time, and must go on as if always held.
@@ -41,7 +41,13 @@ async def test_replays_and_redelivery_give_identical_read_models(
         cache_contracts=3, max_batch=5,
     )  # fmt: skip
     dup = await replay(ready_stack.bootstrap, twice.events, ready_stack.dsn, schemas[2])
-    a, b, c = [await dump(ready_stack.dsn, s) for s in schemas]
+    # Bounded by rows instead (a contract's rate history grows with its history): a budget of
+    # 30 rows holds only a few of the contracts, however many the cache's count would allow.
+    weighed = await replay(
+        ready_stack.bootstrap, mixed.events, ready_stack.dsn, schemas[3],
+        cache_rows=30, max_batch=5,
+    )  # fmt: skip
+    a, b, c, d = [await dump(ready_stack.dsn, s) for s in schemas]
 
     assert first.progress.applied == EVENTS
     assert first.progress.read_back == 0  # 100 contracts: all held
@@ -49,8 +55,16 @@ async def test_replays_and_redelivery_give_identical_read_models(
     assert tiny.progress.read_back > 1_000  # contracts read back many times each
     assert (dup.progress.applied, dup.progress.skipped) == (EVENTS, EVENTS)
     assert len(a["contracts"]) == 100 and len(a["margin_impacts"]) > 100
+    assert weighed.progress.applied == EVENTS
+    assert weighed.progress.read_back > 1_000
+    held = weighed.model.contracts
+    assert len(held) < 30
+    assert sum(weighed.model.rows_of(cid) for cid in held) <= 30 + max(
+        weighed.model.rows_of(cid) for cid in held
+    ) * (2 * 5)  # the budget, overrun only by the contracts of the last two batches
     assert a == b
     assert a == c
+    assert a == d
 
 
 def _dealt(log: Log) -> Log:
