@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 from playwright.async_api import expect
 
+from simulation.examples import OMIT, example
 from tests.support.browser import AppPage
-from tests.support.examples import OMIT, example
 from tests.support.http import auth
 from tests.support.services import Services, Tokens
 from tests.support.stack import unique

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from simulation.examples import OMIT, example
 from tests.support.browser import AppPage
-from tests.support.examples import OMIT, example
 from tests.support.http import auth, post
 from tests.support.services import Services, Tokens
 from tests.support.stack import unique

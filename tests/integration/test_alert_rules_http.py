@@ -19,7 +19,7 @@ import pytest
 
 from events.alerts import Alert
 from projections.margin import round_money
-from tests.support.examples import OMIT, example
+from simulation.examples import OMIT, example
 from tests.support.http import post, read_sse
 from tests.support.services import Services, Tokens, running_services
 from tests.support.stack import Stack, unique

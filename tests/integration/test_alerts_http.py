@@ -10,7 +10,7 @@ import httpx
 
 from events.alerts import Alert
 from services.db import connection
-from tests.support.examples import example
+from simulation.examples import example
 from tests.support.http import post
 from tests.support.risk import forget, wait_judged
 from tests.support.services import Services, Tokens

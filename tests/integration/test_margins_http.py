@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.examples import OMIT, example
+from simulation.examples import OMIT, example
 from tests.support.http import post
 from tests.support.services import Tokens
 from tests.support.stack import unique

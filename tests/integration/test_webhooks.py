@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 
 from services.webhooks import verify
-from tests.support.examples import OMIT, example
+from simulation.examples import OMIT, example
 from tests.support.http import post
 from tests.support.services import ROOT, Services, Tokens
 from tests.support.stack import Stack, unique

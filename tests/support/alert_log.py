@@ -12,7 +12,7 @@ from events.alerts import Alert
 from events.catalogue import Event, EventBase
 from events.serialization import parse_submission
 from projections.risk import RiskState, evaluate, evolve, fold
-from tests.support.examples import OMIT, example
+from simulation.examples import OMIT, example
 
 
 def evaluate_log(events: Iterable[EventBase], now: datetime | None = None) -> list[Alert]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.examples import example
+from simulation.examples import example
 
 
 def auth(token: str) -> dict[str, str]:

@@ -20,17 +20,6 @@ from services.projector.worker import Projector
 from tests.support.services import LEDGER, ROOT
 from tests.support.stack import Stack
 
-TABLES = (
-    "contracts",
-    "terms_history",
-    "assignments",
-    "rate_history",
-    "margin_impacts",
-    "open_items",
-    "event_log",
-)
-
-
 # Where an event sits in one topic (the same log produced twice, or with every event twice,
 # puts it elsewhere): the audit index's copy is compared without it.
 _COLUMNS = {"event_log": "contract_id, stream_version, event_id, event_type, occurred_at, "
@@ -47,7 +36,7 @@ async def dump(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
                     f"SELECT {_COLUMNS.get(t, '*')} FROM {schema}.{t} t ORDER BY t::text"
                 )
             ]
-            for t in TABLES
+            for t in store.READ_MODEL_TABLES
         }
 
 
@@ -102,7 +91,7 @@ async def dump_contracts(
                     contract_ids,
                 )
             ]
-            for t in TABLES
+            for t in store.READ_MODEL_TABLES
         }
 
 

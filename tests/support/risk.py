@@ -8,46 +8,22 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError
 
-from events.catalogue import Event
-from events.serialization import encode_event, parse_submission
 from events.topics import Topics
 from services.risk.worker import app_id, changelog_topic
+from simulation.examples import stamped as stamped  # bench/restart_cost.py imports it from here
 from tests.support.services import LEDGER, ROOT
 from tests.support.stack import Stack
 
 
 def prefix_of(t: Topics) -> str:
     return t.events.name.removesuffix(".events")
-
-
-def stamped(submissions: Iterable[dict[str, Any]], first: int = 1) -> list[Event]:
-    """Submissions as the writer would append them: stream versions first, first + 1, …"""
-    return [
-        parse_submission(s)[0].model_copy(update={"stream_version": n})
-        for n, s in enumerate(submissions, start=first)
-    ]
-
-
-async def append(stack: Stack, t: Topics, events: Iterable[Event], copies: int = 1) -> None:
-    """Each event `copies` times on the events topic, keyed by its contract (no transaction)."""
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
-    await producer.start()
-    try:
-        for e in events:
-            for _ in range(copies):
-                await producer.send_and_wait(
-                    t.events.name, encode_event(e), key=e.contract_id.encode()
-                )
-    finally:
-        await producer.stop()
 
 
 @asynccontextmanager

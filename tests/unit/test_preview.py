@@ -25,7 +25,7 @@ from services.api.routes_preview import preview_json
 from services.writer.decide import decide
 from services.writer.preview import Preview, preview
 from services.writer.state import fold
-from tests.support.examples import CONTRACT_ID, OMIT, example
+from simulation.examples import CONTRACT_ID, OMIT, example
 
 D = Decimal
 NOW = datetime(2026, 12, 28, 9, 30, tzinfo=UTC)

@@ -1,6 +1,6 @@
 """The margin read model (projections.read_model) against DESIGN.md: what finance would check.
 
-Events are built from `tests.support.examples` and stamped with their stream version, as
+Events are built from `simulation.examples` and stamped with their stream version, as
 the log holds them. Every expected figure is worked out by hand in a comment next to it.
 """
 
@@ -45,7 +45,7 @@ from projections.read_model import (
 )
 from services.writer.decide import decide
 from services.writer.state import ContractState, evolve, fold
-from tests.support.examples import CONTRACT_ID, OMIT, example
+from simulation.examples import CONTRACT_ID, OMIT, example
 from tests.support.histories import histories
 
 D = Decimal

@@ -34,8 +34,8 @@ from projections.risk import (
     record_timer_alerts,
 )
 from projections.risk.rules import TIMER_RULES, non_solicit_until
+from simulation.examples import OMIT, example
 from tests.support.alert_log import Log, at, evaluate_log
-from tests.support.examples import OMIT, example
 from tests.support.histories import histories
 
 D = Decimal
