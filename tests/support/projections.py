@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import subprocess
 import time
@@ -17,7 +16,7 @@ from services.db import connection
 from services.kafka_log import log_ends
 from services.projector import store
 from services.projector.worker import Projector
-from tests.support.services import LEDGER, ROOT
+from tests.support.services import serve
 from tests.support.stack import Stack
 
 # Where an event sits in one topic (the same log produced twice, or with every event twice,
@@ -101,25 +100,15 @@ def start_projector(
     """`ledger serve projector` on topics of `prefix` into `schema` (its group: the prefix's),
     logging to var/log/test-<prefix>-<name>.log; `env` overrides settings. Returns the process
     and its log."""
-    log = ROOT / "var" / "log" / f"test-{prefix}-{name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    out = open(log, "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [*LEDGER, "serve", "projector"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
-            "DATABASE_URL": stack.dsn,
-            "LEDGER_TOPIC_PREFIX": prefix,
-            "LEDGER_PROJECTION_SCHEMA": schema,
-            "LEDGER_PROJECTOR_INSTANCE_ID": f"{prefix}-{name}",
-            **env,
-        },
-        stdout=out,
-        stderr=out,
+    return serve(
+        "projector",
+        stack,
+        prefix,
+        name,
+        LEDGER_PROJECTION_SCHEMA=schema,
+        LEDGER_PROJECTOR_INSTANCE_ID=f"{prefix}-{name}",
+        **env,
     )
-    return proc, log
 
 
 def assigned(log: Path) -> set[int] | None:

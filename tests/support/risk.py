@@ -4,7 +4,6 @@ its consumer group has committed, and how to make it forget everything (a full r
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import time
@@ -18,7 +17,7 @@ from aiokafka.errors import CommitFailedError
 from events.topics import Topics
 from services.risk.worker import app_id, changelog_topic
 from simulation.examples import stamped as stamped  # bench/restart_cost.py imports it from here
-from tests.support.services import LEDGER, ROOT
+from tests.support.services import serve
 from tests.support.stack import Stack
 
 
@@ -29,22 +28,7 @@ def prefix_of(t: Topics) -> str:
 @asynccontextmanager
 async def risk_app(stack: Stack, t: Topics, **env: str) -> AsyncIterator[subprocess.Popen[bytes]]:
     """`ledger serve risk` on topics `t`, stopped with SIGTERM at the end."""
-    prefix = prefix_of(t)
-    (ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
-    log = open(ROOT / "var" / "log" / f"test-{prefix}-risk.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [*LEDGER, "serve", "risk"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
-            "DATABASE_URL": stack.dsn,
-            "LEDGER_TOPIC_PREFIX": prefix,
-            **env,
-        },
-        stdout=log,
-        stderr=log,
-    )
+    proc, _ = serve("risk", stack, prefix_of(t), "risk", **env)
     try:
         yield proc
     finally:
@@ -54,7 +38,6 @@ async def risk_app(stack: Stack, t: Topics, **env: str) -> AsyncIterator[subproc
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
-        log.close()
 
 
 async def committed(stack: Stack, t: Topics) -> dict[int, int]:
