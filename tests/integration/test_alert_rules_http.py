@@ -20,7 +20,7 @@ import pytest
 from events.alerts import Alert
 from projections.margin import round_money
 from simulation.examples import OMIT, example
-from tests.support.http import post, read_sse
+from tests.support.http import auth, post, read_sse
 from tests.support.services import Services, Tokens, running_services
 from tests.support.stack import Stack, unique
 from tests.support.topics import alerts_on
@@ -33,10 +33,6 @@ View = tuple[str, str, str, str | None, str, str | None]
 
 def at(day: str, hour: int = 9) -> str:
     return f"{day}T{hour:02d}:00:00+00:00"
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _signed(cid: str, am_id: str, day: str = "2024-01-01", **terms: Any) -> dict[str, Any]:
@@ -116,7 +112,7 @@ def _views(alerts: list[Any], rule: str | None = None) -> set[View]:
 
 
 def _listed(http: httpx.Client, token: str, cid: str, rule: str | None = None) -> set[View]:
-    r = http.get("/v1/alerts", params={"contract_id": cid}, headers=_auth(token))
+    r = http.get("/v1/alerts", params={"contract_id": cid}, headers=auth(token))
     assert r.status_code == 200, r.text
     return _views(r.json()["alerts"], rule)
 
@@ -151,7 +147,7 @@ async def _expect_everywhere(
     async with httpx.AsyncClient(base_url=services.url, timeout=60) as client:
         _, streamed = await read_sse(
             client,
-            {**_auth(token), "Last-Event-ID": "0"},
+            {**auth(token), "Last-Event-ID": "0"},
             lambda a: a["contract_id"] == cid and a["rule"] == rule,
         )
     assert _view(streamed) == expected
@@ -480,7 +476,7 @@ async def test_relationship_neglect_after_30_days_without_contact_seed_004(
     )  # fmt: skip
     # Low, about the contract, no exposure.
     expected = ("RELATIONSHIP_NEGLECT", "low", "applied", None, cid, None)
-    r = http.get("/v1/alerts", params={"contract_id": cid}, headers=_auth(token))
+    r = http.get("/v1/alerts", params={"contract_id": cid}, headers=auth(token))
     assert r.status_code == 200, r.text
     listed = [a for a in r.json()["alerts"] if a["rule"] == "RELATIONSHIP_NEGLECT"]
     assert [_view(a) for a in listed] == [expected]
@@ -492,7 +488,7 @@ async def test_relationship_neglect_after_30_days_without_contact_seed_004(
     async with httpx.AsyncClient(base_url=quiet_services.url, timeout=60) as client:
         _, streamed = await read_sse(
             client,
-            {**_auth(token), "Last-Event-ID": "0"},
+            {**auth(token), "Last-Event-ID": "0"},
             lambda a: a["contract_id"] == cid and a["rule"] == "RELATIONSHIP_NEGLECT",
         )
     assert _view(streamed) == expected

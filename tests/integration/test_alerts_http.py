@@ -11,16 +11,12 @@ import httpx
 from events.alerts import Alert
 from services.db import connection
 from simulation.examples import example
-from tests.support.http import post
+from tests.support.http import auth, post
 from tests.support.risk import forget, wait_judged
 from tests.support.services import Services, Tokens
 from tests.support.stack import Stack, unique
 from tests.support.stories import seed_003_story
 from tests.support.topics import alerts_on
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _rules(alerts: list[dict[str, Any]] | None) -> set[tuple[str, str, str, str | None]]:
@@ -64,7 +60,7 @@ async def test_seed_003_end_to_end(
     assert "Zones Inc" in threat["message"] and "Dana Reyes" in threat["message"]
     assert threat["assignment_id"] == aid
 
-    listed = http.get("/v1/alerts", params={"contract_id": cid}, headers=_auth(api_tokens.am))
+    listed = http.get("/v1/alerts", params={"contract_id": cid}, headers=auth(api_tokens.am))
     assert listed.status_code == 200
     listed_rules = _rules(listed.json()["alerts"])
     assert listed_rules == _rules(answers["asked"]["alerts"]) | _rules(answers["threat"]["alerts"])
@@ -79,17 +75,17 @@ async def test_seed_003_end_to_end(
 
     # Acknowledge (the contract's account manager may), resolve (finance), never backwards.
     aid_ = threat["alert_id"]
-    ack = http.post(f"/v1/alerts/{aid_}/acknowledge", headers=_auth(api_tokens.am))
+    ack = http.post(f"/v1/alerts/{aid_}/acknowledge", headers=auth(api_tokens.am))
     assert ack.status_code == 200 and ack.json()["acknowledged_by"] == api_tokens.am_id
-    assert http.post(f"/v1/alerts/{aid_}/resolve", headers=_auth(api_tokens.am)).status_code == 403
+    assert http.post(f"/v1/alerts/{aid_}/resolve", headers=auth(api_tokens.am)).status_code == 403
     assert (
-        http.post(f"/v1/alerts/{aid_}/acknowledge", headers=_auth(api_tokens.other_am)).status_code
+        http.post(f"/v1/alerts/{aid_}/acknowledge", headers=auth(api_tokens.other_am)).status_code
         == 403
     )
-    done = http.post(f"/v1/alerts/{aid_}/resolve", headers=_auth(api_tokens.finance))
+    done = http.post(f"/v1/alerts/{aid_}/resolve", headers=auth(api_tokens.finance))
     assert done.status_code == 200 and done.json()["status"] == "resolved"
     assert (
-        http.post(f"/v1/alerts/{aid_}/acknowledge", headers=_auth(api_tokens.finance)).status_code
+        http.post(f"/v1/alerts/{aid_}/acknowledge", headers=auth(api_tokens.finance)).status_code
         == 409
     )
 

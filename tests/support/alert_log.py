@@ -56,6 +56,12 @@ class Log:
         event = self.add(type_name, day, **fields)
         return evaluate(before, event, event.occurred_at)
 
+    def ask_raise(self, day: str, pay: Any, budget: Any, **fields: Any) -> list[Alert]:
+        """A RaiseRequested for A-1 (R-1 unless `raise_request_id` says otherwise): `pay`
+        asked for, `budget` the client's highest bill rate (OMIT: none); its alerts."""
+        budgeted = {"requested_pay_rate": pay, "client_max_bill_rate": budget}
+        return self.fire("RaiseRequested", day, **(budgeted | fields))
+
     # -- the usual beginnings ----------------------------------------------------------------
 
     def sign(self, **terms: Any) -> Log:
