@@ -156,7 +156,7 @@ def test_loss_position_on_a_raise_request_designs_worked_example() -> None:
     assert rules(alerts) == ["LOSS_POSITION", "RAISE_ABSORBED"]
     # P 32, B 37.50: burdened 38.40, margin -0.90/h, -36.00 a week, 30 weeks left:
     # exposure -(-36.00 × 30) = 1,080.00
-    loss = expect(alerts, "LOSS_POSITION", "high", "proposed", "1080.00", trigger=[log.events[-1]])
+    loss = expect(alerts, "LOSS_POSITION", "high", "proposed", "1080.00", trigger=log.events[-1:])
     assert loss.staffer_id == "S-42"
     assert loss.message == (
         "Zones Inc wants Dana Reyes (A-1) raised to 32.00 within a bill rate of 37.50: margin "
@@ -174,14 +174,7 @@ def test_loss_position_applied_is_critical() -> None:
     )
     # Counted from the effective date, not from the day it was recorded: 30 weeks.
     # -(37.50 - 38.40) × 40 × 30 = 1,080.00
-    check(
-        one(alerts, "LOSS_POSITION"),
-        "LOSS_POSITION",
-        "critical",
-        "applied",
-        "1080.00",
-        trigger=[log.events[-1]],
-    )
+    expect(alerts, "LOSS_POSITION", "critical", "applied", "1080.00", trigger=log.events[-1:])
 
 
 def test_loss_position_on_a_proposed_markup() -> None:
@@ -256,7 +249,7 @@ def test_below_floor_on_an_agreed_markup() -> None:
     alerts = log.fire("MarkupAgreed", "2024-05-27", markup_pct="12", effective_date=MIDYEAR)
     assert rules(alerts) == ["BELOW_FLOOR"]
     # 12 % → B 33.60; floor 15 % → 34.50; (34.50 - 33.60) × 40 × 30 weeks = 1,080.00
-    check(alerts[0], "BELOW_FLOOR", "high", "applied", "1080.00", trigger=[log.events[-1]])
+    check(alerts[0], "BELOW_FLOOR", "high", "applied", "1080.00", trigger=log.events[-1:])
     assert "15.00%" in alerts[0].message
     assert "12.00%" in alerts[0].message
 
@@ -305,7 +298,7 @@ def test_below_floor_on_a_raise_request_judges_the_markup_the_budget_implies(
     # (34.00 × 1.15 − 37.50) = 1.60/h × 40 h × 30 weeks = 1,920.00. Burden 10: 37.50 still
     # covers 37.40, so no loss; the agency funds the raise: RAISE_ABSORBED too.
     assert rules(alerts) == ["BELOW_FLOOR", "RAISE_ABSORBED"]
-    floor = expect(alerts, "BELOW_FLOOR", "high", "proposed", "1920.00", trigger=[log.events[-1]])
+    floor = expect(alerts, "BELOW_FLOOR", "high", "proposed", "1920.00", trigger=log.events[-1:])
     assert floor.message == (
         f"{opening} within a bill rate of 37.50, a 10.29% markup, below the contract floor of "
         "15.00%: billing 37.50 instead of at least 39.10 an hour forgoes 1,920.00 over the "
@@ -344,7 +337,7 @@ def test_raise_absorbed_on_a_request_the_client_will_not_fund() -> None:
     alerts = log.ask_raise(MIDYEAR, "32.00", "37.50")
     assert rules(alerts) == ["RAISE_ABSORBED"]  # burden 10: 37.50 still covers 35.20
     # Δpay 2.00 × 1.25 = 2.50 to pass it on; Δbill 0; 2.50 × 40 × 30 weeks = 3,000.00
-    check(alerts[0], "RAISE_ABSORBED", "high", "proposed", "3000.00", trigger=[log.events[-1]])
+    check(alerts[0], "RAISE_ABSORBED", "high", "proposed", "3000.00", trigger=log.events[-1:])
     assert "40.00" in alerts[0].message  # the bill rate that would pass the raise on
 
 
@@ -360,7 +353,7 @@ def test_raise_absorbed_on_an_approved_raise_passed_on_in_part() -> None:
     )
     assert rules(alerts) == ["RAISE_ABSORBED"]
     # Δpay 3.00 × 1.25 = 3.75; Δbill 1.50; (3.75 - 1.50) × 40 × 30 weeks = 2,700.00
-    check(alerts[0], "RAISE_ABSORBED", "high", "applied", "2700.00", trigger=[log.events[-1]])
+    check(alerts[0], "RAISE_ABSORBED", "high", "applied", "2700.00", trigger=log.events[-1:])
 
 
 def test_raise_absorbed_on_rates_adjusted() -> None:
@@ -430,7 +423,7 @@ def test_bypass_threat_without_an_assignment_concerns_every_active_one() -> None
         "applied",
         "19640.00",
         assignment_id=None,
-        trigger=[log.events[-1]],
+        trigger=log.events[-1:],
     )
     assert a.staffer_id is None
     assert "another agency" in a.message
@@ -456,14 +449,7 @@ def test_bypass_when_the_client_hires_the_staffer_inside_the_non_solicit_window(
         "AssignmentEnded", MIDYEAR, end_date=MIDYEAR, reason="converted_to_client_hire"
     )
     # remaining 60.00 × 30 = 1,800.00 + fee 12,480.00 = 14,280.00
-    check(
-        one(alerts, "BYPASS_THREAT"),
-        "BYPASS_THREAT",
-        "critical",
-        "applied",
-        "14280.00",
-        trigger=[log.events[-1]],
-    )
+    expect(alerts, "BYPASS_THREAT", "critical", "applied", "14280.00", trigger=log.events[-1:])
 
 
 def test_bypass_threat_about_an_ended_assignment_puts_the_conversion_fee_at_stake() -> None:
@@ -517,7 +503,7 @@ def test_commitment_shortfall_when_the_client_ends_early() -> None:
     )
     assert rules(alerts) == ["COMMITMENT_SHORTFALL"]
     # served 70 days = 10 weeks of 26: 16 weeks short × 60.00 = 960.00
-    check(alerts[0], "COMMITMENT_SHORTFALL", "high", "applied", "960.00", trigger=[log.events[-1]])
+    check(alerts[0], "COMMITMENT_SHORTFALL", "high", "applied", "960.00", trigger=log.events[-1:])
     assert "16 weeks short" in alerts[0].message
 
 
@@ -617,28 +603,21 @@ def test_relationship_strain_a_complaint_with_a_legal_threat_is_high() -> None:
         "ClientComplaintLogged", MIDYEAR, about="recruiter_conduct", legal_threat=True
     )
     # the contract's remaining gross profit: 60.00 a week × 30 weeks = 1,800.00
-    check(
-        one(alerts, "RELATIONSHIP_STRAIN"),
+    expect(
+        alerts,
         "RELATIONSHIP_STRAIN",
         "high",
         "applied",
         "1800.00",
         assignment_id=None,
-        trigger=[log.events[-1]],
+        trigger=log.events[-1:],
     )
 
 
 def test_relationship_strain_a_complaint_without_one_is_medium() -> None:
     log = zones()
     alerts = log.fire("ClientComplaintLogged", MIDYEAR, about="billing", legal_threat=False)
-    check(
-        one(alerts, "RELATIONSHIP_STRAIN"),
-        "RELATIONSHIP_STRAIN",
-        "medium",
-        "applied",
-        "1800.00",
-        assignment_id=None,
-    )
+    expect(alerts, "RELATIONSHIP_STRAIN", "medium", "applied", "1800.00", assignment_id=None)
 
 
 def call(
@@ -653,8 +632,8 @@ def test_relationship_strain_three_unanswered_calls_within_14_days_seed_001() ->
     assert call(log, "2024-06-10") == []
     alerts = call(log, "2024-06-17")  # the third, 14 days after the first
     # as of 2024-06-17 (day 168): 196 days = 28 weeks × 60.00 = 1,680.00
-    check(
-        one(alerts, "RELATIONSHIP_STRAIN"),
+    expect(
+        alerts,
         "RELATIONSHIP_STRAIN",
         "medium",
         "applied",
