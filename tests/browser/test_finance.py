@@ -148,7 +148,7 @@ async def test_drill_down_to_designs_worked_example(
 ) -> None:
     await finance.page.locator("#clients").get_by_role("link", name="Zones Inc").click()
     await finance.ready()
-    assert finance.page.url.endswith(f"/finance/finance/clients/{seeded['cl']}?as_of={AS_OF}")
+    assert finance.page.url.endswith(f"/app/finance/clients/{seeded['cl']}?as_of={AS_OF}")
     await finance.check("client")
     await finance.page.get_by_role("link", name=seeded["c"]).click()
     await finance.ready()

@@ -75,19 +75,17 @@ async def test_seed_003_end_to_end(
 
     # Acknowledge (the contract's account manager may), resolve (finance), never backwards.
     aid_ = threat["alert_id"]
-    ack = http.post(f"/v1/alerts/{aid_}/acknowledge", headers=auth(api_tokens.am))
+
+    def move(to: str, token: str) -> httpx.Response:
+        return http.post(f"/v1/alerts/{aid_}/{to}", headers=auth(token))
+
+    ack = move("acknowledge", api_tokens.am)
     assert ack.status_code == 200 and ack.json()["acknowledged_by"] == api_tokens.am_id
-    assert http.post(f"/v1/alerts/{aid_}/resolve", headers=auth(api_tokens.am)).status_code == 403
-    assert (
-        http.post(f"/v1/alerts/{aid_}/acknowledge", headers=auth(api_tokens.other_am)).status_code
-        == 403
-    )
-    done = http.post(f"/v1/alerts/{aid_}/resolve", headers=auth(api_tokens.finance))
+    assert move("resolve", api_tokens.am).status_code == 403
+    assert move("acknowledge", api_tokens.other_am).status_code == 403
+    done = move("resolve", api_tokens.finance)
     assert done.status_code == 200 and done.json()["status"] == "resolved"
-    assert (
-        http.post(f"/v1/alerts/{aid_}/acknowledge", headers=auth(api_tokens.finance)).status_code
-        == 409
-    )
+    assert move("acknowledge", api_tokens.finance).status_code == 409
 
 
 def test_a_raise_passed_through_at_the_same_markup_raises_nothing(

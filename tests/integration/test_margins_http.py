@@ -194,10 +194,8 @@ def test_account_managers_read_only_their_own(http: httpx.Client, api_tokens: To
     assert mine == 403
     portfolio = http.get("/v1/margins/portfolio", headers=other).json()
     assert cid not in {c["contract_id"] for c in portfolio["contracts"]}
-    assert (
-        http.get(f"/v1/margins/contracts/{cid}", headers=auth(api_tokens.finance)).status_code
-        == 200
-    )
+    finance = auth(api_tokens.finance)
+    assert http.get(f"/v1/margins/contracts/{cid}", headers=finance).status_code == 200
 
 
 def test_a_back_dated_amendment_counts_from_its_date_under_a_later_one(
