@@ -22,9 +22,9 @@ from tests.support.projections import (
     dump,
     replay,
     start_projector,
-    stop,
     wait_split,
 )
+from tests.support.services import stop
 from tests.support.stack import Scratch, Stack, unique
 
 

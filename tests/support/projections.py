@@ -128,15 +128,3 @@ async def wait_split(logs: list[Path], partitions: int, timeout_s: float = 30) -
             return owned
         assert time.monotonic() < deadline, f"the partitions were not split: {owned}"
         await asyncio.sleep(0.2)
-
-
-def stop(*procs: subprocess.Popen[bytes]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)

@@ -4,7 +4,6 @@ its consumer group has committed, and how to make it forget everything (a full r
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -17,7 +16,7 @@ from aiokafka.errors import CommitFailedError
 from events.topics import Topics
 from services.risk.worker import app_id, changelog_topic
 from simulation.examples import stamped as stamped  # bench/restart_cost.py imports it from here
-from tests.support.services import serve
+from tests.support.services import serve, stop
 from tests.support.stack import Stack
 
 
@@ -32,12 +31,7 @@ async def risk_app(stack: Stack, t: Topics, **env: str) -> AsyncIterator[subproc
     try:
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
 
 
 async def committed(stack: Stack, t: Topics) -> dict[int, int]:

@@ -51,6 +51,19 @@ def serve(
     return proc, log
 
 
+def stop(*procs: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to each process still running; SIGKILL to any not gone 30 s later."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -127,12 +140,7 @@ class Services:
         for name in list(self.procs):
             proc = self.procs.pop(name)
             proc.send_signal(signal.SIGCONT)  # a stopped process cannot stop
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # a hung process: none may outlive the test
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc)  # a hung one is killed: none may outlive the test
 
     async def close(self) -> None:
         """Stops the processes, then deletes their topics and drops their schema."""
