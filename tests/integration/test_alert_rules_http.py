@@ -219,9 +219,11 @@ def test_near_miss_a_markup_exactly_at_the_floor_is_not_below_it(
 # ---------------------------------------------------------------------------------------------
 
 
-async def test_commitment_shortfall_when_the_client_ends_early(
-    ready_stack: Stack, services: Services, http: httpx.Client, api_tokens: Tokens
-) -> None:
+def _ended(
+    http: httpx.Client, api_tokens: Tokens, end_date: str, reason: str
+) -> tuple[str, str, list[Any]]:
+    """A contract committing to 26 weeks, its assignment started 2024-01-01 and ended on
+    `end_date` for `reason`: (contract id, assignment id, the alerts the end was answered with)."""
     cid, aid = unique("C"), unique("A")
     *_, answered = _submit(
         http,
@@ -230,11 +232,18 @@ async def test_commitment_shortfall_when_the_client_ends_early(
             _signed(cid, api_tokens.am_id, min_assignment_weeks=26),
             _started(cid, aid),
             _event(
-                "AssignmentEnded", cid, "2024-03-11", assignment_id=aid, end_date="2024-03-11",
-                reason="ended_early_by_client",
+                "AssignmentEnded", cid, end_date, assignment_id=aid, end_date=end_date,
+                reason=reason,
             ),
         ],
     )  # fmt: skip
+    return cid, aid, answered
+
+
+async def test_commitment_shortfall_when_the_client_ends_early(
+    ready_stack: Stack, services: Services, http: httpx.Client, api_tokens: Tokens
+) -> None:
+    cid, aid, answered = _ended(http, api_tokens, "2024-03-11", "ended_early_by_client")
     # served 2024-01-01 → 2024-03-11 = 70 days = 10 weeks of 26: 16 weeks short × 60.00 = 960.00
     await _expect_everywhere(
         ready_stack, services, http, api_tokens.am, answered,
@@ -253,19 +262,7 @@ async def test_commitment_shortfall_when_the_client_ends_early(
 def test_near_miss_no_commitment_shortfall(
     http: httpx.Client, api_tokens: Tokens, end_date: str, reason: str
 ) -> None:
-    cid, aid = unique("C"), unique("A")
-    *_, answered = _submit(
-        http,
-        api_tokens.am,
-        [
-            _signed(cid, api_tokens.am_id, min_assignment_weeks=26),
-            _started(cid, aid),
-            _event(
-                "AssignmentEnded", cid, end_date, assignment_id=aid, end_date=end_date,
-                reason=reason,
-            ),
-        ],
-    )  # fmt: skip
+    cid, _, answered = _ended(http, api_tokens, end_date, reason)
     assert _views(answered) == set()
     assert _listed(http, api_tokens.am, cid, "COMMITMENT_SHORTFALL") == set()
 
