@@ -49,7 +49,7 @@ from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 from events.topics import topics  # noqa: E402
 from services import db, kafka_admin, tokens  # noqa: E402
 from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA  # noqa: E402
-from tests.support.examples import example  # noqa: E402
+from simulation.examples import example  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 

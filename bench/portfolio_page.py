@@ -49,19 +49,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 from playwright.async_api import async_playwright  # noqa: E402
 
-from bench.projection_replay import _load, cleanup, kafka_version, machine  # noqa: E402
+from bench.projection_replay import _load, cleanup, kafka_version, machine, on_topics  # noqa: E402
 from events.topics import topics  # noqa: E402
 from services import db, tokens  # noqa: E402
+from services.db import connection  # noqa: E402
 from services.kafka_admin import ensure_topics  # noqa: E402
 from services.projector import store  # noqa: E402
 from services.projector.sharded import replay  # noqa: E402
-from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA, Settings  # noqa: E402
+from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA  # noqa: E402
+from simulation.browser import ARGS, CHROMIUM  # noqa: E402
 from simulation.histories import Log, generate, produce  # noqa: E402
-from tests.support.browser import ARGS, CHROMIUM  # noqa: E402
 
 
 def _free_port() -> int:
@@ -156,84 +156,78 @@ async def main(args: argparse.Namespace) -> int:
     wanted = topics(prefix)
     spec = wanted.events
     api: subprocess.Popen[bytes] | None = None
-    conn = await asyncpg.connect(dsn)
     try:
-        await db.migrate(conn)
-        t0 = time.perf_counter()
-        log = generate(args.events, args.contracts, args.seed, check=False)
-        cut = len(log.records) - args.changes
-        held = log.records[cut:]
-        log.records = log.records[:cut]
-        await ensure_topics(bootstrap, wanted)
-        await produce(bootstrap, spec.name, spec.partitions, log, "none")
-        del log
-        await store.ensure_live_schema(conn, schema, spec.name)
-        settings = Settings(
-            KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-            DATABASE_URL=dsn,
-            LEDGER_TOPIC_PREFIX=prefix,
-            LEDGER_PROJECTION_SCHEMA=schema,
-        )
-        await replay(settings, schema, 1)
-        counts = await conn.fetchrow(
-            f"""SELECT (SELECT count(*) FROM {schema}.contracts) AS contracts,
-                       (SELECT count(*) FROM {schema}.assignments) AS assignments,
-                       (SELECT count(DISTINCT client_id) FROM {schema}.contracts) AS clients,
-                       (SELECT count(DISTINCT account_manager_id) FROM {schema}.contracts) AS ams,
-                       (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY start_date)
-                          FROM {schema}.assignments) AS mid"""
-        )
-        as_of = (args.as_of or counts["mid"].isoformat()) if counts["mid"] else "2023-01-01"
-        print(
-            f"read models: {counts['contracts']:,} contracts, {counts['assignments']:,} "
-            f"assignments, {counts['clients']:,} clients, {counts['ams']} account managers "
-            f"(built in {time.perf_counter() - t0:.0f} s)"
-        )
-        token = (await tokens.create_token(conn, "finance", None))[1]
-        port = _free_port()
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "DATABASE_URL": dsn,
-            "LEDGER_TOPIC_PREFIX": prefix,
-            "LEDGER_PROJECTION_SCHEMA": schema,
-            "LEDGER_API_PORT": str(port),
-        }
-        api = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", "api"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        _wait_http(url, api)
-
-        async def change(record: tuple[bytes, bytes]) -> None:
-            """One more event in the log, applied to the read models by the real projector."""
-            before = await conn.fetchval(f"SELECT sum(next_offset) FROM {schema}.positions")
-            await produce(bootstrap, spec.name, spec.partitions, Log([record], 0, {}), "none")
+        async with connection(dsn) as conn:
+            await db.migrate(conn)
+            t0 = time.perf_counter()
+            log = generate(args.events, args.contracts, args.seed, check=False)
+            cut = len(log.records) - args.changes
+            held = log.records[cut:]
+            log.records = log.records[:cut]
+            await ensure_topics(bootstrap, wanted)
+            await produce(bootstrap, spec.name, spec.partitions, log, "none")
+            del log
+            await store.ensure_live_schema(conn, schema, spec.name)
+            settings = on_topics(bootstrap, dsn, prefix, schema)
             await replay(settings, schema, 1)
-            after = await conn.fetchval(f"SELECT sum(next_offset) FROM {schema}.positions")
-            assert after > before, "the projector applied nothing"
+            counts = await conn.fetchrow(
+                f"""SELECT (SELECT count(*) FROM {schema}.contracts) AS contracts,
+                           (SELECT count(*) FROM {schema}.assignments) AS assignments,
+                           (SELECT count(DISTINCT client_id) FROM {schema}.contracts) AS clients,
+                           (SELECT count(DISTINCT account_manager_id)
+                              FROM {schema}.contracts) AS ams,
+                           (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY start_date)
+                              FROM {schema}.assignments) AS mid"""
+            )
+            as_of = (args.as_of or counts["mid"].isoformat()) if counts["mid"] else "2023-01-01"
+            print(
+                f"read models: {counts['contracts']:,} contracts, {counts['assignments']:,} "
+                f"assignments, {counts['clients']:,} clients, {counts['ams']} account managers "
+                f"(built in {time.perf_counter() - t0:.0f} s)"
+            )
+            token = (await tokens.create_token(conn, "finance", None))[1]
+            port = _free_port()
+            env = {
+                **os.environ,
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "DATABASE_URL": dsn,
+                "LEDGER_TOPIC_PREFIX": prefix,
+                "LEDGER_PROJECTION_SCHEMA": schema,
+                "LEDGER_API_PORT": str(port),
+            }
+            api = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "serve", "api"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            url = f"http://127.0.0.1:{port}"
+            _wait_http(url, api)
 
-        changes = [functools.partial(change, r) for r in held]
-        load_before = _load()
-        times = await measure(url, token, as_of, args.runs, api.pid, changes)
-        load_after = _load()
-        # Asked after the measurement, so that the first load finds nothing computed yet.
-        active = httpx.get(
-            f"{url}/v1/margins/portfolio",
-            params={"as_of": as_of, "limit": 1},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=60,
-        ).json()["active_assignments"]
+            async def change(record: tuple[bytes, bytes]) -> None:
+                """One more event in the log, applied to the read models by the real projector."""
+                before = await conn.fetchval(f"SELECT sum(next_offset) FROM {schema}.positions")
+                await produce(bootstrap, spec.name, spec.partitions, Log([record], 0, {}), "none")
+                await replay(settings, schema, 1)
+                after = await conn.fetchval(f"SELECT sum(next_offset) FROM {schema}.positions")
+                assert after > before, "the projector applied nothing"
+
+            changes = [functools.partial(change, r) for r in held]
+            load_before = _load()
+            times = await measure(url, token, as_of, args.runs, api.pid, changes)
+            load_after = _load()
+            # Asked after the measurement, so that the first load finds nothing computed yet.
+            active = httpx.get(
+                f"{url}/v1/margins/portfolio",
+                params={"as_of": as_of, "limit": 1},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            ).json()["active_assignments"]
     finally:
         if api is not None:
             api.terminate()
             api.wait(timeout=30)
-        with contextlib.suppress(Exception):
-            await conn.close()
         if args.keep:
             print(f"kept schema {schema} and topics of prefix {prefix}")
         else:

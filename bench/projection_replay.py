@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import json
 import os
@@ -53,16 +52,7 @@ from services.settings import Settings  # noqa: E402
 from simulation.histories import generate, produce  # noqa: E402
 
 CENT = Decimal("0.01")
-TABLES = (
-    "contracts",
-    "terms_history",
-    "assignments",
-    "rate_history",
-    "margin_impacts",
-    "open_items",
-    "event_log",
-    "positions",
-)
+TABLES = (*store.READ_MODEL_TABLES, "positions")
 
 
 # -- the log ------------------------------------------------------------------------------------
@@ -167,6 +157,16 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def on_topics(bootstrap: str, dsn: str, prefix: str, schema: str) -> Settings:
+    """The settings of a projector of this run: its servers, topic prefix and schema."""
+    return Settings(
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        DATABASE_URL=dsn,
+        LEDGER_TOPIC_PREFIX=prefix,
+        LEDGER_PROJECTION_SCHEMA=schema,
+    )
+
+
 def _load() -> str:
     """The 1-minute load average: the machine is shared, and a busy one skews the numbers."""
     return f"{os.getloadavg()[0]:.2f}"
@@ -207,44 +207,39 @@ async def main(args: argparse.Namespace) -> int:
     )
     print(f"mix: {mix}")
 
-    conn = await asyncpg.connect(dsn)
     try:
-        await ensure_topics(bootstrap, wanted)
-        pg_version = await conn.fetchval("SHOW server_version")
-        produce_s = await produce(bootstrap, spec.name, spec.partitions, log, args.compression)
-        print(f"produced to {spec.name} in {produce_s:.1f} s ({n / produce_s:,.0f} events/s)")
-        del log
+        async with connection(dsn) as conn:
+            await ensure_topics(bootstrap, wanted)
+            pg_version = await conn.fetchval("SHOW server_version")
+            produce_s = await produce(bootstrap, spec.name, spec.partitions, log, args.compression)
+            print(f"produced to {spec.name} in {produce_s:.1f} s ({n / produce_s:,.0f} events/s)")
+            del log
 
-        bare_s = await bare_consume(bootstrap, spec.name, spec.partitions, n)
+            bare_s = await bare_consume(bootstrap, spec.name, spec.partitions, n)
 
-        await store.ensure_live_schema(conn, schema, spec.name)
-        settings = Settings(
-            KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-            DATABASE_URL=dsn,
-            LEDGER_TOPIC_PREFIX=prefix,
-            LEDGER_PROJECTION_SCHEMA=schema,
-        )
-        load_before = _load()
-        profile = cProfile.Profile() if args.profile else None
-        c0 = _cpu()
-        if profile is not None:
-            profile.enable()
-        p = await replay(settings, schema, args.processes)
-        if profile is not None:
-            profile.disable()
-        proj_s, proj_cpu = p.seconds, _cpu() - c0
-        load_after = _load()
-        if profile is not None:
-            profile.dump_stats(args.profile)
-            print(f"\nprofile of (b) in {args.profile}; by own time (cProfile slows it down):")
-            pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+            await store.ensure_live_schema(conn, schema, spec.name)
+            settings = on_topics(bootstrap, dsn, prefix, schema)
+            load_before = _load()
+            profile = cProfile.Profile() if args.profile else None
+            c0 = _cpu()
+            if profile is not None:
+                profile.enable()
+            p = await replay(settings, schema, args.processes)
+            if profile is not None:
+                profile.disable()
+            proj_s, proj_cpu = p.seconds, _cpu() - c0
+            load_after = _load()
+            if profile is not None:
+                profile.dump_stats(args.profile)
+                print(f"\nprofile of (b) in {args.profile}; by own time (cProfile slows it down):")
+                pstats.Stats(profile).sort_stats("tottime").print_stats(25)
 
-        contracts_rows = await conn.fetchval(f"SELECT count(*) FROM {schema}.contracts")
-        positions = await conn.fetchval(f"SELECT sum(next_offset)::bigint FROM {schema}.positions")
-        tables = await digest(conn, schema)
+            contracts_rows = await conn.fetchval(f"SELECT count(*) FROM {schema}.contracts")
+            positions = await conn.fetchval(
+                f"SELECT sum(next_offset)::bigint FROM {schema}.positions"
+            )
+            tables = await digest(conn, schema)
     finally:
-        with contextlib.suppress(Exception):  # a dead connection must not stop the cleanup
-            await conn.close()
         if not args.keep:
             await cleanup(bootstrap, dsn, schema, [t.name for t in wanted.all()])
 

@@ -62,12 +62,17 @@ def _peak_mib(pid: int) -> float:
     return 0.0
 
 
-def rebuild(checkout: Path, env: dict[str, str]) -> tuple[float, float]:
-    t0 = time.perf_counter()
-    p = subprocess.Popen(
-        [sys.executable, *LEDGER, "projections", "rebuild"],
+def _ledger(checkout: Path, env: dict[str, str], *command: str) -> subprocess.Popen[bytes]:
+    """`ledger <command>` of `checkout`, its stderr piped to us."""
+    return subprocess.Popen(
+        [sys.executable, *LEDGER, *command],
         cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
+
+
+def rebuild(checkout: Path, env: dict[str, str]) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    p = _ledger(checkout, env, "projections", "rebuild")
     assert p.stderr is not None
     err, rss = b"", 0.0
     while p.poll() is None:  # the peak is read until the process ends (every 50 ms)
@@ -82,10 +87,7 @@ def rebuild(checkout: Path, env: dict[str, str]) -> tuple[float, float]:
 
 def start(checkout: Path, env: dict[str, str]) -> tuple[float, float]:
     t0 = time.perf_counter()
-    p = subprocess.Popen(
-        [sys.executable, *LEDGER, "serve", "projector"],
-        cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    p = _ledger(checkout, env, "serve", "projector")
     assert p.stderr is not None
     took, seen = None, b""
     deadline = t0 + 300

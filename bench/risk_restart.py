@@ -29,10 +29,10 @@ import asyncpg  # noqa: E402
 
 from events.topics import Topics, topics  # noqa: E402
 from services import kafka_admin  # noqa: E402
+from services.db import connection  # noqa: E402
 from services.settings import Settings  # noqa: E402
-from tests.support.examples import example  # noqa: E402
-from tests.support.risk import append, stamped  # noqa: E402
-from tests.support.stack import Stack  # noqa: E402
+from simulation.examples import example, stamped  # noqa: E402
+from simulation.histories import append  # noqa: E402
 
 
 async def _judged(conn: asyncpg.Connection, t: Topics, cid: str, version: int) -> None:
@@ -48,7 +48,6 @@ async def _judged(conn: asyncpg.Connection, t: Topics, cid: str, version: int) -
 
 
 async def once(settings: Settings, contracts: int) -> tuple[float, float]:
-    stack = Stack(settings, "environment")
     prefix = "bench-risk-" + uuid.uuid4().hex[:8]
     t = topics(prefix)
     await kafka_admin.ensure_topics(settings.kafka_bootstrap_servers, t)
@@ -62,35 +61,34 @@ async def once(settings: Settings, contracts: int) -> tuple[float, float]:
             cwd=ROOT, env=env, stdout=log, stderr=log,
         )  # fmt: skip
 
-    conn = await asyncpg.connect(settings.dsn)
-    proc = start()
-    try:
-        cids = [f"C-{uuid.uuid4().hex[:8]}" for _ in range(contracts)]
-        history = []
-        for cid in cids:
-            history += stamped(
-                [
-                    example("ContractSigned", contract_id=cid, account_manager_id="am-bench"),
-                    example("AssignmentStarted", contract_id=cid),
-                ]
-            )
-        started = time.monotonic()
-        await append(stack, t, history)
-        await asyncio.wait_for(_judged(conn, t, cids[-1], 2), 120)
-        first = time.monotonic() - started
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    async with connection(settings.dsn) as conn:
         proc = start()
-        restarted = time.monotonic()
-        threat = stamped([example("BypassThreatReported", contract_id=cids[0])], first=3)
-        await append(stack, t, threat)
-        await asyncio.wait_for(_judged(conn, t, cids[0], 3), 120)
-        return first, time.monotonic() - restarted
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        await conn.close()
-        log.close()
+        try:
+            cids = [f"C-{uuid.uuid4().hex[:8]}" for _ in range(contracts)]
+            history = []
+            for cid in cids:
+                history += stamped(
+                    [
+                        example("ContractSigned", contract_id=cid, account_manager_id="am-bench"),
+                        example("AssignmentStarted", contract_id=cid),
+                    ]
+                )
+            started = time.monotonic()
+            await append(settings.kafka_bootstrap_servers, t.events.name, history)
+            await asyncio.wait_for(_judged(conn, t, cids[-1], 2), 120)
+            first = time.monotonic() - started
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            proc = start()
+            restarted = time.monotonic()
+            threat = stamped([example("BypassThreatReported", contract_id=cids[0])], first=3)
+            await append(settings.kafka_bootstrap_servers, t.events.name, threat)
+            await asyncio.wait_for(_judged(conn, t, cids[0], 3), 120)
+            return first, time.monotonic() - restarted
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+            log.close()
 
 
 async def main() -> None:

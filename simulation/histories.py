@@ -17,7 +17,7 @@ import heapq
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -538,3 +538,15 @@ async def produce(bootstrap: str, topic: str, partitions: int, log: Log, compres
     finally:
         await producer.stop()
     return time.perf_counter() - t0
+
+
+async def append(bootstrap: str, topic: str, events: Iterable[ev.Event], copies: int = 1) -> None:
+    """Each event `copies` times on the events `topic`, keyed by its contract (no transaction)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for e in events:
+            for _ in range(copies):
+                await producer.send_and_wait(topic, encode_event(e), key=e.contract_id.encode())
+    finally:
+        await producer.stop()

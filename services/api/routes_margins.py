@@ -225,20 +225,28 @@ async def contract(
 async def _group(
     request: Request,
     who: Principal,
-    day: date,
-    where: str,
-    args: list[Any],
-    head: dict[str, Any],
+    as_of: date | None,
     limit: int,
     offset: int,
+    column: str | None = None,
+    value: str = "",
 ) -> Any:
-    if where == "true":
+    """The roll-up of the contracts whose `column` (client_id, account_manager_id) is `value`,
+    or of the whole portfolio the reader may see (no column)."""
+    day = _today(as_of)
+    if column is None:
         found = await _every_margin(request, who, day)
     else:
         margins = await read.margins_of_assignments(
-            request.app.state.pool, _schema(request), owner_scope(who), day, where, *args
+            request.app.state.pool,
+            _schema(request),
+            owner_scope(who),
+            day,
+            f"c.{column} = $2",
+            value,
         )
         found = read.Found([m.for_roll_up for m, _ in margins], [ids for _, ids in margins])
+    head = {} if column is None else {column: value}
     with gc_paused():
         body = read.group_margin(found, day, head, limit, offset)
     return _respond(request, GroupMargin.model_validate(body), body["contracts"])
@@ -259,16 +267,7 @@ async def client(
     offset: Offset = 0,
     format: Format = None,
 ) -> Any:
-    return await _group(
-        request,
-        who,
-        _today(as_of),
-        "c.client_id = $2",
-        [client_id],
-        {"client_id": client_id},
-        limit,
-        offset,
-    )
+    return await _group(request, who, as_of, limit, offset, "client_id", client_id)
 
 
 @router.get(
@@ -288,14 +287,7 @@ async def account_manager(
 ) -> Any:
     ensure_may_read(who, account_manager_id, f"the roll-up of {account_manager_id}")
     return await _group(
-        request,
-        who,
-        _today(as_of),
-        "c.account_manager_id = $2",
-        [account_manager_id],
-        {"account_manager_id": account_manager_id},
-        limit,
-        offset,
+        request, who, as_of, limit, offset, "account_manager_id", account_manager_id
     )
 
 
@@ -313,7 +305,7 @@ async def portfolio(
     offset: Offset = 0,
     format: Format = None,
 ) -> Any:
-    return await _group(request, who, _today(as_of), "true", [], {}, limit, offset)
+    return await _group(request, who, as_of, limit, offset)
 
 
 async def _ranked(

@@ -41,6 +41,16 @@ from projections.read_model import (
 from services import progress
 
 LIVE = "proj"
+# The read models' tables (the projector's positions apart), in the order they are dumped.
+READ_MODEL_TABLES = (
+    "contracts",
+    "terms_history",
+    "assignments",
+    "rate_history",
+    "margin_impacts",
+    "open_items",
+    "event_log",
+)
 
 
 def next_of(live: str) -> str:

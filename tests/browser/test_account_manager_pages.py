@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from playwright.async_api import expect
 
+from simulation.examples import OMIT, example
 from tests.support.browser import AppPage
-from tests.support.examples import OMIT, example
 from tests.support.http import auth
 from tests.support.services import Services, Tokens
 from tests.support.stack import unique
@@ -49,76 +50,90 @@ async def _log_length(http: httpx.AsyncClient, token: str, cid: str) -> int:
     return len(r.json()["events"])
 
 
-async def test_raise_request_previewed_then_submitted(
-    browser_page: MakePage, services: Services, api_tokens: Tokens
-) -> None:
-    cid = unique("C")
+@pytest.fixture
+async def am_http(services: Services) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=services.url, timeout=60) as http:
-        await _submit(http, api_tokens.am, _worked_example(cid, api_tokens.am_id))
-        app = await browser_page(services)
-        page = app.page
-        await app.sign_in(api_tokens.am)
+        yield http
 
-        await app.goto("/app/contracts")
-        row = page.locator(f'tr[data-contract="{cid}"]')
-        await expect(row).to_contain_text("Healthy")
-        await row.get_by_role("link", name=cid).click()
-        await app.ready()
-        await expect(page.get_by_role("heading", level=1)).to_contain_text(cid)
-        await app.check("am-contract")
 
-        # Seed 003's ask on DESIGN's worked example: a raise to 32.00 within a 37.50 budget.
-        await page.get_by_role("link", name="Record a raise request").click()
-        await app.ready()
-        await expect(page.get_by_label("Event type")).to_have_value("RaiseRequested")
-        await page.get_by_label("Raise request id").fill("R-003")
-        await page.get_by_label("Assignment id").fill("A-W-1")
-        await page.get_by_label("Requested pay rate").fill("32.00")
-        await page.get_by_label("Requested by").select_option("client")
-        await page.get_by_label("Client max bill rate").fill("37.50")
-        assert await page.get_by_label("Requested pay rate").get_attribute("inputmode") == "decimal"
-        before = await _log_length(http, api_tokens.am, cid)
+@pytest.fixture
+async def am_page(browser_page: MakePage, services: Services, api_tokens: Tokens) -> AppPage:
+    """A fresh page with the account manager signed in."""
+    app = await browser_page(services)
+    await app.sign_in(api_tokens.am)
+    return app
 
-        await page.get_by_role("button", name="Preview (what-if)").click()
-        verdict = page.locator(".am-verdict")
-        await expect(verdict).to_have_attribute("data-preview", "true")
-        await expect(verdict).to_contain_text("Would be accepted")
-        weekly = page.locator("table.am-impact tr", has_text="Weekly gross profit")
-        await expect(weekly).to_contain_text("60.00")
-        await expect(weekly).to_contain_text("\u221236.00")
-        await expect(weekly.locator(".am-delta")).to_have_text("\u221296.00")
-        alerts = page.locator(".am-result .am-alert")
-        await expect(alerts.filter(has_text="LOSS_POSITION")).to_have_count(1)
-        await expect(alerts.filter(has_text="RAISE_ABSORBED")).to_have_count(1)
-        assert await _log_length(http, api_tokens.am, cid) == before  # nothing appended
-        await app.check("am-event-preview")
 
-        await page.get_by_role("button", name="Submit").click()
-        await expect(verdict).to_have_attribute("data-preview", "false")
-        await expect(verdict).to_have_attribute("data-status", "accepted")
-        await expect(verdict.get_by_role("heading")).to_have_text("Accepted")
-        await expect(page.locator(".am-delta").nth(4)).to_have_text("\u221296.00")
-        await expect(alerts.filter(has_text="LOSS_POSITION")).to_have_count(1)
-        await expect(alerts.filter(has_text="RAISE_ABSORBED")).to_have_count(1)
-        assert await _log_length(http, api_tokens.am, cid) == before + 1
-        await app.check("am-event-accepted")
+@pytest.fixture
+async def placed(am_http: httpx.AsyncClient, api_tokens: Tokens) -> str:
+    """A new contract of the account manager with DESIGN's worked example on it; its id."""
+    cid = unique("C")
+    await _submit(am_http, api_tokens.am, _worked_example(cid, api_tokens.am_id))
+    return cid
 
-        # My contracts now lists the open raise request.
-        await app.goto("/app/contracts")
-        await expect(row).to_contain_text("R-003")
-        await app.check("am-my-contracts")
+
+async def test_raise_request_previewed_then_submitted(
+    placed: str, am_page: AppPage, api_tokens: Tokens, am_http: httpx.AsyncClient
+) -> None:
+    cid, app = placed, am_page
+    page = app.page
+
+    await app.goto("/app/contracts")
+    row = page.locator(f'tr[data-contract="{cid}"]')
+    await expect(row).to_contain_text("Healthy")
+    await row.get_by_role("link", name=cid).click()
+    await app.ready()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text(cid)
+    await app.check("am-contract")
+
+    # Seed 003's ask on DESIGN's worked example: a raise to 32.00 within a 37.50 budget.
+    await page.get_by_role("link", name="Record a raise request").click()
+    await app.ready()
+    await expect(page.get_by_label("Event type")).to_have_value("RaiseRequested")
+    await page.get_by_label("Raise request id").fill("R-003")
+    await page.get_by_label("Assignment id").fill("A-W-1")
+    await page.get_by_label("Requested pay rate").fill("32.00")
+    await page.get_by_label("Requested by").select_option("client")
+    await page.get_by_label("Client max bill rate").fill("37.50")
+    assert await page.get_by_label("Requested pay rate").get_attribute("inputmode") == "decimal"
+    before = await _log_length(am_http, api_tokens.am, placed)
+
+    await page.get_by_role("button", name="Preview (what-if)").click()
+    verdict = page.locator(".am-verdict")
+    await expect(verdict).to_have_attribute("data-preview", "true")
+    await expect(verdict).to_contain_text("Would be accepted")
+    weekly = page.locator("table.am-impact tr", has_text="Weekly gross profit")
+    await expect(weekly).to_contain_text("60.00")
+    await expect(weekly).to_contain_text("\u221236.00")
+    await expect(weekly.locator(".am-delta")).to_have_text("\u221296.00")
+    alerts = page.locator(".am-result .am-alert")
+    await expect(alerts.filter(has_text="LOSS_POSITION")).to_have_count(1)
+    await expect(alerts.filter(has_text="RAISE_ABSORBED")).to_have_count(1)
+    assert await _log_length(am_http, api_tokens.am, placed) == before  # nothing appended
+    await app.check("am-event-preview")
+
+    await page.get_by_role("button", name="Submit").click()
+    await expect(verdict).to_have_attribute("data-preview", "false")
+    await expect(verdict).to_have_attribute("data-status", "accepted")
+    await expect(verdict.get_by_role("heading")).to_have_text("Accepted")
+    await expect(page.locator(".am-delta").nth(4)).to_have_text("\u221296.00")
+    await expect(alerts.filter(has_text="LOSS_POSITION")).to_have_count(1)
+    await expect(alerts.filter(has_text="RAISE_ABSORBED")).to_have_count(1)
+    assert await _log_length(am_http, api_tokens.am, placed) == before + 1
+    await app.check("am-event-accepted")
+
+    # My contracts now lists the open raise request.
+    await app.goto("/app/contracts")
+    await expect(row).to_contain_text("R-003")
+    await app.check("am-my-contracts")
 
 
 async def test_refusals_are_shown_beside_their_field(
-    browser_page: MakePage, services: Services, api_tokens: Tokens
+    placed: str, am_page: AppPage, api_tokens: Tokens, am_http: httpx.AsyncClient
 ) -> None:
-    cid = unique("C")
-    async with httpx.AsyncClient(base_url=services.url, timeout=60) as http:
-        await _submit(http, api_tokens.am, _worked_example(cid, api_tokens.am_id))
-        schemas = (await http.get("/v1/schema/events", headers=auth(api_tokens.am))).json()
-    app = await browser_page(services)
+    cid, app = placed, am_page
+    schemas = (await am_http.get("/v1/schema/events", headers=auth(api_tokens.am))).json()
     page = app.page
-    await app.sign_in(api_tokens.am)
     await app.goto(f"/app/events/new?contract_id={cid}&type=RatesAdjusted")
     # Every type of the catalogue has its form, one input per field the submitter sets.
     for name, schema in schemas.items():
@@ -153,11 +168,9 @@ async def test_refusals_are_shown_beside_their_field(
 
 
 async def test_another_managers_contract_is_forbidden(
-    browser_page: MakePage, services: Services, api_tokens: Tokens
+    browser_page: MakePage, services: Services, api_tokens: Tokens, placed: str
 ) -> None:
-    cid = unique("C")
-    async with httpx.AsyncClient(base_url=services.url, timeout=60) as http:
-        await _submit(http, api_tokens.am, _worked_example(cid, api_tokens.am_id))
+    cid = placed
     app = await browser_page(services)
     await app.sign_in(api_tokens.other_am)
     await app.goto(f"/app/contracts/{cid}")
@@ -169,56 +182,56 @@ async def test_another_managers_contract_is_forbidden(
 
 
 async def test_alert_board_is_live_on_every_screen(
-    browser_page: MakePage, services: Services, api_tokens: Tokens
+    browser_page: MakePage,
+    services: Services,
+    api_tokens: Tokens,
+    am_http: httpx.AsyncClient,
+    placed: str,
 ) -> None:
-    cid = unique("C")
-    async with httpx.AsyncClient(base_url=services.url, timeout=60) as http:
-        await _submit(http, api_tokens.am, _worked_example(cid, api_tokens.am_id))
-        first, second, manager = [await browser_page(services) for _ in range(3)]
-        await first.sign_in(api_tokens.finance)
-        await first.goto("/app/alerts")
-        await second.sign_in(api_tokens.finance)
-        await second.goto("/app/alerts?status=all")
-        await manager.sign_in(api_tokens.am)
-        await manager.goto(f"/app/alerts?contract_id={cid}")
-        for board in (first, second, manager):
-            await expect(board.page.locator("#live-state")).to_have_text("Live")
+    cid = placed
+    first, second, manager = [await browser_page(services) for _ in range(3)]
+    await first.sign_in(api_tokens.finance)
+    await first.goto("/app/alerts")
+    await second.sign_in(api_tokens.finance)
+    await second.goto("/app/alerts?status=all")
+    await manager.sign_in(api_tokens.am)
+    await manager.goto(f"/app/alerts?contract_id={cid}")
+    for board in (first, second, manager):
+        await expect(board.page.locator("#live-state")).to_have_text("Live")
 
-        # Submitted elsewhere (over HTTP): on the open boards within 2 s, without a reload.
-        threat = example(
-            "BypassThreatReported", contract_id=cid, assignment_id="A-W-1", staffer_id="S-1",
-            occurred_at="2026-11-20T09:00:00+00:00",
-        )  # fmt: skip
-        started = time.monotonic()
-        r = await http.post("/v1/events", json=threat, headers=auth(api_tokens.am))
-        assert r.status_code == 201, r.text
-        alert = next(a for a in r.json()["alerts"] if a["rule"] == "BYPASS_THREAT")
-        rows = [b.page.locator(f'tr[data-alert="{alert["alert_id"]}"]') for b in (first, second)]
-        for row in rows:
-            await expect(row).to_be_visible(timeout=2000)
-        assert time.monotonic() - started < 2.0
-        await expect(rows[0]).to_contain_text("BYPASS_THREAT")
-        critical = first.page.locator('[data-severity="critical"] .am-total-exposure')
-        await expect(critical).not_to_have_text("0.00")
+    # Submitted elsewhere (over HTTP): on the open boards within 2 s, without a reload.
+    threat = example(
+        "BypassThreatReported", contract_id=cid, assignment_id="A-W-1", staffer_id="S-1",
+        occurred_at="2026-11-20T09:00:00+00:00",
+    )  # fmt: skip
+    started = time.monotonic()
+    r = await am_http.post("/v1/events", json=threat, headers=auth(api_tokens.am))
+    assert r.status_code == 201, r.text
+    alert = next(a for a in r.json()["alerts"] if a["rule"] == "BYPASS_THREAT")
+    rows = [b.page.locator(f'tr[data-alert="{alert["alert_id"]}"]') for b in (first, second)]
+    for row in rows:
+        await expect(row).to_be_visible(timeout=2000)
+    assert time.monotonic() - started < 2.0
+    await expect(rows[0]).to_contain_text("BYPASS_THREAT")
+    critical = first.page.locator('[data-severity="critical"] .am-total-exposure')
+    await expect(critical).not_to_have_text("0.00")
 
-        # The manager may acknowledge, not resolve; finance may do both.
-        mine = manager.page.locator(f'tr[data-alert="{alert["alert_id"]}"]')
-        await expect(mine.get_by_role("button", name=re.compile("^Acknowledge"))).to_be_visible()
-        await expect(mine.get_by_role("button", name=re.compile("^Resolve"))).to_have_count(0)
-        await expect(
-            manager.page.locator('[data-severity="critical"] .am-total-exposure')
-        ).to_have_text(f"{Decimal(alert['exposure']):,.2f}")
-        await manager.check("alerts-account-manager")
-        await expect(rows[0].get_by_role("button", name=re.compile("^Resolve"))).to_be_visible()
-        await first.check("alerts-finance")
+    # The manager may acknowledge, not resolve; finance may do both.
+    mine = manager.page.locator(f'tr[data-alert="{alert["alert_id"]}"]')
+    await expect(mine.get_by_role("button", name=re.compile("^Acknowledge"))).to_be_visible()
+    await expect(mine.get_by_role("button", name=re.compile("^Resolve"))).to_have_count(0)
+    await expect(
+        manager.page.locator('[data-severity="critical"] .am-total-exposure')
+    ).to_have_text(f"{Decimal(alert['exposure']):,.2f}")
+    await manager.check("alerts-account-manager")
+    await expect(rows[0].get_by_role("button", name=re.compile("^Resolve"))).to_be_visible()
+    await first.check("alerts-finance")
 
-        # Acknowledged on the first board: every other open board shows it.
-        await rows[0].get_by_role("button", name=re.compile("^Acknowledge")).click()
-        await expect(rows[0]).to_have_count(0)  # the first board shows open alerts only
-        await expect(rows[1]).to_have_attribute("data-status", "acknowledged")
-        await expect(rows[1]).to_contain_text("Acknowledged")
-        await expect(rows[1].get_by_role("button", name=re.compile("^Acknowledge"))).to_have_count(
-            0
-        )
-        await expect(mine).to_have_count(0)
-        await second.check("alerts-after-acknowledge")
+    # Acknowledged on the first board: every other open board shows it.
+    await rows[0].get_by_role("button", name=re.compile("^Acknowledge")).click()
+    await expect(rows[0]).to_have_count(0)  # the first board shows open alerts only
+    await expect(rows[1]).to_have_attribute("data-status", "acknowledged")
+    await expect(rows[1]).to_contain_text("Acknowledged")
+    await expect(rows[1].get_by_role("button", name=re.compile("^Acknowledge"))).to_have_count(0)
+    await expect(mine).to_have_count(0)
+    await second.check("alerts-after-acknowledge")

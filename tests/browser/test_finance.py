@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from simulation.examples import OMIT, example
 from tests.support.browser import AppPage
-from tests.support.examples import OMIT, example
 from tests.support.http import auth, post
 from tests.support.services import Services, Tokens
 from tests.support.stack import unique
@@ -85,6 +85,17 @@ async def _cards(app: AppPage) -> dict[str, str]:
     return values
 
 
+@pytest.fixture
+async def finance(
+    browser_page: MakePage, services: Services, api_tokens: Tokens, seeded: dict[str, str]
+) -> AppPage:
+    """Finance signed in, on the portfolio as of AS_OF (the seeded contracts in it)."""
+    app = await browser_page(services)
+    await app.sign_in(api_tokens.finance)
+    await app.goto(f"/app/finance?as_of={AS_OF}")
+    return app
+
+
 async def test_portfolio_cards_equal_the_api_and_move_with_the_date(
     browser_page: MakePage, services: Services, api_tokens: Tokens, seeded: dict[str, str]
 ) -> None:
@@ -111,13 +122,8 @@ async def test_portfolio_cards_equal_the_api_and_move_with_the_date(
     assert "\u221296.00" in await impacts.first.inner_text()
 
 
-async def test_a_csv_link_downloads(
-    browser_page: MakePage, services: Services, api_tokens: Tokens, seeded: dict[str, str]
-) -> None:
-    app = await browser_page(services)
-    await app.sign_in(api_tokens.finance)
-    await app.goto(f"/app/finance?as_of={AS_OF}")
-    panel = app.page.get_by_role("region", name="By client")
+async def test_a_csv_link_downloads(finance: AppPage, seeded: dict[str, str]) -> None:
+    panel = finance.page.get_by_role("region", name="By client")
     # Sorting: by margin, largest first, then smallest first (Zones Inc, 4.00 %).
     first_client = panel.locator("tbody tr").first
     assert "Northwind Logistics" in await first_client.inner_text()
@@ -125,8 +131,8 @@ async def test_a_csv_link_downloads(
         await panel.get_by_role("button", name="Margin", exact=True).click()
         await panel.locator(f"th[aria-sort={order}]").wait_for()
     assert "Zones Inc" in await first_client.inner_text()
-    assert "csort=margin_pct" in app.page.url
-    async with app.page.expect_download() as info:
+    assert "csort=margin_pct" in finance.page.url
+    async with finance.page.expect_download() as info:
         await panel.get_by_role("link", name="Download CSV").click()
     download = await info.value
     assert download.suggested_filename == f"clients-{AS_OF}.csv"
@@ -138,30 +144,27 @@ async def test_a_csv_link_downloads(
 
 
 async def test_drill_down_to_designs_worked_example(
-    browser_page: MakePage, services: Services, api_tokens: Tokens, seeded: dict[str, str]
+    finance: AppPage, seeded: dict[str, str]
 ) -> None:
-    app = await browser_page(services)
-    await app.sign_in(api_tokens.finance)
-    await app.goto(f"/app/finance?as_of={AS_OF}")
-    await app.page.locator("#clients").get_by_role("link", name="Zones Inc").click()
-    await app.ready()
-    assert app.page.url.endswith(f"/app/finance/clients/{seeded['cl']}?as_of={AS_OF}")
-    await app.check("client")
-    await app.page.get_by_role("link", name=seeded["c"]).click()
-    await app.ready()
-    await app.check("contract")
-    timeline = await app.page.get_by_role("region", name="Event timeline").inner_text()
+    await finance.page.locator("#clients").get_by_role("link", name="Zones Inc").click()
+    await finance.ready()
+    assert finance.page.url.endswith(f"/app/finance/clients/{seeded['cl']}?as_of={AS_OF}")
+    await finance.check("client")
+    await finance.page.get_by_role("link", name=seeded["c"]).click()
+    await finance.ready()
+    await finance.check("contract")
+    timeline = await finance.page.get_by_role("region", name="Event timeline").inner_text()
     assert (
         f"Raise requested for Dana Reyes ({seeded['a']}) by the client: pay 30.00 → 32.00, "
         "client's budget 37.50." in timeline
     )
-    alerts = await app.page.get_by_role("region", name="Alerts").inner_text()
+    alerts = await finance.page.get_by_role("region", name="Alerts").inner_text()
     assert "LOSS_POSITION" in alerts and "RAISE_ABSORBED" in alerts
-    row = app.page.locator(f"#assignments tr[data-assignment='{seeded['a']}']")
+    row = finance.page.locator(f"#assignments tr[data-assignment='{seeded['a']}']")
     assert "OK" in await row.inner_text()
     await row.get_by_role("link", name=seeded["a"]).click()
-    await app.ready()
-    figures = await app.page.evaluate(
+    await finance.ready()
+    figures = await finance.page.evaluate(
         """Object.fromEntries([...document.querySelectorAll('#figures [data-figure]')].map(
              d => [d.dataset.figure, d.textContent]))"""
     )
@@ -172,5 +175,5 @@ async def test_drill_down_to_designs_worked_example(
         "hours_per_week": "40.00", "markup_pct": "25.00 %", "burdened_cost": "36.00",
         "margin_per_hour": "1.50", "margin_pct": "4.00 %", "weekly_gross_profit": "60.00",
     }  # fmt: skip
-    assert await app.page.locator("#rates-chart canvas").count() == 1
-    await app.check("assignment")
+    assert await finance.page.locator("#rates-chart canvas").count() == 1
+    await finance.check("assignment")

@@ -34,8 +34,8 @@ from events.topics import TopicSpec
 from services import tokens
 from services.db import connection
 from services.settings import Settings
+from simulation.examples import example
 from tests.support import local_stack as ls
-from tests.support.examples import example
 from tests.support.load import Cost, Load, Sent, back_after, cost
 from tests.support.projections import drop, dump_contracts, replay
 from tests.support.stack import unique

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from events.serialization import decode_event, encode_event, parse_submission
 from events.topics import Topics
-from tests.support.examples import example
+from simulation.examples import example
 from tests.support.stack import Stack, unique
 from tests.support.topics import first_batch
 

@@ -19,8 +19,8 @@ import pytest
 
 from events.alerts import Alert
 from projections.margin import round_money
-from tests.support.examples import OMIT, example
-from tests.support.http import post, read_sse
+from simulation.examples import OMIT, example
+from tests.support.http import auth, post, read_sse
 from tests.support.services import Services, Tokens, running_services
 from tests.support.stack import Stack, unique
 from tests.support.topics import alerts_on
@@ -33,10 +33,6 @@ View = tuple[str, str, str, str | None, str, str | None]
 
 def at(day: str, hour: int = 9) -> str:
     return f"{day}T{hour:02d}:00:00+00:00"
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _signed(cid: str, am_id: str, day: str = "2024-01-01", **terms: Any) -> dict[str, Any]:
@@ -116,7 +112,7 @@ def _views(alerts: list[Any], rule: str | None = None) -> set[View]:
 
 
 def _listed(http: httpx.Client, token: str, cid: str, rule: str | None = None) -> set[View]:
-    r = http.get("/v1/alerts", params={"contract_id": cid}, headers=_auth(token))
+    r = http.get("/v1/alerts", params={"contract_id": cid}, headers=auth(token))
     assert r.status_code == 200, r.text
     return _views(r.json()["alerts"], rule)
 
@@ -151,7 +147,7 @@ async def _expect_everywhere(
     async with httpx.AsyncClient(base_url=services.url, timeout=60) as client:
         _, streamed = await read_sse(
             client,
-            {**_auth(token), "Last-Event-ID": "0"},
+            {**auth(token), "Last-Event-ID": "0"},
             lambda a: a["contract_id"] == cid and a["rule"] == rule,
         )
     assert _view(streamed) == expected
@@ -223,9 +219,11 @@ def test_near_miss_a_markup_exactly_at_the_floor_is_not_below_it(
 # ---------------------------------------------------------------------------------------------
 
 
-async def test_commitment_shortfall_when_the_client_ends_early(
-    ready_stack: Stack, services: Services, http: httpx.Client, api_tokens: Tokens
-) -> None:
+def _ended(
+    http: httpx.Client, api_tokens: Tokens, end_date: str, reason: str
+) -> tuple[str, str, list[Any]]:
+    """A contract committing to 26 weeks, its assignment started 2024-01-01 and ended on
+    `end_date` for `reason`: (contract id, assignment id, the alerts the end was answered with)."""
     cid, aid = unique("C"), unique("A")
     *_, answered = _submit(
         http,
@@ -234,11 +232,18 @@ async def test_commitment_shortfall_when_the_client_ends_early(
             _signed(cid, api_tokens.am_id, min_assignment_weeks=26),
             _started(cid, aid),
             _event(
-                "AssignmentEnded", cid, "2024-03-11", assignment_id=aid, end_date="2024-03-11",
-                reason="ended_early_by_client",
+                "AssignmentEnded", cid, end_date, assignment_id=aid, end_date=end_date,
+                reason=reason,
             ),
         ],
     )  # fmt: skip
+    return cid, aid, answered
+
+
+async def test_commitment_shortfall_when_the_client_ends_early(
+    ready_stack: Stack, services: Services, http: httpx.Client, api_tokens: Tokens
+) -> None:
+    cid, aid, answered = _ended(http, api_tokens, "2024-03-11", "ended_early_by_client")
     # served 2024-01-01 → 2024-03-11 = 70 days = 10 weeks of 26: 16 weeks short × 60.00 = 960.00
     await _expect_everywhere(
         ready_stack, services, http, api_tokens.am, answered,
@@ -257,19 +262,7 @@ async def test_commitment_shortfall_when_the_client_ends_early(
 def test_near_miss_no_commitment_shortfall(
     http: httpx.Client, api_tokens: Tokens, end_date: str, reason: str
 ) -> None:
-    cid, aid = unique("C"), unique("A")
-    *_, answered = _submit(
-        http,
-        api_tokens.am,
-        [
-            _signed(cid, api_tokens.am_id, min_assignment_weeks=26),
-            _started(cid, aid),
-            _event(
-                "AssignmentEnded", cid, end_date, assignment_id=aid, end_date=end_date,
-                reason=reason,
-            ),
-        ],
-    )  # fmt: skip
+    cid, _, answered = _ended(http, api_tokens, end_date, reason)
     assert _views(answered) == set()
     assert _listed(http, api_tokens.am, cid, "COMMITMENT_SHORTFALL") == set()
 
@@ -480,7 +473,7 @@ async def test_relationship_neglect_after_30_days_without_contact_seed_004(
     )  # fmt: skip
     # Low, about the contract, no exposure.
     expected = ("RELATIONSHIP_NEGLECT", "low", "applied", None, cid, None)
-    r = http.get("/v1/alerts", params={"contract_id": cid}, headers=_auth(token))
+    r = http.get("/v1/alerts", params={"contract_id": cid}, headers=auth(token))
     assert r.status_code == 200, r.text
     listed = [a for a in r.json()["alerts"] if a["rule"] == "RELATIONSHIP_NEGLECT"]
     assert [_view(a) for a in listed] == [expected]
@@ -492,7 +485,7 @@ async def test_relationship_neglect_after_30_days_without_contact_seed_004(
     async with httpx.AsyncClient(base_url=quiet_services.url, timeout=60) as client:
         _, streamed = await read_sse(
             client,
-            {**_auth(token), "Last-Event-ID": "0"},
+            {**auth(token), "Last-Event-ID": "0"},
             lambda a: a["contract_id"] == cid and a["rule"] == "RELATIONSHIP_NEGLECT",
         )
     assert _view(streamed) == expected

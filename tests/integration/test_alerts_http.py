@@ -10,17 +10,13 @@ import httpx
 
 from events.alerts import Alert
 from services.db import connection
-from tests.support.examples import example
-from tests.support.http import post
+from simulation.examples import example
+from tests.support.http import auth, post
 from tests.support.risk import forget, wait_judged
 from tests.support.services import Services, Tokens
 from tests.support.stack import Stack, unique
 from tests.support.stories import seed_003_story
 from tests.support.topics import alerts_on
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _rules(alerts: list[dict[str, Any]] | None) -> set[tuple[str, str, str, str | None]]:
@@ -64,7 +60,7 @@ async def test_seed_003_end_to_end(
     assert "Zones Inc" in threat["message"] and "Dana Reyes" in threat["message"]
     assert threat["assignment_id"] == aid
 
-    listed = http.get("/v1/alerts", params={"contract_id": cid}, headers=_auth(api_tokens.am))
+    listed = http.get("/v1/alerts", params={"contract_id": cid}, headers=auth(api_tokens.am))
     assert listed.status_code == 200
     listed_rules = _rules(listed.json()["alerts"])
     assert listed_rules == _rules(answers["asked"]["alerts"]) | _rules(answers["threat"]["alerts"])
@@ -79,19 +75,17 @@ async def test_seed_003_end_to_end(
 
     # Acknowledge (the contract's account manager may), resolve (finance), never backwards.
     aid_ = threat["alert_id"]
-    ack = http.post(f"/v1/alerts/{aid_}/acknowledge", headers=_auth(api_tokens.am))
+
+    def move(to: str, token: str) -> httpx.Response:
+        return http.post(f"/v1/alerts/{aid_}/{to}", headers=auth(token))
+
+    ack = move("acknowledge", api_tokens.am)
     assert ack.status_code == 200 and ack.json()["acknowledged_by"] == api_tokens.am_id
-    assert http.post(f"/v1/alerts/{aid_}/resolve", headers=_auth(api_tokens.am)).status_code == 403
-    assert (
-        http.post(f"/v1/alerts/{aid_}/acknowledge", headers=_auth(api_tokens.other_am)).status_code
-        == 403
-    )
-    done = http.post(f"/v1/alerts/{aid_}/resolve", headers=_auth(api_tokens.finance))
+    assert move("resolve", api_tokens.am).status_code == 403
+    assert move("acknowledge", api_tokens.other_am).status_code == 403
+    done = move("resolve", api_tokens.finance)
     assert done.status_code == 200 and done.json()["status"] == "resolved"
-    assert (
-        http.post(f"/v1/alerts/{aid_}/acknowledge", headers=_auth(api_tokens.finance)).status_code
-        == 409
-    )
+    assert move("acknowledge", api_tokens.finance).status_code == 409
 
 
 def test_a_raise_passed_through_at_the_same_markup_raises_nothing(

@@ -17,7 +17,7 @@ import pytest
 
 from services import tokens
 from services.db import connection
-from tests.support.http import auth, log_of, post
+from tests.support.http import auth, log_of, open_stream, post
 from tests.support.services import ROOT, Services, Tokens
 from tests.support.stack import unique
 from tests.support.stories import seed_003_story
@@ -222,19 +222,7 @@ async def test_a_revoked_tokens_stream_ends_within_seconds(
     async with connection(ready_stack.dsn) as conn:
         token_id, token = await tokens.create_token(conn, "finance", None)
         async with httpx.AsyncClient(base_url=services.url, timeout=60) as client:
-
-            async def read_until_end() -> list[str]:
-                lines = []
-                async with client.stream("GET", "/v1/alerts/stream", headers=auth(token)) as r:
-                    assert r.status_code == 200
-                    assert r.headers["cache-control"] == "no-store"
-                    async for line in r.aiter_lines():
-                        lines.append(line)
-                return lines
-
-            reader = asyncio.create_task(read_until_end())
-            await asyncio.sleep(1.0)
-            assert not reader.done()
+            reader = await open_stream(client, auth(token))
             assert await tokens.revoke_token(conn, token_id)
             revoked_at = time.monotonic()
             lines = await asyncio.wait_for(reader, 15)

@@ -15,7 +15,7 @@ from events.serialization import encode_event, parse_submission
 from events.topics import topics
 from services.api.read.event_log import PAGE_SQL
 from services.projector import store
-from tests.support.examples import example
+from simulation.examples import example
 from tests.support.http import auth, history, post
 from tests.support.services import Services, Tokens
 from tests.support.stack import Stack, unique

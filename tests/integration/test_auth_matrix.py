@@ -9,7 +9,7 @@ import pytest
 
 from services import tokens
 from services.db import connection
-from tests.support.examples import example
+from simulation.examples import example
 from tests.support.http import post
 from tests.support.services import Tokens
 from tests.support.stack import Stack, unique

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from events.schema import event_json_schemas
-from tests.support.examples import OMIT, example
+from simulation.examples import OMIT, example
 from tests.support.http import auth, post
 from tests.support.services import Services, Tokens
 from tests.support.stack import unique

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tests.support.examples import example
+from simulation.examples import example
 from tests.support.http import post
 from tests.support.services import Services, Tokens
 from tests.support.stack import Stack, unique

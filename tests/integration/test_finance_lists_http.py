@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.examples import OMIT, example
+from simulation.examples import OMIT, example
 from tests.support.http import auth, post
 from tests.support.services import Tokens
 from tests.support.stack import unique

@@ -7,7 +7,7 @@ import time
 import httpx
 
 from services.db import connection
-from tests.support.examples import example
+from simulation.examples import example
 from tests.support.services import Tokens, running_services
 from tests.support.stack import Stack, unique
 

@@ -8,14 +8,10 @@ from typing import Any
 
 import httpx
 
-from tests.support.examples import OMIT, example
-from tests.support.http import post
+from simulation.examples import OMIT, example
+from tests.support.http import auth, post
 from tests.support.services import Tokens
 from tests.support.stack import unique
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _sign(cid: str, am_id: str, **terms: Any) -> dict[str, Any]:
@@ -82,7 +78,7 @@ def test_designs_worked_example_through_the_api(http: httpx.Client, api_tokens: 
     m = http.get(
         f"/v1/margins/assignments/{aid}",
         params={"as_of": "2026-12-28"},
-        headers=_auth(api_tokens.am),
+        headers=auth(api_tokens.am),
     ).json()
     assert {k: m[k] for k in (
         "markup_pct", "spread", "burdened_cost", "margin_per_hour", "margin_pct",
@@ -115,7 +111,7 @@ def test_a_contract_with_an_msp_fee(http: httpx.Client, api_tokens: Tokens) -> N
         assert post(http, api_tokens.am, e).status_code == 201
 
     c = http.get(
-        f"/v1/margins/contracts/{cid}", params={"as_of": "2026-06-01"}, headers=_auth(api_tokens.am)
+        f"/v1/margins/contracts/{cid}", params={"as_of": "2026-06-01"}, headers=auth(api_tokens.am)
     ).json()
     one = next(a for a in c["assignments"] if a["assignment_id"] == a1)
     # a1: burdened 40 × 1.18 = 47.20; fee 52 × 3 % = 1.56; margin 52 − 47.20 − 1.56 = 3.24/h
@@ -158,7 +154,7 @@ def test_as_of_before_and_after_a_rate_change(http: httpx.Client, api_tokens: To
 
     def on(day: str) -> dict[str, Any]:
         r = http.get(
-            f"/v1/margins/assignments/{aid}", params={"as_of": day}, headers=_auth(api_tokens.am)
+            f"/v1/margins/assignments/{aid}", params={"as_of": day}, headers=auth(api_tokens.am)
         )
         assert r.status_code == 200, r.text
         body: dict[str, Any] = r.json()
@@ -181,7 +177,7 @@ def test_as_of_before_and_after_a_rate_change(http: httpx.Client, api_tokens: To
     impacts = http.get(
         "/v1/margin-impacts",
         params={"contract_id": cid, "basis": "applied"},
-        headers={**_auth(api_tokens.am), "Accept": "text/csv"},
+        headers={**auth(api_tokens.am), "Accept": "text/csv"},
     )
     rows = list(csv.DictReader(io.StringIO(impacts.text)))
     assert [(r["assignment_id"], r["delta_weekly_gross_profit"]) for r in rows] == [(aid, "64.00")]
@@ -191,17 +187,15 @@ def test_account_managers_read_only_their_own(http: httpx.Client, api_tokens: To
     cid, aid = unique("C"), unique("A")
     for e in (_sign(cid, api_tokens.am_id), _start(cid, aid)):
         assert post(http, api_tokens.am, e).status_code == 201
-    other = _auth(api_tokens.other_am)
+    other = auth(api_tokens.other_am)
     assert http.get(f"/v1/margins/contracts/{cid}", headers=other).status_code == 403
     assert http.get(f"/v1/margins/assignments/{aid}", headers=other).status_code == 403
     mine = http.get(f"/v1/margins/account-managers/{api_tokens.am_id}", headers=other).status_code
     assert mine == 403
     portfolio = http.get("/v1/margins/portfolio", headers=other).json()
     assert cid not in {c["contract_id"] for c in portfolio["contracts"]}
-    assert (
-        http.get(f"/v1/margins/contracts/{cid}", headers=_auth(api_tokens.finance)).status_code
-        == 200
-    )
+    finance = auth(api_tokens.finance)
+    assert http.get(f"/v1/margins/contracts/{cid}", headers=finance).status_code == 200
 
 
 def test_a_back_dated_amendment_counts_from_its_date_under_a_later_one(
@@ -237,10 +231,10 @@ def test_a_back_dated_amendment_counts_from_its_date_under_a_later_one(
 
     def on(day: str) -> tuple[str, str, str]:
         a = http.get(
-            f"/v1/margins/assignments/{aid}", params={"as_of": day}, headers=_auth(api_tokens.am)
+            f"/v1/margins/assignments/{aid}", params={"as_of": day}, headers=auth(api_tokens.am)
         )
         c = http.get(
-            f"/v1/margins/contracts/{cid}", params={"as_of": day}, headers=_auth(api_tokens.am)
+            f"/v1/margins/contracts/{cid}", params={"as_of": day}, headers=auth(api_tokens.am)
         )
         assert a.status_code == 200 and c.status_code == 200, (a.text, c.text)
         return a.json()["margin_per_hour"], a.json()["msp_fee_pct"], c.json()["markup_floor_pct"]

@@ -8,7 +8,7 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.examples import example
+from simulation.examples import example
 from tests.support.http import post
 from tests.support.services import Tokens
 from tests.support.stack import unique

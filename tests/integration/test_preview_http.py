@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from services.api.event_log import partition_of
 from services.api.read.event_log import projected_offset
 from services.db import connection
-from tests.support.examples import OMIT, example
+from simulation.examples import OMIT, example
 from tests.support.http import auth, log_of, post
 from tests.support.services import Tokens, running_services
 from tests.support.stack import Stack, unique

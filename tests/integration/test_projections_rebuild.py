@@ -11,7 +11,7 @@ import time
 import httpx
 
 from services.db import connection
-from tests.support.examples import example
+from simulation.examples import example
 from tests.support.projections import drop, dump, log_end, replay
 from tests.support.services import ROOT, Tokens, running_services
 from tests.support.stack import Stack, unique

@@ -12,6 +12,7 @@ import time
 import asyncpg
 import pytest
 
+from events.topics import Topics
 from projections.read_model import ReadModel
 from services.projector import store
 from simulation.histories import generate, produce
@@ -21,9 +22,9 @@ from tests.support.projections import (
     dump,
     replay,
     start_projector,
-    stop,
     wait_split,
 )
+from tests.support.services import stop
 from tests.support.stack import Scratch, Stack, unique
 
 
@@ -34,39 +35,41 @@ async def _until_applied(conn: asyncpg.Connection, schema: str, n: int, timeout_
     return at
 
 
-async def test_two_projectors_in_a_group_split_the_partitions_and_equal_one(
-    ready_stack: Stack, scratch: Scratch
-) -> None:
+async def _group_topics(scratch: Scratch) -> tuple[str, Topics, str, str]:
+    """A topic prefix of the test's own, its topics, the group's live schema (named after the
+    prefix) and a schema for a clean replay, all removed at the end."""
     prefix = scratch.prefix("grp")
     t = await scratch.topics(prefix)
     live, clean = prefix.replace("-", "_"), scratch.schema("clean")
     scratch.schemas.append(live)
+    return prefix, t, live, clean
+
+
+async def test_two_projectors_in_a_group_split_the_partitions_and_equal_one(
+    ready_stack: Stack, scratch: Scratch, pg: asyncpg.Connection
+) -> None:
+    prefix, t, live, clean = await _group_topics(scratch)
     a, log_a = start_projector(ready_stack, prefix, live, "a")
     b, log_b = start_projector(ready_stack, prefix, live, "b")
-    conn = await asyncpg.connect(ready_stack.dsn)
     try:
         owned = await wait_split([log_a, log_b], t.events.partitions)
         log = generate(5_000, contracts=100, seed=13, check=True)
         await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, log, "none")
-        assert await _until_applied(conn, live, 5_000, 60) == 5_000
+        assert await _until_applied(pg, live, 5_000, 60) == 5_000
         assert [assigned(log_a), assigned(log_b)] == owned, "the group rebalanced meanwhile"
         stop(a, b)
         await replay(ready_stack.bootstrap, t.events, ready_stack.dsn, clean)
         together, alone = await dump(ready_stack.dsn, live), await dump(ready_stack.dsn, clean)
     finally:
         stop(a, b)
-        await conn.close()
     assert len(alone["contracts"]) == 100 and len(alone["margin_impacts"]) > 100
     assert together == alone
 
 
 async def test_sigkill_one_projector_of_two_and_the_other_finishes_its_partitions(
-    ready_stack: Stack, scratch: Scratch
+    ready_stack: Stack, scratch: Scratch, pg: asyncpg.Connection
 ) -> None:
-    prefix = scratch.prefix("grp")
-    t = await scratch.topics(prefix)
-    live, clean = prefix.replace("-", "_"), scratch.schema("clean")
-    scratch.schemas.append(live)
+    prefix, t, live, clean = await _group_topics(scratch)
     log = generate(20_000, contracts=200, seed=17, check=True)
     half = len(log.records) // 2
     first, second = (
@@ -76,50 +79,44 @@ async def test_sigkill_one_projector_of_two_and_the_other_finishes_its_partition
     # Small batches: many commits, the kill lands between or in the middle of one.
     a, log_a = start_projector(ready_stack, prefix, live, "a", LEDGER_PROJECTOR_BATCH="250")
     b, log_b = start_projector(ready_stack, prefix, live, "b", LEDGER_PROJECTOR_BATCH="250")
-    conn = await asyncpg.connect(ready_stack.dsn)
     try:
         await wait_split([log_a, log_b], t.events.partitions)
         await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, first, "none")
-        at = await _until_applied(conn, live, 2_000, 60)
+        at = await _until_applied(pg, live, 2_000, 60)
         b.send_signal(signal.SIGKILL)
         b.wait(timeout=30)
         assert at >= 2_000
         # B's partitions have events still to come: only A can apply them, once it owns them.
         await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, second, "none")
-        assert await _until_applied(conn, live, 20_000, 60) == 20_000
+        assert await _until_applied(pg, live, 20_000, 60) == 20_000
         assert assigned(log_a) == set(range(t.events.partitions))
         stop(a)
         await replay(ready_stack.bootstrap, t.events, ready_stack.dsn, clean)
         survived, alone = await dump(ready_stack.dsn, live), await dump(ready_stack.dsn, clean)
     finally:
         stop(a, b)
-        await conn.close()
     assert len(alone["contracts"]) == 200
     assert survived == alone
 
 
 async def test_a_batch_from_where_a_partition_no_longer_is_writes_nothing(
-    ready_stack: Stack, scratch: Scratch
+    scratch: Scratch, pg: asyncpg.Connection
 ) -> None:
     """The fence: a projector that lost a partition (another has moved its position since)
     cannot write a batch for it, nor move its position back."""
     schema = scratch.schema("fence")
-    conn = await asyncpg.connect(ready_stack.dsn)
-    try:
-        await store.ensure_live_schema(conn, schema, unique("fence"))
-        generation = await conn.fetchval(f"SELECT generation FROM {schema}.meta")
-        empty = store.Batch.of(ReadModel().take_changes(), {})
+    await store.ensure_live_schema(pg, schema, unique("fence"))
+    generation = await pg.fetchval(f"SELECT generation FROM {schema}.meta")
+    empty = store.Batch.of(ReadModel().take_changes(), {})
 
-        def batch(starts: dict[int, int], positions: dict[int, int]) -> store.Batch:
-            return dataclasses.replace(empty, positions=sorted(positions.items()), starts=starts)
+    def batch(starts: dict[int, int], positions: dict[int, int]) -> store.Batch:
+        return dataclasses.replace(empty, positions=sorted(positions.items()), starts=starts)
 
-        await store.write(conn, schema, schema, generation, batch({}, {0: 10}))
-        with pytest.raises(store.PositionMoved):  # a second first batch: the row exists
-            await store.write(conn, schema, schema, generation, batch({}, {0: 5}))
-        with pytest.raises(store.PositionMoved):  # from 3, where another was before
-            await store.write(conn, schema, schema, generation, batch({0: 3}, {0: 8}))
-        await store.write(conn, schema, schema, generation, batch({0: 10}, {0: 12}))
-        stored = await conn.fetchval(f"SELECT next_offset FROM {schema}.positions")
-    finally:
-        await conn.close()
+    await store.write(pg, schema, schema, generation, batch({}, {0: 10}))
+    with pytest.raises(store.PositionMoved):  # a second first batch: the row exists
+        await store.write(pg, schema, schema, generation, batch({}, {0: 5}))
+    with pytest.raises(store.PositionMoved):  # from 3, where another was before
+        await store.write(pg, schema, schema, generation, batch({0: 3}, {0: 8}))
+    await store.write(pg, schema, schema, generation, batch({0: 10}, {0: 12}))
+    stored = await pg.fetchval(f"SELECT next_offset FROM {schema}.positions")
     assert stored == 12

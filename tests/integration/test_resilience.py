@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from services.db import connection
-from tests.support.examples import example
+from simulation.examples import example
 from tests.support.http import auth, history
 from tests.support.proxy import kafka_proxy_to, proxy_to
 from tests.support.services import ROOT, Tokens, running_services, start_services

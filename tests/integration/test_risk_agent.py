@@ -16,8 +16,9 @@ from events.alerts import Alert
 from events.serialization import encode_event
 from events.topics import Topics
 from services.db import connection
-from tests.support.examples import OMIT, example
-from tests.support.risk import append, risk_app, stamped, wait_judged
+from simulation.examples import OMIT, example, stamped
+from simulation.histories import append
+from tests.support.risk import risk_app, wait_judged
 from tests.support.stack import Scratch, Stack, unique
 from tests.support.topics import alerts_on
 
@@ -72,7 +73,7 @@ async def test_an_aborted_transactions_event_raises_nothing(
 ) -> None:
     t, cid = risk_topics, unique("C")
     signed, started = stamped([_signed(cid, "2026-01-05"), _started(cid, "2026-01-05")])
-    await append(ready_stack, t, [signed, started])
+    await append(ready_stack.bootstrap, t.events.name, [signed, started])
     # The writer appends in transactions: one aborted after it had appended a bypass threat (it
     # would raise BYPASS_THREAT, critical) at the contract's next stream version …
     threat = stamped(
@@ -122,17 +123,17 @@ async def test_the_timer_raises_neglect_on_a_quiet_contract_once(
     quiet, busy = unique("C"), unique("C")
     # A contract with a staffer placed and no contact after its signing, then no events at all.
     signed, started = stamped([_signed(quiet, "2030-01-07"), _started(quiet, "2030-01-07")])
-    await append(ready_stack, t, [signed, started])
+    await append(ready_stack.bootstrap, t.events.name, [signed, started])
     await wait_judged(ready_stack, t)
     assert await _alerts(ready_stack, quiet) == []
     # Another contract's events move event time on: 29 days after the signing, then 30.
-    await append(ready_stack, t, stamped([_signed(busy, "2030-02-05")]))
+    await append(ready_stack.bootstrap, t.events.name, stamped([_signed(busy, "2030-02-05")]))
     await wait_judged(ready_stack, t)
     await _settle()
     assert await _alerts(ready_stack, quiet) == []
     await append(
-        ready_stack,
-        t,
+        ready_stack.bootstrap,
+        t.events.name,
         stamped(
             [example("ClientComplaintLogged", contract_id=busy, legal_threat=False,
                      occurred_at="2030-02-06T08:00:00+00:00"),
@@ -181,7 +182,7 @@ async def test_a_poison_event_is_skipped_and_the_next_ones_are_judged(
          example("ClientComplaintLogged", contract_id=cid, legal_threat=True,
                  occurred_at="2030-04-02T09:00:00+00:00")]
     )  # fmt: skip
-    await append(ready_stack, t, [signed, complaint])
+    await append(ready_stack.bootstrap, t.events.name, [signed, complaint])
     await wait_judged(ready_stack, t)
     rows = await _alerts(ready_stack, cid)
     assert [(r["rule"], r["event_ids"]) for r in rows] == [

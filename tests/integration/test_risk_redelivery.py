@@ -8,7 +8,9 @@ from collections import Counter
 from events.alerts import decode_alert
 from events.topics import Topics
 from services.db import connection
-from tests.support.risk import append, risk_app, stamped, wait_judged
+from simulation.examples import stamped
+from simulation.histories import append
+from tests.support.risk import risk_app, wait_judged
 from tests.support.stack import Scratch, Stack, unique
 from tests.support.stories import seed_003_story
 from tests.support.topics import first_batch
@@ -17,7 +19,12 @@ from tests.support.topics import first_batch
 async def _judge(stack: Stack, t: Topics, cid: str, copies: int) -> None:
     """Seed 003's history on `cid`, each event `copies` times, judged by the risk app as
     `ledger serve risk` runs it."""
-    await append(stack, t, stamped(seed_003_story(cid, "A-1", "am-redelivery").values()), copies)
+    await append(
+        stack.bootstrap,
+        t.events.name,
+        stamped(seed_003_story(cid, "A-1", "am-redelivery").values()),
+        copies,
+    )
     async with risk_app(stack, t) as proc:
         await wait_judged(stack, t, proc)
 

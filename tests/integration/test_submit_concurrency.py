@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.examples import example
+from simulation.examples import example
 from tests.support.http import log_of, post
 from tests.support.services import Services, Tokens
 from tests.support.stack import unique

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.examples import example
+from simulation.examples import example
 from tests.support.http import history, log_of, post
 from tests.support.services import Tokens
 from tests.support.stack import unique

@@ -9,6 +9,7 @@ import httpx
 
 from services import tokens
 from services.db import connection
+from tests.support.http import open_stream
 from tests.support.services import Services, Tokens
 from tests.support.stack import Stack
 
@@ -78,18 +79,7 @@ async def test_signing_out_ends_the_sessions_open_alert_stream(
         r = await client.post("/v1/session", json={"token": api_tokens.finance})
         assert r.status_code == 200, r.text
         csrf = r.json()["csrf_token"]
-
-        async def read_until_end() -> list[str]:
-            lines = []
-            async with client.stream("GET", "/v1/alerts/stream") as stream:
-                assert stream.status_code == 200
-                async for line in stream.aiter_lines():
-                    lines.append(line)
-            return lines
-
-        reader = asyncio.create_task(read_until_end())
-        await asyncio.sleep(1.0)
-        assert not reader.done()
+        reader = await open_stream(client)
         out = await client.delete("/v1/session", headers={"X-CSRF-Token": csrf})
         assert out.status_code == 204
         signed_out_at = time.monotonic()

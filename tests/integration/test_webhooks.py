@@ -16,10 +16,10 @@ import asyncpg
 import httpx
 
 from services.webhooks import verify
-from tests.support.examples import OMIT, example
+from simulation.examples import OMIT, example
 from tests.support.http import post
 from tests.support.services import ROOT, Services, Tokens
-from tests.support.stack import Stack, unique
+from tests.support.stack import unique
 
 
 def _free_port() -> int:
@@ -43,7 +43,7 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 async def test_a_receiver_that_was_down_gets_everything_once_in_order(
-    ready_stack: Stack, services: Services, http: httpx.Client, api_tokens: Tokens
+    pg: asyncpg.Connection, services: Services, http: httpx.Client, api_tokens: Tokens
 ) -> None:
     port = _free_port()
     env = services.env()
@@ -61,7 +61,6 @@ async def test_a_receiver_that_was_down_gets_everything_once_in_order(
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     cids = [unique("C") for _ in range(3)]
-    conn = await asyncpg.connect(ready_stack.dsn)
     server = None
     try:
         for cid in cids:
@@ -97,7 +96,7 @@ async def test_a_receiver_that_was_down_gets_everything_once_in_order(
                 server.secret = secret  # type: ignore[attr-defined]
                 threading.Thread(target=server.serve_forever, daemon=True).start()
 
-        expected = await conn.fetch(
+        expected = await pg.fetch(
             """SELECT alert_id, contract_id, seq FROM alerts
                WHERE contract_id = ANY($1::text[]) AND severity = 'critical' ORDER BY seq""",
             cids,
@@ -115,8 +114,7 @@ async def test_a_receiver_that_was_down_gets_everything_once_in_order(
             order = [a["alert_id"] for a, _ in got if a["contract_id"] == cid]
             assert order == [r["alert_id"] for r in expected if r["contract_id"] == cid]
     finally:
-        await conn.execute("UPDATE webhooks SET active = false WHERE webhook_id = $1", wid)
-        await conn.close()
+        await pg.execute("UPDATE webhooks SET active = false WHERE webhook_id = $1", wid)
         services.kill("webhooks")
         second.kill()
         second.wait()

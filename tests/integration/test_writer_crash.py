@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.examples import example
+from simulation.examples import example
 from tests.support.services import Tokens, running_services
 from tests.support.stack import Stack, unique
 

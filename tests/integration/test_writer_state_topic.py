@@ -22,7 +22,7 @@ from services.kafka_log import partitions_of, read_partition, read_partition_eve
 from services.writer.state import ContractState, fold
 from services.writer.stored import PARTITION_KEY, decode_state
 from services.writer.worker import Writer
-from tests.support import examples
+from simulation import examples
 from tests.support.stack import Scratch, Stack, unique
 
 OWNER = Submitter(role="account_manager", principal="u.jones", account_manager_id="am.jones")

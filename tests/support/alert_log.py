@@ -12,7 +12,7 @@ from events.alerts import Alert
 from events.catalogue import Event, EventBase
 from events.serialization import parse_submission
 from projections.risk import RiskState, evaluate, evolve, fold
-from tests.support.examples import OMIT, example
+from simulation.examples import OMIT, example
 
 
 def evaluate_log(events: Iterable[EventBase], now: datetime | None = None) -> list[Alert]:
@@ -55,6 +55,12 @@ class Log:
         before = self.state
         event = self.add(type_name, day, **fields)
         return evaluate(before, event, event.occurred_at)
+
+    def ask_raise(self, day: str, pay: Any, budget: Any, **fields: Any) -> list[Alert]:
+        """A RaiseRequested for A-1 (R-1 unless `raise_request_id` says otherwise): `pay`
+        asked for, `budget` the client's highest bill rate (OMIT: none); its alerts."""
+        budgeted = {"requested_pay_rate": pay, "client_max_bill_rate": budget}
+        return self.fire("RaiseRequested", day, **(budgeted | fields))
 
     # -- the usual beginnings ----------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.examples import example
+from simulation.examples import example
 
 
 def auth(token: str) -> dict[str, str]:
@@ -62,3 +62,21 @@ async def read_sse(
         raise AssertionError("stream ended")
 
     return await asyncio.wait_for(go(), timeout)
+
+
+async def open_stream(
+    client: httpx.AsyncClient, headers: dict[str, str] | None = None
+) -> asyncio.Task[list[str]]:
+    """The live stream of alerts read in a task until the server ends it (the task's result:
+    its lines), open and still going a second later."""
+
+    async def read_until_end() -> list[str]:
+        async with client.stream("GET", "/v1/alerts/stream", headers=headers) as r:
+            assert r.status_code == 200
+            assert r.headers["cache-control"] == "no-store"
+            return [line async for line in r.aiter_lines()]
+
+    reader = asyncio.create_task(read_until_end())
+    await asyncio.sleep(1.0)
+    assert not reader.done()
+    return reader

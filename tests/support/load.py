@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.examples import example
+from simulation.examples import example
 
 EVENTS_PER_CONTRACT = 14
 ACCEPTED = ("accepted", "duplicate")

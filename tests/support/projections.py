@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import subprocess
 import time
@@ -17,19 +16,8 @@ from services.db import connection
 from services.kafka_log import log_ends
 from services.projector import store
 from services.projector.worker import Projector
-from tests.support.services import LEDGER, ROOT
+from tests.support.services import serve
 from tests.support.stack import Stack
-
-TABLES = (
-    "contracts",
-    "terms_history",
-    "assignments",
-    "rate_history",
-    "margin_impacts",
-    "open_items",
-    "event_log",
-)
-
 
 # Where an event sits in one topic (the same log produced twice, or with every event twice,
 # puts it elsewhere): the audit index's copy is compared without it.
@@ -47,7 +35,7 @@ async def dump(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
                     f"SELECT {_COLUMNS.get(t, '*')} FROM {schema}.{t} t ORDER BY t::text"
                 )
             ]
-            for t in TABLES
+            for t in store.READ_MODEL_TABLES
         }
 
 
@@ -102,7 +90,7 @@ async def dump_contracts(
                     contract_ids,
                 )
             ]
-            for t in TABLES
+            for t in store.READ_MODEL_TABLES
         }
 
 
@@ -112,25 +100,15 @@ def start_projector(
     """`ledger serve projector` on topics of `prefix` into `schema` (its group: the prefix's),
     logging to var/log/test-<prefix>-<name>.log; `env` overrides settings. Returns the process
     and its log."""
-    log = ROOT / "var" / "log" / f"test-{prefix}-{name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    out = open(log, "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [*LEDGER, "serve", "projector"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
-            "DATABASE_URL": stack.dsn,
-            "LEDGER_TOPIC_PREFIX": prefix,
-            "LEDGER_PROJECTION_SCHEMA": schema,
-            "LEDGER_PROJECTOR_INSTANCE_ID": f"{prefix}-{name}",
-            **env,
-        },
-        stdout=out,
-        stderr=out,
+    return serve(
+        "projector",
+        stack,
+        prefix,
+        name,
+        LEDGER_PROJECTION_SCHEMA=schema,
+        LEDGER_PROJECTOR_INSTANCE_ID=f"{prefix}-{name}",
+        **env,
     )
-    return proc, log
 
 
 def assigned(log: Path) -> set[int] | None:
@@ -150,15 +128,3 @@ async def wait_split(logs: list[Path], partitions: int, timeout_s: float = 30) -
             return owned
         assert time.monotonic() < deadline, f"the partitions were not split: {owned}"
         await asyncio.sleep(0.2)
-
-
-def stop(*procs: subprocess.Popen[bytes]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)

@@ -4,23 +4,19 @@ its consumer group has committed, and how to make it forget everything (a full r
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError
 
-from events.catalogue import Event
-from events.serialization import encode_event, parse_submission
 from events.topics import Topics
 from services.risk.worker import app_id, changelog_topic
-from tests.support.services import LEDGER, ROOT
+from simulation.examples import stamped as stamped  # bench/restart_cost.py imports it from here
+from tests.support.services import serve, stop
 from tests.support.stack import Stack
 
 
@@ -28,57 +24,14 @@ def prefix_of(t: Topics) -> str:
     return t.events.name.removesuffix(".events")
 
 
-def stamped(submissions: Iterable[dict[str, Any]], first: int = 1) -> list[Event]:
-    """Submissions as the writer would append them: stream versions first, first + 1, …"""
-    return [
-        parse_submission(s)[0].model_copy(update={"stream_version": n})
-        for n, s in enumerate(submissions, start=first)
-    ]
-
-
-async def append(stack: Stack, t: Topics, events: Iterable[Event], copies: int = 1) -> None:
-    """Each event `copies` times on the events topic, keyed by its contract (no transaction)."""
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
-    await producer.start()
-    try:
-        for e in events:
-            for _ in range(copies):
-                await producer.send_and_wait(
-                    t.events.name, encode_event(e), key=e.contract_id.encode()
-                )
-    finally:
-        await producer.stop()
-
-
 @asynccontextmanager
 async def risk_app(stack: Stack, t: Topics, **env: str) -> AsyncIterator[subprocess.Popen[bytes]]:
     """`ledger serve risk` on topics `t`, stopped with SIGTERM at the end."""
-    prefix = prefix_of(t)
-    (ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
-    log = open(ROOT / "var" / "log" / f"test-{prefix}-risk.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [*LEDGER, "serve", "risk"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
-            "DATABASE_URL": stack.dsn,
-            "LEDGER_TOPIC_PREFIX": prefix,
-            **env,
-        },
-        stdout=log,
-        stderr=log,
-    )
+    proc, _ = serve("risk", stack, prefix_of(t), "risk", **env)
     try:
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+        stop(proc)
 
 
 async def committed(stack: Stack, t: Topics) -> dict[int, int]:

@@ -26,6 +26,44 @@ ROOT = Path(__file__).resolve().parents[2]
 LEDGER = [sys.executable, "-m", "services.cli"]
 
 
+def serve(
+    process: str, stack: Stack, prefix: str, log_name: str, **env: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`ledger serve <process>` on `stack`'s servers and the topics of `prefix`, logging to
+    var/log/test-<prefix>-<log_name>.log; `env` overrides settings. Returns the process and
+    its log."""
+    log = ROOT / "var" / "log" / f"test-{prefix}-{log_name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:  # the process writes to a copy of its own
+        proc = subprocess.Popen(
+            [*LEDGER, "serve", process],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
+                "DATABASE_URL": stack.dsn,
+                "LEDGER_TOPIC_PREFIX": prefix,
+                **env,
+            },
+            stdout=out,
+            stderr=out,
+        )
+    return proc, log
+
+
+def stop(*procs: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to each process still running; SIGKILL to any not gone 30 s later."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -102,12 +140,7 @@ class Services:
         for name in list(self.procs):
             proc = self.procs.pop(name)
             proc.send_signal(signal.SIGCONT)  # a stopped process cannot stop
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # a hung process: none may outlive the test
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc)  # a hung one is killed: none may outlive the test
 
     async def close(self) -> None:
         """Stops the processes, then deletes their topics and drops their schema."""

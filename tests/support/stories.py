@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.examples import OMIT, example
+from simulation.examples import OMIT, example
 
 
 def seed_003_story(cid: str, aid: str, am_id: str) -> dict[str, dict[str, Any]]:

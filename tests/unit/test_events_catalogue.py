@@ -20,7 +20,7 @@ from events import (
     decode_event,
     event_json_schemas,
 )
-from tests.support.examples import EVENT_TYPE_NAMES, OMIT, example
+from simulation.examples import EVENT_TYPE_NAMES, OMIT, example
 
 DESIGN_EVENT_TYPES = {
     "ContractSigned",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from events import event_json_schemas
-from tests.support.examples import EVENT_TYPE_NAMES
+from simulation.examples import EVENT_TYPE_NAMES
 
 
 def test_there_is_one_schema_per_event_type() -> None:

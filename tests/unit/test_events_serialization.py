@@ -25,7 +25,7 @@ from events import (
     encode_json,
     parse_submission,
 )
-from tests.support.examples import EVENT_TYPE_NAMES, OMIT, example
+from simulation.examples import EVENT_TYPE_NAMES, OMIT, example
 
 STAMPS = {
     "recorded_by": "svc.writer",

@@ -16,7 +16,7 @@ from events import (
     decode_event,
     parse_submission,
 )
-from tests.support.examples import EVENT_TYPE_NAMES, example
+from simulation.examples import EVENT_TYPE_NAMES, example
 
 
 def test_every_event_type_is_at_version_one_today() -> None:

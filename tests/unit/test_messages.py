@@ -24,7 +24,7 @@ from events.messages import (
     encode_submission,
     encode_verdict,
 )
-from tests.support.examples import EVENT_TYPE_NAMES, submission
+from simulation.examples import EVENT_TYPE_NAMES, submission
 
 RECORDED_AT = datetime(2024, 3, 1, 9, 0, 1, 250000, tzinfo=UTC)
 AM = Submitter(role="account_manager", principal="u.jones", account_manager_id="am.jones")

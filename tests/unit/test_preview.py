@@ -9,6 +9,7 @@ MSP fee; A-1 at P 30.00 / B 37.50, 40 h a week, 2026-01-05 to 2027-07-26.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,7 +26,7 @@ from services.api.routes_preview import preview_json
 from services.writer.decide import decide
 from services.writer.preview import Preview, preview
 from services.writer.state import fold
-from tests.support.examples import CONTRACT_ID, OMIT, example
+from simulation.examples import CONTRACT_ID, OMIT, example
 
 D = Decimal
 NOW = datetime(2026, 12, 28, 9, 30, tzinfo=UTC)
@@ -96,6 +97,18 @@ def placed() -> Log:
     return signed().add("AssignmentStarted")
 
 
+def after(*type_names: str) -> Callable[[], Log]:
+    """Builds the placed contract's log with these events after it."""
+
+    def build() -> Log:
+        log = placed()
+        for name in type_names:
+            log.add(name)
+        return log
+
+    return build
+
+
 def previewed(log: Log, *subs: Submission) -> list[Preview]:
     """Preview `subs` over `log`, checking that the log is left exactly as it was."""
     before = log.snapshot()
@@ -115,56 +128,43 @@ class Case:
     fields: dict[str, Any] = field(default_factory=dict)
     submitter: Submitter = OWNER
     expected: int | None = None
+    note: str = ""  # which case of the code, when it has more than one
+
+    @property
+    def name(self) -> str:
+        return f"{self.code} {self.note}".strip()
 
 
-CASES = {
-    "unknown_contract": Case("unknown_contract", Log, "AssignmentStarted"),
-    "contract_exists": Case("contract_exists", signed, "ContractSigned"),
-    "contract_terminated": Case(
-        "contract_terminated", lambda: placed().add("ContractTerminated"), "RatesAdjusted"
-    ),
-    "unknown_assignment": Case(
-        "unknown_assignment", placed, "RatesAdjusted", {"assignment_id": "A-9"}
-    ),
-    "assignment_exists": Case("assignment_exists", placed, "AssignmentStarted"),
-    "assignment_ended": Case(
-        "assignment_ended", lambda: placed().add("AssignmentEnded"), "RatesAdjusted"
-    ),
-    "assignment_ended in a negotiation": Case(
+CASES = [
+    Case("unknown_contract", Log, "AssignmentStarted"),
+    Case("contract_exists", signed, "ContractSigned"),
+    Case("contract_terminated", after("ContractTerminated"), "RatesAdjusted"),
+    Case("unknown_assignment", placed, "RatesAdjusted", {"assignment_id": "A-9"}),
+    Case("assignment_exists", placed, "AssignmentStarted"),
+    Case("assignment_ended", after("AssignmentEnded"), "RatesAdjusted"),
+    Case(
         "assignment_ended",
-        lambda: placed().add("MarkupNegotiationOpened").add("AssignmentEnded"),
+        after("MarkupNegotiationOpened", "AssignmentEnded"),
         "MarkupProposed",
+        note="in a negotiation",
     ),
-    "unknown_negotiation": Case("unknown_negotiation", placed, "MarkupProposed"),
-    "negotiation_exists": Case(
-        "negotiation_exists",
-        lambda: placed().add("MarkupNegotiationOpened"),
-        "MarkupNegotiationOpened",
-    ),
-    "negotiation_closed": Case(
+    Case("unknown_negotiation", placed, "MarkupProposed"),
+    Case("negotiation_exists", after("MarkupNegotiationOpened"), "MarkupNegotiationOpened"),
+    Case(
         "negotiation_closed",
-        lambda: placed().add("MarkupNegotiationOpened").add("MarkupNegotiationClosed"),
+        after("MarkupNegotiationOpened", "MarkupNegotiationClosed"),
         "MarkupAgreed",
     ),
-    "unknown_raise_request": Case("unknown_raise_request", placed, "RaiseApproved"),
-    "raise_request_exists": Case(
-        "raise_request_exists", lambda: placed().add("RaiseRequested"), "RaiseRequested"
-    ),
-    "raise_request_decided": Case(
-        "raise_request_decided",
-        lambda: placed().add("RaiseRequested").add("RaiseDeclined"),
-        "RaiseApproved",
-    ),
-    "version_conflict": Case("version_conflict", placed, "ClientContactLogged", expected=1),
-    "forbidden_contract": Case(
-        "forbidden_contract", placed, "ClientContactLogged", submitter=OTHER_AM
-    ),
-}
+    Case("unknown_raise_request", placed, "RaiseApproved"),
+    Case("raise_request_exists", after("RaiseRequested"), "RaiseRequested"),
+    Case("raise_request_decided", after("RaiseRequested", "RaiseDeclined"), "RaiseApproved"),
+    Case("version_conflict", placed, "ClientContactLogged", expected=1),
+    Case("forbidden_contract", placed, "ClientContactLogged", submitter=OTHER_AM),
+]
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_a_refusal_is_previewed_as_the_writer_gives_it_and_causes_nothing(name: str) -> None:
-    case = CASES[name]
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_a_refusal_is_previewed_as_the_writer_gives_it_and_causes_nothing(case: Case) -> None:
     log = case.log()
     sub = submission(
         case.type_name, submitter=case.submitter, expected=case.expected, **case.fields
@@ -208,7 +208,7 @@ def test_an_event_id_reused_for_other_content_previews_as_refused() -> None:
 
 
 def test_every_refusal_code_is_previewed() -> None:
-    covered = {c.code for c in CASES.values()} | {"duplicate_event", "event_id_reused"}
+    covered = {c.code for c in CASES} | {"duplicate_event", "event_id_reused"}
     assert covered == set(REFUSALS)
 
 

@@ -1,6 +1,6 @@
 """The margin read model (projections.read_model) against DESIGN.md: what finance would check.
 
-Events are built from `tests.support.examples` and stamped with their stream version, as
+Events are built from `simulation.examples` and stamped with their stream version, as
 the log holds them. Every expected figure is worked out by hand in a comment next to it.
 """
 
@@ -45,7 +45,7 @@ from projections.read_model import (
 )
 from services.writer.decide import decide
 from services.writer.state import ContractState, evolve, fold
-from tests.support.examples import CONTRACT_ID, OMIT, example
+from simulation.examples import CONTRACT_ID, OMIT, example
 from tests.support.histories import histories
 
 D = Decimal
@@ -121,6 +121,35 @@ class Stream:
             ),
         )
 
+    def adjust(self, pay: str, bill: str, effective: str, **overrides: Any) -> Event:
+        """RatesAdjusted (of A-1 unless `assignment_id` says otherwise)."""
+        return self.add(
+            "RatesAdjusted", pay_rate=pay, bill_rate=bill, effective_date=effective, **overrides
+        )
+
+    def request_raise(self, pay: str = "32.00", budget: Any = "37.50", **overrides: Any) -> Event:
+        """RaiseRequested R-1 on A-1: `pay` asked for, `budget` the client's highest bill rate
+        (OMIT: none, passed through at today's markup)."""
+        fields = {"requested_pay_rate": pay, "client_max_bill_rate": budget}
+        return self.add("RaiseRequested", **(fields | overrides))
+
+    def approve_raise(self, pay: str, bill: str, effective: str, **overrides: Any) -> Event:
+        """RaiseApproved of R-1."""
+        fields = {"new_pay_rate": pay, "new_bill_rate": bill, "effective_date": effective}
+        return self.add("RaiseApproved", **(fields | overrides))
+
+    def open_negotiation(self, **overrides: Any) -> Event:
+        """MarkupNegotiationOpened N-1 (on A-1 unless `assignment_id` says otherwise)."""
+        return self.add("MarkupNegotiationOpened", **overrides)
+
+    def propose(self, markup: str, **overrides: Any) -> Event:
+        """MarkupProposed in N-1."""
+        return self.add("MarkupProposed", markup_pct=markup, **overrides)
+
+    def agree(self, markup: str, effective: str, **overrides: Any) -> Event:
+        """MarkupAgreed in N-1."""
+        return self.add("MarkupAgreed", markup_pct=markup, effective_date=effective, **overrides)
+
     def take(self) -> Changes:
         """What the events since the last take changed."""
         return self.model.take_changes()
@@ -171,22 +200,10 @@ def worked_example() -> Stream:
 
 def test_worked_example_raise_approved_records_the_applied_impact() -> None:
     s = worked_example()
-    s.add(
-        "RaiseRequested",
-        raise_request_id="R-1",
-        assignment_id="A-1",
-        requested_pay_rate="32.00",
-        client_max_bill_rate="37.50",
-        occurred_at=at("2026-02-16"),
-    )
+    s.request_raise(pay="32.00", budget="37.50", occurred_at=at("2026-02-16"))
     s.take()
-    approved = s.add(
-        "RaiseApproved",
-        raise_request_id="R-1",
-        new_pay_rate="32.00",
-        new_bill_rate="37.50",
-        effective_date=RAISE_DAY.isoformat(),
-        occurred_at=at("2026-02-20"),
+    approved = s.approve_raise(
+        "32.00", "37.50", RAISE_DAY.isoformat(), occurred_at=at("2026-02-20")
     )
     changes = s.take()
     row = one_impact(changes, approved)
@@ -248,16 +265,8 @@ def test_worked_example_raise_approved_records_the_applied_impact() -> None:
 def test_remaining_term_impact_of_a_part_week_is_exact_until_the_one_division() -> None:
     s = worked_example()
     approved_on = date(2026, 2, 18)  # a Wednesday: 313 days before the expected end
-    s.add(
-        "RaiseRequested", raise_request_id="R-1", assignment_id="A-1", client_max_bill_rate="37.50"
-    )
-    e = s.add(
-        "RaiseApproved",
-        raise_request_id="R-1",
-        new_pay_rate="32.00",
-        new_bill_rate="37.50",
-        effective_date=approved_on.isoformat(),
-    )
+    s.request_raise(budget="37.50")
+    e = s.approve_raise("32.00", "37.50", approved_on.isoformat())
     delta = one_impact(s.take(), e).impact.delta
     # −96.00 × 313 / 7 = −30048 / 7 = −4292.571428…: −4292.57 at the API edge.
     assert (END - approved_on).days == 313
@@ -271,14 +280,8 @@ def test_remaining_term_impact_of_a_part_week_is_exact_until_the_one_division() 
 def test_raise_request_with_a_client_budget_is_a_proposed_impact_from_the_day_it_was_made() -> None:
     s = worked_example()
     asked_on = date(2026, 2, 16)  # 315 days = 45 weeks before the expected end
-    e = s.add(
-        "RaiseRequested",
-        raise_request_id="R-1",
-        assignment_id="A-1",
-        requested_pay_rate="32.00",
-        client_max_bill_rate="37.50",  # the client will not pay more: the agency funds it
-        occurred_at=at(asked_on),
-    )
+    # The client will not pay more than 37.50: the agency funds the raise.
+    e = s.request_raise(pay="32.00", budget="37.50", occurred_at=at(asked_on))
     changes = s.take()
     row = one_impact(changes, e)
     assert row.basis == "proposed" and row.event_type == "RaiseRequested"
@@ -312,14 +315,7 @@ def test_raise_request_without_a_budget_is_passed_through_at_todays_markup(
     requested: str, bill: str, weekly_delta: str
 ) -> None:
     s = worked_example()
-    e = s.add(
-        "RaiseRequested",
-        raise_request_id="R-1",
-        assignment_id="A-1",
-        requested_pay_rate=requested,
-        client_max_bill_rate=OMIT,
-        occurred_at=at("2026-02-16"),
-    )
+    e = s.request_raise(pay=requested, budget=OMIT, occurred_at=at("2026-02-16"))
     row = one_impact(s.take(), e)
     assert row.basis == "proposed"
     assert (row.impact.after.pay_rate, row.impact.after.bill_rate) == (D(requested), D(bill))
@@ -329,23 +325,9 @@ def test_raise_request_without_a_budget_is_passed_through_at_todays_markup(
 def test_todays_markup_is_the_one_in_force_on_the_day_not_a_future_dated_rate() -> None:
     s = worked_example()
     # Recorded in advance: from 2026-06-01 the bill rate goes to 39.00 (markup 30 %).
-    s.add(
-        "RatesAdjusted",
-        assignment_id="A-1",
-        pay_rate="30.00",
-        bill_rate="39.00",
-        effective_date="2026-06-01",
-        occurred_at=at("2026-02-10"),
-    )
+    s.adjust("30.00", "39.00", "2026-06-01", occurred_at=at("2026-02-10"))
     s.take()
-    e = s.add(
-        "RaiseRequested",
-        raise_request_id="R-1",
-        assignment_id="A-1",
-        requested_pay_rate="32.00",
-        client_max_bill_rate=OMIT,
-        occurred_at=at("2026-02-16"),
-    )
+    e = s.request_raise(pay="32.00", budget=OMIT, occurred_at=at("2026-02-16"))
     row = one_impact(s.take(), e)
     # On 2026-02-16 the rates in force are 30.00 / 37.50, markup 25 %: 32.00 × 1.25 = 40.00.
     assert (row.impact.before.pay_rate, row.impact.before.bill_rate) == (D("30.00"), D("37.50"))
@@ -367,9 +349,9 @@ def contract_with_three_assignments() -> Stream:
 
 def test_contract_wide_proposal_records_one_proposed_impact_per_active_assignment() -> None:
     s = contract_with_three_assignments()
-    s.add("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id=OMIT)
+    s.open_negotiation(assignment_id=OMIT)
     proposed_on = date(2026, 2, 16)
-    e = s.add("MarkupProposed", negotiation_id="N-1", markup_pct="20", occurred_at=at(proposed_on))
+    e = s.propose("20", occurred_at=at(proposed_on))
     changes = s.take()
     rows = impacts_of(changes, e)
     assert set(rows) == {"A-1", "A-2"}  # A-3 has ended
@@ -391,17 +373,12 @@ def test_contract_wide_proposal_records_one_proposed_impact_per_active_assignmen
 
 def test_contract_wide_agreement_reprices_every_active_assignment_and_closes_it() -> None:
     s = contract_with_three_assignments()
-    s.add("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id=OMIT)
-    s.add("MarkupProposed", negotiation_id="N-1", markup_pct="20")
+    s.open_negotiation(assignment_id=OMIT)
+    s.propose("20")
     ended_before = copy.deepcopy(s.model.assignments[(CONTRACT_ID, "A-3")])
     ended_history = copy.deepcopy(s.model.rate_history[(CONTRACT_ID, "A-3")])
     s.take()
-    e = s.add(
-        "MarkupAgreed",
-        negotiation_id="N-1",
-        markup_pct="22.5",
-        effective_date=RAISE_DAY.isoformat(),
-    )
+    e = s.agree("22.5", RAISE_DAY.isoformat())
     changes = s.take()
     rows = impacts_of(changes, e)
     assert set(rows) == {"A-1", "A-2"}
@@ -434,11 +411,9 @@ def test_contract_wide_agreement_reprices_every_active_assignment_and_closes_it(
 
 def test_negotiation_on_one_assignment_reprices_only_that_one() -> None:
     s = contract_with_three_assignments()
-    s.add("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id="A-2")
-    proposed = s.add("MarkupProposed", negotiation_id="N-1", markup_pct="20")
-    agreed = s.add(
-        "MarkupAgreed", negotiation_id="N-1", markup_pct="20", effective_date="2026-03-02"
-    )
+    s.open_negotiation(assignment_id="A-2")
+    proposed = s.propose("20")
+    agreed = s.agree("20", "2026-03-02")
     changes = s.take()
     assert set(impacts_of(changes, proposed)) == {"A-2"}
     assert set(impacts_of(changes, agreed)) == {"A-2"}
@@ -451,14 +426,12 @@ def test_agreement_on_a_negotiation_whose_assignment_ended_touches_no_other_assi
     proposal or an agreement on it (assignment_ended); a log written before it did may still
     hold them, and the read model must not take them as contract-wide."""
     s = contract_with_three_assignments()
-    s.add("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id="A-1")
+    s.open_negotiation(assignment_id="A-1")
     s.add("AssignmentEnded", assignment_id="A-1", end_date="2026-02-27", reason="staffer_left")
     before = snapshot(s.model)
     s.take()
-    proposed = s.add("MarkupProposed", negotiation_id="N-1", markup_pct="10")
-    agreed = s.add(
-        "MarkupAgreed", negotiation_id="N-1", markup_pct="10", effective_date="2026-03-02"
-    )
+    proposed = s.propose("10")
+    agreed = s.agree("10", "2026-03-02")
     # Today's writer refuses both.
     assert [d.verdict.code for d in writer_verdicts(s.log, proposed.contract_id)[-2:]] == [
         "assignment_ended",
@@ -472,19 +445,20 @@ def test_agreement_on_a_negotiation_whose_assignment_ended_touches_no_other_assi
     assert after["rate_history"] == before["rate_history"]
 
 
-def test_proposal_prices_the_pay_in_force_on_the_day_it_was_made() -> None:
+def raised_in_may_then_negotiated() -> Stream:
+    """The worked example with a raise to 32.00 / 40.00 recorded in advance (effective
+    2026-05-04), then a negotiation N-1 opened on A-1."""
     s = worked_example()
-    s.add("RaiseRequested", raise_request_id="R-1", assignment_id="A-1", client_max_bill_rate=OMIT)
-    s.add(
-        "RaiseApproved",
-        raise_request_id="R-1",
-        new_pay_rate="32.00",
-        new_bill_rate="40.00",
-        effective_date="2026-05-04",  # recorded in advance
-    )
-    s.add("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id="A-1")
+    s.request_raise(budget=OMIT)
+    s.approve_raise("32.00", "40.00", "2026-05-04")
+    s.open_negotiation(assignment_id="A-1")
     s.take()
-    e = s.add("MarkupProposed", negotiation_id="N-1", markup_pct="20", occurred_at=at("2026-02-16"))
+    return s
+
+
+def test_proposal_prices_the_pay_in_force_on_the_day_it_was_made() -> None:
+    s = raised_in_may_then_negotiated()
+    e = s.propose("20", occurred_at=at("2026-02-16"))
     row = one_impact(s.take(), e)
     # On 2026-02-16 the pay is 30.00: 30.00 × 1.20 = 36.00. A markup proposal moves no pay.
     assert (row.impact.before.pay_rate, row.impact.before.bill_rate) == (D("30.00"), D("37.50"))
@@ -493,19 +467,9 @@ def test_proposal_prices_the_pay_in_force_on_the_day_it_was_made() -> None:
 
 
 def test_agreement_takes_the_pay_in_force_on_its_effective_date() -> None:
-    s = worked_example()
-    s.add("RaiseRequested", raise_request_id="R-1", assignment_id="A-1", client_max_bill_rate=OMIT)
-    s.add(
-        "RaiseApproved",
-        raise_request_id="R-1",
-        new_pay_rate="32.00",
-        new_bill_rate="40.00",
-        effective_date="2026-05-04",
-    )
-    s.add("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id="A-1")
-    s.take()
+    s = raised_in_may_then_negotiated()
     # Back-dated to before the raise: the pay then was 30.00, so the bill becomes 36.00.
-    e = s.add("MarkupAgreed", negotiation_id="N-1", markup_pct="20", effective_date="2026-03-02")
+    e = s.agree("20", "2026-03-02")
     row = one_impact(s.take(), e)
     assert (row.impact.before.pay_rate, row.impact.before.bill_rate) == (D("30.00"), D("37.50"))
     assert (row.impact.after.pay_rate, row.impact.after.bill_rate) == (D("30.00"), D("36.00"))
@@ -529,24 +493,11 @@ def test_agreement_takes_the_pay_in_force_on_its_effective_date() -> None:
 
 def test_back_dated_adjustment_is_measured_against_the_rates_in_force_on_its_date() -> None:
     s = worked_example()
-    s.add("RaiseRequested", raise_request_id="R-1", assignment_id="A-1", client_max_bill_rate=OMIT)
-    s.add(
-        "RaiseApproved",
-        raise_request_id="R-1",
-        new_pay_rate="32.00",
-        new_bill_rate="40.00",
-        effective_date=RAISE_DAY.isoformat(),
-    )
+    s.request_raise(budget=OMIT)
+    s.approve_raise("32.00", "40.00", RAISE_DAY.isoformat())
     s.take()
     back_dated = date(2026, 2, 2)  # 329 days = 47 weeks before the expected end
-    e = s.add(
-        "RatesAdjusted",
-        assignment_id="A-1",
-        pay_rate="31.00",
-        bill_rate="38.75",
-        effective_date=back_dated.isoformat(),
-        occurred_at=at("2026-03-10"),
-    )
+    e = s.adjust("31.00", "38.75", back_dated.isoformat(), occurred_at=at("2026-03-10"))
     changes = s.take()
     row = one_impact(changes, e)
     assert row.basis == "applied" and row.counted_from == back_dated
@@ -566,28 +517,10 @@ def test_back_dated_adjustment_is_measured_against_the_rates_in_force_on_its_dat
 
 def test_two_changes_on_one_day_the_later_version_is_in_force() -> None:
     s = worked_example()
-    s.add(
-        "RatesAdjusted",
-        assignment_id="A-1",
-        pay_rate="30.00",
-        bill_rate="39.00",
-        effective_date="2026-03-02",
-    )
-    s.add(
-        "RatesAdjusted",
-        assignment_id="A-1",
-        pay_rate="30.00",
-        bill_rate="40.00",
-        effective_date="2026-03-02",
-    )
+    s.adjust("30.00", "39.00", "2026-03-02")
+    s.adjust("30.00", "40.00", "2026-03-02")
     s.take()
-    e = s.add(
-        "RatesAdjusted",
-        assignment_id="A-1",
-        pay_rate="30.00",
-        bill_rate="41.00",
-        effective_date="2026-03-09",
-    )
+    e = s.adjust("30.00", "41.00", "2026-03-09")
     assert one_impact(s.take(), e).impact.before.bill_rate == D("40.00")
 
 
@@ -599,13 +532,7 @@ def test_msp_fee_of_the_contract_is_in_every_impact() -> None:
     s.sign(msp_fee_pct="2.5")
     s.start()
     s.take()
-    e = s.add(
-        "RatesAdjusted",
-        assignment_id="A-1",
-        pay_rate="31.00",
-        bill_rate="40.00",
-        effective_date=RAISE_DAY.isoformat(),
-    )
+    e = s.adjust("31.00", "40.00", RAISE_DAY.isoformat())
     row = one_impact(s.take(), e)
     # Before: 37.50 − 36.00 − 37.50 × 2.5 % (0.9375) = 0.5625/h = 22.50 a week.
     assert row.impact.before.margin_per_hour == D("0.5625")
@@ -626,13 +553,7 @@ def test_amended_burden_and_msp_fee_change_the_figures_of_later_impacts() -> Non
     assert [(t.effective_date, t.burden_pct, t.stream_version) for t in changes.terms] == [
         (date(2026, 2, 1), D("25"), amended.stream_version)
     ]
-    e = s.add(
-        "RatesAdjusted",
-        assignment_id="A-1",
-        pay_rate="31.00",
-        bill_rate="40.00",
-        effective_date=RAISE_DAY.isoformat(),
-    )
+    e = s.adjust("31.00", "40.00", RAISE_DAY.isoformat())
     row = one_impact(s.take(), e)
     # Burden 25 %: before 37.50 − 30.00 × 1.25 = 0; after 40.00 − 31.00 × 1.25 = 1.25/h = 50.00
     # a week: +50.00 (it would be +52.00 at the signed burden of 20 %).
@@ -643,13 +564,7 @@ def test_amended_burden_and_msp_fee_change_the_figures_of_later_impacts() -> Non
     s.amend(date(2026, 3, 1), msp_fee_pct="2.5")
     assert s.model.contracts[CONTRACT_ID].msp_fee_pct == D("2.5")
     assert s.model.contracts[CONTRACT_ID].burden_pct == D("25")  # not amended again
-    e = s.add(
-        "RatesAdjusted",
-        assignment_id="A-1",
-        pay_rate="31.00",
-        bill_rate="42.00",
-        effective_date="2026-03-09",
-    )
+    e = s.adjust("31.00", "42.00", "2026-03-09")
     row = one_impact(s.take(), e)
     # Before 40.00 − 38.75 − 1.00 = 0.25/h; after 42.00 − 38.75 − 1.05 = 2.20/h: +1.95/h, +78.00
     assert row.impact.before.margin_per_hour == D("0.25")
@@ -692,13 +607,7 @@ def test_an_impact_is_priced_with_the_terms_in_force_on_the_day_it_counts_from()
     s = worked_example()
     s.amend(date(2026, 4, 1), burden_pct="25")  # recorded now, in force from April
     s.take()
-    e = s.add(
-        "RatesAdjusted",
-        assignment_id="A-1",
-        pay_rate="31.00",
-        bill_rate="40.00",
-        effective_date="2026-03-02",
-    )
+    e = s.adjust("31.00", "40.00", "2026-03-02")
     row = one_impact(s.take(), e)
     # March: the signed burden of 20 % still. Before 37.50 − 36.00 = 1.50/h; after
     # 40.00 − 37.20 = 2.80/h.
@@ -713,13 +622,7 @@ def test_an_assignments_own_burden_wins_over_the_contracts() -> None:
     s.start(burden_pct="15")
     s.amend(date(2026, 2, 1), burden_pct="25")
     s.take()
-    e = s.add(
-        "RatesAdjusted",
-        assignment_id="A-1",
-        pay_rate="30.00",
-        bill_rate="40.00",
-        effective_date=RAISE_DAY.isoformat(),
-    )
+    e = s.adjust("30.00", "40.00", RAISE_DAY.isoformat())
     row = one_impact(s.take(), e)
     # 37.50 − 30.00 × 1.15 = 3.00/h before; 40.00 − 34.50 = 5.50/h after.
     assert row.impact.before.margin_per_hour == D("3.00")
@@ -731,9 +634,9 @@ def test_an_assignments_own_burden_wins_over_the_contracts() -> None:
 
 def test_negotiations_open_and_close() -> None:
     s = contract_with_three_assignments()
-    s.add("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id="A-1")
-    s.add("MarkupNegotiationOpened", negotiation_id="N-2", assignment_id=OMIT)
-    s.add("MarkupNegotiationOpened", negotiation_id="N-3", assignment_id="A-2")
+    s.open_negotiation(assignment_id="A-1")
+    s.open_negotiation(negotiation_id="N-2", assignment_id=OMIT)
+    s.open_negotiation(negotiation_id="N-3", assignment_id="A-2")
     assert s.model.open_items[(CONTRACT_ID, "negotiation", "N-2")].assignment_id is None
     assert open_keys(s.model) == {
         (CONTRACT_ID, "negotiation", "N-1"),
@@ -749,8 +652,8 @@ def test_negotiations_open_and_close() -> None:
 
 def test_raise_requests_open_and_close_when_decided() -> None:
     s = worked_example()
-    s.add("RaiseRequested", raise_request_id="R-1", assignment_id="A-1")
-    s.add("RaiseRequested", raise_request_id="R-2", assignment_id="A-1")
+    s.request_raise()
+    s.request_raise(raise_request_id="R-2")
     assert open_keys(s.model) == {
         (CONTRACT_ID, "raise_request", "R-1"),
         (CONTRACT_ID, "raise_request", "R-2"),
@@ -781,11 +684,11 @@ def test_bypass_threats_open_one_item_per_report() -> None:
 
 def test_assignment_ended_closes_its_open_items_and_no_others() -> None:
     s = contract_with_three_assignments()
-    s.add("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id="A-1")
-    s.add("MarkupNegotiationOpened", negotiation_id="N-2", assignment_id=OMIT)
-    s.add("MarkupNegotiationOpened", negotiation_id="N-3", assignment_id="A-2")
-    s.add("RaiseRequested", raise_request_id="R-1", assignment_id="A-1")
-    s.add("RaiseRequested", raise_request_id="R-2", assignment_id="A-2")
+    s.open_negotiation(assignment_id="A-1")
+    s.open_negotiation(negotiation_id="N-2", assignment_id=OMIT)
+    s.open_negotiation(negotiation_id="N-3", assignment_id="A-2")
+    s.request_raise()
+    s.request_raise(raise_request_id="R-2", assignment_id="A-2")
     threat = s.add("BypassThreatReported", assignment_id="A-1", staffer_id="S-A-1")
     s.take()
     ended = s.add("AssignmentEnded", assignment_id="A-1", end_date="2026-03-13", reason="completed")
@@ -808,7 +711,7 @@ def test_assignment_ended_closes_its_open_items_and_no_others() -> None:
 
 def test_an_item_opened_and_closed_in_one_batch_is_neither_inserted_nor_left_open() -> None:
     s = worked_example()
-    s.add("RaiseRequested", raise_request_id="R-1", assignment_id="A-1")
+    s.request_raise()
     s.add("RaiseDeclined", raise_request_id="R-1")
     changes = s.take()
     assert changes.opened == {}
@@ -868,8 +771,8 @@ def test_a_contracts_events_never_touch_another_contracts_rows() -> None:
     for s in (one, two):
         s.sign()
         s.start("A-1")
-        s.add("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id=OMIT)
-        s.add("RaiseRequested", raise_request_id="R-1", assignment_id="A-1")
+        s.open_negotiation(assignment_id=OMIT)
+        s.request_raise()
     model.take_changes()
     e = one.add("MarkupAgreed", negotiation_id="N-1", markup_pct="20", effective_date="2026-03-02")
     one.add("AssignmentEnded", assignment_id="A-1", end_date="2026-03-13")
@@ -913,8 +816,8 @@ def loaded(model: ReadModel) -> ReadModel:
 
 def test_a_model_loaded_from_its_rows_goes_on_as_the_original() -> None:
     s = contract_with_three_assignments()
-    s.add("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id=OMIT)
-    s.add("RaiseRequested", raise_request_id="R-1", assignment_id="A-2")
+    s.open_negotiation(assignment_id=OMIT)
+    s.request_raise(assignment_id="A-2")
     s.add("BypassThreatReported", assignment_id="A-2", staffer_id="S-A-2")
     s.take()
     original, reloaded = s.model, loaded(s.model)
@@ -939,8 +842,8 @@ def test_a_model_loaded_from_its_rows_goes_on_as_the_original() -> None:
 
 def test_maps_replaced_on_a_live_model_are_read_afresh() -> None:
     s = contract_with_three_assignments()
-    s.add("RaiseRequested", raise_request_id="R-1", assignment_id="A-1")
-    s.add("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id=OMIT)
+    s.request_raise()
+    s.open_negotiation(assignment_id=OMIT)
     s.add("MarkupProposed", negotiation_id="N-1")  # the per-contract keys are now known
     s.model.open_items = {
         (CONTRACT_ID, "raise_request", "R-2"): OpenItem(
@@ -971,12 +874,12 @@ def test_maps_replaced_on_a_live_model_are_read_afresh() -> None:
 def rich_history() -> Stream:
     s = contract_with_three_assignments()
     s.amend(date(2026, 2, 1), burden_pct="22")
-    s.add("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id=OMIT)
-    s.add("MarkupProposed", negotiation_id="N-1", markup_pct="20")
-    s.add("MarkupAgreed", negotiation_id="N-1", markup_pct="22.5", effective_date="2026-03-02")
-    s.add("RaiseRequested", raise_request_id="R-1", assignment_id="A-2")
+    s.open_negotiation(assignment_id=OMIT)
+    s.propose("20")
+    s.agree("22.5", "2026-03-02")
+    s.request_raise(assignment_id="A-2")
     s.add("RaiseApproved", raise_request_id="R-1", effective_date="2026-02-16")
-    s.add("RaiseRequested", raise_request_id="R-2", assignment_id="A-1", client_max_bill_rate=OMIT)
+    s.request_raise(raise_request_id="R-2", budget=OMIT)
     s.add("BypassThreatReported", assignment_id="A-2", staffer_id="S-A-2")
     s.add("ClientComplaintLogged")
     s.add("ContractTerminated", effective_date="2026-09-30")

@@ -17,8 +17,8 @@ from events.catalogue import Event
 from projections.risk import evaluate_timers, fold, record_timer_alerts
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
+from simulation.examples import OMIT
 from tests.support.alert_log import Log
-from tests.support.examples import OMIT
 from tests.support.histories import histories
 
 

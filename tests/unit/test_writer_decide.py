@@ -15,8 +15,8 @@ from events import RELATIONSHIP_EVENT_TYPES, Event
 from events.messages import REFUSALS, Submission, Submitter
 from services.writer.decide import Decision, decide
 from services.writer.state import ContractState, evolve, fold
-from tests.support import examples
-from tests.support.examples import CONTRACT_ID, EVENT_TYPE_NAMES, OMIT, example
+from simulation import examples
+from simulation.examples import CONTRACT_ID, EVENT_TYPE_NAMES, OMIT, example
 
 NOW = datetime(2024, 3, 1, 9, 0, 2, tzinfo=UTC)
 OWNER = Submitter(role="account_manager", principal="u.jones", account_manager_id="am.jones")
@@ -76,24 +76,37 @@ def with_assignment(status: str = "active") -> Writer:
     return writer
 
 
-def with_negotiation(status: str = "open", assignment: str = "active") -> Writer:
+# What opens an item of each kind on A-1, and what puts it away.
+ITEMS: dict[str, tuple[tuple[str, dict[str, str]], tuple[str, dict[str, str]]]] = {
+    "negotiation": (
+        ("MarkupNegotiationOpened", {"negotiation_id": "N-1", "assignment_id": "A-1"}),
+        ("MarkupNegotiationClosed", {"negotiation_id": "N-1"}),
+    ),
+    "raise_request": (
+        ("RaiseRequested", {"raise_request_id": "R-1", "assignment_id": "A-1"}),
+        ("RaiseDeclined", {"raise_request_id": "R-1"}),
+    ),
+}
+
+
+def with_item(kind: str, put_away: bool, assignment: str) -> Writer:
+    """A-1 started, an item of `kind` opened on it (then put away), A-1 then `assignment`."""
     writer = with_assignment()
-    writer.accept("MarkupNegotiationOpened", negotiation_id="N-1", assignment_id="A-1")
-    if status == "closed":
-        writer.accept("MarkupNegotiationClosed", negotiation_id="N-1")
+    (opener, opened), (closer, closed) = ITEMS[kind]
+    writer.accept(opener, **opened)
+    if put_away:
+        writer.accept(closer, **closed)
     if assignment == "ended":
         writer.accept("AssignmentEnded", assignment_id="A-1")
     return writer
+
+
+def with_negotiation(status: str = "open", assignment: str = "active") -> Writer:
+    return with_item("negotiation", status == "closed", assignment)
 
 
 def with_raise_request(status: str = "open", assignment: str = "active") -> Writer:
-    writer = with_assignment()
-    writer.accept("RaiseRequested", raise_request_id="R-1", assignment_id="A-1")
-    if status == "decided":
-        writer.accept("RaiseDeclined", raise_request_id="R-1")
-    if assignment == "ended":
-        writer.accept("AssignmentEnded", assignment_id="A-1")
-    return writer
+    return with_item("raise_request", status == "decided", assignment)
 
 
 def terminated() -> Writer:
@@ -382,6 +395,14 @@ def test_an_expected_version_of_zero_signs_only_a_new_contract() -> None:
 # Redelivery ----------------------------------------------------------------------------------
 
 
+def answered(writer: Writer, sub: Submission, outcome: str, code: str, status: int) -> Decision:
+    """`sub` submitted, its verdict checked: outcome, code and HTTP status."""
+    decision = writer.submit(sub)
+    verdict = decision.verdict
+    assert (verdict.outcome, verdict.code, verdict.http_status) == (outcome, code, status)
+    return decision
+
+
 def test_a_redelivered_event_returns_the_original_version_and_appends_nothing() -> None:
     writer = with_assignment()
     original = submission("RatesAdjusted", assignment_id="A-1")
@@ -389,13 +410,8 @@ def test_a_redelivered_event_returns_the_original_version_and_appends_nothing() 
     writer.accept("ClientContactLogged")
     again = redelivered(original, recorded_by="u.other")
 
-    decision = writer.submit(again)
+    decision = answered(writer, again, "duplicate", "duplicate_event", 200)
     verdict = decision.verdict
-    assert (verdict.outcome, verdict.code, verdict.http_status) == (
-        "duplicate",
-        "duplicate_event",
-        200,
-    )
     assert verdict.stream_version == first.stream_version == 3
     assert verdict.submission_id == again.submission_id
     assert decision.append is None
@@ -430,13 +446,8 @@ def test_an_event_id_reused_for_other_content_is_refused() -> None:
         pay_rate="31.50",
         event_id=str(original.event.event_id),
     )
-    decision = writer.submit(reuse)
+    decision = answered(writer, reuse, "refused", "event_id_reused", 409)
     verdict = decision.verdict
-    assert (verdict.outcome, verdict.code, verdict.http_status) == (
-        "refused",
-        "event_id_reused",
-        409,
-    )
     assert str(original.event.event_id) in verdict.message
     assert decision.append is None
     assert writer.state.version == 3

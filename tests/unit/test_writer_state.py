@@ -21,7 +21,7 @@ from services.writer.state import (
     evolve,
     fold,
 )
-from tests.support.examples import CONTRACT_ID, example
+from simulation.examples import CONTRACT_ID, example
 
 
 class Log:

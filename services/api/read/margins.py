@@ -210,19 +210,16 @@ async def margin_impacts(
     change in weekly gross profit."""
     conds: list[str] = ["true"]
     args: list[object] = []
-    for column, value in filters.items():
+    # Each condition with its argument ("{}": the argument's number), kept when it is given.
+    for cond, value in (
+        *((f"i.{column} = ${{}}", value) for column, value in filters.items()),
+        ("i.occurred_at >= ${}::date", since),
+        ("i.occurred_at < ${}::date + 1", until),
+        ("c.account_manager_id = ${}", owner),
+    ):
         if value is not None:
             args.append(value)
-            conds.append(f"i.{column} = ${len(args)}")
-    if since is not None:
-        args.append(since)
-        conds.append(f"i.occurred_at >= ${len(args)}::date")
-    if until is not None:
-        args.append(until)
-        conds.append(f"i.occurred_at < ${len(args)}::date + 1")
-    if owner is not None:
-        args.append(owner)
-        conds.append(f"c.account_manager_id = ${len(args)}")
+            conds.append(cond.format(len(args)))
     # The size of a change is computed from its stored facts, so `largest_first` ranks here;
     # a window (since/until) keeps that to the impacts it covers.
     page = ""
