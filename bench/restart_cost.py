@@ -40,7 +40,6 @@ import asyncio
 import contextlib
 import functools
 import os
-import platform
 import signal
 import socket
 import statistics
@@ -64,6 +63,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa:
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType  # noqa: E402
 
+from bench.projection_replay import kafka_version, machine  # noqa: E402
 from events.messages import Submitter, decode_verdict, encode_submission  # noqa: E402
 from events.serialization import encode_event  # noqa: E402
 from events.topics import Topics, TopicSpec, topics  # noqa: E402
@@ -72,9 +72,8 @@ from services.api.event_log import partition_of  # noqa: E402
 from services.kafka_log import log_ends  # noqa: E402
 from services.risk.worker import app_id, changelog_topic  # noqa: E402
 from services.settings import Settings  # noqa: E402
+from simulation.examples import example, stamped, submission  # noqa: E402
 from simulation.histories import generate, produce  # noqa: E402
-from tests.support.examples import submission  # noqa: E402
-from tests.support.risk import stamped  # noqa: E402
 
 LEDGER = [sys.executable, "-m", "services.cli", "serve"]
 TIMEOUT_S = 1800.0
@@ -253,8 +252,6 @@ class Run:
 
 
 def _example_signed(cid: str) -> dict[str, Any]:
-    from tests.support.examples import example
-
     return example("ContractSigned", contract_id=cid, account_manager_id="am-bench")
 
 
@@ -503,25 +500,15 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
     return out
 
 
-def machine() -> str:
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        ram = int(f.readline().split()[1]) / 1024 / 1024
-    return (
-        f"{len(os.sched_getaffinity(0))} × {cpu}, {ram:.1f} GiB; "
-        f"{platform.python_implementation()} {platform.python_version()}"
-    )
+def machine_line() -> str:
+    m = machine(kafka_version(), "see DATABASE_URL")
+    return f"{m['nproc']} × {m['cpu']}, {m['ram']}; {m['python']}; Kafka {m['kafka']}"
 
 
 async def main(args: argparse.Namespace) -> int:
     settings = Settings()
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"machine: {machine()}")
+    print(f"machine: {machine_line()}")
     results = [await one(args, n, settings.kafka_bootstrap_servers, settings.dsn) for n in sizes]
     rows = (
         "writer first start",

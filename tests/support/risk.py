@@ -15,7 +15,6 @@ from aiokafka.errors import CommitFailedError
 
 from events.topics import Topics
 from services.risk.worker import app_id, changelog_topic
-from simulation.examples import stamped as stamped  # bench/restart_cost.py imports it from here
 from tests.support.services import serve, stop
 from tests.support.stack import Stack
 
