@@ -63,6 +63,7 @@ from projections.risk import evaluate_timers, judge, record_timer_alerts
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
 from services import progress, watchdog
+from services.risk.membership import Membership
 from services.risk.transport import broker_urls
 from services.settings import Settings
 
@@ -74,6 +75,8 @@ TABLE: Final = "risk-state"
 _RETRY_MAX_S: Final = 30.0
 # One attempt at judging and storing a batch gives up after this long (and is retried).
 _JUDGE_TIMEOUT_S: Final = 30.0
+# How often the claim of the static membership is checked (and taken again after an outage).
+_MEMBERSHIP_CHECK_S: Final = 5.0
 
 
 def app_id(prefix: str) -> str:
@@ -361,15 +364,20 @@ class RiskAgent:
 
 class _RiskApp(faust.App):
     risk_outlets: Outlets | None = None
+    risk_membership: Membership | None = None
 
     async def on_shutdown(self) -> None:
         # After the agents and timers have stopped (mode stops children, then on_shutdown).
         if self.risk_outlets is not None:
             await self.risk_outlets.close()
+        if self.risk_membership is not None:
+            await self.risk_membership.close()
         await super().on_shutdown()
 
 
-def make_app(settings: Settings) -> faust.App:
+def make_app(settings: Settings, membership: Membership | None = None) -> faust.App:
+    """The app; `membership`: the static group membership this process has claimed (none:
+    dynamic membership)."""
     t = settings.topics
     ident = app_id(settings.topic_prefix)
     app = _RiskApp(
@@ -387,7 +395,7 @@ def make_app(settings: Settings) -> faust.App:
         # A worker killed without leaving its group is replaced after 10 s, not 60; one
         # restarted under its static instance id takes its partitions back at once.
         broker_session_timeout=10.0,
-        consumer_group_instance_id=settings.risk_instance_id or None,
+        consumer_group_instance_id=membership.instance_id if membership else None,
         key_serializer="raw",
         value_serializer="raw",
     )
@@ -408,6 +416,7 @@ def make_app(settings: Settings) -> faust.App:
     outlets = Outlets(settings)
     agent = RiskAgent(States(table, t.events.partitions), outlets)
     app.risk_outlets = outlets
+    app.risk_membership = membership
 
     async def on_revoked(_app: Any, *_args: Any, **_kwargs: Any) -> None:
         await agent.revoked()
@@ -441,19 +450,37 @@ def make_app(settings: Settings) -> faust.App:
         except Exception:
             log.exception("timer rules not judged; again at the next tick")
 
+    if membership is not None:
+
+        @app.timer(interval=_MEMBERSHIP_CHECK_S)  # type: ignore[untyped-decorator]
+        async def keep_membership() -> None:
+            try:
+                await membership.keep()
+            except Exception:
+                log.exception("the instance id's claim not checked; again at the next tick")
+
     return app
 
 
 def run(settings: Settings) -> None:
     """Run the app until SIGTERM or SIGINT (Faust's worker handles both and stops cleanly)."""
-    app = make_app(settings)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # the loop Faust's worker runs, where the claim's connection is
+    membership = None
+    if settings.risk_instance_id:
+        membership = Membership(
+            settings.dsn, app_id(settings.topic_prefix), settings.risk_instance_id
+        )
+        loop.run_until_complete(membership.claim())
+    app = make_app(settings, membership)
     # Faust's services log their every step at INFO (ours too: they log under their module).
     for noisy in ("faust", "mode", "aiokafka", "services.risk.worker", "services.risk.transport"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     log.info(
-        "judging %s as %s; alerts to %s",
+        "judging %s as %s (instance %s); alerts to %s",
         settings.topics.events.name,
         app.conf.id,
+        membership.instance_id if membership else "dynamic",
         settings.topics.alerts.name,
     )
     worker = faust.Worker(app, loglevel="info", override_logging=False, quiet=True)

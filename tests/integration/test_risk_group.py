@@ -1,8 +1,8 @@
-"""Two `ledger serve risk` processes in one consumer group share the events topic's partitions,
-the rules' state following the partitions: a second agent joins one that has judged the log so
-far and takes some partitions; then one is SIGKILLed in the middle of a pass and the other
-finishes every partition. Every alert the rules raise on the log is in PostgreSQL exactly once,
-and no other."""
+"""Two `ledger serve risk` processes with the same settings, in one consumer group, share the
+events topic's partitions, the rules' state following the partitions: a second agent joins one
+that has judged the log so far and takes some partitions; then one is SIGKILLed in the middle of
+a pass and the other finishes every partition. Every alert the rules raise on the log is in
+PostgreSQL exactly once, and no other."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import asyncpg
 from events.alerts import Alert
 from events.catalogue import Event
 from events.topics import Topics
+from services.risk.membership import Membership
 from tests.support.projections import stop, wait_split
 from tests.support.risk import (
     append,
@@ -63,7 +64,9 @@ async def test_two_risk_agents_split_the_partitions_and_one_finishes_when_the_ot
     t = await scratch.topics(name="rgrp")
     cids = [unique("G") for _ in range(_CONTRACTS)]  # the alerts table is shared: ids our own
     rounds = squeezed_rounds(cids, _ROUNDS, date(2026, 1, 5))
-    a, log_a = start_risk(ready_stack, t, "a", **_ENV)
+    # The same settings for both, static membership included: the second claims `<id>-2`.
+    env = _ENV | {"LEDGER_RISK_INSTANCE_ID": f"{t.events.name}-risk"}
+    a, log_a = start_risk(ready_stack, t, "a", **env)
     b: subprocess.Popen[bytes] | None = None
     conn = await asyncpg.connect(ready_stack.dsn)
 
@@ -76,7 +79,7 @@ async def test_two_risk_agents_split_the_partitions_and_one_finishes_when_the_ot
         await wait_split([log_a], t.events.partitions, parse=owned)
         for n in (0, 1):  # A alone holds every contract's state
             await judge(n)
-        b, log_b = start_risk(ready_stack, t, "b", **_ENV)
+        b, log_b = start_risk(ready_stack, t, "b", **env)
         split = await wait_split([log_a, log_b], t.events.partitions, parse=owned)
         for n in range(2, 6):  # each judges its partitions; A's timer runs over what it holds
             await judge(n)
@@ -103,3 +106,21 @@ async def test_two_risk_agents_split_the_partitions_and_one_finishes_when_the_ot
     # Every alert is published too (at least once: a consumer deduplicates by id).
     published = await alerts_on(ready_stack, t.alerts.name, lambda _: True, len(expected))
     assert {a.alert_id for a in published} == {a.alert_id for a in expected}
+
+
+async def test_a_static_membership_is_claimed_by_one_live_process_at_a_time(
+    ready_stack: Stack,
+) -> None:
+    group, base = unique("grp"), "risk-host"
+    first, second = (Membership(ready_stack.dsn, group, base) for _ in range(2))
+    try:
+        assert (await first.claim(), await second.claim()) == (base, f"{base}-2")
+        await first.close()  # a process gone: its id is free again, for its restart
+        again = Membership(ready_stack.dsn, group, base)
+        assert await again.claim() == base
+        await again.keep()  # still held: nothing changes
+        assert again.instance_id == base
+        await again.close()
+    finally:
+        await first.close()
+        await second.close()
