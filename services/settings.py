@@ -113,8 +113,8 @@ class Settings(BaseSettings):
     )
     # The risk agent's static membership of its consumer group (Kafka's group.instance.id): a
     # worker restarted under the same id takes its partitions back at once, instead of waiting
-    # out its dead predecessor's session. Unique per worker: a second risk agent on the same
-    # host must set another; empty means dynamic membership.
+    # out its dead predecessor's session. Claimed in PostgreSQL at start: a second risk agent
+    # with the same id (e.g. on the same host) takes `<id>-2`; empty means dynamic membership.
     risk_instance_id: str = Field(
         default_factory=lambda: f"risk-{socket.gethostname()}",
         validation_alias=AliasChoices("LEDGER_RISK_INSTANCE_ID"),

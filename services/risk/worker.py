@@ -39,6 +39,14 @@ event its silence is counted from, never differs, so nothing is raised twice.
 
 Records of aborted transactions on the events topic are never seen: the app's transport reads
 committed records only (`services/risk/transport.py`).
+
+Any number of agents, on any number of machines, share the events topic's partitions as members
+of one consumer group (the app id, `<prefix>-risk`); Faust's assignor gives each member the
+changelog partitions of its event partitions, and the table is recovered from them when a
+partition moves. A worker holds the states of its own partitions only (`States.own`, after
+every rebalance), so its timer never judges nor writes back a state another worker now owns.
+Each member claims its static membership (`services/risk/membership.py`): two started with the
+same settings take `<id>` and `<id>-2` instead of fencing each other.
 """
 
 from __future__ import annotations
