@@ -119,7 +119,12 @@ async def test_a_static_membership_is_claimed_by_one_live_process_at_a_time(
         again = Membership(ready_stack.dsn, group, base)
         assert await again.claim() == base
         await again.keep()  # still held: nothing changes
-        assert again.instance_id == base
+        assert again._conn is not None
+        again._conn.terminate()  # its connection lost (PostgreSQL restarted): taken again
+        await again.keep()
+        third = Membership(ready_stack.dsn, group, base)
+        assert (again.instance_id, await third.claim()) == (base, f"{base}-3")
+        await third.close()
         await again.close()
     finally:
         await first.close()
