@@ -10,6 +10,10 @@ connection of its own: a process that dies releases it with its connection (at o
 killed: the kernel closes the socket), and one restarted takes its old id back, and with it its
 partitions without waiting for a rebalance, which is what static membership is for.
 
+A machine lost without closing its connections keeps its claims until PostgreSQL drops those
+sessions (its TCP keepalive): an agent started meanwhile on a machine of the same name takes
+`<id>-2`, a new member, and the lost one's partitions move after its session timeout (10 s).
+
 PostgreSQL away at start: the claim waits for it (the risk agent cannot store anything without
 it anyway). Lost while running (PostgreSQL restarted): `keep` takes the same id again; if
 another process has taken it meanwhile, this one exits non-zero for its supervisor to restart
