@@ -76,11 +76,11 @@ async def test_two_risk_agents_split_the_partitions_and_one_finishes_when_the_ot
         await _until_judged(conn, t, _judged_through(rounds, n))
 
     try:
-        await wait_split([log_a], t.events.partitions, parse=owned)
+        await wait_split([log_a], t.events.partitions, timeout_s=60, parse=owned)
         for n in (0, 1):  # A alone holds every contract's state
             await judge(n)
         b, log_b = start_risk(ready_stack, t, "b", **env)
-        split = await wait_split([log_a, log_b], t.events.partitions, parse=owned)
+        split = await wait_split([log_a, log_b], t.events.partitions, timeout_s=60, parse=owned)
         for n in range(2, 6):  # each judges its partitions; A's timer runs over what it holds
             await judge(n)
         assert [owned(log_a), owned(log_b)] == split, "the group rebalanced meanwhile"
