@@ -84,9 +84,11 @@ async def test_two_risk_agents_split_the_partitions_and_one_finishes_when_the_ot
         for n in range(2, 6):  # each judges its partitions; A's timer runs over what it holds
             await judge(n)
         assert [owned(log_a), owned(log_b)] == split, "the group rebalanced meanwhile"
+        assert f"(instance {env['LEDGER_RISK_INSTANCE_ID']}-2)" in log_b.read_text()
         await append(ready_stack, t, rounds[6])
-        before = _judged_through(rounds, 5)
+        before, deadline = _judged_through(rounds, 5), time.monotonic() + 60
         while await judged(conn, t) == before:  # the pass has begun
+            assert time.monotonic() < deadline, "round 6 was not judged at all"
             await asyncio.sleep(0.01)
         b.send_signal(signal.SIGKILL)
         b.wait(timeout=30)
