@@ -102,7 +102,8 @@ class States:
 
     Only the states of the partitions this worker owns: after every rebalance (`own`, once the
     table is recovered) the states of the others leave its memory. Faust's memory store drops
-    only the keys it recovered from the changelog, not those this worker wrote itself: without
+    only the keys it recovered from the changelog (its partition of each key is recorded there
+    only, faust-streaming/faust#199), not those this worker wrote itself: without
     this, a worker that lost a partition to another kept its old states, and its timer judged
     them at its own watermark and wrote them back to the changelog, over the new owner's.
     """
