@@ -45,7 +45,7 @@ of one consumer group (the app id, `<prefix>-risk`); Faust's assignor gives each
 changelog partitions of its event partitions, and the table is recovered from them when a
 partition moves. A worker holds the states of its own partitions only (`States.own`, after
 every rebalance), so its timer never judges nor writes back a state another worker now owns.
-Each member claims its static membership (`services/risk/membership.py`): two started with the
+Each member claims its static membership (`services/membership.py`): two started with the
 same settings take `<id>` and `<id>-2` instead of fencing each other.
 """
 
@@ -71,7 +71,7 @@ from projections.risk import evaluate_timers, judge, record_timer_alerts
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
 from services import progress, watchdog
-from services.risk.membership import Membership
+from services.membership import Membership
 from services.risk.transport import broker_urls
 from services.settings import Settings
 

@@ -19,7 +19,7 @@ import asyncpg
 from events.alerts import Alert
 from events.catalogue import Event
 from events.topics import Topics
-from services.risk.membership import Membership
+from services.membership import Membership
 from tests.support.projections import stop, wait_split
 from tests.support.risk import (
     append,

@@ -3,21 +3,22 @@ the first of `<id>`, `<id>-2`, `<id>-3`, … that no live process of the same gr
 
 Two members under one instance id take the group from each other for as long as both run: each
 join fences the other, which re-joins and fences the first (every partition rebalanced every
-few seconds, offsets never committed, both judging everything). Two risk agents started with
-the same settings on one host (the default id is `risk-<hostname>`) did exactly that. So a
+few seconds, offsets never committed, both working on everything). Two risk agents (or
+projectors) started with the same settings on one host (the default id is `risk-<hostname>`,
+`projector-<hostname>`) did exactly that. So a
 process claims its id for its lifetime with a PostgreSQL session advisory lock, held by a
 connection of its own: a process that dies releases it with its connection (at once when it is
 killed: the kernel closes the socket), and one restarted takes its old id back, and with it its
 partitions without waiting for a rebalance, which is what static membership is for.
 
 A machine lost without closing its connections keeps its claims until PostgreSQL drops those
-sessions (its TCP keepalive): an agent started meanwhile on a machine of the same name takes
+sessions (its TCP keepalive): a process started meanwhile on a machine of the same name takes
 `<id>-2`, a new member, and the lost one's partitions move after its session timeout (10 s).
 
-PostgreSQL away at start: the claim waits for it (the risk agent cannot store anything without
-it anyway). Lost while running (PostgreSQL restarted): `keep` takes the same id again; if
-another process has taken it meanwhile, this one exits non-zero for its supervisor to restart
-it under a free id.
+PostgreSQL away at start: the claim waits for it (the risk agent and the projector cannot store
+anything without it anyway). Lost while running (PostgreSQL restarted): `keep` takes the same
+id again; if another process has taken it meanwhile, this one exits non-zero for its supervisor
+to restart it under a free id.
 """
 
 from __future__ import annotations
