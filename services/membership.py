@@ -34,6 +34,8 @@ import asyncpg
 log = logging.getLogger("ledger.membership")
 
 EXIT_CODE: Final = 75  # EX_TEMPFAIL: restarted, the process claims a free id
+KEEP_EVERY_S: Final = 5.0
+"""How often a running process calls `keep`."""
 _RETRY_S: Final = 1.0
 
 

@@ -12,7 +12,7 @@ import asyncpg
 
 from services.db import connection
 from services.kafka_log import log_ends
-from services.membership import Membership
+from services.membership import KEEP_EVERY_S, Membership
 from services.projector import store
 from services.projector.sharded import member, projector, rebuild_group, replay
 from services.projector.worker import tune_gc
@@ -62,11 +62,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
 async def _keep(claim: Membership) -> None:
     while True:
-        await asyncio.sleep(5)
+        await asyncio.sleep(KEEP_EVERY_S)
         try:
             await claim.keep()
         except Exception:
-            log.exception("the instance id's claim not checked; again in 5 s")
+            log.exception("the instance id's claim not checked; again soon")
 
 
 async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:

@@ -71,7 +71,7 @@ from projections.risk import evaluate_timers, judge, record_timer_alerts
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
 from services import progress, watchdog
-from services.membership import Membership
+from services.membership import KEEP_EVERY_S, Membership
 from services.risk.transport import broker_urls
 from services.settings import Settings
 
@@ -83,8 +83,6 @@ TABLE: Final = "risk-state"
 _RETRY_MAX_S: Final = 30.0
 # One attempt at judging and storing a batch gives up after this long (and is retried).
 _JUDGE_TIMEOUT_S: Final = 30.0
-# How often the claim of the static membership is checked (and taken again after an outage).
-_MEMBERSHIP_CHECK_S: Final = 5.0
 
 
 def app_id(prefix: str) -> str:
@@ -461,7 +459,7 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
 
     if membership is not None:
 
-        @app.timer(interval=_MEMBERSHIP_CHECK_S)  # type: ignore[untyped-decorator]
+        @app.timer(interval=KEEP_EVERY_S)  # type: ignore[untyped-decorator]
         async def keep_membership() -> None:
             try:
                 await membership.keep()
