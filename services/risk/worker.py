@@ -327,16 +327,20 @@ class RiskAgent:
             await self.outlets.publish(self.states.owns)
 
     async def tick(self) -> None:
-        """The timer rules over every state, at the latest event time among them."""
+        """The timer rules over every state, at the latest event time among them. Bounded like
+        a batch: it holds the lock that the agent and a revocation wait for."""
         async with self.lock:
-            if self.changed:
-                self.changed = False
-                try:
-                    await self._timers()
-                except Exception:
-                    self.changed = True  # judged again at the next tick
-                    raise
-            await self.outlets.publish(self.states.owns)  # what a crash left unpublished
+            await asyncio.wait_for(self._tick(), _JUDGE_TIMEOUT_S)
+
+    async def _tick(self) -> None:
+        if self.changed:
+            self.changed = False
+            try:
+                await self._timers()
+            except BaseException:
+                self.changed = True  # judged again at the next tick
+                raise
+        await self.outlets.publish(self.states.owns)  # what a crash left unpublished
 
     async def _timers(self) -> None:
         states = list(self.states.all())
