@@ -66,9 +66,13 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType  #
 from bench.projection_replay import kafka_version, machine  # noqa: E402
 from events.messages import Submitter, decode_verdict, encode_submission  # noqa: E402
 from events.serialization import encode_event  # noqa: E402
-from events.topics import Topics, TopicSpec, topics  # noqa: E402
+from events.topics import (  # noqa: E402
+    Topics,
+    TopicSpec,
+    partition_of,
+    topics,
+)
 from services import db, kafka_admin, tokens  # noqa: E402
-from services.api.event_log import partition_of  # noqa: E402
 from services.kafka_log import log_ends  # noqa: E402
 from services.risk.worker import app_id, changelog_topic  # noqa: E402
 from services.settings import Settings  # noqa: E402

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from aiokafka.partitioner import murmur2
+
 CONTRACT_KEY: Final = "contract_id"
 FOREVER: Final = -1
 _DAY_MS: Final = 24 * 60 * 60 * 1000
@@ -124,3 +126,9 @@ STATE_TOPIC_CONFIG: Final = {
     "segment.bytes": str(1024 * 1024),  # the least Kafka 4 takes
     "segment.ms": str(10 * 60 * 1000),
 }
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) gives a record keyed `key`: for a
+    contract id, where its submissions, events and states are."""
+    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions

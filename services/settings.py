@@ -80,8 +80,9 @@ class Settings(BaseSettings):
     # PostgreSQL; Kafka's committed offsets are never used.
     projector_group: str = Field("", validation_alias=AliasChoices("LEDGER_PROJECTOR_GROUP"))
     # A live projector's static membership of that group (group.instance.id): restarted under
-    # the same id it takes its partitions back at once. Unique per projector: a second one on
-    # the same host must set another; empty means dynamic membership.
+    # the same id it takes its partitions back at once. Claimed in PostgreSQL at start: a second
+    # projector with the same id (e.g. on the same host) takes `<id>-2`; empty means dynamic
+    # membership.
     projector_instance_id: str = Field(
         default_factory=lambda: f"projector-{socket.gethostname()}",
         validation_alias=AliasChoices("LEDGER_PROJECTOR_INSTANCE_ID"),
@@ -118,8 +119,8 @@ class Settings(BaseSettings):
     )
     # The risk agent's static membership of its consumer group (Kafka's group.instance.id): a
     # worker restarted under the same id takes its partitions back at once, instead of waiting
-    # out its dead predecessor's session. Unique per worker: a second risk agent on the same
-    # host must set another; empty means dynamic membership.
+    # out its dead predecessor's session. Claimed in PostgreSQL at start: a second risk agent
+    # with the same id (e.g. on the same host) takes `<id>-2`; empty means dynamic membership.
     risk_instance_id: str = Field(
         default_factory=lambda: f"risk-{socket.gethostname()}",
         validation_alias=AliasChoices("LEDGER_RISK_INSTANCE_ID"),

@@ -545,8 +545,11 @@ async def append(bootstrap: str, topic: str, events: Iterable[ev.Event], copies:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        for e in events:
-            for _ in range(copies):
-                await producer.send_and_wait(topic, encode_event(e), key=e.contract_id.encode())
+        sent = [
+            await producer.send(topic, encode_event(e), key=e.contract_id.encode())
+            for e in events
+            for _ in range(copies)
+        ]
+        await asyncio.gather(*sent)
     finally:
         await producer.stop()

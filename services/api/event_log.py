@@ -9,18 +9,12 @@ import time
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.partitioner import murmur2
 
 from events.catalogue import Event
 from events.serialization import decode_event
-from events.topics import TopicSpec
+from events.topics import TopicSpec, partition_of
 from services.api.read import event_log as indexed
 from services.kafka_log import read_partition
-
-
-def partition_of(contract_id: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives this contract's key."""
-    return int(murmur2(contract_id.encode()) & 0x7FFFFFFF) % partitions
 
 
 async def contract_events(

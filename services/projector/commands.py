@@ -14,6 +14,7 @@ import asyncpg
 
 from services.db import connection
 from services.kafka_log import log_ends
+from services.membership import KEEP_EVERY_S, Membership
 from services.projector import store
 from services.projector.sharded import member, projector, rebuild_group, replay
 from services.projector.worker import tune_gc
@@ -59,19 +60,36 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 )
                 await _rebuild(settings, sys.stderr)
     group = settings.projector_group_id
-    live = projector(settings, group_id=group, instance_id=settings.projector_instance_id)
+    # Its static membership, claimed: a second projector with the same id takes `<id>-2`.
+    claim = Membership(settings.dsn, group, settings.projector_instance_id)
+    instance = await claim.claim() if settings.projector_instance_id else None
+    live = projector(settings, group_id=group, instance_id=instance)
     await live.start()
     tune_gc()
     log.info(
-        "projecting %s into schema %s as a member of group %s",
+        "projecting %s into schema %s as a member of group %s (instance %s)",
         settings.topics.events.name,
         settings.projection_schema,
         group,
+        instance or "dynamic",
     )
+    keeping = asyncio.create_task(_keep(claim)) if instance else None
     try:
         await live.run(stop)
     finally:
+        if keeping is not None:
+            keeping.cancel()
         await live.stop()
+        await claim.close()
+
+
+async def _keep(claim: Membership) -> None:
+    while True:
+        await asyncio.sleep(KEEP_EVERY_S)
+        try:
+            await claim.keep()
+        except Exception:
+            log.exception("the instance id's claim not checked; again soon")
 
 
 async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:

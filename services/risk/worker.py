@@ -39,6 +39,14 @@ event its silence is counted from, never differs, so nothing is raised twice.
 
 Records of aborted transactions on the events topic are never seen: the app's transport reads
 committed records only (`services/risk/transport.py`).
+
+Any number of agents, on any number of machines, share the events topic's partitions as members
+of one consumer group (the app id, `<prefix>-risk`); Faust's assignor gives each member the
+changelog partitions of its event partitions, and the table is recovered from them when a
+partition moves. A worker holds the states of its own partitions only (`States.own`, after
+every rebalance), so its timer never judges nor writes back a state another worker now owns.
+Each member claims its static membership (`services/membership.py`): two started with the
+same settings take `<id>` and `<id>-2` instead of fencing each other.
 """
 
 from __future__ import annotations
@@ -46,9 +54,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Final, cast
+from typing import Any, Final, cast
 
 import asyncpg
 import faust
@@ -58,11 +66,12 @@ from faust.types import EventT, StreamT, TableT
 
 from events.alerts import Alert, encode_alert
 from events.serialization import decode_event
-from events.topics import STATE_TOPIC_CONFIG, Topics
-from projections.risk import evaluate, evaluate_timers, evolve, record_timer_alerts
+from events.topics import STATE_TOPIC_CONFIG, Topics, partition_of
+from projections.risk import evaluate_timers, judge, record_timer_alerts
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
 from services import progress, watchdog
+from services.membership import KEEP_EVERY_S, Membership
 from services.risk.transport import broker_urls
 from services.settings import Settings
 
@@ -87,11 +96,43 @@ def changelog_topic(prefix: str) -> str:
 
 class States:
     """The table as `RiskState`s: JSON bytes in the table, each decoded once per value written
-    (or recovered from the changelog)."""
+    (or recovered from the changelog).
 
-    def __init__(self, table: TableT[bytes, bytes]) -> None:
+    Only the states of the partitions this worker owns: after every rebalance (`own`, once the
+    table is recovered) the states of the others leave its memory. Faust's memory store drops
+    only the keys it recovered from the changelog (its partition of each key is recorded there
+    only, faust-streaming/faust#199), not those this worker wrote itself: without
+    this, a worker that lost a partition to another kept its old states, and its timer judged
+    them at its own watermark and wrote them back to the changelog, over the new owner's.
+    """
+
+    def __init__(self, table: TableT[bytes, bytes], partitions: int) -> None:
         self.table = table
+        self.partitions = partitions
+        self.owned: frozenset[int] = frozenset()  # none until the first recovery ends
         self._decoded: dict[bytes, tuple[bytes, RiskState]] = {}
+
+    def partition(self, key: bytes) -> int:
+        """The key's partition of the events topic and of the changelog (co-partitioned)."""
+        return partition_of(key.decode(), self.partitions)
+
+    def owns(self, contract_id: str) -> bool:
+        return partition_of(contract_id, self.partitions) in self.owned
+
+    def own(self, partitions: Iterable[int]) -> int:
+        """The partitions this worker now owns; the states of all others are dropped from its
+        memory (not from the changelog: they are their new owner's). Returns how many."""
+        self.owned = frozenset(partitions)
+        store = cast(Any, self.table).data  # the memory store: a delete there sends nothing
+        gone = [key for key in list(store.keys()) if self.partition(key) not in self.owned]
+        for key in gone:
+            del store[key]
+            self._decoded.pop(key, None)
+        return len(gone)
+
+    def disown(self) -> None:
+        """A rebalance began: nothing is this worker's until its recovery ends."""
+        self.owned = frozenset()
 
     def get(self, key: bytes) -> RiskState | None:
         raw = self.table.get(key)
@@ -111,10 +152,13 @@ class States:
         self._decoded[key] = (raw, state)
 
     def all(self) -> Iterator[RiskState]:
+        """The states of the partitions this worker owns."""
         keys = list(self.table.keys())
         for gone in self._decoded.keys() - set(keys):
             del self._decoded[gone]  # a partition revoked, or the table reset
         for key in keys:
+            if self.partition(key) not in self.owned:
+                continue
             state = self.get(key)
             if state is not None:
                 yield state
@@ -187,8 +231,10 @@ class Outlets:
                 )
                 await progress.notify(conn, "judged", self.topics.events.name)  # at commit
 
-    async def publish(self) -> None:
-        """Alerts not yet on the alerts topic, in the order they were stored."""
+    async def publish(self, owns: Callable[[str], bool]) -> None:
+        """Alerts not yet on the alerts topic, in the order they were stored, of the contracts
+        this worker `owns`: each alert goes out from its partition's owner (after a crash, from
+        the next), so two workers do not both send it."""
         pool, producer = await self.open()
         async with pool.acquire() as conn:
             rows = await conn.fetch(
@@ -201,6 +247,7 @@ class Outlets:
                    ORDER BY seq""",
                 self.topics.events.name,
             )
+            rows = [r for r in rows if owns(r["contract_id"])]
             if not rows:
                 return
             sent = []
@@ -257,12 +304,7 @@ class RiskAgent:
                 event = decode_event(e.value or b"")
                 key = event.contract_id.encode()
                 before = after[key] if key in after else self.states.get(key)
-                raised = evaluate(before, event, event.occurred_at)
-                state = evolve(before, event)
-                # The timer rules at the contract's own event time: same ids as the timer's.
-                due = evaluate_timers(state, state.last_event_at)
-                if due:
-                    state = record_timer_alerts(state, (a.alert_id for a in due))
+                raised, state = judge(before, event)
             except Exception:
                 log.exception(
                     "event at %s/%d offset %d not judged",
@@ -271,7 +313,7 @@ class RiskAgent:
                     e.message.offset,
                 )
                 continue
-            alerts += raised + due
+            alerts += raised
             if state is not before:
                 after[key] = state
             version = event.stream_version or 0
@@ -282,19 +324,23 @@ class RiskAgent:
         if after:
             self.changed = True
         if alerts:
-            await self.outlets.publish()
+            await self.outlets.publish(self.states.owns)
 
     async def tick(self) -> None:
-        """The timer rules over every state, at the latest event time among them."""
+        """The timer rules over every state, at the latest event time among them. Bounded like
+        a batch: it holds the lock that the agent and a revocation wait for."""
         async with self.lock:
-            if self.changed:
-                self.changed = False
-                try:
-                    await self._timers()
-                except Exception:
-                    self.changed = True  # judged again at the next tick
-                    raise
-            await self.outlets.publish()  # whatever a crash left unpublished
+            await asyncio.wait_for(self._tick(), _JUDGE_TIMEOUT_S)
+
+    async def _tick(self) -> None:
+        if self.changed:
+            self.changed = False
+            try:
+                await self._timers()
+            except BaseException:
+                self.changed = True  # judged again at the next tick
+                raise
+        await self.outlets.publish(self.states.owns)  # what a crash left unpublished
 
     async def _timers(self) -> None:
         states = list(self.states.all())
@@ -313,20 +359,36 @@ class RiskAgent:
         log.info("%d timer alerts at event time %s", len(alerts), now.isoformat())
         await self.outlets.save(alerts, {})
         for state in recorded:
-            self.states.put(state)
+            self.states.put(state)  # owned still: a revocation waits for the lock
+
+    async def revoked(self) -> None:
+        """A rebalance began: once the batch or tick under way has ended, this worker judges
+        and writes no state until its recovery ends (`States.own`)."""
+        async with self.lock:
+            self.states.disown()
+
+    def recovered(self, partitions: set[int]) -> None:
+        dropped = self.states.own(partitions)
+        self.changed = True  # the timer judges what this worker now holds
+        log.info("owns partitions %s (%d states of others dropped)", sorted(partitions), dropped)
 
 
 class _RiskApp(faust.App):
     risk_outlets: Outlets | None = None
+    risk_membership: Membership | None = None
 
     async def on_shutdown(self) -> None:
         # After the agents and timers have stopped (mode stops children, then on_shutdown).
         if self.risk_outlets is not None:
             await self.risk_outlets.close()
+        if self.risk_membership is not None:
+            await self.risk_membership.close()
         await super().on_shutdown()
 
 
-def make_app(settings: Settings) -> faust.App:
+def make_app(settings: Settings, membership: Membership | None = None) -> faust.App:
+    """The app; `membership`: the static group membership this process has claimed (none:
+    dynamic membership)."""
     t = settings.topics
     ident = app_id(settings.topic_prefix)
     app = _RiskApp(
@@ -344,7 +406,7 @@ def make_app(settings: Settings) -> faust.App:
         # A worker killed without leaving its group is replaced after 10 s, not 60; one
         # restarted under its static instance id takes its partitions back at once.
         broker_session_timeout=10.0,
-        consumer_group_instance_id=settings.risk_instance_id or None,
+        consumer_group_instance_id=membership.instance_id if membership else None,
         key_serializer="raw",
         value_serializer="raw",
     )
@@ -363,8 +425,22 @@ def make_app(settings: Settings) -> faust.App:
         extra_topic_configs=STATE_TOPIC_CONFIG,
     )
     outlets = Outlets(settings)
-    agent = RiskAgent(States(table), outlets)
+    agent = RiskAgent(States(table, t.events.partitions), outlets)
     app.risk_outlets = outlets
+    app.risk_membership = membership
+
+    async def on_revoked(_app: Any, *_args: Any, **_kwargs: Any) -> None:
+        await agent.revoked()
+        # A state the tick under way put in the table: on the changelog before the new owner
+        # of its partition reads it.
+        await app.producer.flush()
+
+    app.on_partitions_revoked.connect(cast(Any, on_revoked))
+
+    @table.on_recover  # once the table holds what the assigned partitions' changelog has
+    async def on_recovered() -> None:
+        assignment = app.consumer.assignment()
+        agent.recovered({tp.partition for tp in assignment if tp.topic == t.events.name})
 
     @app.agent(events_topic, name="risk")
     async def judge(events_stream: StreamT[bytes]) -> None:
@@ -385,19 +461,37 @@ def make_app(settings: Settings) -> faust.App:
         except Exception:
             log.exception("timer rules not judged; again at the next tick")
 
+    if membership is not None:
+
+        @app.timer(interval=KEEP_EVERY_S)  # type: ignore[untyped-decorator]
+        async def keep_membership() -> None:
+            try:
+                await membership.keep()
+            except Exception:
+                log.exception("the instance id's claim not checked; again at the next tick")
+
     return app
 
 
 def run(settings: Settings) -> None:
     """Run the app until SIGTERM or SIGINT (Faust's worker handles both and stops cleanly)."""
-    app = make_app(settings)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # the loop Faust's worker runs, where the claim's connection is
+    membership = None
+    if settings.risk_instance_id:
+        membership = Membership(
+            settings.dsn, app_id(settings.topic_prefix), settings.risk_instance_id
+        )
+        loop.run_until_complete(membership.claim())
+    app = make_app(settings, membership)
     # Faust's services log their every step at INFO (ours too: they log under their module).
     for noisy in ("faust", "mode", "aiokafka", "services.risk.worker", "services.risk.transport"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     log.info(
-        "judging %s as %s; alerts to %s",
+        "judging %s as %s (instance %s); alerts to %s",
         settings.topics.events.name,
         app.conf.id,
+        membership.instance_id if membership else "dynamic",
         settings.topics.alerts.name,
     )
     worker = faust.Worker(app, loglevel="info", override_logging=False, quiet=True)

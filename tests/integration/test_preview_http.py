@@ -13,7 +13,7 @@ import httpx
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
-from services.api.event_log import partition_of
+from events.topics import partition_of
 from services.api.read.event_log import projected_offset
 from services.db import connection
 from simulation.examples import OMIT, example

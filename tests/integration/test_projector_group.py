@@ -1,11 +1,12 @@
-"""Two `ledger serve projector` processes in one consumer group share the events topic's
-partitions: their tables equal one process's replay; SIGKILL one, and the other takes its
-partitions over and finishes them with nothing lost or applied twice."""
+"""Two `ledger serve projector` processes in one consumer group (with the same settings) share
+the events topic's partitions: their tables equal one process's replay; SIGKILL one, and the
+other takes its partitions over and finishes them with nothing lost or applied twice."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import signal
 import time
 
@@ -49,10 +50,17 @@ async def test_two_projectors_in_a_group_split_the_partitions_and_equal_one(
     ready_stack: Stack, scratch: Scratch, pg: asyncpg.Connection
 ) -> None:
     prefix, t, live, clean = await _group_topics(scratch)
-    a, log_a = start_projector(ready_stack, prefix, live, "a")
-    b, log_b = start_projector(ready_stack, prefix, live, "b")
+    # The same settings, static membership included: the second claims `<id>-2`.
+    same = {"LEDGER_PROJECTOR_INSTANCE_ID": f"{prefix}-projector"}
+    a, log_a = start_projector(ready_stack, prefix, live, "a", **same)
+    b, log_b = start_projector(ready_stack, prefix, live, "b", **same)
     try:
         owned = await wait_split([log_a, log_b], t.events.partitions)
+        instances = [re.findall(r"\(instance ([^)]*)\)", p.read_text()) for p in (log_a, log_b)]
+        assert sorted(i for found in instances for i in found) == [
+            f"{prefix}-projector",
+            f"{prefix}-projector-2",
+        ]
         log = generate(5_000, contracts=100, seed=13, check=True)
         await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, log, "none")
         assert await _until_applied(pg, live, 5_000, 60) == 5_000

@@ -6,6 +6,7 @@ import asyncio
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,15 +101,8 @@ def start_projector(
     """`ledger serve projector` on topics of `prefix` into `schema` (its group: the prefix's),
     logging to var/log/test-<prefix>-<name>.log; `env` overrides settings. Returns the process
     and its log."""
-    return serve(
-        "projector",
-        stack,
-        prefix,
-        name,
-        LEDGER_PROJECTION_SCHEMA=schema,
-        LEDGER_PROJECTOR_INSTANCE_ID=f"{prefix}-{name}",
-        **env,
-    )
+    own = {"LEDGER_PROJECTION_SCHEMA": schema, "LEDGER_PROJECTOR_INSTANCE_ID": f"{prefix}-{name}"}
+    return serve("projector", stack, prefix, name, **(own | env))
 
 
 def assigned(log: Path) -> set[int] | None:
@@ -119,11 +113,17 @@ def assigned(log: Path) -> set[int] | None:
     return {int(p) for p in found[-1].split(",") if p.strip()}
 
 
-async def wait_split(logs: list[Path], partitions: int, timeout_s: float = 30) -> list[set[int]]:
-    """Until the projectors logging to `logs` own every partition between them, each some."""
+async def wait_split(
+    logs: list[Path],
+    partitions: int,
+    timeout_s: float = 30,
+    parse: Callable[[Path], set[int] | None] = assigned,
+) -> list[set[int]]:
+    """Until the processes logging to `logs` own every partition between them, each some
+    (`parse`: what a log says its process owns; default, a projector's)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        owned = [assigned(log) or set() for log in logs]
+        owned = [parse(log) or set() for log in logs]
         if all(owned) and sorted(p for o in owned for p in o) == list(range(partitions)):
             return owned
         assert time.monotonic() < deadline, f"the partitions were not split: {owned}"

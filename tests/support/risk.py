@@ -4,17 +4,27 @@ its consumer group has committed, and how to make it forget everything (a full r
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError
 
+from events.alerts import Alert
+from events.catalogue import Event
 from events.topics import Topics
+from projections.risk import RiskState, judge
 from services.risk.worker import app_id, changelog_topic
+from simulation.examples import OMIT, example, stamped
 from tests.support.services import serve, stop
 from tests.support.stack import Stack
 
@@ -23,10 +33,21 @@ def prefix_of(t: Topics) -> str:
     return t.events.name.removesuffix(".events")
 
 
+def start_risk(
+    stack: Stack, t: Topics, name: str = "", **env: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`ledger serve risk` on topics `t`, logging to var/log/test-<prefix>-risk[-name].log;
+    with a `name`, under the static membership `<prefix>-<name>`; `env` overrides settings.
+    Returns the process and its log."""
+    prefix = prefix_of(t)
+    member = {"LEDGER_RISK_INSTANCE_ID": f"{prefix}-{name}"} if name else {}
+    return serve("risk", stack, prefix, f"risk-{name}" if name else "risk", **(member | env))
+
+
 @asynccontextmanager
 async def risk_app(stack: Stack, t: Topics, **env: str) -> AsyncIterator[subprocess.Popen[bytes]]:
     """`ledger serve risk` on topics `t`, stopped with SIGTERM at the end."""
-    proc, _ = serve("risk", stack, prefix_of(t), "risk", **env)
+    proc, _ = start_risk(stack, t, **env)
     try:
         yield proc
     finally:
@@ -118,3 +139,86 @@ async def forget(stack: Stack, t: Topics) -> None:
             await asyncio.sleep(0.5)
     finally:
         await admin.close()
+
+
+def owned(log: Path) -> set[int] | None:
+    """The partitions a risk agent's log says it last owned (None: none yet)."""
+    found = re.findall(r"ledger\.risk: owns partitions \[([0-9, ]*)\]", log.read_text())
+    if not found:
+        return None
+    return {int(p) for p in found[-1].split(",") if p.strip()}
+
+
+async def judged(conn: asyncpg.Connection, t: Topics) -> int:
+    """The sum over contracts of the stream version judged (risk_progress)."""
+    return int(
+        await conn.fetchval(
+            "SELECT coalesce(sum(stream_version), 0) FROM risk_progress WHERE events_topic = $1",
+            t.events.name,
+        )
+    )
+
+
+def expected_alerts(events: Iterable[Event]) -> list[Alert]:
+    """Every alert the rules raise on `events` (each contract's in stream order), judged event
+    by event as the agent does, without the timer's watermark: `projections.risk.judge`."""
+    states: dict[str, RiskState] = {}
+    alerts: list[Alert] = []
+    for e in events:
+        raised, states[e.contract_id] = judge(states.get(e.contract_id), e)
+        alerts += raised
+    return alerts
+
+
+def squeezed_rounds(contract_ids: list[str], rounds: int, first: date) -> list[list[Event]]:
+    """A log that raises alerts all the way through, cut into `rounds` of 10 days each: every
+    contract signs and starts A-1 in round 0, and in every later round logs an answered
+    contact, absorbs a pay rise (RatesAdjusted: pay up 0.50, bill unchanged; a loss position
+    once the margin is gone) and asks for a raise its client will not pay for (RaiseRequested
+    with client_max_bill_rate at the bill rate, then declined). Each round's events in time
+    order; stream versions stamped per contract.
+
+    No contract is ever 30 days without a contact, so RELATIONSHIP_NEGLECT is due for none,
+    at any event time up to the end of the round after the one it was judged through: a
+    worker that judges round n only once every earlier round is judged has nothing to raise
+    on its timer. One that judged a contract it no longer owns does (its state stands still).
+    """
+    by_round: list[list[tuple[str, int, dict[str, Any]]]] = [[] for _ in range(rounds)]
+    for i, cid in enumerate(contract_ids):
+        start = first + timedelta(days=i % 3)
+        pay = Decimal("30.00")
+
+        def at(day: date, hour: int) -> str:
+            return f"{day.isoformat()}T{hour:02d}:00:00+00:00"
+
+        stream = [
+            example("ContractSigned", contract_id=cid, client_name=f"Squeeze {i}",
+                    start_date=start.isoformat(), end_date="2031-12-31", markup_floor_pct="20",
+                    burden_pct="12", msp_fee_pct=OMIT, min_assignment_weeks=OMIT,
+                    occurred_at=at(start, 8)),
+            example("AssignmentStarted", contract_id=cid, assignment_id="A-1",
+                    pay_rate=str(pay), bill_rate="37.50", hours_per_week="40", burden_pct=OMIT,
+                    start_date=start.isoformat(), expected_end_date="2031-12-31",
+                    occurred_at=at(start, 9)),
+            example("ClientContactLogged", contract_id=cid, responded=True,
+                    occurred_at=at(start, 10)),
+        ]  # fmt: skip
+        rows = [(0, s) for s in stream]
+        for r in range(1, rounds):
+            day = start + timedelta(days=10 * r)
+            pay += Decimal("0.50")
+            rows += [
+                (r, example("ClientContactLogged", contract_id=cid, responded=True,
+                            occurred_at=at(day, 8))),
+                (r, example("RatesAdjusted", contract_id=cid, assignment_id="A-1",
+                            pay_rate=str(pay), bill_rate="37.50",
+                            effective_date=day.isoformat(), occurred_at=at(day, 9))),
+                (r, example("RaiseRequested", contract_id=cid, raise_request_id=f"R-{r}",
+                            requested_pay_rate=str(pay + 1), client_max_bill_rate="37.50",
+                            occurred_at=at(day, 10))),
+                (r, example("RaiseDeclined", contract_id=cid, raise_request_id=f"R-{r}",
+                            occurred_at=at(day, 11))),
+            ]  # fmt: skip
+        for (r, _), event in zip(rows, stamped(s for _, s in rows), strict=True):
+            by_round[r].append((event.occurred_at.isoformat(), i, event))
+    return [[e for _, _, e in sorted(rnd, key=lambda x: (x[0], x[1]))] for rnd in by_round]

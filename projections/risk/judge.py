@@ -1,0 +1,24 @@
+"""One event judged: what the risk agent does with each event of a contract, as a pure step."""
+
+from __future__ import annotations
+
+from events.alerts import Alert
+from events.catalogue import EventBase
+from projections.risk.rules import evaluate, evaluate_timers
+from projections.risk.state import RiskState, evolve, record_timer_alerts
+
+
+def judge(before: RiskState | None, event: EventBase) -> tuple[list[Alert], RiskState]:
+    """The alerts `event` raises on the contract's state `before`, and the state after it.
+
+    The event rules at the event's own time; then the timer rules at the contract's latest
+    event time (same ids as the timer's, remembered in the state so that they are raised once).
+    Folding a contract's events through it gives every alert a lone agent raises for it, apart
+    from the timer's at a later watermark.
+    """
+    raised = evaluate(before, event, event.occurred_at)
+    state = evolve(before, event)
+    due = evaluate_timers(state, state.last_event_at)
+    if due:
+        state = record_timer_alerts(state, (a.alert_id for a in due))
+    return raised + due, state
