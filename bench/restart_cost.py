@@ -129,6 +129,7 @@ class Run:
         self.port = _free_port()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._ends: dict[int, int] | None = None
+        self.timeout_s = TIMEOUT_S
         (ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
 
     def env(self) -> dict[str, str]:
@@ -181,13 +182,13 @@ class Run:
             print(f"could not drop schemas of {self.schema}: {exc!r}", file=sys.stderr)
 
     async def until(self, name: str, check: Callable[[], Awaitable[bool]], every: float) -> None:
-        deadline = time.monotonic() + TIMEOUT_S
+        deadline = time.monotonic() + self.timeout_s
         while not await check():
             proc = self.procs.get(name)
             if proc is not None and proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with {proc.returncode}; see var/log")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{name} did not get there in {TIMEOUT_S} s")
+                raise TimeoutError(f"{name} did not get there in {self.timeout_s} s")
             await asyncio.sleep(every)
 
     async def timed_start(
@@ -372,6 +373,7 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
     contracts = args.contracts or max(1, n // 50)
     tag = uuid.uuid4().hex[:8]
     run = Run(bootstrap, server_dsn, tag)
+    run.timeout_s = args.timeout
     out: dict[str, Any] = {"n": n, "contracts": contracts}
     t0 = time.perf_counter()
     log = generate(n, contracts, args.seed, check=args.check)
@@ -548,6 +550,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--no-risk", action="store_true", help="leave out the risk agent (the slow part)"
+    )
+    ap.add_argument(
+        "--timeout", type=float, default=TIMEOUT_S, help="seconds a process may take to get there"
     )
     ap.add_argument(
         "--no-writer", action="store_true", help="leave out the writer (measured on its own)"
