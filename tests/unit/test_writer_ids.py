@@ -62,7 +62,7 @@ def test_the_filters_false_positive_rate_is_near_its_target() -> None:
     seen = _sealed(_uuids(rng, 40 * CHUNK))
     assert len(seen.filter.stages) == 4
     strangers = _uuids(rng, 20_000)
-    hits = sum(1 for event_id in strangers if next(seen.filter.chunks_for(event_id), None) is not None)
+    hits = sum(1 for e in strangers if next(seen.filter.chunks_for(e), None) is not None)
     assert 0.005 < hits / len(strangers) < 0.012
     # About 11-15 bits an id.
     bits = sum(len(stage) for stage in seen.filter.stages) * 8
