@@ -244,9 +244,10 @@ class SeenIds(Mapping[UUID, SeenEvent]):
         return ChunkRef(chunk, offset, self.refs[at + 8 : at + _REF])
 
     def last_offset(self) -> int | None:
-        """The largest offset of a written chunk, if any."""
+        """The offset of the last written chunk, if any: the largest, as chunks are written in
+        order to one partition."""
         chunks = self.written_chunks
-        return max(self.ref(k).offset for k in range(chunks)) if chunks else None
+        return self.ref(chunks - 1).offset if chunks else None
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -188,8 +188,14 @@ class Writer:
                     state, events_before = decode_state(latest.popitem()[1] or b"")
                     states[state.contract_id] = state
                     start = max(start, events_before)
-                    referenced = max(referenced, state.seen.last_offset() or -1)
-                ids_end = await asyncio.wait_for(self._ids.end(partition), self.kafka_timeout_s)
+                    last = state.seen.last_offset()
+                    if last is not None:
+                        referenced = max(referenced, last)
+                ids_end = (
+                    await asyncio.wait_for(self._ids.end(partition), self.kafka_timeout_s)
+                    if referenced >= 0
+                    else 0
+                )
                 if referenced >= ids_end:
                     # The ids topic lost (deleted, recreated): checked once here, and again
                     # chunk by chunk (key, digest) when read.
@@ -198,7 +204,7 @@ class Writer:
                         f"ids topic ends at {ids_end}"
                     )
         except ValueError:
-            log.warning("partition %d: the state topic is unreadable; folding the log",
+            log.warning("partition %d: the stored state is unreadable or lost; folding the log",
                         partition, exc_info=True)  # fmt: skip
             states, start = {}, None
         latest.clear()
