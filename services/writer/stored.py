@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Final, Literal
+from collections.abc import Callable
+from typing import Annotated, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -47,6 +48,9 @@ PARTITION_KEY: Final = b"#partition"
 """The key of the partition's completeness record: `#` is never in a contract id."""
 
 _Offset = Annotated[int, Field(ge=0)]
+A = TypeVar("A")
+S = TypeVar("S")
+T = TypeVar("T")
 
 
 class _Stored(BaseModel):
@@ -149,11 +153,24 @@ def decode_state(data: bytes) -> tuple[ContractState, int]:
         client_name=stored.client_name,
         terminated=stored.terminated,
         assignments=stored.assignments,
-        negotiations={k: NegotiationState(a, s) for k, (a, s) in stored.negotiations.items()},
-        raise_requests={k: RaiseRequestState(a, s) for k, (a, s) in stored.raise_requests.items()},
+        negotiations=_shared(NegotiationState, stored.negotiations),
+        raise_requests=_shared(RaiseRequestState, stored.raise_requests),
         seen=seen,
     )
     return state, stored.events_before
+
+
+def _shared(make: Callable[[A, S], T], stored: dict[str, tuple[A, S]]) -> dict[str, T]:
+    """`stored` with each value made once per distinct value: a long history's many closed
+    negotiations and decided requests of one assignment share one (immutable) object."""
+    made: dict[tuple[A, S], T] = {}
+    out: dict[str, T] = {}
+    for key, value in stored.items():
+        one = made.get(value)
+        if one is None:
+            one = made[value] = make(*value)
+        out[key] = one
+    return out
 
 
 def chunk_key(contract_id: str, chunk: int) -> bytes:
