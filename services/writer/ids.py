@@ -35,7 +35,7 @@ _ID: Final = 16
 _HASH: Final = 32
 ENTRY: Final = _ID + _HASH
 """Bytes of one packed entry: the event id, then the sha256 of its content."""
-_REF: Final = 16
+REF: Final = 16
 """Bytes of one written chunk's reference: its offset (8, big-endian), its digest (8)."""
 _DIGEST: Final = 8
 
@@ -223,7 +223,7 @@ class SeenIds(Mapping[UUID, SeenEvent]):
     def restore(cls, open: bytes, refs: bytes, stages: Sequence[bytes], count: int) -> SeenIds:
         """The ids of a contract at version `count` as a head stores them; ValueError if the
         parts do not fit together."""
-        chunks, odd = divmod(len(refs), _REF)
+        chunks, odd = divmod(len(refs), REF)
         if len(open) % ENTRY or odd or len(open) // ENTRY >= CHUNK:
             raise ValueError(f"{len(open)} open bytes and {len(refs)} ref bytes are no ids")
         if chunks * CHUNK + len(open) // ENTRY != count:
@@ -232,16 +232,16 @@ class SeenIds(Mapping[UUID, SeenEvent]):
 
     @property
     def written_chunks(self) -> int:
-        return len(self.refs) // _REF
+        return len(self.refs) // REF
 
     @property
     def sealed_chunks(self) -> int:
         return self.written_chunks + len(self.pending)
 
     def ref(self, chunk: int) -> ChunkRef:
-        at = chunk * _REF
+        at = chunk * REF
         offset = int.from_bytes(self.refs[at : at + 8], "big")
-        return ChunkRef(chunk, offset, self.refs[at + 8 : at + _REF])
+        return ChunkRef(chunk, offset, self.refs[at + 8 : at + REF])
 
     def last_offset(self) -> int | None:
         """The offset of the last written chunk, if any: the largest, as chunks are written in
@@ -344,6 +344,7 @@ class SeenIds(Mapping[UUID, SeenEvent]):
 __all__ = [
     "CHUNK",
     "ENTRY",
+    "REF",
     "ChunkRef",
     "ChunksNeeded",
     "IdFilter",

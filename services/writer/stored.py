@@ -27,12 +27,13 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from events.catalogue import AssignmentStatus
-from services.writer.ids import CHUNK, ENTRY, ChunkRef, SeenIds, chunk_digest
+from services.writer.ids import CHUNK, ENTRY, REF, ChunkRef, SeenIds, chunk_digest
 from services.writer.state import (
     ContractState,
     NegotiationState,
@@ -130,6 +131,39 @@ def encode_state(state: ContractState, events_before: int) -> bytes:
     return stored.__pydantic_serializer__.to_json(stored)
 
 
+class _Peek(BaseModel):
+    """What a takeover needs of a head before the contract is asked about."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    v: Literal[2]
+    events_before: _Offset
+    contract_id: str
+    chunks: str
+
+
+@dataclass(frozen=True, slots=True)
+class Peek:
+    contract_id: str
+    events_before: int
+    last_chunk_offset: int | None
+    """The offset of the contract's last written id chunk (the largest), if any."""
+
+
+def peek_state(data: bytes) -> Peek:
+    """The few fields a takeover needs of a head, without decoding the rest (`decode_state`
+    does that when the contract is first asked about); ValueError if unreadable."""
+    try:
+        peek = _Peek.model_validate_json(data)
+    except ValidationError as exc:
+        raise ValueError(f"unreadable writer state record: {exc}") from exc
+    refs = _unb64(peek.chunks)
+    if len(refs) % REF:
+        raise ValueError(f"unreadable writer state record: {len(refs)} bytes of chunk refs")
+    last = int.from_bytes(refs[-REF : -REF + 8], "big") if refs else None
+    return Peek(peek.contract_id, peek.events_before, last)
+
+
 def decode_state(data: bytes) -> tuple[ContractState, int]:
     """The state and its `events_before`; ValueError if unreadable."""
     try:
@@ -216,6 +250,7 @@ def decode_complete(data: bytes) -> int:
 __all__ = [
     "FORMAT",
     "PARTITION_KEY",
+    "Peek",
     "chunk_key",
     "decode_chunk",
     "decode_complete",
@@ -223,4 +258,5 @@ __all__ = [
     "encode_chunk",
     "encode_complete",
     "encode_state",
+    "peek_state",
 ]

@@ -70,6 +70,7 @@ from services.writer.stored import (
     encode_chunk,
     encode_complete,
     encode_state,
+    peek_state,
 )
 
 log = logging.getLogger("ledger.writer")
@@ -93,9 +94,23 @@ class OwnedPartition:
     states: dict[str, ContractState] = field(default_factory=dict)
     events_before: int = 0
     """Every committed event of the partition before this offset is in the state topic."""
+    stored: dict[str, bytes] = field(default_factory=dict)
+    """The state records read at takeover of the contracts not asked about since: decoded
+    (into `states`) when first asked about."""
     chunks: OrderedDict[int, bytes] = field(default_factory=OrderedDict)
     """The bytes of written id chunks read lately, by offset in the ids topic (checked
     against the digests of the states referencing them); the least recently used dropped."""
+
+    def state(self, contract_id: str) -> ContractState | None:
+        """The contract's state (None: never signed), its record decoded on first ask;
+        StateLost if it cannot be."""
+        data = self.stored.pop(contract_id, None)
+        if data is not None:
+            try:
+                self.states[contract_id] = decode_state(data)[0]
+            except ValueError as exc:
+                raise StateLost(f"the state record of {contract_id}: {exc}") from exc
+        return self.states.get(contract_id)
 
     def keep(self, offset: int, ids: bytes) -> None:
         self.chunks[offset] = ids
@@ -152,19 +167,23 @@ class Writer:
         try:
             # InitProducerId: fences the previous owner, aborts its transaction.
             await asyncio.wait_for(producer.start(), self.kafka_timeout_s)
-            states, events_before = await self._load(producer, partition)
+            states, stored, events_before = await self._load(producer, partition)
         except BaseException:
             await self._stop_producer(producer)
             raise
-        self.owned[partition] = OwnedPartition(partition, producer, states, events_before)
+        self.owned[partition] = OwnedPartition(
+            partition, producer, states, events_before, stored=stored
+        )
 
     async def _load(
         self, producer: AIOKafkaProducer, partition: int
-    ) -> tuple[dict[str, ContractState], int]:
-        """The states of the partition's contracts, and the events offset before which they
-        reflect every event: from the state topic, with the events it does not reflect yet
-        folded on top; from the whole log when its states were never written (then written, in
-        one transaction, so the next takeover is quick)."""
+    ) -> tuple[dict[str, ContractState], dict[str, bytes], int]:
+        """The states of the partition's contracts (decoded, or their records not decoded yet),
+        and the events offset before which they reflect every event: from the state topic, with
+        the events it does not reflect yet folded on top; from the whole log when its states
+        were never written (then written, in one transaction, so the next takeover is quick).
+        A record is only peeked at here (its `events_before`, its last id chunk): decoding it
+        waits until its contract is asked about, so a takeover's cost is the records' bytes."""
         started = time.monotonic()
         latest: dict[bytes, bytes | None] = {}  # the newest record of each key, decoded last
         if partition not in self._lost:
@@ -175,6 +194,7 @@ class Writer:
                     latest[record.key] = record.value
         records = len(latest)
         states: dict[str, ContractState] = {}
+        stored: dict[str, bytes] = {}
         start: int | None = None  # None: no complete states, the whole log is folded
         try:
             complete = latest.pop(PARTITION_KEY, None)
@@ -185,12 +205,14 @@ class Writer:
                 start = decode_complete(complete)
                 referenced = -1  # the last id chunk offset a state references
                 while latest:
-                    state, events_before = decode_state(latest.popitem()[1] or b"")
-                    states[state.contract_id] = state
-                    start = max(start, events_before)
-                    last = state.seen.last_offset()
-                    if last is not None:
-                        referenced = max(referenced, last)
+                    key, data = latest.popitem()
+                    peek = peek_state(data or b"")
+                    if key != peek.contract_id.encode():
+                        raise ValueError(f"the state of {peek.contract_id} keyed {key!r}")
+                    stored[peek.contract_id] = data or b""
+                    start = max(start, peek.events_before)
+                    if peek.last_chunk_offset is not None:
+                        referenced = max(referenced, peek.last_chunk_offset)
                 ids_end = (
                     await asyncio.wait_for(self._ids.end(partition), self.kafka_timeout_s)
                     if referenced >= 0
@@ -206,17 +228,17 @@ class Writer:
         except ValueError:
             log.warning("partition %d: the stored state is unreadable or lost; folding the log",
                         partition, exc_info=True)  # fmt: skip
-            states, start = {}, None
+            states, stored, start = {}, {}, None
         latest.clear()
         try:
-            changed, end = await self._fold_on(states, partition, start or 0)
+            changed, end = await self._fold_on(states, stored, partition, start or 0)
         except ValueError:
             if start is None:
                 raise  # the log itself is corrupt: nothing to fall back on
             log.warning("partition %d: the state topic does not match the log; folding the log",
                         partition, exc_info=True)  # fmt: skip
-            states, start = {}, None
-            changed, end = await self._fold_on(states, partition, 0)
+            states, stored, start = {}, {}, None
+            changed, end = await self._fold_on(states, stored, partition, 0)
         if start is None or changed:
             written = await self._write_states(
                 producer, partition, changed, end, complete=start is None
@@ -225,15 +247,20 @@ class Writer:
         self._lost.discard(partition)
         log.info(
             "partition %d: %d contracts from %d state records, %d folded from the log, in %.2f s",
-            partition, len(states), records, len(changed), time.monotonic() - started,
+            partition, len(states) + len(stored), records, len(changed), time.monotonic() - started,
         )  # fmt: skip
-        return states, end
+        return states, stored, end
 
     async def _fold_on(
-        self, states: dict[str, ContractState], partition: int, start: int
+        self,
+        states: dict[str, ContractState],
+        stored: dict[str, bytes],
+        partition: int,
+        start: int,
     ) -> tuple[dict[str, ContractState], int]:
-        """Fold the partition's events from offset `start` into `states`, skipping those a
-        state reflects already; the states changed, and the offset after the last event read."""
+        """Fold the partition's events from offset `start` into `states` (a contract's record
+        in `stored` decoded into it first), skipping those a state reflects already; the states
+        changed, and the offset after the last event read."""
         changed: dict[str, ContractState] = {}
         end = start
         async for record in read_partition(
@@ -243,6 +270,9 @@ class Writer:
             if not record.value:
                 continue
             event = decode_event(record.value)
+            data = stored.pop(event.contract_id, None)
+            if data is not None:
+                states[event.contract_id] = decode_state(data)[0]
             before = states.get(event.contract_id)
             version = event.stream_version
             if before is not None and version is not None and version <= before.version:
@@ -420,7 +450,7 @@ class Writer:
                     sends.append(await self._dead_letter(producer, record, exc))
                     continue
                 cid = submission.event.contract_id
-                state = updated.get(cid) or owned.states.get(cid)
+                state = updated.get(cid) or owned.state(cid)
                 fetched: Mapping[int, bytes] = owned.chunks
                 if state is not None:
                     fetched = await self._chunks_for(owned, state, submission.event.event_id)

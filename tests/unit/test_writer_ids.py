@@ -19,11 +19,13 @@ from services.writer.decide import decide
 from services.writer.ids import CHUNK, ChunksNeeded, IdFilter, SeenIds, entry
 from services.writer.state import ContractState, content_hash, evolve
 from services.writer.stored import (
+    Peek,
     chunk_key,
     decode_chunk,
     decode_state,
     encode_chunk,
     encode_state,
+    peek_state,
 )
 from tests.support.histories import REALISTIC, Generator
 
@@ -110,6 +112,9 @@ def test_a_head_and_its_chunks_round_trip() -> None:
     assert state.seen.written_chunks == 5 and not state.seen.pending
     taken, events_before = decode_state(encode_state(state, 99))
     assert (taken, events_before) == (state, 99)
+    # What a takeover reads of it before the contract is asked about.
+    last = max(state.seen.ref(k).offset for k in range(5))
+    assert peek_state(encode_state(state, 99)) == Peek(state.contract_id, 99, last)
     assert taken == _fold_and_write(log, {})  # equal to the folded state, chunks held or not
     assert len(encode_state(state, 99)) < 5_000  # 17 ids inline; 320 in chunks
     for k in range(5):

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from events.catalogue import Event
 from services.writer.state import evolve, fold
-from services.writer.stored import decode_complete, decode_state, encode_complete, encode_state
+from services.writer.stored import (
+    decode_complete,
+    decode_state,
+    encode_complete,
+    encode_state,
+    peek_state,
+)
 from tests.support.histories import histories, history
 
 
@@ -50,6 +56,8 @@ def test_a_format_1_record_every_id_inline_is_refused() -> None:
     record |= {"v": 1, "seen": [[str(uuid.uuid4()), "ab" * 32, 1]]}
     with pytest.raises(ValueError, match="unreadable"):
         decode_state(json.dumps(record).encode())
+    with pytest.raises(ValueError, match="unreadable"):
+        peek_state(json.dumps(record).encode())
 
 
 def test_ids_that_do_not_add_up_to_the_version_are_refused() -> None:
@@ -73,6 +81,8 @@ def test_an_unreadable_record_is_refused(data: bytes) -> None:
         decode_complete(data)
     with pytest.raises(ValueError, match="unreadable"):
         decode_state(data)
+    with pytest.raises(ValueError, match="unreadable"):
+        peek_state(data)
 
 
 def _one_contract() -> list[Event]:
