@@ -81,7 +81,7 @@ class OffsetReader:
         self.topic = topic
         self.consumer: AIOKafkaConsumer | None = None
 
-    async def _tp(self, partition: int) -> tuple[AIOKafkaConsumer, TopicPartition]:
+    async def _started(self) -> AIOKafkaConsumer:
         if self.consumer is None:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.bootstrap,
@@ -97,32 +97,41 @@ class OffsetReader:
                 await consumer.stop()
                 raise
             self.consumer = consumer
-        tp = TopicPartition(self.topic, partition)
-        if self.consumer.assignment() != {tp}:
-            self.consumer.assign([tp])
-        return self.consumer, tp
+        return self.consumer
 
     async def end(self, partition: int) -> int:
         """The partition's last stable offset: every committed record is before it."""
-        consumer, tp = await self._tp(partition)
-        return (await end_offsets(consumer, [tp]))[partition]
+        consumer = await self._started()
+        return (await end_offsets(consumer, [TopicPartition(self.topic, partition)]))[partition]
 
     async def read(self, partition: int, offsets: Iterable[int]) -> dict[int, ConsumerRecord]:
         """The committed records at `offsets` of `partition`, by offset; an offset holding none
         (past the end, no longer kept, an aborted or a control record) is left out."""
-        consumer, tp = await self._tp(partition)
+        consumer = await self._started()
+        tp = TopicPartition(self.topic, partition)
+        if consumer.assignment() != {tp}:
+            consumer.assign([tp])
+            # Fetched only while read: an assigned partition is otherwise fetched ahead in the
+            # background, records nobody asked for.
+            consumer.pause(tp)
         wanted = set(offsets)
         end = (await end_offsets(consumer, [tp]))[partition]
         found: dict[int, ConsumerRecord] = {}
-        for offset in sorted(wanted):
-            if offset in found or offset >= end:
-                continue
-            consumer.seek(tp, offset)
-            while await consumer.position(tp) <= offset:
-                batch = await consumer.getmany(tp, timeout_ms=50, max_records=64)
-                for record in batch.get(tp, []):
-                    if record.offset in wanted:
-                        found.setdefault(record.offset, record)
+        try:
+            for offset in sorted(wanted):
+                if offset in found or offset >= end:
+                    continue
+                consumer.seek(tp, offset)
+                consumer.resume(tp)
+                while await consumer.position(tp) <= offset:
+                    batch = await consumer.getmany(tp, timeout_ms=50, max_records=64)
+                    for record in batch.get(tp, []):
+                        if record.offset in wanted:
+                            found.setdefault(record.offset, record)
+                consumer.pause(tp)
+        finally:
+            if tp in consumer.assignment():
+                consumer.pause(tp)
         return found
 
     async def stop(self) -> None:
