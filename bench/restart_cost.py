@@ -400,6 +400,8 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
                 print(f"  {label}: verdict after {fig}")
         finally:
             await verdicts.stop()
+        if args.writer_only:
+            return out
 
         async with db.connection(run.dsn) as conn:
             # -- projector -------------------------------------------------------------------
@@ -558,6 +560,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-writer", action="store_true", help="leave out the writer (measured on its own)"
     )
     ap.add_argument("--check", action="store_true", help="check every event with the writer")
+    ap.add_argument(
+        "--writer-only", action="store_true", help="measure the writer alone (then clean up)"
+    )
     return ap.parse_args(argv)
 
 

@@ -2,8 +2,9 @@
 
 Every topic is keyed by `contract_id`, so one contract's messages are totally ordered within
 one partition. The writer for partition n of submissions owns partition n of events, hence the
-two must have the same partition count, and so must the writer's state topic: partition n of
-`writer-state` holds the latest state of every contract of partition n of events.
+two must have the same partition count, and so must the writer's state and ids topics:
+partition n of `writer-state` holds the latest state of every contract of partition n of
+events, and partition n of `writer-ids` the sealed chunks of their event ids.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ class Topics:
     """The writer's state of each contract, latest record per contract (compacted): written in
     the transactions that append the events, it spares a writer taking a partition the fold of
     the whole log. Derived, never the truth: lost, it is folded again from the events."""
+    writer_ids: TopicSpec
+    """The older event ids of each contract, in sealed chunks of 64 (one record each, unique
+    key `<contract_id>#<k>`) that the state records reference by offset: a takeover does not
+    read them; an idempotency lookup does, when the state's filter says it may need one.
+    Derived like the state topic, and folded again from the events with it."""
 
     def all(self) -> list[TopicSpec]:
         return [
@@ -72,6 +78,7 @@ class Topics:
             self.alerts,
             self.dead_letters,
             self.writer_state,
+            self.writer_ids,
         ]
 
 
@@ -91,15 +98,10 @@ def topics(prefix: str = "ledger") -> Topics:
             key=CONTRACT_KEY,
         )
 
-    return Topics(
-        submissions=spec("submissions", CONTRACT_PARTITIONS, 7 * _DAY_MS),
-        verdicts=spec("verdicts", CONTRACT_PARTITIONS, 1 * _DAY_MS),
-        # The log of record: never expires, never compacted.
-        events=spec("events", CONTRACT_PARTITIONS, FOREVER),
-        alerts=spec("alerts", CONTRACT_PARTITIONS, FOREVER),
-        dead_letters=spec("dead-letters", 1, 30 * _DAY_MS),
-        writer_state=TopicSpec(
-            name=f"{prefix}.writer-state",
+    def derived(suffix: str, max_message_bytes: int) -> TopicSpec:
+        """A compacted topic of the writer's, co-partitioned with the events, never expiring."""
+        return TopicSpec(
+            name=f"{prefix}.{suffix}",
             partitions=CONTRACT_PARTITIONS,
             retention_ms=FOREVER,
             cleanup_policy="compact",
@@ -110,10 +112,21 @@ def topics(prefix: str = "ledger") -> Topics:
                 ("segment.ms", str(60 * 60 * 1000)),
                 ("min.cleanable.dirty.ratio", "0.1"),
             ),
-            # A contract's record lists every event_id it accepted (~110 bytes each): 16 MiB
-            # holds some 150,000 events of one contract.
-            max_message_bytes=16 * 1024 * 1024,
-        ),
+            max_message_bytes=max_message_bytes,
+        )
+
+    return Topics(
+        submissions=spec("submissions", CONTRACT_PARTITIONS, 7 * _DAY_MS),
+        verdicts=spec("verdicts", CONTRACT_PARTITIONS, 1 * _DAY_MS),
+        # The log of record: never expires, never compacted.
+        events=spec("events", CONTRACT_PARTITIONS, FOREVER),
+        alerts=spec("alerts", CONTRACT_PARTITIONS, FOREVER),
+        dead_letters=spec("dead-letters", 1, 30 * _DAY_MS),
+        # A contract's record holds its live state (assignments, negotiations, raise requests:
+        # these grow with its history, slowly) and a few KiB of event ids: 16 MiB is ample.
+        writer_state=derived("writer-state", 16 * 1024 * 1024),
+        # A chunk of 64 ids is about 4.3 KB.
+        writer_ids=derived("writer-ids", 1024 * 1024),
     )
 
 

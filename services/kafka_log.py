@@ -1,10 +1,11 @@
 """The Kafka log read and written off the hot paths, once for every process: end offsets, one
-partition's committed events, and the dead-letter record of what cannot be processed."""
+partition's committed events, committed records read by offset, and the dead-letter record of
+what cannot be processed."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
@@ -68,6 +69,75 @@ async def read_partition(
                     yield record
     finally:
         await consumer.stop()
+
+
+class OffsetReader:
+    """Committed records of one topic read by their offsets, through one consumer kept open
+    (no group, nothing committed): for the rare reads of records a process remembers by offset.
+    Not safe for concurrent use; `stop` when done."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.consumer: AIOKafkaConsumer | None = None
+
+    async def _started(self) -> AIOKafkaConsumer:
+        if self.consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                enable_auto_commit=False,
+                isolation_level="read_committed",
+                # An offset no longer kept (compacted, the topic recreated) moves to the
+                # earliest: the record wanted is then simply not found.
+                auto_offset_reset="earliest",
+            )
+            try:
+                await consumer.start()
+            except BaseException:
+                await consumer.stop()
+                raise
+            self.consumer = consumer
+        return self.consumer
+
+    async def end(self, partition: int) -> int:
+        """The partition's last stable offset: every committed record is before it."""
+        consumer = await self._started()
+        return (await end_offsets(consumer, [TopicPartition(self.topic, partition)]))[partition]
+
+    async def read(self, partition: int, offsets: Iterable[int]) -> dict[int, ConsumerRecord]:
+        """The committed records at `offsets` of `partition`, by offset; an offset holding none
+        (past the end, no longer kept, an aborted or a control record) is left out."""
+        consumer = await self._started()
+        tp = TopicPartition(self.topic, partition)
+        if consumer.assignment() != {tp}:
+            consumer.assign([tp])
+            # Fetched only while read: an assigned partition is otherwise fetched ahead in the
+            # background, records nobody asked for.
+            consumer.pause(tp)
+        wanted = set(offsets)
+        end = (await end_offsets(consumer, [tp]))[partition]
+        found: dict[int, ConsumerRecord] = {}
+        try:
+            for offset in sorted(wanted):
+                if offset in found or offset >= end:
+                    continue
+                consumer.seek(tp, offset)
+                consumer.resume(tp)
+                while await consumer.position(tp) <= offset:
+                    batch = await consumer.getmany(tp, timeout_ms=50, max_records=64)
+                    for record in batch.get(tp, []):
+                        if record.offset in wanted:
+                            found.setdefault(record.offset, record)
+                consumer.pause(tp)
+        finally:
+            if tp in consumer.assignment():
+                consumer.pause(tp)
+        return found
+
+    async def stop(self) -> None:
+        consumer, self.consumer = self.consumer, None
+        if consumer is not None:
+            await consumer.stop()
 
 
 async def read_partition_events(

@@ -5,11 +5,14 @@ publishing the verdict are the caller's job.
 
 Idempotency is per contract stream: an `event_id` is remembered in the state of the contract
 it was accepted on, because a writer owns partitions of contracts, not the world. The same
-`event_id` sent for another contract is judged on its own there.
+`event_id` sent for another contract is judged on its own there. Older ids of a long stream are
+in sealed chunks the state only references (`ids.py`): the caller passes the bytes of those it
+fetched (`SeenIds.wanted` says which), and `decide` raises `ChunksNeeded` rather than guess.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import singledispatch
@@ -41,6 +44,7 @@ from events.messages import (
     Submitter,
     Verdict,
 )
+from services.writer.ids import EMPTY
 from services.writer.state import ContractState, content_hash
 
 _RELATIONSHIP_EVENTS: Final = ", ".join(sorted(RELATIONSHIP_EVENT_TYPES))
@@ -59,9 +63,15 @@ class _Refused:
     message: str
 
 
-def decide(state: ContractState | None, submission: Submission, now: datetime) -> Decision:
+def decide(
+    state: ContractState | None,
+    submission: Submission,
+    now: datetime,
+    fetched: Mapping[int, bytes] = EMPTY,
+) -> Decision:
     """Accept, recognise as a duplicate, or refuse `submission` given its contract's `state`
-    (None: never signed). `now` is the verdict's `decided_at`.
+    (None: never signed). `now` is the verdict's `decided_at`; `fetched`, the bytes of the
+    state's written id chunks the caller read, by offset.
 
     Checks run in a fixed order and the first that applies answers: the contract exists and
     the submitter may write to it, the event is not a redelivery, the stream is where the
@@ -82,7 +92,7 @@ def decide(state: ContractState | None, submission: Submission, now: datetime) -
     if refused is not None:
         return _refuse(submission, refused, now)
 
-    seen = state.seen.get(event.event_id)
+    seen = state.seen.lookup(event.event_id, fetched)
     if seen is not None:
         if seen.content_hash == content_hash(event):
             return _duplicate(submission, seen.stream_version, now)

@@ -3,12 +3,12 @@
 It holds just what the writer's checks need: who manages the contract, whether it is
 terminated, which assignments, negotiations (with the assignment each is about) and raise
 requests exist and in which status, and the `event_id` of every accepted event with a hash of
-its content (idempotency).
+its content (idempotency: `SeenIds`, whose older ids live in sealed chunks, see `ids.py`).
 
 A writer reads these states from its state topic (`stored.py`), but folds the events topic
 when that topic lacks them (an old log, the topic lost), so folding must stay linear in the
 number of events. A naive frozen state copies
-its maps on each event, and `seen` grows with every event: O(n²). Here the successive states
+its maps on each event: O(n²). Here the successive states
 of one contract share one append-only `_Timeline` of writes, and each state reads its maps as
 of its own version through `_MapView`; evolving the newest state appends in O(1), and every
 older state still reads exactly what it held. Evolving an older state again (a branch) copies
@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from functools import singledispatch
 from itertools import islice
 from typing import Final, Generic, Literal, TypeVar, cast, overload
-from uuid import UUID
 
 from events.catalogue import (
     STAMPED_FIELDS,
@@ -45,6 +44,7 @@ from events.catalogue import (
     RaiseDeclined,
     RaiseRequested,
 )
+from services.writer.ids import ChunksNeeded, SeenEvent, SeenIds
 
 NegotiationStatus = Literal["open", "closed"]
 RaiseRequestStatus = Literal["open", "decided"]
@@ -67,14 +67,6 @@ class NegotiationState:
 class RaiseRequestState:
     assignment_id: str
     status: RaiseRequestStatus
-
-
-@dataclass(frozen=True, slots=True)
-class SeenEvent:
-    """An accepted event, remembered so that its redelivery is answered, not appended."""
-
-    content_hash: str
-    stream_version: int
 
 
 def content_hash(event: EventBase) -> str:
@@ -101,7 +93,7 @@ class _History(Generic[K, V]):
 
     def __init__(self) -> None:
         self._last: dict[K, tuple[int, V]] = {}
-        # Most keys are written once (every `seen` entry, most assignments): only keys written
+        # Most keys are written once (most assignments): only keys written
         # again keep a list of what they held before.
         self._earlier: dict[K, list[tuple[int, V]]] = {}
         self._keys: list[K] = []
@@ -175,14 +167,13 @@ class _Timeline:
     """The writes of one chain of states of one contract; `head` is the newest state's version,
     the only one allowed to append."""
 
-    __slots__ = ("assignments", "head", "negotiations", "raise_requests", "seen")
+    __slots__ = ("assignments", "head", "negotiations", "raise_requests")
 
     def __init__(self, head: int) -> None:
         self.head = head
         self.assignments: _History[str, AssignmentStatus] = _History()
         self.negotiations: _History[str, NegotiationState] = _History()
         self.raise_requests: _History[str, RaiseRequestState] = _History()
-        self.seen: _History[UUID, SeenEvent] = _History()
 
     @classmethod
     def copied_from(cls, state: ContractState) -> _Timeline:
@@ -194,8 +185,6 @@ class _Timeline:
             timeline.negotiations.write(version, negotiation_id, negotiation)
         for raise_request_id, request in state.raise_requests.items():
             timeline.raise_requests.write(version, raise_request_id, request)
-        for event_id, seen in state.seen.items():
-            timeline.seen.write(version, event_id, seen)
         return timeline
 
 
@@ -218,11 +207,11 @@ class ContractState:
     assignments: Mapping[str, AssignmentStatus] = field(default_factory=dict)
     negotiations: Mapping[str, NegotiationState] = field(default_factory=dict)
     raise_requests: Mapping[str, RaiseRequestState] = field(default_factory=dict)
-    seen: Mapping[UUID, SeenEvent] = field(default_factory=dict)
+    seen: SeenIds = field(default_factory=SeenIds)
     """Every accepted `event_id` of this contract's stream, and what it said."""
 
     def _appendable_timeline(self) -> _Timeline | None:
-        maps = (self.assignments, self.negotiations, self.raise_requests, self.seen)
+        maps = (self.assignments, self.negotiations, self.raise_requests)
         first = maps[0]
         if not isinstance(first, _MapView):
             return None
@@ -342,7 +331,12 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
             f"contract {state.contract_id} signed again by {event.event_id} at version "
             f"{expected}: the log is corrupt"
         )
-    seen = state.seen.get(event.event_id)
+    try:
+        seen = state.seen.get(event.event_id)
+    except ChunksNeeded:
+        # Only a written chunk could tell, and a fold does no I/O: the writer checked this id
+        # before appending it.
+        seen = None
     if seen is not None:
         raise ValueError(
             f"event {event.event_id} of contract {state.contract_id} appended twice, as "
@@ -353,7 +347,6 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
     step = _Step(state, timeline, expected, state.client_name, state.terminated)
     # Nothing below raises: a half-applied event would be seen by every later state.
     _apply(event, step)
-    timeline.seen.write(expected, event.event_id, SeenEvent(content_hash(event), expected))
     timeline.head = expected
     return ContractState(
         contract_id=state.contract_id,
@@ -365,13 +358,12 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
         assignments=_MapView(timeline, timeline.assignments, expected),
         negotiations=_MapView(timeline, timeline.negotiations, expected),
         raise_requests=_MapView(timeline, timeline.raise_requests, expected),
-        seen=_MapView(timeline, timeline.seen, expected),
+        seen=state.seen.added(event.event_id, content_hash(event)),
     )
 
 
 def _signed(event: ContractSigned, version: int) -> ContractState:
     timeline = _Timeline(version)
-    timeline.seen.write(version, event.event_id, SeenEvent(content_hash(event), version))
     return ContractState(
         contract_id=event.contract_id,
         version=version,
@@ -382,7 +374,7 @@ def _signed(event: ContractSigned, version: int) -> ContractState:
         assignments=_MapView(timeline, timeline.assignments, version),
         negotiations=_MapView(timeline, timeline.negotiations, version),
         raise_requests=_MapView(timeline, timeline.raise_requests, version),
-        seen=_MapView(timeline, timeline.seen, version),
+        seen=SeenIds().added(event.event_id, content_hash(event)),
     )
 
 
@@ -402,6 +394,7 @@ __all__ = [
     "RaiseRequestState",
     "RaiseRequestStatus",
     "SeenEvent",
+    "SeenIds",
     "content_hash",
     "evolve",
     "fold",

@@ -17,6 +17,14 @@ or the topic lost) is folded from the events topic, and its states written once.
 the only truth. One transactional id per input partition keeps a zombie of another writer
 instance from appending after a rebalance.
 
+A state record holds only a contract's newest event ids: older ones are sealed, 64 at a time,
+into records of the ids topic (same transaction, same partition number) that the state
+references by offset, with a Bloom filter over them (`ids.py`). A takeover reads the state
+topic alone. A submission whose id the filter may have seen (a redelivery, or about 1 % of new
+ids of long streams) has those chunks fetched by offset (a small cache keeps them) before
+`decide`; a chunk gone or not what its state says makes the partition fold the log again,
+never answer from a guess.
+
 aiokafka's transactional producer is used rather than Faust's exactly-once mode, whose open
 bugs (faust-streaming/faust#323, #517, #177) are duplicates after a rebalance and writes
 outside the transaction: exactly what this process exists to prevent.
@@ -32,11 +40,14 @@ thus re-takes its partitions (fenced, state re-read) and carries on.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
+from collections import ChainMap, OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -47,20 +58,31 @@ from events.messages import decode_submission, encode_verdict
 from events.serialization import decode_event, encode_event
 from events.topics import Topics
 from services import watchdog
-from services.kafka_log import dead_letter, read_partition
+from services.kafka_log import OffsetReader, dead_letter, read_partition
 from services.writer.decide import decide
 from services.writer.state import ContractState, evolve
 from services.writer.stored import (
     PARTITION_KEY,
+    chunk_key,
+    decode_chunk,
     decode_complete,
     decode_state,
+    encode_chunk,
     encode_complete,
     encode_state,
+    peek_state,
 )
 
 log = logging.getLogger("ledger.writer")
 
 _KAFKA_MAX_REQUEST_SIZE = 1024 * 1024  # aiokafka's default
+CHUNK_CACHE = 256
+"""Fetched (or just written) id chunks kept per partition, about 4 KB each."""
+
+
+class StateLost(Exception):
+    """A partition's stored state references id chunks that are not there as it says: the
+    partition is folded from the log again."""
 
 
 @dataclass
@@ -72,6 +94,29 @@ class OwnedPartition:
     states: dict[str, ContractState] = field(default_factory=dict)
     events_before: int = 0
     """Every committed event of the partition before this offset is in the state topic."""
+    stored: dict[str, bytes] = field(default_factory=dict)
+    """The state records read at takeover of the contracts not asked about since: decoded
+    (into `states`) when first asked about."""
+    chunks: OrderedDict[int, bytes] = field(default_factory=OrderedDict)
+    """The bytes of written id chunks read lately, by offset in the ids topic (checked
+    against the digests of the states referencing them); the least recently used dropped."""
+
+    def state(self, contract_id: str) -> ContractState | None:
+        """The contract's state (None: never signed), its record decoded on first ask;
+        StateLost if it cannot be."""
+        data = self.stored.pop(contract_id, None)
+        if data is not None:
+            try:
+                self.states[contract_id] = decode_state(data)[0]
+            except ValueError as exc:
+                raise StateLost(f"the state record of {contract_id}: {exc}") from exc
+        return self.states.get(contract_id)
+
+    def keep(self, offset: int, ids: bytes) -> None:
+        self.chunks[offset] = ids
+        self.chunks.move_to_end(offset)
+        while len(self.chunks) > CHUNK_CACHE:
+            self.chunks.popitem(last=False)
 
 
 class Writer:
@@ -90,6 +135,9 @@ class Writer:
         self.epoch = 0
         # Partitions paused until their position is back at the committed offset.
         self._rewinding: set[TopicPartition] = set()
+        # Partitions whose stored state was found lost: folded from the log when next taken.
+        self._lost: set[int] = set()
+        self._ids = OffsetReader(bootstrap, topics.writer_ids.name)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
@@ -119,28 +167,34 @@ class Writer:
         try:
             # InitProducerId: fences the previous owner, aborts its transaction.
             await asyncio.wait_for(producer.start(), self.kafka_timeout_s)
-            states, events_before = await self._load(producer, partition)
+            states, stored, events_before = await self._load(producer, partition)
         except BaseException:
             await self._stop_producer(producer)
             raise
-        self.owned[partition] = OwnedPartition(partition, producer, states, events_before)
+        self.owned[partition] = OwnedPartition(
+            partition, producer, states, events_before, stored=stored
+        )
 
     async def _load(
         self, producer: AIOKafkaProducer, partition: int
-    ) -> tuple[dict[str, ContractState], int]:
-        """The states of the partition's contracts, and the events offset before which they
-        reflect every event: from the state topic, with the events it does not reflect yet
-        folded on top; from the whole log when its states were never written (then written, in
-        one transaction, so the next takeover is quick)."""
+    ) -> tuple[dict[str, ContractState], dict[str, bytes], int]:
+        """The states of the partition's contracts (decoded, or their records not decoded yet),
+        and the events offset before which they reflect every event: from the state topic, with
+        the events it does not reflect yet folded on top; from the whole log when its states
+        were never written (then written, in one transaction, so the next takeover is quick).
+        A record is only peeked at here (its `events_before`, its last id chunk): decoding it
+        waits until its contract is asked about, so a takeover's cost is the records' bytes."""
         started = time.monotonic()
         latest: dict[bytes, bytes | None] = {}  # the newest record of each key, decoded last
-        async for record in read_partition(
-            self.bootstrap, self.topics.writer_state.name, partition
-        ):
-            if record.key is not None:
-                latest[record.key] = record.value
+        if partition not in self._lost:
+            async for record in read_partition(
+                self.bootstrap, self.topics.writer_state.name, partition
+            ):
+                if record.key is not None:
+                    latest[record.key] = record.value
         records = len(latest)
         states: dict[str, ContractState] = {}
+        stored: dict[str, bytes] = {}
         start: int | None = None  # None: no complete states, the whole log is folded
         try:
             complete = latest.pop(PARTITION_KEY, None)
@@ -149,37 +203,64 @@ class Writer:
                 raise ValueError("a contract's state was deleted (a tombstone)")
             if complete is not None:
                 start = decode_complete(complete)
+                referenced = -1  # the last id chunk offset a state references
                 while latest:
-                    state, events_before = decode_state(latest.popitem()[1] or b"")
-                    states[state.contract_id] = state
-                    start = max(start, events_before)
+                    key, data = latest.popitem()
+                    peek = peek_state(data or b"")
+                    if key != peek.contract_id.encode():
+                        raise ValueError(f"the state of {peek.contract_id} keyed {key!r}")
+                    stored[peek.contract_id] = data or b""
+                    start = max(start, peek.events_before)
+                    if peek.last_chunk_offset is not None:
+                        referenced = max(referenced, peek.last_chunk_offset)
+                ids_end = (
+                    await asyncio.wait_for(self._ids.end(partition), self.kafka_timeout_s)
+                    if referenced >= 0
+                    else 0
+                )
+                if referenced >= ids_end:
+                    # The ids topic lost (deleted, recreated): checked once here, and again
+                    # chunk by chunk (key, digest) when read.
+                    raise ValueError(
+                        f"the states reference id chunks up to offset {referenced}, and the "
+                        f"ids topic ends at {ids_end}"
+                    )
         except ValueError:
-            log.warning("partition %d: the state topic is unreadable; folding the log",
+            log.warning("partition %d: the stored state is unreadable or lost; folding the log",
                         partition, exc_info=True)  # fmt: skip
-            states, start = {}, None
+            states, stored, start = {}, {}, None
         latest.clear()
         try:
-            changed, end = await self._fold_on(states, partition, start or 0)
+            changed, end = await self._fold_on(states, stored, partition, start or 0)
         except ValueError:
             if start is None:
                 raise  # the log itself is corrupt: nothing to fall back on
             log.warning("partition %d: the state topic does not match the log; folding the log",
                         partition, exc_info=True)  # fmt: skip
-            states, start = {}, None
-            changed, end = await self._fold_on(states, partition, 0)
+            states, stored, start = {}, {}, None
+            changed, end = await self._fold_on(states, stored, partition, 0)
         if start is None or changed:
-            await self._write_states(producer, partition, changed, end, complete=start is None)
+            written = await self._write_states(
+                producer, partition, changed, end, complete=start is None
+            )
+            states.update(written)
+        self._lost.discard(partition)
         log.info(
             "partition %d: %d contracts from %d state records, %d folded from the log, in %.2f s",
-            partition, len(states), records, len(changed), time.monotonic() - started,
+            partition, len(states) + len(stored), records, len(changed), time.monotonic() - started,
         )  # fmt: skip
-        return states, end
+        return states, stored, end
 
     async def _fold_on(
-        self, states: dict[str, ContractState], partition: int, start: int
+        self,
+        states: dict[str, ContractState],
+        stored: dict[str, bytes],
+        partition: int,
+        start: int,
     ) -> tuple[dict[str, ContractState], int]:
-        """Fold the partition's events from offset `start` into `states`, skipping those a
-        state reflects already; the states changed, and the offset after the last event read."""
+        """Fold the partition's events from offset `start` into `states` (a contract's record
+        in `stored` decoded into it first), skipping those a state reflects already; the states
+        changed, and the offset after the last event read."""
         changed: dict[str, ContractState] = {}
         end = start
         async for record in read_partition(
@@ -189,6 +270,9 @@ class Writer:
             if not record.value:
                 continue
             event = decode_event(record.value)
+            data = stored.pop(event.contract_id, None)
+            if data is not None:
+                states[event.contract_id] = decode_state(data)[0]
             before = states.get(event.contract_id)
             version = event.stream_version
             if before is not None and version is not None and version <= before.version:
@@ -203,22 +287,20 @@ class Writer:
         states: Mapping[str, ContractState],
         events_before: int,
         complete: bool,
-    ) -> None:
-        """`states` to the state topic in one transaction, reflecting every event before
-        `events_before`; with the partition's completeness record when `complete`."""
-        name = self.topics.writer_state.name
+    ) -> dict[str, ContractState]:
+        """`states` to the state topic (their pending id chunks to the ids topic) in one
+        transaction, reflecting every event before `events_before`; with the partition's
+        completeness record when `complete`. Returns the states as written."""
         await producer.begin_transaction()
         try:
-            sends = [
-                await producer.send(
-                    name, encode_state(state, events_before), key=cid.encode(), partition=partition
-                )
-                for cid, state in states.items()
-            ]
+            written, sends, _ = await self._send_states(producer, partition, states, events_before)
             if complete:
                 sends.append(
                     await producer.send(
-                        name, encode_complete(events_before), key=PARTITION_KEY, partition=partition
+                        self.topics.writer_state.name,
+                        encode_complete(events_before),
+                        key=PARTITION_KEY,
+                        partition=partition,
                     )
                 )
             # A first fold writes every contract of the partition at once: more time for more.
@@ -227,6 +309,57 @@ class Writer:
         except BaseException:
             await self._abort(producer)
             raise
+        return written
+
+    async def _send_states(
+        self,
+        producer: AIOKafkaProducer,
+        partition: int,
+        states: Mapping[str, ContractState],
+        events_before: int,
+    ) -> tuple[
+        dict[str, ContractState], list[asyncio.Future[RecordMetadata]], list[tuple[int, bytes]]
+    ]:
+        """Within the open transaction: each state's pending id chunks to the ids topic (waited
+        for: the state references their offsets), then each state to the state topic. Returns
+        the states as written (their chunks referenced, not held), the state sends, and the
+        chunks written (offset, ids)."""
+        ids_topic = self.topics.writer_ids.name
+        chunk_sends: dict[str, list[asyncio.Future[RecordMetadata]]] = {}
+        for cid, state in states.items():
+            first = state.seen.written_chunks
+            chunk_sends[cid] = [
+                await producer.send(
+                    ids_topic,
+                    encode_chunk(cid, first + i, ids),
+                    key=chunk_key(cid, first + i),
+                    partition=partition,
+                )
+                for i, ids in enumerate(state.seen.pending)
+            ]
+        pending = [sent for sends in chunk_sends.values() for sent in sends]
+        if pending:
+            await asyncio.wait_for(
+                asyncio.gather(*pending), self.kafka_timeout_s + len(pending) / 1000
+            )
+        written: dict[str, ContractState] = {}
+        sends = []
+        chunks: list[tuple[int, bytes]] = []
+        for cid, state in states.items():
+            offsets = [sent.result().offset for sent in chunk_sends[cid]]
+            if offsets:
+                chunks.extend(zip(offsets, state.seen.pending, strict=True))
+                state = dataclasses.replace(state, seen=state.seen.written(offsets))
+            written[cid] = state
+            sends.append(
+                await producer.send(
+                    self.topics.writer_state.name,
+                    encode_state(state, events_before),
+                    key=cid.encode(),
+                    partition=partition,
+                )
+            )
+        return written, sends, chunks
 
     async def release(self, partition: int) -> None:
         owned = self.owned.pop(partition, None)
@@ -263,6 +396,7 @@ class Writer:
             async with self._owning:
                 for p in list(self.owned):
                     await self.release(p)
+            await self._ids.stop()
             await self.consumer.stop()
 
     async def process(self, tp: TopicPartition, records: list[ConsumerRecord], epoch: int) -> None:
@@ -280,6 +414,12 @@ class Writer:
                     updated = await asyncio.wait_for(
                         self._transact(owned, tp, records), 3 * self.kafka_timeout_s
                     )
+            except StateLost:
+                log.exception("partition %d: its stored state is lost; folding the log",
+                              tp.partition)  # fmt: skip
+                self._lost.add(tp.partition)
+                await self._recover(tp)
+                return
             except Exception:
                 log.exception("partition %d: transaction failed; rebuilding from the log",
                               tp.partition)  # fmt: skip
@@ -310,8 +450,11 @@ class Writer:
                     sends.append(await self._dead_letter(producer, record, exc))
                     continue
                 cid = submission.event.contract_id
-                state = updated.get(cid) or owned.states.get(cid)
-                decision = decide(state, submission, datetime.now(UTC))
+                state = updated.get(cid) or owned.state(cid)
+                fetched: Mapping[int, bytes] = owned.chunks
+                if state is not None:
+                    fetched = await self._chunks_for(owned, state, submission.event.event_id)
+                decision = decide(state, submission, datetime.now(UTC), fetched)
                 if decision.append is not None:
                     appended.append(
                         await producer.send(
@@ -330,15 +473,10 @@ class Writer:
                 )
             # The new state of each contract changed, in the same transaction: the state topic
             # never says more or less than the log.
-            for cid, state in updated.items():
-                sends.append(
-                    await producer.send(
-                        self.topics.writer_state.name,
-                        encode_state(state, owned.events_before),
-                        key=cid.encode(),
-                        partition=tp.partition,
-                    )
-                )
+            updated, sent_states, sealed = await self._send_states(
+                producer, tp.partition, updated, owned.events_before
+            )
+            sends.extend(sent_states)
             bounded = self.kafka_timeout_s
             await asyncio.wait_for(asyncio.gather(*sends), bounded)
             await asyncio.wait_for(
@@ -346,6 +484,8 @@ class Writer:
                 bounded,
             )
             await asyncio.wait_for(producer.commit_transaction(), bounded)
+            for offset, ids in sealed:  # the ids just sealed are the likeliest redelivered
+                owned.keep(offset, ids)
             if appended:  # the next transaction's states reflect these events too
                 last = max(sent.result().offset for sent in appended)
                 owned.events_before = max(owned.events_before, last + 1)
@@ -353,6 +493,32 @@ class Writer:
             await self._abort(producer)
             raise
         return updated
+
+    async def _chunks_for(
+        self, owned: OwnedPartition, state: ContractState, event_id: UUID
+    ) -> Mapping[int, bytes]:
+        """The id chunks `decide` needs to look `event_id` up in `state`: those cached, and
+        those the filter points at, fetched by offset (StateLost if one is not as stated)."""
+        wanted = state.seen.wanted(event_id, owned.chunks)
+        if not wanted:
+            return owned.chunks
+        records = await asyncio.wait_for(
+            self._ids.read(owned.partition, [ref.offset for ref in wanted]), self.kafka_timeout_s
+        )
+        fetched: dict[int, bytes] = {}
+        for ref in wanted:
+            record = records.get(ref.offset)
+            try:
+                if record is None:
+                    raise ValueError(f"no committed record at offset {ref.offset}")
+                fetched[ref.offset] = decode_chunk(record.value or b"", state.contract_id, ref)
+            except ValueError as exc:
+                raise StateLost(
+                    f"chunk {ref.index} of contract {state.contract_id}: {exc}"
+                ) from exc
+        for offset, ids in fetched.items():
+            owned.keep(offset, ids)
+        return ChainMap(fetched, owned.chunks)
 
     async def _abort(self, producer: AIOKafkaProducer) -> None:
         if producer._txn_manager is not None and producer._txn_manager.is_in_transaction():

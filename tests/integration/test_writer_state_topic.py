@@ -1,5 +1,6 @@
-"""The writer's state topic: a restart takes its partitions over from it, and when it is lost
-the writer rebuilds it from the log and decides exactly as before."""
+"""The writer's state and ids topics: a restart takes its partitions over from the state topic
+(old event ids read from the ids topic only when asked about), and when either is lost the
+writer rebuilds both from the log and decides exactly as before."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from events.messages import Submission, Submitter, Verdict, decode_verdict, encode_submission
 from events.serialization import encode_event
-from events.topics import Topics
+from events.topics import Topics, TopicSpec
 from services import kafka_admin
 from services.kafka_log import partitions_of, read_partition, read_partition_events
+from services.writer.ids import CHUNK
 from services.writer.state import ContractState, fold
 from services.writer.stored import PARTITION_KEY, decode_state
 from services.writer.worker import Writer
@@ -141,14 +143,16 @@ async def sign_and_contact(d: Desk) -> tuple[list[str], list[Submission]]:
     return cids, contacts
 
 
-async def recreate_empty(stack: Stack, t: Topics) -> None:
+async def recreate_empty(stack: Stack, t: Topics, *specs: TopicSpec) -> None:
+    """The writer's state topic (or `specs`) deleted and created again, empty."""
+    names = [spec.name for spec in specs or (t.writer_state,)]
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
     await admin.start()
     try:
-        await admin.delete_topics([t.writer_state.name])
+        await admin.delete_topics(names)
         deadline = time.monotonic() + 30
-        while t.writer_state.name in await admin.list_topics():
-            assert time.monotonic() < deadline, "the state topic was not deleted"
+        while set(names) & set(await admin.list_topics()):
+            assert time.monotonic() < deadline, f"{names} were not deleted"
             await asyncio.sleep(0.2)
     finally:
         await admin.close()
@@ -157,7 +161,7 @@ async def recreate_empty(stack: Stack, t: Topics) -> None:
             await kafka_admin.ensure_topics(stack.bootstrap, t)
             break
         except RuntimeError:
-            assert time.monotonic() < deadline, "the state topic was not created again"
+            assert time.monotonic() < deadline, f"{names} were not created again"
             await asyncio.sleep(0.2)
 
 
@@ -257,3 +261,50 @@ async def test_a_lost_state_topic_is_rebuilt_from_the_log(scratch: Scratch) -> N
         states, folds = await state_topic(stack, t, skip_unreadable=True)
         assert states == await folded_log(stack, t)
         assert folds == t.events.partitions + 1
+
+
+async def test_old_event_ids_are_answered_from_their_chunks_and_from_the_log_when_lost(
+    scratch: Scratch,
+) -> None:
+    """An event id old enough to be sealed in the ids topic (not in the state record a takeover
+    reads): its redelivery is a duplicate of its version and its reuse a 409 after a restart,
+    after both derived topics are lost, and after the ids topic alone is lost."""
+    stack = scratch.stack
+    t = await scratch.topics(name="wids")
+    cid = unique("C")
+    contacts = [submission(cid) for _ in range(CHUNK + 6)]
+    old = contacts[3]  # stream version 5, in the first chunk
+    async with desk(stack, t) as d:
+        async with writer(stack, t):
+            verdicts = await d.submit(submission(cid, "ContractSigned"))
+            verdicts += await d.submit(*contacts)
+        assert {v.outcome for v in verdicts} == {"accepted"}
+        states, _ = await state_topic(stack, t)
+        assert states[cid].seen.written_chunks == 1  # versions 1-64 sealed, 65-71 inline
+        assert states == await folded_log(stack, t)
+
+        async def restart_and_ask(version: int) -> None:
+            reused = examples.submission(
+                "ClientContactLogged",
+                submitter=OWNER,
+                recorded_at=datetime.now(UTC),
+                contract_id=cid,
+                event_id=str(old.event.event_id),
+                note="something else",
+            )
+            async with writer(stack, t):
+                verdicts = await d.submit(again(old), reused, submission(cid))
+            assert [(v.outcome, v.http_status, v.stream_version) for v in verdicts] == [
+                ("duplicate", 200, 5),
+                ("refused", 409, None),
+                ("accepted", 201, version),
+            ]
+            assert verdicts[1].code == "event_id_reused"
+            states, _ = await state_topic(stack, t)
+            assert states == await folded_log(stack, t)
+
+        await restart_and_ask(CHUNK + 8)
+        await recreate_empty(stack, t, t.writer_state, t.writer_ids)
+        await restart_and_ask(CHUNK + 9)
+        await recreate_empty(stack, t, t.writer_ids)
+        await restart_and_ask(CHUNK + 10)

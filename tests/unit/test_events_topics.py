@@ -18,16 +18,23 @@ def test_default_names_and_settings() -> None:
         ("ledger.alerts", 6, -1),
         ("ledger.dead-letters", 1, 30 * DAY_MS),
         ("ledger.writer-state", 6, -1),
+        ("ledger.writer-ids", 6, -1),
     ]
     assert {s.key for s in t.all()} == {"contract_id"}
     assert {s.name: s.cleanup_policy for s in t.all() if s.cleanup_policy != "delete"} == {
-        "ledger.writer-state": "compact"
+        "ledger.writer-state": "compact",
+        "ledger.writer-ids": "compact",
     }
 
 
 def test_the_writer_partitions_line_up() -> None:
     t = topics()
-    assert t.submissions.partitions == t.events.partitions == t.writer_state.partitions
+    assert (
+        t.submissions.partitions
+        == t.events.partitions
+        == t.writer_state.partitions
+        == t.writer_ids.partitions
+    )
 
 
 def test_a_prefix_keeps_tests_apart() -> None:
@@ -39,6 +46,7 @@ def test_a_prefix_keeps_tests_apart() -> None:
         "t-3f2a.alerts",
         "t-3f2a.dead-letters",
         "t-3f2a.writer-state",
+        "t-3f2a.writer-ids",
     ]
     assert t.events == TopicSpec("t-3f2a.events", 6, -1, "delete", "contract_id")
 

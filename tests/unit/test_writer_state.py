@@ -236,7 +236,7 @@ def test_a_state_built_by_hand_evolves_like_a_folded_one() -> None:
         client_id="CL-7",
         client_name="Northwind Logistics",
         assignments={"A-1": "active"},
-        seen=dict(folded.seen),
+        seen=folded.seen,
     )
     assert by_hand == folded
     ended = log.add("AssignmentEnded", assignment_id="A-1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from typing import cast
 
 import pytest
@@ -12,7 +13,13 @@ from hypothesis import strategies as st
 
 from events.catalogue import Event
 from services.writer.state import evolve, fold
-from services.writer.stored import decode_complete, decode_state, encode_complete, encode_state
+from services.writer.stored import (
+    decode_complete,
+    decode_state,
+    encode_complete,
+    encode_state,
+    peek_state,
+)
 from tests.support.histories import histories, history
 
 
@@ -35,9 +42,30 @@ def test_a_stored_state_evolves_as_the_folded_one(log: list[Event], data: st.Dat
 def test_the_record_has_a_format_number() -> None:
     (state,) = fold(_one_contract()).values()
     record = json.loads(encode_state(state, 7))
-    assert record["v"] == 1
+    assert record["v"] == 2
     assert record["events_before"] == 7
     assert record["version"] == state.version
+
+
+def test_a_format_1_record_every_id_inline_is_refused() -> None:
+    """Read as unreadable, so the first takeover after the upgrade folds the log once."""
+    (state,) = fold(_one_contract()).values()
+    record = json.loads(encode_state(state, 7))
+    for name in ("open", "chunks", "filter"):
+        del record[name]
+    record |= {"v": 1, "seen": [[str(uuid.uuid4()), "ab" * 32, 1]]}
+    with pytest.raises(ValueError, match="unreadable"):
+        decode_state(json.dumps(record).encode())
+    with pytest.raises(ValueError, match="unreadable"):
+        peek_state(json.dumps(record).encode())
+
+
+def test_ids_that_do_not_add_up_to_the_version_are_refused() -> None:
+    (state,) = fold(_one_contract()).values()
+    record = json.loads(encode_state(state, 7))
+    record["version"] += 1
+    with pytest.raises(ValueError, match="unreadable"):
+        decode_state(json.dumps(record).encode())
 
 
 def test_a_completeness_record_round_trips() -> None:
@@ -53,6 +81,8 @@ def test_an_unreadable_record_is_refused(data: bytes) -> None:
         decode_complete(data)
     with pytest.raises(ValueError, match="unreadable"):
         decode_state(data)
+    with pytest.raises(ValueError, match="unreadable"):
+        peek_state(data)
 
 
 def _one_contract() -> list[Event]:
