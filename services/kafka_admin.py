@@ -56,8 +56,7 @@ async def ensure_topics(bootstrap: str, wanted: Topics) -> list[str]:
                 await admin.create_topics(new)
         present = [s for s in wanted.all() if s.name in existing]
         if present:
-            described = await admin.describe_topics([s.name for s in present])
-            counts = {d["topic"]: len(d["partitions"]) for d in described}
+            counts = await _partition_counts(admin, [s.name for s in present])
             for spec in present:
                 if counts.get(spec.name) != spec.partitions:
                     raise RuntimeError(
@@ -68,6 +67,18 @@ async def ensure_topics(bootstrap: str, wanted: Topics) -> list[str]:
         return [s.name for s in missing]
     finally:
         await admin.close()
+
+
+async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+    """Each topic's partition count, once the broker shows one for each (a topic created a
+    moment ago, by another process, is listed before its partitions are)."""
+    deadline = time.monotonic() + _SHOWN_WITHIN_S
+    while True:
+        described = await admin.describe_topics(names)
+        counts = {d["topic"]: len(d["partitions"]) for d in described if not d["error_code"]}
+        if all(counts.get(n) for n in names) or time.monotonic() > deadline:
+            return counts
+        await asyncio.sleep(0.1)
 
 
 async def align_configs(bootstrap: str, wanted: Mapping[str, Mapping[str, str]]) -> None:
