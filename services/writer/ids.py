@@ -127,10 +127,12 @@ def _shape(stage: int) -> _Shape:
 
 
 _SHAPES: Final = tuple(_shape(s) for s in range(40))
+_MK: Final = tuple((shape.bits, shape.hashes) for shape in _SHAPES)
 
 
-def _hashes(event_id: UUID) -> tuple[int, int]:
-    h = hashlib.blake2b(event_id.bytes, digest_size=16, key=_FILTER_KEY).digest()
+def _hashes(event_id: bytes) -> tuple[int, int]:
+    """Two 64-bit hashes of an id's 16 bytes; bit j of a stage is (a + j·b) mod its size."""
+    h = hashlib.blake2b(event_id, digest_size=16, key=_FILTER_KEY).digest()
     return int.from_bytes(h[:8], "little"), int.from_bytes(h[8:], "little") | 1
 
 
@@ -166,9 +168,9 @@ class IdFilter:
             raise ValueError(f"chunk {chunk} sealed after stage {len(self.stages) - 1}")
         m, k = shape.bits, shape.hashes
         for at in range(0, len(ids), ENTRY):
-            a, b = _hashes(UUID(bytes=ids[at : at + _ID]))
-            for j in range(k):
-                p = (a + j * b) % m
+            a, b = _hashes(ids[at : at + _ID])
+            for p in range(a, a + k * b, b):
+                p %= m
                 bits[p >> 3] |= 1 << (p & 7)
         return IdFilter((*self.stages[:s], bytes(bits)))
 
@@ -177,12 +179,10 @@ class IdFilter:
         sealed yet)."""
         if not self.stages:
             return
-        a, b = _hashes(event_id)
-        for s, bits in enumerate(self.stages):
-            shape = _SHAPES[s]
-            m = shape.bits
-            for j in range(shape.hashes):
-                p = (a + j * b) % m
+        a, b = _hashes(event_id.bytes)
+        for s, (bits, (m, k)) in enumerate(zip(self.stages, _MK, strict=False)):
+            for p in range(a, a + k * b, b):
+                p %= m
                 if not bits[p >> 3] >> (p & 7) & 1:
                     break
             else:
