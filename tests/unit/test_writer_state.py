@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -322,7 +321,7 @@ def test_fold_of_nothing_is_no_contracts() -> None:
     assert fold([]) == {}
 
 
-def test_fold_rebuilds_100_000_events_of_one_contract_in_well_under_5_seconds() -> None:
+def test_fold_of_100_000_events_of_one_contract_grows_linearly() -> None:
     # A writer folds every event of its partitions before it answers anyone: copying the
     # growing maps on each event would take minutes here.
     templates = [
@@ -351,24 +350,20 @@ def test_fold_rebuilds_100_000_events_of_one_contract_in_well_under_5_seconds() 
                 update[field] = f"{prefix}-{n}"
         events.append(template.model_copy(update=update))
 
-    budget = 5.0
-    started = time.perf_counter()
-
-    def on_time(events: list[Event]) -> Iterator[Event]:
-        # Fails as soon as the budget is spent, rather than hanging on a quadratic fold.
-        for i, event in enumerate(events):
-            if i % 1000 == 0:
-                spent = time.perf_counter() - started
-                assert spent < budget, f"{i:,} events folded in {spent:.1f} s"
-            yield event
-
-    state = fold(on_time(events))[CONTRACT_ID]
-    elapsed = time.perf_counter() - started
+    # CPU time, not wall time, and one fold against another on the same machine: a linear fold
+    # of five times the events costs about five times as much, whatever the machine or its load;
+    # a quadratic one (copying the growing maps on each event) about twenty-five.
+    started = time.process_time()
+    fold(events[:20_000])
+    fifth = time.process_time() - started
+    started = time.process_time()
+    state = fold(events)[CONTRACT_ID]
+    whole = time.process_time() - started
+    assert whole < 10 * fifth + 0.5, f"20,000 events in {fifth:.2f} s, 100,000 in {whole:.2f} s"
 
     assert state.version == 100_000
     assert len(state.seen) == 100_000
     assert len(state.assignments) == 100_000 // len(templates)
-    assert elapsed < budget, f"folding 100,000 events took {elapsed:.1f} s"
 
 
 def test_folded_state_answers_as_of_its_own_version_even_when_kept() -> None:
