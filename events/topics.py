@@ -10,7 +10,7 @@ events, and partition n of `writer-ids` the sealed chunks of their event ids.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from aiokafka.partitioner import murmur2
@@ -100,12 +100,9 @@ def topics(prefix: str = "ledger") -> Topics:
 
     def derived(suffix: str, max_message_bytes: int) -> TopicSpec:
         """A compacted topic of the writer's, co-partitioned with the events, never expiring."""
-        return TopicSpec(
-            name=f"{prefix}.{suffix}",
-            partitions=CONTRACT_PARTITIONS,
-            retention_ms=FOREVER,
+        return replace(
+            spec(suffix, CONTRACT_PARTITIONS, FOREVER),
             cleanup_policy="compact",
-            key=CONTRACT_KEY,
             # A contract's state is written again with each of its events: segments rolled
             # hourly and cleaned at 10% dirt keep a takeover's read near one record a contract.
             extra_config=(

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from importlib import resources
 from operator import attrgetter
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
+from uuid import UUID
 
 import asyncpg
 
@@ -171,12 +172,23 @@ async def positions(conn: asyncpg.Connection, schema: str) -> tuple[int, dict[in
     return generation, {r["partition"]: r["next_offset"] for r in rows}
 
 
+def _row(row: type[T], r: asyncpg.Record) -> T:
+    """A read-model row from its table's record (a uuid column as the model's str)."""
+    return row(
+        **{
+            f.name: str(v) if isinstance(v := r[f.name], UUID) else v
+            for f in dataclasses.fields(cast(Any, row))
+        }
+    )
+
+
 class _ContractRow(Protocol):
     @property
     def contract_id(self) -> str: ...
 
 
 R = TypeVar("R", bound=_ContractRow)
+T = TypeVar("T")
 
 
 async def contract_states(
@@ -192,47 +204,31 @@ async def contract_states(
     async def rows(sql: str) -> list[asyncpg.Record]:
         return list(await conn.fetch(sql, ids))
 
-    async def by_contract(
-        table: str, order: str, make: Callable[[asyncpg.Record], R]
-    ) -> dict[str, list[R]]:
+    async def by_contract(table: str, order: str, row: type[R]) -> dict[str, list[R]]:
         """The rows of `table` of those contracts, in `order`, grouped by contract."""
         found: dict[str, list[R]] = {}
         for r in await rows(
             f"SELECT * FROM {schema}.{table} WHERE contract_id = ANY($1) ORDER BY {order}"
         ):
-            row = make(r)
-            found.setdefault(row.contract_id, []).append(row)
+            made = _row(row, r)
+            found.setdefault(made.contract_id, []).append(made)
         return found
 
     contracts = await rows(f"SELECT * FROM {schema}.contracts WHERE contract_id = ANY($1)")
     if not contracts:
         return []
-    assignments = await by_contract(
-        "assignments",
-        "contract_id, assignment_id",
-        lambda r: AssignmentRow(**{c: r[c] for c in ASSIGNMENT_COLUMNS}),
-    )
+    assignments = await by_contract("assignments", "contract_id, assignment_id", AssignmentRow)
     rates = await by_contract(
-        "rate_history",
-        "contract_id, assignment_id, effective_date, stream_version",
-        lambda r: RateRow(**{c: r[c] for c in RATE_COLUMNS} | {"event_id": str(r["event_id"])}),
+        "rate_history", "contract_id, assignment_id, effective_date, stream_version", RateRow
     )
-    terms = await by_contract(
-        "terms_history",
-        "contract_id, stream_version",
-        lambda r: TermsRow(**{c: r[c] for c in TERMS_COLUMNS}),
-    )
-    items = await by_contract(
-        "open_items",
-        "contract_id, opened_version, kind, item_id",
-        lambda r: OpenItem(**{c: r[c] for c in OPEN_ITEM_COLUMNS}),
-    )
+    terms = await by_contract("terms_history", "contract_id, stream_version", TermsRow)
+    items = await by_contract("open_items", "contract_id, opened_version, kind, item_id", OpenItem)
     out = []
     for r in contracts:
         cid = r["contract_id"]
         out.append(
             StoredContract(
-                contract=ContractRow(**{c: r[c] for c in CONTRACT_COLUMNS}),
+                contract=_row(ContractRow, r),
                 assignments=assignments.get(cid, []),
                 rates=rates.get(cid, []),
                 terms=terms.get(cid, []),

@@ -143,10 +143,7 @@ def _against_new_contract(submission: Submission) -> _Refused | None:
             f"Contract {event.contract_id} has never been signed; submit ContractSigned for it "
             f"before {event.type}.",
         )
-    if (
-        submitter.role == "account_manager"
-        and submitter.account_manager_id != event.account_manager_id
-    ):
+    if _another_managers(submitter, event.account_manager_id):
         return _Refused(
             "forbidden_contract",
             f"Account manager {submitter.account_manager_id} may sign contract "
@@ -160,11 +157,16 @@ def _against_new_contract(submission: Submission) -> _Refused | None:
     return None
 
 
+def _another_managers(submitter: Submitter, account_manager_id: str) -> bool:
+    """An account manager acting on what another account manager manages (finance is refused
+    before, admins may act on anything)."""
+    return (
+        submitter.role == "account_manager" and submitter.account_manager_id != account_manager_id
+    )
+
+
 def _forbidden_contract(state: ContractState, submitter: Submitter) -> _Refused | None:
-    if (
-        submitter.role == "account_manager"
-        and submitter.account_manager_id != state.account_manager_id
-    ):
+    if _another_managers(submitter, state.account_manager_id):
         # Who does manage it is not said: the submitter has no right to know.
         return _Refused(
             "forbidden_contract",

@@ -285,8 +285,8 @@ def test_near_miss_a_negotiation_on_an_ended_assignment_covers_nothing() -> None
     ("requested_by", "opening"),
     [
         ("client", "Zones Inc wants Dana Reyes (A-1) raised to 34.00"),
-        ("staffer", "Dana Reyes (A-1) at Zones Inc wants to be raised to 34.00"),
-        ("agency", "The agency proposes Dana Reyes (A-1) at Zones Inc be raised to 34.00"),
+        ("staffer", "Dana Reyes (A-1) at Zones Inc wants a raise to 34.00"),
+        ("agency", "A raise for Dana Reyes (A-1) at Zones Inc to 34.00"),
     ],
 )
 def test_below_floor_on_a_raise_request_judges_the_markup_the_budget_implies(

@@ -11,7 +11,7 @@ from projections import margin
 from projections.risk.rules.building import new_alert
 from projections.risk.rules.constants import EXACT, HUNDREDTH, ONE
 from projections.risk.rules.exposure import per_hour_over_days, remaining_days_from
-from projections.risk.rules.wording import fmt_weeks, money, pct
+from projections.risk.rules.wording import fmt_weeks, money, pct, raise_asked
 from projections.risk.state import AssignmentState, RiskState
 
 
@@ -55,12 +55,8 @@ def below_floor(s: RiskState, e: EventBase, now: datetime) -> list[Alert]:
         implied = margin.markup_pct(s.rates(asg, pay_rate=pay, bill_rate=bill))
         if implied >= floor:
             return []
-        asked = f"raised to {money(pay)} within a bill rate of {money(bill)}"
-        opening = {
-            "client": f"{s.client_name} wants {asg.who} {asked}",
-            "staffer": f"{asg.who} at {s.client_name} wants to be {asked}",
-            "agency": f"The agency proposes {asg.who} at {s.client_name} be {asked}",
-        }[e.requested_by]
+        terms = f"within a bill rate of {money(bill)}"
+        opening = raise_asked(e.requested_by, s.client_name, asg.who, pay, terms)
         opening += f", a {pct(implied)} markup"
         below.append((asg, pay, bill, opening, "hold to the floor"))
     else:

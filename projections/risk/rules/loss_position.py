@@ -16,7 +16,7 @@ from projections import margin
 from projections.risk.rules.building import new_alert
 from projections.risk.rules.changes import applied_changes
 from projections.risk.rules.exposure import remaining_days_from
-from projections.risk.rules.wording import fmt_weeks, money, pct
+from projections.risk.rules.wording import fmt_weeks, money, pct, raise_asked
 from projections.risk.state import AssignmentState, RiskState
 
 
@@ -55,11 +55,7 @@ def loss_position(s: RiskState, e: EventBase, now: datetime) -> list[Alert]:
             today = margin.markup_pct(s.rates(asg))
             bill = margin.bill_rate_for_markup(pay, today)
             asked = f"at today's {pct(today)} markup (bill rate {money(bill)})"
-        opening = {
-            "client": f"{s.client_name} wants {asg.who} raised to {money(pay)} {asked}",
-            "staffer": f"{asg.who} at {s.client_name} wants a raise to {money(pay)} {asked}",
-            "agency": f"A raise for {asg.who} at {s.client_name} to {money(pay)} {asked}",
-        }[e.requested_by]
+        opening = raise_asked(e.requested_by, s.client_name, asg.who, pay, asked)
         return _loss(
             s,
             e,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal, localcontext
 from typing import Final
 
-from events.catalogue import BypassKind
+from events.catalogue import BypassKind, RaiseRequester
 from projections import margin
 from projections.risk.rules.constants import DIVIDE, SEVEN
 from projections.risk.state import AssignmentState
@@ -62,3 +62,12 @@ COMPLAINT_WORDS: Final[dict[str, str]] = {
     "billing": "billing",
     "other": "the service",
 }
+
+
+def raise_asked(by: RaiseRequester, client_name: str, who: str, pay: Decimal, terms: str) -> str:
+    """Who asks for a raise, to what pay, on what terms ("within a bill rate of 37.50")."""
+    return {
+        "client": f"{client_name} wants {who} raised to {money(pay)} {terms}",
+        "staffer": f"{who} at {client_name} wants a raise to {money(pay)} {terms}",
+        "agency": f"A raise for {who} at {client_name} to {money(pay)} {terms}",
+    }[by]
