@@ -1,9 +1,6 @@
 """What every HTTP answer gets, whatever route answers it: `X-Content-Type-Options: nosniff`,
 `Cache-Control: no-store` on the /v1 answers and /metrics (they carry money or alerts), and a
-body larger than the configured bound refused with 413 before it is read whole.
-
-Plain ASGI rather than `@app.middleware`, which would buffer the live stream of alerts.
-"""
+body larger than the configured bound refused with 413 before it is read whole."""
 
 from __future__ import annotations
 
@@ -11,6 +8,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.asgi import HttpMiddleware
 from services.api.errors import ApiError, error_body
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -21,15 +19,12 @@ def _too_large(limit: int) -> ApiError:
     return ApiError.field(413, "(body)", f"must be at most {limit} bytes")
 
 
-class Guards:
+class Guards(HttpMiddleware):
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_body_bytes = max_body_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         private = scope["path"].startswith("/v1/") or scope["path"] == "/metrics"
 
         async def sent(message: Message) -> None:

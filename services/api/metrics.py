@@ -22,6 +22,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.asgi import HttpMiddleware
 from services.api.errors import ApiError
 from services.api.read import alerts as read_alerts
 from services.api.read import margins as read_margins
@@ -107,18 +108,14 @@ async def _read_system(request: Request) -> list[GaugeMetricFamily]:
     return out
 
 
-class _Measure:
-    """Counts and times every HTTP request. Plain ASGI rather than `@app.middleware`, whose
-    wrapping of the body and of `receive` gets in the way of the live stream of alerts."""
+class _Measure(HttpMiddleware):
+    """Counts and times every HTTP request."""
 
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
-        self.app = app
+        super().__init__(app)
         self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500  # unless the app answers
 
