@@ -19,8 +19,9 @@ generation changed under it reloads from the new tables.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from importlib import resources
 from operator import attrgetter
 from typing import Any, Protocol, TypeVar, cast
@@ -172,13 +173,15 @@ async def positions(conn: asyncpg.Connection, schema: str) -> tuple[int, dict[in
     return generation, {r["partition"]: r["next_offset"] for r in rows}
 
 
+@functools.cache
+def _columns(row: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(row))
+
+
 def _row(row: type[T], r: asyncpg.Record) -> T:
     """A read-model row from its table's record (a uuid column as the model's str)."""
     return row(
-        **{
-            f.name: str(v) if isinstance(v := r[f.name], UUID) else v
-            for f in dataclasses.fields(cast(Any, row))
-        }
+        **{c: str(v) if isinstance(v := r[c], UUID) else v for c in _columns(cast(Hashable, row))}
     )
 
 
