@@ -112,6 +112,9 @@ class Settings(BaseSettings):
         0.01, gt=0, le=1, validation_alias=AliasChoices("LEDGER_RISK_WITHIN_S")
     )
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
+    # How often (seconds) the risk agent commits the offsets of the events it has judged: a
+    # crash re-judges (idempotently) at most this much more of the log.
+    risk_commit_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_COMMIT_S"))
     # The web app's folder: app/ (its sources) and node_modules/ (npm assets, `make install`).
     web_dir: str = Field(
         default_factory=lambda: os.path.join(os.path.dirname(__file__), os.pardir, "web"),

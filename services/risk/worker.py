@@ -62,7 +62,8 @@ import asyncpg
 import faust
 from aiokafka import AIOKafkaProducer
 from faust.tables.manager import TableManager
-from faust.types import EventT, StreamT, TableT
+from faust.transport.consumer import Consumer
+from faust.types import TP, EventT, StreamT, TableT
 
 from events.alerts import Alert, encode_alert
 from events.serialization import decode_event
@@ -373,6 +374,24 @@ class RiskAgent:
         log.info("owns partitions %s (%d states of others dropped)", sorted(partitions), dropped)
 
 
+async def _rewind_uncommitted(consumer: Consumer, events: Iterable[TP]) -> None:
+    """Events partitions with no committed offset start again from their beginning.
+
+    While the table recovers, Faust's consumer fetches the events partitions too and drops what
+    it fetched, counting on a seek back to the committed offsets once recovery is done; but
+    aiokafka seeks only to a committed offset above 0, so a partition with none (a worker
+    killed before its first commit, or a new group) kept its position past the dropped events,
+    which were then not judged until the next rebalance (faust-streaming/faust#216 is the same
+    family)."""
+    committed = await consumer.seek_to_committed()
+    fresh = sorted(tp for tp in events if not committed.get(tp))
+    if fresh:
+        log.info("events partitions %s: no committed offset, judged from their beginning",
+                 [tp.partition for tp in fresh])  # fmt: skip
+        for tp in fresh:
+            await consumer.seek(tp, 0)  # below the log start, aiokafka resets to the earliest
+
+
 class _RiskApp(faust.App):
     risk_outlets: Outlets | None = None
     risk_membership: Membership | None = None
@@ -402,7 +421,7 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
         # Only the active partitions' states in this worker: the timer judges what it holds.
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
-        broker_commit_interval=1.0,
+        broker_commit_interval=settings.risk_commit_s,
         # A worker killed without leaving its group is replaced after 10 s, not 60; one
         # restarted under its static instance id takes its partitions back at once.
         broker_session_timeout=10.0,
@@ -440,7 +459,9 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
     @table.on_recover  # once the table holds what the assigned partitions' changelog has
     async def on_recovered() -> None:
         assignment = app.consumer.assignment()
-        agent.recovered({tp.partition for tp in assignment if tp.topic == t.events.name})
+        events = [tp for tp in assignment if tp.topic == t.events.name]
+        await _rewind_uncommitted(cast(Consumer, app.consumer), events)
+        agent.recovered({tp.partition for tp in events})
 
     @app.agent(events_topic, name="risk")
     async def judge(events_stream: StreamT[bytes]) -> None:
