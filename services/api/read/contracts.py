@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from decimal import Decimal
+from typing import Any, Final
 
 import asyncpg
 
 from projections.margin_status import worst
-from projections.rollup import margin_status
+from projections.rollup import AssignmentMargin, margin_status
 from services.api.read.margin_facts import assignment_margins, terms_on
+
+_ITEM_LISTS: Final = {
+    "negotiation": "open_negotiations",
+    "raise_request": "open_raise_requests",
+    "bypass_threat": "bypass_threats",
+}
 
 
 async def contracts_overview(
@@ -24,21 +31,7 @@ async def contracts_overview(
     """(how many contracts match, the page of them): each with its terms, its active
     assignments' figures and status colour, its open negotiations, raise requests and bypass
     threats and its open alerts. `account_manager_id` None means every manager's contracts."""
-    conds, args = ["true"], []
-    for column, value in (("c.account_manager_id", account_manager_id),
-                          ("c.contract_id", contract_id)):  # fmt: skip
-        if value is not None:
-            args.append(value)
-            conds.append(f"{column} = ${len(args)}")
-    scope = " AND ".join(conds)
-    total = await pool.fetchval(f"SELECT count(*) FROM {schema}.contracts c WHERE {scope}", *args)
-    rows = await pool.fetch(
-        f"""SELECT c.contract_id, c.client_id, c.client_name, c.account_manager_id, c.status,
-                   c.start_date, c.end_date, c.min_assignment_weeks, c.stream_version
-            FROM {schema}.contracts c WHERE {scope}
-            ORDER BY c.client_name, c.contract_id LIMIT {limit} OFFSET {offset}""",
-        *args,
-    )
+    total, rows = await _page(pool, schema, account_manager_id, contract_id, limit, offset)
     ids = [r["contract_id"] for r in rows]
     if not ids:
         return total, []
@@ -62,38 +55,15 @@ async def contracts_overview(
             **dict(r),
             "markup_floor_pct": floor,
             "assignments": [],
-            "open_negotiations": [],
-            "open_raise_requests": [],
-            "bypass_threats": [],
+            **{name: [] for name in _ITEM_LISTS.values()},
             "open_alerts": {},
         }
     for m, _ in margins:
-        if m.status != "active":
-            continue
-        c = out[m.facts.contract_id]
-        f = m.figures
-        floor = c["markup_floor_pct"]
-        c["assignments"].append(
-            {
-                "assignment_id": m.facts.assignment_id,
-                "staffer_id": m.facts.staffer_id,
-                "staffer_name": m.facts.staffer_name,
-                "job_title": m.facts.job_title,
-                "pay_rate": f.pay_rate,
-                "bill_rate": f.bill_rate,
-                "markup_pct": f.markup_pct,
-                "margin_per_hour": f.margin_per_hour,
-                "weekly_gross_profit": f.weekly_gross_profit,
-                "margin_status": margin_status(f.margin_per_hour, f.markup_pct, floor),
-            }
-        )
-    kinds = {
-        "negotiation": "open_negotiations",
-        "raise_request": "open_raise_requests",
-        "bypass_threat": "bypass_threats",
-    }
+        if m.status == "active":
+            c = out[m.facts.contract_id]
+            c["assignments"].append(_active_assignment(m, c["markup_floor_pct"]))
     for i in items:
-        out[i["contract_id"]][kinds[i["kind"]]].append(
+        out[i["contract_id"]][_ITEM_LISTS[i["kind"]]].append(
             {"id": i["item_id"], "assignment_id": i["assignment_id"]}
         )
     for a in alerts:
@@ -101,6 +71,49 @@ async def contracts_overview(
     for c in out.values():
         c["margin_status"] = worst(a["margin_status"] for a in c["assignments"])
     return total, list(out.values())
+
+
+async def _page(
+    pool: asyncpg.Pool,
+    schema: str,
+    account_manager_id: str | None,
+    contract_id: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[asyncpg.Record]]:
+    """How many contracts match, and the page of them by client name."""
+    conds, args = ["true"], []
+    for column, value in (("c.account_manager_id", account_manager_id),
+                          ("c.contract_id", contract_id)):  # fmt: skip
+        if value is not None:
+            args.append(value)
+            conds.append(f"{column} = ${len(args)}")
+    scope = " AND ".join(conds)
+    total = await pool.fetchval(f"SELECT count(*) FROM {schema}.contracts c WHERE {scope}", *args)
+    rows = await pool.fetch(
+        f"""SELECT c.contract_id, c.client_id, c.client_name, c.account_manager_id, c.status,
+                   c.start_date, c.end_date, c.min_assignment_weeks, c.stream_version
+            FROM {schema}.contracts c WHERE {scope}
+            ORDER BY c.client_name, c.contract_id LIMIT {limit} OFFSET {offset}""",
+        *args,
+    )
+    return total, list(rows)
+
+
+def _active_assignment(m: AssignmentMargin, floor: Decimal | None) -> dict[str, Any]:
+    f = m.figures
+    return {
+        "assignment_id": m.facts.assignment_id,
+        "staffer_id": m.facts.staffer_id,
+        "staffer_name": m.facts.staffer_name,
+        "job_title": m.facts.job_title,
+        "pay_rate": f.pay_rate,
+        "bill_rate": f.bill_rate,
+        "markup_pct": f.markup_pct,
+        "margin_per_hour": f.margin_per_hour,
+        "weekly_gross_profit": f.weekly_gross_profit,
+        "margin_status": margin_status(f.margin_per_hour, f.markup_pct, floor),
+    }
 
 
 async def contract_owner(pool: asyncpg.Pool, schema: str, contract_id: str) -> str | None:
