@@ -29,7 +29,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -50,6 +49,7 @@ from events.topics import topics  # noqa: E402
 from services import db, kafka_admin, tokens  # noqa: E402
 from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA  # noqa: E402
 from simulation.examples import example  # noqa: E402
+from simulation.ports import free_port  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -324,12 +324,6 @@ HEADER = (
 # --- a stack of our own ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _with_settings(dsn: str, **server_settings: str) -> str:
     u = urlsplit(dsn)
     extra = "&".join(f"{k}={v}" for k, v in server_settings.items())
@@ -351,7 +345,7 @@ class OwnStack:
         # processes' connections are told apart by their application_name.
         self.tables = f"{self.schema}_api"
         self.dsn = _with_settings(dsn, application_name=self.database, search_path=self.tables)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api_workers = api_workers
         self.procs: dict[str, subprocess.Popen[bytes]] = {}

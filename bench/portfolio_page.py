@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import functools
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -62,12 +61,7 @@ from services.projector.sharded import replay  # noqa: E402
 from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA  # noqa: E402
 from simulation.browser import ARGS, CHROMIUM  # noqa: E402
 from simulation.histories import Log, generate, produce  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from simulation.ports import free_port  # noqa: E402
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
@@ -186,7 +180,7 @@ async def main(args: argparse.Namespace) -> int:
                 f"(built in {time.perf_counter() - t0:.0f} s)"
             )
             token = (await tokens.create_token(conn, "finance", None))[1]
-            port = _free_port()
+            port = free_port()
             env = {
                 **os.environ,
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,

@@ -41,7 +41,6 @@ import contextlib
 import functools
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -78,6 +77,7 @@ from services.risk.worker import app_id, changelog_topic  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from simulation.examples import example, stamped, submission  # noqa: E402
 from simulation.histories import generate, produce  # noqa: E402
+from simulation.ports import free_port  # noqa: E402
 
 LEDGER = [sys.executable, "-m", "services.cli", "serve"]
 TIMEOUT_S = 1800.0
@@ -94,12 +94,6 @@ def _hwm_mib(pid: int) -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -126,7 +120,7 @@ class Run:
         sep = "&" if "?" in server_dsn else "?"
         self.dsn = f"{server_dsn}{sep}search_path={self.public}"
         self.topics: Topics = topics(self.prefix)
-        self.port = _free_port()
+        self.port = free_port()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._ends: dict[int, int] | None = None
         self.timeout_s = TIMEOUT_S

@@ -4,7 +4,6 @@ exactly once by id, signatures valid, in order per contract, even with two deliv
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -17,15 +16,10 @@ import httpx
 
 from services.webhooks import verify
 from simulation.examples import OMIT, example
+from simulation.ports import free_port
 from tests.support.http import post
 from tests.support.services import ROOT, Services, Tokens
 from tests.support.stack import unique
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -45,7 +39,7 @@ class _Receiver(BaseHTTPRequestHandler):
 async def test_a_receiver_that_was_down_gets_everything_once_in_order(
     pg: asyncpg.Connection, services: Services, http: httpx.Client, api_tokens: Tokens
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = services.env()
     added = subprocess.run(
         [sys.executable, "-m", "services.cli", "webhooks", "add", f"http://127.0.0.1:{port}/hook",

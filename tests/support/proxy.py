@@ -15,23 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
+import functools
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+from simulation.ports import free_port
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# One direction of a connection: from a reader to a writer, until either closes.
+Pipe = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 class Proxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        self.port = _free_port()
+        self.port = free_port()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -98,9 +97,12 @@ class Proxy:
         up_writer: asyncio.StreamWriter,
     ) -> None:
         """Both directions of one accepted connection, until either side closes."""
-        await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
-        )
+        up, down = self._directions()
+        await asyncio.gather(up(reader, up_writer), down(up_reader, writer), return_exceptions=True)
+
+    def _directions(self) -> tuple[Pipe, Pipe]:
+        """How bytes go to the server, and back: as they are."""
+        return self._pipe, self._pipe
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -121,18 +123,12 @@ class KafkaProxy(Proxy):
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    async def _relay(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        up_reader: asyncio.StreamReader,
-        up_writer: asyncio.StreamWriter,
-    ) -> None:
+    def _directions(self) -> tuple[Pipe, Pipe]:
+        """Frame by frame both ways, the brokers' addresses in the answers made the proxy's."""
         asked: dict[int, tuple[int, int]] = {}  # correlation id -> (api key, version)
-        await asyncio.gather(
-            self._pump(reader, up_writer, lambda frame: self._request(frame, asked)),
-            self._pump(up_reader, writer, lambda frame: self._response(frame, asked)),
-            return_exceptions=True,
+        return (
+            functools.partial(self._pump, edit=lambda frame: self._request(frame, asked)),
+            functools.partial(self._pump, edit=lambda frame: self._response(frame, asked)),
         )
 
     async def _pump(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 from events.topics import Topics, topics
 from services import kafka_admin, tokens
 from services.db import connection
+from simulation.ports import free_port
 from tests.support.stack import Stack, remove, unique
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,12 +64,6 @@ def stop(*procs: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Services:
     """A writer and an API process on a topic prefix of their own."""
@@ -78,7 +72,7 @@ class Services:
     prefix: str
     verdict_timeout_s: float = 30.0
     writer_stall_s: float = 30.0
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # Environment of particular processes (e.g. DATABASE_URL through a proxy), kept for restarts.
     env_of: dict[str, dict[str, str]] = field(default_factory=dict)
