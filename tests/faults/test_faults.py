@@ -113,26 +113,18 @@ async def _kill_server(name: str) -> float:
 
 
 async def _stop_writer() -> float:
-    pid = ls.service_pid("writer")
-    ls.signal_pid(pid, signal.SIGSTOP)
-    try:
+    async with ls.stopped(ls.service_pid("writer")):
         await asyncio.sleep(WRITER_STOP_S)
-    finally:
-        ls.signal_pid(pid, signal.SIGCONT)
     return time.monotonic()
 
 
 async def _restart_api_with_202s_outstanding() -> float:
-    writer = ls.service_pid("writer")
-    ls.signal_pid(writer, signal.SIGSTOP)
-    try:
+    # The writer decides the submissions of those 202s while the API is starting again.
+    async with ls.stopped(ls.service_pid("writer")):
         await asyncio.sleep(STALL_FOR_202_S)
         api = ls.service_pid("api")
         ls.signal_pid(api, signal.SIGKILL)  # supervisord starts it again
         await ls.wait_gone(api)
-    finally:
-        # The writer decides the submissions of those 202s while the API is starting again.
-        ls.signal_pid(writer, signal.SIGCONT)
     return time.monotonic()
 
 

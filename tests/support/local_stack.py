@@ -6,12 +6,14 @@ files and configuration under this repository's var/ (so only this checkout's st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,3 +116,14 @@ async def start_server(name: str) -> None:
 
 def signal_pid(pid: int, sig: signal.Signals) -> None:
     os.kill(pid, sig)
+
+
+@contextlib.asynccontextmanager
+async def stopped(pid: int) -> AsyncIterator[None]:
+    """The process frozen (SIGSTOP) while the block runs, then let go on (SIGCONT) whatever
+    happens in it."""
+    signal_pid(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        signal_pid(pid, signal.SIGCONT)
