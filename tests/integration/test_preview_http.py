@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import signal
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
@@ -55,12 +57,21 @@ def _worked_example_events(am_id: str) -> tuple[dict[str, Any], dict[str, Any], 
     return signed, started, ask
 
 
-def _worked_example(http: httpx.Client, api_tokens: Tokens) -> tuple[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class _Placed:
+    cid: str
+    ask: dict[str, Any]  # the worked example's raise request, not submitted
+    log: list[dict[str, Any]]  # the contract's log before it
+
+
+@pytest.fixture
+def placed(http: httpx.Client, api_tokens: Tokens) -> _Placed:
     """The worked example's contract and assignment submitted; the raise not yet."""
     signed, started, ask = _worked_example_events(api_tokens.am_id)
     for e in (signed, started):
         assert post(http, api_tokens.am, e).status_code == 201
-    return str(signed["contract_id"]), ask
+    cid = str(signed["contract_id"])
+    return _Placed(cid, ask, log_of(http, api_tokens.am, cid))
 
 
 def _without_version(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -68,10 +79,9 @@ def _without_version(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_the_worked_example_previews_its_cost_and_appends_nothing(
-    http: httpx.Client, api_tokens: Tokens
+    http: httpx.Client, api_tokens: Tokens, placed: _Placed
 ) -> None:
-    cid, ask = _worked_example(http, api_tokens)
-    log_before = log_of(http, api_tokens.am, cid)
+    cid, ask = placed.cid, placed.ask
 
     r = _preview(http, api_tokens.am, ask)
 
@@ -103,7 +113,7 @@ def test_the_worked_example_previews_its_cost_and_appends_nothing(
     )  # fmt: skip
     r = post(http, api_tokens.am, contact)
     assert r.status_code == 201 and r.json()["stream_version"] == 3
-    assert log_of(http, api_tokens.am, cid)[:-1] == log_before
+    assert log_of(http, api_tokens.am, cid)[:-1] == placed.log
     assert not [a for a in _alerts(http, api_tokens.am, cid) if ask["event_id"] in a["event_ids"]]
 
     # Submitted for real, it causes what the preview said (one version later).
@@ -117,10 +127,9 @@ def test_the_worked_example_previews_its_cost_and_appends_nothing(
 
 
 def test_a_preview_is_refused_as_the_submission_would_be(
-    http: httpx.Client, api_tokens: Tokens
+    http: httpx.Client, api_tokens: Tokens, placed: _Placed
 ) -> None:
-    cid, ask = _worked_example(http, api_tokens)
-    before = log_of(http, api_tokens.am, cid)
+    cid, ask = placed.cid, placed.ask
 
     other = _preview(http, api_tokens.other_am, ask)
     assert other.status_code == 403, other.text
@@ -145,7 +154,7 @@ def test_a_preview_is_refused_as_the_submission_would_be(
         ("accepted", None),
         ("refused", "raise_request_exists"),
     ]
-    assert log_of(http, api_tokens.am, cid) == before
+    assert log_of(http, api_tokens.am, cid) == placed.log
 
 
 async def test_a_preview_reads_the_index_and_what_the_projector_has_not_applied_yet(
