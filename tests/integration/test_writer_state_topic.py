@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -134,13 +135,29 @@ async def folded_log(stack: Stack, t: Topics) -> dict[str, ContractState]:
     return states
 
 
-async def sign_and_contact(d: Desk) -> tuple[list[str], list[Submission]]:
+@dataclass(frozen=True)
+class Contracted:
+    stack: Stack
+    t: Topics
+    d: Desk
+    cids: list[str]
+    contacts: list[Submission]
+
+
+@asynccontextmanager
+async def contracted(scratch: Scratch) -> AsyncIterator[Contracted]:
+    """CONTRACTS contracts signed and CONTACTS contacts logged on each, by a writer stopped
+    since, on topics of their own; the desk stays open."""
+    stack = scratch.stack
+    t = await scratch.topics(name="wstate")
     cids = [unique("C") for _ in range(CONTRACTS)]
-    signed = await d.submit(*(submission(cid, "ContractSigned") for cid in cids))
     contacts = [submission(cid) for _ in range(CONTACTS) for cid in cids]
-    verdicts = await d.submit(*contacts)
-    assert {v.outcome for v in signed + verdicts} == {"accepted"}
-    return cids, contacts
+    async with desk(stack, t) as d:
+        async with writer(stack, t):
+            signed = await d.submit(*(submission(cid, "ContractSigned") for cid in cids))
+            verdicts = await d.submit(*contacts)
+        assert {v.outcome for v in signed + verdicts} == {"accepted"}
+        yield Contracted(stack, t, d, cids, contacts)
 
 
 async def recreate_empty(stack: Stack, t: Topics, *specs: TopicSpec) -> None:
@@ -166,11 +183,8 @@ async def recreate_empty(stack: Stack, t: Topics, *specs: TopicSpec) -> None:
 
 
 async def test_a_restart_takes_over_from_the_state_topic(scratch: Scratch) -> None:
-    stack = scratch.stack
-    t = await scratch.topics(name="wstate")
-    async with desk(stack, t) as d:
-        async with writer(stack, t):
-            cids, _ = await sign_and_contact(d)
+    async with contracted(scratch) as c:
+        stack, t, d, cids = c.stack, c.t, c.d, c.cids
         states, folds = await state_topic(stack, t)
         # One state per contract, exactly what the log folds to; each partition folded once
         # (when first taken, its log empty).
@@ -214,11 +228,9 @@ async def send_to_partition_of(stack: Stack, topic: str, cid: str, value: bytes,
 
 
 async def test_a_lost_state_topic_is_rebuilt_from_the_log(scratch: Scratch) -> None:
-    stack = scratch.stack
-    t = await scratch.topics(name="wstate")
-    async with desk(stack, t) as d:
+    async with contracted(scratch) as c:
+        stack, t, d, cids, contacts = c.stack, c.t, c.d, c.cids, c.contacts
         async with writer(stack, t):
-            cids, contacts = await sign_and_contact(d)
             first = await d.submit(again(contacts[0]))
         assert [(v.outcome, v.stream_version) for v in first] == [("duplicate", 2)]
         before = await folded_log(stack, t)
