@@ -111,6 +111,12 @@ export function ensureStyles() {
   );
 }
 
+/** A `ul` of class `cls` with one `li` (made by `item`) per element of `list`; `empty` when
+ * there is none. */
+export function listOr(list, cls, item, empty) {
+  return list.length ? h("ul", { class: cls }, list.map(item)) : empty;
+}
+
 export function link(href, text, attrs = {}) {
   return h("a", { href, "data-link": "", ...attrs }, text);
 }

@@ -1,8 +1,9 @@
 // Finance: one client's contracts with their roll-ups, as of a date.
 import { api } from "../api.js";
 import { el } from "../dom.js";
-import { money, pct, today } from "../format.js";
-import { crumbs, asOfPicker, panel, csvLink, moneyCell, pctCell, numCell, kpi } from "../components.js";
+import { today } from "../format.js";
+import { crumbs, asOfPicker, panel, csvLink, moneyCell, pctCell, numCell } from "../components.js";
+import { rollUpCards } from "./finance-parts.js";
 
 export const title = "Client";
 
@@ -24,13 +25,8 @@ export async function render(root, { client_id }, ctx) {
     el("div", { class: "page-head" },
       el("div", {}, el("h1", {}, name), el("div", { class: "sub" }, `Client ${client_id} · figures as of ${asOf}`)),
       asOfPicker(asOf, (d) => ctx.setQuery({ as_of: d }))),
-    el("div", { class: "cards" },
-      kpi("Weekly gross profit", money(c.weekly_gross_profit), null, { id: "weekly_gross_profit" }),
-      kpi("Margin", pct(c.margin_pct), null, { id: "margin_pct" }),
-      kpi("Markup (weighted)", pct(c.markup_pct), null, { id: "markup_pct" }),
-      kpi("Remaining gross profit", money(c.remaining_gross_profit), null, { id: "remaining_gross_profit" }),
-      kpi("At-risk weekly gross profit", money(c.at_risk_weekly_gross_profit), null, { id: "at_risk_weekly_gross_profit" }),
-      kpi("Loss-making assignments", String(c.loss_making_assignments), null, { id: "loss_making_assignments" })),
+    rollUpCards(c, ["weekly_gross_profit", "margin_pct", "markup_pct", "remaining_gross_profit",
+      "at_risk_weekly_gross_profit", "loss_making_assignments"]),
     panel("Contracts", "contracts-h", csvLink(`/v1/margins/clients/${encodeURIComponent(client_id)}`, { as_of: asOf, limit: 1000 }, "contracts"),
       el("div", { class: "table-wrap", tabindex: "0" }, el("table", { id: "contracts" },
         el("caption", {}, `${c.contracts_count} contract(s) with assignments`),

@@ -1,9 +1,9 @@
 // Finance: one contract: its terms, roll-up, the per-assignment grid, its log in words, alerts.
 import { api } from "../api.js";
 import { el } from "../dom.js";
-import { money, pct, today } from "../format.js";
-import { crumbs, asOfPicker, panel, csvLink, kpi } from "../components.js";
-import { assignmentGrid, timeline, alertsList } from "./finance-parts.js";
+import { today } from "../format.js";
+import { crumbs, asOfPicker, panel, csvLink } from "../components.js";
+import { assignmentGrid, timeline, alertsList, rollUpCards } from "./finance-parts.js";
 
 export const title = "Contract";
 
@@ -25,13 +25,8 @@ export async function render(root, { contract_id }, ctx) {
         el("div", { class: "sub" }, `${c.client_name} · managed by ${c.account_manager_id} · ${c.status} · ` +
           `${c.min_assignment_weeks ? `${c.min_assignment_weeks}-week commitment` : "no commitment"} · log v${c.stream_version} · figures as of ${asOf}`)),
       asOfPicker(asOf, (d) => ctx.setQuery({ as_of: d }))),
-    el("div", { class: "cards" },
-      kpi("Weekly gross profit", money(c.weekly_gross_profit), null, { id: "weekly_gross_profit" }),
-      kpi("Margin", pct(c.margin_pct), null, { id: "margin_pct" }),
-      kpi("Markup (weighted)", pct(c.markup_pct), null, { id: "markup_pct" }),
-      kpi("Markup floor", pct(c.markup_floor_pct), null, { id: "markup_floor_pct" }),
-      kpi("Remaining gross profit", money(c.remaining_gross_profit), null, { id: "remaining_gross_profit" }),
-      kpi("At-risk weekly gross profit", money(c.at_risk_weekly_gross_profit), null, { id: "at_risk_weekly_gross_profit" })),
+    rollUpCards(c, ["weekly_gross_profit", "margin_pct", "markup_pct", "markup_floor_pct",
+      "remaining_gross_profit", "at_risk_weekly_gross_profit"]),
     panel("Assignments", "assignments-h", csvLink(`/v1/margins/contracts/${id}`, { as_of: asOf }, "assignments"),
       assignmentGrid(c.assignments, asOf)),
     el("div", { class: "grid2" },

@@ -3,7 +3,7 @@
 // POST /v1/events/preview what the writer would decide, the margin impact and the alerts,
 // appending nothing; Submit records it with POST /v1/events.
 import {
-  delta, ensureStyles, errorText, h, link, money, pct, request, sign, words,
+  delta, ensureStyles, errorText, h, link, listOr, money, pct, request, sign, words,
 } from "./am_common.js";
 
 export const title = "Record an event";
@@ -119,11 +119,10 @@ function impactTable(imp) {
 
 export function alertList(alerts) {
   if (alerts === null || alerts === undefined) return h("p", { class: "am-muted" }, "The risk rules have not judged it yet.");
-  if (!alerts.length) return h("p", { class: "am-muted" }, "No alert raised.");
-  return h(
-    "ul",
-    { class: "am-alerts" },
-    alerts.map((a) =>
+  return listOr(
+    alerts,
+    "am-alerts",
+    (a) =>
       h(
         "li",
         { class: `am-alert am-alert-${a.severity}`, "data-rule": a.rule },
@@ -133,7 +132,7 @@ export function alertList(alerts) {
         a.exposure ? h("span", { class: "am-exposure" }, ` exposure ${money(a.exposure)}`) : null,
         h("p", {}, a.message),
       ),
-    ),
+    h("p", { class: "am-muted" }, "No alert raised."),
   );
 }
 

@@ -1,9 +1,28 @@
-// Parts of the finance drill-down pages: the assignment grid, the timeline, the alerts.
+// Parts of the finance drill-down pages: the roll-up cards, the assignment grid, the timeline,
+// the alerts.
 import { api, ApiError } from "../api.js";
 import { el } from "../dom.js";
 import { money, pct } from "../format.js";
-import { statusBadge, moneyCell, pctCell, decCell } from "../components.js";
+import { statusBadge, moneyCell, pctCell, decCell, kpi } from "../components.js";
 import { describeLog } from "../events.js";
+
+/** A roll-up's figures as cards, in one order on every drill-down page: [key, label, shown]. */
+const ROLL_UP_CARDS = [
+  ["weekly_gross_profit", "Weekly gross profit", money],
+  ["margin_pct", "Margin", pct],
+  ["markup_pct", "Markup (weighted)", pct],
+  ["markup_floor_pct", "Markup floor", pct],
+  ["remaining_gross_profit", "Remaining gross profit", money],
+  ["at_risk_weekly_gross_profit", "At-risk weekly gross profit", money],
+  ["loss_making_assignments", "Loss-making assignments", String],
+];
+
+/** The cards of those of `keys` the roll-up `r` shows, each with the figure's key as its id. */
+export function rollUpCards(r, keys) {
+  return el("div", { class: "cards" },
+    ROLL_UP_CARDS.filter(([key]) => keys.includes(key))
+      .map(([key, label, shown]) => kpi(label, shown(r[key]), null, { id: key })));
+}
 
 /** Every figure of DESIGN's formula table, in the grid's order: [key, heading, cell]. */
 export const FIGURES = [

@@ -2,7 +2,7 @@
 // words), its open negotiations, raise requests and bypass threats, and a way to record an
 // event on it. Finance and admin see every contract.
 import {
-  ensureStyles, errorText, h, link, money, pct, problem, request, session, statusBadge,
+  ensureStyles, errorText, h, link, listOr, money, pct, problem, request, session, statusBadge,
 } from "./am_common.js";
 
 export const title = "My contracts";
@@ -10,11 +10,10 @@ export const title = "My contracts";
 const PAGE = 50;
 
 function items(list, kind, cid, type, idField) {
-  if (!list.length) return h("span", { class: "am-muted" }, "none");
-  return h(
-    "ul",
-    { class: "am-chips" },
-    list.map((i) =>
+  return listOr(
+    list,
+    "am-chips",
+    (i) =>
       h(
         "li",
         {},
@@ -26,7 +25,7 @@ function items(list, kind, cid, type, idField) {
           { title: `${kind} ${i.id}: record what happened next` },
         ),
       ),
-    ),
+    h("span", { class: "am-muted" }, "none"),
   );
 }
 
