@@ -13,8 +13,8 @@ from events.topics import Topics, topics
 # The local stack (deploy/local) listens on these by default; LEDGER_KAFKA_PORT and
 # LEDGER_PG_PORT move it (deploy/local/lib.sh reads the same variables), and
 # KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL point everything at other servers instead.
-LOCAL_KAFKA_PORT = 59092
-LOCAL_PG_PORT = 55432
+LOCAL_KAFKA_PORT = 19092
+LOCAL_PG_PORT = 15432
 LOCAL_KAFKA = f"127.0.0.1:{LOCAL_KAFKA_PORT}"
 LOCAL_DATABASE_URL = f"postgresql://ledger:ledger@127.0.0.1:{LOCAL_PG_PORT}/ledger"
 

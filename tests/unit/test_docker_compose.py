@@ -31,7 +31,7 @@ def test_kafka_is_the_official_image_in_kraft_mode_with_single_broker_replicatio
         assert env[key] == 1, key
     assert "healthcheck" in kafka
     # Host clients reach it where the local stack's Kafka listens.
-    assert f"{LOCAL_KAFKA.rsplit(':', 1)[1]}:59092" in kafka["ports"]
+    assert f"{LOCAL_KAFKA.rsplit(':', 1)[1]}:19092" in kafka["ports"]
     assert f"EXTERNAL://{LOCAL_KAFKA}" in env["KAFKA_ADVERTISED_LISTENERS"]
 
 

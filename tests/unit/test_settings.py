@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA, Settings
+from services.settings import (
+    LOCAL_DATABASE_URL,
+    LOCAL_KAFKA,
+    LOCAL_KAFKA_PORT,
+    LOCAL_PG_PORT,
+    Settings,
+)
 
 
 def test_environment_points_the_service_at_other_servers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,12 +41,12 @@ def test_the_local_stacks_ports_move_every_default_with_it(monkeypatch: pytest.M
     # deploy/local/lib.sh starts the servers on these ports; the services and tests follow.
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LEDGER_KAFKA_PORT", "59192")
-    monkeypatch.setenv("LEDGER_PG_PORT", "55532")
+    monkeypatch.setenv("LEDGER_KAFKA_PORT", "19192")
+    monkeypatch.setenv("LEDGER_PG_PORT", "15532")
     monkeypatch.setenv("LEDGER_API_PORT", "8100")
     s = Settings()
-    assert s.kafka_bootstrap_servers == "127.0.0.1:59192"
-    assert s.dsn == "postgresql://ledger:ledger@127.0.0.1:55532/ledger"
+    assert s.kafka_bootstrap_servers == "127.0.0.1:19192"
+    assert s.dsn == "postgresql://ledger:ledger@127.0.0.1:15532/ledger"
     assert s.local_api_url == "http://127.0.0.1:8100"
     for name in ("LEDGER_KAFKA_PORT", "LEDGER_PG_PORT", "LEDGER_API_PORT"):
         monkeypatch.delenv(name)
@@ -47,3 +56,13 @@ def test_the_local_stacks_ports_move_every_default_with_it(monkeypatch: pytest.M
         LOCAL_DATABASE_URL,
         "http://127.0.0.1:8000",
     )
+
+
+def test_the_local_stacks_default_ports_are_below_linuxs_ephemeral_range() -> None:
+    # A port in 32768-60999 can be taken, as the local end of an outgoing connection, by any
+    # process of the machine before the server binds it: the stack would not start.
+    lib = (Path(__file__).resolve().parents[2] / "deploy" / "local" / "lib.sh").read_text()
+    defaults = {k: int(v) for k, v in re.findall(r"\$\{LEDGER_(\w+_PORT):-(\d+)\}", lib)}
+    assert (defaults["KAFKA_PORT"], defaults["PG_PORT"]) == (LOCAL_KAFKA_PORT, LOCAL_PG_PORT)
+    assert set(defaults) == {"KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "PG_PORT", "API_PORT"}
+    assert all(port < 32768 for port in defaults.values()), defaults
