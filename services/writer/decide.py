@@ -214,14 +214,21 @@ def _check(event: EventBase, state: ContractState) -> _Refused | None:
 @_check.register
 def _assignment_started(event: AssignmentStarted, state: ContractState) -> _Refused | None:
     if event.assignment_id in state.assignments:
-        return _exists(
-            "assignment", "Assignment", event.assignment_id, state, "give the new assignment"
-        )
+        return _exists("assignment", event.assignment_id, state)
     return None
 
 
-def _exists(kind: str, what: str, taken: str, state: ContractState, advice: str) -> _Refused:
+# What a contract names by ids its events choose: (how a message names one, what to do instead).
+_NAMED: Final = {
+    "assignment": ("Assignment", "give the new assignment"),
+    "negotiation": ("Negotiation", "open the new negotiation under"),
+    "raise_request": ("Raise request", "file the new request under"),
+}
+
+
+def _exists(kind: str, taken: str, state: ContractState) -> _Refused:
     """The refusal of a new `kind` under an id (`taken`) the contract already has."""
+    what, advice = _NAMED[kind]
     return _Refused(
         f"{kind}_exists",
         f"{what} {taken} already exists on contract {state.contract_id}; {advice} its own "
@@ -257,13 +264,7 @@ def _on_live_assignment(
 @_check.register
 def _negotiation_opened(event: MarkupNegotiationOpened, state: ContractState) -> _Refused | None:
     if event.negotiation_id in state.negotiations:
-        return _exists(
-            "negotiation",
-            "Negotiation",
-            event.negotiation_id,
-            state,
-            "open the new negotiation under",
-        )
+        return _exists("negotiation", event.negotiation_id, state)
     if event.assignment_id is not None:
         return _live_assignment(state, event.assignment_id, event.type)
     return None
@@ -309,13 +310,7 @@ def _in_open_negotiation(
 @_check.register
 def _raise_requested(event: RaiseRequested, state: ContractState) -> _Refused | None:
     if event.raise_request_id in state.raise_requests:
-        return _exists(
-            "raise_request",
-            "Raise request",
-            event.raise_request_id,
-            state,
-            "file the new request under",
-        )
+        return _exists("raise_request", event.raise_request_id, state)
     return _live_assignment(state, event.assignment_id, event.type)
 
 
