@@ -62,8 +62,8 @@ import asyncpg
 import faust
 from aiokafka import AIOKafkaProducer
 from faust.tables.manager import TableManager
-from faust.transport.consumer import Consumer
-from faust.types import TP, EventT, StreamT, TableT
+from faust.transport.consumer import ThreadDelegateConsumer
+from faust.types import EventT, StreamT, TableT
 
 from events.alerts import Alert, encode_alert
 from events.serialization import decode_event
@@ -374,27 +374,47 @@ class RiskAgent:
         log.info("owns partitions %s (%d states of others dropped)", sorted(partitions), dropped)
 
 
-async def _rewind_uncommitted(consumer: Consumer, events: Iterable[TP]) -> None:
+async def _rewind_uncommitted(consumer: ThreadDelegateConsumer, events_topic: str) -> None:
     """Events partitions with no committed offset start again from their beginning.
 
-    While the table recovers, Faust's consumer fetches the events partitions too and drops what
-    it fetched, counting on a seek back to the committed offsets once recovery is done; but
-    aiokafka seeks only to a committed offset above 0, so a partition with none (a worker
-    killed before its first commit, or a new group) kept its position past the dropped events,
-    which were then not judged until the next rebalance (faust-streaming/faust#216 is the same
-    family)."""
+    Around a rebalance Faust's consumer can fetch records of the events partitions and drop
+    them (a stream partition paused for the table's recovery, a flow not yet resumed), counting
+    on its seek back to the committed offsets once recovery is done; but aiokafka seeks only to
+    a committed offset above 0, so a partition with none (a worker killed before its first
+    commit, a new group) kept its position past the dropped events, which were then not judged
+    until the next rebalance (faust-streaming/faust#216 is of the same family). Run once
+    Faust has resumed the flow (so nothing read after it is dropped again), through the
+    consumer's own thread (`seek_wait`: Faust's `seek` calls aiokafka from the wrong loop).
+    What was judged meanwhile is judged again: the rules are idempotent."""
+    assigned = [tp for tp in consumer.assignment() if tp.topic == events_topic]
+    if not assigned:
+        return
     committed = await consumer.seek_to_committed()
-    fresh = sorted(tp for tp in events if not committed.get(tp))
+    fresh = sorted(tp for tp in assigned if not committed.get(tp))
     if fresh:
         log.info("events partitions %s: no committed offset, judged from their beginning",
                  [tp.partition for tp in fresh])  # fmt: skip
-        for tp in fresh:
-            await consumer.seek(tp, 0)  # below the log start, aiokafka resets to the earliest
+        # Below the log's start offset, aiokafka resets to the earliest.
+        await consumer.seek_wait(dict.fromkeys(fresh, 0))
 
 
 class _RiskApp(faust.App):
     risk_outlets: Outlets | None = None
     risk_membership: Membership | None = None
+    risk_events_topic: str = ""
+    _rewinding: asyncio.Task[None] | None = None
+
+    def on_rebalance_end(self) -> None:
+        super().on_rebalance_end()
+        self._rewinding = asyncio.ensure_future(self._rewind())
+
+    async def _rewind(self) -> None:
+        try:
+            consumer = cast(ThreadDelegateConsumer, self.consumer)
+            await _rewind_uncommitted(consumer, self.risk_events_topic)
+        except Exception:
+            # Not fatal: the events are judged again at the next rebalance or restart.
+            log.exception("events partitions not rewound after a rebalance")
 
     async def on_shutdown(self) -> None:
         # After the agents and timers have stopped (mode stops children, then on_shutdown).
@@ -447,6 +467,7 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
     agent = RiskAgent(States(table, t.events.partitions), outlets)
     app.risk_outlets = outlets
     app.risk_membership = membership
+    app.risk_events_topic = t.events.name
 
     async def on_revoked(_app: Any, *_args: Any, **_kwargs: Any) -> None:
         await agent.revoked()
@@ -459,9 +480,7 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
     @table.on_recover  # once the table holds what the assigned partitions' changelog has
     async def on_recovered() -> None:
         assignment = app.consumer.assignment()
-        events = [tp for tp in assignment if tp.topic == t.events.name]
-        await _rewind_uncommitted(cast(Consumer, app.consumer), events)
-        agent.recovered({tp.partition for tp in events})
+        agent.recovered({tp.partition for tp in assignment if tp.topic == t.events.name})
 
     @app.agent(events_topic, name="risk")
     async def judge(events_stream: StreamT[bytes]) -> None:
