@@ -468,6 +468,12 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
                     run.stop("risk")
 
             # -- API -------------------------------------------------------------------------
+            # A caught-up projector runs beside the API: GET /v1/events waits (up to its
+            # verdict timeout) for the projector to reach the log's end, and the risk agent's
+            # restarts above appended events the stopped projector had not seen.
+            last = run.new_contract()
+            await run.append(last)
+            await run.timed_start("projector", lambda: projected(last.contract_id))
             _, token = await tokens.create_token(conn, "admin", None)
         run.start("api")
         url = f"http://127.0.0.1:{run.port}"
