@@ -26,6 +26,8 @@ from events.catalogue import (
     AssignmentEnded,
     AssignmentStarted,
     BypassThreatReported,
+    ClientComplaintLogged,
+    ClientContactLogged,
     ContractAmended,
     ContractSigned,
     ContractTerminated,
@@ -39,6 +41,7 @@ from events.catalogue import (
     RaiseRequested,
     RatesAdjusted,
 )
+from events.dispatch import require_every_event_type, unhandled
 from projections import margin
 
 ZERO = Decimal(0)
@@ -386,7 +389,13 @@ class ReadModel:
 
     @singledispatchmethod
     def _apply(self, event: EventBase) -> None:
-        """Relationship events move the stream on and change no margin figure."""
+        """By event class: every type has its own (events.dispatch)."""
+        unhandled("the read model", event)
+
+    @_apply.register(ClientComplaintLogged)
+    @_apply.register(ClientContactLogged)
+    def _relationship(self, e: ClientComplaintLogged | ClientContactLogged) -> None:
+        """Moves the stream on and changes no margin figure."""
 
     @_apply.register
     def _signed(self, e: ContractSigned) -> None:
@@ -677,3 +686,4 @@ def _in_force_order(r: RateRow) -> tuple[date, int]:
 # singledispatchmethod builds a new bound function on every call (Python 3.11): dispatching
 # once per event class directly is a tenth of the cost, on the hottest path of a replay.
 _DISPATCH = ReadModel.__dict__["_apply"].dispatcher.dispatch
+require_every_event_type("the read model", ReadModel.__dict__["_apply"].dispatcher.registry)

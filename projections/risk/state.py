@@ -34,6 +34,8 @@ from events.catalogue import (
     AssignmentEndReason,
     AssignmentStarted,
     AssignmentStatus,
+    BypassThreatReported,
+    ClientComplaintLogged,
     ClientContactLogged,
     ContactDirection,
     ContractAmended,
@@ -43,11 +45,13 @@ from events.catalogue import (
     MarkupAgreed,
     MarkupNegotiationClosed,
     MarkupNegotiationOpened,
+    MarkupProposed,
     RaiseApproved,
     RaiseDeclined,
     RaiseRequested,
     RatesAdjusted,
 )
+from events.dispatch import require_every_event_type, unhandled
 from projections import margin
 
 __all__ = [
@@ -294,8 +298,18 @@ def _signed(e: ContractSigned) -> RiskState:
 
 @singledispatch
 def _apply(event: EventBase, state: RiskState) -> RiskState:
-    """By default an event changes nothing the rules read (proposals, complaints, threats)."""
-    return state
+    """By event class: every type has its own (events.dispatch)."""
+    unhandled("the risk fold", event)
+
+
+@_apply.register(MarkupProposed)
+@_apply.register(BypassThreatReported)
+@_apply.register(ClientComplaintLogged)
+def _nothing_read(
+    e: MarkupProposed | BypassThreatReported | ClientComplaintLogged, s: RiskState
+) -> RiskState:
+    """Changes nothing the rules read from the state (they judge these events themselves)."""
+    return s
 
 
 @_apply.register
@@ -412,6 +426,9 @@ def _contact(e: ClientContactLogged, s: RiskState) -> RiskState:
         return replace(s, unanswered_run=run, strain_raised_in_run=raised)
     # An answer, or the client reaching out, ends the run.
     return replace(s, unanswered_run=(), strain_raised_in_run=False)
+
+
+require_every_event_type("the risk fold", _apply.registry)
 
 
 def strain_due(run: tuple[Contact, ...]) -> bool:

@@ -23,7 +23,11 @@ from events.catalogue import (
     AssignmentEnded,
     AssignmentStarted,
     BypassThreatReported,
+    ClientComplaintLogged,
+    ClientContactLogged,
+    ContractAmended,
     ContractSigned,
+    ContractTerminated,
     Event,
     EventBase,
     MarkupAgreed,
@@ -35,6 +39,7 @@ from events.catalogue import (
     RaiseRequested,
     RatesAdjusted,
 )
+from events.dispatch import require_every_event_type, unhandled
 from events.messages import (
     DUPLICATE_EVENT,
     HTTP_ACCEPTED,
@@ -206,8 +211,24 @@ def _against_state(state: ContractState, event: Event) -> _Refused | None:
 
 @singledispatch
 def _check(event: EventBase, state: ContractState) -> _Refused | None:
-    """By event class, like `state._apply`; by default an event needs no more than the checks
-    every event goes through."""
+    """By event class, like `state._apply`: every type has its own (events.dispatch)."""
+    unhandled("the writer's checks", event)
+
+
+@_check.register(ContractSigned)  # refused before, when the contract exists
+@_check.register(ContractAmended)
+@_check.register(ContractTerminated)
+@_check.register(ClientComplaintLogged)
+@_check.register(ClientContactLogged)
+def _no_more_checks(
+    event: ContractSigned
+    | ContractAmended
+    | ContractTerminated
+    | ClientComplaintLogged
+    | ClientContactLogged,
+    state: ContractState,
+) -> _Refused | None:
+    """Nothing to check beyond what every event goes through."""
     return None
 
 
@@ -348,6 +369,9 @@ def _bypass_threat(event: BypassThreatReported, state: ContractState) -> _Refuse
             "report the threat without an assignment_id, or start the assignment first.",
         )
     return None
+
+
+require_every_event_type("the writer's checks", _check.registry)
 
 
 # Verdicts ------------------------------------------------------------------------------------

@@ -32,6 +32,9 @@ from events.catalogue import (
     AssignmentEnded,
     AssignmentStarted,
     AssignmentStatus,
+    BypassThreatReported,
+    ClientComplaintLogged,
+    ClientContactLogged,
     ContractAmended,
     ContractSigned,
     ContractTerminated,
@@ -40,10 +43,13 @@ from events.catalogue import (
     MarkupAgreed,
     MarkupNegotiationClosed,
     MarkupNegotiationOpened,
+    MarkupProposed,
     RaiseApproved,
     RaiseDeclined,
     RaiseRequested,
+    RatesAdjusted,
 )
+from events.dispatch import require_every_event_type, unhandled
 from services.writer.ids import ChunksNeeded, SeenEvent, SeenIds
 
 NegotiationStatus = Literal["open", "closed"]
@@ -239,8 +245,26 @@ class _Step:
 
 @singledispatch
 def _apply(event: EventBase, step: _Step) -> None:
-    """By default an event only advances the version: amendments of terms other than the
-    client's name, proposals, relationship events."""
+    """By event class: every type has its own (events.dispatch)."""
+    unhandled("the writer's fold", event)
+
+
+@_apply.register(ContractSigned)  # opens the stream, in `_signed`
+@_apply.register(RatesAdjusted)
+@_apply.register(MarkupProposed)
+@_apply.register(BypassThreatReported)
+@_apply.register(ClientComplaintLogged)
+@_apply.register(ClientContactLogged)
+def _version_only(
+    event: ContractSigned
+    | RatesAdjusted
+    | MarkupProposed
+    | BypassThreatReported
+    | ClientComplaintLogged
+    | ClientContactLogged,
+    step: _Step,
+) -> None:
+    """The event only advances the version: nothing the writer checks depends on it."""
 
 
 @_apply.register
@@ -296,6 +320,9 @@ def _raise_decided(event: RaiseApproved | RaiseDeclined, step: _Step) -> None:
     if request is not None:
         decided = RaiseRequestState(request.assignment_id, "decided")
         step.timeline.raise_requests.write(step.version, event.raise_request_id, decided)
+
+
+require_every_event_type("the writer's fold", _apply.registry)
 
 
 def evolve(state: ContractState | None, event: Event) -> ContractState:

@@ -21,8 +21,7 @@ import json
 import random
 import sys
 from collections.abc import Iterable
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
