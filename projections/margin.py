@@ -1,4 +1,14 @@
-"""Margin math: every figure of DESIGN.md "Money and margin: the formulas", as pure functions.
+"""Margin math: every figure of DESIGN.md "Money and margin: the formulas" and of "Overtime,
+hours worked and client health", as pure functions.
+
+Overtime (OT) and double time (DT): each kind of hour has its own pay and bill rate, given or
+derived from a multiplier of the regular one (pay 1.5× and 2×; bill the contract's
+`ot_bill_multiplier` and `dt_bill_multiplier`), burden on its pay and the MSP fee on its bill,
+so that its margin per hour is `margin_per_hour` of its own rates (`ot_rates`, `dt_rates`).
+The planned week is H regular hours plus `planned_ot_hours_per_week` OT hours (0 by default,
+when the OT part of a sum is left out, so that a plan without OT gives exactly the figures of
+before OT existed, down to the Decimal's exponent). An `ot_exempt` assignment has no OT or DT:
+its OT and DT figures are None.
 
 Plain data in, `Decimal` out: no I/O, no clock (`as_of` is always passed in), never a float.
 Percentages are in percent units (`Decimal("25")` means 25 %).
@@ -37,8 +47,12 @@ from decimal import (
 from typing import Final, Protocol
 
 __all__ = [
+    "DEFAULT_DT_BILL_MULTIPLIER",
+    "DEFAULT_OT_BILL_MULTIPLIER",
     "DIVIDE_CONTEXT",
+    "DT_PAY_MULTIPLIER",
     "EXACT_CONTEXT",
+    "OT_PAY_MULTIPLIER",
     "Figures",
     "Impact",
     "ImpactFigures",
@@ -49,12 +63,18 @@ __all__ = [
     "break_even_markup_pct",
     "burdened_cost",
     "conversion_fee_due",
+    "dt_rates",
     "figures",
+    "hour_margin",
     "hours_worked",
     "impact",
     "margin_pct",
+    "margin_per_dt_hour",
     "margin_per_hour",
+    "margin_per_ot_hour",
     "markup_pct",
+    "ot_rates",
+    "planned_hours_per_week",
     "remaining_days",
     "remaining_gross_profit",
     "remaining_weeks",
@@ -100,6 +120,11 @@ _ZERO: Final = Decimal(0)
 _ONE: Final = Decimal(1)
 _HUNDRED: Final = Decimal(100)
 _DAYS_PER_WEEK: Final = Decimal(7)
+OT_PAY_MULTIPLIER: Final = Decimal("1.5")
+DT_PAY_MULTIPLIER: Final = Decimal(2)
+# A contract's bill multipliers when it names none: equal to the pay multipliers (DESIGN).
+DEFAULT_OT_BILL_MULTIPLIER: Final = OT_PAY_MULTIPLIER
+DEFAULT_DT_BILL_MULTIPLIER: Final = DT_PAY_MULTIPLIER
 _WEEKS_PER_YEAR: Final = Decimal(52)
 
 
@@ -136,11 +161,23 @@ class Rates:
     burden_pct: Decimal  # the assignment's own, else the contract's (the caller resolves)
     msp_fee_pct: Decimal = Decimal(0)  # the contract's; 0 when absent
     hours_per_week: Decimal = Decimal(40)
+    # Overtime and double time. A rate left None is derived: pay by OT_PAY_MULTIPLIER /
+    # DT_PAY_MULTIPLIER, bill by the contract's multiplier below (`ot_rates`, `dt_rates`).
+    ot_pay_rate: Decimal | None = None
+    ot_bill_rate: Decimal | None = None
+    dt_pay_rate: Decimal | None = None
+    dt_bill_rate: Decimal | None = None
+    ot_bill_multiplier: Decimal = DEFAULT_OT_BILL_MULTIPLIER  # the contract's
+    dt_bill_multiplier: Decimal = DEFAULT_DT_BILL_MULTIPLIER
+    planned_ot_hours_per_week: Decimal = Decimal(0)
+    ot_exempt: bool = False  # no OT and no DT: its OT/DT figures are None
 
     def __post_init__(self) -> None:
         for name in _RATES_FIELDS:
             # ints are accepted and stored as Decimal; floats are refused.
             value = getattr(self, name)
+            if value is None and name in _OPTIONAL_RATES:
+                continue
             if type(value) is not Decimal or not value.is_finite():
                 object.__setattr__(self, name, _decimal(name, value))
         if self.pay_rate <= 0:
@@ -149,9 +186,58 @@ class Rates:
             )
         if self.hours_per_week < 0:
             raise ValueError(f"hours_per_week must be >= 0, not {self.hours_per_week}")
+        if self.planned_ot_hours_per_week < 0:
+            raise ValueError(
+                f"planned_ot_hours_per_week must be >= 0, not {self.planned_ot_hours_per_week}"
+            )
+        if not isinstance(self.ot_exempt, bool):
+            raise TypeError(f"ot_exempt must be a bool, not {type(self.ot_exempt).__name__}")
 
 
-_RATES_FIELDS: Final = tuple(f.name for f in fields(Rates))
+_OPTIONAL_RATES: Final = frozenset({"ot_pay_rate", "ot_bill_rate", "dt_pay_rate", "dt_bill_rate"})
+_RATES_FIELDS: Final = tuple(f.name for f in fields(Rates) if f.name != "ot_exempt")
+
+
+def _kind_rates(
+    r: Rates,
+    pay: Decimal | None,
+    bill: Decimal | None,
+    pay_multiplier: Decimal,
+    bill_multiplier: Decimal,
+    hours: Decimal,
+) -> Rates | None:
+    if r.ot_exempt:
+        return None
+    x = _EXACT
+    return Rates(
+        pay_rate=pay if pay is not None else x.multiply(pay_multiplier, r.pay_rate),
+        bill_rate=bill if bill is not None else x.multiply(bill_multiplier, r.bill_rate),
+        burden_pct=r.burden_pct,
+        msp_fee_pct=r.msp_fee_pct,
+        hours_per_week=hours,
+    )
+
+
+def ot_rates(r: Rates) -> Rates | None:
+    """The overtime hour as rates of its own (P_ot, B_ot, the same burden and MSP fee, the
+    planned OT hours as its week): every per-hour figure of an OT hour is that figure of these
+    rates. None for an ot_exempt assignment."""
+    return _kind_rates(
+        r,
+        r.ot_pay_rate,
+        r.ot_bill_rate,
+        OT_PAY_MULTIPLIER,
+        r.ot_bill_multiplier,
+        r.planned_ot_hours_per_week,
+    )
+
+
+def dt_rates(r: Rates) -> Rates | None:
+    """The double-time hour as rates of its own (no DT is planned: 0 hours a week). None for an
+    ot_exempt assignment."""
+    return _kind_rates(
+        r, r.dt_pay_rate, r.dt_bill_rate, DT_PAY_MULTIPLIER, r.dt_bill_multiplier, _ZERO
+    )
 
 
 def markup_pct(r: Rates) -> Decimal:
@@ -198,9 +284,52 @@ def margin_pct(r: Rates) -> Decimal:
         return numerator / r.bill_rate
 
 
+def margin_per_ot_hour(r: Rates) -> Decimal | None:
+    """B_ot − P_ot × (1 + b/100) − B_ot × f/100; None when ot_exempt."""
+    ot = ot_rates(r)
+    return None if ot is None else margin_per_hour(ot)
+
+
+def margin_per_dt_hour(r: Rates) -> Decimal | None:
+    """B_dt − P_dt × (1 + b/100) − B_dt × f/100; None when ot_exempt."""
+    dt = dt_rates(r)
+    return None if dt is None else margin_per_hour(dt)
+
+
 def weekly_gross_profit(r: Rates) -> Decimal:
-    """margin_per_hour × H, exact."""
-    return _EXACT.multiply(margin_per_hour(r), r.hours_per_week)
+    """margin_per_hour × H + margin_per_ot_hour × H_ot, exact (the OT part only when OT is
+    planned)."""
+    return _weekly(margin_per_hour(r), r)
+
+
+def _weekly(mph: Decimal, r: Rates) -> Decimal:
+    regular = _EXACT.multiply(mph, r.hours_per_week)
+    if not r.planned_ot_hours_per_week or r.ot_exempt:
+        return regular
+    ot = ot_rates(r)
+    assert ot is not None  # not exempt
+    return _EXACT.add(regular, _EXACT.multiply(margin_per_hour(ot), ot.hours_per_week))
+
+
+def planned_hours_per_week(r: Rates) -> Decimal:
+    """H + H_ot: every hour of the planned week (H alone when no OT is planned)."""
+    if not r.planned_ot_hours_per_week or r.ot_exempt:
+        return r.hours_per_week
+    return _EXACT.add(r.hours_per_week, r.planned_ot_hours_per_week)
+
+
+def hour_margin(r: Rates, regular: Decimal, ot: Decimal, dt: Decimal) -> Decimal:
+    """Gross profit of hours worked: Σ hours × margin per hour of that kind (DESIGN "Overtime,
+    hours worked"), exact. ValueError for OT or DT hours of an ot_exempt assignment."""
+    x = _EXACT
+    total = x.multiply(margin_per_hour(r), regular)
+    for hours, kind in ((ot, ot_rates(r)), (dt, dt_rates(r))):
+        if not hours:
+            continue
+        if kind is None:
+            raise ValueError("an ot_exempt assignment works no OT or DT hours")
+        total = x.add(total, x.multiply(margin_per_hour(kind), hours))
+    return total
 
 
 def break_even_markup_pct(burden_pct: Decimal, msp_fee_pct: Decimal = Decimal(0)) -> Decimal:
@@ -320,19 +449,20 @@ def roll_up_figures(r: Rates, t: Term, as_of: date) -> tuple[Decimal, Decimal, D
     `as_of`, each exactly as its own function gives it, the margin computed once: what a
     roll-up sums, for thousands of assignments at a time."""
     mph = margin_per_hour(r)
-    weekly = _EXACT.multiply(mph, r.hours_per_week)
+    weekly = _weekly(mph, r)
     return mph, weekly, _remaining(weekly, remaining_days(t, as_of))
 
 
 def hours_worked(r: Rates, t: Term, as_of: date) -> Decimal:
-    """H × weeks between start_date and as_of, computed as H × days / 7.
+    """(H + H_ot) × weeks between start_date and as_of, computed as hours × days / 7: the
+    planned hours, OT included (an OT hour is an hour worked, toward a conversion waiver too).
 
     Weeks are fractional (calendar days / 7, like remaining_weeks). 0 before the start; capped
     at expected_end_date (DESIGN is silent; an assignment is not worked past its expected end,
     and hours_worked + H × remaining_weeks is then the whole term).
     """
     with localcontext(_EXACT):
-        numerator = r.hours_per_week * _days_worked(t, as_of)
+        numerator = planned_hours_per_week(r) * _days_worked(t, as_of)
     with localcontext(_DIVIDE):
         return numerator / _DAYS_PER_WEEK
 
@@ -384,6 +514,19 @@ class Figures:
     remaining_gross_profit: Decimal
     hours_worked: Decimal
     conversion_fee_due: Decimal
+    # Overtime and double time (None when ot_exempt).
+    planned_ot_hours_per_week: Decimal = Decimal(0)
+    ot_exempt: bool = False
+    ot_pay_rate: Decimal | None = None
+    ot_bill_rate: Decimal | None = None
+    ot_markup_pct: Decimal | None = None
+    ot_burdened_cost: Decimal | None = None
+    margin_per_ot_hour: Decimal | None = None
+    dt_pay_rate: Decimal | None = None
+    dt_bill_rate: Decimal | None = None
+    dt_markup_pct: Decimal | None = None
+    dt_burdened_cost: Decimal | None = None
+    margin_per_dt_hour: Decimal | None = None
 
 
 def figures(
@@ -411,7 +554,23 @@ def figures(
         remaining_gross_profit=remaining_gross_profit(r, t, as_of),
         hours_worked=hours_worked(r, t, as_of),
         conversion_fee_due=conversion_fee_due(r, t, as_of, conversion_fee_pct, waived_after_hours),
+        planned_ot_hours_per_week=r.planned_ot_hours_per_week,
+        ot_exempt=r.ot_exempt,
+        **_kind_figures("ot", ot_rates(r)),
+        **_kind_figures("dt", dt_rates(r)),
     )
+
+
+def _kind_figures(kind: str, k: Rates | None) -> dict[str, Decimal | None]:
+    if k is None:
+        return {}
+    return {
+        f"{kind}_pay_rate": k.pay_rate,
+        f"{kind}_bill_rate": k.bill_rate,
+        f"{kind}_markup_pct": markup_pct(k),
+        f"{kind}_burdened_cost": burdened_cost(k),
+        f"margin_per_{kind}_hour": margin_per_hour(k),
+    }
 
 
 @dataclass(frozen=True)
@@ -424,6 +583,7 @@ class ImpactFigures:
     margin_per_hour: Decimal
     weekly_gross_profit: Decimal
     remaining_gross_profit: Decimal
+    margin_per_ot_hour: Decimal | None = None  # None when ot_exempt (delta: on either side)
 
 
 @dataclass(frozen=True)
@@ -443,6 +603,7 @@ def _impact_figures(r: Rates, t: Term, counted_from: date) -> ImpactFigures:
         margin_per_hour=margin_per_hour(r),
         weekly_gross_profit=weekly_gross_profit(r),
         remaining_gross_profit=remaining_gross_profit(r, t, counted_from),
+        margin_per_ot_hour=margin_per_ot_hour(r),
     )
 
 
@@ -463,6 +624,11 @@ def impact(before: Rates, after: Rates, t: Term, counted_from: date) -> Impact:
             margin_per_hour=a.margin_per_hour - b.margin_per_hour,
             weekly_gross_profit=a.weekly_gross_profit - b.weekly_gross_profit,
             remaining_gross_profit=a.remaining_gross_profit - b.remaining_gross_profit,
+            margin_per_ot_hour=(
+                None
+                if a.margin_per_ot_hour is None or b.margin_per_ot_hour is None
+                else a.margin_per_ot_hour - b.margin_per_ot_hour
+            ),
         )
     return Impact(before=b, after=a, delta=delta)
 
