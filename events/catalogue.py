@@ -32,6 +32,7 @@ from events.fields import (
     Id,
     MarkupPct,
     Months,
+    Multiplier,
     Name,
     Note,
     Pct,
@@ -39,10 +40,20 @@ from events.fields import (
     Reason,
     SchemaVersion,
     StreamVersion,
+    WeekHours,
     Weeks,
 )
 
 CURRENT_SCHEMA_VERSION: Final = 1
+"""The version an event type starts at. A type whose fields grew carries its own
+`SCHEMA_VERSION` (`V2`), and `events.upcasting` lifts its older raw events on read."""
+V2: Final = 2
+
+# The contract's bill multipliers when it names none, equal to the pay multipliers of overtime
+# (1.5) and double time (2): DESIGN "Overtime, hours worked and client health". The same values
+# as projections.margin's, which the core's tests hold equal.
+DEFAULT_OT_BILL_MULTIPLIER: Final = Decimal("1.5")
+DEFAULT_DT_BILL_MULTIPLIER: Final = Decimal(2)
 
 AssignmentEndReason = Literal[
     "completed",
@@ -165,12 +176,18 @@ class ContractTerms(TypedDict):
     conversion_fee_pct: Decimal
     conversion_fee_waived_after_hours: Decimal | None
     non_solicit_months: int
+    ot_bill_multiplier: Decimal
+    dt_bill_multiplier: Decimal
 
 
 CONTRACT_TERMS: Final[tuple[str, ...]] = tuple(ContractTerms.__annotations__)
 
 
 class ContractSigned(EventBase):
+    """v2 added `ot_bill_multiplier` and `dt_bill_multiplier` (v1: 1.5 and 2)."""
+
+    SCHEMA_VERSION: ClassVar[int] = V2
+    schema_version: SchemaVersion = V2
     type: Literal["ContractSigned"] = "ContractSigned"
     client_id: Id
     client_name: Name
@@ -184,6 +201,10 @@ class ContractSigned(EventBase):
     conversion_fee_pct: Pct
     conversion_fee_waived_after_hours: Hours | None = None
     non_solicit_months: Months
+    ot_bill_multiplier: Multiplier = DEFAULT_OT_BILL_MULTIPLIER
+    """An OT hour's bill rate, where the assignment gives none: this × the bill rate."""
+    dt_bill_multiplier: Multiplier = DEFAULT_DT_BILL_MULTIPLIER
+    """A DT hour's bill rate, where the assignment gives none: this × the bill rate."""
 
     @field_validator("end_date")
     @classmethod
@@ -204,12 +225,17 @@ class ContractSigned(EventBase):
             conversion_fee_pct=self.conversion_fee_pct,
             conversion_fee_waived_after_hours=self.conversion_fee_waived_after_hours,
             non_solicit_months=self.non_solicit_months,
+            ot_bill_multiplier=self.ot_bill_multiplier,
+            dt_bill_multiplier=self.dt_bill_multiplier,
         )
 
 
 class ContractAmended(EventBase):
-    """Any term of `ContractSigned` except the ids; at least one must be given."""
+    """Any term of `ContractSigned` except the ids; at least one must be given. v2 added the
+    two bill multipliers."""
 
+    SCHEMA_VERSION: ClassVar[int] = V2
+    schema_version: SchemaVersion = V2
     type: Literal["ContractAmended"] = "ContractAmended"
     effective_date: date
     client_name: Name | None = None
@@ -222,6 +248,8 @@ class ContractAmended(EventBase):
     conversion_fee_pct: Pct | None = None
     conversion_fee_waived_after_hours: Hours | None = None
     non_solicit_months: Months | None = None
+    ot_bill_multiplier: Multiplier | None = None
+    dt_bill_multiplier: Multiplier | None = None
 
     TERMS: ClassVar[tuple[str, ...]] = CONTRACT_TERMS
 
@@ -255,7 +283,31 @@ class ContractTerminated(EventBase):
 # Assignment ----------------------------------------------------------------------------------
 
 
+OVERTIME_RATES: Final = ("ot_pay_rate", "ot_bill_rate", "dt_pay_rate", "dt_bill_rate")
+"""The OT and DT rates of an assignment, as AssignmentStarted and RatesAdjusted name them
+(RaiseApproved: each with the prefix `new_`)."""
+
+
+def _check_exempt(exempt: bool, planned_ot: Decimal, rates: dict[str, Decimal | None]) -> None:
+    if not exempt:
+        return
+    given = [name for name, rate in rates.items() if rate is not None]
+    if planned_ot:
+        given.insert(0, "planned_ot_hours_per_week")
+    if given:
+        raise PydanticCustomError(
+            "ot_exempt",
+            "an ot_exempt assignment has no overtime or double time; leave out {fields}",
+            {"fields": ", ".join(given)},
+        )
+
+
 class AssignmentStarted(EventBase):
+    """v2 added the OT and DT rates (absent: derived from pay and bill, DESIGN "Overtime"),
+    `planned_ot_hours_per_week` (v1: 0) and `ot_exempt` (v1: false)."""
+
+    SCHEMA_VERSION: ClassVar[int] = V2
+    schema_version: SchemaVersion = V2
     type: Literal["AssignmentStarted"] = "AssignmentStarted"
     assignment_id: Id
     staffer_id: Id
@@ -267,6 +319,16 @@ class AssignmentStarted(EventBase):
     start_date: date
     expected_end_date: date
     burden_pct: Pct | None = None
+    ot_pay_rate: Rate | None = None
+    """Absent: 1.5 × pay_rate."""
+    ot_bill_rate: Rate | None = None
+    """Absent: the contract's ot_bill_multiplier × bill_rate."""
+    dt_pay_rate: Rate | None = None
+    """Absent: 2 × pay_rate."""
+    dt_bill_rate: Rate | None = None
+    """Absent: the contract's dt_bill_multiplier × bill_rate."""
+    planned_ot_hours_per_week: WeekHours = Decimal(0)
+    ot_exempt: Flag = False
 
     @field_validator("expected_end_date")
     @classmethod
@@ -274,14 +336,48 @@ class AssignmentStarted(EventBase):
         _check_not_before(end, info, "start_date")
         return end
 
+    @field_validator("planned_ot_hours_per_week")
+    @classmethod
+    def _a_week_has_168_hours(cls, ot: Decimal, info: ValidationInfo) -> Decimal:
+        regular = info.data.get("hours_per_week")
+        if isinstance(regular, Decimal) and regular + ot > 168:
+            raise PydanticCustomError(
+                "week_too_long",
+                "hours_per_week {regular} + planned_ot_hours_per_week {ot} is more than the "
+                "168 hours of a week",
+                {"regular": str(regular), "ot": str(ot)},
+            )
+        return ot
+
+    @model_validator(mode="after")
+    def _exempt_has_no_overtime(self) -> AssignmentStarted:
+        _check_exempt(self.ot_exempt, self.planned_ot_hours_per_week, self.overtime_rates())
+        return self
+
+    def overtime_rates(self) -> dict[str, Decimal | None]:
+        """The OT and DT rates as given (None: derived)."""
+        return {name: getattr(self, name) for name in OVERTIME_RATES}
+
 
 class RatesAdjusted(EventBase):
+    """v2 added the OT and DT rates (absent: derived from the new pay and bill)."""
+
+    SCHEMA_VERSION: ClassVar[int] = V2
+    schema_version: SchemaVersion = V2
     type: Literal["RatesAdjusted"] = "RatesAdjusted"
     assignment_id: Id
     pay_rate: Rate
     bill_rate: Rate
     effective_date: date
     reason: Reason
+    ot_pay_rate: Rate | None = None
+    ot_bill_rate: Rate | None = None
+    dt_pay_rate: Rate | None = None
+    dt_bill_rate: Rate | None = None
+
+    def overtime_rates(self) -> dict[str, Decimal | None]:
+        """The OT and DT rates as given (None: derived)."""
+        return {name: getattr(self, name) for name in OVERTIME_RATES}
 
 
 class AssignmentEnded(EventBase):
@@ -339,11 +435,23 @@ class RaiseRequested(EventBase):
 
 
 class RaiseApproved(EventBase):
+    """v2 added the new OT and DT rates (absent: derived from the new pay and bill)."""
+
+    SCHEMA_VERSION: ClassVar[int] = V2
+    schema_version: SchemaVersion = V2
     type: Literal["RaiseApproved"] = "RaiseApproved"
     raise_request_id: Id
     new_pay_rate: Rate
     new_bill_rate: Rate
     effective_date: date
+    new_ot_pay_rate: Rate | None = None
+    new_ot_bill_rate: Rate | None = None
+    new_dt_pay_rate: Rate | None = None
+    new_dt_bill_rate: Rate | None = None
+
+    def overtime_rates(self) -> dict[str, Decimal | None]:
+        """The new OT and DT rates as given (None: derived), by their names without `new_`."""
+        return {name: getattr(self, f"new_{name}") for name in OVERTIME_RATES}
 
 
 class RaiseDeclined(EventBase):

@@ -102,6 +102,30 @@ Hours = Annotated[
     _NO_FLOAT,
 ]
 
+Multiplier = Annotated[
+    Decimal,
+    Field(
+        gt=0,
+        le=10,
+        decimal_places=4,
+        allow_inf_nan=False,
+        description='A multiplier of a rate, in (0, 10], as a string like "1.5".',
+    ),
+    _NO_FLOAT,
+]
+
+WeekHours = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        le=168,
+        decimal_places=2,
+        allow_inf_nan=False,
+        description='Hours in one week, in [0, 168], at most 2 decimals, as a string like "40".',
+    ),
+    _NO_FLOAT,
+]
+
 Name = Annotated[str, StringConstraints(max_length=NAME_MAX_CHARS, pattern=NOT_BLANK_PATTERN)]
 Reason = Annotated[str, StringConstraints(max_length=REASON_MAX_CHARS, pattern=NOT_BLANK_PATTERN)]
 Note = Annotated[str, StringConstraints(max_length=NOTE_MAX_CHARS, pattern=NOT_BLANK_PATTERN)]

@@ -8,9 +8,14 @@ type to version n + 1; the registry stamps the new `schema_version` itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any, Final
 
-from events.catalogue import EVENT_TYPES
+from events.catalogue import (
+    DEFAULT_DT_BILL_MULTIPLIER,
+    DEFAULT_OT_BILL_MULTIPLIER,
+    EVENT_TYPES,
+)
 from events.errors import EventValidationError
 
 RawEvent = dict[str, Any]
@@ -92,4 +97,35 @@ class Upcasters:
 
 
 UPCASTERS: Final = Upcasters({name: model.SCHEMA_VERSION for name, model in EVENT_TYPES.items()})
-"""The registry the serializer uses. Empty today: every event type is at version 1."""
+"""The registry the serializer uses."""
+
+
+# Version 2: overtime and double time (DESIGN "Overtime, hours worked and client health").
+# A v1 event was written before OT existed: its contract bills OT and DT at the default
+# multipliers, its assignment plans no OT and is not exempt, and its rates give no OT or DT
+# rate (derived when read). Defaults are written out, so that a v1 event reads exactly as the
+# v2 event of the same facts would.
+
+
+@UPCASTERS.register("ContractSigned", from_version=1)
+def _contract_signed_v1(raw: RawEvent) -> RawEvent:
+    raw.setdefault("ot_bill_multiplier", DEFAULT_OT_BILL_MULTIPLIER)
+    raw.setdefault("dt_bill_multiplier", DEFAULT_DT_BILL_MULTIPLIER)
+    return raw
+
+
+@UPCASTERS.register("AssignmentStarted", from_version=1)
+def _assignment_started_v1(raw: RawEvent) -> RawEvent:
+    raw.setdefault("planned_ot_hours_per_week", Decimal(0))
+    raw.setdefault("ot_exempt", False)
+    return raw
+
+
+def _fields_added_none_set(raw: RawEvent) -> RawEvent:
+    """v2 only added optional fields that a v1 event cannot have set: it reads as it was
+    (a v1 event that does set one is refused by validation, as before)."""
+    return raw
+
+
+for _type in ("ContractAmended", "RatesAdjusted", "RaiseApproved"):
+    UPCASTERS.register(_type, from_version=1)(_fields_added_none_set)

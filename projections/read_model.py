@@ -23,6 +23,7 @@ from typing import Generic, Literal, TypeVar
 
 from events.alerts import Basis
 from events.catalogue import (
+    OVERTIME_RATES,
     AssignmentEnded,
     AssignmentStarted,
     BypassThreatReported,
@@ -45,6 +46,8 @@ from events.dispatch import require_every_event_type, unhandled
 from projections import margin
 
 ZERO = Decimal(0)
+NO_OVERTIME: Mapping[str, Decimal | None] = {}
+"""No OT or DT rate given: every one derived."""
 OpenKind = Literal["negotiation", "raise_request", "bypass_threat"]
 
 K = TypeVar("K", bound=tuple[str, ...])
@@ -67,6 +70,8 @@ class ContractRow:
     conversion_fee_pct: Decimal
     conversion_fee_waived_after_hours: Decimal | None
     non_solicit_months: int
+    ot_bill_multiplier: Decimal
+    dt_bill_multiplier: Decimal
     terminated_on: date | None = None
 
 
@@ -77,6 +82,8 @@ PRICING_TERMS: tuple[str, ...] = (
     "markup_floor_pct",
     "conversion_fee_pct",
     "conversion_fee_waived_after_hours",
+    "ot_bill_multiplier",
+    "dt_bill_multiplier",
 )
 
 
@@ -94,6 +101,8 @@ class TermsRow:
     markup_floor_pct: Decimal | None
     conversion_fee_pct: Decimal | None
     conversion_fee_waived_after_hours: Decimal | None  # as signed: None is no waiver
+    ot_bill_multiplier: Decimal | None = None  # as signed: 1.5 when the contract named none
+    dt_bill_multiplier: Decimal | None = None  # as signed: 2 when the contract named none
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +114,8 @@ class Terms:
     markup_floor_pct: Decimal
     conversion_fee_pct: Decimal
     conversion_fee_waived_after_hours: Decimal | None
+    ot_bill_multiplier: Decimal = margin.DEFAULT_OT_BILL_MULTIPLIER
+    dt_bill_multiplier: Decimal = margin.DEFAULT_DT_BILL_MULTIPLIER
 
 
 def terms_in_force(history: Iterable[TermsRow], on: date) -> Terms | None:
@@ -127,6 +138,10 @@ def terms_in_force(history: Iterable[TermsRow], on: date) -> Terms | None:
             value = getattr(t, name)
             if value is not None:
                 terms[name] = value
+    # A signing stored before the multipliers existed has none: the defaults.
+    for name in ("ot_bill_multiplier", "dt_bill_multiplier"):
+        if terms[name] is None:
+            del terms[name]
     return Terms(**terms)
 
 
@@ -148,10 +163,16 @@ class AssignmentRow:
     expected_end_date: date
     end_date: date | None = None
     end_reason: str | None = None
+    planned_ot_hours_per_week: Decimal = ZERO
+    ot_exempt: bool = False
 
 
 @dataclass(slots=True)
 class RateRow:
+    """The rates one event put in force from its effective date. The OT and DT rates as the
+    event gave them; None: derived from its pay and bill with the multipliers in force on the
+    day asked about (`margin.ot_rates`, `margin.dt_rates`)."""
+
     contract_id: str
     assignment_id: str
     effective_date: date
@@ -159,6 +180,14 @@ class RateRow:
     pay_rate: Decimal
     bill_rate: Decimal
     event_id: str
+    ot_pay_rate: Decimal | None = None
+    ot_bill_rate: Decimal | None = None
+    dt_pay_rate: Decimal | None = None
+    dt_bill_rate: Decimal | None = None
+
+    def overtime(self) -> dict[str, Decimal | None]:
+        """The OT and DT rates as given, by the names of `margin.Rates`."""
+        return {name: getattr(self, name) for name in OVERTIME_RATES}
 
 
 @dataclass(slots=True)
@@ -187,17 +216,45 @@ class ImpactRow:
     hours_per_week: Decimal
     start_date: date
     expected_end_date: date
+    # The OT rates of each side as in force (given or derived when recorded; None when
+    # ot_exempt), and the planned OT hours the weekly figures count them for.
+    planned_ot_hours_per_week: Decimal = ZERO
+    ot_exempt: bool = False
+    before_ot_pay_rate: Decimal | None = None
+    before_ot_bill_rate: Decimal | None = None
+    after_ot_pay_rate: Decimal | None = None
+    after_ot_bill_rate: Decimal | None = None
 
     @property
     def impact(self) -> margin.Impact:
-        shared = {
-            "burden_pct": self.burden_pct,
-            "msp_fee_pct": self.msp_fee_pct,
-            "hours_per_week": self.hours_per_week,
-        }
+        def side(
+            pay: Decimal, bill: Decimal, ot_pay: Decimal | None, ot_bill: Decimal | None
+        ) -> margin.Rates:
+            return margin.Rates(
+                pay_rate=pay,
+                bill_rate=bill,
+                burden_pct=self.burden_pct,
+                msp_fee_pct=self.msp_fee_pct,
+                hours_per_week=self.hours_per_week,
+                ot_pay_rate=ot_pay,
+                ot_bill_rate=ot_bill,
+                planned_ot_hours_per_week=self.planned_ot_hours_per_week,
+                ot_exempt=self.ot_exempt,
+            )
+
         return margin.impact(
-            margin.Rates(pay_rate=self.before_pay_rate, bill_rate=self.before_bill_rate, **shared),
-            margin.Rates(pay_rate=self.after_pay_rate, bill_rate=self.after_bill_rate, **shared),
+            side(
+                self.before_pay_rate,
+                self.before_bill_rate,
+                self.before_ot_pay_rate,
+                self.before_ot_bill_rate,
+            ),
+            side(
+                self.after_pay_rate,
+                self.after_bill_rate,
+                self.after_ot_pay_rate,
+                self.after_ot_bill_rate,
+            ),
             margin.Term(self.start_date, self.expected_end_date),
             self.counted_from,
         )
@@ -419,6 +476,8 @@ class ReadModel:
                 markup_floor_pct=terms["markup_floor_pct"],
                 conversion_fee_pct=terms["conversion_fee_pct"],
                 conversion_fee_waived_after_hours=terms["conversion_fee_waived_after_hours"],
+                ot_bill_multiplier=terms["ot_bill_multiplier"],
+                dt_bill_multiplier=terms["dt_bill_multiplier"],
             )
         )
 
@@ -463,15 +522,19 @@ class ReadModel:
             hours_per_week=e.hours_per_week,
             start_date=e.start_date,
             expected_end_date=e.expected_end_date,
+            planned_ot_hours_per_week=e.planned_ot_hours_per_week,
+            ot_exempt=e.ot_exempt,
         )
         self.assignments[key] = row
         self._assignments_by_contract.added(self.assignments, key)
         self.changes.assignments[key] = row
-        self._record_rates(row, e.start_date, e.pay_rate, e.bill_rate, e)
+        self._record_rates(row, e.start_date, e.pay_rate, e.bill_rate, e, e.overtime_rates())
 
     @_apply.register
     def _adjusted(self, e: RatesAdjusted) -> None:
-        self._change_rates(e, e.assignment_id, e.pay_rate, e.bill_rate, e.effective_date)
+        self._change_rates(
+            e, e.assignment_id, e.pay_rate, e.bill_rate, e.effective_date, e.overtime_rates()
+        )
 
     @_apply.register
     def _ended(self, e: AssignmentEnded) -> None:
@@ -529,7 +592,12 @@ class ReadModel:
         item = self.open_items.get(key)
         if item is not None and item.assignment_id is not None:
             self._change_rates(
-                e, item.assignment_id, e.new_pay_rate, e.new_bill_rate, e.effective_date
+                e,
+                item.assignment_id,
+                e.new_pay_rate,
+                e.new_bill_rate,
+                e.effective_date,
+                e.overtime_rates(),
             )
         self._close(key)
 
@@ -572,15 +640,15 @@ class ReadModel:
             return []
         return self._concerned(contract_id, item.assignment_id)
 
-    def _rates(self, row: AssignmentRow, pay: Decimal, bill: Decimal, on: date) -> margin.Rates:
-        terms = self._terms(row.contract_id, on)
-        return margin.Rates(
-            pay_rate=pay,
-            bill_rate=bill,
-            burden_pct=row.burden_pct if row.burden_pct is not None else terms.burden_pct,
-            msp_fee_pct=terms.msp_fee_pct,
-            hours_per_week=row.hours_per_week,
-        )
+    def _rates(
+        self,
+        row: AssignmentRow,
+        pay: Decimal,
+        bill: Decimal,
+        on: date,
+        overtime: Mapping[str, Decimal | None] = NO_OVERTIME,
+    ) -> margin.Rates:
+        return assignment_rates(row, pay, bill, self._terms(row.contract_id, on), overtime)
 
     def _in_force(self, row: AssignmentRow, on: date) -> RateRow:
         history = self.rate_history[(row.contract_id, row.assignment_id)]
@@ -591,15 +659,27 @@ class ReadModel:
         return in_force
 
     def _change_rates(
-        self, e: EventBase, assignment_id: str, pay: Decimal, bill: Decimal, effective: date
+        self,
+        e: EventBase,
+        assignment_id: str,
+        pay: Decimal,
+        bill: Decimal,
+        effective: date,
+        overtime: Mapping[str, Decimal | None] = NO_OVERTIME,
     ) -> None:
         row = self._assignment(e.contract_id, assignment_id)
-        self._record_impact(row, e, pay, bill, effective, "applied")
-        self._record_rates(row, effective, pay, bill, e)
+        self._record_impact(row, e, pay, bill, effective, "applied", overtime)
+        self._record_rates(row, effective, pay, bill, e, overtime)
         self._touch(row, e)
 
     def _record_rates(
-        self, row: AssignmentRow, effective: date, pay: Decimal, bill: Decimal, e: EventBase
+        self,
+        row: AssignmentRow,
+        effective: date,
+        pay: Decimal,
+        bill: Decimal,
+        e: EventBase,
+        overtime: Mapping[str, Decimal | None] = NO_OVERTIME,
     ) -> None:
         rate = RateRow(
             contract_id=row.contract_id,
@@ -609,6 +689,7 @@ class ReadModel:
             pay_rate=pay,
             bill_rate=bill,
             event_id=str(e.event_id),
+            **overtime,
         )
         history = self.rate_history.setdefault((row.contract_id, row.assignment_id), [])
         bisect.insort(history, rate, key=_in_force_order)
@@ -628,9 +709,14 @@ class ReadModel:
         bill: Decimal,
         counted_from: date,
         basis: Basis,
+        overtime: Mapping[str, Decimal | None] = NO_OVERTIME,
     ) -> None:
         before = self._in_force(row, counted_from)
         terms = self._terms(row.contract_id, counted_from)
+        before_ot = margin.ot_rates(
+            assignment_rates(row, before.pay_rate, before.bill_rate, terms, before.overtime())
+        )
+        after_ot = margin.ot_rates(assignment_rates(row, pay, bill, terms, overtime))
         self.changes.impacts.append(
             ImpactRow(
                 event_id=str(e.event_id),
@@ -650,6 +736,12 @@ class ReadModel:
                 hours_per_week=row.hours_per_week,
                 start_date=row.start_date,
                 expected_end_date=row.expected_end_date,
+                planned_ot_hours_per_week=row.planned_ot_hours_per_week,
+                ot_exempt=row.ot_exempt,
+                before_ot_pay_rate=before_ot.pay_rate if before_ot else None,
+                before_ot_bill_rate=before_ot.bill_rate if before_ot else None,
+                after_ot_pay_rate=after_ot.pay_rate if after_ot else None,
+                after_ot_bill_rate=after_ot.bill_rate if after_ot else None,
             )
         )
 
@@ -677,6 +769,30 @@ class ReadModel:
             self._open_items_by_contract.removed(self.open_items, key)
             self.changes.opened.pop(key, None)
             self.changes.closed.add(key)
+
+
+def assignment_rates(
+    row: AssignmentRow,
+    pay: Decimal,
+    bill: Decimal,
+    terms: Terms,
+    overtime: Mapping[str, Decimal | None] = NO_OVERTIME,
+) -> margin.Rates:
+    """The assignment's rates priced with the contract's `terms` (of the day they count on):
+    its own burden, else the contract's; the OT and DT rates given in `overtime`, the others
+    derived with the contract's multipliers."""
+    return margin.Rates(
+        pay_rate=pay,
+        bill_rate=bill,
+        burden_pct=row.burden_pct if row.burden_pct is not None else terms.burden_pct,
+        msp_fee_pct=terms.msp_fee_pct,
+        hours_per_week=row.hours_per_week,
+        ot_bill_multiplier=terms.ot_bill_multiplier,
+        dt_bill_multiplier=terms.dt_bill_multiplier,
+        planned_ot_hours_per_week=row.planned_ot_hours_per_week,
+        ot_exempt=row.ot_exempt,
+        **overtime,
+    )
 
 
 def _in_force_order(r: RateRow) -> tuple[date, int]:

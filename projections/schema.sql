@@ -33,6 +33,8 @@ CREATE TABLE {schema}.contracts (
     conversion_fee_pct                numeric NOT NULL,
     conversion_fee_waived_after_hours numeric,
     non_solicit_months                int NOT NULL,
+    ot_bill_multiplier                numeric NOT NULL,
+    dt_bill_multiplier                numeric NOT NULL,
     terminated_on                     date
 );
 CREATE INDEX ON {schema}.contracts (client_id);
@@ -51,6 +53,8 @@ CREATE TABLE {schema}.terms_history (
     markup_floor_pct                  numeric,
     conversion_fee_pct                numeric,
     conversion_fee_waived_after_hours numeric,
+    ot_bill_multiplier                numeric,
+    dt_bill_multiplier                numeric,
     PRIMARY KEY (contract_id, stream_version)
 );
 
@@ -71,6 +75,8 @@ CREATE TABLE {schema}.assignments (
     expected_end_date date NOT NULL,
     end_date          date,
     end_reason        text,
+    planned_ot_hours_per_week numeric NOT NULL,
+    ot_exempt         boolean NOT NULL,
     PRIMARY KEY (contract_id, assignment_id)
 );
 CREATE INDEX ON {schema}.assignments (assignment_id);
@@ -83,6 +89,12 @@ CREATE TABLE {schema}.rate_history (
     pay_rate       numeric NOT NULL,
     bill_rate      numeric NOT NULL,
     event_id       uuid NOT NULL,
+    -- The OT and DT rates as the event gave them; NULL: derived from its pay and bill with
+    -- the contract's multipliers in force on the day asked about.
+    ot_pay_rate    numeric,
+    ot_bill_rate   numeric,
+    dt_pay_rate    numeric,
+    dt_bill_rate   numeric,
     PRIMARY KEY (contract_id, assignment_id, stream_version)
 );
 
@@ -106,6 +118,12 @@ CREATE TABLE {schema}.margin_impacts (
     hours_per_week               numeric NOT NULL,
     start_date                   date NOT NULL,
     expected_end_date            date NOT NULL,
+    planned_ot_hours_per_week    numeric NOT NULL,
+    ot_exempt                    boolean NOT NULL,
+    before_ot_pay_rate           numeric,  -- in force, given or derived; NULL when ot_exempt
+    before_ot_bill_rate          numeric,
+    after_ot_pay_rate            numeric,
+    after_ot_bill_rate           numeric,
     PRIMARY KEY (contract_id, event_id, assignment_id)
 );
 CREATE INDEX ON {schema}.margin_impacts (contract_id, stream_version);

@@ -34,6 +34,8 @@ class RatePoint(NamedTuple):
     stream_version: int
     pay_rate: Decimal
     bill_rate: Decimal
+    ot_pay_rate: Decimal | None = None  # as given; None: derived (the weekly figures need no DT)
+    ot_bill_rate: Decimal | None = None
 
 
 class TrendAssignment(NamedTuple):
@@ -46,6 +48,8 @@ class TrendAssignment(NamedTuple):
     rates: tuple[RatePoint, ...]  # the rate history, any order
     expected_end_date: date
     at_risk: bool  # an open negotiation, raise request or bypass threat concerns it
+    planned_ot_hours_per_week: Decimal = ZERO
+    ot_exempt: bool = False
 
     def active_on(self, day: date) -> bool:
         """As AssignmentFacts.status: started, and not ended or terminated by then."""
@@ -81,6 +85,25 @@ def _rates_on(history: Sequence[RatePoint], day: date) -> RatePoint:
     return found
 
 
+def _priced(a: TrendAssignment, r: RatePoint, terms: Terms) -> margin.Rates:
+    burden = a.own_burden_pct if a.own_burden_pct is not None else terms.burden_pct
+    if not a.planned_ot_hours_per_week:  # the plain week: what every roll-up of v1 computed
+        return margin.Rates(r.pay_rate, r.bill_rate, burden, terms.msp_fee_pct, a.hours_per_week)
+    return margin.Rates(
+        r.pay_rate,
+        r.bill_rate,
+        burden,
+        terms.msp_fee_pct,
+        a.hours_per_week,
+        ot_pay_rate=r.ot_pay_rate,
+        ot_bill_rate=r.ot_bill_rate,
+        ot_bill_multiplier=terms.ot_bill_multiplier,
+        dt_bill_multiplier=terms.dt_bill_multiplier,
+        planned_ot_hours_per_week=a.planned_ot_hours_per_week,
+        ot_exempt=a.ot_exempt,
+    )
+
+
 def weekly_trend(
     assignments: Iterable[TrendAssignment],
     terms_history: Mapping[str, Sequence[TermsRow]],
@@ -93,7 +116,7 @@ def weekly_trend(
     n = len(days)
     wgp_diff = [ZERO] * (n + 1)
     count_diff = [0] * (n + 1)
-    wgp_cache: dict[tuple[Decimal, ...], Decimal] = {}
+    wgp_cache: dict[tuple[object, ...], Decimal] = {}
     terms_cache: dict[tuple[str, int], Terms | None] = {}  # by contract and first day
     amended: dict[str, list[date]] = {
         cid: sorted({t.effective_date for t in rows if t.kind != "signed"})
@@ -125,10 +148,14 @@ def weekly_trend(
                 continue
             r = _rates_on(history, day)
             burden = a.own_burden_pct if a.own_burden_pct is not None else t.burden_pct
-            key = (r.pay_rate, r.bill_rate, burden, t.msp_fee_pct, a.hours_per_week)
+            key: tuple[object, ...] = (r.pay_rate, r.bill_rate, burden, t.msp_fee_pct)
+            key += (a.hours_per_week,)
+            if a.planned_ot_hours_per_week:
+                key += (r.ot_pay_rate, r.ot_bill_rate, t.ot_bill_multiplier)
+                key += (a.planned_ot_hours_per_week, a.ot_exempt)
             wgp = wgp_cache.get(key)
             if wgp is None:
-                wgp = margin.weekly_gross_profit(margin.Rates(*key))
+                wgp = margin.weekly_gross_profit(_priced(a, r, t))
                 wgp_cache[key] = wgp
             wgp_diff[lo] += wgp
             wgp_diff[hi] -= wgp
@@ -147,9 +174,7 @@ def figures_on(a: TrendAssignment, terms: Terms, day: date) -> RollUpFigures:
     (tests/unit/test_rollup.py)."""
     if not a.active_on(day):
         return RollUpFigures(a.contract_id, False, a.at_risk)
-    r = _rates_on(_sorted(a.rates), day)
-    burden = a.own_burden_pct if a.own_burden_pct is not None else terms.burden_pct
-    rates = margin.Rates(r.pay_rate, r.bill_rate, burden, terms.msp_fee_pct, a.hours_per_week)
+    rates = _priced(a, _rates_on(_sorted(a.rates), day), terms)
     term = margin.Term(a.start_date, a.expected_end_date)
     return active_figures(a.contract_id, a.at_risk, rates, term, day)
 

@@ -32,6 +32,8 @@ _TERMS: Final[dict[str, Any]] = {
     "conversion_fee_pct": "15",
     "conversion_fee_waived_after_hours": "2080",
     "non_solicit_months": 12,
+    "ot_bill_multiplier": "1.5",
+    "dt_bill_multiplier": "2",
 }
 
 _FIELDS: Final[dict[str, dict[str, Any]]] = {
@@ -49,6 +51,8 @@ _FIELDS: Final[dict[str, dict[str, Any]]] = {
         "start_date": "2024-03-04",
         "expected_end_date": "2024-12-20",
         "burden_pct": "20",
+        "planned_ot_hours_per_week": "0",
+        "ot_exempt": False,
     },
     "RatesAdjusted": {
         "assignment_id": "A-1",

@@ -95,6 +95,9 @@ class ContractTerms:
     conversion_fee_pct: Decimal
     conversion_fee_waived_after_hours: Decimal | None
     non_solicit_months: int
+    # Defaults: states written before overtime existed still decode (projections.risk.codec).
+    ot_bill_multiplier: Decimal = margin.DEFAULT_OT_BILL_MULTIPLIER
+    dt_bill_multiplier: Decimal = margin.DEFAULT_DT_BILL_MULTIPLIER
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,14 @@ class AssignmentState:
     status: AssignmentStatus = "active"
     end_date: date | None = None
     end_reason: AssignmentEndReason | None = None
+    # Overtime (defaults: states written before it existed still decode). The OT and DT rates
+    # in force as given; None: derived from pay and bill with the contract's multipliers.
+    planned_ot_hours_per_week: Decimal = _ZERO
+    ot_exempt: bool = False
+    ot_pay_rate: Decimal | None = None
+    ot_bill_rate: Decimal | None = None
+    dt_pay_rate: Decimal | None = None
+    dt_bill_rate: Decimal | None = None
 
     @property
     def active(self) -> bool:
@@ -218,12 +229,22 @@ class RiskState:
         self, a: AssignmentState, pay_rate: Decimal | None = None, bill_rate: Decimal | None = None
     ) -> margin.Rates:
         """`a`'s rates in force (or the pay and bill given) priced with the contract's terms."""
+        # Another pay or bill than in force: its OT and DT rates are derived from them.
+        given = pay_rate is None and bill_rate is None
         return margin.Rates(
             pay_rate=a.pay_rate if pay_rate is None else pay_rate,
             bill_rate=a.bill_rate if bill_rate is None else bill_rate,
             burden_pct=a.burden_pct if a.burden_pct is not None else self.terms.burden_pct,
             msp_fee_pct=self.terms.msp_fee_pct,
             hours_per_week=a.hours_per_week,
+            ot_pay_rate=a.ot_pay_rate if given else None,
+            ot_bill_rate=a.ot_bill_rate if given else None,
+            dt_pay_rate=a.dt_pay_rate if given else None,
+            dt_bill_rate=a.dt_bill_rate if given else None,
+            ot_bill_multiplier=self.terms.ot_bill_multiplier,
+            dt_bill_multiplier=self.terms.dt_bill_multiplier,
+            planned_ot_hours_per_week=a.planned_ot_hours_per_week,
+            ot_exempt=a.ot_exempt,
         )
 
     @property
@@ -341,13 +362,19 @@ def _started(e: AssignmentStarted, s: RiskState) -> RiskState:
         hours_per_week=e.hours_per_week,
         start_date=e.start_date,
         expected_end_date=e.expected_end_date,
+        planned_ot_hours_per_week=e.planned_ot_hours_per_week,
+        ot_exempt=e.ot_exempt,
+        ot_pay_rate=e.ot_pay_rate,
+        ot_bill_rate=e.ot_bill_rate,
+        dt_pay_rate=e.dt_pay_rate,
+        dt_bill_rate=e.dt_bill_rate,
     )
     return _with_assignment(s, a)
 
 
 @_apply.register
 def _adjusted(e: RatesAdjusted, s: RiskState) -> RiskState:
-    return _set_rates(s, e.assignment_id, e.pay_rate, e.bill_rate)
+    return _set_rates(s, e.assignment_id, e.pay_rate, e.bill_rate, e.overtime_rates())
 
 
 @_apply.register
@@ -406,7 +433,9 @@ def _raise_approved(e: RaiseApproved, s: RiskState) -> RiskState:
     request = s.raise_requests.get(e.raise_request_id)
     after = s
     if request is not None:
-        after = _set_rates(s, request.assignment_id, e.new_pay_rate, e.new_bill_rate)
+        after = _set_rates(
+            s, request.assignment_id, e.new_pay_rate, e.new_bill_rate, e.overtime_rates()
+        )
     return _decided(after, e.raise_request_id)
 
 
@@ -447,11 +476,32 @@ def _with_assignment(s: RiskState, a: AssignmentState) -> RiskState:
     return replace(s, assignments={**s.assignments, a.assignment_id: a})
 
 
-def _set_rates(s: RiskState, assignment_id: str, pay: Decimal, bill: Decimal) -> RiskState:
+_DERIVED: Final[Mapping[str, Decimal | None]] = {}
+
+
+def _set_rates(
+    s: RiskState,
+    assignment_id: str,
+    pay: Decimal,
+    bill: Decimal,
+    overtime: Mapping[str, Decimal | None] = _DERIVED,
+) -> RiskState:
+    """New rates in force; the OT and DT rates not given are derived from them."""
     a = s.assignments.get(assignment_id)
     if a is None:
         return s
-    return _with_assignment(s, replace(a, pay_rate=pay, bill_rate=bill))
+    return _with_assignment(
+        s,
+        replace(
+            a,
+            pay_rate=pay,
+            bill_rate=bill,
+            ot_pay_rate=overtime.get("ot_pay_rate"),
+            ot_bill_rate=overtime.get("ot_bill_rate"),
+            dt_pay_rate=overtime.get("dt_pay_rate"),
+            dt_bill_rate=overtime.get("dt_bill_rate"),
+        ),
+    )
 
 
 def _decided(s: RiskState, raise_request_id: str) -> RiskState:

@@ -119,6 +119,20 @@ class _Figures(_Model):
     remaining_gross_profit: Money
     hours_worked: Quantity
     conversion_fee_due: Money
+    # Overtime and double time (DESIGN "Overtime, hours worked and client health"): each kind
+    # of hour's rates, markup, burdened cost and margin; null when the assignment is ot_exempt.
+    planned_ot_hours_per_week: Quantity = "0.00"
+    ot_exempt: bool = False
+    ot_pay_rate: Money | None = None
+    ot_bill_rate: Money | None = None
+    ot_markup_pct: Pct | None = None
+    ot_burdened_cost: Money | None = None
+    margin_per_ot_hour: Money | None = None
+    dt_pay_rate: Money | None = None
+    dt_bill_rate: Money | None = None
+    dt_markup_pct: Pct | None = None
+    dt_burdened_cost: Money | None = None
+    margin_per_dt_hour: Money | None = None
 
 
 class AssignmentMargin(_Figures):
@@ -276,11 +290,20 @@ class MarginImpact(_Model):
     before_remaining_gross_profit: Money
     after_remaining_gross_profit: Money
     delta_remaining_gross_profit: Money
+    before_margin_per_ot_hour: Money | None = None
+    after_margin_per_ot_hour: Money | None = None
+    delta_margin_per_ot_hour: Money | None = None
     burden_pct: Pct
     msp_fee_pct: Pct
     hours_per_week: Quantity
     start_date: date
     expected_end_date: date
+    planned_ot_hours_per_week: Quantity = "0.00"
+    ot_exempt: bool = False
+    before_ot_pay_rate: Money | None = None
+    before_ot_bill_rate: Money | None = None
+    after_ot_pay_rate: Money | None = None
+    after_ot_bill_rate: Money | None = None
     client_id: str | None = None
     client_name: str | None = None
 

@@ -72,8 +72,18 @@ def test_designs_worked_example_through_the_api(http: httpx.Client, api_tokens: 
         "before_remaining_gross_profit": "1800.00",
         "after_remaining_gross_profit": "-1080.00",
         "delta_remaining_gross_profit": "-2880.00",
+        # An OT hour at the default multipliers (1.5 × pay, 1.5 × bill), none planned:
+        # before 56.25 − 45.00 × 1.2 = 2.25; after 56.25 − 48.00 × 1.2 = −1.35
+        "before_ot_pay_rate": "45.00",
+        "before_ot_bill_rate": "56.25",
+        "after_ot_pay_rate": "48.00",
+        "after_ot_bill_rate": "56.25",
+        "before_margin_per_ot_hour": "2.25",
+        "after_margin_per_ot_hour": "-1.35",
+        "delta_margin_per_ot_hour": "-3.60",
     }
     assert (impact["basis"], impact["counted_from"]) == ("proposed", "2026-12-28")
+    assert (impact["planned_ot_hours_per_week"], impact["ot_exempt"]) == ("0.00", False)
 
     m = http.get(
         f"/v1/margins/assignments/{aid}",

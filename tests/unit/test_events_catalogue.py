@@ -41,11 +41,12 @@ DESIGN_EVENT_TYPES = {
     "ClientContactLogged",
 }
 
+_OVERTIME = ("ot_pay_rate", "ot_bill_rate", "dt_pay_rate", "dt_bill_rate")
 RATE_FIELDS = {
-    "AssignmentStarted": ("pay_rate", "bill_rate"),
-    "RatesAdjusted": ("pay_rate", "bill_rate"),
+    "AssignmentStarted": ("pay_rate", "bill_rate", *_OVERTIME),
+    "RatesAdjusted": ("pay_rate", "bill_rate", *_OVERTIME),
     "RaiseRequested": ("requested_pay_rate", "client_max_bill_rate"),
-    "RaiseApproved": ("new_pay_rate", "new_bill_rate"),
+    "RaiseApproved": ("new_pay_rate", "new_bill_rate", *(f"new_{r}" for r in _OVERTIME)),
 }
 
 DATE_PAIRS = {
@@ -103,7 +104,7 @@ def test_the_relationship_events_are_those_allowed_after_termination() -> None:
 def test_a_valid_example_of_each_type_is_accepted(type_name: str) -> None:
     event = decode_event(example(type_name))
     assert type(event).__name__ == type_name
-    assert event.schema_version == 1
+    assert event.schema_version == type(event).SCHEMA_VERSION
     assert event.recorded_by is None and event.stream_version is None
 
 
@@ -186,6 +187,12 @@ def test_every_decimal_field_of_design_is_covered() -> None:
         "client_max_bill_rate",
         "new_pay_rate",
         "new_bill_rate",
+        # Overtime (schema version 2; HoursReported)
+        *_OVERTIME,
+        *(f"new_{r}" for r in _OVERTIME),
+        "ot_bill_multiplier",
+        "dt_bill_multiplier",
+        "planned_ot_hours_per_week",
     }
 
 

@@ -25,6 +25,7 @@ from events import (
     encode_json,
     parse_submission,
 )
+from events.catalogue import EVENT_TYPES
 from simulation.examples import EVENT_TYPE_NAMES, OMIT, example
 
 STAMPS = {
@@ -57,7 +58,7 @@ def test_a_submission_survives_encoding_field_for_field(type_name: str) -> None:
     assert datetime.fromisoformat(written.pop("occurred_at")) == datetime.fromisoformat(
         submitted.pop("occurred_at")
     )
-    assert written == {**submitted, "schema_version": 1}
+    assert written == {**submitted, "schema_version": EVENT_TYPES[type_name].SCHEMA_VERSION}
 
 
 def test_encoding_is_compact_keeps_decimals_as_written_and_leaves_out_none() -> None:

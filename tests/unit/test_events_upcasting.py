@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,11 +19,50 @@ from events import (
 )
 from simulation.examples import EVENT_TYPE_NAMES, example
 
+VERSION_2 = {
+    "ContractSigned",
+    "ContractAmended",
+    "AssignmentStarted",
+    "RatesAdjusted",
+    "RaiseApproved",
+}
 
-def test_every_event_type_is_at_version_one_today() -> None:
+
+def test_the_overtime_types_are_at_version_two_and_the_others_at_one() -> None:
     assert CURRENT_SCHEMA_VERSION == 1
     for type_name in EVENT_TYPE_NAMES:
-        assert UPCASTERS.current_version(type_name) == 1
+        assert UPCASTERS.current_version(type_name) == (2 if type_name in VERSION_2 else 1)
+
+
+def test_a_v1_contract_signing_reads_with_the_default_multipliers() -> None:
+    raw = example("ContractSigned", schema_version=1)
+    del raw["ot_bill_multiplier"], raw["dt_bill_multiplier"]
+    event = decode_event(raw)
+    assert event.schema_version == 2
+    assert (event.ot_bill_multiplier, event.dt_bill_multiplier) == (Decimal("1.5"), Decimal(2))
+
+
+def test_a_v1_assignment_reads_with_no_planned_overtime_and_not_exempt() -> None:
+    raw = example("AssignmentStarted", schema_version=1)
+    del raw["planned_ot_hours_per_week"], raw["ot_exempt"]
+    event = decode_event(raw)
+    assert event.schema_version == 2
+    assert (event.planned_ot_hours_per_week, event.ot_exempt) == (Decimal(0), False)
+    assert (event.ot_pay_rate, event.ot_bill_rate) == (None, None)
+
+
+@pytest.mark.parametrize("type_name", ["ContractAmended", "RatesAdjusted", "RaiseApproved"])
+def test_the_other_v1_types_read_as_they_were(type_name: str) -> None:
+    raw = example(type_name, schema_version=1)
+    event = decode_event(raw)
+    assert event.schema_version == 2
+    assert decode_event({**raw, "schema_version": 2}) == event
+
+
+def test_a_v1_event_cannot_carry_a_field_of_v2() -> None:
+    raw = example("RatesAdjusted", schema_version=1, ot_pay_rate="45.00")
+    # Lifted to v2 it is a valid v2 event: an upcaster adds, it never removes what was sent.
+    assert decode_event(raw).ot_pay_rate == Decimal("45.00")
 
 
 def test_a_registered_upcaster_lifts_a_raw_event_from_v1_to_v2() -> None:
@@ -73,11 +113,11 @@ def test_decode_event_upcasts_with_the_registry_it_is_given() -> None:
 
 def test_a_version_newer_than_known_is_refused() -> None:
     with pytest.raises(SchemaVersionError) as refused:
-        decode_event(example("RatesAdjusted", schema_version=2))
+        decode_event(example("RatesAdjusted", schema_version=3))
     assert refused.value.errors == [
         {
             "field": "schema_version",
-            "reason": "RatesAdjusted v2 is newer than this service knows (v1); "
+            "reason": "RatesAdjusted v3 is newer than this service knows (v2); "
             "upgrade the service before it reads this event",
         }
     ]
@@ -150,5 +190,5 @@ def test_an_upcaster_must_return_a_dict() -> None:
 
 
 def test_the_default_registry_is_left_untouched_by_these_tests() -> None:
-    raw = example("RatesAdjusted")
+    raw = example("MarkupProposed")
     assert UPCASTERS.upcast(raw) == raw

@@ -154,8 +154,9 @@ def test_any_rate_and_percentage_round_trip_to_the_same_digits(
 def test_the_event_inside_goes_through_the_upcasters() -> None:
     raw = _wire(_submission())
     del raw["event"]["schema_version"]
-    # An event written before schema_version existed is version 1: the upcasters say so.
-    assert decode_submission(json.dumps(raw)).event.schema_version == 1
+    # An event written before schema_version existed is version 1: the upcasters lift it to
+    # AssignmentStarted's current version 2.
+    assert decode_submission(json.dumps(raw)).event.schema_version == 2
     raw["event"]["schema_version"] = 99
     errors = _refused_fields(json.dumps(raw))
     assert [e["field"] for e in errors] == ["event.schema_version"]

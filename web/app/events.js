@@ -25,6 +25,8 @@ const TERMS = [
   ["conversion_fee_waived_after_hours", "fee waived after (hours)", String],
   ["non_solicit_months", "non-solicit (months)", String],
   ["end_date", "end date", String],
+  ["ot_bill_multiplier", "OT bill multiplier", String],
+  ["dt_bill_multiplier", "DT bill multiplier", String],
 ];
 
 export function describeLog(events) {
@@ -55,7 +57,8 @@ export function describeLog(events) {
       case "AssignmentStarted":
         staff[e.assignment_id] = { name: e.staffer_name || e.staffer_id, pay: e.pay_rate, bill: e.bill_rate };
         t = `${who(e.assignment_id)} started as ${e.job_title}: pay ${money(e.pay_rate)}, bill ${money(e.bill_rate)}, ` +
-          `${e.hours_per_week} h a week, ${e.start_date} to ${e.expected_end_date}.`;
+          `${e.hours_per_week} h a week${Number(e.planned_ot_hours_per_week) > 0 ? ` + ${e.planned_ot_hours_per_week} h overtime` : ""}` +
+          `${e.ot_exempt ? " (exempt from overtime)" : ""}, ${e.start_date} to ${e.expected_end_date}.`;
         break;
       case "RatesAdjusted": {
         const s = staff[e.assignment_id] || {};

@@ -23,6 +23,13 @@ _FACTS = """
 SELECT a.contract_id, a.assignment_id, a.staffer_id, a.staffer_name, a.job_title,
        a.start_date, a.expected_end_date, a.end_date, a.end_reason, a.hours_per_week,
        a.burden_pct AS own_burden_pct, a.stream_version,
+       a.planned_ot_hours_per_week, a.ot_exempt,
+       CASE WHEN r.effective_date IS NULL THEN f.ot_pay_rate ELSE r.ot_pay_rate END AS ot_pay_rate,
+       CASE WHEN r.effective_date IS NULL THEN f.ot_bill_rate ELSE r.ot_bill_rate END
+           AS ot_bill_rate,
+       CASE WHEN r.effective_date IS NULL THEN f.dt_pay_rate ELSE r.dt_pay_rate END AS dt_pay_rate,
+       CASE WHEN r.effective_date IS NULL THEN f.dt_bill_rate ELSE r.dt_bill_rate END
+           AS dt_bill_rate,
        c.client_id, c.client_name, c.account_manager_id, c.terminated_on,
        coalesce(r.pay_rate, f.pay_rate) AS pay_rate,
        coalesce(r.bill_rate, f.bill_rate) AS bill_rate,
@@ -32,12 +39,14 @@ SELECT a.contract_id, a.assignment_id, a.staffer_id, a.staffer_name, a.job_title
 FROM {s}.assignments a
 JOIN {s}.contracts c USING (contract_id)
 LEFT JOIN LATERAL (
-    SELECT pay_rate, bill_rate, effective_date FROM {s}.rate_history h
+    SELECT pay_rate, bill_rate, effective_date, ot_pay_rate, ot_bill_rate, dt_pay_rate,
+           dt_bill_rate FROM {s}.rate_history h
     WHERE h.contract_id = a.contract_id AND h.assignment_id = a.assignment_id
       AND h.effective_date <= $1
     ORDER BY h.effective_date DESC, h.stream_version DESC LIMIT 1) r ON true
 LEFT JOIN LATERAL (
-    SELECT pay_rate, bill_rate, effective_date FROM {s}.rate_history h
+    SELECT pay_rate, bill_rate, effective_date, ot_pay_rate, ot_bill_rate, dt_pay_rate,
+           dt_bill_rate FROM {s}.rate_history h
     WHERE h.contract_id = a.contract_id AND h.assignment_id = a.assignment_id
     ORDER BY h.effective_date, h.stream_version LIMIT 1) f ON true
 WHERE {where}
@@ -112,6 +121,14 @@ async def assignment_margins(
                 burden_pct=burden,
                 msp_fee_pct=t.msp_fee_pct,
                 hours_per_week=r["hours_per_week"],
+                ot_pay_rate=r["ot_pay_rate"],
+                ot_bill_rate=r["ot_bill_rate"],
+                dt_pay_rate=r["dt_pay_rate"],
+                dt_bill_rate=r["dt_bill_rate"],
+                ot_bill_multiplier=t.ot_bill_multiplier,
+                dt_bill_multiplier=t.dt_bill_multiplier,
+                planned_ot_hours_per_week=r["planned_ot_hours_per_week"],
+                ot_exempt=r["ot_exempt"],
             ),
             rates_effective=r["rates_effective"],
             conversion_fee_pct=t.conversion_fee_pct,
@@ -162,10 +179,11 @@ async def _portfolio(conn: asyncpg.Connection, schema: str, where: str, *args: A
     rates: dict[tuple[str, str], list[RatePoint]] = {}
     for r in await conn.fetch(
         f"""SELECT h.contract_id, h.assignment_id, h.effective_date, h.stream_version,
-                   h.pay_rate, h.bill_rate FROM {s}.rate_history h {scoped}""",
+                   h.pay_rate, h.bill_rate, h.ot_pay_rate, h.ot_bill_rate
+            FROM {s}.rate_history h {scoped}""",
         *args,
     ):
-        point = RatePoint(r[2], r[3], r[4], r[5])
+        point = RatePoint(r[2], r[3], r[4], r[5], r[6], r[7])
         rates.setdefault((r[0], r[1]), []).append(point)
     at_risk: set[tuple[str, str | None]] = {
         (r[0], r[1])
@@ -186,7 +204,8 @@ async def _portfolio(conn: asyncpg.Connection, schema: str, where: str, *args: A
     for r in await conn.fetch(
         f"""SELECT a.contract_id, a.assignment_id, a.start_date, a.end_date, c.terminated_on,
                    a.hours_per_week, a.burden_pct, a.expected_end_date,
-                   c.client_id, c.client_name, c.account_manager_id
+                   c.client_id, c.client_name, c.account_manager_id,
+                   a.planned_ot_hours_per_week, a.ot_exempt
             FROM {s}.assignments a {scoped} ORDER BY a.contract_id, a.assignment_id""",
         *args,
     ):
@@ -209,6 +228,8 @@ async def _portfolio(conn: asyncpg.Connection, schema: str, where: str, *args: A
                 tuple(rates.get((cid, aid), ())),
                 r[7],
                 (cid, aid) in at_risk or (cid, None) in at_risk,
+                r[11],
+                r[12],
             )
         )
         ids.append(head)

@@ -26,6 +26,8 @@ MONEY = {
     "spread",
     "burdened_cost",
     "margin_per_hour",
+    "margin_per_ot_hour",
+    "margin_per_dt_hour",
     "weekly_gross_profit",
     "remaining_gross_profit",
     "conversion_fee_due",

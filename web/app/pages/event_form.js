@@ -113,6 +113,7 @@ function impactTable(imp) {
       row("Margin per hour", "margin_per_hour", money, delta),
       row("Weekly gross profit", "weekly_gross_profit", money, delta),
       row("Remaining gross profit", "remaining_gross_profit", money, delta),
+      imp.after_margin_per_ot_hour != null ? row("Margin per OT hour", "margin_per_ot_hour", money, delta) : null,
     ),
   );
 }
@@ -223,6 +224,10 @@ export async function render(root, params, ctx) {
 
   function values() {
     const body = { type };
+    // The version the schema describes (e.g. 2 for AssignmentStarted): the form posts it, so
+    // the service reads the body as written, not as an older version to upcast.
+    const version = schemas[type].properties.schema_version?.default;
+    if (version) body.schema_version = version;
     for (const [name, spec] of Object.entries(specs)) {
       const el = form.querySelector(`[name="${name}"]`);
       const v = readField(el, spec);
