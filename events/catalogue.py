@@ -74,6 +74,8 @@ BypassKind = Literal[
 ComplaintSubject = Literal["recruiter_conduct", "candidate_quality", "billing", "other"]
 ContactChannel = Literal["call", "email", "meeting", "visit"]
 ContactDirection = Literal["outbound", "inbound"]
+HoursSource = Literal["timesheet", "estimate", "import"]
+HOURS_IN_A_WEEK: Final = Decimal(168)
 
 STAMPED_FIELDS: Final = ("recorded_by", "recorded_at", "stream_version")
 """Set by the service when it appends an event; never trusted from a submitter."""
@@ -112,6 +114,7 @@ _DATED: Final = (
     "end_date",
     "expected_end_date",
     "effective_date",
+    "week",
 )
 
 
@@ -387,6 +390,46 @@ class AssignmentEnded(EventBase):
     reason: AssignmentEndReason
 
 
+class HoursReported(EventBase):
+    """The hours an assignment actually worked in one week (DESIGN "Overtime, hours worked and
+    client health"). A later report for the same week supersedes the earlier: a correction."""
+
+    type: Literal["HoursReported"] = "HoursReported"
+    assignment_id: Id
+    week: date
+    """The Monday the week starts."""
+    regular_hours: WeekHours
+    ot_hours: WeekHours = Decimal(0)
+    dt_hours: WeekHours = Decimal(0)
+    source: HoursSource
+
+    @field_validator("week")
+    @classmethod
+    def _a_monday(cls, week: date) -> date:
+        if week.weekday() != 0:
+            raise PydanticCustomError(
+                "week_not_monday",
+                "must be the Monday the week starts; {week} is a {day}",
+                {"week": week.isoformat(), "day": week.strftime("%A")},
+            )
+        return week
+
+    @field_validator("dt_hours")
+    @classmethod
+    def _a_week_has_168_hours(cls, dt: Decimal, info: ValidationInfo) -> Decimal:
+        regular, ot = info.data.get("regular_hours"), info.data.get("ot_hours")
+        if isinstance(regular, Decimal) and isinstance(ot, Decimal):
+            total = regular + ot + dt
+            if total > HOURS_IN_A_WEEK:
+                raise PydanticCustomError(
+                    "week_too_long",
+                    "regular_hours + ot_hours + dt_hours is {total}, more than the 168 hours "
+                    "of a week",
+                    {"total": str(total)},
+                )
+        return dt
+
+
 # Markup negotiation --------------------------------------------------------------------------
 
 
@@ -499,6 +542,7 @@ Event = Annotated[
     | AssignmentStarted
     | RatesAdjusted
     | AssignmentEnded
+    | HoursReported
     | MarkupNegotiationOpened
     | MarkupProposed
     | MarkupAgreed

@@ -138,6 +138,20 @@ REFUSALS: Final[Mapping[str, Refusal]] = _refusals(
         "RaiseRequested for a raise request already made",
         "raise_request_id",
     ),
+    # HoursReported (DESIGN "Overtime, hours worked and client health").
+    Refusal(
+        "ot_exempt",
+        409,
+        "HoursReported with OT or DT hours for an ot_exempt assignment",
+        "ot_hours",
+    ),
+    Refusal(
+        "week_outside_term",
+        409,
+        "HoursReported for a week outside the assignment's term (its start to its expected "
+        "end, or its end once ended)",
+        "week",
+    ),
 )
 
 

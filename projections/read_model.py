@@ -33,6 +33,7 @@ from events.catalogue import (
     ContractSigned,
     ContractTerminated,
     EventBase,
+    HoursReported,
     MarkupAgreed,
     MarkupNegotiationClosed,
     MarkupNegotiationOpened,
@@ -261,6 +262,24 @@ class ImpactRow:
 
 
 @dataclass(slots=True)
+class HoursRow:
+    """The hours one assignment worked in one week, as last reported: a later report of the
+    week replaces the earlier (a correction). `reports` counts the reports the row stands for:
+    the store adds those of a batch to the stored row's, so above 1 the week was corrected."""
+
+    contract_id: str
+    assignment_id: str
+    week: date
+    stream_version: int
+    regular_hours: Decimal
+    ot_hours: Decimal
+    dt_hours: Decimal
+    source: str
+    event_id: str
+    reports: int = 1
+
+
+@dataclass(slots=True)
 class OpenItem:
     contract_id: str
     kind: OpenKind
@@ -280,10 +299,12 @@ class Changes:
     impacts: list[ImpactRow] = field(default_factory=list)
     opened: dict[tuple[str, str, str], OpenItem] = field(default_factory=dict)
     closed: set[tuple[str, str, str]] = field(default_factory=set)
+    hours: dict[tuple[str, str, date], HoursRow] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(
-            self.contracts
+            self.hours
+            or self.contracts
             or self.assignments
             or self.terms
             or self.rates
@@ -544,6 +565,23 @@ class ReadModel:
         for key in self._open_items_by_contract.of(self.open_items, e.contract_id):
             if self.open_items[key].assignment_id == row.assignment_id:
                 self._close(key)
+
+    @_apply.register
+    def _hours(self, e: HoursReported) -> None:
+        key = (e.contract_id, e.assignment_id, e.week)
+        earlier = self.changes.hours.get(key)
+        self.changes.hours[key] = HoursRow(
+            contract_id=e.contract_id,
+            assignment_id=e.assignment_id,
+            week=e.week,
+            stream_version=e.stream_version or 0,
+            regular_hours=e.regular_hours,
+            ot_hours=e.ot_hours,
+            dt_hours=e.dt_hours,
+            source=e.source,
+            event_id=str(e.event_id),
+            reports=1 if earlier is None else earlier.reports + 1,
+        )
 
     @_apply.register
     def _negotiation_opened(self, e: MarkupNegotiationOpened) -> None:

@@ -128,6 +128,24 @@ CREATE TABLE {schema}.margin_impacts (
 );
 CREATE INDEX ON {schema}.margin_impacts (contract_id, stream_version);
 
+-- The hours each assignment worked per week, as last reported (HoursReported; a later report
+-- of the week replaces the earlier: `reports` > 1 is a corrected week). Actual gross profit is
+-- computed when read, at the rates in force that week (projections.actuals).
+CREATE TABLE {schema}.hours_reported (
+    contract_id    text NOT NULL,
+    assignment_id  text NOT NULL,
+    week           date NOT NULL,
+    stream_version int NOT NULL,
+    regular_hours  numeric NOT NULL,
+    ot_hours       numeric NOT NULL,
+    dt_hours       numeric NOT NULL,
+    source         text NOT NULL,
+    event_id       uuid NOT NULL,
+    reports        int NOT NULL,
+    PRIMARY KEY (contract_id, assignment_id, week)
+);
+CREATE INDEX ON {schema}.hours_reported (assignment_id);
+
 CREATE TABLE {schema}.open_items (
     contract_id    text NOT NULL,
     kind           text NOT NULL,

@@ -62,6 +62,14 @@ _FIELDS: Final[dict[str, dict[str, Any]]] = {
         "reason": "annual review",
     },
     "AssignmentEnded": {"assignment_id": "A-1", "end_date": "2024-12-20", "reason": "completed"},
+    "HoursReported": {
+        "assignment_id": "A-1",
+        "week": "2024-03-04",
+        "regular_hours": "38",
+        "ot_hours": "4",
+        "dt_hours": "0",
+        "source": "timesheet",
+    },
     "MarkupNegotiationOpened": {
         "negotiation_id": "N-1",
         "assignment_id": "A-1",

@@ -48,6 +48,9 @@ class _Assignment:
     staffer_id: str
     pay: Decimal
     bill: Decimal
+    start: date | None = None
+    end: date | None = None
+    hours_per_week: Decimal = Decimal(40)
 
 
 @dataclass
@@ -105,7 +108,18 @@ EVERY_TYPE = {
     "ContractAmended": 2,
     "MarkupNegotiationClosed": 2,
     "MarkupAgreed": 5,
+    "HoursReported": 3,
 }
+
+
+def with_hours(mix: dict[str, int], share: float) -> dict[str, int]:
+    """`mix` with HoursReported making up `share` of the events drawn from it (the benchmarks'
+    log with timesheets: `bench/projection_replay.py --hours`)."""
+    rest = sum(w for k, w in mix.items() if k != "HoursReported")
+    hours = round(rest * share / (1 - share))
+    return {**{k: w for k, w in mix.items() if k != "HoursReported"}, "HoursReported": hours}
+
+
 _CONTACT_NOTES = ["quarterly check-in", "weekly status call", "timesheet question", "site visit"]
 _RATE_REASONS = ["annual review", "market adjustment", "overtime policy change", "cost of living"]
 
@@ -201,6 +215,9 @@ class Generator:
         a = _Assignment(c.new_id("A"), f"S-{rng.randint(1, 99999):05d}", pay, bill)
         c.assignments.append(a)
         start = c.clock.date() + timedelta(days=rng.randint(1, 14))
+        hours = Decimal(rng.choice([20, 32, 37.5, 40, 45]))
+        end = start + timedelta(weeks=rng.randint(13, 104))
+        a.start, a.end, a.hours_per_week = start, end, hours
         return self._event(
             c,
             ev.AssignmentStarted,
@@ -210,9 +227,9 @@ class Generator:
             job_title=rng.choice(["Forklift operator", "Picker", "Welder", "Accountant"]),
             pay_rate=pay,
             bill_rate=bill,
-            hours_per_week=Decimal(rng.choice([20, 32, 37.5, 40, 45])),
+            hours_per_week=hours,
             start_date=start,
-            expected_end_date=start + timedelta(weeks=rng.randint(13, 104)),
+            expected_end_date=end,
             burden_pct=self._pct(15, 30) if rng.random() < 0.2 else None,
         )
 
@@ -441,6 +458,32 @@ def _contract_terminated(g: Generator, c: _Contract) -> ev.EventBase:
     )
 
 
+def _monday(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+def _hours_reported(g: Generator, c: _Contract) -> ev.EventBase:
+    rng = g.rng
+    a = rng.choice(c.assignments)
+    assert a.start is not None and a.end is not None
+    # This week's, or (a late timesheet) one of the weeks before, within the term.
+    week = _monday(c.clock.date()) - timedelta(weeks=rng.choice([0, 0, 0, 1, 2]))
+    week = min(max(week, _monday(a.start)), _monday(a.end))
+    share = Decimal(rng.choice([30, 55, 80, 95, 100, 100, 100, 105])) / 100
+    regular = (a.hours_per_week * share).quantize(Decimal("0.5"), rounding=ROUND_HALF_UP)
+    ot = Decimal(rng.choice([0, 0, 0, 2, 4, 8]))
+    return g._event(
+        c,
+        ev.HoursReported,
+        assignment_id=a.assignment_id,
+        week=week,
+        regular_hours=min(regular, Decimal(160)),
+        ot_hours=ot,
+        dt_hours=Decimal(rng.choice([0, 0, 0, 0, 0, 4])),
+        source=rng.choice(["timesheet", "timesheet", "estimate", "import"]),
+    )
+
+
 # How each type of event after the signing is made up.
 _MAKERS: dict[str, Callable[[Generator, _Contract], ev.EventBase]] = {
     "ClientContactLogged": _contact,
@@ -458,6 +501,7 @@ _MAKERS: dict[str, Callable[[Generator, _Contract], ev.EventBase]] = {
     "MarkupNegotiationClosed": _negotiation_closed,
     "ContractAmended": _contract_amended,
     "ContractTerminated": _contract_terminated,
+    "HoursReported": _hours_reported,
 }
 
 

@@ -42,6 +42,7 @@ from events.catalogue import (
     ContractSigned,
     ContractTerminated,
     EventBase,
+    HoursReported,
     MarkupAgreed,
     MarkupNegotiationClosed,
     MarkupNegotiationOpened,
@@ -56,6 +57,9 @@ from projections import margin
 
 __all__ = [
     "EROSION_MEMORY",
+    "REPORTED_WEEKS_KEPT",
+    "SHORTFALL_SHARE",
+    "SHORTFALL_WEEKS",
     "STRAIN_RUN",
     "STRAIN_WINDOW",
     "AssignmentState",
@@ -64,10 +68,13 @@ __all__ = [
     "ContractTerms",
     "MarkupCut",
     "OpenRaiseRequest",
+    "ReportedWeek",
     "RiskState",
     "evolve",
     "fold",
+    "planned_hours",
     "record_timer_alerts",
+    "short_run",
     "strain_due",
 ]
 
@@ -101,6 +108,30 @@ class ContractTerms:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportedWeek:
+    """One week of hours actually worked, as last reported (a correction replaces it)."""
+
+    week: date
+    regular_hours: Decimal
+    ot_hours: Decimal
+    dt_hours: Decimal
+    event_id: UUID
+
+    @property
+    def hours(self) -> Decimal:
+        return self.regular_hours + self.ot_hours + self.dt_hours
+
+
+SHORTFALL_SHARE: Final = Decimal("0.6")
+"""HOURS_SHORTFALL: reported hours under this share of the plan ..."""
+SHORTFALL_WEEKS: Final = 3
+"""... for this many reported weeks in a row."""
+REPORTED_WEEKS_KEPT: Final = 4
+"""The latest reported weeks an assignment's state keeps (by week): what HOURS_SHORTFALL and a
+run rate of the last 4 weeks read."""
+
+
+@dataclass(frozen=True, slots=True)
 class AssignmentState:
     assignment_id: str
     staffer_id: str
@@ -122,6 +153,10 @@ class AssignmentState:
     ot_bill_rate: Decimal | None = None
     dt_pay_rate: Decimal | None = None
     dt_bill_rate: Decimal | None = None
+    reported: tuple[ReportedWeek, ...] = ()
+    """The latest REPORTED_WEEKS_KEPT reported weeks, by week."""
+    shortfall_raised: bool = False
+    """In a run of short weeks (`short_run`): HOURS_SHORTFALL fired when it began."""
 
     @property
     def active(self) -> bool:
@@ -455,6 +490,31 @@ def _contact(e: ClientContactLogged, s: RiskState) -> RiskState:
         return replace(s, unanswered_run=run, strain_raised_in_run=raised)
     # An answer, or the client reaching out, ends the run.
     return replace(s, unanswered_run=(), strain_raised_in_run=False)
+
+
+@_apply.register
+def _hours(e: HoursReported, s: RiskState) -> RiskState:
+    a = s.assignments.get(e.assignment_id)
+    if a is None:
+        return s
+    week = ReportedWeek(e.week, e.regular_hours, e.ot_hours, e.dt_hours, e.event_id)
+    others = [w for w in a.reported if w.week != e.week]
+    kept = tuple(sorted([*others, week], key=lambda w: w.week)[-REPORTED_WEEKS_KEPT:])
+    return _with_assignment(s, replace(a, reported=kept, shortfall_raised=short_run(a, kept)))
+
+
+def planned_hours(a: AssignmentState) -> Decimal:
+    """The hours of the planned week: regular plus planned OT (none when ot_exempt)."""
+    return a.hours_per_week + (_ZERO if a.ot_exempt else a.planned_ot_hours_per_week)
+
+
+def short_run(a: AssignmentState, weeks: tuple[ReportedWeek, ...]) -> bool:
+    """HOURS_SHORTFALL's condition: the last SHORTFALL_WEEKS reported weeks (by week) each
+    under SHORTFALL_SHARE of the planned week."""
+    if len(weeks) < SHORTFALL_WEEKS:
+        return False
+    floor = SHORTFALL_SHARE * planned_hours(a)
+    return all(w.hours < floor for w in weeks[-SHORTFALL_WEEKS:])
 
 
 require_every_event_type("the risk fold", _apply.registry)

@@ -34,6 +34,7 @@ from projections.read_model import (
     AssignmentRow,
     Changes,
     ContractRow,
+    HoursRow,
     ImpactRow,
     OpenItem,
     RateRow,
@@ -76,6 +77,7 @@ RATE_COLUMNS = [f.name for f in dataclasses.fields(RateRow)]
 OPEN_ITEM_COLUMNS = [f.name for f in dataclasses.fields(OpenItem)]
 TERMS_COLUMNS = [f.name for f in dataclasses.fields(TermsRow)]
 IMPACT_COLUMNS = [f.name for f in dataclasses.fields(ImpactRow)]
+HOURS_COLUMNS = [f.name for f in dataclasses.fields(HoursRow)]
 EVENT_LOG_COLUMNS = [
     "contract_id",
     "stream_version",
@@ -96,6 +98,7 @@ _terms_tuple = attrgetter(*TERMS_COLUMNS)
 _rate_tuple = attrgetter(*RATE_COLUMNS)
 _open_item_tuple = attrgetter(*OPEN_ITEM_COLUMNS)
 _impact_tuple = attrgetter(*IMPACT_COLUMNS)
+_hours_tuple = attrgetter(*HOURS_COLUMNS)
 
 
 def _template() -> str:
@@ -306,6 +309,7 @@ class Batch:
     opened: list[tuple[Any, ...]]
     closed: list[tuple[str, str, str]]
     positions: list[tuple[int, int]]
+    hours: list[tuple[Any, ...]]
     events: list[tuple[bytes, bytes]]  # rows of event_log (`audit_row`): the events applied
     starts: dict[int, int] = dataclasses.field(default_factory=dict)
     """Each partition's stored position this batch starts from (none: no row yet)."""
@@ -327,6 +331,7 @@ class Batch:
             opened=[_open_item_tuple(o) for o in changes.opened.values()],
             closed=sorted(changes.closed),
             positions=sorted(positions.items()),
+            hours=[_hours_tuple(h) for h in changes.hours.values()],
             events=events or [],
             starts=dict(starts or {}),
         )
@@ -350,6 +355,15 @@ async def write(
             ASSIGNMENT_COLUMNS,
             ["contract_id", "assignment_id"],
             batch.assignments,
+        )
+        await _merge(
+            conn,
+            schema,
+            "hours_reported",
+            HOURS_COLUMNS,
+            ["contract_id", "assignment_id", "week"],
+            batch.hours,
+            summed=("reports",),
         )
         for table, columns, rows in (
             ("terms_history", TERMS_COLUMNS, batch.terms),
@@ -423,7 +437,9 @@ async def _merge(
     columns: list[str],
     key: list[str],
     rows: list[tuple[Any, ...]],
+    summed: tuple[str, ...] = (),
 ) -> None:
+    """Upsert `rows`; a column of `summed` adds the row's value to the stored one."""
     if not rows:
         return
     tmp = f"tmp_{table}"
@@ -432,7 +448,11 @@ async def _merge(
     )
     await _copy(conn, tmp, columns, rows)
     cols = ", ".join(columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    updates = ", ".join(
+        f"{c} = {table}.{c} + excluded.{c}" if c in summed else f"{c} = excluded.{c}"
+        for c in columns
+        if c not in key
+    )
     await conn.execute(
         f"""INSERT INTO {schema}.{table} ({cols}) SELECT {cols} FROM {tmp}
             ON CONFLICT ({", ".join(key)}) DO UPDATE SET {updates}

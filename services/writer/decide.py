@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import singledispatch
 from typing import Final
 
@@ -30,6 +30,7 @@ from events.catalogue import (
     ContractTerminated,
     Event,
     EventBase,
+    HoursReported,
     MarkupAgreed,
     MarkupNegotiationClosed,
     MarkupNegotiationOpened,
@@ -369,6 +370,39 @@ def _bypass_threat(event: BypassThreatReported, state: ContractState) -> _Refuse
             "report the threat without an assignment_id, or start the assignment first.",
         )
     return None
+
+
+@_check.register
+def _hours_reported(event: HoursReported, state: ContractState) -> _Refused | None:
+    # An ended assignment still takes the hours of its weeks: timesheets come in late.
+    if event.assignment_id not in state.assignments:
+        return _Refused(
+            "unknown_assignment",
+            f"Assignment {event.assignment_id} is not on contract {state.contract_id}; start it "
+            f"with AssignmentStarted before {event.type}.",
+        )
+    term = state.assignment_terms.get(event.assignment_id)
+    if term is None:  # never: every assignment's start records its term
+        return None
+    if term.ot_exempt and (event.ot_hours or event.dt_hours):
+        return _Refused(
+            "ot_exempt",
+            f"Assignment {event.assignment_id} on contract {state.contract_id} is exempt from "
+            f"overtime, so it works no OT or DT hours (ot_hours {event.ot_hours}, dt_hours "
+            f"{event.dt_hours}); report them as regular_hours, or correct the assignment.",
+        )
+    if event.week + _WEEK < term.start_date or event.week > term.end_date:
+        return _Refused(
+            "week_outside_term",
+            f"The week of {event.week.isoformat()} is outside the term of assignment "
+            f"{event.assignment_id} on contract {state.contract_id} "
+            f"({term.start_date.isoformat()} to {term.end_date.isoformat()}); report hours for "
+            "a week it was on.",
+        )
+    return None
+
+
+_WEEK: Final = timedelta(days=6)  # a week's Monday to its Sunday
 
 
 require_every_event_type("the writer's checks", _check.registry)

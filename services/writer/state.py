@@ -22,7 +22,8 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import singledispatch
 from itertools import islice
 from typing import Final, Generic, Literal, TypeVar, cast, overload
@@ -40,6 +41,7 @@ from events.catalogue import (
     ContractTerminated,
     Event,
     EventBase,
+    HoursReported,
     MarkupAgreed,
     MarkupNegotiationClosed,
     MarkupNegotiationOpened,
@@ -73,6 +75,16 @@ class NegotiationState:
 class RaiseRequestState:
     assignment_id: str
     status: RaiseRequestStatus
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentTerm:
+    """What the writer checks reported hours against: the weeks an assignment may report (from
+    its start to its expected end, or to its end once ended) and whether it works overtime."""
+
+    start_date: date
+    end_date: date
+    ot_exempt: bool = False
 
 
 def content_hash(event: EventBase) -> str:
@@ -214,6 +226,9 @@ class ContractState:
     negotiations: Mapping[str, NegotiationState] = field(default_factory=dict)
     raise_requests: Mapping[str, RaiseRequestState] = field(default_factory=dict)
     seen: SeenIds = field(default_factory=SeenIds)
+    assignment_terms: Mapping[str, AssignmentTerm] = field(default_factory=dict)
+    """Each assignment's term, for the checks of HoursReported (copied when it changes: only
+    when an assignment starts or ends)."""
     """Every accepted `event_id` of this contract's stream, and what it said."""
 
     def _appendable_timeline(self) -> _Timeline | None:
@@ -241,6 +256,11 @@ class _Step:
     version: int
     client_name: str
     terminated: bool
+    assignment_terms: Mapping[str, AssignmentTerm]
+
+    def set_term(self, assignment_id: str, term: AssignmentTerm) -> None:
+        # A new map, never a write into the one earlier states share.
+        self.assignment_terms = {**self.assignment_terms, assignment_id: term}
 
 
 @singledispatch
@@ -255,13 +275,15 @@ def _apply(event: EventBase, step: _Step) -> None:
 @_apply.register(BypassThreatReported)
 @_apply.register(ClientComplaintLogged)
 @_apply.register(ClientContactLogged)
+@_apply.register(HoursReported)
 def _version_only(
     event: ContractSigned
     | RatesAdjusted
     | MarkupProposed
     | BypassThreatReported
     | ClientComplaintLogged
-    | ClientContactLogged,
+    | ClientContactLogged
+    | HoursReported,
     step: _Step,
 ) -> None:
     """The event only advances the version: nothing the writer checks depends on it."""
@@ -281,11 +303,16 @@ def _contract_terminated(event: ContractTerminated, step: _Step) -> None:
 @_apply.register
 def _assignment_started(event: AssignmentStarted, step: _Step) -> None:
     step.timeline.assignments.write(step.version, event.assignment_id, "active")
+    term = AssignmentTerm(event.start_date, event.expected_end_date, event.ot_exempt)
+    step.set_term(event.assignment_id, term)
 
 
 @_apply.register
 def _assignment_ended(event: AssignmentEnded, step: _Step) -> None:
     step.timeline.assignments.write(step.version, event.assignment_id, "ended")
+    term = step.assignment_terms.get(event.assignment_id)
+    if term is not None:
+        step.set_term(event.assignment_id, replace(term, end_date=event.end_date))
 
 
 @_apply.register
@@ -371,7 +398,9 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
         )
 
     timeline = state._appendable_timeline() or _Timeline.copied_from(state)
-    step = _Step(state, timeline, expected, state.client_name, state.terminated)
+    step = _Step(
+        state, timeline, expected, state.client_name, state.terminated, state.assignment_terms
+    )
     # Nothing below raises: a half-applied event would be seen by every later state.
     _apply(event, step)
     timeline.head = expected
@@ -386,6 +415,7 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
         negotiations=_MapView(timeline, timeline.negotiations, expected),
         raise_requests=_MapView(timeline, timeline.raise_requests, expected),
         seen=state.seen.added(event.event_id, content_hash(event)),
+        assignment_terms=step.assignment_terms,
     )
 
 
@@ -415,6 +445,7 @@ def fold(events: Iterable[Event]) -> dict[str, ContractState]:
 
 __all__ = [
     "AssignmentStatus",
+    "AssignmentTerm",
     "ContractState",
     "NegotiationState",
     "NegotiationStatus",

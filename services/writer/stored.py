@@ -20,6 +20,7 @@ Pure: bytes in, bytes out. The format is JSON with a `v` number; a record of a f
 does not know is refused (ValueError), and the writer then folds the log as if the topic were
 empty: the state topic is derived, never the truth. Heads of format 1 (every id inline) are
 refused so: the first takeover after the upgrade folds the log once and writes format 2.
+Heads of format 2 (before assignment terms, issue #23) are refused the same way: format 3.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -35,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from events.catalogue import AssignmentStatus
 from services.writer.ids import CHUNK, ENTRY, REF, ChunkRef, SeenIds, chunk_digest
 from services.writer.state import (
+    AssignmentTerm,
     ContractState,
     NegotiationState,
     NegotiationStatus,
@@ -43,7 +46,9 @@ from services.writer.state import (
 )
 
 FORMAT: Final = 2
-"""Of the head and chunk records."""
+"""Of the chunk records."""
+HEAD_FORMAT: Final = 3
+"""Of the head records: 3 added each assignment's term (`assignment_terms`)."""
 COMPLETE_FORMAT: Final = 1
 PARTITION_KEY: Final = b"#partition"
 """The key of the partition's completeness record: `#` is never in a contract id."""
@@ -57,7 +62,7 @@ T = TypeVar("T")
 class _Stored(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    v: Literal[2]
+    v: Literal[3]
     events_before: _Offset
     """Every event of the partition before this offset was reflected when this was written."""
     contract_id: str
@@ -69,6 +74,8 @@ class _Stored(BaseModel):
     assignments: dict[str, AssignmentStatus]
     negotiations: dict[str, tuple[str | None, NegotiationStatus]]
     raise_requests: dict[str, tuple[str, RaiseRequestStatus]]
+    assignment_terms: dict[str, tuple[date, date, bool]]
+    """Each assignment's (start, end, ot_exempt): `AssignmentTerm`."""
     open: str
     """Base64 of the packed entries (event id, content hash) of the ids after the sealed
     chunks, in version order."""
@@ -113,7 +120,7 @@ def encode_state(state: ContractState, events_before: int) -> bytes:
     if seen.pending:
         raise ValueError(f"contract {state.contract_id} has sealed chunks not written yet")
     stored = _Stored(
-        v=FORMAT,
+        v=HEAD_FORMAT,
         events_before=events_before,
         contract_id=state.contract_id,
         version=state.version,
@@ -124,6 +131,9 @@ def encode_state(state: ContractState, events_before: int) -> bytes:
         assignments=dict(state.assignments),
         negotiations={k: (n.assignment_id, n.status) for k, n in state.negotiations.items()},
         raise_requests={k: (r.assignment_id, r.status) for k, r in state.raise_requests.items()},
+        assignment_terms={
+            k: (t.start_date, t.end_date, t.ot_exempt) for k, t in state.assignment_terms.items()
+        },
         open=_b64(seen.open),
         chunks=_b64(seen.refs),
         filter=[_b64(stage) for stage in seen.filter.stages],
@@ -136,7 +146,7 @@ class _Peek(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    v: Literal[2]
+    v: Literal[3]
     events_before: _Offset
     contract_id: str
     chunks: str
@@ -190,6 +200,7 @@ def decode_state(data: bytes) -> tuple[ContractState, int]:
         negotiations=_shared(NegotiationState, stored.negotiations),
         raise_requests=_shared(RaiseRequestState, stored.raise_requests),
         seen=seen,
+        assignment_terms={k: AssignmentTerm(*t) for k, t in stored.assignment_terms.items()},
     )
     return state, stored.events_before
 

@@ -39,6 +39,7 @@ DESIGN_EVENT_TYPES = {
     "BypassThreatReported",
     "ClientComplaintLogged",
     "ClientContactLogged",
+    "HoursReported",
 }
 
 _OVERTIME = ("ot_pay_rate", "ot_bill_rate", "dt_pay_rate", "dt_bill_rate")
@@ -193,6 +194,9 @@ def test_every_decimal_field_of_design_is_covered() -> None:
         "ot_bill_multiplier",
         "dt_bill_multiplier",
         "planned_ot_hours_per_week",
+        "regular_hours",
+        "ot_hours",
+        "dt_hours",
     }
 
 

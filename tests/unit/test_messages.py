@@ -47,6 +47,9 @@ DESIGN_REFUSALS = {
     "forbidden_contract": 403,
     "negotiation_exists": 409,
     "raise_request_exists": 409,
+    # HoursReported (DESIGN "Overtime, hours worked and client health")
+    "ot_exempt": 409,
+    "week_outside_term": 409,
 }
 
 

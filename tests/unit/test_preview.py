@@ -97,6 +97,10 @@ def placed() -> Log:
     return signed().add("AssignmentStarted")
 
 
+def exempt() -> Log:
+    return signed().add("AssignmentStarted", ot_exempt=True)
+
+
 def after(*type_names: str) -> Callable[[], Log]:
     """Builds the placed contract's log with these events after it."""
 
@@ -160,6 +164,8 @@ CASES = [
     Case("raise_request_decided", after("RaiseRequested", "RaiseDeclined"), "RaiseApproved"),
     Case("version_conflict", placed, "ClientContactLogged", expected=1),
     Case("forbidden_contract", placed, "ClientContactLogged", submitter=OTHER_AM),
+    Case("ot_exempt", exempt, "HoursReported", {"week": "2026-01-12", "ot_hours": "3"}),
+    Case("week_outside_term", placed, "HoursReported", {"week": "2025-12-29"}),
 ]
 
 

@@ -76,6 +76,18 @@ def with_assignment(status: str = "active") -> Writer:
     return writer
 
 
+def exempt_assignment() -> Writer:
+    writer = signed()
+    writer.accept("AssignmentStarted", assignment_id="A-1", ot_exempt=True)
+    return writer
+
+
+def ended_on(end: str) -> Writer:
+    writer = with_assignment()
+    writer.accept("AssignmentEnded", assignment_id="A-1", end_date=end)
+    return writer
+
+
 # What opens an item of each kind on A-1, and what puts it away.
 ITEMS: dict[str, tuple[tuple[str, dict[str, str]], tuple[str, dict[str, str]]]] = {
     "negotiation": (
@@ -248,6 +260,54 @@ CASES = [
         for type_name in ("RaiseApproved", "RaiseDeclined")
     ),
     Case(
+        "OT hours on an ot_exempt assignment",
+        exempt_assignment,
+        "HoursReported",
+        {"ot_hours": "4"},
+        "ot_exempt",
+        "A-1",
+    ),
+    Case(
+        "DT hours on an ot_exempt assignment",
+        exempt_assignment,
+        "HoursReported",
+        {"ot_hours": "0", "dt_hours": "2"},
+        "ot_exempt",
+        "A-1",
+    ),
+    Case(
+        "hours for a week before the term",
+        with_assignment,
+        "HoursReported",
+        {"week": "2024-02-26"},  # A-1 starts on 2024-03-04
+        "week_outside_term",
+        "2024-02-26",
+    ),
+    Case(
+        "hours for a week after the expected end",
+        with_assignment,
+        "HoursReported",
+        {"week": "2024-12-23"},  # A-1 is expected to end on 2024-12-20
+        "week_outside_term",
+        "2024-12-23",
+    ),
+    Case(
+        "hours for a week after the assignment ended",
+        lambda: ended_on("2024-06-30"),
+        "HoursReported",
+        {"week": "2024-07-01"},
+        "week_outside_term",
+        "2024-07-01",
+    ),
+    Case(
+        "hours of an assignment never started",
+        signed,
+        "HoursReported",
+        {},
+        "unknown_assignment",
+        "A-1",
+    ),
+    Case(
         "a raise request made twice",
         with_raise_request,
         "RaiseRequested",
@@ -345,6 +405,24 @@ def test_a_version_conflict_names_both_versions() -> None:
 
 
 # Acceptance ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("writer", "fields"),
+    [
+        (with_assignment, {"week": "2024-03-04"}),  # its first week
+        (with_assignment, {"week": "2024-12-16"}),  # the week of its expected end (a Friday)
+        (lambda: ended_on("2024-06-30"), {"week": "2024-06-24"}),  # late, after its end
+        (exempt_assignment, {"ot_hours": "0", "dt_hours": "0", "regular_hours": "45"}),
+    ],
+)
+def test_hours_of_a_week_in_the_term_are_accepted(writer: Any, fields: dict[str, Any]) -> None:
+    w = writer()
+    sub = submission("HoursReported", submitter=OWNER, **fields)
+    assert w.submit(sub).verdict.outcome == "accepted"
+    # A correction of the same week is accepted too: the later report supersedes the earlier.
+    again = submission("HoursReported", submitter=OWNER, **(fields | {"regular_hours": "20"}))
+    assert w.submit(again).verdict.outcome == "accepted"
 
 
 def test_accepted_events_are_numbered_1_to_n_and_stamped_with_their_version() -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
 from events import Event, decode_event, encode_event
 from services.writer.state import (
+    AssignmentTerm,
     ContractState,
     NegotiationState,
     RaiseRequestState,
@@ -236,6 +237,7 @@ def test_a_state_built_by_hand_evolves_like_a_folded_one() -> None:
         client_name="Northwind Logistics",
         assignments={"A-1": "active"},
         seen=folded.seen,
+        assignment_terms={"A-1": AssignmentTerm(date(2024, 3, 4), date(2024, 12, 20))},
     )
     assert by_hand == folded
     ended = log.add("AssignmentEnded", assignment_id="A-1")

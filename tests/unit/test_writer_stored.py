@@ -42,7 +42,7 @@ def test_a_stored_state_evolves_as_the_folded_one(log: list[Event], data: st.Dat
 def test_the_record_has_a_format_number() -> None:
     (state,) = fold(_one_contract()).values()
     record = json.loads(encode_state(state, 7))
-    assert record["v"] == 2
+    assert record["v"] == 3
     assert record["events_before"] == 7
     assert record["version"] == state.version
 

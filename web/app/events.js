@@ -33,6 +33,7 @@ export function describeLog(events) {
   const staff = {}; // assignment_id -> {name, pay, bill}
   const raises = {}; // raise_request_id -> assignment_id
   const negotiations = {}; // negotiation_id -> assignment_id | null
+  const weeks = new Set(); // `${assignment_id}/${week}` reported: a later report corrects it
   const who = (aid) => (aid && staff[aid] ? `${staff[aid].name} (${aid})` : aid || "every active assignment");
   const by = (x) => (x === "client" ? "the client" : x === "agency" ? "the agency" : `the ${x}`);
   const out = [];
@@ -70,6 +71,14 @@ export function describeLog(events) {
       case "AssignmentEnded":
         t = `${who(e.assignment_id)} ended on ${e.end_date}: ${ENDED[e.reason] || e.reason}.`;
         break;
+      case "HoursReported": {
+        const key = `${e.assignment_id}/${e.week}`;
+        const hours = [`${e.regular_hours} regular`, Number(e.ot_hours) > 0 ? `${e.ot_hours} overtime` : "",
+          Number(e.dt_hours) > 0 ? `${e.dt_hours} double time` : ""].filter(Boolean).join(", ");
+        t = `${weeks.has(key) ? "Corrected hours" : "Hours"} of ${who(e.assignment_id)} for the week of ${e.week}: ${hours} (${e.source}).`;
+        weeks.add(key);
+        break;
+      }
       case "MarkupNegotiationOpened":
         negotiations[e.negotiation_id] = e.assignment_id || null;
         t = `Markup negotiation ${e.negotiation_id} opened by ${by(e.initiated_by)} for ${who(e.assignment_id)}: ${e.reason}.`;
