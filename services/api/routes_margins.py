@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from events.alerts import Basis
+from projections import actuals, margin
 from projections.trend import TrendPoint
 from services.api.auth import Reader
 from services.api.errors import ApiError
@@ -37,13 +38,16 @@ from services.api.params import (
     Offset,
     Since,
 )
+from services.api.read import hours as read_hours
 from services.api.read import margins as read
 from services.api.read.margin_facts import Portfolio
 from services.api.schemas import (
+    AssignmentHours,
     AssignmentMarginAsOf,
     AssignmentMargins,
     AssignmentRates,
     ContractMargin,
+    GroupHours,
     GroupMargin,
     MarginImpactList,
     PortfolioTrend,
@@ -463,3 +467,133 @@ async def margin_impacts(
         {"margin_impacts": items, "limit": limit, "offset": offset}
     )
     return _respond(request, body, items, "impacts")
+
+
+# --- hours actually worked against the plan (HoursReported) ---------------------------------
+
+
+@router.get(
+    "/margins/assignments/{assignment_id}/hours",
+    summary="One assignment's hours worked and gross profit per week, against plan",
+    response_model=AssignmentHours,
+    responses=_answers(401, 403, 404, 422),
+)
+async def assignment_hours(
+    assignment_id: AssignmentIdPath,
+    request: Request,
+    who: Reader,
+    as_of: AsOf = None,
+    format: Format = None,
+) -> Any:
+    day, pool, s = _today(as_of), request.app.state.pool, _schema(request)
+    found = await read_hours.assignment_hours(
+        pool, s, owner_scope(who), day, "a.assignment_id = $1", assignment_id
+    )
+    if not found:
+        await _forbidden_or_missing(request, who, assignment_id)
+    x = found[0]
+    weeks = [read_hours.week_json(w) for w in x.actuals.weeks]
+    body = AssignmentHours.model_validate(
+        {
+            "as_of": day,
+            "assignment_id": assignment_id,
+            "contract_id": x.row.contract_id,
+            **x.ids,
+            **read_hours.totals_json(x.actuals),
+            "forecast_basis": x.actuals.forecast_basis,
+            "forecast_weekly_gross_profit": str(
+                margin.round_money(x.actuals.forecast_weekly_gross_profit)
+            ),
+            "weeks": weeks,
+        }
+    )
+    return _respond(request, body, weeks, f"assignment-{assignment_id}-hours")
+
+
+async def _group_hours(
+    request: Request, who: Principal, as_of: date | None, where: str, *args: Any
+) -> Any:
+    day = _today(as_of)
+    found = await read_hours.assignment_hours(
+        request.app.state.pool, _schema(request), owner_scope(who), day, where, *args
+    )
+    r = actuals.roll_up([x.actuals for x in found])
+    weeks = [read_hours.week_json(w) for w in r.weeks]
+    body = GroupHours.model_validate(
+        {
+            "as_of": day,
+            **read_hours.totals_json(r),
+            "run_rate_assignments": r.run_rate_assignments,
+            "plan_assignments": r.plan_assignments,
+            "weeks": weeks,
+        }
+    )
+    return _respond(request, body, weeks, "hours")
+
+
+@router.get(
+    "/margins/contracts/{contract_id}/hours",
+    summary="A contract's hours worked and gross profit per week, against plan",
+    response_model=GroupHours,
+    responses=_answers(401, 403, 404, 422),
+)
+async def contract_hours(
+    contract_id: ContractIdPath,
+    request: Request,
+    who: Reader,
+    as_of: AsOf = None,
+    format: Format = None,
+) -> Any:
+    c = await read.contract(request.app.state.pool, _schema(request), contract_id)
+    if c is None:
+        raise ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
+    ensure_may_read(who, c["account_manager_id"], f"contract {contract_id}")
+    return await _group_hours(request, who, as_of, "c.contract_id = $1", contract_id)
+
+
+@router.get(
+    "/margins/clients/{client_id}/hours",
+    summary="A client's hours worked and gross profit per week, against plan",
+    response_model=GroupHours,
+    responses=_answers(401, 422),
+)
+async def client_hours(
+    client_id: ClientIdPath,
+    request: Request,
+    who: Reader,
+    as_of: AsOf = None,
+    format: Format = None,
+) -> Any:
+    return await _group_hours(request, who, as_of, "c.client_id = $1", client_id)
+
+
+@router.get(
+    "/margins/account-managers/{account_manager_id}/hours",
+    summary="An account manager's hours worked and gross profit per week, against plan",
+    response_model=GroupHours,
+    responses=_answers(401, 403, 422),
+)
+async def account_manager_hours(
+    account_manager_id: AccountManagerIdPath,
+    request: Request,
+    who: Reader,
+    as_of: AsOf = None,
+    format: Format = None,
+) -> Any:
+    ensure_may_read(who, account_manager_id, f"the roll-up of {account_manager_id}")
+    return await _group_hours(request, who, as_of, "c.account_manager_id = $1", account_manager_id)
+
+
+@router.get(
+    "/margins/portfolio/hours",
+    summary="The portfolio's hours worked and gross profit per week, against plan",
+    response_model=GroupHours,
+    responses=_answers(401, 422),
+)
+async def portfolio_hours(
+    request: Request,
+    who: Reader,
+    as_of: AsOf = None,
+    format: Format = None,
+) -> Any:
+    return await _group_hours(request, who, as_of, "true")

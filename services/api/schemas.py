@@ -308,6 +308,64 @@ class MarginImpact(_Model):
     client_name: str | None = None
 
 
+# --- hours actually worked (HoursReported) ------------------------------------------------
+
+
+class _HoursTotals(_Model):
+    actual_hours_to_date: Quantity = Field(description="of the weeks reported by as_of")
+    planned_hours_to_date: Quantity = Field(description="of the same reported weeks")
+    actual_gross_profit_to_date: Money
+    planned_gross_profit_to_date: Money = Field(description="of the same reported weeks")
+    variance_to_date: Money = Field(description="actual − planned, over the reported weeks")
+    forecast_remaining_gross_profit: Money
+
+
+class AssignmentWeek(_Model):
+    week: date = Field(description="the Monday it starts")
+    planned_hours: Quantity
+    planned_gross_profit: Money
+    actual_hours: Quantity | None = Field(description="null: not reported (yet)")
+    actual_gross_profit: Money | None
+    variance: Money | None
+    regular_hours: Quantity | None
+    ot_hours: Quantity | None
+    dt_hours: Quantity | None
+    source: Literal["timesheet", "estimate", "import"] | None
+    corrected: bool = Field(description="reported more than once: the latest report counts")
+
+
+class AssignmentHours(_HoursTotals):
+    as_of: date
+    assignment_id: str
+    contract_id: str
+    client_id: str
+    client_name: str
+    account_manager_id: str
+    forecast_basis: Literal["run_rate", "plan"] = Field(
+        description="run_rate: the mean of the last 4 reported weeks; plan: none reported"
+    )
+    forecast_weekly_gross_profit: Money
+    weeks: list[AssignmentWeek]
+
+
+class GroupWeek(_Model):
+    week: date
+    planned_hours: Quantity
+    planned_gross_profit: Money
+    actual_hours: Quantity | None = Field(description="of the assignments that reported it")
+    actual_gross_profit: Money | None
+    variance: Money | None = Field(description="against the plan of those that reported it")
+    assignments: int
+    assignments_reported: int
+
+
+class GroupHours(_HoursTotals):
+    as_of: date
+    run_rate_assignments: int = Field(description="forecast at their run rate")
+    plan_assignments: int = Field(description="forecast at their plan: none reported")
+    weeks: list[GroupWeek]
+
+
 class MarginImpactList(_Model):
     margin_impacts: list[MarginImpact]
     limit: int

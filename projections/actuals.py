@@ -1,0 +1,230 @@
+"""Hours actually worked against the plan, per week, and the run-rate forecast (DESIGN
+"Overtime, hours worked and client health"). Pure: the caller reads the reported weeks and
+gives the rates in force on any day; `as_of` is always passed in.
+
+Per assignment, every week of its term that has begun by `as_of` (weeks start on Monday):
+  planned gross profit = weekly_gross_profit of the rates in force on the week's Monday (the
+                         planned week, regular plus planned OT);
+  actual gross profit  = Σ hours × margin per hour of that kind, at the same rates
+                         (`margin.hour_margin`), for a week reported by `as_of`;
+  variance             = actual − planned, for a reported week.
+To date: the sums over the reported weeks only (a week not reported yet is unknown, not zero).
+Forecast of the remaining term: the mean actual gross profit of the last 4 reported weeks (the
+run rate) where there are reports, else the plan, × the remaining weeks; `forecast_basis` says
+which. A roll-up (contract, client, account manager, portfolio) adds its assignments week by
+week (`roll_up`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Final, Literal
+
+from projections import margin
+
+ForecastBasis = Literal["run_rate", "plan"]
+RUN_RATE_WEEKS: Final = 4
+_ZERO: Final = Decimal(0)
+_WEEK: Final = timedelta(days=7)
+_X: Final = margin.EXACT_CONTEXT
+_DIV: Final = margin.DIVIDE_CONTEXT
+
+
+def monday(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedHours:
+    """One week as last reported; `reports` > 1: corrected."""
+
+    week: date
+    regular_hours: Decimal
+    ot_hours: Decimal
+    dt_hours: Decimal
+    source: str
+    reports: int = 1
+
+    @property
+    def hours(self) -> Decimal:
+        return _X.add(_X.add(self.regular_hours, self.ot_hours), self.dt_hours)
+
+
+@dataclass(frozen=True, slots=True)
+class WeekFigures:
+    week: date
+    planned_hours: Decimal
+    planned_gross_profit: Decimal
+    reported: ReportedHours | None = None
+    actual_gross_profit: Decimal | None = None
+
+    @property
+    def actual_hours(self) -> Decimal | None:
+        return None if self.reported is None else self.reported.hours
+
+    @property
+    def variance(self) -> Decimal | None:
+        if self.actual_gross_profit is None:
+            return None
+        return _X.subtract(self.actual_gross_profit, self.planned_gross_profit)
+
+
+@dataclass(frozen=True, slots=True)
+class Actuals:
+    weeks: tuple[WeekFigures, ...]  # by week
+    forecast_basis: ForecastBasis
+    forecast_weekly_gross_profit: Decimal
+    forecast_remaining_gross_profit: Decimal
+
+    @property
+    def reported_weeks(self) -> tuple[WeekFigures, ...]:
+        return tuple(w for w in self.weeks if w.reported is not None)
+
+    @property
+    def actual_hours_to_date(self) -> Decimal:
+        return _sum(w.actual_hours for w in self.weeks)
+
+    @property
+    def planned_hours_to_date(self) -> Decimal:
+        """Of the reported weeks: what the actual hours are held against."""
+        return _sum(w.planned_hours for w in self.reported_weeks)
+
+    @property
+    def actual_gross_profit_to_date(self) -> Decimal:
+        return _sum(w.actual_gross_profit for w in self.weeks)
+
+    @property
+    def planned_gross_profit_to_date(self) -> Decimal:
+        """Of the reported weeks."""
+        return _sum(w.planned_gross_profit for w in self.reported_weeks)
+
+    @property
+    def variance_to_date(self) -> Decimal:
+        return _X.subtract(self.actual_gross_profit_to_date, self.planned_gross_profit_to_date)
+
+
+def _sum(values: Iterable[Decimal | None]) -> Decimal:
+    total = _ZERO
+    for v in values:
+        if v is not None:
+            total = _X.add(total, v)
+    return total
+
+
+def assignment_actuals(
+    reports: Iterable[ReportedHours],
+    rates_on: Callable[[date], margin.Rates],
+    term: margin.Term,
+    as_of: date,
+) -> Actuals:
+    """An assignment's weeks to `as_of` and its forecast. `rates_on(day)`: the rates in force
+    on the day, priced with the terms in force then; `term`: its start to its expected end (or
+    to its end once ended)."""
+    by_week = {r.week: r for r in reports if r.week <= as_of}
+    weeks: list[WeekFigures] = []
+    week = monday(term.start_date)
+    last = min(as_of, term.expected_end_date)
+    while week <= last:
+        r = rates_on(max(week, term.start_date))
+        reported = by_week.get(week)
+        weeks.append(
+            WeekFigures(
+                week=week,
+                planned_hours=margin.planned_hours_per_week(r),
+                planned_gross_profit=margin.weekly_gross_profit(r),
+                reported=reported,
+                actual_gross_profit=(
+                    None
+                    if reported is None
+                    else margin.hour_margin(
+                        r, reported.regular_hours, reported.ot_hours, reported.dt_hours
+                    )
+                ),
+            )
+        )
+        week += _WEEK
+    recent = [w.actual_gross_profit for w in weeks if w.actual_gross_profit is not None]
+    recent = recent[-RUN_RATE_WEEKS:]
+    basis: ForecastBasis
+    if recent:
+        basis = "run_rate"
+        weekly = _DIV.divide(_sum(recent), Decimal(len(recent)))
+    else:
+        basis = "plan"
+        weekly = margin.weekly_gross_profit(rates_on(max(as_of, term.start_date)))
+    days = margin.remaining_days(term, as_of)
+    remaining = _DIV.divide(_X.multiply(weekly, days), Decimal(7))
+    return Actuals(tuple(weeks), basis, weekly, remaining)
+
+
+@dataclass(frozen=True, slots=True)
+class RolledWeek:
+    week: date
+    planned_hours: Decimal
+    planned_gross_profit: Decimal
+    actual_hours: Decimal | None  # of the assignments that reported the week
+    actual_gross_profit: Decimal | None
+    planned_gross_profit_reported: Decimal  # of the assignments that reported the week
+    assignments: int
+    assignments_reported: int
+
+    @property
+    def variance(self) -> Decimal | None:
+        if self.actual_gross_profit is None:
+            return None
+        return _X.subtract(self.actual_gross_profit, self.planned_gross_profit_reported)
+
+
+@dataclass(frozen=True, slots=True)
+class RollUp:
+    weeks: tuple[RolledWeek, ...]
+    actual_hours_to_date: Decimal
+    planned_hours_to_date: Decimal
+    actual_gross_profit_to_date: Decimal
+    planned_gross_profit_to_date: Decimal
+    variance_to_date: Decimal
+    forecast_remaining_gross_profit: Decimal
+    run_rate_assignments: int
+    plan_assignments: int
+
+
+def roll_up(items: Sequence[Actuals]) -> RollUp:
+    """Many assignments' actuals added week by week; to-date sums over the reported weeks."""
+    by_week: dict[date, list[WeekFigures]] = {}
+    for a in items:
+        for w in a.weeks:
+            by_week.setdefault(w.week, []).append(w)
+    weeks = []
+    for week in sorted(by_week):
+        ws = by_week[week]
+        reported = [w for w in ws if w.reported is not None]
+        weeks.append(
+            RolledWeek(
+                week=week,
+                planned_hours=_sum(w.planned_hours for w in ws),
+                planned_gross_profit=_sum(w.planned_gross_profit for w in ws),
+                actual_hours=_sum(w.actual_hours for w in reported) if reported else None,
+                actual_gross_profit=(
+                    _sum(w.actual_gross_profit for w in reported) if reported else None
+                ),
+                planned_gross_profit_reported=_sum(w.planned_gross_profit for w in reported),
+                assignments=len(ws),
+                assignments_reported=len(reported),
+            )
+        )
+    actual = _sum(a.actual_gross_profit_to_date for a in items)
+    planned = _sum(a.planned_gross_profit_to_date for a in items)
+    return RollUp(
+        weeks=tuple(weeks),
+        actual_hours_to_date=_sum(a.actual_hours_to_date for a in items),
+        planned_hours_to_date=_sum(a.planned_hours_to_date for a in items),
+        actual_gross_profit_to_date=actual,
+        planned_gross_profit_to_date=planned,
+        variance_to_date=_X.subtract(actual, planned),
+        forecast_remaining_gross_profit=_sum(a.forecast_remaining_gross_profit for a in items),
+        run_rate_assignments=sum(a.forecast_basis == "run_rate" for a in items),
+        plan_assignments=sum(a.forecast_basis == "plan" for a in items),
+    )

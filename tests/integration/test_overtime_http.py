@@ -1,0 +1,211 @@
+"""Overtime and hours actually worked over HTTP, by the real writer, projector and API: DESIGN's
+worked example (P 30.00, B 37.50, b 20, ot_bill_multiplier 1.4, H 40, H_ot 5), a week of
+reported hours and its correction, the refusals of HoursReported, and a v1 event beside v2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from simulation.examples import OMIT, example
+from tests.support.http import auth, log_of, post
+from tests.support.services import Tokens
+from tests.support.stack import unique
+
+START, END = "2026-01-05", "2026-03-30"  # Mondays: 12 weeks
+
+
+def _placed(http: httpx.Client, tokens: Tokens, **assignment: Any) -> tuple[str, str]:
+    cid, aid = unique("C"), unique("A")
+    signed = example(
+        "ContractSigned",
+        contract_id=cid,
+        account_manager_id=tokens.am_id,
+        start_date="2026-01-01",
+        end_date="2027-12-31",
+        burden_pct="20",
+        msp_fee_pct=OMIT,
+        conversion_fee_waived_after_hours=OMIT,
+        ot_bill_multiplier="1.4",
+        schema_version=2,
+    )
+    started = example(
+        "AssignmentStarted",
+        contract_id=cid,
+        assignment_id=aid,
+        pay_rate="30.00",
+        bill_rate="37.50",
+        hours_per_week="40",
+        burden_pct=OMIT,
+        start_date=START,
+        expected_end_date=END,
+        schema_version=2,
+        **({"planned_ot_hours_per_week": "5"} | assignment),
+    )
+    for e in (signed, started):
+        r = post(http, tokens.am, e)
+        assert r.status_code == 201, r.text
+    return cid, aid
+
+
+def _hours(cid: str, aid: str, **fields: Any) -> dict[str, Any]:
+    return example("HoursReported", contract_id=cid, assignment_id=aid, **fields)
+
+
+def test_designs_overtime_example_through_the_api(http: httpx.Client, api_tokens: Tokens) -> None:
+    _, aid = _placed(http, api_tokens)
+    m = http.get(
+        f"/v1/margins/assignments/{aid}", params={"as_of": START}, headers=auth(api_tokens.am)
+    ).json()
+    assert {
+        k: m[k]
+        for k in (
+            "ot_pay_rate",
+            "ot_bill_rate",
+            "ot_burdened_cost",
+            "margin_per_ot_hour",
+            "margin_per_hour",
+            "weekly_gross_profit",
+            "planned_ot_hours_per_week",
+            "ot_exempt",
+        )
+    } == {
+        "ot_pay_rate": "45.00",  # 1.5 × 30.00
+        "ot_bill_rate": "52.50",  # 1.4 × 37.50
+        "ot_burdened_cost": "54.00",
+        "margin_per_ot_hour": "-1.50",  # every overtime hour loses money
+        "margin_per_hour": "1.50",
+        "weekly_gross_profit": "52.50",  # 60.00 − 7.50
+        "planned_ot_hours_per_week": "5.00",
+        "ot_exempt": False,
+    }
+    assert m["remaining_gross_profit"] == "630.00"  # 12 weeks × 52.50
+
+
+def test_a_week_of_hours_and_its_correction(http: httpx.Client, api_tokens: Tokens) -> None:
+    cid, aid = _placed(http, api_tokens)
+    first = _hours(cid, aid, week="2026-01-12", regular_hours="40", ot_hours="6", dt_hours="0")
+    r = post(http, api_tokens.am, first)
+    assert r.status_code == 201, r.text
+    fix = _hours(cid, aid, week="2026-01-12", regular_hours="32", ot_hours="2", dt_hours="1")
+    assert post(http, api_tokens.am, fix).status_code == 201
+
+    h = http.get(
+        f"/v1/margins/assignments/{aid}/hours",
+        params={"as_of": "2026-01-18"},
+        headers=auth(api_tokens.am),
+    )
+    assert h.status_code == 200, h.text
+    body = h.json()
+    week1, week2 = body["weeks"]
+    assert (week1["week"], week1["actual_hours"], week1["planned_gross_profit"]) == (
+        "2026-01-05",
+        None,
+        "52.50",
+    )
+    # The correction counts: 1.50 × 32 − 1.50 × 2 + 3.00 × 1 (DT: 75.00 − 72.00) = 48.00.
+    assert {k: week2[k] for k in week2 if k != "source"} == {
+        "week": "2026-01-12",
+        "planned_hours": "45.00",
+        "planned_gross_profit": "52.50",
+        "actual_hours": "35.00",
+        "actual_gross_profit": "48.00",
+        "variance": "-4.50",
+        "regular_hours": "32.00",
+        "ot_hours": "2.00",
+        "dt_hours": "1.00",
+        "corrected": True,
+    }
+    assert (body["actual_gross_profit_to_date"], body["planned_gross_profit_to_date"]) == (
+        "48.00",
+        "52.50",
+    )
+    assert body["variance_to_date"] == "-4.50"
+    # Run rate: 48.00 a week over the 71 days left (2026-01-18 → 2026-03-30).
+    assert body["forecast_basis"] == "run_rate"
+    assert body["forecast_remaining_gross_profit"] == "486.86"  # 48 × 71 / 7
+    c = http.get(
+        f"/v1/margins/contracts/{cid}/hours",
+        params={"as_of": "2026-01-18"},
+        headers=auth(api_tokens.am),
+    ).json()
+    assert (c["actual_gross_profit_to_date"], c["run_rate_assignments"]) == ("48.00", 1)
+    # The audit log words the second report as a correction (web app); both are in the log.
+    assert [e["type"] for e in log_of(http, api_tokens.admin, cid)][-2:] == [
+        "HoursReported",
+        "HoursReported",
+    ]
+
+
+REFUSED: dict[str, tuple[dict[str, Any], dict[str, Any], int, str, str]] = {
+    # name: (assignment fields, hours fields, status, field, code)
+    "OT hours on an ot_exempt assignment": (
+        {"ot_exempt": True, "planned_ot_hours_per_week": "0"},
+        {"ot_hours": "3"},
+        409,
+        "ot_hours",
+        "ot_exempt",
+    ),
+    "negative hours": ({}, {"regular_hours": "-1"}, 422, "regular_hours", "invalid_event"),
+    "more than 168 hours in one field": ({}, {"ot_hours": "169"}, 422, "ot_hours", "invalid_event"),
+    "more than 168 hours together": (
+        {},
+        {"regular_hours": "100", "ot_hours": "60", "dt_hours": "10"},
+        422,
+        "dt_hours",
+        "invalid_event",
+    ),
+    "a week that is not a Monday": ({}, {"week": "2026-01-14"}, 422, "week", "invalid_event"),
+    "a week before the term": ({}, {"week": "2025-12-29"}, 409, "week", "week_outside_term"),
+    "a week after the term": ({}, {"week": "2026-04-06"}, 409, "week", "week_outside_term"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_bad_hours_are_refused_naming_the_field(
+    case: str, http: httpx.Client, api_tokens: Tokens
+) -> None:
+    assignment, fields, status, field, code = REFUSED[case]
+    cid, aid = _placed(http, api_tokens, **assignment)
+    before = log_of(http, api_tokens.admin, cid)
+    r = post(http, api_tokens.am, _hours(cid, aid, **({"week": "2026-01-12"} | fields)))
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["code"] == code
+    assert [e["field"] for e in body["errors"]] == [field]
+    assert all(e["reason"] for e in body["errors"])
+    assert log_of(http, api_tokens.admin, cid) == before
+
+
+def test_a_v1_assignment_beside_v2_ones(http: httpx.Client, api_tokens: Tokens) -> None:
+    cid, _ = _placed(http, api_tokens)
+    aid = unique("A")
+    v1 = example(
+        "AssignmentStarted",
+        contract_id=cid,
+        assignment_id=aid,
+        pay_rate="30.00",
+        bill_rate="37.50",
+        hours_per_week="40",
+        burden_pct=OMIT,
+        start_date=START,
+        expected_end_date=END,
+        planned_ot_hours_per_week=OMIT,
+        ot_exempt=OMIT,
+        schema_version=1,
+    )
+    r = post(http, api_tokens.am, v1)
+    assert r.status_code == 201, r.text
+    m = http.get(
+        f"/v1/margins/assignments/{aid}", params={"as_of": START}, headers=auth(api_tokens.am)
+    ).json()
+    # Upcast: no planned OT, so the v1 week; an OT hour priced at the contract's 1.4.
+    assert (m["weekly_gross_profit"], m["margin_per_ot_hour"], m["planned_ot_hours_per_week"]) == (
+        "60.00",
+        "-1.50",
+        "0.00",
+    )
+    [logged] = [e for e in log_of(http, api_tokens.admin, cid) if e.get("assignment_id") == aid]
+    assert logged["schema_version"] == 2  # as read, upcast; the log itself holds it as sent
