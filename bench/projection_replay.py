@@ -1,6 +1,7 @@
 """Replay benchmark of the margin projector against the real local Kafka and PostgreSQL.
 
     .venv/bin/python bench/projection_replay.py [--events N] [--contracts C] [--seed S]
+                                                [--hours-share 0.2]
 
 In one run it
 1. creates a unique topic prefix and a unique projection schema,
@@ -49,7 +50,7 @@ from services.kafka_admin import ensure_topics  # noqa: E402
 from services.projector import store  # noqa: E402
 from services.projector.sharded import replay  # noqa: E402
 from services.settings import Settings  # noqa: E402
-from simulation.histories import generate, produce  # noqa: E402
+from simulation.histories import REALISTIC, generate, produce, with_hours  # noqa: E402
 
 CENT = Decimal("0.01")
 TABLES = (*store.READ_MODEL_TABLES, "positions")
@@ -196,16 +197,17 @@ async def main(args: argparse.Namespace) -> int:
     spec = wanted.events
 
     t0 = time.perf_counter()
-    log = generate(n, contracts, args.seed, check=not args.no_check)
+    mix = with_hours(REALISTIC, args.hours_share) if args.hours_share else None
+    log = generate(n, contracts, args.seed, check=not args.no_check, mix=mix)
     gen_s = time.perf_counter() - t0
     print(
         f"generated {n:,} events over {contracts:,} contracts in {gen_s:.1f} s "
         f"({log.bytes / n:.0f} bytes/event on average, {log.bytes / 2**20:.1f} MiB)"
     )
-    mix = ", ".join(
+    shares = ", ".join(
         f"{k} {v / n:.1%}" for k, v in sorted(log.by_type.items(), key=lambda kv: -kv[1])
     )
-    print(f"mix: {mix}")
+    print(f"mix: {shares}")
 
     try:
         async with connection(dsn) as conn:
@@ -292,6 +294,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--compression", choices=["none", "gzip", "lz4", "snappy", "zstd"], default="none"
     )
     ap.add_argument("--no-check", action="store_true", help="skip the writer's checks of the log")
+    ap.add_argument(
+        "--hours-share",
+        type=float,
+        default=0.0,
+        help="the share of HoursReported in the mix after the set-up (e.g. 0.2; default none)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the schema and topics afterwards")
     ap.add_argument(
         "--processes",

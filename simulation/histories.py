@@ -215,6 +215,8 @@ class Generator:
         a = _Assignment(c.new_id("A"), f"S-{rng.randint(1, 99999):05d}", pay, bill)
         c.assignments.append(a)
         start = c.clock.date() + timedelta(days=rng.randint(1, 14))
+        # Drawn in the order the fields were always drawn: the same seed, the same log.
+        job_title = rng.choice(["Forklift operator", "Picker", "Welder", "Accountant"])
         hours = Decimal(rng.choice([20, 32, 37.5, 40, 45]))
         end = start + timedelta(weeks=rng.randint(13, 104))
         a.start, a.end, a.hours_per_week = start, end, hours
@@ -224,7 +226,7 @@ class Generator:
             assignment_id=a.assignment_id,
             staffer_id=a.staffer_id,
             staffer_name=f"Staffer {a.staffer_id}",
-            job_title=rng.choice(["Forklift operator", "Picker", "Welder", "Accountant"]),
+            job_title=job_title,
             pay_rate=pay,
             bill_rate=bill,
             hours_per_week=hours,
@@ -533,9 +535,11 @@ class Log:
     by_type: dict[str, int]
 
 
-def generate(n: int, contracts: int, seed: int, check: bool) -> Log:
+def generate(
+    n: int, contracts: int, seed: int, check: bool, mix: dict[str, int] | None = None
+) -> Log:
     rng = random.Random(seed)
-    gen = Generator(rng, check=check)
+    gen = Generator(rng, mix, check=check)
     streams = []
     by_type: dict[str, int] = {}
     for i, count in enumerate(_split(n, contracts, 2, rng)):

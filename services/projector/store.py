@@ -52,6 +52,7 @@ READ_MODEL_TABLES = (
     "rate_history",
     "margin_impacts",
     "open_items",
+    "hours_reported",
     "event_log",
 )
 
