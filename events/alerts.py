@@ -33,6 +33,8 @@ RuleName = Literal[
     "MARGIN_EROSION",
     "RELATIONSHIP_STRAIN",
     "RELATIONSHIP_NEGLECT",
+    "OT_MARGIN_LEAK",
+    "HOURS_SHORTFALL",
 ]
 RULE_NAMES: Final[tuple[str, ...]] = get_args(RuleName)
 

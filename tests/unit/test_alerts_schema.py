@@ -51,7 +51,7 @@ def fields(**overrides: Any) -> dict[str, Any]:
     return data
 
 
-def test_the_eight_rules_of_design() -> None:
+def test_the_ten_rules_of_design() -> None:
     assert set(RULE_NAMES) == {
         "LOSS_POSITION",
         "BELOW_FLOOR",
@@ -61,6 +61,8 @@ def test_the_eight_rules_of_design() -> None:
         "MARGIN_EROSION",
         "RELATIONSHIP_STRAIN",
         "RELATIONSHIP_NEGLECT",
+        "OT_MARGIN_LEAK",
+        "HOURS_SHORTFALL",
     }
     assert set(SEVERITIES) == {"critical", "high", "medium", "low"}
     assert ALERT_STATUSES == ("open", "acknowledged", "resolved")

@@ -32,8 +32,10 @@ from projections.risk.rules.constants import (
     NEGLECT_AFTER,
 )
 from projections.risk.rules.exposure import non_solicit_until
+from projections.risk.rules.hours_shortfall import hours_shortfall
 from projections.risk.rules.loss_position import loss_position
 from projections.risk.rules.margin_erosion import margin_erosion
+from projections.risk.rules.ot_margin_leak import ot_margin_leak
 from projections.risk.rules.raise_absorbed import raise_absorbed
 from projections.risk.rules.relationship import relationship_neglect, relationship_strain
 from projections.risk.state import RiskState
@@ -54,9 +56,11 @@ __all__ = [
     "commitment_shortfall",
     "evaluate",
     "evaluate_timers",
+    "hours_shortfall",
     "loss_position",
     "margin_erosion",
     "non_solicit_until",
+    "ot_margin_leak",
     "raise_absorbed",
     "relationship_neglect",
     "relationship_strain",
@@ -76,6 +80,8 @@ RULES: Final[dict[str, Rule]] = {
     "COMMITMENT_SHORTFALL": commitment_shortfall,
     "MARGIN_EROSION": margin_erosion,
     "RELATIONSHIP_STRAIN": relationship_strain,
+    "OT_MARGIN_LEAK": ot_margin_leak,
+    "HOURS_SHORTFALL": hours_shortfall,
 }
 
 
