@@ -176,4 +176,17 @@ async def test_drill_down_to_designs_worked_example(
         "margin_per_hour": "1.50", "margin_pct": "4.00 %", "weekly_gross_profit": "60.00",
     }  # fmt: skip
     assert await finance.page.locator("#rates-chart canvas").count() == 1
+    # Overtime at the default multipliers: pay 1.5 × 30.00, bill 1.5 × 37.50, 56.25 − 54.00.
+    ot = await finance.page.evaluate(
+        """Object.fromEntries([...document.querySelectorAll('#ot-figures [data-figure]')].map(
+             d => [d.dataset.figure, d.textContent]))"""
+    )
+    assert {k: ot[k] for k in ("ot_pay_rate", "ot_bill_rate", "margin_per_ot_hour")} == {
+        "ot_pay_rate": "45.00", "ot_bill_rate": "56.25", "margin_per_ot_hour": "2.25",
+    }  # fmt: skip
+    # Planned against actual hours: a chart, a week per row, the forecast at the plan.
+    assert await finance.page.locator("#hours-chart canvas").count() == 1
+    assert await finance.page.locator("#hours tbody tr").count() >= 1
+    hours = await finance.page.get_by_role("region", name="Hours worked against plan").inner_text()
+    assert "at the plan" in hours
     await finance.check("assignment")

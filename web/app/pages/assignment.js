@@ -1,19 +1,21 @@
-// Finance: one assignment: every figure with its margin status, pay and bill over time, its
-// part of the contract's log and its alerts.
+// Finance: one assignment: every figure with its margin status, its overtime and double time,
+// pay and bill over time, hours worked against plan per week (a chart, the run-rate forecast and
+// a link to report a week's hours), its part of the contract's log and its alerts.
 import { api } from "../api.js";
 import { el } from "../dom.js";
-import { money, today } from "../format.js";
+import { money, num, today } from "../format.js";
 import { crumbs, asOfPicker, panel, csvLink, statusBadge, chart } from "../components.js";
-import { FIGURES, timeline, alertsList, factList } from "./finance-parts.js";
+import { FIGURES, OT_FIGURES, timeline, alertsList, factList } from "./finance-parts.js";
 
 export const title = "Assignment";
 
 export async function render(root, { assignment_id }, ctx) {
   const asOf = ctx.query.get("as_of") || today();
   const id = encodeURIComponent(assignment_id);
-  const [a, history] = await Promise.all([
+  const [a, history, hours] = await Promise.all([
     api.get(`/v1/margins/assignments/${id}`, { as_of: asOf }),
     api.get(`/v1/margins/assignments/${id}/rates`),
+    api.get(`/v1/margins/assignments/${id}/hours`, { as_of: asOf }),
   ]);
   const [log, alerts] = await Promise.all([timeline(a.contract_id, assignment_id), alertsList(a.contract_id, assignment_id)]);
   const who = a.staffer_name || a.staffer_id;
@@ -24,6 +26,10 @@ export async function render(root, { assignment_id }, ctx) {
   };
   const figures = el("dl", { class: "facts", id: "figures" }, FIGURES.flatMap(([k, label]) => [
     el("dt", {}, label), el("dd", { "data-figure": k }, fmt(k, a[k]))]));
+  const otFigures = el("dl", { class: "facts", id: "ot-figures" }, a.ot_exempt
+    ? [el("dt", {}, "Overtime"), el("dd", { "data-figure": "ot_exempt" }, "Exempt: no overtime or double time")]
+    : OT_FIGURES.flatMap(([k, label, cell]) => [el("dt", {}, label), el("dd", { "data-figure": k }, cell(a[k]).textContent)]));
+  const hoursPanel = hoursSection(hours, a, asOf, who);
   const chartBox = el("div", { class: "chart", id: "rates-chart", role: "img",
     "aria-label": `Pay and bill rates of ${who} from each effective date` });
   const rateRows = history.rates.map((r) => el("tr", {},
@@ -52,6 +58,9 @@ export async function render(root, { assignment_id }, ctx) {
           el("thead", {}, el("tr", {}, ["Effective", "Pay", "Bill", "Markup"].map((h, i) => el("th", { scope: "col", class: i ? "num" : "" }, h)))),
           el("tbody", {}, rateRows))))),
     el("div", { class: "grid2" },
+      panel("Overtime and double time", "ot-h", null, otFigures),
+      hoursPanel.panel),
+    el("div", { class: "grid2" },
       panel("Event timeline", "timeline-h", null, log),
       panel("Alerts", "alerts-h", null, alerts)),
   );
@@ -63,6 +72,7 @@ export async function render(root, { assignment_id }, ctx) {
     const ys = history.rates.map((r) => Number(r[key])); // plotting only
     return end ? [...ys, ys[ys.length - 1]] : ys;
   };
+  await hoursPanel.draw();
   await chart(chartBox, {
     grid: { left: 56, right: 16, top: 30, bottom: 30 },
     legend: { top: 0 },
@@ -81,4 +91,50 @@ export async function render(root, { assignment_id }, ctx) {
       { name: "Bill", type: "line", step: "end", color: "#1f5fbf", data: xs.map((x, i) => [x, series("bill_rate")[i]]) },
     ],
   });
+}
+
+/** Hours worked against plan: the forecast, a chart of planned and actual gross profit per
+ * week, and the weeks as a table (the CSV of GET /v1/margins/assignments/{id}/hours). */
+function hoursSection(hours, a, asOf, who) {
+  const id = encodeURIComponent(a.assignment_id);
+  const report = `/app/events/new?contract_id=${encodeURIComponent(a.contract_id)}&assignment_id=${id}&type=HoursReported`;
+  const basis = hours.forecast_basis === "run_rate"
+    ? `at the run rate of the last reported weeks (${money(hours.forecast_weekly_gross_profit)} a week)`
+    : `at the plan (${money(hours.forecast_weekly_gross_profit)} a week): no week reported yet`;
+  const facts = factList([
+    ["Actual GP to date (reported weeks)", money(hours.actual_gross_profit_to_date)],
+    ["Planned GP of those weeks", money(hours.planned_gross_profit_to_date)],
+    ["Variance to date", money(hours.variance_to_date)],
+    ["Remaining GP forecast", `${money(hours.forecast_remaining_gross_profit)}, ${basis}`],
+  ]);
+  const box = el("div", { class: "chart", id: "hours-chart", role: "img",
+    "aria-label": `Planned and actual weekly gross profit of ${who}` });
+  const weeks = hours.weeks.slice(-26);
+  const rows = weeks.map((w) => el("tr", { "data-week": w.week },
+    el("td", {}, w.week), el("td", { class: "num" }, num(w.planned_hours)),
+    el("td", { class: "num" }, num(w.actual_hours)), el("td", { class: "num" }, money(w.planned_gross_profit)),
+    el("td", { class: "num" }, money(w.actual_gross_profit)), el("td", { class: "num" }, money(w.variance)),
+    el("td", {}, w.source ? `${w.source}${w.corrected ? " (corrected)" : ""}` : "—")));
+  const table = el("div", { class: "table-wrap", tabindex: "0" }, el("table", { id: "hours" },
+    el("caption", {}, "Hours and gross profit per week (the last 26), planned against reported"),
+    el("thead", {}, el("tr", {}, ["Week", "Planned h", "Actual h", "Planned GP", "Actual GP", "Variance", "Source"]
+      .map((t, i) => el("th", { scope: "col", class: i && i < 6 ? "num" : "" }, t)))),
+    el("tbody", {}, rows)));
+  const links = el("span", {}, el("a", { href: report, id: "report-hours" }, "Report a week's hours"), " · ",
+    csvLink(`/v1/margins/assignments/${id}/hours`, { as_of: asOf }, "hours"));
+  return {
+    panel: panel("Hours worked against plan", "hours-h", links, facts, box, table),
+    draw: () => chart(box, {
+      grid: { left: 56, right: 16, top: 30, bottom: 30 },
+      legend: { top: 0 },
+      tooltip: { trigger: "axis" },
+      xAxis: { type: "category", data: weeks.map((w) => w.week) },
+      yAxis: { type: "value" },
+      series: [
+        // plotting only: the figures themselves are the strings in the table
+        { name: "Planned GP", type: "line", step: "middle", color: "#8a5300", data: weeks.map((w) => Number(w.planned_gross_profit)) },
+        { name: "Actual GP", type: "bar", color: "#1f5fbf", data: weeks.map((w) => (w.actual_gross_profit === null ? null : Number(w.actual_gross_profit))) },
+      ],
+    }),
+  };
 }

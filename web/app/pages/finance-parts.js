@@ -44,6 +44,19 @@ export const FIGURES = [
   ["conversion_fee_due", "Conversion fee due", moneyCell],
 ];
 
+/** The overtime and double-time figures of an assignment (null when it is ot_exempt). */
+export const OT_FIGURES = [
+  ["planned_ot_hours_per_week", "Planned OT h / wk", decCell],
+  ["ot_pay_rate", "OT pay", moneyCell],
+  ["ot_bill_rate", "OT bill", moneyCell],
+  ["ot_markup_pct", "OT markup", pctCell],
+  ["margin_per_ot_hour", "Margin / OT h", moneyCell],
+  ["dt_pay_rate", "DT pay", moneyCell],
+  ["dt_bill_rate", "DT bill", moneyCell],
+  ["dt_markup_pct", "DT markup", pctCell],
+  ["margin_per_dt_hour", "Margin / DT h", moneyCell],
+];
+
 export function assignmentGrid(assignments, asOf) {
   const heads = ["Assignment", "Staffer", "Status", "Margin status", ...FIGURES.map((f) => f[1])];
   return el("div", { class: "table-wrap", tabindex: "0" }, el("table", { id: "assignments" },
