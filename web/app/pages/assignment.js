@@ -93,8 +93,9 @@ export async function render(root, { assignment_id }, ctx) {
   });
 }
 
-/** Hours worked against plan: the forecast, a chart of planned and actual gross profit per
- * week, and the weeks as a table (the CSV of GET /v1/margins/assignments/{id}/hours). */
+/** Hours worked against plan: the forecast, a chart of planned and actual gross profit of the
+ * last 26 weeks, the last 8 as a table (every week: the CSV of
+ * GET /v1/margins/assignments/{id}/hours). */
 function hoursSection(hours, a, asOf, who) {
   const id = encodeURIComponent(a.assignment_id);
   const report = `/app/events/new?contract_id=${encodeURIComponent(a.contract_id)}&assignment_id=${id}&type=HoursReported`;
@@ -110,13 +111,13 @@ function hoursSection(hours, a, asOf, who) {
   const box = el("div", { class: "chart", id: "hours-chart", role: "img",
     "aria-label": `Planned and actual weekly gross profit of ${who}` });
   const weeks = hours.weeks.slice(-26);
-  const rows = weeks.map((w) => el("tr", { "data-week": w.week },
+  const rows = weeks.slice(-8).reverse().map((w) => el("tr", { "data-week": w.week },
     el("td", {}, w.week), el("td", { class: "num" }, num(w.planned_hours)),
     el("td", { class: "num" }, num(w.actual_hours)), el("td", { class: "num" }, money(w.planned_gross_profit)),
     el("td", { class: "num" }, money(w.actual_gross_profit)), el("td", { class: "num" }, money(w.variance)),
     el("td", {}, w.source ? `${w.source}${w.corrected ? " (corrected)" : ""}` : "—")));
   const table = el("div", { class: "table-wrap", tabindex: "0" }, el("table", { id: "hours" },
-    el("caption", {}, "Hours and gross profit per week (the last 26), planned against reported"),
+    el("caption", {}, "Hours and gross profit of the last 8 weeks, latest first, planned against reported (every week: Download CSV)"),
     el("thead", {}, el("tr", {}, ["Week", "Planned h", "Actual h", "Planned GP", "Actual GP", "Variance", "Source"]
       .map((t, i) => el("th", { scope: "col", class: i && i < 6 ? "num" : "" }, t)))),
     el("tbody", {}, rows)));
