@@ -81,7 +81,7 @@ async def read_submissions(
             out[i] = results.invalid(i, raw, err)
             continue
         try:
-            event, expected = parse_submission(counts_as_ints(raw))
+            event, expected = parse_submission(counts_as_ints(raw), now=now)
         except EventValidationError as err:
             out[i] = results.invalid(i, raw, err)
             continue
