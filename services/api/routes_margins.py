@@ -8,8 +8,6 @@ GET link the web app's download buttons use, carrying the session cookie).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Hashable, Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -50,6 +48,7 @@ from services.api.schemas import (
     RankedGroups,
     errors,
 )
+from services.csv_cells import write_csv
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["margins"])
@@ -106,16 +105,14 @@ def _respond(
     ?format=csv)."""
     fmt = request.query_params.get("format")
     if fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", "")):
-        buf = io.StringIO()
+        text = ""
         if rows:
             fields = [k for k in rows[0] if not isinstance(rows[0][k], list | dict)]
-            w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(rows)
+            text = write_csv(rows, fields)
         as_of = getattr(body, "as_of", None)
         day = as_of.isoformat() if isinstance(as_of, date) else _today(None).isoformat()
         return Response(
-            buf.getvalue(),
+            text,
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}-{day}.csv"'},
         )

