@@ -387,7 +387,9 @@ async def portfolio_trend(
     figure for that day). Computed from the portfolio's histories, read once per data version
     and shared with the portfolio's other reads (`_portfolio`), whatever the number of weeks."""
     day = _today(as_of)
-    days = [date.fromordinal(day.toordinal() - 7 * k) for k in range(weeks - 1, -1, -1)]
+    # Weeks before the calendar's first day (as_of early in year 1) have no point.
+    ordinals = (day.toordinal() - 7 * k for k in range(weeks - 1, -1, -1))
+    days = [date.fromordinal(n) for n in ordinals if n >= 1]
     p, key = await _portfolio(request, who)
 
     async def compute() -> list[TrendPoint]:

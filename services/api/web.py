@@ -54,13 +54,18 @@ def _web(request: Request) -> Path:
 
 
 def _file(path: Path, root: Path, cache: str) -> FileResponse:
-    path = path.resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+    try:
+        path = path.resolve()
+        found = path.is_relative_to(root) and path.is_file()
+    except (ValueError, OSError):  # a NUL byte, a name too long: no file has it
+        found = False
+    if not found:
         raise HTTPException(404, "no such file")
+    headers = {"Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
+    if path.suffix == ".html":  # a page, wherever it is served from: the app's policy
+        headers = _APP_HEADERS | headers
     return FileResponse(
-        path,
-        media_type=_TYPES.get(path.suffix, "application/octet-stream"),
-        headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"},
+        path, media_type=_TYPES.get(path.suffix, "application/octet-stream"), headers=headers
     )
 
 
@@ -97,7 +102,7 @@ async def vendor_file(name: str, request: Request) -> FileResponse:
 async def docs(request: Request) -> FileResponse:
     """Swagger UI from swagger-ui-dist (web/app/docs.html), with no CDN."""
     path = _web(request) / "app" / "docs.html"
-    return FileResponse(path, media_type="text/html", headers={"Cache-Control": "no-cache"})
+    return FileResponse(path, media_type="text/html", headers=_APP_HEADERS)
 
 
 class SignIn(BaseModel):

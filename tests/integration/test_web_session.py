@@ -113,3 +113,19 @@ def test_the_app_and_docs_are_served_locally(services: Services) -> None:
         assert client.get("/static/vendor/package.json").status_code == 404
         assert client.get("/static/app/../../pyproject.toml").status_code == 404
         assert client.get("/static/app/%2e%2e/%2e%2e/pyproject.toml").status_code == 404
+
+
+def test_every_page_forbids_framing_and_a_nul_in_a_path_is_a_plain_404(
+    services: Services,
+) -> None:
+    """Issue #21: /docs and the static HTML had no Content-Security-Policy; `/static/app/%00`
+    answered 500 with two tracebacks in the log."""
+    with httpx.Client(base_url=services.url, timeout=30) as client:
+        for path in ("/docs", "/static/app/index.html", "/static/app/docs.html"):
+            r = client.get(path)
+            assert r.status_code == 200, path
+            assert "frame-ancestors 'none'" in r.headers["content-security-policy"], path
+        for path in ("/static/app/%00", "/static/app/a%00b.js", "/static/app/" + "x" * 5000):
+            r = client.get(path)
+            assert r.status_code == 404, path
+            assert r.json()["errors"], path
