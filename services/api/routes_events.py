@@ -16,7 +16,7 @@ from events.messages import Submission, Verdict
 from events.serialization import decode_event, parse_submission
 from services.api import results
 from services.api.auth import Reader, Submitter
-from services.api.body import counts_as_ints, read_json
+from services.api.body import counts_as_ints, fractions_refused, read_json
 from services.api.errors import ApiError
 from services.api.event_log import caught_up
 from services.api.openapi import SUBMISSION_BODY
@@ -79,6 +79,9 @@ async def read_submissions(
         if not isinstance(raw, dict):
             err = EventValidationError.single(WHOLE_EVENT, "must be a JSON object")
             out[i] = results.invalid(i, raw, err)
+            continue
+        if fractions := fractions_refused(raw):
+            out[i] = results.invalid(i, raw, EventValidationError(fractions))
             continue
         try:
             event, expected = parse_submission(counts_as_ints(raw), now=now)

@@ -189,4 +189,8 @@ def test_the_trend_as_of_the_calendars_first_weeks_has_only_the_weeks_there_are(
     r = http.get("/v1/margins/portfolio/trend", params={"as_of": "0001-01-15"},
                  headers=auth(api_tokens.finance))  # fmt: skip
     assert r.status_code == 200, r.text
-    assert [p["week_ending"] for p in r.json()["points"]] == ["0001-01-01", "0001-01-08", "0001-01-15"]
+    assert [p["week_ending"] for p in r.json()["points"]] == [
+        "0001-01-01",
+        "0001-01-08",
+        "0001-01-15",
+    ]
