@@ -174,13 +174,14 @@ async def _transition(
 ) -> Alert:
     st = request.app.state
     row = await read.alert_status_and_owner(st.pool, st.settings.projection_schema, alert_id)
+    missing = ApiError.field(404, "alert_id", f"alert {alert_id} is not known")
     if row is None:
-        raise ApiError.field(404, "alert_id", f"alert {alert_id} is not known")
+        raise missing
+    ensure_may_read(who, row["account_manager_id"], missing)
     if to == "resolved" and not who.may_read_all():
         raise ApiError.field(
             403, "(token)", f"only finance or admin may mark alert {alert_id} {to}"
         )
-    ensure_may_read(who, row["account_manager_id"], f"the contract of alert {alert_id}")
     moved = await read.alert_moved_to(st.pool, alert_id, to, who.name, allowed_from)
     if moved is None:
         raise ApiError.field(

@@ -198,9 +198,10 @@ async def audit_log(
         )
     except asyncpg.UndefinedTableError as exc:  # tables of an older layout: being rebuilt
         raise Unavailable("projections", "being rebuilt to this version's layout") from exc
+    missing = ApiError.field(404, "contract_id", f"contract {contract_id} has no events")
     if page is None:
-        raise ApiError.field(404, "contract_id", f"contract {contract_id} has no events")
-    ensure_may_read(who, page.account_manager_id, f"contract {contract_id}")
+        raise missing
+    ensure_may_read(who, page.account_manager_id, missing)
     events = [decode_event(body.encode()) for body in page.bodies]
     return AuditLog(
         contract_id=contract_id,

@@ -124,7 +124,7 @@ def test_rate_history_and_margin_status(
         ("2026-09-07", "32.00", "40.00", "25.00"),
     ]
     other = http.get(f"/v1/margins/assignments/{seeded['a2']}/rates", headers=auth(api_tokens.am))
-    assert other.status_code == 403
+    assert other.status_code == 404
     a = http.get(f"/v1/margins/assignments/{seeded['a1']}", params={"as_of": "2026-03-02"},
                  headers=h).json()  # fmt: skip
     assert (a["markup_floor_pct"], a["margin_status"]) == ("18.00", "green")

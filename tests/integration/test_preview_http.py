@@ -47,12 +47,13 @@ def _worked_example_events(am_id: str) -> tuple[dict[str, Any], dict[str, Any], 
     started = example(
         "AssignmentStarted", contract_id=cid, assignment_id=aid, pay_rate="30.00",
         bill_rate="37.50", hours_per_week="40", burden_pct=OMIT, start_date="2026-01-05",
-        expected_end_date="2027-07-26",
+        expected_end_date="2027-06-28",
     )  # fmt: skip
+    # Dated in the past on any day this runs: the API refuses an event more than a day ahead.
     ask = example(
         "RaiseRequested", contract_id=cid, assignment_id=aid, requested_pay_rate="32.00",
         client_max_bill_rate="37.50", requested_by="client",
-        occurred_at="2026-12-28T09:00:00+00:00",
+        occurred_at="2026-11-30T09:00:00+00:00",
     )  # fmt: skip
     return signed, started, ask
 
@@ -99,7 +100,7 @@ def test_the_worked_example_previews_its_cost_and_appends_nothing(
         "-96.00",
         "-2880.00",
     )
-    assert (impact["basis"], impact["counted_from"]) == ("proposed", "2026-12-28")
+    assert (impact["basis"], impact["counted_from"]) == ("proposed", "2026-11-30")
     assert {(a["rule"], a["severity"], a["exposure"], a["status"]) for a in body["alerts"]} == {
         ("LOSS_POSITION", "high", "1080.00", "open"),
         ("RAISE_ABSORBED", "high", "3000.00", "open"),
@@ -109,7 +110,7 @@ def test_the_worked_example_previews_its_cost_and_appends_nothing(
     # the projector and the rules) no alert comes from the previewed event.
     contact = example(
         "ClientContactLogged", contract_id=cid, direction="inbound", responded=True,
-        occurred_at="2026-12-21T09:00:00+00:00",
+        occurred_at="2026-11-23T09:00:00+00:00",
     )  # fmt: skip
     r = post(http, api_tokens.am, contact)
     assert r.status_code == 201 and r.json()["stream_version"] == 3
