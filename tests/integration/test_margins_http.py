@@ -34,8 +34,14 @@ def test_designs_worked_example_through_the_api(http: httpx.Client, api_tokens: 
     cid, aid = unique("C"), unique("A")
     for e in (
         _sign(cid, api_tokens.am_id, conversion_fee_pct="20"),
-        _start(cid, aid, pay_rate="30.00", bill_rate="37.50", hours_per_week="40",
-               expected_end_date="2027-06-28"),  # fmt: skip
+        _start(
+            cid,
+            aid,
+            pay_rate="30.00",
+            bill_rate="37.50",
+            hours_per_week="40",
+            expected_end_date="2027-06-28",
+        ),
     ):
         assert post(http, api_tokens.am, e).status_code == 201
 
