@@ -96,6 +96,15 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LEDGER_API_WORKERS"),
     )
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
+    # The writer's static membership of its group (group.instance.id): restarted under the same
+    # id it takes its partitions back at once, instead of waiting out its dead predecessor's
+    # 10 s session. Claimed in PostgreSQL at start like the projector's (`<id>-2` for a second
+    # writer on one host); when PostgreSQL does not answer within a few seconds the writer,
+    # which needs only Kafka, joins as a dynamic member. Empty: dynamic membership.
+    writer_instance_id: str = Field(
+        default_factory=lambda: f"writer-{socket.gethostname()}",
+        validation_alias=AliasChoices("LEDGER_WRITER_INSTANCE_ID"),
+    )
     # Every await on Kafka in the writer's transaction path gives up after this long (seconds).
     writer_kafka_timeout_s: float = Field(
         10.0, gt=0, validation_alias=AliasChoices("LEDGER_WRITER_KAFKA_TIMEOUT_S")

@@ -121,8 +121,14 @@ class OwnedPartition:
 
 class Writer:
     def __init__(
-        self, bootstrap: str, topics: Topics, group_id: str, kafka_timeout_s: float = 10.0
+        self,
+        bootstrap: str,
+        topics: Topics,
+        group_id: str,
+        kafka_timeout_s: float = 10.0,
+        instance_id: str | None = None,
     ) -> None:
+        """`instance_id`: static membership of the group (None: dynamic)."""
         self.bootstrap = bootstrap
         self.topics = topics
         self.group_id = group_id
@@ -141,6 +147,7 @@ class Writer:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
+            group_instance_id=instance_id,
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
