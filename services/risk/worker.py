@@ -400,6 +400,19 @@ async def _rewind_uncommitted(consumer: ThreadDelegateConsumer, events_topic: st
         await consumer.seek_wait(dict.fromkeys(fresh, 0))
 
 
+async def _know_topic(app: faust.App, topic: str) -> None:
+    """Wait until the producer has the metadata of `topic`.
+
+    Faust asks aiokafka's producer for a table key's partition synchronously, before anything
+    is sent (`use_partitioner`), and that producer learns a topic's partitions only when asked
+    to send to it or when its metadata ages out (5 minutes). A changelog topic Faust created at
+    this start was unknown to it: every write to the table failed (`TypeError: 'NoneType' object
+    is not iterable`) and the agent judged nothing for minutes (issue #21, seen in the risk group
+    test). Known already, this returns at once."""
+    producer = cast(Any, app.producer)._ensure_producer()
+    await asyncio.wait_for(producer.partitions_for(topic), _JUDGE_TIMEOUT_S)
+
+
 class _RiskApp(faust.App):
     risk_outlets: Outlets | None = None
     risk_membership: Membership | None = None
@@ -481,6 +494,7 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
 
     @table.on_recover  # once the table holds what the assigned partitions' changelog has
     async def on_recovered() -> None:
+        await _know_topic(app, changelog_topic(settings.topic_prefix))
         assignment = app.consumer.assignment()
         agent.recovered({tp.partition for tp in assignment if tp.topic == t.events.name})
 
