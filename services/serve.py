@@ -11,7 +11,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services import watchdog
+from services import log_noise, watchdog
 from services.settings import Settings
 
 log = logging.getLogger("ledger")
@@ -22,6 +22,7 @@ def _logging() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    log_noise.install()
 
 
 def until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
