@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     risk_within_s: float = Field(
         0.01, gt=0, le=1, validation_alias=AliasChoices("LEDGER_RISK_WITHIN_S")
     )
+    # Units a second one token may draw from the API (a submitted event 1, a previewed one 10;
+    # a bucket 5 seconds deep): more is answered 429 with Retry-After. 0: no limit.
+    rate_limit_per_s: float = Field(
+        2000.0, ge=0, validation_alias=AliasChoices("LEDGER_RATE_LIMIT_PER_S")
+    )
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
     # How often (seconds) the risk agent commits the offsets of the events it has judged: a
     # crash re-judges (idempotently) at most this much more of the log.

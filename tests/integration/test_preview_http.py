@@ -6,6 +6,7 @@ Another account manager's preview is refused like their submission."""
 from __future__ import annotations
 
 import signal
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -194,3 +195,24 @@ async def test_a_preview_reads_the_index_and_what_the_projector_has_not_applied_
     assert (r.json()["status"], r.json()["stream_version"]) == ("accepted", 3)
     [impact] = r.json()["margin_impacts"]
     assert impact["delta_weekly_gross_profit"] == "-96.00"
+
+
+async def test_a_token_that_asks_too_much_waits_and_others_are_served(
+    ready_stack: Stack, api_tokens: Tokens
+) -> None:
+    """Issue #21: four 500-event previews at once held every request for 24 s. Here a limit of
+    40 units a second (a 200-unit bucket): 20 previewed events fill it."""
+    slow = {"api": {"LEDGER_RATE_LIMIT_PER_S": "40"}}
+    async with running_services(ready_stack, env_of=slow) as svc:
+        with httpx.Client(base_url=svc.url, timeout=60) as http:
+            batch = {"events": [example("ClientContactLogged", contract_id=unique("C"))
+                                for _ in range(20)]}  # fmt: skip
+            assert _preview(http, api_tokens.am, batch).status_code == 200
+            limited = _preview(http, api_tokens.am, batch)
+            assert limited.status_code == 429, limited.text
+            wait = int(limited.headers["Retry-After"])
+            assert 1 <= wait <= 5
+            assert limited.json()["errors"][0]["field"] == "(token)"
+            assert _preview(http, api_tokens.other_am, batch).status_code == 200
+            time.sleep(wait)
+            assert _preview(http, api_tokens.am, batch).status_code == 200
