@@ -41,9 +41,9 @@ def test_a_session_reads_like_its_token_and_unsafe_requests_need_the_csrf_header
         # With the header the request reaches the API's own checks (422: the event's shape).
         ok = client.post("/v1/events", json=event, headers={"X-CSRF-Token": csrf})
         assert ok.status_code == 422
-        # The role rules apply unchanged: another manager's roll-up is refused.
+        # The role rules apply unchanged: another manager's roll-up reads as a missing one.
         other = client.get(f"/v1/margins/account-managers/{api_tokens.other_am_id}")
-        assert other.status_code == 403
+        assert other.status_code == 404
         # Signing out needs the header too, then the cookie no longer works.
         assert client.delete("/v1/session").status_code == 403
         assert client.delete("/v1/session", headers={"X-CSRF-Token": csrf}).status_code == 204
@@ -57,6 +57,21 @@ def test_a_wrong_token_opens_no_session(services: Services) -> None:
         assert r.status_code == 401
         assert "ledger_session" not in r.headers.get("set-cookie", "")
         assert client.get("/v1/session").status_code == 401
+
+
+def test_a_sign_in_body_is_read_as_every_other_body(services: Services) -> None:
+    """Issue #21: /v1/session answered 422 for a wrong content type (415 elsewhere) and 400 for
+    JSON nested too deep (422 elsewhere)."""
+    with httpx.Client(base_url=services.url, timeout=30) as client:
+        r = client.post("/v1/session", content=b"token=x", headers={"content-type": "text/plain"})
+        assert r.status_code == 415 and r.json()["errors"][0]["field"] == "Content-Type"
+        deep = b'{"token": ' + b"[" * 40 + b"]" * 40 + b"}"
+        r = client.post("/v1/session", content=deep, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and "nest" in r.json()["errors"][0]["reason"]
+        r = client.post("/v1/session", content=b"{", headers={"content-type": "application/json"})
+        assert r.status_code == 422
+        r = client.post("/v1/session", json={"token": ""})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "token"
 
 
 async def test_revoking_the_token_ends_its_sessions_at_the_next_request(
