@@ -85,14 +85,17 @@ _ENDED = json.dumps(
 async def stream(
     request: Request,
     who: Reader,
+    # A plain string, empty when absent: documented as string-or-null, a generated client sent
+    # the header `null`, which was refused (issue #21).
     last_event_id: Annotated[
-        str | None,
+        str,
         Header(
             alias="Last-Event-ID",
-            pattern=r"^[0-9]{1,18}$",
-            description="resume after this change number (an `id:` of this stream)",
+            pattern=r"^[0-9]{0,18}$",
+            description="resume after this change number (an `id:` of this stream); "
+            "empty or absent: from now on",
         ),
-    ] = None,
+    ] = "",
 ) -> StreamingResponse:
     """Each event's id is the alert's change number: reconnect with Last-Event-ID to resume.
     Without it the stream starts with what happens from now on. The stream ends within
@@ -101,9 +104,7 @@ async def stream(
     st = request.app.state
     pool, schema = st.pool, st.settings.projection_schema
     check_every = st.settings.stream_token_check_s
-    cursor = (
-        int(last_event_id) if last_event_id is not None else await read.latest_alert_change(pool)
-    )
+    cursor = int(last_event_id) if last_event_id else await read.latest_alert_change(pool)
     owner = owner_scope(who)
 
     async def events() -> AsyncIterator[str]:

@@ -46,6 +46,13 @@ _SUBMIT_ANSWERS: dict[int | str, dict[str, Any]] = {
     },
     207: {"model": BatchResult, "description": "a batch whose events had different outcomes"},
     **errors(401, 403, 413, 415, 429),
+    # A role that may not submit gets the error body; an event for another manager's contract
+    # is refused by the writer and answered as every refused event (`forbidden_contract`).
+    403: {
+        "model": EventResult | BatchResult | ErrorBody,
+        "description": "refused: forbidden_contract (an event result), or the role may not "
+        "submit (the error body)",
+    },
     404: {**_RESULT, "description": "refused: unknown contract, assignment, ..."},
     409: {**_RESULT, "description": "refused: conflicts with the contract's state"},
     422: {"model": EventResult | BatchResult | ErrorBody, "description": "invalid: named fields"},
