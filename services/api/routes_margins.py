@@ -36,6 +36,7 @@ from services.api.params import (
     Offset,
     Since,
 )
+from services.api.read import health as read_health
 from services.api.read import hours as read_hours
 from services.api.read import margins as read
 from services.api.read.margin_facts import Portfolio
@@ -44,6 +45,7 @@ from services.api.schemas import (
     AssignmentMarginAsOf,
     AssignmentMargins,
     AssignmentRates,
+    ClientHealth,
     ContractMargin,
     GroupHours,
     GroupMargin,
@@ -600,3 +602,38 @@ async def portfolio_hours(
     format: Format = None,
 ) -> Any:
     return await _group_hours(request, who, as_of, "true")
+
+
+@router.get(
+    "/margins/clients/{client_id}/health",
+    summary="A client's health score as of a day, its parts and its last 26 weeks",
+    response_model=ClientHealth,
+    responses=_answers(401, 404, 422),
+)
+async def client_health(
+    client_id: ClientIdPath,
+    request: Request,
+    who: Reader,
+    as_of: AsOf = None,
+    format: Format = None,
+) -> Any:
+    day = _today(as_of)
+    found = await read_health.client_health_of(
+        request.app.state.pool, _schema(request), owner_scope(who), client_id, day
+    )
+    if found is None:
+        raise ApiError.field(404, "client_id", f"client {client_id} is not known (yet)")
+    parts = [
+        {"name": p.name, "points": p.points, "cap": p.cap, "why": p.why} for p in found.health.parts
+    ]
+    body = ClientHealth.model_validate(
+        {
+            "as_of": day,
+            "client_id": client_id,
+            "client_name": found.client_name,
+            "score": found.health.score,
+            "parts": parts,
+            "history": [{"day": d, "score": sc} for d, sc in found.history],
+        }
+    )
+    return _respond(request, body, parts, f"client-{client_id}-health")

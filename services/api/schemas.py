@@ -366,6 +366,30 @@ class GroupHours(_HoursTotals):
     weeks: list[GroupWeek]
 
 
+# --- client health -------------------------------------------------------------------------
+
+
+class HealthPart(_Model):
+    name: str
+    points: int = Field(description="taken off the 100")
+    cap: int = Field(description="the most this part takes off")
+    why: str
+
+
+class HealthPoint(_Model):
+    day: date
+    score: int
+
+
+class ClientHealth(_Model):
+    as_of: date
+    client_id: str
+    client_name: str
+    score: int = Field(description="0 to 100: 100 less the points of every part")
+    parts: list[HealthPart]
+    history: list[HealthPoint] = Field(description="the score on each of the last 26 weeks")
+
+
 class MarginImpactList(_Model):
     margin_impacts: list[MarginImpact]
     limit: int

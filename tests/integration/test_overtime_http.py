@@ -17,11 +17,15 @@ from tests.support.stack import unique
 START, END = "2026-01-05", "2026-03-30"  # Mondays: 12 weeks
 
 
-def _placed(http: httpx.Client, tokens: Tokens, **assignment: Any) -> tuple[str, str]:
+def _placed(
+    http: httpx.Client, tokens: Tokens, client_id: str = "CL-7", **assignment: Any
+) -> tuple[str, str]:
     cid, aid = unique("C"), unique("A")
     signed = example(
         "ContractSigned",
         contract_id=cid,
+        client_id=client_id,
+        occurred_at="2026-01-02T09:00:00+00:00",
         account_manager_id=tokens.am_id,
         start_date="2026-01-01",
         end_date="2027-12-31",
@@ -209,3 +213,57 @@ def test_a_v1_assignment_beside_v2_ones(http: httpx.Client, api_tokens: Tokens) 
     )
     [logged] = [e for e in log_of(http, api_tokens.admin, cid) if e.get("assignment_id") == aid]
     assert logged["schema_version"] == 2  # as read, upcast; the log itself holds it as sent
+
+
+def test_a_clients_health_by_hand(http: httpx.Client, api_tokens: Tokens) -> None:
+    client = unique("CL")
+    cid, aid = _placed(http, api_tokens, client_id=client)
+    for e in (
+        example(
+            "ClientComplaintLogged",
+            contract_id=cid,
+            legal_threat=True,
+            occurred_at="2026-01-20T09:00:00+00:00",
+        ),
+        *(
+            example(
+                "ClientContactLogged",
+                contract_id=cid,
+                direction="outbound",
+                responded=False,
+                occurred_at=f"2026-01-2{d}T09:00:00+00:00",
+            )
+            for d in (1, 2)
+        ),
+        *(_hours(cid, aid, week=w, regular_hours="20", ot_hours="0") for w in WEEKS),
+    ):
+        r = post(http, api_tokens.am, e)
+        assert r.status_code == 201, r.text
+    h = http.get(
+        f"/v1/margins/clients/{client}/health",
+        params={"as_of": "2026-01-25"},
+        headers=auth(api_tokens.finance),
+    )
+    assert h.status_code == 200, h.text
+    body = h.json()
+    assert {p["name"]: p["points"] for p in body["parts"]} == {
+        "contact_recency": 20,  # no two-way contact ever
+        "contact_response": 10,  # 2 outbound in a row unanswered
+        "complaints": 0,
+        "legal_threats": 15,
+        "bypass_threats": 0,
+        "raise_and_markup_pressure": 0,
+        "gross_profit_trend": 0,  # nothing 13 weeks ago to compare with
+        "hours_shortfall": 9,  # 3 weeks of 20 h against 45 planned
+    }
+    assert body["score"] == 46
+    assert len(body["history"]) == 26 and body["history"][-1] == {
+        "day": "2026-01-25",
+        "score": 46,
+    }
+    assert body["history"][0]["score"] == 80  # 2025-08-03: nothing logged yet but silence
+    other = http.get(f"/v1/margins/clients/{client}/health", headers=auth(api_tokens.other_am))
+    assert other.status_code == 404
+
+
+WEEKS = ("2026-01-05", "2026-01-12", "2026-01-19")

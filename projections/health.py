@@ -1,0 +1,188 @@
+"""A client's health: a score 0–100 as of a date, the sum of stated parts, each shown with its
+points so that a person sees why (DESIGN "Overtime, hours worked and client health"). Pure: the
+caller gathers the facts as of the date (`HealthFacts`, `facts_from`).
+
+The score starts at 100 and each part takes points off, up to its cap:
+
+| part | points off | cap |
+|---|---|---|
+| contact recency | 1 a day past 14 days since the last two-way contact (never: the cap) | 20 |
+| contact response | 5 for each outbound contact in a row without response | 15 |
+| complaints | 5 each in the last 90 days | 15 |
+| legal threats | 15 each complaint with a legal threat in the last 90 days | 30 |
+| bypass threats | 10 each in the last 90 days | 20 |
+| raise and markup pressure | 4 each open raise request or markup negotiation | 12 |
+| gross profit trend | half the percentage the weekly gross profit fell over 13 weeks | 15 |
+| hours shortfall | 3 each reported week under 60 % of plan (the last 4 of each assignment) | 12 |
+
+Every part is monotone: more of what is bad never raises the score (tests/unit/test_health.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Final, Literal
+
+WINDOW: Final = timedelta(days=90)
+CONTACT_GRACE_DAYS: Final = 14
+TREND_WEEKS: Final = 13
+
+PartName = Literal[
+    "contact_recency",
+    "contact_response",
+    "complaints",
+    "legal_threats",
+    "bypass_threats",
+    "raise_and_markup_pressure",
+    "gross_profit_trend",
+    "hours_shortfall",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class HealthFacts:
+    days_since_two_way_contact: int | None  # None: never a two-way contact
+    unanswered_outbound_in_a_row: int
+    complaints_90d: int  # without a legal threat
+    legal_threats_90d: int
+    bypass_threats_90d: int
+    open_pressure: int  # open raise requests and markup negotiations
+    gross_profit_change_pct: Decimal | None  # weekly GP now against 13 weeks ago; None: no base
+    short_weeks: int
+
+
+@dataclass(frozen=True, slots=True)
+class HealthPart:
+    name: PartName
+    points: int  # taken off (0 or more)
+    cap: int
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    score: int
+    parts: tuple[HealthPart, ...]
+
+
+def _capped(n: int, each: int, cap: int) -> int:
+    return min(cap, max(0, n) * each)
+
+
+def client_health(f: HealthFacts) -> Health:
+    """The score and its parts."""
+    days = f.days_since_two_way_contact
+    recency = 20 if days is None else min(20, max(0, days - CONTACT_GRACE_DAYS))
+    change = f.gross_profit_change_pct
+    falling = Decimal(0) if change is None or change >= 0 else -change
+    trend = min(15, int((falling / 2).to_integral_value(rounding=ROUND_HALF_UP)))
+    parts = (
+        HealthPart(
+            "contact_recency",
+            recency,
+            20,
+            "no two-way contact logged"
+            if days is None
+            else f"last two-way contact {days} days ago",
+        ),
+        HealthPart(
+            "contact_response",
+            _capped(f.unanswered_outbound_in_a_row, 5, 15),
+            15,
+            f"{f.unanswered_outbound_in_a_row} outbound contacts in a row without response",
+        ),
+        HealthPart(
+            "complaints",
+            _capped(f.complaints_90d, 5, 15),
+            15,
+            f"{f.complaints_90d} complaints in 90 days",
+        ),
+        HealthPart(
+            "legal_threats",
+            _capped(f.legal_threats_90d, 15, 30),
+            30,
+            f"{f.legal_threats_90d} complaints with a legal threat in 90 days",
+        ),
+        HealthPart(
+            "bypass_threats",
+            _capped(f.bypass_threats_90d, 10, 20),
+            20,
+            f"{f.bypass_threats_90d} bypass threats in 90 days",
+        ),
+        HealthPart(
+            "raise_and_markup_pressure",
+            _capped(f.open_pressure, 4, 12),
+            12,
+            f"{f.open_pressure} open raise requests and markup negotiations",
+        ),
+        HealthPart(
+            "gross_profit_trend",
+            trend,
+            15,
+            "no gross profit 13 weeks ago to compare with"
+            if change is None
+            else f"weekly gross profit {change:+.1f} % over 13 weeks",
+        ),
+        HealthPart(
+            "hours_shortfall",
+            _capped(f.short_weeks, 3, 12),
+            12,
+            f"{f.short_weeks} reported weeks under 60 % of plan",
+        ),
+    )
+    return Health(max(0, 100 - sum(p.points for p in parts)), parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Relationship:
+    """One relationship event of the client's contracts, as the score reads it."""
+
+    occurred_at: datetime
+    type: str  # ClientContactLogged | ClientComplaintLogged | BypassThreatReported
+    outbound: bool = False
+    responded: bool = False
+    legal_threat: bool = False
+
+
+def facts_from(
+    events: Iterable[Relationship],
+    on: date,
+    open_pressure: int,
+    gross_profit_change_pct: Decimal | None,
+    short_weeks: int,
+) -> HealthFacts:
+    """The facts as of the end of `on` from the client's relationship events (any order)."""
+    seen = sorted((e for e in events if e.occurred_at.date() <= on), key=lambda e: e.occurred_at)
+    since = on - WINDOW
+    two_way = [
+        e for e in seen if e.type == "ClientContactLogged" and (not e.outbound or e.responded)
+    ]
+    run = 0
+    for e in reversed([e for e in seen if e.type == "ClientContactLogged"]):
+        if e.outbound and not e.responded:
+            run += 1
+        else:
+            break
+    recent = [e for e in seen if e.occurred_at.date() > since]
+    return HealthFacts(
+        days_since_two_way_contact=(on - two_way[-1].occurred_at.date()).days if two_way else None,
+        unanswered_outbound_in_a_row=run,
+        complaints_90d=sum(
+            e.type == "ClientComplaintLogged" and not e.legal_threat for e in recent
+        ),
+        legal_threats_90d=sum(e.type == "ClientComplaintLogged" and e.legal_threat for e in recent),
+        bypass_threats_90d=sum(e.type == "BypassThreatReported" for e in recent),
+        open_pressure=open_pressure,
+        gross_profit_change_pct=gross_profit_change_pct,
+        short_weeks=short_weeks,
+    )
+
+
+def change_pct(before: Decimal, now: Decimal) -> Decimal | None:
+    """(now − before) / |before| × 100; None when there was nothing before."""
+    if before == 0:
+        return None
+    return (now - before) / abs(before) * 100
