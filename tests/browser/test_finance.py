@@ -149,6 +149,10 @@ async def test_drill_down_to_designs_worked_example(
     await finance.page.locator("#clients").get_by_role("link", name="Zones Inc").click()
     await finance.ready()
     assert finance.page.url.endswith(f"/app/finance/clients/{seeded['cl']}?as_of={AS_OF}")
+    # The client's health: a score out of 100, its parts, a sparkline of 26 weeks.
+    assert await finance.page.locator("#health-chart canvas").count() == 1
+    assert await finance.page.locator("#health-parts tbody tr").count() == 8
+    assert (await finance.page.locator("#health-score").inner_text()).endswith("/ 100")
     await finance.check("client")
     await finance.page.get_by_role("link", name=seeded["c"]).click()
     await finance.ready()
