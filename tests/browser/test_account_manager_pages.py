@@ -147,13 +147,14 @@ async def test_refusals_are_shown_beside_their_field(
         assert [await f.get_attribute("data-field") for f in await fields.all()] == want
     await page.get_by_label("Event type").select_option("RatesAdjusted")
     await page.get_by_label("Assignment id").fill("A-NOPE")
-    await page.get_by_label("Pay rate").fill("thirty")
-    await page.get_by_label("Bill rate").fill("38.00")
+    # By role and exact name: "OT pay rate" and "DT pay rate" are labels too (schema v2).
+    await page.get_by_role("textbox", name="Pay rate", exact=True).fill("thirty")
+    await page.get_by_role("textbox", name="Bill rate", exact=True).fill("38.00")
     await page.get_by_label("Effective date").fill("2026-12-01")
     await page.get_by_label("Reason").fill("annual review")
     await page.get_by_role("button", name="Submit").click()
     # The shape first: the service's field error, beside the field and described by it.
-    pay = page.get_by_label("Pay rate")
+    pay = page.get_by_role("textbox", name="Pay rate", exact=True)
     await expect(page.locator("#f-pay_rate-error")).not_to_be_empty()
     await expect(pay).to_have_attribute("aria-invalid", "true")
     assert "f-pay_rate-error" in (await pay.get_attribute("aria-describedby") or "")
@@ -235,3 +236,27 @@ async def test_alert_board_is_live_on_every_screen(
     await expect(rows[1].get_by_role("button", name=re.compile("^Acknowledge"))).to_have_count(0)
     await expect(mine).to_have_count(0)
     await second.check("alerts-after-acknowledge")
+
+
+async def test_a_week_of_hours_reported_in_the_form(
+    placed: str, am_page: AppPage, api_tokens: Tokens, am_http: httpx.AsyncClient
+) -> None:
+    """The report-hours form (generated from HoursReported's schema): a week refused beside
+    its field when it is not a Monday, then accepted, and the log has it as version 1."""
+    cid, app = placed, am_page
+    page = app.page
+    await app.goto(f"/app/events/new?contract_id={cid}&assignment_id=A-W-1&type=HoursReported")
+    await expect(page.get_by_label("Event type")).to_have_value("HoursReported")
+    await page.get_by_label("Week").fill("2026-03-04")  # a Wednesday
+    await page.get_by_label("Regular hours").fill("38")
+    await page.get_by_label("OT hours").fill("4")
+    await page.get_by_label("Source").select_option("timesheet")
+    before = await _log_length(am_http, api_tokens.am, cid)
+    await page.get_by_role("button", name="Submit").click()
+    await expect(page.locator("#f-week-error")).to_contain_text("Monday")
+    await page.get_by_label("Week").fill("2026-03-02")
+    await page.get_by_role("button", name="Submit").click()
+    verdict = page.locator(".am-verdict")
+    await expect(verdict).to_have_attribute("data-status", "accepted")
+    assert await _log_length(am_http, api_tokens.am, cid) == before + 1
+    await app.check("am-hours-reported", allow=("status of 422",))

@@ -15,7 +15,9 @@ export function words(identifier) {
     .replace(/_/g, " ")
     .replace(/([a-z])([A-Z])/g, "$1 $2")
     .toLowerCase();
-  return spaced.charAt(0).toUpperCase() + spaced.slice(1);
+  // Overtime and double time are written OT and DT: "ot_pay_rate" -> "OT pay rate".
+  const abbreviated = spaced.replace(/\b(ot|dt)\b/g, (w) => w.toUpperCase());
+  return abbreviated.charAt(0).toUpperCase() + abbreviated.slice(1);
 }
 
 const STATUS_TEXT = { red: "Loss", amber: "Below floor", green: "Healthy" };
