@@ -132,7 +132,9 @@ async def test_raise_request_previewed_then_submitted(
     await app.goto(f"/app/contracts/{cid}")
     await app.ready()
     open_alerts = page.locator("section[aria-labelledby=open-alerts-h]")
-    await expect(open_alerts.get_by_role("listitem").filter(has_text="Loss position")).to_have_count(1)
+    await expect(
+        open_alerts.get_by_role("listitem").filter(has_text="Loss position")
+    ).to_have_count(1)
     await expect(open_alerts).to_contain_text("Loss position (if granted as asked)")
     await expect(page.get_by_text("Healthy")).to_have_count(0)
     await app.check("am-contract-open-alerts")
