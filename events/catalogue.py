@@ -307,7 +307,9 @@ def _check_exempt(exempt: bool, planned_ot: Decimal, rates: dict[str, Decimal | 
 
 class AssignmentStarted(EventBase):
     """v2 added the OT and DT rates (absent: derived from pay and bill, DESIGN "Overtime"),
-    `planned_ot_hours_per_week` (v1: 0) and `ot_exempt` (v1: false)."""
+    `planned_ot_hours_per_week` (v1: 0) and `ot_exempt` (v1: false). hours_per_week +
+    planned_ot_hours_per_week is at most 168, and an ot_exempt assignment gives no OT or DT
+    rate and plans no OT (each refused with 422 otherwise)."""
 
     SCHEMA_VERSION: ClassVar[int] = V2
     schema_version: SchemaVersion = V2
@@ -392,7 +394,9 @@ class AssignmentEnded(EventBase):
 
 class HoursReported(EventBase):
     """The hours an assignment actually worked in one week (DESIGN "Overtime, hours worked and
-    client health"). A later report for the same week supersedes the earlier: a correction."""
+    client health"). A later report for the same week supersedes the earlier: a correction.
+    `week` must be a Monday, and regular_hours + ot_hours + dt_hours at most 168 (each refused
+    with 422 otherwise)."""
 
     type: Literal["HoursReported"] = "HoursReported"
     assignment_id: Id

@@ -57,6 +57,16 @@ _DECIMALS: dict[str, tuple[str, dict[str, int]]] = {
         {"minimum": 1, "maximum": 168},
     ),
     "hours": (rf"^(?:0|[1-9][0-9]{{0,9}}){_FRACTION_4}$", {"minimum": 0, "maximum": 9_999_999_999}),
+    # Hours of one week (HoursReported, planned OT): [0, 168], 2 decimal places.
+    "week_hours": (
+        r"^(?:(?:[0-9]|[1-9][0-9]|1[0-5][0-9]|16[0-7])(?:\.[0-9]{1,2})?|168(?:\.0{1,2})?)$",
+        {"minimum": 0, "maximum": 168},
+    ),
+    # A contract's OT/DT bill multiplier: (0, 10], 4 decimal places.
+    "multiplier": (
+        rf"^(?:{_POSITIVE_BELOW_1}|[1-9]{_FRACTION_4}|10(?:\.0{{1,4}})?)$",
+        {"minimum": 1, "maximum": 10},
+    ),
     "pct": (
         rf"^(?:{_PCT_BELOW_100}|[1-9][0-9]{{2}}{_FRACTION_10}|-100(?:\.0{{1,10}})?"
         r"|1000(?:\.0{1,10})?)$",
@@ -72,9 +82,10 @@ _DECIMALS: dict[str, tuple[str, dict[str, int]]] = {
 
 def _decimal_kind(number: dict[str, Any]) -> str | None:
     if number.get("exclusiveMinimum") == 0:
-        return "hours_per_week" if number.get("maximum") == 168 else "rate"
+        maximum = number.get("maximum")
+        return "hours_per_week" if maximum == 168 else "multiplier" if maximum == 10 else "rate"
     if number.get("minimum") == 0:
-        return "hours"
+        return "week_hours" if number.get("maximum") == 168 else "hours"
     if number.get("exclusiveMaximum") == 100:
         return "fee_pct"
     if number.get("exclusiveMinimum") == -100:

@@ -1,16 +1,20 @@
 """Schemathesis hooks of tests/integration/test_openapi_fuzz.py (loaded via SCHEMATHESIS_HOOKS).
 
-Three rules of the event catalogue cannot be written in JSON Schema, and the document states
+Some rules of the event catalogue cannot be written in JSON Schema, and the document states
 them in words instead (each refused with 422): an end date is not before its start date; a
 ContractAmended amends at least one term; `occurred_at` is at most a day ahead of the
-service's clock (DESIGN "Shape rules"). Generated events get their two dates in order, an
-amendment with no term gets a client name, a date ahead gets today's; nothing else is
-changed, and every check still runs on every answer.
+service's clock (DESIGN "Shape rules"); an HoursReported week is a Monday and its hours add to
+at most 168; an assignment's regular and planned OT hours add to at most 168, and an ot_exempt
+one has no OT. Generated events get their two dates in order, an amendment with no term gets a
+client name, a date ahead gets today's, a week its Monday, hours past 168 in all none of OT
+and DT, an exempt assignment no OT (`map_body`; `before_call` for the coverage phase's
+positive cases); nothing else is changed, and every check still runs on every answer.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import schemathesis
@@ -28,9 +32,43 @@ def _day(value: Any) -> date | None:
         return None
 
 
+def _hours(value: Any) -> Decimal | None:
+    # A whole JSON number may come as 2.0: the schema's "integer" takes it, and so does the API.
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def _overtime_in_bounds(event: dict[str, Any]) -> None:
+    if event.get("type") == "HoursReported":
+        week = _day(event.get("week"))
+        if week is not None:
+            event["week"] = (week - timedelta(days=week.weekday())).isoformat()
+        hours = [_hours(event.get(k, "0")) for k in ("regular_hours", "ot_hours", "dt_hours")]
+        # Each within [0, 168] (the schema says so) but more than 168 together: no OT or DT.
+        if all(h is not None and 0 <= h <= 168 for h in hours) and sum(h or 0 for h in hours) > 168:
+            event["ot_hours"], event["dt_hours"] = "0", "0"
+    if event.get("type") == "AssignmentStarted":
+        regular, ot = (
+            _hours(event.get("hours_per_week")),
+            _hours(event.get("planned_ot_hours_per_week", "0")),
+        )
+        if event.get("ot_exempt") is True or (
+            regular is not None and ot is not None and regular + ot > 168
+        ):
+            event["planned_ot_hours_per_week"] = "0"
+        if event.get("ot_exempt") is True:
+            for rate in ("ot_pay_rate", "ot_bill_rate", "dt_pay_rate", "dt_bill_rate"):
+                event.pop(rate, None)
+
+
 def _in_order(event: Any) -> None:
     if not isinstance(event, dict):
         return
+    _overtime_in_bounds(event)
     if event.get("type") == "ContractAmended" and not any(
         event.get(term) is not None for term in CONTRACT_TERMS
     ):
@@ -58,3 +96,23 @@ def map_body(context: Any, body: Any) -> Any:
     else:
         _in_order(body)
     return body
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """The same for the bodies `map_body` does not see (the coverage phase builds its cases
+    without it), for positively generated bodies only: a negative one is left to be refused."""
+    op = case.operation
+    if op.method.upper() != "POST" or op.path not in _EVENT_BODIES:
+        return
+    meta = getattr(case, "meta", None)
+    generation = getattr(meta, "generation", None)
+    mode = getattr(generation, "mode", None)
+    if mode is not None and getattr(mode, "is_negative", False):
+        return
+    body = case.body
+    if isinstance(body, dict) and isinstance(body.get("events"), list):
+        for event in body["events"]:
+            _in_order(event)
+    else:
+        _in_order(body)

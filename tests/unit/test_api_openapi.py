@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from pydantic import TypeAdapter
 
-from events.fields import FeePct, Hours, HoursPerWeek, MarkupPct, Pct, Rate
+from events.fields import FeePct, Hours, HoursPerWeek, MarkupPct, Multiplier, Pct, Rate, WeekHours
 from services.api.app import create_app
 from services.api.openapi import _DECIMALS
 from services.settings import Settings
@@ -24,6 +24,8 @@ FIELD_TYPES: dict[str, Any] = {
     "pct": Pct,
     "fee_pct": FeePct,
     "markup_pct": MarkupPct,
+    "week_hours": WeekHours,
+    "multiplier": Multiplier,
 }
 
 
