@@ -33,6 +33,17 @@ async def postgres_answers(dsn: str) -> bool:
         await conn.close()
 
 
+async def migrated(dsn: str) -> bool:
+    """PostgreSQL answers and has every migration of this version (`ledger db migrate` ran)."""
+    from services import db
+
+    try:
+        async with db.connection(dsn, timeout=5) as conn:
+            return not await db.pending(conn)
+    except Exception:
+        return False
+
+
 async def wait_until(check: object, what: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while True:

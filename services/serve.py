@@ -11,7 +11,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services import watchdog
+from services import probe, watchdog
 from services.settings import Settings
 
 log = logging.getLogger("ledger")
@@ -69,7 +69,7 @@ def serve_writer(settings: Settings) -> None:
     from services.writer.worker import Writer
 
     async def main(stop: asyncio.Event) -> None:
-        watchdog.install("writer", settings.watchdog_s)
+        probe.serve(settings.probe_port, watchdog.install("writer", settings.watchdog_s))
         writer = Writer(
             settings.kafka_bootstrap_servers,
             settings.topics,
@@ -89,7 +89,7 @@ def serve_writer(settings: Settings) -> None:
 def serve_projector(settings: Settings) -> None:
     from services.projector.commands import serve
 
-    watchdog.install("projector", settings.watchdog_s)
+    probe.serve(settings.probe_port, watchdog.install("projector", settings.watchdog_s))
     until_signalled(lambda stop: serve(settings, stop))
 
 
@@ -97,12 +97,12 @@ def serve_risk(settings: Settings) -> None:
     from services.risk.worker import run
 
     _logging()
-    watchdog.install("risk agent", settings.watchdog_s)
+    probe.serve(settings.probe_port, watchdog.install("risk agent", settings.watchdog_s))
     run(settings)  # a Faust worker: it handles SIGTERM and SIGINT itself
 
 
 def serve_webhooks(settings: Settings) -> None:
     from services.webhooks import Deliverer
 
-    watchdog.install("webhooks", settings.watchdog_s)
+    probe.serve(settings.probe_port, watchdog.install("webhooks", settings.watchdog_s))
     until_signalled(Deliverer(settings.dsn).run)

@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     stream_token_check_s: float = Field(
         2.0, gt=0, validation_alias=AliasChoices("LEDGER_STREAM_TOKEN_CHECK_S")
     )
+    # A worker process (writer, projector, risk agent, webhooks) answers GET /livez and /readyz
+    # on this port for a supervisor that probes over HTTP (Kubernetes: deploy/k8s); 0 serves
+    # nothing (the local stack runs every process on one host, under supervisord).
+    probe_port: int = Field(0, ge=0, le=65535, validation_alias=AliasChoices("LEDGER_PROBE_PORT"))
     # When set, GET /metrics asks for `Authorization: Bearer <this>`; unset, it is open.
     metrics_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("LEDGER_METRICS_TOKEN")

@@ -73,6 +73,7 @@ from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
 from services import progress, watchdog
 from services.membership import KEEP_EVERY_S, Membership
+from services.risk.names import TABLE, app_id, changelog_topic
 from services.risk.transport import broker_urls
 from services.settings import Settings
 
@@ -80,19 +81,9 @@ __all__ = ["TABLE", "RiskAgent", "app_id", "changelog_topic", "make_app", "run"]
 
 log = logging.getLogger("ledger.risk")
 
-TABLE: Final = "risk-state"
 _RETRY_MAX_S: Final = 30.0
 # One attempt at judging and storing a batch gives up after this long (and is retried).
 _JUDGE_TIMEOUT_S: Final = 30.0
-
-
-def app_id(prefix: str) -> str:
-    """The Faust app id: its consumer group, and the prefix of its changelog topic."""
-    return f"{prefix}-risk"
-
-
-def changelog_topic(prefix: str) -> str:
-    return f"{app_id(prefix)}-{TABLE}-changelog"
 
 
 class States:
