@@ -35,7 +35,9 @@ def renderer() -> list[str]:
     if kubectl := shutil.which("kubectl"):
         return [kubectl, "kustomize"]
     gopath = os.environ.get("GOPATH") or str(Path.home() / "go")
-    for candidate in (shutil.which("kustomize"), str(Path(gopath) / "bin" / "kustomize")):
+    if go := shutil.which("go"):
+        gopath = subprocess.run([go, "env", "GOPATH"], capture_output=True, text=True).stdout
+    for candidate in (shutil.which("kustomize"), str(Path(gopath.strip()) / "bin" / "kustomize")):
         if candidate and os.access(candidate, os.X_OK):
             return [candidate, "build"]
     raise RuntimeError(
