@@ -482,3 +482,10 @@ def test_only_the_services_reach_postgresql_and_kafka() -> None:
         "markup-ledger/kafka-client": "true",
     } in [p["podSelector"]["matchLabels"] for p in peers if "namespaceSelector" not in p]
     assert all("podSelector" in p for p in peers)
+
+
+def test_every_alert_has_what_to_do_in_the_operations_guide() -> None:
+    rules = _one("production", "PrometheusRule", "ledger")["spec"]["groups"][0]["rules"]
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    for rule in rules:
+        assert f"- `{rule['alert']}` ({rule['labels']['severity']}):" in guide, rule["alert"]
