@@ -122,7 +122,7 @@ def _projections_rebuild(args: argparse.Namespace, settings: Callable[[], Settin
         async def join(stop: asyncio.Event) -> None:
             code.append(await commands.join_rebuild(settings(), stop))
 
-        until_signalled(join)
+        until_signalled(join, settings().log_format)
         return code[0] if code else 0
     return asyncio.run(commands.rebuild(settings()))
 

@@ -8,9 +8,13 @@ import time
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services import kafka_connection
+
 
 async def kafka_answers(bootstrap: str) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=5000, **kafka_connection.options()
+    )
     try:
         await admin.start()
         await admin.list_topics()

@@ -11,21 +11,16 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services import probe, watchdog
+from services import logs, probe, watchdog
 from services.settings import Settings
 
 log = logging.getLogger("ledger")
 
 
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
-
-
-def until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    _logging()
+def until_signalled(
+    main: Callable[[asyncio.Event], Awaitable[None]], log_format: str = "text"
+) -> None:
+    logs.configure(log_format)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -45,7 +40,7 @@ def serve_api(settings: Settings) -> None:
 
     from services.api.app import create_app
 
-    _logging()
+    logs.configure(settings.log_format)
     # uvloop and httptools: the fast event loop and HTTP parser (issue #14).
     shell: dict[str, Any] = {
         "host": settings.api_host,
@@ -55,6 +50,8 @@ def serve_api(settings: Settings) -> None:
         "loop": "uvloop",
         "http": "httptools",
     }
+    if settings.log_format == "json":
+        shell["log_config"] = None  # uvicorn's own lines through the root logger's JSON
     if settings.api_workers > 1:
         # Worker processes, each a whole API (its own verdict listener, progress listener,
         # streams and caches) reading the settings again at its start.
@@ -83,20 +80,20 @@ def serve_writer(settings: Settings) -> None:
         )
         await writer.run(stop)
 
-    until_signalled(main)
+    until_signalled(main, settings.log_format)
 
 
 def serve_projector(settings: Settings) -> None:
     from services.projector.commands import serve
 
     probe.serve(settings.probe_port, watchdog.install("projector", settings.watchdog_s))
-    until_signalled(lambda stop: serve(settings, stop))
+    until_signalled(lambda stop: serve(settings, stop), settings.log_format)
 
 
 def serve_risk(settings: Settings) -> None:
     from services.risk.worker import run
 
-    _logging()
+    logs.configure(settings.log_format)
     probe.serve(settings.probe_port, watchdog.install("risk agent", settings.watchdog_s))
     run(settings)  # a Faust worker: it handles SIGTERM and SIGINT itself
 
@@ -105,4 +102,4 @@ def serve_webhooks(settings: Settings) -> None:
     from services.webhooks import Deliverer
 
     probe.serve(settings.probe_port, watchdog.install("webhooks", settings.watchdog_s))
-    until_signalled(Deliverer(settings.dsn).run)
+    until_signalled(Deliverer(settings.dsn).run, settings.log_format)

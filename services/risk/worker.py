@@ -71,7 +71,7 @@ from events.topics import STATE_TOPIC_CONFIG, Topics, partition_of
 from projections.risk import evaluate_timers, judge, record_timer_alerts
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
-from services import progress, watchdog
+from services import kafka_connection, progress, watchdog
 from services.membership import KEEP_EVERY_S, Membership
 from services.risk.names import TABLE, app_id, changelog_topic
 from services.risk.transport import broker_urls
@@ -176,6 +176,7 @@ class Outlets:
             if self.producer is None:
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                    **kafka_connection.options(),
                     acks="all",
                     enable_idempotence=True,
                 )
@@ -424,6 +425,8 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
     app = _RiskApp(
         ident,
         broker=broker_urls(settings.kafka_bootstrap_servers),
+        # TLS and the SCRAM or mutual-TLS user, as every other Kafka client of ours.
+        broker_credentials=kafka_connection.faust_credentials(settings),
         store="memory://",  # rebuilt from the changelog topic at start
         datadir=str(Path(tempfile.gettempdir()) / f"ledger-{ident}"),  # nothing kept there
         web_enabled=False,

@@ -8,15 +8,17 @@ memory figures' sources, the alerts' metric names, the autoscalers' bounds, the 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import certifi
 import pytest
 
 from events.topics import topics
-from services import k8s_kafka
+from services import k8s_kafka, kafka_connection
 from services.api.routes_health import router as health_router
 from services.cli import PROCESSES
 from services.settings import Settings
@@ -204,18 +206,61 @@ def test_postgresql_has_a_synchronous_replica_and_the_app_connects_to_the_primar
         assert env["PGPASSWORD"] == {"secretKeyRef": {"name": "ledger-pg-app", "key": "password"}}
 
 
-def test_the_configmap_is_settings_the_processes_accept(monkeypatch: pytest.MonkeyPatch) -> None:
+def _pod_environment(workload: Doc, container: Doc, tmp_path: Path) -> dict[str, str]:
+    """The environment `container` of `workload` starts with: the ConfigMap's, then its own;
+    a Secret's value as some text, and each file path under one of its mounts made a file of
+    tmp_path (the CA bundle for a CA, some text for a password), after checking that the
+    mount's Secret has that key."""
     data = _one("production", "ConfigMap", "ledger-config")["data"]
-    for name, value in data.items():
-        monkeypatch.setenv(name, value)
-    settings = Settings()
-    assert settings.topic_prefix == k8s_kafka.PREFIX
-    assert settings.writer_group == k8s_kafka.WRITER_GROUP
-    assert settings.kafka_bootstrap_servers == "ledger-kafka-bootstrap:9093"
-    assert settings.probe_port == 8080
-    assert settings.api_workers == 1
-    # Dynamic group membership: a pod's name (the default id) changes with every restart.
-    assert settings.projector_instance_id == settings.risk_instance_id == ""
+    assert container["envFrom"] == [{"configMapRef": {"name": "ledger-config"}}]
+    env: dict[str, str] = dict(data)
+    for e in container.get("env", []):
+        env[e["name"]] = e.get("value", "from-a-secret")
+    mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"]["volumes"]}
+    for name, value in env.items():
+        for path in re.findall(r"/var/run/secrets/[\w./-]+", value):
+            (mount,) = [m for m in mounts if path.startswith(m + "/")]
+            key = path[len(mount) + 1 :]
+            volume = volumes[mounts[mount]]["secret"]
+            assert key in {i["path"] for i in volume["items"]}, (name, path)
+            local = tmp_path / mounts[mount] / key
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_text(Path(certifi.where()).read_text() if key.endswith(".crt") else "pw")
+            env[name] = env[name].replace(path, str(local))
+    return env
+
+
+@pytest.mark.parametrize(
+    "workload", [f"Deployment/ledger-{p}" for p in PROCESSES] + ["Job/ledger-migrate"]
+)
+def test_each_pods_environment_is_settings_its_process_accepts(
+    workload: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    kind, name = workload.split("/")
+    doc = _one("production", kind, name)
+    pod = doc["spec"]["template"]["spec"]
+    for container in [*pod["containers"], *pod.get("initContainers", [])]:
+        for var, value in _pod_environment(doc, container, tmp_path).items():
+            monkeypatch.setenv(var, value)
+        settings = Settings()
+        assert settings.topic_prefix == k8s_kafka.PREFIX
+        assert settings.writer_group == k8s_kafka.WRITER_GROUP
+        assert settings.kafka_bootstrap_servers == "ledger-kafka-bootstrap:9093"
+        assert settings.probe_port == 8080
+        assert settings.api_workers == 1
+        assert settings.log_format == "json"
+        # Dynamic group membership: a pod's name (the default id) changes at every restart.
+        assert settings.projector_instance_id == settings.risk_instance_id == ""
+        kafka = kafka_connection.client_options(settings)  # the CA file loads
+        if container in pod["containers"] and name != "ledger-webhooks" and kind != "Job":
+            assert kafka["security_protocol"] == "SASL_SSL"
+            assert kafka["sasl_plain_username"] == name  # its KafkaUser
+            assert kafka["sasl_plain_password"] == "pw"  # read from the mounted file
+        else:
+            assert kafka == {}
+        for var in [v for v in os.environ if v.startswith(("LEDGER_", "KAFKA_", "DATABASE_"))]:
+            monkeypatch.delenv(var)
 
 
 # --- the services --------------------------------------------------------------------------
