@@ -29,8 +29,15 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(log_format: str = "text") -> None:
-    """The root logger at INFO in `log_format` ("text" or "json"); aiokafka's chatter at WARNING."""
+    """The root logger at INFO in `log_format` ("text" or "json"); aiokafka's chatter at WARNING
+    and its repeats summarised (services/log_noise.py). Once: a process configured already
+    is left as it is."""
+    from services import log_noise
+
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    if logging.getLogger().handlers:
+        return
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    log_noise.install()

@@ -135,7 +135,7 @@ async def _read_system(request: Request) -> list[Metric]:
         ready = GaugeMetricFamily(
             "ledger_readiness_check",
             "The outcome of each check of this process's latest GET /readyz (1 passed, 0 "
-            "failed): postgres, kafka, writer, projections.",
+            "failed), by check (postgres, kafka, writer, verdict_recorder, projections).",
             labels=["check"],
         )
         for check, ok in sorted(readiness.items()):

@@ -152,4 +152,10 @@ async def test_metrics_show_the_groups_lag_the_dead_letters_and_the_readiness_ch
         for (name, labels), value in _scrape(http).items()
         if name == "ledger_readiness_check"
     }
-    assert checks == {"postgres": 1.0, "kafka": 1.0, "writer": 1.0, "projections": 1.0}
+    assert checks == {
+        "postgres": 1.0,
+        "kafka": 1.0,
+        "writer": 1.0,
+        "verdict_recorder": 1.0,
+        "projections": 1.0,
+    }

@@ -251,6 +251,7 @@ def test_each_pods_environment_is_settings_its_process_accepts(
         assert settings.api_workers == 1
         assert settings.log_format == "json"
         # Dynamic group membership: a pod's name (the default id) changes at every restart.
+        assert settings.writer_instance_id == ""
         assert settings.projector_instance_id == settings.risk_instance_id == ""
         kafka = kafka_connection.client_options(settings)  # the CA file loads
         if container in pod["containers"] and name != "ledger-webhooks" and kind != "Job":
