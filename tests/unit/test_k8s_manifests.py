@@ -66,6 +66,7 @@ def test_every_document_of_the_overlay_is_valid_against_its_schema(overlay: str)
         "ScaledObject",
         "TriggerAuthentication",
         "ServiceMonitor",
+        "PodMonitor",
         "PrometheusRule",
         "NetworkPolicy",
     } <= kinds
