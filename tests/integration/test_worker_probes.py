@@ -1,8 +1,10 @@
-"""A worker process with LEDGER_PROBE_PORT answers its probes over HTTP while it works (as the
-Kubernetes deployment's kubelet asks them: deploy/k8s)."""
+"""A worker process configured as the Kubernetes deployment configures it (deploy/k8s): it
+answers its probes over HTTP on LEDGER_PROBE_PORT while it works, and with LEDGER_LOG_FORMAT=json
+writes one JSON object a line."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -12,7 +14,7 @@ from tests.support.services import serve, stop
 from tests.support.stack import Scratch
 
 
-async def test_a_running_writer_answers_livez_and_readyz(scratch: Scratch) -> None:
+async def test_a_running_writer_answers_its_probes_and_logs_json(scratch: Scratch) -> None:
     t = await scratch.topics(name="probe")
     prefix = t.events.name.rsplit(".", 1)[0]
     port = free_port()
@@ -23,6 +25,7 @@ async def test_a_running_writer_answers_livez_and_readyz(scratch: Scratch) -> No
         "writer",
         LEDGER_PROBE_PORT=str(port),
         LEDGER_WRITER_GROUP=f"{prefix}.writer",
+        LEDGER_LOG_FORMAT="json",
     )
     try:
         deadline = time.monotonic() + 60
@@ -42,3 +45,10 @@ async def test_a_running_writer_answers_livez_and_readyz(scratch: Scratch) -> No
     finally:
         stop(proc)
     assert proc.returncode == 0  # SIGTERM: a clean stop, the probe thread in no one's way
+    # The prefix is this test's own: the whole log is this process's.
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(
+        line["logger"] == "ledger" and line["message"].startswith("writer consuming")
+        for line in lines
+    ), lines
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
