@@ -442,6 +442,10 @@ def test_the_projector_and_risk_agent_scale_between_one_and_a_pod_per_partition(
     assert set(scaled) == {"ledger-projector", "ledger-risk"}
     for name, s in scaled.items():
         assert 1 <= s["spec"]["minReplicaCount"] <= s["spec"]["maxReplicaCount"] <= partitions
+        # A rebalance per change of members: scaled down one pod at a time, slowly.
+        down = s["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
+        assert down["stabilizationWindowSeconds"] >= 300
+        assert down["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 300}]
         # The autoscaler owns the count: the Deployment does not fight it at every apply.
         assert "replicas" not in _one("production", "Deployment", name)["spec"]
     (risk,) = scaled["ledger-risk"]["spec"]["triggers"]
