@@ -73,8 +73,9 @@ from events.topics import STATE_TOPIC_CONFIG, Topics, partition_of
 from projections.risk import evaluate_timers, judge, record_timer_alerts, timer_clock
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
-from services import kafka_admin, progress, watchdog
+from services import kafka_admin, kafka_connection, progress, watchdog
 from services.membership import KEEP_EVERY_S, Membership
+from services.risk.names import TABLE, app_id, changelog_topic
 from services.risk.transport import broker_urls
 from services.settings import Settings
 
@@ -82,19 +83,9 @@ __all__ = ["TABLE", "RiskAgent", "app_id", "changelog_topic", "make_app", "run"]
 
 log = logging.getLogger("ledger.risk")
 
-TABLE: Final = "risk-state"
 _RETRY_MAX_S: Final = 30.0
 # One attempt at judging and storing a batch gives up after this long (and is retried).
 _JUDGE_TIMEOUT_S: Final = 30.0
-
-
-def app_id(prefix: str) -> str:
-    """The Faust app id: its consumer group, and the prefix of its changelog topic."""
-    return f"{prefix}-risk"
-
-
-def changelog_topic(prefix: str) -> str:
-    return f"{app_id(prefix)}-{TABLE}-changelog"
 
 
 class States:
@@ -187,6 +178,7 @@ class Outlets:
             if self.producer is None:
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                    **kafka_connection.options(),
                     acks="all",
                     enable_idempotence=True,
                 )
@@ -448,6 +440,8 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
     app = _RiskApp(
         ident,
         broker=broker_urls(settings.kafka_bootstrap_servers),
+        # TLS and the SCRAM or mutual-TLS user, as every other Kafka client of ours.
+        broker_credentials=kafka_connection.faust_credentials(settings),
         store="memory://",  # rebuilt from the changelog topic at start
         datadir=str(Path(tempfile.gettempdir()) / f"ledger-{ident}"),  # nothing kept there
         web_enabled=False,
