@@ -68,12 +68,14 @@ from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import EventT, StreamT, TableT
 
 from events.alerts import Alert, encode_alert
+from events.catalogue import EventBase
 from events.serialization import decode_event
 from events.topics import STATE_TOPIC_CONFIG, Topics, partition_of
-from projections.risk import evaluate_timers, judge, record_timer_alerts, timer_clock
+from projections.risk import evaluate_timers, fold, judge, record_timer_alerts, timer_clock
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
 from services import kafka_admin, kafka_connection, progress, watchdog
+from services.api.read import event_log as read_event_log
 from services.membership import KEEP_EVERY_S, Membership
 from services.risk.names import TABLE, app_id, changelog_topic
 from services.risk.transport import broker_urls
@@ -194,6 +196,34 @@ class Outlets:
             await self.pool.close()
             self.pool = None
 
+    async def state_from_log(self, event: EventBase) -> RiskState:
+        """The contract's state before `event`, folded from the projector's index of the log
+        (`event_log`) when this worker's table has not got it: its changelog lacked what another
+        worker had written (a member that recovered no state, writes lost with a worker killed
+        before its producer flushed). Raises LogNotIndexedYet while the index lacks one of the
+        events before it (the projector behind): the batch is judged again later."""
+        version = event.stream_version or 0
+        pool, _ = await self.open()
+        bodies = await read_event_log.contract_bodies(
+            pool, self.settings.projection_schema, event.contract_id
+        )
+        before = [e for e in map(decode_event, bodies) if (e.stream_version or 0) < version]
+        if [e.stream_version for e in before] != list(range(1, version)):
+            raise LogNotIndexedYet(
+                f"contract {event.contract_id}: {len(before)} of the {version - 1} events before "
+                f"version {version} are indexed yet"
+            )
+        state = fold(before)
+        assert state is not None  # version > 1: at least its ContractSigned
+        log.warning(
+            "contract %s: state folded from the log's %d events before version %d (this "
+            "worker's table lacked them)",
+            event.contract_id,
+            len(before),
+            version,
+        )
+        return state
+
     async def save(self, alerts: Sequence[Alert], judged: dict[str, int]) -> None:
         """The alerts (an id already stored is left alone) and the progress, in one
         transaction."""
@@ -264,6 +294,17 @@ class Outlets:
             )
 
 
+class LogNotIndexedYet(Exception):
+    """A state to fold from the log's index, which lacks some of its events yet."""
+
+
+def _behind(state: RiskState | None, event: EventBase) -> bool:
+    """Whether `state` lacks events of the contract before `event` (a gap in versions): its
+    rules would judge the event against a contract that is not the one in the log."""
+    version = event.stream_version or 0
+    return (state.version if state is not None else 0) < version - 1
+
+
 class RiskAgent:
     """What the Faust agent and timer do, apart from Faust."""
 
@@ -299,6 +340,19 @@ class RiskAgent:
                 event = decode_event(e.value or b"")
                 key = event.contract_id.encode()
                 before = after[key] if key in after else self.states.get(key)
+            except Exception:
+                log.exception(
+                    "event at %s/%d offset %d not decoded",
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                )
+                continue
+            if _behind(before, event):
+                # Not a poison event: state this worker should have had. Folded from the log,
+                # or the batch is judged again later (an exception here is not caught).
+                before = await self.outlets.state_from_log(event)
+            try:
                 raised, state = judge(before, event)
             except Exception:
                 log.exception(
