@@ -6,6 +6,7 @@
 import { api, setCsrf, ApiError } from "./api.js";
 import { routes } from "./pages/index.js";
 import { el, clear } from "./dom.js";
+import { scrollHints } from "./components.js";
 
 const main = document.getElementById("main");
 let session = null;
@@ -163,6 +164,7 @@ async function route() {
     const ctx = { session, query: new URLSearchParams(location.search), navigate, setQuery };
     await mod.render(root, found.params, ctx);
     if (seq !== renderSeq) return;
+    scrollHints(root);
     root.removeAttribute("aria-busy");
     document.body.dataset.state = "ready";
   } catch (e) {
