@@ -34,6 +34,17 @@ function match(path) {
   return null;
 }
 
+/** `next` as a path of this origin, else "/": `//evil.example` starts with a slash too, and a
+ * history entry of another origin threw a SecurityError on the sign-in form (issue #21). */
+export function sameOriginPath(next) {
+  try {
+    const u = new URL(next, location.origin);
+    return u.origin === location.origin ? u.pathname + u.search + u.hash : "/";
+  } catch {
+    return "/";
+  }
+}
+
 export function navigate(path, { replace = false } = {}) {
   if (replace) history.replaceState(null, "", path);
   else history.pushState(null, "", path);
@@ -117,7 +128,7 @@ function signInPage() {
       session = await api.post("/v1/session", { token: input.value.trim() });
       setCsrf(session.csrf_token);
       showUser();
-      navigate(next.startsWith("/") ? next : "/", { replace: true });
+      navigate(sameOriginPath(next), { replace: true });
     } catch (e) {
       err.textContent = e instanceof ApiError ? e.message : String(e);
       input.setAttribute("aria-invalid", "true");
