@@ -1,4 +1,5 @@
-"""Entry points of the long-running processes: `ledger serve api|writer|projector|risk|webhooks`.
+"""Entry points of the long-running processes:
+`ledger serve api|writer|projector|risk|webhooks|alerts`.
 
 Each worker runs until SIGTERM or SIGINT, then finishes what it is doing and stops cleanly.
 """
@@ -22,6 +23,9 @@ def _logging() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # httpx logs each request's URL at INFO: a Slack, Teams or webhook URL is a credential.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -106,3 +110,10 @@ def serve_webhooks(settings: Settings) -> None:
 
     watchdog.install("webhooks", settings.watchdog_s)
     until_signalled(Deliverer(settings.dsn).run)
+
+
+def serve_alerts(settings: Settings) -> None:
+    from services.alerting.router import Router
+
+    watchdog.install("alerts", settings.watchdog_s)
+    until_signalled(Router(settings).run)
