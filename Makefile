@@ -32,7 +32,11 @@ $(WEB_INSTALLED): web/package-lock.json
 /usr/bin/chromium:
 	@deploy/local/chromium.sh
 
-install: $(INSTALLED) $(WEB_INSTALLED) /usr/bin/chromium
+# The alert-routing tests' Alertmanager (tests/support/alert_channels.py).
+/usr/bin/prometheus-alertmanager:
+	@deploy/local/alertmanager.sh
+
+install: $(INSTALLED) $(WEB_INSTALLED) /usr/bin/chromium /usr/bin/prometheus-alertmanager
 
 up: install
 	@deploy/local/stack.sh up

@@ -10,7 +10,14 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from services.alerting import secrecy
-from services.alerting.config import ChannelIn, MatchIn, RecipientIn, RouteIn
+from services.alerting.config import (
+    AlertmanagerChannelIn,
+    EmailChannelIn,
+    MatchIn,
+    RecipientIn,
+    RouteIn,
+    WebhookChannelIn,
+)
 from services.alerting.routing import Match, QuietHours, Schedule
 
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
@@ -46,12 +53,15 @@ def channel_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _target(ch: ChannelIn) -> str:
-    return ",".join(ch.to or []) if ch.kind == "email" else str(ch.url)
+Channel = EmailChannelIn | WebhookChannelIn | AlertmanagerChannelIn
+
+
+def _target(ch: Channel) -> str:
+    return ",".join(ch.to) if isinstance(ch, EmailChannelIn) else ch.url
 
 
 async def upsert_channel(
-    db: Db, ch: ChannelIn, owner: str | None = None
+    db: Db, ch: Channel, owner: str | None = None
 ) -> tuple[dict[str, Any], str | None]:
     """Creates the channel, or replaces the one of that name; returns it (masked) and, for a
     new webhook channel, its signing secret (shown this once)."""
@@ -68,9 +78,9 @@ async def upsert_channel(
         ch.name,
         ch.kind,
         _target(ch),
-        ch.smtp_url,
+        ch.smtp_url if isinstance(ch, EmailChannelIn) else None,
         secret,
-        ch.resend_s,
+        ch.resend_s if isinstance(ch, AlertmanagerChannelIn) else 60,
         owner,
     )
     shown = row["signing_secret"] if row["created"] and ch.kind == "webhook" else None
@@ -284,8 +294,8 @@ async def set_recipient(
         if row["email"] is not None:
             name = own_name(account_manager_id)
             await upsert_channel(
-                conn, ChannelIn.model_construct(name=name, kind="email", to=[row["email"]],
-                                                url=None, smtp_url=None, resend_s=60),
+                conn, EmailChannelIn.model_construct(name=name, kind="email", to=[row["email"]],
+                                                     smtp_url=None),
                 owner=account_manager_id,
             )  # fmt: skip
             digest = row["delivery"] == "digest"

@@ -26,6 +26,7 @@ from services.api.schemas_alerting import (
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["alert routing"])
+_NOT_JSON = "the body is not JSON text (UTF-8)"
 
 
 async def admin(who: Reader) -> Principal:
@@ -54,7 +55,7 @@ async def alert_channels(request: Request, who: Admin) -> ChannelList:
     summary="Add a channel: e-mail, Slack, Teams, Alertmanager or a signed webhook",
     status_code=201,
     response_model=ChannelCreated,
-    responses=errors(401, 403, 409, 422),
+    responses=errors(400, 401, 403, 409, 422, e400=_NOT_JSON),
 )
 async def add_alert_channel(request: Request, who: Admin, body: ChannelIn) -> ChannelCreated:
     """`url` and `smtp_url` are credentials: kept, used, and shown masked from now on. A
@@ -93,7 +94,15 @@ async def alert_routes(request: Request, who: Admin) -> RouteList:
     summary="Add a route: it carries the matching alerts raised from now on",
     status_code=201,
     response_model=Route,
-    responses=errors(401, 403, 409, 422),
+    responses=errors(
+        400,
+        401,
+        403,
+        409,
+        422,
+        e400=_NOT_JSON,
+        e409="a route of that name exists, or its channel does not",
+    ),
 )
 async def add_alert_route(request: Request, who: Admin, body: RouteIn) -> Route:
     st = request.app.state
@@ -102,7 +111,7 @@ async def add_alert_route(request: Request, who: Admin, body: RouteIn) -> Route:
     try:
         made = await store.upsert_route(st.pool, body, st.settings.projection_schema)
     except store.UnknownChannel:
-        raise ApiError.field(422, "channel", f"no channel named {body.channel}") from None
+        raise ApiError.field(409, "channel", f"no channel named {body.channel}") from None
     return Route.model_validate(made)
 
 
@@ -165,7 +174,7 @@ async def alert_recipient(
     "/alert-recipients/{account_manager_id}",
     summary="Set an account manager's address (admin) or how they get their alerts",
     response_model=Recipient,
-    responses=errors(401, 403, 422),
+    responses=errors(400, 401, 403, 422, e400=_NOT_JSON),
 )
 async def set_alert_recipient(
     request: Request, who: Reader, account_manager_id: AccountManagerIdPath, body: RecipientIn
