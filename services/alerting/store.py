@@ -101,7 +101,22 @@ async def remove_channel(db: Db, channel_id: str) -> bool:
         await conn.execute(
             "UPDATE alert_routes SET active = false WHERE channel_id = $1", channel_id
         )
+        await _drop_queue(
+            conn,
+            "route_id IN (SELECT route_id FROM alert_routes WHERE channel_id = $1)",
+            channel_id,
+        )
     return str(done) != "UPDATE 0"
+
+
+async def _drop_queue(conn: asyncpg.Connection, where: str, arg: str) -> None:
+    """What was still to deliver on removed routes: dropped (and so logged)."""
+    await conn.execute(
+        f"""UPDATE alert_deliveries SET status = 'dropped',
+                last_error = coalesce(last_error || '; ', '') || 'not sent: the route was removed'
+            WHERE status IN ('pending', 'failing') AND {where}""",
+        arg,
+    )
 
 
 async def channel(db: Db, channel_id: str) -> asyncpg.Record | None:
@@ -226,9 +241,11 @@ async def routes(db: Db) -> list[dict[str, Any]]:
 
 
 async def remove_route(db: Db, route_id: str) -> bool:
-    done = await db.execute(
-        "UPDATE alert_routes SET active = false WHERE route_id = $1 AND active", route_id
-    )
+    async with _tx(db) as conn:
+        done = await conn.execute(
+            "UPDATE alert_routes SET active = false WHERE route_id = $1 AND active", route_id
+        )
+        await _drop_queue(conn, "route_id = $1", route_id)
     return str(done) != "UPDATE 0"
 
 

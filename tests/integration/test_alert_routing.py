@@ -452,6 +452,13 @@ def test_routing_is_for_admins_and_credentials_never_come_back(
     log = (ROOT / "var" / "log" / f"test-{router.prefix}-alerts.log").read_text()
     assert f"{tag}-SECRET" not in log and "hunter2" not in log
     assert f"slack-{tag}" in log  # the failure is logged, by the channel's name
+    # Removing the route drops what it still had to deliver, and the log says so.
+    gone = http.delete(f"/v1/alert-routes/{route['route_id']}", headers=auth(api_tokens.admin))
+    assert gone.status_code == 204
+    dropped = deliveries(http, api_tokens, route_id=route["route_id"])
+    assert dropped and all(
+        d["status"] == "dropped" and "the route was removed" in d["last_error"] for d in dropped
+    )
 
 
 def test_a_routes_file_is_loaded_by_the_cli_and_loading_it_again_changes_nothing(
