@@ -34,10 +34,9 @@ def title(alert: Alert, kind: str = "raised") -> str:
     where = alert["client_name"]
     if alert.get("assignment_id"):
         where += f", assignment {alert['assignment_id']}"
-    return (
-        f"{lead}[{alert['severity'].upper()}] {alert['rule']}: {where}; "
-        f"exposure {exposure_text(alert)}"
-    )
+    line = f"{lead}[{alert['severity'].upper()}] {alert['rule']}: {where}; "
+    # One line whatever a name holds: an e-mail subject may not break, nor a card's title.
+    return " ".join((line + f"exposure {exposure_text(alert)}").split())
 
 
 def facts(alert: Alert) -> list[tuple[str, str]]:

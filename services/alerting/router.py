@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,28 @@ _LOCK_CLASS = int.from_bytes(b"alr1", "big") - 2**31
 CONTRACT_WAIT_S = 120.0
 
 
+# An idle route looks again at its own row and channel (an admin's edits) this often, and for
+# repeats and Alertmanager re-sends due (without a change of any alert) this often.
+RELOAD_S = 2.0
+FOLLOW_UP_S = 2.0
+
+
+@dataclass
+class _Route:
+    """What a route's task knows between steps, so that an idle route costs PostgreSQL nothing
+    but a look at its row now and then: the newest alert and change seen by the router, the
+    route's cursor, whether its queue is empty, and when its head is next due."""
+
+    r: asyncpg.Record | None = None
+    ch: asyncpg.Record | None = None
+    loaded_at: float = -1e9
+    cursor: int = -1
+    change_seen: int = -1
+    follow_ups_at: float = -1e9
+    queue_empty: bool = False
+    next_try_at: float = -1e9
+
+
 def _lock_key(schema: str) -> int:
     return int.from_bytes(hashlib.sha256(schema.encode()).digest()[:4], "big") - 2**31
 
@@ -60,6 +83,10 @@ class Router:
         self.routes_file = settings.alert_routes_file
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.waiting_since: dict[str, float] = {}
+        # The newest alert (seq) and change (change_seq) stored: read by one query per poll,
+        # so that a route looks at the alerts only when there is something new.
+        self.latest_seq = 0
+        self.latest_change = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         pool = await asyncpg.create_pool(
@@ -109,16 +136,20 @@ class Router:
                 if stop.is_set():
                     return
             log.info("routing the alerts of %s (read model %s)", self.events_topic, self.schema)
+            watcher = asyncio.create_task(self._watch(pool))
+            self.tasks["(watch)"] = watcher
             while not stop.is_set():
                 if lock.is_closed():
                     raise ConnectionError("the router's lock session was lost")
-                for rid in [r for r, t in self.tasks.items() if t.done()]:
+                for rid in [r for r, t in self.tasks.items() if t.done() and r != "(watch)"]:
                     self.tasks.pop(rid)  # ended (removed or failed): started again
                 with watchdog.current().busy("reading the alert routes"):
                     active = await asyncio.wait_for(store.active_route_ids(pool, self.schema), 10)
+                if watcher.done():
+                    watcher.result()  # its failure ends this lead (and is logged)
                 for rid in active - set(self.tasks):
                     self.tasks[rid] = asyncio.create_task(self._serve(pool, sender, rid))
-                for rid in set(self.tasks) - active:
+                for rid in set(self.tasks) - active - {"(watch)"}:
                     self.tasks.pop(rid).cancel()
                 await lock.fetchval("SELECT 1")  # the lock's session is still there
                 with contextlib.suppress(TimeoutError):
@@ -126,6 +157,14 @@ class Router:
         finally:
             await self._cancel_all()
             lock.terminate()
+
+    async def _watch(self, pool: asyncpg.Pool) -> None:
+        while True:
+            row = await pool.fetchrow(
+                "SELECT coalesce(max(seq), 0) AS s, coalesce(max(change_seq), 0) AS c FROM alerts"
+            )
+            self.latest_seq, self.latest_change = row["s"], row["c"]
+            await asyncio.sleep(self.poll_s)
 
     async def _cancel_all(self) -> None:
         tasks = list(self.tasks.values())
@@ -137,9 +176,10 @@ class Router:
     async def _serve(self, pool: asyncpg.Pool, sender: Sender, route_id: str) -> None:
         """One route, step after step; a step that fails (PostgreSQL away) is tried again."""
         delay = self.backoff_s
+        state = _Route()
         while True:
             try:
-                busy = await self._step(pool, sender, route_id)
+                busy = await self._step(pool, sender, route_id, state)
                 delay = self.backoff_s
                 if busy is None:
                     return  # removed
@@ -148,29 +188,51 @@ class Router:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                state = _Route()  # read everything again
                 log.warning("route %s: interrupted (%s: %s); again in %.1f s",
                             route_id, type(exc).__name__, exc, delay)  # fmt: skip
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff_s)
 
-    async def _step(self, pool: asyncpg.Pool, sender: Sender, route_id: str) -> bool | None:
+    async def _step(
+        self, pool: asyncpg.Pool, sender: Sender, route_id: str, st: _Route
+    ) -> bool | None:
         """True when it did something (go on at once), False when idle, None when removed."""
-        r = await store.route(pool, route_id)
-        if r is None or not r["active"]:
-            return None
-        ch = await store.channel(pool, r["channel_id"])
-        if ch is None or not ch["active"]:
-            return None
-        queued = await self._queue_new(pool, r, ch)
-        await self._queue_follow_ups(pool, r, ch)
-        sent = await self._deliver_head(pool, sender, r, ch)
-        return queued or sent
+        now = time.monotonic()
+        if st.r is None or st.ch is None or now - st.loaded_at >= RELOAD_S:
+            st.r = await store.route(pool, route_id)
+            if st.r is None or not st.r["active"]:
+                return None
+            st.ch = await store.channel(pool, st.r["channel_id"])
+            if st.ch is None or not st.ch["active"]:
+                return None
+            st.cursor, st.loaded_at = st.r["cursor_seq"], now
+        r, ch, busy = st.r, st.ch, False
+        if self.latest_seq > st.cursor:
+            moved, queued = await self._queue_new(pool, r, ch, st.cursor)
+            busy = moved != st.cursor
+            st.cursor = moved
+            st.queue_empty = st.queue_empty and not queued
+        if self.latest_change != st.change_seen or now >= st.follow_ups_at:
+            change = self.latest_change
+            if await self._queue_follow_ups(pool, r, ch):
+                st.queue_empty = False
+            st.change_seen, st.follow_ups_at = change, now + FOLLOW_UP_S
+        if not st.queue_empty and now >= st.next_try_at:
+            sent, empty, wait_s = await self._deliver_head(pool, sender, r, ch)
+            st.queue_empty = empty
+            st.next_try_at = now + min(wait_s, RELOAD_S) if wait_s else -1e9
+            busy = busy or sent
+        return busy
 
     def _due(self, ch: asyncpg.Record, schedule: routing.Schedule, now: datetime) -> datetime:
         # Alertmanager is told the state at once: it has its own grouping and silences.
         return now if ch["kind"] == "alertmanager" else routing.due_at(schedule, now)
 
-    async def _queue_new(self, pool: asyncpg.Pool, r: asyncpg.Record, ch: asyncpg.Record) -> bool:
+    async def _queue_new(
+        self, pool: asyncpg.Pool, r: asyncpg.Record, ch: asyncpg.Record, start: int
+    ) -> tuple[int, int]:
+        """Queues the new alerts the route matches; (its cursor now, how many were queued)."""
         rows = await pool.fetch(
             f"""SELECT {COLUMNS}, c.client_id, c.account_manager_id,
                        c.contract_id IS NOT NULL AS projected,
@@ -179,15 +241,15 @@ class Router:
                 FROM alerts a LEFT JOIN "{self.schema}".contracts c
                   ON c.contract_id = a.contract_id
                 WHERE a.seq > $1 AND {COMMITTED_BEFORE_RUNNING} ORDER BY a.seq LIMIT $2""",
-            r["cursor_seq"],
+            start,
             200,
             self.events_topic,
         )
         if not rows:
-            return False
+            return start, 0
         match, schedule = store.route_match(r), store.route_schedule(r)
         now = datetime.now(UTC)
-        cursor, queue = r["cursor_seq"], []
+        cursor, queue = start, []
         for a in rows:
             if a["ours"] and not a["projected"]:
                 first = self.waiting_since.setdefault(a["alert_id"], time.monotonic())
@@ -204,14 +266,14 @@ class Router:
             if a["ours"] and routing.matches(match, facts):
                 queue.append(a["alert_id"])
             cursor = a["seq"]
-        if cursor == r["cursor_seq"]:
-            return False
+        if cursor == start:
+            return start, 0
         due = self._due(ch, schedule, now)
         async with pool.acquire() as conn, conn.transaction():
             moved = await conn.execute(
                 "UPDATE alert_routes SET cursor_seq = $3 WHERE route_id = $1 AND cursor_seq = $2",
                 r["route_id"],
-                r["cursor_seq"],
+                start,
                 cursor,
             )
             if moved == "UPDATE 0":
@@ -226,11 +288,12 @@ class Router:
                    VALUES ($1, $2, $3) ON CONFLICT DO NOTHING""",
                 [(r["route_id"], aid, now) for aid in queue],
             )
-        return True
+        return cursor, len(queue)
 
     async def _queue_follow_ups(
         self, pool: asyncpg.Pool, r: asyncpg.Record, ch: asyncpg.Record
-    ) -> None:
+    ) -> int:
+        """Queues what is due for the alerts the route carried; how many deliveries."""
         rows = await pool.fetch(
             """SELECT ra.alert_id, ra.last_queued_at, a.status,
                       EXISTS (SELECT 1 FROM alert_deliveries d
@@ -240,8 +303,7 @@ class Router:
                WHERE ra.route_id = $1 AND NOT ra.ended""",
             r["route_id"],
         )
-        if not rows:
-            return
+        queued = 0
         schedule, now = store.route_schedule(r), datetime.now(UTC)
         for a in rows:
             kind = routing.follow_up(
@@ -251,6 +313,7 @@ class Router:
                 continue
             async with pool.acquire() as conn, conn.transaction():
                 if kind != "end":
+                    queued += 1
                     due = now if kind == "resolved" else self._due(ch, schedule, now)
                     await conn.execute(
                         """INSERT INTO alert_deliveries (route_id, alert_id, kind, due_at)
@@ -268,20 +331,24 @@ class Router:
                     now,
                     kind in ("end", "resolved"),
                 )
+        return queued
 
     async def _deliver_head(
         self, pool: asyncpg.Pool, sender: Sender, r: asyncpg.Record, ch: asyncpg.Record
-    ) -> bool:
+    ) -> tuple[bool, bool, float | None]:
+        """Tries the head of the route's queue: (sent or dropped something, the queue is
+        empty, seconds until the head is due or tried again)."""
         now = datetime.now(UTC)
         head = await pool.fetchrow(
             """SELECT * FROM alert_deliveries WHERE route_id = $1
                  AND status IN ('pending', 'failing') ORDER BY delivery_id LIMIT 1""",
             r["route_id"],
         )
-        if head is None or head["due_at"] > now:
-            return False
-        if head["next_try_at"] is not None and head["next_try_at"] > now:
-            return False
+        if head is None:
+            return False, True, None
+        later = max(head["due_at"], head["next_try_at"] or head["due_at"])
+        if later > now:
+            return False, False, (later - now).total_seconds()
         digest = r["digest_at"] is not None and ch["kind"] == "email"
         batch = [head]
         if digest:  # everything due in one e-mail
@@ -308,7 +375,7 @@ class Router:
             else:
                 keep.append(d)
         if not keep:
-            return True
+            return True, False, None
         error = await sender.send(
             ch,
             [alerts[d["alert_id"]] for d in keep],
@@ -324,7 +391,7 @@ class Router:
                    WHERE delivery_id = ANY($1::bigint[])""",
                 ids,
             )
-            return True
+            return True, False, None
         tries = keep[0]["tries"] + 1
         wait = routing.backoff_s(tries, self.backoff_s, self.max_backoff_s)
         await pool.execute(
@@ -338,7 +405,7 @@ class Router:
         )
         log.warning("route %s: %s channel %s failed (try %d: %s); again in %.1f s",
                     r["name"], ch["kind"], ch["name"], tries, error, wait)  # fmt: skip
-        return False
+        return False, False, wait
 
     async def _alerts(self, pool: asyncpg.Pool, alert_ids: list[str]) -> dict[str, dict[str, Any]]:
         rows = await pool.fetch(

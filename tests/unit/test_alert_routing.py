@@ -201,6 +201,8 @@ def test_the_email_names_rule_client_assignment_exposure_and_sentence() -> None:
     assert ALERT["message"] in body
     repeat_subject, _ = formats.email(ALERT, "repeat")
     assert repeat_subject.startswith("Markup Ledger: Still open:")
+    odd, _ = formats.email(ALERT | {"client_name": "Evil\r\nBcc: x@y.example"})
+    assert "\n" not in odd and "\r" not in odd
     subject, body = formats.digest_email([ALERT, ALERT | {"rule": "LOSS_POSITION"}], "am.jones")
     assert "2 alerts" in subject and "BELOW_FLOOR" in body and "LOSS_POSITION" in body
 
