@@ -162,6 +162,10 @@ def test_an_alert_reaches_email_slack_teams_a_webhook_and_alertmanager(
     (active,) = wait_for(lambda: alertmanager.active(aid), 20, "active in Alertmanager")
     assert active["labels"]["alertname"] == "BYPASS_THREAT"
     assert active["annotations"]["description"] == alert["message"]
+    # Still unresolved: sent again (every resend_s, 2 s here) so it outlives resolve_timeout.
+    wait_for(lambda: any(d["kind"] == "refresh" and d["status"] == "delivered"
+                         for d in deliveries(http, api_tokens, alert_id=aid)), 20,
+             "a re-send to Alertmanager")  # fmt: skip
     resolved = http.post(f"/v1/alerts/{aid}/resolve", headers=auth(api_tokens.finance))
     assert resolved.status_code == 200, resolved.text
 
@@ -507,6 +511,27 @@ routes:
         and "javascript" not in bad.stderr
     )
     http.delete(f"/v1/alert-channels/{route['channel_id']}", headers=auth(api_tokens.admin))
+
+    # The same file named by LEDGER_ALERT_ROUTES_FILE: a router loads it as it starts.
+    file.write_text(file.read_text().replace("javascript:alert(1)", "${DESK_URL}")
+                    .replace(f"critical-{tag}", f"at-start-{tag}"))  # fmt: skip
+    starting = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "alerts"], cwd=ROOT,
+        env=env | {"LEDGER_ALERT_ROUTES_FILE": str(file)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+
+        def loaded() -> list[dict[str, Any]]:
+            r = http.get("/v1/alert-routes", headers=auth(api_tokens.admin))
+            return [x for x in r.json()["routes"] if x["name"] == f"at-start-{tag}"]
+
+        (at_start,) = wait_for(loaded, 20, "the routes file loaded at the router's start")
+        assert at_start["channel"] == f"desk-{tag}"
+    finally:
+        starting.terminate()
+        starting.wait(timeout=30)
+    http.delete(f"/v1/alert-channels/{at_start['channel_id']}", headers=auth(api_tokens.admin))
 
 
 @pytest.fixture(scope="module", autouse=True)
