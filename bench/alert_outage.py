@@ -153,6 +153,9 @@ async def main() -> None:
                 await asyncio.sleep(0.2)
             print(f"delivered {len(set(receiver.got))} of {total} alerts, "
                   f"{len(receiver.got) - len(set(receiver.got))} twice")  # fmt: skip
+            status = Path(f"/proc/{procs[2].pid}/status").read_text()
+            peak = next(x for x in status.splitlines() if x.startswith("VmHWM"))
+            print(f"the router's peak resident memory: {int(peak.split()[1]) // 1024} MiB")
         finally:
             await store.remove_channel(conn, route["channel_id"])
             for p in procs:
