@@ -6,6 +6,7 @@
 import { api, setCsrf, ApiError } from "./api.js";
 import { routes } from "./pages/index.js";
 import { el, clear } from "./dom.js";
+import { scrollHints } from "./components.js";
 
 const main = document.getElementById("main");
 let session = null;
@@ -31,6 +32,17 @@ function match(path) {
     }
   }
   return null;
+}
+
+/** `next` as a path of this origin, else "/": `//evil.example` starts with a slash too, and a
+ * history entry of another origin threw a SecurityError on the sign-in form (issue #21). */
+export function sameOriginPath(next) {
+  try {
+    const u = new URL(next, location.origin);
+    return u.origin === location.origin ? u.pathname + u.search + u.hash : "/";
+  } catch {
+    return "/";
+  }
 }
 
 export function navigate(path, { replace = false } = {}) {
@@ -116,7 +128,7 @@ function signInPage() {
       session = await api.post("/v1/session", { token: input.value.trim() });
       setCsrf(session.csrf_token);
       showUser();
-      navigate(next.startsWith("/") ? next : "/", { replace: true });
+      navigate(sameOriginPath(next), { replace: true });
     } catch (e) {
       err.textContent = e instanceof ApiError ? e.message : String(e);
       input.setAttribute("aria-invalid", "true");
@@ -163,6 +175,7 @@ async function route() {
     const ctx = { session, query: new URLSearchParams(location.search), navigate, setQuery };
     await mod.render(root, found.params, ctx);
     if (seq !== renderSeq) return;
+    scrollHints(root);
     root.removeAttribute("aria-busy");
     document.body.dataset.state = "ready";
   } catch (e) {

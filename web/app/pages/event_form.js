@@ -3,7 +3,7 @@
 // POST /v1/events/preview what the writer would decide, the margin impact and the alerts,
 // appending nothing; Submit records it with POST /v1/events.
 import {
-  delta, ensureStyles, errorText, h, link, listOr, money, pct, request, sign, words,
+  delta, ensureStyles, errorText, h, link, listOr, money, pct, request, session, sign, words,
 } from "./am_common.js";
 
 export const title = "Record an event";
@@ -146,6 +146,15 @@ const VERDICT = {
 
 export async function render(root, params, ctx) {
   ensureStyles();
+  if ((await session(ctx)).role === "finance") {
+    // Finance may not submit (403): no form it cannot use (issue #21), but where to go.
+    root.replaceChildren(
+      h("div", { class: "am-page" }, h("h1", {}, "Record an event"),
+        h("p", {}, "Events are recorded by the contract's account manager or an admin; finance reads their margin impact and handles the alerts they raise."),
+        h("p", {}, link("/app/finance", "The finance dashboard"), " · ", link("/app/alerts", "The alert board"))),
+    );
+    return;
+  }
   const q = new URLSearchParams(location.search);
   root.replaceChildren(h("p", { class: "am-muted" }, "Loading the event catalogue…"));
   if (!schemaCache) {
