@@ -32,6 +32,10 @@ $(WEB_INSTALLED): web/package-lock.json
 /usr/bin/chromium:
 	@deploy/local/chromium.sh
 
+# The alert-routing tests' Alertmanager (tests/support/alert_channels.py).
+/usr/bin/prometheus-alertmanager:
+	@deploy/local/alertmanager.sh
+
 # The Kubernetes manifests (deploy/k8s) are rendered by kustomize in the unit tests
 # (tests/unit/test_k8s_manifests.py): `kubectl kustomize` where kubectl is installed, else a
 # kustomize built from the Go module proxy into `go env GOPATH`/bin (a few minutes, once).
@@ -42,7 +46,7 @@ kustomize:
 	  || { command -v go >/dev/null || { echo "kubectl, kustomize or Go (to build kustomize) is required"; exit 1; }; \
 	       echo "building kustomize: go install $(KUSTOMIZE)"; go install $(KUSTOMIZE); }
 
-install: $(INSTALLED) $(WEB_INSTALLED) /usr/bin/chromium kustomize
+install: $(INSTALLED) $(WEB_INSTALLED) /usr/bin/chromium /usr/bin/prometheus-alertmanager kustomize
 
 up: install
 	@deploy/local/stack.sh up

@@ -101,7 +101,7 @@ def _wait(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     return 0
 
 
-PROCESSES = ("api", "writer", "projector", "risk", "webhooks")
+PROCESSES = ("api", "writer", "projector", "risk", "webhooks", "alerts")
 
 
 def _serve(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
@@ -243,6 +243,49 @@ def _webhooks_remove(args: argparse.Namespace, settings: Callable[[], Settings])
     return 0 if removed else 1
 
 
+def _alerts_routes_load(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from pathlib import Path
+
+    from services.alerting import seed
+
+    try:
+        parsed = seed.read(Path(args.file))
+    except seed.SeedError as exc:
+        for field, reason in exc.problems:
+            print(f"{args.file}: {field}: {reason}", file=sys.stderr)
+        return 2
+    s = settings()
+    print(_with_conn(settings, lambda c: seed.apply(c, parsed, s.projection_schema)))
+    return 0
+
+
+def _alerts_routes_list(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services.alerting import store
+
+    async def both(c: asyncpg.Connection) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return await store.channels(c), await store.routes(c)
+
+    chans, routes = _with_conn(settings, both)
+    for ch in chans:
+        where = ch["url"] or ", ".join(ch["to"] or [])
+        print(f"channel {ch['name']}  {ch['kind']}  {where}")
+    for r in routes:
+        m = {k: v for k, v in r["match"].items() if v}
+        print(f"route {r['name']} -> {r['channel']}  match {m or 'everything'}")
+    return 0
+
+
+def _alerts_deliveries(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services.alerting import store
+
+    rows = _with_conn(settings, lambda c: store.deliveries(c, None, None, None, args.limit, 0))
+    for d in rows:
+        print(f"{d['created_at']}  {d['route']} -> {d['channel']} ({d['channel_kind']})  "
+              f"{d['kind']} {d['alert_id']}  {d['status']} after {d['tries']} tries"
+              + (f"  last error: {d['last_error']}" if d["last_error"] else ""))  # fmt: skip
+    return 0
+
+
 Handler = Callable[[argparse.Namespace, Callable[[], Settings]], int]
 
 
@@ -330,6 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
     command(wh, "status", _webhooks_status, "delivery status of every receiver")
     wr = command(wh, "remove", _webhooks_remove, "stop delivering to a receiver")
     wr.add_argument("id")
+
+    al = commands("alerts", "alert routing: channels, routes, deliveries")
+    alr = command(al, "routes", _alerts_routes_list, "list channels (masked) and routes")
+    alr_sub = alr.add_subparsers(dest="routes_command")
+    ld = alr_sub.add_parser("load", help="upsert the channels, routes and addresses of a YAML file")
+    ld.set_defaults(handler=_alerts_routes_load)
+    ld.add_argument("file")
+    ad = command(al, "deliveries", _alerts_deliveries, "the latest deliveries, newest first")
+    ad.add_argument("--limit", type=int, default=50)
 
     sb = command(sub, "submit", _submit, "post events (one, a list, or JSON lines) to the API")
     sb.add_argument("file", help="a JSON file, or - for standard input")

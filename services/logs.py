@@ -35,6 +35,9 @@ def configure(log_format: str = "text") -> None:
     from services import log_noise
 
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # httpx logs each request's URL at INFO: a Slack, Teams or webhook URL is a credential.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     if logging.getLogger().handlers:
         return
     handler = logging.StreamHandler()

@@ -1,4 +1,5 @@
-"""Entry points of the long-running processes: `ledger serve api|writer|projector|risk|webhooks`.
+"""Entry points of the long-running processes:
+`ledger serve api|writer|projector|risk|webhooks|alerts`.
 
 Each worker runs until SIGTERM or SIGINT, then finishes what it is doing and stops cleanly.
 """
@@ -121,3 +122,10 @@ def serve_webhooks(settings: Settings) -> None:
 
     probe.serve(settings.probe_port, watchdog.install("webhooks", settings.watchdog_s))
     until_signalled(Deliverer(settings.dsn).run, settings.log_format)
+
+
+def serve_alerts(settings: Settings) -> None:
+    from services.alerting.router import Router
+
+    probe.serve(settings.probe_port, watchdog.install("alerts", settings.watchdog_s))
+    until_signalled(Router(settings).run, settings.log_format)

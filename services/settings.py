@@ -256,6 +256,31 @@ class Settings(BaseSettings):
             )
         return self
 
+    # Alert routing (`ledger serve alerts`, docs/alerting.md). The SMTP server e-mail channels
+    # use unless they name their own: smtp://[user:password@]host[:port] (STARTTLS when the
+    # server offers it) or smtps://... (TLS from the start). A credential: never shown.
+    smtp_url: SecretStr | None = Field(None, validation_alias=AliasChoices("LEDGER_SMTP_URL"))
+    smtp_from: str = Field(
+        "Markup Ledger <alerts@localhost>", validation_alias=AliasChoices("LEDGER_SMTP_FROM")
+    )
+    # A YAML file of channels, routes and account managers' addresses, upserted by name when
+    # `ledger serve alerts` starts (empty: none).
+    alert_routes_file: str = Field("", validation_alias=AliasChoices("LEDGER_ALERT_ROUTES_FILE"))
+    # A failing channel is tried again after backoff_s, doubling up to max_backoff_s; each
+    # attempt gives up after timeout_s. An idle route looks for new alerts every poll_s.
+    alerts_backoff_s: float = Field(
+        1.0, gt=0, validation_alias=AliasChoices("LEDGER_ALERTS_BACKOFF_S")
+    )
+    alerts_max_backoff_s: float = Field(
+        300.0, gt=0, validation_alias=AliasChoices("LEDGER_ALERTS_MAX_BACKOFF_S")
+    )
+    alerts_timeout_s: float = Field(
+        10.0, gt=0, validation_alias=AliasChoices("LEDGER_ALERTS_TIMEOUT_S")
+    )
+    alerts_poll_s: float = Field(
+        0.5, gt=0, le=60, validation_alias=AliasChoices("LEDGER_ALERTS_POLL_S")
+    )
+
     @property
     def topics(self) -> Topics:
         return topics(self.topic_prefix)

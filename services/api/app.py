@@ -9,6 +9,7 @@ from services.api.guards import Guards
 from services.api.margin_cache import SingleFlight
 from services.api.rate_limit import TokenBuckets
 from services.api.resources import lifespan
+from services.api.routes_alerting import router as alerting_router
 from services.api.routes_alerts import router as alerts_router
 from services.api.routes_contracts import router as contracts_router
 from services.api.routes_events import router as events_router
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(preview_router)
     app.include_router(margins_router)
     app.include_router(alerts_router)
+    app.include_router(alerting_router)
     app.include_router(contracts_router)
     app.include_router(web_router)
     app.include_router(health_router)

@@ -233,6 +233,10 @@ def _pod_environment(workload: Doc, container: Doc, tmp_path: Path) -> dict[str,
     return env
 
 
+# The processes that read and write PostgreSQL only: the webhook deliverer, the alert router.
+_NO_KAFKA = ("ledger-webhooks", "ledger-alerts")
+
+
 @pytest.mark.parametrize(
     "workload", [f"Deployment/ledger-{p}" for p in PROCESSES] + ["Job/ledger-migrate"]
 )
@@ -256,7 +260,7 @@ def test_each_pods_environment_is_settings_its_process_accepts(
         assert settings.writer_instance_id == ""
         assert settings.projector_instance_id == settings.risk_instance_id == ""
         kafka = kafka_connection.client_options(settings)  # the CA file loads
-        if container in pod["containers"] and name != "ledger-webhooks" and kind != "Job":
+        if container in pod["containers"] and name not in _NO_KAFKA and kind != "Job":
             assert kafka["security_protocol"] == "SASL_SSL"
             assert kafka["sasl_plain_username"] == name  # its KafkaUser
             assert kafka["sasl_plain_password"] == "pw"  # read from the mounted file
