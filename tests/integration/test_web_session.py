@@ -31,7 +31,7 @@ def test_a_session_reads_like_its_token_and_unsafe_requests_need_the_csrf_header
         csrf = _signed_in(client, api_tokens.am)
         me = client.get("/v1/session").json()
         assert me == {"role": "account_manager", "account_manager_id": api_tokens.am_id,
-                      "csrf_token": csrf}  # fmt: skip
+                      "csrf_token": csrf, "person_id": None, "name": None}  # fmt: skip
         assert client.get("/v1/margins/portfolio").status_code == 200
         # A cross-site form can make the browser send the cookie, never the header.
         event = {"type": "ClientContactLogged"}

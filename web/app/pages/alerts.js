@@ -1,6 +1,7 @@
 // The risk alert board: filters (status, severity, rule, client, account manager), exposure
 // totals by severity, new and changed alerts live from GET /v1/alerts/stream (server-sent
 // events, same-origin cookie) without a reload, and acknowledge / resolve for the roles that may.
+import { nameOf } from "../people.js";
 import {
   dateTime, ensureStyles, errorText, h, link, money, request, session, words,
 } from "./am_common.js";
@@ -68,8 +69,8 @@ export async function render(root, params, ctx) {
       h("td", { class: "am-message" }, a.message),
       h("td", { class: "am-when" }, dateTime(a.raised_at)),
       h("td", { class: "am-status-cell" }, h("span", { class: `am-astatus am-astatus-${a.status}` }, words(a.status)),
-        a.acknowledged_by ? h("div", { class: "am-muted" }, `ack. by ${a.acknowledged_by}`) : null,
-        a.resolved_by ? h("div", { class: "am-muted" }, `resolved by ${a.resolved_by}`) : null),
+        a.acknowledged_by ? h("div", { class: "am-muted" }, `ack. by ${nameOf(a.acknowledged_by)}`) : null,
+        a.resolved_by ? h("div", { class: "am-muted" }, `resolved by ${nameOf(a.resolved_by)}`) : null),
       h("td", { class: "am-row-actions" }, actions.length ? actions : h("span", { class: "am-muted" }, "—")),
     );
   }
