@@ -38,7 +38,7 @@ ATTEMPT_COOKIE = "ledger_sign_in"
 ATTEMPT_LIFETIME = timedelta(minutes=10)
 CALLBACK_PATH = "/auth/callback"
 _PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
     "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -65,6 +65,7 @@ def _page(title: str, message: str, status: int, *, refresh_to: str | None = Non
     again = "" if refresh_to else '<p><a href="/app/sign-in">Back to the sign-in page</a></p>'
     meta = f'<meta http-equiv="refresh" content="0;url={escape(refresh_to)}">' if refresh_to else ""
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">{meta}
+<link rel="icon" href="/static/app/favicon.svg" type="image/svg+xml">
 <title>{escape(title)} · Markup Ledger</title>
 <style>body{{font:16px system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}}
 h1{{font-size:1.4rem}}</style></head>
@@ -74,7 +75,7 @@ h1{{font-size:1.4rem}}</style></head>
 
 def _refused(reason: str, status: int = 401) -> HTMLResponse:
     title = "No access to Markup Ledger" if status == 403 else "Sign-in refused"
-    out = _page(title, reason, status)
+    out = _page(title, reason[:1].upper() + reason[1:], status)
     out.delete_cookie(ATTEMPT_COOKIE, path=CALLBACK_PATH)
     return out
 

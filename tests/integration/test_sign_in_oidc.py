@@ -85,8 +85,8 @@ def test_the_sign_in_page_knows_single_sign_on_is_configured(sso_services: Servi
 @pytest.mark.parametrize(
     ("login", "why"),
     [
-        ("nora", "your account carries no 'groups' claim"),
-        ("gus", "your account is in none of the groups that give access"),
+        ("nora", "Your account carries no 'groups' claim"),
+        ("gus", "Your account is in none of the groups that give access"),
     ],
 )
 def test_a_person_without_a_role_gets_no_access_and_a_page_saying_why(

@@ -40,7 +40,7 @@ const bySub = (sub) => Object.values(users()).find((u) => u.sub === sub);
 
 const html = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const page = (title, body) => `<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>${html(title)}</title><style>
+<title>${html(title)}</title><link rel="icon" href="data:,"><style>
 body{font:16px system-ui,sans-serif;background:#eef1f5;margin:0;display:grid;place-items:center;min-height:100vh}
 main{background:#fff;padding:2rem 2.5rem;border-radius:8px;box-shadow:0 2px 10px #0002;min-width:20rem}
 h1{font-size:1.3rem;margin:0 0 .3rem}p.who{color:#555;margin:0 0 1.2rem}label{display:block;margin:.8rem 0 .2rem}
