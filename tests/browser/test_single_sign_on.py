@@ -157,3 +157,41 @@ async def test_a_person_in_no_group_sees_a_page_saying_why(
     await app.page.screenshot(path=str(SCREENSHOTS / "sso-no-access.png"))
     await app.goto("/app/finance")
     assert "/app/sign-in" in app.page.url
+
+
+async def test_an_account_manager_hands_a_contract_over_to_a_colleague_by_name(
+    browser_page: MakePage, sso_services: Services, ready_stack: Stack, contracts: Contracts
+) -> None:
+    alex, sam = person("alex"), person("sam")
+    cid = unique("C-hand")
+    async with (
+        connection(ready_stack.dsn) as conn,
+        httpx.AsyncClient(base_url=sso_services.url, timeout=60) as http,
+    ):
+        _, token = await tokens.create_token(conn, "account_manager", alex["sub"])
+        signed = example("ContractSigned", contract_id=cid, account_manager_id=alex["sub"])
+        assert (await http.post("/v1/events", json=signed, headers=auth(token))).status_code == 201
+    app = await browser_page(sso_services)
+    await _sign_in_through_provider(app, "alex", f"/app/events/new?contract_id={cid}")
+    page = app.page
+    await page.get_by_label("Event type").select_option("AccountManagerChanged")
+    field = page.get_by_label("Account manager id")
+    await expect(field).to_have_value("")  # not pre-filled with their own id, as for signing
+    # The picker offers colleagues by name.
+    option = page.locator(f'datalist#am-people option[value="{sam["sub"]}"]')
+    await expect(option).to_have_text("Sam Patel")
+    await field.fill(sam["sub"])
+    await page.get_by_label("Effective date").fill("2026-12-01")
+    await page.get_by_label("Reason").fill("Alex moves to the Northern region")
+    await page.get_by_role("button", name="Submit").click()
+    await expect(page.locator(".am-verdict")).to_have_attribute("data-status", "accepted")
+    await app.check("sso-hand-over")
+    # Alex no longer sees it; Sam does, with the hand-over in words and by name.
+    await app.goto("/app/contracts")
+    await expect(page.locator(f'tr[data-contract="{cid}"]')).to_have_count(0)
+    await expect(page.locator(f'tr[data-contract="{contracts.alex}"]')).to_have_count(1)
+    sam_app = await browser_page(sso_services)
+    await _sign_in_through_provider(sam_app, "sam", f"/app/finance/contracts/{cid}")
+    await sam_app.page.get_by_text("Contract handed over to Sam Patel from 2026-12-01").wait_for()
+    await sam_app.page.get_by_text("recorded by Alex Morgan").first.wait_for()
+    await sam_app.check("sso-handed-over-contract")

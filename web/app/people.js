@@ -18,6 +18,11 @@ export async function loadPeople() {
   }
 }
 
+/** [[id, name]] of everyone known, by name (for pickers). */
+export function knownPeople() {
+  return [...names.entries()].sort((a, b) => a[1].localeCompare(b[1]));
+}
+
 /** The person's name, or `id` as it is when nobody by that id has signed in. */
 export function nameOf(id) {
   if (id === null || id === undefined) return id;
