@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
@@ -237,7 +238,9 @@ class OidcClient:
                 )
             except httpx.TransportError as e:
                 raise ProviderUnavailable(f"the token endpoint: {e}") from e
-            except Exception as e:  # authlib's OAuthError and friends: the provider said no
+            except (AuthlibBaseError, httpx.HTTPStatusError, ValueError) as e:
+                # The provider said no (authlib's OAuthError: invalid_grant for a code used
+                # twice or issued to another client), or answered something that is not a token.
                 raise SignInRefused(f"the identity provider refused the sign-in code ({e})") from e
         if "id_token" not in token:
             raise SignInRefused("the identity provider returned no ID token")

@@ -15,14 +15,17 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from simulation.ports import free_port
@@ -79,17 +82,14 @@ def _installed() -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def identity_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityProvider]:
-    _installed()
-    tmp = tmp_path_factory.mktemp("oidc")
-    key = RSAKey.generate_key(2048, parameters={"kid": "test-1", "alg": "RS256", "use": "sig"})
-    jwks = tmp / "jwks.json"
+def _start_provider(
+    folder: Path, key: RSAKey, port: int, issuer: str, name: str
+) -> subprocess.Popen[bytes]:
+    """provider.mjs on 127.0.0.1:`port` naming itself `issuer`, with `key` and the users of
+    `folder`/users.json; returns once its discovery document answers (on its own port)."""
+    jwks = folder / "jwks.json"
     jwks.write_text(json.dumps({"keys": [key.as_dict(private=True)]}))
-    users = tmp / "users.json"
-    users.write_text(json.dumps(USERS))
-    port = free_port()
-    log = ROOT / "var" / "log" / "test-oidc-provider.log"
+    log = ROOT / "var" / "log" / f"test-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
@@ -97,7 +97,8 @@ def identity_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Iden
             env={
                 **os.environ,
                 "OIDC_PORT": str(port),
-                "OIDC_USERS_FILE": str(users),
+                "OIDC_ISSUER": issuer,
+                "OIDC_USERS_FILE": str(folder / "users.json"),
                 "OIDC_JWKS_FILE": str(jwks),
                 "OIDC_CLIENT_ID": CLIENT_ID,
                 "OIDC_CLIENT_SECRET": CLIENT_SECRET,
@@ -105,22 +106,133 @@ def identity_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Iden
             stdout=out,
             stderr=out,
         )
-    issuer = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         assert proc.poll() is None, f"the OpenID provider exited; see {log}"
         try:
-            if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=2).is_success:
-                break
+            url = f"http://127.0.0.1:{port}/.well-known/openid-configuration"
+            if httpx.get(url, timeout=2).is_success:
+                return proc
         except httpx.HTTPError:
             pass
         assert time.monotonic() < deadline, f"the OpenID provider did not start; see {log}"
         time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
     try:
-        yield IdentityProvider(issuer, key, users, proc)
-    finally:
-        proc.terminate()
         proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _new_key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": "test-1", "alg": "RS256", "use": "sig"})
+
+
+@pytest.fixture(scope="session")
+def identity_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityProvider]:
+    _installed()
+    folder = tmp_path_factory.mktemp("oidc")
+    (folder / "users.json").write_text(json.dumps(USERS))
+    key, port = _new_key(), free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    proc = _start_provider(folder, key, port, issuer, "oidc-provider")
+    try:
+        yield IdentityProvider(issuer, key, folder / "users.json", proc)
+    finally:
+        _stop(proc)
+
+
+Tamper = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class TokenTamperer:
+    """An attacker between the app and a real provider: an HTTP proxy that passes everything
+    through, except that `tamper` (when set) rewrites the claims of the ID token in the token
+    endpoint's answer, and `sign_with` (when set) re-signs it with that key instead of the
+    provider's. The provider names the proxy as its issuer, so the app talks only to it."""
+
+    def __init__(self, target_port: int, provider_key: RSAKey) -> None:
+        self.target = f"http://127.0.0.1:{target_port}"
+        self.provider_key = provider_key
+        self.tamper: Tamper | None = None
+        self.sign_with: RSAKey | None = None
+        self.tampered = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler())
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _rewrite(self, body: bytes) -> bytes:
+        answer = json.loads(body)
+        if (self.tamper is None and self.sign_with is None) or "id_token" not in answer:
+            return body
+        token = jwt.decode(answer["id_token"], self.provider_key)
+        claims = self.tamper(dict(token.claims)) if self.tamper else dict(token.claims)
+        key = self.sign_with or self.provider_key
+        answer["id_token"] = jwt.encode(dict(token.header), claims, key)
+        self.tampered += 1
+        return json.dumps(answer).encode()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # quiet
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                # The Host header is kept: the provider writes its URLs for the host asked for.
+                skip = {"content-length", "connection", "accept-encoding"}
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+                with httpx.Client(timeout=30) as client:
+                    r = client.request(
+                        self.command, proxy.target + self.path, headers=headers, content=body
+                    )
+                content = r.content
+                if self.path.startswith("/token") and r.status_code == 200:
+                    content = proxy._rewrite(content)
+                self.send_response(r.status_code)
+                for k, v in r.headers.multi_items():
+                    if k.lower() not in {"content-length", "transfer-encoding", "connection",
+                                         "content-encoding", "keep-alive"}:  # fmt: skip
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = _forward
+
+        return Handler
+
+
+@dataclass
+class TamperedProvider:
+    provider: IdentityProvider
+    proxy: TokenTamperer
+
+
+@pytest.fixture(scope="module")
+def tampered_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TamperedProvider]:
+    """A second real provider that the app reaches only through a TokenTamperer."""
+    _installed()
+    folder = tmp_path_factory.mktemp("oidc-tampered")
+    (folder / "users.json").write_text(json.dumps(USERS))
+    key, port = _new_key(), free_port()
+    proxy = TokenTamperer(port, key)
+    issuer = f"http://127.0.0.1:{proxy.port}"
+    proc = _start_provider(folder, key, port, issuer, "oidc-provider-tampered")
+    proxy.thread.start()
+    try:
+        yield TamperedProvider(IdentityProvider(issuer, key, folder / "users.json", proc), proxy)
+    finally:
+        proxy.server.shutdown()
+        proxy.server.server_close()
+        _stop(proc)
 
 
 @pytest.fixture(scope="module")

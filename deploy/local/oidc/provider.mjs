@@ -6,6 +6,8 @@
 //
 // Environment:
 //   OIDC_PORT            port on 127.0.0.1 (default 19400); the issuer is http://127.0.0.1:PORT
+//   OIDC_ISSUER          another issuer URL (a proxy in front of this port, as in a test of an
+//                        attacker between the app and the provider)
 //   OIDC_USERS_FILE      users: {"login": {"sub", "password", "name", "email", "groups"?}}; read
 //                        at every sign-in, so a test can take a person out of a group
 //                        (default: users.json beside this script)
@@ -24,7 +26,7 @@ import Provider from "oidc-provider";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const port = Number(process.env.OIDC_PORT || 19400);
-const issuer = `http://127.0.0.1:${port}`;
+const issuer = process.env.OIDC_ISSUER || `http://127.0.0.1:${port}`;
 const usersFile = process.env.OIDC_USERS_FILE || join(here, "users.json");
 const clientId = process.env.OIDC_CLIENT_ID || "ledger";
 const clientSecret = process.env.OIDC_CLIENT_SECRET || "ledger-secret";
@@ -148,5 +150,5 @@ const server = createServer(async (req, res) => {
     return res.end(`interaction failed: ${err.message}`);
   }
 });
-server.listen(port, "127.0.0.1", () => console.log(`oidc-provider listening on ${issuer}`));
+server.listen(port, "127.0.0.1", () => console.log(`oidc-provider ${issuer} listening on 127.0.0.1:${port}`));
 for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => server.close(() => process.exit(0)));
