@@ -141,6 +141,24 @@ def test_a_callback_replayed_is_refused(sso_services: Services) -> None:
         _nothing_granted(client, again)
 
 
+def test_a_used_code_under_a_fresh_attempts_state_is_refused_by_the_provider(
+    sso_services: Services,
+) -> None:
+    """The provider refuses a code twice, and a code whose PKCE challenge is another
+    attempt's: the app shows its refusal and grants nothing."""
+    with httpx.Client(base_url=sso_services.url, timeout=30) as client:
+        back = provider_login(client, start_sign_in(client), "fiona")
+        old_code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
+        assert client.get(back.headers["location"]).status_code == 200
+        client.delete("/v1/session", headers={"X-CSRF-Token": csrf_of(client)})
+        fresh = client.get("/auth/sign-in")  # a new attempt: its state, its code verifier
+        state = parse_qs(urlsplit(fresh.headers["location"]).query)["state"][0]
+        r = client.get("/auth/callback", params={"code": old_code, "state": state})
+        assert r.status_code == 401
+        assert "The identity provider refused the sign-in code" in r.text
+        _nothing_granted(client, r)
+
+
 @pytest.mark.parametrize(
     "next_path",
     [
