@@ -28,9 +28,13 @@ class EventValidationError(ValueError):
     """An event (or submission) refused for its shape; `errors` names each field and why."""
 
     errors: list[FieldError]
+    code: str
+    """What an answer calls the refusal: `invalid_event`, or a more precise code when every
+    error is of one kind (`occurred_in_future`)."""
 
-    def __init__(self, errors: Iterable[FieldError]) -> None:
+    def __init__(self, errors: Iterable[FieldError], code: str = "invalid_event") -> None:
         self.errors = list(errors)
+        self.code = code
         # The list is the only constructor argument, so the exception pickles and copies.
         super().__init__(self.errors)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, NoReturn
 
@@ -20,6 +21,11 @@ from events.errors import WHOLE_EVENT, EventValidationError, FieldError
 from events.upcasting import UPCASTERS, Upcasters
 
 EXPECTED_STREAM_VERSION: Final = "expected_stream_version"
+
+MAX_AHEAD: Final = timedelta(hours=24)
+"""How far `occurred_at` may be ahead of the service's clock (DESIGN): further is a typo, and
+the rules' time must never run ahead for one contract because of another's."""
+OCCURRED_IN_FUTURE: Final = "occurred_in_future"
 
 JsonInput = bytes | bytearray | memoryview | str
 
@@ -86,11 +92,15 @@ def decode_event(data: JsonInput | Mapping[str, Any], *, upcasters: Upcasters = 
 
 
 def parse_submission(
-    data: JsonInput | Mapping[str, Any], *, upcasters: Upcasters = UPCASTERS
+    data: JsonInput | Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+    upcasters: Upcasters = UPCASTERS,
 ) -> tuple[Event, int | None]:
     """Read what a submitter sent: the event, and the `expected_stream_version` if given.
 
-    The fields the service stamps are refused. Every problem found is reported at once.
+    The fields the service stamps are refused; with `now` (the service's clock), so is an
+    `occurred_at` more than MAX_AHEAD after it. Every problem found is reported at once.
     """
     raw = json_object(data)
     errors: list[FieldError] = []
@@ -111,7 +121,26 @@ def parse_submission(
         raise EventValidationError(errors + exc.errors) from exc
     if errors:
         raise EventValidationError(errors)
+    if now is not None and event.occurred_at > now + MAX_AHEAD:
+        ahead = event.occurred_at - now
+        raise EventValidationError(
+            [
+                FieldError(
+                    field="occurred_at",
+                    reason=f"{OCCURRED_IN_FUTURE}: {event.occurred_at.isoformat()} is "
+                    f"{_days_hours(ahead)} ahead of the service's clock ({now.isoformat()}); "
+                    f"at most {MAX_AHEAD.total_seconds() / 3600:.0f} hours ahead is accepted",
+                )
+            ],
+            code=OCCURRED_IN_FUTURE,
+        )
     return event, expected
+
+
+def _days_hours(span: timedelta) -> str:
+    hours = int(span.total_seconds() // 3600)
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} hours" if days else f"{hours} hours"
 
 
 def json_object(data: JsonInput | Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Contract-risk rules (DESIGN.md "Contract-risk rules"): pure functions of a contract's state,
 folded from its events, and one event (or, for timer rules, the time)."""
 
-from projections.risk.judge import judge
+from projections.risk.judge import judge, timer_clock
 from projections.risk.rules import RULES, Rule, evaluate, evaluate_timers
 from projections.risk.state import RiskState, evolve, fold, record_timer_alerts
 
@@ -15,4 +15,5 @@ __all__ = [
     "fold",
     "judge",
     "record_timer_alerts",
+    "timer_clock",
 ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from events.alerts import Alert
 from events.catalogue import EventBase
 from projections.risk.rules import evaluate, evaluate_timers
@@ -22,3 +25,13 @@ def judge(before: RiskState | None, event: EventBase) -> tuple[list[Alert], Risk
     if due:
         state = record_timer_alerts(state, (a.alert_id for a in due))
     return raised + due, state
+
+
+def timer_clock(states: Iterable[RiskState], wall: datetime) -> datetime | None:
+    """The time the timer rules judge every contract at: the latest event time among `states`
+    (event time, so that a replay raises what the live run raised), never past `wall`, the
+    service's clock. Without the bound, one contract's event dated ahead (a typo the API lets
+    through up to a day, or an event written before it refused any) would age every other
+    contract at once. None when there is no state."""
+    latest = max((s.last_event_at for s in states), default=None)
+    return None if latest is None else min(latest, wall)

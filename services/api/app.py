@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.api import errors, metrics, openapi, unavailable
 from services.api.guards import Guards
 from services.api.margin_cache import SingleFlight
+from services.api.rate_limit import TokenBuckets
 from services.api.resources import lifespan
 from services.api.routes_alerts import router as alerts_router
 from services.api.routes_contracts import router as contracts_router
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics.install(app)
     app.state.margin_cache = SingleFlight()
+    app.state.rate_limits = TokenBuckets(settings.rate_limit_per_s, 5 * settings.rate_limit_per_s)
     # Single sign-on, when an identity provider is configured (else API tokens only).
     app.state.oidc = OidcClient(settings) if settings.single_sign_on else None
     # Outermost: every answer, the metrics' and the errors' included, gets its headers.

@@ -37,7 +37,7 @@ def invalid(index: int, raw: object, err: EventValidationError) -> dict[str, Any
     return {
         "status": "invalid",
         "http_status": 422,
-        "code": "invalid_event",
+        "code": err.code,
         "index": index,
         "event_id": event_id if isinstance(event_id, str) else None,
         "message": f"The event is not valid: {err}.",

@@ -20,6 +20,7 @@ from services.api import results
 from services.api.auth import Submitter
 from services.api.event_log import contract_events
 from services.api.openapi import SUBMISSION_BODY
+from services.api.rate_limit import PREVIEW_COST
 from services.api.read.alerts import unstored_alert_json
 from services.api.read.margins import impact_json
 from services.api.routes_events import read_submissions
@@ -54,7 +55,7 @@ _RESULT = {"model": PreviewResult | PreviewBatch}
     response_model=None,
     responses={
         200: {**_RESULT, "description": "each event's result, as POST would answer it"},
-        **errors(401, 413, 415),
+        **errors(401, 413, 415, 429),
         403: {
             "model": PreviewResult | PreviewBatch | ErrorBody,
             "description": "an event is for a contract the submitter may not write to",
@@ -65,7 +66,7 @@ _RESULT = {"model": PreviewResult | PreviewBatch}
 )
 async def preview_events(request: Request, who: Submitter) -> JSONResponse:
     now = datetime.now(UTC)
-    out, valid, is_batch = await read_submissions(request, who, now)
+    out, valid, is_batch = await read_submissions(request, who, now, PREVIEW_COST)
 
     settings = request.app.state.settings
     past: list[Event] = []

@@ -46,7 +46,7 @@ def seeded(services: Services, api_tokens: Tokens) -> dict[str, str]:
         # The client asks for a raise to 32.00 within today's bill rate (a proposal).
         example("RaiseRequested", contract_id=ids["c"], assignment_id=ids["a"],
                 requested_pay_rate="32.00", client_max_bill_rate="37.50", requested_by="client",
-                occurred_at="2026-12-26T09:00:00+00:00"),
+                occurred_at="2026-11-26T09:00:00+00:00"),
         example("ContractSigned", contract_id=ids["c2"], account_manager_id=api_tokens.am_id,
                 client_id=ids["cl2"], client_name="Northwind Logistics", **sign),
         example("AssignmentStarted", contract_id=ids["c2"], assignment_id=ids["a2"],

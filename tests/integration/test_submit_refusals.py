@@ -3,6 +3,7 @@ code, a sentence, and a log that did not grow."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -180,3 +181,27 @@ def test_a_batch_answers_207_with_one_result_per_event_in_order(
         ("refused", None, "unknown_assignment"),
     ]
     assert [e["stream_version"] for e in log_of(http, api_tokens.admin, cid)] == [1, 2]
+
+
+def test_an_event_dated_more_than_a_day_ahead_is_refused_and_ages_nothing(
+    http: httpx.Client, api_tokens: Tokens
+) -> None:
+    """Issue #21: a ClientContactLogged dated weeks ahead used to be accepted, and moved the risk
+    agent's clock for every account manager's contracts (RELATIONSHIP_NEGLECT everywhere)."""
+    cid = unique("C")
+    signed = example("ContractSigned", contract_id=cid, account_manager_id=api_tokens.am_id)
+    assert post(http, api_tokens.am, signed).status_code == 201
+    ahead = (datetime.now(UTC) + timedelta(days=40)).isoformat()
+    contact = example("ClientContactLogged", contract_id=cid, occurred_at=ahead)
+
+    r = post(http, api_tokens.am, contact)
+
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["code"] == "occurred_in_future"
+    assert [e["field"] for e in body["errors"]] == ["occurred_at"]
+    assert "ahead of the service's clock" in body["errors"][0]["reason"]
+    assert len(log_of(http, api_tokens.admin, cid)) == 1
+    # Within a day ahead (clocks differ, time zones confuse) is still a fact to record.
+    soon = (datetime.now(UTC) + timedelta(hours=20)).isoformat()
+    assert post(http, api_tokens.am, {**contact, "occurred_at": soon}).status_code == 201

@@ -6,6 +6,7 @@ import pytest
 
 from events.catalogue import EVENT_TYPES
 from services.cli import main
+from services.tokens import check_account_manager_id
 
 
 def test_schema_prints_one_json_schema_per_event_type(capsys: pytest.CaptureFixture[str]) -> None:
@@ -15,3 +16,34 @@ def test_schema_prints_one_json_schema_per_event_type(capsys: pytest.CaptureFixt
     signed = schemas["ContractSigned"]
     assert signed["additionalProperties"] is False
     assert {"contract_id", "client_id", "markup_floor_pct", "burden_pct"} <= set(signed["required"])
+
+
+def _refused(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    # Refused before any server is asked: these run with no Kafka or PostgreSQL at all.
+    assert main(argv) == 2
+    return capsys.readouterr().err
+
+
+def test_an_empty_expiry_is_refused_not_read_as_never(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #21: `--expires-in ''` made a token that never expires (failed open)."""
+    err = _refused(capsys, ["token", "create", "--role", "finance", "--expires-in", ""])
+    assert "--expires-in ''" in err and "90d" in err
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "not a url", "ftp://x.example/", "https://"])
+def test_a_webhook_the_deliverer_cannot_post_to_is_refused(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _refused(capsys, ["webhooks", "add", url])
+    assert "http:// or https://" in err or "not a URL" in err
+
+
+@pytest.mark.parametrize("am", ["admin:abc123", "finance:x", "a b", "", "..", "x" * 65])
+def test_an_account_manager_id_that_is_no_id_or_reads_as_another_principal(am: str) -> None:
+    with pytest.raises(ValueError, match="--account-manager"):
+        check_account_manager_id(am)
+
+
+def test_an_account_manager_id_may_hold_a_colon_after_something_else() -> None:
+    check_account_manager_id("am:dana.reyes")
+    check_account_manager_id("am-c236fa4d49")

@@ -25,6 +25,7 @@ from events import (
     encode_json,
     parse_submission,
 )
+from events.fields import ID_REFUSED
 from simulation.examples import EVENT_TYPE_NAMES, OMIT, example
 
 STAMPS = {
@@ -164,7 +165,7 @@ def test_every_refused_field_is_listed_with_its_reason_and_the_union_tag_is_drop
     assert refused.value.errors == [
         {
             "field": "contract_id",
-            "reason": "must be 1 to 64 characters, each a letter, a digit or one of . _ : -",
+            "reason": ID_REFUSED,
         },
         {"field": "pay_rate", "reason": "must be greater than 0"},
         {"field": "bill_rate", "reason": "required"},
@@ -293,3 +294,26 @@ def test_decode_json_refuses_non_numbers_and_repeated_keys(body: bytes) -> None:
 def test_decode_json_accepts_bytearray_and_memoryview() -> None:
     data: Any = b'{"a": 1.25}'
     assert decode_json(bytearray(data)) == decode_json(memoryview(data)) == {"a": Decimal("1.25")}
+
+
+def test_an_occurred_at_more_than_a_day_ahead_of_the_clock_is_refused() -> None:
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    ahead = example("ClientContactLogged", occurred_at="2027-01-15T09:00:00+00:00")
+    with pytest.raises(EventValidationError) as refused:
+        parse_submission(ahead, now=now)
+    assert refused.value.code == "occurred_in_future"
+    [error] = refused.value.errors
+    assert error["field"] == "occurred_at"
+    assert error["reason"].startswith("occurred_in_future: 2027-01-15T09:00:00+00:00 is 38 days")
+    # A day ahead is the limit (clocks and time zones differ); without a clock, no check.
+    assert parse_submission({**ahead, "occurred_at": "2026-12-08T12:00:00+00:00"}, now=now)
+    assert parse_submission(ahead)[0].occurred_at.year == 2027
+
+
+@pytest.mark.parametrize("bad", [".", ".."])
+def test_an_id_no_url_can_reach_is_refused(bad: str) -> None:
+    """Issue #21: `.` and `..` were accepted, and no URL path reaches them (dot-segments)."""
+    with pytest.raises(EventValidationError) as refused:
+        parse_submission(example("ClientContactLogged", contract_id=bad))
+    assert refused.value.errors == [{"field": "contract_id", "reason": ID_REFUSED}]
+    assert parse_submission(example("ClientContactLogged", contract_id="..."))

@@ -32,6 +32,7 @@ from projections.risk import (
     evolve,
     fold,
     record_timer_alerts,
+    timer_clock,
 )
 from projections.risk.rules import TIMER_RULES, non_solicit_until
 from simulation.examples import OMIT, example
@@ -704,6 +705,24 @@ def test_relationship_neglect_after_30_days_without_contact_seed_004() -> None:
     later = evaluate_timers(after, moment("2024-07-02"))
     assert [b.event_ids for b in later] == [(log.events[-1].event_id,)]
     assert later[0].alert_id != a.alert_id
+
+
+def test_the_timer_clock_never_runs_past_the_wall_clock() -> None:
+    """Issue #21: one contract's event dated weeks ahead aged every other contract at once."""
+    quiet = zones()
+    quiet.add("ClientContactLogged", "2026-11-20", direction="outbound", responded=True)
+    typo = Log().sign()
+    typo.add("ClientContactLogged", "2027-01-15", direction="outbound", responded=True)
+    wall = moment("2026-12-07")
+
+    now = timer_clock([quiet.state, typo.state], wall)
+
+    assert now == wall
+    assert evaluate_timers(quiet.state, now) == []  # 17 days of silence, not 56
+    assert rules(evaluate_timers(quiet.state, typo.state.last_event_at)) == ["RELATIONSHIP_NEGLECT"]
+    # Replaying an old log, event time is behind the wall clock and is what counts.
+    assert timer_clock([zones().state], wall) == zones().state.last_event_at
+    assert timer_clock([], wall) is None
 
 
 def test_relationship_neglect_counts_from_the_signing_when_never_contacted() -> None:
