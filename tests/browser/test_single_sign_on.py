@@ -120,9 +120,10 @@ async def test_an_account_manager_signs_in_and_sees_only_their_contracts(
     await expect(rows.filter(has_text=contracts.alex)).to_have_count(1)
     await expect(rows.filter(has_text=contracts.sam)).to_have_count(0)
     await app.check("sso-account-manager-contracts")
+    # Sam's contract reads to Alex as one that does not exist.
     await app.goto(f"/app/finance/contracts/{contracts.sam}")
-    await app.page.get_by_role("heading", name="Not yours to see").wait_for()
-    await app.check("sso-account-manager-forbidden", allow=("status of 403",))
+    await app.page.get_by_role("heading", name="Not found").wait_for()
+    await app.check("sso-account-manager-not-theirs", allow=("status of 404",))
 
 
 async def test_an_admin_signs_in_and_sees_every_contract_and_its_manager(
