@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,13 +30,12 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from events.fields import ID_PATTERN
 from events.messages import Role
 from services.settings import Settings
+from services.tokens import check_account_manager_id
 
 # Clocks of the provider and of this host may differ by this much (seconds).
 LEEWAY_S = 60
-_ID = re.compile(ID_PATTERN)
 
 
 class SignInRefused(Exception):
@@ -122,10 +120,15 @@ def verify_id_token(
 
 
 def person_of(claims: Mapping[str, Any]) -> Person:
-    """The person an ID token names: its subject (a digest of it when it is not a plain id, so
-    that it can be an event's recorded_by), name and email."""
+    """The person an ID token names: its subject (a digest of it when it is not a plain id or
+    reads like a token's principal, so that it can be an event's recorded_by and a contract's
+    account manager), name and email."""
     sub = str(claims["sub"])
-    person_id = sub if _ID.fullmatch(sub) else "p-" + hashlib.sha256(sub.encode()).hexdigest()[:40]
+    try:  # a plain id, that reads as no token's principal (`admin:<token>`)
+        check_account_manager_id(sub)
+        person_id = sub
+    except ValueError:
+        person_id = "p-" + hashlib.sha256(sub.encode()).hexdigest()[:40]
     email = claims.get("email")
     name = claims.get("name") or claims.get("preferred_username") or email or sub
     return Person(person_id, sub, str(name)[:200], str(email)[:320] if email else None)

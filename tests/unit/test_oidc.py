@@ -64,6 +64,14 @@ def test_a_subject_that_is_not_a_plain_id_is_digested_the_same_every_time() -> N
 
 
 @pytest.mark.parametrize(
+    "sub", ["admin:4f2a9c1b0d3e", "finance:x", "account_manager:am.1", "..", "a" * 65]
+)
+def test_a_subject_that_reads_as_a_tokens_principal_or_no_id_is_digested(sub: str) -> None:
+    person_id = person_of({"sub": sub}).person_id
+    assert person_id.startswith("p-") and re.fullmatch(ID_PATTERN, person_id)
+
+
+@pytest.mark.parametrize(
     "value",
     ["/", "/app/finance", "/app/alerts?status=open&rule=LOSS_POSITION", "/app/contracts/C-1#top"],
 )
