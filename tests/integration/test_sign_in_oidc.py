@@ -34,7 +34,7 @@ from tests.support.oidc import (
     sign_in,
     start_sign_in,
 )
-from tests.support.services import Services
+from tests.support.services import ROOT, Services
 from tests.support.stack import Stack
 
 
@@ -75,6 +75,21 @@ def test_each_role_signs_in_through_the_provider_as_a_person(
         assert names[who["sub"]] == who["name"]
         # Finance reads every contract; an account manager only their own (none yet).
         assert client.get("/v1/margins/portfolio").status_code == 200
+
+
+def test_the_client_secret_is_in_no_answer_and_no_log_line(sso_services: Services) -> None:
+    answers: list[str] = []
+    with httpx.Client(base_url=sso_services.url, timeout=30) as client:
+        done = sign_in(client, "ada")
+        answers += [done.text, str(done.headers)]
+        for path in ("/v1/me", "/v1/session", "/v1/sign-in", "/v1/people", "/metrics"):
+            r = client.get(path)
+            answers += [r.text, str(r.headers)]
+        refused = client.get("/auth/callback", params={"code": "x", "state": "y"})
+        answers.append(refused.text)
+    log = (ROOT / "var" / "log" / f"test-{sso_services.prefix}-api.log").read_text()
+    for text in (*answers, log):
+        assert CLIENT_SECRET not in text
 
 
 def test_the_sign_in_page_knows_single_sign_on_is_configured(sso_services: Services) -> None:
