@@ -21,8 +21,10 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from services.db import connection
-from services.oidc import SignInRefused, verify_id_token
+from services.oidc import OidcClient, ProviderUnavailable, SignInRefused, verify_id_token
 from services.sessions import sha
+from services.settings import Settings
+from simulation.ports import free_port
 from tests.support.http import history, open_stream
 from tests.support.oidc import (
     CLIENT_ID,
@@ -419,3 +421,36 @@ def test_an_unsigned_token_is_refused(identity_provider: IdentityProvider) -> No
     token = f"{b64({'alg': 'none'})}.{b64(_claims(identity_provider))}."
     with pytest.raises(SignInRefused):
         _verify(identity_provider, token)
+
+
+# Discovery -------------------------------------------------------------------------------------
+
+
+def _client_for(issuer: str) -> OidcClient:
+    return OidcClient(Settings(LEDGER_OIDC_ISSUER=issuer, LEDGER_OIDC_CLIENT_ID=CLIENT_ID))
+
+
+async def test_the_provider_is_discovered_from_its_issuer_url(
+    identity_provider: IdentityProvider,
+) -> None:
+    url = await _client_for(identity_provider.issuer).authorization_url(
+        "http://127.0.0.1:8000/auth/callback", "s-1", "n-1", generate_token(64)
+    )
+    query = parse_qs(urlsplit(url).query)
+    assert url.startswith(f"{identity_provider.issuer}/auth?")
+    assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) == 43
+    assert (query["state"], query["nonce"], query["response_type"]) == (["s-1"], ["n-1"], ["code"])
+
+
+async def test_a_discovery_document_naming_another_issuer_is_refused(
+    identity_provider: IdentityProvider,
+) -> None:
+    # The same server asked under another name: its document names the issuer it is.
+    other_name = identity_provider.issuer.replace("127.0.0.1", "localhost")
+    with pytest.raises(ProviderUnavailable, match="names another issuer"):
+        await _client_for(other_name).metadata()
+
+
+async def test_a_provider_that_does_not_answer_is_unavailable() -> None:
+    with pytest.raises(ProviderUnavailable):
+        await _client_for(f"http://127.0.0.1:{free_port()}").metadata()
