@@ -34,6 +34,12 @@ class Principal:
         account manager the token acts for, else the token."""
         return self.person_id or self.account_manager_id or f"{self.role}:{self.token_id}"
 
+    @property
+    def key(self) -> str:
+        """One per credential holder, for what is counted per caller (the rate limit): the
+        token, or the person (whatever their sessions)."""
+        return f"person:{self.person_id}" if self.person_id else self.token_id
+
     def submitter(self) -> Submitter:
         return Submitter(
             role=self.role, principal=self.name, account_manager_id=self.account_manager_id

@@ -12,6 +12,7 @@ from events.fields import ID_PATTERN
 from events.messages import Role
 from services.api.routes_sign_in import safe_next
 from services.oidc import SignInRefused, person_of, role_of
+from services.tokens import Principal
 
 GROUPS: dict[Role, frozenset[str]] = {
     "admin": frozenset({"ledger-admins"}),
@@ -101,3 +102,11 @@ def test_no_next_goes_to_the_start_page() -> None:
 )
 def test_next_to_another_site_is_refused(value: str) -> None:
     assert safe_next(value) is None
+
+
+def test_people_are_counted_apart_from_each_other_and_from_tokens() -> None:
+    alex = Principal("", "account_manager", "u-alex", person_id="u-alex")
+    sam = Principal("", "account_manager", "u-sam", person_id="u-sam")
+    token = Principal("4f2a9c1b0d3e", "account_manager", "u-alex")
+    assert len({alex.key, sam.key, token.key}) == 3
+    assert (alex.name, token.name) == ("u-alex", "u-alex")  # both record as the account manager
