@@ -1,41 +1,35 @@
 """Single sign-on through the agency's identity provider, and who is signed in.
 
-- `GET /auth/sign-in?next=/app/...`: starts the authorization code flow with PKCE: a sign-in
-  attempt (state, nonce, code verifier, where to go next) is kept in PostgreSQL under a
-  SHA-256 of a random HttpOnly cookie of this browser, and the browser goes to the provider.
-- `GET /auth/callback?code&state`: the attempt of this browser's cookie (used once), its state
-  equal to the one sent back (CSRF on the callback), the code exchanged, the ID token checked
-  (signature, issuer, audience, nonce, expiry), the role read from the groups claim; then the
-  session cookie and a same-origin move to `next`. Any refusal: a page saying why, and nothing
-  granted (no session, no cookie).
+- `GET /auth/sign-in?next=/app/...`: `next` checked (a path of this site), a sign-in attempt
+  started (services/sign_in.py) and its value set in an HttpOnly cookie; the browser goes to
+  the provider (authorization code flow with PKCE).
+- `GET /auth/callback?code&state`: the sign-in finished with this browser's attempt (state,
+  code exchange, ID token, role: services/sign_in.py); then the session cookie and a
+  same-origin move to `next`. Any refusal: a page saying why, and nothing granted (no session,
+  no cookie).
 - `GET /v1/sign-in`: whether single sign-on is configured (the sign-in page asks; public).
 - `GET /v1/me`: who is signed in. `GET /v1/people`: every person known, by name.
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
-from datetime import timedelta
 from html import escape
 from urllib.parse import urlsplit
 
-from authlib.common.security import generate_token
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
-from services import people, sessions
+from services import people, sign_in
 from services.api.auth import Reader
 from services.api.schemas import errors
 from services.api.web import set_session_cookies
-from services.oidc import OidcClient, ProviderUnavailable, SignInRefused, person_of, role_of
+from services.oidc import OidcClient, ProviderUnavailable, SignInRefused
 from services.settings import Settings
 
 router = APIRouter()
 
 ATTEMPT_COOKIE = "ledger_sign_in"
-ATTEMPT_LIFETIME = timedelta(minutes=10)
 CALLBACK_PATH = "/auth/callback"
 _PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
@@ -89,9 +83,16 @@ def _redirect_uri(request: Request, settings: Settings) -> str:
     return settings.oidc_redirect_url or str(request.url_for("sign_in_callback"))
 
 
+def _unavailable(oidc: OidcClient) -> HTMLResponse:
+    return _page(
+        "The identity provider does not answer",
+        f"{oidc.issuer} could not be reached; try again in a minute.",
+        503,
+    )
+
+
 @router.get("/auth/sign-in", include_in_schema=False)
 async def start_sign_in(request: Request, next: str | None = None) -> Response:
-    settings: Settings = request.app.state.settings
     oidc = _oidc(request)
     if oidc is None:
         return _page(
@@ -102,36 +103,21 @@ async def start_sign_in(request: Request, next: str | None = None) -> Response:
     target = safe_next(next)
     if target is None:
         return _refused("`next` must be a path of this site (it was another site's address).", 400)
-    attempt = secrets.token_urlsafe(32)
-    state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
-    redirect_uri = _redirect_uri(request, settings)
+    settings: Settings = request.app.state.settings
     try:
-        url = await oidc.authorization_url(redirect_uri, state, nonce, verifier)
-    except ProviderUnavailable:
-        return _page(
-            "The identity provider does not answer",
-            f"{oidc.issuer} could not be reached; try again in a minute.",
-            503,
+        started = await sign_in.start(
+            request.app.state.pool, oidc, _redirect_uri(request, settings), target
         )
-    pool = request.app.state.pool
-    await pool.execute("DELETE FROM sign_in_attempts WHERE expires_at < now()")
-    await pool.execute(
-        """INSERT INTO sign_in_attempts
-             (attempt_sha256, state, nonce, code_verifier, next_path, expires_at)
-           VALUES ($1, $2, $3, $4, $5, now() + $6::interval)""",
-        sessions.sha(attempt),
-        state,
-        nonce,
-        verifier,
-        target,
-        ATTEMPT_LIFETIME,
+    except ProviderUnavailable:
+        return _unavailable(oidc)
+    out = RedirectResponse(
+        started.authorization_url, status_code=302, headers={"Cache-Control": "no-store"}
     )
-    out = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
     # Lax, not Strict: the provider's redirect back is a top-level navigation from its site.
     out.set_cookie(
         ATTEMPT_COOKIE,
-        attempt,
-        max_age=int(ATTEMPT_LIFETIME.total_seconds()),
+        started.attempt,
+        max_age=int(sign_in.ATTEMPT_LIFETIME.total_seconds()),
         path=CALLBACK_PATH,
         httponly=True,
         samesite="lax",
@@ -149,72 +135,29 @@ async def sign_in_callback(
     error_description: str | None = None,
     iss: str | None = None,
 ) -> Response:
-    settings: Settings = request.app.state.settings
     oidc = _oidc(request)
     if oidc is None:
         return _refused("Single sign-on is not configured.", 404)
-    pool = request.app.state.pool
-    attempt = request.cookies.get(ATTEMPT_COOKIE)
-    row = None
-    if attempt:
-        # Used once: a second callback with the same cookie finds nothing.
-        row = await pool.fetchrow(
-            """DELETE FROM sign_in_attempts WHERE attempt_sha256 = $1 AND expires_at > now()
-               RETURNING state, nonce, code_verifier, next_path""",
-            sessions.sha(attempt),
-        )
-    if row is None:
-        return _refused(
-            "This sign-in was not started in this browser, was already used, or took more "
-            "than 10 minutes. Start again.",
-            400,
-        )
-    if not state or not hmac.compare_digest(state.encode(), row["state"].encode()):
-        return _refused(
-            "The answer from the identity provider does not match this sign-in (its state "
-            "differs): it may have been forged. Start again.",
-            400,
-        )
-    if error:
-        return _refused(f"The identity provider refused: {error_description or error}.")
-    if iss is not None and iss.rstrip("/") != oidc.issuer:
-        return _refused("The answer came from another identity provider than the one configured.")
-    if not code:
-        return _refused("The identity provider sent no sign-in code.", 400)
+    settings: Settings = request.app.state.settings
     try:
-        token = await oidc.exchange(code, _redirect_uri(request, settings), row["code_verifier"])
-        claims = await oidc.verified_claims(
-            token["id_token"], row["nonce"], token.get("access_token")
+        done = await sign_in.finish(
+            request.app.state.pool,
+            oidc,
+            settings,
+            _redirect_uri(request, settings),
+            request.cookies.get(ATTEMPT_COOKIE),
+            sign_in.Callback(code, state, error, error_description, iss),
         )
-        person = person_of(claims)
     except SignInRefused as e:
         return _refused(e.reason, e.status)
     except ProviderUnavailable:
-        return _page(
-            "The identity provider does not answer",
-            f"{oidc.issuer} could not be reached; try again in a minute.",
-            503,
-        )
-    try:
-        role = role_of(claims, settings.oidc_roles_claim, settings.role_groups)
-    except SignInRefused as e:
-        # Known, and with no access from now on: sessions they still hold end too (an open
-        # alert stream ends at its next check).
-        async with pool.acquire() as conn, conn.transaction():
-            await people.record_sign_in(conn, oidc.issuer, person, None)
-            await sessions.end_person_sessions(conn, person.person_id)
-        return _refused(e.reason, e.status)
-    async with pool.acquire() as conn, conn.transaction():
-        await people.record_sign_in(conn, oidc.issuer, person, role)
-        sid, _ = await sessions.open_person_session(
-            conn, person.person_id, role, timedelta(seconds=settings.session_lifetime_s)
-        )
+        return _unavailable(oidc)
     # A page that moves on by itself rather than a redirect: the browser then sends the new
     # SameSite=Strict cookie on the move, which it would not on a redirect out of a cross-site
     # navigation.
-    out = _page("Signed in", f"Welcome, {person.name}.", 200, refresh_to=row["next_path"])
+    out = _page("Signed in", f"Welcome, {done.person.name}.", 200, refresh_to=done.next_path)
     out.delete_cookie(ATTEMPT_COOKIE, path=CALLBACK_PATH)
-    set_session_cookies(out, request, sid, settings)
+    set_session_cookies(out, request, done.session_id, settings)
     return out
 
 
