@@ -133,6 +133,29 @@ def test_a_state_that_differs_is_refused_and_the_attempt_is_spent(sso_services: 
         _nothing_granted(client, late)
 
 
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        ({"error": "access_denied", "error_description": "End-User aborted interaction"},
+         "The identity provider refused: End-User aborted interaction."),
+        ({"code": "any", "iss": "https://login.evil.example"},
+         "another identity provider than the one configured"),
+        ({}, "sent no sign-in code"),
+    ],
+    ids=["provider-refused", "mix-up", "no-code"],
+)  # fmt: skip
+def test_an_answer_with_its_state_but_no_good_code_is_refused(
+    sso_services: Services, answer: dict[str, str], why: str
+) -> None:
+    with httpx.Client(base_url=sso_services.url, timeout=30) as client:
+        started = client.get("/auth/sign-in")
+        state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+        r = client.get("/auth/callback", params={"state": state, **answer})
+        assert r.status_code in (400, 401)
+        assert why in r.text
+        _nothing_granted(client, r)
+
+
 def test_a_callback_from_another_browser_is_refused(sso_services: Services) -> None:
     """Login CSRF: an attacker's own valid callback URL opened in a victim's browser."""
     with httpx.Client(base_url=sso_services.url, timeout=30) as attacker:
