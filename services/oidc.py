@@ -140,6 +140,14 @@ def role_of(
     """The role the person's groups give (the first of `role_groups` that matches);
     SignInRefused (403) naming why when none does."""
     value = claims.get(claim)
+    names = claims.get("_claim_names")
+    if value is None and isinstance(names, Mapping) and claim in names:
+        # Entra ID's "overage": too many groups for a token, only a pointer to Graph instead.
+        raise SignInRefused(
+            f"your account is in too many groups for the {claim!r} claim to be sent. Ask your "
+            "administrator to send only the groups assigned to this application.",
+            403,
+        )
     if value is None:
         raise SignInRefused(
             f"your account carries no {claim!r} claim, so Markup Ledger cannot tell your role. "

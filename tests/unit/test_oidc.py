@@ -42,6 +42,13 @@ def test_no_groups_claim_is_no_access_saying_which_claim_is_missing() -> None:
     assert "no 'roles' claim" in refused.value.reason
 
 
+def test_too_many_groups_for_the_token_says_so() -> None:
+    overage = {"_claim_names": {"groups": "src1"}, "_claim_sources": {"src1": {"endpoint": "x"}}}
+    with pytest.raises(SignInRefused, match="too many groups") as refused:
+        role_of(overage, "groups", GROUPS)
+    assert refused.value.status == 403
+
+
 @pytest.mark.parametrize("groups", [[], ["staff"], ["LEDGER-ADMINS"]])
 def test_groups_that_give_no_role_are_no_access(groups: list[str]) -> None:
     with pytest.raises(SignInRefused, match="none of the groups") as refused:
