@@ -10,7 +10,7 @@ WEB_INSTALLED := web/node_modules/.installed-$(shell sha1sum web/package-lock.js
 # The OpenID provider the tests sign in through (deploy/local/oidc), likewise.
 OIDC_INSTALLED := deploy/local/oidc/node_modules/.installed-$(shell sha1sum deploy/local/oidc/package-lock.json | cut -c1-12)
 
-.PHONY: help install up down run status logs lint test unit integration faults screenshots
+.PHONY: help install kustomize up down run status logs lint test unit integration faults screenshots
 
 help:
 	@echo "make run   start Kafka, PostgreSQL and the services, then follow their logs"
@@ -40,7 +40,17 @@ $(OIDC_INSTALLED): deploy/local/oidc/package-lock.json
 /usr/bin/chromium:
 	@deploy/local/chromium.sh
 
-install: $(INSTALLED) $(WEB_INSTALLED) $(OIDC_INSTALLED) /usr/bin/chromium
+# The Kubernetes manifests (deploy/k8s) are rendered by kustomize in the unit tests
+# (tests/unit/test_k8s_manifests.py): `kubectl kustomize` where kubectl is installed, else a
+# kustomize built from the Go module proxy into `go env GOPATH`/bin (a few minutes, once).
+KUSTOMIZE := sigs.k8s.io/kustomize/kustomize/v5@v5.5.0
+kustomize:
+	@command -v kubectl >/dev/null || command -v kustomize >/dev/null \
+	  || [ -x "$$(go env GOPATH 2>/dev/null)/bin/kustomize" ] \
+	  || { command -v go >/dev/null || { echo "kubectl, kustomize or Go (to build kustomize) is required"; exit 1; }; \
+	       echo "building kustomize: go install $(KUSTOMIZE)"; go install $(KUSTOMIZE); }
+
+install: $(INSTALLED) $(WEB_INSTALLED) $(OIDC_INSTALLED) /usr/bin/chromium kustomize
 
 up: install
 	@deploy/local/stack.sh up

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, get_args
 
 import asyncpg
@@ -55,6 +56,24 @@ def _topics_create(args: argparse.Namespace, settings: Callable[[], Settings]) -
     return 0
 
 
+def _k8s_kafka(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services import k8s_kafka
+
+    stale = []
+    for name, text in k8s_kafka.files().items():
+        path = Path(args.out_dir) / name
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(str(path))
+        if not args.check:
+            path.write_text(text, encoding="utf-8")
+    if args.check and stale:
+        print("not what events/topics.py makes: " + ", ".join(stale), file=sys.stderr)
+        return 1
+    print(("wrote " if stale else "up to date: ") + ", ".join(stale or k8s_kafka.FILES))
+    return 0
+
+
 def _wait(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     s = settings()
 
@@ -66,6 +85,12 @@ def _wait(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
         if args.what in ("postgres", "all"):
             await readiness.wait_until(
                 lambda: readiness.postgres_answers(s.dsn), "PostgreSQL", args.timeout
+            )
+        if args.what == "migrations":
+            await readiness.wait_until(
+                lambda: readiness.migrated(s.dsn),
+                "PostgreSQL with this version's migrations",
+                args.timeout,
             )
 
     try:
@@ -97,7 +122,7 @@ def _projections_rebuild(args: argparse.Namespace, settings: Callable[[], Settin
         async def join(stop: asyncio.Event) -> None:
             code.append(await commands.join_rebuild(settings(), stop))
 
-        until_signalled(join)
+        until_signalled(join, settings().log_format)
         return code[0] if code else 0
     return asyncio.run(commands.rebuild(settings()))
 
@@ -249,8 +274,23 @@ def build_parser() -> argparse.ArgumentParser:
         tp, "create", _topics_create, "create the ledger's topics that are missing (idempotent)"
     )
 
-    w = command(sub, "wait", _wait, "wait until Kafka and/or PostgreSQL answer")
-    w.add_argument("what", choices=["kafka", "postgres", "all"])
+    k8s = commands("k8s", "the Kubernetes deployment (deploy/k8s)")
+    kk = command(
+        k8s,
+        "kafka",
+        _k8s_kafka,
+        "write the KafkaTopic and KafkaUser resources made from the topic definitions",
+    )
+    kk.add_argument("--out-dir", default=os.path.join("deploy", "k8s", "base"))
+    kk.add_argument("--check", action="store_true", help="write nothing; exit 1 if they differ")
+
+    w = command(
+        sub,
+        "wait",
+        _wait,
+        "wait until Kafka and/or PostgreSQL answer, or until `db migrate` has run (migrations)",
+    )
+    w.add_argument("what", choices=["kafka", "postgres", "all", "migrations"])
     w.add_argument("--timeout", type=float, default=120.0)
     sv = command(sub, "serve", _serve, "run a service process in the foreground")
     sv.add_argument("process", choices=PROCESSES)

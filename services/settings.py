@@ -1,12 +1,23 @@
-"""Every setting of every process, read from the environment once, at start-up."""
+"""Every setting of every process, read from the environment once, at start-up.
+
+A secret (DATABASE_URL, LEDGER_KAFKA_SASL_PASSWORD, LEDGER_METRICS_TOKEN) may instead be read
+from a file named by `<NAME>_FILE`, as a Kubernetes secret is mounted (deploy/k8s).
+"""
 
 from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from events.messages import Role
 from events.topics import Topics, topics
@@ -31,8 +42,45 @@ def local_database_url() -> str:
     return f"postgresql://ledger:ledger@127.0.0.1:{port}/ledger"
 
 
+# The settings that hold a secret, by variable: each also read from `<NAME>_FILE`.
+SECRETS = ("DATABASE_URL", "LEDGER_KAFKA_SASL_PASSWORD", "LEDGER_METRICS_TOKEN")
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """`<NAME>_FILE` for each of SECRETS: the file's content (its final newline dropped) is the
+    value of <NAME>. Setting both is refused: which one wins would be a guess."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # the whole work is in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name in SECRETS:
+            path = os.environ.get(f"{name}_FILE")
+            if not path:
+                continue
+            if os.environ.get(name):
+                raise ValueError(f"{name} and {name}_FILE are both set: set one of them")
+            try:
+                found[name] = Path(path).read_text(encoding="utf-8").removesuffix("\n")
+            except OSError as exc:
+                raise ValueError(f"{name}_FILE: {path} cannot be read ({exc.strerror})") from None
+        return found
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _SecretFiles(settings_cls)
 
     kafka_bootstrap_servers: str = Field(
         default_factory=local_kafka, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
@@ -158,10 +206,56 @@ class Settings(BaseSettings):
     stream_token_check_s: float = Field(
         2.0, gt=0, validation_alias=AliasChoices("LEDGER_STREAM_TOKEN_CHECK_S")
     )
+    # A worker process (writer, projector, risk agent, webhooks) answers GET /livez and /readyz
+    # on this port for a supervisor that probes over HTTP (Kubernetes: deploy/k8s); 0 serves
+    # nothing (the local stack runs every process on one host, under supervisord).
+    probe_port: int = Field(0, ge=0, le=65535, validation_alias=AliasChoices("LEDGER_PROBE_PORT"))
     # When set, GET /metrics asks for `Authorization: Bearer <this>`; unset, it is open.
     metrics_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("LEDGER_METRICS_TOKEN")
     )
+    # How every Kafka client of the process connects (services/kafka_connection.py):
+    # PLAINTEXT (the local stack); SSL: TLS, checked against LEDGER_KAFKA_SSL_CAFILE (a
+    # Strimzi cluster's CA) and host names, and with a certificate and key, a mutual-TLS user;
+    # SASL_SSL: TLS and a SCRAM user (Strimzi's scram-sha-512 KafkaUser).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias=AliasChoices("LEDGER_KAFKA_SECURITY_PROTOCOL")
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        "SCRAM-SHA-512", validation_alias=AliasChoices("LEDGER_KAFKA_SASL_MECHANISM")
+    )
+    kafka_sasl_username: str = Field(
+        "", validation_alias=AliasChoices("LEDGER_KAFKA_SASL_USERNAME")
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("LEDGER_KAFKA_SASL_PASSWORD")
+    )
+    # PEM files; an empty CA file: the system's certificate authorities.
+    kafka_ssl_cafile: str = Field("", validation_alias=AliasChoices("LEDGER_KAFKA_SSL_CAFILE"))
+    kafka_ssl_certfile: str = Field("", validation_alias=AliasChoices("LEDGER_KAFKA_SSL_CERTFILE"))
+    kafka_ssl_keyfile: str = Field("", validation_alias=AliasChoices("LEDGER_KAFKA_SSL_KEYFILE"))
+    # The long-running processes' log lines: text, or one JSON object a line (time, level,
+    # logger, message, exception) for a log collector.
+    log_format: Literal["text", "json"] = Field(
+        "text", validation_alias=AliasChoices("LEDGER_LOG_FORMAT")
+    )
+
+    @model_validator(mode="after")
+    def _kafka_credentials_whole(self) -> Settings:
+        """A SCRAM user needs both its name and password; a client certificate its key."""
+        if self.kafka_security_protocol == "SASL_SSL":
+            if not self.kafka_sasl_username:
+                raise ValueError("LEDGER_KAFKA_SASL_USERNAME is required with SASL_SSL")
+            if self.kafka_sasl_password is None:
+                raise ValueError(
+                    "LEDGER_KAFKA_SASL_PASSWORD (or LEDGER_KAFKA_SASL_PASSWORD_FILE) is required "
+                    "with SASL_SSL"
+                )
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError(
+                "LEDGER_KAFKA_SSL_CERTFILE and LEDGER_KAFKA_SSL_KEYFILE go together: set both"
+            )
+        return self
 
     # Web sessions (a person's or an API token's): they end this long after sign-in whatever
     # happens, and after this long without a request.

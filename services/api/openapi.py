@@ -124,9 +124,10 @@ def _submitted(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     props["schema_version"] = {"const": 1, "default": 1, "description": "1 today"}
     terms = getattr(EVENT_TYPES[name], "TERMS", None)
     if terms:
-        # ContractAmended amends at least one term. Stated in words (and as an extension), not
-        # as an `anyOf` of one-field schemas: generated clients made those ten anonymous classes
-        # typed Any (issue #21). Refused with 422 `(event)`: amends nothing.
+        # ContractAmended amends at least one term: not every term absent or null. A `not`, not
+        # an `anyOf` of one-field schemas, which generated clients made ten anonymous classes
+        # typed Any (issue #21); a client ignoring it gets the 422 `(event)`: amends nothing.
+        out["not"] = {"properties": {term: {"type": "null"} for term in terms}}
         out["description"] = (
             f"{out.get('description', '')} Every term is optional, but at least one of "
             f"{', '.join(terms)} must be given (null or absent: that term is not amended); "

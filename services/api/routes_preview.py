@@ -40,6 +40,12 @@ def preview_json(p: Preview) -> dict[str, Any]:
     ]
     out = {"preview": True, **results.from_verdict(p.verdict)}
     if p.verdict.outcome == "accepted":  # otherwise null, as POST answers (nothing caused)
+        v = p.verdict
+        # The writer's sentence says "was accepted": a preview appended nothing (issue #21).
+        out["message"] = (
+            f"{v.event_type} {v.event_id} would be accepted on contract {v.contract_id} as "
+            f"stream version {v.stream_version}; this preview appended nothing."
+        )
         out["margin_impacts"] = impacts
         out["alerts"] = [unstored_alert_json(a) for a in p.alerts]
     return out

@@ -95,6 +95,8 @@ def test_the_worked_example_previews_its_cost_and_appends_nothing(
     assert (body["event_id"], body["contract_id"], body["type"]) == (
         ask["event_id"], cid, "RaiseRequested"
     )  # fmt: skip
+    # Said as what would happen: nothing was (issue #21: "was accepted" under "Would be").
+    assert "would be accepted" in body["message"] and "was accepted" not in body["message"]
     [impact] = body["margin_impacts"]
     # 60.00 → −36.00 a week: −96.00; over the 30 weeks left: −2,880.00
     assert (impact["delta_weekly_gross_profit"], impact["delta_remaining_gross_profit"]) == (

@@ -6,6 +6,7 @@ import pytest
 
 from events.catalogue import EVENT_TYPES
 from services.cli import main
+from services.client import refusal_text, result_line
 from services.tokens import check_account_manager_id
 
 
@@ -47,3 +48,34 @@ def test_an_account_manager_id_that_is_no_id_or_reads_as_another_principal(am: s
 def test_an_account_manager_id_may_hold_a_colon_after_something_else() -> None:
     check_account_manager_id("am:dana.reyes")
     check_account_manager_id("am-c236fa4d49")
+
+
+def test_a_refused_event_is_printed_without_a_version_it_never_had() -> None:
+    """Issue #21: `ledger submit` printed `vNone` for a refused event."""
+    refused = {"status": "refused", "type": "RatesAdjusted", "contract_id": "C-1",
+               "stream_version": None, "code": "unknown_assignment",
+               "message": "Assignment A-9 is not on contract C-1."}  # fmt: skip
+    line = result_line(refused)
+    assert "vNone" not in line and line.endswith(
+        "unknown_assignment: Assignment A-9 is not on contract C-1."
+    )
+    accepted = {
+        "status": "accepted",
+        "type": "RatesAdjusted",
+        "contract_id": "C-1",
+        "stream_version": 4,
+    }
+    assert result_line(accepted).endswith("C-1 v4")
+
+
+def test_a_whole_request_refused_is_printed_in_words_not_json() -> None:
+    body = {"errors": [{"field": "(token)", "reason": "contract C-1 is not managed by you"}],
+            "message": "(token): contract C-1 is not managed by you"}  # fmt: skip
+    text = refusal_text(403, body, "{...}")
+    assert text.splitlines() == [
+        "refused (HTTP 403): (token): contract C-1 is not managed by you",
+        "  (token): contract C-1 is not managed by you",
+    ]
+    assert refusal_text(502, None, "<html>bad gateway</html>") == (
+        "refused (HTTP 502): <html>bad gateway</html>"
+    )
