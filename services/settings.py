@@ -19,6 +19,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from events.messages import Role
 from events.topics import Topics, topics
 
 # The local stack (deploy/local) listens on these by default; LEDGER_KAFKA_PORT and
@@ -280,6 +281,60 @@ class Settings(BaseSettings):
     alerts_poll_s: float = Field(
         0.5, gt=0, le=60, validation_alias=AliasChoices("LEDGER_ALERTS_POLL_S")
     )
+
+    # Web sessions (a person's or an API token's): they end this long after sign-in whatever
+    # happens, and after this long without a request.
+    session_lifetime_s: float = Field(
+        12 * 3600, gt=0, validation_alias=AliasChoices("LEDGER_SESSION_LIFETIME_S")
+    )
+    session_idle_s: float = Field(
+        3600, gt=0, validation_alias=AliasChoices("LEDGER_SESSION_IDLE_S")
+    )
+
+    # Single sign-on with OpenID Connect (docs/sign-in.md). Unset issuer: no single sign-on,
+    # people sign in with API tokens. The provider is found from the issuer's discovery document.
+    oidc_issuer: str = Field("", validation_alias=AliasChoices("LEDGER_OIDC_ISSUER"))
+    oidc_client_id: str = Field("", validation_alias=AliasChoices("LEDGER_OIDC_CLIENT_ID"))
+    # Secret: never in an answer, a log line or /metrics.
+    oidc_client_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("LEDGER_OIDC_CLIENT_SECRET")
+    )
+    oidc_scopes: str = Field(
+        "openid profile email", validation_alias=AliasChoices("LEDGER_OIDC_SCOPES")
+    )
+    # Where the provider sends the browser back: `<this app's URL>/auth/callback`, as registered
+    # with the provider. Empty: derived from the request (right unless behind a proxy that
+    # rewrites the host or scheme).
+    oidc_redirect_url: str = Field("", validation_alias=AliasChoices("LEDGER_OIDC_REDIRECT_URL"))
+    # The ID token claim holding the person's groups, and which groups give which role
+    # (comma-separated names or ids; admin wins over finance, finance over account manager).
+    oidc_roles_claim: str = Field(
+        "groups", validation_alias=AliasChoices("LEDGER_OIDC_ROLES_CLAIM")
+    )
+    oidc_admin_groups: str = Field("", validation_alias=AliasChoices("LEDGER_OIDC_ADMIN_GROUPS"))
+    oidc_finance_groups: str = Field(
+        "", validation_alias=AliasChoices("LEDGER_OIDC_FINANCE_GROUPS")
+    )
+    oidc_account_manager_groups: str = Field(
+        "", validation_alias=AliasChoices("LEDGER_OIDC_ACCOUNT_MANAGER_GROUPS")
+    )
+
+    @property
+    def single_sign_on(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    @property
+    def role_groups(self) -> dict[Role, frozenset[str]]:
+        """Which groups give each role, in the order a person's role is chosen."""
+
+        def names(text: str) -> frozenset[str]:
+            return frozenset(g.strip() for g in text.split(",") if g.strip())
+
+        return {
+            "admin": names(self.oidc_admin_groups),
+            "finance": names(self.oidc_finance_groups),
+            "account_manager": names(self.oidc_account_manager_groups),
+        }
 
     @property
     def topics(self) -> Topics:

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.services",
     "tests.support.browser",
     "tests.support.alert_channels",
+    "tests.support.oidc",
 ]
