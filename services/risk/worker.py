@@ -71,7 +71,7 @@ from events.alerts import Alert, encode_alert
 from events.catalogue import EventBase
 from events.serialization import decode_event
 from events.topics import STATE_TOPIC_CONFIG, Topics, partition_of
-from projections.risk import evaluate_timers, fold, judge, record_timer_alerts, timer_clock
+from projections.risk import evaluate_timers, judge, record_timer_alerts, timer_clock
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
 from services import kafka_admin, kafka_connection, progress, watchdog
@@ -196,33 +196,37 @@ class Outlets:
             await self.pool.close()
             self.pool = None
 
-    async def state_from_log(self, event: EventBase) -> RiskState:
-        """The contract's state before `event`, folded from the projector's index of the log
-        (`event_log`) when this worker's table has not got it: its changelog lacked what another
-        worker had written (a member that recovered no state, writes lost with a worker killed
-        before its producer flushed). Raises LogNotIndexedYet while the index lacks one of the
-        events before it (the projector behind): the batch is judged again later."""
+    async def gap_from_log(self, state: RiskState | None, event: EventBase) -> list[EventBase]:
+        """The contract's events after `state` and before `event`, from the projector's index
+        of the log (`event_log`), for a worker whose table lacks them: its changelog missed what
+        another worker had written, or the events never reached a worker at all (both seen
+        after a takeover, issue #21). Judged again, in order: what was judged raises nothing
+        twice (alert ids are deterministic), what was not raises its alerts now. Raises
+        LogNotIndexedYet while the index lacks one of them (the projector behind): the batch
+        is judged again later."""
         version = event.stream_version or 0
+        have = state.version if state is not None else 0
         pool, _ = await self.open()
         bodies = await read_event_log.contract_bodies(
             pool, self.settings.projection_schema, event.contract_id
         )
-        before = [e for e in map(decode_event, bodies) if (e.stream_version or 0) < version]
-        if [e.stream_version for e in before] != list(range(1, version)):
+        gap: list[EventBase] = [
+            e for e in map(decode_event, bodies) if have < (e.stream_version or 0) < version
+        ]
+        if [e.stream_version for e in gap] != list(range(have + 1, version)):
             raise LogNotIndexedYet(
-                f"contract {event.contract_id}: {len(before)} of the {version - 1} events before "
-                f"version {version} are indexed yet"
+                f"contract {event.contract_id}: {len(gap)} of its events {have + 1} to "
+                f"{version - 1} are indexed yet"
             )
-        state = fold(before)
-        assert state is not None  # version > 1: at least its ContractSigned
         log.warning(
-            "contract %s: state folded from the log's %d events before version %d (this "
-            "worker's table lacked them)",
+            "contract %s: its events %d to %d judged from the log (this worker's table had "
+            "version %d)",
             event.contract_id,
-            len(before),
-            version,
+            have + 1,
+            version - 1,
+            have,
         )
-        return state
+        return gap
 
     async def save(self, alerts: Sequence[Alert], judged: dict[str, int]) -> None:
         """The alerts (an id already stored is left alone) and the progress, in one
@@ -305,6 +309,18 @@ def _behind(state: RiskState | None, event: EventBase) -> bool:
     return (state.version if state is not None else 0) < version - 1
 
 
+def _judge_in_order(
+    before: RiskState | None, events: Sequence[EventBase]
+) -> tuple[list[Alert], RiskState]:
+    """`judge` over a contract's events in order (at least one): every alert, the last state."""
+    raised: list[Alert] = []
+    for event in events:
+        alerts, state = judge(before, event)
+        raised += alerts
+        before = state
+    return raised, state
+
+
 class RiskAgent:
     """What the Faust agent and timer do, apart from Faust."""
 
@@ -348,12 +364,13 @@ class RiskAgent:
                     e.message.offset,
                 )
                 continue
+            gap: list[EventBase] = []
             if _behind(before, event):
-                # Not a poison event: state this worker should have had. Folded from the log,
-                # or the batch is judged again later (an exception here is not caught).
-                before = await self.outlets.state_from_log(event)
+                # Not a poison event: events this worker should have judged. From the log, or
+                # the batch is judged again later (an exception here is not caught).
+                gap = await self.outlets.gap_from_log(before, event)
             try:
-                raised, state = judge(before, event)
+                raised, state = _judge_in_order(before, [*gap, event])
             except Exception:
                 log.exception(
                     "event at %s/%d offset %d not judged",

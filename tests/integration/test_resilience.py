@@ -420,4 +420,4 @@ async def test_a_risk_agent_whose_changelog_lost_a_contract_judges_it_against_th
             )
             assert "LOSS_POSITION" in {a["rule"] for a in answer}
         log = (ROOT / "var" / "log" / f"test-{svc.prefix}-risk.log").read_text()
-        assert f"contract {cid}: state folded from the log's 2 events" in log
+        assert f"contract {cid}: its events 1 to 2 judged from the log" in log
