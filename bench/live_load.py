@@ -332,7 +332,9 @@ def _with_settings(dsn: str, **server_settings: str) -> str:
 
 
 class OwnStack:
-    PROCESSES = ("writer", "projector", "risk", "api")
+    # The webhook deliverer too (no receiver is registered in our tables: it only polls), for
+    # its memory (deploy/k8s sizes every process from this run's peak RSS).
+    PROCESSES = ("writer", "projector", "risk", "api", "webhooks")
 
     def __init__(self, bootstrap: str, dsn: str, api_workers: int | None) -> None:
         self.tag = uuid.uuid4().hex[:10]
@@ -507,10 +509,24 @@ async def main(args: argparse.Namespace) -> int:
         if args.hold:
             print(f"# holding the stack for {args.hold} s at {url}", flush=True)
             await asyncio.sleep(args.hold)
+        peaks = {n: _peak_rss_mib(int(pid)) for n, pid in watched.pids.items()}
+        print("# peak RSS (VmHWM): " + ", ".join(f"{n} {m:,.0f} MiB" for n, m in peaks.items()))
     finally:
         if stack is not None:
             await stack.stop()
     return 0
+
+
+def _peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory since its exec (VmHWM), in MiB; 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _git(*a: str) -> str:

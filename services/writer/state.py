@@ -30,6 +30,7 @@ from typing import Final, Generic, Literal, TypeVar, cast, overload
 
 from events.catalogue import (
     STAMPED_FIELDS,
+    AccountManagerChanged,
     AssignmentEnded,
     AssignmentStarted,
     AssignmentStatus,
@@ -256,6 +257,7 @@ class _Step:
     version: int
     client_name: str
     terminated: bool
+    account_manager_id: str
     assignment_terms: Mapping[str, AssignmentTerm]
 
     def set_term(self, assignment_id: str, term: AssignmentTerm) -> None:
@@ -293,6 +295,11 @@ def _version_only(
 def _contract_amended(event: ContractAmended, step: _Step) -> None:
     if event.client_name is not None:
         step.client_name = event.client_name
+
+
+@_apply.register
+def _account_manager_changed(event: AccountManagerChanged, step: _Step) -> None:
+    step.account_manager_id = event.account_manager_id
 
 
 @_apply.register
@@ -399,7 +406,13 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
 
     timeline = state._appendable_timeline() or _Timeline.copied_from(state)
     step = _Step(
-        state, timeline, expected, state.client_name, state.terminated, state.assignment_terms
+        state,
+        timeline,
+        expected,
+        state.client_name,
+        state.terminated,
+        state.account_manager_id,
+        state.assignment_terms,
     )
     # Nothing below raises: a half-applied event would be seen by every later state.
     _apply(event, step)
@@ -407,7 +420,7 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
     return ContractState(
         contract_id=state.contract_id,
         version=expected,
-        account_manager_id=state.account_manager_id,
+        account_manager_id=step.account_manager_id,
         client_id=state.client_id,
         client_name=step.client_name,
         terminated=step.terminated,

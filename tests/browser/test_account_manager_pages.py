@@ -272,3 +272,16 @@ async def test_a_week_of_hours_reported_in_the_form(
     await expect(verdict).to_have_attribute("data-status", "accepted")
     assert await _log_length(am_http, api_tokens.am, cid) == before + 1
     await app.check("am-hours-reported", allow=("status of 422",))
+
+
+async def test_finance_is_shown_where_to_go_not_a_form_it_cannot_use(
+    browser_page: MakePage, services: Services, api_tokens: Tokens
+) -> None:
+    """Issue #21: finance saw the submit form, whose every submission answered 403."""
+    app = await browser_page(services)
+    await app.sign_in(api_tokens.finance)
+    await app.goto("/app/events/new?type=RaiseRequested")
+    await expect(app.page.get_by_role("heading", level=1)).to_have_text("Record an event")
+    await expect(app.page.locator("form")).to_have_count(0)
+    await expect(app.page.get_by_role("link", name="The finance dashboard")).to_be_visible()
+    await app.check("am-event-form-finance")

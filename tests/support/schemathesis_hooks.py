@@ -7,8 +7,8 @@ service's clock (DESIGN "Shape rules"); an HoursReported week is a Monday and it
 at most 168; an assignment's regular and planned OT hours add to at most 168, and an ot_exempt
 one has no OT. Generated events get their two dates in order, an amendment with no term gets a
 client name, a date ahead gets today's, a week its Monday, hours past 168 in all none of OT
-and DT, an exempt assignment no OT (`map_body`; `before_call` for the coverage phase's
-positive cases); nothing else is changed, and every check still runs on every answer.
+and DT, an exempt assignment no OT; nothing else is changed, and every check still runs on
+every answer.
 """
 
 from __future__ import annotations
@@ -52,13 +52,12 @@ def _overtime_in_bounds(event: dict[str, Any]) -> None:
         if all(h is not None and 0 <= h <= 168 for h in hours) and sum(h or 0 for h in hours) > 168:
             event["ot_hours"], event["dt_hours"] = "0", "0"
     if event.get("type") == "AssignmentStarted":
-        regular, ot = (
-            _hours(event.get("hours_per_week")),
-            _hours(event.get("planned_ot_hours_per_week", "0")),
-        )
-        if event.get("ot_exempt") is True or (
-            regular is not None and ot is not None and regular + ot > 168
-        ):
+        regular = _hours(event.get("hours_per_week"))
+        ot = _hours(event.get("planned_ot_hours_per_week", "0"))
+        # Only values the schema takes: a negative case's out-of-range value stays refused.
+        if regular is None or ot is None or not (0 < regular <= 168 and 0 <= ot <= 168):
+            return
+        if event.get("ot_exempt") is True or regular + ot > 168:
             event["planned_ot_hours_per_week"] = "0"
         if event.get("ot_exempt") is True:
             for rate in ("ot_pay_rate", "ot_bill_rate", "dt_pay_rate", "dt_bill_rate"):
@@ -85,10 +84,12 @@ def _in_order(event: Any) -> None:
             event[start], event[end] = event[end], event[start]
 
 
-@schemathesis.hook
-def map_body(context: Any, body: Any) -> Any:
-    op = context.operation
-    if op is None or op.method.upper() != "POST" or op.path not in _EVENT_BODIES:
+def _fixed(operation: Any, body: Any) -> Any:
+    if (
+        operation is None
+        or operation.method.upper() != "POST"
+        or operation.path not in _EVENT_BODIES
+    ):
         return body
     if isinstance(body, dict) and isinstance(body.get("events"), list):
         for event in body["events"]:
@@ -99,20 +100,12 @@ def map_body(context: Any, body: Any) -> Any:
 
 
 @schemathesis.hook
-def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
-    """The same for the bodies `map_body` does not see (the coverage phase builds its cases
-    without it), for positively generated bodies only: a negative one is left to be refused."""
-    op = case.operation
-    if op.method.upper() != "POST" or op.path not in _EVENT_BODIES:
-        return
-    meta = getattr(case, "meta", None)
-    generation = getattr(meta, "generation", None)
-    mode = getattr(generation, "mode", None)
-    if mode is not None and getattr(mode, "is_negative", False):
-        return
-    body = case.body
-    if isinstance(body, dict) and isinstance(body.get("events"), list):
-        for event in body["events"]:
-            _in_order(event)
-    else:
-        _in_order(body)
+def map_body(context: Any, body: Any) -> Any:
+    return _fixed(context.operation, body)
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: Any) -> None:
+    # The coverage phase builds its cases without the strategies map_body runs on (an
+    # amendment of nothing came through once the catalogue grew): the same fix, on every case.
+    case.body = _fixed(case.operation, case.body)
