@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _SecretFiles(settings_cls)
 
+    # Kafka's bootstrap servers, host:port[,host:port]; unset: the local stack's broker.
     kafka_bootstrap_servers: str = Field(
         default_factory=local_kafka, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
     )
@@ -90,7 +91,9 @@ class Settings(BaseSettings):
         default_factory=lambda: SecretStr(local_database_url()),
         validation_alias=AliasChoices("DATABASE_URL"),
     )
+    # Every topic is named `<prefix>.<name>` (the risk agent's `<prefix>-risk-...`).
     topic_prefix: str = Field("ledger", validation_alias=AliasChoices("LEDGER_TOPIC_PREFIX"))
+    # Where the API listens.
     api_host: str = Field("127.0.0.1", validation_alias=AliasChoices("LEDGER_API_HOST"))
     api_port: int = Field(8000, validation_alias=AliasChoices("LEDGER_API_PORT"))
     # How long POST /v1/events waits for the writer's verdict before answering 202.
@@ -109,7 +112,7 @@ class Settings(BaseSettings):
     )
     # Contracts a projector process keeps in memory between batches (least recently used
     # dropped first; the contracts of the two batches in flight are always kept). A miss reads
-    # the contract's rows back from PostgreSQL. See README for what it costs in memory.
+    # the contract's rows back from PostgreSQL. See docs/scaling.md for what it costs in memory.
     projector_cache_contracts: int = Field(
         10_000, ge=1, validation_alias=AliasChoices("LEDGER_PROJECTOR_CACHE_CONTRACTS")
     )
@@ -144,6 +147,7 @@ class Settings(BaseSettings):
         le=64,
         validation_alias=AliasChoices("LEDGER_API_WORKERS"),
     )
+    # The writers' consumer group (and the prefix of their transactional ids).
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
     # The writer's static membership of its group (group.instance.id): restarted under the same
     # id it takes its partitions back at once, instead of waiting out its dead predecessor's
@@ -174,6 +178,7 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(
         2000.0, ge=0, validation_alias=AliasChoices("LEDGER_RATE_LIMIT_PER_S")
     )
+    # How often (seconds) the risk agent's timer judges the time-based rules over every contract.
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
     # How often (seconds) the risk agent commits the offsets of the events it has judged: a
     # crash re-judges (idempotently) at most this much more of the log.
