@@ -159,6 +159,8 @@ async def test_drill_down_to_designs_worked_example(
     assert await finance.page.locator("#health-chart canvas").count() == 1
     assert await finance.page.locator("#health-parts tbody tr").count() == 8
     assert (await finance.page.locator("#health-score").inner_text()).endswith("/ 100")
+    actual = await finance.page.get_by_role("region", name="Actual against plan").inner_text()
+    assert "Remaining GP forecast" in actual and "at plan" in actual
     await finance.check("client")
     await finance.page.get_by_role("link", name=seeded["c"]).click()
     await finance.ready()
