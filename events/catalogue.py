@@ -465,10 +465,17 @@ class MarkupProposed(EventBase):
 
 
 class MarkupAgreed(EventBase):
+    """v2 added `ot_markup_pct`: the negotiation may agree the OT markup too."""
+
+    SCHEMA_VERSION: ClassVar[int] = V2
+    schema_version: SchemaVersion = V2
     type: Literal["MarkupAgreed"] = "MarkupAgreed"
     negotiation_id: Id
     markup_pct: MarkupPct
     effective_date: date
+    ot_markup_pct: MarkupPct | None = None
+    """The OT bill rate becomes the OT pay × (1 + ot_markup_pct/100), rounded to cents; absent:
+    derived from the new bill rate by the contract's multiplier."""
 
 
 class MarkupNegotiationClosed(EventBase):

@@ -127,5 +127,5 @@ def _fields_added_none_set(raw: RawEvent) -> RawEvent:
     return raw
 
 
-for _type in ("ContractAmended", "RatesAdjusted", "RaiseApproved"):
+for _type in ("ContractAmended", "RatesAdjusted", "RaiseApproved", "MarkupAgreed"):
     UPCASTERS.register(_type, from_version=1)(_fields_added_none_set)

@@ -59,6 +59,7 @@ __all__ = [
     "PayBillHours",
     "Rates",
     "Term",
+    "agreed_ot_rates",
     "bill_rate_for_markup",
     "break_even_markup_pct",
     "burdened_cost",
@@ -282,6 +283,16 @@ def margin_pct(r: Rates) -> Decimal:
         numerator = margin_per_hour(r) * _HUNDRED
     with localcontext(_DIVIDE):
         return numerator / r.bill_rate
+
+
+def agreed_ot_rates(r: Rates, ot_markup_pct: Decimal) -> tuple[Decimal, Decimal] | None:
+    """An OT markup agreed on rates `r`: (OT pay as in force, given or derived; OT bill = that
+    pay × (1 + ot_markup_pct/100), in cents like MarkupAgreed's bill rate). None when
+    ot_exempt."""
+    ot = ot_rates(r)
+    if ot is None:
+        return None
+    return ot.pay_rate, bill_rate_for_markup(ot.pay_rate, ot_markup_pct)
 
 
 def margin_per_ot_hour(r: Rates) -> Decimal | None:

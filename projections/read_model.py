@@ -605,9 +605,18 @@ class ReadModel:
     @_apply.register
     def _agreed(self, e: MarkupAgreed) -> None:
         for row in self._negotiated(e.contract_id, e.negotiation_id):
-            pay = self._in_force(row, e.effective_date).pay_rate
+            in_force = self._in_force(row, e.effective_date)
+            pay = in_force.pay_rate
             bill = margin.bill_rate_for_markup(pay, e.markup_pct)
-            self._change_rates(e, row.assignment_id, pay, bill, e.effective_date)
+            overtime: Mapping[str, Decimal | None] = NO_OVERTIME
+            if e.ot_markup_pct is not None:
+                # The OT pay in force stays; the OT bill is the one the OT markup gives.
+                given = {"ot_pay_rate": in_force.ot_pay_rate}
+                rates = self._rates(row, pay, bill, e.effective_date, given)
+                agreed = margin.agreed_ot_rates(rates, e.ot_markup_pct)
+                if agreed is not None:
+                    overtime = {"ot_pay_rate": agreed[0], "ot_bill_rate": agreed[1]}
+            self._change_rates(e, row.assignment_id, pay, bill, e.effective_date, overtime)
         self._close((e.contract_id, "negotiation", e.negotiation_id))
 
     @_apply.register

@@ -449,7 +449,15 @@ def _agreed(e: MarkupAgreed, s: RiskState) -> RiskState:
             cuts.append(
                 MarkupCut(e.event_id, agreed_on, a.assignment_id, markup_before, e.markup_pct, lost)
             )
-        after = _set_rates(after, a.assignment_id, a.pay_rate, bill)
+        overtime: Mapping[str, Decimal | None] = _DERIVED
+        if e.ot_markup_pct is not None:
+            # The OT pay in force stays; the OT bill is the one the OT markup gives.
+            agreed = margin.agreed_ot_rates(
+                replace(before, bill_rate=bill, ot_bill_rate=None), e.ot_markup_pct
+            )
+            if agreed is not None:
+                overtime = {"ot_pay_rate": agreed[0], "ot_bill_rate": agreed[1]}
+        after = _set_rates(after, a.assignment_id, a.pay_rate, bill, overtime)
     negotiations = {k: v for k, v in s.negotiations.items() if k != e.negotiation_id}
     if not cuts:
         return replace(after, negotiations=negotiations)

@@ -195,6 +195,7 @@ def test_every_decimal_field_of_design_is_covered() -> None:
         "ot_bill_multiplier",
         "dt_bill_multiplier",
         "planned_ot_hours_per_week",
+        "ot_markup_pct",
         "regular_hours",
         "ot_hours",
         "dt_hours",

@@ -25,6 +25,7 @@ VERSION_2 = {
     "AssignmentStarted",
     "RatesAdjusted",
     "RaiseApproved",
+    "MarkupAgreed",
 }
 
 
@@ -51,7 +52,9 @@ def test_a_v1_assignment_reads_with_no_planned_overtime_and_not_exempt() -> None
     assert (event.ot_pay_rate, event.ot_bill_rate) == (None, None)
 
 
-@pytest.mark.parametrize("type_name", ["ContractAmended", "RatesAdjusted", "RaiseApproved"])
+@pytest.mark.parametrize(
+    "type_name", ["ContractAmended", "RatesAdjusted", "RaiseApproved", "MarkupAgreed"]
+)
 def test_the_other_v1_types_read_as_they_were(type_name: str) -> None:
     raw = example(type_name, schema_version=1)
     event = decode_event(raw)

@@ -182,3 +182,53 @@ def test_the_risk_fold_prices_the_same_overtime() -> None:
     assert margin.margin_per_ot_hour(rates) == D("6.00")
     assert margin.weekly_gross_profit(rates) == D("90.00")
     assert state.terms.ot_bill_multiplier == D("1.4")
+
+
+def test_a_markup_agreed_with_an_ot_markup() -> None:
+    raws = [
+        example(
+            "ContractSigned",
+            contract_id=CID,
+            start_date="2026-01-05",
+            end_date="2027-12-31",
+            burden_pct="20",
+            msp_fee_pct=OMIT,
+            ot_bill_multiplier="1.4",
+        ),
+        example(
+            "AssignmentStarted",
+            contract_id=CID,
+            assignment_id="A-1",
+            pay_rate="30.00",
+            bill_rate="37.50",
+            burden_pct=OMIT,
+            start_date="2026-01-05",
+            expected_end_date="2026-12-28",
+            planned_ot_hours_per_week="5",
+        ),
+        example("MarkupNegotiationOpened", contract_id=CID, assignment_id="A-1"),
+        # Markup 25 % (bill 37.50 again) and an OT markup of 20 %: OT bill 45.00 × 1.2 = 54.00.
+        example(
+            "MarkupAgreed",
+            contract_id=CID,
+            markup_pct="25",
+            ot_markup_pct="20",
+            effective_date="2026-02-02",
+        ),
+    ]
+    log = [decode_event(json.dumps(raw | {"stream_version": n})) for n, raw in enumerate(raws, 1)]
+    model = ReadModel()
+    for e in log:
+        model.apply(e)
+    before = _figures(model, "A-1", date(2026, 1, 26))
+    after = _figures(model, "A-1", date(2026, 2, 2))
+    assert (before.ot_bill_rate, before.margin_per_ot_hour) == (D("52.50"), D("-1.50"))
+    # 54.00 − 45.00 × 1.2: an OT hour breaks even; the week is 60.00 + 0.
+    assert (after.ot_pay_rate, after.ot_bill_rate) == (D("45.00"), D("54.00"))
+    assert (after.margin_per_ot_hour, after.weekly_gross_profit) == (D("0.00"), D("60.00"))
+    [impact] = [i.impact for i in model.changes.impacts if i.event_type == "MarkupAgreed"]
+    assert impact.delta.weekly_gross_profit == D("7.50")  # the −7.50 of OT gone
+    state = fold(log)
+    assert state is not None
+    rates = state.rates(state.assignments["A-1"])
+    assert margin.margin_per_ot_hour(rates) == D("0.00")
