@@ -17,6 +17,9 @@ _US_DATE: Final = re.compile(
 )
 _ISO_DATE: Final = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[ T][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?")
 _NUMBER: Final = re.compile(r"-?\d+(?:\.\d+)?")
+# Thousands separators only in groups of three: "30,00" (a decimal comma) is refused, not read
+# as 3000.
+_GROUPED: Final = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _TRUE: Final = frozenset({"1", "true", "yes", "y", "t"})
 _FALSE: Final = frozenset({"0", "false", "no", "n", "f"})
 
@@ -45,11 +48,13 @@ def parse_date(text: str) -> date:
 
 def parse_decimal(text: str) -> Decimal:
     """A plain decimal: `37.50`, `$1,037.50`; never scientific notation, NaN or infinity."""
-    s = text.strip().replace(",", "")
+    s = text.strip()
     if s.startswith("$"):
         s = s[1:]
     elif s.startswith("-$"):
         s = "-" + s[2:]
+    if _GROUPED.fullmatch(s):
+        s = s.replace(",", "")
     if not _NUMBER.fullmatch(s):
         raise BadValue(f"{text.strip()!r} is not a number: write it like 37.50")
     try:
