@@ -9,7 +9,8 @@ of bullhorn/dataloader: `candidate.externalID`, `clientBillRate`, `clientOvertim
 columns a Bullhorn REST export of Placement adds (`id`, `clientCorporation.name`,
 `candidate.firstName`/`lastName`, `jobOrder.title`).
 
-    python -m simulation.bullhorn --rows 1000 --seed 24 --bad > tests/fixtures/bullhorn_placements.csv
+    python -m simulation.bullhorn --rows 1000 --seed 24 --bad \
+        > tests/fixtures/bullhorn_placements.csv
 
 A placement is one row; some have later rate rows (same `id`, later `dateEffective`), some end
 (their last row `Completed` or `Terminated`). The first rows are hand-written ones whose
@@ -26,7 +27,7 @@ import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 HEADER: Final = (
     "id",
@@ -85,10 +86,29 @@ def row(
 ) -> list[str]:
     ot_bill, ot_pay, ot_markup, exempt = ot
     return [
-        pid, f"ext-{pid}", f"cand-{pid}", first, last, client, f"jo-{pid}", "Welder",
-        bill, ot_bill, pay, ot_pay, markup, ot_markup, us_date(begin), us_date(end),
-        us_date(effective), kind, status, hours_per_day, exempt, termination,
-    ]  # fmt: skip
+        pid,
+        f"ext-{pid}",
+        f"cand-{pid}",
+        first,
+        last,
+        client,
+        f"jo-{pid}",
+        "Welder",
+        bill,
+        ot_bill,
+        pay,
+        ot_pay,
+        markup,
+        ot_markup,
+        us_date(begin),
+        us_date(end),
+        us_date(effective),
+        kind,
+        status,
+        hours_per_day,
+        exempt,
+        termination,
+    ]
 
 
 D = date
@@ -107,7 +127,7 @@ GOLDEN: Final = (
         D(2026, 9, 30),
         D(2026, 3, 2),
         status="Completed",
-    ),  # fmt: skip
+    ),
     # G4: 44 − 40 × 1.20 = −4.00 an hour, −160.00 a week: loss-making (bill under burden).
     row("G4", "Client 01", "40.00", "44.00", D(2026, 4, 6), D(2027, 4, 5), D(2026, 4, 6)),
     # G5: a markup only: 20 × 1.50 = 30.00 billed; 30 − 24 = 6.00 an hour, 6 hours a day × 5:
@@ -122,7 +142,7 @@ GOLDEN: Final = (
         D(2026, 5, 4),
         markup="50",
         hours_per_day="6",
-    ),  # fmt: skip
+    ),
 )
 GOLDEN_LATER: Final = (
     row("G2", "Client 01", "27.00", "42.00", D(2026, 2, 2), D(2027, 2, 1), D(2026, 6, 1)),
@@ -143,7 +163,7 @@ BAD: Final = (
         row("B1", "Client 02", "30.00", "45.00", D(2026, 1, 5), D(2027, 1, 4), D(2026, 1, 5)),
         "dateBegin",
         "31/1/2026 0:00",
-    ),  # fmt: skip
+    ),
     row("B2", "Client 02", "30,00", "4O.00", D(2026, 1, 5), D(2027, 1, 4), D(2026, 1, 5)),
     row("B3", "Acme Unknown", "30.00", "45.00", D(2026, 1, 5), D(2027, 1, 4), D(2026, 1, 5)),
     row("B4", "Client 02", "30.00", "45.00", D(2026, 6, 1), D(2026, 1, 4), D(2026, 6, 1)),
@@ -159,7 +179,7 @@ BAD: Final = (
         D(2026, 1, 5),
         first='=HYPERLINK("http://x","y")',
         last="Doe",
-    ),  # fmt: skip
+    ),
     row("B7", "Client 02", "30.00", "45.00", D(2026, 3, 2), D(2027, 1, 4), D(2026, 3, 2)),
     row("B7", "Client 02", "31.00", "46.00", D(2026, 3, 2), D(2027, 1, 4), D(2026, 2, 2)),
 )
@@ -202,12 +222,26 @@ def placements(rows: int, seed: int, bad: bool = False, start: int = 1) -> Itera
         ot = ("", "", "", "1")
         if rng.random() < 0.7:
             ot = (_money(bill * Decimal("1.5")), _money(pay * Decimal("1.5")), str(markup), "0")
-        base = dict(first=rng.choice(FIRST), last=rng.choice(LAST), ot=ot,
-                    hours_per_day=rng.choice(("8", "8", "8", "7.5", "6")))  # fmt: skip
+        base: dict[str, Any] = dict(
+            first=rng.choice(FIRST),
+            last=rng.choice(LAST),
+            ot=ot,
+            hours_per_day=rng.choice(("8", "8", "8", "7.5", "6")),
+        )
         changes = 1 if rng.random() < 0.2 else 0
         first_status = "Approved" if changes else status
-        yield row(pid, client, _money(pay), _money(bill), begin, end, begin, first_status,
-                  termination="" if changes else termination, **base)  # type: ignore[arg-type]  # fmt: skip
+        yield row(
+            pid,
+            client,
+            _money(pay),
+            _money(bill),
+            begin,
+            end,
+            begin,
+            first_status,
+            termination="" if changes else termination,
+            **base,
+        )
         made += 1
         for k in range(changes):
             when = begin + timedelta(weeks=4 * (k + 1))
@@ -224,7 +258,7 @@ def placements(rows: int, seed: int, bad: bool = False, start: int = 1) -> Itera
                     status,
                     termination=termination,
                     **base,
-                )  # type: ignore[arg-type]  # fmt: skip
+                )
             )
     yield from later[: max(0, rows - made)]
 
