@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -311,7 +311,7 @@ class Planner:
             Problem(
                 p.line,
                 column,
-                f"markup {markup.quantize(Decimal('0.01'))} % is below the "
+                f"markup {markup.quantize(Decimal('0.01'), ROUND_DOWN)} % is below the "
                 f"contract's floor of {contract.floor_pct} %",
                 "warning",
             )

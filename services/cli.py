@@ -255,7 +255,7 @@ def _import_placements(args: argparse.Namespace, settings: Callable[[], Settings
                 return 2
             sink = ApiSink(args.api_url or settings().local_api_url, token)
         else:
-            sink = asyncio.run(GatewaySink(settings()).start())
+            sink = GatewaySink(settings())
         outcome, _ = imp.commit(opts, sink)
     except FileRefused as exc:
         return imp.refused_file(exc)

@@ -104,6 +104,7 @@ def commit(opts: Options, sink: Sink) -> tuple[Outcome, str]:
 
     async def go(f: BinaryIO) -> tuple[Outcome, str]:
         opened = open_lines(f, opts.format)
+        await sink.start()
         try:
             with Bar(opts.file, opened.lines, opts.show_progress) as bar:
                 items = plan_file(opened, opts.mapping, opts.as_of)

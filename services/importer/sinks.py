@@ -41,6 +41,8 @@ class Result:
 
 
 class Sink(Protocol):
+    async def start(self) -> None: ...
+
     async def submit(self, batch: Sequence[Planned]) -> list[Result]: ...
 
     async def close(self) -> None: ...
@@ -53,6 +55,9 @@ class ApiSink:
         self.http = httpx.AsyncClient(
             base_url=api_url, timeout=timeout_s, headers={"Authorization": f"Bearer {token}"}
         )
+
+    async def start(self) -> None:
+        pass
 
     async def submit(self, batch: Sequence[Planned]) -> list[Result]:
         body = {"events": [_as_submitted(p) for p in batch]}
@@ -100,14 +105,13 @@ class GatewaySink:
         self.pool: asyncpg.Pool | None = None
         self.gateway: SubmissionGateway | None = None
 
-    async def start(self) -> GatewaySink:
+    async def start(self) -> None:
         s = self.settings
         self.pool = await asyncpg.create_pool(s.dsn, min_size=1, max_size=4, timeout=10)
         self.gateway = SubmissionGateway(
             s.kafka_bootstrap_servers, s.topics, self.pool, record=False
         )
         await self.gateway.start()
-        return self
 
     async def submit(self, batch: Sequence[Planned]) -> list[Result]:
         assert self.gateway is not None, "start() first"
