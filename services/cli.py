@@ -233,6 +233,7 @@ def _import_placements(args: argparse.Namespace, settings: Callable[[], Settings
         args.format,
         imp.as_of(args.as_of, mapping),
         show_progress=not args.no_progress,
+        lanes=args.lanes,
     )
     try:
         if args.dry_run:
@@ -401,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--token", help="bearer token (default: $LEDGER_TOKEN, else .admin-token)")
     pl.add_argument("--report", help="write every refusal and warning to this CSV file")
     pl.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pl.add_argument(
+        "--lanes", type=int, default=4, help="batches in flight at once (of different contracts)"
+    )
 
     xp = commands("export", "take the log out")
     xe = command(xp, "events", _export_events, "the events as JSON lines, with a manifest")

@@ -25,7 +25,7 @@ from imports.problems import FileRefused, Problem
 from imports.reading import Format, Lines, open_lines
 from imports.source import plan_file
 from services.csv_cells import write_csv
-from services.importer.run import Outcome, run
+from services.importer.run import LANES, Outcome, run
 from services.importer.sinks import IMPORTER, Sink
 
 
@@ -36,6 +36,7 @@ class Options:
     format: Format | None
     as_of: date
     show_progress: bool = True
+    lanes: int = LANES
 
 
 def read_mapping(path: str | None) -> ImportMapping:
@@ -108,7 +109,7 @@ def commit(opts: Options, sink: Sink) -> tuple[Outcome, str]:
         try:
             with Bar(opts.file, opened.lines, opts.show_progress) as bar:
                 items = plan_file(opened, opts.mapping, opts.as_of)
-                return await run(items, sink, progress=bar.update), opened.format
+                return await run(items, sink, lanes=opts.lanes, progress=bar.update), opened.format
         finally:
             await sink.close()
 

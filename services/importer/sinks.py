@@ -29,6 +29,10 @@ BATCH: Final = 500
 
 IMPORTER: Final = Submitter(role="admin", principal="import")
 
+WAIT_S: Final = 120.0
+"""How long the gateway sink waits for a batch's verdicts: an import is not a person at a
+form, and a verdict not awaited is a rerun to learn it."""
+
 
 @dataclass(frozen=True)
 class Result:
@@ -117,7 +121,7 @@ class GatewaySink:
         assert self.gateway is not None, "start() first"
         now = datetime.now(UTC)
         subs = [stamped(p, self.submitter, now, uuid.uuid4()) for p in batch]
-        verdicts = await self.gateway.submit(subs, self.settings.verdict_timeout_s)
+        verdicts = await self.gateway.submit(subs, max(self.settings.verdict_timeout_s, WAIT_S))
         out = []
         for v in verdicts:
             if v is None:

@@ -1,0 +1,122 @@
+"""`ledger import placements` of Bullhorn-shaped files, timed, against a stack of our own.
+
+    .venv/bin/python bench/import.py [--placements 5000,50000] [--via api,gateway]
+
+For each size it writes a file with `simulation.bullhorn` (rate rows and ended placements as
+in the test fixture, no bad rows) and a mapping giving every client default terms, starts a
+writer, projector, risk agent and API of this checkout on a topic prefix, projection schema
+and API tables of their own (`simulation.own_stack`), and runs, as a user would, in a
+separate process each: the dry run, the import (through POST /v1/events with an admin token,
+or through the submission gateway), and the import again (which must append nothing). Each
+line: wall time, rows/s and events/s, and the peak RSS of the importing process (from
+wait4's rusage of that process alone). The 1-minute load average is printed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA  # noqa: E402
+from simulation import bullhorn  # noqa: E402
+from simulation.own_stack import OwnStack  # noqa: E402
+
+MAPPING = """source: bench
+account_manager: am-bench
+as_of: 2026-12-01
+default_terms:
+  {markup_floor_pct: 15, burden_pct: 12, conversion_fee_pct: 15, non_solicit_months: 12}
+"""
+
+
+def load() -> str:
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """(seconds, peak RSS in MiB of that process, its standard output)."""
+    out_path = ROOT / "var" / "bench-import.out"
+    t0 = time.perf_counter()
+    with out_path.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    text = out_path.read_text()
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"{cmd[4:6]} exited {proc.returncode}: {text[-2000:]}")
+    return seconds, usage.ru_maxrss // 1024, text
+
+
+def total(text: str, pattern: str) -> int:
+    m = re.search(pattern, text)
+    return int(m.group(1).replace(",", "")) if m else -1
+
+
+async def bench(placements: int, via: str, lanes: str, bootstrap: str, dsn: str) -> None:
+    data = ROOT / "var" / "bench"
+    data.mkdir(parents=True, exist_ok=True)
+    csv_path, mapping = data / f"bullhorn-{placements}.csv", data / "bullhorn-mapping.yaml"
+    mapping.write_text(MAPPING)
+    if not csv_path.exists():
+        with csv_path.open("w", newline="") as f:
+            # About one placement in five has a later rate row: 1.2 rows a placement.
+            bullhorn.write(f, placements * 6 // 5, seed=placements)
+    rows = sum(1 for _ in csv_path.open()) - 1
+    stack = OwnStack(bootstrap, dsn, name="imp")
+    await stack.start()
+    try:
+        env = {**stack.env(), "LEDGER_API_URL": stack.url, "LEDGER_TOKEN": stack.admin_token}
+        base = [sys.executable, "-m", "services.cli", "import", "placements", str(csv_path),
+                "--mapping", str(mapping), "--no-progress", "--lanes", lanes]  # fmt: skip
+        before = load()
+        s, rss, out = timed([*base, "--dry-run"], env)
+        events = sum(
+            total(out, rf"  {t}\s+([\d,]+)")
+            for t in ("ContractSigned", "AssignmentStarted", "RatesAdjusted", "AssignmentEnded")
+        )
+        print(f"| {placements:,} | {rows:,} | {events:,} | dry run | {s:.1f} | {rows / s:,.0f} "
+              f"| {events / s:,.0f} | {rss} | {before} / {load()} |", flush=True)  # fmt: skip
+        before = load()
+        s, rss, out = timed([*base, "--via", via], env)
+        appended = total(out, r"  total\s+([\d,]+)")
+        step = f"import via {via} ({lanes} lanes)"
+        print(f"| {placements:,} | {rows:,} | {appended:,} | {step} | {s:.1f} "
+              f"| {rows / s:,.0f} | {appended / s:,.0f} | {rss} | {before} / {load()} |",
+              flush=True)  # fmt: skip
+        before = load()
+        s, rss, out = timed([*base, "--via", via], env)
+        again = total(out, r"  total\s+([\d,]+)")
+        print(f"| {placements:,} | {rows:,} | {again:,} appended | rerun via {via} | {s:.1f} "
+              f"| {rows / s:,.0f} | - | {rss} | {before} / {load()} |", flush=True)  # fmt: skip
+    finally:
+        await stack.stop()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--placements", default="5000,50000")
+    p.add_argument("--via", default="api")
+    p.add_argument("--lanes", default="4", help="lanes of the import (batches in flight)")
+    args = p.parse_args()
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
+    dsn = os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
+    print("| placements | rows | events | step | s | rows/s | events/s | peak RSS MiB | load |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for via in args.via.split(","):
+        for n in (int(x) for x in args.placements.split(",")):
+            asyncio.run(bench(n, via, args.lanes, bootstrap, dsn))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
