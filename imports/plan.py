@@ -11,7 +11,8 @@ record (`ids.event_id`): the same file planned twice gives the same events.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import struct
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_DOWN, Decimal
@@ -55,6 +56,7 @@ class Planned:
 
 @dataclass(slots=True)
 class _Contract:
+    client: str
     contract_id: str
     floor_pct: Decimal
     line: int
@@ -62,18 +64,44 @@ class _Contract:
 
 @dataclass(slots=True)
 class _Placed:
-    """What the next row of a placement is checked against."""
+    """What the next row of a placement is checked against (kept packed: `_PACKED`)."""
 
-    contract_id: str
-    assignment_id: str
-    client: str
+    contract: int
+    """Its index in the planner's contracts."""
     line: int
     effective: date
-    pay_rate: Decimal
-    bill_rate: Decimal
+    pay_units: int
+    """The rates in 1/10,000ths (a catalogue rate has at most 4 decimal places)."""
+    bill_units: int
     content: int
-    end: tuple[int, date, str | None] | None = None
-    """(line, end date, the source's reason) when its latest row says it ended."""
+    end: tuple[int, date, int] | None = None
+    """(line, end date, the index of the source's reason) when its latest row says it ended."""
+
+
+# One placement's state in 54 bytes, not a few hundred in objects: a book of 50,000
+# placements is held in a few MiB (bench/RESULTS.md, the import's peak memory).
+_PACKED: Final = struct.Struct("<IIiqqqIiI")
+_NO_END: Final = (0, 0, 0)
+
+
+def _pack(x: _Placed) -> bytes:
+    end = (x.end[0], x.end[1].toordinal(), x.end[2]) if x.end else _NO_END
+    return _PACKED.pack(
+        x.contract, x.line, x.effective.toordinal(), x.pay_units, x.bill_units, x.content, *end
+    )
+
+
+def _unpack(b: bytes) -> _Placed:
+    contract, line, effective, pay, bill, content, end_line, end_day, why = _PACKED.unpack(b)
+    end = (end_line, date.fromordinal(end_day), why) if end_line else None
+    return _Placed(contract, line, date.fromordinal(effective), pay, bill, content, end)
+
+
+def _units(rate: Decimal) -> int:
+    """A rate in 1/10,000ths; -1 when it has more places than a rate may (never equal to a
+    stored rate: the event refuses it and says why)."""
+    units = rate.scaleb(4)
+    return int(units) if units == units.to_integral_value() else -1
 
 
 def occurred(on: date, as_of: date) -> datetime:
@@ -90,8 +118,10 @@ class Planner:
         self.source = source
         self.cols = columns
         self.as_of = as_of
-        self.contracts: dict[str, _Contract] = {}  # by the client's value in the file
-        self.placed: dict[str, _Placed] = {}
+        self.contracts: dict[str, int] = {}  # the client's value in the file -> its index
+        self.contract_list: list[_Contract] = []
+        self.placed: dict[str, bytes] = {}  # placement id -> its _Placed, packed
+        self.reasons: dict[str | None, int] = {None: 0}  # the source's end reasons, numbered
         self.refused: dict[str, int] = {}  # placement id -> the line of its refused first row
         self.field_columns: Mapping[str, str] = {
             k: v
@@ -127,9 +157,9 @@ class Planner:
 
     def placement(self, p: Placement) -> tuple[list[Planned], list[Problem]]:
         """The events of one row, and what is wrong with it (an error: no events)."""
-        placed = self.placed.get(p.placement_id)
-        if placed is not None:
-            return self._later_row(p, placed)
+        packed = self.placed.get(p.placement_id)
+        if packed is not None:
+            return self._later_row(p, _unpack(packed))
         first = self.refused.get(p.placement_id)
         if first is not None:
             return [], [
@@ -142,14 +172,15 @@ class Planner:
             ]
         out: list[Planned] = []
         problems: list[Problem] = []
-        contract = self.contracts.get(p.client)
-        if contract is None:
+        index = self.contracts.get(p.client)
+        if index is None:
             signed = self._sign(p)
             if isinstance(signed, Problem):
                 self.refuse(p.placement_id, p.line)
                 return [], [signed]
-            contract, event = signed
+            index, event = signed
             out.append(event)
+        contract = self.contract_list[index]
         assignment_id = safe_id(p.placement_id)
         try:
             started = AssignmentStarted(
@@ -171,27 +202,33 @@ class Planner:
             return [], self._invalid(p.line, exc)
         out.append(Planned(p.line, started, self.field_columns))
         problems += self._below_floor(p, contract)
-        self.placed[p.placement_id] = _Placed(
-            contract.contract_id,
-            assignment_id,
-            p.client,
-            p.line,
-            max(p.start_date, p.effective_date or p.start_date),
-            p.pay_rate,
-            p.bill_rate,
-            _content(p),
-            (p.line, p.end_date, p.end_reason) if p.ended else None,
+        self.placed[p.placement_id] = _pack(
+            _Placed(
+                index,
+                p.line,
+                max(p.start_date, p.effective_date or p.start_date),
+                _units(p.pay_rate),
+                _units(p.bill_rate),
+                _content(p),
+                self._end(p),
+            )
         )
         return out, problems
 
+    def _end(self, p: Placement) -> tuple[int, date, int] | None:
+        if not p.ended:
+            return None
+        return (p.line, p.end_date, self.reasons.setdefault(p.end_reason, len(self.reasons)))
+
     def _later_row(self, p: Placement, placed: _Placed) -> tuple[list[Planned], list[Problem]]:
-        if p.client != placed.client:
+        contract = self.contract_list[placed.contract]
+        if p.client != contract.client:
             return [], [
                 self._error(
                     p,
                     self.cols.client,
                     f"placement {p.placement_id} is on client "
-                    f"{placed.client!r} (line {placed.line}), not {p.client!r}",
+                    f"{contract.client!r} (line {placed.line}), not {p.client!r}",
                 )
             ]
         if _content(p) == placed.content:
@@ -210,14 +247,15 @@ class Planner:
             ]
         out: list[Planned] = []
         problems: list[Problem] = []
-        if (p.pay_rate, p.bill_rate) != (placed.pay_rate, placed.bill_rate):
+        pay, bill = _units(p.pay_rate), _units(p.bill_rate)
+        if (pay, bill) != (placed.pay_units, placed.bill_units):
             record = f"placement:{p.placement_id}@{p.effective_date.isoformat()}"
             try:
                 adjusted = RatesAdjusted(
                     event_id=event_id(self.source, record, "RatesAdjusted"),
-                    contract_id=placed.contract_id,
+                    contract_id=contract.contract_id,
                     occurred_at=occurred(p.effective_date, self.as_of),
-                    assignment_id=placed.assignment_id,
+                    assignment_id=safe_id(p.placement_id),
                     pay_rate=p.pay_rate,
                     bill_rate=p.bill_rate,
                     effective_date=p.effective_date,
@@ -226,33 +264,37 @@ class Planner:
             except ValidationError as exc:
                 return [], self._invalid(p.line, exc)
             out.append(Planned(p.line, adjusted, self.field_columns))
-            contract = self.contracts[p.client]
             problems += self._below_floor(p, contract)
         placed.line = p.line
         placed.effective = p.effective_date
-        placed.pay_rate, placed.bill_rate = p.pay_rate, p.bill_rate
+        placed.pay_units, placed.bill_units = pay, bill
         placed.content = _content(p)
-        placed.end = (p.line, p.end_date, p.end_reason) if p.ended else None
+        placed.end = self._end(p)
+        self.placed[p.placement_id] = _pack(placed)
         return out, problems
 
-    def finish(self) -> list[Planned]:
+    def finish(self) -> Iterator[Planned]:
         """The AssignmentEnded of every placement whose last row says it ended, in the order
-        of those rows."""
+        of those rows: made one at a time (a book's ends are many)."""
+        reasons = {n: reason for reason, n in self.reasons.items()}
         ends = sorted(
-            (placed.end, pid, placed) for pid, placed in self.placed.items() if placed.end
+            (end_line, pid)
+            for pid, packed in self.placed.items()
+            if (end_line := _PACKED.unpack_from(packed)[6])
         )
-        out = []
-        for (line, end_date, why), pid, placed in ends:
+        for line, pid in ends:
+            placed = _unpack(self.placed[pid])
+            assert placed.end is not None
+            _, end_date, why = placed.end
             event = AssignmentEnded(
                 event_id=event_id(self.source, f"placement:{pid}", "AssignmentEnded"),
-                contract_id=placed.contract_id,
+                contract_id=self.contract_list[placed.contract].contract_id,
                 occurred_at=occurred(end_date, self.as_of),
-                assignment_id=placed.assignment_id,
+                assignment_id=safe_id(pid),
                 end_date=end_date,
-                reason=self.end_reason(why),
+                reason=self.end_reason(reasons[why]),
             )
-            out.append(Planned(line, event, self.field_columns))
-        return out
+            yield Planned(line, event, self.field_columns)
 
     def end_reason(self, said: str | None) -> AssignmentEndReason:
         """The catalogue's reason for the source's word: the mapping's, else completed (or
@@ -266,7 +308,7 @@ class Planner:
 
     # -- contracts ---------------------------------------------------------------------------
 
-    def _sign(self, p: Placement) -> tuple[_Contract, Planned] | Problem:
+    def _sign(self, p: Placement) -> tuple[int, Planned] | Problem:
         client = self.mapping.client(p.client)
         if client is None:
             return self._error(p, self.cols.client, f"client {p.client!r} is not in the mapping's "
@@ -294,9 +336,10 @@ class Planner:
             )
         except ValidationError as exc:
             return self._invalid(p.line, exc)[0]
-        contract = _Contract(contract_id, terms.markup_floor_pct, p.line)
-        self.contracts[p.client] = contract
-        return contract, Planned(p.line, signed, self.field_columns)
+        index = len(self.contract_list)
+        self.contract_list.append(_Contract(p.client, contract_id, terms.markup_floor_pct, p.line))
+        self.contracts[p.client] = index
+        return index, Planned(p.line, signed, self.field_columns)
 
     # -- problems ----------------------------------------------------------------------------
 

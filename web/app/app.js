@@ -61,6 +61,8 @@ function markNav() {
 function showUser() {
   const box = document.getElementById("user");
   box.hidden = !session;
+  // The Import page is an admin's alone.
+  document.getElementById("nav-imports").hidden = !(session && session.role === "admin");
   if (session) {
     const who = session.account_manager_id
       ? `${session.account_manager_id} (account manager)`
