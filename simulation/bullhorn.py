@@ -189,9 +189,12 @@ def _money(x: Decimal) -> str:
     return str(x.quantize(Decimal("0.01")))
 
 
-def placements(rows: int, seed: int, bad: bool = False, start: int = 1) -> Iterator[list[str]]:
+def placements(
+    rows: int, seed: int, bad: bool = False, start: int = 1, changes: int = 0
+) -> Iterator[list[str]]:
     """`rows` data rows: the golden ones, then made-up placements with some later rate rows
-    and ends, then (with `bad`) the bad ones in the middle. Deterministic for a seed."""
+    and ends, then (with `bad`) the bad ones in the middle. Deterministic for a seed.
+    `changes` 0: one placement in five has one later rate row; else each has 1 to `changes`."""
     rng = random.Random(seed)
     fixed = list(GOLDEN) + list(GOLDEN_LATER)
     bad_rows = list(BAD) if bad else []
@@ -228,8 +231,8 @@ def placements(rows: int, seed: int, bad: bool = False, start: int = 1) -> Itera
             ot=ot,
             hours_per_day=rng.choice(("8", "8", "8", "7.5", "6")),
         )
-        changes = 1 if rng.random() < 0.2 else 0
-        first_status = "Approved" if changes else status
+        count = rng.randint(1, changes) if changes else (1 if rng.random() < 0.2 else 0)
+        first_status = "Approved" if count else status
         yield row(
             pid,
             client,
@@ -239,11 +242,11 @@ def placements(rows: int, seed: int, bad: bool = False, start: int = 1) -> Itera
             end,
             begin,
             first_status,
-            termination="" if changes else termination,
+            termination="" if count else termination,
             **base,
         )
         made += 1
-        for k in range(changes):
+        for k in range(count):
             when = begin + timedelta(weeks=4 * (k + 1))
             raise_pct = 1 + Decimal(rng.randrange(2, 8)) / 100
             later.append(
@@ -263,10 +266,10 @@ def placements(rows: int, seed: int, bad: bool = False, start: int = 1) -> Itera
     yield from later[: max(0, rows - made)]
 
 
-def write(out: TextIO, rows: int, seed: int, bad: bool = False) -> None:
+def write(out: TextIO, rows: int, seed: int, bad: bool = False, changes: int = 0) -> None:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(HEADER)
-    for r in placements(rows, seed, bad):
+    for r in placements(rows, seed, bad, changes=changes):
         w.writerow(r)
 
 
