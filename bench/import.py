@@ -92,8 +92,9 @@ async def bench(
                 "--mapping", str(mapping), "--no-progress", "--lanes", lanes]  # fmt: skip
 
         def line(events: str, step: str, s: float, per_s: str, rss: int, before: str) -> None:
-            print(f"| {placements:,} | {rows:,} | {events} | {step} | {s:.1f} | {rows / s:,.0f} "
-                  f"| {per_s} | {rss} | {cpu[0]:.1f} | {before} / {load()} |", flush=True)  # fmt: skip
+            cells = [f"{placements:,}", f"{rows:,}", events, step, f"{s:.1f}", f"{rows / s:,.0f}",
+                     per_s, str(rss), f"{cpu[0]:.1f}", f"{before} / {load()}"]  # fmt: skip
+            print("| " + " | ".join(cells) + " |", flush=True)
 
         before = load()
         s, rss, out = timed([*base, "--dry-run"], env)
