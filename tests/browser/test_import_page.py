@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from tests.support.browser import AppPage
+from tests.support.browser import SCREENSHOTS, AppPage
 from tests.support.http import auth
 from tests.support.services import ROOT, Services, Tokens
 
@@ -52,6 +52,8 @@ async def test_an_admin_uploads_checks_and_commits(
     problems = await app.page.locator("#problems").inner_text()
     assert "dateBegin" in problems and "'Acme Unknown' is not in the mapping" in problems
     await app.check("import-dry-run")
+    # The first screen of it, for the README (docs/screenshots/import.png is a copy).
+    await app.page.screenshot(path=str(SCREENSHOTS / "import-first-screen.png"))
 
     await app.page.reload()  # the dry run is the server's: a reload shows it again
     await app.ready()

@@ -55,7 +55,9 @@ function problemsTable(list, caption) {
 }
 
 function dryRunView(d) {
-  const counts = Object.entries(d.appended).map(([t, n]) => [t, n.toLocaleString("en-US")]);
+  // Sorted here: PostgreSQL's jsonb keeps an object's keys in an order of its own.
+  const byName = (m) => Object.entries(m).sort(([a], [b]) => a.localeCompare(b));
+  const counts = byName(d.appended).map(([t, n]) => [t, n.toLocaleString("en-US")]);
   counts.push(["Already in the log", d.duplicates.toLocaleString("en-US")]);
   const p = d.portfolio;
   const figures = [
@@ -66,7 +68,7 @@ function dryRunView(d) {
     ["Margin", p.margin_pct === null ? "—" : `${Number(p.margin_pct).toFixed(2)} %`],
     ["Loss-making assignments", String(p.loss_making.length)],
   ];
-  const alerts = Object.entries(d.alerts).map(([rule, n]) => [rule, String(n)]);
+  const alerts = byName(d.alerts).map(([rule, n]) => [rule, String(n)]);
   const problems = [...d.errors, ...d.refused, ...d.warnings];
   return h(
     "section",
@@ -80,7 +82,8 @@ function dryRunView(d) {
 }
 
 function outcomeView(o) {
-  const counts = Object.entries(o.appended).map(([t, n]) => [t, n.toLocaleString("en-US")]);
+  const counts = Object.entries(o.appended).sort(([a], [b]) => a.localeCompare(b))
+    .map(([t, n]) => [t, n.toLocaleString("en-US")]);
   counts.push(["Total appended", o.total.toLocaleString("en-US")]);
   counts.push(["Already in the log", o.duplicates.toLocaleString("en-US")]);
   const refused = [...o.errors, ...o.refused];
