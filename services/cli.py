@@ -234,6 +234,7 @@ def _import_placements(args: argparse.Namespace, settings: Callable[[], Settings
         imp.as_of(args.as_of, mapping),
         show_progress=not args.no_progress,
         lanes=args.lanes,
+        batch=args.batch,
     )
     try:
         if args.dry_run:
@@ -404,6 +405,14 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--no-progress", action="store_true", help="no progress bar")
     pl.add_argument(
         "--lanes", type=int, default=4, help="batches in flight at once (of different contracts)"
+    )
+    pl.add_argument(
+        "--batch",
+        type=int,
+        default=500,
+        choices=range(1, 501),
+        metavar="1..500",
+        help="events a request (POST /v1/events takes at most 500)",
     )
 
     xp = commands("export", "take the log out")

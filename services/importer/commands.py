@@ -26,7 +26,7 @@ from imports.reading import Format, Lines, open_lines
 from imports.source import plan_file
 from services.csv_cells import write_csv
 from services.importer.run import LANES, Outcome, run
-from services.importer.sinks import IMPORTER, Sink
+from services.importer.sinks import BATCH, IMPORTER, Sink
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Options:
     as_of: date
     show_progress: bool = True
     lanes: int = LANES
+    batch: int = BATCH
 
 
 def read_mapping(path: str | None) -> ImportMapping:
@@ -109,7 +110,10 @@ def commit(opts: Options, sink: Sink) -> tuple[Outcome, str]:
         try:
             with Bar(opts.file, opened.lines, opts.show_progress) as bar:
                 items = plan_file(opened, opts.mapping, opts.as_of)
-                return await run(items, sink, lanes=opts.lanes, progress=bar.update), opened.format
+                outcome = await run(
+                    items, sink, lanes=opts.lanes, batch=opts.batch, progress=bar.update
+                )
+                return outcome, opened.format
         finally:
             await sink.close()
 

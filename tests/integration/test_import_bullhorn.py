@@ -5,15 +5,19 @@ the hand-computed ones (simulation/bullhorn.py GOLDEN)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from services.db import connection
 from tests.support.services import ROOT, Services, Tokens
 
 FIXTURE = ROOT / "tests" / "fixtures" / "bullhorn_placements.csv"
@@ -203,3 +207,49 @@ def test_an_account_manager_cannot_import_other_managers_contracts(
     assert done.returncode == 1
     assert counts(done.stdout, "events appended:") == {"total": 0}
     assert "ContractSigned refused (forbidden_contract)" in done.stdout
+
+
+async def test_an_import_killed_half_way_finishes_when_run_again(
+    first_import: subprocess.CompletedProcess[str],
+    services: Services,
+    api_tokens: Tokens,
+    tmp_path: Path,
+) -> None:
+    # The same file under another source and other contract ids: a book of its own here.
+    mapping = tmp_path / "mapping.yaml"
+    text = MAPPING.read_text().replace("contract_id: C-", "contract_id: K-")
+    mapping.write_text(text.replace("source: bullhorn-fixture", "source: killed"))
+    # One lane of 20-event batches: slow enough to be killed half-way.
+    args = [sys.executable, "-m", "services.cli", "import", "placements", str(FIXTURE),
+            "--mapping", str(mapping), "--no-progress", "--lanes", "1",
+            "--batch", "20"]  # fmt: skip
+    env = {**services.env(), "LEDGER_API_URL": services.url, "LEDGER_TOKEN": api_tokens.admin}
+    total = sum(EXPECTED_EVENTS.values())
+
+    async def logged() -> int:
+        async with connection(services.stack.dsn) as conn:
+            n: int = await conn.fetchval(
+                f"SELECT count(*) FROM {services.schema}.event_log WHERE contract_id LIKE 'K-%'"
+            )
+            return n
+
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while await logged() < 100 and time.monotonic() < deadline and proc.poll() is None:
+        await asyncio.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL and "events appended" not in out  # killed
+    assert 0 < await logged() < total
+
+    again = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    appended = counts(again.stdout, "events appended:")
+    found = re.search(r"already in the log \(nothing appended\): ([\d,]+)", again.stdout)
+    assert found is not None, again.stdout
+    already = int(found.group(1).replace(",", ""))
+    assert 0 < appended["total"] < total
+    assert appended["total"] + already == total
+    deadline = time.monotonic() + 60
+    while await logged() < total and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert await logged() == total  # each event once
