@@ -13,7 +13,13 @@ from typing import Annotated, Final
 from pydantic import BeforeValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-ID_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,64}$"
+# 1–64 of [A-Za-z0-9._:-], but not `.` or `..` alone: a URL path cannot reach those (they are
+# its dot-segments). Without look-ahead, which pydantic-core's regex engine lacks.
+ID_PATTERN: Final = (
+    r"^(?:[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,63}"
+    r"|\.[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,62}"
+    r"|\.\.[A-Za-z0-9._:-]{1,62})$"
+)
 
 REASON_MAX_CHARS: Final = 1000
 NOTE_MAX_CHARS: Final = 1000
@@ -41,12 +47,14 @@ def _refuse_float(value: object) -> object:
 
 _NO_FLOAT = BeforeValidator(_refuse_float)
 
-ID_REFUSED: Final = "must be 1 to 64 characters, each a letter, a digit or one of . _ : -"
+ID_REFUSED: Final = (
+    "must be 1 to 64 characters, each a letter, a digit or one of . _ : - (not . or .. alone)"
+)
 
 # The pattern alone bounds the length too, so that every refusal of an id is one error that
 # `events.errors` words as ID_REFUSED; checked by pydantic-core, with no Python call per id.
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-"""An identifier chosen by the submitter: 1–64 characters of `[A-Za-z0-9._:-]`."""
+"""An identifier chosen by the submitter: 1–64 characters of `[A-Za-z0-9._:-]`, not `.`/`..`."""
 
 Rate = Annotated[
     Decimal,

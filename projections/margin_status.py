@@ -22,5 +22,6 @@ def status_text(status: str) -> str:
     return {
         "red": "Loss: an assignment loses money every hour",
         "amber": "Below floor: a markup is under the contract's floor",
-        "green": "Healthy",
+        # Of the margin only: a contract with open alerts is not "healthy" (issue #21).
+        "green": "Margin OK: every active assignment earns at or above the floor",
     }[status]

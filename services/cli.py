@@ -122,7 +122,9 @@ def _token_create(args: argparse.Namespace, settings: Callable[[], Settings]) ->
     from services import tokens
 
     try:
-        expires_in = tokens.parse_duration(args.expires_in) if args.expires_in else None
+        # `--expires-in ''` is a mistake, not "never": only an absent option means never.
+        given = args.expires_in is not None
+        expires_in = tokens.parse_duration(args.expires_in) if given else None
         token_id, token = _with_conn(
             settings,
             lambda c: tokens.create_token(c, args.role, args.account_manager, expires_in),
@@ -179,7 +181,12 @@ def _submit(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
 def _webhooks_add(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     from services import webhooks
 
-    wid, secret = _with_conn(settings, lambda c: webhooks.add(c, args.url, args.min_severity))
+    try:
+        url = webhooks.receiver_url(args.url)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    wid, secret = _with_conn(settings, lambda c: webhooks.add(c, url, args.min_severity))
     print(f"webhook {wid} -> {args.url} (alerts of severity {args.min_severity} and above)")
     print(f"signing secret, shown once: {secret}")
     return 0

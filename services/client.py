@@ -45,15 +45,39 @@ def submit(events: list[Any], api_url: str, token: str, out: TextIO = sys.stdout
                 json={"events": chunk},
                 headers={"Authorization": f"Bearer {token}"},
             )
-            if resp.status_code in (401, 403) or "results" not in resp.json():
-                print(f"HTTP {resp.status_code}: {resp.text}", file=out)
+            body = _json_or_none(resp)
+            if not isinstance(body, dict) or "results" not in body:
+                print(refusal_text(resp.status_code, body, resp.text), file=out)
                 return 1
-            for r in resp.json()["results"]:
-                line = f"{r['status']:<9} {r.get('type', '?'):<24} {r.get('contract_id', '?')}"
-                if "stream_version" in r:
-                    line += f" v{r['stream_version']}"
-                if r["status"] not in ("accepted", "duplicate"):
-                    refused += 1
-                    line += f"  {r.get('code', '')}: {r['message']}"
-                print(line, file=out)
+            for r in body["results"]:
+                refused += r["status"] not in ("accepted", "duplicate")
+                print(result_line(r), file=out)
     return 1 if refused else 0
+
+
+def _json_or_none(resp: httpx.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def result_line(r: dict[str, Any]) -> str:
+    """One event's outcome in one line: status, type, contract, version (when it has one), and
+    for a refusal its code and sentence."""
+    line = f"{r['status']:<9} {r.get('type') or '?':<24} {r.get('contract_id') or '?'}"
+    if r.get("stream_version") is not None:
+        line += f" v{r['stream_version']}"
+    if r["status"] not in ("accepted", "duplicate"):
+        line += f"  {r.get('code') or ''}: {r['message']}"
+    return line
+
+
+def refusal_text(status: int, body: Any, raw: str) -> str:
+    """A whole request refused (401, 403, 413, 429, 503 …) in words: the message and each field
+    with its reason, not the JSON body."""
+    if isinstance(body, dict) and "message" in body:
+        lines = [f"refused (HTTP {status}): {body['message']}"]
+        lines += [f"  {e['field']}: {e['reason']}" for e in body.get("errors", [])]
+        return "\n".join(lines)
+    return f"refused (HTTP {status}): {raw[:500]}"

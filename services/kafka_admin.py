@@ -69,6 +69,23 @@ async def ensure_topics(bootstrap: str, wanted: Topics) -> list[str]:
         await admin.close()
 
 
+async def ensure_compacted(
+    bootstrap: str, name: str, partitions: int, config: Mapping[str, str]
+) -> bool:
+    """Create the compacted topic `name` if it does not exist; True when this call created it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        if name in set(await admin.list_topics()):
+            return False
+        configs = {"cleanup.policy": "compact", **config}
+        with contextlib.suppress(TopicAlreadyExistsError):
+            await admin.create_topics([NewTopic(name, partitions, 1, topic_configs=configs)])
+        return True
+    finally:
+        await admin.close()
+
+
 async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
     """Each topic's partition count, once the broker shows one for each (a topic created a
     moment ago, by another process, is listed before its partitions are)."""

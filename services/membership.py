@@ -86,6 +86,19 @@ class Membership:
             )
         return self.instance_id
 
+    async def claim_within(self, timeout_s: float) -> str | None:
+        """`claim`, or None (dynamic membership) when PostgreSQL does not answer within
+        `timeout_s`: for a process that must start without it (the writer needs Kafka only)."""
+        try:
+            return await asyncio.wait_for(self.claim(), timeout_s)
+        except TimeoutError:
+            log.warning(
+                "PostgreSQL did not answer within %.0f s: %s joins as a dynamic member",
+                timeout_s,
+                self.group,
+            )
+            return None
+
     async def keep(self) -> None:
         """Called every few seconds: the claim taken again if its connection was lost; exits
         the process if another has taken the id meanwhile."""
@@ -118,3 +131,13 @@ class Membership:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+
+
+async def keep_claimed(claim: Membership) -> None:
+    """`claim.keep()` every KEEP_EVERY_S, for as long as the process runs (a task)."""
+    while True:
+        await asyncio.sleep(KEEP_EVERY_S)
+        try:
+            await claim.keep()
+        except Exception:
+            log.exception("the instance id's claim not checked; again soon")

@@ -11,7 +11,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services import watchdog
+from services import log_noise, watchdog
 from services.settings import Settings
 
 log = logging.getLogger("ledger")
@@ -22,6 +22,7 @@ def _logging() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    log_noise.install()
 
 
 def until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -65,23 +66,41 @@ def serve_api(settings: Settings) -> None:
     uvicorn.run(create_app(settings), **shell)
 
 
+# How long the writer waits for PostgreSQL to claim its static membership before joining as a
+# dynamic member: it must start, and decide, with Kafka alone.
+_WRITER_CLAIM_S = 5.0
+
+
 def serve_writer(settings: Settings) -> None:
+    from services.membership import Membership, keep_claimed
     from services.writer.worker import Writer
 
     async def main(stop: asyncio.Event) -> None:
         watchdog.install("writer", settings.watchdog_s)
+        claim = Membership(settings.dsn, settings.writer_group, settings.writer_instance_id)
+        instance = None
+        if settings.writer_instance_id:
+            instance = await claim.claim_within(_WRITER_CLAIM_S)
         writer = Writer(
             settings.kafka_bootstrap_servers,
             settings.topics,
             settings.writer_group,
             settings.writer_kafka_timeout_s,
+            instance_id=instance,
         )
         log.info(
-            "writer consuming %s as group %s",
+            "writer consuming %s as group %s (instance %s)",
             settings.topics.submissions.name,
             settings.writer_group,
+            instance or "dynamic",
         )
-        await writer.run(stop)
+        keeping = asyncio.create_task(keep_claimed(claim)) if instance else None
+        try:
+            await writer.run(stop)
+        finally:
+            if keeping is not None:
+                keeping.cancel()
+            await claim.close()
 
     until_signalled(main)
 

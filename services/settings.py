@@ -96,6 +96,15 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LEDGER_API_WORKERS"),
     )
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
+    # The writer's static membership of its group (group.instance.id): restarted under the same
+    # id it takes its partitions back at once, instead of waiting out its dead predecessor's
+    # 10 s session. Claimed in PostgreSQL at start like the projector's (`<id>-2` for a second
+    # writer on one host); when PostgreSQL does not answer within a few seconds the writer,
+    # which needs only Kafka, joins as a dynamic member. Empty: dynamic membership.
+    writer_instance_id: str = Field(
+        default_factory=lambda: f"writer-{socket.gethostname()}",
+        validation_alias=AliasChoices("LEDGER_WRITER_INSTANCE_ID"),
+    )
     # Every await on Kafka in the writer's transaction path gives up after this long (seconds).
     writer_kafka_timeout_s: float = Field(
         10.0, gt=0, validation_alias=AliasChoices("LEDGER_WRITER_KAFKA_TIMEOUT_S")
@@ -110,6 +119,11 @@ class Settings(BaseSettings):
     # the alerts in an answer wait this long when the stack is idle (issue #14).
     risk_within_s: float = Field(
         0.01, gt=0, le=1, validation_alias=AliasChoices("LEDGER_RISK_WITHIN_S")
+    )
+    # Units a second one token may draw from the API (a submitted event 1, a previewed one 10;
+    # a bucket 5 seconds deep): more is answered 429 with Retry-After. 0: no limit.
+    rate_limit_per_s: float = Field(
+        2000.0, ge=0, validation_alias=AliasChoices("LEDGER_RATE_LIMIT_PER_S")
     )
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
     # How often (seconds) the risk agent commits the offsets of the events it has judged: a

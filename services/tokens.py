@@ -7,10 +7,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import asyncpg
 
+from events.fields import ID_PATTERN, ID_REFUSED
 from events.messages import Role, Submitter
 
 TOKEN_PREFIX = "mlt_"  # recognisable in a leaked-secret scan
@@ -54,6 +55,19 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNIT[m.group(2)]: int(m.group(1))})
 
 
+def check_account_manager_id(account_manager_id: str) -> None:
+    """An account manager's id as contracts name it (an event id field), and never one that
+    reads like another principal's `recorded_by` (`admin:<token>`): ValueError otherwise."""
+    if not re.fullmatch(ID_PATTERN, account_manager_id):
+        raise ValueError(f"--account-manager {account_manager_id!r}: {ID_REFUSED}")
+    role, colon, _ = account_manager_id.partition(":")
+    if colon and role in get_args(Role):
+        raise ValueError(
+            f"--account-manager {account_manager_id!r}: must not begin with a role and a colon "
+            f"({role}:), which is how events name who recorded them"
+        )
+
+
 async def create_token(
     conn: asyncpg.Connection,
     role: Role,
@@ -64,6 +78,8 @@ async def create_token(
     refused from then on, like a revoked one."""
     if (role == "account_manager") != (account_manager_id is not None):
         raise ValueError("--account-manager is required for, and only for, role account_manager")
+    if account_manager_id is not None:
+        check_account_manager_id(account_manager_id)
     token_id = secrets.token_hex(6)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     await conn.execute(

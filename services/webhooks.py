@@ -23,6 +23,7 @@ import logging
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -58,7 +59,22 @@ def verify(secret: str, header: str, body: bytes, tolerance_s: int = 300) -> boo
     return hmac.compare_digest(sign(secret, t, body), header)
 
 
+def receiver_url(url: str) -> str:
+    """A receiver's URL as given, if the deliverer can POST to it: http or https with a host
+    (`file:///etc/passwd` or `not a url` would be stored and fail forever); ValueError else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # ValueError when it is not a number in range
+    except ValueError as exc:
+        raise ValueError(f"webhook url {url!r}: not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"webhook url {url!r}: must be an http:// or https:// URL with a host")
+    del port
+    return url.strip()
+
+
 async def add(conn: asyncpg.Connection, url: str, min_severity: str) -> tuple[str, str]:
+    url = receiver_url(url)
     webhook_id, secret = "wh_" + secrets.token_hex(6), "whsec_" + secrets.token_urlsafe(24)
     await conn.execute(
         """INSERT INTO webhooks (webhook_id, url, secret, min_severity, cursor_seq)

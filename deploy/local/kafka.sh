@@ -16,7 +16,8 @@ resolve_jars() {
     command -v java >/dev/null || { say "Java 17+ is required to run Kafka"; exit 1; }
     say "resolving Apache Kafka from Maven Central (first run only)…"
     rm -rf "$LIB"
-    mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" package
+    # Maven 3.8 still writes colour resets with -B; they are taken out of what a person reads.
+    mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" package 2>&1 | sed -E 's/\x1b\[[0-9;]*m//g' >&2
     touch "$LIB/.resolved"
   fi
 }

@@ -114,7 +114,9 @@ up() {
   # A local admin token for scripts, made once (again if the database lost it).
   if [ ! -s "$ADMIN_TOKEN_FILE" ] || ! "$LEDGER" token verify "$(cat "$ADMIN_TOKEN_FILE")" 2>/dev/null; then
     (umask 077; "$LEDGER" token create --role admin 2>/dev/null >"$ADMIN_TOKEN_FILE")
-    say "local admin token (also in .admin-token): $(cat "$ADMIN_TOKEN_FILE")"
+    # Cut: the whole secret in a terminal's scrollback or a CI log is a leaked admin token.
+    token=$(cat "$ADMIN_TOKEN_FILE")
+    say "local admin token (in .admin-token, readable by you only): ${token:0:8}…"
   fi
   say "stack is up: the app at http://127.0.0.1:$API_PORT/ (sign in with an API token), API docs at /docs, logs in var/log/"
 }

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.api import errors, metrics, openapi, unavailable
 from services.api.guards import Guards
 from services.api.margin_cache import SingleFlight
+from services.api.rate_limit import TokenBuckets
 from services.api.resources import lifespan
 from services.api.routes_alerts import router as alerts_router
 from services.api.routes_contracts import router as contracts_router
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics.install(app)
     app.state.margin_cache = SingleFlight()
+    app.state.rate_limits = TokenBuckets(settings.rate_limit_per_s, 5 * settings.rate_limit_per_s)
     # Outermost: every answer, the metrics' and the errors' included, gets its headers.
     app.add_middleware(Guards, max_body_bytes=settings.max_body_bytes)
     errors.install(app)

@@ -12,6 +12,7 @@ from typing import Any, Final
 from fastapi import Request
 
 from events.catalogue import EVENT_TYPES
+from events.errors import FieldError
 from events.serialization import EXPECTED_STREAM_VERSION, decode_json
 from services.api.errors import ApiError
 
@@ -79,3 +80,19 @@ def counts_as_ints(event: dict[str, Any]) -> dict[str, Any]:
         else v
         for k, v in event.items()
     }
+
+
+FRACTION_REFUSED: Final = (
+    'a number with a fraction must be sent as a string like "30.50": a JSON number with a '
+    "fraction is a float to most JSON libraries, so the digits a client meant are not sure"
+)
+
+
+def fractions_refused(event: dict[str, Any]) -> list[FieldError]:
+    """The fields sent as a JSON number with a fraction (`30.5`): the API documents decimals as
+    strings or whole numbers, and takes nothing it does not document."""
+    return [
+        FieldError(field=k, reason=FRACTION_REFUSED)
+        for k, v in event.items()
+        if isinstance(v, Decimal) and v.is_finite() and v != v.to_integral_value()
+    ]

@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Sequence
+from typing import Final
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -30,6 +32,11 @@ from services import watchdog
 from services.api.unavailable import Unavailable
 
 log = logging.getLogger("ledger.api.gateway")
+
+# Every request to Kafka gives up after this long (aiokafka's default is 40 s). A consumer's
+# JoinGroup waits on the broker up to its rebalance timeout (the 10 s session), so 15 s leaves
+# it room; a rejoin stuck on a broker that restarted used to hang the recorder for 40 s.
+KAFKA_REQUEST_TIMEOUT_MS: Final = 15_000
 
 
 def _decoded(batch: dict[TopicPartition, list[ConsumerRecord]]) -> list[Verdict]:
@@ -60,6 +67,7 @@ class SubmissionGateway:
             bootstrap_servers=bootstrap,
             enable_auto_commit=False,
             isolation_level="read_committed",
+            request_timeout_ms=KAFKA_REQUEST_TIMEOUT_MS,
         )
         self._bootstrap = bootstrap
         self.recorder = self._new_recorder()
@@ -69,6 +77,8 @@ class SubmissionGateway:
         # Submission rows waiting for their INSERT, with the future each request awaits.
         self._to_insert: list[tuple[Sequence[Submission], asyncio.Future[None]]] = []
         self._inserting: asyncio.Task[None] | None = None
+        # When the recorder last held partitions of the verdicts topic (from the start on).
+        self._recorder_held_at = time.monotonic()
 
     def _new_recorder(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -78,7 +88,16 @@ class SubmissionGateway:
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
+            request_timeout_ms=KAFKA_REQUEST_TIMEOUT_MS,
         )
+
+    def recorder_idle_s(self) -> float:
+        """For how long the verdict recorder has held no partition (0: it holds some). A
+        recorder out of its group (rejoining after a broker restart, or never joined) records
+        no verdict, and every 202 of the meantime stays unresolved: readiness says so."""
+        if self.recorder.assignment():
+            self._recorder_held_at = time.monotonic()
+        return time.monotonic() - self._recorder_held_at
 
     async def start(self) -> None:
         await self.producer.start()
@@ -214,6 +233,7 @@ class SubmissionGateway:
         while True:
             try:
                 batch = await self.recorder.getmany(timeout_ms=1000, max_records=1000)
+                self.recorder_idle_s()  # notes that it holds partitions, if it does
                 verdicts = _decoded(batch)
                 if verdicts:
                     await self._record_until_done(verdicts)

@@ -123,10 +123,17 @@ def _submitted(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     out["required"] = [r for r in out.get("required", []) if r not in STAMPED_FIELDS]
     props["schema_version"] = {"const": 1, "default": 1, "description": "1 today"}
     terms = getattr(EVENT_TYPES[name], "TERMS", None)
-    if terms:  # ContractAmended amends at least one term (null: that term is not amended)
-        out["anyOf"] = [
-            {"required": [term], "properties": {term: {"not": {"type": "null"}}}} for term in terms
-        ]
+    if terms:
+        # ContractAmended amends at least one term: not every term absent or null. A `not`, not
+        # an `anyOf` of one-field schemas, which generated clients made ten anonymous classes
+        # typed Any (issue #21); a client ignoring it gets the 422 `(event)`: amends nothing.
+        out["not"] = {"properties": {term: {"type": "null"} for term in terms}}
+        out["description"] = (
+            f"{out.get('description', '')} Every term is optional, but at least one of "
+            f"{', '.join(terms)} must be given (null or absent: that term is not amended); "
+            "an amendment of nothing is refused with 422."
+        ).strip()
+        out["x-at-least-one-of"] = list(terms)
     props[EXPECTED_STREAM_VERSION] = {
         "type": ["integer", "null"],
         "minimum": 0,

@@ -13,6 +13,7 @@ from events.fields import ID_PATTERN
 
 _DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 MAX_OFFSET = 1_000_000_000
+_ID_WORDS = "1-64 of [A-Za-z0-9._:-], not . or .. alone"
 
 
 def _iso_day(value: object) -> object:
@@ -37,11 +38,16 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="skip this many i
 
 
 def id_path(what: str) -> object:
-    return Path(pattern=ID_PATTERN, description=f"the {what} id: 1-64 of [A-Za-z0-9._:-]")
+    return Path(
+        pattern=ID_PATTERN, description=f"the {what} id: 1-64 of [A-Za-z0-9._:-], not . or .. alone"
+    )
 
 
 def id_query(what: str) -> object:
-    return Query(pattern=ID_PATTERN, description=f"only this {what}: 1-64 of [A-Za-z0-9._:-]")
+    return Query(
+        pattern=ID_PATTERN,
+        description=f"only this {what}: 1-64 of [A-Za-z0-9._:-], not . or .. alone",
+    )
 
 
 ContractIdPath = Annotated[str, id_path("contract")]

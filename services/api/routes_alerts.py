@@ -85,14 +85,17 @@ _ENDED = json.dumps(
 async def stream(
     request: Request,
     who: Reader,
+    # A plain string, empty when absent: documented as string-or-null, a generated client sent
+    # the header `null`, which was refused (issue #21).
     last_event_id: Annotated[
-        str | None,
+        str,
         Header(
             alias="Last-Event-ID",
-            pattern=r"^[0-9]{1,18}$",
-            description="resume after this change number (an `id:` of this stream)",
+            pattern=r"^[0-9]{0,18}$",
+            description="resume after this change number (an `id:` of this stream); "
+            "empty or absent: from now on",
         ),
-    ] = None,
+    ] = "",
 ) -> StreamingResponse:
     """Each event's id is the alert's change number: reconnect with Last-Event-ID to resume.
     Without it the stream starts with what happens from now on. The stream ends within
@@ -101,9 +104,7 @@ async def stream(
     st = request.app.state
     pool, schema = st.pool, st.settings.projection_schema
     check_every = st.settings.stream_token_check_s
-    cursor = (
-        int(last_event_id) if last_event_id is not None else await read.latest_alert_change(pool)
-    )
+    cursor = int(last_event_id) if last_event_id else await read.latest_alert_change(pool)
     owner = owner_scope(who)
 
     async def events() -> AsyncIterator[str]:
@@ -174,13 +175,14 @@ async def _transition(
 ) -> Alert:
     st = request.app.state
     row = await read.alert_status_and_owner(st.pool, st.settings.projection_schema, alert_id)
+    missing = ApiError.field(404, "alert_id", f"alert {alert_id} is not known")
     if row is None:
-        raise ApiError.field(404, "alert_id", f"alert {alert_id} is not known")
+        raise missing
+    ensure_may_read(who, row["account_manager_id"], missing)
     if to == "resolved" and not who.may_read_all():
         raise ApiError.field(
             403, "(token)", f"only finance or admin may mark alert {alert_id} {to}"
         )
-    ensure_may_read(who, row["account_manager_id"], f"the contract of alert {alert_id}")
     moved = await read.alert_moved_to(st.pool, alert_id, to, who.name, allowed_from)
     if moved is None:
         raise ApiError.field(

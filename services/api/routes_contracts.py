@@ -100,9 +100,10 @@ async def one_contract(
     st = request.app.state
     s = st.settings.projection_schema
     owner = await contract_owner(st.pool, s, contract_id)
+    missing = ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
     if owner is None:
-        raise ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
-    ensure_may_read(who, owner, f"contract {contract_id}")
+        raise missing
+    ensure_may_read(who, owner, missing)
     day = as_of or datetime.now(UTC).date()
     _, rows = await contracts_overview(st.pool, s, day, None, 1, 0, contract_id=contract_id)
     return ContractOverviewAsOf.model_validate(

@@ -16,11 +16,12 @@ from events.messages import Submission, Verdict
 from events.serialization import decode_event, parse_submission
 from services.api import results
 from services.api.auth import Reader, Submitter
-from services.api.body import counts_as_ints, read_json
+from services.api.body import counts_as_ints, fractions_refused, read_json
 from services.api.errors import ApiError
 from services.api.event_log import caught_up
 from services.api.openapi import SUBMISSION_BODY
 from services.api.ownership import ensure_may_read
+from services.api.rate_limit import RateLimited
 from services.api.read import alerts as read_alerts
 from services.api.read import event_log as read_event_log
 from services.api.read import margins as read_margins
@@ -44,7 +45,14 @@ _SUBMIT_ANSWERS: dict[int | str, dict[str, Any]] = {
         "headers": {"Location": {"schema": {"type": "string"}, "description": "where to poll"}},
     },
     207: {"model": BatchResult, "description": "a batch whose events had different outcomes"},
-    **errors(401, 403, 413, 415),
+    **errors(401, 403, 413, 415, 429),
+    # A role that may not submit gets the error body; an event for another manager's contract
+    # is refused by the writer and answered as every refused event (`forbidden_contract`).
+    403: {
+        "model": EventResult | BatchResult | ErrorBody,
+        "description": "refused: forbidden_contract (an event result), or the role may not "
+        "submit (the error body)",
+    },
     404: {**_RESULT, "description": "refused: unknown contract, assignment, ..."},
     409: {**_RESULT, "description": "refused: conflicts with the contract's state"},
     422: {"model": EventResult | BatchResult | ErrorBody, "description": "invalid: named fields"},
@@ -65,20 +73,34 @@ def _events_of(body: Any) -> tuple[list[Any], bool]:
 
 
 async def read_submissions(
-    request: Request, who: Principal, now: datetime
+    request: Request, who: Principal, now: datetime, cost_per_event: int = 1
 ) -> tuple[list[dict[str, Any] | None], list[tuple[int, Submission]], bool]:
     """The body of POST /v1/events (and of its preview) as submissions stamped by `who` at
     `now`: (the result of each event invalid in shape, else None; the valid ones with their
     index; whether the body was a batch). A body that is no event at all raises ApiError
-    (413, 415 or 422, as body.read_json)."""
+    (413, 415 or 422, as body.read_json); one over the token's rate (`cost_per_event` units an
+    event, services/api/rate_limit.py), a 429 with Retry-After."""
     body = await read_json(request, request.app.state.settings.max_json_depth)
     items, is_batch = _events_of(body)
+    try:
+        request.app.state.rate_limits.take(who.token_id, len(items) * cost_per_event)
+    except RateLimited as limited:
+        raise ApiError.field(
+            429,
+            "(token)",
+            f"this token has asked for more than the API serves one token; "
+            f"send again in {limited.retry_after_s} s",
+            headers={"Retry-After": str(limited.retry_after_s)},
+        ) from None
     out: list[dict[str, Any] | None] = [None] * len(items)
     valid: list[tuple[int, Submission]] = []
     for i, raw in enumerate(items):
         if not isinstance(raw, dict):
             err = EventValidationError.single(WHOLE_EVENT, "must be a JSON object")
             out[i] = results.invalid(i, raw, err)
+            continue
+        if fractions := fractions_refused(raw):
+            out[i] = results.invalid(i, raw, EventValidationError(fractions))
             continue
         try:
             event, expected = parse_submission(counts_as_ints(raw), now=now)
@@ -195,9 +217,10 @@ async def audit_log(
         )
     except asyncpg.UndefinedTableError as exc:  # tables of an older layout: being rebuilt
         raise Unavailable("projections", "being rebuilt to this version's layout") from exc
+    missing = ApiError.field(404, "contract_id", f"contract {contract_id} has no events")
     if page is None:
-        raise ApiError.field(404, "contract_id", f"contract {contract_id} has no events")
-    ensure_may_read(who, page.account_manager_id, f"contract {contract_id}")
+        raise missing
+    ensure_may_read(who, page.account_manager_id, missing)
     events = [decode_event(body.encode()) for body in page.bodies]
     return AuditLog(
         contract_id=contract_id,

@@ -50,6 +50,14 @@ async def readyz(request: Request) -> Any:
     except Exception as exc:
         checks.setdefault("kafka", _failed(exc))
         checks.setdefault("writer", {"ok": False, "detail": "unknown: Kafka did not answer"})
+    idle = st.gateway.recorder_idle_s()
+    checks["verdict_recorder"] = {
+        "ok": idle < settings.writer_stall_s,
+        "detail": "holds partitions of the verdicts topic"
+        if idle == 0
+        else f"has held no partition of the verdicts topic for {idle:.0f} s"
+        " (rejoining its group: 202 answers are not resolved meanwhile)",
+    }
     try:
         current = await store.layout_is_current(st.pool, settings.projection_schema)
         checks["projections"] = {

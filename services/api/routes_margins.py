@@ -127,14 +127,10 @@ def _schema(request: Request) -> str:
     return str(request.app.state.settings.projection_schema)
 
 
-async def _forbidden_or_missing(request: Request, who: Principal, assignment_id: str) -> None:
-    """Raises 403 when the assignment is on a contract the reader may not read, else 404."""
-    owner = await read.account_manager_of_assignment(
-        request.app.state.pool, _schema(request), assignment_id
-    )
-    if owner is not None:
-        ensure_may_read(who, owner, f"the contract of {assignment_id}")
-    raise ApiError.field(404, "assignment_id", f"{assignment_id} is not known (yet)")
+def _unknown_assignment(assignment_id: str) -> ApiError:
+    """The 404 of an assignment unknown or on a contract the reader may not read: the same
+    answer for both, so that ids cannot be enumerated (the reads are scoped by owner)."""
+    return ApiError.field(404, "assignment_id", f"{assignment_id} is not known (yet)")
 
 
 async def _portfolio(request: Request, who: Principal) -> tuple[Portfolio, Hashable]:
@@ -181,7 +177,7 @@ async def assignment(
         pool, s, owner_scope(who), day, "a.assignment_id = $2", assignment_id
     )
     if not found:
-        await _forbidden_or_missing(request, who, assignment_id)
+        raise _unknown_assignment(assignment_id)
     floors = await read.floors_on(pool, s, found, day)
     rows = [read.assignment_json(m, ids, floors.get(m.facts.contract_id)) for m, ids in found]
     body: BaseModel = (
@@ -207,9 +203,10 @@ async def contract(
 ) -> Any:
     day, pool, s = _today(as_of), request.app.state.pool, _schema(request)
     c = await read.contract(pool, s, contract_id)
+    missing = ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
     if c is None:
-        raise ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
-    ensure_may_read(who, c["account_manager_id"], f"contract {contract_id}")
+        raise missing
+    ensure_may_read(who, c["account_manager_id"], missing)
     found = await read.contract_margin(pool, s, c, day)
     return _respond(
         request,
@@ -282,7 +279,10 @@ async def account_manager(
     offset: Offset = 0,
     format: Format = None,
 ) -> Any:
-    ensure_may_read(who, account_manager_id, f"the roll-up of {account_manager_id}")
+    missing = ApiError.field(
+        404, "account_manager_id", f"account manager {account_manager_id} is not known (yet)"
+    )
+    ensure_may_read(who, account_manager_id, missing)
     return await _group(
         request, who, as_of, limit, offset, "account_manager_id", account_manager_id
     )
@@ -387,7 +387,9 @@ async def portfolio_trend(
     figure for that day). Computed from the portfolio's histories, read once per data version
     and shared with the portfolio's other reads (`_portfolio`), whatever the number of weeks."""
     day = _today(as_of)
-    days = [date.fromordinal(day.toordinal() - 7 * k) for k in range(weeks - 1, -1, -1)]
+    # Weeks before the calendar's first day (as_of early in year 1) have no point.
+    ordinals = (day.toordinal() - 7 * k for k in range(weeks - 1, -1, -1))
+    days = [date.fromordinal(n) for n in ordinals if n >= 1]
     p, key = await _portfolio(request, who)
 
     async def compute() -> list[TrendPoint]:
@@ -418,7 +420,7 @@ async def assignment_rates(
     pool, s = request.app.state.pool, _schema(request)
     rates = await read.rate_history(pool, s, owner_scope(who), assignment_id)
     if not rates:
-        await _forbidden_or_missing(request, who, assignment_id)
+        raise _unknown_assignment(assignment_id)
     body = AssignmentRates.model_validate({"assignment_id": assignment_id, "rates": rates})
     return _respond(request, body, rates, f"rates-{assignment_id}")
 

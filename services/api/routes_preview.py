@@ -20,6 +20,7 @@ from services.api import results
 from services.api.auth import Submitter
 from services.api.event_log import contract_events
 from services.api.openapi import SUBMISSION_BODY
+from services.api.rate_limit import PREVIEW_COST
 from services.api.read.alerts import unstored_alert_json
 from services.api.read.margins import impact_json
 from services.api.routes_events import read_submissions
@@ -39,6 +40,12 @@ def preview_json(p: Preview) -> dict[str, Any]:
     ]
     out = {"preview": True, **results.from_verdict(p.verdict)}
     if p.verdict.outcome == "accepted":  # otherwise null, as POST answers (nothing caused)
+        v = p.verdict
+        # The writer's sentence says "was accepted": a preview appended nothing (issue #21).
+        out["message"] = (
+            f"{v.event_type} {v.event_id} would be accepted on contract {v.contract_id} as "
+            f"stream version {v.stream_version}; this preview appended nothing."
+        )
         out["margin_impacts"] = impacts
         out["alerts"] = [unstored_alert_json(a) for a in p.alerts]
     return out
@@ -54,7 +61,7 @@ _RESULT = {"model": PreviewResult | PreviewBatch}
     response_model=None,
     responses={
         200: {**_RESULT, "description": "each event's result, as POST would answer it"},
-        **errors(401, 413, 415),
+        **errors(401, 413, 415, 429),
         403: {
             "model": PreviewResult | PreviewBatch | ErrorBody,
             "description": "an event is for a contract the submitter may not write to",
@@ -65,7 +72,7 @@ _RESULT = {"model": PreviewResult | PreviewBatch}
 )
 async def preview_events(request: Request, who: Submitter) -> JSONResponse:
     now = datetime.now(UTC)
-    out, valid, is_batch = await read_submissions(request, who, now)
+    out, valid, is_batch = await read_submissions(request, who, now, PREVIEW_COST)
 
     settings = request.app.state.settings
     past: list[Event] = []

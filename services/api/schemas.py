@@ -431,10 +431,15 @@ def errors(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
         413: "the body is larger than LEDGER_MAX_BODY_BYTES",
         415: "the body is not application/json",
         422: "a field is invalid: each is named with the reason",
+        429: "this token asked for more than the API serves one token: retry after Retry-After",
     }
     out: dict[int | str, dict[str, Any]] = {
         c: {"model": ErrorBody, "description": descriptions.get(f"e{c}", what[c])} for c in codes
     }
+    if 429 in out:
+        out[429]["headers"] = {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}
+        }
     # Every /v1 operation needs PostgreSQL or Kafka: while one is down it answers 503.
     out[503] = {
         "model": ErrorBody,

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from services import sessions
 from services.api.auth import Reader
+from services.api.body import read_json
 from services.api.errors import ApiError
 from services.api.schemas import errors
 
@@ -54,13 +56,18 @@ def _web(request: Request) -> Path:
 
 
 def _file(path: Path, root: Path, cache: str) -> FileResponse:
-    path = path.resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+    try:
+        path = path.resolve()
+        found = path.is_relative_to(root) and path.is_file()
+    except (ValueError, OSError):  # a NUL byte, a name too long: no file has it
+        found = False
+    if not found:
         raise HTTPException(404, "no such file")
+    headers = {"Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
+    if path.suffix == ".html":  # a page, wherever it is served from: the app's policy
+        headers = _APP_HEADERS | headers
     return FileResponse(
-        path,
-        media_type=_TYPES.get(path.suffix, "application/octet-stream"),
-        headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"},
+        path, media_type=_TYPES.get(path.suffix, "application/octet-stream"), headers=headers
     )
 
 
@@ -97,7 +104,7 @@ async def vendor_file(name: str, request: Request) -> FileResponse:
 async def docs(request: Request) -> FileResponse:
     """Swagger UI from swagger-ui-dist (web/app/docs.html), with no CDN."""
     path = _web(request) / "app" / "docs.html"
-    return FileResponse(path, media_type="text/html", headers={"Cache-Control": "no-cache"})
+    return FileResponse(path, media_type="text/html", headers=_APP_HEADERS)
 
 
 class SignIn(BaseModel):
@@ -120,10 +127,25 @@ class SessionInfo(BaseModel):
             "description": "signed in: the session cookie is set",
             "headers": {"Set-Cookie": {"schema": {"type": "string"}}},
         },
-        **errors(400, 401, 413, 415, 422, e400="the body is not valid JSON"),
+        **errors(401, 413, 415, 422),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SignIn.model_json_schema()}},
+        }
     },
 )
-async def sign_in(body: SignIn, request: Request) -> JSONResponse:
+async def sign_in(request: Request) -> JSONResponse:
+    # Read as every other body is (415 for another content type, 422 for JSON nested too deep
+    # or not JSON at all), not by FastAPI's own parser, which answered 422 and 400 for those.
+    raw = await read_json(request, request.app.state.settings.max_json_depth)
+    try:
+        body = SignIn.model_validate(raw)
+    except ValidationError as exc:  # worded as every other invalid field
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        ) from None
     opened = await sessions.open_session(request.app.state.pool, body.token)
     if opened is None:
         raise ApiError.field(401, "token", "the token is unknown, revoked or expired")

@@ -14,7 +14,7 @@ import asyncpg
 
 from services.db import connection
 from services.kafka_log import log_ends
-from services.membership import KEEP_EVERY_S, Membership
+from services.membership import Membership, keep_claimed
 from services.projector import store
 from services.projector.sharded import member, projector, rebuild_group, replay
 from services.projector.worker import tune_gc
@@ -73,7 +73,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         group,
         instance or "dynamic",
     )
-    keeping = asyncio.create_task(_keep(claim)) if instance else None
+    keeping = asyncio.create_task(keep_claimed(claim)) if instance else None
     try:
         await live.run(stop)
     finally:
@@ -81,15 +81,6 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             keeping.cancel()
         await live.stop()
         await claim.close()
-
-
-async def _keep(claim: Membership) -> None:
-    while True:
-        await asyncio.sleep(KEEP_EVERY_S)
-        try:
-            await claim.keep()
-        except Exception:
-            log.exception("the instance id's claim not checked; again soon")
 
 
 async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:

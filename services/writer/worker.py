@@ -121,8 +121,14 @@ class OwnedPartition:
 
 class Writer:
     def __init__(
-        self, bootstrap: str, topics: Topics, group_id: str, kafka_timeout_s: float = 10.0
+        self,
+        bootstrap: str,
+        topics: Topics,
+        group_id: str,
+        kafka_timeout_s: float = 10.0,
+        instance_id: str | None = None,
     ) -> None:
+        """`instance_id`: static membership of the group (None: dynamic)."""
         self.bootstrap = bootstrap
         self.topics = topics
         self.group_id = group_id
@@ -141,12 +147,15 @@ class Writer:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
+            group_instance_id=instance_id,
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
             max_poll_interval_ms=300_000,
+            # aiokafka's default is 40 s; a JoinGroup waits up to the 10 s session on the broker.
+            request_timeout_ms=15_000,
         )
 
     # -- ownership ---------------------------------------------------------------------------
@@ -477,13 +486,15 @@ class Writer:
                 producer, tp.partition, updated, owned.events_before
             )
             sends.extend(sent_states)
-            bounded = self.kafka_timeout_s
-            await asyncio.wait_for(asyncio.gather(*sends), bounded)
-            await asyncio.wait_for(
-                producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, self.group_id),
-                bounded,
-            )
-            await asyncio.wait_for(producer.commit_transaction(), bounded)
+            # One bound for the whole end of the transaction, not one per step: a rebalance's
+            # revocation waits for it (the `_owning` lock), and three steps each bounded alone
+            # held it 16 s after a broker restart (issue #21).
+            async with asyncio.timeout(self.kafka_timeout_s):
+                await asyncio.gather(*sends)
+                await producer.send_offsets_to_transaction(
+                    {tp: records[-1].offset + 1}, self.group_id
+                )
+                await producer.commit_transaction()
             for offset, ids in sealed:  # the ids just sealed are the likeliest redelivered
                 owned.keep(offset, ids)
             if appended:  # the next transaction's states reflect these events too

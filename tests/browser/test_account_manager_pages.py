@@ -80,7 +80,7 @@ async def test_raise_request_previewed_then_submitted(
 
     await app.goto("/app/contracts")
     row = page.locator(f'tr[data-contract="{cid}"]')
-    await expect(row).to_contain_text("Healthy")
+    await expect(row).to_contain_text("Margin OK")
     await row.get_by_role("link", name=cid).click()
     await app.ready()
     await expect(page.get_by_role("heading", level=1)).to_contain_text(cid)
@@ -127,6 +127,18 @@ async def test_raise_request_previewed_then_submitted(
     await expect(row).to_contain_text("R-003")
     await app.check("am-my-contracts")
 
+    # The contract's page says what the request would do, on the page (issue #21: "Healthy"
+    # twice beside four open HIGH alerts, the alerts one link away).
+    await app.goto(f"/app/contracts/{cid}")
+    await app.ready()
+    open_alerts = page.locator("section[aria-labelledby=open-alerts-h]")
+    await expect(
+        open_alerts.get_by_role("listitem").filter(has_text="Loss position")
+    ).to_have_count(1)
+    await expect(open_alerts).to_contain_text("Loss position (if granted as asked)")
+    await expect(page.get_by_text("Healthy")).to_have_count(0)
+    await app.check("am-contract-open-alerts")
+
 
 async def test_refusals_are_shown_beside_their_field(
     placed: str, am_page: AppPage, api_tokens: Tokens, am_http: httpx.AsyncClient
@@ -167,16 +179,16 @@ async def test_refusals_are_shown_beside_their_field(
     await app.check("am-event-refused", allow=("status of 422", "status of 404"))
 
 
-async def test_another_managers_contract_is_forbidden(
+async def test_another_managers_contract_reads_as_a_missing_one(
     browser_page: MakePage, services: Services, api_tokens: Tokens, placed: str
 ) -> None:
     cid = placed
     app = await browser_page(services)
     await app.sign_in(api_tokens.other_am)
     await app.goto(f"/app/contracts/{cid}")
-    await expect(app.page.get_by_role("alert")).to_contain_text("403 Forbidden")
-    await expect(app.page.get_by_role("alert")).to_contain_text("not managed by you")
-    await app.check("am-contract-forbidden", allow=("status of 403",))
+    await expect(app.page.get_by_role("alert")).to_contain_text("404")
+    await expect(app.page.get_by_role("alert")).to_contain_text("is not known")
+    await app.check("am-contract-forbidden", allow=("status of 404",))
     await app.goto("/app/contracts")
     await expect(app.page.locator(f'tr[data-contract="{cid}"]')).to_have_count(0)
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from events.catalogue import CONTRACT_TERMS
 from simulation.examples import OMIT, example
 from tests.support.browser import AppPage
 from tests.support.http import auth, post
@@ -19,7 +20,7 @@ from tests.support.services import Services, Tokens
 from tests.support.stack import unique
 
 MakePage = Callable[[Services], Awaitable[AppPage]]
-AS_OF = "2026-12-28"
+AS_OF = "2026-11-28"  # the week of the raise request (dated in the past: see test_submit_refusals)
 
 
 def shown(s: str | None, unit: str = "") -> str:
@@ -46,13 +47,17 @@ def seeded(services: Services, api_tokens: Tokens) -> dict[str, str]:
         # The client asks for a raise to 32.00 within today's bill rate (a proposal).
         example("RaiseRequested", contract_id=ids["c"], assignment_id=ids["a"],
                 requested_pay_rate="32.00", client_max_bill_rate="37.50", requested_by="client",
-                occurred_at="2026-12-26T09:00:00+00:00"),
+                occurred_at="2026-11-26T09:00:00+00:00"),
         example("ContractSigned", contract_id=ids["c2"], account_manager_id=api_tokens.am_id,
                 client_id=ids["cl2"], client_name="Northwind Logistics", **sign),
         example("AssignmentStarted", contract_id=ids["c2"], assignment_id=ids["a2"],
                 pay_rate="25.00", bill_rate="35.00", **{**start, "staffer_name": "Sam Ito"}),
         example("RatesAdjusted", contract_id=ids["c2"], assignment_id=ids["a2"],
                 pay_rate="26.00", bill_rate="36.40", effective_date="2026-12-07"),
+        # The client renamed itself: the log says from what to what.
+        example("ContractAmended", contract_id=ids["c2"], effective_date="2026-11-16",
+                **{t: OMIT for t in CONTRACT_TERMS if t != "client_name"},
+                client_name="Northwind Logistics Group"),
     ]  # fmt: skip
     with httpx.Client(base_url=services.url, timeout=60) as http:
         for e in events:
@@ -139,7 +144,7 @@ async def test_a_csv_link_downloads(finance: AppPage, seeded: dict[str, str]) ->
     rows = list(csv.DictReader(io.StringIO(open(await download.path()).read())))  # noqa: SIM115
     assert {r["client_id"]: r["weekly_gross_profit"] for r in rows} == {
         seeded["cl"]: "60.00",
-        seeded["cl2"]: "208.00",
+        seeded["cl2"]: "200.00",  # 25.00 / 35.00 until its raise of 2026-12-07: 5.00 × 40 h
     }
 
 
@@ -160,6 +165,13 @@ async def test_drill_down_to_designs_worked_example(
     )
     alerts = await finance.page.get_by_role("region", name="Alerts").inner_text()
     assert "LOSS_POSITION" in alerts and "RAISE_ABSORBED" in alerts
+    await finance.goto(f"/app/finance/contracts/{seeded['c2']}")
+    renamed = await finance.page.get_by_role("region", name="Event timeline").inner_text()
+    assert (
+        "Contract amended from 2026-11-16: client name Northwind Logistics → "
+        "Northwind Logistics Group." in renamed
+    )
+    await finance.goto(f"/app/finance/contracts/{seeded['c']}")
     row = finance.page.locator(f"#assignments tr[data-assignment='{seeded['a']}']")
     assert "OK" in await row.inner_text()
     await row.get_by_role("link", name=seeded["a"]).click()

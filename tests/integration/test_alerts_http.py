@@ -10,7 +10,7 @@ import httpx
 
 from events.alerts import Alert
 from services.db import connection
-from simulation.examples import example
+from simulation.examples import OMIT, example
 from tests.support.http import auth, post
 from tests.support.risk import forget, wait_judged
 from tests.support.services import Services, Tokens
@@ -82,7 +82,7 @@ async def test_seed_003_end_to_end(
     ack = move("acknowledge", api_tokens.am)
     assert ack.status_code == 200 and ack.json()["acknowledged_by"] == api_tokens.am_id
     assert move("resolve", api_tokens.am).status_code == 403
-    assert move("acknowledge", api_tokens.other_am).status_code == 403
+    assert move("acknowledge", api_tokens.other_am).status_code == 404  # as a missing one
     done = move("resolve", api_tokens.finance)
     assert done.status_code == 200 and done.json()["status"] == "resolved"
     assert move("acknowledge", api_tokens.finance).status_code == 409
@@ -135,3 +135,21 @@ async def _alerts_on_topic(
         return a.contract_id == cid and a.rule != "RELATIONSHIP_NEGLECT"
 
     return await alerts_on(stack, services.topics.alerts.name, mine, expected)
+
+
+def test_the_board_lists_alerts_in_the_order_they_were_raised(
+    http: httpx.Client, api_tokens: Tokens
+) -> None:
+    """Issue #21: alerts came in the order they were stored, not raised: a threat recorded late
+    but dated earlier went to the top."""
+    cid = unique("C")
+    signed = example("ContractSigned", contract_id=cid, account_manager_id=api_tokens.am_id)
+    assert post(http, api_tokens.am, signed).status_code == 201
+    for day in ("2026-11-20", "2026-11-10"):  # the second recorded, dated ten days before
+        threat = example("BypassThreatReported", contract_id=cid, assignment_id=OMIT,
+                         occurred_at=f"{day}T09:00:00+00:00")  # fmt: skip
+        r = post(http, api_tokens.am, threat)
+        assert r.status_code == 201 and r.json()["alerts"], r.text
+    alerts = http.get("/v1/alerts", params={"contract_id": cid, "rule": "BYPASS_THREAT"},
+                      headers=auth(api_tokens.finance)).json()["alerts"]  # fmt: skip
+    assert [a["raised_at"][:10] for a in alerts] == ["2026-11-20", "2026-11-10"]

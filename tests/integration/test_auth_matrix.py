@@ -40,7 +40,8 @@ MATRIX = {
     "finance": (403, 200, 200),
     "admin": (201, 200, 200),
     "am": (201, 200, 200),
-    "other_am": (403, 403, 404),
+    # Another manager's contract reads as a missing one (404): ids cannot be enumerated.
+    "other_am": (403, 404, 404),
 }
 
 

@@ -124,7 +124,7 @@ def test_rate_history_and_margin_status(
         ("2026-09-07", "32.00", "40.00", "25.00"),
     ]
     other = http.get(f"/v1/margins/assignments/{seeded['a2']}/rates", headers=auth(api_tokens.am))
-    assert other.status_code == 403
+    assert other.status_code == 404
     a = http.get(f"/v1/margins/assignments/{seeded['a1']}", params={"as_of": "2026-03-02"},
                  headers=h).json()  # fmt: skip
     assert (a["markup_floor_pct"], a["margin_status"]) == ("18.00", "green")
@@ -180,3 +180,17 @@ def test_a_name_a_spreadsheet_would_run_is_downloaded_as_text_and_money_as_numbe
     r = http.get(f"/v1/margins/contracts/{cid}", params={"format": "csv"}, headers=h)
     [assignment] = list(csv.DictReader(io.StringIO(r.text)))
     assert (assignment["at_risk"], assignment["client_name"][:2]) == ("false", "'=")
+
+
+def test_the_trend_as_of_the_calendars_first_weeks_has_only_the_weeks_there_are(
+    http: httpx.Client, api_tokens: Tokens
+) -> None:
+    """Issue #21: `as_of=0001-01-01` was a 500 (`ordinal must be >= 1`)."""
+    r = http.get("/v1/margins/portfolio/trend", params={"as_of": "0001-01-15"},
+                 headers=auth(api_tokens.finance))  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert [p["week_ending"] for p in r.json()["points"]] == [
+        "0001-01-01",
+        "0001-01-08",
+        "0001-01-15",
+    ]

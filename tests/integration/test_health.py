@@ -21,6 +21,7 @@ async def test_readyz_notices_a_writer_that_stopped_making_progress(
             ready = http.get("/readyz")
             assert ready.status_code == 200, ready.text
             assert ready.json()["checks"]["writer"]["ok"] is True
+            assert ready.json()["checks"]["verdict_recorder"]["ok"] is True
 
             svc.kill("writer")
             cid = unique("C")

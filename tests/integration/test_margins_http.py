@@ -34,25 +34,33 @@ def test_designs_worked_example_through_the_api(http: httpx.Client, api_tokens: 
     cid, aid = unique("C"), unique("A")
     for e in (
         _sign(cid, api_tokens.am_id, conversion_fee_pct="20"),
-        _start(cid, aid, pay_rate="30.00", bill_rate="37.50", hours_per_week="40"),
+        _start(
+            cid,
+            aid,
+            pay_rate="30.00",
+            bill_rate="37.50",
+            hours_per_week="40",
+            expected_end_date="2027-06-28",
+        ),
     ):
         assert post(http, api_tokens.am, e).status_code == 201
 
-    # The client asks for a raise to 32.00 at the same bill rate, on 2026-12-28.
+    # The client asks for a raise to 32.00 at the same bill rate, on 2026-11-30 (a date past on
+    # any day this runs: the API refuses an event dated more than a day ahead).
     ask = example(
         "RaiseRequested",
         contract_id=cid,
         assignment_id=aid,
         requested_pay_rate="32.00",
         client_max_bill_rate="37.50",
-        occurred_at="2026-12-28T09:00:00+00:00",
+        occurred_at="2026-11-30T09:00:00+00:00",
     )
     r = post(http, api_tokens.am, ask)
     assert r.status_code == 201, r.text
     [impact] = r.json()["margin_impacts"]
     # before: markup (37.50/30 − 1)×100 = 25; burdened 30×1.2 = 36.00; margin 1.50/h; ×40 = 60.00
     # after:  markup (37.50/32 − 1)×100 = 17.1875; burdened 38.40; margin −0.90/h; ×40 = −36.00
-    # 2026-12-28 → 2027-07-26 is 210 days = 30 weeks: 60×30 = 1800.00, −36×30 = −1080.00
+    # 2026-11-30 → 2027-06-28 is 210 days = 30 weeks: 60×30 = 1800.00, −36×30 = −1080.00
     assert {k: impact[k] for k in impact if k.startswith(("before_", "after_", "delta_"))} == {
         "before_pay_rate": "30.00",
         "after_pay_rate": "32.00",
@@ -73,11 +81,11 @@ def test_designs_worked_example_through_the_api(http: httpx.Client, api_tokens: 
         "after_remaining_gross_profit": "-1080.00",
         "delta_remaining_gross_profit": "-2880.00",
     }
-    assert (impact["basis"], impact["counted_from"]) == ("proposed", "2026-12-28")
+    assert (impact["basis"], impact["counted_from"]) == ("proposed", "2026-11-30")
 
     m = http.get(
         f"/v1/margins/assignments/{aid}",
-        params={"as_of": "2026-12-28"},
+        params={"as_of": "2026-11-30"},
         headers=auth(api_tokens.am),
     ).json()
     assert {k: m[k] for k in (
@@ -94,7 +102,7 @@ def test_designs_worked_example_through_the_api(http: httpx.Client, api_tokens: 
         "break_even_markup_pct": "20.00",  # = burden when there is no MSP fee
         "remaining_weeks": "30.00",
         "remaining_gross_profit": "1800.00",
-        "hours_worked": "2040.00",  # 2026-01-05 → 2026-12-28: 357 days = 51 weeks × 40 h
+        "hours_worked": "1880.00",  # 2026-01-05 → 2026-11-30: 329 days = 47 weeks × 40 h
         "conversion_fee_due": "12480.00",  # 20 % × 30.00 × 40 × 52
     }  # fmt: skip
     assert m["open_raise_requests"] == [ask["raise_request_id"]] and m["at_risk"] is True
@@ -188,10 +196,15 @@ def test_account_managers_read_only_their_own(http: httpx.Client, api_tokens: To
     for e in (_sign(cid, api_tokens.am_id), _start(cid, aid)):
         assert post(http, api_tokens.am, e).status_code == 201
     other = auth(api_tokens.other_am)
-    assert http.get(f"/v1/margins/contracts/{cid}", headers=other).status_code == 403
-    assert http.get(f"/v1/margins/assignments/{aid}", headers=other).status_code == 403
+    # Another manager's contract answers exactly as a missing one (issue #21: a 403 against a
+    # 404 let contract ids be enumerated).
+    for path in (f"/v1/margins/contracts/{cid}", f"/v1/margins/assignments/{aid}"):
+        theirs = http.get(path, headers=other)
+        missing = http.get(path.replace(cid, unique("C")).replace(aid, unique("A")), headers=other)
+        assert theirs.status_code == missing.status_code == 404
+        assert theirs.json()["errors"][0]["field"] == missing.json()["errors"][0]["field"]
     mine = http.get(f"/v1/margins/account-managers/{api_tokens.am_id}", headers=other).status_code
-    assert mine == 403
+    assert mine == 404
     portfolio = http.get("/v1/margins/portfolio", headers=other).json()
     assert cid not in {c["contract_id"] for c in portfolio["contracts"]}
     finance = auth(api_tokens.finance)

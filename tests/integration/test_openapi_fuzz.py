@@ -30,7 +30,12 @@ VERDICT_TIMEOUT_S = 4.0
 
 @pytest.fixture(scope="module")
 async def services(ready_stack: Stack) -> AsyncIterator[Services]:
-    async with running_services(ready_stack, verdict_timeout_s=VERDICT_TIMEOUT_S) as svc:
+    # No rate limit: 500-event previews as fast as two workers can send them are the fuzzer's
+    # job, and a 429 on valid data is no finding (the limit has tests of its own).
+    no_limit = {"api": {"LEDGER_RATE_LIMIT_PER_S": "0"}}
+    async with running_services(
+        ready_stack, verdict_timeout_s=VERDICT_TIMEOUT_S, env_of=no_limit
+    ) as svc:
         yield svc
 
 

@@ -6,6 +6,7 @@ Another account manager's preview is refused like their submission."""
 from __future__ import annotations
 
 import signal
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -47,12 +48,13 @@ def _worked_example_events(am_id: str) -> tuple[dict[str, Any], dict[str, Any], 
     started = example(
         "AssignmentStarted", contract_id=cid, assignment_id=aid, pay_rate="30.00",
         bill_rate="37.50", hours_per_week="40", burden_pct=OMIT, start_date="2026-01-05",
-        expected_end_date="2027-07-26",
+        expected_end_date="2027-06-28",
     )  # fmt: skip
+    # Dated in the past on any day this runs: the API refuses an event more than a day ahead.
     ask = example(
         "RaiseRequested", contract_id=cid, assignment_id=aid, requested_pay_rate="32.00",
         client_max_bill_rate="37.50", requested_by="client",
-        occurred_at="2026-12-28T09:00:00+00:00",
+        occurred_at="2026-11-30T09:00:00+00:00",
     )  # fmt: skip
     return signed, started, ask
 
@@ -93,13 +95,15 @@ def test_the_worked_example_previews_its_cost_and_appends_nothing(
     assert (body["event_id"], body["contract_id"], body["type"]) == (
         ask["event_id"], cid, "RaiseRequested"
     )  # fmt: skip
+    # Said as what would happen: nothing was (issue #21: "was accepted" under "Would be").
+    assert "would be accepted" in body["message"] and "was accepted" not in body["message"]
     [impact] = body["margin_impacts"]
     # 60.00 → −36.00 a week: −96.00; over the 30 weeks left: −2,880.00
     assert (impact["delta_weekly_gross_profit"], impact["delta_remaining_gross_profit"]) == (
         "-96.00",
         "-2880.00",
     )
-    assert (impact["basis"], impact["counted_from"]) == ("proposed", "2026-12-28")
+    assert (impact["basis"], impact["counted_from"]) == ("proposed", "2026-11-30")
     assert {(a["rule"], a["severity"], a["exposure"], a["status"]) for a in body["alerts"]} == {
         ("LOSS_POSITION", "high", "1080.00", "open"),
         ("RAISE_ABSORBED", "high", "3000.00", "open"),
@@ -109,7 +113,7 @@ def test_the_worked_example_previews_its_cost_and_appends_nothing(
     # the projector and the rules) no alert comes from the previewed event.
     contact = example(
         "ClientContactLogged", contract_id=cid, direction="inbound", responded=True,
-        occurred_at="2026-12-21T09:00:00+00:00",
+        occurred_at="2026-11-23T09:00:00+00:00",
     )  # fmt: skip
     r = post(http, api_tokens.am, contact)
     assert r.status_code == 201 and r.json()["stream_version"] == 3
@@ -193,3 +197,24 @@ async def test_a_preview_reads_the_index_and_what_the_projector_has_not_applied_
     assert (r.json()["status"], r.json()["stream_version"]) == ("accepted", 3)
     [impact] = r.json()["margin_impacts"]
     assert impact["delta_weekly_gross_profit"] == "-96.00"
+
+
+async def test_a_token_that_asks_too_much_waits_and_others_are_served(
+    ready_stack: Stack, api_tokens: Tokens
+) -> None:
+    """Issue #21: four 500-event previews at once held every request for 24 s. Here a limit of
+    40 units a second (a 200-unit bucket): 20 previewed events fill it."""
+    slow = {"api": {"LEDGER_RATE_LIMIT_PER_S": "40"}}
+    async with running_services(ready_stack, env_of=slow) as svc:
+        with httpx.Client(base_url=svc.url, timeout=60) as http:
+            batch = {"events": [example("ClientContactLogged", contract_id=unique("C"))
+                                for _ in range(20)]}  # fmt: skip
+            assert _preview(http, api_tokens.am, batch).status_code == 200
+            limited = _preview(http, api_tokens.am, batch)
+            assert limited.status_code == 429, limited.text
+            wait = int(limited.headers["Retry-After"])
+            assert 1 <= wait <= 5
+            assert limited.json()["errors"][0]["field"] == "(token)"
+            assert _preview(http, api_tokens.other_am, batch).status_code == 200
+            time.sleep(wait)
+            assert _preview(http, api_tokens.am, batch).status_code == 200

@@ -193,6 +193,31 @@ async def test_risk_agent_judges_again_soon_after_a_sigkill(
             assert [a["rule"] for a in alerts].count("BYPASS_THREAT") == kills
 
 
+async def test_a_killed_writer_decides_again_without_waiting_out_its_old_session(
+    ready_stack: Stack, api_tokens: Tokens
+) -> None:
+    """Issue #21: a SIGKILLed writer cost 10-11 s of verdicts, its successor waiting out the dead
+    member's session. Restarted under the same static membership, it takes its partitions back
+    at once, as the projector and the risk agent do."""
+    async with running_services(ready_stack, verdict_timeout_s=10.0) as svc:
+        with httpx.Client(base_url=svc.url, timeout=30) as client:
+            cid = unique("C")
+            signed, contact = history(cid, api_tokens.am_id, "ClientContactLogged")
+            assert _post(client, api_tokens.am, signed)[0].status_code == 201
+            for body in (contact, example("ClientContactLogged", contract_id=cid)):
+                svc.kill("writer")  # SIGKILL: it never leaves its consumer group
+                svc.start("writer")
+                restarted = time.monotonic()
+                r, _ = _post(client, api_tokens.am, body)
+                took = time.monotonic() - restarted
+                assert r.status_code == 201, r.text
+                print(f"writer deciding again {took:.1f} s after its restart")
+                # A new member would have waited out the dead one's session first.
+                assert took < SESSION_TIMEOUT_S - 2
+        log = (ROOT / "var" / "log" / f"test-{svc.prefix}-writer.log").read_text()
+        assert "(instance writer-" in log
+
+
 class _Receiver(BaseHTTPRequestHandler):
     received: ClassVar[list[dict[str, Any]]] = []
 

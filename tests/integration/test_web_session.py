@@ -41,9 +41,9 @@ def test_a_session_reads_like_its_token_and_unsafe_requests_need_the_csrf_header
         # With the header the request reaches the API's own checks (422: the event's shape).
         ok = client.post("/v1/events", json=event, headers={"X-CSRF-Token": csrf})
         assert ok.status_code == 422
-        # The role rules apply unchanged: another manager's roll-up is refused.
+        # The role rules apply unchanged: another manager's roll-up reads as a missing one.
         other = client.get(f"/v1/margins/account-managers/{api_tokens.other_am_id}")
-        assert other.status_code == 403
+        assert other.status_code == 404
         # Signing out needs the header too, then the cookie no longer works.
         assert client.delete("/v1/session").status_code == 403
         assert client.delete("/v1/session", headers={"X-CSRF-Token": csrf}).status_code == 204
@@ -57,6 +57,21 @@ def test_a_wrong_token_opens_no_session(services: Services) -> None:
         assert r.status_code == 401
         assert "ledger_session" not in r.headers.get("set-cookie", "")
         assert client.get("/v1/session").status_code == 401
+
+
+def test_a_sign_in_body_is_read_as_every_other_body(services: Services) -> None:
+    """Issue #21: /v1/session answered 422 for a wrong content type (415 elsewhere) and 400 for
+    JSON nested too deep (422 elsewhere)."""
+    with httpx.Client(base_url=services.url, timeout=30) as client:
+        r = client.post("/v1/session", content=b"token=x", headers={"content-type": "text/plain"})
+        assert r.status_code == 415 and r.json()["errors"][0]["field"] == "Content-Type"
+        deep = b'{"token": ' + b"[" * 40 + b"]" * 40 + b"}"
+        r = client.post("/v1/session", content=deep, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and "nest" in r.json()["errors"][0]["reason"]
+        r = client.post("/v1/session", content=b"{", headers={"content-type": "application/json"})
+        assert r.status_code == 422
+        r = client.post("/v1/session", json={"token": ""})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "token"
 
 
 async def test_revoking_the_token_ends_its_sessions_at_the_next_request(
@@ -113,3 +128,19 @@ def test_the_app_and_docs_are_served_locally(services: Services) -> None:
         assert client.get("/static/vendor/package.json").status_code == 404
         assert client.get("/static/app/../../pyproject.toml").status_code == 404
         assert client.get("/static/app/%2e%2e/%2e%2e/pyproject.toml").status_code == 404
+
+
+def test_every_page_forbids_framing_and_a_nul_in_a_path_is_a_plain_404(
+    services: Services,
+) -> None:
+    """Issue #21: /docs and the static HTML had no Content-Security-Policy; `/static/app/%00`
+    answered 500 with two tracebacks in the log."""
+    with httpx.Client(base_url=services.url, timeout=30) as client:
+        for path in ("/docs", "/static/app/index.html", "/static/app/docs.html"):
+            r = client.get(path)
+            assert r.status_code == 200, path
+            assert "frame-ancestors 'none'" in r.headers["content-security-policy"], path
+        for path in ("/static/app/%00", "/static/app/a%00b.js", "/static/app/" + "x" * 5000):
+            r = client.get(path)
+            assert r.status_code == 404, path
+            assert r.json()["errors"], path

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.api.body import counts_as_ints, is_json, nesting_depth
+from services.api.body import counts_as_ints, fractions_refused, is_json, nesting_depth
 from services.tokens import parse_duration
 
 _JSON = st.recursive(
@@ -94,3 +94,19 @@ def test_token_lifetimes(text: str, want: timedelta) -> None:
 def test_token_lifetimes_refused(text: str) -> None:
     with pytest.raises(ValueError, match="expires-in"):
         parse_duration(text)
+
+
+def test_a_json_number_with_a_fraction_is_refused_a_whole_one_or_a_string_taken() -> None:
+    """Issue #21: `"pay_rate": 30.5` was accepted though the API documents strings or whole
+    numbers (as JSON Schema integers)."""
+    refused = fractions_refused(
+        {
+            "pay_rate": Decimal("30.5"),
+            "bill_rate": Decimal("37.0"),
+            "burden_pct": "20.5",
+            "hours_per_week": 40,
+            "markup_pct": Decimal("1.25E+1"),
+        }
+    )
+    assert [e["field"] for e in refused] == ["pay_rate", "markup_pct"]
+    assert '"30.50"' in refused[0]["reason"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from events import event_json_schemas
+from events.fields import ID_PATTERN
 from simulation.examples import EVENT_TYPE_NAMES
 
 
@@ -21,7 +22,7 @@ def test_a_schema_tells_a_producer_what_to_send() -> None:
     assert schema["required"][0] == "type"
     assert "staffer_name" not in schema["required"]
     assert {"pay_rate", "bill_rate", "expected_end_date"} <= set(schema["required"])
-    assert schema["properties"]["contract_id"]["pattern"] == "^[A-Za-z0-9._:-]{1,64}$"
+    assert schema["properties"]["contract_id"]["pattern"] == ID_PATTERN
     for stamped in ("recorded_by", "recorded_at", "stream_version"):
         assert schema["properties"][stamped]["readOnly"] is True
         assert stamped not in schema["required"]

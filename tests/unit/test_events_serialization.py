@@ -25,6 +25,7 @@ from events import (
     encode_json,
     parse_submission,
 )
+from events.fields import ID_REFUSED
 from simulation.examples import EVENT_TYPE_NAMES, OMIT, example
 
 STAMPS = {
@@ -162,7 +163,7 @@ def test_every_refused_field_is_listed_with_its_reason_and_the_union_tag_is_drop
     assert refused.value.errors == [
         {
             "field": "contract_id",
-            "reason": "must be 1 to 64 characters, each a letter, a digit or one of . _ : -",
+            "reason": ID_REFUSED,
         },
         {"field": "pay_rate", "reason": "must be greater than 0"},
         {"field": "bill_rate", "reason": "required"},
@@ -305,3 +306,12 @@ def test_an_occurred_at_more_than_a_day_ahead_of_the_clock_is_refused() -> None:
     # A day ahead is the limit (clocks and time zones differ); without a clock, no check.
     assert parse_submission({**ahead, "occurred_at": "2026-12-08T12:00:00+00:00"}, now=now)
     assert parse_submission(ahead)[0].occurred_at.year == 2027
+
+
+@pytest.mark.parametrize("bad", [".", ".."])
+def test_an_id_no_url_can_reach_is_refused(bad: str) -> None:
+    """Issue #21: `.` and `..` were accepted, and no URL path reaches them (dot-segments)."""
+    with pytest.raises(EventValidationError) as refused:
+        parse_submission(example("ClientContactLogged", contract_id=bad))
+    assert refused.value.errors == [{"field": "contract_id", "reason": ID_REFUSED}]
+    assert parse_submission(example("ClientContactLogged", contract_id="..."))

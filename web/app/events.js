@@ -16,7 +16,11 @@ const THREAT = {
   payrolling_through_other_agency: "payrolling through another agency",
   other: "other",
 };
+// Every term an amendment may change, as "label old → new" (issue #21: an amended client name
+// read "no pricing term").
 const TERMS = [
+  ["client_name", "client name", String],
+  ["start_date", "start date", String],
   ["markup_floor_pct", "markup floor", pct],
   ["burden_pct", "burden", pct],
   ["msp_fee_pct", "MSP fee", pct],
@@ -31,6 +35,7 @@ export function describeLog(events) {
   const staff = {}; // assignment_id -> {name, pay, bill}
   const raises = {}; // raise_request_id -> assignment_id
   const negotiations = {}; // negotiation_id -> assignment_id | null
+  const terms = {}; // the contract's terms as the log has them so far
   const who = (aid) => (aid && staff[aid] ? `${staff[aid].name} (${aid})` : aid || "every active assignment");
   const by = (x) => (x === "client" ? "the client" : x === "agency" ? "the agency" : `the ${x}`);
   const out = [];
@@ -38,15 +43,18 @@ export function describeLog(events) {
     let t;
     switch (e.type) {
       case "ContractSigned":
+        for (const [k] of TERMS) terms[k] = e[k];
         t = `Contract signed with ${e.client_name}, managed by ${e.account_manager_id}, from ${e.start_date}` +
           `${e.end_date ? ` to ${e.end_date}` : ""}: markup floor ${pct(e.markup_floor_pct)}, burden ${pct(e.burden_pct)}` +
           `${e.msp_fee_pct ? `, MSP fee ${pct(e.msp_fee_pct)}` : ""}` +
           `${e.min_assignment_weeks ? `, ${e.min_assignment_weeks}-week commitment` : ""}.`;
         break;
       case "ContractAmended": {
+        const was = (k, f) => (terms[k] === undefined || terms[k] === null ? "none" : f(terms[k]));
         const changed = TERMS.filter(([k]) => e[k] !== undefined && e[k] !== null)
-          .map(([k, label, f]) => `${label} ${f(e[k])}`);
-        t = `Contract amended from ${e.effective_date}: ${changed.join(", ") || "no pricing term"}.`;
+          .map(([k, label, f]) => `${label} ${was(k, f)} → ${f(e[k])}`);
+        for (const [k] of TERMS) if (e[k] !== undefined && e[k] !== null) terms[k] = e[k];
+        t = `Contract amended from ${e.effective_date}: ${changed.join(", ")}.`;
         break;
       }
       case "ContractTerminated":

@@ -76,12 +76,13 @@ async def alerts(
     limit: int,
     offset: int,
 ) -> list[dict[str, Any]]:
-    """Alerts matching the filters, newest first, with their contract's client and manager."""
+    """Alerts matching the filters, newest raised first, with their contract's client and
+    manager."""
     where, args = _where(owner, filters)
     args += [limit, offset]
     rows = await db.fetch(
         f"""SELECT {COLUMNS}, {_OWNER_COLUMNS} FROM alerts a {_owner_join(schema)}
-            WHERE {where} ORDER BY a.seq DESC
+            WHERE {where} ORDER BY a.raised_at DESC, a.seq DESC
             LIMIT ${len(args) - 1} OFFSET ${len(args)}""",
         *args,
     )

@@ -183,17 +183,6 @@ async def markup_floor_on(db: Db, schema: str, contract_id: str, on: date) -> De
     return terms[contract_id].markup_floor_pct if contract_id in terms else None
 
 
-async def account_manager_of_assignment(db: Db, schema: str, assignment_id: str) -> str | None:
-    """Who manages the (first) contract an assignment id is on; None when it is on none."""
-    value: str | None = await db.fetchval(
-        f"""SELECT c.account_manager_id FROM {schema}.assignments x
-            JOIN {schema}.contracts c USING (contract_id)
-            WHERE x.assignment_id = $1 LIMIT 1""",
-        assignment_id,
-    )
-    return value
-
-
 async def margin_impacts(
     db: Db,
     schema: str,

@@ -18,7 +18,9 @@ export function words(identifier) {
   return spaced.charAt(0).toUpperCase() + spaced.slice(1);
 }
 
-const STATUS_TEXT = { red: "Loss", amber: "Below floor", green: "Healthy" };
+// Of the margin only (the finance pages' words): open alerts and a terminated contract are said
+// beside it, never hidden under a green "Healthy".
+const STATUS_TEXT = { red: "Loss", amber: "Below floor", green: "Margin OK", terminated: "Terminated" };
 
 /** A colour badge that also says its meaning in words (never colour alone). */
 export function statusBadge(status, title) {

@@ -1,7 +1,7 @@
 // One of my contracts: its status, active assignments with their margin, open items (each
 // with a link to record what happened next) and a link to record any event on it.
 import {
-  ensureStyles, errorText, h, link, money, pct, problem, request, statusBadge, words,
+  ensureStyles, errorText, h, link, money, pct, problem, request, severityBadge, statusBadge, words,
 } from "./am_common.js";
 
 export const title = "Contract";
@@ -37,6 +37,35 @@ function itemList(title, list, cid, actions) {
   );
 }
 
+/** The contract's open alerts, on the page (not one link away): what each pending request or
+ * proposal would do is there, as a proposed alert with its exposure and its sentence. */
+function openAlerts(alerts) {
+  return h(
+    "section",
+    { class: "am-card", "aria-labelledby": "open-alerts-h" },
+    h("h2", { id: "open-alerts-h" }, `Open alerts (${alerts.length})`),
+    alerts.length
+      ? h(
+          "ul",
+          { class: "am-alerts" },
+          alerts.map((a) =>
+            h(
+              "li",
+              {},
+              severityBadge(a.severity),
+              " ",
+              h("strong", {}, words(a.rule)),
+              a.basis === "proposed" ? " (if granted as asked)" : "",
+              a.assignment_id ? ` on ${a.assignment_id}` : "",
+              a.exposure ? ` · ${money(a.exposure)} at stake` : "",
+              h("p", {}, a.message),
+            ),
+          ),
+        )
+      : h("p", { class: "am-muted" }, "None open."),
+  );
+}
+
 export async function render(root, params, ctx) {
   ensureStyles();
   const cid = params.id || params.contract_id || decodeURIComponent(location.pathname.split("/").pop());
@@ -50,6 +79,8 @@ export async function render(root, params, ctx) {
     return;
   }
   const c = r.body;
+  const al = await request(ctx, "GET", `/v1/alerts?contract_id=${encodeURIComponent(cid)}&status=open&limit=100`);
+  const alerts = al.ok ? al.body.alerts : [];
   const rec = (type, extra = "") =>
     `/app/events/new?contract_id=${encodeURIComponent(cid)}&type=${type}${extra}`;
   root.replaceChildren(
@@ -59,7 +90,7 @@ export async function render(root, params, ctx) {
       h(
         "header",
         { class: "am-head" },
-        h("h1", {}, `Contract ${c.contract_id} `, statusBadge(c.margin_status)),
+        h("h1", {}, `Contract ${c.contract_id} `, statusBadge(c.status === "terminated" ? "terminated" : c.margin_status)),
         h("p", {}, `${c.client_name} (${c.client_id}) · managed by ${c.account_manager_id} · ${c.status} · as of ${c.as_of}`),
         h("p", { class: `am-status-line am-status-${c.margin_status}` }, c.margin_status_text),
         h(
@@ -108,6 +139,7 @@ export async function render(root, params, ctx) {
             )
           : h("p", { class: "am-muted" }, "No active assignment."),
       ),
+      openAlerts(alerts),
       h(
         "div",
         { class: "am-grid3" },
