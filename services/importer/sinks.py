@@ -7,6 +7,7 @@ sets itself. Both hand the events to the writer's `decide`; neither writes the l
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ BATCH: Final = 500
 """Events per request: POST /v1/events takes at most 500."""
 
 IMPORTER: Final = Submitter(role="admin", principal="import")
+
+RETRIES: Final = 60
+"""Times a batch is sent while the API answers 429 or 503 (after its Retry-After each)."""
 
 WAIT_S: Final = 120.0
 """How long the gateway sink waits for a batch's verdicts: an import is not a person at a
@@ -65,7 +69,13 @@ class ApiSink:
 
     async def submit(self, batch: Sequence[Planned]) -> list[Result]:
         body = {"events": [_as_submitted(p) for p in batch]}
-        resp = await self.http.post("/v1/events", json=body)
+        for _ in range(RETRIES):
+            resp = await self.http.post("/v1/events", json=body)
+            if resp.status_code not in (429, 503):
+                break
+            # Over the token's rate, or Kafka or PostgreSQL away: the same batch again once
+            # the API says (its event ids make a batch sent twice append once).
+            await asyncio.sleep(_retry_after(resp))
         answer = resp.json()
         if "results" not in answer:
             raise SinkRefused(f"HTTP {resp.status_code}: {answer.get('message', resp.text)}")
@@ -73,6 +83,13 @@ class ApiSink:
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+def _retry_after(resp: httpx.Response) -> float:
+    try:
+        return min(max(float(resp.headers.get("Retry-After", "1")), 0.1), 30.0)
+    except ValueError:
+        return 1.0
 
 
 class SinkRefused(Exception):
