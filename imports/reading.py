@@ -176,7 +176,10 @@ def open_lines(stream: BinaryIO, format: Format | None = None) -> Opened:
         if format not in (None, "jsonl"):
             raise FileRefused(Problem(1, "", f"--format {format} given, but the file is JSON"))
         return Opened(found, [], lines, chain([first], it))
-    header = [c.strip() for c in next(csv.reader([first]))]
+    try:
+        header = [c.strip() for c in next(csv.reader([first]))]
+    except csv.Error as exc:
+        raise FileRefused(Problem(1, "", f"the header is not readable as CSV: {exc}")) from exc
     if format is None:
         format = detect(first, header)
     elif format == "jsonl":

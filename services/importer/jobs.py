@@ -27,6 +27,7 @@ from pydantic_core import to_json
 from events.messages import REFUSALS, Submitter
 from imports.dryrun import DryRun, stamped
 from imports.mapping import ImportMapping, MappingError, load_mapping
+from imports.placements import columns_for
 from imports.plan import Planned
 from imports.problems import FileRefused, Problem
 from imports.reading import Format, Lines, open_lines
@@ -101,27 +102,21 @@ class ImportJobs:
     async def create(
         self, who: str, file_name: str, content: bytes, mapping_text: str, format: Format | None
     ) -> uuid.UUID:
-        """Checks the upload's mapping and header, stores it and starts its dry run."""
-        mapping = _mapping(mapping_text)
-        try:
-            opened = open_lines(io.BytesIO(content), format)
-            if opened.format != "jsonl":
-                from imports.placements import columns_for
-
-                columns_for(opened.format, opened.header, mapping)
-        except FileRefused as exc:
-            p = exc.problem
-            where = f"line {p.line}" + (f", column {p.column}" if p.column else "")
-            raise ImportRefused("content", f"{where}: {p.reason}") from exc
+        """Stores the upload and starts its dry run; an upload whose mapping or header cannot
+        be read is stored `failed` at once, its error saying where and why."""
+        error, found = _check(content, mapping_text, format)
+        error = _text(error) if error is not None else None
         import_id = uuid.uuid4()
         async with self.pool.acquire() as conn:
             await conn.execute(
                 """INSERT INTO imports (import_id, created_by, file_name, format, mapping,
-                                        content, stage, bytes_total)
-                   VALUES ($1, $2, $3, $4, $5, $6, 'checking', $7)""",
-                import_id, who, file_name, opened.format, mapping_text, content, len(content),
+                                        content, stage, bytes_total, error)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+                import_id, who, file_name, found, mapping_text, content,
+                "failed" if error else "checking", len(content), error,
             )  # fmt: skip
-        self._spawn(self._dry_run(import_id))
+        if error is None:
+            self._spawn(self._dry_run(import_id))
         return import_id
 
     async def get(self, import_id: uuid.UUID) -> dict[str, Any] | None:
@@ -186,7 +181,8 @@ class ImportJobs:
         except Exception as exc:
             log.exception("import %s failed", import_id)
             with contextlib.suppress(Exception):
-                await self._finish(import_id, "failed", "error", f"{type(exc).__name__}: {exc}")
+                failure = _text(f"{type(exc).__name__}: {exc}")
+                await self._finish(import_id, "failed", "error", failure)
 
     async def _dry_run(self, import_id: uuid.UUID) -> None:
         async def work() -> None:
@@ -213,7 +209,7 @@ class ImportJobs:
                 "alerts": dict(sorted(dry.alert_counts.items())),
                 "portfolio": json.loads(to_json(dry.portfolio(day))),
             }
-            await self._finish(import_id, "checked", "dry_run", json.dumps(report))
+            await self._finish(import_id, "checked", "dry_run", _jsonb(report))
 
         await self._guarded(import_id, work)
 
@@ -238,7 +234,7 @@ class ImportJobs:
                 "refused": [_problem(p) for p in outcome.refused],
                 "warnings": len(outcome.warnings),
             }
-            await self._finish(import_id, "imported", "outcome", json.dumps(report))
+            await self._finish(import_id, "imported", "outcome", _jsonb(report))
 
         await self._guarded(import_id, work)
 
@@ -247,6 +243,32 @@ class ImportJobs:
             await asyncio.sleep(PROGRESS_EVERY_S)
             with contextlib.suppress(Exception):
                 await self._progress(import_id, lines)
+
+
+def _check(content: bytes, mapping_text: str, format: Format | None) -> tuple[str | None, str]:
+    """(what stops the upload from being imported at all, else None; its format)."""
+    try:
+        mapping = _mapping(mapping_text)
+        opened = open_lines(io.BytesIO(content), format)
+        if opened.format != "jsonl":
+            columns_for(opened.format, opened.header, mapping)
+    except ImportRefused as exc:
+        return str(exc), format or "unknown"
+    except FileRefused as exc:
+        p = exc.problem
+        where = f"line {p.line}" + (f", column {p.column}" if p.column else "")
+        return f"{where}: {p.reason}", format or "unknown"
+    return None, opened.format
+
+
+def _text(s: str) -> str:
+    """`s` as PostgreSQL text holds it: a NUL (from a file's cells) as U+FFFD."""
+    return s.replace("\x00", "\ufffd")
+
+
+def _jsonb(report: dict[str, Any]) -> str:
+    # A file's cells quoted in a reason may hold NUL, which PostgreSQL's jsonb refuses.
+    return json.dumps(report).replace("\\u0000", "\\ufffd")
 
 
 def _mapping(text: str) -> ImportMapping:

@@ -98,17 +98,22 @@ def test_the_import_api_is_an_admins(services: Services, api_tokens: Tokens) -> 
             {"field": "role", "reason": "only an admin may import, not account_manager"}
         ]
         admin = auth(api_tokens.admin)
+        # What cannot be imported at all is said at once, as the import's error.
         r = http.post("/v1/imports", json=_upload("clients: [1"), headers=admin)
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "mapping"
+        assert r.status_code == 202 and r.json()["stage"] == "failed"
+        assert r.json()["error"].startswith("mapping: the mapping is not valid YAML")
         r = http.post(
             "/v1/imports",
             json=_upload(mapping, b"id,clientCorporation.name,payRate,dateBegin\n"),
             headers=admin,
         )
-        assert r.status_code == 422
-        assert r.json()["errors"][0]["reason"].startswith(
+        assert r.status_code == 202 and r.json()["stage"] == "failed"
+        assert r.json()["error"].startswith(
             "line 1, column clientBillRate or markUpPercentage: required column missing"
         )
+        bad = _upload(mapping) | {"content_base64": "not base64!"}
+        r = http.post("/v1/imports", json=bad, headers=admin)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "content_base64"
         missing = "00000000-0000-4000-8000-000000000000"
         assert http.get(f"/v1/imports/{missing}", headers=admin).status_code == 404
         r = http.post("/v1/imports", json=_upload(mapping), headers=admin)

@@ -343,3 +343,9 @@ def test_the_dry_run_reports_the_writers_refusal_at_its_line() -> None:
     codes = [r.reason.split("(")[1].split(")")[0] for r in dry.refused]
     assert codes[0] == "contract_exists" and dry.refused[0].line == 2
     assert dry.refused[0].column == "clientCorporation.name"
+
+
+def test_a_header_that_is_not_csv_is_refused_whole() -> None:
+    # Found by Schemathesis: a bare carriage return in the header's line.
+    with pytest.raises(FileRefused, match="the header is not readable as CSV"):
+        plan(b"!\x1c\x08\xa4\xfb\xf0\xddS\r`\xa5\xcc")

@@ -159,7 +159,9 @@ export async function render(root, params, ctx) {
   function show(s) {
     const parts = [h("p", { id: "import-stage", "data-stage": s.stage }, `${s.file_name} (${s.format}): ${s.stage}`)];
     if (s.stage === "checking" || s.stage === "importing") parts.push(progressOf(s));
-    if (s.stage === "failed") parts.push(problem(500, s.error || "the import failed"));
+    if (s.stage === "failed")
+      parts.push(h("section", { class: "am-problem", role: "alert", id: "import-failed" },
+        h("h2", {}, "Not imported"), h("p", {}, s.error || "the import failed")));
     if (s.dry_run) parts.push(dryRunView(s.dry_run));
     if (s.stage === "checked") parts.push(h("p", {}, h("button", { type: "button", class: "am-button", id: "commit", onclick: commit }, "Commit import")));
     if (s.outcome) parts.push(outcomeView(s.outcome));
