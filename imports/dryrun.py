@@ -1,5 +1,9 @@
 """The dry run: what an import would do, judged by the preview's pure path, appending nothing.
 
+It judges against what the log already holds of each contract when the caller passes that in
+(`meets`, then `remember`, before the contract's first event): a file imported before is then
+found already in the log, as the import will find it.
+
 Each planned event goes through `services.writer.preview.Previewer` (the writer's `decide`,
 the read model, the risk rules), exactly as `POST /v1/events/preview` judges a batch: the
 counts per event type, every refusal, every alert the rules would raise, and at the end the
@@ -10,11 +14,13 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Final
 
+from events.catalogue import Event
 from events.messages import REFUSALS, Submission, Submitter
 from imports.plan import Planned
 from imports.problems import Problem
@@ -96,6 +102,20 @@ class DryRun:
     warnings: list[Problem] = field(default_factory=list)
     alert_counts: Counter[str] = field(default_factory=Counter)
     alerts: list[AlertLine] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    """Contracts met so far (their past, if any, remembered before their first event)."""
+
+    def meets(self, item: Planned | Problem) -> str | None:
+        """The contract of `item` when this is its first event: the caller may `remember`
+        what the log holds of it before feeding the item."""
+        if isinstance(item, Problem) or item.event.contract_id in self.seen:
+            return None
+        self.seen.add(item.event.contract_id)
+        return item.event.contract_id
+
+    def remember(self, contract_id: str, past: Iterable[Event]) -> None:
+        """What the log already holds of a contract: the dry run judges against it."""
+        self.previewer.remember(contract_id, past)
 
     def feed(self, item: Planned | Problem) -> None:
         if isinstance(item, Problem):

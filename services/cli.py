@@ -227,7 +227,7 @@ def _import_placements(args: argparse.Namespace, settings: Callable[[], Settings
     from imports.problems import FileRefused
     from services import client
     from services.importer import commands as imp
-    from services.importer.sinks import ApiSink, GatewaySink, Sink, SinkRefused
+    from services.importer.sinks import ApiPast, ApiSink, GatewaySink, Sink, SinkRefused
 
     try:
         mapping = imp.read_mapping(args.mapping)
@@ -245,11 +245,18 @@ def _import_placements(args: argparse.Namespace, settings: Callable[[], Settings
     )
     try:
         if args.dry_run:
-            dry, portfolio = imp.dry_run(opts, sys.stdout)
+            # With a token, judged against what the log already holds of each contract.
+            token = args.token or client.token_from_env()
+            past = ApiPast(args.api_url or settings().local_api_url, token) if token else None
+            try:
+                dry, portfolio = imp.dry_run(opts, past)
+            finally:
+                if past is not None:
+                    past.close()
             if args.json:
                 sys.stdout.buffer.write(imp.dry_run_json(dry, portfolio) + b"\n")
             else:
-                imp.print_dry_run(dry, portfolio, sys.stdout)
+                imp.print_dry_run(dry, portfolio, past is not None, sys.stdout)
             if args.report:
                 imp.write_report(Path(args.report), dry.errors + dry.refused + dry.warnings)
             return 0 if not (dry.errors or dry.refused) else 1

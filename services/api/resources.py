@@ -61,7 +61,7 @@ def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMana
             )
             await st.gateway.start()
             stack.push_async_callback(st.gateway.stop)
-            st.imports = ImportJobs(st.pool, st.gateway)
+            st.imports = ImportJobs(st.pool, st.gateway, settings)
             stack.push_async_callback(st.imports.stop)
             st.admin = AIOKafkaAdminClient(
                 bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=5000

@@ -8,7 +8,7 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from pydantic_core import to_json
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from events.catalogue import Event
 from imports.dryrun import DryRun, Portfolio
 from imports.mapping import ImportMapping, load_mapping
 from imports.plan import Planned
@@ -90,13 +91,17 @@ def _ticking(items: Iterator[Planned | Problem], bar: Bar) -> Iterator[Planned |
         yield item
 
 
-def dry_run(opts: Options, out: TextIO) -> tuple[DryRun, Portfolio]:
-    """The whole file judged by the preview's path; nothing appended."""
+def dry_run(opts: Options, past: Callable[[str], list[Event]] | None) -> tuple[DryRun, Portfolio]:
+    """The whole file judged by the preview's path, against what `past` says the log holds
+    of each contract (None: an empty ledger); nothing appended."""
     with opts.file.open("rb") as f:
         opened = open_lines(f, opts.format)
         dry = DryRun(IMPORTER, datetime.now(UTC))
         with Bar(opts.file, opened.lines, opts.show_progress) as bar:
             for item in _ticking(plan_file(opened, opts.mapping, opts.as_of), bar):
+                contract_id = dry.meets(item)
+                if contract_id is not None and past is not None:
+                    dry.remember(contract_id, past(contract_id))
                 dry.feed(item)
         return dry, dry.portfolio(opts.as_of)
 
@@ -131,8 +136,10 @@ def _problems(title: str, problems: list[Problem], out: TextIO) -> None:
             print(f"  {p}", file=out)
 
 
-def print_dry_run(dry: DryRun, portfolio: Portfolio, out: TextIO) -> None:
+def print_dry_run(dry: DryRun, portfolio: Portfolio, against_log: bool, out: TextIO) -> None:
     print("DRY RUN: nothing was appended", file=out)
+    if not against_log:
+        print("judged against an empty ledger: no token to read the log with", file=out)
     print("events that would be appended:", file=out)
     for kind, n in sorted(dry.accepted.items()):
         print(f"  {kind:<20} {n:>8,}", file=out)

@@ -32,9 +32,11 @@ from imports.plan import Planned
 from imports.problems import FileRefused, Problem
 from imports.reading import Format, Lines, open_lines
 from imports.source import plan_file
+from services.api.event_log import contract_events
 from services.api.gateway import SubmissionGateway
 from services.importer.run import run
 from services.importer.sinks import WAIT_S, Result
+from services.settings import Settings
 
 log = logging.getLogger("ledger.api.imports")
 
@@ -83,9 +85,10 @@ def _problem(p: Problem) -> dict[str, Any]:
 
 
 class ImportJobs:
-    def __init__(self, pool: asyncpg.Pool, gateway: SubmissionGateway) -> None:
+    def __init__(self, pool: asyncpg.Pool, gateway: SubmissionGateway, settings: Settings) -> None:
         self.pool = pool
         self.gateway = gateway
+        self.settings = settings
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def stop(self) -> None:
@@ -191,7 +194,17 @@ class ImportJobs:
             dry = DryRun(Submitter(role="admin", principal="import"), datetime.now(UTC))
             day = _as_of(mapping)
             last = time.monotonic()
+            s = self.settings
             for n, item in enumerate(plan_file(opened, mapping, day)):
+                contract_id = dry.meets(item)
+                if contract_id is not None:  # judged against what the log holds of it
+                    dry.remember(
+                        contract_id,
+                        await contract_events(
+                            s.kafka_bootstrap_servers, self.pool, s.projection_schema,
+                            s.topics.events, contract_id,
+                        ),
+                    )  # fmt: skip
                 dry.feed(item)
                 if n % YIELD_EVERY == 0:
                     await asyncio.sleep(0)

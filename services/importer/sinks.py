@@ -17,9 +17,9 @@ from typing import Any, Final, Protocol
 import asyncpg
 import httpx
 
-from events.catalogue import STAMPED_FIELDS
+from events.catalogue import STAMPED_FIELDS, Event
 from events.messages import REFUSALS, Submitter
-from events.serialization import EXPECTED_STREAM_VERSION
+from events.serialization import EXPECTED_STREAM_VERSION, decode_event
 from imports.dryrun import stamped
 from imports.plan import Planned
 from services.api.gateway import SubmissionGateway
@@ -92,6 +92,36 @@ def _retry_after(resp: httpx.Response) -> float:
         return 1.0
 
 
+class ApiPast:
+    """What the log already holds of a contract, read from GET /v1/events with a token (the
+    dry run judges against it)."""
+
+    def __init__(self, api_url: str, token: str, timeout_s: float = 120) -> None:
+        self.http = httpx.Client(
+            base_url=api_url, timeout=timeout_s, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    def __call__(self, contract_id: str) -> list[Event]:
+        events: list[Event] = []
+        after = 0
+        while True:
+            resp = self.http.get(
+                "/v1/events", params={"contract_id": contract_id, "after_version": after}
+            )
+            if resp.status_code == 404:  # no event of it: a new contract
+                return events
+            if resp.status_code != 200:
+                raise SinkRefused(f"HTTP {resp.status_code} reading the log: {resp.text[:500]}")
+            page = resp.json()
+            events += [decode_event(e) for e in page["events"]]
+            if page.get("next_after_version") is None:
+                return events
+            after = page["next_after_version"]
+
+    def close(self) -> None:
+        self.http.close()
+
+
 class SinkRefused(Exception):
     """The API refused the whole import (a token that may not write, the API away)."""
 
@@ -155,4 +185,13 @@ class GatewaySink:
             await self.pool.close()
 
 
-__all__ = ["BATCH", "IMPORTER", "ApiSink", "GatewaySink", "Result", "Sink", "SinkRefused"]
+__all__ = [
+    "BATCH",
+    "IMPORTER",
+    "ApiPast",
+    "ApiSink",
+    "GatewaySink",
+    "Result",
+    "Sink",
+    "SinkRefused",
+]

@@ -56,6 +56,20 @@ class Previewer:
         self.model.take_changes()
         self.risks = {cid: risk.fold(events) for cid, events in by_contract.items()}
 
+    def remember(self, contract_id: str, events: Iterable[Event]) -> None:
+        """Folds in the accepted events (in stream order) of a contract the previewer has not
+        judged anything of yet: what the log already holds of it."""
+        log = list(events)
+        if not log:
+            return
+        if contract_id in self.writers:
+            raise ValueError(f"contract {contract_id} is known to the previewer already")
+        self.writers.update(writer_state.fold(log))
+        for event in log:
+            self.model.apply(event)
+        self.model.take_changes()
+        self.risks[contract_id] = risk.fold(log)
+
     def judge(self, submission: Submission, now: datetime) -> Preview:
         """`submission` previewed; when accepted, the states move past it."""
         contract_id = submission.event.contract_id

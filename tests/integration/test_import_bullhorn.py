@@ -123,6 +123,16 @@ def test_a_rerun_appends_nothing(
     assert f"already in the log (nothing appended): {total:,}" in again.stdout
 
 
+def test_a_dry_run_after_the_import_finds_it_in_the_log(
+    first_import: subprocess.CompletedProcess[str], services: Services, api_tokens: Tokens
+) -> None:
+    again = ledger_import(services, api_tokens.admin, "--dry-run")
+    assert counts(again.stdout, "events that would be appended:") == {}
+    total = sum(EXPECTED_EVENTS.values())
+    assert re.search(rf"  already in the log\s+{total:,}\n", again.stdout), again.stdout[:3000]
+    assert "events the writer would refuse" not in again.stdout
+
+
 def _figures(http: httpx.Client, token: str, assignment_id: str) -> dict[str, Any]:
     """The assignment's margin as of AS_OF, once the projector has it."""
     deadline = time.monotonic() + 60

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from events.catalogue import AssignmentEnded, AssignmentStarted, ContractSigned, RatesAdjusted
 from events.messages import Submitter
 from events.serialization import encode_event
-from imports.dryrun import DryRun
+from imports.dryrun import DryRun, stamped
 from imports.ids import event_id, safe_id
 from imports.mapping import MappingError, load_mapping
 from imports.plan import Planned
@@ -21,6 +23,7 @@ from imports.problems import FileRefused, Problem
 from imports.reading import open_lines
 from imports.source import OVERTIME_NOT_RECORDED, plan_file
 from imports.values import BadValue, parse_date, parse_decimal
+from services.writer.preview import Previewer
 
 AS_OF = date(2026, 12, 7)
 NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
@@ -349,3 +352,19 @@ def test_a_header_that_is_not_csv_is_refused_whole() -> None:
     # Found by Schemathesis: a bare carriage return in the header's line.
     with pytest.raises(FileRefused, match="the header is not readable as CSV"):
         plan(b"!\x1c\x08\xa4\xfb\xf0\xddS\r`\xa5\xcc")
+
+
+def test_the_dry_run_judges_against_what_the_log_holds() -> None:
+    submitter = Submitter(role="admin", principal="import")
+    previewer = Previewer()
+    logged: list[Any] = []  # what a first import of ROW appended, as the log holds it
+    for item in events(plan(bullhorn(ROW))):
+        logged.append(previewer.judge(stamped(item, submitter, NOW, uuid.uuid4()), NOW).appended)
+    later = ROW.replace("50,35", "55,38").replace("8/17/16 0:00", "1/1/17")
+    again = DryRun(submitter, NOW)
+    for item in plan(bullhorn(ROW, later)):
+        cid = again.meets(item)
+        if cid is not None:
+            again.remember(cid, [e for e in logged if e.contract_id == cid])
+        again.feed(item)
+    assert again.duplicates == 2 and dict(again.accepted) == {"RatesAdjusted": 1}
