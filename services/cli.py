@@ -273,6 +273,10 @@ def _import_placements(args: argparse.Namespace, settings: Callable[[], Settings
         else:
             sink = GatewaySink(settings())
         outcome, _ = imp.commit(opts, sink)
+    except KeyboardInterrupt:
+        # What was appended stays; its ids make a rerun skip it and append the rest.
+        print("import stopped: run the same command again to finish it", file=sys.stderr)
+        return 130
     except FileRefused as exc:
         return imp.refused_file(exc)
     except SinkRefused as exc:

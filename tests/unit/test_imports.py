@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -368,3 +369,52 @@ def test_the_dry_run_judges_against_what_the_log_holds() -> None:
             again.remember(cid, [e for e in logged if e.contract_id == cid])
         again.feed(item)
     assert again.duplicates == 2 and dict(again.accepted) == {"RatesAdjusted": 1}
+
+
+class _Rows(io.RawIOBase):
+    """A CSV made as it is read: `rows` rate rows of one placement, never all in memory."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows, self.made = rows, -1
+        self.pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self.pending and self.made < self.rows:
+            if self.made < 0:
+                self.pending = (HEADER + "\n").encode()
+            else:
+                day = date(2000, 1, 1) + timedelta(days=self.made)
+                pay = 20 + self.made % 7
+                self.pending = (
+                    f"P1,Acme,cand-1,Ann Lee,{pay + 10},{pay},,1/1/2000,1/1/2200,"
+                    f"{day.month}/{day.day}/{day.year},Approved,8,Contract,,,\n"
+                ).encode()
+            self.made += 1
+        n = min(len(buffer), len(self.pending))
+        buffer[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
+
+
+def _peak(rows: int) -> int:
+    """The peak of memory allocated while planning a made-up file of `rows` rows."""
+    tracemalloc.start()
+    try:
+        stream = open_lines(io.BufferedReader(_Rows(rows)))
+        seen = sum(1 for _ in plan_file(stream, load_mapping(MAPPING), AS_OF))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen > rows // 2  # the rate changes were planned
+    return peak
+
+
+def test_a_file_streams_through_without_being_held() -> None:
+    # Four times the rows (0.15 MB, then 0.6 MB of CSV), about the same memory: one row at a
+    # time, and one placement's state. (A first run warms what is made once: compiled
+    # patterns, pydantic's validators.)
+    _peak(6_000)
+    assert _peak(6_000) < _peak(1_500) * 1.5
