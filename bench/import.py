@@ -70,11 +70,11 @@ def total(text: str, pattern: str) -> int:
 
 
 async def bench(
-    placements: int, changes: int, via: str, lanes: str, bootstrap: str, dsn: str
+    placements: int, changes: int, clients: int, via: str, lanes: str, bootstrap: str, dsn: str
 ) -> None:
     data = ROOT / "var" / "bench"
     data.mkdir(parents=True, exist_ok=True)
-    csv_path = data / f"bullhorn-{placements}-{changes}.csv"
+    csv_path = data / f"bullhorn-{placements}-{changes}-{clients}.csv"
     mapping = data / "bullhorn-mapping.yaml"
     mapping.write_text(MAPPING)
     if not csv_path.exists():
@@ -82,7 +82,7 @@ async def bench(
             # Each placement has 1 to `changes` later rate rows (on average (1 + changes) / 2
             # more rows); with 0, one in five has one.
             rows = placements * (3 + changes) // 2 if changes else placements * 6 // 5
-            bullhorn.write(f, rows, seed=placements, changes=changes)
+            bullhorn.write(f, rows, seed=placements, changes=changes, clients=clients)
     rows = sum(1 for _ in csv_path.open()) - 1
     stack = OwnStack(bootstrap, dsn, name="imp")
     await stack.start()
@@ -123,6 +123,7 @@ def main() -> int:
     p.add_argument(
         "--changes", type=int, default=2, help="later rate rows a placement has, at most"
     )
+    p.add_argument("--clients", type=int, default=20, help="clients (contracts) of the book")
     p.add_argument("--lanes", default="8", help="lanes of the import (batches in flight)")
     args = p.parse_args()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
@@ -132,7 +133,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for via in args.via.split(","):
         for n in (int(x) for x in args.placements.split(",")):
-            asyncio.run(bench(n, args.changes, via, args.lanes, bootstrap, dsn))
+            asyncio.run(bench(n, args.changes, args.clients, via, args.lanes, bootstrap, dsn))
     return 0
 
 

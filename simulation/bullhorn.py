@@ -190,11 +190,17 @@ def _money(x: Decimal) -> str:
 
 
 def placements(
-    rows: int, seed: int, bad: bool = False, start: int = 1, changes: int = 0
+    rows: int,
+    seed: int,
+    bad: bool = False,
+    start: int = 1,
+    changes: int = 0,
+    clients: int = len(CLIENTS),
 ) -> Iterator[list[str]]:
     """`rows` data rows: the golden ones, then made-up placements with some later rate rows
     and ends, then (with `bad`) the bad ones in the middle. Deterministic for a seed.
-    `changes` 0: one placement in five has one later rate row; else each has 1 to `changes`."""
+    `changes` 0: one placement in five has one later rate row; else each has 1 to `changes`.
+    `clients`: how many clients the placements are spread over."""
     rng = random.Random(seed)
     fixed = list(GOLDEN) + list(GOLDEN_LATER)
     bad_rows = list(BAD) if bad else []
@@ -213,7 +219,11 @@ def placements(
             continue
         pid = f"P{n:07d}"
         n += 1
-        client = CLIENTS[rng.randrange(len(CLIENTS))]
+        client = (
+            CLIENTS[rng.randrange(len(CLIENTS))]
+            if clients == len(CLIENTS)
+            else (f"Client {rng.randrange(clients) + 1:04d}")
+        )
         pay = Decimal(rng.randrange(1500, 6000)) / 100
         markup = Decimal(rng.randrange(10, 80))
         bill = pay * (1 + markup / 100)
@@ -266,10 +276,12 @@ def placements(
     yield from later[: max(0, rows - made)]
 
 
-def write(out: TextIO, rows: int, seed: int, bad: bool = False, changes: int = 0) -> None:
+def write(
+    out: TextIO, rows: int, seed: int, bad: bool = False, changes: int = 0, clients: int = 20
+) -> None:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(HEADER)
-    for r in placements(rows, seed, bad, changes=changes):
+    for r in placements(rows, seed, bad, changes=changes, clients=clients):
         w.writerow(r)
 
 
