@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # The web app's npm assets are reinstalled when the lockfile changes.
 WEB_INSTALLED := web/node_modules/.installed-$(shell sha1sum web/package-lock.json | cut -c1-12)
+# The OpenID provider the tests sign in through (deploy/local/oidc), likewise.
+OIDC_INSTALLED := deploy/local/oidc/node_modules/.installed-$(shell sha1sum deploy/local/oidc/package-lock.json | cut -c1-12)
 
-.PHONY: help install up down run status logs lint test unit integration faults screenshots
+.PHONY: help install kustomize up down run status logs lint test unit integration faults screenshots
 
 help:
 	@echo "make run   start Kafka, PostgreSQL and the services, then follow their logs"
@@ -29,10 +31,30 @@ $(WEB_INSTALLED): web/package-lock.json
 	rm -f web/node_modules/.installed-*
 	touch $@
 
+$(OIDC_INSTALLED): deploy/local/oidc/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js >= 20) is required for the test OpenID provider"; exit 1; }
+	npm ci --prefix deploy/local/oidc --no-audit --no-fund --loglevel=error
+	rm -f deploy/local/oidc/node_modules/.installed-*
+	touch $@
+
 /usr/bin/chromium:
 	@deploy/local/chromium.sh
 
-install: $(INSTALLED) $(WEB_INSTALLED) /usr/bin/chromium
+# The alert-routing tests' Alertmanager (tests/support/alert_channels.py).
+/usr/bin/prometheus-alertmanager:
+	@deploy/local/alertmanager.sh
+
+# The Kubernetes manifests (deploy/k8s) are rendered by kustomize in the unit tests
+# (tests/unit/test_k8s_manifests.py): `kubectl kustomize` where kubectl is installed, else a
+# kustomize built from the Go module proxy into `go env GOPATH`/bin (a few minutes, once).
+KUSTOMIZE := sigs.k8s.io/kustomize/kustomize/v5@v5.5.0
+kustomize:
+	@command -v kubectl >/dev/null || command -v kustomize >/dev/null \
+	  || [ -x "$$(go env GOPATH 2>/dev/null)/bin/kustomize" ] \
+	  || { command -v go >/dev/null || { echo "kubectl, kustomize or Go (to build kustomize) is required"; exit 1; }; \
+	       echo "building kustomize: go install $(KUSTOMIZE)"; go install $(KUSTOMIZE); }
+
+install: $(INSTALLED) $(WEB_INSTALLED) $(OIDC_INSTALLED) /usr/bin/chromium /usr/bin/prometheus-alertmanager kustomize
 
 up: install
 	@deploy/local/stack.sh up
@@ -78,4 +100,4 @@ faults: up
 screenshots: up
 	$(BIN)/pytest -q -p no:cacheprovider tests/browser
 	mkdir -p docs/screenshots
-	cp var/screenshots/portfolio.png var/screenshots/assignment.png docs/screenshots/
+	cp var/screenshots/portfolio.png var/screenshots/assignment.png var/screenshots/sign-in-single-sign-on.png docs/screenshots/

@@ -84,7 +84,7 @@ async def bench(
             rows = placements * (3 + changes) // 2 if changes else placements * 6 // 5
             bullhorn.write(f, rows, seed=placements, changes=changes, clients=clients)
     rows = sum(1 for _ in csv_path.open()) - 1
-    stack = OwnStack(bootstrap, dsn, name="imp")
+    stack = OwnStack(bootstrap, dsn, name="imp", processes=("writer", "projector", "risk", "api"))
     await stack.start()
     try:
         env = {**stack.env(), "LEDGER_API_URL": stack.url, "LEDGER_TOKEN": stack.admin_token}

@@ -246,6 +246,16 @@ class ContractAmended(EventBase):
         return {term: getattr(self, term) for term in self.TERMS if getattr(self, term) is not None}
 
 
+class AccountManagerChanged(EventBase):
+    """The contract is handed over to another account manager (people leave agencies): from
+    then on it is theirs to manage and to see, and no longer the previous one's."""
+
+    type: Literal["AccountManagerChanged"] = "AccountManagerChanged"
+    account_manager_id: Id
+    effective_date: date
+    reason: Reason
+
+
 class ContractTerminated(EventBase):
     type: Literal["ContractTerminated"] = "ContractTerminated"
     effective_date: date
@@ -387,6 +397,7 @@ class ClientContactLogged(EventBase):
 Event = Annotated[
     ContractSigned
     | ContractAmended
+    | AccountManagerChanged
     | ContractTerminated
     | AssignmentStarted
     | RatesAdjusted

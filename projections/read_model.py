@@ -23,6 +23,7 @@ from typing import Generic, Literal, TypeVar
 
 from events.alerts import Basis
 from events.catalogue import (
+    AccountManagerChanged,
     AssignmentEnded,
     AssignmentStarted,
     BypassThreatReported,
@@ -429,6 +430,12 @@ class ReadModel:
                     *(getattr(e, name) for name in PRICING_TERMS),
                 )
             )
+
+    @_apply.register
+    def _account_manager_changed(self, e: AccountManagerChanged) -> None:
+        # Scoped views follow the contract's current manager (whatever the effective date, as
+        # for the terms): the new one sees it, with its history, and the previous one no longer.
+        self.contracts[e.contract_id].account_manager_id = e.account_manager_id
 
     @_apply.register
     def _terminated(self, e: ContractTerminated) -> None:

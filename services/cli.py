@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any, get_args
 
 import asyncpg
@@ -57,6 +58,24 @@ def _topics_create(args: argparse.Namespace, settings: Callable[[], Settings]) -
     return 0
 
 
+def _k8s_kafka(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services import k8s_kafka
+
+    stale = []
+    for name, text in k8s_kafka.files().items():
+        path = Path(args.out_dir) / name
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(str(path))
+        if not args.check:
+            path.write_text(text, encoding="utf-8")
+    if args.check and stale:
+        print("not what events/topics.py makes: " + ", ".join(stale), file=sys.stderr)
+        return 1
+    print(("wrote " if stale else "up to date: ") + ", ".join(stale or k8s_kafka.FILES))
+    return 0
+
+
 def _wait(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     s = settings()
 
@@ -69,6 +88,12 @@ def _wait(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
             await readiness.wait_until(
                 lambda: readiness.postgres_answers(s.dsn), "PostgreSQL", args.timeout
             )
+        if args.what == "migrations":
+            await readiness.wait_until(
+                lambda: readiness.migrated(s.dsn),
+                "PostgreSQL with this version's migrations",
+                args.timeout,
+            )
 
     try:
         asyncio.run(run())
@@ -78,7 +103,7 @@ def _wait(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     return 0
 
 
-PROCESSES = ("api", "writer", "projector", "risk", "webhooks")
+PROCESSES = ("api", "writer", "projector", "risk", "webhooks", "alerts")
 
 
 def _serve(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
@@ -99,7 +124,7 @@ def _projections_rebuild(args: argparse.Namespace, settings: Callable[[], Settin
         async def join(stop: asyncio.Event) -> None:
             code.append(await commands.join_rebuild(settings(), stop))
 
-        until_signalled(join)
+        until_signalled(join, settings().log_format)
         return code[0] if code else 0
     return asyncio.run(commands.rebuild(settings()))
 
@@ -311,6 +336,49 @@ def _export_events(args: argparse.Namespace, settings: Callable[[], Settings]) -
     return 0
 
 
+def _alerts_routes_load(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from pathlib import Path
+
+    from services.alerting import seed
+
+    try:
+        parsed = seed.read(Path(args.file))
+    except seed.SeedError as exc:
+        for field, reason in exc.problems:
+            print(f"{args.file}: {field}: {reason}", file=sys.stderr)
+        return 2
+    s = settings()
+    print(_with_conn(settings, lambda c: seed.apply(c, parsed, s.projection_schema)))
+    return 0
+
+
+def _alerts_routes_list(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services.alerting import store
+
+    async def both(c: asyncpg.Connection) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return await store.channels(c), await store.routes(c)
+
+    chans, routes = _with_conn(settings, both)
+    for ch in chans:
+        where = ch["url"] or ", ".join(ch["to"] or [])
+        print(f"channel {ch['name']}  {ch['kind']}  {where}")
+    for r in routes:
+        m = {k: v for k, v in r["match"].items() if v}
+        print(f"route {r['name']} -> {r['channel']}  match {m or 'everything'}")
+    return 0
+
+
+def _alerts_deliveries(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services.alerting import store
+
+    rows = _with_conn(settings, lambda c: store.deliveries(c, None, None, None, args.limit, 0))
+    for d in rows:
+        print(f"{d['created_at']}  {d['route']} -> {d['channel']} ({d['channel_kind']})  "
+              f"{d['kind']} {d['alert_id']}  {d['status']} after {d['tries']} tries"
+              + (f"  last error: {d['last_error']}" if d["last_error"] else ""))  # fmt: skip
+    return 0
+
+
 Handler = Callable[[argparse.Namespace, Callable[[], Settings]], int]
 
 
@@ -342,8 +410,23 @@ def build_parser() -> argparse.ArgumentParser:
         tp, "create", _topics_create, "create the ledger's topics that are missing (idempotent)"
     )
 
-    w = command(sub, "wait", _wait, "wait until Kafka and/or PostgreSQL answer")
-    w.add_argument("what", choices=["kafka", "postgres", "all"])
+    k8s = commands("k8s", "the Kubernetes deployment (deploy/k8s)")
+    kk = command(
+        k8s,
+        "kafka",
+        _k8s_kafka,
+        "write the KafkaTopic and KafkaUser resources made from the topic definitions",
+    )
+    kk.add_argument("--out-dir", default=os.path.join("deploy", "k8s", "base"))
+    kk.add_argument("--check", action="store_true", help="write nothing; exit 1 if they differ")
+
+    w = command(
+        sub,
+        "wait",
+        _wait,
+        "wait until Kafka and/or PostgreSQL answer, or until `db migrate` has run (migrations)",
+    )
+    w.add_argument("what", choices=["kafka", "postgres", "all", "migrations"])
     w.add_argument("--timeout", type=float, default=120.0)
     sv = command(sub, "serve", _serve, "run a service process in the foreground")
     sv.add_argument("process", choices=PROCESSES)
@@ -383,6 +466,15 @@ def build_parser() -> argparse.ArgumentParser:
     command(wh, "status", _webhooks_status, "delivery status of every receiver")
     wr = command(wh, "remove", _webhooks_remove, "stop delivering to a receiver")
     wr.add_argument("id")
+
+    al = commands("alerts", "alert routing: channels, routes, deliveries")
+    alr = command(al, "routes", _alerts_routes_list, "list channels (masked) and routes")
+    alr_sub = alr.add_subparsers(dest="routes_command")
+    ld = alr_sub.add_parser("load", help="upsert the channels, routes and addresses of a YAML file")
+    ld.set_defaults(handler=_alerts_routes_load)
+    ld.add_argument("file")
+    ad = command(al, "deliveries", _alerts_deliveries, "the latest deliveries, newest first")
+    ad.add_argument("--limit", type=int, default=50)
 
     sb = command(sub, "submit", _submit, "post events (one, a list, or JSON lines) to the API")
     sb.add_argument("file", help="a JSON file, or - for standard input")

@@ -57,6 +57,14 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
     return applied
 
 
+async def pending(conn: asyncpg.Connection) -> list[str]:
+    """The migrations of this version not applied yet (every one, on an empty database)."""
+    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        return [name for name, _ in migration_files()]
+    done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+    return [name for name, _ in migration_files() if name not in done]
+
+
 async def migrate_dsn(dsn: str) -> list[str]:
     async with connection(dsn) as conn:
         return await migrate(conn)

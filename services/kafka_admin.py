@@ -14,6 +14,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from events.topics import Topics
+from services import kafka_connection
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ _SHOWN_WITHIN_S = 10.0
 async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
     """Delete every topic named after `prefix`: the ledger's (`prefix.events` ...) and the risk
     agent's (`prefix-risk-...`); returns the names deleted."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_connection.options())
     await admin.start()
     try:
         mine = (f"{prefix}.", f"{prefix}-")
@@ -44,7 +45,7 @@ async def ensure_topics(bootstrap: str, wanted: Topics) -> list[str]:
     An existing topic with another partition count is an error, not something to paper over:
     the writer relies on submissions and events being partitioned alike.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_connection.options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -73,7 +74,9 @@ async def ensure_compacted(
     bootstrap: str, name: str, partitions: int, config: Mapping[str, str]
 ) -> bool:
     """Create the compacted topic `name` if it does not exist; True when this call created it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=10_000, **kafka_connection.options()
+    )
     await admin.start()
     try:
         if name in set(await admin.list_topics()):
@@ -101,7 +104,7 @@ async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dic
 async def align_configs(bootstrap: str, wanted: Mapping[str, Mapping[str, str]]) -> None:
     """Give each existing topic of `wanted` the configuration values it declares (topics that
     do not exist are left alone)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_connection.options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from events.catalogue import Event
 from events.serialization import decode_event
 from events.topics import TopicSpec
+from services import kafka_connection
 
 
 def partitions_of(topic: TopicSpec) -> list[TopicPartition]:
@@ -30,7 +31,7 @@ async def end_offsets(
 
 async def log_ends(bootstrap: str, topic: TopicSpec) -> dict[int, int]:
     """The end offset of each partition of `topic` now (records and transaction markers)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **kafka_connection.options())
     await consumer.start()
     try:
         return await end_offsets(consumer, topic)
@@ -46,6 +47,7 @@ async def read_partition(
     tp = TopicPartition(topic, partition)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **kafka_connection.options(),
         enable_auto_commit=False,
         isolation_level="read_committed",
         auto_offset_reset="earliest",
@@ -85,6 +87,7 @@ class OffsetReader:
         if self.consumer is None:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.bootstrap,
+                **kafka_connection.options(),
                 enable_auto_commit=False,
                 isolation_level="read_committed",
                 # An offset no longer kept (compacted, the topic recreated) moves to the

@@ -8,9 +8,13 @@ import time
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services import kafka_connection
+
 
 async def kafka_answers(bootstrap: str) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=5000, **kafka_connection.options()
+    )
     try:
         await admin.start()
         await admin.list_topics()
@@ -31,6 +35,17 @@ async def postgres_answers(dsn: str) -> bool:
         return True
     finally:
         await conn.close()
+
+
+async def migrated(dsn: str) -> bool:
+    """PostgreSQL answers and has every migration of this version (`ledger db migrate` ran)."""
+    from services import db
+
+    try:
+        async with db.connection(dsn, timeout=5) as conn:
+            return not await db.pending(conn)
+    except Exception:
+        return False
 
 
 async def wait_until(check: object, what: str, timeout_s: float) -> None:

@@ -1,4 +1,5 @@
-"""Entry points of the long-running processes: `ledger serve api|writer|projector|risk|webhooks`.
+"""Entry points of the long-running processes:
+`ledger serve api|writer|projector|risk|webhooks|alerts`.
 
 Each worker runs until SIGTERM or SIGINT, then finishes what it is doing and stops cleanly.
 """
@@ -11,22 +12,16 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services import log_noise, watchdog
+from services import logs, probe, watchdog
 from services.settings import Settings
 
 log = logging.getLogger("ledger")
 
 
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    log_noise.install()
-
-
-def until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    _logging()
+def until_signalled(
+    main: Callable[[asyncio.Event], Awaitable[None]], log_format: str = "text"
+) -> None:
+    logs.configure(log_format)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -46,7 +41,7 @@ def serve_api(settings: Settings) -> None:
 
     from services.api.app import create_app
 
-    _logging()
+    logs.configure(settings.log_format)
     # uvloop and httptools: the fast event loop and HTTP parser (issue #14).
     shell: dict[str, Any] = {
         "host": settings.api_host,
@@ -56,6 +51,8 @@ def serve_api(settings: Settings) -> None:
         "loop": "uvloop",
         "http": "httptools",
     }
+    if settings.log_format == "json":
+        shell["log_config"] = None  # uvicorn's own lines through the root logger's JSON
     if settings.api_workers > 1:
         # Worker processes, each a whole API (its own verdict listener, progress listener,
         # streams and caches) reading the settings again at its start.
@@ -76,7 +73,7 @@ def serve_writer(settings: Settings) -> None:
     from services.writer.worker import Writer
 
     async def main(stop: asyncio.Event) -> None:
-        watchdog.install("writer", settings.watchdog_s)
+        probe.serve(settings.probe_port, watchdog.install("writer", settings.watchdog_s))
         claim = Membership(settings.dsn, settings.writer_group, settings.writer_instance_id)
         instance = None
         if settings.writer_instance_id:
@@ -102,26 +99,33 @@ def serve_writer(settings: Settings) -> None:
                 keeping.cancel()
             await claim.close()
 
-    until_signalled(main)
+    until_signalled(main, settings.log_format)
 
 
 def serve_projector(settings: Settings) -> None:
     from services.projector.commands import serve
 
-    watchdog.install("projector", settings.watchdog_s)
-    until_signalled(lambda stop: serve(settings, stop))
+    probe.serve(settings.probe_port, watchdog.install("projector", settings.watchdog_s))
+    until_signalled(lambda stop: serve(settings, stop), settings.log_format)
 
 
 def serve_risk(settings: Settings) -> None:
     from services.risk.worker import run
 
-    _logging()
-    watchdog.install("risk agent", settings.watchdog_s)
+    logs.configure(settings.log_format)
+    probe.serve(settings.probe_port, watchdog.install("risk agent", settings.watchdog_s))
     run(settings)  # a Faust worker: it handles SIGTERM and SIGINT itself
 
 
 def serve_webhooks(settings: Settings) -> None:
     from services.webhooks import Deliverer
 
-    watchdog.install("webhooks", settings.watchdog_s)
-    until_signalled(Deliverer(settings.dsn).run)
+    probe.serve(settings.probe_port, watchdog.install("webhooks", settings.watchdog_s))
+    until_signalled(Deliverer(settings.dsn).run, settings.log_format)
+
+
+def serve_alerts(settings: Settings) -> None:
+    from services.alerting.router import Router
+
+    probe.serve(settings.probe_port, watchdog.install("alerts", settings.watchdog_s))
+    until_signalled(Router(settings).run, settings.log_format)

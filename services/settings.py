@@ -1,13 +1,25 @@
-"""Every setting of every process, read from the environment once, at start-up."""
+"""Every setting of every process, read from the environment once, at start-up.
+
+A secret (DATABASE_URL, LEDGER_KAFKA_SASL_PASSWORD, LEDGER_METRICS_TOKEN) may instead be read
+from a file named by `<NAME>_FILE`, as a Kubernetes secret is mounted (deploy/k8s).
+"""
 
 from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+from events.messages import Role
 from events.topics import Topics, topics
 
 # The local stack (deploy/local) listens on these by default; LEDGER_KAFKA_PORT and
@@ -30,9 +42,47 @@ def local_database_url() -> str:
     return f"postgresql://ledger:ledger@127.0.0.1:{port}/ledger"
 
 
+# The settings that hold a secret, by variable: each also read from `<NAME>_FILE`.
+SECRETS = ("DATABASE_URL", "LEDGER_KAFKA_SASL_PASSWORD", "LEDGER_METRICS_TOKEN")
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """`<NAME>_FILE` for each of SECRETS: the file's content (its final newline dropped) is the
+    value of <NAME>. Setting both is refused: which one wins would be a guess."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # the whole work is in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name in SECRETS:
+            path = os.environ.get(f"{name}_FILE")
+            if not path:
+                continue
+            if os.environ.get(name):
+                raise ValueError(f"{name} and {name}_FILE are both set: set one of them")
+            try:
+                found[name] = Path(path).read_text(encoding="utf-8").removesuffix("\n")
+            except OSError as exc:
+                raise ValueError(f"{name}_FILE: {path} cannot be read ({exc.strerror})") from None
+        return found
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _SecretFiles(settings_cls)
+
+    # Kafka's bootstrap servers, host:port[,host:port]; unset: the local stack's broker.
     kafka_bootstrap_servers: str = Field(
         default_factory=local_kafka, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
     )
@@ -41,7 +91,9 @@ class Settings(BaseSettings):
         default_factory=lambda: SecretStr(local_database_url()),
         validation_alias=AliasChoices("DATABASE_URL"),
     )
+    # Every topic is named `<prefix>.<name>` (the risk agent's `<prefix>-risk-...`).
     topic_prefix: str = Field("ledger", validation_alias=AliasChoices("LEDGER_TOPIC_PREFIX"))
+    # Where the API listens.
     api_host: str = Field("127.0.0.1", validation_alias=AliasChoices("LEDGER_API_HOST"))
     api_port: int = Field(8000, validation_alias=AliasChoices("LEDGER_API_PORT"))
     # How long POST /v1/events waits for the writer's verdict before answering 202.
@@ -60,7 +112,7 @@ class Settings(BaseSettings):
     )
     # Contracts a projector process keeps in memory between batches (least recently used
     # dropped first; the contracts of the two batches in flight are always kept). A miss reads
-    # the contract's rows back from PostgreSQL. See README for what it costs in memory.
+    # the contract's rows back from PostgreSQL. See docs/scaling.md for what it costs in memory.
     projector_cache_contracts: int = Field(
         10_000, ge=1, validation_alias=AliasChoices("LEDGER_PROJECTOR_CACHE_CONTRACTS")
     )
@@ -95,6 +147,7 @@ class Settings(BaseSettings):
         le=64,
         validation_alias=AliasChoices("LEDGER_API_WORKERS"),
     )
+    # The writers' consumer group (and the prefix of their transactional ids).
     writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
     # The writer's static membership of its group (group.instance.id): restarted under the same
     # id it takes its partitions back at once, instead of waiting out its dead predecessor's
@@ -125,6 +178,7 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(
         2000.0, ge=0, validation_alias=AliasChoices("LEDGER_RATE_LIMIT_PER_S")
     )
+    # How often (seconds) the risk agent's timer judges the time-based rules over every contract.
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
     # How often (seconds) the risk agent commits the offsets of the events it has judged: a
     # crash re-judges (idempotently) at most this much more of the log.
@@ -157,10 +211,135 @@ class Settings(BaseSettings):
     stream_token_check_s: float = Field(
         2.0, gt=0, validation_alias=AliasChoices("LEDGER_STREAM_TOKEN_CHECK_S")
     )
+    # A worker process (writer, projector, risk agent, webhooks) answers GET /livez and /readyz
+    # on this port for a supervisor that probes over HTTP (Kubernetes: deploy/k8s); 0 serves
+    # nothing (the local stack runs every process on one host, under supervisord).
+    probe_port: int = Field(0, ge=0, le=65535, validation_alias=AliasChoices("LEDGER_PROBE_PORT"))
     # When set, GET /metrics asks for `Authorization: Bearer <this>`; unset, it is open.
     metrics_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("LEDGER_METRICS_TOKEN")
     )
+    # How every Kafka client of the process connects (services/kafka_connection.py):
+    # PLAINTEXT (the local stack); SSL: TLS, checked against LEDGER_KAFKA_SSL_CAFILE (a
+    # Strimzi cluster's CA) and host names, and with a certificate and key, a mutual-TLS user;
+    # SASL_SSL: TLS and a SCRAM user (Strimzi's scram-sha-512 KafkaUser).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias=AliasChoices("LEDGER_KAFKA_SECURITY_PROTOCOL")
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        "SCRAM-SHA-512", validation_alias=AliasChoices("LEDGER_KAFKA_SASL_MECHANISM")
+    )
+    kafka_sasl_username: str = Field(
+        "", validation_alias=AliasChoices("LEDGER_KAFKA_SASL_USERNAME")
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("LEDGER_KAFKA_SASL_PASSWORD")
+    )
+    # PEM files; an empty CA file: the system's certificate authorities.
+    kafka_ssl_cafile: str = Field("", validation_alias=AliasChoices("LEDGER_KAFKA_SSL_CAFILE"))
+    kafka_ssl_certfile: str = Field("", validation_alias=AliasChoices("LEDGER_KAFKA_SSL_CERTFILE"))
+    kafka_ssl_keyfile: str = Field("", validation_alias=AliasChoices("LEDGER_KAFKA_SSL_KEYFILE"))
+    # The long-running processes' log lines: text, or one JSON object a line (time, level,
+    # logger, message, exception) for a log collector.
+    log_format: Literal["text", "json"] = Field(
+        "text", validation_alias=AliasChoices("LEDGER_LOG_FORMAT")
+    )
+
+    @model_validator(mode="after")
+    def _kafka_credentials_whole(self) -> Settings:
+        """A SCRAM user needs both its name and password; a client certificate its key."""
+        if self.kafka_security_protocol == "SASL_SSL":
+            if not self.kafka_sasl_username:
+                raise ValueError("LEDGER_KAFKA_SASL_USERNAME is required with SASL_SSL")
+            if self.kafka_sasl_password is None:
+                raise ValueError(
+                    "LEDGER_KAFKA_SASL_PASSWORD (or LEDGER_KAFKA_SASL_PASSWORD_FILE) is required "
+                    "with SASL_SSL"
+                )
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError(
+                "LEDGER_KAFKA_SSL_CERTFILE and LEDGER_KAFKA_SSL_KEYFILE go together: set both"
+            )
+        return self
+
+    # Alert routing (`ledger serve alerts`, docs/alerting.md). The SMTP server e-mail channels
+    # use unless they name their own: smtp://[user:password@]host[:port] (STARTTLS when the
+    # server offers it) or smtps://... (TLS from the start). A credential: never shown.
+    smtp_url: SecretStr | None = Field(None, validation_alias=AliasChoices("LEDGER_SMTP_URL"))
+    smtp_from: str = Field(
+        "Markup Ledger <alerts@localhost>", validation_alias=AliasChoices("LEDGER_SMTP_FROM")
+    )
+    # A YAML file of channels, routes and account managers' addresses, upserted by name when
+    # `ledger serve alerts` starts (empty: none).
+    alert_routes_file: str = Field("", validation_alias=AliasChoices("LEDGER_ALERT_ROUTES_FILE"))
+    # A failing channel is tried again after backoff_s, doubling up to max_backoff_s; each
+    # attempt gives up after timeout_s. An idle route looks for new alerts every poll_s.
+    alerts_backoff_s: float = Field(
+        1.0, gt=0, validation_alias=AliasChoices("LEDGER_ALERTS_BACKOFF_S")
+    )
+    alerts_max_backoff_s: float = Field(
+        300.0, gt=0, validation_alias=AliasChoices("LEDGER_ALERTS_MAX_BACKOFF_S")
+    )
+    alerts_timeout_s: float = Field(
+        10.0, gt=0, validation_alias=AliasChoices("LEDGER_ALERTS_TIMEOUT_S")
+    )
+    alerts_poll_s: float = Field(
+        0.5, gt=0, le=60, validation_alias=AliasChoices("LEDGER_ALERTS_POLL_S")
+    )
+
+    # Web sessions (a person's or an API token's): they end this long after sign-in whatever
+    # happens, and after this long without a request.
+    session_lifetime_s: float = Field(
+        12 * 3600, gt=0, validation_alias=AliasChoices("LEDGER_SESSION_LIFETIME_S")
+    )
+    session_idle_s: float = Field(
+        3600, gt=0, validation_alias=AliasChoices("LEDGER_SESSION_IDLE_S")
+    )
+
+    # Single sign-on with OpenID Connect (docs/sign-in.md). Unset issuer: no single sign-on,
+    # people sign in with API tokens. The provider is found from the issuer's discovery document.
+    oidc_issuer: str = Field("", validation_alias=AliasChoices("LEDGER_OIDC_ISSUER"))
+    oidc_client_id: str = Field("", validation_alias=AliasChoices("LEDGER_OIDC_CLIENT_ID"))
+    # Secret: never in an answer, a log line or /metrics.
+    oidc_client_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("LEDGER_OIDC_CLIENT_SECRET")
+    )
+    oidc_scopes: str = Field(
+        "openid profile email", validation_alias=AliasChoices("LEDGER_OIDC_SCOPES")
+    )
+    # Where the provider sends the browser back: `<this app's URL>/auth/callback`, as registered
+    # with the provider. Empty: derived from the request (right unless behind a proxy that
+    # rewrites the host or scheme).
+    oidc_redirect_url: str = Field("", validation_alias=AliasChoices("LEDGER_OIDC_REDIRECT_URL"))
+    # The ID token claim holding the person's groups, and which groups give which role
+    # (comma-separated names or ids; admin wins over finance, finance over account manager).
+    oidc_roles_claim: str = Field(
+        "groups", validation_alias=AliasChoices("LEDGER_OIDC_ROLES_CLAIM")
+    )
+    oidc_admin_groups: str = Field("", validation_alias=AliasChoices("LEDGER_OIDC_ADMIN_GROUPS"))
+    oidc_finance_groups: str = Field(
+        "", validation_alias=AliasChoices("LEDGER_OIDC_FINANCE_GROUPS")
+    )
+    oidc_account_manager_groups: str = Field(
+        "", validation_alias=AliasChoices("LEDGER_OIDC_ACCOUNT_MANAGER_GROUPS")
+    )
+
+    @property
+    def single_sign_on(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    @property
+    def role_groups(self) -> dict[Role, frozenset[str]]:
+        """Which groups give each role, in the order a person's role is chosen."""
+
+        def names(text: str) -> frozenset[str]:
+            return frozenset(g.strip() for g in text.split(",") if g.strip())
+
+        return {
+            "admin": names(self.oidc_admin_groups),
+            "finance": names(self.oidc_finance_groups),
+            "account_manager": names(self.oidc_account_manager_groups),
+        }
 
     @property
     def topics(self) -> Topics:

@@ -19,14 +19,26 @@ TOKEN_PREFIX = "mlt_"  # recognisable in a leaked-secret scan
 
 @dataclass(frozen=True)
 class Principal:
+    """Who is asking: a bearer token (token_id), or a person signed in through the identity
+    provider (person_id; token_id empty). A person who is an account manager manages the
+    contracts whose account_manager_id is their person_id."""
+
     token_id: str
     role: Role
     account_manager_id: str | None
+    person_id: str | None = None
 
     @property
     def name(self) -> str:
-        """What an event's recorded_by says about who submitted it."""
-        return self.account_manager_id or f"{self.role}:{self.token_id}"
+        """What an event's recorded_by says about who submitted it: the person, else the
+        account manager the token acts for, else the token."""
+        return self.person_id or self.account_manager_id or f"{self.role}:{self.token_id}"
+
+    @property
+    def key(self) -> str:
+        """One per credential holder, for what is counted per caller (the rate limit): the
+        token, or the person (whatever their sessions)."""
+        return f"person:{self.person_id}" if self.person_id else self.token_id
 
     def submitter(self) -> Submitter:
         return Submitter(

@@ -74,6 +74,18 @@ class Watchdog:
                     return f"{what} for {now - since:.0f} s"
         return None
 
+    def stalled(self) -> str | None:
+        """What `check` would answer now, without moving its clock (for a probe, read from
+        another thread at its own pace): the unit in hand past `stall_s`, if any."""
+        if self.stall_s <= 0:
+            return None
+        now = self.clock()
+        with self._lock:
+            for what, since in self._since.values():
+                if now - since > self.stall_s:
+                    return f"{what} for {now - since:.0f} s"
+        return None
+
     @property
     def interval(self) -> float:
         return max(0.05, min(1.0, self.stall_s / 4))

@@ -37,6 +37,11 @@ _TERMS: Final[dict[str, Any]] = {
 _FIELDS: Final[dict[str, dict[str, Any]]] = {
     "ContractSigned": {"client_id": "CL-7", "account_manager_id": "am.jones", **_TERMS},
     "ContractAmended": {"effective_date": "2024-06-01", **_TERMS},
+    "AccountManagerChanged": {
+        "account_manager_id": "am.okafor",
+        "effective_date": "2024-09-01",
+        "reason": "am.jones left the agency",
+    },
     "ContractTerminated": {"effective_date": "2025-06-30", "reason": "client insourced the team"},
     "AssignmentStarted": {
         "assignment_id": "A-1",

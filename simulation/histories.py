@@ -105,6 +105,7 @@ EVERY_TYPE = {
     "ContractAmended": 2,
     "MarkupNegotiationClosed": 2,
     "MarkupAgreed": 5,
+    "AccountManagerChanged": 1,
 }
 _CONTACT_NOTES = ["quarterly check-in", "weekly status call", "timesheet question", "site visit"]
 _RATE_REASONS = ["annual review", "market adjustment", "overtime policy change", "cost of living"]
@@ -434,6 +435,20 @@ def _contract_amended(g: Generator, c: _Contract) -> ev.EventBase:
     return g._event(c, ev.ContractAmended, effective_date=g._effective(c), **terms)
 
 
+def _account_manager_changed(g: Generator, c: _Contract) -> ev.EventBase:
+    # Recorded by the manager who hands it over; everything after, by the new one.
+    new = f"am.{g.rng.randint(1, 60):03d}"
+    event = g._event(
+        c,
+        ev.AccountManagerChanged,
+        account_manager_id=new,
+        effective_date=g._effective(c),
+        reason=f"{c.account_manager_id} moved to another team",
+    )
+    c.account_manager_id = new
+    return event
+
+
 def _contract_terminated(g: Generator, c: _Contract) -> ev.EventBase:
     c.terminated = True
     return g._event(
@@ -457,6 +472,7 @@ _MAKERS: dict[str, Callable[[Generator, _Contract], ev.EventBase]] = {
     "AssignmentEnded": _assignment_ended,
     "MarkupNegotiationClosed": _negotiation_closed,
     "ContractAmended": _contract_amended,
+    "AccountManagerChanged": _account_manager_changed,
     "ContractTerminated": _contract_terminated,
 }
 

@@ -33,11 +33,19 @@ def _with_settings(dsn: str, **server_settings: str) -> str:
 
 
 class OwnStack:
-    PROCESSES = ("writer", "projector", "risk", "api")
+    # The webhook deliverer too (no receiver is registered in our tables: it only polls), for
+    # its memory (deploy/k8s sizes every process from bench/live_load.py's peak RSS).
+    PROCESSES = ("writer", "projector", "risk", "api", "webhooks")
 
     def __init__(
-        self, bootstrap: str, dsn: str, api_workers: int | None = None, name: str = "live"
+        self,
+        bootstrap: str,
+        dsn: str,
+        api_workers: int | None = None,
+        name: str = "live",
+        processes: tuple[str, ...] = PROCESSES,
     ) -> None:
+        self.processes = processes
         self.tag = uuid.uuid4().hex[:10]
         self.prefix, self.schema = f"{name}.{self.tag}", f"{name}_{self.tag}"
         self.database = f"{name}_{self.tag}"
@@ -84,7 +92,7 @@ class OwnStack:
         await kafka_admin.ensure_topics(self.bootstrap, topics(self.prefix))
         logs = ROOT / "var" / "log"
         logs.mkdir(parents=True, exist_ok=True)
-        for name in self.PROCESSES:
+        for name in self.processes:
             out = open(logs / f"{self.name}-{self.tag}-{name}.log", "ab")  # noqa: SIM115
             self.procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "serve", name],

@@ -9,7 +9,7 @@ HERE="$ROOT/deploy/local"
 # The service processes, run by supervisord (the `supervisor` package, in the venv): it
 # restarts one that exits, as `restart: unless-stopped` does in docker-compose.yml. Started in
 # this order, stopped in reverse.
-SERVICES=(writer projector risk webhooks api)
+SERVICES=(writer projector risk webhooks alerts api)
 SUPERVISOR_CONF="$RUN/supervisord.conf"
 SUPERVISOR_LOG="$LOGS/supervisord.log"
 ADMIN_TOKEN_FILE="$ROOT/.admin-token"

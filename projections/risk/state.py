@@ -30,6 +30,7 @@ from typing import Final, TypeVar
 from uuid import UUID
 
 from events.catalogue import (
+    AccountManagerChanged,
     AssignmentEnded,
     AssignmentEndReason,
     AssignmentStarted,
@@ -306,6 +307,13 @@ def _signed_again(e: ContractSigned, s: RiskState) -> RiskState:
 @_apply.register
 def _amended(e: ContractAmended, s: RiskState) -> RiskState:
     return replace(s, terms=replace(s.terms, **e.amended_terms()))
+
+
+@_apply.register
+def _account_manager_changed(e: AccountManagerChanged, s: RiskState) -> RiskState:
+    # The rules judge margins and the relationship, not who manages the contract: an alert
+    # reaches whoever manages it when it is read (alerts are scoped through the read model).
+    return s
 
 
 @_apply.register

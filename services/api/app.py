@@ -9,6 +9,7 @@ from services.api.guards import Guards
 from services.api.margin_cache import SingleFlight
 from services.api.rate_limit import TokenBuckets
 from services.api.resources import lifespan
+from services.api.routes_alerting import router as alerting_router
 from services.api.routes_alerts import router as alerts_router
 from services.api.routes_contracts import router as contracts_router
 from services.api.routes_events import router as events_router
@@ -16,7 +17,9 @@ from services.api.routes_health import router as health_router
 from services.api.routes_imports import router as imports_router
 from services.api.routes_margins import router as margins_router
 from services.api.routes_preview import router as preview_router
+from services.api.routes_sign_in import router as sign_in_router
 from services.api.web import router as web_router
+from services.oidc import OidcClient
 from services.settings import Settings
 
 
@@ -47,6 +50,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = metrics.install(app)
     app.state.margin_cache = SingleFlight()
     app.state.rate_limits = TokenBuckets(settings.rate_limit_per_s, 5 * settings.rate_limit_per_s)
+    # Single sign-on, when an identity provider is configured (else API tokens only).
+    app.state.oidc = OidcClient(settings) if settings.single_sign_on else None
     # Outermost: every answer, the metrics' and the errors' included, gets its headers.
     app.add_middleware(Guards, max_body_bytes=settings.max_body_bytes)
     errors.install(app)
@@ -58,9 +63,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(preview_router)
     app.include_router(margins_router)
     app.include_router(alerts_router)
+    app.include_router(alerting_router)
     app.include_router(contracts_router)
     app.include_router(imports_router)
     app.include_router(web_router)
+    app.include_router(sign_in_router)
     app.include_router(health_router)
 
     return app

@@ -1,4 +1,5 @@
-"""Who is asking, on every /v1 route: a bearer token, or the web app's session cookie.
+"""Who is asking, on every /v1 route: a bearer token, or the web app's session cookie (of a
+person signed in through the identity provider, or of an API token).
 
 No credentials 401, a role that may not act 403. With the cookie, an unsafe method (POST, PUT,
 PATCH, DELETE) must carry the X-CSRF-Token header equal to the session's CSRF token (403
@@ -9,6 +10,7 @@ wins over a cookie when both are sent (a script never needs the CSRF header).
 from __future__ import annotations
 
 import hmac
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -21,6 +23,10 @@ from services.tokens import Principal
 _bearer = HTTPBearer(auto_error=False)
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _idle(request: Request) -> timedelta:
+    return timedelta(seconds=request.app.state.settings.session_idle_s)
 
 
 async def principal(
@@ -36,7 +42,7 @@ async def principal(
         return found
     sid = request.cookies.get(sessions.COOKIE)
     if sid:
-        session = await sessions.lookup(pool, sid)
+        session = await sessions.lookup(pool, sid, _idle(request))
         if session is None:
             raise ApiError.field(401, sessions.COOKIE, "the session has ended; sign in again")
         if request.method in UNSAFE and not hmac.compare_digest(
@@ -64,7 +70,7 @@ async def still_signed_in(request: Request, who: Principal) -> bool:
     if creds is None or creds.scheme.lower() != "bearer":
         sid = request.cookies.get(sessions.COOKIE)
         if sid:
-            return await sessions.lookup(pool, sid) is not None
+            return await sessions.lookup(pool, sid, _idle(request)) is not None
     return await tokens.is_live(pool, who.token_id)
 
 

@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from events.messages import Submission, Verdict, decode_verdict, encode_submission
 from events.serialization import encode_json
 from events.topics import Topics
-from services import watchdog
+from services import kafka_connection, watchdog
 from services.api.unavailable import Unavailable
 
 log = logging.getLogger("ledger.api.gateway")
@@ -61,10 +61,15 @@ class SubmissionGateway:
         self._records_verdicts = record
         self.pool = pool
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=1
+            bootstrap_servers=bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=1,
+            **kafka_connection.options(),
         )
         self.listener = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
+            **kafka_connection.options(),
             enable_auto_commit=False,
             isolation_level="read_committed",
             request_timeout_ms=KAFKA_REQUEST_TIMEOUT_MS,
@@ -84,6 +89,7 @@ class SubmissionGateway:
         return AIOKafkaConsumer(
             self.topics.verdicts.name,
             bootstrap_servers=self._bootstrap,
+            **kafka_connection.options(),
             group_id=f"{self.topics.verdicts.name}.recorder",
             enable_auto_commit=False,
             isolation_level="read_committed",

@@ -2,9 +2,11 @@
 
 Counted as they happen: HTTP requests (by route template, never by raw path, so that ids do not
 explode the series) and their latency, and the outcome of every submitted event. Read at
-scrape time: the projector's lag per partition of the events topic, and the alerts by status
-and severity. Each app has a registry of its own, so that several apps in one process (tests)
-do not collide.
+scrape time: the projector's lag per partition of the events topic, the writer's and the risk
+agent's consumer-group lag, the records dead-lettered, and the alerts by status and severity;
+and the outcome of each check of this process's latest /readyz. The alerts of the Kubernetes
+deployment (deploy/k8s/base/monitoring.yaml) are written on these names. Each app has a
+registry of its own, so that several apps in one process (tests) do not collide.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +30,7 @@ from services.api.read import alerts as read_alerts
 from services.api.read import margins as read_margins
 from services.api.schemas import ErrorBody
 from services.kafka_log import end_offsets
+from services.risk.names import app_id
 
 log = logging.getLogger("ledger.api")
 
@@ -66,21 +69,21 @@ class _Scraped(Collector):
     """Gauges read when scraped, from the state the app's lifespan opened."""
 
     def __init__(self) -> None:
-        self.values: list[GaugeMetricFamily] = []
+        self.values: list[Metric] = []
 
-    def describe(self) -> list[GaugeMetricFamily]:
+    def describe(self) -> list[Metric]:
         return []  # read at collect time only
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
+    def collect(self) -> Iterable[Metric]:
         return self.values
 
 
-async def _read_system(request: Request) -> list[GaugeMetricFamily]:
-    """Projector lag and alert counts, as gauges. A part that cannot be read is left out (and
-    logged): /metrics answers whatever it can."""
+async def _read_system(request: Request) -> list[Metric]:
+    """Lags, dead letters, alert counts and readiness. A part that cannot be read is left out
+    (and logged): /metrics answers whatever it can."""
     st = request.app.state
     s = st.settings
-    out: list[GaugeMetricFamily] = []
+    out: list[Metric] = []
     try:
         ends = await end_offsets(st.offsets, s.topics.events)
         applied = await read_margins.projector_positions(st.pool, s.projection_schema)
@@ -94,6 +97,50 @@ async def _read_system(request: Request) -> list[GaugeMetricFamily]:
         out.append(lag)
     except Exception:
         log.exception("metrics: projector lag not read")
+    try:
+        groups = GaugeMetricFamily(
+            "ledger_consumer_lag_events",
+            "Offsets of its input topic a consumer group has not committed yet, by consumer "
+            "(writer: the submissions; risk: the events, where each of the writer's "
+            "transactions leaves one more offset, its commit marker) and partition.",
+            labels=["consumer", "partition"],
+        )
+        for consumer, group, topic in (
+            ("writer", s.writer_group, s.topics.submissions),
+            ("risk", app_id(s.topic_prefix), s.topics.events),
+        ):
+            ends = await end_offsets(st.offsets, topic)
+            offsets = await st.admin.list_consumer_group_offsets(group)
+            done = {tp.partition: m.offset for tp, m in offsets.items() if tp.topic == topic.name}
+            for p, end in sorted(ends.items()):
+                groups.add_metric([consumer, str(p)], max(0, end - max(done.get(p, 0), 0)))
+        out.append(groups)
+    except Exception:
+        log.exception("metrics: consumer group lag not read")
+    try:
+        # Its end offset, not a count of records: the writer dead-letters inside its
+        # transaction, whose commit marker takes an offset too. It only ever moves forward.
+        dead = GaugeMetricFamily(
+            "ledger_dead_letters_end_offset",
+            "The end offset of the dead-letter topic (what the writer or the projector could "
+            "not decode): it moves forward when a record is dead-lettered (by two when the "
+            "writer does it: the record and its transaction's commit marker).",
+        )
+        dead.add_metric([], sum((await end_offsets(st.offsets, s.topics.dead_letters)).values()))
+        out.append(dead)
+    except Exception:
+        log.exception("metrics: dead letters not read")
+    readiness: dict[str, bool] | None = getattr(st, "readiness", None)
+    if readiness is not None:
+        ready = GaugeMetricFamily(
+            "ledger_readiness_check",
+            "The outcome of each check of this process's latest GET /readyz (1 passed, 0 "
+            "failed), by check (postgres, kafka, writer, verdict_recorder, projections).",
+            labels=["check"],
+        )
+        for check, ok in sorted(readiness.items()):
+            ready.add_metric([check], 1 if ok else 0)
+        out.append(ready)
     try:
         alerts = GaugeMetricFamily(
             "ledger_alerts",

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 
+from services import kafka_connection
 from services.api.gateway import SubmissionGateway
 from services.api.writer_progress import WriterProgress
 from services.importer.jobs import ImportJobs
@@ -64,13 +65,16 @@ def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMana
             st.imports = ImportJobs(st.pool, st.gateway, settings)
             stack.push_async_callback(st.imports.stop)
             st.admin = AIOKafkaAdminClient(
-                bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=5000
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                request_timeout_ms=5000,
+                **kafka_connection.options(),
             )
             await st.admin.start()
             stack.push_async_callback(st.admin.close)
             # read_committed: end offsets are the last stable ones, which a consumer can reach.
             st.offsets = AIOKafkaConsumer(
                 bootstrap_servers=settings.kafka_bootstrap_servers,
+                **kafka_connection.options(),
                 enable_auto_commit=False,
                 isolation_level="read_committed",
             )

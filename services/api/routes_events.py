@@ -83,7 +83,7 @@ async def read_submissions(
     body = await read_json(request, request.app.state.settings.max_json_depth)
     items, is_batch = _events_of(body)
     try:
-        request.app.state.rate_limits.take(who.token_id, len(items) * cost_per_event)
+        request.app.state.rate_limits.take(who.key, len(items) * cost_per_event)
     except RateLimited as limited:
         raise ApiError.field(
             429,

@@ -66,6 +66,8 @@ async def readyz(request: Request) -> Any:
         }
     except Exception as exc:
         checks["projections"] = _failed(exc)
+    # For /metrics (ledger_readiness_check): the latest outcome of each check.
+    st.readiness = {name: bool(c["ok"]) for name, c in checks.items()}
     if all(c["ok"] for c in checks.values()):
         return Ready.model_validate({"status": "ready", "checks": checks})
     failed = [

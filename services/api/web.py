@@ -5,11 +5,13 @@
 - `/static/vendor/...`: a whitelist of files from web/node_modules (npm, pinned by the
   lockfile, installed by `make install`).
 - `/docs`: Swagger UI from swagger-ui-dist, served locally (FastAPI's default loads a CDN).
-- `/v1/session`: sign in with an API token (POST), who am I (GET), sign out (DELETE).
+- `/v1/session`: sign in with an API token (POST), who am I (GET), sign out (DELETE); signing
+  in through the identity provider is services/api/routes_sign_in.py.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -18,11 +20,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from services import sessions
+from services import people, sessions
 from services.api.auth import Reader
 from services.api.body import read_json
 from services.api.errors import ApiError
 from services.api.schemas import errors
+from services.settings import Settings
 
 router = APIRouter()
 
@@ -107,6 +110,23 @@ async def docs(request: Request) -> FileResponse:
     return FileResponse(path, media_type="text/html", headers=_APP_HEADERS)
 
 
+def set_session_cookies(out: Response, request: Request, sid: str, settings: Settings) -> None:
+    """The session cookie (HttpOnly, SameSite=Strict, Secure over https) and its marker."""
+    secure = request.url.scheme == "https"
+    out.set_cookie(
+        sessions.COOKIE,
+        sid,
+        max_age=int(settings.session_lifetime_s),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+    )
+    # Not a secret: tells the page a session may exist, so that a signed-out visit goes to
+    # the sign-in form without first asking GET /v1/session for a 401.
+    out.set_cookie(sessions.MARKER_COOKIE, "1", path="/", samesite="strict", secure=secure)
+
+
 class SignIn(BaseModel):
     token: Annotated[str, Field(min_length=1, max_length=200, description="an API token")]
 
@@ -115,6 +135,10 @@ class SessionInfo(BaseModel):
     role: str
     account_manager_id: str | None
     csrf_token: str
+    person_id: str | None = None
+    """The person signed in through the identity provider; None for an API token's session."""
+    name: str | None = None
+    """The person's name, as the identity provider gives it."""
 
 
 @router.post(
@@ -146,7 +170,10 @@ async def sign_in(request: Request) -> JSONResponse:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         ) from None
-    opened = await sessions.open_session(request.app.state.pool, body.token)
+    settings = request.app.state.settings
+    opened = await sessions.open_session(
+        request.app.state.pool, body.token, timedelta(seconds=settings.session_lifetime_s)
+    )
     if opened is None:
         raise ApiError.field(401, "token", "the token is unknown, revoked or expired")
     sid, s = opened
@@ -157,24 +184,7 @@ async def sign_in(request: Request) -> JSONResponse:
             csrf_token=s.csrf_token,
         ).model_dump()
     )
-    out.set_cookie(
-        sessions.COOKIE,
-        sid,
-        max_age=int(sessions.LIFETIME.total_seconds()),
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
-    # Not a secret: tells the page a session may exist, so that a signed-out visit goes to
-    # the sign-in form without first asking GET /v1/session for a 401.
-    out.set_cookie(
-        sessions.MARKER_COOKIE,
-        "1",
-        path="/",
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    set_session_cookies(out, request, sid, settings)
     return out
 
 
@@ -187,11 +197,17 @@ async def sign_in(request: Request) -> JSONResponse:
 )
 async def current(request: Request, who: Reader) -> SessionInfo:
     sid = request.cookies.get(sessions.COOKIE)
-    session = await sessions.lookup(request.app.state.pool, sid) if sid else None
+    idle = timedelta(seconds=request.app.state.settings.session_idle_s)
+    session = await sessions.lookup(request.app.state.pool, sid, idle) if sid else None
     if session is None:
         raise ApiError.field(401, sessions.COOKIE, "not signed in (a bearer token has no session)")
+    found = await people.find(request.app.state.pool, who.name)
     return SessionInfo(
-        role=who.role, account_manager_id=who.account_manager_id, csrf_token=session.csrf_token
+        role=who.role,
+        account_manager_id=who.account_manager_id,
+        csrf_token=session.csrf_token,
+        person_id=who.person_id,
+        name=found["name"] if found is not None else None,
     )
 
 

@@ -53,7 +53,7 @@ from events.catalogue import EventBase
 from events.serialization import decode_event
 from events.topics import TopicSpec
 from projections.read_model import ReadModel
-from services import kafka_log, watchdog
+from services import kafka_connection, kafka_log, watchdog
 from services.projector import store
 
 log = logging.getLogger("ledger.projector")
@@ -175,6 +175,7 @@ class Projector:
             )
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
+            **kafka_connection.options(),
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
@@ -433,7 +434,9 @@ class Projector:
         if self.dead_letters is None:
             return
         if self._dlq is None:
-            self._dlq = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+            self._dlq = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap, acks="all", **kafka_connection.options()
+            )
             await self._dlq.start()
         await (await kafka_log.dead_letter(self._dlq, self.dead_letters, record, reason))
 

@@ -68,13 +68,16 @@ from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import EventT, StreamT, TableT
 
 from events.alerts import Alert, encode_alert
+from events.catalogue import EventBase
 from events.serialization import decode_event
 from events.topics import STATE_TOPIC_CONFIG, Topics, partition_of
 from projections.risk import evaluate_timers, judge, record_timer_alerts, timer_clock
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.state import RiskState
-from services import kafka_admin, progress, watchdog
+from services import kafka_admin, kafka_connection, progress, watchdog
+from services.api.read import event_log as read_event_log
 from services.membership import KEEP_EVERY_S, Membership
+from services.risk.names import TABLE, app_id, changelog_topic
 from services.risk.transport import broker_urls
 from services.settings import Settings
 
@@ -82,19 +85,9 @@ __all__ = ["TABLE", "RiskAgent", "app_id", "changelog_topic", "make_app", "run"]
 
 log = logging.getLogger("ledger.risk")
 
-TABLE: Final = "risk-state"
 _RETRY_MAX_S: Final = 30.0
 # One attempt at judging and storing a batch gives up after this long (and is retried).
 _JUDGE_TIMEOUT_S: Final = 30.0
-
-
-def app_id(prefix: str) -> str:
-    """The Faust app id: its consumer group, and the prefix of its changelog topic."""
-    return f"{prefix}-risk"
-
-
-def changelog_topic(prefix: str) -> str:
-    return f"{app_id(prefix)}-{TABLE}-changelog"
 
 
 class States:
@@ -187,6 +180,7 @@ class Outlets:
             if self.producer is None:
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                    **kafka_connection.options(),
                     acks="all",
                     enable_idempotence=True,
                 )
@@ -201,6 +195,38 @@ class Outlets:
         if self.pool is not None:
             await self.pool.close()
             self.pool = None
+
+    async def gap_from_log(self, state: RiskState | None, event: EventBase) -> list[EventBase]:
+        """The contract's events after `state` and before `event`, from the projector's index
+        of the log (`event_log`), for a worker whose table lacks them: its changelog missed what
+        another worker had written, or the events never reached a worker at all (both seen
+        after a takeover, issue #21). Judged again, in order: what was judged raises nothing
+        twice (alert ids are deterministic), what was not raises its alerts now. Raises
+        LogNotIndexedYet while the index lacks one of them (the projector behind): the batch
+        is judged again later."""
+        version = event.stream_version or 0
+        have = state.version if state is not None else 0
+        pool, _ = await self.open()
+        bodies = await read_event_log.contract_bodies(
+            pool, self.settings.projection_schema, event.contract_id
+        )
+        gap: list[EventBase] = [
+            e for e in map(decode_event, bodies) if have < (e.stream_version or 0) < version
+        ]
+        if [e.stream_version for e in gap] != list(range(have + 1, version)):
+            raise LogNotIndexedYet(
+                f"contract {event.contract_id}: {len(gap)} of its events {have + 1} to "
+                f"{version - 1} are indexed yet"
+            )
+        log.warning(
+            "contract %s: its events %d to %d judged from the log (this worker's table had "
+            "version %d)",
+            event.contract_id,
+            have + 1,
+            version - 1,
+            have,
+        )
+        return gap
 
     async def save(self, alerts: Sequence[Alert], judged: dict[str, int]) -> None:
         """The alerts (an id already stored is left alone) and the progress, in one
@@ -272,6 +298,29 @@ class Outlets:
             )
 
 
+class LogNotIndexedYet(Exception):
+    """A state to fold from the log's index, which lacks some of its events yet."""
+
+
+def _behind(state: RiskState | None, event: EventBase) -> bool:
+    """Whether `state` lacks events of the contract before `event` (a gap in versions): its
+    rules would judge the event against a contract that is not the one in the log."""
+    version = event.stream_version or 0
+    return (state.version if state is not None else 0) < version - 1
+
+
+def _judge_in_order(
+    before: RiskState | None, events: Sequence[EventBase]
+) -> tuple[list[Alert], RiskState]:
+    """`judge` over a contract's events in order (at least one): every alert, the last state."""
+    raised: list[Alert] = []
+    for event in events:
+        alerts, state = judge(before, event)
+        raised += alerts
+        before = state
+    return raised, state
+
+
 class RiskAgent:
     """What the Faust agent and timer do, apart from Faust."""
 
@@ -307,7 +356,21 @@ class RiskAgent:
                 event = decode_event(e.value or b"")
                 key = event.contract_id.encode()
                 before = after[key] if key in after else self.states.get(key)
-                raised, state = judge(before, event)
+            except Exception:
+                log.exception(
+                    "event at %s/%d offset %d not decoded",
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                )
+                continue
+            gap: list[EventBase] = []
+            if _behind(before, event):
+                # Not a poison event: events this worker should have judged. From the log, or
+                # the batch is judged again later (an exception here is not caught).
+                gap = await self.outlets.gap_from_log(before, event)
+            try:
+                raised, state = _judge_in_order(before, [*gap, event])
             except Exception:
                 log.exception(
                     "event at %s/%d offset %d not judged",
@@ -448,6 +511,8 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
     app = _RiskApp(
         ident,
         broker=broker_urls(settings.kafka_bootstrap_servers),
+        # TLS and the SCRAM or mutual-TLS user, as every other Kafka client of ours.
+        broker_credentials=kafka_connection.faust_credentials(settings),
         store="memory://",  # rebuilt from the changelog topic at start
         datadir=str(Path(tempfile.gettempdir()) / f"ledger-{ident}"),  # nothing kept there
         web_enabled=False,

@@ -20,6 +20,7 @@ from typing import Final
 
 from events.catalogue import (
     RELATIONSHIP_EVENT_TYPES,
+    AccountManagerChanged,
     AssignmentEnded,
     AssignmentStarted,
     BypassThreatReported,
@@ -215,6 +216,14 @@ def _check(event: EventBase, state: ContractState) -> _Refused | None:
 def _assignment_started(event: AssignmentStarted, state: ContractState) -> _Refused | None:
     if event.assignment_id in state.assignments:
         return _exists("assignment", event.assignment_id, state)
+    return None
+
+
+@_check.register
+def _account_manager_changed(event: AccountManagerChanged, state: ContractState) -> _Refused | None:
+    # Who may hand a contract over is checked before: its current account manager or an admin
+    # (`_forbidden_contract`). Any account manager id may receive it: the new manager may not
+    # have signed in yet.
     return None
 
 

@@ -29,6 +29,7 @@ from typing import Final, Generic, Literal, TypeVar, cast, overload
 
 from events.catalogue import (
     STAMPED_FIELDS,
+    AccountManagerChanged,
     AssignmentEnded,
     AssignmentStarted,
     AssignmentStatus,
@@ -235,6 +236,7 @@ class _Step:
     version: int
     client_name: str
     terminated: bool
+    account_manager_id: str
 
 
 @singledispatch
@@ -247,6 +249,11 @@ def _apply(event: EventBase, step: _Step) -> None:
 def _contract_amended(event: ContractAmended, step: _Step) -> None:
     if event.client_name is not None:
         step.client_name = event.client_name
+
+
+@_apply.register
+def _account_manager_changed(event: AccountManagerChanged, step: _Step) -> None:
+    step.account_manager_id = event.account_manager_id
 
 
 @_apply.register
@@ -344,14 +351,16 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
         )
 
     timeline = state._appendable_timeline() or _Timeline.copied_from(state)
-    step = _Step(state, timeline, expected, state.client_name, state.terminated)
+    step = _Step(
+        state, timeline, expected, state.client_name, state.terminated, state.account_manager_id
+    )
     # Nothing below raises: a half-applied event would be seen by every later state.
     _apply(event, step)
     timeline.head = expected
     return ContractState(
         contract_id=state.contract_id,
         version=expected,
-        account_manager_id=state.account_manager_id,
+        account_manager_id=step.account_manager_id,
         client_id=state.client_id,
         client_name=step.client_name,
         terminated=step.terminated,

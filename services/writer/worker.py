@@ -57,7 +57,7 @@ from aiokafka.structs import RecordMetadata
 from events.messages import decode_submission, encode_verdict
 from events.serialization import decode_event, encode_event
 from events.topics import Topics
-from services import watchdog
+from services import kafka_connection, watchdog
 from services.kafka_log import OffsetReader, dead_letter, read_partition
 from services.writer.decide import decide
 from services.writer.state import ContractState, evolve
@@ -146,6 +146,7 @@ class Writer:
         self._ids = OffsetReader(bootstrap, topics.writer_ids.name)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
+            **kafka_connection.options(),
             group_id=group_id,
             group_instance_id=instance_id,
             enable_auto_commit=False,
@@ -163,6 +164,7 @@ class Writer:
     async def take(self, partition: int) -> None:
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
+            **kafka_connection.options(),
             transactional_id=f"{self.group_id}.{self.topics.submissions.name}.{partition}",
             enable_idempotence=True,
             acks="all",

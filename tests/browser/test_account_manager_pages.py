@@ -247,3 +247,16 @@ async def test_alert_board_is_live_on_every_screen(
     await expect(rows[1].get_by_role("button", name=re.compile("^Acknowledge"))).to_have_count(0)
     await expect(mine).to_have_count(0)
     await second.check("alerts-after-acknowledge")
+
+
+async def test_finance_is_shown_where_to_go_not_a_form_it_cannot_use(
+    browser_page: MakePage, services: Services, api_tokens: Tokens
+) -> None:
+    """Issue #21: finance saw the submit form, whose every submission answered 403."""
+    app = await browser_page(services)
+    await app.sign_in(api_tokens.finance)
+    await app.goto("/app/events/new?type=RaiseRequested")
+    await expect(app.page.get_by_role("heading", level=1)).to_have_text("Record an event")
+    await expect(app.page.locator("form")).to_have_count(0)
+    await expect(app.page.get_by_role("link", name="The finance dashboard")).to_be_visible()
+    await app.check("am-event-form-finance")

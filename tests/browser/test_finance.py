@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import expect
 
 from events.catalogue import CONTRACT_TERMS
 from simulation.examples import OMIT, example
@@ -189,3 +190,15 @@ async def test_drill_down_to_designs_worked_example(
     }  # fmt: skip
     assert await finance.page.locator("#rates-chart canvas").count() == 1
     await finance.check("assignment")
+
+
+async def test_a_table_wider_than_the_screen_says_it_scrolls(
+    finance: AppPage, seeded: dict[str, str]
+) -> None:
+    """Issue #21: on a narrow screen the change columns sat behind a scroll with no hint."""
+    await finance.page.set_viewport_size({"width": 640, "height": 900})
+    await finance.goto(f"/app/finance?as_of={AS_OF}")
+    impacts = finance.page.locator("#impacts").locator("xpath=../preceding-sibling::p[1]")
+    await expect(impacts).to_be_visible()
+    await expect(impacts).to_have_text("More columns to the right: scroll the table sideways.")
+    await finance.check("portfolio-narrow")

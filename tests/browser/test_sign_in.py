@@ -62,3 +62,21 @@ async def test_api_docs_work_with_no_internet(browser_page: MakePage, services: 
     # Swagger UI nests its operations' links in their toggle buttons, a known upstream
     # accessibility bug (swagger-api/swagger-ui#9570) that no stylesheet can undo.
     await app.check("api-docs", skip_rules=("nested-interactive",))
+
+
+async def test_a_next_of_another_origin_lands_on_the_app(
+    browser_page: MakePage, services: Services, api_tokens: Tokens
+) -> None:
+    """Issue #21: `?next=//evil.example` left a SecurityError on the form (a history entry of
+    another origin); it now signs in and lands on this origin's home page."""
+    app = await browser_page(services)
+    for evil in ("//evil.example/phish", "https://evil.example/", "/\\\\evil.example"):
+        await app.page.goto(f"{services.url}/app/sign-in?next={evil}")
+        await app.page.get_by_label("API token").fill(api_tokens.finance)
+        await app.page.get_by_role("button", name="Sign in").click()
+        await app.page.wait_for_url(lambda url: "/app/sign-in" not in url)
+        await app.ready()
+        assert app.page.url.startswith(services.url + "/"), app.page.url
+        await app.page.get_by_role("button", name="Sign out").click()
+        await app.page.get_by_role("heading", name="Sign in").wait_for()
+    await app.check("sign-in-next-elsewhere", allow=("status of 401",))

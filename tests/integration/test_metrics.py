@@ -1,17 +1,20 @@
 """GET /metrics, as Prometheus scrapes it: requests and submissions counted as they happen,
-the projector's lag and the alerts read from the system."""
+the projector's lag and the alerts read from the system; the writer's and the risk agent's
+group lag, the dead letters and the latest readiness checks, which the Kubernetes
+deployment's alerts are written on (deploy/k8s/base/monitoring.yaml)."""
 
 from __future__ import annotations
 
 import time
 
 import httpx
+from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from simulation.examples import example
 from tests.support.http import post
-from tests.support.services import Tokens
-from tests.support.stack import unique
+from tests.support.services import Services, Tokens
+from tests.support.stack import Stack, unique
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -92,3 +95,67 @@ def test_metrics_count_submissions_and_requests_and_show_the_projector_lag(
             break
         time.sleep(0.3)
     assert raised == 1
+
+
+def _by_partition(samples: Samples, consumer: str) -> dict[str, float]:
+    return {
+        dict(labels)["partition"]: value
+        for (name, labels), value in samples.items()
+        if name == "ledger_consumer_lag_events" and dict(labels)["consumer"] == consumer
+    }
+
+
+async def test_metrics_show_the_groups_lag_the_dead_letters_and_the_readiness_checks(
+    ready_stack: Stack, services: Services, http: httpx.Client, api_tokens: Tokens
+) -> None:
+    before = _scrape(http)
+    assert set(_by_partition(before, "writer")) == {str(p) for p in range(6)}
+    assert set(_by_partition(before, "risk")) == {str(p) for p in range(6)}
+
+    # A submission the writer cannot decode: dead-lettered in the writer's transaction (the
+    # record, then its commit marker: the end offset moves by two).
+    cid = unique("C")
+    producer = AIOKafkaProducer(bootstrap_servers=ready_stack.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            services.topics.submissions.name, b'{"not": "a submission"', key=cid.encode()
+        )
+    finally:
+        await producer.stop()
+    # And an event, judged by the risk agent.
+    signed = example("ContractSigned", contract_id=cid, account_manager_id=api_tokens.am_id)
+    assert post(http, api_tokens.am, signed).status_code == 201
+
+    dead = _value(before, "ledger_dead_letters_end_offset")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = _scrape(http)
+        writer, risk = _by_partition(now, "writer"), _by_partition(now, "risk")
+        # The writer has committed past both; the risk agent past every event it judged (its
+        # committed offset stops before the commit marker of the writer's last transaction).
+        if (
+            _value(now, "ledger_dead_letters_end_offset") == dead + 2
+            and not any(writer.values())
+            and max(risk.values()) <= 1
+        ):
+            break
+        time.sleep(0.3)
+    assert _value(now, "ledger_dead_letters_end_offset") == dead + 2
+    assert writer == {str(p): 0.0 for p in range(6)}
+    assert max(risk.values()) <= 1
+
+    # The outcome of each check of the latest /readyz.
+    assert http.get("/readyz").status_code == 200
+    checks = {
+        dict(labels)["check"]: value
+        for (name, labels), value in _scrape(http).items()
+        if name == "ledger_readiness_check"
+    }
+    assert checks == {
+        "postgres": 1.0,
+        "kafka": 1.0,
+        "writer": 1.0,
+        "verdict_recorder": 1.0,
+        "projections": 1.0,
+    }

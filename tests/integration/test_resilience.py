@@ -4,6 +4,7 @@ the shared servers are never stopped)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import signal
@@ -17,11 +18,15 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
+from events.topics import partition_of
 from services.db import connection
+from services.risk.names import changelog_topic
 from simulation.examples import example
 from tests.support.http import auth, history
 from tests.support.proxy import kafka_proxy_to, proxy_to
+from tests.support.risk import committed
 from tests.support.services import ROOT, Tokens, running_services, start_services
 from tests.support.stack import Stack, unique
 
@@ -368,3 +373,51 @@ async def test_kafka_cut_away_post_answers_within_its_deadline(
                     lambda: _post(client, api_tokens.am, example(
                         "ClientContactLogged", contract_id=cid))[0].status_code == 201,
                 )  # fmt: skip
+
+
+async def test_a_risk_agent_whose_changelog_lost_a_contract_judges_it_against_the_whole_log(
+    ready_stack: Stack, api_tokens: Tokens
+) -> None:
+    """Issue #21: a member that recovered no state for a partition (its changelog unknown to
+    the group leader, or states lost with a killed worker) judged the next events as of
+    contracts with none, and skipped them: their alerts were never raised. It now folds the
+    contract from the log's index and judges the event as the contract stands."""
+    async with running_services(ready_stack, verdict_timeout_s=10.0) as svc:
+        with httpx.Client(base_url=svc.url, timeout=30) as client:
+            cid = unique("C")
+            for body in history(cid, api_tokens.am_id, "AssignmentStarted"):
+                assert _post(client, api_tokens.am, body)[0].status_code == 201
+            # Judged and committed: a restart resumes past these two events.
+            partition = partition_of(cid, svc.topics.events.partitions)
+            deadline = time.monotonic() + 30
+            while (await committed(ready_stack, svc.topics)).get(partition, -1) < 2:
+                assert time.monotonic() < deadline, "the risk agent committed nothing"
+                await asyncio.sleep(0.2)
+            svc.kill("risk")
+            admin = AIOKafkaAdminClient(bootstrap_servers=ready_stack.bootstrap)
+            await admin.start()
+            try:  # the states are gone; the committed offsets stay
+                await admin.delete_topics([changelog_topic(svc.prefix)])
+            finally:
+                await admin.close()
+            svc.start("risk")
+            # DESIGN's worked example: a raise to 32.00 at the same bill rate is a loss.
+            ask = example("RaiseRequested", contract_id=cid, requested_pay_rate="32.00",
+                          client_max_bill_rate="37.50", requested_by="client")  # fmt: skip
+            r, _ = _post(client, api_tokens.am, ask)
+            assert r.status_code == 201, r.text
+            answer = _until(
+                "the raise judged",
+                60,
+                lambda: (
+                    (
+                        x := client.get(
+                            f"/v1/alerts?contract_id={cid}", headers=auth(api_tokens.am)
+                        )
+                    ).json()["alerts"]
+                    and x.json()["alerts"]
+                ),
+            )
+            assert "LOSS_POSITION" in {a["rule"] for a in answer}
+        log = (ROOT / "var" / "log" / f"test-{svc.prefix}-risk.log").read_text()
+        assert f"contract {cid}: its events 1 to 2 judged from the log" in log

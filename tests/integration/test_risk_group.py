@@ -2,7 +2,9 @@
 events topic's partitions, the rules' state following the partitions: a second agent joins one
 that has judged the log so far and takes some partitions; then one is SIGKILLed in the middle of
 a pass and the other finishes every partition. Every alert the rules raise on the log is in
-PostgreSQL exactly once, and no other."""
+PostgreSQL exactly once, and no other. As in any deployment, a projector indexes the log
+beside them: a member whose table lacks a contract's state after a takeover folds it from
+there (services/risk/worker.py, `state_from_log`)."""
 
 from __future__ import annotations
 
@@ -21,11 +23,12 @@ from events.catalogue import Event
 from events.topics import Topics
 from services.membership import Membership
 from simulation.histories import append
-from tests.support.projections import wait_split
+from tests.support.projections import start_projector, wait_split
 from tests.support.risk import (
     expected_alerts,
     judged,
     owned,
+    prefix_of,
     squeezed_rounds,
     start_risk,
 )
@@ -65,8 +68,13 @@ async def test_two_risk_agents_split_the_partitions_and_one_finishes_when_the_ot
     t = await scratch.topics(name="rgrp")
     cids = [unique("G") for _ in range(_CONTRACTS)]  # the alerts table is shared: ids our own
     rounds = squeezed_rounds(cids, _ROUNDS, date(2026, 1, 5))
+    schema = scratch.schema("rgrp")
+    projector, _ = start_projector(ready_stack, prefix_of(t), schema, "projector")
     # The same settings for both, static membership included: the second claims `<id>-2`.
-    env = _ENV | {"LEDGER_RISK_INSTANCE_ID": f"{t.events.name}-risk"}
+    env = _ENV | {
+        "LEDGER_RISK_INSTANCE_ID": f"{t.events.name}-risk",
+        "LEDGER_PROJECTION_SCHEMA": schema,
+    }
     a, log_a = start_risk(ready_stack, t, "a", **env)
     b: subprocess.Popen[bytes] | None = None
     conn = await asyncpg.connect(ready_stack.dsn)
@@ -100,7 +108,7 @@ async def test_two_risk_agents_split_the_partitions_and_one_finishes_when_the_ot
         assert owned(log_a) == set(range(t.events.partitions))
         stored = await conn.fetch("SELECT * FROM alerts WHERE contract_id = ANY($1)", cids)
     finally:
-        stop(a, *([b] if b is not None else []))
+        stop(a, projector, *([b] if b is not None else []))
         await conn.close()
 
     expected = expected_alerts(e for r in rounds for e in r)

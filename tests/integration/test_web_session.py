@@ -31,7 +31,7 @@ def test_a_session_reads_like_its_token_and_unsafe_requests_need_the_csrf_header
         csrf = _signed_in(client, api_tokens.am)
         me = client.get("/v1/session").json()
         assert me == {"role": "account_manager", "account_manager_id": api_tokens.am_id,
-                      "csrf_token": csrf}  # fmt: skip
+                      "csrf_token": csrf, "person_id": None, "name": None}  # fmt: skip
         assert client.get("/v1/margins/portfolio").status_code == 200
         # A cross-site form can make the browser send the cookie, never the header.
         event = {"type": "ClientContactLogged"}
@@ -144,3 +144,17 @@ def test_every_page_forbids_framing_and_a_nul_in_a_path_is_a_plain_404(
             r = client.get(path)
             assert r.status_code == 404, path
             assert r.json()["errors"], path
+
+
+def test_with_no_identity_provider_configured_people_sign_in_with_tokens_only(
+    services: Services,
+) -> None:
+    with httpx.Client(base_url=services.url, timeout=30) as client:
+        assert client.get("/v1/sign-in").json() == {"single_sign_on": False, "url": None}
+        r = client.get("/auth/sign-in", params={"next": "/app/finance"})
+        assert r.status_code == 404
+        assert "Single sign-on is not configured" in r.text
+        assert "location" not in r.headers
+        callback = client.get("/auth/callback", params={"code": "x", "state": "y"})
+        assert callback.status_code == 404
+        assert "ledger_session=" not in callback.headers.get("set-cookie", "")

@@ -23,6 +23,7 @@ from events.alerts import (
     decode_alert,
     encode_alert,
 )
+from events.fields import ID_PATTERN
 
 D = Decimal
 TRIGGER = uuid.UUID("3f2a9c4e-0000-4000-8000-000000000001")
@@ -191,8 +192,8 @@ def test_alert_id_depends_on_rule_subject_and_every_trigger() -> None:
 
 @given(
     rule=st.sampled_from(RULE_NAMES),
-    contract=st.from_regex(r"[A-Za-z0-9._:-]{1,64}", fullmatch=True),
-    assignment=st.none() | st.from_regex(r"[A-Za-z0-9._:-]{1,64}", fullmatch=True),
+    contract=st.from_regex(ID_PATTERN, fullmatch=True),
+    assignment=st.none() | st.from_regex(ID_PATTERN, fullmatch=True),
     trigger=st.lists(st.uuids(), min_size=1, max_size=4),
     exposure=st.none() | st.decimals(allow_nan=False, allow_infinity=False),
 )

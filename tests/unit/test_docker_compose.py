@@ -55,7 +55,7 @@ def test_postgres_matches_the_local_database_url() -> None:
 def test_every_ledger_process_waits_for_healthy_servers_and_is_configured_by_environment() -> None:
     services = _compose()["services"]
     ledger = {name: s for name, s in services.items() if name not in ("kafka", "postgres")}
-    assert {"setup", "writer", "projector", "risk", "webhooks", "api"} <= set(ledger)
+    assert {"setup", "writer", "projector", "risk", "webhooks", "alerts", "api"} <= set(ledger)
     assert "8000:8000" in services["api"]["ports"]
     assert services["writer"]["command"] == ["ledger", "serve", "writer"]
     for name, svc in ledger.items():
@@ -69,10 +69,10 @@ def test_every_ledger_process_waits_for_healthy_servers_and_is_configured_by_env
 
 def test_every_long_running_service_is_restarted_when_it_exits_as_make_up_does() -> None:
     services = _compose()["services"]
-    # The local stack's supervisord restarts the same five (deploy/local/stack.sh).
+    # The local stack's supervisord restarts the same six (deploy/local/stack.sh).
     stack_sh = (COMPOSE.parent / "deploy" / "local" / "stack.sh").read_text()
-    assert "SERVICES=(writer projector risk webhooks api)" in stack_sh
-    for name in ("kafka", "postgres", "writer", "projector", "risk", "webhooks", "api"):
+    assert "SERVICES=(writer projector risk webhooks alerts api)" in stack_sh
+    for name in ("kafka", "postgres", "writer", "projector", "risk", "webhooks", "alerts", "api"):
         assert services[name].get("restart") == "unless-stopped", name
     # A one-shot job: a restart policy would run it again and again.
     assert "restart" not in services["setup"]

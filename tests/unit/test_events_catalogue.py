@@ -25,6 +25,7 @@ from simulation.examples import EVENT_TYPE_NAMES, OMIT, example
 DESIGN_EVENT_TYPES = {
     "ContractSigned",
     "ContractAmended",
+    "AccountManagerChanged",  # issue #25: a contract handed over to another account manager
     "ContractTerminated",
     "AssignmentStarted",
     "RatesAdjusted",

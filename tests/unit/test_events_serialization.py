@@ -151,7 +151,9 @@ def test_an_unknown_type_is_refused_naming_type_and_listing_the_known_types() ->
 def test_a_missing_type_is_refused_naming_type() -> None:
     (error,) = _refusal(example("ContractSigned", type=OMIT))
     assert error["field"] == "type"
-    assert error["reason"].startswith("required; known types: AssignmentEnded, ")
+    assert error["reason"].startswith(
+        "required; known types: AccountManagerChanged, AssignmentEnded, "
+    )
 
 
 def test_every_refused_field_is_listed_with_its_reason_and_the_union_tag_is_dropped() -> None:

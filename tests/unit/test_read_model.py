@@ -1166,3 +1166,22 @@ def test_a_contract_evicted_and_installed_back_goes_on_as_if_always_held() -> No
 
 def rich_history_of(contract_id: str) -> list[Event]:
     return [e.model_copy(update={"contract_id": contract_id}) for e in rich_history().log]
+
+
+def test_a_hand_over_moves_the_contract_to_its_new_account_manager_and_changes_no_figure() -> None:
+    s = worked_example()
+    before = snapshot(s.model)
+    s.add("AccountManagerChanged", account_manager_id="am.okafor", effective_date="2026-03-02")
+    changes = s.take()
+    row = s.model.contracts[CONTRACT_ID]
+    assert row.account_manager_id == "am.okafor"
+    assert changes.contracts == {CONTRACT_ID: row}  # the contract row is written, nothing else
+    assert not (changes.assignments or changes.terms or changes.rates or changes.impacts)
+    after = snapshot(s.model)
+    was = before["contracts"][CONTRACT_ID]
+    assert after["contracts"][CONTRACT_ID] == dataclasses.replace(
+        was, account_manager_id="am.okafor", stream_version=was.stream_version + 1
+    )
+    assert {k: v for k, v in after.items() if k != "contracts"} == {
+        k: v for k, v in before.items() if k != "contracts"
+    }

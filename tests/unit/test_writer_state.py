@@ -386,3 +386,13 @@ def test_states_do_not_depend_on_when_they_were_recorded() -> None:
     restamped = event.model_copy(update={"recorded_at": datetime(2030, 1, 1, tzinfo=UTC)})
     base = fold(log.events[:1])[CONTRACT_ID]
     assert evolve(base, restamped) == evolve(base, event)
+
+
+def test_a_hand_over_makes_the_new_account_manager_the_contracts_own() -> None:
+    log = _signed_log()
+    log.add("AccountManagerChanged", account_manager_id="am.okafor")
+    state = log.state()
+    assert state.account_manager_id == "am.okafor"
+    assert (state.client_id, state.version) == ("CL-7", 2)
+    log.add("ClientContactLogged")
+    assert log.state().account_manager_id == "am.okafor"

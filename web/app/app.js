@@ -6,6 +6,8 @@
 import { api, setCsrf, ApiError } from "./api.js";
 import { routes } from "./pages/index.js";
 import { el, clear } from "./dom.js";
+import { scrollHints } from "./components.js";
+import { loadPeople } from "./people.js";
 
 const main = document.getElementById("main");
 let session = null;
@@ -31,6 +33,17 @@ function match(path) {
     }
   }
   return null;
+}
+
+/** `next` as a path of this origin, else "/": `//evil.example` starts with a slash too, and a
+ * history entry of another origin threw a SecurityError on the sign-in form (issue #21). */
+export function sameOriginPath(next) {
+  try {
+    const u = new URL(next, location.origin);
+    return u.origin === location.origin ? u.pathname + u.search + u.hash : "/";
+  } catch {
+    return "/";
+  }
 }
 
 export function navigate(path, { replace = false } = {}) {
@@ -64,9 +77,10 @@ function showUser() {
   // The Import page is an admin's alone.
   document.getElementById("nav-imports").hidden = !(session && session.role === "admin");
   if (session) {
-    const who = session.account_manager_id
-      ? `${session.account_manager_id} (account manager)`
-      : session.role;
+    const role = { account_manager: "account manager", finance: "finance", admin: "admin" }[session.role] || session.role;
+    const who = session.name
+      ? `${session.name} (${role})`
+      : session.account_manager_id ? `${session.account_manager_id} (account manager)` : session.role;
     document.getElementById("user-name").textContent = `Signed in as ${who}`;
   }
 }
@@ -85,6 +99,7 @@ async function loadSession() {
   try {
     session = await api.get("/v1/session");
     setCsrf(session.csrf_token);
+    await loadPeople();
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401) throw e;
     session = null;
@@ -93,32 +108,48 @@ async function loadSession() {
   showUser();
 }
 
-function signInPage() {
+async function signInOptions() {
+  try {
+    return await api.get("/v1/sign-in");
+  } catch {
+    return { single_sign_on: false };
+  }
+}
+
+async function signInPage() {
   document.title = "Sign in · Markup Ledger";
-  document.body.dataset.state = "ready";
   clear(main);
   const next = new URLSearchParams(location.search).get("next") || "/";
+  const options = await signInOptions();
   const err = el("p", { class: "form-error", id: "token-error", role: "alert" });
   const input = el("input", {
     id: "token", name: "token", type: "password", autocomplete: "off", required: true,
     "aria-describedby": "token-help token-error", spellcheck: "false",
   });
+  const sso = options.single_sign_on
+    ? [el("p", { class: "muted" }, "Sign in with the account you use for your company's email."),
+      el("a", { class: "btn btn-primary sso", href: `${options.url}?next=${encodeURIComponent(next)}` },
+        "Sign in with your company account"),
+      el("h2", { class: "signin-or" }, "Or with an API token")]
+    : [];
   const form = el("form", { class: "card signin", novalidate: true },
     el("h1", {}, "Sign in"),
+    ...sso,
     el("p", { id: "token-help", class: "muted" },
       "Paste the API token an administrator gave you. It is sent once; the browser keeps a ",
       "session cookie, not the token."),
     el("label", { for: "token" }, "API token"),
     input, err,
-    el("button", { type: "submit", class: "btn btn-primary" }, "Sign in"));
+    el("button", { type: "submit", class: options.single_sign_on ? "btn" : "btn btn-primary" }, "Sign in"));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     err.textContent = "";
     try {
       session = await api.post("/v1/session", { token: input.value.trim() });
       setCsrf(session.csrf_token);
+      await loadPeople();
       showUser();
-      navigate(next.startsWith("/") ? next : "/", { replace: true });
+      navigate(sameOriginPath(next), { replace: true });
     } catch (e) {
       err.textContent = e instanceof ApiError ? e.message : String(e);
       input.setAttribute("aria-invalid", "true");
@@ -126,7 +157,8 @@ function signInPage() {
     }
   });
   main.append(form);
-  input.focus();
+  document.body.dataset.state = "ready";
+  if (!options.single_sign_on) input.focus();
 }
 
 async function route() {
@@ -165,6 +197,7 @@ async function route() {
     const ctx = { session, query: new URLSearchParams(location.search), navigate, setQuery };
     await mod.render(root, found.params, ctx);
     if (seq !== renderSeq) return;
+    scrollHints(root);
     root.removeAttribute("aria-busy");
     document.body.dataset.state = "ready";
   } catch (e) {

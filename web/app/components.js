@@ -174,3 +174,25 @@ export function panel(title, headingId, actions, ...body) {
       el("div", { class: "toolbar" }, actions)),
     ...body);
 }
+
+/** Every table of `root` wider than its box says so, above it, with a shade on the cut edge:
+ * on a narrow screen the change columns (Δ weekly GP, Δ remaining GP) sat behind a scroll
+ * nobody saw (issue #21). Checked again when the box is scrolled or resized, or its table is
+ * drawn again (its size changes). */
+export function scrollHints(root) {
+  for (const box of root.querySelectorAll(".table-wrap:not([data-hinted])")) {
+    box.dataset.hinted = "";
+    const hint = el("p", { class: "scroll-hint muted" },
+      "More columns to the right: scroll the table sideways.");
+    hint.hidden = true;
+    box.before(hint);
+    const show = () => {
+      const more = box.scrollLeft + box.clientWidth < box.scrollWidth - 2;
+      hint.hidden = !more;
+      box.classList.toggle("more-right", more);
+    };
+    box.addEventListener("scroll", show);
+    new ResizeObserver(show).observe(box);
+    show();
+  }
+}

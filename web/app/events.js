@@ -2,6 +2,7 @@
  *   describeLog(events) -> [{event, when, text}] in log order; it follows the log to know each
  *   assignment's staffer and current rates, so a raise reads "pay 30.00 → 32.00". */
 import { money, pct } from "./format.js";
+import { nameOf } from "./people.js";
 
 const ENDED = {
   completed: "completed",
@@ -44,7 +45,7 @@ export function describeLog(events) {
     switch (e.type) {
       case "ContractSigned":
         for (const [k] of TERMS) terms[k] = e[k];
-        t = `Contract signed with ${e.client_name}, managed by ${e.account_manager_id}, from ${e.start_date}` +
+        t = `Contract signed with ${e.client_name}, managed by ${nameOf(e.account_manager_id)}, from ${e.start_date}` +
           `${e.end_date ? ` to ${e.end_date}` : ""}: markup floor ${pct(e.markup_floor_pct)}, burden ${pct(e.burden_pct)}` +
           `${e.msp_fee_pct ? `, MSP fee ${pct(e.msp_fee_pct)}` : ""}` +
           `${e.min_assignment_weeks ? `, ${e.min_assignment_weeks}-week commitment` : ""}.`;
@@ -57,6 +58,9 @@ export function describeLog(events) {
         t = `Contract amended from ${e.effective_date}: ${changed.join(", ")}.`;
         break;
       }
+      case "AccountManagerChanged":
+        t = `Contract handed over to ${nameOf(e.account_manager_id)} from ${e.effective_date}: ${e.reason}.`;
+        break;
       case "ContractTerminated":
         t = `Contract terminated from ${e.effective_date}: ${e.reason}.`;
         break;

@@ -1,6 +1,7 @@
 // The risk alert board: filters (status, severity, rule, client, account manager), exposure
 // totals by severity, new and changed alerts live from GET /v1/alerts/stream (server-sent
 // events, same-origin cookie) without a reload, and acknowledge / resolve for the roles that may.
+import { knownPeople, nameOf } from "../people.js";
 import {
   dateTime, ensureStyles, errorText, h, link, money, request, session, words,
 } from "./am_common.js";
@@ -68,8 +69,8 @@ export async function render(root, params, ctx) {
       h("td", { class: "am-message" }, a.message),
       h("td", { class: "am-when" }, dateTime(a.raised_at)),
       h("td", { class: "am-status-cell" }, h("span", { class: `am-astatus am-astatus-${a.status}` }, words(a.status)),
-        a.acknowledged_by ? h("div", { class: "am-muted" }, `ack. by ${a.acknowledged_by}`) : null,
-        a.resolved_by ? h("div", { class: "am-muted" }, `resolved by ${a.resolved_by}`) : null),
+        a.acknowledged_by ? h("div", { class: "am-muted" }, `ack. by ${nameOf(a.acknowledged_by)}`) : null,
+        a.resolved_by ? h("div", { class: "am-muted" }, `resolved by ${nameOf(a.resolved_by)}`) : null),
       h("td", { class: "am-row-actions" }, actions.length ? actions : h("span", { class: "am-muted" }, "—")),
     );
   }
@@ -194,10 +195,12 @@ export async function render(root, params, ctx) {
       h("select", { id: `flt-${name}`, name },
         withAll ? h("option", { value: "" }, "All") : null,
         options.map((o) => h("option", { value: o, selected: filters[name] === o }, words(o)))));
-  const text = (name, label) =>
+  const text = (name, label, list) =>
     h("div", { class: "am-field" },
       h("label", { for: `flt-${name}` }, label),
-      h("input", { id: `flt-${name}`, name, type: "text", value: filters[name] || "", autocomplete: "off" }));
+      h("input", { id: `flt-${name}`, name, type: "text", value: filters[name] || "", autocomplete: "off", list: list ? `flt-${name}-list` : null }),
+      // People are picked by name; the filter is their id.
+      list ? h("datalist", { id: `flt-${name}-list` }, list.map(([id, n]) => h("option", { value: id }, n))) : null);
 
   const filterForm = h(
     "form",
@@ -206,7 +209,7 @@ export async function render(root, params, ctx) {
     select("severity", "Severity", SEVERITIES, true),
     select("rule", "Rule", RULES, true),
     text("client_id", "Client id"),
-    reads ? text("account_manager_id", "Account manager") : null,
+    reads ? text("account_manager_id", "Account manager", knownPeople()) : null,
     text("contract_id", "Contract id"),
     h("div", { class: "am-field am-field-actions" }, h("button", { type: "submit", class: "am-button" }, "Apply")),
   );

@@ -1,5 +1,6 @@
 // Finance: one client's contracts with their roll-ups, as of a date.
 import { api } from "../api.js";
+import { nameOf } from "../people.js";
 import { el } from "../dom.js";
 import { today } from "../format.js";
 import { crumbs, asOfPicker, panel, csvLink, moneyCell, pctCell, numCell } from "../components.js";
@@ -15,7 +16,7 @@ export async function render(root, { client_id }, ctx) {
   const heads = ["Contract", "Account manager", "Active", "Weekly GP", "Markup", "Margin", "Remaining GP", "At risk / wk", "Loss-making"];
   const rows = c.contracts.map((k) => el("tr", {},
     el("td", {}, el("a", { href: `/app/finance/contracts/${encodeURIComponent(k.contract_id)}?as_of=${asOf}`, "data-nav": true }, k.contract_id)),
-    el("td", {}, k.account_manager_id),
+    el("td", {}, nameOf(k.account_manager_id)),
     numCell(k.active_assignments),
     moneyCell(k.weekly_gross_profit), pctCell(k.markup_pct), pctCell(k.margin_pct),
     moneyCell(k.remaining_gross_profit), moneyCell(k.at_risk_weekly_gross_profit),

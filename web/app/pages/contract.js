@@ -1,5 +1,6 @@
 // Finance: one contract: its terms, roll-up, the per-assignment grid, its log in words, alerts.
 import { api } from "../api.js";
+import { nameOf } from "../people.js";
 import { el } from "../dom.js";
 import { today } from "../format.js";
 import { crumbs, asOfPicker, panel, csvLink } from "../components.js";
@@ -22,7 +23,7 @@ export async function render(root, { contract_id }, ctx) {
       [contract_id, location.pathname]]),
     el("div", { class: "page-head" },
       el("div", {}, el("h1", {}, `Contract ${contract_id}`),
-        el("div", { class: "sub" }, `${c.client_name} · managed by ${c.account_manager_id} · ${c.status} · ` +
+        el("div", { class: "sub" }, `${c.client_name} · managed by ${nameOf(c.account_manager_id)} · ${c.status} · ` +
           `${c.min_assignment_weeks ? `${c.min_assignment_weeks}-week commitment` : "no commitment"} · log v${c.stream_version} · figures as of ${asOf}`)),
       asOfPicker(asOf, (d) => ctx.setQuery({ as_of: d }))),
     rollUpCards(c, ["weekly_gross_profit", "margin_pct", "markup_pct", "markup_floor_pct",

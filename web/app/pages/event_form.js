@@ -2,8 +2,9 @@
 // what `ledger schema` prints), so a new event type needs no new form. Preview asks
 // POST /v1/events/preview what the writer would decide, the margin impact and the alerts,
 // appending nothing; Submit records it with POST /v1/events.
+import { knownPeople } from "../people.js";
 import {
-  delta, ensureStyles, errorText, h, link, listOr, money, pct, request, sign, words,
+  delta, ensureStyles, errorText, h, link, listOr, money, pct, request, session, sign, words,
 } from "./am_common.js";
 
 export const title = "Record an event";
@@ -41,6 +42,9 @@ function localNow() {
   return new Date(d.getTime() - off).toISOString().slice(0, 16);
 }
 
+// Text fields offered a list of known values: contracts by client, people by name.
+const LISTS = { contract_id: "am-contracts", account_manager_id: "am-people" };
+
 function fieldControl(name, spec, value) {
   const id = `f-${name}`;
   const describedBy = `${id}-help ${id}-error`;
@@ -70,7 +74,7 @@ function fieldControl(name, spec, value) {
     case "textarea":
       return h("textarea", { ...common, rows: 3, maxlength: spec.maxLength || null }, value ?? "");
     default:
-      return h("input", { ...common, type: "text", autocomplete: "off", value: value ?? "", list: name === "contract_id" ? "am-contracts" : null });
+      return h("input", { ...common, type: "text", autocomplete: "off", value: value ?? "", list: LISTS[name] ?? null });
   }
 }
 
@@ -146,6 +150,15 @@ const VERDICT = {
 
 export async function render(root, params, ctx) {
   ensureStyles();
+  if ((await session(ctx)).role === "finance") {
+    // Finance may not submit (403): no form it cannot use (issue #21), but where to go.
+    root.replaceChildren(
+      h("div", { class: "am-page" }, h("h1", {}, "Record an event"),
+        h("p", {}, "Events are recorded by the contract's account manager or an admin; finance reads their margin impact and handles the alerts they raise."),
+        h("p", {}, link("/app/finance", "The finance dashboard"), " · ", link("/app/alerts", "The alert board"))),
+    );
+    return;
+  }
   const q = new URLSearchParams(location.search);
   root.replaceChildren(h("p", { class: "am-muted" }, "Loading the event catalogue…"));
   if (!schemaCache) {
@@ -197,7 +210,8 @@ export async function render(root, params, ctx) {
     for (const [name, prop] of Object.entries(schema.properties)) {
       if (SKIP.has(name) || prop.readOnly) continue;
       const spec = fieldSpec(prop, required.has(name));
-      if (name === "account_manager_id" && values[name] === undefined && ctx.session?.account_manager_id)
+      // An account manager signs contracts in their own name; a hand-over names someone else.
+      if (name === "account_manager_id" && t === "ContractSigned" && values[name] === undefined && ctx.session?.account_manager_id)
         values = { ...values, account_manager_id: ctx.session.account_manager_id };
       specs[name] = spec;
       const label = name === "event_id" ? "Event id (idempotency key)" : words(name);
@@ -347,6 +361,7 @@ export async function render(root, params, ctx) {
         h("p", { class: "am-muted" }, "Preview shows what the writer would decide, the margin impact and the alerts, and records nothing. Submit records it."),
       ),
       h("datalist", { id: "am-contracts" }, contractIds.map(([id, name]) => h("option", { value: id }, name))),
+      h("datalist", { id: "am-people" }, knownPeople().map(([id, name]) => h("option", { value: id }, name))),
       h("div", { class: "am-split" }, form, result),
       h("p", {}, link("/app/contracts", "Back to my contracts")),
     ),

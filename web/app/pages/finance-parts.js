@@ -5,6 +5,7 @@ import { el } from "../dom.js";
 import { money, pct } from "../format.js";
 import { statusBadge, moneyCell, pctCell, decCell, kpi } from "../components.js";
 import { describeLog } from "../events.js";
+import { nameOf } from "../people.js";
 
 /** A roll-up's figures as cards, in one order on every drill-down page: [key, label, shown]. */
 const ROLL_UP_CARDS = [
@@ -78,7 +79,7 @@ export async function timeline(contractId, assignmentId) {
   items.reverse();
   return el("ol", { class: "timeline", reversed: true }, items.length ? items.map((i) => el("li", {},
     el("time", { datetime: i.when }, i.when.slice(0, 16).replace("T", " ")),
-    el("div", {}, i.text, el("div", { class: "muted" }, `v${i.event.stream_version} · recorded by ${i.event.recorded_by}`))))
+    el("div", {}, i.text, el("div", { class: "muted" }, `v${i.event.stream_version} · recorded by ${nameOf(i.event.recorded_by)}`))))
     : el("li", { class: "muted" }, "No events."));
 }
 

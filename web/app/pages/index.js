@@ -21,4 +21,5 @@ export const routes = {
   "/app/events/new": () => import("./event_form.js"),
   "/app/alerts": () => import("./alerts.js"),
   "/app/imports": () => import("./imports.js"),
+  "/app/alert-routing": () => import("./alert_routing.js"),
 };

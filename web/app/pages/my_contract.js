@@ -1,5 +1,6 @@
 // One of my contracts: its status, active assignments with their margin, open items (each
 // with a link to record what happened next) and a link to record any event on it.
+import { nameOf } from "../people.js";
 import {
   ensureStyles, errorText, h, link, money, pct, problem, request, severityBadge, statusBadge, words,
 } from "./am_common.js";
@@ -91,7 +92,7 @@ export async function render(root, params, ctx) {
         "header",
         { class: "am-head" },
         h("h1", {}, `Contract ${c.contract_id} `, statusBadge(c.status === "terminated" ? "terminated" : c.margin_status)),
-        h("p", {}, `${c.client_name} (${c.client_id}) · managed by ${c.account_manager_id} · ${c.status} · as of ${c.as_of}`),
+        h("p", {}, `${c.client_name} (${c.client_id}) · managed by ${nameOf(c.account_manager_id)} · ${c.status} · as of ${c.as_of}`),
         h("p", { class: `am-status-line am-status-${c.margin_status}` }, c.margin_status_text),
         h(
           "div",

@@ -1,6 +1,7 @@
 // My contracts: each of the account manager's contracts with its margin status (colour and
 // words), its open negotiations, raise requests and bypass threats, and a way to record an
 // event on it. Finance and admin see every contract.
+import { nameOf } from "../people.js";
 import {
   ensureStyles, errorText, h, link, listOr, money, pct, problem, request, session, statusBadge,
 } from "./am_common.js";
@@ -62,7 +63,7 @@ export async function render(root, params, ctx) {
       h("td", {}, statusBadge(c.margin_status, c.margin_status_text)),
       h("th", { scope: "row" }, link(`/app/contracts/${encodeURIComponent(c.contract_id)}`, c.contract_id)),
       h("td", {}, c.client_name),
-      mine ? null : h("td", {}, c.account_manager_id),
+      mine ? null : h("td", {}, nameOf(c.account_manager_id)),
       h("td", { class: "num" }, String(c.assignments.length)),
       h("td", { class: "num" }, c.markup_floor_pct === null ? "—" : pct(c.markup_floor_pct)),
       h(

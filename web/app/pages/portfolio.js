@@ -1,5 +1,6 @@
 // Finance: the portfolio as of a date: figure cards with their change over four weeks, the
 // weekly gross-profit trend, ranked clients and account managers, the largest recent impacts.
+import { nameOf } from "../people.js";
 import { api } from "../api.js";
 import { el } from "../dom.js";
 import { money, num, pct, delta, addDays, today } from "../format.js";
@@ -54,7 +55,7 @@ export async function render(root, params, ctx) {
     { key: "name", label: "Client", cell: (r) => el("td", {}, el("a", { href: `/app/finance/clients/${encodeURIComponent(r.client_id)}?as_of=${asOf}`, "data-nav": true }, r.name)) });
   const managers = rankedTable("account-managers", "Account managers ranked; select a column heading to sort.",
     "/v1/margins/account-managers", asOf, ctx.query, "m",
-    { key: "name", label: "Account manager", cell: (r) => el("td", {}, r.account_manager_id) });
+    { key: "name", label: "Account manager", cell: (r) => el("td", {}, nameOf(r.account_manager_id)) });
 
   const [now, then, trend, impacts] = await Promise.all([
     api.get("/v1/margins/portfolio", { as_of: asOf, limit: 1 }),

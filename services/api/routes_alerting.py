@@ -1,0 +1,191 @@
+"""Alert routing, for admins: channels, routes and the delivery log; and an account manager's
+own alerts (their address, set by an admin; each alert by e-mail or a daily digest, their
+choice). Credentials (channel URLs, SMTP passwords) go in and never come out: answers mask
+them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from services.alerting import store
+from services.alerting.config import ChannelIn, RecipientIn, RouteIn
+from services.api.auth import Reader
+from services.api.errors import ApiError
+from services.api.params import AccountManagerIdPath, Limit, Offset
+from services.api.schemas import errors
+from services.api.schemas_alerting import (
+    ChannelCreated,
+    ChannelList,
+    DeliveryList,
+    Recipient,
+    Route,
+    RouteList,
+)
+from services.tokens import Principal
+
+router = APIRouter(prefix="/v1", tags=["alert routing"])
+_NOT_JSON = "the body is not JSON text (UTF-8)"
+
+
+async def admin(who: Reader) -> Principal:
+    if who.role != "admin":
+        raise ApiError.field(403, "(token)", "only an admin may manage alert routing")
+    return who
+
+
+Admin = Annotated[Principal, Depends(admin)]
+ChannelIdPath = Annotated[str, Path(pattern=r"^ch_[0-9a-f]{12}$", description="the channel id")]
+RouteIdPath = Annotated[str, Path(pattern=r"^rt_[0-9a-f]{12}$", description="the route id")]
+
+
+@router.get(
+    "/alert-channels",
+    summary="The channels alerts go to (credentials masked)",
+    response_model=ChannelList,
+    responses=errors(401, 403, 422),
+)
+async def alert_channels(request: Request, who: Admin) -> ChannelList:
+    return ChannelList.model_validate({"channels": await store.channels(request.app.state.pool)})
+
+
+@router.post(
+    "/alert-channels",
+    summary="Add a channel: e-mail, Slack, Teams, Alertmanager or a signed webhook",
+    status_code=201,
+    response_model=ChannelCreated,
+    responses=errors(400, 401, 403, 409, 422, e400=_NOT_JSON),
+)
+async def add_alert_channel(request: Request, who: Admin, body: ChannelIn) -> ChannelCreated:
+    """`url` and `smtp_url` are credentials: kept, used, and shown masked from now on. A
+    webhook channel's signing secret is in this answer only."""
+    pool = request.app.state.pool
+    if await pool.fetchval("SELECT 1 FROM alert_channels WHERE name = $1 AND active", body.name):
+        raise ApiError.field(409, "name", f"a channel named {body.name} exists")
+    made, secret = await store.upsert_channel(pool, body)
+    return ChannelCreated.model_validate(made | {"signing_secret": secret})
+
+
+@router.delete(
+    "/alert-channels/{channel_id}",
+    summary="Remove a channel and the routes to it",
+    status_code=204,
+    responses={204: {"description": "removed"}, **errors(401, 403, 404, 422)},
+)
+async def remove_alert_channel(request: Request, who: Admin, channel_id: ChannelIdPath) -> Response:
+    if not await store.remove_channel(request.app.state.pool, channel_id):
+        raise ApiError.field(404, "channel_id", f"no channel {channel_id}")
+    return Response(status_code=204)
+
+
+@router.get(
+    "/alert-routes",
+    summary="Which alerts go to which channel, and when",
+    response_model=RouteList,
+    responses=errors(401, 403, 422),
+)
+async def alert_routes(request: Request, who: Admin) -> RouteList:
+    return RouteList.model_validate({"routes": await store.routes(request.app.state.pool)})
+
+
+@router.post(
+    "/alert-routes",
+    summary="Add a route: it carries the matching alerts raised from now on",
+    status_code=201,
+    response_model=Route,
+    responses=errors(
+        400,
+        401,
+        403,
+        409,
+        422,
+        e400=_NOT_JSON,
+        e409="a route of that name exists, or its channel does not",
+    ),
+)
+async def add_alert_route(request: Request, who: Admin, body: RouteIn) -> Route:
+    st = request.app.state
+    if await st.pool.fetchval("SELECT 1 FROM alert_routes WHERE name = $1", body.name):
+        raise ApiError.field(409, "name", f"a route named {body.name} exists")
+    try:
+        made = await store.upsert_route(st.pool, body, st.settings.projection_schema)
+    except store.UnknownChannel:
+        raise ApiError.field(409, "channel", f"no channel named {body.channel}") from None
+    return Route.model_validate(made)
+
+
+@router.delete(
+    "/alert-routes/{route_id}",
+    summary="Remove a route (its delivery log stays)",
+    status_code=204,
+    responses={204: {"description": "removed"}, **errors(401, 403, 404, 422)},
+)
+async def remove_alert_route(request: Request, who: Admin, route_id: RouteIdPath) -> Response:
+    if not await store.remove_route(request.app.state.pool, route_id):
+        raise ApiError.field(404, "route_id", f"no route {route_id}")
+    return Response(status_code=204)
+
+
+@router.get(
+    "/alert-deliveries",
+    summary="Every delivery, newest first: when, where, outcome, tries",
+    response_model=DeliveryList,
+    responses=errors(401, 403, 422),
+)
+async def alert_deliveries(
+    request: Request,
+    who: Admin,
+    route_id: Annotated[str | None, Query(pattern=r"^rt_[0-9a-f]{12}$")] = None,
+    status: Annotated[Literal["pending", "failing", "delivered", "dropped"] | None, Query()] = None,
+    alert_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> DeliveryList:
+    found = await store.deliveries(
+        request.app.state.pool, route_id, status, alert_id, limit, offset
+    )
+    return DeliveryList.model_validate({"deliveries": found, "limit": limit, "offset": offset})
+
+
+def _may_see(who: Principal, account_manager_id: str) -> None:
+    if who.role != "admin" and who.account_manager_id != account_manager_id:
+        raise ApiError.field(
+            403, "(token)", "only an admin or that account manager may see or change this"
+        )
+
+
+@router.get(
+    "/alert-recipients/{account_manager_id}",
+    summary="An account manager's own alerts: address and delivery (admin, or themselves)",
+    response_model=Recipient,
+    responses=errors(401, 403, 422),
+)
+async def alert_recipient(
+    request: Request, who: Reader, account_manager_id: AccountManagerIdPath
+) -> Recipient:
+    _may_see(who, account_manager_id)
+    return Recipient.model_validate(
+        await store.recipient(request.app.state.pool, account_manager_id)
+    )
+
+
+@router.put(
+    "/alert-recipients/{account_manager_id}",
+    summary="Set an account manager's address (admin) or how they get their alerts",
+    response_model=Recipient,
+    responses=errors(400, 401, 403, 422, e400=_NOT_JSON),
+)
+async def set_alert_recipient(
+    request: Request, who: Reader, account_manager_id: AccountManagerIdPath, body: RecipientIn
+) -> Recipient:
+    """`delivery`: `email` (each alert, the default), `digest` (one e-mail a day at
+    `digest_at` in `timezone`) or `none`. Only an admin sets the address."""
+    _may_see(who, account_manager_id)
+    if body.email is not None and who.role != "admin":
+        raise ApiError.field(403, "email", "only an admin sets an account manager's address")
+    st = request.app.state
+    done = await store.set_recipient(
+        st.pool, st.settings.projection_schema, account_manager_id, body
+    )
+    return Recipient.model_validate(done)

@@ -1,0 +1,80 @@
+"""The admin's alert-routing page in a real browser: add a Slack channel (its URL shown masked
+from then on) and a route to it with quiet hours; finance is told it may not."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+from playwright.async_api import expect
+
+from tests.support.browser import AppPage
+from tests.support.http import auth
+from tests.support.services import Services, Tokens
+from tests.support.stack import unique
+
+MakePage = Callable[[Services], Awaitable[AppPage]]
+
+
+@pytest.fixture
+async def admin_http(services: Services, api_tokens: Tokens) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=services.url, timeout=60) as http:
+        yield http
+        # Whatever the test made goes (its routes with its channels).
+        channels = (await http.get("/v1/alert-channels", headers=auth(api_tokens.admin))).json()
+        for ch in channels["channels"]:
+            if ch["name"].startswith("desk-page-"):
+                await http.delete(f"/v1/alert-channels/{ch['channel_id']}",
+                                  headers=auth(api_tokens.admin))  # fmt: skip
+
+
+async def test_an_admin_adds_a_channel_and_a_route_and_sees_the_url_masked(
+    browser_page: MakePage, services: Services, api_tokens: Tokens, admin_http: httpx.AsyncClient
+) -> None:
+    app = await browser_page(services)
+    page = app.page
+    await app.sign_in(api_tokens.admin)
+    await app.goto("/app/alert-routing")
+    name, secret = unique("desk-page"), unique("SECRETPATH")
+    form = page.get_by_role("form", name="Add a channel")
+    await form.get_by_label("Name").fill(name)
+    await form.get_by_label("Kind").select_option("slack")
+    await form.get_by_label("URL").fill(f"https://hooks.slack.example/services/{secret}")
+    await form.get_by_role("button", name="Add channel").click()
+    row = page.locator(f'tr[data-channel="{name}"]')
+    await expect(row).to_contain_text("https://hooks.slack.example/****")
+    assert secret not in await page.content()
+
+    route = page.get_by_role("form", name="Add a route")
+    await route.get_by_label("Name").fill(f"{name}-critical")
+    await route.get_by_label("Channel").select_option(name)
+    await route.get_by_label("critical").check()
+    await route.get_by_label("BYPASS_THREAT").check()
+    await route.get_by_label("Repeat every (s)").fill("14400")
+    await route.get_by_label("Quiet from").fill("22:00")
+    await route.get_by_label("Quiet until").fill("07:00")
+    await route.get_by_label("Time zone").fill("Europe/London")
+    await route.get_by_role("button", name="Add route").click()
+    made = page.locator(f'tr[data-route="{name}-critical"]')
+    await expect(made).to_contain_text("rules: BYPASS_THREAT; severities: critical")
+    await expect(made).to_contain_text("22:00–07:00 Europe/London")
+
+    # A URL of another scheme: refused, the field named, nothing added.
+    await form.get_by_label("Name").fill(f"{name}-bad")
+    await form.get_by_label("Kind").select_option("teams")
+    await form.get_by_label("URL").fill("javascript:alert(1)")
+    await form.get_by_role("button", name="Add channel").click()
+    await expect(page.locator("#routing-message")).to_contain_text("teams.url")
+    await expect(page.locator(f'tr[data-channel="{name}-bad"]')).to_have_count(0)
+    await app.check("alert-routing", allow=("422",))
+
+
+async def test_finance_is_told_only_an_admin_manages_routing(
+    browser_page: MakePage, services: Services, api_tokens: Tokens
+) -> None:
+    app = await browser_page(services)
+    await app.sign_in(api_tokens.finance)
+    await app.goto("/app/alert-routing")
+    await expect(app.page.get_by_role("alert")).to_contain_text("Only an admin")
+    await app.check("alert-routing-forbidden")
