@@ -36,7 +36,6 @@ from imports.placements import Columns, Placement
 from imports.problems import Problem
 from projections.margin import Rates, markup_pct
 
-IMPORTED_BY: Final = "import"
 RATE_CHANGE_REASON: Final = "rate change imported from {source}"
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 from typing import BinaryIO, Final, Literal
 
@@ -42,7 +42,6 @@ class Lines:
     line: int = 0
     bom: bool = False
     latin1_from: int | None = None
-    problems: list[Problem] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[str]:
         readline = self.stream.readline

@@ -17,25 +17,24 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import asyncpg
 from pydantic_core import to_json
 
-from events.messages import REFUSALS, Submitter
-from imports.dryrun import DryRun, stamped
+from events.messages import Submitter
+from imports.dryrun import DryRun
 from imports.mapping import ImportMapping, MappingError, load_mapping
 from imports.placements import columns_for
-from imports.plan import Planned
 from imports.problems import FileRefused, Problem
 from imports.reading import Format, Lines, open_lines
 from imports.source import plan_file
 from services.api.event_log import contract_events
 from services.api.gateway import SubmissionGateway
 from services.importer.run import run
-from services.importer.sinks import WAIT_S, Result
+from services.importer.sinks import OverGateway
 from services.settings import Settings
 
 log = logging.getLogger("ledger.api.imports")
@@ -51,33 +50,6 @@ class ImportRefused(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
-
-
-class _Shared:
-    """A sink over the API's own gateway (not started or stopped here)."""
-
-    def __init__(self, gateway: SubmissionGateway, submitter: Submitter) -> None:
-        self.gateway = gateway
-        self.submitter = submitter
-
-    async def start(self) -> None:
-        pass
-
-    async def submit(self, batch: Sequence[Planned]) -> list[Result]:
-        now = datetime.now(UTC)
-        subs = [stamped(p, self.submitter, now, uuid.uuid4()) for p in batch]
-        verdicts = await self.gateway.submit(subs, WAIT_S)
-        out = []
-        for v in verdicts:
-            if v is None:
-                out.append(Result("pending", None, "no verdict within the deadline", None))
-                continue
-            known = REFUSALS.get(v.code or "")
-            out.append(Result(v.outcome, v.code, v.message, known.field if known else None))
-        return out
-
-    async def close(self) -> None:
-        pass
 
 
 def _problem(p: Problem) -> dict[str, Any]:
@@ -233,7 +205,7 @@ class ImportJobs:
             items = plan_file(opened, mapping, _as_of(mapping))
             ticker = asyncio.ensure_future(self._tick(import_id, opened.lines))
             try:
-                outcome = await run(items, _Shared(self.gateway, submitter))
+                outcome = await run(items, OverGateway(self.gateway, submitter))
             finally:
                 ticker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

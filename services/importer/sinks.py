@@ -145,30 +145,22 @@ def _result(r: dict[str, Any]) -> Result:
     return Result(r["status"], r.get("code"), message, field)
 
 
-class GatewaySink:
-    """The API's submission gateway, in this process: submission rows in PostgreSQL, the
-    submissions on Kafka, the writer's verdicts awaited (the API processes' recorders write
-    them to the submission rows)."""
+class OverGateway:
+    """A sink over a submission gateway started by someone else (the API process's own, for
+    the Import page): submissions stamped by `submitter`, the writer's verdicts awaited."""
 
-    def __init__(self, settings: Settings, submitter: Submitter = IMPORTER) -> None:
-        self.settings = settings
+    def __init__(self, gateway: SubmissionGateway | None, submitter: Submitter = IMPORTER) -> None:
+        self.gateway = gateway
         self.submitter = submitter
-        self.pool: asyncpg.Pool | None = None
-        self.gateway: SubmissionGateway | None = None
 
     async def start(self) -> None:
-        s = self.settings
-        self.pool = await asyncpg.create_pool(s.dsn, min_size=1, max_size=4, timeout=10)
-        self.gateway = SubmissionGateway(
-            s.kafka_bootstrap_servers, s.topics, self.pool, record=False
-        )
-        await self.gateway.start()
+        pass
 
     async def submit(self, batch: Sequence[Planned]) -> list[Result]:
         assert self.gateway is not None, "start() first"
         now = datetime.now(UTC)
         subs = [stamped(p, self.submitter, now, uuid.uuid4()) for p in batch]
-        verdicts = await self.gateway.submit(subs, max(self.settings.verdict_timeout_s, WAIT_S))
+        verdicts = await self.gateway.submit(subs, WAIT_S)
         out = []
         for v in verdicts:
             if v is None:
@@ -177,6 +169,28 @@ class GatewaySink:
             known = REFUSALS.get(v.code or "")
             out.append(Result(v.outcome, v.code, v.message, known.field if known else None))
         return out
+
+    async def close(self) -> None:
+        pass
+
+
+class GatewaySink(OverGateway):
+    """The API's submission gateway, in this process: submission rows in PostgreSQL, the
+    submissions on Kafka, the writer's verdicts awaited (the API processes' recorders write
+    them to the submission rows)."""
+
+    def __init__(self, settings: Settings, submitter: Submitter = IMPORTER) -> None:
+        super().__init__(None, submitter)
+        self.settings = settings
+        self.pool: asyncpg.Pool | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        self.pool = await asyncpg.create_pool(s.dsn, min_size=1, max_size=4, timeout=10)
+        self.gateway = SubmissionGateway(
+            s.kafka_bootstrap_servers, s.topics, self.pool, record=False
+        )
+        await self.gateway.start()
 
     async def close(self) -> None:
         if self.gateway is not None:
@@ -191,6 +205,7 @@ __all__ = [
     "ApiPast",
     "ApiSink",
     "GatewaySink",
+    "OverGateway",
     "Result",
     "Sink",
     "SinkRefused",
