@@ -28,7 +28,6 @@ import contextlib
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -37,19 +36,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 
-from events.topics import topics  # noqa: E402
-from services import db, kafka_admin, tokens  # noqa: E402
 from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA  # noqa: E402
 from simulation.examples import example  # noqa: E402
-from simulation.ports import free_port  # noqa: E402
+from simulation.own_stack import OwnStack  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -319,121 +314,6 @@ HEADER = (
     " CPU ms/event (ours) | CPU ms/event by process | load 1 min |\n"
     "|---|---|---|---|---|---|---|---|---|---|"
 )
-
-
-# --- a stack of our own ---------------------------------------------------------------------
-
-
-def _with_settings(dsn: str, **server_settings: str) -> str:
-    u = urlsplit(dsn)
-    extra = "&".join(f"{k}={v}" for k, v in server_settings.items())
-    query = "&".join(q for q in (u.query, extra) if q)
-    return urlunsplit((u.scheme, u.netloc, u.path, query, u.fragment))
-
-
-class OwnStack:
-    # The webhook deliverer too (no receiver is registered in our tables: it only polls), for
-    # its memory (deploy/k8s sizes every process from this run's peak RSS).
-    PROCESSES = ("writer", "projector", "risk", "api", "webhooks")
-
-    def __init__(self, bootstrap: str, dsn: str, api_workers: int | None) -> None:
-        self.tag = uuid.uuid4().hex[:10]
-        self.prefix, self.schema = f"live.{self.tag}", f"live_{self.tag}"
-        self.database = f"live_{self.tag}"
-        self.bootstrap, self.admin_dsn = bootstrap, dsn
-        # The shared database (no CREATE DATABASE here), but tables of our own: the API's
-        # tables (submissions, alerts, tokens, ...) in a schema of ours, first on the
-        # search_path, so that our alerts do not show in other sessions' tests. Our
-        # processes' connections are told apart by their application_name.
-        self.tables = f"{self.schema}_api"
-        self.dsn = _with_settings(dsn, application_name=self.database, search_path=self.tables)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.api_workers = api_workers
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.token = ""
-        self.am_id = f"am.{self.tag}"
-
-    def env(self) -> dict[str, str]:
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "DATABASE_URL": self.dsn,
-            "LEDGER_TOPIC_PREFIX": self.prefix,
-            "LEDGER_PROJECTION_SCHEMA": self.schema,
-            "LEDGER_API_PORT": str(self.port),
-            "LEDGER_WRITER_GROUP": f"{self.prefix}.writer",
-            # A load test asks far more of one token than a person or an import does.
-            "LEDGER_RATE_LIMIT_PER_S": "0",
-            "LEDGER_RISK_INSTANCE_ID": f"risk-{self.tag}",
-        }
-        if self.api_workers:
-            env["LEDGER_API_WORKERS"] = str(self.api_workers)
-        return env
-
-    async def start(self) -> None:
-        async with db.connection(self.admin_dsn) as conn:
-            await conn.execute(f"CREATE SCHEMA {self.tables}")
-        async with db.connection(self.dsn) as conn:
-            await db.migrate(conn)
-            self.token = (await tokens.create_token(conn, "account_manager", self.am_id))[1]
-        await kafka_admin.ensure_topics(self.bootstrap, topics(self.prefix))
-        logs = ROOT / "var" / "log"
-        logs.mkdir(parents=True, exist_ok=True)
-        for name in self.PROCESSES:
-            out = open(logs / f"live-{self.tag}-{name}.log", "ab")  # noqa: SIM115
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", name],
-                cwd=ROOT,
-                env=self.env(),
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 90
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                with contextlib.suppress(aiohttp.ClientError, OSError):
-                    async with http.get(f"{self.url}/healthz") as r:
-                        if r.status == 200:
-                            return
-                for name, p in self.procs.items():
-                    if p.poll() is not None:
-                        raise RuntimeError(f"{name} exited with {p.returncode}")
-                await asyncio.sleep(0.3)
-        raise TimeoutError("the API did not answer")
-
-    async def backends(self) -> set[int]:
-        async with db.connection(self.admin_dsn) as conn:
-            rows = await conn.fetch(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
-                self.database,
-            )
-        return {r["pid"] for r in rows}
-
-    async def stop(self) -> None:
-        for p in self.procs.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=10)
-        with contextlib.suppress(Exception):
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-            await admin.start()
-            try:
-                existing = set(await admin.list_topics())
-                # ours and Faust's (`<prefix>-risk-...`)
-                await admin.delete_topics([n for n in existing if n.startswith(self.prefix)])
-            finally:
-                await admin.close()
-        async with db.connection(self.admin_dsn) as conn:
-            for schema in (self.schema, self.tables):
-                await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 # --- main -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, get_args
 
@@ -17,6 +18,7 @@ import asyncpg
 from events.alerts import Severity
 from events.messages import Role
 from events.schema import event_json_schemas
+from imports.reading import FORMATS
 from services import db, kafka_admin, readiness
 from services.db import connection
 from services.settings import Settings, load_settings
@@ -243,6 +245,97 @@ def _webhooks_remove(args: argparse.Namespace, settings: Callable[[], Settings])
     return 0 if removed else 1
 
 
+def _import_placements(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from pathlib import Path
+
+    from imports.mapping import MappingError
+    from imports.problems import FileRefused
+    from services import client
+    from services.importer import commands as imp
+    from services.importer.sinks import ApiPast, ApiSink, GatewaySink, Sink, SinkRefused
+
+    try:
+        mapping = imp.read_mapping(args.mapping)
+    except (MappingError, OSError) as exc:
+        print(f"nothing imported: {exc}", file=sys.stderr)
+        return 2
+    opts = imp.Options(
+        Path(args.file),
+        mapping,
+        args.format,
+        imp.as_of(args.as_of, mapping),
+        show_progress=not args.no_progress,
+        lanes=args.lanes,
+        batch=args.batch,
+    )
+    try:
+        if args.dry_run:
+            # With a token, judged against what the log already holds of each contract.
+            token = args.token or client.token_from_env()
+            past = ApiPast(args.api_url or settings().local_api_url, token) if token else None
+            try:
+                dry, portfolio = imp.dry_run(opts, past)
+            finally:
+                if past is not None:
+                    past.close()
+            if args.json:
+                sys.stdout.buffer.write(imp.dry_run_json(dry, portfolio) + b"\n")
+            else:
+                imp.print_dry_run(dry, portfolio, past is not None, sys.stdout)
+            if args.report:
+                imp.write_report(Path(args.report), dry.errors + dry.refused + dry.warnings)
+            return 0 if not (dry.errors or dry.refused) else 1
+        via = args.via
+        if via == "auto":
+            via = "gateway" if _is_json_lines(opts.file) else "api"
+        sink: Sink
+        if via == "api":
+            token = args.token or client.token_from_env()
+            if not token:
+                print("no token: pass --token, set LEDGER_TOKEN, or run `make up`", file=sys.stderr)
+                return 2
+            sink = ApiSink(args.api_url or settings().local_api_url, token)
+        else:
+            sink = GatewaySink(settings())
+        outcome, _ = imp.commit(opts, sink)
+    except KeyboardInterrupt:
+        # What was appended stays; its ids make a rerun skip it and append the rest.
+        print("import stopped: run the same command again to finish it", file=sys.stderr)
+        return 130
+    except FileRefused as exc:
+        return imp.refused_file(exc)
+    except SinkRefused as exc:
+        print(f"import stopped: {exc}", file=sys.stderr)
+        return 2
+    imp.print_outcome(outcome, sys.stdout)
+    if args.report:
+        imp.write_report(Path(args.report), outcome.errors + outcome.refused + outcome.warnings)
+    return 0 if outcome.clean() else 1
+
+
+def _is_json_lines(path: Any) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+
+
+def _export_events(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from services.importer.export import ExportFilter, export
+
+    s = settings()
+    keep = ExportFilter(frozenset(args.contract or ()), args.client, args.since, args.until)
+    out_path = Path(args.out)
+    manifest_path = Path(args.manifest or f"{args.out}.manifest.json")
+    with out_path.open("wb") as out:
+        manifest = asyncio.run(export(s.kafka_bootstrap_servers, s.topics.events, out, keep))
+    doc = manifest.as_json(datetime.now(UTC))
+    manifest_path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    print(f"{doc['events']:,} events to {out_path}; manifest {manifest_path}", file=sys.stderr)
+    return 0
+
+
 def _alerts_routes_load(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     from pathlib import Path
 
@@ -391,6 +484,55 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: $LEDGER_API_URL, else the local API on LEDGER_API_PORT",
     )
     sb.add_argument("--token", help="bearer token (default: $LEDGER_TOKEN, else .admin-token)")
+    ip = commands("import", "bring an agency's placements (or an export of events) in")
+    pl = command(
+        ip,
+        "placements",
+        _import_placements,
+        "import a Bullhorn placement export, the generic placements CSV or JSON lines of "
+        "events (docs/import.md)",
+    )
+    pl.add_argument("file")
+    pl.add_argument("--mapping", help="the mapping file (YAML): clients, terms, managers")
+    pl.add_argument("--format", choices=FORMATS, help="default: told from the file's header")
+    pl.add_argument("--dry-run", action="store_true", help="judge and report; append nothing")
+    pl.add_argument("--json", action="store_true", help="the dry run's report as JSON")
+    pl.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        help="no event's time passes this date (default: the mapping's as_of, else today)",
+    )
+    pl.add_argument(
+        "--via",
+        choices=["auto", "api", "gateway"],
+        default="auto",
+        help="api: POST /v1/events with a token; gateway: the API's submission gateway in "
+        "this process (keeps an export's stamps); auto: gateway for JSON lines, else api",
+    )
+    pl.add_argument("--api-url", default=os.environ.get("LEDGER_API_URL"))
+    pl.add_argument("--token", help="bearer token (default: $LEDGER_TOKEN, else .admin-token)")
+    pl.add_argument("--report", help="write every refusal and warning to this CSV file")
+    pl.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pl.add_argument(
+        "--lanes", type=int, default=4, help="batches in flight at once (of different contracts)"
+    )
+    pl.add_argument(
+        "--batch",
+        type=int,
+        default=500,
+        choices=range(1, 501),
+        metavar="1..500",
+        help="events a request (POST /v1/events takes at most 500)",
+    )
+
+    xp = commands("export", "take the log out")
+    xe = command(xp, "events", _export_events, "the events as JSON lines, with a manifest")
+    xe.add_argument("--out", required=True, help="the JSON lines file to write")
+    xe.add_argument("--manifest", help="default: OUT.manifest.json")
+    xe.add_argument("--contract", action="append", help="only this contract (repeatable)")
+    xe.add_argument("--client", help="only the contracts of this client id")
+    xe.add_argument("--since", type=date.fromisoformat, help="events on or after (occurred_at)")
+    xe.add_argument("--until", type=date.fromisoformat, help="events on or before")
     return p
 
 

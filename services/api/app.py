@@ -14,6 +14,7 @@ from services.api.routes_alerts import router as alerts_router
 from services.api.routes_contracts import router as contracts_router
 from services.api.routes_events import router as events_router
 from services.api.routes_health import router as health_router
+from services.api.routes_imports import router as imports_router
 from services.api.routes_margins import router as margins_router
 from services.api.routes_preview import router as preview_router
 from services.api.routes_sign_in import router as sign_in_router
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(alerting_router)
     app.include_router(contracts_router)
+    app.include_router(imports_router)
     app.include_router(web_router)
     app.include_router(sign_in_router)
     app.include_router(health_router)

@@ -52,8 +52,13 @@ def _decoded(batch: dict[TopicPartition, list[ConsumerRecord]]) -> list[Verdict]
 
 
 class SubmissionGateway:
-    def __init__(self, bootstrap: str, topics: Topics, pool: asyncpg.Pool) -> None:
+    def __init__(
+        self, bootstrap: str, topics: Topics, pool: asyncpg.Pool, *, record: bool = True
+    ) -> None:
+        """`record`: run the verdict recorder (an API process); `ledger import` hands its
+        submissions over without it, the API processes' recorders recording its verdicts."""
         self.topics = topics
+        self._records_verdicts = record
         self.pool = pool
         self.producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
@@ -118,7 +123,8 @@ class SubmissionGateway:
         # The recorder joins its group in the background: a restarted API serves at once instead
         # of waiting out its dead predecessor's session (the waiting requests are woken by the
         # listener, not the recorder).
-        self._recording = asyncio.create_task(self._record_all(), name="verdict-recorder")
+        if self._records_verdicts:
+            self._recording = asyncio.create_task(self._record_all(), name="verdict-recorder")
 
     async def stop(self) -> None:
         for task in (self._task, self._recording, self._inserting):
@@ -126,7 +132,8 @@ class SubmissionGateway:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await self.recorder.stop()
+        if self._records_verdicts:
+            await self.recorder.stop()
         await self.listener.stop()
         await self.producer.stop()
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from services import kafka_connection
 from services.api.gateway import SubmissionGateway
 from services.api.writer_progress import WriterProgress
+from services.importer.jobs import ImportJobs
 from services.progress import Progress
 from services.projector.commands import ensure_schema
 from services.settings import Settings
@@ -61,6 +62,8 @@ def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMana
             )
             await st.gateway.start()
             stack.push_async_callback(st.gateway.stop)
+            st.imports = ImportJobs(st.pool, st.gateway, settings)
+            stack.push_async_callback(st.imports.stop)
             st.admin = AIOKafkaAdminClient(
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 request_timeout_ms=5000,

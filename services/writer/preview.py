@@ -40,6 +40,52 @@ class Preview:
     """The alerts the rules would raise on it; none unless accepted."""
 
 
+class Previewer:
+    """Submissions judged one after another over the contracts' `past` events, each against the
+    states after the previous ones that would have been accepted: `preview` for a batch, and a
+    dry run of an import, which streams a file's events through one previewer."""
+
+    def __init__(self, past: Iterable[Event] = ()) -> None:
+        log = list(past)
+        self.writers = writer_state.fold(log)
+        self.model = ReadModel()
+        by_contract: dict[str, list[Event]] = {}
+        for event in log:
+            self.model.apply(event)
+            by_contract.setdefault(event.contract_id, []).append(event)
+        self.model.take_changes()
+        self.risks = {cid: risk.fold(events) for cid, events in by_contract.items()}
+
+    def remember(self, contract_id: str, events: Iterable[Event]) -> None:
+        """Folds in the accepted events (in stream order) of a contract the previewer has not
+        judged anything of yet: what the log already holds of it."""
+        log = list(events)
+        if not log:
+            return
+        if contract_id in self.writers:
+            raise ValueError(f"contract {contract_id} is known to the previewer already")
+        self.writers.update(writer_state.fold(log))
+        for event in log:
+            self.model.apply(event)
+        self.model.take_changes()
+        self.risks[contract_id] = risk.fold(log)
+
+    def judge(self, submission: Submission, now: datetime) -> Preview:
+        """`submission` previewed; when accepted, the states move past it."""
+        contract_id = submission.event.contract_id
+        decision = decide(self.writers.get(contract_id), submission, now)
+        appended = decision.append
+        if appended is None:
+            return Preview(decision.verdict, None, (), ())
+        self.model.apply(appended)
+        impacts = sorted(self.model.take_changes().impacts, key=lambda i: i.assignment_id)
+        risk_before = self.risks.get(contract_id)
+        alerts = risk.evaluate(risk_before, appended, now)
+        self.writers[contract_id] = writer_state.evolve(self.writers.get(contract_id), appended)
+        self.risks[contract_id] = risk.evolve(risk_before, appended)
+        return Preview(decision.verdict, appended, tuple(impacts), tuple(alerts))
+
+
 def preview(
     past: Iterable[Event], submissions: Sequence[Submission], now: datetime
 ) -> list[Preview]:
@@ -47,32 +93,8 @@ def preview(
     events of every contract the submissions name, each contract's in stream order. `now` is
     what the writer would stamp as `decided_at`; alerts carry event time, as on the real path.
     """
-    log = list(past)
-    writers = writer_state.fold(log)
-    model = ReadModel()
-    by_contract: dict[str, list[Event]] = {}
-    for event in log:
-        model.apply(event)
-        by_contract.setdefault(event.contract_id, []).append(event)
-    model.take_changes()
-    risks = {cid: risk.fold(events) for cid, events in by_contract.items()}
-
-    out: list[Preview] = []
-    for submission in submissions:
-        contract_id = submission.event.contract_id
-        decision = decide(writers.get(contract_id), submission, now)
-        appended = decision.append
-        if appended is None:
-            out.append(Preview(decision.verdict, None, (), ()))
-            continue
-        model.apply(appended)
-        impacts = sorted(model.take_changes().impacts, key=lambda i: i.assignment_id)
-        risk_before = risks.get(contract_id)
-        alerts = risk.evaluate(risk_before, appended, now)
-        writers[contract_id] = writer_state.evolve(writers.get(contract_id), appended)
-        risks[contract_id] = risk.evolve(risk_before, appended)
-        out.append(Preview(decision.verdict, appended, tuple(impacts), tuple(alerts)))
-    return out
+    previewer = Previewer(past)
+    return [previewer.judge(submission, now) for submission in submissions]
 
 
-__all__ = ["Preview", "preview"]
+__all__ = ["Preview", "Previewer", "preview"]

@@ -121,14 +121,15 @@ async def test_the_timer_raises_neglect_on_a_quiet_contract_once(
 ) -> None:
     t = risk_topics
     quiet, busy = unique("C"), unique("C")
-    # Event time in the past: the timer's clock never runs past the wall clock (issue #21).
+    # Event time in the past (the timer's clock never runs past the wall clock, issue #21), and
+    # after the module's other contracts' (the timer's clock is the latest event time).
     # A contract with a staffer placed and no contact after its signing, then no events at all.
-    signed, started = stamped([_signed(quiet, "2025-01-07"), _started(quiet, "2025-01-07")])
+    signed, started = stamped([_signed(quiet, "2026-08-03"), _started(quiet, "2026-08-03")])
     await append(ready_stack.bootstrap, t.events.name, [signed, started])
     await wait_judged(ready_stack, t)
     assert await _alerts(ready_stack, quiet) == []
     # Another contract's events move event time on: 29 days after the signing, then 30.
-    await append(ready_stack.bootstrap, t.events.name, stamped([_signed(busy, "2025-02-05")]))
+    await append(ready_stack.bootstrap, t.events.name, stamped([_signed(busy, "2026-09-01")]))
     await wait_judged(ready_stack, t)
     await _settle()
     assert await _alerts(ready_stack, quiet) == []
@@ -137,9 +138,9 @@ async def test_the_timer_raises_neglect_on_a_quiet_contract_once(
         t.events.name,
         stamped(
             [example("ClientComplaintLogged", contract_id=busy, legal_threat=False,
-                     occurred_at="2025-02-06T08:00:00+00:00"),
+                     occurred_at="2026-09-02T08:00:00+00:00"),
              example("ClientComplaintLogged", contract_id=busy, legal_threat=False,
-                     occurred_at="2025-03-20T08:00:00+00:00")],
+                     occurred_at="2026-10-14T08:00:00+00:00")],
             first=2,
         ),
     )  # fmt: skip
@@ -153,8 +154,8 @@ async def test_the_timer_raises_neglect_on_a_quiet_contract_once(
         ("RELATIONSHIP_NEGLECT", [signed.event_id], 1)
     ]
     assert rows[0]["raised_at"].isoformat() in {
-        "2025-02-06T08:00:00+00:00",
-        "2025-03-20T08:00:00+00:00",
+        "2026-09-02T08:00:00+00:00",
+        "2026-10-14T08:00:00+00:00",
     }
     await _settle()
     assert len(await _alerts(ready_stack, quiet)) == 1

@@ -74,6 +74,8 @@ function markNav() {
 function showUser() {
   const box = document.getElementById("user");
   box.hidden = !session;
+  // The Import page is an admin's alone.
+  document.getElementById("nav-imports").hidden = !(session && session.role === "admin");
   if (session) {
     const role = { account_manager: "account manager", finance: "finance", admin: "admin" }[session.role] || session.role;
     const who = session.name

@@ -20,5 +20,6 @@ export const routes = {
   "/app/contracts/:id": () => import("./my_contract.js"),
   "/app/events/new": () => import("./event_form.js"),
   "/app/alerts": () => import("./alerts.js"),
+  "/app/imports": () => import("./imports.js"),
   "/app/alert-routing": () => import("./alert_routing.js"),
 };

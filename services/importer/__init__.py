@@ -1,0 +1,1 @@
+"""`ledger import` and `ledger export`: the shell around the pure `imports` package."""
