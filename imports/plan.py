@@ -34,7 +34,7 @@ from imports.ids import event_id, safe_id
 from imports.mapping import ImportMapping
 from imports.placements import Columns, Placement
 from imports.problems import Problem
-from projections.margin import Rates, markup_pct
+from projections.margin import OT_PAY_MULTIPLIER, Rates, markup_pct, round_money
 
 RATE_CHANGE_REASON: Final = "rate change imported from {source}"
 
@@ -109,6 +109,30 @@ def occurred(on: date, as_of: date) -> datetime:
     return datetime.combine(min(on, as_of), time(0), UTC)
 
 
+def overtime_fields(p: Placement) -> dict[str, Any]:
+    """A placement's overtime as AssignmentStarted v2 takes it: the OT pay and bill rates the
+    source gives (0 is "none", as Bullhorn writes it), an OT bill from the OT markup when only
+    that is given (on the OT pay given, else the 1.5x DESIGN derives), or the exemption alone.
+    What the source leaves out is derived from the contract's multipliers, as for any
+    placement."""
+    ot = p.overtime
+    if ot is None:
+        return {}
+    if ot.exempt:  # no overtime at all: rates a source still carries are not the staffer's
+        return {"ot_exempt": True}
+    pay = ot.pay_rate if ot.pay_rate else None
+    bill = ot.bill_rate if ot.bill_rate else None
+    if bill is None and ot.markup_pct is not None:
+        base = pay if pay is not None else p.pay_rate * OT_PAY_MULTIPLIER
+        bill = round_money(base * (1 + ot.markup_pct / 100))
+    out: dict[str, Any] = {}
+    if pay is not None:
+        out["ot_pay_rate"] = pay
+    if bill is not None:
+        out["ot_bill_rate"] = bill
+    return out
+
+
 class Planner:
     """Rows of one file, in file order, into events (`placement`, then `finish`)."""
 
@@ -142,6 +166,9 @@ class Planner:
                 "end_date": columns.end_date,
                 "effective_date": columns.effective_date,
                 "reason": columns.end_reason or columns.status,
+                "ot_pay_rate": columns.ot_pay_rate,
+                "ot_bill_rate": columns.ot_bill_rate or columns.ot_markup_pct,
+                "ot_exempt": columns.ot_exempt,
             }.items()
             if v is not None
         }
@@ -195,6 +222,7 @@ class Planner:
                 hours_per_week=p.hours_per_week,
                 start_date=p.start_date,
                 expected_end_date=p.end_date,
+                **overtime_fields(p),
             )
         except ValidationError as exc:
             self.refuse(p.placement_id, p.line)

@@ -8,28 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import Final
 
-from events.catalogue import AssignmentStarted
 from imports.mapping import ImportMapping
 from imports.placements import columns_for, read_placement
 from imports.plan import Planned, Planner, plan_event_line
-from imports.problems import FILE_LINE, Problem
+from imports.problems import Problem
 from imports.reading import Opened
-
-OVERTIME_NOT_RECORDED: Final = "overtime rates not recorded yet"
-
-
-def overtime_recorded() -> bool:
-    """Whether the catalogue's AssignmentStarted has overtime fields (schema v2, another
-    branch's work): until it does, the overtime columns are read and checked, then said to be
-    left out, never silently dropped."""
-    return any("overtime" in name for name in AssignmentStarted.model_fields)
 
 
 def plan_file(opened: Opened, mapping: ImportMapping, as_of: date) -> Iterator[Planned | Problem]:
     """Every event the file gives, and every problem with it, in file order; the deferred
-    AssignmentEnded events and the file's own warnings (encoding, overtime) at the end."""
+    AssignmentEnded events and the file's own warnings (encoding) at the end."""
     if opened.format == "jsonl":
         for line, text in opened.json_lines():
             yield plan_event_line(line, text)
@@ -37,7 +26,6 @@ def plan_file(opened: Opened, mapping: ImportMapping, as_of: date) -> Iterator[P
         return
     cols = columns_for(opened.format, opened.header, mapping)
     planner = Planner(mapping, mapping.source or opened.format, cols, as_of)
-    overtime_rows = 0
     for item in opened.rows():
         if isinstance(item, Problem):
             yield item
@@ -48,22 +36,11 @@ def plan_file(opened: Opened, mapping: ImportMapping, as_of: date) -> Iterator[P
             if any(p.severity == "error" for p in problems):
                 planner.refuse(item.cells.get(cols.placement_id, "").strip(), item.line)
             continue
-        if placement.overtime is not None:
-            overtime_rows += 1
         planned, problems = planner.placement(placement)
         yield from planned
         yield from problems
     yield from planner.finish()
     yield from opened.lines.encoding_warnings()
-    if overtime_rows and not overtime_recorded():
-        columns = ", ".join(cols.overtime_columns())
-        yield Problem(
-            FILE_LINE,
-            columns,
-            f"{OVERTIME_NOT_RECORDED}: {overtime_rows} row(s) give overtime ({columns}); they "
-            "were read and checked, and the events carry regular rates only",
-            "warning",
-        )
 
 
-__all__ = ["OVERTIME_NOT_RECORDED", "overtime_recorded", "plan_file"]
+__all__ = ["plan_file"]

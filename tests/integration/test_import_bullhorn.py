@@ -92,7 +92,6 @@ def test_the_dry_run_reports_and_appends_nothing(
     assert counts(out, "events that would be appended:") == EXPECTED_EVENTS
     assert refused(out) == REFUSED_AT
     assert "line 498: duplicate of line 497: skipped" in out
-    assert "overtime rates not recorded yet" in out
     assert "loss-making assignments" in out and "C-01/G4 (cand-G4): -4.00 an hour" in out
     assert re.search(r"LOSS_POSITION \(critical\)\s+\d+", out)
     with httpx.Client(base_url=services.url, timeout=30) as http:

@@ -22,7 +22,7 @@ from imports.mapping import MappingError, load_mapping
 from imports.plan import Planned
 from imports.problems import FileRefused, Problem
 from imports.reading import open_lines
-from imports.source import OVERTIME_NOT_RECORDED, plan_file
+from imports.source import plan_file
 from imports.values import BadValue, parse_date, parse_decimal
 from services.writer.preview import Previewer
 
@@ -265,10 +265,15 @@ def test_formula_like_names_are_kept_as_text() -> None:
     assert isinstance(started, AssignmentStarted) and started.staffer_name == '=HYPERLINK("x")'
 
 
-def test_overtime_columns_are_checked_and_said_to_be_left_out() -> None:
-    items = plan(bullhorn(ROW.replace(",,,", ",75,52.5,1")))
-    (warning,) = [p for p in problems(items, "warning") if OVERTIME_NOT_RECORDED in p.reason]
-    assert "overtimeRate" in warning.column
+def test_overtime_columns_become_the_assignments_overtime() -> None:
+    started = events(plan(bullhorn(ROW.replace(",,,", ",75,52.5,0"))))[1].event
+    assert isinstance(started, AssignmentStarted)
+    assert (started.ot_bill_rate, started.ot_pay_rate, started.ot_exempt) == (
+        Decimal("75"), Decimal("52.5"), False
+    )  # fmt: skip
+    exempt = events(plan(bullhorn(ROW.replace(",,,", ",75,52.5,1"))))[1].event
+    assert isinstance(exempt, AssignmentStarted)
+    assert (exempt.ot_exempt, exempt.ot_pay_rate, exempt.ot_bill_rate) == (True, None, None)
     bad = problems(plan(bullhorn(ROW.replace(",,,", ",x,52.5,1"))))
     assert [(e.column, e.line) for e in bad] == [("clientOvertimeRate", 2)]
 
