@@ -31,7 +31,24 @@ HTTP_URL_PATTERN = rf"^[hH][tT][tT][pP][sS]?://{_HOST}{_PORT}([/?#][^\s\x00-\x1f
 _USERINFO = r"([A-Za-z0-9._~%!$&'()*+,;=-]+(:[A-Za-z0-9._~%!$&'()*+,;=-]*)?@)?"
 SMTP_URL_PATTERN = rf"^[sS][mM][tT][pP][sS]?://{_USERINFO}{_HOST}{_PORT}/?$"
 EMAIL_PATTERN = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9][A-Za-z0-9.-]{0,252}$"
-TIME_ZONES = sorted(available_timezones())
+
+
+def _distinct_zones() -> list[str]:
+    """The IANA zones, less the aliases that differ only by punctuation or case (`Etc/GMT+0`,
+    `Etc/GMT-0`, `GMT0`, ...): a generated client names each enumerated value as an identifier
+    of letters and digits, and openapi-python-client refused the document for the duplicates
+    (issue #21's criterion: a client generated from it). The first of each such set is kept."""
+    seen: set[str] = set()
+    out = []
+    for name in sorted(available_timezones()):
+        key = re.sub(r"[^A-Za-z0-9]", "", name).upper()
+        if key not in seen:
+            seen.add(key)
+            out.append(name)
+    return out
+
+
+TIME_ZONES = _distinct_zones()
 
 
 def _email(value: str) -> str:
