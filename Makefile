@@ -100,4 +100,4 @@ faults: up
 screenshots: up
 	$(BIN)/pytest -q -p no:cacheprovider tests/browser
 	mkdir -p docs/screenshots
-	cp var/screenshots/portfolio.png var/screenshots/assignment.png var/screenshots/client.png var/screenshots/sign-in-single-sign-on.png docs/screenshots/
+	cp var/screenshots/portfolio.png var/screenshots/assignment.png var/screenshots/client.png var/screenshots/sign-in-single-sign-on.png var/screenshots/alert-routing.png var/screenshots/import.png docs/screenshots/
