@@ -133,10 +133,14 @@ def _schema(request: Request) -> str:
     return str(request.app.state.settings.projection_schema)
 
 
+def _unknown(field: str, subject: str) -> ApiError:
+    """The 404 of a subject unknown or managed by someone the reader may not read for: the
+    same answer for both, so that ids cannot be enumerated."""
+    return ApiError.field(404, field, f"{subject} is not known (yet)")
+
+
 def _unknown_assignment(assignment_id: str) -> ApiError:
-    """The 404 of an assignment unknown or on a contract the reader may not read: the same
-    answer for both, so that ids cannot be enumerated (the reads are scoped by owner)."""
-    return ApiError.field(404, "assignment_id", f"{assignment_id} is not known (yet)")
+    return _unknown("assignment_id", assignment_id)
 
 
 async def _portfolio(request: Request, who: Principal) -> tuple[Portfolio, Hashable]:
@@ -209,7 +213,7 @@ async def contract(
 ) -> Any:
     day, pool, s = _today(as_of), request.app.state.pool, _schema(request)
     c = await read.contract(pool, s, contract_id)
-    missing = ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
+    missing = _unknown("contract_id", f"contract {contract_id}")
     if c is None:
         raise missing
     ensure_may_read(who, c["account_manager_id"], missing)
@@ -285,9 +289,7 @@ async def account_manager(
     offset: Offset = 0,
     format: Format = None,
 ) -> Any:
-    missing = ApiError.field(
-        404, "account_manager_id", f"account manager {account_manager_id} is not known (yet)"
-    )
+    missing = _unknown("account_manager_id", f"account manager {account_manager_id}")
     ensure_may_read(who, account_manager_id, missing)
     return await _group(
         request, who, as_of, limit, offset, "account_manager_id", account_manager_id
@@ -546,7 +548,7 @@ async def contract_hours(
     format: Format = None,
 ) -> Any:
     c = await read.contract(request.app.state.pool, _schema(request), contract_id)
-    missing = ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
+    missing = _unknown("contract_id", f"contract {contract_id}")
     if c is None:
         raise missing
     ensure_may_read(who, c["account_manager_id"], missing)
@@ -582,9 +584,7 @@ async def account_manager_hours(
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    missing = ApiError.field(
-        404, "account_manager_id", f"account manager {account_manager_id} is not known (yet)"
-    )
+    missing = _unknown("account_manager_id", f"account manager {account_manager_id}")
     ensure_may_read(who, account_manager_id, missing)
     return await _group_hours(request, who, as_of, "c.account_manager_id = $1", account_manager_id)
 
@@ -622,7 +622,7 @@ async def client_health(
         request.app.state.pool, _schema(request), owner_scope(who), client_id, day
     )
     if found is None:
-        raise ApiError.field(404, "client_id", f"client {client_id} is not known (yet)")
+        raise _unknown("client_id", f"client {client_id}")
     parts = [
         {"name": p.name, "points": p.points, "cap": p.cap, "why": p.why} for p in found.health.parts
     ]
