@@ -347,7 +347,9 @@ class Projector:
         try:
             while not helping.done():
                 with contextlib.suppress(KafkaError):
-                    await self.consumer.getmany(timeout_ms=100)  # paused: nothing comes
+                    # Paused: nothing comes (after a rebalance, records may: they are dropped,
+                    # and read again from the positions once the helpers are done).
+                    await self.consumer.getmany(timeout_ms=100)
                 if time.monotonic() - last >= PROGRESS_EVERY_S:
                     last = time.monotonic()
                     await self._log_catch_up(starts, lag, started)
@@ -365,11 +367,16 @@ class Projector:
         async with self._owning:
             assigned = self.consumer.assignment()
             self.consumer.resume(*[tp for tp in tps if tp in assigned])
-            if self.epoch == epoch:  # else the assignment since has reloaded
+            if self.epoch == epoch:
                 try:
                     await self.reload()
                 except Exception:
                     self._stale = True
+            else:
+                # The assignment since has reloaded; but a partition assigned anew is not
+                # paused, and what the polls above fetched of it was dropped: read it again.
+                self._rewind()
+                self.epoch += 1
 
     async def _log_catch_up(self, starts: dict[int, int], lag: int, started: float) -> None:
         assert self.reader is not None
