@@ -91,6 +91,7 @@ SWEEP_EVERY_S: Final = 5.0
 """How often the timer looks for events the index holds and the rules have not judged."""
 # One attempt at judging and storing a batch gives up after this long (and is retried).
 _JUDGE_TIMEOUT_S: Final = 30.0
+RECOVERY_KICK_S: Final = 10.0  # a table recovery reading nothing for this long starts again
 _INDEX_WAIT_S: Final = 0.5  # a batch waiting for the projector to index events it lacks
 
 
@@ -568,11 +569,19 @@ class RebalanceWatch:
     """A rebalance that Faust never ends is a stall for the watchdog: the process exits and
     its supervisor restarts it, rather than owning partitions whose events nobody judges.
     While the table's recovery makes progress (its offsets still to read change), the unit of
-    work is begun again: a long recovery is not a stall."""
+    work is begun again: a long recovery is not a stall.
 
-    def __init__(self) -> None:
+    Before that, a recovery with changes left to read that has read nothing for
+    `RECOVERY_KICK_S` is started again (`kick`): Faust's recovery sometimes receives no record
+    of a changelog partition it waits for, its fetch never resumed ('No event received for
+    active tp ... since recovery start', seen for a minute in the risk group test, issue #21);
+    started again, it pauses, seeks and resumes them anew."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self._token: int | None = None
         self._progress: object = None
+        self._since = clock()  # when the progress last changed
 
     def observe(self, rebalancing: bool, progress: object) -> None:
         dog = watchdog.current()
@@ -581,7 +590,16 @@ class RebalanceWatch:
             self._token = None
         if rebalancing and self._token is None:
             self._token = dog.begin("a rebalance and its table recovery")
+        if not rebalancing or progress != self._progress:
+            self._since = self.clock()
         self._progress = progress
+
+    def kick(self, remaining: int) -> bool:
+        """Whether to start the recovery again now (and the wait begins anew if so)."""
+        if remaining <= 0 or self.clock() - self._since < RECOVERY_KICK_S:
+            return False
+        self._since = self.clock()
+        return True
 
 
 class _RiskApp(faust.App):
@@ -686,7 +704,16 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
     async def timers() -> None:
         recovery = cast(TableManager, app.tables).recovery
         rebalancing = app.rebalancing or app.in_recovery or not recovery.completed.is_set()
-        rebalance.observe(rebalancing, recovery.active_remaining_total())
+        remaining = recovery.active_remaining_total()
+        rebalance.observe(rebalancing, remaining)
+        if recovery.in_recovery and rebalance.kick(remaining):
+            log.warning(
+                "the table's recovery has read nothing for %.0f s with %d changes left: "
+                "started again",
+                RECOVERY_KICK_S,
+                remaining,
+            )
+            recovery.signal_recovery_start.set()  # what a new assignment sets
         try:
             if rebalancing:
                 await agent.sweep()  # the timer rules wait for the table; see `sweep`
