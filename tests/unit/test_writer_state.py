@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 
 from events import Event, decode_event, encode_event
-from services.writer.state import (
+from simulation.examples import CONTRACT_ID, example
+from tests.support.histories import histories
+from writemodel.state import (
     AssignmentTerm,
     ContractState,
     NegotiationState,
@@ -22,8 +24,6 @@ from services.writer.state import (
     evolve,
     fold,
 )
-from simulation.examples import CONTRACT_ID, example
-from tests.support.histories import histories
 
 
 class Log:
