@@ -12,7 +12,8 @@ HERE="$ROOT/deploy/local"
 SERVICES=(writer projector risk webhooks alerts api)
 SUPERVISOR_CONF="$RUN/supervisord.conf"
 SUPERVISOR_LOG="$LOGS/supervisord.log"
-ADMIN_TOKEN_FILE="$ROOT/.admin-token"
+# A second stack (LEDGER_VAR) keeps its token with the rest of it: its database is another.
+if [ "$VAR" = "$ROOT/var" ]; then ADMIN_TOKEN_FILE="$ROOT/.admin-token"; else ADMIN_TOKEN_FILE="$VAR/admin-token"; fi
 
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-}"
 export DATABASE_URL="${DATABASE_URL:-}"
