@@ -582,6 +582,9 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
         broker=broker_urls(settings.kafka_bootstrap_servers),
         # TLS and the SCRAM or mutual-TLS user, as every other Kafka client of ours.
         broker_credentials=kafka_connection.faust_credentials(settings),
+        # As fresh a view of the cluster as every other client of ours (kafka_connection).
+        consumer_metadata_max_age_ms=kafka_connection.METADATA_MAX_AGE_MS,
+        producer_metadata_max_age_ms=kafka_connection.METADATA_MAX_AGE_MS,
         store="memory://",  # rebuilt from the changelog topic at start
         datadir=str(Path(tempfile.gettempdir()) / f"ledger-{ident}"),  # nothing kept there
         web_enabled=False,
