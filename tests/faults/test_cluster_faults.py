@@ -4,8 +4,9 @@ take a write once two have it (producers at acks=all), under the load and checks
 models equal to a rebuild, and no service restarted by supervisord: the services ride out a
 broker's loss; the longest a POST waited is in the report.
 
-The cluster and its stack are the test's own (tests/support/cluster.py: var/cluster, ports
-29092-29097, 25432, 28000), started here and stopped at the end of the module.
+The cluster and its stack are the test's own (tests/support/cluster.py: var/cluster, ports of
+its own), started here and stopped at the end of the module. `make test` runs all but the
+rolling restart (CLUSTER_ONLY: the longest, 90 s); `make faults-cluster` runs all four.
 """
 
 from __future__ import annotations
@@ -119,9 +120,14 @@ FAULTS: dict[str, Fault] = {
     "rolling restart of the three brokers": (_rolling_restart, None),
     "leader SIGSTOP 12 s (> broker session timeout), SIGCONT": (_pause_leader, _start_again),
 }
+# Left out of `make test`, which the three others keep within 3 minutes (docs/faults.md).
+CLUSTER_ONLY = pytest.mark.faults_cluster_only
 
 
-@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize(
+    "fault",
+    [pytest.param(f, marks=CLUSTER_ONLY) if f.startswith("rolling restart") else f for f in FAULTS],
+)
 async def test_the_services_ride_out_a_broker_fault(
     fault: str, cluster: ClusterHarness, fault_reports: list[Report]
 ) -> None:

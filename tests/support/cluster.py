@@ -1,7 +1,9 @@
 """A three-broker KRaft cluster with a whole stack around it, for the fault suite's broker faults
 (tests/faults/test_cluster_faults.py): `deploy/local/stack.sh up` with LEDGER_KAFKA_BROKERS=3,
-in var/cluster and on ports of its own (below Linux's ephemeral range, apart from `make up`'s),
-so it runs beside the stack the rest of the suite uses and stops at the end of the run.
+in var/cluster and on ports of its own, so it runs beside the stack the rest of the suite uses
+and stops at the end of the run. Its ports are that stack's plus PORT_OFFSET (LEDGER_KAFKA_PORT
+and the others, as `make up` reads them: 19102-19107, 15442 and 8010 by default), so a stack
+moved to other ports takes its cluster with it, still below Linux's ephemeral range.
 
 And what the faults need to know of it: which broker leads the partitions of given contracts,
 which coordinates the writer's transactions for them, and when every partition has its three
@@ -11,6 +13,7 @@ copies in sync again.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import time
 from collections import Counter
@@ -20,13 +23,20 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.client import AIOKafkaClient, CoordinationType
 
 from events.topics import partition_of
-from services.settings import Settings
+from services.settings import LOCAL_KAFKA_PORT, LOCAL_PG_PORT, Settings
 from tests.support.local_stack import ROOT, LocalStack
 
 BROKERS = 3
-KAFKA_PORT = 29092  # node n: 29092 + 2(n-1), its controller the port after
-PG_PORT = 25432
-API_PORT = 28000
+PORT_OFFSET = 10
+
+
+def _port(variable: str, default: int) -> int:
+    return int(os.environ.get(variable) or default) + PORT_OFFSET
+
+
+KAFKA_PORT = _port("LEDGER_KAFKA_PORT", LOCAL_KAFKA_PORT)  # node n: + 2(n-1), controller + 1
+PG_PORT = _port("LEDGER_PG_PORT", LOCAL_PG_PORT)
+API_PORT = _port("LEDGER_API_PORT", Settings.model_fields["api_port"].default)
 VAR = ROOT / "var" / "cluster"
 IN_SYNC_WITHIN_S = 90.0
 
