@@ -146,13 +146,16 @@ ports() {
 }
 
 # Every node is sent SIGTERM at once: a node stopped after the others would wait for a
-# controller quorum that is gone before it gave up.
+# controller quorum that is gone before it gave up. Without a node: every node this var/ has a
+# pid file for, one or three, whatever LEDGER_KAFKA_BROKERS says now.
 stop() {
-  local n names=()
+  local f names=()
   if [ -n "${1:-}" ]; then names=("$(name "$1")"); else
-    for n in $(seq 1 "$KAFKA_BROKERS"); do names+=("$(name "$n")"); done
+    for f in "$RUN"/kafka.pid "$RUN"/kafka-*.pid; do
+      [ -f "$f" ] && names+=("$(basename "$f" .pid)")
+    done
   fi
-  for n in "${names[@]}"; do stop_pid "$n" & done
+  for f in "${names[@]}"; do stop_pid "$f" & done
   wait
 }
 
