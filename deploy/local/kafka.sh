@@ -46,15 +46,21 @@ write_config() {
   # One broker: replication 1 everywhere, since it can hold no replicas (the transaction
   # state log and consumer offsets would otherwise never become available). Three: every
   # partition, Kafka's own included, on each of them, writes acknowledged by two.
+  local tls_listener="" tls_map=""
+  if [ "$TLS_MODE" = 1 ]; then
+    tls_listener=",SASL_SSL://127.0.0.1:$(tls_port "$n")"
+    tls_map=",SASL_SSL:SASL_SSL"
+  fi
   cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=$(voters)
-listeners=PLAINTEXT://127.0.0.1:$(port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(port "$n")
+listeners=PLAINTEXT://127.0.0.1:$(port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")$tls_listener
+advertised.listeners=PLAINTEXT://127.0.0.1:$(port "$n")$tls_listener
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT$tls_map
+$(tls_config)
 log.dirs=$dir/data
 num.partitions=6
 default.replication.factor=$RF
@@ -71,6 +77,31 @@ $(session_timeouts)
 auto.create.topics.enable=true
 log.retention.hours=-1
 PROPS
+}
+
+tls_port() { echo $((KAFKA_TLS_PORT + $1 - 1)); }
+
+# The TLS mode's listener: TLS with the certificate of var/tls (tls.sh), SCRAM-SHA-512 users, as
+# Strimzi's `tls: true, authentication: scram-sha-512` listener. A client asking it for
+# metadata is told of the SASL_SSL listeners only: a service that connects there stays on TLS.
+# The PLAINTEXT listener stays, on 127.0.0.1, for the brokers' replication and the tests' own
+# clients.
+tls_config() {
+  [ "$TLS_MODE" = 1 ] || return 0
+  printf '%s\n' \
+    "sasl.enabled.mechanisms=SCRAM-SHA-512" \
+    "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;" \
+    "listener.name.sasl_ssl.ssl.keystore.type=PEM" \
+    "listener.name.sasl_ssl.ssl.keystore.location=$TLS/server.pem"
+}
+
+# The SCRAM user `ledger`, with the password of var/tls/kafka-password: set (again) through the
+# PLAINTEXT listener once the cluster answers; idempotent.
+scram_user() {
+  [ "$TLS_MODE" = 1 ] || return 0
+  java $(java_opts 1) -cp "$LIB/*" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$(port 1)" \
+    --alter --entity-type users --entity-name "$KAFKA_USER" \
+    --add-config "SCRAM-SHA-512=[password=$(cat "$TLS/kafka-password")]" >>"$LOGS/$(name 1).log" 2>&1
 }
 
 # A node that stops heartbeating to the controllers is fenced after broker.session.timeout.ms:
@@ -120,6 +151,7 @@ start_node() {
 start() {
   local n started=()
   mkdir -p "$VAR/kafka"
+  [ "$TLS_MODE" = 1 ] && "$HERE/tls.sh" certs
   for n in $(seq 1 "$KAFKA_BROKERS"); do
     if pid_alive "$(name "$n")"; then continue; fi
     [ ${#started[@]} -gt 0 ] || resolve_jars
@@ -136,7 +168,20 @@ start() {
       exit 1
     fi
   done
+  if [ "$TLS_MODE" = 1 ]; then
+    scram_user || { say "kafka: the SCRAM user could not be set; see $LOGS/$(name 1).log"; exit 1; }
+    for n in "${started[@]}"; do
+      wait_port "$(tls_port "$n")" 30 || { say "kafka node $n: no TLS listener on $(tls_port "$n")"; exit 1; }
+    done
+    say "kafka: TLS + SCRAM-SHA-512 (user $KAFKA_USER) on $(tls_servers)"
+  fi
   say "kafka listening on $(ports) (data in ${VAR#"$ROOT"/}/kafka, log in ${LOGS#"$ROOT"/}/kafka*.log)"
+}
+
+tls_servers() {
+  local n out=""
+  for n in $(seq 1 "$KAFKA_BROKERS"); do out="$out${out:+,}127.0.0.1:$(tls_port "$n")"; done
+  echo "$out"
 }
 
 ports() {
@@ -174,5 +219,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop "${2:-}" ;;
   status) status ;;
-  *) say "usage: $0 start | stop [node] | status"; exit 2 ;;
+  tls-servers) tls_servers ;;
+  *) say "usage: $0 start | stop [node] | status | tls-servers"; exit 2 ;;
 esac

@@ -17,6 +17,14 @@ KAFKA_CONTROLLER_PORT="${LEDGER_KAFKA_CONTROLLER_PORT:-19093}"
 KAFKA_BROKERS="${LEDGER_KAFKA_BROKERS:-1}"
 export LEDGER_KAFKA_BROKERS="$KAFKA_BROKERS"
 export LEDGER_KAFKA_REPLICATION_FACTOR="${LEDGER_KAFKA_REPLICATION_FACTOR:-$((KAFKA_BROKERS < 3 ? KAFKA_BROKERS : 3))}"
+# LEDGER_TLS=1: the TLS mode (deploy/local/tls.sh): Kafka gains a SASL_SSL listener with a
+# SCRAM-SHA-512 user, node n's on KAFKA_TLS_PORT + n - 1 (after the last controller port by
+# default), PostgreSQL takes TLS, and the services connect only so, checking certificates
+# and host names against var/tls/ca.crt.
+TLS_MODE="${LEDGER_TLS:-0}"
+TLS="$VAR/tls"
+KAFKA_TLS_PORT="${LEDGER_KAFKA_TLS_PORT:-$((KAFKA_PORT + 2 * KAFKA_BROKERS))}"
+KAFKA_USER=ledger
 PG_PORT="${LEDGER_PG_PORT:-15432}"
 API_PORT="${LEDGER_API_PORT:-8000}"
 PYTHON="$ROOT/.venv/bin/python"
