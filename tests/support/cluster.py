@@ -13,7 +13,6 @@ copies in sync again.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import time
 from collections import Counter
@@ -24,19 +23,16 @@ from aiokafka.client import AIOKafkaClient, CoordinationType
 
 from events.topics import partition_of
 from services.settings import LOCAL_KAFKA_PORT, LOCAL_PG_PORT, Settings
-from tests.support.local_stack import ROOT, LocalStack
+from tests.support.local_stack import ROOT, LocalStack, moved_port
 
 BROKERS = 3
 PORT_OFFSET = 10
 
 
-def _port(variable: str, default: int) -> int:
-    return int(os.environ.get(variable) or default) + PORT_OFFSET
-
-
-KAFKA_PORT = _port("LEDGER_KAFKA_PORT", LOCAL_KAFKA_PORT)  # node n: + 2(n-1), controller + 1
-PG_PORT = _port("LEDGER_PG_PORT", LOCAL_PG_PORT)
-API_PORT = _port("LEDGER_API_PORT", Settings.model_fields["api_port"].default)
+# node n: + 2(n-1), its controller the port after
+KAFKA_PORT = moved_port("LEDGER_KAFKA_PORT", LOCAL_KAFKA_PORT, PORT_OFFSET)
+PG_PORT = moved_port("LEDGER_PG_PORT", LOCAL_PG_PORT, PORT_OFFSET)
+API_PORT = moved_port("LEDGER_API_PORT", Settings.model_fields["api_port"].default, PORT_OFFSET)
 VAR = ROOT / "var" / "cluster"
 IN_SYNC_WITHIN_S = 90.0
 

@@ -25,6 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("writer", "projector", "risk", "webhooks", "api")
 
 
+def moved_port(variable: str, default: int, offset: int) -> int:
+    """A port of a second stack: the `make up` stack's (its LEDGER_*_PORT, as deploy/local reads
+    them) plus `offset`, so a stack moved elsewhere takes the second one with it."""
+    return int(os.environ.get(variable) or default) + offset
+
+
 def alive(pid: int) -> bool:
     """Running and not a zombie."""
     try:
