@@ -175,7 +175,9 @@ start() {
     done
     say "kafka: TLS + SCRAM-SHA-512 (user $KAFKA_USER) on $(tls_servers)"
   fi
-  say "kafka listening on $(ports) (data in ${VAR#"$ROOT"/}/kafka, log in ${LOGS#"$ROOT"/}/kafka*.log)"
+  local logs="${LOGS#"$ROOT"/}/kafka.log"
+  [ "$KAFKA_BROKERS" = 1 ] || logs="${LOGS#"$ROOT"/}/kafka-{1..$KAFKA_BROKERS}.log"
+  say "kafka listening on $(ports) (data in ${VAR#"$ROOT"/}/kafka, log in $logs)"
 }
 
 tls_servers() {
