@@ -330,7 +330,14 @@ class Writer:
         folding = LogFold()
         end = start
         progress = _FoldProgress(partition, start, lambda: len(folding) + len(changed))
-        with probe.not_ready(f"folding partition {partition} of the events topic"), _few_gcs():
+        # Folding the whole log (a first fold) takes minutes at millions of events: not ready
+        # meanwhile. A takeover's tail (one transaction's events) is not worth saying so.
+        starting = (
+            probe.not_ready(f"folding partition {partition} of the events topic")
+            if not states and not stored
+            else contextlib.nullcontext()
+        )
+        with starting, _few_gcs():
             async for record in read_partition(
                 self.bootstrap, self.topics.events.name, partition, start
             ):
