@@ -512,6 +512,8 @@ class RiskAgent:
         the partitions it had taken for a minute, issue #21)."""
         async with self.lock:
             await asyncio.wait_for(self._sweep_when_due(), _JUDGE_TIMEOUT_S)
+            if self.states.pending:  # what the sweep judged, in the table as before
+                await asyncio.wait_for(self._flush(), _JUDGE_TIMEOUT_S)
 
     async def _sweep_when_due(self) -> None:
         now = time.monotonic()
