@@ -91,6 +91,9 @@ SWEEP_EVERY_S: Final = 5.0
 """How often the timer looks for events the index holds and the rules have not judged."""
 # One attempt at judging and storing a batch gives up after this long (and is retried).
 _JUDGE_TIMEOUT_S: Final = 30.0
+# During a backlog, a flush comes after this many events at the latest (the events are held in
+# memory until then: about 30 MB of them), however short of `risk_flush_s` the time held.
+_HOLD_EVENTS_MAX: Final = 20_000
 _INDEX_WAIT_S: Final = 0.5  # a batch waiting for the projector to index events it lacks
 
 
@@ -432,7 +435,9 @@ class RiskAgent:
 
     def _flush_due(self) -> bool:
         held = self._held_since
-        return held is not None and time.monotonic() - held >= self.flush_s
+        return held is not None and (
+            time.monotonic() - held >= self.flush_s or len(self._unacked) >= _HOLD_EVENTS_MAX
+        )
 
     async def flush(self) -> None:
         """What is held written out now (before a revocation: Faust waits for every event taken
