@@ -10,7 +10,9 @@ apart from the shared ones), all removed at the end:
 1. generates N valid events over C contracts (simulation/histories.py, seeded) and produces
    them to the events topic, keyed by contract;
 2. (a) a bare aiokafka consumer reads the topic and `json.loads` every value
-   (`bench.projection_replay.bare_consume`, the projector's benchmark's own);
+   (`bench.projection_replay.bare_consume`, the projector's benchmark's own); (a') a Faust
+   agent like the risk agent's that only decodes and acks (Faust's own cost, the ceiling of
+   any Faust agent on this machine);
 3. (b) starts `ledger serve risk` of this checkout on the prefix and waits until
    `risk_progress` shows every event judged (the sum of the contracts' judged versions is N:
    each contract's versions run 1..k). The rate is N over the time from the first batch
@@ -41,6 +43,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -243,6 +246,61 @@ async def measure(
     )
 
 
+def _faust_decode_only(bootstrap: str, prefix: str, n_events: int, batch: int) -> None:
+    """A Faust agent as the risk agent's (same transport, app settings and `noack_take`) that
+    only decodes each event with `json.loads` and acks it: what Faust's consumer and stream
+    cost alone. Prints the seconds from its first event to its `n_events`-th, then exits."""
+    import json
+
+    import faust
+
+    from services.risk.transport import broker_urls
+
+    app = faust.App(
+        f"{prefix}-decode-only-{uuid.uuid4().hex[:6]}",  # a group of its own: from the start
+        broker=broker_urls(bootstrap),
+        store="memory://",
+        web_enabled=False,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        **json.loads(os.environ.get("BENCH_FAUST_CONF", "{}")),  # settings to try
+    )
+    topic = app.topic(topics(prefix).events.name, key_type=bytes, value_type=bytes)
+    seen: list[float] = []
+
+    @app.agent(topic)
+    async def decode(events: Any) -> None:
+        count = 0
+        async for got in events.noack_take(batch, within=0.01):
+            if not seen:
+                seen.append(time.monotonic())
+            for e in got:
+                json.loads(e.value)
+                await events.ack(e)
+            count += len(got)
+            if count >= n_events:
+                # fd 1: Faust's worker redirects sys.stdout to its log.
+                os.write(1, f"{time.monotonic() - seen[0]:.3f}\n".encode())
+                os._exit(0)
+
+    worker = faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False)
+    worker.spinner = None
+    worker.execute_from_commandline()
+
+
+def faust_decode_only(settings: Settings, n_events: int) -> float:
+    """Events a second a decode-only Faust agent reads (`_faust_decode_only`), in a process of
+    its own, over the events topic of `settings.topic_prefix`."""
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--faust-decode-only",
+         settings.topic_prefix, "--events", str(n_events), "--batch", str(settings.risk_batch)],
+        cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S, check=True,
+    )  # fmt: skip
+    return n_events / float(out.stdout.strip().splitlines()[-1])
+
+
 async def risk_first_pass(settings: Settings, n_events: int) -> float:
     """Events judged a second by the risk agent's first pass over the `n_events` on the events
     topic of `settings.topic_prefix` (from its first batch judged to its last)."""
@@ -251,8 +309,9 @@ async def risk_first_pass(settings: Settings, n_events: int) -> float:
 
 async def one(
     local: Settings, log: Log, checkout: Path, profile: Path | None
-) -> tuple[float, FirstPass]:
-    """The bare consumer's seconds and the first pass of `checkout`'s agent, on a fresh prefix."""
+) -> tuple[float, float, FirstPass]:
+    """The bare consumer's seconds, a decode-only Faust agent's events a second and the first
+    pass of `checkout`'s agent, on a fresh prefix."""
     n = len(log.records)
     prefix = "bench-riskpass-" + uuid.uuid4().hex[:8]
     settings = local.model_copy(update={"topic_prefix": prefix})
@@ -262,7 +321,8 @@ async def one(
         await kafka_admin.ensure_topics(bootstrap, t)
         await produce(bootstrap, t.events.name, t.events.partitions, log, "none")
         bare_s = await bare_consume(bootstrap, t.events.name, t.events.partitions, n)
-        return bare_s, await measure(settings, n, profile, checkout)
+        faust_rate = await asyncio.to_thread(faust_decode_only, settings, n)
+        return bare_s, faust_rate, await measure(settings, n, profile, checkout)
     finally:
         await kafka_admin.delete_topics(bootstrap, prefix)
 
@@ -276,12 +336,16 @@ async def main(args: argparse.Namespace) -> int:
     for i, checkout in enumerate(checkouts):
         profile = Path(args.profile) / str(i) if args.profile else None
         load = os.getloadavg()
-        bare_s, p = await one(local, log, checkout, profile)
+        bare_s, faust_rate, p = await one(local, log, checkout, profile)
         bare = n / bare_s
         print(
             f"\n== {checkout} (load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f})"
         )
         print(f"(a) bare consumer + json.loads: {bare_s:.2f} s, {bare:,.0f} events/s")
+        print(
+            f"(a') a Faust agent that only decodes (json.loads) and acks: {faust_rate:,.0f} "
+            f"events/s = {faust_rate / bare:.1%} of (a)"
+        )
         print(
             f"(b) risk agent first pass: {p.judging_s:.2f} s from the first batch judged, "
             f"{p.rate:,.0f} events/s = {p.rate / bare:.1%} of (a); start-up {p.startup_s:.2f} s "
@@ -299,6 +363,8 @@ async def main(args: argparse.Namespace) -> int:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--faust-decode-only", metavar="PREFIX", help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, default=500, help=argparse.SUPPRESS)
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--contracts", type=int, default=None, help="contracts (default N/50)")
     ap.add_argument("--seed", type=int, default=1)
@@ -314,4 +380,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(parse_args())))
+    cli = parse_args()
+    if cli.faust_decode_only:
+        bootstrap = Settings().kafka_bootstrap_servers
+        _faust_decode_only(bootstrap, cli.faust_decode_only, cli.events, cli.batch)
+    sys.exit(asyncio.run(main(cli)))

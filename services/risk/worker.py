@@ -74,6 +74,7 @@ from events.serialization import decode_event
 from events.topics import STATE_TOPIC_CONFIG, Topics, partition_of
 from projections.risk import evaluate_timers, judge, record_timer_alerts, timer_clock
 from projections.risk.codec import decode_state, encode_state
+from projections.risk.rules.releases import in_force
 from projections.risk.state import RiskState
 from services import kafka_admin, kafka_connection, progress, watchdog
 from services.api.read import event_log as read_event_log
@@ -189,6 +190,26 @@ class States:
                 yield state
 
 
+async def store_alerts(conn: asyncpg.Connection, alerts: Sequence[Alert]) -> None:
+    """The alerts into `alerts`, an id already stored left alone (their ids are deterministic:
+    a redelivery, a replay or a rejudge stores nothing twice)."""
+    if not alerts:
+        return
+    await conn.executemany(
+        """INSERT INTO alerts (alert_id, rule, severity, basis, contract_id,
+               client_name, assignment_id, staffer_id, exposure, message, event_ids,
+               raised_at, stream_version)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (alert_id) DO NOTHING""",
+        [
+            (a.alert_id, a.rule, a.severity, a.basis, a.contract_id, a.client_name,
+             a.assignment_id, a.staffer_id, a.exposure, a.message,
+             list(a.event_ids), a.raised_at, a.stream_version)
+            for a in alerts
+        ],
+    )  # fmt: skip
+
+
 class Outlets:
     """PostgreSQL (alerts, risk_progress) and the alerts topic, opened on first use in the
     worker's event loop."""
@@ -283,20 +304,7 @@ class Outlets:
         transaction."""
         pool, _ = await self.open()
         async with pool.acquire() as conn, conn.transaction():
-            if alerts:
-                await conn.executemany(
-                    """INSERT INTO alerts (alert_id, rule, severity, basis, contract_id,
-                           client_name, assignment_id, staffer_id, exposure, message, event_ids,
-                           raised_at, stream_version)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                       ON CONFLICT (alert_id) DO NOTHING""",
-                    [
-                        (a.alert_id, a.rule, a.severity, a.basis, a.contract_id, a.client_name,
-                         a.assignment_id, a.staffer_id, a.exposure, a.message,
-                         list(a.event_ids), a.raised_at, a.stream_version)
-                        for a in alerts
-                    ],
-                )  # fmt: skip
+            await store_alerts(conn, alerts)
             if judged:
                 await conn.execute(
                     """INSERT INTO risk_progress (events_topic, contract_id, stream_version)
@@ -350,6 +358,12 @@ class Outlets:
 
 class LogNotIndexedYet(Exception):
     """A state to fold from the log's index, which lacks some of its events yet."""
+
+
+def _logged_at(e: EventT[bytes]) -> datetime | None:
+    """When the event was appended to the events topic (its record's timestamp)."""
+    ts = e.message.timestamp
+    return datetime.fromtimestamp(ts, UTC) if ts else None
 
 
 def _behind(state: RiskState | None, event: EventBase) -> bool:
@@ -489,10 +503,13 @@ class RiskAgent:
                     e.message.offset,
                 )
                 continue
-            alerts += raised
+            version = event.stream_version or 0
+            # A rule released after the event was logged raises nothing for it (releases.py);
+            # the events of a gap have no log time here: judged as new.
+            logged = _logged_at(e)
+            alerts += [a for a in raised if a.stream_version != version or in_force(a.rule, logged)]
             if state is not before:
                 after[key] = state
-            version = event.stream_version or 0
             judged[event.contract_id] = max(judged.get(event.contract_id, 0), version)
         await self.outlets.save(alerts, judged)
         for state in after.values():
