@@ -551,7 +551,11 @@ class RiskAgent:
 
     async def _tick(self) -> None:
         await self._sweep_when_due()
-        if self.changed:
+        # During a backlog the timer judges every state at each flush, not at each tick: over
+        # tens of thousands of contracts a pass costs a tenth of a second, and the watermark
+        # moves on anyway.
+        backlog = bool(self._unacked) and not self._flush_due()
+        if self.changed and not backlog:
             self.changed = False
             try:
                 await self._timers()
