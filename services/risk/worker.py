@@ -95,6 +95,7 @@ _JUDGE_TIMEOUT_S: Final = 30.0
 # During a backlog, a flush comes after this many events at the latest (the events are held in
 # memory until then: about 30 MB of them), however short of `risk_flush_s` the time held.
 _HOLD_EVENTS_MAX: Final = 20_000
+RECOVERY_KICK_S: Final = 10.0  # a table recovery reading nothing for this long starts again
 _INDEX_WAIT_S: Final = 0.5  # a batch waiting for the projector to index events it lacks
 
 
@@ -681,11 +682,19 @@ class RebalanceWatch:
     """A rebalance that Faust never ends is a stall for the watchdog: the process exits and
     its supervisor restarts it, rather than owning partitions whose events nobody judges.
     While the table's recovery makes progress (its offsets still to read change), the unit of
-    work is begun again: a long recovery is not a stall."""
+    work is begun again: a long recovery is not a stall.
 
-    def __init__(self) -> None:
+    Before that, a recovery with changes left to read that has read nothing for
+    `RECOVERY_KICK_S` is started again (`kick`): Faust's recovery sometimes receives no record
+    of a changelog partition it waits for, its fetch never resumed ('No event received for
+    active tp ... since recovery start', seen for a minute in the risk group test, issue #21);
+    started again, it pauses, seeks and resumes them anew."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self._token: int | None = None
         self._progress: object = None
+        self._since = clock()  # when the progress last changed
 
     def observe(self, rebalancing: bool, progress: object) -> None:
         dog = watchdog.current()
@@ -694,7 +703,16 @@ class RebalanceWatch:
             self._token = None
         if rebalancing and self._token is None:
             self._token = dog.begin("a rebalance and its table recovery")
+        if not rebalancing or progress != self._progress:
+            self._since = self.clock()
         self._progress = progress
+
+    def kick(self, remaining: int) -> bool:
+        """Whether to start the recovery again now (and the wait begins anew if so)."""
+        if remaining <= 0 or self.clock() - self._since < RECOVERY_KICK_S:
+            return False
+        self._since = self.clock()
+        return True
 
 
 class _RiskApp(faust.App):
@@ -746,10 +764,13 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
         broker=broker_urls(settings.kafka_bootstrap_servers),
         # TLS and the SCRAM or mutual-TLS user, as every other Kafka client of ours.
         broker_credentials=kafka_connection.faust_credentials(settings),
+        # As fresh a view of the cluster as every other client of ours (kafka_connection).
+        consumer_metadata_max_age_ms=kafka_connection.METADATA_MAX_AGE_MS,
+        producer_metadata_max_age_ms=kafka_connection.METADATA_MAX_AGE_MS,
         store="memory://",  # rebuilt from the changelog topic at start
         datadir=str(Path(tempfile.gettempdir()) / f"ledger-{ident}"),  # nothing kept there
         web_enabled=False,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.kafka_replication_factor,
         topic_partitions=t.events.partitions,
         # Only the active partitions' states in this worker: the timer judges what it holds.
         table_standby_replicas=0,
@@ -818,7 +839,16 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
     async def timers() -> None:
         recovery = cast(TableManager, app.tables).recovery
         rebalancing = app.rebalancing or app.in_recovery or not recovery.completed.is_set()
-        rebalance.observe(rebalancing, recovery.active_remaining_total())
+        remaining = recovery.active_remaining_total()
+        rebalance.observe(rebalancing, remaining)
+        if recovery.in_recovery and rebalance.kick(remaining):
+            log.warning(
+                "the table's recovery has read nothing for %.0f s with %d changes left: "
+                "started again",
+                RECOVERY_KICK_S,
+                remaining,
+            )
+            recovery.signal_recovery_start.set()  # what a new assignment sets
         try:
             if rebalancing:
                 await agent.sweep()  # the timer rules wait for the table; see `sweep`
@@ -851,7 +881,11 @@ def _changelog_before_faust(loop: asyncio.AbstractEventLoop, settings: Settings)
     try:
         if loop.run_until_complete(
             kafka_admin.ensure_compacted(
-                settings.kafka_bootstrap_servers, name, partitions, STATE_TOPIC_CONFIG
+                settings.kafka_bootstrap_servers,
+                name,
+                partitions,
+                STATE_TOPIC_CONFIG,
+                settings.kafka_replication_factor,
             )
         ):
             log.info("created the changelog topic %s", name)

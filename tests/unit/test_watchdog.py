@@ -100,3 +100,22 @@ def test_a_rebalance_that_never_ends_is_a_stall_but_a_recovery_making_progress_i
     assert wait(2) == "a rebalance and its table recovery for 61 s"
     watch.observe(False, 0)  # it ended after all
     assert wait(1) is None
+
+
+def test_a_table_recovery_that_reads_nothing_for_ten_seconds_is_started_again() -> None:
+    now = [0.0]
+    watch = RebalanceWatch(clock=lambda: now[0])
+    watch.observe(True, 120)  # 120 changes of the changelog to read
+    now[0] += 9
+    watch.observe(True, 120)
+    assert not watch.kick(120)  # 9 s without reading: not yet
+    now[0] += 2
+    watch.observe(True, 120)
+    assert watch.kick(120)  # 11 s: started again, once
+    assert not watch.kick(120)
+    now[0] += 9
+    watch.observe(True, 60)  # reading again
+    now[0] += 9
+    watch.observe(True, 60)
+    assert not watch.kick(60)  # 9 s since it read
+    assert not watch.kick(0)  # nothing left to read: nothing to start again
