@@ -14,14 +14,22 @@ them. Per batch of events (in log order per partition, so per contract):
 2. the alerts (`ON CONFLICT DO NOTHING` on their deterministic id) and `risk_progress` (the
    stream version judged per contract, which `POST /v1/events` waits for) are written to
    PostgreSQL in ONE transaction;
-3. the new states are written to the table (Faust sends them to the changelog);
+3. the new states are written to the table (Faust sends them to the changelog), once per
+   contract per flush: on the live path (a batch that did not fill) at once; during a backlog
+   (a first pass, a catch-up: batches full) every `risk_flush_s` or 20,000 events, the states
+   held in memory meanwhile (`States.put`), so that a contract costs one encoding and one
+   changelog record per flush, not per event (the changelog is compacted: only the last state
+   of a key matters);
 4. alerts not yet on the alerts topic are published from PostgreSQL (an outbox: what a crash
    left unpublished is published later; `published_at` marks what went out), so the topic gets
    every alert at least once, in order per contract, and consumers deduplicate by id;
-5. only then are the events acked (`noack_take`: Faust commits offsets of acked events only).
-   A failure in 2–4 is retried; a crash redelivers the events. `evaluate` and `evolve` ignore a
-   stream_version the state has already applied and alert ids are deterministic, so a
-   redelivery or a full replay raises nothing twice.
+5. only then are the events acked (`noack_take`: Faust commits offsets of acked events only;
+   a revocation flushes first, as Faust gives partitions up once every event taken is acked).
+   A failure in 2–4 is retried; a crash redelivers the events since the last flush. `evaluate`
+   and `evolve` ignore a stream_version the state has already applied and alert ids are
+   deterministic, so a redelivery or a full replay raises nothing twice. A rule released after
+   an event was logged raises nothing for it (`projections/risk/rules/releases.py`; `ledger
+   risk rejudge` raises those on request, services/risk/rejudge.py).
 
 An event that cannot be decoded or folded is logged and skipped (the projector dead-letters it).
 
