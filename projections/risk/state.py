@@ -341,7 +341,7 @@ def evolve(state: RiskState | None, event: EventBase) -> RiskState:
     after = replace(
         after, version=version, last_event_at=max(state.last_event_at, event.occurred_at)
     )
-    return _measured(after, _CHANGES_GROSS_PROFIT.get(type(event), False))
+    return _measured(after, state, _GROSS_PROFIT_CHANGE.get(type(event)))
 
 
 def fold(events: Iterable[EventBase], state: RiskState | None = None) -> RiskState | None:
@@ -373,7 +373,7 @@ def _signed(e: ContractSigned) -> RiskState:
         signed=Contact(e.event_id, e.occurred_at, version, None, False),
         last_event_at=e.occurred_at,
     )
-    return _measured(signed, True)
+    return _measured(signed, None, "contract")
 
 
 @singledispatch
@@ -573,40 +573,49 @@ require_every_event_type("the risk fold", _apply.registry)
 
 # -- the client's health as the contract carries it -------------------------------------------
 
-# The events that may change the contract's weekly gross profit (its rates, its assignments,
-# its terms): only then, or once a day it may change by itself has come, is it summed again.
-_CHANGES_GROSS_PROFIT: Final[Mapping[type, bool]] = {
-    t: True
-    for t in (
-        AssignmentStarted,
-        AssignmentEnded,
-        RatesAdjusted,
-        RaiseApproved,
-        MarkupAgreed,
-        ContractAmended,
-        ContractTerminated,
-    )
+# The events that may change the contract's weekly gross profit, and how: its terms (summed
+# again over every assignment) or some assignments' rates or dates (only the assignments the
+# event changed, a difference). Otherwise it is summed again only once a day it may change by
+# itself has come (an assignment starting or ending, the contract ending).
+_GROSS_PROFIT_CHANGE: Final[Mapping[type, str]] = {
+    ContractAmended: "contract",
+    ContractTerminated: "contract",
+    AssignmentStarted: "assignments",
+    AssignmentEnded: "assignments",
+    RatesAdjusted: "assignments",
+    RaiseApproved: "assignments",
+    MarkupAgreed: "assignments",
 }
 
 
+def _gross_profit_of(
+    s: RiskState, a: AssignmentState | None, day: date
+) -> tuple[Decimal, date | None]:
+    """One assignment's part of the contract's weekly gross profit on `day` (as the portfolio
+    trend counts it: started by then, not yet ended, the contract not terminated), and the next
+    day that part may change without an event."""
+    if a is None:
+        return _ZERO, None
+    stop = s.terminated_on
+    ends = [d for d in (a.end_date, stop) if d is not None]
+    end = min(ends) if ends else None
+    if a.start_date > day:
+        return _ZERO, a.start_date
+    if end is not None and day >= end:
+        return _ZERO, None
+    return margin.weekly_gross_profit(s.rates(a)), end
+
+
 def weekly_gross_profit_on(s: RiskState, day: date) -> tuple[Decimal, date | None]:
-    """The planned weekly gross profit of the assignments on the contract on `day` (as the
-    portfolio trend counts them: started by then, not yet ended, the contract not terminated),
-    at the rates in force; and the next day that sum may change without an event."""
+    """The planned weekly gross profit of the assignments on the contract on `day`, at the rates
+    in force; and the next day that sum may change without an event."""
     total = _ZERO
     boundaries: list[date] = []
-    stop = s.terminated_on
-    if stop is not None and stop > day:
-        boundaries.append(stop)
     for a in s.assignments.values():
-        ends = [d for d in (a.end_date, stop) if d is not None]
-        end = min(ends) if ends else None
-        if a.start_date > day:
-            boundaries.append(a.start_date)
-        elif end is None or day < end:
-            total += margin.weekly_gross_profit(s.rates(a))
-        if end is not None and end > day:
-            boundaries.append(end)
+        part, boundary = _gross_profit_of(s, a, day)
+        total += part
+        if boundary is not None:
+            boundaries.append(boundary)
     return total, min(boundaries, default=None)
 
 
@@ -614,8 +623,9 @@ def short_weeks(s: RiskState) -> int:
     """Of each assignment's last 4 reported weeks, those under 60 % of its planned week."""
     n = 0
     for a in s.assignments.values():
-        floor = SHORTFALL_SHARE * planned_hours(a)
-        n += sum(w.hours < floor for w in a.reported)
+        if a.reported:
+            floor = SHORTFALL_SHARE * planned_hours(a)
+            n += sum(w.hours < floor for w in a.reported)
     return n
 
 
@@ -633,12 +643,25 @@ def health_of(s: RiskState, day: date) -> Health:
     return client_health(f)
 
 
-def _measured(s: RiskState, gross_profit_changed: bool) -> RiskState:
-    """The state with the health measured on its latest event's day (event time)."""
+def _measured(s: RiskState, before: RiskState | None, change: str | None) -> RiskState:
+    """The state `s` (after an event, `before` it) with the health measured on its latest
+    event's day (event time); `change`: how the event may change the weekly gross profit."""
     day = s.last_event_at.date()
     gp, until = s.gross_profit, s.gross_profit_until
-    if gross_profit_changed or (until is not None and day >= until):
+    if before is None or not gp or change == "contract" or (until is not None and day >= until):
         weekly, until = weekly_gross_profit_on(s, day)
+        gp = health_watch.with_gross_profit(gp, day, weekly)
+    elif change == "assignments":
+        weekly = gp[-1].weekly_gross_profit
+        for key, a in s.assignments.items():
+            was = before.assignments.get(key)
+            if a is was:
+                continue
+            old, _ = _gross_profit_of(before, was, day)
+            new, boundary = _gross_profit_of(s, a, day)
+            weekly += new - old
+            if boundary is not None and (until is None or boundary < until):
+                until = boundary
         gp = health_watch.with_gross_profit(gp, day, weekly)
     s = replace(
         s,

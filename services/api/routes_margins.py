@@ -83,6 +83,7 @@ _SORTS = (
     "remaining_gross_profit",
     "at_risk_weekly_gross_profit",
     "loss_making_assignments",
+    "health_score",
 )
 Sort = Annotated[
     str,
@@ -155,6 +156,26 @@ async def _portfolio(request: Request, who: Principal) -> tuple[Portfolio, Hasha
         ("portfolio", key), lambda: read.portfolio(st.pool, s, owner)
     )
     return p, key
+
+
+async def _health_columns(
+    request: Request, who: Principal, day: date, key: str
+) -> dict[str, dict[str, Any]]:
+    """The health column of the clients' (or account managers') table on the day: computed
+    once per day and data version, as the roll-ups are."""
+    p, version = await _portfolio(request, who)
+    st = request.app.state
+
+    async def compute() -> dict[str, dict[str, Any]]:
+        scores = await read_health.client_scores(
+            st.pool, _schema(request), owner_scope(who), day, p
+        )
+        return read_health.health_columns(scores, p.ids, key)
+
+    found: dict[str, dict[str, Any]] = await st.margin_cache.get(
+        ("health", day, key, version), compute
+    )
+    return found
 
 
 async def _every_margin(request: Request, who: Principal, day: date) -> read.Found:
@@ -323,11 +344,13 @@ async def _ranked(
     limit: int,
     offset: int,
 ) -> Any:
-    """Every client (or account manager) with its roll-up as of the day, sorted and paged."""
+    """Every client (or account manager) with its roll-up and health as of the day, sorted and
+    paged."""
     day = _today(as_of)
     found = await _every_margin(request, who, day)
+    health = await _health_columns(request, who, day, key)
     with gc_paused():
-        total, rows = read.ranked(found, key, name_key, sort, limit, offset)
+        total, rows = read.ranked(found, key, name_key, sort, limit, offset, health)
     body = RankedGroups.model_validate(
         {
             "as_of": day,

@@ -11,19 +11,21 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events.alerts import Alert
+from events.catalogue import Event
 from events.messages import Submission, Submitter
 from events.serialization import parse_submission
 from projections.margin import round_money
 from projections.risk import evaluate, evolve
 from projections.risk.health_watch import ScoreSample, fall, with_score
-from projections.risk.state import health_of
+from projections.risk.state import RiskState, health_of, weekly_gross_profit_on
 from services.writer.preview import preview
 from simulation.examples import example
 from tests.support.alert_log import Log, at
+from tests.support.histories import histories
 
 RULE = "CLIENT_HEALTH_FALLING"
 
@@ -137,3 +139,19 @@ def test_the_drop_is_measured_from_the_highest_score_of_the_window(
     # Every score measured within the 30 days counts, the highest of a day included.
     assert f.peak >= max([s for offset, s in samples if offset >= 121 - 30], default=0)
     assert f.peak <= 100
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=histories(events=40))
+def test_the_weekly_gross_profit_kept_by_difference_equals_the_sum(events: list[Event]) -> None:
+    """The state keeps the contract's weekly gross profit by the difference each event makes to
+    the assignments it changed; it is always what summing every assignment gives."""
+    state: RiskState | None = None
+    for e in events:
+        state = evolve(state, e)
+        day = state.last_event_at.date()
+        until = state.gross_profit_until
+        if until is None or day < until:
+            assert (
+                state.gross_profit[-1].weekly_gross_profit == weekly_gross_profit_on(state, day)[0]
+            )
