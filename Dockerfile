@@ -10,6 +10,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY events events
 COPY projections projections
+COPY imports imports
+COPY writemodel writemodel
 COPY services services
 RUN pip install --no-cache-dir .
 COPY web/app web/app

@@ -4,7 +4,7 @@ It judges against what the log already holds of each contract when the caller pa
 (`meets`, then `remember`, before the contract's first event): a file imported before is then
 found already in the log, as the import will find it.
 
-Each planned event goes through `services.writer.preview.Previewer` (the writer's `decide`,
+Each planned event goes through `writemodel.preview.Previewer` (the writer's `decide`,
 the read model, the risk rules), exactly as `POST /v1/events/preview` judges a batch: the
 counts per event type, every refusal, every alert the rules would raise, and at the end the
 portfolio the import would leave (the roll-up the portfolio page shows), as of a date.
@@ -27,7 +27,7 @@ from imports.problems import Problem
 from projections import margin
 from projections.read_model import ReadModel, terms_in_force
 from projections.rollup import AssignmentFacts, assignment_margin, roll_up
-from services.writer.preview import Previewer
+from writemodel.preview import Previewer
 
 ALERTS_LISTED: Final = 500
 """Alerts listed one by one in a report (all are counted)."""

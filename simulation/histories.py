@@ -29,8 +29,8 @@ from aiokafka.partitioner import DefaultPartitioner
 from events import catalogue as ev
 from events.messages import Submission, Submitter
 from events.serialization import encode_event
-from services.writer.decide import decide
-from services.writer.state import ContractState, evolve
+from writemodel.decide import decide
+from writemodel.state import ContractState, evolve
 
 CENT = Decimal("0.01")
 

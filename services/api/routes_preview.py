@@ -2,7 +2,7 @@
 appending, storing or sending anything.
 
 The route only moves data: it reads the body as POST does, reads the named contracts' accepted
-events from the log, and hands both to the pure `services.writer.preview.preview` (the writer's
+events from the log, and hands both to the pure `writemodel.preview.preview` (the writer's
 `decide`, the read model and the risk rules); it answers with POST's serializers.
 """
 
@@ -25,7 +25,7 @@ from services.api.read.alerts import unstored_alert_json
 from services.api.read.margins import impact_json
 from services.api.routes_events import read_submissions
 from services.api.schemas import ErrorBody, PreviewBatch, PreviewResult, errors
-from services.writer.preview import Preview, preview
+from writemodel.preview import Preview, preview
 
 router = APIRouter(prefix="/v1", tags=["events"])
 

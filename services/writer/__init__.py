@@ -1,5 +1,5 @@
 """The single writer: the only producer to the events topic.
 
-`state` and `decide` are its pure core (no Kafka, clock or I/O); the process around them moves
-submissions in and events and verdicts out.
+The process only (`worker.py`): its pure core, `decide` over the contract's state, is the
+`writemodel` package; the process around it moves submissions in and events and verdicts out.
 """

@@ -59,9 +59,9 @@ from events.serialization import decode_event, encode_event
 from events.topics import Topics
 from services import kafka_connection, watchdog
 from services.kafka_log import OffsetReader, dead_letter, read_partition
-from services.writer.decide import decide
-from services.writer.state import ContractState, evolve
-from services.writer.stored import (
+from writemodel.decide import decide
+from writemodel.state import ContractState, evolve
+from writemodel.stored import (
     PARTITION_KEY,
     chunk_key,
     decode_chunk,

@@ -21,12 +21,12 @@ from events.serialization import encode_event
 from events.topics import Topics, TopicSpec
 from services import kafka_admin
 from services.kafka_log import partitions_of, read_partition, read_partition_events
-from services.writer.ids import CHUNK
-from services.writer.state import ContractState, fold
-from services.writer.stored import PARTITION_KEY, decode_state
 from services.writer.worker import Writer
 from simulation import examples
 from tests.support.stack import Scratch, Stack, unique
+from writemodel.ids import CHUNK
+from writemodel.state import ContractState, fold
+from writemodel.stored import PARTITION_KEY, decode_state
 
 OWNER = Submitter(role="account_manager", principal="u.jones", account_manager_id="am.jones")
 CONTRACTS = 6

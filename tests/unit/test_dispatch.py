@@ -13,9 +13,9 @@ from events.catalogue import EVENT_MODELS, EVENT_TYPES, EventBase
 from events.dispatch import missing_event_types, require_every_event_type
 from projections.read_model import ReadModel
 from projections.risk import state as risk_state
-from services.writer import decide as writer_decide
-from services.writer import state as writer_state
 from simulation import examples, histories
+from writemodel import decide as writer_decide
+from writemodel import state as writer_state
 
 WEB_APP = Path(__file__).resolve().parents[2] / "web" / "app"
 

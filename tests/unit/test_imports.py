@@ -24,7 +24,7 @@ from imports.problems import FileRefused, Problem
 from imports.reading import open_lines
 from imports.source import plan_file
 from imports.values import BadValue, parse_date, parse_decimal
-from services.writer.preview import Previewer
+from writemodel.preview import Previewer
 
 AS_OF = date(2026, 12, 7)
 NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)

@@ -15,8 +15,8 @@ from events.messages import Submission, Submitter
 from events.serialization import parse_submission
 from projections.risk.judge import judge
 from projections.risk.state import RiskState
-from services.writer.preview import preview
 from simulation.examples import OMIT, example
+from writemodel.preview import preview
 
 D = Decimal
 ADMIN = Submitter(role="admin", principal="u.admin")

@@ -1,4 +1,4 @@
-"""The what-if preview (services.writer.preview): the writer's verdict for every refusal code,
+"""The what-if preview (writemodel.preview): the writer's verdict for every refusal code,
 DESIGN's worked example with its margin impact and alerts, a batch judged in order, and a log
 left as it was.
 
@@ -23,10 +23,10 @@ from events.serialization import parse_submission
 from projections import risk
 from projections.read_model import ReadModel
 from services.api.routes_preview import preview_json
-from services.writer.decide import decide
-from services.writer.preview import Preview, preview
-from services.writer.state import fold
 from simulation.examples import CONTRACT_ID, OMIT, example
+from writemodel.decide import decide
+from writemodel.preview import Preview, preview
+from writemodel.state import fold
 
 D = Decimal
 NOW = datetime(2026, 12, 28, 9, 30, tzinfo=UTC)
@@ -253,7 +253,13 @@ def test_designs_worked_example_previews_its_impact_and_both_alerts() -> None:
     for e in [*log.events, p.appended]:
         model.apply(e)
     assert [i for i in model.take_changes().impacts if i.stream_version == 3] == list(p.impacts)
-    assert risk.evaluate(risk.fold(log.events), p.appended, NOW) == list(p.alerts)
+    # What the risk agent's `judge` raises on it: the alerts of version 3, and the timer's (no
+    # contact logged since the signing), stored under version 1, which no POST answers with.
+    raised, _ = risk.judge(risk.fold(log.events), p.appended)
+    assert [a for a in raised if a.stream_version == 3] == list(p.alerts)
+    assert [(a.rule, a.stream_version) for a in raised if a not in p.alerts] == [
+        ("RELATIONSHIP_NEGLECT", 1)
+    ]
 
 
 def test_the_previewed_answer_has_posts_shape() -> None:

@@ -43,10 +43,10 @@ from projections.read_model import (
     TermsRow,
     terms_in_force,
 )
-from services.writer.decide import decide
-from services.writer.state import ContractState, evolve, fold
 from simulation.examples import CONTRACT_ID, OMIT, example
 from tests.support.histories import histories
+from writemodel.decide import decide
+from writemodel.state import ContractState, evolve, fold
 
 D = Decimal
 

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from events import RELATIONSHIP_EVENT_TYPES, Event
 from events.messages import REFUSALS, Submission, Submitter
-from services.writer.decide import Decision, decide
-from services.writer.state import ContractState, evolve, fold
 from simulation import examples
 from simulation.examples import CONTRACT_ID, EVENT_TYPE_NAMES, OMIT, example
+from writemodel.decide import Decision, decide
+from writemodel.state import ContractState, evolve, fold
 
 NOW = datetime(2024, 3, 1, 9, 0, 2, tzinfo=UTC)
 OWNER = Submitter(role="account_manager", principal="u.jones", account_manager_id="am.jones")

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from events.catalogue import Event
 from events.messages import Submission, Submitter
-from services.writer.decide import decide
-from services.writer.ids import CHUNK, ChunksNeeded, IdFilter, SeenIds, entry
-from services.writer.state import ContractState, content_hash, evolve
-from services.writer.stored import (
+from tests.support.histories import REALISTIC, Generator
+from writemodel.decide import decide
+from writemodel.ids import CHUNK, ChunksNeeded, IdFilter, SeenIds, entry
+from writemodel.state import ContractState, content_hash, evolve
+from writemodel.stored import (
     Peek,
     chunk_key,
     decode_chunk,
@@ -27,7 +28,6 @@ from services.writer.stored import (
     encode_state,
     peek_state,
 )
-from tests.support.histories import REALISTIC, Generator
 
 NOW = datetime(2024, 3, 1, 9, 0, 2, tzinfo=UTC)
 ADMIN = Submitter(role="admin", principal="u.root")

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from events import Event, decode_event, encode_event
-from services.writer.state import (
+from simulation.examples import CONTRACT_ID, example
+from writemodel.state import (
     AssignmentTerm,
     ContractState,
     NegotiationState,
@@ -21,7 +22,6 @@ from services.writer.state import (
     evolve,
     fold,
 )
-from simulation.examples import CONTRACT_ID, example
 
 
 class Log:

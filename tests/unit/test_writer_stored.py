@@ -12,15 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events.catalogue import Event
-from services.writer.state import evolve, fold
-from services.writer.stored import (
+from tests.support.histories import histories, history
+from writemodel.state import evolve, fold
+from writemodel.stored import (
     decode_complete,
     decode_state,
     encode_complete,
     encode_state,
     peek_state,
 )
-from tests.support.histories import histories, history
 
 
 @given(histories(contracts=3, events=40), st.integers(min_value=0, max_value=10**12))

@@ -2,10 +2,15 @@
 they would cause, without appending anything (`POST /v1/events/preview`).
 
 Pure, and a composition only: the writer's `decide` over the writer's state, the read model's
-`apply` (margin impacts, priced by `projections.margin`), and the risk rules' `evaluate`, each
+`apply` (margin impacts, priced by `projections.margin`), and the risk agent's `judge`, each
 over the state folded from the contracts' accepted events by its own fold, exactly as the
 writer, the projector and the risk agent fold them. Nothing here judges, prices or alerts by
 itself, so a preview can never disagree with the real path.
+
+Of what `judge` raises, the preview answers what `POST /v1/events` answers once the agent has
+judged the event: the alerts of the event's own stream version. A timer alert that `judge`
+finds due at the event's time belongs to the event its silence is counted from (an older
+version), and no POST answers with it.
 
 A batch is judged in order: each submission against the states after the previous previewed
 ones that would have been accepted. The inputs are left as they were.
@@ -22,8 +27,8 @@ from events.catalogue import Event
 from events.messages import Submission, Verdict
 from projections import risk
 from projections.read_model import ImpactRow, ReadModel
-from services.writer import state as writer_state
-from services.writer.decide import decide
+from writemodel import state as writer_state
+from writemodel.decide import decide
 
 
 @dataclass(frozen=True)
@@ -79,11 +84,10 @@ class Previewer:
             return Preview(decision.verdict, None, (), ())
         self.model.apply(appended)
         impacts = sorted(self.model.take_changes().impacts, key=lambda i: i.assignment_id)
-        risk_before = self.risks.get(contract_id)
-        alerts = risk.evaluate(risk_before, appended, now)
+        judged, self.risks[contract_id] = risk.judge(self.risks.get(contract_id), appended)
+        alerts = tuple(a for a in judged if a.stream_version == appended.stream_version)
         self.writers[contract_id] = writer_state.evolve(self.writers.get(contract_id), appended)
-        self.risks[contract_id] = risk.evolve(risk_before, appended)
-        return Preview(decision.verdict, appended, tuple(impacts), tuple(alerts))
+        return Preview(decision.verdict, appended, tuple(impacts), alerts)
 
 
 def preview(

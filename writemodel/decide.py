@@ -51,8 +51,8 @@ from events.messages import (
     Submitter,
     Verdict,
 )
-from services.writer.ids import EMPTY
-from services.writer.state import ContractState, content_hash
+from writemodel.ids import EMPTY
+from writemodel.state import ContractState, content_hash
 
 _RELATIONSHIP_EVENTS: Final = ", ".join(sorted(RELATIONSHIP_EVENT_TYPES))
 

@@ -35,8 +35,8 @@ from typing import Annotated, Final, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from events.catalogue import AssignmentStatus
-from services.writer.ids import CHUNK, ENTRY, REF, ChunkRef, SeenIds, chunk_digest
-from services.writer.state import (
+from writemodel.ids import CHUNK, ENTRY, REF, ChunkRef, SeenIds, chunk_digest
+from writemodel.state import (
     AssignmentTerm,
     ContractState,
     NegotiationState,

@@ -53,7 +53,7 @@ from events.catalogue import (
     RatesAdjusted,
 )
 from events.dispatch import require_every_event_type, unhandled
-from services.writer.ids import ChunksNeeded, SeenEvent, SeenIds
+from writemodel.ids import ChunksNeeded, SeenEvent, SeenIds
 
 NegotiationStatus = Literal["open", "closed"]
 RaiseRequestStatus = Literal["open", "decided"]
