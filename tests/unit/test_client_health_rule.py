@@ -22,10 +22,10 @@ from projections.margin import round_money
 from projections.risk import evaluate, evolve
 from projections.risk.health_watch import ScoreSample, fall, with_score
 from projections.risk.state import RiskState, health_of, weekly_gross_profit_on
-from services.writer.preview import preview
 from simulation.examples import example
 from tests.support.alert_log import Log, at
 from tests.support.histories import histories
+from writemodel.preview import preview
 
 RULE = "CLIENT_HEALTH_FALLING"
 
