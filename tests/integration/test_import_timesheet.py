@@ -6,6 +6,7 @@ gross profit are the hand-computed ones."""
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 import sys
@@ -176,3 +177,31 @@ def test_the_contract_adds_its_assignments_reports(
         "1680.00",
     )
     assert body["variance_to_date"] == "-10.50"
+
+
+def test_the_import_pages_dry_run_tells_a_timesheet_and_finds_it_in_the_log(
+    first_import: subprocess.CompletedProcess[str], services: Services, api_tokens: Tokens
+) -> None:
+    """The Import page's API (POST /v1/imports): the upload is told a timesheet from its
+    header, and its dry run, reading the log, finds every report already there."""
+    body = {
+        "file_name": SHEET.name,
+        "content_base64": base64.b64encode(SHEET.read_bytes()).decode(),
+        "mapping": MAPPING.read_text(),
+    }
+    with httpx.Client(base_url=services.url, timeout=30) as http:
+        auth = {"Authorization": f"Bearer {api_tokens.admin}"}
+        created = http.post("/v1/imports", json=body, headers=auth)
+        assert created.status_code == 202, created.text
+        import_id = created.json()["import_id"]
+        deadline = time.monotonic() + 60
+        while True:
+            state = http.get(f"/v1/imports/{import_id}", headers=auth).json()
+            if state["stage"] != "checking" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert (state["stage"], state["format"]) == ("checked", "timesheet"), state
+    dry = state["dry_run"]
+    assert (dry["appended"], dry["duplicates"]) == ({}, REPORTS)
+    assert [(p["line"], p["column"]) for p in dry["errors"]] == REFUSED_ROWS
+    assert [(p["line"], p["column"]) for p in dry["refused"]] == REFUSED_BY_WRITER
