@@ -70,6 +70,13 @@ _DISPOSITION = {
 Format = Annotated[
     Literal["json", "csv"] | None, Query(description="csv: as `Accept: text/csv` does")
 ]
+WeeksSince = Annotated[
+    Day | None,
+    Query(
+        description="list the weeks from this day's week on (and every reported week before); "
+        "the to-date sums and the forecast are the same; default every week"
+    ),
+]
 Until = Annotated[Day | None, Query(description="changes made on or before this day, YYYY-MM-DD")]
 
 _SORTS = (
@@ -537,11 +544,28 @@ async def assignment_hours(
 
 
 async def _group_hours(
-    request: Request, who: Principal, as_of: date | None, where: str, *args: Any
+    request: Request,
+    who: Principal,
+    as_of: date | None,
+    where: str,
+    *args: Any,
+    since: date | None = None,
 ) -> Any:
-    day = _today(as_of)
+    body, weeks = await _hours_of(request, who, _today(as_of), where, *args, since=since)
+    return _respond(request, body, weeks, "hours")
+
+
+async def _hours_of(
+    request: Request,
+    who: Principal,
+    day: date,
+    where: str,
+    *args: Any,
+    since: date | None = None,
+) -> tuple[GroupHours, list[dict[str, Any]]]:
+    """The hours answer of the assignments `where` picks, and its weeks as rows."""
     found = await read_hours.assignment_hours(
-        request.app.state.pool, _schema(request), owner_scope(who), day, where, *args
+        request.app.state.pool, _schema(request), owner_scope(who), day, where, *args, since=since
     )
     r = actuals.roll_up([x.actuals for x in found])
     weeks = [read_hours.week_json(w) for w in r.weeks]
@@ -554,7 +578,7 @@ async def _group_hours(
             "weeks": weeks,
         }
     )
-    return _respond(request, body, weeks, "hours")
+    return body, weeks
 
 
 @router.get(
@@ -622,9 +646,19 @@ async def portfolio_hours(
     request: Request,
     who: Reader,
     as_of: AsOf = None,
+    since: WeeksSince = None,
     format: Format = None,
 ) -> Any:
-    return await _group_hours(request, who, as_of, "true")
+    day = _today(as_of)
+    _, version = await _portfolio(request, who)  # the data version the answer is kept for
+
+    async def compute() -> tuple[GroupHours, list[dict[str, Any]]]:
+        return await _hours_of(request, who, day, "true", since=since)
+
+    # Computed once per day and data version, as the portfolio's other figures.
+    key = ("hours", day, since, version)
+    body, weeks = await request.app.state.margin_cache.get(key, compute)
+    return _respond(request, body, weeks, "hours")
 
 
 @router.get(

@@ -154,12 +154,17 @@ async def client_scores(
     by_client: dict[str, list[TrendAssignment]] = {}
     for a, ids in zip(p.assignments, p.ids, strict=True):
         by_client.setdefault(ids["client_id"], []).append(a)
+    contracts_of: dict[str, list[str]] = {}
+    for cid, client in client_of.items():
+        contracts_of.setdefault(client, []).append(cid)
     before = as_of - timedelta(weeks=TREND_WEEKS)
     scores = {}
-    for client in sorted(set(client_of.values())):
+    for client in sorted(contracts_of):
+        # Only the client's own terms: the trend reads every history it is given.
+        terms = {c: p.terms_history[c] for c in contracts_of[client] if c in p.terms_history}
         gp = {
             t.day: t.weekly_gross_profit
-            for t in weekly_trend(by_client.get(client, []), p.terms_history, [before, as_of])
+            for t in weekly_trend(by_client.get(client, []), terms, [before, as_of])
         }
         mine = {k: v for k, v in hours.items() if client_of[k[0]] == client}
         facts = facts_from(

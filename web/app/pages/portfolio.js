@@ -66,7 +66,8 @@ export async function render(root, params, ctx) {
     api.get("/v1/margins/portfolio", { as_of: before, limit: 1 }),
     api.get("/v1/margins/portfolio/trend", { as_of: asOf, weeks: 26 }),
     api.get("/v1/margin-impacts", { since: addDays(asOf, -6), until: asOf, sort: "largest", limit: 10 }),
-    api.get("/v1/margins/portfolio/hours", { as_of: asOf }),
+    // The weeks of the last quarter: the table shows the last 13 reported; the sums are whole.
+    api.get("/v1/margins/portfolio/hours", { as_of: asOf, since: addDays(asOf, -91) }),
   ]);
 
   const count = (n) => String(n);
