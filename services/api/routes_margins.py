@@ -168,21 +168,17 @@ async def _portfolio(request: Request, who: Principal) -> tuple[Portfolio, Hasha
 async def _health_columns(
     request: Request, who: Principal, day: date, key: str
 ) -> dict[str, dict[str, Any]]:
-    """The health column of the clients' (or account managers') table on the day: computed
-    once per day and data version, as the roll-ups are."""
+    """The health column of the clients' (or account managers') table on the day: every
+    client's score computed once per day and data version (both tables share it), as the
+    roll-ups are."""
     p, version = await _portfolio(request, who)
     st = request.app.state
 
-    async def compute() -> dict[str, dict[str, Any]]:
-        scores = await read_health.client_scores(
-            st.pool, _schema(request), owner_scope(who), day, p
-        )
-        return read_health.health_columns(scores, p.ids, key)
+    async def compute() -> dict[str, int]:
+        return await read_health.client_scores(st.pool, _schema(request), owner_scope(who), day, p)
 
-    found: dict[str, dict[str, Any]] = await st.margin_cache.get(
-        ("health", day, key, version), compute
-    )
-    return found
+    scores: dict[str, int] = await st.margin_cache.get(("health", day, version), compute)
+    return read_health.health_columns(scores, p.ids, key)
 
 
 async def _every_margin(request: Request, who: Principal, day: date) -> read.Found:
