@@ -551,6 +551,23 @@ async def _group_hours(
     return _respond(request, body, weeks, "hours")
 
 
+async def _portfolio_hours(
+    request: Request, who: Principal, day: date, since: date | None
+) -> tuple[GroupHours, list[dict[str, Any]]]:
+    """The portfolio's hours answer, computed once per day, `since` and data version (the
+    portfolio page reads it at every load), as the portfolio's other figures."""
+    st = request.app.state
+    version = (owner_scope(who), await data_version(st.pool, _schema(request)))
+
+    async def compute() -> tuple[GroupHours, list[dict[str, Any]]]:
+        return await _hours_of(request, who, day, "true", since=since)
+
+    found: tuple[GroupHours, list[dict[str, Any]]] = await st.margin_cache.get(
+        ("hours", day, since, version), compute
+    )
+    return found
+
+
 async def _hours_of(
     request: Request,
     who: Principal,
@@ -645,15 +662,7 @@ async def portfolio_hours(
     since: WeeksSince = None,
     format: Format = None,
 ) -> Any:
-    day = _today(as_of)
-    _, version = await _portfolio(request, who)  # the data version the answer is kept for
-
-    async def compute() -> tuple[GroupHours, list[dict[str, Any]]]:
-        return await _hours_of(request, who, day, "true", since=since)
-
-    # Computed once per day and data version, as the portfolio's other figures.
-    key = ("hours", day, since, version)
-    body, weeks = await request.app.state.margin_cache.get(key, compute)
+    body, weeks = await _portfolio_hours(request, who, _today(as_of), since)
     return _respond(request, body, weeks, "hours")
 
 
