@@ -527,8 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
         ip,
         "placements",
         _import_placements,
-        "import a Bullhorn placement export, the generic placements CSV or JSON lines of "
-        "events (docs/import.md)",
+        "import a Bullhorn placement export, the generic placements CSV, a timesheet CSV "
+        "of hours worked or JSON lines of events (docs/import.md)",
     )
     pl.add_argument("file")
     pl.add_argument("--mapping", help="the mapping file (YAML): clients, terms, managers")

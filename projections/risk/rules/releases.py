@@ -22,6 +22,7 @@ __all__ = ["RELEASED", "in_force"]
 RELEASED: Final[dict[str, date]] = {
     "OT_MARGIN_LEAK": date(2026, 12, 7),
     "HOURS_SHORTFALL": date(2026, 12, 7),
+    "CLIENT_HEALTH_FALLING": date(2026, 12, 7),
 }
 
 
