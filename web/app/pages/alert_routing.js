@@ -1,6 +1,7 @@
 // Alert routing, for admins (docs/alerting.md): the channels (credentials shown masked, as the
 // API answers them), the routes, forms to add either, and the latest deliveries.
-import { dateTime, ensureStyles, errorText, h, problem, request, session } from "./am_common.js";
+import { api } from "../api.js";
+import { dateTime, ensureStyles, h, problem } from "./am_common.js";
 
 export const title = "Alert routing";
 
@@ -32,7 +33,7 @@ function matchText(m) {
 
 export async function render(root, params, ctx) {
   ensureStyles();
-  const me = await session(ctx);
+  const me = ctx.session;
   if (me.role !== "admin") {
     root.replaceChildren(h("h1", {}, "Alert routing"),
       problem(403, "Only an admin manages alert routing."));
@@ -46,11 +47,11 @@ export async function render(root, params, ctx) {
 
   async function load() {
     const [c, r, d] = await Promise.all([
-      request(ctx, "GET", "/v1/alert-channels"),
-      request(ctx, "GET", "/v1/alert-routes"),
-      request(ctx, "GET", "/v1/alert-deliveries?limit=20"),
+      api.answer("GET", "/v1/alert-channels"),
+      api.answer("GET", "/v1/alert-routes"),
+      api.answer("GET", "/v1/alert-deliveries?limit=20"),
     ]);
-    for (const x of [c, r, d]) if (!x.ok) throw new Error(errorText(x.body, x.status));
+    for (const x of [c, r, d]) if (!x.ok) throw new Error(x.message);
     channelsBody.replaceChildren(...c.body.channels.map((ch) => h("tr", { "data-channel": ch.name },
       h("td", {}, ch.name), h("td", {}, ch.kind),
       h("td", { class: "am-mono" }, ch.url || (ch.to || []).join(", ")),
@@ -76,9 +77,9 @@ export async function render(root, params, ctx) {
 
   async function send(method, path, body, form) {
     message.textContent = "";
-    const r = await request(ctx, method, path, body);
+    const r = await api.answer(method, path, body);
     if (!r.ok) {
-      message.textContent = errorText(r.body, r.status);
+      message.textContent = r.message;
       return;
     }
     if (form) form.reset();

@@ -2,9 +2,8 @@
 // totals by severity, new and changed alerts live from GET /v1/alerts/stream (server-sent
 // events, same-origin cookie) without a reload, and acknowledge / resolve for the roles that may.
 import { knownPeople, nameOf } from "../people.js";
-import {
-  dateTime, ensureStyles, errorText, h, link, money, request, session, words,
-} from "./am_common.js";
+import { api } from "../api.js";
+import { dateTime, ensureStyles, h, link, money, words } from "./am_common.js";
 
 export const title = "Alerts";
 
@@ -18,7 +17,7 @@ let live = null; // the one open EventSource of this page
 export async function render(root, params, ctx) {
   ensureStyles();
   if (live) live.close();
-  const me = await session(ctx);
+  const me = ctx.session;
   const reads = me.role === "finance" || me.role === "admin";
   const q = new URLSearchParams(location.search);
   const filters = {};
@@ -43,9 +42,9 @@ export async function render(root, params, ctx) {
 
   async function act(a, verb) {
     message.textContent = "";
-    const r = await request(ctx, "POST", `/v1/alerts/${encodeURIComponent(a.alert_id)}/${verb}`);
+    const r = await api.answer("POST", `/v1/alerts/${encodeURIComponent(a.alert_id)}/${verb}`);
     if (!r.ok) {
-      message.textContent = `Could not ${verb} ${a.rule} on ${a.contract_id}: ${errorText(r.body, r.status)}`;
+      message.textContent = `Could not ${verb} ${a.rule} on ${a.contract_id}: ${r.message}`;
       return;
     }
     upsert(r.body, false);
@@ -118,7 +117,7 @@ export async function render(root, params, ctx) {
   function scheduleTotals() {
     clearTimeout(totalsTimer);
     totalsTimer = setTimeout(async () => {
-      const r = await request(ctx, "GET", `/v1/alerts?${query()}&limit=1`);
+      const r = await api.answer("GET", `/v1/alerts?${query()}&limit=1`);
       if (r.ok) showTotals(r.body.totals);
     }, 250);
   }
@@ -127,7 +126,7 @@ export async function render(root, params, ctx) {
   let loaded = 0;
   const more = h("button", { type: "button", class: "am-button am-button-quiet am-more", hidden: true }, "Show older alerts");
   more.addEventListener("click", async () => {
-    const r = await request(ctx, "GET", `/v1/alerts?${query()}&limit=${PAGE}&offset=${loaded}`);
+    const r = await api.answer("GET", `/v1/alerts?${query()}&limit=${PAGE}&offset=${loaded}`);
     if (!r.ok) return;
     for (const a of r.body.alerts) {
       if (byId.has(a.alert_id) || !matches(a)) continue;
@@ -140,9 +139,9 @@ export async function render(root, params, ctx) {
   });
 
   async function load() {
-    const r = await request(ctx, "GET", `/v1/alerts?${query()}&limit=${PAGE}`);
+    const r = await api.answer("GET", `/v1/alerts?${query()}&limit=${PAGE}`);
     if (!r.ok) {
-      message.textContent = errorText(r.body, r.status);
+      message.textContent = r.message;
       return;
     }
     byId.clear();

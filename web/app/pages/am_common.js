@@ -1,6 +1,5 @@
-// Shared helpers of the account managers' pages and the alert board: status badges, words,
-// and one JSON request helper that answers {ok, status, body} (an event's refusal is an
-// answer to show, not an exception).
+// Shared helpers of the account managers' pages and the alert board: status badges, words.
+// They talk to the API through api.js, as every page does.
 
 import { el } from "../dom.js";
 import { delta, money, pct, sign } from "../format.js";
@@ -43,58 +42,6 @@ export function dateTime(iso) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
-}
-
-/** The error body's message in words: {errors:[{field, reason}], message} or FastAPI's detail. */
-export function errorText(body, status) {
-  if (!body || typeof body !== "object") return `HTTP ${status}`;
-  if (body.message) return body.message;
-  if (typeof body.detail === "string") return body.detail;
-  const errs = body.errors || (body.detail && body.detail.errors);
-  if (Array.isArray(errs) && errs.length) return errs.map((e) => `${e.field}: ${e.reason}`).join("; ");
-  return `HTTP ${status}`;
-}
-
-let csrf = null;
-
-async function csrfToken(ctx) {
-  const fromCtx = ctx && (ctx.session?.csrf_token || ctx.csrf_token);
-  if (fromCtx) return fromCtx;
-  if (csrf) return csrf;
-  const r = await fetch("/v1/session", { credentials: "same-origin" });
-  if (r.ok) csrf = (await r.json()).csrf_token;
-  return csrf;
-}
-
-/** JSON request: resolves {ok, status, body}; never throws on an HTTP error status. */
-export async function request(ctx, method, path, body) {
-  const headers = { Accept: "application/json" };
-  if (method !== "GET" && method !== "HEAD") {
-    headers["Content-Type"] = "application/json";
-    const t = await csrfToken(ctx);
-    if (t) headers["X-CSRF-Token"] = t;
-  }
-  const r = await fetch(path, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  let parsed = null;
-  const text = await r.text();
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    parsed = { message: text };
-  }
-  return { ok: r.ok, status: r.status, body: parsed };
-}
-
-/** The signed-in user: {role, account_manager_id}. */
-export async function session(ctx) {
-  if (ctx && ctx.session && ctx.session.role) return ctx.session;
-  const r = await request(ctx, "GET", "/v1/session");
-  return r.ok ? r.body : { role: null, account_manager_id: null };
 }
 
 /** A page-level message (error, forbidden) with a heading, in place of the page's content. */

@@ -3,9 +3,8 @@
 // POST /v1/events/preview what the writer would decide, the margin impact and the alerts,
 // appending nothing; Submit records it with POST /v1/events.
 import { knownPeople } from "../people.js";
-import {
-  delta, ensureStyles, errorText, h, link, listOr, money, pct, request, session, sign, words,
-} from "./am_common.js";
+import { api } from "../api.js";
+import { delta, ensureStyles, h, link, listOr, money, pct, sign, words } from "./am_common.js";
 
 export const title = "Record an event";
 
@@ -151,7 +150,7 @@ const VERDICT = {
 
 export async function render(root, params, ctx) {
   ensureStyles();
-  if ((await session(ctx)).role === "finance") {
+  if (ctx.session.role === "finance") {
     // Finance may not submit (403): no form it cannot use (issue #21), but where to go.
     root.replaceChildren(
       h("div", { class: "am-page" }, h("h1", {}, "Record an event"),
@@ -163,16 +162,16 @@ export async function render(root, params, ctx) {
   const q = new URLSearchParams(location.search);
   root.replaceChildren(h("p", { class: "am-muted" }, "Loading the event catalogue…"));
   if (!schemaCache) {
-    const r = await request(ctx, "GET", "/v1/schema/events");
+    const r = await api.answer("GET", "/v1/schema/events");
     if (!r.ok) {
-      root.replaceChildren(h("p", { role: "alert" }, errorText(r.body, r.status)));
+      root.replaceChildren(h("p", { role: "alert" }, r.message));
       return;
     }
     schemaCache = r.body;
   }
   const schemas = schemaCache;
   const types = Object.keys(schemas).sort();
-  const contracts = await request(ctx, "GET", "/v1/contracts?limit=1000");
+  const contracts = await api.answer("GET", "/v1/contracts?limit=1000");
   const contractIds = contracts.ok ? contracts.body.contracts.map((c) => [c.contract_id, c.client_name]) : [];
 
   let type = types.includes(q.get("type")) ? q.get("type") : "RaiseRequested";
@@ -273,14 +272,13 @@ export async function render(root, params, ctx) {
     form.querySelector(`#f-${name}`)?.setAttribute("aria-invalid", "true");
   }
 
-  function show(answer, status, preview) {
+  function show(answer, status, preview, error) {
     clearErrors();
     const a = answer && answer.results ? answer.results[0] : answer;
     if (!a || (!a.status && status >= 400)) {
-      const text = errorText(answer, status);
+      const text = error.message;
       formError.textContent = text;
-      const errs = answer?.errors || answer?.detail?.errors || [];
-      for (const e of errs) showFieldError(e.field, e.reason);
+      for (const e of error.errors) showFieldError(e.field, e.reason);
       result.replaceChildren(h("div", { class: "am-verdict am-bad" }, h("strong", {}, status === 403 ? "403 Forbidden" : `Error ${status}`), h("p", {}, text)));
       return;
     }
@@ -328,8 +326,8 @@ export async function render(root, params, ctx) {
     previewBtn.disabled = submitBtn.disabled = true;
     result.replaceChildren(h("p", { class: "am-muted" }, preview ? "Asking what would happen…" : "Submitting…"));
     try {
-      const r = await request(ctx, "POST", preview ? "/v1/events/preview" : "/v1/events", values());
-      show(r.body, r.status, preview);
+      const r = await api.answer("POST", preview ? "/v1/events/preview" : "/v1/events", values());
+      show(r.body, r.status, preview, r);
     } catch (e) {
       result.replaceChildren(h("p", { role: "alert" }, `The request failed: ${e.message}`));
     } finally {

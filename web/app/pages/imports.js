@@ -3,7 +3,8 @@
 // every refused row and warning, the alerts the rules would raise, the portfolio it would
 // leave), then commit it through the writer. The import's id is in the address
 // (?import=<id>): its stage and progress are the server's, so a reload picks it up.
-import { ensureStyles, errorText, h, money, problem, request, session } from "./am_common.js";
+import { api } from "../api.js";
+import { ensureStyles, h, money, problem } from "./am_common.js";
 
 export const title = "Import";
 
@@ -99,7 +100,7 @@ function outcomeView(o) {
 export async function render(root, params, ctx) {
   ensureStyles();
   if (timer) clearTimeout(timer);
-  const me = await session(ctx);
+  const me = ctx.session;
   const head = h("header", { class: "am-head" }, h("h1", {}, "Import"),
     h("p", { class: "am-muted" }, "A Bullhorn placement export, the generic placements CSV or JSON lines of an export, with its mapping (docs/import.md)."));
   if (me.role !== "admin") {
@@ -132,12 +133,12 @@ export async function render(root, params, ctx) {
         return;
       }
       button.disabled = true;
-      const r = await request(ctx, "POST", "/v1/imports", {
+      const r = await api.answer("POST", "/v1/imports", {
         file_name: f.name, content_base64: await base64Of(f), mapping: mapping.value,
       });
       button.disabled = false;
       if (!r.ok) {
-        message.textContent = `Not imported: ${errorText(r.body, r.status)}`;
+        message.textContent = `Not imported: ${r.message}`;
         return;
       }
       ctx.setQuery({ import: r.body.import_id });
@@ -148,9 +149,9 @@ export async function render(root, params, ctx) {
 
   async function commit() {
     message.textContent = "";
-    const r = await request(ctx, "POST", `/v1/imports/${encodeURIComponent(id)}/commit`);
+    const r = await api.answer("POST", `/v1/imports/${encodeURIComponent(id)}/commit`);
     if (!r.ok) {
-      message.textContent = `Not committed: ${errorText(r.body, r.status)}`;
+      message.textContent = `Not committed: ${r.message}`;
       return;
     }
     show(r.body);
@@ -172,9 +173,9 @@ export async function render(root, params, ctx) {
 
   async function poll() {
     if (!root.isConnected) return;
-    const r = await request(ctx, "GET", `/v1/imports/${encodeURIComponent(id)}`);
+    const r = await api.answer("GET", `/v1/imports/${encodeURIComponent(id)}`);
     if (!r.ok) {
-      body.replaceChildren(problem(r.status, errorText(r.body, r.status)));
+      body.replaceChildren(problem(r.status, r.message));
       return;
     }
     show(r.body);

@@ -1,9 +1,8 @@
 // One of my contracts: its status, active assignments with their margin, open items (each
 // with a link to record what happened next) and a link to record any event on it.
 import { nameOf } from "../people.js";
-import {
-  ensureStyles, errorText, h, link, money, pct, problem, request, severityBadge, statusBadge, words,
-} from "./am_common.js";
+import { api } from "../api.js";
+import { ensureStyles, h, link, money, pct, problem, severityBadge, statusBadge, words } from "./am_common.js";
 
 export const title = "Contract";
 
@@ -71,16 +70,16 @@ export async function render(root, params, ctx) {
   ensureStyles();
   const cid = params.id || params.contract_id || decodeURIComponent(location.pathname.split("/").pop());
   root.replaceChildren(h("p", { class: "am-muted" }, "Loading contract…"));
-  const r = await request(ctx, "GET", `/v1/contracts/${encodeURIComponent(cid)}`);
+  const r = await api.answer("GET", `/v1/contracts/${encodeURIComponent(cid)}`);
   if (!r.ok) {
     root.replaceChildren(
-      h("div", { class: "am-page" }, h("h1", {}, `Contract ${cid}`), problem(r.status, errorText(r.body, r.status)),
+      h("div", { class: "am-page" }, h("h1", {}, `Contract ${cid}`), problem(r.status, r.message),
         h("p", {}, link("/app/contracts", "Back to my contracts"))),
     );
     return;
   }
   const c = r.body;
-  const al = await request(ctx, "GET", `/v1/alerts?contract_id=${encodeURIComponent(cid)}&status=open&limit=100`);
+  const al = await api.answer("GET", `/v1/alerts?contract_id=${encodeURIComponent(cid)}&status=open&limit=100`);
   const alerts = al.ok ? al.body.alerts : [];
   const rec = (type, extra = "") =>
     `/app/events/new?contract_id=${encodeURIComponent(cid)}&type=${type}${extra}`;

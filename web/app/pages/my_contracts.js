@@ -2,9 +2,8 @@
 // words), its open negotiations, raise requests and bypass threats, and a way to record an
 // event on it. Finance and admin see every contract.
 import { nameOf } from "../people.js";
-import {
-  ensureStyles, errorText, h, link, listOr, money, pct, problem, request, session, statusBadge,
-} from "./am_common.js";
+import { api } from "../api.js";
+import { ensureStyles, h, link, listOr, money, pct, problem, statusBadge } from "./am_common.js";
 
 export const title = "My contracts";
 
@@ -42,14 +41,14 @@ function alertsCell(open) {
 
 export async function render(root, params, ctx) {
   ensureStyles();
-  const me = await session(ctx);
+  const me = ctx.session;
   const mine = me.role === "account_manager";
   const query = new URLSearchParams(location.search);
   const offset = Math.max(0, Number(query.get("offset") || 0) | 0);
   root.replaceChildren(h("p", { class: "am-muted" }, "Loading contracts…"));
-  const r = await request(ctx, "GET", `/v1/contracts?limit=${PAGE}&offset=${offset}`);
+  const r = await api.answer("GET", `/v1/contracts?limit=${PAGE}&offset=${offset}`);
   if (!r.ok) {
-    root.replaceChildren(problem(r.status, errorText(r.body, r.status)));
+    root.replaceChildren(problem(r.status, r.message));
     return;
   }
   const { contracts, total, as_of } = r.body;
