@@ -106,7 +106,7 @@ async def test_raise_request_previewed_then_submitted(
     await expect(weekly).to_contain_text("60.00")
     await expect(weekly).to_contain_text("\u221236.00")
     await expect(weekly.locator(".am-delta")).to_have_text("\u221296.00")
-    alerts = page.locator(".am-result .am-alert")
+    alerts = page.locator(".am-result .alert")
     await expect(alerts.filter(has_text="LOSS_POSITION")).to_have_count(1)
     await expect(alerts.filter(has_text="RAISE_ABSORBED")).to_have_count(1)
     assert await _log_length(am_http, api_tokens.am, placed) == before  # nothing appended

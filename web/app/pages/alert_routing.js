@@ -1,7 +1,9 @@
 // Alert routing, for admins (docs/alerting.md): the channels (credentials shown masked, as the
 // API answers them), the routes, forms to add either, and the latest deliveries.
 import { api } from "../api.js";
-import { dateTime, ensureStyles, h, problem } from "./am_common.js";
+import { el as h } from "../dom.js";
+import { dateTime } from "../format.js";
+import { problem } from "../components.js";
 
 export const title = "Alert routing";
 
@@ -14,7 +16,7 @@ const list = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
 
 function field(label, input, hint) {
   return h("label", { class: "am-field" }, h("span", {}, label), input,
-    hint ? h("small", { class: "am-muted" }, hint) : null);
+    hint ? h("small", { class: "muted small" }, hint) : null);
 }
 
 function checkboxes(name, values) {
@@ -32,14 +34,13 @@ function matchText(m) {
 }
 
 export async function render(root, params, ctx) {
-  ensureStyles();
   const me = ctx.session;
   if (me.role !== "admin") {
     root.replaceChildren(h("h1", {}, "Alert routing"),
       problem(403, "Only an admin manages alert routing."));
     return;
   }
-  const message = h("p", { class: "am-form-error", role: "alert", id: "routing-message" });
+  const message = h("p", { class: "form-error", role: "alert", id: "routing-message" });
   const channelsBody = h("tbody", {});
   const routesBody = h("tbody", {});
   const deliveriesBody = h("tbody", {});
@@ -54,9 +55,9 @@ export async function render(root, params, ctx) {
     for (const x of [c, r, d]) if (!x.ok) throw new Error(x.message);
     channelsBody.replaceChildren(...c.body.channels.map((ch) => h("tr", { "data-channel": ch.name },
       h("td", {}, ch.name), h("td", {}, ch.kind),
-      h("td", { class: "am-mono" }, ch.url || (ch.to || []).join(", ")),
-      h("td", { class: "am-mono" }, ch.smtp_url || "—"),
-      h("td", {}, h("button", { type: "button", class: "am-button am-button-small am-button-quiet",
+      h("td", { class: "mono" }, ch.url || (ch.to || []).join(", ")),
+      h("td", { class: "mono" }, ch.smtp_url || "—"),
+      h("td", {}, h("button", { type: "button", class: "btn btn-small",
         "aria-label": `Remove channel ${ch.name}`, onclick: () => remove(`/v1/alert-channels/${ch.channel_id}`) },
       "Remove")))));
     channelSelect.replaceChildren(...c.body.channels.map((ch) => h("option", { value: ch.name }, ch.name)));
@@ -65,12 +66,12 @@ export async function render(root, params, ctx) {
       h("td", {}, rt.repeat_interval_s ? `every ${rt.repeat_interval_s} s while open` : "—"),
       h("td", {}, rt.quiet_hours ? `${rt.quiet_hours.start}–${rt.quiet_hours.end} ${rt.quiet_hours.timezone}` : "—"),
       h("td", {}, rt.digest_at ? `daily at ${rt.digest_at} ${rt.timezone}` : "each alert"),
-      h("td", {}, h("button", { type: "button", class: "am-button am-button-small am-button-quiet",
+      h("td", {}, h("button", { type: "button", class: "btn btn-small",
         "aria-label": `Remove route ${rt.name}`, onclick: () => remove(`/v1/alert-routes/${rt.route_id}`) },
       "Remove")))));
     deliveriesBody.replaceChildren(...d.body.deliveries.map((x) => h("tr", {},
       h("td", {}, dateTime(x.created_at)), h("td", {}, x.route), h("td", {}, `${x.channel} (${x.channel_kind})`),
-      h("td", { class: "am-mono" }, x.alert_id.slice(0, 12)), h("td", {}, x.kind),
+      h("td", { class: "mono" }, x.alert_id.slice(0, 12)), h("td", {}, x.kind),
       h("td", {}, x.status), h("td", { class: "num" }, String(x.tries)),
       h("td", {}, x.last_error || "—"))));
   }
@@ -107,7 +108,7 @@ export async function render(root, params, ctx) {
   field("E-mail to", h("input", { name: "to", autocomplete: "off" }), "addresses, separated by commas"),
   field("SMTP server", h("input", { name: "smtp_url", type: "password", autocomplete: "off" }),
     "optional: smtp://user:password@host:587"),
-  h("button", { type: "submit", class: "am-button" }, "Add channel"));
+  h("button", { type: "submit", class: "btn btn-primary" }, "Add channel"));
 
   const routeForm = h("form", { class: "am-form", "aria-label": "Add a route", onsubmit: (e) => {
     e.preventDefault();
@@ -133,9 +134,9 @@ export async function render(root, params, ctx) {
   field("Quiet from", h("input", { name: "quiet_start", type: "time" })),
   field("Quiet until", h("input", { name: "quiet_end", type: "time" })),
   field("Time zone", h("input", { name: "timezone", placeholder: "UTC", autocomplete: "off" })),
-  h("button", { type: "submit", class: "am-button" }, "Add route"));
+  h("button", { type: "submit", class: "btn btn-primary" }, "Add route"));
 
-  const table = (caption, heads, body) => h("div", { class: "am-table-wrap" },
+  const table = (caption, heads, body) => h("div", { class: "table-wrap framed" },
     h("table", { class: "am-table" }, h("caption", {}, caption),
       h("thead", {}, h("tr", {}, heads.map((x) => h("th", { scope: "col" }, x)))), body));
 

@@ -3,7 +3,9 @@
 // events, same-origin cookie) without a reload, and acknowledge / resolve for the roles that may.
 import { knownPeople, nameOf } from "../people.js";
 import { api } from "../api.js";
-import { dateTime, ensureStyles, h, link, money, words } from "./am_common.js";
+import { el as h } from "../dom.js";
+import { dateTime, money, words } from "../format.js";
+import { link } from "../components.js";
 
 export const title = "Alerts";
 
@@ -15,7 +17,6 @@ const FILTERS = ["status", "severity", "rule", "client_id", "account_manager_id"
 let live = null; // the one open EventSource of this page
 
 export async function render(root, params, ctx) {
-  ensureStyles();
   if (live) live.close();
   const me = ctx.session;
   const reads = me.role === "finance" || me.role === "admin";
@@ -29,8 +30,8 @@ export async function render(root, params, ctx) {
   const tbody = h("tbody", {});
   const totalsBox = h("ul", { class: "am-summary am-totals", "aria-label": "Exposure by severity" });
   const liveState = h("span", { class: "am-live", id: "live-state" }, "Connecting…");
-  const announcer = h("p", { class: "am-sr", "aria-live": "polite", id: "live-announcer" });
-  const message = h("p", { class: "am-form-error", role: "alert" });
+  const announcer = h("p", { class: "visually-hidden", "aria-live": "polite", id: "live-announcer" });
+  const message = h("p", { class: "form-error", role: "alert" });
 
   const mayAck = (a) => a.status === "open" && (reads || (me.role === "account_manager" && (a.account_manager_id ?? me.account_manager_id) === me.account_manager_id));
   const mayResolve = (a) => reads && (a.status === "open" || a.status === "acknowledged");
@@ -53,24 +54,24 @@ export async function render(root, params, ctx) {
 
   function row(a, fresh) {
     const actions = [
-      mayAck(a) ? h("button", { type: "button", class: "am-button am-button-small", onclick: () => act(a, "acknowledge"), "aria-label": `Acknowledge ${a.rule} on ${a.contract_id}` }, "Acknowledge") : null,
-      mayResolve(a) ? h("button", { type: "button", class: "am-button am-button-small am-button-quiet", onclick: () => act(a, "resolve"), "aria-label": `Resolve ${a.rule} on ${a.contract_id}` }, "Resolve") : null,
+      mayAck(a) ? h("button", { type: "button", class: "btn btn-primary btn-small", onclick: () => act(a, "acknowledge"), "aria-label": `Acknowledge ${a.rule} on ${a.contract_id}` }, "Acknowledge") : null,
+      mayResolve(a) ? h("button", { type: "button", class: "btn btn-small", onclick: () => act(a, "resolve"), "aria-label": `Resolve ${a.rule} on ${a.contract_id}` }, "Resolve") : null,
     ].filter(Boolean);
     return h(
       "tr",
       { "data-alert": a.alert_id, "data-status": a.status, class: `am-alert-row am-alert-${a.severity}${fresh ? " am-fresh" : ""}` },
-      h("td", {}, h("span", { class: `am-sev am-sev-${a.severity}` }, a.severity),
-        h("div", { class: "am-rule" }, a.rule), h("div", { class: "am-muted" }, a.basis)),
+      h("td", {}, h("span", { class: `sev sev-${a.severity}` }, a.severity),
+        h("div", { class: "am-rule" }, a.rule), h("div", { class: "muted small" }, a.basis)),
       h("td", {}, h("div", {}, a.client_name || "—"),
         link(`${reads ? "/app/finance/contracts/" : "/app/contracts/"}${encodeURIComponent(a.contract_id)}`, a.contract_id),
-        a.assignment_id ? h("span", { class: "am-muted" }, ` · ${a.assignment_id}`) : null),
+        a.assignment_id ? h("span", { class: "muted small" }, ` · ${a.assignment_id}`) : null),
       h("td", { class: "num" }, a.exposure ? money(a.exposure) : "—"),
       h("td", { class: "am-message" }, a.message),
       h("td", { class: "am-when" }, dateTime(a.raised_at)),
       h("td", { class: "am-status-cell" }, h("span", { class: `am-astatus am-astatus-${a.status}` }, words(a.status)),
-        a.acknowledged_by ? h("div", { class: "am-muted" }, `ack. by ${nameOf(a.acknowledged_by)}`) : null,
-        a.resolved_by ? h("div", { class: "am-muted" }, `resolved by ${nameOf(a.resolved_by)}`) : null),
-      h("td", { class: "am-row-actions" }, actions.length ? actions : h("span", { class: "am-muted" }, "—")),
+        a.acknowledged_by ? h("div", { class: "muted small" }, `ack. by ${nameOf(a.acknowledged_by)}`) : null,
+        a.resolved_by ? h("div", { class: "muted small" }, `resolved by ${nameOf(a.resolved_by)}`) : null),
+      h("td", { class: "am-row-actions" }, actions.length ? actions : h("span", { class: "muted small" }, "—")),
     );
   }
 
@@ -105,10 +106,10 @@ export async function render(root, params, ctx) {
   function showTotals(totals) {
     totalsBox.replaceChildren(
       ...SEVERITIES.map((s) =>
-        h("li", { class: `am-card am-total am-total-${s}`, "data-severity": s },
-          h("span", { class: `am-sev am-sev-${s}` }, s),
+        h("li", { class: `card am-total am-total-${s}`, "data-severity": s },
+          h("span", { class: `sev sev-${s}` }, s),
           h("strong", { class: "am-total-exposure" }, money(totals[s].exposure)),
-          h("span", { class: "am-muted" }, `${totals[s].count} alert${totals[s].count === 1 ? "" : "s"}`)),
+          h("span", { class: "muted small" }, `${totals[s].count} alert${totals[s].count === 1 ? "" : "s"}`)),
       ),
     );
   }
@@ -124,7 +125,7 @@ export async function render(root, params, ctx) {
 
   const PAGE = 50;
   let loaded = 0;
-  const more = h("button", { type: "button", class: "am-button am-button-quiet am-more", hidden: true }, "Show older alerts");
+  const more = h("button", { type: "button", class: "btn am-more", hidden: true }, "Show older alerts");
   more.addEventListener("click", async () => {
     const r = await api.answer("GET", `/v1/alerts?${query()}&limit=${PAGE}&offset=${loaded}`);
     if (!r.ok) return;
@@ -210,7 +211,7 @@ export async function render(root, params, ctx) {
     text("client_id", "Client id"),
     reads ? text("account_manager_id", "Account manager", knownPeople()) : null,
     text("contract_id", "Contract id"),
-    h("div", { class: "am-field am-field-actions" }, h("button", { type: "submit", class: "am-button" }, "Apply")),
+    h("div", { class: "am-field am-field-actions" }, h("button", { type: "submit", class: "btn btn-primary" }, "Apply")),
   );
   filterForm.querySelector("#flt-status").value = filters.status || "";
   filterForm.addEventListener("submit", (e) => {
@@ -233,17 +234,17 @@ export async function render(root, params, ctx) {
       "div",
       { class: "am-page" },
       h("header", { class: "am-head" }, h("h1", {}, "Alerts"),
-        h("p", { class: "am-muted" }, "Contract-risk alerts as they are raised. ", liveState,
+        h("p", { class: "muted small" }, "Contract-risk alerts as they are raised. ", liveState,
           reads ? " You may acknowledge and resolve." : " You may acknowledge alerts on your contracts; finance resolves them.")),
       filterForm,
       totalsBox,
       message,
       announcer,
-      h("div", { class: "am-table-wrap" },
+      h("div", { class: "table-wrap framed" },
         h("table", { class: "am-table am-board" },
-          h("caption", { class: "am-sr" }, "Alerts, newest first"),
+          h("caption", { class: "visually-hidden" }, "Alerts, newest first"),
           h("thead", {}, h("tr", {}, ["Severity and rule", "Client and contract", "Exposure", "Message", "Raised", "Status", ""]
-            .map((t) => h("th", { scope: "col" }, t || h("span", { class: "am-sr" }, "Actions"))))),
+            .map((t) => h("th", { scope: "col" }, t || h("span", { class: "visually-hidden" }, "Actions"))))),
           tbody)),
       more,
     ),

@@ -4,7 +4,9 @@
 // appending nothing; Submit records it with POST /v1/events.
 import { knownPeople } from "../people.js";
 import { api } from "../api.js";
-import { delta, ensureStyles, h, link, listOr, money, pct, sign, words } from "./am_common.js";
+import { el as h } from "../dom.js";
+import { delta, money, pct, sign, words } from "../format.js";
+import { alertList, link } from "../components.js";
 
 export const title = "Record an event";
 
@@ -69,7 +71,7 @@ function fieldControl(name, spec, value) {
     case "datetime":
       return h("input", { ...common, type: "datetime-local", value: value ?? localNow() });
     case "uuid":
-      return h("input", { ...common, type: "text", value: value ?? crypto.randomUUID(), readonly: true, class: "am-mono" });
+      return h("input", { ...common, type: "text", value: value ?? crypto.randomUUID(), readonly: true, class: "mono" });
     case "textarea":
       return h("textarea", { ...common, rows: 3, maxlength: spec.maxLength || null }, value ?? "");
     default:
@@ -99,7 +101,7 @@ function impactTable(imp) {
       h("th", { scope: "row" }, label),
       h("td", { class: "num" }, fmt(imp[`before_${key}`])),
       h("td", { class: "num" }, fmt(imp[`after_${key}`])),
-      h("td", { class: `num am-delta ${sign(d) < 0 ? "am-neg" : sign(d) > 0 ? "am-pos" : ""}` }, fmtDelta(d)),
+      h("td", { class: `num am-delta ${sign(d) < 0 ? "neg" : sign(d) > 0 ? "pos" : ""}` }, fmtDelta(d)),
     );
   };
   return h(
@@ -121,23 +123,9 @@ function impactTable(imp) {
   );
 }
 
-export function alertList(alerts) {
-  if (alerts === null || alerts === undefined) return h("p", { class: "am-muted" }, "The risk rules have not judged it yet.");
-  return listOr(
-    alerts,
-    "am-alerts",
-    (a) =>
-      h(
-        "li",
-        { class: `am-alert am-alert-${a.severity}`, "data-rule": a.rule },
-        h("span", { class: `am-sev am-sev-${a.severity}` }, a.severity),
-        h("strong", {}, a.rule),
-        h("span", { class: "am-muted" }, ` ${a.basis}`),
-        a.exposure ? h("span", { class: "am-exposure" }, ` exposure ${money(a.exposure)}`) : null,
-        h("p", {}, a.message),
-      ),
-    h("p", { class: "am-muted" }, "No alert raised."),
-  );
+function judged(alerts) {
+  if (alerts === null || alerts === undefined) return h("p", { class: "muted small" }, "The risk rules have not judged it yet.");
+  return alertList(alerts, h("p", { class: "muted small" }, "No alert raised."));
 }
 
 const VERDICT = {
@@ -149,7 +137,6 @@ const VERDICT = {
 };
 
 export async function render(root, params, ctx) {
-  ensureStyles();
   if (ctx.session.role === "finance") {
     // Finance may not submit (403): no form it cannot use (issue #21), but where to go.
     root.replaceChildren(
@@ -160,7 +147,7 @@ export async function render(root, params, ctx) {
     return;
   }
   const q = new URLSearchParams(location.search);
-  root.replaceChildren(h("p", { class: "am-muted" }, "Loading the event catalogue…"));
+  root.replaceChildren(h("p", { class: "muted small" }, "Loading the event catalogue…"));
   if (!schemaCache) {
     const r = await api.answer("GET", "/v1/schema/events");
     if (!r.ok) {
@@ -178,17 +165,17 @@ export async function render(root, params, ctx) {
   let specs = {};
   const fieldsBox = h("div", { class: "am-fields" });
   const result = h("section", { class: "am-result", "aria-live": "polite", "aria-label": "Answer" });
-  const formError = h("p", { class: "am-form-error", id: "form-error", role: "alert" });
+  const formError = h("p", { class: "form-error", id: "form-error", role: "alert" });
   const typeSelect = h(
     "select",
     { id: "f-type", name: "type", "aria-describedby": "f-type-help" },
     types.map((t) => h("option", { value: t, selected: t === type }, `${words(t)} (${t})`)),
   );
-  const previewBtn = h("button", { type: "button", class: "am-button am-button-quiet", id: "preview" }, "Preview (what-if)");
-  const submitBtn = h("button", { type: "submit", class: "am-button", id: "submit" }, "Submit");
+  const previewBtn = h("button", { type: "button", class: "btn", id: "preview" }, "Preview (what-if)");
+  const submitBtn = h("button", { type: "submit", class: "btn btn-primary", id: "submit" }, "Submit");
   const form = h(
     "form",
-    { class: "am-card am-form", novalidate: true, "aria-labelledby": "form-title" },
+    { class: "card am-form", novalidate: true, "aria-labelledby": "form-title" },
     h(
       "div",
       { class: "am-field" },
@@ -198,7 +185,7 @@ export async function render(root, params, ctx) {
     ),
     fieldsBox,
     formError,
-    h("div", { class: "am-actions" }, previewBtn, submitBtn, h("button", { type: "button", class: "am-button am-button-quiet", id: "reset", onclick: () => build(type, {}) }, "Clear")),
+    h("div", { class: "am-actions" }, previewBtn, submitBtn, h("button", { type: "button", class: "btn", id: "reset", onclick: () => build(type, {}) }, "Clear")),
   );
 
   function build(t, values) {
@@ -292,7 +279,7 @@ export async function render(root, params, ctx) {
         h("p", { class: "am-kicker" }, preview ? "Preview: what the writer would decide. Nothing was recorded." : "Answer of the service"),
         h("h2", {}, preview && a.status !== "invalid" ? `Would be ${label.toLowerCase()}` : label, a.code ? h("span", { class: "am-code" }, ` ${a.code}`) : null),
         h("p", {}, a.message),
-        a.stream_version ? h("p", { class: "am-muted" }, `${preview ? "Would be" : "Recorded as"} version ${a.stream_version} of ${a.contract_id}.`) : null,
+        a.stream_version ? h("p", { class: "muted small" }, `${preview ? "Would be" : "Recorded as"} version ${a.stream_version} of ${a.contract_id}.`) : null,
       ),
       a.status === "accepted" || a.status === "duplicate"
         ? h(
@@ -300,16 +287,16 @@ export async function render(root, params, ctx) {
             {},
             h("h3", {}, "Margin impact"),
             a.margin_impacts === null || a.margin_impacts === undefined
-              ? h("p", { class: "am-muted" }, "Not projected yet.")
+              ? h("p", { class: "muted small" }, "Not projected yet.")
               : a.margin_impacts.length
                 ? a.margin_impacts.map(impactTable)
-                : h("p", { class: "am-muted" }, "This event changes no rate."),
+                : h("p", { class: "muted small" }, "This event changes no rate."),
             h("h3", {}, "Alerts"),
-            alertList(a.alerts),
+            judged(a.alerts),
           )
         : null,
       !preview && (a.status === "accepted" || a.status === "duplicate")
-        ? h("p", {}, h("button", { type: "button", class: "am-button am-button-quiet", onclick: newId }, "Record another (new event id)"), " ",
+        ? h("p", {}, h("button", { type: "button", class: "btn", onclick: newId }, "Record another (new event id)"), " ",
             link(`/app/contracts/${encodeURIComponent(a.contract_id)}`, "Back to the contract"))
         : null,
     ];
@@ -324,7 +311,7 @@ export async function render(root, params, ctx) {
 
   async function send(preview) {
     previewBtn.disabled = submitBtn.disabled = true;
-    result.replaceChildren(h("p", { class: "am-muted" }, preview ? "Asking what would happen…" : "Submitting…"));
+    result.replaceChildren(h("p", { class: "muted small" }, preview ? "Asking what would happen…" : "Submitting…"));
     try {
       const r = await api.answer("POST", preview ? "/v1/events/preview" : "/v1/events", values());
       show(r.body, r.status, preview, r);
@@ -361,7 +348,7 @@ export async function render(root, params, ctx) {
         "header",
         { class: "am-head" },
         h("h1", { id: "form-title" }, "Record an event"),
-        h("p", { class: "am-muted" }, "Preview shows what the writer would decide, the margin impact and the alerts, and records nothing. Submit records it."),
+        h("p", { class: "muted small" }, "Preview shows what the writer would decide, the margin impact and the alerts, and records nothing. Submit records it."),
       ),
       h("datalist", { id: "am-contracts" }, contractIds.map(([id, name]) => h("option", { value: id }, name))),
       h("datalist", { id: "am-people" }, knownPeople().map(([id, name]) => h("option", { value: id }, name))),

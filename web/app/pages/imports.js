@@ -4,7 +4,9 @@
 // leave), then commit it through the writer. The import's id is in the address
 // (?import=<id>): its stage and progress are the server's, so a reload picks it up.
 import { api } from "../api.js";
-import { ensureStyles, h, money, problem } from "./am_common.js";
+import { el as h } from "../dom.js";
+import { money } from "../format.js";
+import { problem } from "../components.js";
 
 export const title = "Import";
 
@@ -41,17 +43,17 @@ function progressOf(s) {
   const doing = s.stage === "checking" ? "Checking (dry run)" : "Importing";
   return h(
     "section",
-    { class: "am-card", "aria-labelledby": "progress-title", id: "progress" },
+    { class: "card", "aria-labelledby": "progress-title", id: "progress" },
     h("h2", { id: "progress-title" }, doing),
     h("progress", { max: "1", value: String(value), "aria-labelledby": "progress-title" }),
-    h("p", { class: "am-muted", id: "progress-text" },
+    h("p", { class: "muted small", id: "progress-text" },
       `${Math.round(value * 100)} % · ${s.rows_read.toLocaleString("en-US")} rows read of ${s.file_name}`),
   );
 }
 
 function problemsTable(list, caption) {
   const rows = list.slice(0, SHOWN_PROBLEMS).map((p) => [p.severity, p.line ? String(p.line) : "file", p.column || "—", p.reason]);
-  const more = list.length > SHOWN_PROBLEMS ? h("p", { class: "am-muted" }, `${list.length - SHOWN_PROBLEMS} more not shown (ledger import … --report gives them all).`) : null;
+  const more = list.length > SHOWN_PROBLEMS ? h("p", { class: "muted small" }, `${list.length - SHOWN_PROBLEMS} more not shown (ledger import … --report gives them all).`) : null;
   return [table(caption, ["", "Line", "Column", "Reason"], rows, "problems"), more];
 }
 
@@ -73,7 +75,7 @@ function dryRunView(d) {
   const problems = [...d.errors, ...d.refused, ...d.warnings];
   return h(
     "section",
-    { class: "am-card", "aria-labelledby": "dry-title", id: "dry-run" },
+    { class: "card", "aria-labelledby": "dry-title", id: "dry-run" },
     h("h2", { id: "dry-title" }, `Dry run: nothing appended yet (as of ${d.as_of})`),
     table("Events the import would append", ["Event", "Count"], counts, "dry-counts"),
     table(`The portfolio it would leave, as of ${d.as_of}`, ["Figure", "Value"], figures, "dry-portfolio"),
@@ -90,7 +92,7 @@ function outcomeView(o) {
   const refused = [...o.errors, ...o.refused];
   return h(
     "section",
-    { class: "am-card", "aria-labelledby": "outcome-title", id: "outcome" },
+    { class: "card", "aria-labelledby": "outcome-title", id: "outcome" },
     h("h2", { id: "outcome-title" }, "Imported"),
     table("Events appended", ["Event", "Count"], counts, "outcome-counts"),
     refused.length ? problemsTable(refused, `Refused (${refused.length})`) : h("p", {}, "Nothing refused."),
@@ -98,27 +100,26 @@ function outcomeView(o) {
 }
 
 export async function render(root, params, ctx) {
-  ensureStyles();
   if (timer) clearTimeout(timer);
   const me = ctx.session;
   const head = h("header", { class: "am-head" }, h("h1", {}, "Import"),
-    h("p", { class: "am-muted" }, "A Bullhorn placement export, the generic placements CSV or JSON lines of an export, with its mapping (docs/import.md)."));
+    h("p", { class: "muted small" }, "A Bullhorn placement export, the generic placements CSV or JSON lines of an export, with its mapping (docs/import.md)."));
   if (me.role !== "admin") {
     root.replaceChildren(h("div", { class: "am-page" }, head, problem(403, "Only an admin may import.")));
     return;
   }
   const id = new URLSearchParams(location.search).get("import");
-  const message = h("p", { class: "am-form-error", role: "alert", id: "import-error" });
+  const message = h("p", { class: "form-error", role: "alert", id: "import-error" });
   const body = h("div", { class: "am-page", id: "import-state" });
   root.replaceChildren(h("div", { class: "am-page" }, head, message, body));
 
   if (!id) {
     const file = h("input", { type: "file", id: "import-file", name: "file", accept: ".csv,.jsonl,.txt,text/csv", required: true });
     const mapping = h("textarea", { id: "import-mapping", name: "mapping", rows: "10", spellcheck: "false" });
-    const button = h("button", { type: "submit", class: "am-button" }, "Upload and check");
+    const button = h("button", { type: "submit", class: "btn btn-primary" }, "Upload and check");
     const form = h(
       "form",
-      { class: "am-card", "aria-labelledby": "upload-title", novalidate: true },
+      { class: "card", "aria-labelledby": "upload-title", novalidate: true },
       h("h2", { id: "upload-title" }, "Upload"),
       h("div", { class: "am-field" }, h("label", { for: "import-file" }, "Placements file"), file),
       h("div", { class: "am-field" }, h("label", { for: "import-mapping" }, "Mapping (YAML)"), mapping),
@@ -164,7 +165,7 @@ export async function render(root, params, ctx) {
       parts.push(h("section", { class: "am-problem", role: "alert", id: "import-failed" },
         h("h2", {}, "Not imported"), h("p", {}, s.error || "the import failed")));
     if (s.dry_run) parts.push(dryRunView(s.dry_run));
-    if (s.stage === "checked") parts.push(h("p", {}, h("button", { type: "button", class: "am-button", id: "commit", onclick: commit }, "Commit import")));
+    if (s.stage === "checked") parts.push(h("p", {}, h("button", { type: "button", class: "btn btn-primary", id: "commit", onclick: commit }, "Commit import")));
     if (s.outcome) parts.push(outcomeView(s.outcome));
     parts.push(h("p", {}, h("a", { href: "/app/imports", "data-nav": "" }, "Import another file")));
     body.replaceChildren(...parts);

@@ -2,14 +2,16 @@
 // with a link to record what happened next) and a link to record any event on it.
 import { nameOf } from "../people.js";
 import { api } from "../api.js";
-import { ensureStyles, h, link, money, pct, problem, severityBadge, statusBadge, words } from "./am_common.js";
+import { el as h } from "../dom.js";
+import { money, pct, words } from "../format.js";
+import { alertList, link, problem, statusBadge } from "../components.js";
 
 export const title = "Contract";
 
 function itemList(title, list, cid, actions) {
   return h(
     "section",
-    { class: "am-card am-items" },
+    { class: "card am-items" },
     h("h2", {}, `${title} (${list.length})`),
     list.length
       ? h(
@@ -27,13 +29,13 @@ function itemList(title, list, cid, actions) {
                     (field ? `&${field}=${encodeURIComponent(i.id)}` : "") +
                     (i.assignment_id ? `&assignment_id=${encodeURIComponent(i.assignment_id)}` : ""),
                   words(type),
-                  { class: "am-button am-button-small" },
+                  { class: "btn btn-primary btn-small" },
                 ),
               ),
             ),
           ),
         )
-      : h("p", { class: "am-muted" }, "None open."),
+      : h("p", { class: "muted small" }, "None open."),
   );
 }
 
@@ -42,34 +44,15 @@ function itemList(title, list, cid, actions) {
 function openAlerts(alerts) {
   return h(
     "section",
-    { class: "am-card", "aria-labelledby": "open-alerts-h" },
+    { class: "card", "aria-labelledby": "open-alerts-h" },
     h("h2", { id: "open-alerts-h" }, `Open alerts (${alerts.length})`),
-    alerts.length
-      ? h(
-          "ul",
-          { class: "am-alerts" },
-          alerts.map((a) =>
-            h(
-              "li",
-              {},
-              severityBadge(a.severity),
-              " ",
-              h("strong", {}, words(a.rule)),
-              a.basis === "proposed" ? " (if granted as asked)" : "",
-              a.assignment_id ? ` on ${a.assignment_id}` : "",
-              a.exposure ? ` · ${money(a.exposure)} at stake` : "",
-              h("p", {}, a.message),
-            ),
-          ),
-        )
-      : h("p", { class: "am-muted" }, "None open."),
+    alertList(alerts, h("p", { class: "muted small" }, "None open.")),
   );
 }
 
 export async function render(root, params, ctx) {
-  ensureStyles();
   const cid = params.id || params.contract_id || decodeURIComponent(location.pathname.split("/").pop());
-  root.replaceChildren(h("p", { class: "am-muted" }, "Loading contract…"));
+  root.replaceChildren(h("p", { class: "muted small" }, "Loading contract…"));
   const r = await api.answer("GET", `/v1/contracts/${encodeURIComponent(cid)}`);
   if (!r.ok) {
     root.replaceChildren(
@@ -92,19 +75,19 @@ export async function render(root, params, ctx) {
         { class: "am-head" },
         h("h1", {}, `Contract ${c.contract_id} `, statusBadge(c.status === "terminated" ? "terminated" : c.margin_status)),
         h("p", {}, `${c.client_name} (${c.client_id}) · managed by ${nameOf(c.account_manager_id)} · ${c.status} · as of ${c.as_of}`),
-        h("p", { class: `am-status-line am-status-${c.margin_status}` }, c.margin_status_text),
+        h("p", { class: `status-line status-${c.margin_status}` }, c.margin_status_text),
         h(
           "div",
           { class: "am-actions" },
-          link(rec("RaiseRequested"), "Record a raise request", { class: "am-button" }),
-          link(rec("MarkupNegotiationOpened"), "Open a negotiation", { class: "am-button" }),
-          link(rec("ClientContactLogged"), "Log a contact", { class: "am-button" }),
-          link(rec(""), "Any event", { class: "am-button am-button-quiet" }),
+          link(rec("RaiseRequested"), "Record a raise request", { class: "btn btn-primary" }),
+          link(rec("MarkupNegotiationOpened"), "Open a negotiation", { class: "btn btn-primary" }),
+          link(rec("ClientContactLogged"), "Log a contact", { class: "btn btn-primary" }),
+          link(rec(""), "Any event", { class: "btn" }),
         ),
       ),
       h(
         "section",
-        { class: "am-card" },
+        { class: "card" },
         h("h2", {}, "Active assignments"),
         c.assignments.length
           ? h(
@@ -114,7 +97,7 @@ export async function render(root, params, ctx) {
                 "thead",
                 {},
                 h("tr", {}, ["Status", "Assignment", "Staffer", "Job", "Pay", "Bill", "Markup", "Margin / h", "Weekly GP", ""]
-                  .map((t) => h("th", { scope: "col" }, t || h("span", { class: "am-sr" }, "Actions")))),
+                  .map((t) => h("th", { scope: "col" }, t || h("span", { class: "visually-hidden" }, "Actions")))),
               ),
               h(
                 "tbody",
@@ -130,14 +113,14 @@ export async function render(root, params, ctx) {
                     h("td", { class: "num" }, money(a.pay_rate)),
                     h("td", { class: "num" }, money(a.bill_rate)),
                     h("td", { class: "num" }, pct(a.markup_pct)),
-                    h("td", { class: `num ${a.margin_per_hour.startsWith("-") ? "am-neg" : ""}` }, money(a.margin_per_hour)),
-                    h("td", { class: `num ${a.weekly_gross_profit.startsWith("-") ? "am-neg" : ""}` }, money(a.weekly_gross_profit)),
-                    h("td", {}, link(rec("RatesAdjusted", `&assignment_id=${encodeURIComponent(a.assignment_id)}`), "Adjust rates", { class: "am-button am-button-small" })),
+                    h("td", { class: `num ${a.margin_per_hour.startsWith("-") ? "neg" : ""}` }, money(a.margin_per_hour)),
+                    h("td", { class: `num ${a.weekly_gross_profit.startsWith("-") ? "neg" : ""}` }, money(a.weekly_gross_profit)),
+                    h("td", {}, link(rec("RatesAdjusted", `&assignment_id=${encodeURIComponent(a.assignment_id)}`), "Adjust rates", { class: "btn btn-primary btn-small" })),
                   ),
                 ),
               ),
             )
-          : h("p", { class: "am-muted" }, "No active assignment."),
+          : h("p", { class: "muted small" }, "No active assignment."),
       ),
       openAlerts(alerts),
       h(

@@ -3,7 +3,9 @@
 // event on it. Finance and admin see every contract.
 import { nameOf } from "../people.js";
 import { api } from "../api.js";
-import { ensureStyles, h, link, listOr, money, pct, problem, statusBadge } from "./am_common.js";
+import { el as h } from "../dom.js";
+import { money, pct } from "../format.js";
+import { link, listOr, problem, statusBadge } from "../components.js";
 
 export const title = "My contracts";
 
@@ -25,27 +27,26 @@ function items(list, kind, cid, type, idField) {
           { title: `${kind} ${i.id}: record what happened next` },
         ),
       ),
-    h("span", { class: "am-muted" }, "none"),
+    h("span", { class: "muted small" }, "none"),
   );
 }
 
 function alertsCell(open) {
   const parts = Object.entries(open || {}).filter(([, n]) => n > 0);
-  if (!parts.length) return h("span", { class: "am-muted" }, "none");
+  if (!parts.length) return h("span", { class: "muted small" }, "none");
   return h(
     "span",
     {},
-    parts.map(([sev, n]) => h("span", { class: `am-sev am-sev-${sev}` }, `${n} ${sev}`)),
+    parts.map(([sev, n]) => h("span", { class: `sev sev-${sev}` }, `${n} ${sev}`)),
   );
 }
 
 export async function render(root, params, ctx) {
-  ensureStyles();
   const me = ctx.session;
   const mine = me.role === "account_manager";
   const query = new URLSearchParams(location.search);
   const offset = Math.max(0, Number(query.get("offset") || 0) | 0);
-  root.replaceChildren(h("p", { class: "am-muted" }, "Loading contracts…"));
+  root.replaceChildren(h("p", { class: "muted small" }, "Loading contracts…"));
   const r = await api.answer("GET", `/v1/contracts?limit=${PAGE}&offset=${offset}`);
   if (!r.ok) {
     root.replaceChildren(problem(r.status, r.message));
@@ -69,20 +70,20 @@ export async function render(root, params, ctx) {
         "td",
         { class: "num" },
         c.assignments.length
-          ? c.assignments.map((a) => h("div", { class: a.margin_per_hour.startsWith("-") ? "am-neg" : "" }, `${a.assignment_id}: ${money(a.margin_per_hour)}/h`))
+          ? c.assignments.map((a) => h("div", { class: a.margin_per_hour.startsWith("-") ? "neg" : "" }, `${a.assignment_id}: ${money(a.margin_per_hour)}/h`))
           : "—",
       ),
       h("td", {}, items(c.open_negotiations, "Negotiation", c.contract_id, "MarkupProposed", "negotiation_id")),
       h("td", {}, items(c.open_raise_requests, "Raise request", c.contract_id, "RaiseApproved", "raise_request_id")),
       h("td", {}, items(c.bypass_threats, "Bypass threat", c.contract_id, "ClientContactLogged", null)),
       h("td", {}, alertsCell(c.open_alerts)),
-      h("td", {}, link(`/app/events/new?contract_id=${encodeURIComponent(c.contract_id)}`, "Record event", { class: "am-button am-button-small" })),
+      h("td", {}, link(`/app/events/new?contract_id=${encodeURIComponent(c.contract_id)}`, "Record event", { class: "btn btn-primary btn-small" })),
     );
   });
 
   const pager = h(
     "nav",
-    { class: "am-pager", "aria-label": "Pages of contracts" },
+    { class: "pager", "aria-label": "Pages of contracts" },
     h("span", {}, `${total ? offset + 1 : 0}–${offset + contracts.length} of ${total}`),
     offset > 0 ? link(`/app/contracts?offset=${Math.max(0, offset - PAGE)}`, "Previous") : null,
     offset + PAGE < total ? link(`/app/contracts?offset=${offset + PAGE}`, "Next") : null,
@@ -96,28 +97,28 @@ export async function render(root, params, ctx) {
         "header",
         { class: "am-head" },
         h("h1", {}, mine ? "My contracts" : "Contracts"),
-        h("p", { class: "am-muted" }, `As of ${as_of}. Status: red, an active assignment loses money every hour; amber, a markup is below the contract's floor; green otherwise.`),
+        h("p", { class: "muted small" }, `As of ${as_of}. Status: red, an active assignment loses money every hour; amber, a markup is below the contract's floor; green otherwise.`),
         h(
           "div",
           { class: "am-actions" },
-          link("/app/events/new", "Record an event", { class: "am-button" }),
+          link("/app/events/new", "Record an event", { class: "btn btn-primary" }),
         ),
       ),
       h(
         "ul",
         { class: "am-summary", "aria-label": "Contracts by status on this page" },
         ["red", "amber", "green"].map((s) =>
-          h("li", { class: `am-card am-card-${s}` }, statusBadge(s), h("strong", {}, String(counts[s]))),
+          h("li", { class: `card am-card-${s}` }, statusBadge(s), h("strong", {}, String(counts[s]))),
         ),
       ),
       contracts.length
         ? h(
             "div",
-            { class: "am-table-wrap" },
+            { class: "table-wrap framed" },
             h(
               "table",
               { class: "am-table" },
-              h("caption", { class: "am-sr" }, mine ? "My contracts" : "Contracts"),
+              h("caption", { class: "visually-hidden" }, mine ? "My contracts" : "Contracts"),
               h(
                 "thead",
                 {},
@@ -127,7 +128,7 @@ export async function render(root, params, ctx) {
                   ["Status", "Contract", "Client", mine ? null : "Manager", "Active", "Floor", "Margin / h",
                     "Open negotiations", "Raise requests", "Bypass threats", "Unresolved alerts", ""]
                     .filter((x) => x !== null)
-                    .map((t) => h("th", { scope: "col" }, t || h("span", { class: "am-sr" }, "Actions"))),
+                    .map((t) => h("th", { scope: "col" }, t || h("span", { class: "visually-hidden" }, "Actions"))),
                 ),
               ),
               h("tbody", {}, rows),
