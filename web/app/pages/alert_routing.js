@@ -1,16 +1,12 @@
 // Alert routing, for admins (docs/alerting.md): the channels (credentials shown masked, as the
 // API answers them), the routes, forms to add either, and the latest deliveries.
 import { api } from "../api.js";
+import { alertWords } from "../schema.js";
 import { el as h } from "../dom.js";
 import { dateTime } from "../format.js";
 import { problem } from "../components.js";
 
 export const title = "Alert routing";
-
-const KINDS = ["email", "slack", "teams", "alertmanager", "webhook"];
-const SEVERITIES = ["critical", "high", "medium", "low"];
-const RULES = ["LOSS_POSITION", "BELOW_FLOOR", "RAISE_ABSORBED", "BYPASS_THREAT", "COMMITMENT_SHORTFALL",
-  "MARGIN_EROSION", "RELATIONSHIP_STRAIN", "RELATIONSHIP_NEGLECT"];
 
 const list = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
 
@@ -40,6 +36,7 @@ export async function render(root, params, ctx) {
       problem(403, "Only an admin manages alert routing."));
     return;
   }
+  const { severities: SEVERITIES, rules: RULES, channel_kinds: KINDS } = await alertWords();
   const message = h("p", { class: "form-error", role: "alert", id: "routing-message" });
   const channelsBody = h("tbody", {});
   const routesBody = h("tbody", {});

@@ -6,12 +6,10 @@ import { api } from "../api.js";
 import { el as h } from "../dom.js";
 import { dateTime, money, words } from "../format.js";
 import { link } from "../components.js";
+import { alertWords } from "../schema.js";
 
 export const title = "Alerts";
 
-const SEVERITIES = ["critical", "high", "medium", "low"];
-const RULES = ["LOSS_POSITION", "BELOW_FLOOR", "RAISE_ABSORBED", "BYPASS_THREAT", "COMMITMENT_SHORTFALL",
-  "MARGIN_EROSION", "RELATIONSHIP_STRAIN", "RELATIONSHIP_NEGLECT", "OT_MARGIN_LEAK", "HOURS_SHORTFALL"];
 const FILTERS = ["status", "severity", "rule", "client_id", "account_manager_id", "contract_id"];
 
 let live = null; // the one open EventSource of this page
@@ -19,6 +17,7 @@ let live = null; // the one open EventSource of this page
 export async function render(root, params, ctx) {
   if (live) live.close();
   const me = ctx.session;
+  const { severities: SEVERITIES, rules: RULES, statuses: STATUSES } = await alertWords();
   const reads = me.role === "finance" || me.role === "admin";
   const q = new URLSearchParams(location.search);
   const filters = {};
@@ -205,7 +204,7 @@ export async function render(root, params, ctx) {
   const filterForm = h(
     "form",
     { class: "am-filters", role: "search", "aria-label": "Filter alerts" },
-    select("status", "Status", ["open", "acknowledged", "resolved"], true),
+    select("status", "Status", STATUSES, true),
     select("severity", "Severity", SEVERITIES, true),
     select("rule", "Rule", RULES, true),
     text("client_id", "Client id"),
