@@ -306,10 +306,11 @@ async def test_the_browser_refuses_what_the_schema_forbids_before_any_request(
     assert await rate.get_attribute("data-step") == "0.0001"
     assert await page.get_by_label("Raise request id").get_attribute("pattern")
     error = page.locator("#f-requested_pay_rate-error")
-    for refused in ("-5.00", "0", "32.00001"):
+    reasons = {"-5.00": "not negative", "0": "more than 0", "32.00001": "at most 4 decimal places"}
+    for refused, reason in reasons.items():
         await rate.fill(refused)
         await page.get_by_role("button", name="Preview (what-if)").click()
-        await expect(error).not_to_be_empty()
+        await expect(error).to_contain_text(reason)
         await expect(rate).to_have_attribute("aria-invalid", "true")
         assert not await rate.evaluate("i => i.validity.valid"), refused
         await page.get_by_role("button", name="Submit").click()

@@ -73,10 +73,20 @@ export function rangeProblem(value, { min, minExclusive, max, maxExclusive }) {
   return "";
 }
 
-/** Sets `input`'s custom validity from its data-min / data-max (exact, on the string). */
+/** Sets `input`'s custom validity: its format said in words (the pattern's refusal would only
+ * say "match the requested format"), then its range, exact on the string. */
 export function checkRange(input) {
   const d = input.dataset;
-  input.setCustomValidity(rangeProblem(input.value.trim(), {
-    min: d.min, minExclusive: d.minExclusive === "true", max: d.max, maxExclusive: d.maxExclusive === "true",
-  }));
+  const value = input.value.trim();
+  let problem = "";
+  if (value && input.pattern && !new RegExp(`^(?:${input.pattern})$`, "v").test(value)) {
+    const places = d.step && d.step !== "1" ? d.step.length - 2 : 0;
+    const what = places ? `a decimal like 37.50, at most ${places} decimal place${places > 1 ? "s" : ""}` : "a whole number";
+    problem = `must be ${what}${input.pattern.startsWith("-?") ? "" : ", not negative"}`;
+  } else {
+    problem = rangeProblem(value, {
+      min: d.min, minExclusive: d.minExclusive === "true", max: d.max, maxExclusive: d.maxExclusive === "true",
+    });
+  }
+  input.setCustomValidity(problem);
 }
