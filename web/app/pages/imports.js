@@ -99,87 +99,92 @@ function outcomeView(o) {
   );
 }
 
-export async function render(root, params, ctx) {
-  if (timer) clearTimeout(timer);
-  const me = ctx.session;
-  const head = h("header", { class: "am-head" }, h("h1", {}, "Import"),
-    h("p", { class: "muted small" }, "A Bullhorn placement export, the generic placements CSV or JSON lines of an export, with its mapping (docs/import.md)."));
-  if (me.role !== "admin") {
-    root.replaceChildren(h("div", { class: "am-page" }, head, problem(403, "Only an admin may import.")));
-    return;
-  }
-  const id = new URLSearchParams(location.search).get("import");
-  const message = h("p", { class: "form-error", role: "alert", id: "import-error" });
-  const body = h("div", { class: "am-page", id: "import-state" });
-  root.replaceChildren(h("div", { class: "am-page" }, head, message, body));
-
-  if (!id) {
-    const file = h("input", { type: "file", id: "import-file", name: "file", accept: ".csv,.jsonl,.txt,text/csv", required: true });
-    const mapping = h("textarea", { id: "import-mapping", name: "mapping", rows: "10", spellcheck: "false" });
-    const button = h("button", { type: "submit", class: "btn btn-primary" }, "Upload and check");
-    const form = h(
-      "form",
-      { class: "card", "aria-labelledby": "upload-title", novalidate: true },
-      h("h2", { id: "upload-title" }, "Upload"),
-      h("div", { class: "am-field" }, h("label", { for: "import-file" }, "Placements file"), file),
-      h("div", { class: "am-field" }, h("label", { for: "import-mapping" }, "Mapping (YAML)"), mapping),
-      h("p", {}, button),
-    );
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      message.textContent = "";
-      const f = file.files && file.files[0];
-      if (!f) {
-        message.textContent = "Choose a file to import.";
-        return;
-      }
-      button.disabled = true;
-      const r = await api.answer("POST", "/v1/imports", {
-        file_name: f.name, content_base64: await base64Of(f), mapping: mapping.value,
-      });
-      button.disabled = false;
-      if (!r.ok) {
-        message.textContent = `Not imported: ${r.message}`;
-        return;
-      }
-      ctx.setQuery({ import: r.body.import_id });
+/** The upload form: the file and its mapping, sent for a dry run; the import's id then goes
+ * into the address. */
+function uploadForm(message, ctx) {
+  const file = h("input", { type: "file", id: "import-file", name: "file", accept: ".csv,.jsonl,.txt,text/csv", required: true });
+  const mapping = h("textarea", { id: "import-mapping", name: "mapping", rows: "10", spellcheck: "false" });
+  const button = h("button", { type: "submit", class: "btn btn-primary" }, "Upload and check");
+  const form = h("form", { class: "card", "aria-labelledby": "upload-title", novalidate: true },
+    h("h2", { id: "upload-title" }, "Upload"),
+    h("div", { class: "am-field" }, h("label", { for: "import-file" }, "Placements file"), file),
+    h("div", { class: "am-field" }, h("label", { for: "import-mapping" }, "Mapping (YAML)"), mapping),
+    h("p", {}, button));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    message.textContent = "";
+    const f = file.files && file.files[0];
+    if (!f) {
+      message.textContent = "Choose a file to import.";
+      return;
+    }
+    button.disabled = true;
+    const r = await api.answer("POST", "/v1/imports", {
+      file_name: f.name, content_base64: await base64Of(f), mapping: mapping.value,
     });
-    body.replaceChildren(form);
-    return;
-  }
+    button.disabled = false;
+    if (!r.ok) {
+      message.textContent = `Not imported: ${r.message}`;
+      return;
+    }
+    ctx.setQuery({ import: r.body.import_id });
+  });
+  return form;
+}
 
+/** What the import `s` has reached: its stage, progress, dry run, outcome. */
+function stageView(s, commit) {
+  const busy = s.stage === "checking" || s.stage === "importing";
+  return [
+    h("p", { id: "import-stage", "data-stage": s.stage }, `${s.file_name} (${s.format}): ${s.stage}`),
+    busy ? progressOf(s) : null,
+    s.stage === "failed"
+      ? h("section", { class: "problem", role: "alert", id: "import-failed" }, h("h2", {}, "Not imported"), h("p", {}, s.error || "the import failed"))
+      : null,
+    s.dry_run ? dryRunView(s.dry_run) : null,
+    s.stage === "checked" ? h("p", {}, h("button", { type: "button", class: "btn btn-primary", id: "commit", onclick: commit }, "Commit import")) : null,
+    s.outcome ? outcomeView(s.outcome) : null,
+    h("p", {}, h("a", { href: "/app/imports", "data-nav": "" }, "Import another file")),
+  ].filter(Boolean);
+}
+
+/** Follows import `id` into `body`: polled while the server works on it. */
+async function follow(id, root, body, message) {
+  const path = `/v1/imports/${encodeURIComponent(id)}`;
   async function commit() {
     message.textContent = "";
-    const r = await api.answer("POST", `/v1/imports/${encodeURIComponent(id)}/commit`);
+    const r = await api.answer("POST", `${path}/commit`);
     if (!r.ok) {
       message.textContent = `Not committed: ${r.message}`;
       return;
     }
     show(r.body);
   }
-
   function show(s) {
-    const parts = [h("p", { id: "import-stage", "data-stage": s.stage }, `${s.file_name} (${s.format}): ${s.stage}`)];
-    if (s.stage === "checking" || s.stage === "importing") parts.push(progressOf(s));
-    if (s.stage === "failed")
-      parts.push(h("section", { class: "am-problem", role: "alert", id: "import-failed" },
-        h("h2", {}, "Not imported"), h("p", {}, s.error || "the import failed")));
-    if (s.dry_run) parts.push(dryRunView(s.dry_run));
-    if (s.stage === "checked") parts.push(h("p", {}, h("button", { type: "button", class: "btn btn-primary", id: "commit", onclick: commit }, "Commit import")));
-    if (s.outcome) parts.push(outcomeView(s.outcome));
-    parts.push(h("p", {}, h("a", { href: "/app/imports", "data-nav": "" }, "Import another file")));
-    body.replaceChildren(...parts);
+    body.replaceChildren(...stageView(s, commit));
     if ((s.stage === "checking" || s.stage === "importing") && root.isConnected) timer = setTimeout(poll, POLL_MS);
   }
-
   async function poll() {
     if (!root.isConnected) return;
-    const r = await api.answer("GET", `/v1/imports/${encodeURIComponent(id)}`);
-    if (!r.ok) {
-      body.replaceChildren(problem(r.status, r.message));
-      return;
-    }
-    show(r.body);
+    const r = await api.answer("GET", path);
+    if (!r.ok) body.replaceChildren(problem(r.status, r.message));
+    else show(r.body);
   }
   await poll();
+}
+
+export async function render(root, params, ctx) {
+  if (timer) clearTimeout(timer);
+  const head = h("header", { class: "am-head" }, h("h1", {}, "Import"),
+    h("p", { class: "muted small" }, "A Bullhorn placement export, the generic placements CSV or JSON lines of an export, with its mapping (docs/import.md)."));
+  if (ctx.session.role !== "admin") {
+    root.replaceChildren(h("div", { class: "am-page" }, head, problem(403, "Only an admin may import.")));
+    return;
+  }
+  const id = ctx.query.get("import");
+  const message = h("p", { class: "form-error", role: "alert", id: "import-error" });
+  const body = h("div", { class: "am-page", id: "import-state" });
+  root.replaceChildren(h("div", { class: "am-page" }, head, message, body));
+  if (!id) body.replaceChildren(uploadForm(message, ctx));
+  else await follow(id, root, body, message);
 }

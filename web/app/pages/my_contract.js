@@ -50,8 +50,49 @@ function openAlerts(alerts) {
   );
 }
 
+/** The link that opens the event form on this contract, with `type` chosen. */
+const recorder = (cid) => (type, extra = "") =>
+  `/app/events/new?contract_id=${encodeURIComponent(cid)}&type=${type}${extra}`;
+
+function head(c, rec) {
+  return h("header", { class: "am-head" },
+    h("h1", {}, `Contract ${c.contract_id} `, statusBadge(c.status === "terminated" ? "terminated" : c.margin_status)),
+    h("p", {}, `${c.client_name} (${c.client_id}) · managed by ${nameOf(c.account_manager_id)} · ${c.status} · as of ${c.as_of}`),
+    h("p", { class: `status-line status-${c.margin_status}` }, c.margin_status_text),
+    h("div", { class: "am-actions" },
+      link(rec("RaiseRequested"), "Record a raise request", { class: "btn btn-primary" }),
+      link(rec("MarkupNegotiationOpened"), "Open a negotiation", { class: "btn btn-primary" }),
+      link(rec("ClientContactLogged"), "Log a contact", { class: "btn btn-primary" }),
+      link(rec(""), "Any event", { class: "btn" })));
+}
+
+function assignmentRow(a, rec) {
+  const signed = (v) => `num ${v.startsWith("-") ? "neg" : ""}`;
+  return h("tr", {},
+    h("td", {}, statusBadge(a.margin_status)),
+    h("th", { scope: "row" }, a.assignment_id),
+    h("td", {}, a.staffer_name || a.staffer_id),
+    h("td", {}, a.job_title),
+    h("td", { class: "num" }, money(a.pay_rate)),
+    h("td", { class: "num" }, money(a.bill_rate)),
+    h("td", { class: "num" }, pct(a.markup_pct)),
+    h("td", { class: signed(a.margin_per_hour) }, money(a.margin_per_hour)),
+    h("td", { class: signed(a.weekly_gross_profit) }, money(a.weekly_gross_profit)),
+    h("td", {}, link(rec("RatesAdjusted", `&assignment_id=${encodeURIComponent(a.assignment_id)}`), "Adjust rates", { class: "btn btn-primary btn-small" })));
+}
+
+function assignments(c, rec) {
+  const heads = ["Status", "Assignment", "Staffer", "Job", "Pay", "Bill", "Markup", "Margin / h", "Weekly GP", ""];
+  return h("section", { class: "card" }, h("h2", {}, "Active assignments"),
+    c.assignments.length
+      ? h("table", { class: "am-table" },
+        h("thead", {}, h("tr", {}, heads.map((t) => h("th", { scope: "col" }, t || h("span", { class: "visually-hidden" }, "Actions"))))),
+        h("tbody", {}, c.assignments.map((a) => assignmentRow(a, rec))))
+      : h("p", { class: "muted small" }, "No active assignment."));
+}
+
 export async function render(root, params, ctx) {
-  const cid = params.id || params.contract_id || decodeURIComponent(location.pathname.split("/").pop());
+  const cid = params.id;
   root.replaceChildren(h("p", { class: "muted small" }, "Loading contract…"));
   const r = await api.answer("GET", `/v1/contracts/${encodeURIComponent(cid)}`);
   if (!r.ok) {
@@ -63,74 +104,16 @@ export async function render(root, params, ctx) {
   }
   const c = r.body;
   const al = await api.answer("GET", `/v1/alerts?contract_id=${encodeURIComponent(cid)}&status=open&limit=100`);
-  const alerts = al.ok ? al.body.alerts : [];
-  const rec = (type, extra = "") =>
-    `/app/events/new?contract_id=${encodeURIComponent(cid)}&type=${type}${extra}`;
+  const rec = recorder(cid);
   root.replaceChildren(
-    h(
-      "div",
-      { class: "am-page" },
-      h(
-        "header",
-        { class: "am-head" },
-        h("h1", {}, `Contract ${c.contract_id} `, statusBadge(c.status === "terminated" ? "terminated" : c.margin_status)),
-        h("p", {}, `${c.client_name} (${c.client_id}) · managed by ${nameOf(c.account_manager_id)} · ${c.status} · as of ${c.as_of}`),
-        h("p", { class: `status-line status-${c.margin_status}` }, c.margin_status_text),
-        h(
-          "div",
-          { class: "am-actions" },
-          link(rec("RaiseRequested"), "Record a raise request", { class: "btn btn-primary" }),
-          link(rec("MarkupNegotiationOpened"), "Open a negotiation", { class: "btn btn-primary" }),
-          link(rec("ClientContactLogged"), "Log a contact", { class: "btn btn-primary" }),
-          link(rec(""), "Any event", { class: "btn" }),
-        ),
-      ),
-      h(
-        "section",
-        { class: "card" },
-        h("h2", {}, "Active assignments"),
-        c.assignments.length
-          ? h(
-              "table",
-              { class: "am-table" },
-              h(
-                "thead",
-                {},
-                h("tr", {}, ["Status", "Assignment", "Staffer", "Job", "Pay", "Bill", "Markup", "Margin / h", "Weekly GP", ""]
-                  .map((t) => h("th", { scope: "col" }, t || h("span", { class: "visually-hidden" }, "Actions")))),
-              ),
-              h(
-                "tbody",
-                {},
-                c.assignments.map((a) =>
-                  h(
-                    "tr",
-                    {},
-                    h("td", {}, statusBadge(a.margin_status)),
-                    h("th", { scope: "row" }, a.assignment_id),
-                    h("td", {}, a.staffer_name || a.staffer_id),
-                    h("td", {}, a.job_title),
-                    h("td", { class: "num" }, money(a.pay_rate)),
-                    h("td", { class: "num" }, money(a.bill_rate)),
-                    h("td", { class: "num" }, pct(a.markup_pct)),
-                    h("td", { class: `num ${a.margin_per_hour.startsWith("-") ? "neg" : ""}` }, money(a.margin_per_hour)),
-                    h("td", { class: `num ${a.weekly_gross_profit.startsWith("-") ? "neg" : ""}` }, money(a.weekly_gross_profit)),
-                    h("td", {}, link(rec("RatesAdjusted", `&assignment_id=${encodeURIComponent(a.assignment_id)}`), "Adjust rates", { class: "btn btn-primary btn-small" })),
-                  ),
-                ),
-              ),
-            )
-          : h("p", { class: "muted small" }, "No active assignment."),
-      ),
-      openAlerts(alerts),
-      h(
-        "div",
-        { class: "am-grid3" },
+    h("div", { class: "am-page" },
+      head(c, rec),
+      assignments(c, rec),
+      openAlerts(al.ok ? al.body.alerts : []),
+      h("div", { class: "am-grid3" },
         itemList("Open negotiations", c.open_negotiations, cid, [["MarkupProposed", "negotiation_id"], ["MarkupAgreed", "negotiation_id"], ["MarkupNegotiationClosed", "negotiation_id"]]),
         itemList("Open raise requests", c.open_raise_requests, cid, [["RaiseApproved", "raise_request_id"], ["RaiseDeclined", "raise_request_id"]]),
-        itemList("Bypass threats", c.bypass_threats, cid, [["ClientContactLogged", null]]),
-      ),
-      h("p", {}, link("/app/contracts", "Back to my contracts"), " · ", link(`/app/alerts?contract_id=${encodeURIComponent(cid)}`, "This contract's alerts")),
-    ),
+        itemList("Bypass threats", c.bypass_threats, cid, [["ClientContactLogged", null]])),
+      h("p", {}, link("/app/contracts", "Back to my contracts"), " · ", link(`/app/alerts?contract_id=${encodeURIComponent(cid)}`, "This contract's alerts"))),
   );
 }

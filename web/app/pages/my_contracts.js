@@ -41,11 +41,52 @@ function alertsCell(open) {
   );
 }
 
+function contractRow(c, mine) {
+  return h("tr", { "data-contract": c.contract_id, class: `am-row-${c.margin_status}` },
+    h("td", {}, statusBadge(c.margin_status, c.margin_status_text)),
+    h("th", { scope: "row" }, link(`/app/contracts/${encodeURIComponent(c.contract_id)}`, c.contract_id)),
+    h("td", {}, c.client_name),
+    mine ? null : h("td", {}, nameOf(c.account_manager_id)),
+    h("td", { class: "num" }, String(c.assignments.length)),
+    h("td", { class: "num" }, c.markup_floor_pct === null ? "—" : pct(c.markup_floor_pct)),
+    h("td", { class: "num" }, c.assignments.length
+      ? c.assignments.map((a) => h("div", { class: a.margin_per_hour.startsWith("-") ? "neg" : "" }, `${a.assignment_id}: ${money(a.margin_per_hour)}/h`))
+      : "—"),
+    h("td", {}, items(c.open_negotiations, "Negotiation", c.contract_id, "MarkupProposed", "negotiation_id")),
+    h("td", {}, items(c.open_raise_requests, "Raise request", c.contract_id, "RaiseApproved", "raise_request_id")),
+    h("td", {}, items(c.bypass_threats, "Bypass threat", c.contract_id, "ClientContactLogged", null)),
+    h("td", {}, alertsCell(c.open_alerts)),
+    h("td", {}, link(`/app/events/new?contract_id=${encodeURIComponent(c.contract_id)}`, "Record event", { class: "btn btn-primary btn-small" })));
+}
+
+function contractsTable(contracts, mine) {
+  const heads = ["Status", "Contract", "Client", mine ? null : "Manager", "Active", "Floor", "Margin / h",
+    "Open negotiations", "Raise requests", "Bypass threats", "Unresolved alerts", ""].filter((x) => x !== null);
+  return h("div", { class: "table-wrap framed" },
+    h("table", { class: "am-table" },
+      h("caption", { class: "visually-hidden" }, mine ? "My contracts" : "Contracts"),
+      h("thead", {}, h("tr", {}, heads.map((t) => h("th", { scope: "col" }, t || h("span", { class: "visually-hidden" }, "Actions"))))),
+      h("tbody", {}, contracts.map((c) => contractRow(c, mine)))));
+}
+
+/** How many contracts of this page are red, amber and green. */
+function summary(contracts) {
+  const counts = { red: 0, amber: 0, green: 0 };
+  for (const c of contracts) counts[c.margin_status] += 1;
+  return h("ul", { class: "am-summary", "aria-label": "Contracts by status on this page" },
+    ["red", "amber", "green"].map((s) => h("li", { class: `card card-${s}` }, statusBadge(s), h("strong", {}, String(counts[s])))));
+}
+
+function pager(offset, shown, total) {
+  return h("nav", { class: "pager", "aria-label": "Pages of contracts" },
+    h("span", {}, `${total ? offset + 1 : 0}–${offset + shown} of ${total}`),
+    offset > 0 ? link(`/app/contracts?offset=${Math.max(0, offset - PAGE)}`, "Previous") : null,
+    offset + PAGE < total ? link(`/app/contracts?offset=${offset + PAGE}`, "Next") : null);
+}
+
 export async function render(root, params, ctx) {
-  const me = ctx.session;
-  const mine = me.role === "account_manager";
-  const query = new URLSearchParams(location.search);
-  const offset = Math.max(0, Number(query.get("offset") || 0) | 0);
+  const mine = ctx.session.role === "account_manager";
+  const offset = Math.max(0, Number(ctx.query.get("offset") || 0) | 0);
   root.replaceChildren(h("p", { class: "muted small" }, "Loading contracts…"));
   const r = await api.answer("GET", `/v1/contracts?limit=${PAGE}&offset=${offset}`);
   if (!r.ok) {
@@ -53,89 +94,14 @@ export async function render(root, params, ctx) {
     return;
   }
   const { contracts, total, as_of } = r.body;
-  const counts = { red: 0, amber: 0, green: 0 };
-  for (const c of contracts) counts[c.margin_status] += 1;
-
-  const rows = contracts.map((c) => {
-    return h(
-      "tr",
-      { "data-contract": c.contract_id, class: `am-row-${c.margin_status}` },
-      h("td", {}, statusBadge(c.margin_status, c.margin_status_text)),
-      h("th", { scope: "row" }, link(`/app/contracts/${encodeURIComponent(c.contract_id)}`, c.contract_id)),
-      h("td", {}, c.client_name),
-      mine ? null : h("td", {}, nameOf(c.account_manager_id)),
-      h("td", { class: "num" }, String(c.assignments.length)),
-      h("td", { class: "num" }, c.markup_floor_pct === null ? "—" : pct(c.markup_floor_pct)),
-      h(
-        "td",
-        { class: "num" },
-        c.assignments.length
-          ? c.assignments.map((a) => h("div", { class: a.margin_per_hour.startsWith("-") ? "neg" : "" }, `${a.assignment_id}: ${money(a.margin_per_hour)}/h`))
-          : "—",
-      ),
-      h("td", {}, items(c.open_negotiations, "Negotiation", c.contract_id, "MarkupProposed", "negotiation_id")),
-      h("td", {}, items(c.open_raise_requests, "Raise request", c.contract_id, "RaiseApproved", "raise_request_id")),
-      h("td", {}, items(c.bypass_threats, "Bypass threat", c.contract_id, "ClientContactLogged", null)),
-      h("td", {}, alertsCell(c.open_alerts)),
-      h("td", {}, link(`/app/events/new?contract_id=${encodeURIComponent(c.contract_id)}`, "Record event", { class: "btn btn-primary btn-small" })),
-    );
-  });
-
-  const pager = h(
-    "nav",
-    { class: "pager", "aria-label": "Pages of contracts" },
-    h("span", {}, `${total ? offset + 1 : 0}–${offset + contracts.length} of ${total}`),
-    offset > 0 ? link(`/app/contracts?offset=${Math.max(0, offset - PAGE)}`, "Previous") : null,
-    offset + PAGE < total ? link(`/app/contracts?offset=${offset + PAGE}`, "Next") : null,
-  );
-
   root.replaceChildren(
-    h(
-      "div",
-      { class: "am-page" },
-      h(
-        "header",
-        { class: "am-head" },
+    h("div", { class: "am-page" },
+      h("header", { class: "am-head" },
         h("h1", {}, mine ? "My contracts" : "Contracts"),
         h("p", { class: "muted small" }, `As of ${as_of}. Status: red, an active assignment loses money every hour; amber, a markup is below the contract's floor; green otherwise.`),
-        h(
-          "div",
-          { class: "am-actions" },
-          link("/app/events/new", "Record an event", { class: "btn btn-primary" }),
-        ),
-      ),
-      h(
-        "ul",
-        { class: "am-summary", "aria-label": "Contracts by status on this page" },
-        ["red", "amber", "green"].map((s) =>
-          h("li", { class: `card am-card-${s}` }, statusBadge(s), h("strong", {}, String(counts[s]))),
-        ),
-      ),
-      contracts.length
-        ? h(
-            "div",
-            { class: "table-wrap framed" },
-            h(
-              "table",
-              { class: "am-table" },
-              h("caption", { class: "visually-hidden" }, mine ? "My contracts" : "Contracts"),
-              h(
-                "thead",
-                {},
-                h(
-                  "tr",
-                  {},
-                  ["Status", "Contract", "Client", mine ? null : "Manager", "Active", "Floor", "Margin / h",
-                    "Open negotiations", "Raise requests", "Bypass threats", "Unresolved alerts", ""]
-                    .filter((x) => x !== null)
-                    .map((t) => h("th", { scope: "col" }, t || h("span", { class: "visually-hidden" }, "Actions"))),
-                ),
-              ),
-              h("tbody", {}, rows),
-            ),
-          )
-        : h("p", {}, "No contracts yet. Record a ContractSigned event to start one."),
-      pager,
-    ),
+        h("div", { class: "am-actions" }, link("/app/events/new", "Record an event", { class: "btn btn-primary" }))),
+      summary(contracts),
+      contracts.length ? contractsTable(contracts, mine) : h("p", {}, "No contracts yet. Record a ContractSigned event to start one."),
+      pager(offset, contracts.length, total)),
   );
 }
