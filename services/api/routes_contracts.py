@@ -131,13 +131,8 @@ async def event_schemas(who: Reader) -> dict[str, dict[str, Any]]:
     return event_json_schemas()
 
 
-@router.get(
-    "/schema/alerts",
-    tags=["alerts"],
-    summary="The rule names, severities, statuses and channel kinds of alerts",
-    response_model=AlertVocabulary,
-    responses=errors(401),
-)
+@router.get("/schema/alerts", tags=["alerts"], summary="Alert words", responses=errors(401))
 async def alert_schema(who: Reader) -> AlertVocabulary:
-    """What the alert board filters by and alert routing matches on, from the API's own types."""
+    """The rule names, severities, statuses and channel kinds, from the API's own types: what
+    the alert board filters by and alert routing matches on."""
     return alert_vocabulary()
