@@ -290,14 +290,19 @@ async def test_finance_is_shown_where_to_go_not_a_form_it_cannot_use(
 async def test_the_browser_refuses_what_the_schema_forbids_before_any_request(
     placed: str, am_page: AppPage
 ) -> None:
-    """The generated inputs carry the schema's constraints: a negative rate, a rate of 0 (the
-    schema says > 0) and a fifth decimal place (4 at most) are refused beside the field by the
-    browser itself, with no request to the service; the allowed rate then goes."""
+    """The generated inputs carry the schema's constraints: an empty required field, a negative
+    rate, a rate of 0 (the schema says > 0) and a fifth decimal place (4 at most) are refused
+    beside the field by the browser itself, with no request to the service; the allowed rate
+    then goes."""
     cid, app = placed, am_page
     page = app.page
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url) if "/v1/events" in r.url else None)
     await app.goto(f"/app/events/new?contract_id={cid}&assignment_id=A-W-1&type=RaiseRequested")
+    # A required field left empty is refused as the service would refuse it.
+    await page.get_by_role("button", name="Preview (what-if)").click()
+    await expect(page.locator("#f-raise_request_id-error")).not_to_be_empty()
+    await expect(page.get_by_label("Raise request id")).to_have_attribute("aria-invalid", "true")
     await page.get_by_label("Raise request id").fill("R-NEG")
     await page.get_by_label("Requested by").select_option("staffer")
     rate = page.get_by_label("Requested pay rate")

@@ -53,7 +53,10 @@ const LISTS = { contract_id: "am-contracts", account_manager_id: "am-people" };
 function fieldControl(name, spec, value) {
   const id = `f-${name}`;
   const describedBy = `${id}-help ${id}-error`;
-  const common = { id, name, "aria-describedby": describedBy, "data-kind": spec.kind };
+  // A required field the browser refuses empty, as the service would (a checkbox says no by
+  // being unticked: never required).
+  const required = !spec.optional && spec.kind !== "boolean";
+  const common = { id, name, "aria-describedby": describedBy, "data-kind": spec.kind, required };
   const checked = { ...inputAttributes(spec), oninput: (e) => checkRange(e.target) };
   switch (spec.kind) {
     case "enum":
