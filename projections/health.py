@@ -27,6 +27,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Final, Literal
 
 WINDOW: Final = timedelta(days=90)
+
+
+def days_back(day: date, span: timedelta) -> date:
+    """`span` before `day`, or the first day there is: an event may be dated in the year 1 (the
+    schema allows it), where `day - span` would raise OverflowError (found by Schemathesis: a
+    500 from the preview, an event the risk agent could not judge)."""
+    return day - span if day - date.min > span else date.min
+
+
 CONTACT_GRACE_DAYS: Final = 14
 TREND_WEEKS: Final = 13
 
@@ -166,7 +175,7 @@ def facts_from(
 ) -> HealthFacts:
     """The facts as of the end of `on` from the client's relationship events (any order)."""
     seen = sorted((e for e in events if e.occurred_at.date() <= on), key=lambda e: e.occurred_at)
-    since = on - WINDOW
+    since = days_back(on, WINDOW)
     two_way = [
         e for e in seen if e.type == "ClientContactLogged" and (not e.outbound or e.responded)
     ]

@@ -25,7 +25,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Final, Literal, TypeVar
 
-from projections.health import TREND_WEEKS, WINDOW, HealthFacts, change_pct, recency_points
+from projections.health import (
+    TREND_WEEKS,
+    WINDOW,
+    HealthFacts,
+    change_pct,
+    days_back,
+    recency_points,
+)
 
 FALLING_BELOW: Final = 50
 """CLIENT_HEALTH_FALLING: the score drops below this ..."""
@@ -80,7 +87,7 @@ _S = TypeVar("_S", GrossProfitSample, ScoreSample)
 
 def recent_marks(marks: Sequence[Mark], now: datetime) -> tuple[Mark, ...]:
     """The marks the score can still count at `now` or later (the last 90 days)."""
-    since = now.date() - WINDOW
+    since = days_back(now.date(), WINDOW)
     return tuple(m for m in marks if m.occurred_at.date() > since)
 
 
@@ -88,7 +95,7 @@ def _kept(samples: Sequence[_S], new: _S, span: timedelta) -> tuple[_S, ...]:
     """`samples` with `new` (replacing one of its day), only those within `span` of its day and
     the last one before them (the value the window starts with)."""
     merged: list[_S] = [s for s in samples if s.day < new.day] + [new]
-    start = new.day - span
+    start = days_back(new.day, span)
     inside: list[_S] = [s for s in merged if s.day >= start]
     before: list[_S] = [s for s in merged if s.day < start][-1:]
     return tuple(before + inside)
@@ -114,7 +121,9 @@ def gross_profit_on(samples: Sequence[GrossProfitSample], day: date) -> Decimal:
 
 def trend_pct(samples: Sequence[GrossProfitSample], day: date) -> Decimal | None:
     """Weekly gross profit on `day` against 13 weeks before, in percent (None: none before)."""
-    return change_pct(gross_profit_on(samples, day - TREND_SPAN), gross_profit_on(samples, day))
+    return change_pct(
+        gross_profit_on(samples, days_back(day, TREND_SPAN)), gross_profit_on(samples, day)
+    )
 
 
 def facts(
@@ -127,7 +136,7 @@ def facts(
     short_weeks: int,
 ) -> HealthFacts:
     """The score's facts on `day`, as `projections.health.facts_from` reads them."""
-    since = day - WINDOW
+    since = days_back(day, WINDOW)
     recent = [m for m in marks if since < m.occurred_at.date() <= day]
     return HealthFacts(
         days_since_two_way_contact=(
@@ -168,7 +177,7 @@ def fall(history: Sequence[ScoreSample], day: date, score: int) -> Fall | None:
     contract, or a state from before the rule: nothing to fall from)."""
     if not history:
         return None
-    start = day - DROP_WINDOW
+    start = days_back(day, DROP_WINDOW)
     in_window = [s.high for s in history if s.day >= start]
     # The score the window opens with: the last measured before it, brought to its first day.
     held = [s.score_on(start) for s in history if s.day < start][-1:]

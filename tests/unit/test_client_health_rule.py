@@ -155,3 +155,13 @@ def test_the_weekly_gross_profit_kept_by_difference_equals_the_sum(events: list[
             assert (
                 state.gross_profit[-1].weekly_gross_profit == weekly_gross_profit_on(state, day)[0]
             )
+
+
+def test_a_contract_dated_in_the_year_1_is_judged_without_an_overflow() -> None:
+    # Schemathesis found that a ContractSigned dated 0001-01-01 made the preview answer 500:
+    # the health watch looked 13 weeks before the first day there is.
+    log = Log().sign(start_date="0001-01-01", end_date="0001-12-31")
+    log.events[0] = log.events[0].model_copy(update={"occurred_at": datetime(1, 1, 1, tzinfo=UTC)})
+    assert log.state.version == 1
+    alerts = log.fire("AssignmentStarted", "0001-01-02", start_date="0001-01-02")
+    assert log.state.version == 2 and health(alerts) == []

@@ -23,6 +23,7 @@ from projections.health import (
     Relationship,
     change_pct,
     client_health,
+    days_back,
     facts_from,
 )
 from projections.trend import TrendAssignment, weekly_trend
@@ -73,14 +74,16 @@ async def client_health_of(
     )
     plans, hours = await _plans_and_hours(pool, s, cids)
     p = await portfolio(pool, s, where, *args)
-    days = [as_of - timedelta(weeks=k) for k in range(SPARKLINE_WEEKS)][::-1]
-    wanted = sorted({d for day in days for d in (day, day - timedelta(weeks=TREND_WEEKS))})
+    days = [days_back(as_of, timedelta(weeks=k)) for k in range(SPARKLINE_WEEKS)][::-1]
+    wanted = sorted(
+        {d for day in days for d in (day, days_back(day, timedelta(weeks=TREND_WEEKS)))}
+    )
     gp = {
         t.day: t.weekly_gross_profit for t in weekly_trend(p.assignments, p.terms_history, wanted)
     }
     scores = []
     for day in days:
-        trend = change_pct(gp[day - timedelta(weeks=TREND_WEEKS)], gp[day])
+        trend = change_pct(gp[days_back(day, timedelta(weeks=TREND_WEEKS))], gp[day])
         facts = facts_from(events, day, int(pressure), trend, _short_weeks(hours, plans, day))
         scores.append((day, client_health(facts)))
     return ClientHealth(
@@ -157,7 +160,7 @@ async def client_scores(
     contracts_of: dict[str, list[str]] = {}
     for cid, client in client_of.items():
         contracts_of.setdefault(client, []).append(cid)
-    before = as_of - timedelta(weeks=TREND_WEEKS)
+    before = days_back(as_of, timedelta(weeks=TREND_WEEKS))
     scores = {}
     for client in sorted(contracts_of):
         # Only the client's own terms: the trend reads every history it is given.
