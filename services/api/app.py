@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.rate_limits = TokenBuckets(settings.rate_limit_per_s, 5 * settings.rate_limit_per_s)
     # Single sign-on, when an identity provider is configured (else API tokens only).
     app.state.oidc = OidcClient(settings) if settings.single_sign_on else None
+    app.state.readiness = {}  # the latest /readyz's checks, for /metrics
     # Outermost: every answer, the metrics' and the errors' included, gets its headers.
     app.add_middleware(Guards, max_body_bytes=settings.max_body_bytes)
     errors.install(app)

@@ -17,17 +17,30 @@ from events.serialization import decode_event, parse_submission
 from services.api import results
 from services.api.auth import Reader, Submitter
 from services.api.body import counts_as_ints, fractions_refused, read_json
+from services.api.deps import (
+    AppSettings,
+    Gateway,
+    Metrics,
+    Offsets,
+    Pool,
+    ProjectionProgress,
+    RateLimits,
+    ReadModels,
+    ReadSide,
+)
 from services.api.errors import ApiError
 from services.api.event_log import caught_up
 from services.api.openapi import SUBMISSION_BODY
 from services.api.ownership import ensure_may_read
-from services.api.rate_limit import RateLimited
+from services.api.rate_limit import RateLimited, TokenBuckets
 from services.api.read import alerts as read_alerts
 from services.api.read import event_log as read_event_log
 from services.api.read import margins as read_margins
 from services.api.read import submissions as stored_submissions
 from services.api.schemas import AuditLog, BatchResult, ErrorBody, EventResult, errors
 from services.api.unavailable import Unavailable
+from services.progress import Progress
+from services.settings import Settings
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -73,17 +86,22 @@ def _events_of(body: Any) -> tuple[list[Any], bool]:
 
 
 async def read_submissions(
-    request: Request, who: Principal, now: datetime, cost_per_event: int = 1
+    request: Request,
+    who: Principal,
+    now: datetime,
+    settings: Settings,
+    rate_limits: TokenBuckets,
+    cost_per_event: int = 1,
 ) -> tuple[list[dict[str, Any] | None], list[tuple[int, Submission]], bool]:
     """The body of POST /v1/events (and of its preview) as submissions stamped by `who` at
     `now`: (the result of each event invalid in shape, else None; the valid ones with their
     index; whether the body was a batch). A body that is no event at all raises ApiError
     (413, 415 or 422, as body.read_json); one over the token's rate (`cost_per_event` units an
     event, services/api/rate_limit.py), a 429 with Retry-After."""
-    body = await read_json(request, request.app.state.settings.max_json_depth)
+    body = await read_json(request, settings.max_json_depth)
     items, is_batch = _events_of(body)
     try:
-        request.app.state.rate_limits.take(who.key, len(items) * cost_per_event)
+        rate_limits.take(who.key, len(items) * cost_per_event)
     except RateLimited as limited:
         raise ApiError.field(
             429,
@@ -130,14 +148,22 @@ async def read_submissions(
     responses=_SUBMIT_ANSWERS,
     openapi_extra={"requestBody": SUBMISSION_BODY},
 )
-async def submit_events(request: Request, who: Submitter) -> Response:
-    st = request.app.state
+async def submit_events(
+    request: Request,
+    who: Submitter,
+    settings: AppSettings,
+    rate_limits: RateLimits,
+    gateway: Gateway,
+    progress: ProjectionProgress,
+    reads: ReadSide,
+    metrics: Metrics,
+) -> Response:
     now = datetime.now(UTC)
-    deadline = time.monotonic() + st.settings.verdict_timeout_s
-    out, to_send, is_batch = await read_submissions(request, who, now)
+    deadline = time.monotonic() + settings.verdict_timeout_s
+    out, to_send, is_batch = await read_submissions(request, who, now, settings, rate_limits)
 
     if to_send:
-        verdicts = await st.gateway.submit([s for _, s in to_send], st.settings.verdict_timeout_s)
+        verdicts = await gateway.submit([s for _, s in to_send], settings.verdict_timeout_s)
         for (i, s), v in zip(to_send, verdicts, strict=True):
             ev = s.event
             out[i] = (
@@ -147,10 +173,10 @@ async def submit_events(request: Request, who: Submitter) -> Response:
             )
 
     final = [r for r in out if r is not None]
-    st.metrics.count_results(final)
+    metrics.count_results(final)
     accepted = [r for r in final if r["status"] == "accepted"]
     if accepted:
-        await attach_impacts(request, accepted, deadline - time.monotonic())
+        await attach_impacts(progress, reads, accepted, deadline - time.monotonic())
     status = results.overall_status(final)
     # Serialised by pydantic-core in one step: the same JSON text as JSONResponse's json.dumps
     # of model_dump(mode="json") (compact, UTF-8, money as strings), without the dict between.
@@ -171,9 +197,9 @@ async def submit_events(request: Request, who: Submitter) -> Response:
         **errors(401, 404, 422),
     },
 )
-async def submission(event_id: uuid.UUID, request: Request, who: Reader) -> Any:
+async def submission(event_id: uuid.UUID, who: Reader, pool: Pool) -> Any:
     row = await stored_submissions.submission(
-        request.app.state.pool, event_id, None if who.may_read_all() else who.name
+        pool, event_id, None if who.may_read_all() else who.name
     )
     if row is None:
         raise ApiError.field(404, "event_id", f"no submission of event {event_id} is known")
@@ -199,22 +225,20 @@ async def submission(event_id: uuid.UUID, request: Request, who: Reader) -> Any:
     responses=errors(401, 403, 404, 422),
 )
 async def audit_log(
-    request: Request,
     who: Reader,
+    settings: AppSettings,
+    pool: Pool,
+    offsets: Offsets,
     contract_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9._:-]{1,64}$")],
     after_version: Annotated[int, Query(ge=0, le=2_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = MAX_AUDIT_PAGE,
 ) -> Any:
-    st = request.app.state
-    schema = st.settings.projection_schema
+    schema = settings.projection_schema
     up_to_date = await caught_up(
-        st.offsets, st.pool, schema, st.settings.topics.events, contract_id,
-        st.settings.verdict_timeout_s,
-    )  # fmt: skip
+        offsets, pool, schema, settings.topics.events, contract_id, settings.verdict_timeout_s
+    )
     try:
-        page = await read_event_log.contract_page(
-            st.pool, schema, contract_id, after_version, limit
-        )
+        page = await read_event_log.contract_page(pool, schema, contract_id, after_version, limit)
     except asyncpg.UndefinedTableError as exc:  # tables of an older layout: being rebuilt
         raise Unavailable("projections", "being rebuilt to this version's layout") from exc
     missing = ApiError.field(404, "contract_id", f"contract {contract_id} has no events")
@@ -231,16 +255,16 @@ async def audit_log(
     )
 
 
-async def attach_impacts(request: Request, accepted: list[dict[str, Any]], wait_s: float) -> None:
+async def attach_impacts(
+    progress: Progress, reads: ReadModels, accepted: list[dict[str, Any]], wait_s: float
+) -> None:
     """Adds the margin impacts and the alerts each accepted event caused, once the projector
     and the rules have applied it (waiting at most `wait_s`, woken by services/progress.py);
     each is null when not yet."""
-    st = request.app.state
-    s = st.settings.projection_schema
     want = {(r["contract_id"], r["stream_version"]) for r in accepted}
-    done, ruled = await st.progress.reached(want, wait_s)
-    impacts = await read_margins.impacts_of_events(st.pool, s, sorted(done))
-    alerts = await read_alerts.alerts_of_events(st.pool, sorted(ruled))
+    done, ruled = await progress.reached(want, wait_s)
+    impacts = await read_margins.impacts_of_events(reads.pool, reads.schema, sorted(done))
+    alerts = await read_alerts.alerts_of_events(reads.pool, sorted(ruled))
     for r in accepted:
         key = (r["contract_id"], r["stream_version"])
         r["margin_impacts"] = impacts.get(key)

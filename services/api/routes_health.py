@@ -5,13 +5,26 @@ hang)."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from services.api.errors import error_body
-from services.api.schemas import Health, NotReady, Ready
+from services.api.deps import (
+    AppSettings,
+    Gateway,
+    KafkaAdmin,
+    Metrics,
+    Offsets,
+    Pool,
+    Readiness,
+    WriterProgressCheck,
+)
+from services.api.errors import ApiError, error_body
+from services.api.metrics import exposition
+from services.api.schemas import ErrorBody, Health, NotReady, Ready
 from services.kafka_log import end_offsets
 from services.projector import store
 
@@ -33,24 +46,30 @@ def _failed(exc: BaseException) -> dict[str, Any]:
     response_model=Ready,
     responses={503: {"model": NotReady, "description": "some check failed: see `checks`"}},
 )
-async def readyz(request: Request) -> Any:
-    st = request.app.state
-    settings = st.settings
+async def readyz(
+    settings: AppSettings,
+    pool: Pool,
+    offsets: Offsets,
+    admin: KafkaAdmin,
+    writer_progress: WriterProgressCheck,
+    gateway: Gateway,
+    readiness: Readiness,
+) -> Any:
     checks: dict[str, Any] = {}
     try:
-        await asyncio.wait_for(st.pool.fetchval("SELECT 1"), 3)
+        await asyncio.wait_for(pool.fetchval("SELECT 1"), 3)
         checks["postgres"] = {"ok": True}
     except Exception as exc:
         checks["postgres"] = _failed(exc)
     try:
-        end = await asyncio.wait_for(end_offsets(st.offsets, settings.topics.submissions), 5)
+        end = await asyncio.wait_for(end_offsets(offsets, settings.topics.submissions), 5)
         checks["kafka"] = {"ok": True}
-        ok, detail = await asyncio.wait_for(st.writer_progress.check(st.admin, end), 5)
+        ok, detail = await asyncio.wait_for(writer_progress.check(admin, end), 5)
         checks["writer"] = {"ok": ok, "detail": detail}
     except Exception as exc:
         checks.setdefault("kafka", _failed(exc))
         checks.setdefault("writer", {"ok": False, "detail": "unknown: Kafka did not answer"})
-    idle = st.gateway.recorder_idle_s()
+    idle = gateway.recorder_idle_s()
     checks["verdict_recorder"] = {
         "ok": idle < settings.writer_stall_s,
         "detail": "holds partitions of the verdicts topic"
@@ -59,7 +78,7 @@ async def readyz(request: Request) -> Any:
         " (rejoining its group: 202 answers are not resolved meanwhile)",
     }
     try:
-        current = await store.layout_is_current(st.pool, settings.projection_schema)
+        current = await store.layout_is_current(pool, settings.projection_schema)
         checks["projections"] = {
             "ok": current,
             "detail": "current" if current else "being rebuilt to this version's layout",
@@ -67,7 +86,8 @@ async def readyz(request: Request) -> Any:
     except Exception as exc:
         checks["projections"] = _failed(exc)
     # For /metrics (ledger_readiness_check): the latest outcome of each check.
-    st.readiness = {name: bool(c["ok"]) for name, c in checks.items()}
+    readiness.clear()
+    readiness.update((name, bool(c["ok"])) for name, c in checks.items())
     if all(c["ok"] for c in checks.values()):
         return Ready.model_validate({"status": "ready", "checks": checks})
     failed = [
@@ -77,3 +97,39 @@ async def readyz(request: Request) -> Any:
     ]
     body = error_body("not ready: " + ", ".join(f["field"] for f in failed), failed)  # type: ignore[arg-type]
     return JSONResponse({**body, "status": "not ready", "checks": checks}, status_code=503)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (bearer LEDGER_METRICS_TOKEN when it is set)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the Prometheus text exposition format",
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+        },
+        401: {"model": ErrorBody, "description": "LEDGER_METRICS_TOKEN is set, not sent"},
+    },
+)
+async def prometheus(
+    request: Request,
+    settings: AppSettings,
+    metrics: Metrics,
+    pool: Pool,
+    offsets: Offsets,
+    admin: KafkaAdmin,
+    readiness: Readiness,
+) -> Response:
+    expected = settings.metrics_token
+    if expected is not None:
+        sent = request.headers.get("authorization", "")
+        want = f"Bearer {expected.get_secret_value()}"
+        if not hmac.compare_digest(sent.encode(), want.encode()):
+            raise ApiError.field(
+                401,
+                "Authorization",
+                "the scrape token (LEDGER_METRICS_TOKEN) is required",
+                {"WWW-Authenticate": "Bearer"},
+            )
+    text = await exposition(metrics, settings, pool, offsets, admin, readiness)
+    return Response(text, media_type=CONTENT_TYPE_LATEST)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -20,6 +20,7 @@ from events.alerts import Basis
 from projections import actuals, margin
 from projections.trend import TrendPoint
 from services.api.auth import Reader
+from services.api.deps import ReadModels, ReadSide
 from services.api.errors import ApiError
 from services.api.margin_cache import data_version, gc_paused
 from services.api.ownership import ensure_may_read, owner_scope
@@ -129,10 +130,6 @@ def _today(as_of: date | None) -> date:
     return as_of or datetime.now(UTC).date()
 
 
-def _schema(request: Request) -> str:
-    return str(request.app.state.settings.projection_schema)
-
-
 def _unknown(field: str, subject: str) -> ApiError:
     """The 404 of a subject unknown or managed by someone the reader may not read for: the
     same answer for both, so that ids cannot be enumerated."""
@@ -143,29 +140,34 @@ def _unknown_assignment(assignment_id: str) -> ApiError:
     return _unknown("assignment_id", assignment_id)
 
 
-async def _portfolio(request: Request, who: Principal) -> tuple[Portfolio, Hashable]:
+def _scope(key: Hashable) -> tuple[Hashable, ...]:
+    """The (scope, data version) every key of the margin cache ends with."""
+    return cast(tuple[tuple[Hashable, ...], ...], key)[-1]
+
+
+async def _portfolio(reads: ReadModels, who: Principal) -> tuple[Portfolio, Hashable]:
     """Every assignment the reader may see with its histories, read once per data version
     and shared (services/api/margin_cache) by the portfolio's figures on every day and its
     trend; with the key (scope, data version) of what it was read from."""
-    st, s, owner = request.app.state, _schema(request), owner_scope(who)
-    key = (owner, await data_version(st.pool, s))
+    owner = owner_scope(who)
+    key = (owner, await data_version(reads.pool, reads.schema))
     # What was computed for this reader's scope from read models since changed goes.
-    st.margin_cache.forget(lambda k: k[-1][0] == owner and k[-1] != key)
-    p: Portfolio = await st.margin_cache.get(
-        ("portfolio", key), lambda: read.portfolio(st.pool, s, owner)
+    reads.cache.forget(lambda k: _scope(k)[0] == owner and _scope(k) != key)
+    p: Portfolio = await reads.cache.get(
+        ("portfolio", key), lambda: read.portfolio(reads.pool, reads.schema, owner)
     )
     return p, key
 
 
-async def _every_margin(request: Request, who: Principal, day: date) -> read.Found:
+async def _every_margin(reads: ReadModels, who: Principal, day: date) -> read.Found:
     """Every assignment the reader may see, as of the day: computed once per day and data
     version, shared by the portfolio's lists for that day."""
-    p, key = await _portfolio(request, who)
+    p, key = await _portfolio(reads, who)
 
     async def compute() -> read.Found:
         return read.Found(p.on(day), p.ids)
 
-    found: read.Found = await request.app.state.margin_cache.get(("on", day, key), compute)
+    found: read.Found = await reads.cache.get(("on", day, key), compute)
     return found
 
 
@@ -179,10 +181,11 @@ async def assignment(
     assignment_id: AssignmentIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    day, pool, s = _today(as_of), request.app.state.pool, _schema(request)
+    day, pool, s = _today(as_of), reads.pool, reads.schema
     found = await read.margins_of_assignments(
         pool, s, owner_scope(who), day, "a.assignment_id = $2", assignment_id
     )
@@ -208,10 +211,11 @@ async def contract(
     contract_id: ContractIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    day, pool, s = _today(as_of), request.app.state.pool, _schema(request)
+    day, pool, s = _today(as_of), reads.pool, reads.schema
     c = await read.contract(pool, s, contract_id)
     missing = _unknown("contract_id", f"contract {contract_id}")
     if c is None:
@@ -228,6 +232,7 @@ async def contract(
 
 async def _group(
     request: Request,
+    reads: ReadModels,
     who: Principal,
     as_of: date | None,
     limit: int,
@@ -239,11 +244,11 @@ async def _group(
     or of the whole portfolio the reader may see (no column)."""
     day = _today(as_of)
     if column is None:
-        found = await _every_margin(request, who, day)
+        found = await _every_margin(reads, who, day)
     else:
         margins = await read.margins_of_assignments(
-            request.app.state.pool,
-            _schema(request),
+            reads.pool,
+            reads.schema,
             owner_scope(who),
             day,
             f"c.{column} = $2",
@@ -266,12 +271,13 @@ async def client(
     client_id: ClientIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     limit: Limit = 100,
     offset: Offset = 0,
     format: Format = None,
 ) -> Any:
-    return await _group(request, who, as_of, limit, offset, "client_id", client_id)
+    return await _group(request, reads, who, as_of, limit, offset, "client_id", client_id)
 
 
 @router.get(
@@ -284,6 +290,7 @@ async def account_manager(
     account_manager_id: AccountManagerIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -292,7 +299,7 @@ async def account_manager(
     missing = _unknown("account_manager_id", f"account manager {account_manager_id}")
     ensure_may_read(who, account_manager_id, missing)
     return await _group(
-        request, who, as_of, limit, offset, "account_manager_id", account_manager_id
+        request, reads, who, as_of, limit, offset, "account_manager_id", account_manager_id
     )
 
 
@@ -305,16 +312,18 @@ async def account_manager(
 async def portfolio(
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     limit: Limit = 100,
     offset: Offset = 0,
     format: Format = None,
 ) -> Any:
-    return await _group(request, who, as_of, limit, offset)
+    return await _group(request, reads, who, as_of, limit, offset)
 
 
 async def _ranked(
     request: Request,
+    reads: ReadModels,
     who: Principal,
     as_of: date | None,
     key: str,
@@ -325,7 +334,7 @@ async def _ranked(
 ) -> Any:
     """Every client (or account manager) with its roll-up as of the day, sorted and paged."""
     day = _today(as_of)
-    found = await _every_margin(request, who, day)
+    found = await _every_margin(reads, who, day)
     with gc_paused():
         total, rows = read.ranked(found, key, name_key, sort, limit, offset)
     body = RankedGroups.model_validate(
@@ -350,13 +359,16 @@ async def _ranked(
 async def clients(
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     sort: Sort = "-weekly_gross_profit",
     limit: Limit = 50,
     offset: Offset = 0,
     format: Format = None,
 ) -> Any:
-    return await _ranked(request, who, as_of, "client_id", "client_name", sort, limit, offset)
+    return await _ranked(
+        request, reads, who, as_of, "client_id", "client_name", sort, limit, offset
+    )
 
 
 @router.get(
@@ -368,13 +380,16 @@ async def clients(
 async def account_managers(
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     sort: Sort = "-weekly_gross_profit",
     limit: Limit = 50,
     offset: Offset = 0,
     format: Format = None,
 ) -> Any:
-    return await _ranked(request, who, as_of, "account_manager_id", None, sort, limit, offset)
+    return await _ranked(
+        request, reads, who, as_of, "account_manager_id", None, sort, limit, offset
+    )
 
 
 @router.get(
@@ -386,6 +401,7 @@ async def account_managers(
 async def portfolio_trend(
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     weeks: Annotated[int, Query(ge=1, le=156)] = 26,
     format: Format = None,
@@ -398,12 +414,12 @@ async def portfolio_trend(
     # Weeks before the calendar's first day (as_of early in year 1) have no point.
     ordinals = (day.toordinal() - 7 * k for k in range(weeks - 1, -1, -1))
     days = [date.fromordinal(n) for n in ordinals if n >= 1]
-    p, key = await _portfolio(request, who)
+    p, key = await _portfolio(reads, who)
 
     async def compute() -> list[TrendPoint]:
         return read.trend(p, days)
 
-    trend = await request.app.state.margin_cache.get(("trend", day, weeks, key), compute)
+    trend = await reads.cache.get(("trend", day, weeks, key), compute)
     points = [
         {
             "week_ending": p.day.isoformat(),
@@ -423,9 +439,13 @@ async def portfolio_trend(
     responses=_answers(401, 403, 404, 422),
 )
 async def assignment_rates(
-    assignment_id: AssignmentIdPath, request: Request, who: Reader, format: Format = None
+    assignment_id: AssignmentIdPath,
+    request: Request,
+    who: Reader,
+    reads: ReadSide,
+    format: Format = None,
 ) -> Any:
-    pool, s = request.app.state.pool, _schema(request)
+    pool, s = reads.pool, reads.schema
     rates = await read.rate_history(pool, s, owner_scope(who), assignment_id)
     if not rates:
         raise _unknown_assignment(assignment_id)
@@ -442,6 +462,7 @@ async def assignment_rates(
 async def margin_impacts(
     request: Request,
     who: Reader,
+    reads: ReadSide,
     contract_id: ContractIdQuery = None,
     assignment_id: AssignmentIdQuery = None,
     basis: Annotated[Basis | None, Query()] = None,
@@ -456,8 +477,8 @@ async def margin_impacts(
     format: Format = None,
 ) -> Any:
     items = await read.margin_impacts(
-        request.app.state.pool,
-        _schema(request),
+        reads.pool,
+        reads.schema,
         owner_scope(who),
         {"contract_id": contract_id, "assignment_id": assignment_id, "basis": basis},
         since,
@@ -485,10 +506,11 @@ async def assignment_hours(
     assignment_id: AssignmentIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    day, pool, s = _today(as_of), request.app.state.pool, _schema(request)
+    day, pool, s = _today(as_of), reads.pool, reads.schema
     found = await read_hours.assignment_hours(
         pool, s, owner_scope(who), day, "a.assignment_id = $1", assignment_id
     )
@@ -514,11 +536,16 @@ async def assignment_hours(
 
 
 async def _group_hours(
-    request: Request, who: Principal, as_of: date | None, where: str, *args: Any
+    request: Request,
+    reads: ReadModels,
+    who: Principal,
+    as_of: date | None,
+    where: str,
+    *args: Any,
 ) -> Any:
     day = _today(as_of)
     found = await read_hours.assignment_hours(
-        request.app.state.pool, _schema(request), owner_scope(who), day, where, *args
+        reads.pool, reads.schema, owner_scope(who), day, where, *args
     )
     r = actuals.roll_up([x.actuals for x in found])
     weeks = [read_hours.week_json(w) for w in r.weeks]
@@ -544,15 +571,16 @@ async def contract_hours(
     contract_id: ContractIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    c = await read.contract(request.app.state.pool, _schema(request), contract_id)
+    c = await read.contract(reads.pool, reads.schema, contract_id)
     missing = _unknown("contract_id", f"contract {contract_id}")
     if c is None:
         raise missing
     ensure_may_read(who, c["account_manager_id"], missing)
-    return await _group_hours(request, who, as_of, "c.contract_id = $1", contract_id)
+    return await _group_hours(request, reads, who, as_of, "c.contract_id = $1", contract_id)
 
 
 @router.get(
@@ -565,10 +593,11 @@ async def client_hours(
     client_id: ClientIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    return await _group_hours(request, who, as_of, "c.client_id = $1", client_id)
+    return await _group_hours(request, reads, who, as_of, "c.client_id = $1", client_id)
 
 
 @router.get(
@@ -581,12 +610,15 @@ async def account_manager_hours(
     account_manager_id: AccountManagerIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
     missing = _unknown("account_manager_id", f"account manager {account_manager_id}")
     ensure_may_read(who, account_manager_id, missing)
-    return await _group_hours(request, who, as_of, "c.account_manager_id = $1", account_manager_id)
+    return await _group_hours(
+        request, reads, who, as_of, "c.account_manager_id = $1", account_manager_id
+    )
 
 
 @router.get(
@@ -598,10 +630,11 @@ async def account_manager_hours(
 async def portfolio_hours(
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    return await _group_hours(request, who, as_of, "true")
+    return await _group_hours(request, reads, who, as_of, "true")
 
 
 @router.get(
@@ -614,12 +647,13 @@ async def client_health(
     client_id: ClientIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
     day = _today(as_of)
     found = await read_health.client_health_of(
-        request.app.state.pool, _schema(request), owner_scope(who), client_id, day
+        reads.pool, reads.schema, owner_scope(who), client_id, day
     )
     if found is None:
         raise _unknown("client_id", f"client {client_id}")

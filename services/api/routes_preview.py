@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from events.catalogue import Event
 from services.api import results
 from services.api.auth import Submitter
+from services.api.deps import AppSettings, Pool, RateLimits
 from services.api.event_log import contract_events
 from services.api.openapi import SUBMISSION_BODY
 from services.api.rate_limit import PREVIEW_COST
@@ -70,16 +71,23 @@ _RESULT = {"model": PreviewResult | PreviewBatch}
     },
     openapi_extra={"requestBody": SUBMISSION_BODY},
 )
-async def preview_events(request: Request, who: Submitter) -> JSONResponse:
+async def preview_events(
+    request: Request,
+    who: Submitter,
+    settings: AppSettings,
+    rate_limits: RateLimits,
+    pool: Pool,
+) -> JSONResponse:
     now = datetime.now(UTC)
-    out, valid, is_batch = await read_submissions(request, who, now, PREVIEW_COST)
+    out, valid, is_batch = await read_submissions(
+        request, who, now, settings, rate_limits, PREVIEW_COST
+    )
 
-    settings = request.app.state.settings
     past: list[Event] = []
     for contract_id in dict.fromkeys(s.event.contract_id for _, s in valid):
         past += await contract_events(
             settings.kafka_bootstrap_servers,
-            request.app.state.pool,
+            pool,
             settings.projection_schema,
             settings.topics.events,
             contract_id,
