@@ -29,6 +29,7 @@ import asyncpg
 import httpx
 
 from services import watchdog
+from services.api.formatters import alert_json
 from services.api.read import alerts as read
 
 log = logging.getLogger("ledger.webhooks")
@@ -192,7 +193,7 @@ class Deliverer:
                         "UPDATE webhooks SET cursor_seq = $2 WHERE webhook_id = $1", wid, r["seq"]
                     )
                     continue
-                error = await self._post(http, hook, read.alert_json(r))
+                error = await self._post(http, hook, alert_json(r))
                 if error is None:
                     await pool.execute(
                         """UPDATE webhooks SET cursor_seq = $2, delivered = delivered + 1,

@@ -92,6 +92,11 @@ async def channels(db: Db) -> list[dict[str, Any]]:
     return [channel_json(r) for r in rows]
 
 
+async def channel_named(db: Db, name: str) -> bool:
+    """Whether an active channel has this name."""
+    return bool(await db.fetchval("SELECT 1 FROM alert_channels WHERE name = $1 AND active", name))
+
+
 async def remove_channel(db: Db, channel_id: str) -> bool:
     """Deactivates the channel and the routes to it; False when there is no such channel."""
     async with _tx(db) as conn:
@@ -238,6 +243,11 @@ async def upsert_route(
 async def routes(db: Db) -> list[dict[str, Any]]:
     rows = await db.fetch(f"{_ROUTE_SELECT} WHERE r.active ORDER BY r.created_at, r.name")
     return [route_json(r) for r in rows]
+
+
+async def route_named(db: Db, name: str) -> bool:
+    """Whether a route of this name is stored (names are unique)."""
+    return bool(await db.fetchval("SELECT 1 FROM alert_routes WHERE name = $1", name))
 
 
 async def remove_route(db: Db, route_id: str) -> bool:

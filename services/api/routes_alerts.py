@@ -28,6 +28,7 @@ from services.api.params import (
 )
 from services.api.read import alerts as read
 from services.api.schemas import Alert, AlertList, errors
+from services.api.write import alerts as write
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
@@ -184,7 +185,7 @@ async def _transition(
         raise ApiError.field(
             403, "(token)", f"only finance or admin may mark alert {alert_id} {to}"
         )
-    moved = await read.alert_moved_to(pool, alert_id, to, who.name, allowed_from)
+    moved = await write.alert_moved_to(pool, alert_id, to, who.name, allowed_from)
     if moved is None:
         raise ApiError.field(
             409, "status", f"alert {alert_id} is already {row['status']}; it cannot go back"

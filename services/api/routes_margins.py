@@ -19,10 +19,13 @@ from pydantic import BaseModel
 from events.alerts import Basis
 from projections import actuals, margin
 from projections.trend import TrendPoint
+from services.api import margin_groups
 from services.api.auth import Reader
 from services.api.deps import ReadModels, ReadSide
 from services.api.errors import ApiError
+from services.api.formatters import assignment_json, show, totals_json, week_json
 from services.api.margin_cache import data_version, gc_paused
+from services.api.margin_groups import Found, group_margin, ranked
 from services.api.ownership import ensure_may_read, owner_scope
 from services.api.params import (
     AccountManagerIdPath,
@@ -159,15 +162,15 @@ async def _portfolio(reads: ReadModels, who: Principal) -> tuple[Portfolio, Hash
     return p, key
 
 
-async def _every_margin(reads: ReadModels, who: Principal, day: date) -> read.Found:
+async def _every_margin(reads: ReadModels, who: Principal, day: date) -> Found:
     """Every assignment the reader may see, as of the day: computed once per day and data
     version, shared by the portfolio's lists for that day."""
     p, key = await _portfolio(reads, who)
 
-    async def compute() -> read.Found:
-        return read.Found(p.on(day), p.ids)
+    async def compute() -> Found:
+        return Found(p.on(day), p.ids)
 
-    found: read.Found = await reads.cache.get(("on", day, key), compute)
+    found: Found = await reads.cache.get(("on", day, key), compute)
     return found
 
 
@@ -192,7 +195,7 @@ async def assignment(
     if not found:
         raise _unknown_assignment(assignment_id)
     floors = await read.floors_on(pool, s, found, day)
-    rows = [read.assignment_json(m, ids, floors.get(m.facts.contract_id)) for m, ids in found]
+    rows = [assignment_json(m, ids, floors.get(m.facts.contract_id)) for m, ids in found]
     body: BaseModel = (
         AssignmentMarginAsOf.model_validate({"as_of": day, **rows[0]})
         if len(rows) == 1
@@ -254,10 +257,10 @@ async def _group(
             f"c.{column} = $2",
             value,
         )
-        found = read.Found([m.for_roll_up for m, _ in margins], [ids for _, ids in margins])
+        found = Found([m.for_roll_up for m, _ in margins], [ids for _, ids in margins])
     head = {} if column is None else {column: value}
     with gc_paused():
-        body = read.group_margin(found, day, head, limit, offset)
+        body = group_margin(found, day, head, limit, offset)
     return _respond(request, GroupMargin.model_validate(body), body["contracts"])
 
 
@@ -336,7 +339,7 @@ async def _ranked(
     day = _today(as_of)
     found = await _every_margin(reads, who, day)
     with gc_paused():
-        total, rows = read.ranked(found, key, name_key, sort, limit, offset)
+        total, rows = ranked(found, key, name_key, sort, limit, offset)
     body = RankedGroups.model_validate(
         {
             "as_of": day,
@@ -417,14 +420,14 @@ async def portfolio_trend(
     p, key = await _portfolio(reads, who)
 
     async def compute() -> list[TrendPoint]:
-        return read.trend(p, days)
+        return margin_groups.trend(p, days)
 
     trend = await reads.cache.get(("trend", day, weeks, key), compute)
     points = [
         {
             "week_ending": p.day.isoformat(),
             "active_assignments": p.active_assignments,
-            "weekly_gross_profit": read.show("weekly_gross_profit", p.weekly_gross_profit),
+            "weekly_gross_profit": show("weekly_gross_profit", p.weekly_gross_profit),
         }
         for p in trend
     ]
@@ -517,14 +520,14 @@ async def assignment_hours(
     if not found:
         raise _unknown_assignment(assignment_id)
     x = found[0]
-    weeks = [read_hours.week_json(w) for w in x.actuals.weeks]
+    weeks = [week_json(w) for w in x.actuals.weeks]
     body = AssignmentHours.model_validate(
         {
             "as_of": day,
             "assignment_id": assignment_id,
             "contract_id": x.row.contract_id,
             **x.ids,
-            **read_hours.totals_json(x.actuals),
+            **totals_json(x.actuals),
             "forecast_basis": x.actuals.forecast_basis,
             "forecast_weekly_gross_profit": str(
                 margin.round_money(x.actuals.forecast_weekly_gross_profit)
@@ -548,11 +551,11 @@ async def _group_hours(
         reads.pool, reads.schema, owner_scope(who), day, where, *args
     )
     r = actuals.roll_up([x.actuals for x in found])
-    weeks = [read_hours.week_json(w) for w in r.weeks]
+    weeks = [week_json(w) for w in r.weeks]
     body = GroupHours.model_validate(
         {
             "as_of": day,
-            **read_hours.totals_json(r),
+            **totals_json(r),
             "run_rate_assignments": r.run_rate_assignments,
             "plan_assignments": r.plan_assignments,
             "weeks": weeks,

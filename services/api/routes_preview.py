@@ -8,7 +8,6 @@ events from the log, and hands both to the pure `writemodel.preview.preview` (th
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,36 +19,14 @@ from services.api import results
 from services.api.auth import Submitter
 from services.api.deps import AppSettings, Pool, RateLimits
 from services.api.event_log import contract_events
+from services.api.formatters import preview_json
 from services.api.openapi import SUBMISSION_BODY
 from services.api.rate_limit import PREVIEW_COST
-from services.api.read.alerts import unstored_alert_json
-from services.api.read.margins import impact_json
 from services.api.routes_events import read_submissions
 from services.api.schemas import ErrorBody, PreviewBatch, PreviewResult, errors
-from writemodel.preview import Preview, preview
+from writemodel.preview import preview
 
 router = APIRouter(prefix="/v1", tags=["events"])
-
-
-def preview_json(p: Preview) -> dict[str, Any]:
-    """One previewed event: POST's result for its verdict, with the margin impacts and the
-    alerts it would cause in the shapes POST and GET /v1/alerts give them."""
-    impacts = [
-        # Stored, occurred_at would come back from PostgreSQL in UTC.
-        impact_json(dataclasses.asdict(i) | {"occurred_at": i.occurred_at.astimezone(UTC)})
-        for i in p.impacts
-    ]
-    out = {"preview": True, **results.from_verdict(p.verdict)}
-    if p.verdict.outcome == "accepted":  # otherwise null, as POST answers (nothing caused)
-        v = p.verdict
-        # The writer's sentence says "was accepted": a preview appended nothing (issue #21).
-        out["message"] = (
-            f"{v.event_type} {v.event_id} would be accepted on contract {v.contract_id} as "
-            f"stream version {v.stream_version}; this preview appended nothing."
-        )
-        out["margin_impacts"] = impacts
-        out["alerts"] = [unstored_alert_json(a) for a in p.alerts]
-    return out
 
 
 _RESULT = {"model": PreviewResult | PreviewBatch}

@@ -8,8 +8,8 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
-from events.alerts import Alert
 from projections import margin
+from services.api.formatters import alert_json
 
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
@@ -26,31 +26,6 @@ _OWNER_COLUMNS = "c.client_id, c.account_manager_id"
 COMMITTED_BEFORE_RUNNING = (
     "a.xmin::text::bigint < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)"
 )
-
-
-def alert_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
-    """An alert row as the API and the webhooks show it: exposure rounded to cents."""
-    out: dict[str, Any] = {}
-    for k in (
-        "alert_id", "rule", "severity", "basis", "contract_id", "client_name", "assignment_id",
-        "staffer_id", "message", "stream_version", "status", "acknowledged_by", "resolved_by",
-    ):  # fmt: skip
-        out[k] = r[k]
-    out["exposure"] = None if r["exposure"] is None else str(margin.round_money(r["exposure"]))
-    out["event_ids"] = [str(e) for e in r["event_ids"]]
-    for k in ("raised_at", "acknowledged_at", "resolved_at"):
-        out[k] = r[k].isoformat() if r[k] is not None else None
-    for k in ("client_id", "account_manager_id"):  # when the contract was joined
-        if k in r:
-            out[k] = r[k]
-    return out
-
-
-def unstored_alert_json(alert: Alert) -> dict[str, Any]:
-    """An alert not stored (a preview's) shown by `alert_json`, as a stored one would be: open,
-    nobody has acknowledged or resolved it."""
-    never = dict.fromkeys(("acknowledged_by", "acknowledged_at", "resolved_by", "resolved_at"))
-    return alert_json(alert.model_dump() | never)
 
 
 def _owner_join(schema: str) -> str:
@@ -136,25 +111,6 @@ async def alert_status_and_owner(db: Db, schema: str, alert_id: str) -> asyncpg.
             WHERE a.alert_id = $1""",
         alert_id,
     )
-
-
-async def alert_moved_to(
-    db: Db, alert_id: str, to: str, by: str, allowed_from: tuple[str, ...]
-) -> dict[str, Any] | None:
-    """The alert after moving it to `to` (acknowledged or resolved); None when its status was
-    not one of `allowed_from` (nothing changed)."""
-    column = "acknowledged" if to == "acknowledged" else "resolved"
-    row = await db.fetchrow(
-        f"""UPDATE alerts a SET status = $2, {column}_by = $3, {column}_at = now(),
-                   change_seq = nextval('alert_change_seq')
-            WHERE alert_id = $1 AND status = ANY($4::text[])
-            RETURNING {COLUMNS.replace("a.", "")}""",
-        alert_id,
-        to,
-        by,
-        list(allowed_from),
-    )
-    return None if row is None else alert_json(row)
 
 
 async def alerts_of_events(

@@ -1,164 +1,28 @@
 """The API's reads of the margin read models: one function per read, named after what it
-returns, each answering rows as the API shows them (money rounded to cents half-up, the rest
-to 2 places, as strings). Account managers are scoped by `owner`: None reads every contract."""
+returns, each answering rows as the API shows them (`services/api/formatters.py`). Account
+managers are scoped by `owner`: None reads every contract."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeAlias
 
 import asyncpg
 
-from projections import margin
-from projections.read_model import ImpactRow
-from projections.rollup import AssignmentMargin, RollUp, RollUpFigures, margin_status, roll_up
-from projections.trend import TrendPoint, weekly_trend
+from projections.rollup import AssignmentMargin, roll_up
+from services.api.formatters import (
+    assignment_json,
+    impact_json,
+    rate_json,
+    rollup_json,
+    show,
+    stored_impact,
+)
 from services.api.read.margin_facts import Portfolio, assignment_margins, terms_on
 from services.api.read.margin_facts import portfolio as read_portfolio
 
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
-
-MONEY = {
-    "pay_rate",
-    "bill_rate",
-    "spread",
-    "burdened_cost",
-    "margin_per_hour",
-    "margin_per_ot_hour",
-    "margin_per_dt_hour",
-    "weekly_gross_profit",
-    "remaining_gross_profit",
-    "conversion_fee_due",
-    "weekly_billing",
-    "at_risk_weekly_gross_profit",
-}
-
-
-class Found:
-    """Each assignment's roll-up figures as of a day with its contract's ids (client, account
-    manager), and the roll-ups made of them, each made once: the portfolio's are shared by the
-    requests of its page (services/api/margin_cache.py) and by every sort and page of them."""
-
-    def __init__(self, figures: list[RollUpFigures], ids: list[dict[str, Any]]) -> None:
-        self.figures, self.ids = figures, ids
-        self._by_contract: list[tuple[str, dict[str, Any], list[RollUpFigures]]] | None = None
-        self._total: RollUp | None = None
-        self._groups: dict[str, list[tuple[dict[str, Any], RollUp]]] = {}
-
-    def by_contract(self) -> list[tuple[str, dict[str, Any], list[RollUpFigures]]]:
-        """Each contract's id, ids and assignments' figures, by contract id."""
-        if self._by_contract is None:
-            groups: dict[str, tuple[str, dict[str, Any], list[RollUpFigures]]] = {}
-            for m, ids in zip(self.figures, self.ids, strict=True):
-                group = groups.get(m.contract_id)
-                if group is None:
-                    group = groups[m.contract_id] = (m.contract_id, ids, [])
-                group[2].append(m)
-            self._by_contract = sorted(groups.values(), key=lambda g: g[0])
-        return self._by_contract
-
-    def total(self) -> RollUp:
-        if self._total is None:
-            self._total = roll_up(self.figures)
-        return self._total
-
-    def groups(self, key: str, name_key: str | None) -> list[tuple[dict[str, Any], RollUp]]:
-        """Every group (`key`: client_id or account_manager_id) with its name, its number of
-        contracts and its roll-up, in the order each first appears."""
-        rows = self._groups.get(key)
-        if rows is None:
-            groups: dict[str, tuple[dict[str, Any], list[RollUpFigures]]] = {}
-            for m, ids in zip(self.figures, self.ids, strict=True):
-                group = groups.get(ids[key])
-                if group is None:
-                    group = groups[ids[key]] = (ids, [])
-                group[1].append(m)
-            rows = []
-            for gid, (ids, items) in groups.items():
-                head: dict[str, Any] = {key: gid}
-                head["name"] = ids[name_key] if name_key else gid
-                head["contracts_count"] = len({m.contract_id for m in items})
-                rows.append((head, roll_up(items)))
-            self._groups[key] = rows
-        return rows
-
-
-def show(name: str, value: Any) -> Any:
-    if isinstance(value, Decimal):
-        if name in MONEY or name.endswith(tuple(MONEY)):
-            return str(margin.round_money(value))
-        return str(margin.round_pct(value))  # percentages, weeks, hours: 2 places
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def assignment_json(
-    m: AssignmentMargin, ids: dict[str, Any], floor: Decimal | None = None
-) -> dict[str, Any]:
-    """An assignment's margin; `floor`: its contract's markup floor on the day (its
-    `margin_status` is amber below it)."""
-    f, x = m.figures, m.facts
-    out: dict[str, Any] = {
-        "assignment_id": x.assignment_id,
-        "contract_id": x.contract_id,
-        **ids,
-        "staffer_id": x.staffer_id,
-        "staffer_name": x.staffer_name,
-        "job_title": x.job_title,
-        "status": m.status,
-        "start_date": x.start_date,
-        "expected_end_date": x.expected_end_date,
-        "end_date": x.end_date,
-        "end_reason": x.end_reason,
-        "rates_effective_date": x.rates_effective,
-    }
-    for name in f.__dataclass_fields__:
-        out[name] = getattr(f, name)
-    out["open_negotiations"] = [i for k, i in x.open_items if k == "negotiation"]
-    out["open_raise_requests"] = [i for k, i in x.open_items if k == "raise_request"]
-    out["bypass_threats"] = [i for k, i in x.open_items if k == "bypass_threat"]
-    out["at_risk"] = x.at_risk
-    out["markup_floor_pct"] = floor
-    out["margin_status"] = margin_status(f.margin_per_hour, f.markup_pct, floor)
-    out["stream_version"] = x.stream_version
-    return {k: show(k, v) for k, v in out.items()}
-
-
-def rollup_json(r: RollUp) -> dict[str, Any]:
-    return {k: show(k, getattr(r, k)) for k in r.__dataclass_fields__}
-
-
-_IMPACT_HEAD = (
-    "event_id",
-    "assignment_id",
-    "contract_id",
-    "stream_version",
-    "event_type",
-    "basis",
-    "counted_from",
-    "occurred_at",
-)
-_IMPACT_TERMS = ("burden_pct", "msp_fee_pct", "hours_per_week", "start_date", "expected_end_date")
-_IMPACT_FIGURES = tuple(f.name for f in dataclasses.fields(margin.ImpactFigures))
-_IMPACT_FIELDS = tuple(f.name for f in dataclasses.fields(ImpactRow))
-
-
-def impact_json(r: dict[str, Any]) -> dict[str, Any]:
-    """A stored impact row with its figures (computed here from the stored facts): before,
-    after and delta of each, then the terms they were computed with."""
-    impact = ImpactRow(**{k: r[k] for k in _IMPACT_FIELDS}).impact
-    out: dict[str, Any] = {k: r[k] for k in _IMPACT_HEAD}
-    out["event_id"] = str(r["event_id"])
-    out["occurred_at"] = r["occurred_at"].isoformat()
-    for name in _IMPACT_FIGURES:
-        for side in ("before", "after", "delta"):
-            out[f"{side}_{name}"] = getattr(getattr(impact, side), name)
-    for k in (*_IMPACT_TERMS, *(k for k in r if k not in out and k not in _IMPACT_TERMS)):
-        out[k] = r[k]
-    return {k: v if k in ("event_id", "occurred_at") else show(k, v) for k, v in out.items()}
 
 
 async def margins_of_assignments(
@@ -218,7 +82,7 @@ async def margin_impacts(
         args += [limit, offset]
         page = f"LIMIT ${len(args) - 1} OFFSET ${len(args)}"
     rows = [
-        dict(r)
+        stored_impact(r)
         for r in await db.fetch(
             f"""SELECT i.*, c.client_id, c.client_name FROM {schema}.margin_impacts i
                 JOIN {schema}.contracts c USING (contract_id)
@@ -229,14 +93,9 @@ async def margin_impacts(
         )
     ]
     if largest_first:
-        rows.sort(key=_impact_size, reverse=True)
+        rows.sort(key=lambda r: abs(r[0].impact.delta.weekly_gross_profit), reverse=True)
         rows = rows[offset : offset + limit]
-    return [impact_json(r) for r in rows]
-
-
-def _impact_size(r: dict[str, Any]) -> Decimal:
-    impact = ImpactRow(**{k: r[k] for k in _IMPACT_FIELDS}).impact
-    return abs(impact.delta.weekly_gross_profit)
+    return [impact_json(i, joined) for i, joined in rows]
 
 
 async def projected_versions(db: Db, schema: str, contract_ids: list[str]) -> dict[str, int]:
@@ -262,7 +121,7 @@ async def impacts_of_events(
             [c for c, _ in keys],
             [v for _, v in keys],
         ):
-            out[(r["contract_id"], r["stream_version"])].append(impact_json(dict(r)))
+            out[(r["contract_id"], r["stream_version"])].append(impact_json(*stored_impact(r)))
     return out
 
 
@@ -296,62 +155,12 @@ async def floors_on(
     return {cid: t.markup_floor_pct for cid, t in (await terms_on(db, schema, cids, on)).items()}
 
 
-def group_margin(
-    found: Found,
-    as_of: date,
-    head: dict[str, Any],
-    limit: int,
-    offset: int,
-) -> dict[str, Any]:
-    """The roll-up of the assignments' margins (a client's, an account manager's, the
-    portfolio), with a page of its contracts' roll-ups (only the page is rolled up)."""
-    by_contract = found.by_contract()
-    contracts = [
-        {"contract_id": cid, **ids, **rollup_json(roll_up(items))}
-        for cid, ids, items in by_contract[offset : offset + limit]
-    ]
-    return {
-        "as_of": as_of,
-        **head,
-        "contracts_count": len(by_contract),
-        **rollup_json(found.total()),
-        "contracts": contracts,
-        "limit": limit,
-        "offset": offset,
-    }
-
-
-def ranked(
-    found: Found, key: str, name_key: str | None, sort: str, limit: int, offset: int
-) -> tuple[int, list[dict[str, Any]]]:
-    """How many groups (`key`: client_id or account_manager_id) there are, and a page of them
-    with their roll-ups, sorted by a column (`-` first: descending); groups without a value
-    for it last."""
-    rows = found.groups(key, name_key)
-    column, descending = sort.lstrip("-"), sort.startswith("-")
-
-    def value(item: tuple[dict[str, Any], RollUp]) -> Any:
-        head, r = item
-        return head[column] if column in head else getattr(r, column)
-
-    present = [i for i in rows if value(i) is not None]
-    present.sort(key=lambda i: (value(i), i[0][key]), reverse=descending)
-    ordered = present + sorted((i for i in rows if value(i) is None), key=lambda i: i[0][key])
-    page = ordered[offset : offset + limit]
-    return len(ordered), [{**head, **rollup_json(r)} for head, r in page]
-
-
 async def portfolio(db: asyncpg.Pool, schema: str, owner: str | None) -> Portfolio:
     """Every assignment of the owner's contracts with its rate and terms histories: the
     portfolio's figures on any day (`Portfolio.on`) and its trend (`trend`), in one read."""
     if owner is None:
         return await read_portfolio(db, schema, "true")
     return await read_portfolio(db, schema, "c.account_manager_id = $1", owner)
-
-
-def trend(p: Portfolio, days: list[date]) -> list[TrendPoint]:
-    """The weekly gross profit of the portfolio's assignments on each day."""
-    return weekly_trend(p.assignments, p.terms_history, days)
 
 
 async def rate_history(
@@ -368,22 +177,7 @@ async def rate_history(
         assignment_id,
         *scope_args,
     )
-    return [
-        {
-            "contract_id": r["contract_id"],
-            "assignment_id": r["assignment_id"],
-            "effective_date": r["effective_date"].isoformat(),
-            "stream_version": r["stream_version"],
-            "event_id": str(r["event_id"]),
-            "pay_rate": show("pay_rate", r["pay_rate"]),
-            "bill_rate": show("bill_rate", r["bill_rate"]),
-            "markup_pct": show(
-                "markup_pct",
-                margin.markup_pct(margin.Rates(r["pay_rate"], r["bill_rate"], Decimal(0))),
-            ),
-        }
-        for r in rows
-    ]
+    return [rate_json(r) for r in rows]
 
 
 async def projector_positions(db: Db, schema: str) -> dict[int, int]:
