@@ -14,6 +14,7 @@ from services.alerting.config import ChannelIn, RecipientIn, RouteIn
 from services.api.auth import Reader
 from services.api.deps import Pool, ProjectionSchema
 from services.api.errors import ApiError
+from services.api.ownership import ensure_admin, ensure_admin_or_self
 from services.api.params import AccountManagerIdPath, Limit, Offset
 from services.api.schemas import errors
 from services.api.schemas_alerting import (
@@ -31,8 +32,7 @@ _NOT_JSON = "the body is not JSON text (UTF-8)"
 
 
 async def admin(who: Reader) -> Principal:
-    if who.role != "admin":
-        raise ApiError.field(403, "(token)", "only an admin may manage alert routing")
+    ensure_admin(who, ApiError.field(403, "(token)", "only an admin may manage alert routing"))
     return who
 
 
@@ -145,13 +145,6 @@ async def alert_deliveries(
     return DeliveryList.model_validate({"deliveries": found, "limit": limit, "offset": offset})
 
 
-def _may_see(who: Principal, account_manager_id: str) -> None:
-    if who.role != "admin" and who.account_manager_id != account_manager_id:
-        raise ApiError.field(
-            403, "(token)", "only an admin or that account manager may see or change this"
-        )
-
-
 @router.get(
     "/alert-recipients/{account_manager_id}",
     summary="An account manager's own alerts: address and delivery (admin, or themselves)",
@@ -161,7 +154,7 @@ def _may_see(who: Principal, account_manager_id: str) -> None:
 async def alert_recipient(
     pool: Pool, who: Reader, account_manager_id: AccountManagerIdPath
 ) -> Recipient:
-    _may_see(who, account_manager_id)
+    ensure_admin_or_self(who, account_manager_id)
     return Recipient.model_validate(await store.recipient(pool, account_manager_id))
 
 
@@ -180,8 +173,9 @@ async def set_alert_recipient(
 ) -> Recipient:
     """`delivery`: `email` (each alert, the default), `digest` (one e-mail a day at
     `digest_at` in `timezone`) or `none`. Only an admin sets the address."""
-    _may_see(who, account_manager_id)
-    if body.email is not None and who.role != "admin":
-        raise ApiError.field(403, "email", "only an admin sets an account manager's address")
+    ensure_admin_or_self(who, account_manager_id)
+    if body.email is not None:
+        refused = "only an admin sets an account manager's address"
+        ensure_admin(who, ApiError.field(403, "email", refused))
     done = await store.set_recipient(pool, schema, account_manager_id, body)
     return Recipient.model_validate(done)

@@ -17,7 +17,7 @@ from events.errors import FieldError
 from services.api.auth import Reader, still_signed_in
 from services.api.deps import AppSettings, Pool, ProjectionSchema
 from services.api.errors import ApiError, error_body
-from services.api.ownership import ensure_may_read, owner_scope
+from services.api.ownership import ensure_may_read, ensure_may_resolve, owner_scope
 from services.api.params import (
     AccountManagerIdQuery,
     AlertIdPath,
@@ -181,10 +181,8 @@ async def _transition(
     if row is None:
         raise missing
     ensure_may_read(who, row["account_manager_id"], missing)
-    if to == "resolved" and not who.may_read_all():
-        raise ApiError.field(
-            403, "(token)", f"only finance or admin may mark alert {alert_id} {to}"
-        )
+    if to == "resolved":
+        ensure_may_resolve(who, alert_id)
     moved = await write.alert_moved_to(pool, alert_id, to, who.name, allowed_from)
     if moved is None:
         raise ApiError.field(

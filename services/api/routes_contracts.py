@@ -15,11 +15,10 @@ from projections.margin_status import status_text
 from services.api.auth import Reader
 from services.api.deps import Pool, ProjectionSchema
 from services.api.errors import ApiError
-from services.api.ownership import ensure_may_read
+from services.api.ownership import ensure_may_read, manager_scope
 from services.api.params import AccountManagerIdQuery, AsOf, ContractIdPath, Limit, Offset
 from services.api.read.contracts import contract_owner, contracts_overview
 from services.api.schemas import ContractOverviewAsOf, ContractOverviews, errors
-from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["contracts"])
 
@@ -44,16 +43,6 @@ def _contract_json(c: dict[str, Any]) -> dict[str, Any]:
     return dict(out)
 
 
-def _manager_scope(who: Principal, account_manager_id: str | None) -> str | None:
-    if who.may_read_all():
-        return account_manager_id
-    if account_manager_id is not None and account_manager_id != who.account_manager_id:
-        raise ApiError.field(
-            403, "account_manager_id", "account managers see only their own contracts"
-        )
-    return who.account_manager_id
-
-
 @router.get(
     "/contracts",
     summary="Contracts with their margin status and open items",
@@ -75,7 +64,7 @@ async def contracts(
     assignments, open negotiations, raise requests, bypass threats and unresolved alerts."""
     day = as_of or datetime.now(UTC).date()
     total, rows = await contracts_overview(
-        pool, schema, day, _manager_scope(who, account_manager_id), limit, offset
+        pool, schema, day, manager_scope(who, account_manager_id), limit, offset
     )
     return ContractOverviews.model_validate(
         {

@@ -25,7 +25,7 @@ from services.api.deps import (
 from services.api.errors import ApiError
 from services.api.event_log import caught_up
 from services.api.openapi import SUBMISSION_BODY
-from services.api.ownership import ensure_may_read
+from services.api.ownership import ensure_may_read, submitter_scope
 from services.api.read import event_log as read_event_log
 from services.api.read import submissions as stored_submissions
 from services.api.schemas import AuditLog, BatchResult, ErrorBody, EventResult, errors
@@ -95,9 +95,7 @@ async def submit_events(
     },
 )
 async def submission(event_id: uuid.UUID, who: Reader, pool: Pool) -> Any:
-    row = await stored_submissions.submission(
-        pool, event_id, None if who.may_read_all() else who.name
-    )
+    row = await stored_submissions.submission(pool, event_id, submitter_scope(who))
     if row is None:
         raise ApiError.field(404, "event_id", f"no submission of event {event_id} is known")
     if row["verdict"] is None:

@@ -16,6 +16,7 @@ from imports.reading import Format
 from services.api.auth import Submitter
 from services.api.deps import Imports
 from services.api.errors import ApiError
+from services.api.ownership import ensure_admin
 from services.api.schemas import errors
 from services.importer.jobs import ImportJobs
 from services.tokens import Principal
@@ -61,8 +62,7 @@ class ImportState(BaseModel):
 
 
 def _admin(who: Principal) -> None:
-    if who.role != "admin":
-        raise ApiError.field(403, "role", f"only an admin may import, not {who.role}")
+    ensure_admin(who, ApiError.field(403, "role", f"only an admin may import, not {who.role}"))
 
 
 async def _state(jobs: ImportJobs, import_id: uuid.UUID) -> ImportState:
