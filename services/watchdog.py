@@ -46,15 +46,24 @@ class Watchdog:
     @contextmanager
     def busy(self, what: str) -> Iterator[None]:
         """A unit of work in hand: it must end within `stall_s`."""
+        token = self.begin(what)
+        try:
+            yield
+        finally:
+            self.end(token)
+
+    def begin(self, what: str) -> int:
+        """A unit of work that does not fit a `with` block (begun and ended by callbacks):
+        `end` it with the token returned."""
         with self._lock:
             token = self._next
             self._next += 1
             self._since[token] = (what, self.clock())
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._since.pop(token, None)
+        return token
+
+    def end(self, token: int) -> None:
+        with self._lock:
+            self._since.pop(token, None)
 
     def check(self) -> str | None:
         """The stalled unit's description, if one has been in hand for longer than `stall_s`.

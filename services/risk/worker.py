@@ -91,6 +91,8 @@ SWEEP_EVERY_S: Final = 5.0
 """How often the timer looks for events the index holds and the rules have not judged."""
 # One attempt at judging and storing a batch gives up after this long (and is retried).
 _JUDGE_TIMEOUT_S: Final = 30.0
+RECOVERY_KICK_S: Final = 10.0  # a table recovery reading nothing for this long starts again
+_INDEX_WAIT_S: Final = 0.5  # a batch waiting for the projector to index events it lacks
 
 
 class States:
@@ -368,6 +370,12 @@ class RiskAgent:
                 return
             except asyncio.CancelledError:
                 raise
+            except LogNotIndexedYet as e:
+                # Not a failure: the projector indexes the log a moment behind the rules. A
+                # backoff grown to half a minute here would hold a takeover's first batch for
+                # longer than the takeover itself (the lock waits, the partitions wait).
+                log.info("a batch of %d events waits for the log's index: %s", len(events), e)
+                await asyncio.sleep(_INDEX_WAIT_S)
             except Exception:
                 log.exception("a batch of %d events not stored; again in %.1fs", len(events), delay)
                 await asyncio.sleep(delay)
@@ -425,10 +433,19 @@ class RiskAgent:
         async with self.lock:
             await asyncio.wait_for(self._tick(), _JUDGE_TIMEOUT_S)
 
-    async def _tick(self) -> None:
+    async def sweep(self) -> None:
+        """Only the sweep (when due), for the timer while Faust is rebalancing: the partitions
+        this worker owns (none from a rebalance's start until its table is recovered,
+        `revoked`/`recovered`) are judged from the log even if Faust never ends that rebalance
+        and never delivers their events (the risk group test saw a survivor judge nothing of
+        the partitions it had taken for a minute, issue #21)."""
+        async with self.lock:
+            await asyncio.wait_for(self._sweep_when_due(), _JUDGE_TIMEOUT_S)
+
+    async def _sweep_when_due(self) -> None:
         now = time.monotonic()
         # Only when idle: a worker judging batches (a replay, a backlog) is not missing them.
-        if now >= self._next_sweep and now - self._judged_at >= SWEEP_EVERY_S:
+        if self.states.owned and now >= self._next_sweep and now - self._judged_at >= SWEEP_EVERY_S:
             self._next_sweep = now + SWEEP_EVERY_S
             try:
                 await self._sweep()
@@ -436,6 +453,9 @@ class RiskAgent:
                 pass  # no read models (being rebuilt, or none): nothing to compare with
             except Exception:
                 log.exception("the sweep for unjudged events failed; again in %ss", SWEEP_EVERY_S)
+
+    async def _tick(self) -> None:
+        await self._sweep_when_due()
         if self.changed:
             self.changed = False
             try:
@@ -545,6 +565,43 @@ async def _know_topic(app: faust.App, topic: str) -> None:
     await asyncio.wait_for(producer.partitions_for(topic), _JUDGE_TIMEOUT_S)
 
 
+class RebalanceWatch:
+    """A rebalance that Faust never ends is a stall for the watchdog: the process exits and
+    its supervisor restarts it, rather than owning partitions whose events nobody judges.
+    While the table's recovery makes progress (its offsets still to read change), the unit of
+    work is begun again: a long recovery is not a stall.
+
+    Before that, a recovery with changes left to read that has read nothing for
+    `RECOVERY_KICK_S` is started again (`kick`): Faust's recovery sometimes receives no record
+    of a changelog partition it waits for, its fetch never resumed ('No event received for
+    active tp ... since recovery start', seen for a minute in the risk group test, issue #21);
+    started again, it pauses, seeks and resumes them anew."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._token: int | None = None
+        self._progress: object = None
+        self._since = clock()  # when the progress last changed
+
+    def observe(self, rebalancing: bool, progress: object) -> None:
+        dog = watchdog.current()
+        if self._token is not None and (not rebalancing or progress != self._progress):
+            dog.end(self._token)
+            self._token = None
+        if rebalancing and self._token is None:
+            self._token = dog.begin("a rebalance and its table recovery")
+        if not rebalancing or progress != self._progress:
+            self._since = self.clock()
+        self._progress = progress
+
+    def kick(self, remaining: int) -> bool:
+        """Whether to start the recovery again now (and the wait begins anew if so)."""
+        if remaining <= 0 or self.clock() - self._since < RECOVERY_KICK_S:
+            return False
+        self._since = self.clock()
+        return True
+
+
 class _RiskApp(faust.App):
     risk_outlets: Outlets | None = None
     risk_membership: Membership | None = None
@@ -641,13 +698,27 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
             for e in events:
                 await stream.ack(e)
 
+    rebalance = RebalanceWatch()
+
     @app.timer(interval=settings.risk_timer_s)  # type: ignore[untyped-decorator]
     async def timers() -> None:
-        recovered = cast(TableManager, app.tables).recovery.completed.is_set()
-        if app.rebalancing or app.in_recovery or not recovered:
-            return
+        recovery = cast(TableManager, app.tables).recovery
+        rebalancing = app.rebalancing or app.in_recovery or not recovery.completed.is_set()
+        remaining = recovery.active_remaining_total()
+        rebalance.observe(rebalancing, remaining)
+        if recovery.in_recovery and rebalance.kick(remaining):
+            log.warning(
+                "the table's recovery has read nothing for %.0f s with %d changes left: "
+                "started again",
+                RECOVERY_KICK_S,
+                remaining,
+            )
+            recovery.signal_recovery_start.set()  # what a new assignment sets
         try:
-            await agent.tick()
+            if rebalancing:
+                await agent.sweep()  # the timer rules wait for the table; see `sweep`
+            else:
+                await agent.tick()
         except Exception:
             log.exception("timer rules not judged; again at the next tick")
 

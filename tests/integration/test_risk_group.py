@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections import Counter
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -55,11 +56,21 @@ def _judged_through(rounds: list[list[Event]], n: int) -> int:
     return sum(last.values())
 
 
-async def _until_judged(conn: asyncpg.Connection, t: Topics, target: int) -> None:
+async def _until_judged(conn: asyncpg.Connection, t: Topics, target: int, logs: list[Path]) -> None:
     deadline = time.monotonic() + 60
     while (at := await judged(conn, t)) < target:
-        assert time.monotonic() < deadline, f"judged {at} of {target}"
+        # A failure says what each agent did: CI keeps no logs.
+        assert time.monotonic() < deadline, f"judged {at} of {target}\n{tails(logs)}"
         await asyncio.sleep(0.05)
+
+
+def tails(logs: list[Path], lines: int = 40) -> str:
+    """The last `lines` lines of each log that are not heartbeat noise."""
+    out = []
+    for log in logs:
+        kept = [x for x in log.read_text().splitlines() if x.strip() and "Heartbeat" not in x]
+        out.append(f"--- {log.name}\n" + "\n".join(kept[-lines:]))
+    return "\n".join(out)
 
 
 async def test_two_risk_agents_split_the_partitions_and_one_finishes_when_the_other_is_killed(
@@ -76,19 +87,21 @@ async def test_two_risk_agents_split_the_partitions_and_one_finishes_when_the_ot
         "LEDGER_PROJECTION_SCHEMA": schema,
     }
     a, log_a = start_risk(ready_stack, t, "a", **env)
+    logs = [log_a]
     b: subprocess.Popen[bytes] | None = None
     conn = await asyncpg.connect(ready_stack.dsn)
 
     async def judge(n: int) -> None:
         """Round n appended, and judged whole before the next (see `squeezed_rounds`)."""
         await append(ready_stack.bootstrap, t.events.name, rounds[n])
-        await _until_judged(conn, t, _judged_through(rounds, n))
+        await _until_judged(conn, t, _judged_through(rounds, n), logs)
 
     try:
         await wait_split([log_a], t.events.partitions, timeout_s=60, parse=owned)
         for n in (0, 1):  # A alone holds every contract's state
             await judge(n)
         b, log_b = start_risk(ready_stack, t, "b", **env)
+        logs.append(log_b)
         split = await wait_split([log_a, log_b], t.events.partitions, timeout_s=60, parse=owned)
         for n in range(2, 6):  # each judges its partitions; A's timer runs over what it holds
             await judge(n)
@@ -102,7 +115,7 @@ async def test_two_risk_agents_split_the_partitions_and_one_finishes_when_the_ot
         b.send_signal(signal.SIGKILL)
         b.wait(timeout=30)
         # B's partitions: A takes them once B's session has expired, from their changelog.
-        await _until_judged(conn, t, _judged_through(rounds, 6))
+        await _until_judged(conn, t, _judged_through(rounds, 6), logs)
         for n in range(7, _ROUNDS):
             await judge(n)
         assert owned(log_a) == set(range(t.events.partitions))

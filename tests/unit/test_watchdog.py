@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from services import watchdog as module
+from services.risk.worker import RebalanceWatch
 from services.watchdog import EXIT_CODE, Watchdog
 
 
@@ -69,3 +73,49 @@ def test_the_thread_exits_the_process_on_a_stall() -> None:
     finally:
         dog.stop()
     assert exits == [EXIT_CODE]
+
+
+def test_a_rebalance_that_never_ends_is_a_stall_but_a_recovery_making_progress_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [0.0]
+    dog = Watchdog("risk agent", 60, clock=lambda: now[0], exit=lambda _: None)
+    monkeypatch.setattr(module, "_current", dog)
+
+    def wait(seconds: int) -> str | None:
+        """`seconds` pass, the watchdog's thread checking every second; its last answer."""
+        stalled = None
+        for _ in range(seconds):
+            now[0] += 1
+            stalled = dog.check()
+        return stalled
+
+    watch = RebalanceWatch()
+    watch.observe(True, 1000)  # a rebalance began, its recovery has 1000 changes to read
+    for remaining in (800, 500, 100, 0):  # four minutes of recovery, progressing
+        assert wait(59) is None
+        watch.observe(True, remaining)
+    assert wait(59) is None
+    watch.observe(True, 0)  # then no progress for a minute: Faust never ended it
+    assert wait(2) == "a rebalance and its table recovery for 61 s"
+    watch.observe(False, 0)  # it ended after all
+    assert wait(1) is None
+
+
+def test_a_table_recovery_that_reads_nothing_for_ten_seconds_is_started_again() -> None:
+    now = [0.0]
+    watch = RebalanceWatch(clock=lambda: now[0])
+    watch.observe(True, 120)  # 120 changes of the changelog to read
+    now[0] += 9
+    watch.observe(True, 120)
+    assert not watch.kick(120)  # 9 s without reading: not yet
+    now[0] += 2
+    watch.observe(True, 120)
+    assert watch.kick(120)  # 11 s: started again, once
+    assert not watch.kick(120)
+    now[0] += 9
+    watch.observe(True, 60)  # reading again
+    now[0] += 9
+    watch.observe(True, 60)
+    assert not watch.kick(60)  # 9 s since it read
+    assert not watch.kick(0)  # nothing left to read: nothing to start again
