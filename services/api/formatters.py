@@ -1,7 +1,8 @@
 """How the API shows what it reads, and what the preview computes: one function per shape,
 pure (rows or the core's values in, JSON-ready dicts out). Money is rounded to cents half-up,
 percentages, weeks and hours to 2 places, as strings; what is stored stays exact. The reads
-(`read/`), the preview and the webhook deliverer share them, so a shape is written once.
+(`read/`), the preview (`results.preview_json`), the webhook deliverer and the alert router
+share them, so a shape is written once.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from projections import margin
 from projections.actuals import RolledWeek, WeekFigures
 from projections.read_model import ImpactRow
 from projections.rollup import AssignmentMargin, RollUp, margin_status
-from services.api import results
-from writemodel.preview import Preview
 
 MONEY = {
     "pay_rate",
@@ -206,20 +205,3 @@ def rate_json(r: Mapping[str, Any]) -> dict[str, Any]:
             margin.markup_pct(margin.Rates(r["pay_rate"], r["bill_rate"], Decimal(0))),
         ),
     }
-
-
-def preview_json(p: Preview) -> dict[str, Any]:
-    """One previewed event: POST's result for its verdict, with the margin impacts and the
-    alerts it would cause in the shapes POST and GET /v1/alerts give them."""
-    impacts = [impact_json(i) for i in p.impacts]
-    out = {"preview": True, **results.from_verdict(p.verdict)}
-    if p.verdict.outcome == "accepted":  # otherwise null, as POST answers (nothing caused)
-        v = p.verdict
-        # The writer's sentence says "was accepted": a preview appended nothing (issue #21).
-        out["message"] = (
-            f"{v.event_type} {v.event_id} would be accepted on contract {v.contract_id} as "
-            f"stream version {v.stream_version}; this preview appended nothing."
-        )
-        out["margin_impacts"] = impacts
-        out["alerts"] = [unstored_alert_json(a) for a in p.alerts]
-    return out

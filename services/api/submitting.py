@@ -12,7 +12,6 @@ from events.catalogue import Event
 from services.api import results
 from services.api.deps import ReadModels
 from services.api.event_log import contract_events
-from services.api.formatters import preview_json
 from services.api.gateway import SubmissionGateway
 from services.api.metrics import ApiMetrics
 from services.api.read import alerts as read_alerts
@@ -103,7 +102,7 @@ async def previewed(
         )
     previews = preview(past, [s for _, s in body.valid], body.now)
     for (i, _), p in zip(body.valid, previews, strict=True):
-        out[i] = preview_json(p)
+        out[i] = results.preview_json(p)
 
     final = [r for r in out if r is not None]
     # Shape first, as POST: any invalid event is a 422; then access: an event for a contract
