@@ -29,8 +29,8 @@ import asyncpg
 import httpx
 
 from services import watchdog
-from services.api.formatters import alert_json
-from services.api.read import alerts as read
+from services.reads import alerts as read
+from services.reads.formatters import alert_json
 
 log = logging.getLogger("ledger.webhooks")
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}

@@ -13,11 +13,11 @@ from typing import Annotated, Any, Protocol, cast
 
 from fastapi import Depends, Request
 
-from services.api.gateway import SubmissionGateway
+from services.api.gateway.submissions import SubmissionGateway
+from services.api.gateway.writer_progress import WriterProgress
+from services.api.http.metrics import ApiMetrics
+from services.api.http.rate_limit import TokenBuckets
 from services.api.margin_cache import SingleFlight
-from services.api.metrics import ApiMetrics
-from services.api.rate_limit import TokenBuckets
-from services.api.writer_progress import WriterProgress
 from services.importer.jobs import ImportJobs
 from services.oidc import OidcClient
 from services.progress import Progress

@@ -8,8 +8,8 @@ from typing import Any
 
 from projections.rollup import RollUp, RollUpFigures, roll_up
 from projections.trend import TrendPoint, weekly_trend
-from services.api.formatters import rollup_json
-from services.api.read.margin_facts import Portfolio
+from services.reads.formatters import rollup_json
+from services.reads.margin_facts import Portfolio
 
 
 class Found:

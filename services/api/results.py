@@ -8,7 +8,7 @@ from typing import Any
 
 from events.errors import WHOLE_EVENT, EventValidationError, FieldError
 from events.messages import REFUSALS, Verdict
-from services.api.formatters import impact_json, unstored_alert_json
+from services.reads.formatters import impact_json, unstored_alert_json
 from writemodel.preview import Preview
 
 

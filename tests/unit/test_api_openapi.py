@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from events.fields import FeePct, Hours, HoursPerWeek, MarkupPct, Multiplier, Pct, Rate, WeekHours
 from services.api.app import create_app
-from services.api.openapi import _DECIMALS
+from services.api.http.openapi import _DECIMALS
 from services.settings import Settings
 
 FIELD_TYPES: dict[str, Any] = {

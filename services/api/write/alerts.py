@@ -1,12 +1,12 @@
 """The API's writes of alerts: an alert acknowledged or resolved (a change that never goes
-back). The reads are in `read/alerts.py`."""
+back). The reads are in `services/reads/alerts.py`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.api.formatters import alert_json
-from services.api.read.alerts import COLUMNS, Db
+from services.reads.alerts import COLUMNS, Db
+from services.reads.formatters import alert_json
 
 
 async def alert_moved_to(

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services import sessions, tokens
 from services.api.deps import AppSettings, Pool
-from services.api.errors import ApiError
+from services.api.http.errors import ApiError
 from services.settings import Settings
 from services.tokens import Principal
 

@@ -136,7 +136,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error answering %s %s", request.method, request.url.path)
-        # Answered by Starlette's outermost middleware, outside services/api/guards.py.
+        # Answered by Starlette's outermost middleware, outside services/api/http/guards.py.
         return error_response(
             500,
             "internal error: the request could not be answered",

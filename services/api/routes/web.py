@@ -6,7 +6,7 @@
   lockfile, installed by `make install`).
 - `/docs`: Swagger UI from swagger-ui-dist, served locally (FastAPI's default loads a CDN).
 - `/v1/session`: sign in with an API token (POST), who am I (GET), sign out (DELETE); signing
-  in through the identity provider is services/api/routes_sign_in.py.
+  in through the identity provider is services/api/routes/sign_in.py.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from services import people, sessions
-from services.api.auth import Reader, idle_limit
-from services.api.body import read_json
 from services.api.deps import AppSettings, Pool
-from services.api.errors import ApiError
+from services.api.http.auth import Reader, idle_limit
+from services.api.http.body import read_json
+from services.api.http.errors import ApiError
 from services.api.schemas import errors
 from services.settings import Settings
 

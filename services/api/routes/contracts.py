@@ -12,13 +12,13 @@ from fastapi import APIRouter
 from events.schema import event_json_schemas
 from projections import margin
 from projections.margin_status import status_text
-from services.api.auth import Reader
 from services.api.deps import Pool, ProjectionSchema
-from services.api.errors import ApiError
-from services.api.ownership import ensure_may_read, manager_scope
-from services.api.params import AccountManagerIdQuery, AsOf, ContractIdPath, Limit, Offset
-from services.api.read.contracts import contract_owner, contracts_overview
+from services.api.http.auth import Reader
+from services.api.http.errors import ApiError
+from services.api.http.ownership import ensure_may_read, manager_scope
+from services.api.http.params import AccountManagerIdQuery, AsOf, ContractIdPath, Limit, Offset
 from services.api.schemas import ContractOverviewAsOf, ContractOverviews, errors
+from services.reads.contracts import contract_owner, contracts_overview
 
 router = APIRouter(prefix="/v1", tags=["contracts"])
 

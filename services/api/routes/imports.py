@@ -13,10 +13,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from imports.reading import Format
-from services.api.auth import Submitter
 from services.api.deps import Imports
-from services.api.errors import ApiError
-from services.api.ownership import ensure_admin
+from services.api.http.auth import Submitter
+from services.api.http.errors import ApiError
+from services.api.http.ownership import ensure_admin
 from services.api.schemas import errors
 from services.importer.jobs import ImportJobs
 from services.tokens import Principal

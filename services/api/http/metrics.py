@@ -23,10 +23,10 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.api.asgi import HttpMiddleware
-from services.api.read import alerts as read_alerts
-from services.api.read import margins as read_margins
+from services.api.http.asgi import HttpMiddleware
 from services.kafka_log import end_offsets
+from services.reads import alerts as read_alerts
+from services.reads import margins as read_margins
 from services.risk.names import app_id
 from services.settings import Settings
 
@@ -196,7 +196,7 @@ class _Measure(HttpMiddleware):
 
 
 def install(app: FastAPI) -> ApiMetrics:
-    """Counts and times every request of `app` (GET /metrics is in routes_health.py)."""
+    """Counts and times every request of `app` (GET /metrics is in routes/health.py)."""
     metrics = ApiMetrics()
     app.add_middleware(_Measure, metrics=metrics)
     return metrics

@@ -20,14 +20,11 @@ from events.alerts import Basis
 from projections import actuals, margin
 from projections.trend import TrendPoint
 from services.api import margin_groups
-from services.api.auth import Reader
 from services.api.deps import ReadModels, ReadSide
-from services.api.errors import ApiError
-from services.api.formatters import assignment_json, show, totals_json, week_json
-from services.api.margin_cache import data_version, gc_paused
-from services.api.margin_groups import Found, group_margin, ranked
-from services.api.ownership import ensure_may_read, owner_scope
-from services.api.params import (
+from services.api.http.auth import Reader
+from services.api.http.errors import ApiError
+from services.api.http.ownership import ensure_may_read, owner_scope
+from services.api.http.params import (
     AccountManagerIdPath,
     AsOf,
     AssignmentIdPath,
@@ -40,10 +37,8 @@ from services.api.params import (
     Offset,
     Since,
 )
-from services.api.read import health as read_health
-from services.api.read import hours as read_hours
-from services.api.read import margins as read
-from services.api.read.margin_facts import Portfolio
+from services.api.margin_cache import data_version, gc_paused
+from services.api.margin_groups import Found, group_margin, ranked
 from services.api.schemas import (
     AssignmentHours,
     AssignmentMarginAsOf,
@@ -59,6 +54,11 @@ from services.api.schemas import (
     errors,
 )
 from services.csv_cells import write_csv
+from services.reads import health as read_health
+from services.reads import hours as read_hours
+from services.reads import margins as read
+from services.reads.formatters import assignment_json, show, totals_json, week_json
+from services.reads.margin_facts import Portfolio
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["margins"])

@@ -14,11 +14,11 @@ from fastapi.responses import StreamingResponse
 
 from events.alerts import AlertStatus, RuleName, Severity
 from events.errors import FieldError
-from services.api.auth import Reader, still_signed_in
 from services.api.deps import AppSettings, Pool, ProjectionSchema
-from services.api.errors import ApiError, error_body
-from services.api.ownership import ensure_may_read, ensure_may_resolve, owner_scope
-from services.api.params import (
+from services.api.http.auth import Reader, still_signed_in
+from services.api.http.errors import ApiError, error_body
+from services.api.http.ownership import ensure_may_read, ensure_may_resolve, owner_scope
+from services.api.http.params import (
     AccountManagerIdQuery,
     AlertIdPath,
     ClientIdQuery,
@@ -26,9 +26,9 @@ from services.api.params import (
     Limit,
     Offset,
 )
-from services.api.read import alerts as read
 from services.api.schemas import Alert, AlertList, errors
 from services.api.write import alerts as write
+from services.reads import alerts as read
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["alerts"])

@@ -1,5 +1,5 @@
 """The API's reads of the margin read models: one function per read, named after what it
-returns, each answering rows as the API shows them (`services/api/formatters.py`). Account
+returns, each answering rows as the API shows them (`services/reads/formatters.py`). Account
 managers are scoped by `owner`: None reads every contract."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from projections.rollup import AssignmentMargin, roll_up
-from services.api.formatters import (
+from services.reads.formatters import (
     assignment_json,
     impact_json,
     rate_json,
@@ -19,8 +19,8 @@ from services.api.formatters import (
     show,
     stored_impact,
 )
-from services.api.read.margin_facts import Portfolio, assignment_margins, terms_on
-from services.api.read.margin_facts import portfolio as read_portfolio
+from services.reads.margin_facts import Portfolio, assignment_margins, terms_on
+from services.reads.margin_facts import portfolio as read_portfolio
 
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from services.api.deps import AppSettings, Pool
-from services.api.openapi import SUBMISSION_BODY
+from services.api.gateway.submitting import previewed
+from services.api.http.openapi import SUBMISSION_BODY
+from services.api.http.submission_body import PreviewedEvents
 from services.api.schemas import ErrorBody, PreviewBatch, PreviewResult, errors
-from services.api.submission_body import PreviewedEvents
-from services.api.submitting import previewed
 
 router = APIRouter(prefix="/v1", tags=["events"])
 

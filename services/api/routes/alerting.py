@@ -11,11 +11,11 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from services.alerting import store
 from services.alerting.config import ChannelIn, RecipientIn, RouteIn
-from services.api.auth import Reader
 from services.api.deps import Pool, ProjectionSchema
-from services.api.errors import ApiError
-from services.api.ownership import ensure_admin, ensure_admin_or_self
-from services.api.params import AccountManagerIdPath, Limit, Offset
+from services.api.http.auth import Reader
+from services.api.http.errors import ApiError
+from services.api.http.ownership import ensure_admin, ensure_admin_or_self
+from services.api.http.params import AccountManagerIdPath, Limit, Offset
 from services.api.schemas import errors
 from services.api.schemas_alerting import (
     ChannelCreated,

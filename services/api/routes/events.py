@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse, Response
 from events.messages import Verdict
 from events.serialization import decode_event
 from services.api import results
-from services.api.auth import Reader
 from services.api.deps import (
     AppSettings,
     Gateway,
@@ -22,16 +21,17 @@ from services.api.deps import (
     ProjectionProgress,
     ReadSide,
 )
-from services.api.errors import ApiError
-from services.api.event_log import caught_up
-from services.api.openapi import SUBMISSION_BODY
-from services.api.ownership import ensure_may_read, submitter_scope
-from services.api.read import event_log as read_event_log
-from services.api.read import submissions as stored_submissions
+from services.api.gateway.event_log import caught_up
+from services.api.gateway.submitting import submit
+from services.api.http.auth import Reader
+from services.api.http.errors import ApiError
+from services.api.http.openapi import SUBMISSION_BODY
+from services.api.http.ownership import ensure_may_read, submitter_scope
+from services.api.http.submission_body import SubmittedEvents
+from services.api.http.unavailable import Unavailable
 from services.api.schemas import AuditLog, BatchResult, ErrorBody, EventResult, errors
-from services.api.submission_body import SubmittedEvents
-from services.api.submitting import submit
-from services.api.unavailable import Unavailable
+from services.reads import event_log as read_event_log
+from services.reads import submissions as stored_submissions
 
 router = APIRouter(prefix="/v1", tags=["events"])
 MAX_AUDIT_PAGE = 1000  # events per page of GET /v1/events

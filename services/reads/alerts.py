@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from projections import margin
-from services.api.formatters import alert_json
+from services.reads.formatters import alert_json
 
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 

@@ -5,7 +5,7 @@ manages alert routing and imports."""
 
 from __future__ import annotations
 
-from services.api.errors import ApiError
+from services.api.http.errors import ApiError
 from services.tokens import Principal
 
 

@@ -11,14 +11,14 @@ from typing import Any
 from events.catalogue import Event
 from services.api import results
 from services.api.deps import ReadModels
-from services.api.event_log import contract_events
-from services.api.gateway import SubmissionGateway
-from services.api.metrics import ApiMetrics
-from services.api.read import alerts as read_alerts
-from services.api.read import margins as read_margins
+from services.api.gateway.event_log import contract_events
+from services.api.gateway.submissions import SubmissionGateway
+from services.api.http.metrics import ApiMetrics
+from services.api.http.submission_body import Submitted
 from services.api.schemas import BatchResult, EventResult, PreviewBatch, PreviewResult
-from services.api.submission_body import Submitted
 from services.progress import Progress
+from services.reads import alerts as read_alerts
+from services.reads import margins as read_margins
 from services.settings import Settings
 from writemodel.preview import preview
 

@@ -15,11 +15,11 @@ from events.errors import WHOLE_EVENT, EventValidationError
 from events.messages import Submission
 from events.serialization import parse_submission
 from services.api import results
-from services.api.auth import Submitter
-from services.api.body import counts_as_ints, fractions_refused, read_json
 from services.api.deps import AppSettings, RateLimits
-from services.api.errors import ApiError
-from services.api.rate_limit import PREVIEW_COST, RateLimited, TokenBuckets
+from services.api.http.auth import Submitter
+from services.api.http.body import counts_as_ints, fractions_refused, read_json
+from services.api.http.errors import ApiError
+from services.api.http.rate_limit import PREVIEW_COST, RateLimited, TokenBuckets
 from services.tokens import Principal
 
 MAX_BATCH = 500
@@ -63,7 +63,7 @@ async def read_submissions(
     `now`: (the result of each event invalid in shape, else None; the valid ones with their
     index; whether the body was a batch). A body that is no event at all raises ApiError
     (413, 415 or 422, as body.read_json); one over the token's rate (`cost_per_event` units an
-    event, services/api/rate_limit.py), a 429 with Retry-After."""
+    event, services/api/http/rate_limit.py), a 429 with Retry-After."""
     body = await read_json(request, max_json_depth)
     items, is_batch = _events_of(body)
     try:

@@ -21,10 +21,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from services import people, sign_in
-from services.api.auth import Reader
 from services.api.deps import AppSettings, Oidc, Pool
+from services.api.http.auth import Reader
+from services.api.routes.web import set_session_cookies
 from services.api.schemas import errors
-from services.api.web import set_session_cookies
 from services.oidc import OidcClient, ProviderUnavailable, SignInRefused
 from services.settings import Settings
 

@@ -23,7 +23,7 @@ from projections.health import (
     facts_from,
 )
 from projections.trend import weekly_trend
-from services.api.read.margin_facts import portfolio
+from services.reads.margin_facts import portfolio
 
 _RELATIONSHIP = ["ClientContactLogged", "ClientComplaintLogged", "BypassThreatReported"]
 SPARKLINE_WEEKS = 26

@@ -22,8 +22,8 @@ from services.api.deps import (
     Readiness,
     WriterProgressCheck,
 )
-from services.api.errors import ApiError, error_body
-from services.api.metrics import exposition
+from services.api.http.errors import ApiError, error_body
+from services.api.http.metrics import exposition
 from services.api.schemas import ErrorBody, Health, NotReady, Ready
 from services.kafka_log import end_offsets
 from services.projector import store
