@@ -2,12 +2,14 @@
 the Kafka clients, the caches. A handler names them as parameters (`pool: Pool`) and FastAPI
 hands them over, so that mypy and a reader follow a route into what it uses.
 
-`AppState` is what `app.py` and `resources.py` keep on `app.state`; `app_state` is the one place
-that reads it. Every dependency is `async def`: FastAPI runs a plain `def` in a thread.
+`AppState` is what `app.py` and `resources.py` keep on `app.state`; `app_state` and `_kept`
+are the only places that read it. Every dependency is `async def`: FastAPI runs a plain `def`
+in a thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, cast
 
@@ -48,78 +50,37 @@ def app_state(request: Request) -> AppState:
     return cast(AppState, request.app.state)
 
 
-async def _settings(request: Request) -> Settings:
-    return app_state(request).settings
+def _kept(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """The dependency that hands over what the app keeps as `name`, one of `AppState`'s (checked
+    when this module is imported); the type is the one its alias below declares."""
+    if name not in AppState.__annotations__:
+        raise AttributeError(f"the app keeps no {name!r} (AppState)")
+
+    async def kept(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return kept
 
 
 async def _projection_schema(request: Request) -> str:
     return app_state(request).settings.projection_schema
 
 
-async def _pool(request: Request) -> Any:
-    return app_state(request).pool
-
-
-async def _gateway(request: Request) -> SubmissionGateway:
-    return app_state(request).gateway
-
-
-async def _progress(request: Request) -> Progress:
-    return app_state(request).progress
-
-
-async def _imports(request: Request) -> ImportJobs:
-    return app_state(request).imports
-
-
-async def _admin(request: Request) -> Any:
-    return app_state(request).admin
-
-
-async def _offsets(request: Request) -> Any:
-    return app_state(request).offsets
-
-
-async def _writer_progress(request: Request) -> WriterProgress:
-    return app_state(request).writer_progress
-
-
-async def _margin_cache(request: Request) -> SingleFlight:
-    return app_state(request).margin_cache
-
-
-async def _rate_limits(request: Request) -> TokenBuckets:
-    return app_state(request).rate_limits
-
-
-async def _oidc(request: Request) -> OidcClient | None:
-    return app_state(request).oidc
-
-
-async def _metrics(request: Request) -> ApiMetrics:
-    return app_state(request).metrics
-
-
-async def _readiness(request: Request) -> dict[str, bool]:
-    return app_state(request).readiness
-
-
-AppSettings = Annotated[Settings, Depends(_settings)]
+AppSettings = Annotated[Settings, Depends(_kept("settings"))]
 ProjectionSchema = Annotated[str, Depends(_projection_schema)]
 """The PostgreSQL schema of the read models (LEDGER_PROJECTION_SCHEMA)."""
-Pool = Annotated[Any, Depends(_pool)]
+Pool = Annotated[Any, Depends(_kept("pool"))]
 """The API's asyncpg pool."""
-Gateway = Annotated[SubmissionGateway, Depends(_gateway)]
-ProjectionProgress = Annotated[Progress, Depends(_progress)]
-Imports = Annotated[ImportJobs, Depends(_imports)]
-KafkaAdmin = Annotated[Any, Depends(_admin)]
-Offsets = Annotated[Any, Depends(_offsets)]
-WriterProgressCheck = Annotated[WriterProgress, Depends(_writer_progress)]
-MarginCache = Annotated[SingleFlight, Depends(_margin_cache)]
-RateLimits = Annotated[TokenBuckets, Depends(_rate_limits)]
-Oidc = Annotated[OidcClient | None, Depends(_oidc)]
-Metrics = Annotated[ApiMetrics, Depends(_metrics)]
-Readiness = Annotated[dict[str, bool], Depends(_readiness)]
+Gateway = Annotated[SubmissionGateway, Depends(_kept("gateway"))]
+ProjectionProgress = Annotated[Progress, Depends(_kept("progress"))]
+Imports = Annotated[ImportJobs, Depends(_kept("imports"))]
+KafkaAdmin = Annotated[Any, Depends(_kept("admin"))]
+Offsets = Annotated[Any, Depends(_kept("offsets"))]
+WriterProgressCheck = Annotated[WriterProgress, Depends(_kept("writer_progress"))]
+RateLimits = Annotated[TokenBuckets, Depends(_kept("rate_limits"))]
+Oidc = Annotated[OidcClient | None, Depends(_kept("oidc"))]
+Metrics = Annotated[ApiMetrics, Depends(_kept("metrics"))]
+Readiness = Annotated[dict[str, bool], Depends(_kept("readiness"))]
 
 
 @dataclass(frozen=True)
