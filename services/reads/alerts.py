@@ -64,6 +64,23 @@ async def alerts(
     return [alert_json(r) for r in rows]
 
 
+async def alert_page(
+    db: Db,
+    schema: str,
+    owner: str | None,
+    filters: dict[str, str | None],
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """A page of the alerts matching the filters (`alerts`) with the `totals` of them all."""
+    return {
+        "alerts": await alerts(db, schema, owner, filters, limit, offset),
+        "totals": await alert_totals(db, schema, owner, filters),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
 async def alert_totals(
     db: Db, schema: str, owner: str | None, filters: dict[str, str | None]
 ) -> dict[str, dict[str, Any]]:

@@ -36,6 +36,21 @@ async def margins_of_assignments(
     return await assignment_margins(db, schema, as_of, f"({where}) AND {scope}", *args, *scope_args)
 
 
+async def assignment_rows(
+    db: Db, schema: str, owner: str | None, as_of: date, assignment_id: str
+) -> list[dict[str, Any]]:
+    """The margins as of the date of the assignments of this id (one per contract that has
+    one) among the owner's contracts, each against its contract's floor that day; none when
+    not known."""
+    found = await margins_of_assignments(
+        db, schema, owner, as_of, "a.assignment_id = $2", assignment_id
+    )
+    if not found:
+        return []
+    floors = await floors_on(db, schema, found, as_of)
+    return [assignment_json(m, ids, floors.get(m.facts.contract_id)) for m, ids in found]
+
+
 async def contract(db: Db, schema: str, contract_id: str) -> asyncpg.Record | None:
     """A contract's row of the read model; None when not known (yet)."""
     return await db.fetchrow(

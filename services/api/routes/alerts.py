@@ -166,11 +166,8 @@ async def alerts(
         "c.client_id": client_id,
         "c.account_manager_id": account_manager_id,
     }
-    found = await read.alerts(pool, schema, owner, filters, limit, offset)
-    totals = await read.alert_totals(pool, schema, owner, filters)
-    return AlertList.model_validate(
-        {"alerts": found, "totals": totals, "limit": limit, "offset": offset}
-    )
+    page = await read.alert_page(pool, schema, owner, filters, limit, offset)
+    return AlertList.model_validate(page)
 
 
 async def _transition(

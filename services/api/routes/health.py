@@ -22,11 +22,14 @@ from services.api.deps import (
     Readiness,
     WriterProgressCheck,
 )
+from services.api.gateway.submissions import SubmissionGateway
+from services.api.gateway.writer_progress import WriterProgress
 from services.api.http.errors import ApiError, error_body
 from services.api.http.metrics import exposition
 from services.api.schemas import ErrorBody, Health, NotReady, Ready
 from services.kafka_log import end_offsets
 from services.projector import store
+from services.settings import Settings
 
 router = APIRouter(tags=["health"])
 
@@ -40,21 +43,15 @@ def _failed(exc: BaseException) -> dict[str, Any]:
     return {"ok": False, "detail": str(exc) or type(exc).__name__}
 
 
-@router.get(
-    "/readyz",
-    summary="Kafka, PostgreSQL and the writer work; the read models are current",
-    response_model=Ready,
-    responses={503: {"model": NotReady, "description": "some check failed: see `checks`"}},
-)
-async def readyz(
-    settings: AppSettings,
-    pool: Pool,
-    offsets: Offsets,
-    admin: KafkaAdmin,
-    writer_progress: WriterProgressCheck,
-    gateway: Gateway,
-    readiness: Readiness,
-) -> Any:
+async def _checks(
+    settings: Settings,
+    pool: Any,
+    offsets: Any,
+    admin: Any,
+    writer_progress: WriterProgress,
+    gateway: SubmissionGateway,
+) -> dict[str, Any]:
+    """Each check by name: `ok`, and a `detail` when there is one to say."""
     checks: dict[str, Any] = {}
     try:
         await asyncio.wait_for(pool.fetchval("SELECT 1"), 3)
@@ -85,6 +82,25 @@ async def readyz(
         }
     except Exception as exc:
         checks["projections"] = _failed(exc)
+    return checks
+
+
+@router.get(
+    "/readyz",
+    summary="Kafka, PostgreSQL and the writer work; the read models are current",
+    response_model=Ready,
+    responses={503: {"model": NotReady, "description": "some check failed: see `checks`"}},
+)
+async def readyz(
+    settings: AppSettings,
+    pool: Pool,
+    offsets: Offsets,
+    admin: KafkaAdmin,
+    writer_progress: WriterProgressCheck,
+    gateway: Gateway,
+    readiness: Readiness,
+) -> Any:
+    checks = await _checks(settings, pool, offsets, admin, writer_progress, gateway)
     # For /metrics (ledger_readiness_check): the latest outcome of each check.
     readiness.clear()
     readiness.update((name, bool(c["ok"])) for name, c in checks.items())

@@ -57,7 +57,7 @@ from services.csv_cells import write_csv
 from services.reads import health as read_health
 from services.reads import hours as read_hours
 from services.reads import margins as read
-from services.reads.formatters import assignment_json, show, totals_json, week_json
+from services.reads.formatters import show, totals_json, week_json
 from services.reads.margin_facts import Portfolio
 from services.tokens import Principal
 
@@ -174,6 +174,20 @@ async def _every_margin(reads: ReadModels, who: Principal, day: date) -> Found:
     return found
 
 
+async def _trend(
+    reads: ReadModels, who: Principal, day: date, weeks: int, days: list[date]
+) -> list[TrendPoint]:
+    """The portfolio's weekly gross profit on each of `days` (the `weeks` ending on `day`):
+    computed once per data version and shared, as `_every_margin`."""
+    p, key = await _portfolio(reads, who)
+
+    async def compute() -> list[TrendPoint]:
+        return margin_groups.trend(p, days)
+
+    trend: list[TrendPoint] = await reads.cache.get(("trend", day, weeks, key), compute)
+    return trend
+
+
 @router.get(
     "/margins/assignments/{assignment_id}",
     summary="One assignment's margin",
@@ -188,14 +202,12 @@ async def assignment(
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    day, pool, s = _today(as_of), reads.pool, reads.schema
-    found = await read.margins_of_assignments(
-        pool, s, owner_scope(who), day, "a.assignment_id = $2", assignment_id
+    day = _today(as_of)
+    rows = await read.assignment_rows(
+        reads.pool, reads.schema, owner_scope(who), day, assignment_id
     )
-    if not found:
+    if not rows:
         raise _unknown_assignment(assignment_id)
-    floors = await read.floors_on(pool, s, found, day)
-    rows = [assignment_json(m, ids, floors.get(m.facts.contract_id)) for m, ids in found]
     body: BaseModel = (
         AssignmentMarginAsOf.model_validate({"as_of": day, **rows[0]})
         if len(rows) == 1
@@ -417,12 +429,7 @@ async def portfolio_trend(
     # Weeks before the calendar's first day (as_of early in year 1) have no point.
     ordinals = (day.toordinal() - 7 * k for k in range(weeks - 1, -1, -1))
     days = [date.fromordinal(n) for n in ordinals if n >= 1]
-    p, key = await _portfolio(reads, who)
-
-    async def compute() -> list[TrendPoint]:
-        return margin_groups.trend(p, days)
-
-    trend = await reads.cache.get(("trend", day, weeks, key), compute)
+    trend = await _trend(reads, who, day, weeks, days)
     points = [
         {
             "week_ending": p.day.isoformat(),
