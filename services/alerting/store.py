@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import time
-from typing import Any, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 import asyncpg
 
@@ -92,9 +92,15 @@ async def channels(db: Db) -> list[dict[str, Any]]:
     return [channel_json(r) for r in rows]
 
 
-async def channel_named(db: Db, name: str) -> bool:
-    """Whether an active channel has this name."""
-    return bool(await db.fetchval("SELECT 1 FROM alert_channels WHERE name = $1 AND active", name))
+_NAME_TAKEN: Final = {
+    "channel": "SELECT 1 FROM alert_channels WHERE name = $1 AND active",
+    "route": "SELECT 1 FROM alert_routes WHERE name = $1",  # names are unique, removed or not
+}
+
+
+async def name_taken(db: Db, kind: Literal["channel", "route"], name: str) -> bool:
+    """Whether an active channel, or any stored route, has this name."""
+    return bool(await db.fetchval(_NAME_TAKEN[kind], name))
 
 
 async def remove_channel(db: Db, channel_id: str) -> bool:
@@ -243,11 +249,6 @@ async def upsert_route(
 async def routes(db: Db) -> list[dict[str, Any]]:
     rows = await db.fetch(f"{_ROUTE_SELECT} WHERE r.active ORDER BY r.created_at, r.name")
     return [route_json(r) for r in rows]
-
-
-async def route_named(db: Db, name: str) -> bool:
-    """Whether a route of this name is stored (names are unique)."""
-    return bool(await db.fetchval("SELECT 1 FROM alert_routes WHERE name = $1", name))
 
 
 async def remove_route(db: Db, route_id: str) -> bool:

@@ -43,27 +43,6 @@ def _where(owner: str | None, filters: dict[str, str | None]) -> tuple[str, list
     return " AND ".join(conds), args
 
 
-async def alerts(
-    db: Db,
-    schema: str,
-    owner: str | None,
-    filters: dict[str, str | None],
-    limit: int,
-    offset: int,
-) -> list[dict[str, Any]]:
-    """Alerts matching the filters, newest raised first, with their contract's client and
-    manager."""
-    where, args = _where(owner, filters)
-    args += [limit, offset]
-    rows = await db.fetch(
-        f"""SELECT {COLUMNS}, {_OWNER_COLUMNS} FROM alerts a {_owner_join(schema)}
-            WHERE {where} ORDER BY a.raised_at DESC, a.seq DESC
-            LIMIT ${len(args) - 1} OFFSET ${len(args)}""",
-        *args,
-    )
-    return [alert_json(r) for r in rows]
-
-
 async def alert_page(
     db: Db,
     schema: str,
@@ -72,9 +51,18 @@ async def alert_page(
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
-    """A page of the alerts matching the filters (`alerts`) with the `totals` of them all."""
+    """A page of the alerts matching the filters, newest raised first, with their contract's
+    client and manager, and the `totals` of every alert they match."""
+    where, args = _where(owner, filters)
+    page_args = [*args, limit, offset]
+    rows = await db.fetch(
+        f"""SELECT {COLUMNS}, {_OWNER_COLUMNS} FROM alerts a {_owner_join(schema)}
+            WHERE {where} ORDER BY a.raised_at DESC, a.seq DESC
+            LIMIT ${len(page_args) - 1} OFFSET ${len(page_args)}""",
+        *page_args,
+    )
     return {
-        "alerts": await alerts(db, schema, owner, filters, limit, offset),
+        "alerts": [alert_json(r) for r in rows],
         "totals": await alert_totals(db, schema, owner, filters),
         "limit": limit,
         "offset": offset,

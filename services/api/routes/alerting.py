@@ -61,7 +61,7 @@ async def alert_channels(pool: Pool, who: Admin) -> ChannelList:
 async def add_alert_channel(pool: Pool, who: Admin, body: ChannelIn) -> ChannelCreated:
     """`url` and `smtp_url` are credentials: kept, used, and shown masked from now on. A
     webhook channel's signing secret is in this answer only."""
-    if await store.channel_named(pool, body.name):
+    if await store.name_taken(pool, "channel", body.name):
         raise ApiError.field(409, "name", f"a channel named {body.name} exists")
     made, secret = await store.upsert_channel(pool, body)
     return ChannelCreated.model_validate(made | {"signing_secret": secret})
@@ -105,7 +105,7 @@ async def alert_routes(pool: Pool, who: Admin) -> RouteList:
     ),
 )
 async def add_alert_route(pool: Pool, schema: ProjectionSchema, who: Admin, body: RouteIn) -> Route:
-    if await store.route_named(pool, body.name):
+    if await store.name_taken(pool, "route", body.name):
         raise ApiError.field(409, "name", f"a route named {body.name} exists")
     try:
         made = await store.upsert_route(pool, body, schema)
