@@ -132,6 +132,15 @@ class Settings(BaseSettings):
     projector_cache_rows: int = Field(
         1_000_000, ge=1, validation_alias=AliasChoices("LEDGER_PROJECTOR_CACHE_ROWS")
     )
+    # A live projector behind by at least this many events on the partitions it was assigned
+    # (after an outage, a new member, a first run over an old log) catches up with
+    # `LEDGER_REBUILD_PROCESSES` processes, each applying some of those partitions, as a rebuild
+    # does, then carries on alone. 0 (the default): never, it applies the backlog itself on one
+    # core; on a 2-core machine that PostgreSQL shares, two processes applied fewer events a
+    # second than one (bench/RESULTS.md). Worth it with cores to spare, PostgreSQL elsewhere.
+    projector_catch_up_lag: int = Field(
+        0, ge=0, validation_alias=AliasChoices("LEDGER_PROJECTOR_CATCH_UP_LAG")
+    )
     # Processes a rebuild replays the log with, each owning some partitions: one per core.
     rebuild_processes: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
@@ -188,6 +197,14 @@ class Settings(BaseSettings):
     # a bucket 5 seconds deep): more is answered 429 with Retry-After. 0: no limit.
     rate_limit_per_s: float = Field(
         2000.0, ge=0, validation_alias=AliasChoices("LEDGER_RATE_LIMIT_PER_S")
+    )
+    # During a backlog (its batches full: a first pass, a catch-up) the risk agent writes each
+    # contract's state to its table and acks the events this often (seconds; or every 20,000
+    # events): one changelog record per contract per flush, not per event; a crash judges again
+    # (idempotently) what came since the last. A batch that does not fill (the live path) is
+    # written at once.
+    risk_flush_s: float = Field(
+        5.0, ge=0, le=30, validation_alias=AliasChoices("LEDGER_RISK_FLUSH_S")
     )
     # How often (seconds) the risk agent's timer judges the time-based rules over every contract.
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))

@@ -74,6 +74,13 @@ _DISPOSITION = {
 Format = Annotated[
     Literal["json", "csv"] | None, Query(description="csv: as `Accept: text/csv` does")
 ]
+WeeksSince = Annotated[
+    Day | None,
+    Query(
+        description="list the weeks from this day's week on (and every reported week before); "
+        "the to-date sums and the forecast are the same; default every week"
+    ),
+]
 Until = Annotated[Day | None, Query(description="changes made on or before this day, YYYY-MM-DD")]
 
 _SORTS = (
@@ -87,6 +94,7 @@ _SORTS = (
     "remaining_gross_profit",
     "at_risk_weekly_gross_profit",
     "loss_making_assignments",
+    "health_score",
 )
 Sort = Annotated[
     str,
@@ -160,6 +168,21 @@ async def _portfolio(reads: ReadModels, who: Principal) -> tuple[Portfolio, Hash
         ("portfolio", key), lambda: read.portfolio(reads.pool, reads.schema, owner)
     )
     return p, key
+
+
+async def _health_columns(
+    reads: ReadModels, who: Principal, day: date, key: str
+) -> dict[str, dict[str, Any]]:
+    """The health column of the clients' (or account managers') table on the day: every
+    client's score computed once per day and data version (both tables share it), as the
+    roll-ups are."""
+    p, version = await _portfolio(reads, who)
+
+    async def compute() -> dict[str, int]:
+        return await read_health.client_scores(reads.pool, reads.schema, owner_scope(who), day, p)
+
+    scores: dict[str, int] = await reads.cache.get(("health", day, version), compute)
+    return read_health.health_columns(scores, p.ids, key)
 
 
 async def _every_margin(reads: ReadModels, who: Principal, day: date) -> Found:
@@ -347,11 +370,13 @@ async def _ranked(
     limit: int,
     offset: int,
 ) -> Any:
-    """Every client (or account manager) with its roll-up as of the day, sorted and paged."""
+    """Every client (or account manager) with its roll-up and health as of the day, sorted and
+    paged."""
     day = _today(as_of)
     found = await _every_margin(reads, who, day)
+    health = await _health_columns(reads, who, day, key)
     with gc_paused():
-        total, rows = ranked(found, key, name_key, sort, limit, offset)
+        total, rows = ranked(found, key, name_key, sort, limit, offset, health)
     body = RankedGroups.model_validate(
         {
             "as_of": day,
@@ -552,10 +577,39 @@ async def _group_hours(
     as_of: date | None,
     where: str,
     *args: Any,
+    since: date | None = None,
 ) -> Any:
-    day = _today(as_of)
+    body, weeks = await _hours_of(reads, who, _today(as_of), where, *args, since=since)
+    return _respond(request, body, weeks, "hours")
+
+
+async def _portfolio_hours(
+    reads: ReadModels, who: Principal, day: date, since: date | None
+) -> tuple[GroupHours, list[dict[str, Any]]]:
+    """The portfolio's hours answer, computed once per day, `since` and data version (the
+    portfolio page reads it at every load), as the portfolio's other figures."""
+    version = (owner_scope(who), await data_version(reads.pool, reads.schema))
+
+    async def compute() -> tuple[GroupHours, list[dict[str, Any]]]:
+        return await _hours_of(reads, who, day, "true", since=since)
+
+    found: tuple[GroupHours, list[dict[str, Any]]] = await reads.cache.get(
+        ("hours", day, since, version), compute
+    )
+    return found
+
+
+async def _hours_of(
+    reads: ReadModels,
+    who: Principal,
+    day: date,
+    where: str,
+    *args: Any,
+    since: date | None = None,
+) -> tuple[GroupHours, list[dict[str, Any]]]:
+    """The hours answer of the assignments `where` picks, and its weeks as rows."""
     found = await read_hours.assignment_hours(
-        reads.pool, reads.schema, owner_scope(who), day, where, *args
+        reads.pool, reads.schema, owner_scope(who), day, where, *args, since=since
     )
     r = actuals.roll_up([x.actuals for x in found])
     weeks = [week_json(w) for w in r.weeks]
@@ -568,7 +622,7 @@ async def _group_hours(
             "weeks": weeks,
         }
     )
-    return _respond(request, body, weeks, "hours")
+    return body, weeks
 
 
 @router.get(
@@ -642,9 +696,11 @@ async def portfolio_hours(
     who: Reader,
     reads: ReadSide,
     as_of: AsOf = None,
+    since: WeeksSince = None,
     format: Format = None,
 ) -> Any:
-    return await _group_hours(request, reads, who, as_of, "true")
+    body, weeks = await _portfolio_hours(reads, who, _today(as_of), since)
+    return _respond(request, body, weeks, "hours")
 
 
 @router.get(
