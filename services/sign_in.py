@@ -1,5 +1,5 @@
 """A person's sign-in through the identity provider, from its start to its session: what the
-routes of services/api/routes_sign_in.py call. Each step refuses with SignInRefused (a reason
+routes of services/api/routes/sign_in.py call. Each step refuses with SignInRefused (a reason
 the person reads) and grants nothing then.
 
 - `start`: a sign-in attempt (state, nonce, PKCE code verifier, where to go next) kept in

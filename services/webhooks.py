@@ -29,7 +29,8 @@ import asyncpg
 import httpx
 
 from services import watchdog
-from services.api.read import alerts as read
+from services.reads import alerts as read
+from services.reads.formatters import alert_json
 
 log = logging.getLogger("ledger.webhooks")
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -192,7 +193,7 @@ class Deliverer:
                         "UPDATE webhooks SET cursor_seq = $2 WHERE webhook_id = $1", wid, r["seq"]
                     )
                     continue
-                error = await self._post(http, hook, read.alert_json(r))
+                error = await self._post(http, hook, alert_json(r))
                 if error is None:
                     await pool.execute(
                         """UPDATE webhooks SET cursor_seq = $2, delivered = delivered + 1,

@@ -33,7 +33,8 @@ import httpx
 from services import watchdog
 from services.alerting import routing, seed, store
 from services.alerting.channels import Sender
-from services.api.read.alerts import COLUMNS, COMMITTED_BEFORE_RUNNING, alert_json
+from services.reads.alerts import COLUMNS, COMMITTED_BEFORE_RUNNING
+from services.reads.formatters import alert_json
 from services.settings import Settings
 
 log = logging.getLogger("ledger.alerts")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import time
-from typing import Any, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 import asyncpg
 
@@ -90,6 +90,17 @@ async def upsert_channel(
 async def channels(db: Db) -> list[dict[str, Any]]:
     rows = await db.fetch("SELECT * FROM alert_channels WHERE active ORDER BY created_at, name")
     return [channel_json(r) for r in rows]
+
+
+_NAME_TAKEN: Final = {
+    "channel": "SELECT 1 FROM alert_channels WHERE name = $1 AND active",
+    "route": "SELECT 1 FROM alert_routes WHERE name = $1",  # names are unique, removed or not
+}
+
+
+async def name_taken(db: Db, kind: Literal["channel", "route"], name: str) -> bool:
+    """Whether an active channel, or any stored route, has this name."""
+    return bool(await db.fetchval(_NAME_TAKEN[kind], name))
 
 
 async def remove_channel(db: Db, channel_id: str) -> bool:

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.api import errors, metrics, openapi, unavailable
-from services.api.guards import Guards
+from services.api.http import errors, metrics, openapi, unavailable
+from services.api.http.guards import Guards
+from services.api.http.rate_limit import TokenBuckets
 from services.api.margin_cache import SingleFlight
-from services.api.rate_limit import TokenBuckets
 from services.api.resources import lifespan
-from services.api.routes_alerting import router as alerting_router
-from services.api.routes_alerts import router as alerts_router
-from services.api.routes_contracts import router as contracts_router
-from services.api.routes_events import router as events_router
-from services.api.routes_health import router as health_router
-from services.api.routes_imports import router as imports_router
-from services.api.routes_margins import router as margins_router
-from services.api.routes_preview import router as preview_router
-from services.api.routes_sign_in import router as sign_in_router
-from services.api.web import router as web_router
+from services.api.routes.alerting import router as alerting_router
+from services.api.routes.alerts import router as alerts_router
+from services.api.routes.contracts import router as contracts_router
+from services.api.routes.events import router as events_router
+from services.api.routes.health import router as health_router
+from services.api.routes.imports import router as imports_router
+from services.api.routes.margins import router as margins_router
+from services.api.routes.preview import router as preview_router
+from services.api.routes.sign_in import router as sign_in_router
+from services.api.routes.web import router as web_router
 from services.oidc import OidcClient
 from services.settings import Settings
 
@@ -43,7 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
         # operationId = the handler's name (`contract`, `submit_events`): what a generated
         # client calls its functions.
         generate_unique_id_function=lambda route: route.name,
-        docs_url=None,  # served by services/api/web.py from swagger-ui-dist, with no CDN
+        docs_url=None,  # served by services/api/routes/web.py from swagger-ui-dist, with no CDN
         redoc_url=None,
     )
     app.state.settings = settings
@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.rate_limits = TokenBuckets(settings.rate_limit_per_s, 5 * settings.rate_limit_per_s)
     # Single sign-on, when an identity provider is configured (else API tokens only).
     app.state.oidc = OidcClient(settings) if settings.single_sign_on else None
+    app.state.readiness = {}  # the latest /readyz's checks, for /metrics
     # Outermost: every answer, the metrics' and the errors' included, gets its headers.
     app.add_middleware(Guards, max_body_bytes=settings.max_body_bytes)
     errors.install(app)

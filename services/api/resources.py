@@ -13,8 +13,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 
 from services import kafka_connection
-from services.api.gateway import SubmissionGateway
-from services.api.writer_progress import WriterProgress
+from services.api.gateway.submissions import SubmissionGateway
+from services.api.gateway.writer_progress import WriterProgress
 from services.importer.jobs import ImportJobs
 from services.progress import Progress
 from services.projector.commands import ensure_schema

@@ -8,6 +8,8 @@ from typing import Any
 
 from events.errors import WHOLE_EVENT, EventValidationError, FieldError
 from events.messages import REFUSALS, Verdict
+from services.reads.formatters import impact_json, unstored_alert_json
+from writemodel.preview import Preview
 
 
 def from_verdict(v: Verdict) -> dict[str, Any]:
@@ -74,3 +76,20 @@ def batch(results: list[dict[str, Any]]) -> dict[str, Any]:
     counts = Counter(r["status"] for r in results)
     message = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     return {"results": results, "errors": errors, "message": f"{len(results)} events: {message}"}
+
+
+def preview_json(p: Preview) -> dict[str, Any]:
+    """One previewed event: POST's result for its verdict, with the margin impacts and the
+    alerts it would cause in the shapes POST and GET /v1/alerts give them."""
+    impacts = [impact_json(i) for i in p.impacts]
+    out = {"preview": True, **from_verdict(p.verdict)}
+    if p.verdict.outcome == "accepted":  # otherwise null, as POST answers (nothing caused)
+        v = p.verdict
+        # The writer's sentence says "was accepted": a preview appended nothing (issue #21).
+        out["message"] = (
+            f"{v.event_type} {v.event_id} would be accepted on contract {v.contract_id} as "
+            f"stream version {v.stream_version}; this preview appended nothing."
+        )
+        out["margin_impacts"] = impacts
+        out["alerts"] = [unstored_alert_json(a) for a in p.alerts]
+    return out

@@ -526,7 +526,10 @@ class PreviewResult(EventResult):
     """What POST /v1/events would answer for one event; nothing is appended. An invalid
     event's result has no `preview`."""
 
-    preview: bool | None = Field(None, description="true: a preview, nothing was appended")
+    # Left out when None: an invalid event's result is exactly as POST answers it.
+    preview: bool | None = Field(
+        None, description="true: a preview, nothing was appended", exclude_if=lambda v: v is None
+    )
 
 
 class PreviewBatch(_Model):

@@ -1,4 +1,4 @@
-"""The bodies the alert-routing routes answer (services/api/routes_alerting.py). A channel's
+"""The bodies the alert-routing routes answer (services/api/routes/alerting.py). A channel's
 URL and SMTP server are shown masked: `https://hooks.slack.com/****`."""
 
 from __future__ import annotations

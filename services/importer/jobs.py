@@ -30,8 +30,8 @@ from imports.mapping import ImportMapping, MappingError, load_mapping
 from imports.problems import FileRefused, Problem
 from imports.reading import Format, Lines, open_lines
 from imports.source import check_columns, plan_file
-from services.api.event_log import contract_events
-from services.api.gateway import SubmissionGateway
+from services.api.gateway.event_log import contract_events
+from services.api.gateway.submissions import SubmissionGateway
 from services.importer.run import run
 from services.importer.sinks import OverGateway
 from services.settings import Settings

@@ -22,7 +22,7 @@ from events.messages import REFUSALS, Submitter
 from events.serialization import EXPECTED_STREAM_VERSION, decode_event
 from imports.dryrun import stamped
 from imports.plan import Planned
-from services.api.gateway import SubmissionGateway
+from services.api.gateway.submissions import SubmissionGateway
 from services.settings import Settings
 
 BATCH: Final = 500

@@ -85,8 +85,8 @@ from projections.risk.codec import decode_state, encode_state
 from projections.risk.rules.releases import in_force
 from projections.risk.state import RiskState
 from services import kafka_admin, kafka_connection, progress, watchdog
-from services.api.read import event_log as read_event_log
 from services.membership import KEEP_EVERY_S, Membership
+from services.reads import event_log as read_event_log
 from services.risk.names import TABLE, app_id, changelog_topic
 from services.risk.transport import broker_urls
 from services.settings import Settings

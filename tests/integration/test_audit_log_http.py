@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaProducer
 
 from events.serialization import encode_event, parse_submission
 from events.topics import topics
-from services.api.read.event_log import PAGE_SQL
 from services.projector import store
+from services.reads.event_log import PAGE_SQL
 from simulation.examples import example
 from tests.support.http import auth, history, post
 from tests.support.services import Services, Tokens

@@ -17,8 +17,8 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from events.topics import partition_of
-from services.api.read.event_log import projected_offset
 from services.db import connection
+from services.reads.event_log import projected_offset
 from simulation.examples import OMIT, example
 from tests.support.http import auth, log_of, post
 from tests.support.services import Tokens, running_services

@@ -1,5 +1,5 @@
 """Assignments with their rate and terms histories (hypothesis strategies), and the facts a
-read of one day gives for them (services/api/read/margin_facts.py's SQL, restated): the
+read of one day gives for them (services/reads/margin_facts.py's SQL, restated): the
 reference the portfolio's figures on a day and its trend are checked against."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.api.body import counts_as_ints, fractions_refused, is_json, nesting_depth
+from services.api.http.body import counts_as_ints, fractions_refused, is_json, nesting_depth
 from services.tokens import parse_duration
 
 _JSON = st.recursive(

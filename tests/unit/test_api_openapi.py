@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 from events.fields import FeePct, Hours, HoursPerWeek, MarkupPct, Multiplier, Pct, Rate, WeekHours
 from projections.risk.rules import RULES, TIMER_RULES
 from services.api.app import create_app
-from services.api.openapi import _DECIMALS
+from services.api.http.openapi import _DECIMALS
 from services.api.schemas import alert_vocabulary
 from services.settings import Settings
 

@@ -19,7 +19,7 @@ import pytest
 
 from events.topics import topics
 from services import k8s_kafka, kafka_connection
-from services.api.routes_health import router as health_router
+from services.api.routes.health import router as health_router
 from services.cli import PROCESSES
 from services.settings import Settings
 from tests.support import k8s
@@ -469,9 +469,9 @@ def test_the_projector_and_risk_agent_scale_between_one_and_a_pod_per_partition(
 
 
 def _exported() -> set[str]:
-    """The metric names /metrics exports (services/api/metrics.py), with the suffixes the
+    """The metric names /metrics exports (services/api/http/metrics.py), with the suffixes the
     exposition adds to counters and histograms."""
-    source = (ROOT / "services" / "api" / "metrics.py").read_text()
+    source = (ROOT / "services" / "api" / "http" / "metrics.py").read_text()
     names = set(re.findall(r'"(ledger_[a-z_]+)"', source))
     counters = set(re.findall(r'Counter\(\s*"(ledger_[a-z_]+)"', source))
     histograms = set(re.findall(r'Histogram\(\s*"(ledger_[a-z_]+)"', source))

@@ -10,7 +10,7 @@ import pytest
 
 from events.fields import ID_PATTERN
 from events.messages import Role
-from services.api.routes_sign_in import safe_next
+from services.api.routes.sign_in import safe_next
 from services.oidc import SignInRefused, person_of, role_of
 from services.tokens import Principal
 

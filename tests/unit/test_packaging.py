@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("events", "projections", "services")
+PACKAGES = ("events", "imports", "projections", "services", "writemodel")
 
 
 def test_every_data_file_of_the_packages_is_declared_as_package_data() -> None:

@@ -22,7 +22,7 @@ from events.messages import REFUSALS, Submission, Submitter
 from events.serialization import parse_submission
 from projections import risk
 from projections.read_model import ReadModel
-from services.api.routes_preview import preview_json
+from services.api.results import preview_json
 from simulation.examples import CONTRACT_ID, OMIT, example
 from writemodel.decide import decide
 from writemodel.preview import Preview, preview

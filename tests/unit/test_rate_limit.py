@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.api.rate_limit import PREVIEW_COST, RateLimited, TokenBuckets
+from services.api.http.rate_limit import PREVIEW_COST, RateLimited, TokenBuckets
 
 
 def test_a_burst_is_served_then_the_token_waits_what_it_overdrew() -> None:

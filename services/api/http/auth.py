@@ -17,7 +17,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services import sessions, tokens
-from services.api.errors import ApiError
+from services.api.deps import AppSettings, Pool
+from services.api.http.errors import ApiError
+from services.settings import Settings
 from services.tokens import Principal
 
 _bearer = HTTPBearer(auto_error=False)
@@ -25,14 +27,17 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _idle(request: Request) -> timedelta:
-    return timedelta(seconds=request.app.state.settings.session_idle_s)
+def idle_limit(settings: Settings) -> timedelta:
+    """How long a web session lives unused (LEDGER_SESSION_IDLE_S)."""
+    return timedelta(seconds=settings.session_idle_s)
 
 
 async def principal(
-    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    pool: Pool,
+    settings: AppSettings,
 ) -> Principal:
-    pool = request.app.state.pool
     if creds is not None and creds.scheme.lower() == "bearer":
         found = await tokens.lookup(pool, creds.credentials)
         if found is None:
@@ -42,7 +47,7 @@ async def principal(
         return found
     sid = request.cookies.get(sessions.COOKIE)
     if sid:
-        session = await sessions.lookup(pool, sid, _idle(request))
+        session = await sessions.lookup(pool, sid, idle_limit(settings))
         if session is None:
             raise ApiError.field(401, sessions.COOKIE, "the session has ended; sign in again")
         if request.method in UNSAFE and not hmac.compare_digest(
@@ -61,16 +66,15 @@ async def submitter(who: Annotated[Principal, Depends(principal)]) -> Principal:
     return who
 
 
-async def still_signed_in(request: Request, who: Principal) -> bool:
+async def still_signed_in(request: Request, who: Principal, pool: Pool, settings: Settings) -> bool:
     """Whether the credential this request came with is still good: its session (ended by
     signing out, by its expiry or by its token's) or its bearer token. An open stream asks
     this now and then, so it ends when the credential that opened it does."""
-    pool = request.app.state.pool
     creds = await _bearer(request)
     if creds is None or creds.scheme.lower() != "bearer":
         sid = request.cookies.get(sessions.COOKIE)
         if sid:
-            return await sessions.lookup(pool, sid, _idle(request)) is not None
+            return await sessions.lookup(pool, sid, idle_limit(settings)) is not None
     return await tokens.is_live(pool, who.token_id)
 
 

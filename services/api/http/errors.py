@@ -86,20 +86,27 @@ def _reason(e: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def allowed_methods(app: Any, path: str) -> list[str]:
-    """Every method some operation answers at this path, as /openapi.json documents them
-    (Starlette's 405 lists only the first matching route's)."""
-    table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(app.state, "allow_table", None)
-    if table is None:
-        table = [
-            (compile_path(template)[0], sorted(m.upper() for m in ops))
-            for template, ops in app.openapi()["paths"].items()
-        ]
-        app.state.allow_table = table
-    return sorted({m for regex, methods in table if regex.match(path) for m in methods})
+class AllowedMethods:
+    """Every method some operation answers at a path, as /openapi.json documents them
+    (Starlette's 405 lists only the first matching route's); the table read once, when first
+    asked (the app's routes are all in by then)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.table: list[tuple[re.Pattern[str], list[str]]] | None = None
+
+    def __call__(self, path: str) -> list[str]:
+        if self.table is None:
+            self.table = [
+                (compile_path(template)[0], sorted(m.upper() for m in ops))
+                for template, ops in self.app.openapi()["paths"].items()
+            ]
+        return sorted({m for regex, methods in self.table if regex.match(path) for m in methods})
 
 
 def install(app: FastAPI) -> None:
+    allowed_methods = AllowedMethods(app)
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.message, exc.errors, exc.headers)
@@ -116,7 +123,7 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+            headers["Allow"] = ", ".join(allowed_methods(request.url.path))
             message = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
         elif exc.status_code == 404 and exc.detail == "Not Found":
             message = f"{request.url.path} is not a resource of this API"
@@ -129,7 +136,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error answering %s %s", request.method, request.url.path)
-        # Answered by Starlette's outermost middleware, outside services/api/guards.py.
+        # Answered by Starlette's outermost middleware, outside services/api/http/guards.py.
         return error_response(
             500,
             "internal error: the request could not be answered",

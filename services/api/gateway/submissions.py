@@ -29,7 +29,7 @@ from events.messages import Submission, Verdict, decode_verdict, encode_submissi
 from events.serialization import encode_json
 from events.topics import Topics
 from services import kafka_connection, watchdog
-from services.api.unavailable import Unavailable
+from services.api.http.unavailable import Unavailable
 
 log = logging.getLogger("ledger.api.gateway")
 

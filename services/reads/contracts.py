@@ -10,7 +10,7 @@ import asyncpg
 
 from projections.margin_status import worst
 from projections.rollup import AssignmentMargin, margin_status
-from services.api.read.margin_facts import assignment_margins, terms_on
+from services.reads.margin_facts import assignment_margins, terms_on
 
 _ITEM_LISTS: Final = {
     "negotiation": "open_negotiations",

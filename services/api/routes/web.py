@@ -6,7 +6,7 @@
   lockfile, installed by `make install`).
 - `/docs`: Swagger UI from swagger-ui-dist, served locally (FastAPI's default loads a CDN).
 - `/v1/session`: sign in with an API token (POST), who am I (GET), sign out (DELETE); signing
-  in through the identity provider is services/api/routes_sign_in.py.
+  in through the identity provider is services/api/routes/sign_in.py.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from services import people, sessions
-from services.api.auth import Reader
-from services.api.body import read_json
-from services.api.errors import ApiError
+from services.api.deps import AppSettings, Pool
+from services.api.http.auth import Reader, idle_limit
+from services.api.http.body import read_json
+from services.api.http.errors import ApiError
 from services.api.schemas import errors
 from services.settings import Settings
 
@@ -54,8 +55,8 @@ _APP_HEADERS = {
 }
 
 
-def _web(request: Request) -> Path:
-    return Path(request.app.state.settings.web_dir).resolve()
+def _web(settings: Settings) -> Path:
+    return Path(settings.web_dir).resolve()
 
 
 def _file(path: Path, root: Path, cache: str) -> FileResponse:
@@ -74,39 +75,39 @@ def _file(path: Path, root: Path, cache: str) -> FileResponse:
     )
 
 
-def _shell(request: Request) -> FileResponse:
-    path = _web(request) / "app" / "index.html"
+def _shell(settings: Settings) -> FileResponse:
+    path = _web(settings) / "app" / "index.html"
     return FileResponse(path, media_type="text/html", headers=_APP_HEADERS)
 
 
 @router.get("/", include_in_schema=False)
-async def home(request: Request) -> FileResponse:
-    return _shell(request)
+async def home(settings: AppSettings) -> FileResponse:
+    return _shell(settings)
 
 
 @router.get("/app/{rest:path}", include_in_schema=False)
-async def app_page(rest: str, request: Request) -> FileResponse:
-    return _shell(request)
+async def app_page(rest: str, settings: AppSettings) -> FileResponse:
+    return _shell(settings)
 
 
 @router.get("/static/app/{rest:path}", include_in_schema=False)
-async def app_file(rest: str, request: Request) -> FileResponse:
-    root = _web(request) / "app"
+async def app_file(rest: str, settings: AppSettings) -> FileResponse:
+    root = _web(settings) / "app"
     return _file(root / rest, root, "no-cache")
 
 
 @router.get("/static/vendor/{name}", include_in_schema=False)
-async def vendor_file(name: str, request: Request) -> FileResponse:
+async def vendor_file(name: str, settings: AppSettings) -> FileResponse:
     if name not in VENDOR:
         raise HTTPException(404, "no such file")
-    root = _web(request) / "node_modules"
+    root = _web(settings) / "node_modules"
     return _file(root / VENDOR[name], root, "public, max-age=86400")
 
 
 @router.get("/docs", include_in_schema=False)
-async def docs(request: Request) -> FileResponse:
+async def docs(settings: AppSettings) -> FileResponse:
     """Swagger UI from swagger-ui-dist (web/app/docs.html), with no CDN."""
-    path = _web(request) / "app" / "docs.html"
+    path = _web(settings) / "app" / "docs.html"
     return FileResponse(path, media_type="text/html", headers=_APP_HEADERS)
 
 
@@ -160,19 +161,18 @@ class SessionInfo(BaseModel):
         }
     },
 )
-async def sign_in(request: Request) -> JSONResponse:
+async def sign_in(request: Request, pool: Pool, settings: AppSettings) -> JSONResponse:
     # Read as every other body is (415 for another content type, 422 for JSON nested too deep
     # or not JSON at all), not by FastAPI's own parser, which answered 422 and 400 for those.
-    raw = await read_json(request, request.app.state.settings.max_json_depth)
+    raw = await read_json(request, settings.max_json_depth)
     try:
         body = SignIn.model_validate(raw)
     except ValidationError as exc:  # worded as every other invalid field
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         ) from None
-    settings = request.app.state.settings
     opened = await sessions.open_session(
-        request.app.state.pool, body.token, timedelta(seconds=settings.session_lifetime_s)
+        pool, body.token, timedelta(seconds=settings.session_lifetime_s)
     )
     if opened is None:
         raise ApiError.field(401, "token", "the token is unknown, revoked or expired")
@@ -195,13 +195,12 @@ async def sign_in(request: Request) -> JSONResponse:
     response_model=SessionInfo,
     responses=errors(401),
 )
-async def current(request: Request, who: Reader) -> SessionInfo:
+async def current(request: Request, who: Reader, pool: Pool, settings: AppSettings) -> SessionInfo:
     sid = request.cookies.get(sessions.COOKIE)
-    idle = timedelta(seconds=request.app.state.settings.session_idle_s)
-    session = await sessions.lookup(request.app.state.pool, sid, idle) if sid else None
+    session = await sessions.lookup(pool, sid, idle_limit(settings)) if sid else None
     if session is None:
         raise ApiError.field(401, sessions.COOKIE, "not signed in (a bearer token has no session)")
-    found = await people.find(request.app.state.pool, who.name)
+    found = await people.find(pool, who.name)
     return SessionInfo(
         role=who.role,
         account_manager_id=who.account_manager_id,
@@ -219,10 +218,10 @@ async def current(request: Request, who: Reader) -> SessionInfo:
     response_class=Response,
     responses={204: {"description": "signed out: the cookies are cleared"}, **errors(401, 403)},
 )
-async def sign_out(request: Request, who: Reader) -> Response:
+async def sign_out(request: Request, who: Reader, pool: Pool) -> Response:
     sid = request.cookies.get(sessions.COOKIE)
     if sid:
-        await sessions.close_session(request.app.state.pool, sid)
+        await sessions.close_session(pool, sid)
     out = Response(status_code=204)
     out.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict")
     out.delete_cookie(sessions.MARKER_COOKIE, path="/", samesite="strict")

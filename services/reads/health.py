@@ -27,7 +27,7 @@ from projections.health import (
     facts_from,
 )
 from projections.trend import TrendAssignment, weekly_trend
-from services.api.read.margin_facts import Portfolio, portfolio
+from services.reads.margin_facts import Portfolio, portfolio
 
 _RELATIONSHIP = ["ClientContactLogged", "ClientComplaintLogged", "BypassThreatReported"]
 SPARKLINE_WEEKS = 26

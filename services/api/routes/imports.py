@@ -9,12 +9,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from imports.reading import Format
-from services.api.auth import Submitter
-from services.api.errors import ApiError
+from services.api.deps import Imports
+from services.api.http.auth import Submitter
+from services.api.http.errors import ApiError
+from services.api.http.ownership import ensure_admin
 from services.api.schemas import errors
 from services.importer.jobs import ImportJobs
 from services.tokens import Principal
@@ -60,17 +62,11 @@ class ImportState(BaseModel):
 
 
 def _admin(who: Principal) -> None:
-    if who.role != "admin":
-        raise ApiError.field(403, "role", f"only an admin may import, not {who.role}")
+    ensure_admin(who, ApiError.field(403, "role", f"only an admin may import, not {who.role}"))
 
 
-def _jobs(request: Request) -> ImportJobs:
-    jobs: ImportJobs = request.app.state.imports
-    return jobs
-
-
-async def _state(request: Request, import_id: uuid.UUID) -> ImportState:
-    row = await _jobs(request).get(import_id)
+async def _state(jobs: ImportJobs, import_id: uuid.UUID) -> ImportState:
+    row = await jobs.get(import_id)
     if row is None:
         raise ApiError.field(404, "import_id", f"no import {import_id}")
     return ImportState.model_validate(row)
@@ -86,13 +82,11 @@ async def _state(request: Request, import_id: uuid.UUID) -> ImportState:
     response_model=ImportState,
     responses=errors(400, 401, 403, 413, 415, 422),
 )
-async def upload(body: ImportUpload, request: Request, who: Submitter) -> ImportState:
+async def upload(body: ImportUpload, who: Submitter, jobs: Imports) -> ImportState:
     _admin(who)
     content = base64.b64decode(body.content_base64)  # the pattern admits only base64
-    import_id = await _jobs(request).create(
-        who.name, body.file_name, content, body.mapping, body.format
-    )
-    return await _state(request, import_id)
+    import_id = await jobs.create(who.name, body.file_name, content, body.mapping, body.format)
+    return await _state(jobs, import_id)
 
 
 @router.get(
@@ -101,9 +95,9 @@ async def upload(body: ImportUpload, request: Request, who: Submitter) -> Import
     response_model=ImportState,
     responses=errors(401, 403, 404, 422),
 )
-async def state(import_id: uuid.UUID, request: Request, who: Submitter) -> ImportState:
+async def state(import_id: uuid.UUID, who: Submitter, jobs: Imports) -> ImportState:
     _admin(who)
-    return await _state(request, import_id)
+    return await _state(jobs, import_id)
 
 
 @router.post(
@@ -113,11 +107,11 @@ async def state(import_id: uuid.UUID, request: Request, who: Submitter) -> Impor
     response_model=ImportState,
     responses=errors(401, 403, 404, 409, 422),
 )
-async def commit(import_id: uuid.UUID, request: Request, who: Submitter) -> ImportState:
+async def commit(import_id: uuid.UUID, who: Submitter, jobs: Imports) -> ImportState:
     _admin(who)
-    current = await _state(request, import_id)
-    if not await _jobs(request).commit(import_id, who.submitter()):
+    current = await _state(jobs, import_id)
+    if not await jobs.commit(import_id, who.submitter()):
         raise ApiError.field(
             409, "stage", f"the import is {current.stage}; only a checked import can be committed"
         )
-    return await _state(request, import_id)
+    return await _state(jobs, import_id)

@@ -1,4 +1,4 @@
-"""Reading a JSON request body: JSON only (415), bounded in size (413, with services/api/guards)
+"""Reading a JSON request body: JSON only (415), bounded in size (413, with http/guards.py)
 and in nesting (422, checked on the raw bytes before any recursive parser sees them)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi import Request
 from events.catalogue import EVENT_TYPES
 from events.errors import FieldError
 from events.serialization import EXPECTED_STREAM_VERSION, decode_json
-from services.api.errors import ApiError
+from services.api.http.errors import ApiError
 
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")

@@ -8,8 +8,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.api.asgi import HttpMiddleware
-from services.api.errors import ApiError, error_body
+from services.api.http.asgi import HttpMiddleware
+from services.api.http.errors import ApiError, error_body
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 NO_STORE = (b"cache-control", b"no-store")

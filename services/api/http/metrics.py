@@ -11,26 +11,24 @@ registry of its own, so that several apps in one process (tests) do not collide.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.api.asgi import HttpMiddleware
-from services.api.errors import ApiError
-from services.api.read import alerts as read_alerts
-from services.api.read import margins as read_margins
-from services.api.schemas import ErrorBody
+from services.api.http.asgi import HttpMiddleware
 from services.kafka_log import end_offsets
+from services.reads import alerts as read_alerts
+from services.reads import margins as read_margins
 from services.risk.names import app_id
+from services.settings import Settings
 
 log = logging.getLogger("ledger.api")
 
@@ -78,15 +76,16 @@ class _Scraped(Collector):
         return self.values
 
 
-async def _read_system(request: Request) -> list[Metric]:
-    """Lags, dead letters, alert counts and readiness. A part that cannot be read is left out
-    (and logged): /metrics answers whatever it can."""
-    st = request.app.state
-    s = st.settings
+async def read_system(
+    s: Settings, pool: Any, reader: Any, admin: Any, readiness: dict[str, bool]
+) -> list[Metric]:
+    """Lags, dead letters, alert counts and readiness (the latest /readyz's checks; none before
+    one). `reader` is the read_committed consumer that end offsets are read with. A part that
+    cannot be read is left out (and logged): /metrics answers whatever it can."""
     out: list[Metric] = []
     try:
-        ends = await end_offsets(st.offsets, s.topics.events)
-        applied = await read_margins.projector_positions(st.pool, s.projection_schema)
+        ends = await end_offsets(reader, s.topics.events)
+        applied = await read_margins.projector_positions(pool, s.projection_schema)
         lag = GaugeMetricFamily(
             "ledger_projection_lag_events",
             "Offsets of the events topic the margin projector has not applied yet.",
@@ -109,8 +108,8 @@ async def _read_system(request: Request) -> list[Metric]:
             ("writer", s.writer_group, s.topics.submissions),
             ("risk", app_id(s.topic_prefix), s.topics.events),
         ):
-            ends = await end_offsets(st.offsets, topic)
-            offsets = await st.admin.list_consumer_group_offsets(group)
+            ends = await end_offsets(reader, topic)
+            offsets = await admin.list_consumer_group_offsets(group)
             done = {tp.partition: m.offset for tp, m in offsets.items() if tp.topic == topic.name}
             for p, end in sorted(ends.items()):
                 groups.add_metric([consumer, str(p)], max(0, end - max(done.get(p, 0), 0)))
@@ -126,12 +125,11 @@ async def _read_system(request: Request) -> list[Metric]:
             "not decode): it moves forward when a record is dead-lettered (by two when the "
             "writer does it: the record and its transaction's commit marker).",
         )
-        dead.add_metric([], sum((await end_offsets(st.offsets, s.topics.dead_letters)).values()))
+        dead.add_metric([], sum((await end_offsets(reader, s.topics.dead_letters)).values()))
         out.append(dead)
     except Exception:
         log.exception("metrics: dead letters not read")
-    readiness: dict[str, bool] | None = getattr(st, "readiness", None)
-    if readiness is not None:
+    if readiness:
         ready = GaugeMetricFamily(
             "ledger_readiness_check",
             "The outcome of each check of this process's latest GET /readyz (1 passed, 0 "
@@ -147,12 +145,26 @@ async def _read_system(request: Request) -> list[Metric]:
             "Contract-risk alerts stored, by status and severity.",
             labels=["status", "severity"],
         )
-        for status, severity, n in await read_alerts.alert_counts(st.pool):
+        for status, severity, n in await read_alerts.alert_counts(pool):
             alerts.add_metric([status, severity], n)
         out.append(alerts)
     except Exception:
         log.exception("metrics: alerts not read")
     return out
+
+
+async def exposition(
+    metrics: ApiMetrics,
+    s: Settings,
+    pool: Any,
+    offsets: Any,
+    admin: Any,
+    readiness: dict[str, bool],
+) -> bytes:
+    """GET /metrics's answer: what was counted, and the system read now, in Prometheus's text
+    format (CONTENT_TYPE_LATEST)."""
+    metrics.scraped.values = await read_system(s, pool, offsets, admin, readiness)
+    return bytes(generate_latest(metrics.registry))
 
 
 class _Measure(HttpMiddleware):
@@ -184,36 +196,7 @@ class _Measure(HttpMiddleware):
 
 
 def install(app: FastAPI) -> ApiMetrics:
+    """Counts and times every request of `app` (GET /metrics is in routes/health.py)."""
     metrics = ApiMetrics()
-
     app.add_middleware(_Measure, metrics=metrics)
-
-    @app.get(
-        "/metrics",
-        tags=["health"],
-        summary="Prometheus metrics (bearer LEDGER_METRICS_TOKEN when it is set)",
-        response_class=Response,
-        responses={
-            200: {
-                "description": "the Prometheus text exposition format",
-                "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
-            },
-            401: {"model": ErrorBody, "description": "LEDGER_METRICS_TOKEN is set, not sent"},
-        },
-    )
-    async def prometheus(request: Request) -> Response:
-        expected = request.app.state.settings.metrics_token
-        if expected is not None:
-            sent = request.headers.get("authorization", "")
-            want = f"Bearer {expected.get_secret_value()}"
-            if not hmac.compare_digest(sent.encode(), want.encode()):
-                raise ApiError.field(
-                    401,
-                    "Authorization",
-                    "the scrape token (LEDGER_METRICS_TOKEN) is required",
-                    {"WWW-Authenticate": "Bearer"},
-                )
-        metrics.scraped.values = await _read_system(request)
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
     return metrics

@@ -7,17 +7,18 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from events.alerts import AlertStatus, RuleName, Severity
 from events.errors import FieldError
-from services.api.auth import Reader, still_signed_in
-from services.api.errors import ApiError, error_body
-from services.api.ownership import ensure_may_read, owner_scope
-from services.api.params import (
+from services.api.deps import AppSettings, Pool, ProjectionSchema
+from services.api.http.auth import Reader, still_signed_in
+from services.api.http.errors import ApiError, error_body
+from services.api.http.ownership import ensure_may_read, ensure_may_resolve, owner_scope
+from services.api.http.params import (
     AccountManagerIdQuery,
     AlertIdPath,
     ClientIdQuery,
@@ -25,8 +26,9 @@ from services.api.params import (
     Limit,
     Offset,
 )
-from services.api.read import alerts as read
 from services.api.schemas import Alert, AlertList, errors
+from services.api.write import alerts as write
+from services.reads import alerts as read
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
@@ -85,6 +87,8 @@ _ENDED = json.dumps(
 async def stream(
     request: Request,
     who: Reader,
+    pool: Pool,
+    settings: AppSettings,
     # A plain string, empty when absent: documented as string-or-null, a generated client sent
     # the header `null`, which was refused (issue #21).
     last_event_id: Annotated[
@@ -101,9 +105,8 @@ async def stream(
     Without it the stream starts with what happens from now on. The stream ends within
     LEDGER_STREAM_TOKEN_CHECK_S once its token is revoked or expires, or its web session is
     signed out."""
-    st = request.app.state
-    pool, schema = st.pool, st.settings.projection_schema
-    check_every = st.settings.stream_token_check_s
+    schema = settings.projection_schema
+    check_every = settings.stream_token_check_s
     cursor = int(last_event_id) if last_event_id else await read.latest_alert_change(pool)
     owner = owner_scope(who)
 
@@ -113,7 +116,7 @@ async def stream(
         checked = time.monotonic()
         while not await request.is_disconnected():
             if time.monotonic() - checked >= check_every:
-                if not await still_signed_in(request, who):
+                if not await still_signed_in(request, who, pool, settings):
                     yield f"event: end\ndata: {_ENDED}\n\n"
                     return
                 checked = time.monotonic()
@@ -140,8 +143,9 @@ async def stream(
     responses=errors(401, 422),
 )
 async def alerts(
-    request: Request,
     who: Reader,
+    pool: Pool,
+    schema: ProjectionSchema,
     status: Annotated[AlertStatus | None, Query()] = None,
     severity: Annotated[Severity | None, Query()] = None,
     rule: Annotated[RuleName | None, Query()] = None,
@@ -153,8 +157,7 @@ async def alerts(
 ) -> AlertList:
     """`totals` counts every alert the filters match (not only this page) and sums their
     exposure, per severity."""
-    st = request.app.state
-    schema, owner = st.settings.projection_schema, owner_scope(who)
+    owner = owner_scope(who)
     filters: dict[str, str | None] = {
         "a.status": status,
         "a.severity": severity,
@@ -163,27 +166,21 @@ async def alerts(
         "c.client_id": client_id,
         "c.account_manager_id": account_manager_id,
     }
-    found = await read.alerts(st.pool, schema, owner, filters, limit, offset)
-    totals = await read.alert_totals(st.pool, schema, owner, filters)
-    return AlertList.model_validate(
-        {"alerts": found, "totals": totals, "limit": limit, "offset": offset}
-    )
+    page = await read.alert_page(pool, schema, owner, filters, limit, offset)
+    return AlertList.model_validate(page)
 
 
 async def _transition(
-    request: Request, who: Principal, alert_id: str, to: str, allowed_from: tuple[str, ...]
+    pool: Any, schema: str, who: Principal, alert_id: str, to: str, allowed_from: tuple[str, ...]
 ) -> Alert:
-    st = request.app.state
-    row = await read.alert_status_and_owner(st.pool, st.settings.projection_schema, alert_id)
+    row = await read.alert_status_and_owner(pool, schema, alert_id)
     missing = ApiError.field(404, "alert_id", f"alert {alert_id} is not known")
     if row is None:
         raise missing
     ensure_may_read(who, row["account_manager_id"], missing)
-    if to == "resolved" and not who.may_read_all():
-        raise ApiError.field(
-            403, "(token)", f"only finance or admin may mark alert {alert_id} {to}"
-        )
-    moved = await read.alert_moved_to(st.pool, alert_id, to, who.name, allowed_from)
+    if to == "resolved":
+        ensure_may_resolve(who, alert_id)
+    moved = await write.alert_moved_to(pool, alert_id, to, who.name, allowed_from)
     if moved is None:
         raise ApiError.field(
             409, "status", f"alert {alert_id} is already {row['status']}; it cannot go back"
@@ -197,8 +194,10 @@ async def _transition(
     response_model=Alert,
     responses=errors(401, 403, 404, 409, 422),
 )
-async def acknowledge(alert_id: AlertIdPath, request: Request, who: Reader) -> Alert:
-    return await _transition(request, who, alert_id, "acknowledged", ("open",))
+async def acknowledge(
+    alert_id: AlertIdPath, who: Reader, pool: Pool, schema: ProjectionSchema
+) -> Alert:
+    return await _transition(pool, schema, who, alert_id, "acknowledged", ("open",))
 
 
 @router.post(
@@ -207,5 +206,7 @@ async def acknowledge(alert_id: AlertIdPath, request: Request, who: Reader) -> A
     response_model=Alert,
     responses=errors(401, 403, 404, 409, 422),
 )
-async def resolve(alert_id: AlertIdPath, request: Request, who: Reader) -> Alert:
-    return await _transition(request, who, alert_id, "resolved", ("open", "acknowledged"))
+async def resolve(
+    alert_id: AlertIdPath, who: Reader, pool: Pool, schema: ProjectionSchema
+) -> Alert:
+    return await _transition(pool, schema, who, alert_id, "resolved", ("open", "acknowledged"))

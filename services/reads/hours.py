@@ -16,8 +16,6 @@ from projections import margin
 from projections.actuals import (
     Actuals,
     ReportedHours,
-    RolledWeek,
-    WeekFigures,
     assignment_actuals,
 )
 from projections.read_model import (
@@ -28,7 +26,6 @@ from projections.read_model import (
     assignment_rates,
     terms_in_force,
 )
-from services.api.read.margins import show
 
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
@@ -159,45 +156,3 @@ async def assignment_hours(
         ids = {k: r[k] for k in ("client_id", "client_name", "account_manager_id")}
         out.append(AssignmentHours(row, ids, actuals))
     return out
-
-
-def week_json(w: WeekFigures | RolledWeek) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "week": w.week,
-        "planned_hours": w.planned_hours,
-        "planned_gross_profit": w.planned_gross_profit,
-        "actual_hours": w.actual_hours,
-        "actual_gross_profit": w.actual_gross_profit,
-        "variance": w.variance,
-    }
-    if isinstance(w, WeekFigures):
-        r = w.reported
-        out |= {
-            "regular_hours": None if r is None else r.regular_hours,
-            "ot_hours": None if r is None else r.ot_hours,
-            "dt_hours": None if r is None else r.dt_hours,
-            "source": None if r is None else r.source,
-            "corrected": r is not None and r.reports > 1,
-        }
-    else:
-        out |= {"assignments": w.assignments, "assignments_reported": w.assignments_reported}
-    return {k: _show(k, v) for k, v in out.items()}
-
-
-def _show(name: str, value: Any) -> Any:
-    money = ("gross_profit", "variance")
-    if name.endswith(money) and value is not None:
-        return str(margin.round_money(value))
-    return show(name, value)
-
-
-def totals_json(x: Any) -> dict[str, Any]:
-    names = (
-        "actual_hours_to_date",
-        "planned_hours_to_date",
-        "actual_gross_profit_to_date",
-        "planned_gross_profit_to_date",
-        "variance_to_date",
-        "forecast_remaining_gross_profit",
-    )
-    return {n: _show(n.removesuffix("_to_date"), getattr(x, n)) for n in names}

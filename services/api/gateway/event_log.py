@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from events.catalogue import Event
 from events.serialization import decode_event
 from events.topics import TopicSpec, partition_of
-from services.api.read import event_log as indexed
 from services.kafka_log import read_partition
+from services.reads import event_log as indexed
 
 
 async def contract_events(

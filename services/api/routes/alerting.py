@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from services.alerting import store
 from services.alerting.config import ChannelIn, RecipientIn, RouteIn
-from services.api.auth import Reader
-from services.api.errors import ApiError
-from services.api.params import AccountManagerIdPath, Limit, Offset
+from services.api.deps import Pool, ProjectionSchema
+from services.api.http.auth import Reader
+from services.api.http.errors import ApiError
+from services.api.http.ownership import ensure_admin, ensure_admin_or_self
+from services.api.http.params import AccountManagerIdPath, Limit, Offset
 from services.api.schemas import errors
 from services.api.schemas_alerting import (
     ChannelCreated,
@@ -30,8 +32,7 @@ _NOT_JSON = "the body is not JSON text (UTF-8)"
 
 
 async def admin(who: Reader) -> Principal:
-    if who.role != "admin":
-        raise ApiError.field(403, "(token)", "only an admin may manage alert routing")
+    ensure_admin(who, ApiError.field(403, "(token)", "only an admin may manage alert routing"))
     return who
 
 
@@ -46,8 +47,8 @@ RouteIdPath = Annotated[str, Path(pattern=r"^rt_[0-9a-f]{12}$", description="the
     response_model=ChannelList,
     responses=errors(401, 403, 422),
 )
-async def alert_channels(request: Request, who: Admin) -> ChannelList:
-    return ChannelList.model_validate({"channels": await store.channels(request.app.state.pool)})
+async def alert_channels(pool: Pool, who: Admin) -> ChannelList:
+    return ChannelList.model_validate({"channels": await store.channels(pool)})
 
 
 @router.post(
@@ -57,11 +58,10 @@ async def alert_channels(request: Request, who: Admin) -> ChannelList:
     response_model=ChannelCreated,
     responses=errors(400, 401, 403, 409, 422, e400=_NOT_JSON),
 )
-async def add_alert_channel(request: Request, who: Admin, body: ChannelIn) -> ChannelCreated:
+async def add_alert_channel(pool: Pool, who: Admin, body: ChannelIn) -> ChannelCreated:
     """`url` and `smtp_url` are credentials: kept, used, and shown masked from now on. A
     webhook channel's signing secret is in this answer only."""
-    pool = request.app.state.pool
-    if await pool.fetchval("SELECT 1 FROM alert_channels WHERE name = $1 AND active", body.name):
+    if await store.name_taken(pool, "channel", body.name):
         raise ApiError.field(409, "name", f"a channel named {body.name} exists")
     made, secret = await store.upsert_channel(pool, body)
     return ChannelCreated.model_validate(made | {"signing_secret": secret})
@@ -73,8 +73,8 @@ async def add_alert_channel(request: Request, who: Admin, body: ChannelIn) -> Ch
     status_code=204,
     responses={204: {"description": "removed"}, **errors(401, 403, 404, 422)},
 )
-async def remove_alert_channel(request: Request, who: Admin, channel_id: ChannelIdPath) -> Response:
-    if not await store.remove_channel(request.app.state.pool, channel_id):
+async def remove_alert_channel(pool: Pool, who: Admin, channel_id: ChannelIdPath) -> Response:
+    if not await store.remove_channel(pool, channel_id):
         raise ApiError.field(404, "channel_id", f"no channel {channel_id}")
     return Response(status_code=204)
 
@@ -85,8 +85,8 @@ async def remove_alert_channel(request: Request, who: Admin, channel_id: Channel
     response_model=RouteList,
     responses=errors(401, 403, 422),
 )
-async def alert_routes(request: Request, who: Admin) -> RouteList:
-    return RouteList.model_validate({"routes": await store.routes(request.app.state.pool)})
+async def alert_routes(pool: Pool, who: Admin) -> RouteList:
+    return RouteList.model_validate({"routes": await store.routes(pool)})
 
 
 @router.post(
@@ -104,12 +104,11 @@ async def alert_routes(request: Request, who: Admin) -> RouteList:
         e409="a route of that name exists, or its channel does not",
     ),
 )
-async def add_alert_route(request: Request, who: Admin, body: RouteIn) -> Route:
-    st = request.app.state
-    if await st.pool.fetchval("SELECT 1 FROM alert_routes WHERE name = $1", body.name):
+async def add_alert_route(pool: Pool, schema: ProjectionSchema, who: Admin, body: RouteIn) -> Route:
+    if await store.name_taken(pool, "route", body.name):
         raise ApiError.field(409, "name", f"a route named {body.name} exists")
     try:
-        made = await store.upsert_route(st.pool, body, st.settings.projection_schema)
+        made = await store.upsert_route(pool, body, schema)
     except store.UnknownChannel:
         raise ApiError.field(409, "channel", f"no channel named {body.channel}") from None
     return Route.model_validate(made)
@@ -121,8 +120,8 @@ async def add_alert_route(request: Request, who: Admin, body: RouteIn) -> Route:
     status_code=204,
     responses={204: {"description": "removed"}, **errors(401, 403, 404, 422)},
 )
-async def remove_alert_route(request: Request, who: Admin, route_id: RouteIdPath) -> Response:
-    if not await store.remove_route(request.app.state.pool, route_id):
+async def remove_alert_route(pool: Pool, who: Admin, route_id: RouteIdPath) -> Response:
+    if not await store.remove_route(pool, route_id):
         raise ApiError.field(404, "route_id", f"no route {route_id}")
     return Response(status_code=204)
 
@@ -134,7 +133,7 @@ async def remove_alert_route(request: Request, who: Admin, route_id: RouteIdPath
     responses=errors(401, 403, 422),
 )
 async def alert_deliveries(
-    request: Request,
+    pool: Pool,
     who: Admin,
     route_id: Annotated[str | None, Query(pattern=r"^rt_[0-9a-f]{12}$")] = None,
     status: Annotated[Literal["pending", "failing", "delivered", "dropped"] | None, Query()] = None,
@@ -142,17 +141,8 @@ async def alert_deliveries(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> DeliveryList:
-    found = await store.deliveries(
-        request.app.state.pool, route_id, status, alert_id, limit, offset
-    )
+    found = await store.deliveries(pool, route_id, status, alert_id, limit, offset)
     return DeliveryList.model_validate({"deliveries": found, "limit": limit, "offset": offset})
-
-
-def _may_see(who: Principal, account_manager_id: str) -> None:
-    if who.role != "admin" and who.account_manager_id != account_manager_id:
-        raise ApiError.field(
-            403, "(token)", "only an admin or that account manager may see or change this"
-        )
 
 
 @router.get(
@@ -162,12 +152,10 @@ def _may_see(who: Principal, account_manager_id: str) -> None:
     responses=errors(401, 403, 422),
 )
 async def alert_recipient(
-    request: Request, who: Reader, account_manager_id: AccountManagerIdPath
+    pool: Pool, who: Reader, account_manager_id: AccountManagerIdPath
 ) -> Recipient:
-    _may_see(who, account_manager_id)
-    return Recipient.model_validate(
-        await store.recipient(request.app.state.pool, account_manager_id)
-    )
+    ensure_admin_or_self(who, account_manager_id)
+    return Recipient.model_validate(await store.recipient(pool, account_manager_id))
 
 
 @router.put(
@@ -177,15 +165,17 @@ async def alert_recipient(
     responses=errors(400, 401, 403, 422, e400=_NOT_JSON),
 )
 async def set_alert_recipient(
-    request: Request, who: Reader, account_manager_id: AccountManagerIdPath, body: RecipientIn
+    pool: Pool,
+    schema: ProjectionSchema,
+    who: Reader,
+    account_manager_id: AccountManagerIdPath,
+    body: RecipientIn,
 ) -> Recipient:
     """`delivery`: `email` (each alert, the default), `digest` (one e-mail a day at
     `digest_at` in `timezone`) or `none`. Only an admin sets the address."""
-    _may_see(who, account_manager_id)
-    if body.email is not None and who.role != "admin":
-        raise ApiError.field(403, "email", "only an admin sets an account manager's address")
-    st = request.app.state
-    done = await store.set_recipient(
-        st.pool, st.settings.projection_schema, account_manager_id, body
-    )
+    ensure_admin_or_self(who, account_manager_id)
+    if body.email is not None:
+        refused = "only an admin sets an account manager's address"
+        ensure_admin(who, ApiError.field(403, "email", refused))
+    done = await store.set_recipient(pool, schema, account_manager_id, body)
     return Recipient.model_validate(done)

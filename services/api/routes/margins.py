@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -19,11 +19,12 @@ from pydantic import BaseModel
 from events.alerts import Basis
 from projections import actuals, margin
 from projections.trend import TrendPoint
-from services.api.auth import Reader
-from services.api.errors import ApiError
-from services.api.margin_cache import data_version, gc_paused
-from services.api.ownership import ensure_may_read, owner_scope
-from services.api.params import (
+from services.api import margin_groups
+from services.api.deps import ReadModels, ReadSide
+from services.api.http.auth import Reader
+from services.api.http.errors import ApiError
+from services.api.http.ownership import ensure_may_read, owner_scope
+from services.api.http.params import (
     AccountManagerIdPath,
     AsOf,
     AssignmentIdPath,
@@ -36,10 +37,8 @@ from services.api.params import (
     Offset,
     Since,
 )
-from services.api.read import health as read_health
-from services.api.read import hours as read_hours
-from services.api.read import margins as read
-from services.api.read.margin_facts import Portfolio
+from services.api.margin_cache import data_version, gc_paused
+from services.api.margin_groups import Found, group_margin, ranked
 from services.api.schemas import (
     AssignmentHours,
     AssignmentMarginAsOf,
@@ -55,6 +54,11 @@ from services.api.schemas import (
     errors,
 )
 from services.csv_cells import write_csv
+from services.reads import health as read_health
+from services.reads import hours as read_hours
+from services.reads import margins as read
+from services.reads.formatters import show, totals_json, week_json
+from services.reads.margin_facts import Portfolio
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["margins"])
@@ -137,10 +141,6 @@ def _today(as_of: date | None) -> date:
     return as_of or datetime.now(UTC).date()
 
 
-def _schema(request: Request) -> str:
-    return str(request.app.state.settings.projection_schema)
-
-
 def _unknown(field: str, subject: str) -> ApiError:
     """The 404 of a subject unknown or managed by someone the reader may not read for: the
     same answer for both, so that ids cannot be enumerated."""
@@ -151,46 +151,64 @@ def _unknown_assignment(assignment_id: str) -> ApiError:
     return _unknown("assignment_id", assignment_id)
 
 
-async def _portfolio(request: Request, who: Principal) -> tuple[Portfolio, Hashable]:
+def _scope(key: Hashable) -> tuple[Hashable, ...]:
+    """The (scope, data version) every key of the margin cache ends with."""
+    return cast(tuple[tuple[Hashable, ...], ...], key)[-1]
+
+
+async def _portfolio(reads: ReadModels, who: Principal) -> tuple[Portfolio, Hashable]:
     """Every assignment the reader may see with its histories, read once per data version
     and shared (services/api/margin_cache) by the portfolio's figures on every day and its
     trend; with the key (scope, data version) of what it was read from."""
-    st, s, owner = request.app.state, _schema(request), owner_scope(who)
-    key = (owner, await data_version(st.pool, s))
+    owner = owner_scope(who)
+    key = (owner, await data_version(reads.pool, reads.schema))
     # What was computed for this reader's scope from read models since changed goes.
-    st.margin_cache.forget(lambda k: k[-1][0] == owner and k[-1] != key)
-    p: Portfolio = await st.margin_cache.get(
-        ("portfolio", key), lambda: read.portfolio(st.pool, s, owner)
+    reads.cache.forget(lambda k: _scope(k)[0] == owner and _scope(k) != key)
+    p: Portfolio = await reads.cache.get(
+        ("portfolio", key), lambda: read.portfolio(reads.pool, reads.schema, owner)
     )
     return p, key
 
 
 async def _health_columns(
-    request: Request, who: Principal, day: date, key: str
+    reads: ReadModels, who: Principal, day: date, key: str
 ) -> dict[str, dict[str, Any]]:
     """The health column of the clients' (or account managers') table on the day: every
     client's score computed once per day and data version (both tables share it), as the
     roll-ups are."""
-    p, version = await _portfolio(request, who)
-    st = request.app.state
+    p, version = await _portfolio(reads, who)
 
     async def compute() -> dict[str, int]:
-        return await read_health.client_scores(st.pool, _schema(request), owner_scope(who), day, p)
+        return await read_health.client_scores(reads.pool, reads.schema, owner_scope(who), day, p)
 
-    scores: dict[str, int] = await st.margin_cache.get(("health", day, version), compute)
+    scores: dict[str, int] = await reads.cache.get(("health", day, version), compute)
     return read_health.health_columns(scores, p.ids, key)
 
 
-async def _every_margin(request: Request, who: Principal, day: date) -> read.Found:
+async def _every_margin(reads: ReadModels, who: Principal, day: date) -> Found:
     """Every assignment the reader may see, as of the day: computed once per day and data
     version, shared by the portfolio's lists for that day."""
-    p, key = await _portfolio(request, who)
+    p, key = await _portfolio(reads, who)
 
-    async def compute() -> read.Found:
-        return read.Found(p.on(day), p.ids)
+    async def compute() -> Found:
+        return Found(p.on(day), p.ids)
 
-    found: read.Found = await request.app.state.margin_cache.get(("on", day, key), compute)
+    found: Found = await reads.cache.get(("on", day, key), compute)
     return found
+
+
+async def _trend(
+    reads: ReadModels, who: Principal, day: date, weeks: int, days: list[date]
+) -> list[TrendPoint]:
+    """The portfolio's weekly gross profit on each of `days` (the `weeks` ending on `day`):
+    computed once per data version and shared, as `_every_margin`."""
+    p, key = await _portfolio(reads, who)
+
+    async def compute() -> list[TrendPoint]:
+        return margin_groups.trend(p, days)
+
+    trend: list[TrendPoint] = await reads.cache.get(("trend", day, weeks, key), compute)
+    return trend
 
 
 @router.get(
@@ -203,17 +221,16 @@ async def assignment(
     assignment_id: AssignmentIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    day, pool, s = _today(as_of), request.app.state.pool, _schema(request)
-    found = await read.margins_of_assignments(
-        pool, s, owner_scope(who), day, "a.assignment_id = $2", assignment_id
+    day = _today(as_of)
+    rows = await read.assignment_rows(
+        reads.pool, reads.schema, owner_scope(who), day, assignment_id
     )
-    if not found:
+    if not rows:
         raise _unknown_assignment(assignment_id)
-    floors = await read.floors_on(pool, s, found, day)
-    rows = [read.assignment_json(m, ids, floors.get(m.facts.contract_id)) for m, ids in found]
     body: BaseModel = (
         AssignmentMarginAsOf.model_validate({"as_of": day, **rows[0]})
         if len(rows) == 1
@@ -232,10 +249,11 @@ async def contract(
     contract_id: ContractIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    day, pool, s = _today(as_of), request.app.state.pool, _schema(request)
+    day, pool, s = _today(as_of), reads.pool, reads.schema
     c = await read.contract(pool, s, contract_id)
     missing = _unknown("contract_id", f"contract {contract_id}")
     if c is None:
@@ -252,6 +270,7 @@ async def contract(
 
 async def _group(
     request: Request,
+    reads: ReadModels,
     who: Principal,
     as_of: date | None,
     limit: int,
@@ -263,20 +282,20 @@ async def _group(
     or of the whole portfolio the reader may see (no column)."""
     day = _today(as_of)
     if column is None:
-        found = await _every_margin(request, who, day)
+        found = await _every_margin(reads, who, day)
     else:
         margins = await read.margins_of_assignments(
-            request.app.state.pool,
-            _schema(request),
+            reads.pool,
+            reads.schema,
             owner_scope(who),
             day,
             f"c.{column} = $2",
             value,
         )
-        found = read.Found([m.for_roll_up for m, _ in margins], [ids for _, ids in margins])
+        found = Found([m.for_roll_up for m, _ in margins], [ids for _, ids in margins])
     head = {} if column is None else {column: value}
     with gc_paused():
-        body = read.group_margin(found, day, head, limit, offset)
+        body = group_margin(found, day, head, limit, offset)
     return _respond(request, GroupMargin.model_validate(body), body["contracts"])
 
 
@@ -290,12 +309,13 @@ async def client(
     client_id: ClientIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     limit: Limit = 100,
     offset: Offset = 0,
     format: Format = None,
 ) -> Any:
-    return await _group(request, who, as_of, limit, offset, "client_id", client_id)
+    return await _group(request, reads, who, as_of, limit, offset, "client_id", client_id)
 
 
 @router.get(
@@ -308,6 +328,7 @@ async def account_manager(
     account_manager_id: AccountManagerIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -316,7 +337,7 @@ async def account_manager(
     missing = _unknown("account_manager_id", f"account manager {account_manager_id}")
     ensure_may_read(who, account_manager_id, missing)
     return await _group(
-        request, who, as_of, limit, offset, "account_manager_id", account_manager_id
+        request, reads, who, as_of, limit, offset, "account_manager_id", account_manager_id
     )
 
 
@@ -329,16 +350,18 @@ async def account_manager(
 async def portfolio(
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     limit: Limit = 100,
     offset: Offset = 0,
     format: Format = None,
 ) -> Any:
-    return await _group(request, who, as_of, limit, offset)
+    return await _group(request, reads, who, as_of, limit, offset)
 
 
 async def _ranked(
     request: Request,
+    reads: ReadModels,
     who: Principal,
     as_of: date | None,
     key: str,
@@ -350,10 +373,10 @@ async def _ranked(
     """Every client (or account manager) with its roll-up and health as of the day, sorted and
     paged."""
     day = _today(as_of)
-    found = await _every_margin(request, who, day)
-    health = await _health_columns(request, who, day, key)
+    found = await _every_margin(reads, who, day)
+    health = await _health_columns(reads, who, day, key)
     with gc_paused():
-        total, rows = read.ranked(found, key, name_key, sort, limit, offset, health)
+        total, rows = ranked(found, key, name_key, sort, limit, offset, health)
     body = RankedGroups.model_validate(
         {
             "as_of": day,
@@ -376,13 +399,16 @@ async def _ranked(
 async def clients(
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     sort: Sort = "-weekly_gross_profit",
     limit: Limit = 50,
     offset: Offset = 0,
     format: Format = None,
 ) -> Any:
-    return await _ranked(request, who, as_of, "client_id", "client_name", sort, limit, offset)
+    return await _ranked(
+        request, reads, who, as_of, "client_id", "client_name", sort, limit, offset
+    )
 
 
 @router.get(
@@ -394,13 +420,16 @@ async def clients(
 async def account_managers(
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     sort: Sort = "-weekly_gross_profit",
     limit: Limit = 50,
     offset: Offset = 0,
     format: Format = None,
 ) -> Any:
-    return await _ranked(request, who, as_of, "account_manager_id", None, sort, limit, offset)
+    return await _ranked(
+        request, reads, who, as_of, "account_manager_id", None, sort, limit, offset
+    )
 
 
 @router.get(
@@ -412,6 +441,7 @@ async def account_managers(
 async def portfolio_trend(
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     weeks: Annotated[int, Query(ge=1, le=156)] = 26,
     format: Format = None,
@@ -424,17 +454,12 @@ async def portfolio_trend(
     # Weeks before the calendar's first day (as_of early in year 1) have no point.
     ordinals = (day.toordinal() - 7 * k for k in range(weeks - 1, -1, -1))
     days = [date.fromordinal(n) for n in ordinals if n >= 1]
-    p, key = await _portfolio(request, who)
-
-    async def compute() -> list[TrendPoint]:
-        return read.trend(p, days)
-
-    trend = await request.app.state.margin_cache.get(("trend", day, weeks, key), compute)
+    trend = await _trend(reads, who, day, weeks, days)
     points = [
         {
             "week_ending": p.day.isoformat(),
             "active_assignments": p.active_assignments,
-            "weekly_gross_profit": read.show("weekly_gross_profit", p.weekly_gross_profit),
+            "weekly_gross_profit": show("weekly_gross_profit", p.weekly_gross_profit),
         }
         for p in trend
     ]
@@ -449,9 +474,13 @@ async def portfolio_trend(
     responses=_answers(401, 403, 404, 422),
 )
 async def assignment_rates(
-    assignment_id: AssignmentIdPath, request: Request, who: Reader, format: Format = None
+    assignment_id: AssignmentIdPath,
+    request: Request,
+    who: Reader,
+    reads: ReadSide,
+    format: Format = None,
 ) -> Any:
-    pool, s = request.app.state.pool, _schema(request)
+    pool, s = reads.pool, reads.schema
     rates = await read.rate_history(pool, s, owner_scope(who), assignment_id)
     if not rates:
         raise _unknown_assignment(assignment_id)
@@ -468,6 +497,7 @@ async def assignment_rates(
 async def margin_impacts(
     request: Request,
     who: Reader,
+    reads: ReadSide,
     contract_id: ContractIdQuery = None,
     assignment_id: AssignmentIdQuery = None,
     basis: Annotated[Basis | None, Query()] = None,
@@ -482,8 +512,8 @@ async def margin_impacts(
     format: Format = None,
 ) -> Any:
     items = await read.margin_impacts(
-        request.app.state.pool,
-        _schema(request),
+        reads.pool,
+        reads.schema,
         owner_scope(who),
         {"contract_id": contract_id, "assignment_id": assignment_id, "basis": basis},
         since,
@@ -511,24 +541,25 @@ async def assignment_hours(
     assignment_id: AssignmentIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    day, pool, s = _today(as_of), request.app.state.pool, _schema(request)
+    day, pool, s = _today(as_of), reads.pool, reads.schema
     found = await read_hours.assignment_hours(
         pool, s, owner_scope(who), day, "a.assignment_id = $1", assignment_id
     )
     if not found:
         raise _unknown_assignment(assignment_id)
     x = found[0]
-    weeks = [read_hours.week_json(w) for w in x.actuals.weeks]
+    weeks = [week_json(w) for w in x.actuals.weeks]
     body = AssignmentHours.model_validate(
         {
             "as_of": day,
             "assignment_id": assignment_id,
             "contract_id": x.row.contract_id,
             **x.ids,
-            **read_hours.totals_json(x.actuals),
+            **totals_json(x.actuals),
             "forecast_basis": x.actuals.forecast_basis,
             "forecast_weekly_gross_profit": str(
                 margin.round_money(x.actuals.forecast_weekly_gross_profit)
@@ -541,35 +572,35 @@ async def assignment_hours(
 
 async def _group_hours(
     request: Request,
+    reads: ReadModels,
     who: Principal,
     as_of: date | None,
     where: str,
     *args: Any,
     since: date | None = None,
 ) -> Any:
-    body, weeks = await _hours_of(request, who, _today(as_of), where, *args, since=since)
+    body, weeks = await _hours_of(reads, who, _today(as_of), where, *args, since=since)
     return _respond(request, body, weeks, "hours")
 
 
 async def _portfolio_hours(
-    request: Request, who: Principal, day: date, since: date | None
+    reads: ReadModels, who: Principal, day: date, since: date | None
 ) -> tuple[GroupHours, list[dict[str, Any]]]:
     """The portfolio's hours answer, computed once per day, `since` and data version (the
     portfolio page reads it at every load), as the portfolio's other figures."""
-    st = request.app.state
-    version = (owner_scope(who), await data_version(st.pool, _schema(request)))
+    version = (owner_scope(who), await data_version(reads.pool, reads.schema))
 
     async def compute() -> tuple[GroupHours, list[dict[str, Any]]]:
-        return await _hours_of(request, who, day, "true", since=since)
+        return await _hours_of(reads, who, day, "true", since=since)
 
-    found: tuple[GroupHours, list[dict[str, Any]]] = await st.margin_cache.get(
+    found: tuple[GroupHours, list[dict[str, Any]]] = await reads.cache.get(
         ("hours", day, since, version), compute
     )
     return found
 
 
 async def _hours_of(
-    request: Request,
+    reads: ReadModels,
     who: Principal,
     day: date,
     where: str,
@@ -578,14 +609,14 @@ async def _hours_of(
 ) -> tuple[GroupHours, list[dict[str, Any]]]:
     """The hours answer of the assignments `where` picks, and its weeks as rows."""
     found = await read_hours.assignment_hours(
-        request.app.state.pool, _schema(request), owner_scope(who), day, where, *args, since=since
+        reads.pool, reads.schema, owner_scope(who), day, where, *args, since=since
     )
     r = actuals.roll_up([x.actuals for x in found])
-    weeks = [read_hours.week_json(w) for w in r.weeks]
+    weeks = [week_json(w) for w in r.weeks]
     body = GroupHours.model_validate(
         {
             "as_of": day,
-            **read_hours.totals_json(r),
+            **totals_json(r),
             "run_rate_assignments": r.run_rate_assignments,
             "plan_assignments": r.plan_assignments,
             "weeks": weeks,
@@ -604,15 +635,16 @@ async def contract_hours(
     contract_id: ContractIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    c = await read.contract(request.app.state.pool, _schema(request), contract_id)
+    c = await read.contract(reads.pool, reads.schema, contract_id)
     missing = _unknown("contract_id", f"contract {contract_id}")
     if c is None:
         raise missing
     ensure_may_read(who, c["account_manager_id"], missing)
-    return await _group_hours(request, who, as_of, "c.contract_id = $1", contract_id)
+    return await _group_hours(request, reads, who, as_of, "c.contract_id = $1", contract_id)
 
 
 @router.get(
@@ -625,10 +657,11 @@ async def client_hours(
     client_id: ClientIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    return await _group_hours(request, who, as_of, "c.client_id = $1", client_id)
+    return await _group_hours(request, reads, who, as_of, "c.client_id = $1", client_id)
 
 
 @router.get(
@@ -641,12 +674,15 @@ async def account_manager_hours(
     account_manager_id: AccountManagerIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
     missing = _unknown("account_manager_id", f"account manager {account_manager_id}")
     ensure_may_read(who, account_manager_id, missing)
-    return await _group_hours(request, who, as_of, "c.account_manager_id = $1", account_manager_id)
+    return await _group_hours(
+        request, reads, who, as_of, "c.account_manager_id = $1", account_manager_id
+    )
 
 
 @router.get(
@@ -658,11 +694,12 @@ async def account_manager_hours(
 async def portfolio_hours(
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     since: WeeksSince = None,
     format: Format = None,
 ) -> Any:
-    body, weeks = await _portfolio_hours(request, who, _today(as_of), since)
+    body, weeks = await _portfolio_hours(reads, who, _today(as_of), since)
     return _respond(request, body, weeks, "hours")
 
 
@@ -676,12 +713,13 @@ async def client_health(
     client_id: ClientIdPath,
     request: Request,
     who: Reader,
+    reads: ReadSide,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
     day = _today(as_of)
     found = await read_health.client_health_of(
-        request.app.state.pool, _schema(request), owner_scope(who), client_id, day
+        reads.pool, reads.schema, owner_scope(who), client_id, day
     )
     if found is None:
         raise _unknown("client_id", f"client {client_id}")

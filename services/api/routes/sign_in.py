@@ -21,9 +21,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from services import people, sign_in
-from services.api.auth import Reader
+from services.api.deps import AppSettings, Oidc, Pool
+from services.api.http.auth import Reader
+from services.api.routes.web import set_session_cookies
 from services.api.schemas import errors
-from services.api.web import set_session_cookies
 from services.oidc import OidcClient, ProviderUnavailable, SignInRefused
 from services.settings import Settings
 
@@ -74,11 +75,6 @@ def _refused(reason: str, status: int = 401) -> HTMLResponse:
     return out
 
 
-def _oidc(request: Request) -> OidcClient | None:
-    client: OidcClient | None = request.app.state.oidc
-    return client
-
-
 def _redirect_uri(request: Request, settings: Settings) -> str:
     return settings.oidc_redirect_url or str(request.url_for("sign_in_callback"))
 
@@ -92,8 +88,9 @@ def _unavailable(oidc: OidcClient) -> HTMLResponse:
 
 
 @router.get("/auth/sign-in", include_in_schema=False)
-async def start_sign_in(request: Request, next: str | None = None) -> Response:
-    oidc = _oidc(request)
+async def start_sign_in(
+    request: Request, oidc: Oidc, pool: Pool, settings: AppSettings, next: str | None = None
+) -> Response:
     if oidc is None:
         return _page(
             "Single sign-on is not configured",
@@ -103,11 +100,8 @@ async def start_sign_in(request: Request, next: str | None = None) -> Response:
     target = safe_next(next)
     if target is None:
         return _refused("`next` must be a path of this site (it was another site's address).", 400)
-    settings: Settings = request.app.state.settings
     try:
-        started = await sign_in.start(
-            request.app.state.pool, oidc, _redirect_uri(request, settings), target
-        )
+        started = await sign_in.start(pool, oidc, _redirect_uri(request, settings), target)
     except ProviderUnavailable:
         return _unavailable(oidc)
     out = RedirectResponse(
@@ -129,19 +123,20 @@ async def start_sign_in(request: Request, next: str | None = None) -> Response:
 @router.get(CALLBACK_PATH, include_in_schema=False, name="sign_in_callback")
 async def sign_in_callback(
     request: Request,
+    oidc: Oidc,
+    pool: Pool,
+    settings: AppSettings,
     code: str | None = None,
     state: str | None = None,
     error: str | None = None,
     error_description: str | None = None,
     iss: str | None = None,
 ) -> Response:
-    oidc = _oidc(request)
     if oidc is None:
         return _refused("Single sign-on is not configured.", 404)
-    settings: Settings = request.app.state.settings
     try:
         done = await sign_in.finish(
-            request.app.state.pool,
+            pool,
             oidc,
             settings,
             _redirect_uri(request, settings),
@@ -172,8 +167,8 @@ class SignInOptions(BaseModel):
     summary="How to sign in: through the identity provider (when configured) or with a token",
     response_model=SignInOptions,
 )
-async def sign_in_options(request: Request) -> SignInOptions:
-    sso = _oidc(request) is not None
+async def sign_in_options(oidc: Oidc) -> SignInOptions:
+    sso = oidc is not None
     return SignInOptions(single_sign_on=sso, url="/auth/sign-in" if sso else None)
 
 
@@ -195,8 +190,8 @@ class Me(BaseModel):
     response_model=Me,
     responses=errors(401),
 )
-async def me(request: Request, who: Reader) -> Me:
-    found = await people.find(request.app.state.pool, who.name)
+async def me(who: Reader, pool: Pool) -> Me:
+    found = await people.find(pool, who.name)
     return Me(
         id=who.name,
         name=found["name"] if found is not None else who.name,
@@ -224,8 +219,8 @@ class People(BaseModel):
     response_model=People,
     responses=errors(401),
 )
-async def list_people(request: Request, who: Reader) -> People:
-    rows = await people.everyone(request.app.state.pool)
+async def list_people(who: Reader, pool: Pool) -> People:
+    rows = await people.everyone(pool)
     return People(
         people=[PersonOut(id=r["person_id"], name=r["name"], email=r["email"]) for r in rows]
     )

@@ -8,8 +8,8 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
-from events.alerts import Alert
 from projections import margin
+from services.reads.formatters import alert_json
 
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
@@ -28,31 +28,6 @@ COMMITTED_BEFORE_RUNNING = (
 )
 
 
-def alert_json(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
-    """An alert row as the API and the webhooks show it: exposure rounded to cents."""
-    out: dict[str, Any] = {}
-    for k in (
-        "alert_id", "rule", "severity", "basis", "contract_id", "client_name", "assignment_id",
-        "staffer_id", "message", "stream_version", "status", "acknowledged_by", "resolved_by",
-    ):  # fmt: skip
-        out[k] = r[k]
-    out["exposure"] = None if r["exposure"] is None else str(margin.round_money(r["exposure"]))
-    out["event_ids"] = [str(e) for e in r["event_ids"]]
-    for k in ("raised_at", "acknowledged_at", "resolved_at"):
-        out[k] = r[k].isoformat() if r[k] is not None else None
-    for k in ("client_id", "account_manager_id"):  # when the contract was joined
-        if k in r:
-            out[k] = r[k]
-    return out
-
-
-def unstored_alert_json(alert: Alert) -> dict[str, Any]:
-    """An alert not stored (a preview's) shown by `alert_json`, as a stored one would be: open,
-    nobody has acknowledged or resolved it."""
-    never = dict.fromkeys(("acknowledged_by", "acknowledged_at", "resolved_by", "resolved_at"))
-    return alert_json(alert.model_dump() | never)
-
-
 def _owner_join(schema: str) -> str:
     return f"LEFT JOIN {schema}.contracts c ON c.contract_id = a.contract_id"
 
@@ -68,25 +43,30 @@ def _where(owner: str | None, filters: dict[str, str | None]) -> tuple[str, list
     return " AND ".join(conds), args
 
 
-async def alerts(
+async def alert_page(
     db: Db,
     schema: str,
     owner: str | None,
     filters: dict[str, str | None],
     limit: int,
     offset: int,
-) -> list[dict[str, Any]]:
-    """Alerts matching the filters, newest raised first, with their contract's client and
-    manager."""
+) -> dict[str, Any]:
+    """A page of the alerts matching the filters, newest raised first, with their contract's
+    client and manager, and the `totals` of every alert they match."""
     where, args = _where(owner, filters)
-    args += [limit, offset]
+    page_args = [*args, limit, offset]
     rows = await db.fetch(
         f"""SELECT {COLUMNS}, {_OWNER_COLUMNS} FROM alerts a {_owner_join(schema)}
             WHERE {where} ORDER BY a.raised_at DESC, a.seq DESC
-            LIMIT ${len(args) - 1} OFFSET ${len(args)}""",
-        *args,
+            LIMIT ${len(page_args) - 1} OFFSET ${len(page_args)}""",
+        *page_args,
     )
-    return [alert_json(r) for r in rows]
+    return {
+        "alerts": [alert_json(r) for r in rows],
+        "totals": await alert_totals(db, schema, owner, filters),
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 async def alert_totals(
@@ -136,25 +116,6 @@ async def alert_status_and_owner(db: Db, schema: str, alert_id: str) -> asyncpg.
             WHERE a.alert_id = $1""",
         alert_id,
     )
-
-
-async def alert_moved_to(
-    db: Db, alert_id: str, to: str, by: str, allowed_from: tuple[str, ...]
-) -> dict[str, Any] | None:
-    """The alert after moving it to `to` (acknowledged or resolved); None when its status was
-    not one of `allowed_from` (nothing changed)."""
-    column = "acknowledged" if to == "acknowledged" else "resolved"
-    row = await db.fetchrow(
-        f"""UPDATE alerts a SET status = $2, {column}_by = $3, {column}_at = now(),
-                   change_seq = nextval('alert_change_seq')
-            WHERE alert_id = $1 AND status = ANY($4::text[])
-            RETURNING {COLUMNS.replace("a.", "")}""",
-        alert_id,
-        to,
-        by,
-        list(allowed_from),
-    )
-    return None if row is None else alert_json(row)
 
 
 async def alerts_of_events(

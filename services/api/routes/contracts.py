@@ -9,16 +9,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from events.schema import event_json_schemas
 from projections import margin
 from projections.margin_status import status_text
-from services.api.auth import Reader
-from services.api.errors import ApiError
-from services.api.ownership import ensure_may_read
-from services.api.params import AccountManagerIdQuery, AsOf, ContractIdPath, Limit, Offset
-from services.api.read.contracts import contract_owner, contracts_overview
+from services.api.deps import Pool, ProjectionSchema
+from services.api.http.auth import Reader
+from services.api.http.errors import ApiError
+from services.api.http.ownership import ensure_may_read, manager_scope
+from services.api.http.params import AccountManagerIdQuery, AsOf, ContractIdPath, Limit, Offset
 from services.api.schemas import (
     AlertVocabulary,
     ContractOverviewAsOf,
@@ -26,7 +26,7 @@ from services.api.schemas import (
     alert_vocabulary,
     errors,
 )
-from services.tokens import Principal
+from services.reads.contracts import contract_owner, contracts_overview
 
 router = APIRouter(prefix="/v1", tags=["contracts"])
 
@@ -51,16 +51,6 @@ def _contract_json(c: dict[str, Any]) -> dict[str, Any]:
     return dict(out)
 
 
-def _manager_scope(who: Principal, account_manager_id: str | None) -> str | None:
-    if who.may_read_all():
-        return account_manager_id
-    if account_manager_id is not None and account_manager_id != who.account_manager_id:
-        raise ApiError.field(
-            403, "account_manager_id", "account managers see only their own contracts"
-        )
-    return who.account_manager_id
-
-
 @router.get(
     "/contracts",
     summary="Contracts with their margin status and open items",
@@ -68,8 +58,9 @@ def _manager_scope(who: Principal, account_manager_id: str | None) -> str | None
     responses=errors(401, 403, 422),
 )
 async def contracts(
-    request: Request,
     who: Reader,
+    pool: Pool,
+    schema: ProjectionSchema,
     account_manager_id: AccountManagerIdQuery = None,
     as_of: AsOf = None,
     limit: Limit = 100,
@@ -79,12 +70,10 @@ async def contracts(
     manager's. Each contract carries its status colour (red: an active assignment loses money
     per hour; amber: a markup below the contract's floor; green otherwise), its active
     assignments, open negotiations, raise requests, bypass threats and unresolved alerts."""
-    st = request.app.state
     day = as_of or datetime.now(UTC).date()
     total, rows = await contracts_overview(
-        st.pool, st.settings.projection_schema, day, _manager_scope(who, account_manager_id),
-        limit, offset,
-    )  # fmt: skip
+        pool, schema, day, manager_scope(who, account_manager_id), limit, offset
+    )
     return ContractOverviews.model_validate(
         {
             "as_of": day.isoformat(),
@@ -103,17 +92,19 @@ async def contracts(
     responses=errors(401, 403, 404, 422),
 )
 async def one_contract(
-    contract_id: ContractIdPath, request: Request, who: Reader, as_of: AsOf = None
+    contract_id: ContractIdPath,
+    who: Reader,
+    pool: Pool,
+    schema: ProjectionSchema,
+    as_of: AsOf = None,
 ) -> ContractOverviewAsOf:
-    st = request.app.state
-    s = st.settings.projection_schema
-    owner = await contract_owner(st.pool, s, contract_id)
+    owner = await contract_owner(pool, schema, contract_id)
     missing = ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
     if owner is None:
         raise missing
     ensure_may_read(who, owner, missing)
     day = as_of or datetime.now(UTC).date()
-    _, rows = await contracts_overview(st.pool, s, day, None, 1, 0, contract_id=contract_id)
+    _, rows = await contracts_overview(pool, schema, day, None, 1, 0, contract_id=contract_id)
     return ContractOverviewAsOf.model_validate(
         {"as_of": day.isoformat(), **_contract_json(rows[0])}
     )
