@@ -973,10 +973,10 @@ class Tables:
         for i in changes.impacts:
             assert (i.event_id, i.assignment_id) not in self.impacts
             self.impacts[(i.event_id, i.assignment_id)] = i
-        for key in changes.closed:
-            self.open_items.pop(key, None)
-        for key, item in changes.opened.items():
-            self.open_items.setdefault(key, copy.deepcopy(item))
+        for closed in changes.closed:
+            self.open_items.pop(closed, None)
+        for opened, item in changes.opened.items():
+            self.open_items.setdefault(opened, copy.deepcopy(item))
 
     def load(self) -> ReadModel:
         """A read model as store.load builds it from the tables."""

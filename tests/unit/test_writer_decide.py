@@ -25,9 +25,11 @@ ADMIN = Submitter(role="admin", principal="u.root")
 FINANCE = Submitter(role="finance", principal="u.kim")
 
 
-def submission(type_name: str, **fields: Any) -> Submission:
-    """Stamped by the contract's owner at NOW unless `fields` say otherwise."""
-    return examples.submission(type_name, **({"submitter": OWNER, "recorded_at": NOW} | fields))
+def submission(
+    type_name: str, *, submitter: Submitter = OWNER, recorded_at: datetime = NOW, **fields: Any
+) -> Submission:
+    """Stamped by the contract's owner at NOW unless told otherwise."""
+    return examples.submission(type_name, submitter=submitter, recorded_at=recorded_at, **fields)
 
 
 def redelivered(original: Submission, **stamps: Any) -> Submission:
