@@ -1,3 +1,4 @@
+# Long: a maker per event type; each draws its fields in a fixed order, so a seed is one log.
 """Valid event histories, the one generator of them for the tests and the benchmarks.
 
 `Generator` makes up one contract's stream from a `random.Random`: the same seed gives the

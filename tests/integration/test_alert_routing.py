@@ -1,3 +1,4 @@
+# Long: the routing tests share one set of real receivers, started once.
 """Alert routing against real receivers started by the test run: an SMTP server (aiosmtpd), a
 loopback HTTP receiver for the Slack, Teams and signed-webhook payloads, and Debian's
 prometheus-alertmanager. Routes and channels are made through the API, as an admin would; the

@@ -1,3 +1,4 @@
+# Long: one rendered deployment, checked part by part.
 """The Kubernetes deployment (deploy/k8s), rendered offline (kustomize) for each overlay and
 every document validated against its schema: Kubernetes' own kinds against those
 `kubernetes-validate` bundles, the operators' custom resources against ../shared/k8s-schemas.

@@ -1,3 +1,4 @@
+# Long: the read model's tests by DESIGN topic over one stream builder.
 """The margin read model (projections.read_model) against DESIGN.md: what finance would check.
 
 Events are built from `simulation.examples` and stamped with their stream version, as

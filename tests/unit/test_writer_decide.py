@@ -1,3 +1,4 @@
+# Long: a test per refusal of the writer's decide, over shared submissions.
 """The writer's checks: what it accepts, what it refuses and why, and that redelivery is safe."""
 
 from __future__ import annotations
