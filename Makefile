@@ -10,12 +10,12 @@ WEB_INSTALLED := web/node_modules/.installed-$(shell sha1sum web/package-lock.js
 # The OpenID provider the tests sign in through (deploy/local/oidc), likewise.
 OIDC_INSTALLED := deploy/local/oidc/node_modules/.installed-$(shell sha1sum deploy/local/oidc/package-lock.json | cut -c1-12)
 
-.PHONY: help install kustomize up down run status logs lint test unit integration faults screenshots
+.PHONY: help install kustomize up down run status logs lint test unit integration faults faults-cluster screenshots
 
 help:
 	@echo "make run   start Kafka, PostgreSQL and the services, then follow their logs"
 	@echo "make test  install what is missing, start the stack, lint, run every test"
-	@echo "make up | down | status | logs | lint | unit | integration | faults | screenshots"
+	@echo "make up | down | status | logs | lint | unit | integration | faults | faults-cluster | screenshots"
 
 $(INSTALLED): pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required"; exit 1; }
@@ -84,10 +84,13 @@ integration: up
 
 # The fault suite last, in a run of its own: it kills and restarts the local stack's processes
 # and servers, so it runs only when the servers are this machine's (KAFKA_BOOTSTRAP_SERVERS and
-# DATABASE_URL unset).
-FAULTS := if [ -n "$$KAFKA_BOOTSTRAP_SERVERS$$DATABASE_URL" ]; then \
+# DATABASE_URL unset). Its three-broker faults start a cluster and a stack of their own
+# (tests/support/cluster.py, var/cluster) and stop them; the longest of them is left to
+# `make faults-cluster`, which runs all four (docs/faults.md).
+NO_SERVERS_OF_OUR_OWN := [ -n "$$KAFKA_BOOTSTRAP_SERVERS$$DATABASE_URL" ]
+FAULTS := if $(NO_SERVERS_OF_OUR_OWN); then \
 	  echo "fault suite not run: it kills servers, and these are not the local stack's"; \
-	else $(BIN)/pytest -q -p no:cacheprovider tests/faults; fi
+	else $(BIN)/pytest -q -p no:cacheprovider -m "not faults_cluster_only" tests/faults; fi
 
 test: lint up
 	$(BIN)/pytest -q -p no:cacheprovider
@@ -95,6 +98,11 @@ test: lint up
 
 faults: up
 	@$(FAULTS)
+
+faults-cluster: install
+	@if $(NO_SERVERS_OF_OUR_OWN); then \
+	  echo "three-broker faults not run: KAFKA_BOOTSTRAP_SERVERS or DATABASE_URL is set"; \
+	else $(BIN)/pytest -q -p no:cacheprovider tests/faults/test_cluster_faults.py; fi
 
 # The two screenshots README shows, from the last browser-test run (var/screenshots/).
 screenshots: up

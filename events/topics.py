@@ -35,6 +35,7 @@ class TopicSpec:
     key: str
     """What the message key holds."""
     replication_factor: int = 1
+    """Brokers holding a copy of each partition (the local stack's single broker: 1)."""
     extra_config: tuple[tuple[str, str], ...] = ()
     """Further topic-level settings (a compacted topic's cleaning cadence)."""
     max_message_bytes: int | None = None
@@ -45,7 +46,7 @@ class TopicSpec:
         config = {
             "retention.ms": str(self.retention_ms),
             "cleanup.policy": self.cleanup_policy,
-            "min.insync.replicas": "1",
+            "min.insync.replicas": str(min_insync_replicas(self.replication_factor)),
             **dict(self.extra_config),
         }
         if self.max_message_bytes is not None:
@@ -82,8 +83,17 @@ class Topics:
         ]
 
 
-def topics(prefix: str = "ledger") -> Topics:
-    """The ledger's topics named `{prefix}.…`; tests pass a unique prefix to stay apart."""
+def min_insync_replicas(replicas: int) -> int:
+    """Copies a write must reach before a producer at acks=all is answered: 2 of 3 (or more),
+    so one broker may die or restart without losing an acknowledged record or refusing a
+    write; with fewer than 3 copies, 1 (a second would stop every write with one broker
+    away)."""
+    return 2 if replicas >= 3 else 1
+
+
+def topics(prefix: str = "ledger", replicas: int = 1) -> Topics:
+    """The ledger's topics named `{prefix}.…`, each partition on `replicas` brokers; tests pass
+    a unique prefix to stay apart."""
     if not _LEGAL_PREFIX.match(prefix) or prefix in {".", ".."}:
         raise ValueError(
             f"topic prefix {prefix!r} must be 1 to 236 characters of letters, digits, . _ -"
@@ -96,6 +106,7 @@ def topics(prefix: str = "ledger") -> Topics:
             retention_ms=retention_ms,
             cleanup_policy="delete",
             key=CONTRACT_KEY,
+            replication_factor=replicas,
         )
 
     def derived(suffix: str, max_message_bytes: int) -> TopicSpec:

@@ -43,13 +43,18 @@ def _db_migrate(args: argparse.Namespace, settings: Callable[[], Settings]) -> i
 
 def _topics_create(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     s = settings()
-    from events.topics import STATE_TOPIC_CONFIG
+    from events.topics import STATE_TOPIC_CONFIG, min_insync_replicas
     from services.risk.worker import changelog_topic
 
     async def run() -> list[str]:
         created = await kafka_admin.ensure_topics(s.kafka_bootstrap_servers, s.topics)
         # Faust sets its changelog's configuration only when it creates the topic.
-        changelog = {changelog_topic(s.topic_prefix): STATE_TOPIC_CONFIG}
+        changelog = {
+            changelog_topic(s.topic_prefix): {
+                **STATE_TOPIC_CONFIG,
+                "min.insync.replicas": str(min_insync_replicas(s.kafka_replication_factor)),
+            }
+        }
         await kafka_admin.align_configs(s.kafka_bootstrap_servers, changelog)
         return created
 

@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from events.topics import Topics
+from events.topics import Topics, min_insync_replicas
 from services import kafka_connection
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,10 @@ async def ensure_topics(bootstrap: str, wanted: Topics) -> list[str]:
         existing = set(await admin.list_topics())
         missing = [spec for spec in wanted.all() if spec.name not in existing]
         if missing:
-            new = [NewTopic(s.name, s.partitions, 1, topic_configs=s.config()) for s in missing]
+            new = [
+                NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=s.config())
+                for s in missing
+            ]
             # Another process creating them in between is what we wanted anyway.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
@@ -71,9 +74,10 @@ async def ensure_topics(bootstrap: str, wanted: Topics) -> list[str]:
 
 
 async def ensure_compacted(
-    bootstrap: str, name: str, partitions: int, config: Mapping[str, str]
+    bootstrap: str, name: str, partitions: int, config: Mapping[str, str], replicas: int = 1
 ) -> bool:
-    """Create the compacted topic `name` if it does not exist; True when this call created it."""
+    """Create the compacted topic `name` (each partition on `replicas` brokers) if it does not
+    exist; True when this call created it."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, request_timeout_ms=10_000, **kafka_connection.options()
     )
@@ -81,9 +85,14 @@ async def ensure_compacted(
     try:
         if name in set(await admin.list_topics()):
             return False
-        configs = {"cleanup.policy": "compact", **config}
+        configs = {
+            "cleanup.policy": "compact",
+            "min.insync.replicas": str(min_insync_replicas(replicas)),
+            **config,
+        }
+        new = NewTopic(name, partitions, replicas, topic_configs=configs)
         with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics([NewTopic(name, partitions, 1, topic_configs=configs)])
+            await admin.create_topics([new])
         return True
     finally:
         await admin.close()

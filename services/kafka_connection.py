@@ -12,7 +12,7 @@ them again from the same environment).
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import Any, Final
 
 from services.settings import Settings
 
@@ -63,12 +63,21 @@ def faust_credentials(settings: Settings) -> Any:
     )
 
 
+# How old (ms) a client's view of which broker leads which partition may grow. aiokafka asks
+# for a new one on most errors, but not when a consumer resetting a partition's position (as
+# the writer does on taking a partition) is told by a broker that it no longer leads it: it
+# asks that broker again, every 100 ms, until the view ages out, 5 minutes by default
+# (aiokafka's Fetcher._update_fetch_positions). A broker of three frozen past its session
+# timeout held the writer so for over 30 s (docs/faults.md); with 5 s, a few seconds.
+METADATA_MAX_AGE_MS: Final = 5_000
+
 _options: dict[str, Any] | None = None
 
 
 def options() -> dict[str, Any]:
-    """This process's `client_options`, from its environment, made once."""
+    """This process's `client_options`, from its environment, made once, with the age its
+    view of the cluster may reach (METADATA_MAX_AGE_MS)."""
     global _options
     if _options is None:
         _options = client_options(Settings())
-    return dict(_options)
+    return {**_options, "metadata_max_age_ms": METADATA_MAX_AGE_MS}

@@ -30,10 +30,25 @@ def until_signalled(
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
-    import uvloop
-
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    with asyncio.Runner(loop_factory=event_loop()) as runner:
         runner.run(run())
+
+
+def uvloop_serves(settings: Settings) -> bool:
+    """uvloop, the fast event loop (issue #14), except for Kafka over TLS: under uvloop an
+    aiokafka client closing its TLS connections never finished (the writer, taking its
+    partitions through the local stack's TLS + SCRAM listener, hung in the `consumer.stop()`
+    of its first state read; asyncio's own loop closes them at once)."""
+    return settings.kafka_security_protocol == "PLAINTEXT"
+
+
+def event_loop() -> Callable[[], asyncio.AbstractEventLoop]:
+    """The loop a process runs on: see `uvloop_serves`."""
+    if uvloop_serves(Settings()):
+        import uvloop
+
+        return uvloop.new_event_loop
+    return asyncio.new_event_loop
 
 
 def serve_api(settings: Settings) -> None:
@@ -48,7 +63,7 @@ def serve_api(settings: Settings) -> None:
         "port": settings.api_port,
         "log_level": "warning",
         "access_log": False,
-        "loop": "uvloop",
+        "loop": "uvloop" if uvloop_serves(settings) else "asyncio",
         "http": "httptools",
     }
     if settings.log_format == "json":

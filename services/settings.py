@@ -32,8 +32,12 @@ LOCAL_DATABASE_URL = f"postgresql://ledger:ledger@127.0.0.1:{LOCAL_PG_PORT}/ledg
 
 
 def local_kafka() -> str:
-    """Where the local stack's Kafka listens: LOCAL_KAFKA, on LEDGER_KAFKA_PORT when set."""
-    return f"127.0.0.1:{os.environ.get('LEDGER_KAFKA_PORT') or LOCAL_KAFKA_PORT}"
+    """Where the local stack's Kafka listens: LOCAL_KAFKA, on LEDGER_KAFKA_PORT when set; with
+    LEDGER_KAFKA_BROKERS=n, its n brokers, on every second port from there (deploy/local/lib.sh:
+    each broker's controller listener takes the port in between)."""
+    port = int(os.environ.get("LEDGER_KAFKA_PORT") or LOCAL_KAFKA_PORT)
+    brokers = int(os.environ.get("LEDGER_KAFKA_BROKERS") or 1)
+    return ",".join(f"127.0.0.1:{port + 2 * n}" for n in range(brokers))
 
 
 def local_database_url() -> str:
@@ -93,6 +97,13 @@ class Settings(BaseSettings):
     )
     # Every topic is named `<prefix>.<name>` (the risk agent's `<prefix>-risk-...`).
     topic_prefix: str = Field("ledger", validation_alias=AliasChoices("LEDGER_TOPIC_PREFIX"))
+    # How many brokers hold a copy of each partition of the topics the services create
+    # (`ledger topics create`, the risk agent's); 3 on a three-broker cluster, whose writes then
+    # need 2 copies (events.topics.min_insync_replicas). The local stack sets it from
+    # LEDGER_KAFKA_BROKERS.
+    kafka_replication_factor: int = Field(
+        1, ge=1, validation_alias=AliasChoices("LEDGER_KAFKA_REPLICATION_FACTOR")
+    )
     # Where the API listens.
     api_host: str = Field("127.0.0.1", validation_alias=AliasChoices("LEDGER_API_HOST"))
     api_port: int = Field(8000, validation_alias=AliasChoices("LEDGER_API_PORT"))
@@ -343,7 +354,7 @@ class Settings(BaseSettings):
 
     @property
     def topics(self) -> Topics:
-        return topics(self.topic_prefix)
+        return topics(self.topic_prefix, self.kafka_replication_factor)
 
     @property
     def projector_group_id(self) -> str:

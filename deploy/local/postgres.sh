@@ -4,6 +4,7 @@
 #   postgres.sh start | stop | status
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+HERE="$ROOT/deploy/local"
 
 PGDATA="$VAR/pg/data"
 PGSOCK="$VAR/pg/sock"
@@ -29,6 +30,18 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# The TLS mode (LEDGER_TLS=1): the certificate of var/tls (tls.sh), in a copy the server's user
+# owns (PostgreSQL refuses a key others can read); clients use sslmode=verify-full.
+tls_options() {
+  [ "$TLS_MODE" = 1 ] || return 0
+  "$HERE/tls.sh" certs
+  mkdir -p "$VAR/pg/tls"
+  cp "$TLS/server.crt" "$TLS/server.key" "$VAR/pg/tls/"
+  chmod 600 "$VAR/pg/tls/server.key"
+  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$VAR/pg/tls"
+  printf ' -c ssl=on -c ssl_cert_file=%s -c ssl_key_file=%s' "$VAR/pg/tls/server.crt" "$VAR/pg/tls/server.key"
+}
+
 start() {
   local bindir
   bindir="$(find_bindir || true)"
@@ -44,7 +57,7 @@ start() {
       -E UTF8 --locale=C.UTF-8 >>"$LOGS/postgres.log" 2>&1
   fi
   as_pg "$bindir/pg_ctl" -D "$PGDATA" -l "$VAR/pg/postgres.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PGSOCK -c max_connections=200 -c shared_buffers=256MB" \
+    -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PGSOCK -c max_connections=200 -c shared_buffers=256MB$(tls_options)" \
     >/dev/null
   as_pg "$bindir/pg_ctl" -D "$PGDATA" status | sed -n 's/.*PID: \([0-9]*\).*/\1/p' >"$RUN/postgres.pid" || true
   # Role and database, created once; the password lets clients connect over TCP.

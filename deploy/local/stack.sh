@@ -12,7 +12,8 @@ HERE="$ROOT/deploy/local"
 SERVICES=(writer projector risk webhooks alerts api)
 SUPERVISOR_CONF="$RUN/supervisord.conf"
 SUPERVISOR_LOG="$LOGS/supervisord.log"
-ADMIN_TOKEN_FILE="$ROOT/.admin-token"
+# A second stack (LEDGER_VAR) keeps its token with the rest of it: its database is another.
+if [ "$VAR" = "$ROOT/var" ]; then ADMIN_TOKEN_FILE="$ROOT/.admin-token"; else ADMIN_TOKEN_FILE="$VAR/admin-token"; fi
 
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-}"
 export DATABASE_URL="${DATABASE_URL:-}"
@@ -98,9 +99,27 @@ restarts() {
     END { print (n > 0 ? n - 1 : 0) }' "$SUPERVISOR_LOG"
 }
 
+# The TLS mode: everything from here on (topics, migrations, the token, every service)
+# connects to Kafka's SASL_SSL listener as the SCRAM user and to PostgreSQL with
+# sslmode=verify-full, checking certificates and host names against var/tls/ca.crt: the
+# settings a cluster gives (docs/operations.md), the secret read from a file.
+use_tls() {
+  if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+    export KAFKA_BOOTSTRAP_SERVERS
+    KAFKA_BOOTSTRAP_SERVERS="$("$HERE/kafka.sh" tls-servers)"
+    export LEDGER_KAFKA_SECURITY_PROTOCOL=SASL_SSL LEDGER_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+    export LEDGER_KAFKA_SASL_USERNAME="$KAFKA_USER" LEDGER_KAFKA_SASL_PASSWORD_FILE="$TLS/kafka-password"
+    export LEDGER_KAFKA_SSL_CAFILE="$TLS/ca.crt"
+  fi
+  if [ -z "${DATABASE_URL:-}" ]; then
+    export DATABASE_URL="postgresql://ledger:ledger@127.0.0.1:$PG_PORT/ledger?sslmode=verify-full&sslrootcert=$TLS/ca.crt"
+  fi
+}
+
 up() {
   if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then "$HERE/kafka.sh" start; else say "using Kafka at $KAFKA_BOOTSTRAP_SERVERS"; fi
   if [ -z "${DATABASE_URL:-}" ]; then "$HERE/postgres.sh" start; else say "using the PostgreSQL of DATABASE_URL"; fi
+  [ "$TLS_MODE" = 1 ] && use_tls
   "$LEDGER" wait all --timeout 120
   "$LEDGER" topics create >&2
   "$LEDGER" db migrate >&2

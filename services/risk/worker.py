@@ -639,10 +639,13 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
         broker=broker_urls(settings.kafka_bootstrap_servers),
         # TLS and the SCRAM or mutual-TLS user, as every other Kafka client of ours.
         broker_credentials=kafka_connection.faust_credentials(settings),
+        # As fresh a view of the cluster as every other client of ours (kafka_connection).
+        consumer_metadata_max_age_ms=kafka_connection.METADATA_MAX_AGE_MS,
+        producer_metadata_max_age_ms=kafka_connection.METADATA_MAX_AGE_MS,
         store="memory://",  # rebuilt from the changelog topic at start
         datadir=str(Path(tempfile.gettempdir()) / f"ledger-{ident}"),  # nothing kept there
         web_enabled=False,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.kafka_replication_factor,
         topic_partitions=t.events.partitions,
         # Only the active partitions' states in this worker: the timer judges what it holds.
         table_standby_replicas=0,
@@ -746,7 +749,11 @@ def _changelog_before_faust(loop: asyncio.AbstractEventLoop, settings: Settings)
     try:
         if loop.run_until_complete(
             kafka_admin.ensure_compacted(
-                settings.kafka_bootstrap_servers, name, partitions, STATE_TOPIC_CONFIG
+                settings.kafka_bootstrap_servers,
+                name,
+                partitions,
+                STATE_TOPIC_CONFIG,
+                settings.kafka_replication_factor,
             )
         ):
             log.info("created the changelog topic %s", name)

@@ -74,3 +74,13 @@ def test_specs_are_frozen() -> None:
     spec = topics().events
     with pytest.raises(AttributeError):
         spec.partitions = 12  # type: ignore[misc]
+
+
+def test_three_copies_need_two_for_a_write_and_one_copy_needs_one() -> None:
+    # acks=all on three brokers: a write waits for two copies, so one broker may die or
+    # restart without losing it, and without refusing writes.
+    for replicas, min_isr in ((1, "1"), (2, "1"), (3, "2"), (5, "2")):
+        t = topics("p", replicas)
+        assert {s.replication_factor for s in t.all()} == {replicas}
+        assert {s.config()["min.insync.replicas"] for s in t.all()} == {min_isr}
+    assert topics().events.replication_factor == 1

@@ -210,3 +210,20 @@ def test_a_process_logs_json_when_asked() -> None:
         check=True,
     ).stderr
     assert text.rstrip().endswith("INFO ledger.test: hello there")
+
+
+async def test_every_client_refreshes_its_view_of_the_cluster_within_seconds() -> None:
+    # A consumer that aiokafka leaves asking a broker which no longer leads a partition asks
+    # again only once its view of the cluster ages out (kafka_connection.METADATA_MAX_AGE_MS).
+    options = kafka_connection.options()
+    assert options["metadata_max_age_ms"] <= 10_000
+    consumer = AIOKafkaConsumer(bootstrap_servers="kafka:9092", **options)
+    producer = AIOKafkaProducer(bootstrap_servers="kafka:9092", **options)
+    admin = AIOKafkaAdminClient(bootstrap_servers="kafka:9092", **options)
+    try:
+        for client in (consumer._client, producer.client, admin._client):
+            assert client._metadata_max_age_ms == options["metadata_max_age_ms"]
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        await admin.close()

@@ -58,6 +58,20 @@ def test_the_local_stacks_ports_move_every_default_with_it(monkeypatch: pytest.M
     )
 
 
+def test_a_local_cluster_of_three_brokers_is_every_second_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # deploy/local/kafka.sh: node n on LEDGER_KAFKA_PORT + 2(n-1), its controller in between.
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.setenv("LEDGER_KAFKA_PORT", "29092")
+    monkeypatch.setenv("LEDGER_KAFKA_BROKERS", "3")
+    monkeypatch.setenv("LEDGER_KAFKA_REPLICATION_FACTOR", "3")
+    s = Settings()
+    assert s.kafka_bootstrap_servers == "127.0.0.1:29092,127.0.0.1:29094,127.0.0.1:29096"
+    assert s.topics.events.replication_factor == 3
+    assert s.topics.events.config()["min.insync.replicas"] == "2"
+
+
 def test_the_local_stacks_default_ports_are_below_linuxs_ephemeral_range() -> None:
     # A port in 32768-60999 can be taken, as the local end of an outgoing connection, by any
     # process of the machine before the server binds it: the stack would not start.
