@@ -35,6 +35,7 @@ RuleName = Literal[
     "RELATIONSHIP_NEGLECT",
     "OT_MARGIN_LEAK",
     "HOURS_SHORTFALL",
+    "CLIENT_HEALTH_FALLING",
 ]
 RULE_NAMES: Final[tuple[str, ...]] = get_args(RuleName)
 

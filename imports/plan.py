@@ -73,27 +73,43 @@ class _Placed:
     """The rates in 1/10,000ths (a catalogue rate has at most 4 decimal places)."""
     bill_units: int
     content: int
+    ot_pay_units: int = -2
+    """The OT rates a row gave, as the pay and bill (-2: none given, derived)."""
+    ot_bill_units: int = -2
     end: tuple[int, date, int] | None = None
     """(line, end date, the index of the source's reason) when its latest row says it ended."""
 
 
-# One placement's state in 54 bytes, not a few hundred in objects: a book of 50,000
+# One placement's state in 70 bytes, not a few hundred in objects: a book of 50,000
 # placements is held in a few MiB (bench/RESULTS.md, the import's peak memory).
-_PACKED: Final = struct.Struct("<IIiqqqIiI")
+_PACKED: Final = struct.Struct("<IIiqqqqqIiI")
+_END_LINE: Final = 8  # the index of the end's line in the packed tuple
 _NO_END: Final = (0, 0, 0)
 
 
 def _pack(x: _Placed) -> bytes:
     end = (x.end[0], x.end[1].toordinal(), x.end[2]) if x.end else _NO_END
     return _PACKED.pack(
-        x.contract, x.line, x.effective.toordinal(), x.pay_units, x.bill_units, x.content, *end
+        x.contract,
+        x.line,
+        x.effective.toordinal(),
+        x.pay_units,
+        x.bill_units,
+        x.content,
+        x.ot_pay_units,
+        x.ot_bill_units,
+        *end,
     )
 
 
 def _unpack(b: bytes) -> _Placed:
-    contract, line, effective, pay, bill, content, end_line, end_day, why = _PACKED.unpack(b)
+    contract, line, effective, pay, bill, content, ot_pay, ot_bill, end_line, end_day, why = (
+        _PACKED.unpack(b)
+    )
     end = (end_line, date.fromordinal(end_day), why) if end_line else None
-    return _Placed(contract, line, date.fromordinal(effective), pay, bill, content, end)
+    return _Placed(
+        contract, line, date.fromordinal(effective), pay, bill, content, ot_pay, ot_bill, end
+    )
 
 
 def _units(rate: Decimal) -> int:
@@ -131,6 +147,25 @@ def overtime_fields(p: Placement) -> dict[str, Any]:
     if bill is not None:
         out["ot_bill_rate"] = bill
     return out
+
+
+_NO_OT: Final = -2
+
+
+def _ot_units(fields: Mapping[str, Any]) -> tuple[int, int]:
+    """The OT pay and bill rates of `overtime_fields` in 1/10,000ths (-2: none given)."""
+    pay, bill = fields.get("ot_pay_rate"), fields.get("ot_bill_rate")
+    return (
+        _units(pay) if pay is not None else _NO_OT,
+        _units(bill) if bill is not None else _NO_OT,
+    )
+
+
+def rate_change_overtime(p: Placement) -> dict[str, Any]:
+    """The OT rates a later rate row carries into its RatesAdjusted (v2): those the row gives
+    (as `overtime_fields` reads them); an exemption is the assignment's, not a rate's, and is
+    not changed by a rate row."""
+    return {k: v for k, v in overtime_fields(p).items() if k in ("ot_pay_rate", "ot_bill_rate")}
 
 
 class Planner:
@@ -229,6 +264,7 @@ class Planner:
             return [], self._invalid(p.line, exc)
         out.append(Planned(p.line, started, self.field_columns))
         problems += self._below_floor(p, contract)
+        ot_pay, ot_bill = _ot_units(rate_change_overtime(p))
         self.placed[p.placement_id] = _pack(
             _Placed(
                 index,
@@ -237,6 +273,8 @@ class Planner:
                 _units(p.pay_rate),
                 _units(p.bill_rate),
                 _content(p),
+                ot_pay,
+                ot_bill,
                 self._end(p),
             )
         )
@@ -275,7 +313,10 @@ class Planner:
         out: list[Planned] = []
         problems: list[Problem] = []
         pay, bill = _units(p.pay_rate), _units(p.bill_rate)
-        if (pay, bill) != (placed.pay_units, placed.bill_units):
+        overtime = rate_change_overtime(p)
+        ot_pay, ot_bill = _ot_units(overtime)
+        before = (placed.pay_units, placed.bill_units, placed.ot_pay_units, placed.ot_bill_units)
+        if (pay, bill, ot_pay, ot_bill) != before:
             record = f"placement:{p.placement_id}@{p.effective_date.isoformat()}"
             try:
                 adjusted = RatesAdjusted(
@@ -287,6 +328,7 @@ class Planner:
                     bill_rate=p.bill_rate,
                     effective_date=p.effective_date,
                     reason=RATE_CHANGE_REASON.format(source=self.source),
+                    **overtime,
                 )
             except ValidationError as exc:
                 return [], self._invalid(p.line, exc)
@@ -295,6 +337,7 @@ class Planner:
         placed.line = p.line
         placed.effective = p.effective_date
         placed.pay_units, placed.bill_units = pay, bill
+        placed.ot_pay_units, placed.ot_bill_units = ot_pay, ot_bill
         placed.content = _content(p)
         placed.end = self._end(p)
         self.placed[p.placement_id] = _pack(placed)
@@ -307,7 +350,7 @@ class Planner:
         ends = sorted(
             (end_line, pid)
             for pid, packed in self.placed.items()
-            if (end_line := _PACKED.unpack_from(packed)[6])
+            if (end_line := _PACKED.unpack_from(packed)[_END_LINE])
         )
         for line, pid in ends:
             placed = _unpack(self.placed[pid])
@@ -417,4 +460,4 @@ def plan_event_line(line: int, text: str) -> Planned | Problem:
     return Planned(line, event.model_copy(update={"stream_version": None}), {}, expected)
 
 
-__all__ = ["Planned", "Planner", "occurred", "plan_event_line"]
+__all__ = ["Planned", "Planner", "occurred", "plan_event_line", "rate_change_overtime"]

@@ -18,8 +18,8 @@ from typing import BinaryIO, Final, Literal
 
 from imports.problems import FILE_LINE, FileRefused, Problem
 
-Format = Literal["bullhorn", "generic", "jsonl"]
-FORMATS: Final[tuple[Format, ...]] = ("bullhorn", "generic", "jsonl")
+Format = Literal["bullhorn", "generic", "timesheet", "jsonl"]
+FORMATS: Final[tuple[Format, ...]] = ("bullhorn", "generic", "timesheet", "jsonl")
 
 BOM: Final = b"\xef\xbb\xbf"
 MAX_LINE: Final = 1 << 20
@@ -29,6 +29,7 @@ MAX_LINE: Final = 1 << 20
 # missing the third is read as what it is and told which column it lacks.
 BULLHORN_MARKS: Final = frozenset({"clientBillRate", "payRate", "dateBegin"})
 GENERIC_MARKS: Final = frozenset({"placement_id", "pay_rate", "start_date"})
+TIMESHEET_MARKS: Final = frozenset({"assignment_id", "week", "regular_hours"})
 
 
 @dataclass
@@ -111,13 +112,16 @@ def detect(first_line: str, header: list[str] | None) -> Format:
         return "bullhorn"
     if len(columns & GENERIC_MARKS) >= 2:
         return "generic"
+    if len(columns & TIMESHEET_MARKS) >= 2:
+        return "timesheet"
     raise FileRefused(
         Problem(
             1,
             "",
             "unknown format: a Bullhorn placement export has the columns "
             f"{', '.join(sorted(BULLHORN_MARKS))}; the generic placements CSV has "
-            f"{', '.join(sorted(GENERIC_MARKS))} (docs/import.md); JSON lines start with {{",
+            f"{', '.join(sorted(GENERIC_MARKS))}; a timesheet has "
+            f"{', '.join(sorted(TIMESHEET_MARKS))} (docs/import.md); JSON lines start with {{",
         )
     )
 

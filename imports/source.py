@@ -14,6 +14,7 @@ from imports.placements import columns_for, read_placement
 from imports.plan import Planned, Planner, plan_event_line
 from imports.problems import Problem
 from imports.reading import Opened
+from imports.timesheets import TimesheetPlanner, timesheet_columns
 
 
 def plan_file(opened: Opened, mapping: ImportMapping, as_of: date) -> Iterator[Planned | Problem]:
@@ -22,6 +23,22 @@ def plan_file(opened: Opened, mapping: ImportMapping, as_of: date) -> Iterator[P
     if opened.format == "jsonl":
         for line, text in opened.json_lines():
             yield plan_event_line(line, text)
+        yield from opened.lines.encoding_warnings()
+        return
+    if opened.format == "timesheet":
+        sheet = TimesheetPlanner(
+            mapping,
+            mapping.source or opened.format,
+            timesheet_columns(opened.header, mapping),
+            as_of,
+        )
+        for item in opened.rows():
+            if isinstance(item, Problem):
+                yield item
+                continue
+            planned, problems = sheet.row(item)
+            yield from problems
+            yield from planned
         yield from opened.lines.encoding_warnings()
         return
     cols = columns_for(opened.format, opened.header, mapping)
@@ -43,4 +60,12 @@ def plan_file(opened: Opened, mapping: ImportMapping, as_of: date) -> Iterator[P
     yield from opened.lines.encoding_warnings()
 
 
-__all__ = ["plan_file"]
+def check_columns(opened: Opened, mapping: ImportMapping) -> None:
+    """FileRefused when the file's header lacks a column its format requires."""
+    if opened.format == "timesheet":
+        timesheet_columns(opened.header, mapping)
+    elif opened.format != "jsonl":
+        columns_for(opened.format, opened.header, mapping)
+
+
+__all__ = ["check_columns", "plan_file"]

@@ -119,22 +119,39 @@ def assignment_actuals(
     rates_on: Callable[[date], margin.Rates],
     term: margin.Term,
     as_of: date,
+    since: date | None = None,
 ) -> Actuals:
     """An assignment's weeks to `as_of` and its forecast. `rates_on(day)`: the rates in force
     on the day, priced with the terms in force then; `term`: its start to its expected end (or
-    to its end once ended)."""
+    to its end once ended). `since`: the weeks listed are those from the week of `since` on
+    and every reported week before it (the to-date sums and the forecast are the same: they
+    read reported weeks only); default every week of the term."""
     by_week = {r.week: r for r in reports if r.week <= as_of}
-    weeks: list[WeekFigures] = []
-    week = monday(term.start_date)
+    start = monday(term.start_date)
+    first = start if since is None else max(start, monday(since))
     last = min(as_of, term.expected_end_date)
+    listed = sorted(w for w in by_week if start <= w < first)
+    week = first
     while week <= last:
+        listed.append(week)
+        week += _WEEK
+    weeks: list[WeekFigures] = []
+    planned: dict[int, tuple[margin.Rates, Decimal, Decimal]] = {}  # by the rates' identity
+    for week in listed:
         r = rates_on(max(week, term.start_date))
+        known = planned.get(id(r))
+        if known is None or known[0] is not r:
+            known = planned[id(r)] = (
+                r,
+                margin.planned_hours_per_week(r),
+                margin.weekly_gross_profit(r),
+            )
         reported = by_week.get(week)
         weeks.append(
             WeekFigures(
                 week=week,
-                planned_hours=margin.planned_hours_per_week(r),
-                planned_gross_profit=margin.weekly_gross_profit(r),
+                planned_hours=known[1],
+                planned_gross_profit=known[2],
                 reported=reported,
                 actual_gross_profit=(
                     None
@@ -145,7 +162,6 @@ def assignment_actuals(
                 ),
             )
         )
-        week += _WEEK
     recent = [w.actual_gross_profit for w in weeks if w.actual_gross_profit is not None]
     recent = recent[-RUN_RATE_WEEKS:]
     basis: ForecastBasis

@@ -68,14 +68,24 @@ class Health:
     parts: tuple[HealthPart, ...]
 
 
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _capped(n: int, each: int, cap: int) -> int:
     return min(cap, max(0, n) * each)
+
+
+def recency_points(days_since_two_way_contact: int | None) -> int:
+    """The points the contact recency part takes off (the part that grows with time alone)."""
+    days = days_since_two_way_contact
+    return 20 if days is None else min(20, max(0, days - CONTACT_GRACE_DAYS))
 
 
 def client_health(f: HealthFacts) -> Health:
     """The score and its parts."""
     days = f.days_since_two_way_contact
-    recency = 20 if days is None else min(20, max(0, days - CONTACT_GRACE_DAYS))
+    recency = recency_points(days)
     change = f.gross_profit_change_pct
     falling = Decimal(0) if change is None or change >= 0 else -change
     trend = min(15, int((falling / 2).to_integral_value(rounding=ROUND_HALF_UP)))
@@ -92,25 +102,25 @@ def client_health(f: HealthFacts) -> Health:
             "contact_response",
             _capped(f.unanswered_outbound_in_a_row, 5, 15),
             15,
-            f"{f.unanswered_outbound_in_a_row} outbound contacts in a row without response",
+            f"{_n(f.unanswered_outbound_in_a_row, 'outbound contact')} in a row without response",
         ),
         HealthPart(
             "complaints",
             _capped(f.complaints_90d, 5, 15),
             15,
-            f"{f.complaints_90d} complaints in 90 days",
+            f"{_n(f.complaints_90d, 'complaint')} in 90 days",
         ),
         HealthPart(
             "legal_threats",
             _capped(f.legal_threats_90d, 15, 30),
             30,
-            f"{f.legal_threats_90d} complaints with a legal threat in 90 days",
+            f"{_n(f.legal_threats_90d, 'complaint')} with a legal threat in 90 days",
         ),
         HealthPart(
             "bypass_threats",
             _capped(f.bypass_threats_90d, 10, 20),
             20,
-            f"{f.bypass_threats_90d} bypass threats in 90 days",
+            f"{_n(f.bypass_threats_90d, 'bypass threat')} in 90 days",
         ),
         HealthPart(
             "raise_and_markup_pressure",
@@ -130,7 +140,7 @@ def client_health(f: HealthFacts) -> Health:
             "hours_shortfall",
             _capped(f.short_weeks, 3, 12),
             12,
-            f"{f.short_weeks} reported weeks under 60 % of plan",
+            f"{_n(f.short_weeks, 'reported week')} under 60 % of plan",
         ),
     )
     return Health(max(0, 100 - sum(p.points for p in parts)), parts)

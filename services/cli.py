@@ -141,6 +141,21 @@ def _projections_status(args: argparse.Namespace, settings: Callable[[], Setting
     return asyncio.run(commands.status(settings()))
 
 
+def _risk_rejudge(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from projections.risk.rules import RULES, TIMER_RULES
+    from services.risk.rejudge import rejudge
+
+    known = {*RULES, *TIMER_RULES}
+    unknown = sorted(set(args.rule) - known)
+    if unknown:
+        print(f"rule: {', '.join(unknown)} is not a rule (rules: {', '.join(sorted(known))})",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    rules = frozenset(args.rule) if args.rule else None
+    asyncio.run(rejudge(settings(), args.since, rules, args.dry_run))
+    return 0
+
+
 def _with_conn(settings: Callable[[], Settings], fn: Callable[[asyncpg.Connection], Any]) -> Any:
     async def run() -> Any:
         async with connection(settings().dsn) as conn:
@@ -451,6 +466,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command(pj, "status", _projections_status, "per partition: the offset applied and the lag")
 
+    rk = commands("risk", "the contract-risk rules")
+    rj = command(
+        rk,
+        "rejudge",
+        _risk_rejudge,
+        "raise the alerts of the events logged since a day that the rules' releases held back",
+    )
+    rj.add_argument(
+        "--since",
+        required=True,
+        type=date.fromisoformat,
+        help="YYYY-MM-DD: events logged on or after it",
+    )
+    rj.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
+    rj.add_argument(
+        "--dry-run", action="store_true", help="store nothing; count what it would raise"
+    )
+
     tk = commands("token", "API bearer tokens")
     tc = command(tk, "create", _token_create, "create a token; prints it once, alone on stdout")
     tc.add_argument("--role", required=True, choices=get_args(Role))
@@ -495,8 +528,8 @@ def build_parser() -> argparse.ArgumentParser:
         ip,
         "placements",
         _import_placements,
-        "import a Bullhorn placement export, the generic placements CSV or JSON lines of "
-        "events (docs/import.md)",
+        "import a Bullhorn placement export, the generic placements CSV, a timesheet CSV "
+        "of hours worked or JSON lines of events (docs/import.md)",
     )
     pl.add_argument("file")
     pl.add_argument("--mapping", help="the mapping file (YAML): clients, terms, managers")

@@ -189,6 +189,14 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(
         2000.0, ge=0, validation_alias=AliasChoices("LEDGER_RATE_LIMIT_PER_S")
     )
+    # During a backlog (its batches full: a first pass, a catch-up) the risk agent writes each
+    # contract's state to its table and acks the events this often (seconds; or every 20,000
+    # events): one changelog record per contract per flush, not per event; a crash judges again
+    # (idempotently) what came since the last. A batch that does not fill (the live path) is
+    # written at once.
+    risk_flush_s: float = Field(
+        5.0, ge=0, le=30, validation_alias=AliasChoices("LEDGER_RISK_FLUSH_S")
+    )
     # How often (seconds) the risk agent's timer judges the time-based rules over every contract.
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
     # How often (seconds) the risk agent commits the offsets of the events it has judged: a

@@ -14,7 +14,9 @@ no-op). The state holds just what the rules of DESIGN.md "Contract-risk rules" r
 - the markup cuts agreed in the last 180 days (MARGIN_EROSION);
 - the current run of unanswered outbound contacts (RELATIONSHIP_STRAIN), the last contact
   (RELATIONSHIP_NEGLECT), and the ids of the timer alerts already raised for the current
-  silence, so that a timer does not raise one twice.
+  silence, so that a timer does not raise one twice;
+- what the client's health score reads as the contract carries it, and the score measured at
+  each event over the last 30 days (CLIENT_HEALTH_FALLING, `projections.risk.health_watch`).
 
 Folding never fails on an event that refers to something unknown (the writer refuses those;
 a replayed log must still fold): that part of the event is skipped and the version advances.
@@ -23,11 +25,12 @@ a replayed log must still fold): that part of the event is skipped and the versi
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
+from dataclasses import replace as _dataclass_replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import singledispatch
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 from uuid import UUID
 
 from events.catalogue import (
@@ -56,6 +59,9 @@ from events.catalogue import (
 )
 from events.dispatch import require_every_event_type, unhandled
 from projections import margin
+from projections.health import Health, client_health
+from projections.risk import health_watch
+from projections.risk.health_watch import GrossProfitSample, Mark, ScoreSample
 
 __all__ = [
     "EROSION_MEMORY",
@@ -74,6 +80,7 @@ __all__ = [
     "RiskState",
     "evolve",
     "fold",
+    "health_of",
     "planned_hours",
     "record_timer_alerts",
     "short_run",
@@ -238,6 +245,21 @@ class RiskState:
     last_contact: Contact | None = None
     timer_alerts_raised: frozenset[str] = frozenset()
     """Ids of the timer alerts raised for the current silence; cleared by the next contact."""
+    # The client's health as the contract carries it (health_watch). Defaults: a state written
+    # before the rule decodes with no history, and its first measure raises nothing.
+    last_two_way_at: datetime | None = None
+    """The latest inbound contact, or outbound contact answered."""
+    marks: tuple[Mark, ...] = ()
+    """Complaints and bypass threats of the last 90 days."""
+    gross_profit: tuple[GrossProfitSample, ...] = ()
+    gross_profit_until: date | None = None
+    """The day the weekly gross profit may change without an event (an assignment starting or
+    ending, the contract ending): measured again from then. None: not until an event."""
+    health: tuple[ScoreSample, ...] = ()
+    """The score where it changed over the last 30 days (and the one before)."""
+    health_falling: bool = False
+    """The score is 20 points or more under its highest of the last 30 days (a drop that
+    CLIENT_HEALTH_FALLING raised once, when it began)."""
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -295,12 +317,28 @@ class RiskState:
 # ---------------------------------------------------------------------------------------------
 
 
+# The last (state, event, state after) `evolve` answered: judging an event asks for the same
+# step up to four times (the rules that price a change, then the fold), and its answer depends
+# on nothing else. Compared by identity: states and events are immutable.
+_last_evolved: tuple[RiskState | None, EventBase, RiskState] | None = None
+
+
 def evolve(state: RiskState | None, event: EventBase) -> RiskState:
     """The state after `event`; `state` itself unchanged if it has already applied the event.
 
     Raises ValueError for an event without a stream_version (not from the log), for another
     contract's event, or for a stream that does not start with ContractSigned.
     """
+    global _last_evolved
+    last = _last_evolved
+    if last is not None and last[0] is state and last[1] is event:
+        return last[2]
+    after = _evolve(state, event)
+    _last_evolved = (state, event, after)
+    return after
+
+
+def _evolve(state: RiskState | None, event: EventBase) -> RiskState:
     version = event.stream_version
     if version is None:
         raise ValueError(f"{event.type} {event.event_id} has no stream_version: not from the log")
@@ -318,9 +356,10 @@ def evolve(state: RiskState | None, event: EventBase) -> RiskState:
     if version <= state.version:
         return state
     after = _apply(event, state)
-    return replace(
+    after = replace(
         after, version=version, last_event_at=max(state.last_event_at, event.occurred_at)
     )
+    return _measured(after, state, _GROSS_PROFIT_CHANGE.get(type(event)))
 
 
 def fold(events: Iterable[EventBase], state: RiskState | None = None) -> RiskState | None:
@@ -345,13 +384,14 @@ def record_timer_alerts(state: RiskState, alert_ids: Iterable[str]) -> RiskState
 
 def _signed(e: ContractSigned) -> RiskState:
     version = e.stream_version or 0
-    return RiskState(
+    signed = RiskState(
         contract_id=e.contract_id,
         version=version,
         terms=ContractTerms(**e.terms()),
         signed=Contact(e.event_id, e.occurred_at, version, None, False),
         last_event_at=e.occurred_at,
     )
+    return _measured(signed, None, "contract")
 
 
 @singledispatch
@@ -361,13 +401,20 @@ def _apply(event: EventBase, state: RiskState) -> RiskState:
 
 
 @_apply.register(MarkupProposed)
-@_apply.register(BypassThreatReported)
-@_apply.register(ClientComplaintLogged)
-def _nothing_read(
-    e: MarkupProposed | BypassThreatReported | ClientComplaintLogged, s: RiskState
-) -> RiskState:
+def _nothing_read(e: MarkupProposed, s: RiskState) -> RiskState:
     """Changes nothing the rules read from the state (they judge these events themselves)."""
     return s
+
+
+@_apply.register
+def _complaint(e: ClientComplaintLogged, s: RiskState) -> RiskState:
+    kind: health_watch.MarkKind = "legal_threat" if e.legal_threat else "complaint"
+    return replace(s, marks=(*s.marks, Mark(e.occurred_at, kind)))
+
+
+@_apply.register
+def _bypass_threat(e: BypassThreatReported, s: RiskState) -> RiskState:
+    return replace(s, marks=(*s.marks, Mark(e.occurred_at, "bypass_threat")))
 
 
 @_apply.register
@@ -501,6 +548,11 @@ def _contact(e: ClientContactLogged, s: RiskState) -> RiskState:
     contact = Contact(e.event_id, e.occurred_at, e.stream_version or 0, e.direction, e.responded)
     # A new contact ends the silence: the timer alerts of the old one can never recur.
     s = replace(s, last_contact=contact, timer_alerts_raised=frozenset())
+    if e.direction != "outbound" or e.responded:
+        latest = (
+            e.occurred_at if s.last_two_way_at is None else max(s.last_two_way_at, e.occurred_at)
+        )
+        s = replace(s, last_two_way_at=latest)
     if e.direction == "outbound" and not e.responded:
         run = (*s.unanswered_run, contact)[-STRAIN_RUN:]
         raised = s.strain_raised_in_run or strain_due(run)
@@ -537,6 +589,112 @@ def short_run(a: AssignmentState, weeks: tuple[ReportedWeek, ...]) -> bool:
 require_every_event_type("the risk fold", _apply.registry)
 
 
+# -- the client's health as the contract carries it -------------------------------------------
+
+# The events that may change the contract's weekly gross profit, and how: its terms (summed
+# again over every assignment) or some assignments' rates or dates (only the assignments the
+# event changed, a difference). Otherwise it is summed again only once a day it may change by
+# itself has come (an assignment starting or ending, the contract ending).
+_GROSS_PROFIT_CHANGE: Final[Mapping[type, str]] = {
+    ContractAmended: "contract",
+    ContractTerminated: "contract",
+    AssignmentStarted: "assignments",
+    AssignmentEnded: "assignments",
+    RatesAdjusted: "assignments",
+    RaiseApproved: "assignments",
+    MarkupAgreed: "assignments",
+}
+
+
+def _gross_profit_of(
+    s: RiskState, a: AssignmentState | None, day: date
+) -> tuple[Decimal, date | None]:
+    """One assignment's part of the contract's weekly gross profit on `day` (as the portfolio
+    trend counts it: started by then, not yet ended, the contract not terminated), and the next
+    day that part may change without an event."""
+    if a is None:
+        return _ZERO, None
+    stop = s.terminated_on
+    ends = [d for d in (a.end_date, stop) if d is not None]
+    end = min(ends) if ends else None
+    if a.start_date > day:
+        return _ZERO, a.start_date
+    if end is not None and day >= end:
+        return _ZERO, None
+    return margin.weekly_gross_profit(s.rates(a)), end
+
+
+def weekly_gross_profit_on(s: RiskState, day: date) -> tuple[Decimal, date | None]:
+    """The planned weekly gross profit of the assignments on the contract on `day`, at the rates
+    in force; and the next day that sum may change without an event."""
+    total = _ZERO
+    boundaries: list[date] = []
+    for a in s.assignments.values():
+        part, boundary = _gross_profit_of(s, a, day)
+        total += part
+        if boundary is not None:
+            boundaries.append(boundary)
+    return total, min(boundaries, default=None)
+
+
+def short_weeks(s: RiskState) -> int:
+    """Of each assignment's last 4 reported weeks, those under 60 % of its planned week."""
+    n = 0
+    for a in s.assignments.values():
+        if a.reported:
+            floor = SHORTFALL_SHARE * planned_hours(a)
+            n += sum(w.hours < floor for w in a.reported)
+    return n
+
+
+def health_of(s: RiskState, day: date) -> Health:
+    """The client's health on `day` as the contract carries it (health_watch)."""
+    f = health_watch.facts(
+        day,
+        s.last_two_way_at,
+        len(s.unanswered_run),
+        s.marks,
+        len(s.negotiations) + len(s.raise_requests),
+        health_watch.trend_pct(s.gross_profit, day),
+        short_weeks(s),
+    )
+    return client_health(f)
+
+
+def _measured(s: RiskState, before: RiskState | None, change: str | None) -> RiskState:
+    """The state `s` (after an event, `before` it) with the health measured on its latest
+    event's day (event time); `change`: how the event may change the weekly gross profit."""
+    day = s.last_event_at.date()
+    gp, until = s.gross_profit, s.gross_profit_until
+    if before is None or not gp or change == "contract" or (until is not None and day >= until):
+        weekly, until = weekly_gross_profit_on(s, day)
+        gp = health_watch.with_gross_profit(gp, day, weekly)
+    elif change == "assignments":
+        weekly = gp[-1].weekly_gross_profit
+        for key, a in s.assignments.items():
+            was = before.assignments.get(key)
+            if a is was:
+                continue
+            old, _ = _gross_profit_of(before, was, day)
+            new, boundary = _gross_profit_of(s, a, day)
+            weekly += new - old
+            if boundary is not None and (until is None or boundary < until):
+                until = boundary
+        gp = health_watch.with_gross_profit(gp, day, weekly)
+    s = replace(
+        s,
+        marks=health_watch.recent_marks(s.marks, s.last_event_at),
+        gross_profit=gp,
+        gross_profit_until=until,
+    )
+    score = health_of(s, day).score
+    fall = health_watch.fall(s.health, day, score)
+    falling = fall is not None and fall.dropped
+    two_way = None if s.last_two_way_at is None else s.last_two_way_at.date()
+    history = health_watch.with_score(s.health, day, score, two_way)
+    return replace(s, health=history, health_falling=falling)
+
+
 def strain_due(run: tuple[Contact, ...]) -> bool:
     """The run of unanswered outbound contacts is long enough, and close enough in time, for
     RELATIONSHIP_STRAIN: STRAIN_RUN of them within STRAIN_WINDOW (first to last, event time)."""
@@ -547,6 +705,32 @@ def strain_due(run: tuple[Contact, ...]) -> bool:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def replace(obj: _T, /, **changes: Any) -> _T:
+    """`dataclasses.replace` for this module's frozen dataclasses: the same copy with `changes`
+    (an unknown field is a TypeError), without its per-field introspection and `__init__`,
+    which cost a third of judging a log (about 7 us a call, several calls an event). Valid
+    because none of them has a `__post_init__`, an InitVar or a field left out of `__init__`;
+    a class that had would go through `dataclasses.replace`."""
+    cls = type(obj)
+    names = _FIELDS.get(cls)
+    if names is None:
+        known = fields(cast(Any, cls))
+        plain = not hasattr(cls, "__post_init__") and all(f.init for f in known)
+        names = _FIELDS[cls] = frozenset(f.name for f in known) if plain else frozenset()
+    if not names or not changes.keys() <= names:
+        return cast(_T, _dataclass_replace(cast(Any, obj), **changes))
+    new = object.__new__(cls)
+    if hasattr(obj, "__dict__"):
+        object.__setattr__(new, "__dict__", {**obj.__dict__, **changes})
+    else:  # slots
+        for name in names:
+            object.__setattr__(new, name, changes[name] if name in changes else getattr(obj, name))
+    return new
 
 
 def _with_assignment(s: RiskState, a: AssignmentState) -> RiskState:

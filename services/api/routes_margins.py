@@ -70,6 +70,13 @@ _DISPOSITION = {
 Format = Annotated[
     Literal["json", "csv"] | None, Query(description="csv: as `Accept: text/csv` does")
 ]
+WeeksSince = Annotated[
+    Day | None,
+    Query(
+        description="list the weeks from this day's week on (and every reported week before); "
+        "the to-date sums and the forecast are the same; default every week"
+    ),
+]
 Until = Annotated[Day | None, Query(description="changes made on or before this day, YYYY-MM-DD")]
 
 _SORTS = (
@@ -83,6 +90,7 @@ _SORTS = (
     "remaining_gross_profit",
     "at_risk_weekly_gross_profit",
     "loss_making_assignments",
+    "health_score",
 )
 Sort = Annotated[
     str,
@@ -155,6 +163,22 @@ async def _portfolio(request: Request, who: Principal) -> tuple[Portfolio, Hasha
         ("portfolio", key), lambda: read.portfolio(st.pool, s, owner)
     )
     return p, key
+
+
+async def _health_columns(
+    request: Request, who: Principal, day: date, key: str
+) -> dict[str, dict[str, Any]]:
+    """The health column of the clients' (or account managers') table on the day: every
+    client's score computed once per day and data version (both tables share it), as the
+    roll-ups are."""
+    p, version = await _portfolio(request, who)
+    st = request.app.state
+
+    async def compute() -> dict[str, int]:
+        return await read_health.client_scores(st.pool, _schema(request), owner_scope(who), day, p)
+
+    scores: dict[str, int] = await st.margin_cache.get(("health", day, version), compute)
+    return read_health.health_columns(scores, p.ids, key)
 
 
 async def _every_margin(request: Request, who: Principal, day: date) -> read.Found:
@@ -323,11 +347,13 @@ async def _ranked(
     limit: int,
     offset: int,
 ) -> Any:
-    """Every client (or account manager) with its roll-up as of the day, sorted and paged."""
+    """Every client (or account manager) with its roll-up and health as of the day, sorted and
+    paged."""
     day = _today(as_of)
     found = await _every_margin(request, who, day)
+    health = await _health_columns(request, who, day, key)
     with gc_paused():
-        total, rows = read.ranked(found, key, name_key, sort, limit, offset)
+        total, rows = read.ranked(found, key, name_key, sort, limit, offset, health)
     body = RankedGroups.model_validate(
         {
             "as_of": day,
@@ -514,11 +540,45 @@ async def assignment_hours(
 
 
 async def _group_hours(
-    request: Request, who: Principal, as_of: date | None, where: str, *args: Any
+    request: Request,
+    who: Principal,
+    as_of: date | None,
+    where: str,
+    *args: Any,
+    since: date | None = None,
 ) -> Any:
-    day = _today(as_of)
+    body, weeks = await _hours_of(request, who, _today(as_of), where, *args, since=since)
+    return _respond(request, body, weeks, "hours")
+
+
+async def _portfolio_hours(
+    request: Request, who: Principal, day: date, since: date | None
+) -> tuple[GroupHours, list[dict[str, Any]]]:
+    """The portfolio's hours answer, computed once per day, `since` and data version (the
+    portfolio page reads it at every load), as the portfolio's other figures."""
+    st = request.app.state
+    version = (owner_scope(who), await data_version(st.pool, _schema(request)))
+
+    async def compute() -> tuple[GroupHours, list[dict[str, Any]]]:
+        return await _hours_of(request, who, day, "true", since=since)
+
+    found: tuple[GroupHours, list[dict[str, Any]]] = await st.margin_cache.get(
+        ("hours", day, since, version), compute
+    )
+    return found
+
+
+async def _hours_of(
+    request: Request,
+    who: Principal,
+    day: date,
+    where: str,
+    *args: Any,
+    since: date | None = None,
+) -> tuple[GroupHours, list[dict[str, Any]]]:
+    """The hours answer of the assignments `where` picks, and its weeks as rows."""
     found = await read_hours.assignment_hours(
-        request.app.state.pool, _schema(request), owner_scope(who), day, where, *args
+        request.app.state.pool, _schema(request), owner_scope(who), day, where, *args, since=since
     )
     r = actuals.roll_up([x.actuals for x in found])
     weeks = [read_hours.week_json(w) for w in r.weeks]
@@ -531,7 +591,7 @@ async def _group_hours(
             "weeks": weeks,
         }
     )
-    return _respond(request, body, weeks, "hours")
+    return body, weeks
 
 
 @router.get(
@@ -599,9 +659,11 @@ async def portfolio_hours(
     request: Request,
     who: Reader,
     as_of: AsOf = None,
+    since: WeeksSince = None,
     format: Format = None,
 ) -> Any:
-    return await _group_hours(request, who, as_of, "true")
+    body, weeks = await _portfolio_hours(request, who, _today(as_of), since)
+    return _respond(request, body, weeks, "hours")
 
 
 @router.get(

@@ -222,6 +222,11 @@ class RankedGroup(_RollUp):
     account_manager_id: str | None = None
     name: str
     contracts_count: int
+    health_score: int | None = Field(
+        default=None,
+        description="a client's health score 0-100 as of the day (GET /v1/margins/clients/"
+        "{id}/health); an account manager's: the mean of their clients' scores",
+    )
 
 
 class RankedGroups(_Model):

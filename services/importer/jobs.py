@@ -27,10 +27,9 @@ from pydantic_core import to_json
 from events.messages import Submitter
 from imports.dryrun import DryRun
 from imports.mapping import ImportMapping, MappingError, load_mapping
-from imports.placements import columns_for
 from imports.problems import FileRefused, Problem
 from imports.reading import Format, Lines, open_lines
-from imports.source import plan_file
+from imports.source import check_columns, plan_file
 from services.api.event_log import contract_events
 from services.api.gateway import SubmissionGateway
 from services.importer.run import run
@@ -235,8 +234,7 @@ def _check(content: bytes, mapping_text: str, format: Format | None) -> tuple[st
     try:
         mapping = _mapping(mapping_text)
         opened = open_lines(io.BytesIO(content), format)
-        if opened.format != "jsonl":
-            columns_for(opened.format, opened.header, mapping)
+        check_columns(opened, mapping)
     except ImportRefused as exc:
         return str(exc), format or "unknown"
     except FileRefused as exc:

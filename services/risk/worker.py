@@ -14,14 +14,22 @@ them. Per batch of events (in log order per partition, so per contract):
 2. the alerts (`ON CONFLICT DO NOTHING` on their deterministic id) and `risk_progress` (the
    stream version judged per contract, which `POST /v1/events` waits for) are written to
    PostgreSQL in ONE transaction;
-3. the new states are written to the table (Faust sends them to the changelog);
+3. the new states are written to the table (Faust sends them to the changelog), once per
+   contract per flush: on the live path (a batch that did not fill) at once; during a backlog
+   (a first pass, a catch-up: batches full) every `risk_flush_s` or 20,000 events, the states
+   held in memory meanwhile (`States.put`), so that a contract costs one encoding and one
+   changelog record per flush, not per event (the changelog is compacted: only the last state
+   of a key matters);
 4. alerts not yet on the alerts topic are published from PostgreSQL (an outbox: what a crash
    left unpublished is published later; `published_at` marks what went out), so the topic gets
    every alert at least once, in order per contract, and consumers deduplicate by id;
-5. only then are the events acked (`noack_take`: Faust commits offsets of acked events only).
-   A failure in 2–4 is retried; a crash redelivers the events. `evaluate` and `evolve` ignore a
-   stream_version the state has already applied and alert ids are deterministic, so a
-   redelivery or a full replay raises nothing twice.
+5. only then are the events acked (`noack_take`: Faust commits offsets of acked events only;
+   a revocation flushes first, as Faust gives partitions up once every event taken is acked).
+   A failure in 2–4 is retried; a crash redelivers the events since the last flush. `evaluate`
+   and `evolve` ignore a stream_version the state has already applied and alert ids are
+   deterministic, so a redelivery or a full replay raises nothing twice. A rule released after
+   an event was logged raises nothing for it (`projections/risk/rules/releases.py`; `ledger
+   risk rejudge` raises those on request, services/risk/rejudge.py).
 
 An event that cannot be decoded or folded is logged and skipped (the projector dead-letters it).
 
@@ -56,7 +64,7 @@ import asyncio
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, cast
@@ -66,7 +74,7 @@ import faust
 from aiokafka import AIOKafkaProducer
 from faust.tables.manager import TableManager
 from faust.transport.consumer import ThreadDelegateConsumer
-from faust.types import EventT, StreamT, TableT
+from faust.types import TP, EventT, StreamT, TableT
 
 from events.alerts import Alert, encode_alert
 from events.catalogue import EventBase
@@ -74,6 +82,7 @@ from events.serialization import decode_event
 from events.topics import STATE_TOPIC_CONFIG, Topics, partition_of
 from projections.risk import evaluate_timers, judge, record_timer_alerts, timer_clock
 from projections.risk.codec import decode_state, encode_state
+from projections.risk.rules.releases import in_force
 from projections.risk.state import RiskState
 from services import kafka_admin, kafka_connection, progress, watchdog
 from services.api.read import event_log as read_event_log
@@ -91,6 +100,9 @@ SWEEP_EVERY_S: Final = 5.0
 """How often the timer looks for events the index holds and the rules have not judged."""
 # One attempt at judging and storing a batch gives up after this long (and is retried).
 _JUDGE_TIMEOUT_S: Final = 30.0
+# During a backlog, a flush comes after this many events at the latest (the events are held in
+# memory until then: about 30 MB of them), however short of `risk_flush_s` the time held.
+_HOLD_EVENTS_MAX: Final = 20_000
 RECOVERY_KICK_S: Final = 10.0  # a table recovery reading nothing for this long starts again
 _INDEX_WAIT_S: Final = 0.5  # a batch waiting for the projector to index events it lacks
 
@@ -112,6 +124,8 @@ class States:
         self.partitions = partitions
         self.owned: frozenset[int] = frozenset()  # none until the first recovery ends
         self._decoded: dict[bytes, tuple[bytes, RiskState]] = {}
+        # Judged and stored in PostgreSQL, not yet written to the table (`flush`).
+        self._pending: dict[bytes, RiskState] = {}
 
     def partition(self, key: bytes) -> int:
         """The key's partition of the events topic and of the changelog (co-partitioned)."""
@@ -129,6 +143,9 @@ class States:
         for key in gone:
             del store[key]
             self._decoded.pop(key, None)
+        # Not expected (the agent flushes before a revocation), but never written for another.
+        for key in [k for k in self._pending if self.partition(k) not in self.owned]:
+            del self._pending[key]
         return len(gone)
 
     def disown(self) -> None:
@@ -136,6 +153,9 @@ class States:
         self.owned = frozenset()
 
     def get(self, key: bytes) -> RiskState | None:
+        pending = self._pending.get(key)
+        if pending is not None:
+            return pending
         raw = self.table.get(key)
         if raw is None:
             return None
@@ -147,22 +167,56 @@ class States:
         return state
 
     def put(self, state: RiskState) -> None:
-        key = state.contract_id.encode()
-        raw = encode_state(state)
-        self.table[key] = raw
-        self._decoded[key] = (raw, state)
+        """The contract's new state, held in memory until `flush` writes it to the table."""
+        self._pending[state.contract_id.encode()] = state
+
+    @property
+    def pending(self) -> int:
+        """How many contracts' states wait for `flush`."""
+        return len(self._pending)
+
+    def flush(self) -> int:
+        """The states `put` since the last flush written to the table (Faust sends each to the
+        changelog): one encoding and one changelog record per contract, however many of its
+        events were judged meanwhile. Returns how many."""
+        pending, self._pending = self._pending, {}
+        for key, state in pending.items():
+            raw = encode_state(state)
+            self.table[key] = raw
+            self._decoded[key] = (raw, state)
+        return len(pending)
 
     def all(self) -> Iterator[RiskState]:
         """The states of the partitions this worker owns."""
         keys = list(self.table.keys())
         for gone in self._decoded.keys() - set(keys):
             del self._decoded[gone]  # a partition revoked, or the table reset
-        for key in keys:
+        for key in dict.fromkeys([*keys, *self._pending]):
             if self.partition(key) not in self.owned:
                 continue
             state = self.get(key)
             if state is not None:
                 yield state
+
+
+async def store_alerts(conn: asyncpg.Connection, alerts: Sequence[Alert]) -> None:
+    """The alerts into `alerts`, an id already stored left alone (their ids are deterministic:
+    a redelivery, a replay or a rejudge stores nothing twice)."""
+    if not alerts:
+        return
+    await conn.executemany(
+        """INSERT INTO alerts (alert_id, rule, severity, basis, contract_id,
+               client_name, assignment_id, staffer_id, exposure, message, event_ids,
+               raised_at, stream_version)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (alert_id) DO NOTHING""",
+        [
+            (a.alert_id, a.rule, a.severity, a.basis, a.contract_id, a.client_name,
+             a.assignment_id, a.staffer_id, a.exposure, a.message,
+             list(a.event_ids), a.raised_at, a.stream_version)
+            for a in alerts
+        ],
+    )  # fmt: skip
 
 
 class Outlets:
@@ -188,6 +242,8 @@ class Outlets:
                     **kafka_connection.options(),
                     acks="all",
                     enable_idempotence=True,
+                    # A flush publishes a batch's alerts together: fewer, larger requests.
+                    max_batch_size=512 * 1024,
                 )
                 await producer.start()
                 self.producer = producer
@@ -257,20 +313,7 @@ class Outlets:
         transaction."""
         pool, _ = await self.open()
         async with pool.acquire() as conn, conn.transaction():
-            if alerts:
-                await conn.executemany(
-                    """INSERT INTO alerts (alert_id, rule, severity, basis, contract_id,
-                           client_name, assignment_id, staffer_id, exposure, message, event_ids,
-                           raised_at, stream_version)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                       ON CONFLICT (alert_id) DO NOTHING""",
-                    [
-                        (a.alert_id, a.rule, a.severity, a.basis, a.contract_id, a.client_name,
-                         a.assignment_id, a.staffer_id, a.exposure, a.message,
-                         list(a.event_ids), a.raised_at, a.stream_version)
-                        for a in alerts
-                    ],
-                )  # fmt: skip
+            await store_alerts(conn, alerts)
             if judged:
                 await conn.execute(
                     """INSERT INTO risk_progress (events_topic, contract_id, stream_version)
@@ -326,6 +369,12 @@ class LogNotIndexedYet(Exception):
     """A state to fold from the log's index, which lacks some of its events yet."""
 
 
+def _logged_at(e: EventT[bytes]) -> datetime | None:
+    """When the event was appended to the events topic (its record's timestamp)."""
+    ts = e.message.timestamp
+    return datetime.fromtimestamp(ts, UTC) if ts else None
+
+
 def _behind(state: RiskState | None, event: EventBase) -> bool:
     """Whether `state` lacks events of the contract before `event` (a gap in versions): its
     rules would judge the event against a contract that is not the one in the log."""
@@ -345,12 +394,26 @@ def _judge_in_order(
     return raised, state
 
 
-class RiskAgent:
-    """What the Faust agent and timer do, apart from Faust."""
+Ack = Callable[[EventT[bytes]], Awaitable[Any]]
 
-    def __init__(self, states: States, outlets: Outlets) -> None:
+
+class RiskAgent:
+    """What the Faust agent and timer do, apart from Faust.
+
+    A batch is judged and stored in PostgreSQL (alerts and progress) at once; its states and
+    its acks wait in memory (`States.put`, `_unacked`) until `flush`, which writes each
+    contract's latest state to the table once, publishes the alerts and acks the events. A
+    batch that did not fill (the agent has caught up: the live path) is flushed at once, as
+    before; during a backlog (a first pass, a catch-up) the flush comes every `flush_s`, so a
+    contract costs one state encoding and one changelog record per `flush_s`, not per event.
+    The states are ahead of the acks, never behind: a crash before a flush redelivers the
+    events since the last one, judged again against the older state with nothing raised twice.
+    """
+
+    def __init__(self, states: States, outlets: Outlets, flush_s: float = 0.0) -> None:
         self.states = states
         self.outlets = outlets
+        self.flush_s = flush_s
         # The agent and the timer both read, judge and write states: one at a time.
         self.lock = asyncio.Lock()
         self.changed = True  # a state changed since the timer last looked
@@ -358,15 +421,27 @@ class RiskAgent:
         self._judged_at = time.monotonic()  # when the last batch was judged
         # Contracts this worker's sweep found behind, with the version judged then.
         self._behind: dict[str, int] = {}
+        # Events judged and stored, acked at the next flush, and when the first was judged.
+        self._unacked: list[EventT[bytes]] = []
+        self._held_since: float | None = None
+        self._raised = False  # alerts stored since the last flush
+        self.ack: Ack | None = None  # the stream's, set by the Faust agent
+        self._revoking = False  # from a revocation until the recovery ends: nothing held
 
-    async def judge(self, events: Sequence[EventT[bytes]]) -> None:
-        """Judge a batch of events of the events topic; retried until it is stored."""
+    async def judge(self, events: Sequence[EventT[bytes]], full: bool = False) -> None:
+        """Judge a batch of events of the events topic; retried until it is stored. `full`:
+        the batch filled up (a backlog), so its states and acks may wait for the next flush."""
         delay = 0.5
         while True:
             try:
                 async with self.lock:
                     with watchdog.current().busy(f"judging {len(events)} events"):
                         await asyncio.wait_for(self._judge(events), _JUDGE_TIMEOUT_S)
+                        self._unacked += events
+                        if self._held_since is None:
+                            self._held_since = time.monotonic()
+                        if not full or self._revoking or self._flush_due():
+                            await asyncio.wait_for(self._flush(), _JUDGE_TIMEOUT_S)
                 return
             except asyncio.CancelledError:
                 raise
@@ -380,6 +455,30 @@ class RiskAgent:
                 log.exception("a batch of %d events not stored; again in %.1fs", len(events), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX_S)
+
+    def _flush_due(self) -> bool:
+        held = self._held_since
+        return held is not None and (
+            time.monotonic() - held >= self.flush_s or len(self._unacked) >= _HOLD_EVENTS_MAX
+        )
+
+    async def flush(self) -> None:
+        """What is held written out now (before a revocation: Faust waits for every event taken
+        to be acked before it gives the partitions up)."""
+        async with self.lock:
+            await asyncio.wait_for(self._flush(), _JUDGE_TIMEOUT_S)
+
+    async def _flush(self) -> None:
+        """The held states to the table, the stored alerts to the alerts topic, then the acks."""
+        if self.states.pending:
+            self.states.flush()
+        if self._raised:
+            await self.outlets.publish(self.states.owns)
+            self._raised = False
+        unacked, self._unacked, self._held_since = self._unacked, [], None
+        if self.ack is not None:
+            for e in unacked:
+                await self.ack(e)
 
     async def _judge(self, events: Sequence[EventT[bytes]]) -> None:
         after: dict[bytes, RiskState] = {}
@@ -413,10 +512,13 @@ class RiskAgent:
                     e.message.offset,
                 )
                 continue
-            alerts += raised
+            version = event.stream_version or 0
+            # A rule released after the event was logged raises nothing for it (releases.py);
+            # the events of a gap have no log time here: judged as new.
+            logged = _logged_at(e)
+            alerts += [a for a in raised if a.stream_version != version or in_force(a.rule, logged)]
             if state is not before:
                 after[key] = state
-            version = event.stream_version or 0
             judged[event.contract_id] = max(judged.get(event.contract_id, 0), version)
         await self.outlets.save(alerts, judged)
         for state in after.values():
@@ -425,7 +527,7 @@ class RiskAgent:
         if after:
             self.changed = True
         if alerts:
-            await self.outlets.publish(self.states.owns)
+            self._raised = True
 
     async def tick(self) -> None:
         """The timer rules over every state, at the latest event time among them. Bounded like
@@ -441,6 +543,8 @@ class RiskAgent:
         the partitions it had taken for a minute, issue #21)."""
         async with self.lock:
             await asyncio.wait_for(self._sweep_when_due(), _JUDGE_TIMEOUT_S)
+            if self.states.pending:  # what the sweep judged, in the table as before
+                await asyncio.wait_for(self._flush(), _JUDGE_TIMEOUT_S)
 
     async def _sweep_when_due(self) -> None:
         now = time.monotonic()
@@ -456,13 +560,20 @@ class RiskAgent:
 
     async def _tick(self) -> None:
         await self._sweep_when_due()
-        if self.changed:
+        # During a backlog the timer judges every state at each flush, not at each tick: over
+        # tens of thousands of contracts a pass costs a tenth of a second, and the watermark
+        # moves on anyway.
+        backlog = bool(self._unacked) and not self._flush_due()
+        if self.changed and not backlog:
             self.changed = False
             try:
                 await self._timers()
             except BaseException:
                 self.changed = True  # judged again at the next tick
                 raise
+        # The states the timer or the sweep put, or a backlog's whose batches stopped coming.
+        if not self._unacked or self._flush_due():
+            await self._flush()
         await self.outlets.publish(self.states.owns)  # what a crash left unpublished
 
     async def _timers(self) -> None:
@@ -516,13 +627,23 @@ class RiskAgent:
             self.states.put(state)
         self.changed = True
 
+    async def revoking(self) -> None:
+        """Partitions are about to be revoked: what is held is written out and acked now, and
+        every batch until the recovery ends is flushed at once (Faust gives the partitions up
+        only once every event it handed out is acked)."""
+        async with self.lock:
+            self._revoking = True
+            await asyncio.wait_for(self._flush(), _JUDGE_TIMEOUT_S)
+
     async def revoked(self) -> None:
         """A rebalance began: once the batch or tick under way has ended, this worker judges
         and writes no state until its recovery ends (`States.own`)."""
         async with self.lock:
+            await asyncio.wait_for(self._flush(), _JUDGE_TIMEOUT_S)
             self.states.disown()
 
     def recovered(self, partitions: set[int]) -> None:
+        self._revoking = False
         dropped = self.states.own(partitions)
         self.changed = True  # the timer judges what this worker now holds
         log.info("owns partitions %s (%d states of others dropped)", sorted(partitions), dropped)
@@ -603,10 +724,22 @@ class RebalanceWatch:
 
 
 class _RiskApp(faust.App):
+    risk_agent: RiskAgent | None = None
     risk_outlets: Outlets | None = None
     risk_membership: Membership | None = None
     risk_events_topic: str = ""
     _rewinding: asyncio.Task[None] | None = None
+
+    async def _on_partitions_revoked(self, revoked: set[TP]) -> None:
+        # Before Faust waits for every event taken to be acked (`wait_empty`): the agent's
+        # held batches are written out and acked, or that wait would never end.
+        if self.risk_agent is not None and not self.should_stop:
+            try:
+                await self.risk_agent.revoking()
+            except Exception:
+                # Left unacked, the events are judged again by their next owner.
+                log.exception("held states not written before a revocation")
+        await super()._on_partitions_revoked(revoked)
 
     def on_rebalance_end(self) -> None:
         super().on_rebalance_end()
@@ -657,6 +790,12 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
         consumer_group_instance_id=membership.instance_id if membership else None,
         key_serializer="raw",
         value_serializer="raw",
+        # The table's changelog records go out in few, large produce requests: a flush writes
+        # a state (2-3 KB) for each contract at once, and Faust's 16 KB batches sent at once
+        # (linger 0) made a request of every few of them, each a socket write (over half the
+        # first pass's time). Nothing waits on these records but a revocation's flush.
+        producer_linger=0.02,
+        producer_max_batch_size=512 * 1024,
     )
     events_topic = app.topic(t.events.name, key_type=bytes, value_type=bytes)
     table = app.Table(
@@ -673,7 +812,8 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
         extra_topic_configs=STATE_TOPIC_CONFIG,
     )
     outlets = Outlets(settings)
-    agent = RiskAgent(States(table, t.events.partitions), outlets)
+    agent = RiskAgent(States(table, t.events.partitions), outlets, settings.risk_flush_s)
+    app.risk_agent = agent
     app.risk_outlets = outlets
     app.risk_membership = membership
     app.risk_events_topic = t.events.name
@@ -695,11 +835,11 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
     @app.agent(events_topic, name="risk")
     async def judge(events_stream: StreamT[bytes]) -> None:
         stream = cast(faust.Stream[bytes], events_stream)  # noack_take is not in StreamT
+        agent.ack = stream.ack
         async for batch in stream.noack_take(settings.risk_batch, within=settings.risk_within_s):
             events = cast(list[EventT[bytes]], list(batch))  # noack_take yields events
-            await agent.judge(events)
-            for e in events:
-                await stream.ack(e)
+            # Acked by the agent once their states are in the table (`RiskAgent.flush`).
+            await agent.judge(events, full=len(events) >= settings.risk_batch)
 
     rebalance = RebalanceWatch()
 

@@ -267,3 +267,91 @@ def test_a_clients_health_by_hand(http: httpx.Client, api_tokens: Tokens) -> Non
 
 
 WEEKS = ("2026-01-05", "2026-01-12", "2026-01-19")
+
+
+def test_a_falling_client_is_alerted_and_its_health_is_a_sortable_column(
+    http: httpx.Client, api_tokens: Tokens
+) -> None:
+    client = unique("CH")
+    cid, aid = _placed(http, api_tokens, client_id=client)
+    answers = []
+    for e in (
+        # Signed 2026-01-02: 80 (no two-way contact yet).
+        example(
+            "ClientContactLogged",
+            contract_id=cid,
+            direction="inbound",
+            occurred_at="2026-01-06T09:00:00+00:00",
+        ),  # 100
+        *(
+            example(
+                "ClientComplaintLogged",
+                contract_id=cid,
+                legal_threat=True,
+                occurred_at=f"2026-01-2{d}T09:00:00+00:00",
+            )
+            for d in (0, 1)
+        ),  # 85; then 69 (the contact 15 days ago: 1 off): 31 down within 30 days (medium)
+        example(
+            "BypassThreatReported",
+            contract_id=cid,
+            assignment_id=aid,
+            occurred_at="2026-01-22T09:00:00+00:00",
+        ),  # 100 - 30 - 10 - 2 (16 days) = 58
+        example(
+            "ClientContactLogged",
+            contract_id=cid,
+            direction="outbound",
+            responded=False,
+            occurred_at="2026-01-23T09:00:00+00:00",
+        ),  # 100 - 30 - 10 - 5 - 3 (17 days) = 52
+        example(
+            "ClientComplaintLogged",
+            contract_id=cid,
+            occurred_at="2026-01-24T09:00:00+00:00",
+        ),  # 100 - 30 - 10 - 5 - 5 - 4 (18 days) = 46: below 50 (high)
+    ):
+        r = post(http, api_tokens.am, e)
+        assert r.status_code == 201, r.text
+        answers.append(r.json())
+    falling = [
+        [a for a in ans["alerts"] if a["rule"] == "CLIENT_HEALTH_FALLING"] for ans in answers
+    ]
+    assert [[a["severity"] for a in f] for f in falling] == [[], [], ["medium"], [], [], ["high"]]
+    assert falling[2][0]["message"].startswith(
+        f"{falling[2][0]['client_name']}'s health (contract {cid}) fell from 100 to 69 within "
+        "30 days: legal threats −30"
+    )
+    assert "fell from 52 to 46, below 50" in falling[5][0]["message"]
+
+    h = http.get(
+        f"/v1/margins/clients/{client}/health",
+        params={"as_of": "2026-01-24"},
+        headers=auth(api_tokens.finance),
+    )
+    assert h.status_code == 200, h.text
+    assert h.json()["score"] == 46  # the client page says what the rule saw
+    table = http.get(
+        "/v1/margins/clients",
+        params={"as_of": "2026-01-24", "sort": "health_score", "limit": 1000},
+        headers=auth(api_tokens.finance),
+    )
+    assert table.status_code == 200, table.text
+    rows = table.json()["rows"]
+    assert {r["client_id"]: r["health_score"] for r in rows}[client] == 46
+    scores = [r["health_score"] for r in rows if r["health_score"] is not None]
+    assert scores == sorted(scores)
+    csv = http.get(
+        "/v1/margins/clients",
+        params={"as_of": "2026-01-24", "sort": "-health_score", "format": "csv"},
+        headers=auth(api_tokens.finance),
+    )
+    assert csv.status_code == 200 and "health_score" in csv.text.splitlines()[0]
+    managers = http.get(
+        "/v1/margins/account-managers",
+        params={"as_of": "2026-01-24", "sort": "-health_score", "limit": 1000},
+        headers=auth(api_tokens.am),
+    )
+    assert managers.status_code == 200, managers.text
+    [mine] = managers.json()["rows"]
+    assert isinstance(mine["health_score"], int) and 0 <= mine["health_score"] <= 100

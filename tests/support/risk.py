@@ -140,6 +140,29 @@ async def forget(stack: Stack, t: Topics) -> None:
         await admin.close()
 
 
+async def changelog_records(stack: Stack, t: Topics, at_least: int, timeout_s: float = 30) -> int:
+    """How many records the risk app has written to its table's changelog (the sum of its
+    partitions' end offsets), once there are `at_least` (the producer sends them a moment
+    after the table is written)."""
+    name = changelog_topic(prefix_of(t))
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            parts = consumer.partitions_for_topic(name) or set()
+            if not parts:
+                await consumer._client.force_metadata_update()  # a topic Faust made meanwhile
+                parts = consumer.partitions_for_topic(name) or set()
+            ends = await consumer.end_offsets([TopicPartition(name, p) for p in parts])
+            total = sum(ends.values())
+            if total >= at_least or time.monotonic() > deadline:
+                return total
+            await asyncio.sleep(0.2)
+    finally:
+        await consumer.stop()
+
+
 def owned(log: Path) -> set[int] | None:
     """The partitions a risk agent's log says it last owned (None: none yet)."""
     found = re.findall(r"ledger\.risk: owns partitions \[([0-9, ]*)\]", log.read_text())

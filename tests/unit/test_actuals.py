@@ -128,3 +128,22 @@ def test_actual_at_plan_has_no_variance_and_every_week_is_a_monday(
             assert w.actual_gross_profit == expected
     at_plan = [ReportedHours(w.week, D(40), D(5), D(0), "estimate") for w in a.weeks]
     assert assignment_actuals(at_plan, _rates, TERM, TERM.expected_end_date).variance_to_date == 0
+
+
+def test_since_lists_the_recent_weeks_and_keeps_every_sum() -> None:
+    reports = [_week("2026-01-05", "40", "5"), _week("2026-01-19", "20"), _week("2026-03-02", "38")]
+    as_of = date(2026, 3, 15)
+    whole = assignment_actuals(reports, _rates, TERM, as_of)
+    recent = assignment_actuals(reports, _rates, TERM, as_of, since=date(2026, 3, 4))
+    # The weeks before the week of 2026-03-04 that were reported, then every week from it.
+    assert [w.week.isoformat() for w in recent.weeks] == [
+        "2026-01-05", "2026-01-19", "2026-03-02", "2026-03-09"
+    ]  # fmt: skip
+    assert [w for w in whole.weeks if w.week in {x.week for x in recent.weeks}] == list(
+        recent.weeks
+    )
+    for total in ("actual_hours_to_date", "planned_hours_to_date", "actual_gross_profit_to_date",
+                  "planned_gross_profit_to_date", "variance_to_date"):  # fmt: skip
+        assert getattr(recent, total) == getattr(whole, total)
+    assert recent.forecast_remaining_gross_profit == whole.forecast_remaining_gross_profit
+    assert recent.forecast_basis == whole.forecast_basis == "run_rate"

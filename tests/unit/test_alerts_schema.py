@@ -64,6 +64,7 @@ def test_the_ten_rules_of_design() -> None:
         "RELATIONSHIP_NEGLECT",
         "OT_MARGIN_LEAK",
         "HOURS_SHORTFALL",
+        "CLIENT_HEALTH_FALLING",
     }
     assert set(SEVERITIES) == {"critical", "high", "medium", "low"}
     assert ALERT_STATUSES == ("open", "acknowledged", "resolved")

@@ -878,6 +878,7 @@ def test_refolding_the_whole_history_gives_the_same_alerts_and_ids() -> None:
             "RELATIONSHIP_STRAIN",
             "BYPASS_THREAT",
             "BYPASS_THREAT",
+            "CLIENT_HEALTH_FALLING",  # the bypass threat: 80 to 55 within 30 days
             "COMMITMENT_SHORTFALL",
         ]
     )

@@ -8,6 +8,18 @@ import json
 from events.serialization import decode_json
 from tests.support.v1_log import FIGURES, LOG, figures, read_log
 
+V1_RULES = {
+    "LOSS_POSITION",
+    "BELOW_FLOOR",
+    "RAISE_ABSORBED",
+    "BYPASS_THREAT",
+    "COMMITMENT_SHORTFALL",
+    "MARGIN_EROSION",
+    "RELATIONSHIP_STRAIN",
+    "RELATIONSHIP_NEGLECT",
+}
+"""The rules of the v1 code (OT_MARGIN_LEAK and HOURS_SHORTFALL judge what v1 logs lack)."""
+
 
 def test_the_fixture_log_is_all_schema_version_1() -> None:
     raw = [decode_json(line) for line in LOG.read_bytes().splitlines()]
@@ -22,4 +34,7 @@ def test_the_v1_log_projects_to_the_figures_the_v1_code_gave() -> None:
     assert got["by_type"] == expected["by_type"]
     assert got["assignments"] == expected["assignments"]
     assert got["impacts"] == expected["impacts"]
-    assert got["alerts"] == expected["alerts"]
+    # Every alert the v1 code's rules raised, the same; a rule added since (judged by its own
+    # tests) may raise more on the same log.
+    assert [a for a in got["alerts"] if a["rule"] in V1_RULES] == expected["alerts"]
+    assert {a["rule"] for a in got["alerts"]} - V1_RULES <= {"CLIENT_HEALTH_FALLING"}

@@ -22,6 +22,7 @@ from events.alerts import Alert
 from events.catalogue import EventBase
 from projections.risk.rules.below_floor import below_floor
 from projections.risk.rules.bypass_threat import bypass_threat
+from projections.risk.rules.client_health import client_health_falling
 from projections.risk.rules.commitment_shortfall import commitment_shortfall
 from projections.risk.rules.constants import (
     BYPASS_END_REASONS,
@@ -53,6 +54,7 @@ __all__ = [
     "TimerRule",
     "below_floor",
     "bypass_threat",
+    "client_health_falling",
     "commitment_shortfall",
     "evaluate",
     "evaluate_timers",
@@ -82,6 +84,7 @@ RULES: Final[dict[str, Rule]] = {
     "RELATIONSHIP_STRAIN": relationship_strain,
     "OT_MARGIN_LEAK": ot_margin_leak,
     "HOURS_SHORTFALL": hours_shortfall,
+    "CLIENT_HEALTH_FALLING": client_health_falling,
 }
 
 

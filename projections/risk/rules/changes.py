@@ -29,8 +29,23 @@ class Change:
     effective: date
 
 
+# The last (state, event, changes) answered: three rules ask for the same event's changes in a
+# row, and the answer depends on nothing else (compared by identity: both are immutable).
+_last: tuple[RiskState, EventBase, tuple[Change, ...]] | None = None
+
+
 def applied_changes(s: RiskState, e: EventBase) -> list[Change]:
     """The active assignments whose pricing `e` sets (rate events) or changes (amendments)."""
+    global _last
+    last = _last
+    if last is not None and last[0] is s and last[1] is e:
+        return list(last[2])
+    changes = _applied_changes(s, e)
+    _last = (s, e, tuple(changes))
+    return changes
+
+
+def _applied_changes(s: RiskState, e: EventBase) -> list[Change]:
     if not isinstance(
         e, AssignmentStarted | RatesAdjusted | RaiseApproved | MarkupAgreed | ContractAmended
     ):

@@ -5,6 +5,7 @@ roll-ups of them. Four plain reads for whatever set of assignments `where` picks
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_right
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeAlias
@@ -22,6 +23,7 @@ from projections.actuals import (
 from projections.read_model import (
     AssignmentRow,
     RateRow,
+    Terms,
     TermsRow,
     assignment_rates,
     terms_in_force,
@@ -42,24 +44,52 @@ class AssignmentHours:
     actuals: Actuals
 
 
+def _terms_on(terms: list[TermsRow]) -> Callable[[date], Terms | None]:
+    """`terms_in_force(terms, day)` for any day, computed once for each stretch between two
+    amendments' effective dates (the terms change only there), the same object for a stretch."""
+    days = sorted({t.effective_date for t in terms if t.kind != "signed"})
+    stretches = [terms_in_force(terms, date.min), *(terms_in_force(terms, d) for d in days)]
+
+    def on(day: date) -> Terms | None:
+        return stretches[bisect_right(days, day)]
+
+    return on
+
+
 def _rates_on(
-    row: AssignmentRow, rates: list[RateRow], terms: list[TermsRow]
+    row: AssignmentRow, rates: list[RateRow], terms: Callable[[date], Terms | None]
 ) -> Callable[[date], margin.Rates]:
+    # One Rates for each (rate in force, terms in force): weeks under the same pair share it,
+    # and the weekly figures are computed once for it (projections.actuals).
+    priced: dict[tuple[int, int], margin.Rates] = {}
+
     def on(day: date) -> margin.Rates:
         in_force = rates[0]
         for r in rates:  # by (effective_date, stream_version)
             if r.effective_date <= day:
                 in_force = r
-        t = terms_in_force(terms, day)
+        t = terms(day)
         if t is None:  # never: every contract has its signing
             raise LookupError(f"contract {row.contract_id} has no signed terms")
-        return assignment_rates(row, in_force.pay_rate, in_force.bill_rate, t, in_force.overtime())
+        key = (id(in_force), id(t))  # both kept: the rows in `rates`, the terms by `terms`
+        found = priced.get(key)
+        if found is None:
+            found = priced[key] = assignment_rates(
+                row, in_force.pay_rate, in_force.bill_rate, t, in_force.overtime()
+            )
+        return found
 
     return on
 
 
 async def assignment_hours(
-    db: Db, schema: str, owner: str | None, as_of: date, where: str, *args: Any
+    db: Db,
+    schema: str,
+    owner: str | None,
+    as_of: date,
+    where: str,
+    *args: Any,
+    since: date | None = None,
 ) -> list[AssignmentHours]:
     """Each assignment `where` picks (over `a` and `c`; its arguments from $1), limited to the
     owner's contracts, with its weeks and forecast as of the day."""
@@ -109,6 +139,7 @@ async def assignment_hours(
         as_of,
     ):
         reported.setdefault((h[0], h[1]), []).append(ReportedHours(*list(h.values())[2:]))
+    terms_on = {cid: _terms_on(rows) for cid, rows in terms.items()}
     out = []
     for r in found:
         row = AssignmentRow(**{k: r[k] for k in _ASSIGNMENT_FIELDS})
@@ -120,9 +151,10 @@ async def assignment_hours(
             end = row.end_date
         actuals = assignment_actuals(
             reported.get(key, []),
-            _rates_on(row, rates[key], terms[row.contract_id]),
+            _rates_on(row, rates[key], terms_on[row.contract_id]),
             margin.Term(row.start_date, end),
             as_of,
+            since,
         )
         ids = {k: r[k] for k in ("client_id", "client_name", "account_manager_id")}
         out.append(AssignmentHours(row, ids, actuals))

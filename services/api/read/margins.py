@@ -5,6 +5,7 @@ to 2 places, as strings). Account managers are scoped by `owner`: None reads eve
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -322,12 +323,20 @@ def group_margin(
 
 
 def ranked(
-    found: Found, key: str, name_key: str | None, sort: str, limit: int, offset: int
+    found: Found,
+    key: str,
+    name_key: str | None,
+    sort: str,
+    limit: int,
+    offset: int,
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """How many groups (`key`: client_id or account_manager_id) there are, and a page of them
-    with their roll-ups, sorted by a column (`-` first: descending); groups without a value
-    for it last."""
+    with their roll-ups and the `extra` columns of each (by the group's id), sorted by a column
+    (`-` first: descending); groups without a value for it last."""
     rows = found.groups(key, name_key)
+    if extra:
+        rows = [({**head, **extra.get(head[key], {})}, r) for head, r in rows]
     column, descending = sort.lstrip("-"), sort.startswith("-")
 
     def value(item: tuple[dict[str, Any], RollUp]) -> Any:

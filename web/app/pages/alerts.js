@@ -10,7 +10,8 @@ export const title = "Alerts";
 
 const SEVERITIES = ["critical", "high", "medium", "low"];
 const RULES = ["LOSS_POSITION", "BELOW_FLOOR", "RAISE_ABSORBED", "BYPASS_THREAT", "COMMITMENT_SHORTFALL",
-  "MARGIN_EROSION", "RELATIONSHIP_STRAIN", "RELATIONSHIP_NEGLECT", "OT_MARGIN_LEAK", "HOURS_SHORTFALL"];
+  "MARGIN_EROSION", "RELATIONSHIP_STRAIN", "RELATIONSHIP_NEGLECT", "OT_MARGIN_LEAK", "HOURS_SHORTFALL",
+  "CLIENT_HEALTH_FALLING"];
 const FILTERS = ["status", "severity", "rule", "client_id", "account_manager_id", "contract_id"];
 
 let live = null; // the one open EventSource of this page

@@ -3,9 +3,9 @@
 import { api } from "../api.js";
 import { nameOf } from "../people.js";
 import { el } from "../dom.js";
-import { money, num, today } from "../format.js";
+import { today } from "../format.js";
 import { crumbs, asOfPicker, panel, csvLink, moneyCell, pctCell, numCell, chart } from "../components.js";
-import { factList, rollUpCards } from "./finance-parts.js";
+import { actualAgainstPlan, rollUpCards } from "./finance-parts.js";
 
 export const title = "Client";
 
@@ -36,7 +36,7 @@ export async function render(root, { client_id }, ctx) {
     rollUpCards(c, ["weekly_gross_profit", "margin_pct", "markup_pct", "remaining_gross_profit",
       "at_risk_weekly_gross_profit", "loss_making_assignments"]),
     healthCard.panel,
-    actualPanel(hours, id, asOf),
+    actualAgainstPlan(hours, `/v1/margins/clients/${id}/hours`, asOf, "actual"),
     panel("Contracts", "contracts-h", csvLink(`/v1/margins/clients/${encodeURIComponent(client_id)}`, { as_of: asOf, limit: 1000 }, "contracts"),
       el("div", { class: "table-wrap", tabindex: "0" }, el("table", { id: "contracts" },
         el("caption", {}, `${c.contracts_count} contract(s) with assignments`),
@@ -71,19 +71,4 @@ function healthPanel(health, id, asOf, name) {
       series: [{ name: "Health", type: "line", color: "#1f5fbf", data: health.history.map((p) => p.score) }],
     }),
   };
-}
-
-/** Hours worked against plan, to date, over the client's assignments (the reported weeks). */
-function actualPanel(hours, id, asOf) {
-  const forecast = `${money(hours.forecast_remaining_gross_profit)} (${hours.run_rate_assignments} ` +
-    `assignment(s) at their run rate, ${hours.plan_assignments} at plan)`;
-  return panel("Actual against plan", "actual-h", csvLink(`/v1/margins/clients/${id}/hours`, { as_of: asOf }, "weeks"),
-    el("div", { id: "actual" }, factList([
-      ["Hours worked to date (reported weeks)", num(hours.actual_hours_to_date)],
-      ["Hours planned for those weeks", num(hours.planned_hours_to_date)],
-      ["Actual GP to date", money(hours.actual_gross_profit_to_date)],
-      ["Planned GP of those weeks", money(hours.planned_gross_profit_to_date)],
-      ["Variance to date", money(hours.variance_to_date)],
-      ["Remaining GP forecast", forecast],
-    ])));
 }

@@ -2,8 +2,8 @@
 // the alerts.
 import { api, ApiError } from "../api.js";
 import { el } from "../dom.js";
-import { money, pct } from "../format.js";
-import { statusBadge, moneyCell, pctCell, decCell, kpi } from "../components.js";
+import { money, num, pct } from "../format.js";
+import { statusBadge, moneyCell, pctCell, decCell, kpi, panel, csvLink } from "../components.js";
 import { describeLog } from "../events.js";
 import { nameOf } from "../people.js";
 
@@ -111,6 +111,38 @@ export async function alertsList(contractId, assignmentId) {
 
 export function factList(pairs) {
   return el("dl", { class: "facts" }, pairs.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+/**
+ * Actual against plan over a set of assignments (GET /v1/margins/{portfolio|clients/{id}}/hours):
+ * gross profit to date of the reported weeks against their plan, the variance, the forecast,
+ * and the last reported weeks as a table, with the CSV of every week.
+ */
+export function actualAgainstPlan(hours, path, asOf, idPrefix) {
+  const forecast = `${money(hours.forecast_remaining_gross_profit)} (${hours.run_rate_assignments} ` +
+    `assignment(s) at their run rate, ${hours.plan_assignments} at plan)`;
+  const facts = factList([
+    ["Hours worked to date (reported weeks)", num(hours.actual_hours_to_date)],
+    ["Hours planned for those weeks", num(hours.planned_hours_to_date)],
+    ["Actual GP to date", money(hours.actual_gross_profit_to_date)],
+    ["Planned GP of those weeks", money(hours.planned_gross_profit_to_date)],
+    ["Variance to date", money(hours.variance_to_date)],
+    ["Remaining GP forecast", forecast],
+  ]);
+  const reported = hours.weeks.filter((w) => w.actual_gross_profit !== null).slice(-13).reverse();
+  const rows = reported.map((w) => el("tr", {},
+    el("td", {}, w.week),
+    el("td", { class: "num" }, `${w.assignments_reported} of ${w.assignments}`),
+    el("td", { class: "num" }, num(w.planned_hours)), el("td", { class: "num" }, num(w.actual_hours)),
+    moneyCell(w.planned_gross_profit), moneyCell(w.actual_gross_profit), moneyCell(w.variance)));
+  const table = el("div", { class: "table-wrap", tabindex: "0" }, el("table", { id: `${idPrefix}-weeks` },
+    el("caption", {}, "The last reported weeks, latest first. Planned: every active assignment; variance: those reported."),
+    el("thead", {}, el("tr", {}, ["Week of", "Reported", "Planned h", "Actual h", "Planned GP", "Actual GP", "Variance"]
+      .map((h, k) => el("th", { scope: "col", class: k ? "num" : "" }, h)))),
+    el("tbody", {}, rows.length ? rows
+      : el("tr", {}, el("td", { colspan: 7, class: "muted" }, "No hours reported yet: the figures are the plan.")))));
+  return panel("Actual against plan", `${idPrefix}-h`, csvLink(path, { as_of: asOf }, "weeks"),
+    el("div", { id: idPrefix }, facts), table);
 }
 
 export { money, pct };

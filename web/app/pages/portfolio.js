@@ -7,6 +7,7 @@ import { money, num, pct, delta, addDays, today } from "../format.js";
 import {
   kpi, changeOf, dataTable, chart, csvLink, asOfPicker, panel, moneyCell, pctCell, numCell,
 } from "../components.js";
+import { actualAgainstPlan } from "./finance-parts.js";
 
 export const title = "Portfolio";
 
@@ -30,11 +31,12 @@ function keepInUrl(prefix) {
   };
 }
 
-function rankedTable(id, caption, path, asOf, query, prefix, firstColumn) {
+function rankedTable(id, caption, path, asOf, query, prefix, firstColumn, healthLabel) {
+  const health = { key: "health_score", label: healthLabel, num: true, cell: (r) => numCell(r.health_score) };
   return dataTable({
     id,
     caption,
-    columns: [firstColumn, ...ROLLUP_COLUMNS],
+    columns: [firstColumn, ...ROLLUP_COLUMNS, health],
     sort: query.get(`${prefix}sort`) || "-weekly_gross_profit",
     page: Number(query.get(`${prefix}page`) || 0),
     pageSize: 10,
@@ -52,16 +54,20 @@ export async function render(root, params, ctx) {
   // The ranked tables start loading at once, alongside the figures.
   const clients = rankedTable("clients", "Clients ranked; select a column heading to sort.",
     "/v1/margins/clients", asOf, ctx.query, "c",
-    { key: "name", label: "Client", cell: (r) => el("td", {}, el("a", { href: `/app/finance/clients/${encodeURIComponent(r.client_id)}?as_of=${asOf}`, "data-nav": true }, r.name)) });
+    { key: "name", label: "Client", cell: (r) => el("td", {}, el("a", { href: `/app/finance/clients/${encodeURIComponent(r.client_id)}?as_of=${asOf}`, "data-nav": true }, r.name)) },
+    "Health");
   const managers = rankedTable("account-managers", "Account managers ranked; select a column heading to sort.",
     "/v1/margins/account-managers", asOf, ctx.query, "m",
-    { key: "name", label: "Account manager", cell: (r) => el("td", {}, nameOf(r.account_manager_id)) });
+    { key: "name", label: "Account manager", cell: (r) => el("td", {}, nameOf(r.account_manager_id)) },
+    "Client health (mean)");
 
-  const [now, then, trend, impacts] = await Promise.all([
+  const [now, then, trend, impacts, hours] = await Promise.all([
     api.get("/v1/margins/portfolio", { as_of: asOf, limit: 1 }),
     api.get("/v1/margins/portfolio", { as_of: before, limit: 1 }),
     api.get("/v1/margins/portfolio/trend", { as_of: asOf, weeks: 26 }),
     api.get("/v1/margin-impacts", { since: addDays(asOf, -6), until: asOf, sort: "largest", limit: 10 }),
+    // The weeks of the last quarter: the table shows the last 13 reported; the sums are whole.
+    api.get("/v1/margins/portfolio/hours", { as_of: asOf, since: addDays(asOf, -91) }),
   ]);
 
   const count = (n) => String(n);
@@ -103,6 +109,7 @@ export async function render(root, params, ctx) {
       asOfPicker(asOf, (d) => ctx.setQuery({ as_of: d, cpage: null, mpage: null }))),
     cards,
     trendPanel,
+    actualAgainstPlan(hours, "/v1/margins/portfolio/hours", asOf, "portfolio-actual"),
     panel("By client", "clients-h", csvLink("/v1/margins/clients", { as_of: asOf, limit: 1000 }, "clients"), clients),
     panel("By account manager", "managers-h", csvLink("/v1/margins/account-managers", { as_of: asOf, limit: 1000 }, "account managers"), managers),
     panel("Largest margin impacts, last 7 days", "impacts-h",

@@ -1,0 +1,204 @@
+"""What the risk state keeps to watch a client's health (CLIENT_HEALTH_FALLING), and the
+measure itself. Pure, and free of the state's types so that the fold (`state.evolve`) can use it.
+
+The rules judge one contract at a time (its events, its state, its partition), while a score is
+a client's. The rule therefore scores the client's facts **as its contract carries them**, with
+the client page's own function (`projections.health.client_health`) and parts: the contract's
+contacts, complaints and bypass threats, its open raise requests and negotiations, its weekly
+gross profit 13 weeks ago against now, and its assignments' short weeks. For a client with one
+contract (the import's default and the common case) that is the client's score; a client with
+several contracts is watched contract by contract, each alert naming its contract (the client
+page adds them all). docs/overtime-and-hours.md says why (DESIGN "Overtime, hours worked and
+client health").
+
+The score is measured at each of the contract's events, on the event's day (event time: a
+replay measures the same). What the state keeps for it is bounded: the marks of the last 90 days,
+the weekly gross profit where it changed over the last 13 weeks (and the value before them), and
+the scores where they changed over the last 30 days (and the one before them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Final, Literal, TypeVar
+
+from projections.health import TREND_WEEKS, WINDOW, HealthFacts, change_pct, recency_points
+
+FALLING_BELOW: Final = 50
+"""CLIENT_HEALTH_FALLING: the score drops below this ..."""
+DROP_POINTS: Final = 20
+"""... or by this many points ..."""
+DROP_WINDOW: Final = timedelta(days=30)
+"""... within this long (from the highest score in the window to now)."""
+TREND_SPAN: Final = timedelta(weeks=TREND_WEEKS)
+
+MarkKind = Literal["complaint", "legal_threat", "bypass_threat"]
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A complaint (with or without a legal threat) or a bypass threat: the score counts those
+    of the last 90 days."""
+
+    occurred_at: datetime
+    kind: MarkKind
+
+
+@dataclass(frozen=True, slots=True)
+class GrossProfitSample:
+    """The contract's weekly gross profit from `day` on (until the next sample)."""
+
+    day: date
+    weekly_gross_profit: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreSample:
+    """The contract's health score measured on `day`, with the day of the last two-way contact
+    then: the contact recency part grows with time alone, so the score on a later day without
+    an event is this one with its recency brought to that day (`score_on`)."""
+
+    day: date
+    score: int
+    two_way_on: date | None
+    high: int
+    """The highest score measured on `day` (a later event of the day replaces the sample)."""
+
+    def score_on(self, day: date) -> int:
+        then, later = self._recency(self.day), self._recency(day)
+        return max(0, min(100, self.score + then - later))
+
+    def _recency(self, day: date) -> int:
+        return recency_points(None if self.two_way_on is None else (day - self.two_way_on).days)
+
+
+_S = TypeVar("_S", GrossProfitSample, ScoreSample)
+
+
+def recent_marks(marks: Sequence[Mark], now: datetime) -> tuple[Mark, ...]:
+    """The marks the score can still count at `now` or later (the last 90 days)."""
+    since = now.date() - WINDOW
+    return tuple(m for m in marks if m.occurred_at.date() > since)
+
+
+def _kept(samples: Sequence[_S], new: _S, span: timedelta) -> tuple[_S, ...]:
+    """`samples` with `new` (replacing one of its day), only those within `span` of its day and
+    the last one before them (the value the window starts with)."""
+    merged: list[_S] = [s for s in samples if s.day < new.day] + [new]
+    start = new.day - span
+    inside: list[_S] = [s for s in merged if s.day >= start]
+    before: list[_S] = [s for s in merged if s.day < start][-1:]
+    return tuple(before + inside)
+
+
+def with_gross_profit(
+    samples: Sequence[GrossProfitSample], day: date, weekly_gross_profit: Decimal
+) -> tuple[GrossProfitSample, ...]:
+    if samples and samples[-1].weekly_gross_profit == weekly_gross_profit:
+        return tuple(samples)
+    return _kept(samples, GrossProfitSample(day, weekly_gross_profit), TREND_SPAN)
+
+
+def gross_profit_on(samples: Sequence[GrossProfitSample], day: date) -> Decimal:
+    """The weekly gross profit on `day` by the samples (0 before the first)."""
+    found = Decimal(0)
+    for s in samples:
+        if s.day > day:
+            break
+        found = s.weekly_gross_profit
+    return found
+
+
+def trend_pct(samples: Sequence[GrossProfitSample], day: date) -> Decimal | None:
+    """Weekly gross profit on `day` against 13 weeks before, in percent (None: none before)."""
+    return change_pct(gross_profit_on(samples, day - TREND_SPAN), gross_profit_on(samples, day))
+
+
+def facts(
+    day: date,
+    last_two_way_at: datetime | None,
+    unanswered_in_a_row: int,
+    marks: Sequence[Mark],
+    open_pressure: int,
+    gross_profit_change_pct: Decimal | None,
+    short_weeks: int,
+) -> HealthFacts:
+    """The score's facts on `day`, as `projections.health.facts_from` reads them."""
+    since = day - WINDOW
+    recent = [m for m in marks if since < m.occurred_at.date() <= day]
+    return HealthFacts(
+        days_since_two_way_contact=(
+            None if last_two_way_at is None else (day - last_two_way_at.date()).days
+        ),
+        unanswered_outbound_in_a_row=unanswered_in_a_row,
+        complaints_90d=sum(m.kind == "complaint" for m in recent),
+        legal_threats_90d=sum(m.kind == "legal_threat" for m in recent),
+        bypass_threats_90d=sum(m.kind == "bypass_threat" for m in recent),
+        open_pressure=open_pressure,
+        gross_profit_change_pct=gross_profit_change_pct,
+        short_weeks=short_weeks,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Fall:
+    """How the score stands against its recent past."""
+
+    before: int
+    """The score last measured (at an earlier event): a score that crossed 50 by the passing
+    of days alone is seen crossing at the next event."""
+    peak: int
+    """The highest score of the last 30 days (this measure's included)."""
+    score: int
+
+    @property
+    def crossed_below(self) -> bool:
+        return self.score < FALLING_BELOW <= self.before
+
+    @property
+    def dropped(self) -> bool:
+        return self.peak - self.score >= DROP_POINTS
+
+
+def fall(history: Sequence[ScoreSample], day: date, score: int) -> Fall | None:
+    """The score against the history before it; None without a history (the first measure of a
+    contract, or a state from before the rule: nothing to fall from)."""
+    if not history:
+        return None
+    start = day - DROP_WINDOW
+    in_window = [s.high for s in history if s.day >= start]
+    # The score the window opens with: the last measured before it, brought to its first day.
+    held = [s.score_on(start) for s in history if s.day < start][-1:]
+    return Fall(history[-1].score, max([*held, *in_window, score]), score)
+
+
+def with_score(
+    history: Sequence[ScoreSample], day: date, score: int, two_way_on: date | None
+) -> tuple[ScoreSample, ...]:
+    last = history[-1] if history else None
+    if last is not None and last.two_way_on == two_way_on and last.score_on(day) == score:
+        return tuple(history)  # the last sample says as much (its recency brought to `day`)
+    high = max(score, last.high) if last is not None and last.day == day else score
+    return _kept(history, ScoreSample(day, score, two_way_on, high), DROP_WINDOW)
+
+
+__all__ = [
+    "DROP_POINTS",
+    "DROP_WINDOW",
+    "FALLING_BELOW",
+    "Fall",
+    "GrossProfitSample",
+    "Mark",
+    "MarkKind",
+    "ScoreSample",
+    "facts",
+    "fall",
+    "gross_profit_on",
+    "recent_marks",
+    "trend_pct",
+    "with_gross_profit",
+    "with_score",
+]
