@@ -155,7 +155,7 @@ async def changelog_records(stack: Stack, t: Topics, at_least: int, timeout_s: f
                 await consumer._client.force_metadata_update()  # a topic Faust made meanwhile
                 parts = consumer.partitions_for_topic(name) or set()
             ends = await consumer.end_offsets([TopicPartition(name, p) for p in parts])
-            total = sum(ends.values())
+            total: int = sum(ends.values())
             if total >= at_least or time.monotonic() > deadline:
                 return total
             await asyncio.sleep(0.2)
