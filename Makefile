@@ -76,11 +76,16 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Three workers, each test file on one of them (its module fixtures shared): the tests wait on
+# Kafka and their own processes far more than they compute, and use topics, schemas and ids of
+# their own. The fault suite stays one at a time.
+PARALLEL := -n 3 --dist loadfile
+
 unit: install
-	$(BIN)/pytest tests/unit -q
+	$(BIN)/pytest tests/unit -q $(PARALLEL)
 
 integration: up
-	$(BIN)/pytest tests/integration tests/browser tests/e2e -q
+	$(BIN)/pytest tests/integration tests/browser tests/e2e -q $(PARALLEL)
 
 # The fault suite last, in a run of its own: it kills and restarts the local stack's processes
 # and servers, so it runs only when the servers are this machine's (KAFKA_BOOTSTRAP_SERVERS and
@@ -93,7 +98,7 @@ FAULTS := if $(NO_SERVERS_OF_OUR_OWN); then \
 	else $(BIN)/pytest -q -p no:cacheprovider -m "not faults_cluster_only" tests/faults; fi
 
 test: lint up
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider $(PARALLEL)
 	@$(FAULTS)
 
 faults: up

@@ -61,6 +61,8 @@ Rate = Annotated[
     Field(
         gt=0,
         decimal_places=4,
+        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
+        json_schema_extra={"multipleOf": 0.0001},
         max_digits=14,
         allow_inf_nan=False,
         description='Money per hour, > 0, at most 4 decimal places, as a string like "37.50".',
@@ -75,6 +77,8 @@ Pct = Annotated[
         le=1000,
         # Not in DESIGN; bounds the size of what is stored without hurting any real percentage.
         decimal_places=10,
+        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
+        json_schema_extra={"multipleOf": 0.0000000001},
         allow_inf_nan=False,
         description='Percent units ("25" means 25 %), in [-100, 1000], as a string.',
     ),
@@ -92,6 +96,8 @@ HoursPerWeek = Annotated[
         gt=0,
         le=168,
         decimal_places=4,
+        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
+        json_schema_extra={"multipleOf": 0.0001},
         allow_inf_nan=False,
         description='Hours a week, in (0, 168], as a string like "40".',
     ),
@@ -103,6 +109,8 @@ Hours = Annotated[
     Field(
         ge=0,
         decimal_places=4,
+        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
+        json_schema_extra={"multipleOf": 0.0001},
         max_digits=14,
         allow_inf_nan=False,
         description='A number of hours, >= 0, as a string like "2080".',
@@ -116,6 +124,8 @@ Multiplier = Annotated[
         gt=0,
         le=10,
         decimal_places=4,
+        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
+        json_schema_extra={"multipleOf": 0.0001},
         allow_inf_nan=False,
         description='A multiplier of a rate, in (0, 10], as a string like "1.5".',
     ),
@@ -128,6 +138,8 @@ WeekHours = Annotated[
         ge=0,
         le=168,
         decimal_places=2,
+        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
+        json_schema_extra={"multipleOf": 0.01},
         allow_inf_nan=False,
         description='Hours in one week, in [0, 168], at most 2 decimals, as a string like "40".',
     ),

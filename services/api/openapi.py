@@ -114,7 +114,11 @@ def _exact_decimals(schema: Any) -> Any:
                 kind = "markup_pct"
             if kind is not None:
                 pattern, bounds = _DECIMALS[kind]
-                rest = {k: v for k, v in schema.items() if k not in ("anyOf", "lt", "gt")}
+                rest = {
+                    k: v
+                    for k, v in schema.items()
+                    if k not in ("anyOf", "lt", "gt", "multipleOf")  # the pattern says it
+                }
                 return {
                     **rest,
                     "anyOf": [

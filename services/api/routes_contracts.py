@@ -1,5 +1,7 @@
-"""GET /v1/contracts: an account manager's contracts at a glance (finance and admin: all), and
-GET /v1/schema/events: the catalogue's JSON Schema, from which the web app builds its forms."""
+"""GET /v1/contracts: an account manager's contracts at a glance (finance and admin: all),
+GET /v1/schema/events: the catalogue's JSON Schema, from which the web app builds its forms,
+and GET /v1/schema/alerts: the rule names, severities, statuses and channel kinds its alert
+board and alert routing offer."""
 
 from __future__ import annotations
 
@@ -17,7 +19,13 @@ from services.api.errors import ApiError
 from services.api.ownership import ensure_may_read
 from services.api.params import AccountManagerIdQuery, AsOf, ContractIdPath, Limit, Offset
 from services.api.read.contracts import contract_owner, contracts_overview
-from services.api.schemas import ContractOverviewAsOf, ContractOverviews, errors
+from services.api.schemas import (
+    AlertVocabulary,
+    ContractOverviewAsOf,
+    ContractOverviews,
+    alert_vocabulary,
+    errors,
+)
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["contracts"])
@@ -121,3 +129,10 @@ async def one_contract(
 async def event_schemas(who: Reader) -> dict[str, dict[str, Any]]:
     """Keyed by event type, as `ledger schema` prints it; forms are generated from it."""
     return event_json_schemas()
+
+
+@router.get("/schema/alerts", tags=["alerts"], summary="Alert words", responses=errors(401))
+async def alert_schema(who: Reader) -> AlertVocabulary:
+    """The rule names, severities, statuses and channel kinds, from the API's own types: what
+    the alert board filters by and alert routing matches on."""
+    return alert_vocabulary()

@@ -7,12 +7,21 @@ Money is a string rounded to cents half-up, percentages (and weeks, hours) strin
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.alerts import AlertStatus, Basis, RuleName, Severity
+from events.alerts import (
+    ALERT_STATUSES,
+    RULE_NAMES,
+    SEVERITIES,
+    AlertStatus,
+    Basis,
+    RuleName,
+    Severity,
+)
 from events.catalogue import Event
+from services.alerting.config import ChannelKind
 
 Money = Annotated[str, Field(description="money, rounded to cents half-up", examples=["37.50"])]
 Pct = Annotated[str, Field(description="percent units, rounded to 2 places", examples=["25.00"])]
@@ -82,6 +91,27 @@ class Alert(_Model):
     client_id: str | None = Field(None, description="its contract's client (stored alerts)")
     account_manager_id: str | None = Field(
         None, description="its contract's account manager (stored alerts)"
+    )
+
+
+class AlertVocabulary(_Model):
+    """The words of an alert and of its routing, as the API's own types list them: the web
+    app builds its filters and forms from this instead of copying the lists."""
+
+    rules: list[RuleName]
+    severities: list[Severity]
+    statuses: list[AlertStatus]
+    channel_kinds: list[ChannelKind]
+
+
+def alert_vocabulary() -> AlertVocabulary:
+    return AlertVocabulary.model_validate(
+        {
+            "rules": RULE_NAMES,
+            "severities": SEVERITIES,
+            "statuses": ALERT_STATUSES,
+            "channel_kinds": get_args(ChannelKind),
+        }
     )
 
 

@@ -106,7 +106,7 @@ async def test_raise_request_previewed_then_submitted(
     await expect(weekly).to_contain_text("60.00")
     await expect(weekly).to_contain_text("\u221236.00")
     await expect(weekly.locator(".am-delta")).to_have_text("\u221296.00")
-    alerts = page.locator(".am-result .am-alert")
+    alerts = page.locator(".am-result .alert")
     await expect(alerts.filter(has_text="LOSS_POSITION")).to_have_count(1)
     await expect(alerts.filter(has_text="RAISE_ABSORBED")).to_have_count(1)
     assert await _log_length(am_http, api_tokens.am, placed) == before  # nothing appended
@@ -285,3 +285,46 @@ async def test_finance_is_shown_where_to_go_not_a_form_it_cannot_use(
     await expect(app.page.locator("form")).to_have_count(0)
     await expect(app.page.get_by_role("link", name="The finance dashboard")).to_be_visible()
     await app.check("am-event-form-finance")
+
+
+async def test_the_browser_refuses_what_the_schema_forbids_before_any_request(
+    placed: str, am_page: AppPage
+) -> None:
+    """The generated inputs carry the schema's constraints: an empty required field, a negative
+    rate, a rate of 0 (the schema says > 0) and a fifth decimal place (4 at most) are refused
+    beside the field by the browser itself, with no request to the service; the allowed rate
+    then goes."""
+    cid, app = placed, am_page
+    page = app.page
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/v1/events" in r.url else None)
+    await app.goto(f"/app/events/new?contract_id={cid}&assignment_id=A-W-1&type=RaiseRequested")
+    # A required field left empty is refused as the service would refuse it.
+    await page.get_by_role("button", name="Preview (what-if)").click()
+    await expect(page.locator("#f-raise_request_id-error")).not_to_be_empty()
+    await expect(page.get_by_label("Raise request id")).to_have_attribute("aria-invalid", "true")
+    await page.get_by_label("Raise request id").fill("R-NEG")
+    await page.get_by_label("Requested by").select_option("staffer")
+    rate = page.get_by_label("Requested pay rate")
+    assert await rate.get_attribute("data-min") == "0"
+    assert await rate.get_attribute("data-min-exclusive") == "true"
+    assert await rate.get_attribute("data-step") == "0.0001"
+    assert await page.get_by_label("Raise request id").get_attribute("pattern")
+    error = page.locator("#f-requested_pay_rate-error")
+    reasons = {"-5.00": "not negative", "0": "more than 0", "32.00001": "at most 4 decimal places"}
+    for refused, reason in reasons.items():
+        await rate.fill(refused)
+        await page.get_by_role("button", name="Preview (what-if)").click()
+        await expect(error).to_contain_text(reason)
+        await expect(rate).to_have_attribute("aria-invalid", "true")
+        assert not await rate.evaluate("i => i.validity.valid"), refused
+        await page.get_by_role("button", name="Submit").click()
+        await expect(error).not_to_be_empty()
+    await app.check("am-event-refused-by-browser")
+    assert sent == []  # nothing reached the service
+
+    await rate.fill("32.00")
+    await page.get_by_role("button", name="Preview (what-if)").click()
+    await expect(page.locator(".am-verdict")).to_have_attribute("data-preview", "true")
+    await expect(error).to_be_empty()
+    assert len(sent) == 1 and sent[0].endswith("/v1/events/preview")

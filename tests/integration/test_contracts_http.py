@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from events.schema import event_json_schemas
+from projections.risk.rules import RULES, TIMER_RULES
 from simulation.examples import OMIT, example
 from tests.support.http import auth, post
 from tests.support.services import Services, Tokens
@@ -130,6 +131,19 @@ def test_schema_endpoint_serves_the_catalogue(
     assert r.status_code == 200
     assert r.json() == event_json_schemas()
     assert http.get("/v1/schema/events").status_code == 401
+
+
+def test_alert_schema_endpoint_serves_the_rules_the_risk_agent_runs(
+    services: Services, http: httpx.Client, api_tokens: Tokens
+) -> None:
+    r = http.get("/v1/schema/alerts", headers=auth(api_tokens.am))
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body["rules"]) == set(RULES) | set(TIMER_RULES)
+    assert body["severities"] == ["critical", "high", "medium", "low"]
+    assert body["statuses"] == ["open", "acknowledged", "resolved"]
+    assert set(body["channel_kinds"]) == {"email", "slack", "teams", "alertmanager", "webhook"}
+    assert http.get("/v1/schema/alerts").status_code == 401
 
 
 def test_a_refusal_names_the_field_it_is_about(

@@ -13,8 +13,10 @@ from openapi_spec_validator import validate
 from pydantic import TypeAdapter
 
 from events.fields import FeePct, Hours, HoursPerWeek, MarkupPct, Multiplier, Pct, Rate, WeekHours
+from projections.risk.rules import RULES, TIMER_RULES
 from services.api.app import create_app
 from services.api.openapi import _DECIMALS
+from services.api.schemas import alert_vocabulary
 from services.settings import Settings
 
 FIELD_TYPES: dict[str, Any] = {
@@ -61,3 +63,21 @@ def test_the_documented_bounds_are_the_catalogues(kind: str, value: str) -> None
     assert re.match(_DECIMALS[kind][0], value) is None
     with pytest.raises(ValueError):
         TypeAdapter(FIELD_TYPES[kind]).validate_python(value)
+
+
+def test_the_alert_vocabulary_is_documented_and_lists_every_rule() -> None:
+    """GET /v1/schema/alerts, which the web app's alert board and routing forms read, answers
+    a typed model naming every rule the risk agent runs (RULES and TIMER_RULES) and no other."""
+    doc = create_app(Settings()).openapi()
+    answer = doc["paths"]["/v1/schema/alerts"]["get"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/AlertVocabulary"
+    }
+    fields = doc["components"]["schemas"]["AlertVocabulary"]["properties"]
+    assert set(fields) == {"rules", "severities", "statuses", "channel_kinds"}
+    words = alert_vocabulary()
+    assert set(words.rules) == set(RULES) | set(TIMER_RULES)
+    assert len(words.rules) == len(set(words.rules))
+    assert words.severities == ["critical", "high", "medium", "low"]
+    assert words.statuses == ["open", "acknowledged", "resolved"]
+    assert "webhook" in words.channel_kinds and "email" in words.channel_kinds

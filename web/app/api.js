@@ -3,12 +3,14 @@
  *   import { api, ApiError, csvUrl } from "/static/app/api.js";
  *   const p = await api.get("/v1/margins/portfolio", { as_of: "2026-11-28" }); // parsed JSON
  *   await api.post("/v1/events", body);          // also api.put / api.patch / api.del
+ *   const r = await api.answer("POST", "/v1/events", body); // {ok, status, body, message, errors}
  *   <a href={csvUrl("/v1/margins/clients", params)} download>  // GET URL answering CSV
  *
  * Unsafe methods (POST/PUT/PATCH/DELETE) send the X-CSRF-Token header of the session
  * (app.js calls setCsrf after sign-in). A non-2xx answer throws ApiError with `status`,
  * `message`, `errors` ([{field, reason}], from the API's error body) and the raw `body`.
  * A 401 also dispatches the window event "ledger:signed-out" (app.js shows the sign-in page).
+ * Every page, finance's and the account managers', talks to the API through this module only.
  */
 
 let csrf = "";
@@ -46,21 +48,13 @@ export function csvUrl(path, params) {
   return withParams(path, { ...(params || {}), format: "csv" });
 }
 
+/** The API's one error body, {"errors": [{"field", "reason"}], "message"}, as an ApiError; an
+ * answer that is not that (a proxy's HTML page) says its HTTP status. */
 function errorOf(status, body) {
-  // The API's error body: {"errors": [{"field", "reason"}], "message"}; older routes say
-  // {"detail": "..."} or {"detail": {"errors": [...]}}.
-  let errors = [];
+  const errors = body && Array.isArray(body.errors) ? body.errors : [];
   let message = `HTTP ${status}`;
-  if (body && typeof body === "object") {
-    const d = body.detail;
-    if (Array.isArray(body.errors)) errors = body.errors;
-    else if (d && typeof d === "object" && Array.isArray(d.errors)) errors = d.errors;
-    if (typeof body.message === "string") message = body.message;
-    else if (typeof d === "string") message = d;
-    else if (d && typeof d.message === "string") message = d.message;
-    else if (errors.length) message = errors.map((e) => `${e.field}: ${e.reason}`).join("; ");
-    else if (typeof body.reason === "string") message = body.reason;
-  }
+  if (body && typeof body.message === "string" && body.message) message = body.message;
+  else if (errors.length) message = errors.map((e) => `${e.field}: ${e.reason}`).join("; ");
   return new ApiError(status, message, errors, body);
 }
 
@@ -76,7 +70,13 @@ async function request(method, path, { params, body, accept = "application/json"
   });
   const text = await r.text();
   let parsed = text;
-  if ((r.headers.get("content-type") || "").includes("json") && text) parsed = JSON.parse(text);
+  if ((r.headers.get("content-type") || "").includes("json") && text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = text; // a broken answer is an error to show, not a crash of the page
+    }
+  }
   if (!r.ok) {
     if (r.status === 401 && path !== "/v1/session") {
       window.dispatchEvent(new CustomEvent("ledger:signed-out"));
@@ -94,4 +94,19 @@ export const api = {
   del: (path, params) => request("DELETE", path, { params }),
   /** The raw text of a GET (e.g. CSV with accept "text/csv"). */
   text: (path, params, accept = "text/csv") => request("GET", path, { params, accept }),
+  /** The same request, answered as {ok, status, body, message, errors} instead of thrown: for
+   * an answer that is shown, not a failure (an event's refusal, a form's field errors). */
+  answer: (method, path, body) =>
+    request(method, path, { body }).then(
+      (parsed) => ({ ok: true, status: 200, body: parsed, message: "", errors: [] }),
+      (e) => {
+        if (!(e instanceof ApiError)) throw e;
+        return { ok: false, status: e.status, body: e.body, message: e.message, errors: e.errors };
+      },
+    ),
 };
+
+/** What went wrong, in words, for a page to show: the API's message, or the error itself. */
+export function errorMessage(e) {
+  return e instanceof ApiError ? e.message : String(e && e.message ? e.message : e);
+}

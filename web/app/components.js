@@ -2,7 +2,11 @@
  *   kpi(title, value, change, {good})      a figure card with its change
  *   dataTable({caption, columns, load, sort, pageSize, csv, onState})
  *                                          a sortable, paginated table that loads its rows
- *   statusBadge(status)                    margin status red / amber / green, in words too
+ *   statusBadge(status, title)             margin status red / amber / green (or terminated), in words too
+ *   severityBadge(severity)                an alert's severity, as a tag
+ *   alertList(alerts, empty)               alerts: severity, rule, basis, exposure, message
+ *   problem(status, text)                  a page-level error (403, 404, ...) with its heading
+ *   link(href, text, attrs)                an in-app link; listOr(list, cls, item, empty)
  *   chart(container, option)               an ECharts chart (aria on, resized with the page)
  *   csvLink(path, params, label)           a download link (GET ...?format=csv, session cookie)
  *   asOfPicker(asOf, onChange)             the as-of date control
@@ -10,7 +14,7 @@
  */
 import { el, clear } from "./dom.js";
 import { csvUrl } from "./api.js";
-import { money, num, pct, delta, sign, sub } from "./format.js";
+import { money, num, pct, delta, sign, sub, words } from "./format.js";
 
 export function crumbs(trail) {
   return el("nav", { class: "crumbs", "aria-label": "Breadcrumb" },
@@ -60,15 +64,53 @@ export function changeOf(now, before, fmt = delta) {
   return { text: `${fmt(d)} vs 4 weeks earlier`, sign: sign(d) };
 }
 
+// Of the margin only: open alerts and a terminated contract are said beside it, never hidden
+// under a green badge.
 const STATUS = {
   red: ["status-red", "✖", "Loss"],
   amber: ["status-amber", "▲", "Below floor"],
-  green: ["status-green", "✔", "OK"],
+  green: ["status-green", "✔", "Margin OK"],
+  terminated: ["status-grey", "■", "Terminated"],
 };
-export function statusBadge(status) {
+/** A colour badge that also says its meaning in words and an icon (never colour alone). */
+export function statusBadge(status, title) {
   const [cls, icon, words] = STATUS[status] || ["status-grey", "•", status || "—"];
-  return el("span", { class: `status ${cls}`, title: words },
+  return el("span", { class: `status ${cls}`, title: title || words },
     el("span", { "aria-hidden": "true" }, icon), words);
+}
+
+export function severityBadge(severity) {
+  return el("span", { class: `sev sev-${severity}` }, severity);
+}
+
+/** Alerts as a list, each with its severity, rule (in words and as named), basis, exposure
+ * and sentence; `empty` (a node) when there is none. */
+export function alertList(alerts, empty, id) {
+  return listOr(alerts, "alerts", (a) => el("li", { class: `alert alert-${a.severity}`, "data-rule": a.rule },
+    el("div", { class: "alert-head" },
+      severityBadge(a.severity),
+      el("strong", {}, words(a.rule)),
+      a.basis === "proposed" ? " (if granted as asked)" : null,
+      el("span", { class: "muted" }, [a.rule, a.basis, a.status, a.raised_at && `raised ${a.raised_at.slice(0, 10)}`,
+        a.assignment_id].filter(Boolean).join(" · ")),
+      el("span", { class: "alert-exposure" }, a.exposure ? `exposure ${money(a.exposure)}` : "")),
+    el("p", {}, a.message)), empty, id);
+}
+
+/** A `ul` of class `cls` with one `li` (made by `item`) per element of `list`; `empty` when
+ * there is none. */
+export function listOr(list, cls, item, empty, id) {
+  return list.length ? el("ul", { class: cls, id }, list.map(item)) : empty;
+}
+
+export function link(href, text, attrs = {}) {
+  return el("a", { href, "data-nav": true, ...attrs }, text);
+}
+
+/** A page-level message (error, forbidden) with a heading, in place of the page's content. */
+export function problem(status, text) {
+  const title = status === 403 ? "403 Forbidden" : status === 404 ? "404 Not found" : `Error ${status}`;
+  return el("section", { class: "problem", role: "alert" }, el("h2", {}, title), el("p", {}, text));
 }
 
 /** A money cell: right-aligned, negative in red (the minus sign says it too). */

@@ -87,3 +87,22 @@ export function addDays(day, n) {
 export function today() {
   return isoDay(new Date());
 }
+
+/** "RaiseRequested" -> "Raise requested"; "client_max_bill_rate" -> "Client max bill rate";
+ * overtime and double time are written OT and DT ("ot_pay_rate" -> "OT pay rate"). */
+export function words(identifier) {
+  const spaced = String(identifier)
+    .replace(/_/g, " ")
+    .replace(/([a-z])([A-Z])/g, "$1 $2")
+    .toLowerCase();
+  const abbreviated = spaced.replace(/\b(ot|dt)\b/g, (w) => w.toUpperCase());
+  return abbreviated.charAt(0).toUpperCase() + abbreviated.slice(1);
+}
+
+/** "2026-11-20 09:00 UTC" of an ISO instant; "—" for none. */
+export function dateTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+}

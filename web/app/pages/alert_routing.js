@@ -1,19 +1,18 @@
 // Alert routing, for admins (docs/alerting.md): the channels (credentials shown masked, as the
 // API answers them), the routes, forms to add either, and the latest deliveries.
-import { dateTime, ensureStyles, errorText, h, problem, request, session } from "./am_common.js";
+import { api } from "../api.js";
+import { alertWords } from "../schema.js";
+import { el as h } from "../dom.js";
+import { dateTime } from "../format.js";
+import { problem } from "../components.js";
 
 export const title = "Alert routing";
-
-const KINDS = ["email", "slack", "teams", "alertmanager", "webhook"];
-const SEVERITIES = ["critical", "high", "medium", "low"];
-const RULES = ["LOSS_POSITION", "BELOW_FLOOR", "RAISE_ABSORBED", "BYPASS_THREAT", "COMMITMENT_SHORTFALL",
-  "MARGIN_EROSION", "RELATIONSHIP_STRAIN", "RELATIONSHIP_NEGLECT"];
 
 const list = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
 
 function field(label, input, hint) {
   return h("label", { class: "am-field" }, h("span", {}, label), input,
-    hint ? h("small", { class: "am-muted" }, hint) : null);
+    hint ? h("small", { class: "muted small" }, hint) : null);
 }
 
 function checkboxes(name, values) {
@@ -30,65 +29,36 @@ function matchText(m) {
   return parts.length ? parts.join("; ") : "every alert";
 }
 
-export async function render(root, params, ctx) {
-  ensureStyles();
-  const me = await session(ctx);
-  if (me.role !== "admin") {
-    root.replaceChildren(h("h1", {}, "Alert routing"),
-      problem(403, "Only an admin manages alert routing."));
-    return;
-  }
-  const message = h("p", { class: "am-form-error", role: "alert", id: "routing-message" });
-  const channelsBody = h("tbody", {});
-  const routesBody = h("tbody", {});
-  const deliveriesBody = h("tbody", {});
-  const channelSelect = h("select", { name: "channel", required: true });
+const removeButton = (what, name, onclick) => h("button", { type: "button", class: "btn btn-small",
+  "aria-label": `Remove ${what} ${name}`, onclick }, "Remove");
 
-  async function load() {
-    const [c, r, d] = await Promise.all([
-      request(ctx, "GET", "/v1/alert-channels"),
-      request(ctx, "GET", "/v1/alert-routes"),
-      request(ctx, "GET", "/v1/alert-deliveries?limit=20"),
-    ]);
-    for (const x of [c, r, d]) if (!x.ok) throw new Error(errorText(x.body, x.status));
-    channelsBody.replaceChildren(...c.body.channels.map((ch) => h("tr", { "data-channel": ch.name },
-      h("td", {}, ch.name), h("td", {}, ch.kind),
-      h("td", { class: "am-mono" }, ch.url || (ch.to || []).join(", ")),
-      h("td", { class: "am-mono" }, ch.smtp_url || "—"),
-      h("td", {}, h("button", { type: "button", class: "am-button am-button-small am-button-quiet",
-        "aria-label": `Remove channel ${ch.name}`, onclick: () => remove(`/v1/alert-channels/${ch.channel_id}`) },
-      "Remove")))));
-    channelSelect.replaceChildren(...c.body.channels.map((ch) => h("option", { value: ch.name }, ch.name)));
-    routesBody.replaceChildren(...r.body.routes.map((rt) => h("tr", { "data-route": rt.name },
-      h("td", {}, rt.name), h("td", {}, rt.channel), h("td", {}, matchText(rt.match)),
-      h("td", {}, rt.repeat_interval_s ? `every ${rt.repeat_interval_s} s while open` : "—"),
-      h("td", {}, rt.quiet_hours ? `${rt.quiet_hours.start}–${rt.quiet_hours.end} ${rt.quiet_hours.timezone}` : "—"),
-      h("td", {}, rt.digest_at ? `daily at ${rt.digest_at} ${rt.timezone}` : "each alert"),
-      h("td", {}, h("button", { type: "button", class: "am-button am-button-small am-button-quiet",
-        "aria-label": `Remove route ${rt.name}`, onclick: () => remove(`/v1/alert-routes/${rt.route_id}`) },
-      "Remove")))));
-    deliveriesBody.replaceChildren(...d.body.deliveries.map((x) => h("tr", {},
-      h("td", {}, dateTime(x.created_at)), h("td", {}, x.route), h("td", {}, `${x.channel} (${x.channel_kind})`),
-      h("td", { class: "am-mono" }, x.alert_id.slice(0, 12)), h("td", {}, x.kind),
-      h("td", {}, x.status), h("td", { class: "num" }, String(x.tries)),
-      h("td", {}, x.last_error || "—"))));
-  }
+function channelRow(ch, remove) {
+  return h("tr", { "data-channel": ch.name },
+    h("td", {}, ch.name), h("td", {}, ch.kind),
+    h("td", { class: "mono" }, ch.url || (ch.to || []).join(", ")),
+    h("td", { class: "mono" }, ch.smtp_url || "—"),
+    h("td", {}, removeButton("channel", ch.name, () => remove(`/v1/alert-channels/${ch.channel_id}`))));
+}
 
-  async function send(method, path, body, form) {
-    message.textContent = "";
-    const r = await request(ctx, method, path, body);
-    if (!r.ok) {
-      message.textContent = errorText(r.body, r.status);
-      return;
-    }
-    if (form) form.reset();
-    await load();
-  }
+function routeRow(rt, remove) {
+  return h("tr", { "data-route": rt.name },
+    h("td", {}, rt.name), h("td", {}, rt.channel), h("td", {}, matchText(rt.match)),
+    h("td", {}, rt.repeat_interval_s ? `every ${rt.repeat_interval_s} s while open` : "—"),
+    h("td", {}, rt.quiet_hours ? `${rt.quiet_hours.start}–${rt.quiet_hours.end} ${rt.quiet_hours.timezone}` : "—"),
+    h("td", {}, rt.digest_at ? `daily at ${rt.digest_at} ${rt.timezone}` : "each alert"),
+    h("td", {}, removeButton("route", rt.name, () => remove(`/v1/alert-routes/${rt.route_id}`))));
+}
 
-  const remove = (path) => send("DELETE", path);
+function deliveryRow(x) {
+  return h("tr", {},
+    h("td", {}, dateTime(x.created_at)), h("td", {}, x.route), h("td", {}, `${x.channel} (${x.channel_kind})`),
+    h("td", { class: "mono" }, x.alert_id.slice(0, 12)), h("td", {}, x.kind),
+    h("td", {}, x.status), h("td", { class: "num" }, String(x.tries)),
+    h("td", {}, x.last_error || "—"));
+}
 
-  const kind = h("select", { name: "kind" }, KINDS.map((k) => h("option", { value: k }, k)));
-  const channelForm = h("form", { class: "am-form", "aria-label": "Add a channel", onsubmit: (e) => {
+function channelForm(kinds, send) {
+  return h("form", { class: "am-form", "aria-label": "Add a channel", onsubmit: (e) => {
     e.preventDefault();
     const f = e.target;
     const body = { name: f.name.value, kind: f.kind.value };
@@ -100,15 +70,17 @@ export async function render(root, params, ctx) {
   } },
   h("h3", {}, "Add a channel"),
   field("Name", h("input", { name: "name", required: true, autocomplete: "off" })),
-  field("Kind", kind),
+  field("Kind", h("select", { name: "kind" }, kinds.map((k) => h("option", { value: k }, k)))),
   field("URL", h("input", { name: "url", type: "password", autocomplete: "off" }),
     "Slack, Teams, webhook or Alertmanager: a credential, shown masked once saved"),
   field("E-mail to", h("input", { name: "to", autocomplete: "off" }), "addresses, separated by commas"),
   field("SMTP server", h("input", { name: "smtp_url", type: "password", autocomplete: "off" }),
     "optional: smtp://user:password@host:587"),
-  h("button", { type: "submit", class: "am-button" }, "Add channel"));
+  h("button", { type: "submit", class: "btn btn-primary" }, "Add channel"));
+}
 
-  const routeForm = h("form", { class: "am-form", "aria-label": "Add a route", onsubmit: (e) => {
+function routeForm(vocabulary, channelSelect, send) {
+  return h("form", { class: "am-form", "aria-label": "Add a route", onsubmit: (e) => {
     e.preventDefault();
     const f = e.target;
     const body = { name: f.name.value, channel: f.channel.value, match: {
@@ -124,30 +96,68 @@ export async function render(root, params, ctx) {
   h("h3", {}, "Add a route"),
   field("Name", h("input", { name: "name", required: true, autocomplete: "off" })),
   field("Channel", channelSelect),
-  checkboxes("severities", SEVERITIES),
-  checkboxes("rules", RULES),
+  checkboxes("severities", vocabulary.severities),
+  checkboxes("rules", vocabulary.rules),
   field("Clients", h("input", { name: "client_ids", autocomplete: "off" }), "client ids, separated by commas; empty: every client"),
   field("Account managers", h("input", { name: "account_manager_ids", autocomplete: "off" }), "ids, separated by commas"),
   field("Repeat every (s)", h("input", { name: "repeat", type: "number", min: "1" }), "while the alert is open"),
   field("Quiet from", h("input", { name: "quiet_start", type: "time" })),
   field("Quiet until", h("input", { name: "quiet_end", type: "time" })),
   field("Time zone", h("input", { name: "timezone", placeholder: "UTC", autocomplete: "off" })),
-  h("button", { type: "submit", class: "am-button" }, "Add route"));
+  h("button", { type: "submit", class: "btn btn-primary" }, "Add route"));
+}
 
-  const table = (caption, heads, body) => h("div", { class: "am-table-wrap" },
-    h("table", { class: "am-table" }, h("caption", {}, caption),
-      h("thead", {}, h("tr", {}, heads.map((x) => h("th", { scope: "col" }, x)))), body));
+const table = (caption, heads, body) => h("div", { class: "table-wrap framed" },
+  h("table", { class: "am-table" }, h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, heads.map((x) => h("th", { scope: "col" }, x)))), body));
+
+function section(id, heading, ...body) {
+  return h("section", { "aria-labelledby": id }, h("h2", { id }, heading), ...body);
+}
+
+export async function render(root, params, ctx) {
+  if (ctx.session.role !== "admin") {
+    root.replaceChildren(h("h1", {}, "Alert routing"),
+      problem(403, "Only an admin manages alert routing."));
+    return;
+  }
+  const vocabulary = await alertWords();
+  const message = h("p", { class: "form-error", role: "alert", id: "routing-message" });
+  const [channelsBody, routesBody, deliveriesBody] = [h("tbody", {}), h("tbody", {}), h("tbody", {})];
+  const channelSelect = h("select", { name: "channel", required: true });
+
+  async function load() {
+    const [c, r, d] = await Promise.all([
+      api.get("/v1/alert-channels"), api.get("/v1/alert-routes"), api.get("/v1/alert-deliveries", { limit: 20 }),
+    ]);
+    channelsBody.replaceChildren(...c.channels.map((ch) => channelRow(ch, remove)));
+    channelSelect.replaceChildren(...c.channels.map((ch) => h("option", { value: ch.name }, ch.name)));
+    routesBody.replaceChildren(...r.routes.map((rt) => routeRow(rt, remove)));
+    deliveriesBody.replaceChildren(...d.deliveries.map(deliveryRow));
+  }
+
+  async function send(method, path, body, form) {
+    message.textContent = "";
+    const r = await api.answer(method, path, body);
+    if (!r.ok) {
+      message.textContent = r.message;
+      return;
+    }
+    if (form) form.reset();
+    await load();
+  }
+  const remove = (path) => send("DELETE", path);
 
   await load();
   root.replaceChildren(
     h("h1", {}, "Alert routing"),
     message,
-    h("section", { "aria-labelledby": "channels-h" }, h("h2", { id: "channels-h" }, "Channels"),
+    section("channels-h", "Channels",
       table("Where alerts go (credentials masked)", ["Name", "Kind", "Where", "SMTP server", ""], channelsBody)),
-    h("section", { "aria-labelledby": "routes-h" }, h("h2", { id: "routes-h" }, "Routes"),
+    section("routes-h", "Routes",
       table("Which alerts go where, and when", ["Name", "Channel", "Alerts", "Repeat", "Quiet hours", "Sent", ""], routesBody)),
-    h("div", { class: "am-forms" }, channelForm, routeForm),
-    h("section", { "aria-labelledby": "deliveries-h" }, h("h2", { id: "deliveries-h" }, "Latest deliveries"),
+    h("div", { class: "am-forms" }, channelForm(vocabulary.channel_kinds, send), routeForm(vocabulary, channelSelect, send)),
+    section("deliveries-h", "Latest deliveries",
       table("Each delivery: when, where, outcome, tries", ["Queued", "Route", "Channel", "Alert", "Kind", "Status", "Tries", "Last error"], deliveriesBody)),
   );
 }

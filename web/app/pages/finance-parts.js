@@ -3,7 +3,7 @@
 import { api, ApiError } from "../api.js";
 import { el } from "../dom.js";
 import { money, num, pct } from "../format.js";
-import { statusBadge, moneyCell, pctCell, decCell, kpi, panel, csvLink } from "../components.js";
+import { statusBadge, moneyCell, pctCell, decCell, kpi, panel, csvLink, alertList } from "../components.js";
 import { describeLog } from "../events.js";
 import { nameOf } from "../people.js";
 
@@ -99,14 +99,7 @@ export async function timeline(contractId, assignmentId) {
 export async function alertsList(contractId, assignmentId) {
   const r = await api.get("/v1/alerts", { contract_id: contractId, limit: 100 });
   const alerts = assignmentId ? r.alerts.filter((a) => !a.assignment_id || a.assignment_id === assignmentId) : r.alerts;
-  if (!alerts.length) return el("p", { class: "muted" }, "No alerts.");
-  return el("ul", { class: "alerts", id: "alerts" }, alerts.map((a) => el("li", {},
-    el("div", { class: "alert-head" },
-      el("span", { class: `sev sev-${a.severity}` }, a.severity),
-      el("strong", {}, a.rule),
-      el("span", { class: "muted" }, `${a.basis} · ${a.status} · raised ${a.raised_at.slice(0, 10)}`),
-      el("span", { class: "alert-exposure" }, a.exposure === null ? "" : `exposure ${money(a.exposure)}`)),
-    el("p", {}, a.message))));
+  return alertList(alerts, el("p", { class: "muted" }, "No alerts."), "alerts");
 }
 
 export function factList(pairs) {

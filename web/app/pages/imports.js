@@ -3,7 +3,10 @@
 // every refused row and warning, the alerts the rules would raise, the portfolio it would
 // leave), then commit it through the writer. The import's id is in the address
 // (?import=<id>): its stage and progress are the server's, so a reload picks it up.
-import { ensureStyles, errorText, h, money, problem, request, session } from "./am_common.js";
+import { api } from "../api.js";
+import { el as h } from "../dom.js";
+import { money } from "../format.js";
+import { problem } from "../components.js";
 
 export const title = "Import";
 
@@ -40,17 +43,17 @@ function progressOf(s) {
   const doing = s.stage === "checking" ? "Checking (dry run)" : "Importing";
   return h(
     "section",
-    { class: "am-card", "aria-labelledby": "progress-title", id: "progress" },
+    { class: "card", "aria-labelledby": "progress-title", id: "progress" },
     h("h2", { id: "progress-title" }, doing),
     h("progress", { max: "1", value: String(value), "aria-labelledby": "progress-title" }),
-    h("p", { class: "am-muted", id: "progress-text" },
+    h("p", { class: "muted small", id: "progress-text" },
       `${Math.round(value * 100)} % · ${s.rows_read.toLocaleString("en-US")} rows read of ${s.file_name}`),
   );
 }
 
 function problemsTable(list, caption) {
   const rows = list.slice(0, SHOWN_PROBLEMS).map((p) => [p.severity, p.line ? String(p.line) : "file", p.column || "—", p.reason]);
-  const more = list.length > SHOWN_PROBLEMS ? h("p", { class: "am-muted" }, `${list.length - SHOWN_PROBLEMS} more not shown (ledger import … --report gives them all).`) : null;
+  const more = list.length > SHOWN_PROBLEMS ? h("p", { class: "muted small" }, `${list.length - SHOWN_PROBLEMS} more not shown (ledger import … --report gives them all).`) : null;
   return [table(caption, ["", "Line", "Column", "Reason"], rows, "problems"), more];
 }
 
@@ -72,7 +75,7 @@ function dryRunView(d) {
   const problems = [...d.errors, ...d.refused, ...d.warnings];
   return h(
     "section",
-    { class: "am-card", "aria-labelledby": "dry-title", id: "dry-run" },
+    { class: "card", "aria-labelledby": "dry-title", id: "dry-run" },
     h("h2", { id: "dry-title" }, `Dry run: nothing appended yet (as of ${d.as_of})`),
     table("Events the import would append", ["Event", "Count"], counts, "dry-counts"),
     table(`The portfolio it would leave, as of ${d.as_of}`, ["Figure", "Value"], figures, "dry-portfolio"),
@@ -89,95 +92,99 @@ function outcomeView(o) {
   const refused = [...o.errors, ...o.refused];
   return h(
     "section",
-    { class: "am-card", "aria-labelledby": "outcome-title", id: "outcome" },
+    { class: "card", "aria-labelledby": "outcome-title", id: "outcome" },
     h("h2", { id: "outcome-title" }, "Imported"),
     table("Events appended", ["Event", "Count"], counts, "outcome-counts"),
     refused.length ? problemsTable(refused, `Refused (${refused.length})`) : h("p", {}, "Nothing refused."),
   );
 }
 
+/** The upload form: the file and its mapping, sent for a dry run; the import's id then goes
+ * into the address. */
+function uploadForm(message, ctx) {
+  const file = h("input", { type: "file", id: "import-file", name: "file", accept: ".csv,.jsonl,.txt,text/csv", required: true });
+  const mapping = h("textarea", { id: "import-mapping", name: "mapping", rows: "10", spellcheck: "false" });
+  const button = h("button", { type: "submit", class: "btn btn-primary" }, "Upload and check");
+  const form = h("form", { class: "card", "aria-labelledby": "upload-title", novalidate: true },
+    h("h2", { id: "upload-title" }, "Upload"),
+    h("div", { class: "am-field" }, h("label", { for: "import-file" }, "Placements file"), file),
+    h("div", { class: "am-field" }, h("label", { for: "import-mapping" }, "Mapping (YAML)"), mapping),
+    h("p", {}, button));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    message.textContent = "";
+    const f = file.files && file.files[0];
+    if (!f) {
+      message.textContent = "Choose a file to import.";
+      return;
+    }
+    button.disabled = true;
+    const r = await api.answer("POST", "/v1/imports", {
+      file_name: f.name, content_base64: await base64Of(f), mapping: mapping.value,
+    });
+    button.disabled = false;
+    if (!r.ok) {
+      message.textContent = `Not imported: ${r.message}`;
+      return;
+    }
+    ctx.setQuery({ import: r.body.import_id });
+  });
+  return form;
+}
+
+/** What the import `s` has reached: its stage, progress, dry run, outcome. */
+function stageView(s, commit) {
+  const busy = s.stage === "checking" || s.stage === "importing";
+  return [
+    h("p", { id: "import-stage", "data-stage": s.stage }, `${s.file_name} (${s.format}): ${s.stage}`),
+    busy ? progressOf(s) : null,
+    s.stage === "failed"
+      ? h("section", { class: "problem", role: "alert", id: "import-failed" }, h("h2", {}, "Not imported"), h("p", {}, s.error || "the import failed"))
+      : null,
+    s.dry_run ? dryRunView(s.dry_run) : null,
+    s.stage === "checked" ? h("p", {}, h("button", { type: "button", class: "btn btn-primary", id: "commit", onclick: commit }, "Commit import")) : null,
+    s.outcome ? outcomeView(s.outcome) : null,
+    h("p", {}, h("a", { href: "/app/imports", "data-nav": "" }, "Import another file")),
+  ].filter(Boolean);
+}
+
+/** Follows import `id` into `body`: polled while the server works on it. */
+async function follow(id, root, body, message) {
+  const path = `/v1/imports/${encodeURIComponent(id)}`;
+  async function commit() {
+    message.textContent = "";
+    const r = await api.answer("POST", `${path}/commit`);
+    if (!r.ok) {
+      message.textContent = `Not committed: ${r.message}`;
+      return;
+    }
+    show(r.body);
+  }
+  function show(s) {
+    body.replaceChildren(...stageView(s, commit));
+    if ((s.stage === "checking" || s.stage === "importing") && root.isConnected) timer = setTimeout(poll, POLL_MS);
+  }
+  async function poll() {
+    if (!root.isConnected) return;
+    const r = await api.answer("GET", path);
+    if (!r.ok) body.replaceChildren(problem(r.status, r.message));
+    else show(r.body);
+  }
+  await poll();
+}
+
 export async function render(root, params, ctx) {
-  ensureStyles();
   if (timer) clearTimeout(timer);
-  const me = await session(ctx);
   const head = h("header", { class: "am-head" }, h("h1", {}, "Import"),
-    h("p", { class: "am-muted" }, "A Bullhorn placement export, the generic placements CSV or JSON lines of an export, with its mapping (docs/import.md)."));
-  if (me.role !== "admin") {
+    h("p", { class: "muted small" }, "A Bullhorn placement export, the generic placements CSV or JSON lines of an export, with its mapping (docs/import.md)."));
+  if (ctx.session.role !== "admin") {
     root.replaceChildren(h("div", { class: "am-page" }, head, problem(403, "Only an admin may import.")));
     return;
   }
-  const id = new URLSearchParams(location.search).get("import");
-  const message = h("p", { class: "am-form-error", role: "alert", id: "import-error" });
+  const id = ctx.query.get("import");
+  const message = h("p", { class: "form-error", role: "alert", id: "import-error" });
   const body = h("div", { class: "am-page", id: "import-state" });
   root.replaceChildren(h("div", { class: "am-page" }, head, message, body));
-
-  if (!id) {
-    const file = h("input", { type: "file", id: "import-file", name: "file", accept: ".csv,.jsonl,.txt,text/csv", required: true });
-    const mapping = h("textarea", { id: "import-mapping", name: "mapping", rows: "10", spellcheck: "false" });
-    const button = h("button", { type: "submit", class: "am-button" }, "Upload and check");
-    const form = h(
-      "form",
-      { class: "am-card", "aria-labelledby": "upload-title", novalidate: true },
-      h("h2", { id: "upload-title" }, "Upload"),
-      h("div", { class: "am-field" }, h("label", { for: "import-file" }, "Placements file"), file),
-      h("div", { class: "am-field" }, h("label", { for: "import-mapping" }, "Mapping (YAML)"), mapping),
-      h("p", {}, button),
-    );
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      message.textContent = "";
-      const f = file.files && file.files[0];
-      if (!f) {
-        message.textContent = "Choose a file to import.";
-        return;
-      }
-      button.disabled = true;
-      const r = await request(ctx, "POST", "/v1/imports", {
-        file_name: f.name, content_base64: await base64Of(f), mapping: mapping.value,
-      });
-      button.disabled = false;
-      if (!r.ok) {
-        message.textContent = `Not imported: ${errorText(r.body, r.status)}`;
-        return;
-      }
-      ctx.setQuery({ import: r.body.import_id });
-    });
-    body.replaceChildren(form);
-    return;
-  }
-
-  async function commit() {
-    message.textContent = "";
-    const r = await request(ctx, "POST", `/v1/imports/${encodeURIComponent(id)}/commit`);
-    if (!r.ok) {
-      message.textContent = `Not committed: ${errorText(r.body, r.status)}`;
-      return;
-    }
-    show(r.body);
-  }
-
-  function show(s) {
-    const parts = [h("p", { id: "import-stage", "data-stage": s.stage }, `${s.file_name} (${s.format}): ${s.stage}`)];
-    if (s.stage === "checking" || s.stage === "importing") parts.push(progressOf(s));
-    if (s.stage === "failed")
-      parts.push(h("section", { class: "am-problem", role: "alert", id: "import-failed" },
-        h("h2", {}, "Not imported"), h("p", {}, s.error || "the import failed")));
-    if (s.dry_run) parts.push(dryRunView(s.dry_run));
-    if (s.stage === "checked") parts.push(h("p", {}, h("button", { type: "button", class: "am-button", id: "commit", onclick: commit }, "Commit import")));
-    if (s.outcome) parts.push(outcomeView(s.outcome));
-    parts.push(h("p", {}, h("a", { href: "/app/imports", "data-nav": "" }, "Import another file")));
-    body.replaceChildren(...parts);
-    if ((s.stage === "checking" || s.stage === "importing") && root.isConnected) timer = setTimeout(poll, POLL_MS);
-  }
-
-  async function poll() {
-    if (!root.isConnected) return;
-    const r = await request(ctx, "GET", `/v1/imports/${encodeURIComponent(id)}`);
-    if (!r.ok) {
-      body.replaceChildren(problem(r.status, errorText(r.body, r.status)));
-      return;
-    }
-    show(r.body);
-  }
-  await poll();
+  if (!id) body.replaceChildren(uploadForm(message, ctx));
+  else await follow(id, root, body, message);
 }

@@ -48,6 +48,62 @@ function rankedTable(id, caption, path, asOf, query, prefix, firstColumn, health
   });
 }
 
+/** The portfolio's figures as cards, each with its change over four weeks. */
+function figureCards(now, then) {
+  const count = (n) => String(n);
+  const countChange = (a, b) => ({ text: `${a - b > 0 ? "+" : ""}${a - b} vs 4 weeks earlier`, sign: Math.sign(a - b) });
+  return el("div", { class: "cards" },
+    kpi("Weekly gross profit", money(now.weekly_gross_profit), changeOf(now.weekly_gross_profit, then.weekly_gross_profit), { id: "weekly_gross_profit" }),
+    kpi("Margin", pct(now.margin_pct), changeOf(now.margin_pct, then.margin_pct, (d) => `${delta(d)} pts`), { id: "margin_pct" }),
+    kpi("Markup (weighted by pay × hours)", pct(now.markup_pct), changeOf(now.markup_pct, then.markup_pct, (d) => `${delta(d)} pts`), { id: "markup_pct" }),
+    kpi("Remaining gross profit", money(now.remaining_gross_profit), changeOf(now.remaining_gross_profit, then.remaining_gross_profit), { id: "remaining_gross_profit" }),
+    kpi("At-risk weekly gross profit", money(now.at_risk_weekly_gross_profit), changeOf(now.at_risk_weekly_gross_profit, then.at_risk_weekly_gross_profit), { id: "at_risk_weekly_gross_profit", good: false }),
+    kpi("Loss-making assignments", count(now.loss_making_assignments), countChange(now.loss_making_assignments, then.loss_making_assignments), { id: "loss_making_assignments", good: false }),
+  );
+}
+
+/** The largest margin impacts of the 7 days to `asOf`. */
+function impactsTable(impacts, asOf) {
+  const impactRows = impacts.margin_impacts.map((i) => el("tr", {},
+    el("td", {}, i.occurred_at.slice(0, 10)),
+    el("td", {}, el("a", { href: `/app/finance/contracts/${encodeURIComponent(i.contract_id)}?as_of=${asOf}`, "data-nav": true }, i.client_name)),
+    el("td", {}, el("a", { href: `/app/finance/assignments/${encodeURIComponent(i.assignment_id)}?as_of=${asOf}`, "data-nav": true }, i.assignment_id)),
+    el("td", {}, `${i.event_type} (${i.basis})`),
+    el("td", { class: "num" }, `${money(i.before_pay_rate)} → ${money(i.after_pay_rate)}`),
+    el("td", { class: "num" }, `${money(i.before_bill_rate)} → ${money(i.after_bill_rate)}`),
+    moneyCell(i.delta_weekly_gross_profit),
+    moneyCell(i.delta_remaining_gross_profit)));
+  return el("div", { class: "table-wrap", tabindex: "0" }, el("table", { id: "impacts" },
+    el("caption", {}, `Changes made ${addDays(asOf, -6)} to ${asOf}, largest change in weekly gross profit first.`),
+    el("thead", {}, el("tr", {}, ["Date", "Client", "Assignment", "Change", "Pay", "Bill", "Δ weekly GP", "Δ remaining GP"]
+      .map((h, k) => el("th", { scope: "col", class: k >= 4 ? "num" : "" }, h)))),
+    el("tbody", {}, impactRows.length ? impactRows
+      : el("tr", {}, el("td", { colspan: 8, class: "muted" }, "No margin impact in these 7 days.")))));
+}
+
+/** The weekly gross profit of the last 26 weeks, drawn. */
+function trendChart(chartBox, trend) {
+  return chart(chartBox, {
+    grid: { left: 70, right: 16, top: 16, bottom: 30 },
+    tooltip: {
+      trigger: "axis",
+      formatter: (ps) => `${ps[0].axisValue}<br>Weekly gross profit: ${money(trend.points[ps[0].dataIndex].weekly_gross_profit)}`,
+    },
+    xAxis: { type: "category", data: trend.points.map((p) => p.week_ending) },
+    yAxis: { type: "value", axisLabel: { formatter: (v) => num(String(Math.round(v)), 0) } },
+    series: [{
+      name: "Weekly gross profit",
+      type: "line",
+      // Plotting only: the figures shown as text come from the decimal strings.
+      data: trend.points.map((p) => Number(p.weekly_gross_profit)),
+      areaStyle: { opacity: 0.08 },
+      lineStyle: { width: 2 },
+      symbolSize: 5,
+      color: "#1f5fbf",
+    }],
+  });
+}
+
 export async function render(root, params, ctx) {
   const asOf = ctx.query.get("as_of") || today();
   const before = addDays(asOf, -28);
@@ -70,37 +126,13 @@ export async function render(root, params, ctx) {
     api.get("/v1/margins/portfolio/hours", { as_of: asOf, since: addDays(asOf, -91) }),
   ]);
 
-  const count = (n) => String(n);
-  const countChange = (a, b) => ({ text: `${a - b > 0 ? "+" : ""}${a - b} vs 4 weeks earlier`, sign: Math.sign(a - b) });
-  const cards = el("div", { class: "cards" },
-    kpi("Weekly gross profit", money(now.weekly_gross_profit), changeOf(now.weekly_gross_profit, then.weekly_gross_profit), { id: "weekly_gross_profit" }),
-    kpi("Margin", pct(now.margin_pct), changeOf(now.margin_pct, then.margin_pct, (d) => `${delta(d)} pts`), { id: "margin_pct" }),
-    kpi("Markup (weighted by pay × hours)", pct(now.markup_pct), changeOf(now.markup_pct, then.markup_pct, (d) => `${delta(d)} pts`), { id: "markup_pct" }),
-    kpi("Remaining gross profit", money(now.remaining_gross_profit), changeOf(now.remaining_gross_profit, then.remaining_gross_profit), { id: "remaining_gross_profit" }),
-    kpi("At-risk weekly gross profit", money(now.at_risk_weekly_gross_profit), changeOf(now.at_risk_weekly_gross_profit, then.at_risk_weekly_gross_profit), { id: "at_risk_weekly_gross_profit", good: false }),
-    kpi("Loss-making assignments", count(now.loss_making_assignments), countChange(now.loss_making_assignments, then.loss_making_assignments), { id: "loss_making_assignments", good: false }),
-  );
-
+  const cards = figureCards(now, then);
   const chartBox = el("div", { class: "chart", id: "trend-chart", role: "img",
     "aria-label": `Weekly gross profit for the 26 weeks ending ${asOf}` });
   const trendPanel = panel("Weekly gross profit, last 26 weeks", "trend-h",
     csvLink("/v1/margins/portfolio/trend", { as_of: asOf, weeks: 26 }, "the trend"), chartBox);
 
-  const impactRows = impacts.margin_impacts.map((i) => el("tr", {},
-    el("td", {}, i.occurred_at.slice(0, 10)),
-    el("td", {}, el("a", { href: `/app/finance/contracts/${encodeURIComponent(i.contract_id)}?as_of=${asOf}`, "data-nav": true }, i.client_name)),
-    el("td", {}, el("a", { href: `/app/finance/assignments/${encodeURIComponent(i.assignment_id)}?as_of=${asOf}`, "data-nav": true }, i.assignment_id)),
-    el("td", {}, `${i.event_type} (${i.basis})`),
-    el("td", { class: "num" }, `${money(i.before_pay_rate)} → ${money(i.after_pay_rate)}`),
-    el("td", { class: "num" }, `${money(i.before_bill_rate)} → ${money(i.after_bill_rate)}`),
-    moneyCell(i.delta_weekly_gross_profit),
-    moneyCell(i.delta_remaining_gross_profit)));
-  const impactTable = el("div", { class: "table-wrap", tabindex: "0" }, el("table", { id: "impacts" },
-    el("caption", {}, `Changes made ${addDays(asOf, -6)} to ${asOf}, largest change in weekly gross profit first.`),
-    el("thead", {}, el("tr", {}, ["Date", "Client", "Assignment", "Change", "Pay", "Bill", "Δ weekly GP", "Δ remaining GP"]
-      .map((h, k) => el("th", { scope: "col", class: k >= 4 ? "num" : "" }, h)))),
-    el("tbody", {}, impactRows.length ? impactRows
-      : el("tr", {}, el("td", { colspan: 8, class: "muted" }, "No margin impact in these 7 days.")))));
+  const impactTable = impactsTable(impacts, asOf);
 
   root.replaceChildren(
     el("div", { class: "page-head" },
@@ -119,24 +151,6 @@ export async function render(root, params, ctx) {
   await Promise.all([
     clients.ready,
     managers.ready,
-    chart(chartBox, {
-      grid: { left: 70, right: 16, top: 16, bottom: 30 },
-      tooltip: {
-        trigger: "axis",
-        formatter: (ps) => `${ps[0].axisValue}<br>Weekly gross profit: ${money(trend.points[ps[0].dataIndex].weekly_gross_profit)}`,
-      },
-      xAxis: { type: "category", data: trend.points.map((p) => p.week_ending) },
-      yAxis: { type: "value", axisLabel: { formatter: (v) => num(String(Math.round(v)), 0) } },
-      series: [{
-        name: "Weekly gross profit",
-        type: "line",
-        // Plotting only: the figures shown as text come from the decimal strings.
-        data: trend.points.map((p) => Number(p.weekly_gross_profit)),
-        areaStyle: { opacity: 0.08 },
-        lineStyle: { width: 2 },
-        symbolSize: 5,
-        color: "#1f5fbf",
-      }],
-    }),
+    trendChart(chartBox, trend),
   ]);
 }
