@@ -85,7 +85,8 @@ unit: install
 	$(BIN)/pytest tests/unit -q $(PARALLEL)
 
 integration: up
-	$(BIN)/pytest tests/integration tests/browser tests/e2e -q $(PARALLEL)
+	$(BIN)/pytest tests/integration tests/browser tests/e2e -q $(PARALLEL) -m "not serial"
+	$(BIN)/pytest tests/integration -q -m serial
 
 # The fault suite last, in a run of its own: it kills and restarts the local stack's processes
 # and servers, so it runs only when the servers are this machine's (KAFKA_BOOTSTRAP_SERVERS and
@@ -98,7 +99,8 @@ FAULTS := if $(NO_SERVERS_OF_OUR_OWN); then \
 	else $(BIN)/pytest -q -p no:cacheprovider -m "not faults_cluster_only" tests/faults; fi
 
 test: lint up
-	$(BIN)/pytest -q -p no:cacheprovider $(PARALLEL)
+	$(BIN)/pytest -q -p no:cacheprovider $(PARALLEL) -m "not serial"
+	$(BIN)/pytest -q -p no:cacheprovider -m serial
 	@$(FAULTS)
 
 faults: up

@@ -30,6 +30,11 @@ from tests.support.risk import committed
 from tests.support.services import ROOT, Tokens, running_services, start_services
 from tests.support.stack import Stack, unique
 
+# Its tests assert how soon a service answers or decides after a fault (a deadline is the
+# product's promise): they run alone, after the parallel run (`make test`).
+pytestmark = pytest.mark.serial
+
+
 SESSION_TIMEOUT_S = 10  # the writer's consumer group session timeout
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 
 from events.alerts import Alert
 from events.catalogue import Event
@@ -36,6 +37,11 @@ from tests.support.risk import (
 from tests.support.services import stop
 from tests.support.stack import Scratch, Stack, unique
 from tests.support.topics import alerts_on
+
+# Two risk agents and a projector whose rebalances are timed against the group's session:
+# alone, after the parallel run (`make test`).
+pytestmark = pytest.mark.serial
+
 
 _CONTRACTS = 60
 _ROUNDS = 10
