@@ -466,11 +466,10 @@ class ReadModel:
 
     def _in_force(self, row: AssignmentRow, on: date) -> RateRow:
         history = self.rate_history[(row.contract_id, row.assignment_id)]
-        in_force = history[0]
-        for r in history:  # sorted by (effective_date, stream_version)
-            if r.effective_date <= on:
-                in_force = r
-        return in_force
+        # Sorted by (effective_date, stream_version): the last in effect by `on`, else the
+        # first. A bisection, not a scan: a long assignment's history has hundreds of rows.
+        at = bisect.bisect_right(history, on, key=_effective_date)
+        return history[at - 1] if at else history[0]
 
     def _change_rates(
         self,
@@ -607,6 +606,10 @@ def assignment_rates(
         ot_exempt=row.ot_exempt,
         **overtime,
     )
+
+
+def _effective_date(r: RateRow) -> date:
+    return r.effective_date
 
 
 def _in_force_order(r: RateRow) -> tuple[date, int]:

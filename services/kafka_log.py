@@ -51,6 +51,10 @@ async def read_partition(
         enable_auto_commit=False,
         isolation_level="read_committed",
         auto_offset_reset="earliest",
+        # A whole partition is read: large fetches, fewer round trips (a writer's first fold
+        # reads millions of events).
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
     )
     await consumer.start()
     try:

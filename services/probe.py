@@ -12,13 +12,18 @@ the watchdog off, or hung so badly that its threads no longer run). A worker tak
 requests, so readiness only paces a rolling update and counts for its disruption budget:
 it means the process has started and is not stuck, not that Kafka or PostgreSQL answer (the
 workers ride out an outage of either themselves; restarting or withdrawing them would not help).
+A process still starting up says so with `not_ready` (a writer folding a partition's whole log,
+minutes at millions of events): /readyz answers 503 naming what it is doing, /livez stays 200.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from services.watchdog import Watchdog
@@ -26,6 +31,28 @@ from services.watchdog import Watchdog
 log = logging.getLogger("ledger.probe")
 
 PATHS = ("/livez", "/readyz")
+
+_starting: dict[int, str] = {}
+_starting_lock = threading.Lock()
+_tokens = itertools.count()
+
+
+@contextmanager
+def not_ready(what: str) -> Iterator[None]:
+    """While in effect, /readyz answers 503 naming `what`: the process is still starting up."""
+    token = next(_tokens)
+    with _starting_lock:
+        _starting[token] = what
+    try:
+        yield
+    finally:
+        with _starting_lock:
+            _starting.pop(token, None)
+
+
+def _not_ready() -> str | None:
+    with _starting_lock:
+        return next(iter(_starting.values()), None)
 
 
 def answer(path: str, watchdog: Watchdog) -> tuple[int, dict[str, str]]:
@@ -35,6 +62,9 @@ def answer(path: str, watchdog: Watchdog) -> tuple[int, dict[str, str]]:
     stalled = watchdog.stalled()
     if stalled is not None:
         return 503, {"status": "stalled", "process": watchdog.process, "detail": stalled}
+    starting = _not_ready() if path == "/readyz" else None
+    if starting is not None:
+        return 503, {"status": "starting", "process": watchdog.process, "detail": starting}
     return 200, {"status": "ok", "process": watchdog.process}
 
 

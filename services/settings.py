@@ -132,6 +132,15 @@ class Settings(BaseSettings):
     projector_cache_rows: int = Field(
         1_000_000, ge=1, validation_alias=AliasChoices("LEDGER_PROJECTOR_CACHE_ROWS")
     )
+    # A live projector behind by at least this many events on the partitions it was assigned
+    # (after an outage, a new member, a first run over an old log) catches up with
+    # `LEDGER_REBUILD_PROCESSES` processes, each applying some of those partitions, as a rebuild
+    # does, then carries on alone. 0 (the default): never, it applies the backlog itself on one
+    # core; on a 2-core machine that PostgreSQL shares, two processes applied fewer events a
+    # second than one (bench/RESULTS.md). Worth it with cores to spare, PostgreSQL elsewhere.
+    projector_catch_up_lag: int = Field(
+        0, ge=0, validation_alias=AliasChoices("LEDGER_PROJECTOR_CATCH_UP_LAG")
+    )
     # Processes a rebuild replays the log with, each owning some partitions: one per core.
     rebuild_processes: int = Field(
         default_factory=lambda: os.cpu_count() or 1,

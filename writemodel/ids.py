@@ -174,6 +174,30 @@ class IdFilter:
                 bits[p >> 3] |= 1 << (p & 7)
         return IdFilter((*self.stages[:s], bytes(bits)))
 
+    @classmethod
+    def of(cls, chunks: Sequence[bytes]) -> IdFilter:
+        """The filter once `chunks` (chunk 0 first) are sealed: `sealed` chunk after chunk,
+        each stage's bits set in one bytearray instead of copied at every chunk."""
+        stages: list[bytes] = []
+        stage: bytearray | None = None
+        current = -1
+        for chunk, ids in enumerate(chunks):
+            s = _stage_of(chunk)
+            if s != current:
+                if stage is not None:
+                    stages.append(bytes(stage))
+                stage, current = bytearray(_SHAPES[s].bits // 8), s
+            assert stage is not None
+            m, k = _MK[s]
+            for at in range(0, len(ids), ENTRY):
+                a, b = _hashes(ids[at : at + _ID])
+                for p in range(a, a + k * b, b):
+                    p %= m
+                    stage[p >> 3] |= 1 << (p & 7)
+        if stage is not None:
+            stages.append(bytes(stage))
+        return cls(tuple(stages))
+
     def chunks_for(self, event_id: UUID) -> Iterator[int]:
         """The sealed chunks that may hold `event_id` (some of the last stage's may not be
         sealed yet)."""
@@ -329,6 +353,18 @@ class SeenIds(Mapping[UUID, SeenEvent]):
             return SeenIds(open, self.refs, self.pending, self.filter)
         sealed = self.filter.sealed(self.sealed_chunks, open)
         return SeenIds(b"", self.refs, (*self.pending, open), sealed)
+
+    @classmethod
+    def folded(cls, packed: bytes) -> SeenIds:
+        """The ids of a contract folded from its log: `packed`, the entries of every event it
+        accepted in version order, sealed in bulk (the same chunks, pending, and the same
+        filter as `added` one at a time would make, in one pass over the ids)."""
+        if len(packed) % ENTRY:
+            raise ValueError(f"{len(packed)} bytes are not packed ids")
+        size = CHUNK * ENTRY
+        sealed = len(packed) // size
+        pending = tuple(packed[k * size : (k + 1) * size] for k in range(sealed))
+        return cls(packed[sealed * size :], b"", pending, IdFilter.of(pending))
 
     def written(self, offsets: Sequence[int]) -> SeenIds:
         """These ids once the pending chunks are written at `offsets` (in order)."""

@@ -20,13 +20,14 @@ time, as the writer (one asyncio loop) does.
 from __future__ import annotations
 
 import hashlib
+import sys
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import singledispatch
 from itertools import islice
-from typing import Final, Generic, Literal, TypeVar, cast, overload
+from typing import Final, Generic, Literal, Protocol, TypeVar, cast, overload
 
 from events.catalogue import (
     STAMPED_FIELDS,
@@ -53,7 +54,7 @@ from events.catalogue import (
     RatesAdjusted,
 )
 from events.dispatch import require_every_event_type, unhandled
-from writemodel.ids import ChunksNeeded, SeenEvent, SeenIds
+from writemodel.ids import ENTRY, ChunksNeeded, SeenEvent, SeenIds
 
 NegotiationStatus = Literal["open", "closed"]
 RaiseRequestStatus = Literal["open", "decided"]
@@ -97,8 +98,13 @@ def content_hash(event: EventBase) -> str:
     """
     # The same bytes as `encode_event(event.model_copy(update=...))` (a test holds them equal),
     # without a copy per event: fold hashes every event of a partition at start-up.
+    return content_digest(event).hex()
+
+
+def content_digest(event: EventBase) -> bytes:
+    """`content_hash` as its 32 bytes (what a packed id entry holds)."""
     encoded = event.__pydantic_serializer__.to_json(event, exclude_none=True, exclude=_STAMPED)
-    return hashlib.sha256(encoded).hexdigest()
+    return hashlib.sha256(encoded).digest()
 
 
 class _History(Generic[K, V]):
@@ -248,11 +254,21 @@ class ContractState:
         return timeline
 
 
+class _Before(Protocol):
+    """What an event's handler reads of the state before it."""
+
+    @property
+    def negotiations(self) -> Mapping[str, NegotiationState]: ...
+
+    @property
+    def raise_requests(self) -> Mapping[str, RaiseRequestState]: ...
+
+
 @dataclass(slots=True)
 class _Step:
     """One event being applied: the state before it, and where its writes go."""
 
-    before: ContractState
+    before: _Before
     timeline: _Timeline
     version: int
     client_name: str
@@ -450,22 +466,141 @@ def _signed(event: ContractSigned, version: int) -> ContractState:
 
 def fold(events: Iterable[Event]) -> dict[str, ContractState]:
     """The state of every contract of `events` (a partition of the events topic, in order)."""
-    states: dict[str, ContractState] = {}
+    folding = LogFold()
     for event in events:
-        states[event.contract_id] = evolve(states.get(event.contract_id), event)
-    return states
+        folding.add(event)
+    return folding.states()
+
+
+class _Latest:
+    """A contract's maps as its timeline holds them now (the newest write of each key)."""
+
+    __slots__ = ("negotiations", "raise_requests")
+
+    def __init__(self, timeline: _Timeline) -> None:
+        self.negotiations = _MapView(timeline, timeline.negotiations, sys.maxsize)
+        self.raise_requests = _MapView(timeline, timeline.raise_requests, sys.maxsize)
+
+
+class _Folding:
+    """One contract being folded by `LogFold`: mutable, and private to the fold."""
+
+    __slots__ = (
+        "account_manager_id",
+        "client_id",
+        "client_name",
+        "contract_id",
+        "ids",
+        "latest",
+        "terminated",
+        "terms",
+        "timeline",
+        "version",
+    )
+
+    def __init__(self, event: ContractSigned, entry: bytes) -> None:
+        self.contract_id = event.contract_id
+        self.client_id = event.client_id
+        self.client_name = event.client_name
+        self.account_manager_id = event.account_manager_id
+        self.terminated = False
+        self.version = 1
+        self.timeline = _Timeline(1)
+        self.latest = _Latest(self.timeline)
+        self.terms: Mapping[str, AssignmentTerm] = {}
+        self.ids = bytearray(entry)
+
+
+class LogFold:
+    """Contracts folded from their log in one pass, as a writer's first fold of a partition
+    does: the states `evolve` would reach event after event, with the same checks (a corrupt
+    log raises ValueError), without a frozen state per event. Each contract's maps are written
+    into one timeline, its event ids packed as they come, and at `states` its ids sealed in
+    bulk (`SeenIds.folded`) and checked for an id appended twice."""
+
+    def __init__(self) -> None:
+        self._contracts: dict[str, _Folding] = {}
+
+    def __contains__(self, contract_id: object) -> bool:
+        return contract_id in self._contracts
+
+    def __len__(self) -> int:
+        return len(self._contracts)
+
+    def add(self, event: Event) -> None:
+        """The contract's next event of the log (its first: `ContractSigned`, version 1)."""
+        c = self._contracts.get(event.contract_id)
+        version = event.stream_version
+        expected = 1 if c is None else c.version + 1
+        if version != expected:
+            raise ValueError(
+                f"{event.type} {event.event_id} of contract {event.contract_id} has stream "
+                f"version {version}, expected {expected}: the log is corrupt"
+            )
+        entry = event.event_id.bytes + content_digest(event)
+        if c is None:
+            if not isinstance(event, ContractSigned):
+                raise ValueError(
+                    f"contract {event.contract_id} opens with {event.type} {event.event_id}, "
+                    "not ContractSigned: the log is corrupt"
+                )
+            self._contracts[event.contract_id] = _Folding(event, entry)
+            return
+        if isinstance(event, ContractSigned):
+            raise ValueError(
+                f"contract {c.contract_id} signed again by {event.event_id} at version "
+                f"{expected}: the log is corrupt"
+            )
+        step = _Step(
+            c.latest, c.timeline, expected, c.client_name, c.terminated, c.account_manager_id,
+            c.terms,
+        )  # fmt: skip
+        _apply(event, step)
+        c.timeline.head = c.version = expected
+        c.client_name, c.terminated = step.client_name, step.terminated
+        c.account_manager_id, c.terms = step.account_manager_id, step.assignment_terms
+        c.ids += entry
+
+    def states(self) -> dict[str, ContractState]:
+        """The state of every contract folded, by contract id."""
+        out = {}
+        for cid, c in self._contracts.items():
+            packed = bytes(c.ids)
+            ids = {packed[at : at + 16] for at in range(0, len(packed), ENTRY)}
+            if len(ids) != c.version:
+                raise ValueError(
+                    f"contract {cid}: {c.version - len(ids)} event ids appended twice: "
+                    "the log is corrupt"
+                )
+            timeline, version = c.timeline, c.version
+            out[cid] = ContractState(
+                contract_id=cid,
+                version=version,
+                account_manager_id=c.account_manager_id,
+                client_id=c.client_id,
+                client_name=c.client_name,
+                terminated=c.terminated,
+                assignments=_MapView(timeline, timeline.assignments, version),
+                negotiations=_MapView(timeline, timeline.negotiations, version),
+                raise_requests=_MapView(timeline, timeline.raise_requests, version),
+                seen=SeenIds.folded(packed),
+                assignment_terms=c.terms,
+            )
+        return out
 
 
 __all__ = [
     "AssignmentStatus",
     "AssignmentTerm",
     "ContractState",
+    "LogFold",
     "NegotiationState",
     "NegotiationStatus",
     "RaiseRequestState",
     "RaiseRequestStatus",
     "SeenEvent",
     "SeenIds",
+    "content_digest",
     "content_hash",
     "evolve",
     "fold",

@@ -16,7 +16,7 @@ from services.db import connection
 from services.kafka_log import log_ends
 from services.membership import Membership, keep_claimed
 from services.projector import store
-from services.projector.sharded import member, projector, rebuild_group, replay
+from services.projector.sharded import CatchUp, member, projector, rebuild_group, replay
 from services.projector.worker import tune_gc
 from services.settings import Settings
 
@@ -63,7 +63,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     # Its static membership, claimed: a second projector with the same id takes `<id>-2`.
     claim = Membership(settings.dsn, group, settings.projector_instance_id)
     instance = await claim.claim() if settings.projector_instance_id else None
-    live = projector(settings, group_id=group, instance_id=instance)
+    live = projector(settings, group_id=group, instance_id=instance, catch_up=CatchUp(settings))
     await live.start()
     tune_gc()
     log.info(

@@ -42,6 +42,7 @@ def projector(
     partitions: Sequence[int] | None = None,
     group_id: str | None = None,
     instance_id: str | None = None,
+    catch_up: CatchUp | None = None,
 ) -> Projector:
     return Projector(
         settings.kafka_bootstrap_servers,
@@ -56,6 +57,7 @@ def projector(
         cache_rows=settings.projector_cache_rows,
         group_id=group_id,
         instance_id=instance_id,
+        catch_up=catch_up,
     )
 
 
@@ -243,3 +245,77 @@ async def replay(
         ready_after=ready_at - called,
         seconds=done - ready_at,
     )
+
+
+# -- a live projector's catch-up --------------------------------------------------------------
+
+
+def _run_helper(settings: Settings, partitions: list[int], stop: ProcessEvent) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(_helper(settings, partitions, stop))
+
+
+async def _helper(settings: Settings, partitions: list[int], stopped: ProcessEvent) -> None:
+    """Applies `partitions` to the live tables until the log's end as it is now (or `stopped`)."""
+    p = projector(settings, partitions=partitions)
+    await p.start()
+    tune_gc()
+    stop = asyncio.Event()
+
+    async def watch() -> None:
+        while not stopped.is_set():
+            await asyncio.sleep(0.05)
+        stop.set()
+
+    watching = asyncio.create_task(watch())
+    try:
+        await p.run(stop, until_caught_up=True)
+    finally:
+        watching.cancel()
+        await p.stop()
+
+
+class CatchUp:
+    """How a live projector catches up with a long backlog: `processes` processes on this
+    machine, each a projector of some of its partitions (no group: the live one holds them in
+    its group meanwhile, and each batch is fenced by its partition's position as ever), applying
+    them to the live tables up to the log's end, as a rebuild's members do into fresh ones."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.lag = settings.projector_catch_up_lag
+        self.processes = settings.rebuild_processes
+
+    def worth_it(self, lag: int, partitions: int) -> bool:
+        return 0 < self.lag <= lag and min(self.processes, partitions) > 1
+
+    async def run(self, partitions: Sequence[int], stopping: Callable[[], bool]) -> None:
+        """Until every helper has caught up, or `stopping()` (then they finish the batch in
+        hand and stop). RuntimeError when one failed."""
+        count = min(self.processes, len(partitions))
+        ctx = multiprocessing.get_context("spawn")
+        stop = ctx.Event()
+        procs = [
+            ctx.Process(
+                target=_run_helper,
+                args=(self.settings, list(partitions[i::count]), stop),
+                name=f"ledger-projector-catch-up-{i}",
+                daemon=True,
+            )
+            for i in range(count)
+        ]
+        for proc in procs:
+            proc.start()
+        try:
+            while any(proc.is_alive() for proc in procs) and not stopping():
+                await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            for proc in procs:
+                await asyncio.to_thread(proc.join, 30)
+                if proc.is_alive():
+                    proc.terminate()
+                    await asyncio.to_thread(proc.join)
+        codes = [proc.exitcode for proc in procs]
+        if any(code != 0 for code in codes):
+            raise RuntimeError(f"a catch-up process failed (exit codes {codes})")

@@ -26,7 +26,6 @@ from collections.abc import Hashable, Iterable
 from importlib import resources
 from operator import attrgetter
 from typing import Any, Protocol, TypeVar, cast
-from uuid import UUID
 
 import asyncpg
 
@@ -183,11 +182,14 @@ def _columns(row: Any) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(row))
 
 
-def _row(row: type[T], r: asyncpg.Record) -> T:
-    """A read-model row from its table's record (a uuid column as the model's str)."""
-    return row(
-        **{c: str(v) if isinstance(v := r[c], UUID) else v for c in _columns(cast(Hashable, row))}
-    )
+# The columns of a table stored as uuid, read back as the rows' str.
+_UUID_COLUMNS = frozenset({"event_id"})
+
+
+@functools.cache
+def _select(row: Any) -> str:
+    """The select list of a row's fields, in the order of its dataclass."""
+    return ", ".join(f"{c}::text AS {c}" if c in _UUID_COLUMNS else c for c in _columns(row))
 
 
 class _ContractRow(Protocol):
@@ -196,7 +198,6 @@ class _ContractRow(Protocol):
 
 
 R = TypeVar("R", bound=_ContractRow)
-T = TypeVar("T")
 
 
 async def contract_states(
@@ -215,14 +216,19 @@ async def contract_states(
     async def by_contract(table: str, order: str, row: type[R]) -> dict[str, list[R]]:
         """The rows of `table` of those contracts, in `order`, grouped by contract."""
         found: dict[str, list[R]] = {}
+        # The row's fields in its own order (a uuid as text): made positionally, the cost of
+        # a contract read back is its rows', and a long rate history has many.
         for r in await rows(
-            f"SELECT * FROM {schema}.{table} WHERE contract_id = ANY($1) ORDER BY {order}"
+            f"SELECT {_select(cast(Hashable, row))} FROM {schema}.{table}"
+            f" WHERE contract_id = ANY($1) ORDER BY {order}"
         ):
-            made = _row(row, r)
+            made = row(*r)
             found.setdefault(made.contract_id, []).append(made)
         return found
 
-    contracts = await rows(f"SELECT * FROM {schema}.contracts WHERE contract_id = ANY($1)")
+    contracts = await rows(
+        f"SELECT {_select(ContractRow)} FROM {schema}.contracts WHERE contract_id = ANY($1)"
+    )
     if not contracts:
         return []
     assignments = await by_contract("assignments", "contract_id, assignment_id", AssignmentRow)
@@ -233,10 +239,11 @@ async def contract_states(
     items = await by_contract("open_items", "contract_id, opened_version, kind, item_id", OpenItem)
     out = []
     for r in contracts:
-        cid = r["contract_id"]
+        contract = ContractRow(*r)
+        cid = contract.contract_id
         out.append(
             StoredContract(
-                contract=_row(ContractRow, r),
+                contract=contract,
                 assignments=assignments.get(cid, []),
                 rates=rates.get(cid, []),
                 terms=terms.get(cid, []),

@@ -43,6 +43,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -91,6 +92,19 @@ class Progress:
     """Contracts read back from PostgreSQL into the cache (its misses of stored contracts)."""
 
 
+class Helpers(Protocol):
+    """Processes that apply a long backlog of some partitions beside this projector
+    (`sharded.CatchUp`)."""
+
+    def worth_it(self, lag: int, partitions: int) -> bool: ...
+
+    async def run(self, partitions: Sequence[int], stopping: Callable[[], bool]) -> None: ...
+
+
+# Seconds between two progress lines of a catch-up.
+PROGRESS_EVERY_S = 5.0
+
+
 class _ReadBackFailed(Exception):
     """Reading a batch's contracts back from PostgreSQL failed: reconnect and reload."""
 
@@ -110,13 +124,16 @@ class Projector:
         cache_rows: int = 1_000_000,
         group_id: str | None = None,
         instance_id: str | None = None,
+        catch_up: Helpers | None = None,
     ) -> None:
         """Projects into schema `live`, or into `schema` (a rebuild's) on behalf of `live`;
         every partition of `events`, or only `partitions`, or, given `group_id`, those the
         consumer group assigns it (a contract's events are all in one partition, so projectors
         owning different partitions never touch the same rows). `instance_id`: static
         membership of the group. At most `cache_contracts` contracts, and at most `cache_rows`
-        of their rows (their rate history above all), are kept in memory between batches."""
+        of their rows (their rate history above all), are kept in memory between batches.
+        `catch_up`: after an assignment that leaves it far behind, the processes that apply the
+        backlog of its partitions while it waits (holding them in the group), as a rebuild."""
         self.bootstrap = bootstrap
         self.events = events
         self.dsn = dsn
@@ -157,6 +174,11 @@ class Projector:
         # The positions as the batches handed to their writes leave them: where the next starts.
         self._base: dict[int, int] = {}
         self.progress = Progress()
+        self.catch_up = catch_up
+        # Set by an assignment: see whether the backlog is worth the catch-up's processes.
+        self._catch_up_due = False
+        self._helping: asyncio.Task[None] | None = None
+        self._helpers_stop = False
         self.consumer: AIOKafkaConsumer | None = None
         self.conn: asyncpg.Connection | None = None
         self.reader: asyncpg.Connection | None = None
@@ -249,6 +271,9 @@ class Projector:
         while not stop.is_set():
             if self._stale:
                 await self._reconnect_and_reload()
+            if self._catch_up_due:
+                self._catch_up_due = False
+                await self._catch_up_with_helpers()
             if until_caught_up and all(self.positions.get(p, 0) >= t for p, t in target.items()):
                 break
             # Kafka is awaited outside the lock: during a rebalance the consumer waits for the
@@ -291,6 +316,86 @@ class Projector:
                         on_batch(self)
         async with self._owning:
             await self._settle()
+
+    async def _catch_up_with_helpers(self) -> None:
+        """When the partitions just assigned are behind by `catch_up`'s lag or more: pauses
+        them, and polls (the group counts a member that stops polling as gone) while its
+        processes apply the backlog to the live tables up to the log's end, then reloads the
+        positions they reached and carries on from there. Their batches are fenced by the
+        positions as this projector's are: a rebalance meanwhile stops them (after the batch in
+        hand) before the partitions go. Should they fail, this projector applies the rest."""
+        assert self.catch_up is not None and self.consumer is not None
+        async with self._owning:
+            epoch, owned = self.epoch, sorted(self._owned)
+            tps = [tp for tp in self.tps if tp.partition in self._owned]
+            try:
+                ends = await kafka_log.end_offsets(self.consumer, tps)
+            except KafkaError:
+                return  # Kafka away: the backlog is applied here
+            starts = {p: self.positions.get(p, 0) for p in owned}
+            lag = sum(max(0, end - starts[p]) for p, end in ends.items())
+            if not tps or not self.catch_up.worth_it(lag, len(owned)):
+                return
+            self.consumer.pause(*tps)
+        log.info("behind by %d events on partitions %s: catching up with helper processes",
+                 lag, owned)  # fmt: skip
+        started = last = time.monotonic()
+        self._helpers_stop = False
+        helping = asyncio.create_task(
+            self.catch_up.run(owned, lambda: self._stop.is_set() or self._helpers_stop)
+        )
+        self._helping = helping
+        try:
+            while not helping.done():
+                with contextlib.suppress(KafkaError):
+                    # Paused: nothing comes (after a rebalance, records may: they are dropped,
+                    # and read again from the positions once the helpers are done).
+                    await self.consumer.getmany(timeout_ms=100)
+                if time.monotonic() - last >= PROGRESS_EVERY_S:
+                    last = time.monotonic()
+                    await self._log_catch_up(starts, lag, started)
+            await helping
+            if self._helpers_stop or self._stop.is_set():
+                log.info("the catch-up's processes stopped after %.1f s (a rebalance, or a stop)",
+                         time.monotonic() - started)  # fmt: skip
+            else:
+                log.info("caught up with %d events in %.1f s by helper processes",
+                         lag, time.monotonic() - started)  # fmt: skip
+        except Exception as exc:
+            log.warning("the catch-up's processes failed (%s); applying the backlog here", exc)
+        finally:
+            self._helping = None
+        async with self._owning:
+            assigned = self.consumer.assignment()
+            self.consumer.resume(*[tp for tp in tps if tp in assigned])
+            if self.epoch == epoch:
+                try:
+                    await self.reload()
+                except Exception:
+                    self._stale = True
+            else:
+                # The assignment since has reloaded; but a partition assigned anew is not
+                # paused, and what the polls above fetched of it was dropped: read it again.
+                self._rewind()
+                self.epoch += 1
+
+    async def _log_catch_up(self, starts: dict[int, int], lag: int, started: float) -> None:
+        assert self.reader is not None
+        try:
+            _, at = await store.positions(self.reader, self.schema)
+        except Exception:
+            return
+        done = sum(max(0, at.get(p, 0) - start) for p, start in starts.items())
+        rate = done / max(time.monotonic() - started, 1e-9)
+        log.info("catching up: %d of %d events applied (%.0f events/s)", done, lag, rate)
+
+    async def stop_helpers(self) -> None:
+        """Stops the catch-up's processes, if any, once their batches in hand are written."""
+        helping = self._helping
+        if helping is not None:
+            self._helpers_stop = True
+            await asyncio.wait({helping})
+            log.info("the catch-up's processes have stopped, their last batches written")
 
     def _rewind(self) -> None:
         """The consumer back to the position of each partition owned (nothing applied past)."""
@@ -504,6 +609,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         p = self.projector
+        # Helpers applying these partitions stop (their batches in hand written) before the
+        # partitions go to another member.
+        await p.stop_helpers()
         async with p._owning:  # after the batch being built, if any
             await p._settle(reload=False)
             gone = {tp.partition for tp in revoked}
@@ -535,4 +643,5 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
                 p._owned = set()
                 p._stale = True
                 return
+            p._catch_up_due = p.catch_up is not None
         log.info("assigned: %s", sorted(tp.partition for tp in p.tps))

@@ -9,6 +9,7 @@ import time
 
 import httpx
 
+from simulation.histories import generate, produce
 from simulation.ports import free_port
 from tests.support.services import serve, stop
 from tests.support.stack import Scratch
@@ -39,7 +40,13 @@ async def test_a_running_writer_answers_its_probes_and_logs_json(scratch: Scratc
         assert answer is not None, f"no probe answered; the writer's log: {log}"
         assert answer.status_code == 200
         assert answer.json() == {"status": "ok", "process": "writer"}
-        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+        # Ready once its partitions are taken (folding even an empty log, it is starting).
+        while time.monotonic() < deadline:
+            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+            if ready.status_code == 200:
+                break
+            assert ready.json()["status"] == "starting"
+            time.sleep(0.05)
         assert ready.status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).status_code == 404
     finally:
@@ -52,3 +59,43 @@ async def test_a_running_writer_answers_its_probes_and_logs_json(scratch: Scratc
         for line in lines
     ), lines
     assert {"time", "level", "logger", "message"} <= set(lines[0])
+
+
+async def test_a_writer_folding_a_log_it_never_saw_is_alive_but_not_ready_until_done(
+    scratch: Scratch,
+) -> None:
+    t = await scratch.topics(name="probefold")
+    prefix = t.events.name.rsplit(".", 1)[0]
+    log = generate(40_000, contracts=400, seed=23, check=False)
+    await produce(scratch.stack.bootstrap, t.events.name, t.events.partitions, log, "none")
+    port = free_port()
+    proc, out = serve(
+        "writer",
+        scratch.stack,
+        prefix,
+        "writer",
+        LEDGER_PROBE_PORT=str(port),
+        LEDGER_WRITER_GROUP=f"{prefix}.writer",
+    )
+    seen: set[tuple[int, str, int]] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                alive = httpx.get(f"http://127.0.0.1:{port}/livez", timeout=2)
+            except httpx.HTTPError:
+                time.sleep(0.02)
+                continue
+            body = ready.json()
+            seen.add((ready.status_code, body["status"], alive.status_code))
+            if ready.status_code == 200 and out.read_text().count("folded offsets") == 6:
+                break
+            time.sleep(0.01)
+    finally:
+        stop(proc)
+    assert (503, "starting", 200) in seen, seen  # folding: alive, not ready
+    assert (200, "ok", 200) in seen, seen  # every partition folded: ready
+    text = out.read_text()
+    assert text.count("folded offsets 0 to") == 6
+    assert "folding the log" in text or "events/s" in text

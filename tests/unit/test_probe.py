@@ -97,3 +97,17 @@ def test_served_over_http() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_process_still_starting_up_is_alive_but_not_ready_and_says_why() -> None:
+    dog, _ = _dog()
+    with probe.not_ready("folding partition 3 of the events topic"):
+        assert probe.answer("/livez", dog)[0] == 200
+        status, body = probe.answer("/readyz", dog)
+        assert status == 503
+        assert body == {
+            "status": "starting",
+            "process": "writer",
+            "detail": "folding partition 3 of the events topic",
+        }
+    assert probe.answer("/readyz", dog)[0] == 200

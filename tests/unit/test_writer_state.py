@@ -9,9 +9,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
 from events import Event, decode_event, encode_event
 from simulation.examples import CONTRACT_ID, example
+from tests.support.histories import histories
 from writemodel.state import (
     AssignmentTerm,
     ContractState,
@@ -398,3 +400,69 @@ def test_a_hand_over_makes_the_new_account_manager_the_contracts_own() -> None:
     assert (state.client_id, state.version) == ("CL-7", 2)
     log.add("ClientContactLogged")
     assert log.state().account_manager_id == "am.okafor"
+
+
+# -- the fold of a whole log in one pass (a writer's first fold of a partition) ------------------
+
+
+def _one_by_one(events: list[Event]) -> dict[str, ContractState]:
+    states: dict[str, ContractState] = {}
+    for event in events:
+        states[event.contract_id] = evolve(states.get(event.contract_id), event)
+    return states
+
+
+def _same(folded: ContractState, evolved: ContractState) -> None:
+    assert folded == evolved
+    # What the state record stores, to the byte: the maps in their order, every id, the filter.
+    assert list(folded.assignments.items()) == list(evolved.assignments.items())
+    assert list(folded.negotiations.items()) == list(evolved.negotiations.items())
+    assert list(folded.raise_requests.items()) == list(evolved.raise_requests.items())
+    assert list(folded.assignment_terms.items()) == list(evolved.assignment_terms.items())
+    assert folded.seen.open == evolved.seen.open
+    assert folded.seen.pending == evolved.seen.pending
+    assert folded.seen.filter == evolved.seen.filter
+
+
+@settings(max_examples=40, deadline=None)
+@given(histories(contracts=3, events=200))
+def test_folding_a_log_in_one_pass_reaches_the_states_of_evolve(events: list[Event]) -> None:
+    folded, evolved = fold(events), _one_by_one(events)
+    assert folded.keys() == evolved.keys()
+    for cid, state in folded.items():
+        _same(state, evolved[cid])
+        # ... and it goes on from there as any state does.
+        more = decode_event(
+            example("ClientContactLogged", contract_id=cid, stream_version=state.version + 1)
+        )
+        _same(evolve(state, more), evolve(evolved[cid], more))
+
+
+def test_a_long_stream_folded_in_one_pass_seals_its_ids_as_evolve_does() -> None:
+    log = _signed_log()
+    for _ in range(64 * 9 + 5):  # nine chunks sealed (two filter stages), five ids open
+        log.add("ClientContactLogged")
+    folded = fold(log.events)[CONTRACT_ID]
+    _same(folded, log.state())
+    assert len(folded.seen.pending) == 9 and len(folded.seen.filter.stages) == 2
+    for event in (log.events[0], log.events[300], log.events[-1]):
+        assert folded.seen.lookup(event.event_id) == SeenEvent(
+            content_hash(event), event.stream_version or 0
+        )
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda es: [es[0], es[2]], "expected 2"),
+        (lambda es: [es[1].model_copy(update={"stream_version": 1})], "not ContractSigned"),
+        (lambda es: [*es, es[0].model_copy(update={"stream_version": 4})], "signed again"),
+        (lambda es: [*es, es[1].model_copy(update={"stream_version": 4})], "appended twice"),
+    ],
+)
+def test_a_corrupt_log_stops_the_one_pass_fold(mutate: Any, reason: str) -> None:
+    log = _signed_log()
+    log.add("ClientContactLogged")
+    log.add("ClientContactLogged")
+    with pytest.raises(ValueError, match=reason):
+        fold(mutate(log.events))
