@@ -10,6 +10,7 @@ What is stored are facts (terms, rates and the date each took effect, who is ass
 open) and the margin impact of each change at the moment it was recorded. Figures that depend
 on the day they are asked for (remaining weeks, remaining gross profit, hours worked,
 conversion fee due) are computed when read, as of any date, from the rate and terms history.
+The rows themselves (one dataclass per table) are in `projections/rows.py`.
 """
 
 from __future__ import annotations
