@@ -271,11 +271,11 @@ async def run_step(
     http: aiohttp.ClientSession, url: str, work: Workload, step: Step, watched: Watched
 ) -> Step:
     n_req = max(1, int(step.offered * step.duration / step.batch))
-    bodies = []
+    bodies: list[bytes] = []
     for _ in range(n_req):
         evs = [work.next() for _ in range(step.batch)]
-        body = evs[0] if step.batch == 1 else {"events": evs}
-        bodies.append(json.dumps(body).encode())
+        payload = evs[0] if step.batch == 1 else {"events": evs}
+        bodies.append(json.dumps(payload).encode())
     interval = step.batch / step.offered
     cpu0 = await watched.cpu()
     t0 = time.monotonic() + 0.05

@@ -42,7 +42,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +100,7 @@ async def measure(
     as_of: str,
     runs: int,
     api_pid: int,
-    changes: list[Callable[[], Awaitable[None]]],
+    changes: Sequence[Callable[[], Awaitable[None]]],
 ) -> dict[str, list[Load]]:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)

@@ -1,3 +1,4 @@
+# Long: one script, run as a file, that sets up, measures and cleans up four restarts.
 """What a restart costs as the log grows: writer takeover, projector start, risk agent start and
 an audit read, each measured from outside the process (so the same script measures whatever
 writer, projector, risk agent and API code is checked out).

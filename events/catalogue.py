@@ -1,3 +1,4 @@
+# Long: a model per event type, with its field rules: the public contract in one file.
 """The event catalogue: one frozen model per event type of DESIGN.md, and their union.
 
 Field names and type names are the public contract; add, never rename.

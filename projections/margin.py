@@ -1,3 +1,4 @@
+# Long: every formula of DESIGN's margin and overtime sections: one definition each.
 """Margin math: every figure of DESIGN.md "Money and margin: the formulas" and of "Overtime,
 hours worked and client health", as pure functions.
 

@@ -1,3 +1,4 @@
+# Long: every `ledger` subcommand's parser and thin handler, in one argparse tree.
 """The `ledger` command: a thin shell over the services' functions."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# Long: a maker per event type; each draws its fields in a fixed order, so a seed is one log.
 """Valid event histories, the one generator of them for the tests and the benchmarks.
 
 `Generator` makes up one contract's stream from a `random.Random`: the same seed gives the
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
@@ -127,6 +128,10 @@ _RATE_REASONS = ["annual review", "market adjustment", "overtime policy change",
 
 _ADMIN = Submitter(role="admin", principal="u.generator")
 _DECIDED_AT = datetime(2030, 1, 1, tzinfo=UTC)
+
+# One catalogue model: what `Generator._event` builds is what it returns.
+_E = TypeVar("_E", bound=ev.EventBase)
+
 _END_REASONS = ["completed", "ended_early_by_client", "staffer_left", "moved_to_other_agency"]
 
 
@@ -149,7 +154,7 @@ class Generator:
         self.ids.add(new)
         return new
 
-    def _event(self, c: _Contract, model: type[ev.EventBase], **fields: Any) -> ev.EventBase:
+    def _event(self, c: _Contract, model: type[_E], **fields: Any) -> _E:
         c.clock += timedelta(minutes=self.rng.randint(60, 14 * 24 * 60))
         c.version += 1
         event = model(
@@ -163,7 +168,7 @@ class Generator:
         )
         return self._decided(c, event) if self.check else event
 
-    def _decided(self, c: _Contract, event: ev.EventBase) -> ev.EventBase:
+    def _decided(self, c: _Contract, event: _E) -> _E:
         """`event` as the writer appends it; a refusal is the generator's bug."""
         submission = Submission(
             submission_id=uuid.UUID(int=c.version, version=4), submitter=_ADMIN, event=event
@@ -171,21 +176,22 @@ class Generator:
         decision = decide(c.state, submission, _DECIDED_AT)
         if decision.append is None:
             raise AssertionError(f"generated an invalid event: {decision.verdict.message}")
-        assert decision.append.stream_version == c.version
-        c.state = evolve(c.state, decision.append)
-        return decision.append
+        appended = decision.append
+        assert isinstance(appended, type(event)) and appended.stream_version == c.version
+        c.state = evolve(c.state, appended)
+        return appended
 
     def _pct(self, lo: int, hi: int) -> Decimal:
         return Decimal(self.rng.randint(lo * 100, hi * 100)) / 100
 
-    def contract(self, i: int, n_events: int) -> list[ev.EventBase]:
+    def contract(self, i: int, n_events: int) -> list[ev.Event]:
         rng = self.rng
         start = datetime(2021, 1, 1, 8, tzinfo=UTC) + timedelta(
             minutes=rng.randint(0, 3 * 365 * 24 * 60)
         )
         c = _Contract(f"C-{i:06d}", f"am.{rng.randint(1, 60):03d}", start)
         c.length = n_events
-        out = [
+        out: list[ev.Event] = [
             self._event(
                 c,
                 ev.ContractSigned,
@@ -209,7 +215,7 @@ class Generator:
             out.append(self._next(c))
         return out
 
-    def _start(self, c: _Contract) -> ev.EventBase:
+    def _start(self, c: _Contract) -> ev.Event:
         rng = self.rng
         pay = money(Decimal(rng.randint(1800, 6000)) / 100)
         bill = money(pay * (1 + self._pct(20, 60) / 100))
@@ -240,7 +246,7 @@ class Generator:
         # Mostly in the coming days; sometimes back-dated, which the projector must handle.
         return c.clock.date() + timedelta(days=self.rng.randint(-10, 21))
 
-    def _next(self, c: _Contract) -> ev.EventBase:
+    def _next(self, c: _Contract) -> ev.Event:
         return _MAKERS[self._kind(c)](self, c)
 
     def _kind(self, c: _Contract) -> str:
@@ -268,7 +274,7 @@ class Generator:
         return kind
 
 
-def _rates_adjusted(g: Generator, c: _Contract) -> ev.EventBase:
+def _rates_adjusted(g: Generator, c: _Contract) -> ev.Event:
     a = g.rng.choice(c.assignments)
     a.pay = money(a.pay * (1 + g._pct(0, 6) / 100))
     a.bill = money(a.bill * (1 + g._pct(-1, 7) / 100))
@@ -284,7 +290,7 @@ def _rates_adjusted(g: Generator, c: _Contract) -> ev.EventBase:
     )
 
 
-def _negotiation_opened(g: Generator, c: _Contract) -> ev.EventBase:
+def _negotiation_opened(g: Generator, c: _Contract) -> ev.Event:
     rng = g.rng
     nid = c.new_id("N")
     c.negotiations[nid] = 0
@@ -301,7 +307,7 @@ def _negotiation_opened(g: Generator, c: _Contract) -> ev.EventBase:
     )
 
 
-def _markup_proposed(g: Generator, c: _Contract, nid: str | None = None) -> ev.EventBase:
+def _markup_proposed(g: Generator, c: _Contract, nid: str | None = None) -> ev.Event:
     rng = g.rng
     nid = rng.choice(list(c.negotiations)) if nid is None else nid
     c.negotiations[nid] += 1
@@ -315,7 +321,7 @@ def _markup_proposed(g: Generator, c: _Contract, nid: str | None = None) -> ev.E
     )
 
 
-def _markup_agreed(g: Generator, c: _Contract) -> ev.EventBase:
+def _markup_agreed(g: Generator, c: _Contract) -> ev.Event:
     # Agree on one that has seen a proposal, if any has; else propose in it first.
     nid = max(c.negotiations, key=c.negotiations.__getitem__)
     if c.negotiations[nid] == 0:
@@ -332,7 +338,7 @@ def _markup_agreed(g: Generator, c: _Contract) -> ev.EventBase:
     )
 
 
-def _raise_requested(g: Generator, c: _Contract) -> ev.EventBase:
+def _raise_requested(g: Generator, c: _Contract) -> ev.Event:
     rng = g.rng
     a = rng.choice(c.assignments)
     rid = c.new_id("R")
@@ -349,7 +355,7 @@ def _raise_requested(g: Generator, c: _Contract) -> ev.EventBase:
     )
 
 
-def _raise_approved(g: Generator, c: _Contract) -> ev.EventBase:
+def _raise_approved(g: Generator, c: _Contract) -> ev.Event:
     rid = g.rng.choice(list(c.raises))
     a, requested = c.raises.pop(rid)
     a.pay = requested
@@ -364,7 +370,7 @@ def _raise_approved(g: Generator, c: _Contract) -> ev.EventBase:
     )
 
 
-def _raise_declined(g: Generator, c: _Contract) -> ev.EventBase:
+def _raise_declined(g: Generator, c: _Contract) -> ev.Event:
     rid = g.rng.choice(list(c.raises))
     del c.raises[rid]
     return g._event(
@@ -372,7 +378,7 @@ def _raise_declined(g: Generator, c: _Contract) -> ev.EventBase:
     )
 
 
-def _bypass_threat(g: Generator, c: _Contract) -> ev.EventBase:
+def _bypass_threat(g: Generator, c: _Contract) -> ev.Event:
     rng = g.rng
     # Now and then about an assignment that has ended (a move after the end is a bypass), or
     # any, when none is active.
@@ -391,7 +397,7 @@ def _bypass_threat(g: Generator, c: _Contract) -> ev.EventBase:
     )
 
 
-def _complaint(g: Generator, c: _Contract) -> ev.EventBase:
+def _complaint(g: Generator, c: _Contract) -> ev.Event:
     return g._event(
         c,
         ev.ClientComplaintLogged,
@@ -401,7 +407,7 @@ def _complaint(g: Generator, c: _Contract) -> ev.EventBase:
     )
 
 
-def _contact(g: Generator, c: _Contract) -> ev.EventBase:
+def _contact(g: Generator, c: _Contract) -> ev.Event:
     rng = g.rng
     return g._event(
         c,
@@ -413,7 +419,7 @@ def _contact(g: Generator, c: _Contract) -> ev.EventBase:
     )
 
 
-def _assignment_ended(g: Generator, c: _Contract) -> ev.EventBase:
+def _assignment_ended(g: Generator, c: _Contract) -> ev.Event:
     a = g.rng.choice(c.assignments)
     c.assignments.remove(a)
     c.ended.append(a)
@@ -433,7 +439,7 @@ def _assignment_ended(g: Generator, c: _Contract) -> ev.EventBase:
     )
 
 
-def _negotiation_closed(g: Generator, c: _Contract) -> ev.EventBase:
+def _negotiation_closed(g: Generator, c: _Contract) -> ev.Event:
     nid = g.rng.choice(list(c.negotiations))
     del c.negotiations[nid]
     return g._event(
@@ -444,7 +450,7 @@ def _negotiation_closed(g: Generator, c: _Contract) -> ev.EventBase:
     )
 
 
-def _contract_amended(g: Generator, c: _Contract) -> ev.EventBase:
+def _contract_amended(g: Generator, c: _Contract) -> ev.Event:
     rng = g.rng
     terms: dict[str, Any] = {"markup_floor_pct": g._pct(10, 25)} if rng.random() < 0.4 else {}
     if rng.random() < 0.5:
@@ -454,7 +460,7 @@ def _contract_amended(g: Generator, c: _Contract) -> ev.EventBase:
     return g._event(c, ev.ContractAmended, effective_date=g._effective(c), **terms)
 
 
-def _account_manager_changed(g: Generator, c: _Contract) -> ev.EventBase:
+def _account_manager_changed(g: Generator, c: _Contract) -> ev.Event:
     # Recorded by the manager who hands it over; everything after, by the new one.
     new = f"am.{g.rng.randint(1, 60):03d}"
     event = g._event(
@@ -468,7 +474,7 @@ def _account_manager_changed(g: Generator, c: _Contract) -> ev.EventBase:
     return event
 
 
-def _contract_terminated(g: Generator, c: _Contract) -> ev.EventBase:
+def _contract_terminated(g: Generator, c: _Contract) -> ev.Event:
     c.terminated = True
     return g._event(
         c, ev.ContractTerminated, effective_date=g._effective(c), reason="client went elsewhere"
@@ -479,7 +485,7 @@ def _monday(d: date) -> date:
     return d - timedelta(days=d.weekday())
 
 
-def _hours_reported(g: Generator, c: _Contract) -> ev.EventBase:
+def _hours_reported(g: Generator, c: _Contract) -> ev.Event:
     rng = g.rng
     a = rng.choice(c.assignments)
     assert a.start is not None and a.end is not None
@@ -502,7 +508,7 @@ def _hours_reported(g: Generator, c: _Contract) -> ev.EventBase:
 
 
 # How each type of event after the signing is made up.
-_MAKERS: dict[str, Callable[[Generator, _Contract], ev.EventBase]] = {
+_MAKERS: dict[str, Callable[[Generator, _Contract], ev.Event]] = {
     "ClientContactLogged": _contact,
     "RatesAdjusted": _rates_adjusted,
     "MarkupNegotiationOpened": _negotiation_opened,
@@ -536,7 +542,7 @@ def _split(total: int, parts: int, minimum: int, rng: random.Random) -> list[int
 
 def history(
     rng: random.Random, contracts: int = 1, events: int = 30, mix: dict[str, int] | None = None
-) -> list[ev.EventBase]:
+) -> list[ev.Event]:
     """A log of `contracts` contracts of 2 to `events` events each, every event accepted by the
     writer's `decide`, the contracts' streams merged in time order."""
     gen = Generator(rng, EVERY_TYPE if mix is None else mix, check=True)

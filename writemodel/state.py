@@ -1,3 +1,4 @@
+# Long: a fold handler per event type, and the shared timeline that keeps a fold linear.
 """The writer's view of one contract, folded from that contract's accepted events alone.
 
 It holds just what the writer's checks need: who manages the contract, whether it is

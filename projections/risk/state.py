@@ -1,3 +1,4 @@
+# Long: a fold handler per event type, in the one dispatcher that is checked whole.
 """What the contract-risk rules know about one contract, folded from its events alone.
 
 `evolve(state, event)` is pure and deterministic: the same log always folds to the same state,

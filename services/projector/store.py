@@ -1,3 +1,4 @@
+# Long: DDL, read-back and COPY writer of every read-model table, each beside the next.
 """The read models in PostgreSQL: creating them, reading back the rows of the contracts a
 batch touches (`contract_states`), and writing a batch.
 

@@ -1,3 +1,4 @@
+# Long: the projector's consume-apply-write loop with its cache and backoff, one class.
 """The margin projector: the events topic into the read models in PostgreSQL.
 
 A plain aiokafka consumer, not a Faust agent: a replay of years of history must run at tens

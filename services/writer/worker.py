@@ -1,3 +1,4 @@
+# Long: the writer's one transactional loop, one class; its pure parts are in writemodel/.
 """The writer process: the only producer to the events topic.
 
 For each partition of the submissions topic it owns, it keeps the state of that partition's

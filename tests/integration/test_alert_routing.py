@@ -1,3 +1,4 @@
+# Long: the routing tests share one set of real receivers, started once.
 """Alert routing against real receivers started by the test run: an SMTP server (aiosmtpd), a
 loopback HTTP receiver for the Slack, Teams and signed-webhook payloads, and Debian's
 prometheus-alertmanager. Routes and channels are made through the API, as an admin would; the
@@ -5,6 +6,7 @@ alerts are raised by the stack's own risk agent from events posted over HTTP."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -290,11 +292,13 @@ def test_channels_down_for_a_while_get_each_alert_once_in_order_when_back(
             for a in n.body["alerts"]
         )
 
-    for aid in ids:
+    def seen(aid: str) -> bool:
         # Active in Alertmanager's API, or (resolved since, by someone sharing these servers)
         # notified by Alertmanager itself.
-        wait_for(lambda aid=aid: alertmanager.active(aid) or notified(aid), 25,
-                 f"{aid} in Alertmanager")  # fmt: skip
+        return bool(alertmanager.active(aid)) or notified(aid)
+
+    for aid in ids:
+        wait_for(functools.partial(seen, aid), 25, f"{aid} in Alertmanager")
     time.sleep(1.5)  # nothing more comes: each alert once
     assert len(smtp_server.to(mailbox)) == 4 and len(http_receiver.at(slack_path)) == 4
     assert second_router.poll() is None

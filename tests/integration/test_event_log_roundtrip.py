@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
-from events.catalogue import EVENT_TYPES
+from events.catalogue import EVENT_TYPES, Event
 from events.serialization import decode_event, encode_event, parse_submission
 from events.topics import Topics
 from simulation.examples import example
@@ -28,7 +28,7 @@ async def test_every_event_type_survives_the_events_topic(
     finally:
         await producer.stop()
 
-    received = []
+    received: list[Event] = []
     async with reading(ready_stack, test_topics.events.name) as consumer:
         while len(received) < len(sent):
             batch = await consumer.getmany(timeout_ms=10_000)

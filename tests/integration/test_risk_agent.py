@@ -57,11 +57,12 @@ async def running(ready_stack: Stack, risk_topics: Topics) -> AsyncIterator[None
 
 async def _alerts(stack: Stack, cid: str) -> list[asyncpg.Record]:
     async with connection(stack.dsn) as conn:
-        return await conn.fetch(
+        rows: list[asyncpg.Record] = await conn.fetch(
             """SELECT rule, event_ids, raised_at, stream_version FROM alerts
                WHERE contract_id = $1 ORDER BY seq""",
             cid,
         )
+        return rows
 
 
 async def _on_topic(stack: Stack, t: Topics, cid: str, expected: int) -> list[Alert]:

@@ -97,7 +97,10 @@ async def test_a_receiver_that_was_down_gets_everything_once_in_order(
         )
         assert len(expected) == 15
         deadline = time.monotonic() + 90
-        mine = lambda: [(a, ok) for a, ok in _Receiver.received if a["contract_id"] in cids]  # noqa: E731
+
+        def mine() -> list[tuple[dict[str, Any], bool]]:
+            return [(a, ok) for a, ok in _Receiver.received if a["contract_id"] in cids]
+
         while len({a["alert_id"] for a, _ in mine()}) < 15 and time.monotonic() < deadline:
             time.sleep(0.3)
         got = mine()

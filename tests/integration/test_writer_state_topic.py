@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -33,7 +34,7 @@ CONTRACTS = 6
 CONTACTS = 3  # events after the signature, per contract
 
 
-def submission(cid: str, type_name: str = "ClientContactLogged", **fields: object) -> Submission:
+def submission(cid: str, type_name: str = "ClientContactLogged", **fields: Any) -> Submission:
     return examples.submission(
         type_name, submitter=OWNER, recorded_at=datetime.now(UTC), contract_id=cid, **fields
     )

@@ -68,7 +68,7 @@ class _Inbox:
         assert isinstance(raw, bytes)
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         with self.lock:
-            self.mails.append(Mail(list(envelope.rcpt_tos), cast(EmailMessage, msg)))
+            self.mails.append(Mail(list(envelope.rcpt_tos), msg))
         return "250 OK"
 
 

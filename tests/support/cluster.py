@@ -98,7 +98,7 @@ class Cluster:
             described = await admin.describe_topics([t.submissions.name, t.events.name])
         finally:
             await admin.close()
-        leaders = Counter(
+        leaders: Counter[int] = Counter(
             p["leader"]
             for topic in described
             for p in topic["partitions"]
@@ -114,7 +114,7 @@ class Cluster:
         client = AIOKafkaClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
         await client.bootstrap()
         try:
-            coordinators = Counter(
+            coordinators: Counter[int] = Counter(
                 [
                     await client.coordinator_lookup(
                         CoordinationType.TRANSACTION,

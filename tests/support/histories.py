@@ -26,6 +26,7 @@ __all__ = [
     "Log",
     "generate",
     "histories",
+    "history",
     "money",
     "produce",
 ]

@@ -19,6 +19,7 @@ import functools
 import struct
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Self
 from urllib.parse import urlsplit, urlunsplit
 
 from simulation.ports import free_port
@@ -38,7 +39,7 @@ class Proxy:
 
     # -- control, from the test's thread -------------------------------------------------------
 
-    def start(self) -> Proxy:
+    def start(self) -> Self:
         self._thread.start()
         self._call(self._listen())
         return self
@@ -199,7 +200,7 @@ async def _frame(reader: asyncio.StreamReader) -> bytes:
 
 
 def _skip_string(frame: bytes, at: int) -> int:
-    (length,) = struct.unpack_from(">h", frame, at)
+    length: int = struct.unpack_from(">h", frame, at)[0]
     return at + 2 + max(length, 0)
 
 

@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -156,7 +155,7 @@ async def changelog_records(stack: Stack, t: Topics, at_least: int, timeout_s: f
                 await consumer._client.force_metadata_update()  # a topic Faust made meanwhile
                 parts = consumer.partitions_for_topic(name) or set()
             ends = await consumer.end_offsets([TopicPartition(name, p) for p in parts])
-            total = sum(ends.values())
+            total: int = sum(ends.values())
             if total >= at_least or time.monotonic() > deadline:
                 return total
             await asyncio.sleep(0.2)
@@ -206,7 +205,7 @@ def squeezed_rounds(contract_ids: list[str], rounds: int, first: date) -> list[l
     worker that judges round n only once every earlier round is judged has nothing to raise
     on its timer. One that judged a contract it no longer owns does (its state stands still).
     """
-    by_round: list[list[tuple[str, int, dict[str, Any]]]] = [[] for _ in range(rounds)]
+    by_round: list[list[tuple[str, int, Event]]] = [[] for _ in range(rounds)]
     for i, cid in enumerate(contract_ids):
         start = first + timedelta(days=i % 3)
         pay = Decimal("30.00")

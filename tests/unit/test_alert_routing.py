@@ -19,6 +19,7 @@ from services.alerting.config import (
     HTTP_URL_PATTERN,
     SMTP_URL_PATTERN,
     RouteIn,
+    WebhookChannelIn,
     expand_env,
 )
 from services.alerting.routing import (
@@ -260,7 +261,7 @@ def test_an_smtp_url_must_be_smtp_and_fields_belong_to_their_kind() -> None:
     ok = channel(name="m", kind="email", to=["a@b.example"], smtp_url="smtp://u:p@mail:587")
     assert ok.smtp_url == "smtp://u:p@mail:587"
     with pytest.raises(ValidationError):
-        RouteIn(name="r", channel="m", match={"severities": ["urgent"]})  # type: ignore[arg-type]
+        RouteIn(name="r", channel="m", match={"severities": ["urgent"]})
     with pytest.raises(ValidationError):
         RouteIn(name="r", channel="m", timezone="Mars/Olympus")
 
@@ -294,7 +295,9 @@ recipients:
   - {account_manager_id: am.jones, email: jones@agency.example, delivery: digest}
 """
     seed = parse(text, {"SLACK_URL": "https://hooks.slack.com/services/T/B/S"})
-    assert seed.channels[0].url == "https://hooks.slack.com/services/T/B/S"
+    slack = seed.channels[0]
+    assert isinstance(slack, WebhookChannelIn)
+    assert slack.url == "https://hooks.slack.com/services/T/B/S"
     assert seed.routes[0].schedule().quiet == QuietHours(
         start=time(22), end=time(7), timezone="Europe/London"
     )

@@ -31,18 +31,21 @@ CLOCK_READS = frozenset({"now", "utcnow", "today"})
 CLOCK_OWNERS = frozenset({"datetime", "date"})
 
 
+def _absolute_imports(node: ast.Import | ast.ImportFrom) -> list[str]:
+    """The modules an import statement names; a relative import names none outside the tree."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    return [node.module] if node.level == 0 and node.module else []
+
+
 def violations(source: str, path: str) -> list[str]:
     """What in `source` (the file at `path`, relative to the repository) breaks the core's rule."""
     found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source, path)):
-        modules: list[str] = []
-        if isinstance(node, ast.Import):
-            modules = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            modules = [node.module]
-        for module in modules:
-            if module.split(".")[0] in FORBIDDEN and (path, module) not in ALLOWED:
-                found.append((node.lineno, f"{path}:{node.lineno} imports {module}"))
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for module in _absolute_imports(node):
+                if module.split(".")[0] in FORBIDDEN and (path, module) not in ALLOWED:
+                    found.append((node.lineno, f"{path}:{node.lineno} imports {module}"))
         if (
             isinstance(node, ast.Attribute)
             and node.attr in CLOCK_READS

@@ -4,6 +4,8 @@ fails here (and at import, for the Python ones) until each of them handles it.""
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +44,18 @@ def test_an_unhandled_event_class_is_refused_not_passed_silently() -> None:
     class Stranger(EventBase):
         pass
 
-    stranger = Stranger.model_construct(type="Stranger", contract_id="C-1")
+    stranger = Stranger.model_construct(
+        type="Stranger",
+        contract_id="C-1",
+        event_id=uuid.UUID(int=1),
+        occurred_at=datetime(2024, 3, 1, tzinfo=UTC),
+    )
+    # A contract the stranger would be about: the dispatch refuses before it reads the state.
+    [signed] = examples.stamped([examples.example("ContractSigned", contract_id="C-1")])
     with pytest.raises(TypeError, match="Stranger"):
-        writer_decide._check(stranger, None)
+        writer_decide._check(stranger, writer_state.evolve(None, signed))
     with pytest.raises(TypeError, match="Stranger"):
-        risk_state._apply(stranger, None)
+        risk_state._apply(stranger, risk_state.evolve(None, signed))
     with pytest.raises(TypeError, match="Stranger"):
         ReadModel()._apply(stranger)
 

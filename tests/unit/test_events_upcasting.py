@@ -10,6 +10,8 @@ import pytest
 from events import (
     CURRENT_SCHEMA_VERSION,
     UPCASTERS,
+    AssignmentStarted,
+    ContractSigned,
     EventValidationError,
     RatesAdjusted,
     SchemaVersionError,
@@ -39,6 +41,7 @@ def test_a_v1_contract_signing_reads_with_the_default_multipliers() -> None:
     raw = example("ContractSigned", schema_version=1)
     del raw["ot_bill_multiplier"], raw["dt_bill_multiplier"]
     event = decode_event(raw)
+    assert isinstance(event, ContractSigned)
     assert event.schema_version == 2
     assert (event.ot_bill_multiplier, event.dt_bill_multiplier) == (Decimal("1.5"), Decimal(2))
 
@@ -47,6 +50,7 @@ def test_a_v1_assignment_reads_with_no_planned_overtime_and_not_exempt() -> None
     raw = example("AssignmentStarted", schema_version=1)
     del raw["planned_ot_hours_per_week"], raw["ot_exempt"]
     event = decode_event(raw)
+    assert isinstance(event, AssignmentStarted)
     assert event.schema_version == 2
     assert (event.planned_ot_hours_per_week, event.ot_exempt) == (Decimal(0), False)
     assert (event.ot_pay_rate, event.ot_bill_rate) == (None, None)
@@ -65,7 +69,9 @@ def test_the_other_v1_types_read_as_they_were(type_name: str) -> None:
 def test_a_v1_event_cannot_carry_a_field_of_v2() -> None:
     raw = example("RatesAdjusted", schema_version=1, ot_pay_rate="45.00")
     # Lifted to v2 it is a valid v2 event: an upcaster adds, it never removes what was sent.
-    assert decode_event(raw).ot_pay_rate == Decimal("45.00")
+    event = decode_event(raw)
+    assert isinstance(event, RatesAdjusted)
+    assert event.ot_pay_rate == Decimal("45.00")
 
 
 def test_a_registered_upcaster_lifts_a_raw_event_from_v1_to_v2() -> None:

@@ -13,7 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from events.catalogue import AssignmentEnded, AssignmentStarted, ContractSigned, RatesAdjusted
+from events.catalogue import (
+    AssignmentEnded,
+    AssignmentStarted,
+    ContractSigned,
+    Event,
+    RatesAdjusted,
+)
 from events.messages import Submitter
 from events.serialization import encode_event
 from imports.dryrun import DryRun, stamped
@@ -363,9 +369,11 @@ def test_a_header_that_is_not_csv_is_refused_whole() -> None:
 def test_the_dry_run_judges_against_what_the_log_holds() -> None:
     submitter = Submitter(role="admin", principal="import")
     previewer = Previewer()
-    logged: list[Any] = []  # what a first import of ROW appended, as the log holds it
-    for item in events(plan(bullhorn(ROW))):
-        logged.append(previewer.judge(stamped(item, submitter, NOW, uuid.uuid4()), NOW).appended)
+    logged: list[Event] = []  # what a first import of ROW appended, as the log holds it
+    for planned in events(plan(bullhorn(ROW))):
+        appended = previewer.judge(stamped(planned, submitter, NOW, uuid.uuid4()), NOW).appended
+        assert appended is not None
+        logged.append(appended)
     later = ROW.replace("50,35", "55,38").replace("8/17/16 0:00", "1/1/17")
     again = DryRun(submitter, NOW)
     for item in plan(bullhorn(ROW, later)):

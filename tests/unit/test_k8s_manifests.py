@@ -1,3 +1,4 @@
+# Long: one rendered deployment, checked part by part.
 """The Kubernetes deployment (deploy/k8s), rendered offline (kustomize) for each overlay and
 every document validated against its schema: Kubernetes' own kinds against those
 `kubernetes-validate` bundles, the operators' custom resources against ../shared/k8s-schemas.
@@ -39,7 +40,8 @@ def _one(overlay: str, kind: str, name: str) -> Doc:
 
 
 def _container(deployment: Doc) -> Doc:
-    (main,) = deployment["spec"]["template"]["spec"]["containers"]
+    containers: list[Doc] = deployment["spec"]["template"]["spec"]["containers"]
+    (main,) = containers
     return main
 
 
@@ -392,9 +394,9 @@ def test_memory_comes_from_the_measurements_it_cites(overlay: str) -> None:
     )
     for basis, resources in sized:
         assert basis.startswith("bench/RESULTS.md"), basis
-        request = re.search(r"request: 1\.5 × " + _FIGURE, basis)
-        assert request, basis
-        expected = _round32(1.5 * _cited(request.group(1)))
+        typical = re.search(r"request: 1\.5 × " + _FIGURE, basis)
+        assert typical, basis
+        expected = _round32(1.5 * _cited(typical.group(1)))
         assert _mib(resources["requests"]["memory"]) == expected, basis
         worst = re.search(r"limit: 1\.5 × " + _FIGURE, basis)
         if worst:

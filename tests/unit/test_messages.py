@@ -53,8 +53,14 @@ DESIGN_REFUSALS = {
 }
 
 
-def _submission(type_name: str = "AssignmentStarted", **fields: Any) -> Submission:
-    return submission(type_name, **({"submitter": AM, "recorded_at": RECORDED_AT} | fields))
+def _submission(
+    type_name: str = "AssignmentStarted",
+    *,
+    submitter: Submitter = AM,
+    recorded_at: datetime = RECORDED_AT,
+    **fields: Any,
+) -> Submission:
+    return submission(type_name, submitter=submitter, recorded_at=recorded_at, **fields)
 
 
 def _wire(submission: Submission) -> dict[str, Any]:

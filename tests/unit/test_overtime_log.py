@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from events.catalogue import EventBase
+from events.catalogue import ContractSigned, Event
 from events.serialization import decode_event
 from projections import margin
 from projections.read_model import ReadModel, assignment_rates, terms_in_force
@@ -25,7 +25,7 @@ def _v1(raw: dict[str, Any], *drop: str) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if k not in drop} | {"schema_version": 1}
 
 
-def _log() -> list[EventBase]:
+def _log() -> list[Event]:
     raws = [
         _v1(
             example(
@@ -121,6 +121,7 @@ def test_the_v1_events_read_as_before_overtime() -> None:
     log = _log()
     assert [e.schema_version for e in log] == [2] * 6  # every one upcast on read
     signed = log[0]
+    assert isinstance(signed, ContractSigned)
     assert (signed.ot_bill_multiplier, signed.dt_bill_multiplier) == (D("1.5"), D(2))
 
 

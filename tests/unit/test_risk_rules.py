@@ -1,3 +1,4 @@
+# Long: a section per risk rule (a firing history, a near miss) over shared builders.
 """The contract-risk rules (projections.risk) against DESIGN.md "Contract-risk rules".
 
 Each rule: a history that fires it, checked the way a person would check the alert (rule,

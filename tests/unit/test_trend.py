@@ -48,7 +48,7 @@ def test_designs_worked_example_in_the_trend() -> None:
                         (RatePoint(D0, 2, Decimal("30.00"), Decimal("37.50")),),
                         D0 + timedelta(400), False)  # fmt: skip
     [before, on] = weekly_trend([a], {"C1": terms("C1", [])}, [D0 - timedelta(7), D0])
-    assert (before.weekly_gross_profit, before.active_assignments) == (0, 0)
+    assert (before.weekly_gross_profit, before.active_assignments) == (Decimal(0), 0)
     assert (on.weekly_gross_profit, on.active_assignments) == (Decimal("60.00"), 1)
 
 

@@ -19,7 +19,8 @@ class Clock:
 
 
 def _dog(stall_s: float = 10.0) -> tuple[Watchdog, Clock, list[int]]:
-    clock, exits = Clock(), []
+    clock = Clock()
+    exits: list[int] = []
     return Watchdog("test", stall_s, clock=clock, exit=exits.append), clock, exits
 
 

@@ -1,3 +1,4 @@
+# Long: a test per refusal of the writer's decide, over shared submissions.
 """The writer's checks: what it accepts, what it refuses and why, and that redelivery is safe."""
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ ADMIN = Submitter(role="admin", principal="u.root")
 FINANCE = Submitter(role="finance", principal="u.kim")
 
 
-def submission(type_name: str, **fields: Any) -> Submission:
-    """Stamped by the contract's owner at NOW unless `fields` say otherwise."""
-    return examples.submission(type_name, **({"submitter": OWNER, "recorded_at": NOW} | fields))
+def submission(
+    type_name: str, *, submitter: Submitter = OWNER, recorded_at: datetime = NOW, **fields: Any
+) -> Submission:
+    """Stamped by the contract's owner at NOW unless told otherwise."""
+    return examples.submission(type_name, submitter=submitter, recorded_at=recorded_at, **fields)
 
 
 def redelivered(original: Submission, **stamps: Any) -> Submission:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from typing import cast
 
 import pytest
 from hypothesis import given
@@ -86,4 +85,4 @@ def test_an_unreadable_record_is_refused(data: bytes) -> None:
 
 
 def _one_contract() -> list[Event]:
-    return cast(list[Event], history(random.Random(3), contracts=1, events=10))
+    return history(random.Random(3), contracts=1, events=10)
