@@ -1,0 +1,50 @@
+"""What the risk rules' results become in PostgreSQL: alerts (their ids deterministic, stored
+once) and `risk_progress` (per contract, the stream version judged, which `POST /v1/events`
+waits for). Shared by the agent, the rebuild and the rejudge."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import asyncpg
+
+from events.alerts import Alert
+from services import progress
+
+
+async def store_alerts(conn: asyncpg.Connection, alerts: Sequence[Alert]) -> None:
+    """The alerts into `alerts`, an id already stored left alone (their ids are deterministic:
+    a redelivery, a replay or a rejudge stores nothing twice)."""
+    if not alerts:
+        return
+    await conn.executemany(
+        """INSERT INTO alerts (alert_id, rule, severity, basis, contract_id,
+               client_name, assignment_id, staffer_id, exposure, message, event_ids,
+               raised_at, stream_version)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (alert_id) DO NOTHING""",
+        [
+            (a.alert_id, a.rule, a.severity, a.basis, a.contract_id, a.client_name,
+             a.assignment_id, a.staffer_id, a.exposure, a.message,
+             list(a.event_ids), a.raised_at, a.stream_version)
+            for a in alerts
+        ],
+    )  # fmt: skip
+
+
+async def store_progress(conn: asyncpg.Connection, topic: str, judged: Mapping[str, int]) -> None:
+    """Per contract, the stream version judged (never moved back), and a NOTIFY at commit for
+    the requests waiting on it."""
+    if not judged:
+        return
+    await conn.execute(
+        """INSERT INTO risk_progress (events_topic, contract_id, stream_version)
+           SELECT $1, * FROM unnest($2::text[], $3::int[])
+           ON CONFLICT (events_topic, contract_id)
+           DO UPDATE SET stream_version = greatest(risk_progress.stream_version,
+                                                   excluded.stream_version)""",
+        topic,
+        list(judged),
+        list(judged.values()),
+    )
+    await progress.notify(conn, "judged", topic)  # at commit
