@@ -9,8 +9,11 @@ own pure step and release-day filter (`projections.risk.log_pass.LogPass`), the 
 memory. Then, in this order (a crash in between redoes the pass, nothing raised twice):
 
 1. the alerts (`ON CONFLICT DO NOTHING` on their deterministic ids) in large batches, and
-   `risk_progress` per contract, as the agent stores them: the live agent's outbox publishes
-   the new alerts to the alerts topic;
+   `risk_progress` per contract, as the agent stores them; the new alerts go to the alerts
+   topic from the outbox: published by the pass itself before step 4 in a first pass (offsets
+   committed, alerts published, as the agent acks only what it published), by the live
+   agent's outbox at its next tick in a rebuild (two publishers of one outbox would send
+   some alerts twice);
 2. the timer rules over every state at the end of each round, as the agent's timer would;
 3. each contract's final state (`projections.risk.codec`) to the generation's changelog topic,
    one record per contract, on the partition Faust's table would use (the events topic's:
@@ -47,7 +50,7 @@ from services.db import connection
 from services.kafka_log import log_ends, read_partition
 from services.projector.commands import _Reporter as Reporter  # the rebuild's progress
 from services.risk.names import app_id, changelog_topic
-from services.risk.storage import store_alerts, store_progress
+from services.risk.storage import publish_alerts, store_alerts, store_progress
 from services.settings import Settings
 
 log = logging.getLogger("ledger.risk")
@@ -75,10 +78,21 @@ class Judged:
 class BulkPass:
     """One bulk pass of `settings`' events topic into generation `generation`."""
 
-    def __init__(self, settings: Settings, generation: int, progress: TextIO = sys.stderr) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        generation: int,
+        progress: TextIO = sys.stderr,
+        publish: bool = False,
+    ) -> None:
         self.settings = settings
         self.generation = generation
         self.progress = progress
+        # Publish the alerts stored (the outbox) before committing the offsets, as the agent
+        # does before it acks: a first pass, which no live agent of the group runs beside.
+        # A rebuild leaves them to the live agent's outbox.
+        self.publish = publish
+        self._producer: AIOKafkaProducer | None = None
         self.topic = settings.topics.events
         self.fold = LogPass()
         self.result = Judged(offsets=dict.fromkeys(range(self.topic.partitions), 0))
@@ -105,11 +119,24 @@ class BulkPass:
             STATE_TOPIC_CONFIG,
             self.settings.kafka_replication_factor,
         )
-        while True:
-            found = await self.round()
-            self.result.rounds += 1
-            if found < close or self.result.rounds >= _ROUNDS_MAX:
-                break
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **kafka_connection.options(),
+            acks="all",
+            enable_idempotence=True,
+            max_batch_size=1024 * 1024,
+            linger_ms=20,
+        )
+        await self._producer.start()
+        try:
+            while True:
+                found = await self.round()
+                self.result.rounds += 1
+                if found < close or self.result.rounds >= _ROUNDS_MAX:
+                    break
+        finally:
+            await self._producer.stop()
+            self._producer = None
         self.result.seconds = time.monotonic() - started
         return self.result
 
@@ -142,8 +169,15 @@ class BulkPass:
         self._alerts += self.fold.timers(datetime.now(UTC))
         await self._store()
         await self._write_states()
+        if self.publish:
+            async with connection(self.settings.dsn) as conn:
+                await publish_alerts(conn, self._started(), self.settings.topics, lambda _: True)
         await self._commit()
         return read
+
+    def _started(self) -> AIOKafkaProducer:
+        assert self._producer is not None, "only while `run` runs"
+        return self._producer
 
     def _judge(self, value: bytes | None, timestamp: int, partition: int, offset: int) -> None:
         try:
@@ -171,29 +205,17 @@ class BulkPass:
         states = self.fold.take_changed()
         if not states:
             return
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            **kafka_connection.options(),
-            acks="all",
-            enable_idempotence=True,
-            max_batch_size=1024 * 1024,
-            linger_ms=20,
-        )
-        await producer.start()
-        try:
-            n = self.topic.partitions
-            sent = [
-                await producer.send(
-                    self.changelog,
-                    encode_state(state),
-                    key=state.contract_id.encode(),
-                    partition=partition_of(state.contract_id, n),
-                )
-                for state in states
-            ]
-            await asyncio.gather(*sent)
-        finally:
-            await producer.stop()
+        producer, n = self._started(), self.topic.partitions
+        sent = [
+            await producer.send(
+                self.changelog,
+                encode_state(state),
+                key=state.contract_id.encode(),
+                partition=partition_of(state.contract_id, n),
+            )
+            for state in states
+        ]
+        await asyncio.gather(*sent)
         self.result.states += len(states)
 
     async def _commit(self) -> None:

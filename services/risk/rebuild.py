@@ -66,7 +66,7 @@ async def prepare(settings: Settings) -> int:
                 if await _first_pass_due(settings, generation):
                     log.info("generation %d has no committed offset: judging the log in bulk",
                              generation)  # fmt: skip
-                    judged = await BulkPass(settings, generation).run()
+                    judged = await BulkPass(settings, generation, publish=True).run()
                     log.info("%s", summary(judged, "first pass"))
     return generation
 

@@ -1,14 +1,18 @@
 """What the risk rules' results become in PostgreSQL: alerts (their ids deterministic, stored
 once) and `risk_progress` (per contract, the stream version judged, which `POST /v1/events`
-waits for). Shared by the agent, the rebuild and the rejudge."""
+waits for); and the alerts' outbox, published to the alerts topic. Shared by the agent, the
+bulk pass and the rejudge."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 
-from events.alerts import Alert
+from events.alerts import Alert, encode_alert
+from events.topics import Topics
 from services import progress
 
 
@@ -48,3 +52,44 @@ async def store_progress(conn: asyncpg.Connection, topic: str, judged: Mapping[s
         list(judged.values()),
     )
     await progress.notify(conn, "judged", topic)  # at commit
+
+
+async def publish_alerts(
+    conn: asyncpg.Connection,
+    producer: AIOKafkaProducer,
+    topics: Topics,
+    owns: Callable[[str], bool],
+) -> int:
+    """Alerts not yet on the alerts topic, in the order they were stored, of the contracts
+    judged from `topics.events` that the caller `owns`: each alert goes out from its
+    partition's owner (after a crash, from the next), so two workers do not both send it.
+    Returns how many went out."""
+    rows = await conn.fetch(
+        """SELECT seq, alert_id, rule, severity, basis, contract_id, client_name,
+                  assignment_id, staffer_id, exposure, message, event_ids, raised_at,
+                  stream_version, status
+           FROM alerts WHERE published_at IS NULL
+             AND contract_id IN (SELECT contract_id FROM risk_progress
+                                 WHERE events_topic = $1)
+           ORDER BY seq""",
+        topics.events.name,
+    )
+    rows = [r for r in rows if owns(r["contract_id"])]
+    if not rows:
+        return 0
+    sent = []
+    for r in rows:
+        data = dict(r)
+        del data["seq"]
+        alert = Alert.model_validate(data | {"event_ids": tuple(data["event_ids"])})
+        sent.append(
+            await producer.send(
+                topics.alerts.name, encode_alert(alert), key=alert.contract_id.encode()
+            )
+        )
+    await asyncio.gather(*sent)
+    await conn.execute(
+        "UPDATE alerts SET published_at = now() WHERE seq = ANY($1::bigint[])",
+        [r["seq"] for r in rows],
+    )
+    return len(rows)

@@ -76,7 +76,7 @@ from faust.tables.manager import TableManager
 from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import TP, EventT, StreamT, TableT
 
-from events.alerts import Alert, encode_alert
+from events.alerts import Alert
 from events.catalogue import EventBase
 from events.serialization import decode_event
 from events.topics import STATE_TOPIC_CONFIG, Topics, partition_of
@@ -90,7 +90,7 @@ from services.reads import event_log as read_event_log
 from services.risk.generations import GenerationWatch, restart_into, start_again
 from services.risk.names import TABLE, app_id, changelog_topic
 from services.risk.rebuild import prepare
-from services.risk.storage import store_alerts, store_progress
+from services.risk.storage import publish_alerts, store_alerts, store_progress
 from services.risk.transport import broker_urls
 from services.settings import Settings
 
@@ -305,36 +305,7 @@ class Outlets:
         the next), so two workers do not both send it."""
         pool, producer = await self.open()
         async with pool.acquire() as conn:
-            rows = await conn.fetch(
-                """SELECT seq, alert_id, rule, severity, basis, contract_id, client_name,
-                          assignment_id, staffer_id, exposure, message, event_ids, raised_at,
-                          stream_version, status
-                   FROM alerts WHERE published_at IS NULL
-                     AND contract_id IN (SELECT contract_id FROM risk_progress
-                                         WHERE events_topic = $1)
-                   ORDER BY seq""",
-                self.topics.events.name,
-            )
-            rows = [r for r in rows if owns(r["contract_id"])]
-            if not rows:
-                return
-            sent = []
-            for r in rows:
-                data = dict(r)
-                del data["seq"]
-                alert = Alert.model_validate(data | {"event_ids": tuple(data["event_ids"])})
-                sent.append(
-                    await producer.send(
-                        self.topics.alerts.name,
-                        encode_alert(alert),
-                        key=alert.contract_id.encode(),
-                    )
-                )
-            await asyncio.gather(*sent)
-            await conn.execute(
-                "UPDATE alerts SET published_at = now() WHERE seq = ANY($1::bigint[])",
-                [r["seq"] for r in rows],
-            )
+            await publish_alerts(conn, producer, self.topics, owns)
 
 
 class LogNotIndexedYet(Exception):
