@@ -153,11 +153,15 @@ def _dsn_with_path(dsn: str, schema: str) -> str:
 
 
 async def measure(
-    settings: Settings, n_events: int, profile: Path | None = None, checkout: Path = ROOT
+    settings: Settings,
+    n_events: int,
+    profile: Path | None = None,
+    checkout: Path = ROOT,
+    bulk: bool = False,
 ) -> FirstPass:
     """The first pass of `ledger serve risk` (of `checkout`'s code) over the `n_events` on the
     events topic of `settings.topic_prefix`, with PostgreSQL tables of its own (dropped at the
-    end)."""
+    end): through Faust's stream, or with `bulk` its bulk first pass (services/risk/bulk.py)."""
     public = "bench_riskpass_" + uuid.uuid4().hex[:10]
     dsn = _dsn_with_path(settings.dsn, public)
     async with db.connection(settings.dsn) as conn:
@@ -171,6 +175,8 @@ async def measure(
         "LEDGER_TOPIC_PREFIX": settings.topic_prefix,
         "LEDGER_PROJECTION_SCHEMA": f"{public}_none",  # no read model: the sweep finds none
         "LEDGER_RISK_INSTANCE_ID": f"{public}-risk",
+        # A checkout from before the bulk first pass ignores it.
+        "LEDGER_RISK_BULK_FIRST_PASS": "1" if bulk else "0",
     }
     topic = settings.topics.events.name
     spy: subprocess.Popen[bytes] | None = None
@@ -218,18 +224,7 @@ async def measure(
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-            rows = await conn.fetch(
-                """SELECT alert_id, rule, contract_id, stream_version, event_ids, message, basis
-                   FROM alerts ORDER BY alert_id"""
-            )
-            timer = [r for r in rows if r["rule"] in TIMER_RULES]
-            lines = "\n".join(
-                f"{r['alert_id']}|{r['rule']}|{r['contract_id']}|{r['stream_version']}|"
-                f"{','.join(map(str, r['event_ids']))}|{r['message']}|{r['basis']}"
-                for r in rows
-                if r["rule"] not in TIMER_RULES
-            )
-            digest = await conn.fetchval("SELECT md5($1)", lines)
+            alerts, timer_alerts, digest = await alerts_digest(conn)
     finally:
         async with db.connection(settings.dsn) as conn:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{public}" CASCADE')
@@ -239,11 +234,28 @@ async def measure(
         judging_s=now - first,
         cpu_s=cpu,
         rss_mib=rss,
-        alerts=len(rows),
-        timer_alerts=len(timer),
+        alerts=alerts,
+        timer_alerts=timer_alerts,
         digest=digest,
         profile=summarise(profile / "risk.txt") if profile is not None else "",
     )
+
+
+async def alerts_digest(conn: Any) -> tuple[int, int, str]:
+    """The alerts of the tables `conn` sees: how many, how many of the timer rules, and the md5
+    of what identifies the others (id, rule, contract, version, event ids, message, basis)."""
+    rows = await conn.fetch(
+        """SELECT alert_id, rule, contract_id, stream_version, event_ids, message, basis
+           FROM alerts ORDER BY alert_id"""
+    )
+    timer = [r for r in rows if r["rule"] in TIMER_RULES]
+    lines = "\n".join(
+        f"{r['alert_id']}|{r['rule']}|{r['contract_id']}|{r['stream_version']}|"
+        f"{','.join(map(str, r['event_ids']))}|{r['message']}|{r['basis']}"
+        for r in rows
+        if r["rule"] not in TIMER_RULES
+    )
+    return len(rows), len(timer), str(await conn.fetchval("SELECT md5($1)", lines))
 
 
 def _faust_decode_only(bootstrap: str, prefix: str, n_events: int, batch: int) -> None:

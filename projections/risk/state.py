@@ -647,8 +647,32 @@ def short_weeks(s: RiskState) -> int:
     return n
 
 
+# The last health answered, with what it was measured from: judging an event measures it twice
+# on the same facts (the fold's `_measured`, then CLIENT_HEALTH_FALLING on the state after),
+# a sixth of the pure step. Compared by identity (the day by value): all immutable.
+_last_health: tuple[tuple[object, ...], Health] | None = None
+
+
 def health_of(s: RiskState, day: date) -> Health:
     """The client's health on `day` as the contract carries it (health_watch)."""
+    global _last_health
+    measured = (
+        s.last_two_way_at, s.unanswered_run, s.marks, s.negotiations, s.raise_requests,
+        s.gross_profit, s.assignments,
+    )  # fmt: skip
+    last = _last_health
+    if (
+        last is not None
+        and last[0][0] == day
+        and all(a is b for a, b in zip(last[0][1:], measured, strict=True))
+    ):
+        return last[1]
+    health = _health_of(s, day)
+    _last_health = ((day, *measured), health)
+    return health
+
+
+def _health_of(s: RiskState, day: date) -> Health:
     f = health_watch.facts(
         day,
         s.last_two_way_at,
