@@ -66,7 +66,7 @@ import asyncpg  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
 from bench.projection_replay import bare_consume  # noqa: E402
-from bench.restart_cost import Run, Verdicts, data_ends, machine_line  # noqa: E402
+from bench.restart_cost import Run, Verdicts, committed, data_ends, machine_line  # noqa: E402
 from bench.risk_first_pass import alerts_digest  # noqa: E402
 from events.messages import (  # noqa: E402
     Submission,
@@ -353,7 +353,7 @@ async def risk_pass(
         )
         if done < n:
             return False
-        at = await committed_offsets(run.bootstrap, group, run.topics.events.name)
+        at = await committed(run.bootstrap, group, run.topics.events.name)
         return all(at.get(p, 0) >= end for p, end in ends.items() if end)
 
     try:
@@ -362,18 +362,6 @@ async def risk_pass(
         run.extra_env = {}
     count, timer, digest = await alerts_digest(conn)
     return timed, f"{count:,} ({timer:,} of the timer rules), the others' md5 {digest}"
-
-
-async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {tp.partition: m.offset for tp, m in offsets.items() if tp.topic == topic}
 
 
 def _own_cpu() -> float:

@@ -47,14 +47,20 @@ def test_a_log_pass_keeps_what_the_agent_keeps_and_ends_in_its_states(events: li
         assert fold.take_changed() == [] and fold.take_judged() == {}
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(events=histories(contracts=2, events=20))
-def test_an_event_judged_twice_raises_nothing_the_second_time(events: list[Event]) -> None:
+def _folded(events: list[Event]) -> LogPass:
+    """A pass that has judged `events`, what changed already taken."""
     fold = LogPass()
     for e in events:
         fold.judge(e, None)
-    before = dict(fold.states)
     fold.take_changed()
+    return fold
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=histories(contracts=2, events=20))
+def test_an_event_judged_twice_raises_nothing_the_second_time(events: list[Event]) -> None:
+    fold = _folded(events)
+    before = dict(fold.states)
     assert [a for e in events for a in fold.judge(e, None)] == []
     assert fold.states == before and fold.take_changed() == []
 
@@ -62,10 +68,7 @@ def test_an_event_judged_twice_raises_nothing_the_second_time(events: list[Event
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=histories(contracts=3, events=20))
 def test_the_timer_at_the_end_is_the_agents_timer_and_is_remembered(events: list[Event]) -> None:
-    fold = LogPass()
-    for e in events:
-        fold.judge(e, None)
-    fold.take_changed()
+    fold = _folded(events)
     states = list(fold.states.values())
     later = max(s.last_event_at for s in states) + timedelta(days=90)
     want, recorded = judge_timers(states, later)
