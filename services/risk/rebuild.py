@@ -19,9 +19,10 @@ One agent of a prefix does either at a time (a PostgreSQL advisory lock); the ot
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
-from typing import TextIO
+from typing import Final, TextIO
 
 from services import probe
 from services.db import connection
@@ -32,6 +33,9 @@ from services.risk.names import app_id
 from services.settings import Settings
 
 log = logging.getLogger("ledger.risk")
+
+FIRST_PASS: Final = "judging the events topic in bulk (a first pass)"
+"""What /readyz says while a first pass is judged or waits for another agent's."""
 
 
 async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
@@ -55,19 +59,22 @@ async def prepare(settings: Settings) -> int:
     """Before the Faust agent starts: the generation to run, its first pass made in bulk if it
     has no committed offset while the log holds events (`risk_bulk_first_pass`)."""
     prefix = settings.topic_prefix
-    async with connection(settings.dsn) as conn:
-        generation = await generations.current(conn, prefix)
-        if not settings.risk_bulk_first_pass or not await _first_pass_due(settings, generation):
-            return generation
-        with probe.not_ready("judging the events topic in bulk (a first pass)"):
-            async with generations.alone(conn, prefix, "first pass"):
-                # Another agent may have made it (or a rebuild swapped) while this one waited.
-                generation = await generations.current(conn, prefix)
-                if await _first_pass_due(settings, generation):
-                    log.info("generation %d has no committed offset: judging the log in bulk",
-                             generation)  # fmt: skip
-                    judged = await BulkPass(settings, generation, publish=True).run()
-                    log.info("%s", summary(judged, "first pass"))
+    async with connection(settings.dsn) as conn, contextlib.AsyncExitStack() as stack:
+        # Not ready from the start (the probes serve before this runs) to the pass's end.
+        with probe.not_ready("looking for a first pass to judge in bulk"):
+            generation = await generations.current(conn, prefix)
+            due = settings.risk_bulk_first_pass and await _first_pass_due(settings, generation)
+            if not due:
+                return generation
+            stack.enter_context(probe.not_ready(FIRST_PASS))  # before the first one ends
+        async with generations.alone(conn, prefix, "first pass"):
+            # Another agent may have made it (or a rebuild swapped) while this one waited.
+            generation = await generations.current(conn, prefix)
+            if await _first_pass_due(settings, generation):
+                log.info("generation %d has no committed offset: judging the log in bulk",
+                         generation)  # fmt: skip
+                judged = await BulkPass(settings, generation, publish=True).run()
+                log.info("%s", summary(judged, "first pass"))
     return generation
 
 

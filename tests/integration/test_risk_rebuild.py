@@ -15,12 +15,15 @@ from datetime import date
 from pathlib import Path
 
 import asyncpg
+import httpx
 
 from events.catalogue import Event
 from events.topics import Topics
 from services.risk import generations
 from services.risk.names import app_id
+from services.risk.rebuild import FIRST_PASS
 from simulation.histories import append
+from simulation.ports import free_port
 from tests.support.risk import (
     changelog_records,
     committed,
@@ -80,7 +83,24 @@ async def test_a_first_pass_judges_the_log_in_bulk_one_state_per_contract(
     events = [e for rnd in _rounds(4) for e in rnd]
     await append(ready_stack.bootstrap, t.events.name, events)
 
-    proc, log = start_risk(ready_stack, t)
+    # Another agent's bulk pass under way (its lock held here): this one waits, not ready.
+    port = free_port()
+    held = await asyncpg.connect(ready_stack.dsn)
+    async with generations.alone(held, prefix_of(t), "the test"):
+        proc, log = start_risk(ready_stack, t, LEDGER_PROBE_PORT=str(port))
+        try:
+            deadline = time.monotonic() + 60
+            while (ready := await _probe(port, "/readyz", proc)).json().get("detail") != FIRST_PASS:
+                assert ready.status_code == 503, ready.text  # looking for a first pass
+                assert time.monotonic() < deadline, ready.text
+                await asyncio.sleep(0.1)
+            assert ready.status_code == 503
+            assert (await _probe(port, "/livez", proc)).status_code == 200
+            assert await judged(pg, t) == 0
+        except BaseException:
+            stop(proc)
+            raise
+    await held.close()
     try:
         await _until_judged(pg, t, events)
         # Its group goes on from the log's end: the bulk pass committed it.
@@ -98,6 +118,18 @@ async def test_a_first_pass_judges_the_log_in_bulk_one_state_per_contract(
     assert await changelog_records(ready_stack, t, at_least=_CONTRACTS) == _CONTRACTS
     assert len(want) > 3 * _CONTRACTS  # the log raises alerts all along
     assert await _stored(pg, events) == want
+
+
+async def _probe(port: int, path: str, proc: subprocess.Popen[bytes]) -> httpx.Response:
+    """The process's answer at `path` once it serves its probes."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{port}{path}", timeout=2)
+        except httpx.HTTPError:
+            assert proc.poll() is None, "the agent exited"
+            assert time.monotonic() < deadline, "no probe answered"
+            await asyncio.sleep(0.2)
 
 
 def _rebuild(stack: Stack, t: Topics) -> subprocess.Popen[str]:
