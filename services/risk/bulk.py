@@ -10,10 +10,10 @@ memory. Then, in this order (a crash in between redoes the pass, nothing raised 
 
 1. the alerts (`ON CONFLICT DO NOTHING` on their deterministic ids) in large batches, and
    `risk_progress` per contract, as the agent stores them; the new alerts go to the alerts
-   topic from the outbox: published by the pass itself before step 4 in a first pass (offsets
-   committed, alerts published, as the agent acks only what it published), by the live
-   agent's outbox at its next tick in a rebuild (two publishers of one outbox would send
-   some alerts twice);
+   topic: in a first pass sent by the pass itself as it stores them (those not stored yet,
+   stored marked as sent), so that offsets committed mean alerts published, as the agent acks
+   only what it published; in a rebuild, from the outbox by the live agent at its next tick
+   (two publishers of one outbox would send some alerts twice);
 2. the timer rules over every state at the end of each round, as the agent's timer would;
 3. each contract's final state (`projections.risk.codec`) to the generation's changelog topic,
    one record per contract, on the partition Faust's table would use (the events topic's:
@@ -51,7 +51,7 @@ from services.db import connection
 from services.kafka_log import log_ends, read_partition
 from services.projector.commands import _Reporter as Reporter  # the rebuild's progress
 from services.risk.names import app_id, changelog_topic
-from services.risk.storage import publish_alerts, store_alerts, store_progress
+from services.risk.storage import not_stored, send_alerts, store_alerts, store_progress
 from services.settings import Settings
 
 log = logging.getLogger("ledger.risk")
@@ -170,9 +170,6 @@ class BulkPass:
         self._alerts += self.fold.timers(datetime.now(UTC))
         await self._store()
         await self._write_states()
-        if self.publish:
-            async with connection(self.settings.dsn) as conn:
-                await publish_alerts(conn, self._started(), self.settings.topics, lambda _: True)
         await self._commit()
         return read
 
@@ -196,9 +193,17 @@ class BulkPass:
         judged = self.fold.take_judged()
         if not alerts and not judged:
             return
-        async with connection(self.settings.dsn) as conn, conn.transaction():
-            await store_alerts(conn, alerts)
-            await store_progress(conn, self.topic.name, judged)
+        async with connection(self.settings.dsn) as conn:
+            published = None
+            if self.publish and alerts:
+                # Sent before they are stored, marked sent: no read-back and no update of
+                # every row (a crash in between sends them again: the topic is at least once).
+                fresh = await not_stored(conn, alerts)
+                await send_alerts(self._started(), self.settings.topics, fresh)
+                published = datetime.now(UTC)
+            async with conn.transaction():
+                await store_alerts(conn, alerts, published)
+                await store_progress(conn, self.topic.name, judged)
         self.result.alerts += len(alerts)
 
     async def _write_states(self) -> None:
