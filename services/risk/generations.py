@@ -27,10 +27,14 @@ POLL_EVERY_S: Final = 5.0
 
 
 async def current(conn: asyncpg.Connection | asyncpg.Pool, prefix: str) -> int:
-    """The generation in force for `prefix` (0 when none was ever swapped in)."""
-    found = await conn.fetchval(
-        "SELECT generation FROM risk_generations WHERE topic_prefix = $1", prefix
-    )
+    """The generation in force for `prefix` (0 when none was ever swapped in, or in a database
+    not migrated to 0013 yet: an agent started before the upgrade's migration runs as before)."""
+    try:
+        found = await conn.fetchval(
+            "SELECT generation FROM risk_generations WHERE topic_prefix = $1", prefix
+        )
+    except asyncpg.UndefinedTableError:
+        return 0
     return int(found or 0)
 
 

@@ -802,7 +802,8 @@ def make_app(
         except Exception:
             log.exception("timer rules not judged; again at the next tick")
         try:
-            if (moved := await follow.moved((await outlets.open())[0])) is not None:
+            moved = None if app.risk_restart else await follow.moved((await outlets.open())[0])
+            if moved is not None:
                 app.risk_restart = restart_into(moved)  # the worker stops, `run` starts again
         except Exception:
             log.exception("the generation in force not read; again at the next tick")
