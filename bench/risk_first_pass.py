@@ -17,7 +17,9 @@ apart from the shared ones), all removed at the end:
    `risk_progress` shows every event judged (the sum of the contracts' judged versions is N:
    each contract's versions run 1..k). The rate is N over the time from the first batch
    judged to the last (the process's start-up and group join, ~1-2 s, printed apart); the
-   wall time from the process start is printed too;
+   wall time from the process start is printed too. Through Faust's stream
+   (`LEDGER_RISK_BULK_FIRST_PASS=0`); with --bulk as `ledger serve risk` runs a first pass by
+   default, in bulk before Faust starts (`bench/catch_up.py` times both from the start);
 4. prints the alerts raised (count and an md5 of what identifies them: id, rule, contract,
    version, event ids, message; an alert of the idle timer may differ between runs, see
    services/risk/worker.py, so those are counted apart), the agent's CPU seconds and peak RSS;
@@ -320,7 +322,7 @@ async def risk_first_pass(settings: Settings, n_events: int) -> float:
 
 
 async def one(
-    local: Settings, log: Log, checkout: Path, profile: Path | None
+    local: Settings, log: Log, checkout: Path, profile: Path | None, bulk: bool = False
 ) -> tuple[float, float, FirstPass]:
     """The bare consumer's seconds, a decode-only Faust agent's events a second and the first
     pass of `checkout`'s agent, on a fresh prefix."""
@@ -334,7 +336,7 @@ async def one(
         await produce(bootstrap, t.events.name, t.events.partitions, log, "none")
         bare_s = await bare_consume(bootstrap, t.events.name, t.events.partitions, n)
         faust_rate = await asyncio.to_thread(faust_decode_only, settings, n)
-        return bare_s, faust_rate, await measure(settings, n, profile, checkout)
+        return bare_s, faust_rate, await measure(settings, n, profile, checkout, bulk)
     finally:
         await kafka_admin.delete_topics(bootstrap, prefix)
 
@@ -348,7 +350,7 @@ async def main(args: argparse.Namespace) -> int:
     for i, checkout in enumerate(checkouts):
         profile = Path(args.profile) / str(i) if args.profile else None
         load = os.getloadavg()
-        bare_s, faust_rate, p = await one(local, log, checkout, profile)
+        bare_s, faust_rate, p = await one(local, log, checkout, profile, args.bulk)
         bare = n / bare_s
         print(
             f"\n== {checkout} (load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f})"
@@ -381,6 +383,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--contracts", type=int, default=None, help="contracts (default N/50)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--profile", default="", help="a directory for py-spy's raw stacks")
+    ap.add_argument(
+        "--bulk",
+        action="store_true",
+        help="(b) as `ledger serve risk` runs it by default: the first pass in bulk "
+        "(services/risk/bulk.py; its rate counts from its first partition stored); "
+        "without: through Faust's stream",
+    )
     ap.add_argument(
         "--checkout",
         action="append",
