@@ -213,6 +213,11 @@ class Settings(BaseSettings):
     risk_bulk_first_pass: bool = Field(
         True, validation_alias=AliasChoices("LEDGER_RISK_BULK_FIRST_PASS")
     )
+    # Processes a bulk pass of the risk agent (a first pass, `ledger risk rebuild`) judges the
+    # log with, each over a share of the partitions: one per core to spare.
+    risk_bulk_processes: int = Field(
+        1, ge=1, validation_alias=AliasChoices("LEDGER_RISK_BULK_PROCESSES")
+    )
     # How often (seconds) the risk agent's timer judges the time-based rules over every contract.
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
     # How often (seconds) the risk agent commits the offsets of the events it has judged: a

@@ -31,8 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import queue
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, TextIO
@@ -46,7 +49,7 @@ from events.serialization import decode_event
 from events.topics import STATE_TOPIC_CONFIG, partition_of
 from projections.risk.codec import encode_state
 from projections.risk.log_pass import LogPass
-from services import kafka_admin, kafka_connection
+from services import kafka_admin, kafka_connection, logs
 from services.db import connection
 from services.kafka_log import log_ends, read_partition
 from services.projector.commands import _Reporter as Reporter  # the rebuild's progress
@@ -85,8 +88,11 @@ class BulkPass:
         generation: int,
         progress: TextIO = sys.stderr,
         publish: bool = False,
+        partitions: Sequence[int] | None = None,
     ) -> None:
         self.settings = settings
+        # Only these partitions of the events topic (a share of the pass, `judge_log`).
+        self.partitions = partitions
         self.generation = generation
         self.progress = progress
         # Publish the alerts stored (the outbox) before committing the offsets, as the agent
@@ -96,7 +102,7 @@ class BulkPass:
         self._producer: AIOKafkaProducer | None = None
         self.topic = settings.topics.events
         self.fold = LogPass()
-        self.result = Judged(offsets=dict.fromkeys(range(self.topic.partitions), 0))
+        self.result = Judged()
         self._alerts: list[Alert] = []
         # Per partition, the log's end a round read to (past the last record: its transaction
         # marker), so that a round does not read it again for nothing.
@@ -146,6 +152,8 @@ class BulkPass:
         their states written and the offsets committed. Returns how many events it read."""
         s = self.settings
         ends = await log_ends(s.kafka_bootstrap_servers, self.topic)
+        if self.partitions is not None:
+            ends = {p: end for p, end in ends.items() if p in self.partitions}
         todo = sum(max(0, end - self.result.offsets.get(p, 0)) for p, end in ends.items())
         report = Reporter(todo, self.progress)
         began, read = time.time(), 0
@@ -239,6 +247,75 @@ class BulkPass:
             # (nothing raised twice), and a rebuild's agents would make a first pass again.
             log.warning("%s: offsets not committed (a member of the group is running?)",
                         self.group, exc_info=True)  # fmt: skip
+
+
+async def judge_log(
+    settings: Settings,
+    generation: int,
+    processes: int,
+    progress: TextIO = sys.stderr,
+    publish: bool = False,
+) -> Judged:
+    """A bulk pass of the whole log into `generation` by `processes` processes, each over its
+    share of the partitions (a contract's events are all in one: the shares are independent,
+    each with its own rounds, timer and commits, as agents of one group are); in this process
+    when 1."""
+    count = min(max(1, processes), settings.topics.events.partitions)
+    if count == 1:
+        return await BulkPass(settings, generation, progress, publish).run()
+    started = time.monotonic()
+    ctx = multiprocessing.get_context("spawn")  # not forked: this process runs an event loop
+    results: multiprocessing.Queue[Judged] = ctx.Queue()
+    shares = [list(range(settings.topics.events.partitions))[i::count] for i in range(count)]
+    procs = [
+        ctx.Process(
+            target=_judge_share,
+            args=(settings, generation, publish, share, results),
+            name=f"ledger-risk-bulk-{i}",
+            daemon=True,
+        )
+        for i, share in enumerate(shares)
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        judged: list[Judged] = []
+        while len(judged) < len(procs):
+            try:
+                judged.append(await asyncio.to_thread(results.get, True, 0.5))
+            except queue.Empty:
+                if any(proc.exitcode not in (None, 0) for proc in procs):
+                    codes = [proc.exitcode for proc in procs]
+                    raise RuntimeError(f"a bulk pass process failed (exit codes {codes})") from None
+        for proc in procs:
+            await asyncio.to_thread(proc.join)
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+    return Judged(
+        events=sum(j.events for j in judged),
+        skipped=sum(j.skipped for j in judged),
+        alerts=sum(j.alerts for j in judged),
+        states=sum(j.states for j in judged),
+        rounds=max(j.rounds for j in judged),
+        seconds=time.monotonic() - started,
+        offsets={p: o for j in judged for p, o in j.offsets.items()},
+    )
+
+
+def _judge_share(
+    settings: Settings,
+    generation: int,
+    publish: bool,
+    partitions: list[int],
+    results: multiprocessing.Queue[Judged],
+) -> None:
+    """A process's share of `judge_log`: its result on `results` (a failure: the process exits
+    non-zero and puts nothing, so the parent's wait ends with its exit below)."""
+    logs.configure(settings.log_format)
+    results.put(asyncio.run(BulkPass(settings, generation, sys.stderr, publish, partitions).run()))
 
 
 async def commit_offsets(

@@ -28,7 +28,7 @@ from services import probe
 from services.db import connection
 from services.kafka_log import log_ends
 from services.risk import generations
-from services.risk.bulk import BulkPass, committed_offsets, summary
+from services.risk.bulk import committed_offsets, judge_log, summary
 from services.risk.names import app_id
 from services.settings import Settings
 
@@ -46,7 +46,7 @@ async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
         print(f"judging {settings.topics.events.name} into generation {new} "
               f"({app_id(prefix, new)}; generation {live} stays live meanwhile)",
               file=out)  # fmt: skip
-        judged = await BulkPass(settings, new, out).run()
+        judged = await judge_log(settings, new, settings.risk_bulk_processes, out)
         await generations.swap(conn, prefix, new)
     print(summary(judged, f"generation {new}"), file=out)
     print(f"generation {new} swapped in: the running agents restart into it "
@@ -73,7 +73,8 @@ async def prepare(settings: Settings) -> int:
             if await _first_pass_due(settings, generation):
                 log.info("generation %d has no committed offset: judging the log in bulk",
                          generation)  # fmt: skip
-                judged = await BulkPass(settings, generation, publish=True).run()
+                processes = settings.risk_bulk_processes
+                judged = await judge_log(settings, generation, processes, publish=True)
                 log.info("%s", summary(judged, "first pass"))
     return generation
 

@@ -87,7 +87,11 @@ async def test_a_first_pass_judges_the_log_in_bulk_one_state_per_contract(
     port = free_port()
     held = await asyncpg.connect(ready_stack.dsn)
     async with generations.alone(held, prefix_of(t), "the test"):
-        proc, log = start_risk(ready_stack, t, LEDGER_PROBE_PORT=str(port))
+        # Two processes over the partitions (LEDGER_RISK_BULK_PROCESSES), as on a machine
+        # with a core to spare: the same alerts and states.
+        proc, log = start_risk(
+            ready_stack, t, LEDGER_PROBE_PORT=str(port), LEDGER_RISK_BULK_PROCESSES="2"
+        )
         try:
             deadline = time.monotonic() + 60
             while (ready := await _probe(port, "/readyz", proc)).json().get("detail") != FIRST_PASS:
