@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
+from bench.procfs import peak_rss_mib  # noqa: E402
 from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA  # noqa: E402
 from simulation.examples import example  # noqa: E402
 from simulation.own_stack import OwnStack  # noqa: E402
@@ -389,24 +390,12 @@ async def main(args: argparse.Namespace) -> int:
         if args.hold:
             print(f"# holding the stack for {args.hold} s at {url}", flush=True)
             await asyncio.sleep(args.hold)
-        peaks = {n: _peak_rss_mib(int(pid)) for n, pid in watched.pids.items()}
+        peaks = {n: peak_rss_mib(int(pid)) or 0.0 for n, pid in watched.pids.items()}
         print("# peak RSS (VmHWM): " + ", ".join(f"{n} {m:,.0f} MiB" for n, m in peaks.items()))
     finally:
         if stack is not None:
             await stack.stop()
     return 0
-
-
-def _peak_rss_mib(pid: int) -> float:
-    """The process's peak resident memory since its exec (VmHWM), in MiB; 0 if it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def _git(*a: str) -> str:

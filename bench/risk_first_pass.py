@@ -48,6 +48,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.procfs import peak_rss_mib  # noqa: E402
 from bench.projection_replay import bare_consume  # noqa: E402
 from events.topics import topics  # noqa: E402
 from projections.risk.rules import TIMER_RULES as RISK_TIMER_RULES  # noqa: E402
@@ -88,14 +89,6 @@ def _cpu_s(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _hwm_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _module(frame: str) -> str:
@@ -207,7 +200,7 @@ async def measure(
                         raise TimeoutError(f"{judged} of {n_events} judged in {TIMEOUT_S} s")
                     await asyncio.sleep(0.05)
                 assert first is not None
-                cpu, rss = _cpu_s(proc.pid), _hwm_mib(proc.pid)
+                cpu, rss = _cpu_s(proc.pid), peak_rss_mib(proc.pid) or float("nan")
             finally:
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
