@@ -12,7 +12,6 @@ from collections.abc import Hashable, Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, cast
 
-import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
@@ -152,16 +151,6 @@ def _unknown_assignment(assignment_id: str) -> ApiError:
     return _unknown("assignment_id", assignment_id)
 
 
-async def _readable_contract(reads: ReadModels, who: Principal, contract_id: str) -> asyncpg.Record:
-    """The contract's row; 404 when it is unknown or the reader may not read it."""
-    c = await read.contract(reads.pool, reads.schema, contract_id)
-    missing = _unknown("contract_id", f"contract {contract_id}")
-    if c is None:
-        raise missing
-    ensure_may_read(who, c["account_manager_id"], missing)
-    return c
-
-
 def _scope(key: Hashable) -> tuple[Hashable, ...]:
     """The (scope, data version) every key of the margin cache ends with."""
     return cast(tuple[tuple[Hashable, ...], ...], key)[-1]
@@ -264,8 +253,12 @@ async def contract(
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    c = await _readable_contract(reads, who, contract_id)
-    found = await read.contract_margin(reads.pool, reads.schema, c, _today(as_of))
+    day, pool, s = _today(as_of), reads.pool, reads.schema
+    found = await read.contract_margin(pool, s, contract_id, day)
+    missing = _unknown("contract_id", f"contract {contract_id}")
+    if found is None:
+        raise missing
+    ensure_may_read(who, found["account_manager_id"], missing)
     return _respond(
         request,
         ContractMargin.model_validate(found),
@@ -645,7 +638,11 @@ async def contract_hours(
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
-    await _readable_contract(reads, who, contract_id)
+    c = await read.contract(reads.pool, reads.schema, contract_id)
+    missing = _unknown("contract_id", f"contract {contract_id}")
+    if c is None:
+        raise missing
+    ensure_may_read(who, c["account_manager_id"], missing)
     return await _group_hours(request, reads, who, as_of, "c.contract_id = $1", contract_id)
 
 
