@@ -18,25 +18,12 @@ from pydantic import BaseModel
 
 from projections import actuals, margin
 from projections.trend import TrendPoint
-from services.api import margin_groups
+from services.api import margin_groups, schemas
 from services.api.deps import ReadModels
 from services.api.http.errors import ApiError
 from services.api.http.ownership import ensure_may_read, owner_scope
 from services.api.margin_cache import data_version, gc_paused
 from services.api.margin_groups import Found, group_margin, ranked
-from services.api.schemas import (
-    AssignmentHours,
-    AssignmentMarginAsOf,
-    AssignmentMargins,
-    AssignmentRates,
-    ClientHealth,
-    ContractMargin,
-    GroupHours,
-    GroupMargin,
-    MarginImpactList,
-    PortfolioTrend,
-    RankedGroups,
-)
 from services.reads import health as read_health
 from services.reads import hours as read_hours
 from services.reads import margins as read
@@ -142,9 +129,9 @@ async def assignment(reads: ReadModels, who: Principal, assignment_id: str, day:
     if not rows:
         raise _unknown_assignment(assignment_id)
     body: BaseModel = (
-        AssignmentMarginAsOf.model_validate({"as_of": day, **rows[0]})
+        schemas.AssignmentMarginAsOf.model_validate({"as_of": day, **rows[0]})
         if len(rows) == 1
-        else AssignmentMargins.model_validate({"as_of": day, "assignments": rows})
+        else schemas.AssignmentMargins.model_validate({"as_of": day, "assignments": rows})
     )
     return Answer(body, rows, f"assignment-{assignment_id}")
 
@@ -156,7 +143,9 @@ async def contract(reads: ReadModels, who: Principal, contract_id: str, day: dat
         raise missing
     ensure_may_read(who, found["account_manager_id"], missing)
     return Answer(
-        ContractMargin.model_validate(found), found["assignments"], f"contract-{contract_id}"
+        schemas.ContractMargin.model_validate(found),
+        found["assignments"],
+        f"contract-{contract_id}",
     )
 
 
@@ -181,7 +170,7 @@ async def group(
     head = {} if column is None else {column: value}
     with gc_paused():
         body = group_margin(found, day, head, limit, offset)
-    return Answer(GroupMargin.model_validate(body), body["contracts"], "margins")
+    return Answer(schemas.GroupMargin.model_validate(body), body["contracts"], "margins")
 
 
 async def ranked_groups(
@@ -200,7 +189,7 @@ async def ranked_groups(
     health = await _health_columns(reads, who, day, key)
     with gc_paused():
         total, rows = ranked(found, key, name_key, sort, limit, offset, health)
-    body = RankedGroups.model_validate(
+    body = schemas.RankedGroups.model_validate(
         {"as_of": day, "sort": sort, "total": total, "limit": limit, "offset": offset, "rows": rows}
     )
     return Answer(body, rows, "clients" if key == "client_id" else "account-managers")
@@ -219,7 +208,7 @@ async def portfolio_trend(reads: ReadModels, who: Principal, day: date, weeks: i
         }
         for p in trend
     ]
-    body = PortfolioTrend.model_validate({"as_of": day, "weeks": weeks, "points": points})
+    body = schemas.PortfolioTrend.model_validate({"as_of": day, "weeks": weeks, "points": points})
     return Answer(body, points, "portfolio-trend")
 
 
@@ -227,7 +216,7 @@ async def assignment_rates(reads: ReadModels, who: Principal, assignment_id: str
     rates = await read.rate_history(reads.pool, reads.schema, owner_scope(who), assignment_id)
     if not rates:
         raise _unknown_assignment(assignment_id)
-    body = AssignmentRates.model_validate({"assignment_id": assignment_id, "rates": rates})
+    body = schemas.AssignmentRates.model_validate({"assignment_id": assignment_id, "rates": rates})
     return Answer(body, rates, f"rates-{assignment_id}")
 
 
@@ -252,7 +241,7 @@ async def margin_impacts(
         limit,
         offset,
     )
-    body = MarginImpactList.model_validate(
+    body = schemas.MarginImpactList.model_validate(
         {"margin_impacts": items, "limit": limit, "offset": offset}
     )
     return Answer(body, items, "impacts")
@@ -271,7 +260,7 @@ async def assignment_hours(
         raise _unknown_assignment(assignment_id)
     x = found[0]
     weeks = [week_json(w) for w in x.actuals.weeks]
-    body = AssignmentHours.model_validate(
+    body = schemas.AssignmentHours.model_validate(
         {
             "as_of": day,
             "assignment_id": assignment_id,
@@ -302,7 +291,7 @@ async def group_hours(
     )
     r = actuals.roll_up([x.actuals for x in found])
     weeks = [week_json(w) for w in r.weeks]
-    body = GroupHours.model_validate(
+    body = schemas.GroupHours.model_validate(
         {
             "as_of": day,
             **totals_json(r),
@@ -346,7 +335,7 @@ async def client_health(reads: ReadModels, who: Principal, client_id: str, day: 
     parts = [
         {"name": p.name, "points": p.points, "cap": p.cap, "why": p.why} for p in found.health.parts
     ]
-    body = ClientHealth.model_validate(
+    body = schemas.ClientHealth.model_validate(
         {
             "as_of": day,
             "client_id": client_id,
