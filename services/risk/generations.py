@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Final, NoReturn
@@ -24,6 +25,7 @@ import asyncpg
 log = logging.getLogger("ledger.risk")
 
 POLL_EVERY_S: Final = 5.0
+RESTART_GRACE_S: Final = 30.0
 
 
 async def current(conn: asyncpg.Connection | asyncpg.Pool, prefix: str) -> int:
@@ -103,8 +105,13 @@ class GenerationWatch:
 
 def restart_into(generation: int) -> bool:
     """Stop this agent (Faust's own clean stop, as on SIGTERM: what it holds flushed, its
-    offsets committed, its group left) so that `start_again` runs it in `generation`."""
+    offsets committed, its group left) so that `start_again` runs it in `generation`; or,
+    should that stop not end within `RESTART_GRACE_S` (Faust waits for every event it handed
+    out to be acked, and a batch may be waiting for the log's index), start again anyway:
+    nothing of the old generation is needed any more (the new one judges again from its own
+    offsets, what was stored raises nothing twice, and the outbox publishes what was not)."""
     log.warning("generation %d is in force now: restarting into it", generation)
+    threading.Timer(RESTART_GRACE_S, start_again).start()
     os.kill(os.getpid(), signal.SIGTERM)
     return True
 
