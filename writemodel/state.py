@@ -31,6 +31,7 @@ from itertools import islice
 from typing import Final, Generic, Literal, Protocol, TypeVar, cast, overload
 
 from events.catalogue import (
+    EVENT_TYPES,
     STAMPED_FIELDS,
     AccountManagerChanged,
     AssignmentEnded,
@@ -55,6 +56,7 @@ from events.catalogue import (
     RatesAdjusted,
 )
 from events.dispatch import require_every_event_type, unhandled
+from events.serialization import decode_event, read_head
 from writemodel.ids import ENTRY, ChunksNeeded, SeenEvent, SeenIds
 
 NegotiationStatus = Literal["open", "closed"]
@@ -105,7 +107,10 @@ def content_hash(event: EventBase) -> str:
 def content_digest(event: EventBase) -> bytes:
     """`content_hash` as its 32 bytes (what a packed id entry holds)."""
     encoded = event.__pydantic_serializer__.to_json(event, exclude_none=True, exclude=_STAMPED)
-    return hashlib.sha256(encoded).digest()
+    return _sha256(encoded).digest()
+
+
+_sha256 = hashlib.sha256
 
 
 class _History(Generic[K, V]):
@@ -375,6 +380,14 @@ def _raise_decided(event: RaiseApproved | RaiseDeclined, step: _Step) -> None:
 
 require_every_event_type("the writer's fold", _apply.registry)
 
+_VERSION_ONLY: Final = frozenset(
+    name
+    for name, model in EVENT_TYPES.items()
+    if _apply.dispatch(model) is _version_only and model is not ContractSigned
+)
+"""The types whose events change nothing the writer checks but the version (and the ids):
+folded from their bytes' head alone."""
+
 
 def evolve(state: ContractState | None, event: Event) -> ContractState:
     """The state after `event`, an event of the log carrying its `stream_version`.
@@ -528,8 +541,26 @@ class LogFold:
     def __len__(self) -> int:
         return len(self._contracts)
 
-    def add(self, event: Event) -> None:
-        """The contract's next event of the log (its first: `ContractSigned`, version 1)."""
+    def add_record(self, data: bytes) -> None:
+        """The contract's next event as the log holds it, its record's bytes: what `add` does
+        with the decoded event. Most events change nothing but the version: those written as
+        `encode_event` writes them (`read_head`) are folded from their head alone, their content
+        hash taken from their bytes; any other is decoded (upcast, validated) and added."""
+        head = read_head(data)
+        if head is None:
+            self.add(decode_event(data))
+            return
+        digest = _sha256(head.content).digest()
+        c = self._contracts.get(head.contract_id)
+        if c is None or head.type not in _VERSION_ONLY or head.stream_version != c.version + 1:
+            self.add(decode_event(data), digest)  # a handler reads more, or an error to word
+            return
+        c.timeline.head = c.version = head.stream_version
+        c.ids += head.event_id + digest
+
+    def add(self, event: Event, digest: bytes | None = None) -> None:
+        """The contract's next event of the log (its first: `ContractSigned`, version 1);
+        `digest`: its `content_digest` when already known."""
         c = self._contracts.get(event.contract_id)
         version = event.stream_version
         expected = 1 if c is None else c.version + 1
@@ -538,7 +569,7 @@ class LogFold:
                 f"{event.type} {event.event_id} of contract {event.contract_id} has stream "
                 f"version {version}, expected {expected}: the log is corrupt"
             )
-        entry = event.event_id.bytes + content_digest(event)
+        entry = event.event_id.bytes + (content_digest(event) if digest is None else digest)
         if c is None:
             if not isinstance(event, ContractSigned):
                 raise ValueError(

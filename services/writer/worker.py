@@ -122,18 +122,32 @@ class OwnedPartition:
             self.chunks.popitem(last=False)
 
 
-@contextlib.contextmanager
-def _few_gcs() -> Iterator[None]:
+class _FewGcs:
     """The cyclic garbage collector rarely while a log is folded: the fold allocates an event
     model per record and keeps growing maps, none of them in cycles, and CPython's default
     (a young collection every 700 allocations, older ones scanning every map kept) took a fifth
-    of the fold's CPU. Cycles (asyncio's) are still collected, less often."""
-    before = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 20)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
+    of the fold's CPU. Cycles (asyncio's) are still collected, less often. Partitions are
+    folded side by side: the default comes back when the last one is done."""
+
+    def __init__(self) -> None:
+        self.folding = 0
+        self.before = gc.get_threshold()
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        if not self.folding:
+            self.before = gc.get_threshold()
+            gc.set_threshold(50_000, 20, 20)
+        self.folding += 1
+        try:
+            yield
+        finally:
+            self.folding -= 1
+            if not self.folding:
+                gc.set_threshold(*self.before)
+
+
+_few_gcs = _FewGcs()
 
 
 class _FoldProgress:
@@ -197,6 +211,8 @@ class Writer:
         # Partitions whose stored state was found lost: folded from the log when next taken.
         self._lost: set[int] = set()
         self._ids = OffsetReader(bootstrap, topics.writer_ids.name)
+        # Partitions are taken side by side; the reader is for one caller at a time.
+        self._ids_lock = asyncio.Lock()
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             **kafka_connection.options(),
@@ -277,11 +293,12 @@ class Writer:
                     start = max(start, peek.events_before)
                     if peek.last_chunk_offset is not None:
                         referenced = max(referenced, peek.last_chunk_offset)
-                ids_end = (
-                    await asyncio.wait_for(self._ids.end(partition), self.kafka_timeout_s)
-                    if referenced >= 0
-                    else 0
-                )
+                ids_end = 0
+                if referenced >= 0:
+                    async with self._ids_lock:
+                        ids_end = await asyncio.wait_for(
+                            self._ids.end(partition), self.kafka_timeout_s
+                        )
                 if referenced >= ids_end:
                     # The ids topic lost (deleted, recreated): checked once here, and again
                     # chunk by chunk (key, digest) when read.
@@ -338,6 +355,7 @@ class Writer:
             if not states and not stored
             else contextlib.nullcontext()
         )
+        whole = not states and not stored
         with starting, _few_gcs():
             async for record in read_partition(
                 self.bootstrap, self.topics.events.name, partition, start
@@ -345,6 +363,9 @@ class Writer:
                 end = record.offset + 1
                 progress.tick(end)
                 if not record.value:
+                    continue
+                if whole:  # every contract new: folded from the records' bytes
+                    folding.add_record(record.value)
                     continue
                 event = decode_event(record.value)
                 cid = event.contract_id
@@ -678,8 +699,12 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("assigned: %s", sorted(tp.partition for tp in assigned))
         async with self.writer._owning:
-            for tp in assigned:
-                try:
-                    await self.writer._own_locked(tp.partition)
-                except Exception:  # Kafka away: taken when its first batch comes
-                    log.warning("partition %d: not taken yet", tp.partition, exc_info=True)
+            # Side by side: one partition's reads and writes wait on Kafka while another's
+            # log is folded (a first fold of every partition is mostly that).
+            await asyncio.gather(*(self._own(tp.partition) for tp in assigned))
+
+    async def _own(self, partition: int) -> None:
+        try:
+            await self.writer._own_locked(partition)
+        except Exception:  # Kafka away: taken when its first batch comes
+            log.warning("partition %d: not taken yet", partition, exc_info=True)
