@@ -196,8 +196,15 @@ class IdFilter:
                 stage, current = bytearray(_SHAPES[s].bits // 8), s
             assert stage is not None
             m, k = _MK[s]
+            keyed, low = _KEYED.copy, _LOW  # `_hashes`, inlined: this runs for every id
             for at in range(0, len(ids), ENTRY):
-                a, b = _hashes(ids[at : at + _ID])
+                h = keyed()
+                h.update(ids[at : at + _ID])
+                both = int.from_bytes(h.digest(), "little")
+                # The same bits as (a + j·b) mod m, with a and b first reduced mod m: numbers
+                # of one machine word, which CPython adds and divides much faster (b stays odd,
+                # never 0: m is a multiple of 8).
+                a, b = (both & low) % m, (both >> 64 | 1) % m
                 for p in range(a, a + k * b, b):
                     p %= m
                     stage[p >> 3] |= 1 << (p & 7)

@@ -23,12 +23,14 @@ from __future__ import annotations
 import hashlib
 import sys
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import singledispatch
 from itertools import islice
-from typing import Final, Generic, Literal, Protocol, TypeVar, cast, overload
+from typing import Any, Final, Generic, Literal, Protocol, TypeVar, cast, overload
+
+from pydantic import ConfigDict, ValidationError, create_model
 
 from events.catalogue import (
     EVENT_TYPES,
@@ -388,6 +390,40 @@ _VERSION_ONLY: Final = frozenset(
 """The types whose events change nothing the writer checks but the version (and the ids):
 folded from their bytes' head alone."""
 
+_READS: Final[dict[type[EventBase], tuple[str, ...]]] = {
+    ContractSigned: ("contract_id", "client_id", "client_name", "account_manager_id"),
+    ContractAmended: ("client_name",),
+    AccountManagerChanged: ("account_manager_id",),
+    ContractTerminated: (),
+    AssignmentStarted: ("assignment_id", "start_date", "expected_end_date", "ot_exempt"),
+    AssignmentEnded: ("assignment_id", "end_date"),
+    MarkupNegotiationOpened: ("negotiation_id", "assignment_id"),
+    MarkupAgreed: ("negotiation_id",),
+    MarkupNegotiationClosed: ("negotiation_id",),
+    RaiseRequested: ("raise_request_id", "assignment_id"),
+    RaiseApproved: ("raise_request_id",),
+    RaiseDeclined: ("raise_request_id",),
+}
+"""What the fold reads of an event of each other type (`_Folding` of a ContractSigned, each
+handler of the others): `LogFold.add_record` validates these fields alone, with the
+catalogue's own types, instead of the whole event."""
+
+
+def _reader(model: type[EventBase], names: tuple[str, ...]) -> Callable[[bytes], Any]:
+    """Validates the JSON of a `model` event into an object with the fields `names` alone."""
+    fields: dict[str, Any] = {
+        n: (model.model_fields[n].annotation, model.model_fields[n]) for n in names
+    }
+    read = create_model(f"{model.__name__}Read", __config__=ConfigDict(extra="ignore"), **fields)
+    return read.__pydantic_validator__.validate_json
+
+
+_READERS: Final = {
+    model.model_fields["type"].default: (_reader(model, names), _apply.dispatch(model))
+    for model, names in _READS.items()
+}
+"""By type name: the reader of what the fold needs, and the handler it goes to."""
+
 
 def evolve(state: ContractState | None, event: Event) -> ContractState:
     """The state after `event`, an event of the log carrying its `stream_version`.
@@ -524,6 +560,19 @@ class _Folding:
         self.terms: Mapping[str, AssignmentTerm] = {}
         self.ids = bytearray(entry)
 
+    def next(self, apply: Callable[[Any, _Step], None], event: object, entry: bytes) -> None:
+        """The contract's next event applied by `apply` (its handler), `entry` its packed id."""
+        expected = self.version + 1
+        step = _Step(
+            self.latest, self.timeline, expected, self.client_name, self.terminated,
+            self.account_manager_id, self.terms,
+        )  # fmt: skip
+        apply(event, step)
+        self.timeline.head = self.version = expected
+        self.client_name, self.terminated = step.client_name, step.terminated
+        self.account_manager_id, self.terms = step.account_manager_id, step.assignment_terms
+        self.ids += entry
+
 
 class LogFold:
     """Contracts folded from their log in one pass, as a writer's first fold of a partition
@@ -543,20 +592,43 @@ class LogFold:
 
     def add_record(self, data: bytes) -> None:
         """The contract's next event as the log holds it, its record's bytes: what `add` does
-        with the decoded event. Most events change nothing but the version: those written as
-        `encode_event` writes them (`read_head`) are folded from their head alone, their content
-        hash taken from their bytes; any other is decoded (upcast, validated) and added."""
+        with the decoded event. Records written as `encode_event` writes an event of the current
+        schema (`read_head`) have their content hash taken from their bytes, and only what the
+        fold reads of them validated: nothing more than their head for most (they change
+        nothing but the version). Any other record is decoded whole (upcast, validated) and
+        added, as is a record that does not follow on its contract's stream (to word why)."""
         head = read_head(data)
         if head is None:
             self.add(decode_event(data))
             return
         digest = _sha256(head.content).digest()
         c = self._contracts.get(head.contract_id)
-        if c is None or head.type not in _VERSION_ONLY or head.stream_version != c.version + 1:
-            self.add(decode_event(data), digest)  # a handler reads more, or an error to word
-            return
-        c.timeline.head = c.version = head.stream_version
-        c.ids += head.event_id + digest
+        kind = head.type
+        if c is None:
+            if kind == "ContractSigned" and head.stream_version == 1:
+                signed = self._read(kind, data)
+                if signed is not None:
+                    self._contracts[head.contract_id] = _Folding(signed, head.event_id + digest)
+                    return
+        elif head.stream_version == c.version + 1 and kind != "ContractSigned":
+            if kind in _VERSION_ONLY:
+                c.timeline.head = c.version = head.stream_version
+                c.ids += head.event_id + digest
+                return
+            event = self._read(kind, data)
+            if event is not None:
+                c.next(_READERS[kind][1], event, head.event_id + digest)
+                return
+        self.add(decode_event(data), digest)
+
+    @staticmethod
+    def _read(kind: str, data: bytes) -> Any:
+        """What the fold reads of an event of type `kind`, None if those fields are not valid
+        (`add` then words why)."""
+        try:
+            return _READERS[kind][0](data)
+        except ValidationError:
+            return None
 
     def add(self, event: Event, digest: bytes | None = None) -> None:
         """The contract's next event of the log (its first: `ContractSigned`, version 1);
@@ -583,15 +655,7 @@ class LogFold:
                 f"contract {c.contract_id} signed again by {event.event_id} at version "
                 f"{expected}: the log is corrupt"
             )
-        step = _Step(
-            c.latest, c.timeline, expected, c.client_name, c.terminated, c.account_manager_id,
-            c.terms,
-        )  # fmt: skip
-        _apply(event, step)
-        c.timeline.head = c.version = expected
-        c.client_name, c.terminated = step.client_name, step.terminated
-        c.account_manager_id, c.terms = step.account_manager_id, step.assignment_terms
-        c.ids += entry
+        c.next(_apply, event, entry)
 
     def states(self) -> dict[str, ContractState]:
         """The state of every contract folded, by contract id."""
