@@ -79,6 +79,7 @@ from writemodel.stored import (
 log = logging.getLogger("ledger.writer")
 
 _KAFKA_MAX_REQUEST_SIZE = 1024 * 1024  # aiokafka's default
+_MAX_BATCH_SIZE = 512 * 1024
 CHUNK_CACHE = 256
 """Fetched (or just written) id chunks kept per partition, about 4 KB each."""
 
@@ -243,6 +244,10 @@ class Writer:
             max_request_size=max(
                 self.topics.writer_state.max_message_bytes or 0, _KAFKA_MAX_REQUEST_SIZE
             ),
+            # The producer has one request in flight at a time: a first fold's states (MBs a
+            # partition) went out 16 KiB (aiokafka's default) a round trip, for about a second.
+            # Under every topic's max.message.bytes (1 MiB: the ids topic, the broker default).
+            max_batch_size=_MAX_BATCH_SIZE,
         )
         try:
             # InitProducerId: fences the previous owner, aborts its transaction.
@@ -691,7 +696,12 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         log.info("revoked: %s", sorted(tp.partition for tp in revoked))
         async with self.writer._owning:  # after the transaction in flight, if any
-            self.writer.epoch += 1
+            if revoked:
+                # A batch fetched before this rebalance is never decided (`process`). With no
+                # partition assigned before it (a first join: aiokafka revokes every partition
+                # it had), no batch can have been: the first batch, fetched under the new
+                # assignment, is decided at once instead of fetched again.
+                self.writer.epoch += 1
             self.writer._rewinding.clear()  # a new assignment starts at the committed offsets
             for tp in revoked:
                 await self.writer.release(tp.partition)
