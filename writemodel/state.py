@@ -32,31 +32,8 @@ from typing import Any, Final, Generic, Literal, Protocol, TypeVar, cast, overlo
 
 from pydantic import ConfigDict, ValidationError, create_model
 
-from events.catalogue import (
-    EVENT_TYPES,
-    STAMPED_FIELDS,
-    AccountManagerChanged,
-    AssignmentEnded,
-    AssignmentStarted,
-    AssignmentStatus,
-    BypassThreatReported,
-    ClientComplaintLogged,
-    ClientContactLogged,
-    ContractAmended,
-    ContractSigned,
-    ContractTerminated,
-    Event,
-    EventBase,
-    HoursReported,
-    MarkupAgreed,
-    MarkupNegotiationClosed,
-    MarkupNegotiationOpened,
-    MarkupProposed,
-    RaiseApproved,
-    RaiseDeclined,
-    RaiseRequested,
-    RatesAdjusted,
-)
+from events import catalogue as ev
+from events.catalogue import STAMPED_FIELDS, AssignmentStatus
 from events.dispatch import require_every_event_type, unhandled
 from events.serialization import decode_event, read_head
 from writemodel.ids import ENTRY, ChunksNeeded, SeenEvent, SeenIds
@@ -94,7 +71,7 @@ class AssignmentTerm:
     ot_exempt: bool = False
 
 
-def content_hash(event: EventBase) -> str:
+def content_hash(event: ev.EventBase) -> str:
     """What the submitter said, not what the service stamped: the sha256 (hex) of the event as
     `encode_event` writes it, with `recorded_by`, `recorded_at` and `stream_version` cleared.
 
@@ -106,7 +83,7 @@ def content_hash(event: EventBase) -> str:
     return content_digest(event).hex()
 
 
-def content_digest(event: EventBase) -> bytes:
+def content_digest(event: ev.EventBase) -> bytes:
     """`content_hash` as its 32 bytes (what a packed id entry holds)."""
     encoded = event.__pydantic_serializer__.to_json(event, exclude_none=True, exclude=_STAMPED)
     return _sha256(encoded).digest()
@@ -290,56 +267,50 @@ class _Step:
 
 
 @singledispatch
-def _apply(event: EventBase, step: _Step) -> None:
+def _apply(event: ev.EventBase, step: _Step) -> None:
     """By event class: every type has its own (events.dispatch)."""
     unhandled("the writer's fold", event)
 
 
-@_apply.register(ContractSigned)  # opens the stream, in `_signed`
-@_apply.register(RatesAdjusted)
-@_apply.register(MarkupProposed)
-@_apply.register(BypassThreatReported)
-@_apply.register(ClientComplaintLogged)
-@_apply.register(ClientContactLogged)
-@_apply.register(HoursReported)
+@_apply.register
 def _version_only(
-    event: ContractSigned
-    | RatesAdjusted
-    | MarkupProposed
-    | BypassThreatReported
-    | ClientComplaintLogged
-    | ClientContactLogged
-    | HoursReported,
+    event: ev.ContractSigned  # opens the stream, in `_signed`
+    | ev.RatesAdjusted
+    | ev.MarkupProposed
+    | ev.BypassThreatReported
+    | ev.ClientComplaintLogged
+    | ev.ClientContactLogged
+    | ev.HoursReported,
     step: _Step,
 ) -> None:
     """The event only advances the version: nothing the writer checks depends on it."""
 
 
 @_apply.register
-def _contract_amended(event: ContractAmended, step: _Step) -> None:
+def _contract_amended(event: ev.ContractAmended, step: _Step) -> None:
     if event.client_name is not None:
         step.client_name = event.client_name
 
 
 @_apply.register
-def _account_manager_changed(event: AccountManagerChanged, step: _Step) -> None:
+def _account_manager_changed(event: ev.AccountManagerChanged, step: _Step) -> None:
     step.account_manager_id = event.account_manager_id
 
 
 @_apply.register
-def _contract_terminated(event: ContractTerminated, step: _Step) -> None:
+def _contract_terminated(event: ev.ContractTerminated, step: _Step) -> None:
     step.terminated = True
 
 
 @_apply.register
-def _assignment_started(event: AssignmentStarted, step: _Step) -> None:
+def _assignment_started(event: ev.AssignmentStarted, step: _Step) -> None:
     step.timeline.assignments.write(step.version, event.assignment_id, "active")
     term = AssignmentTerm(event.start_date, event.expected_end_date, event.ot_exempt)
     step.set_term(event.assignment_id, term)
 
 
 @_apply.register
-def _assignment_ended(event: AssignmentEnded, step: _Step) -> None:
+def _assignment_ended(event: ev.AssignmentEnded, step: _Step) -> None:
     step.timeline.assignments.write(step.version, event.assignment_id, "ended")
     term = step.assignment_terms.get(event.assignment_id)
     if term is not None:
@@ -347,14 +318,13 @@ def _assignment_ended(event: AssignmentEnded, step: _Step) -> None:
 
 
 @_apply.register
-def _negotiation_opened(event: MarkupNegotiationOpened, step: _Step) -> None:
+def _negotiation_opened(event: ev.MarkupNegotiationOpened, step: _Step) -> None:
     negotiation = NegotiationState(event.assignment_id, "open")
     step.timeline.negotiations.write(step.version, event.negotiation_id, negotiation)
 
 
-@_apply.register(MarkupAgreed)
-@_apply.register(MarkupNegotiationClosed)
-def _negotiation_ended(event: MarkupAgreed | MarkupNegotiationClosed, step: _Step) -> None:
+@_apply.register
+def _negotiation_ended(event: ev.MarkupAgreed | ev.MarkupNegotiationClosed, step: _Step) -> None:
     negotiation = step.before.negotiations.get(event.negotiation_id)
     # The writer never ends an unknown negotiation; should an older log hold one, it is
     # recorded as it stands: closed, about no assignment in particular.
@@ -364,14 +334,13 @@ def _negotiation_ended(event: MarkupAgreed | MarkupNegotiationClosed, step: _Ste
 
 
 @_apply.register
-def _raise_requested(event: RaiseRequested, step: _Step) -> None:
+def _raise_requested(event: ev.RaiseRequested, step: _Step) -> None:
     request = RaiseRequestState(event.assignment_id, "open")
     step.timeline.raise_requests.write(step.version, event.raise_request_id, request)
 
 
-@_apply.register(RaiseApproved)
-@_apply.register(RaiseDeclined)
-def _raise_decided(event: RaiseApproved | RaiseDeclined, step: _Step) -> None:
+@_apply.register
+def _raise_decided(event: ev.RaiseApproved | ev.RaiseDeclined, step: _Step) -> None:
     request = step.before.raise_requests.get(event.raise_request_id)
     # The writer never appends a decision on an unknown request; should an older log hold
     # one, there is nothing to decide, and refusing to start would help no one.
@@ -384,32 +353,32 @@ require_every_event_type("the writer's fold", _apply.registry)
 
 _VERSION_ONLY: Final = frozenset(
     name
-    for name, model in EVENT_TYPES.items()
-    if _apply.dispatch(model) is _version_only and model is not ContractSigned
+    for name, model in ev.EVENT_TYPES.items()
+    if _apply.dispatch(model) is _version_only and model is not ev.ContractSigned
 )
 """The types whose events change nothing the writer checks but the version (and the ids):
 folded from their bytes' head alone."""
 
-_READS: Final[dict[type[EventBase], tuple[str, ...]]] = {
-    ContractSigned: ("contract_id", "client_id", "client_name", "account_manager_id"),
-    ContractAmended: ("client_name",),
-    AccountManagerChanged: ("account_manager_id",),
-    ContractTerminated: (),
-    AssignmentStarted: ("assignment_id", "start_date", "expected_end_date", "ot_exempt"),
-    AssignmentEnded: ("assignment_id", "end_date"),
-    MarkupNegotiationOpened: ("negotiation_id", "assignment_id"),
-    MarkupAgreed: ("negotiation_id",),
-    MarkupNegotiationClosed: ("negotiation_id",),
-    RaiseRequested: ("raise_request_id", "assignment_id"),
-    RaiseApproved: ("raise_request_id",),
-    RaiseDeclined: ("raise_request_id",),
+_READS: Final[dict[type[ev.EventBase], tuple[str, ...]]] = {
+    ev.ContractSigned: ("contract_id", "client_id", "client_name", "account_manager_id"),
+    ev.ContractAmended: ("client_name",),
+    ev.AccountManagerChanged: ("account_manager_id",),
+    ev.ContractTerminated: (),
+    ev.AssignmentStarted: ("assignment_id", "start_date", "expected_end_date", "ot_exempt"),
+    ev.AssignmentEnded: ("assignment_id", "end_date"),
+    ev.MarkupNegotiationOpened: ("negotiation_id", "assignment_id"),
+    ev.MarkupAgreed: ("negotiation_id",),
+    ev.MarkupNegotiationClosed: ("negotiation_id",),
+    ev.RaiseRequested: ("raise_request_id", "assignment_id"),
+    ev.RaiseApproved: ("raise_request_id",),
+    ev.RaiseDeclined: ("raise_request_id",),
 }
 """What the fold reads of an event of each other type (`_Folding` of a ContractSigned, each
 handler of the others): `LogFold.add_record` validates these fields alone, with the
 catalogue's own types, instead of the whole event."""
 
 
-def _reader(model: type[EventBase], names: tuple[str, ...]) -> Callable[[bytes], Any]:
+def _reader(model: type[ev.EventBase], names: tuple[str, ...]) -> Callable[[bytes], Any]:
     """Validates the JSON of a `model` event into an object with the fields `names` alone."""
     fields: dict[str, Any] = {
         n: (model.model_fields[n].annotation, model.model_fields[n]) for n in names
@@ -425,7 +394,7 @@ _READERS: Final = {
 """By type name: the reader of what the fold needs, and the handler it goes to."""
 
 
-def evolve(state: ContractState | None, event: Event) -> ContractState:
+def evolve(state: ContractState | None, event: ev.Event) -> ContractState:
     """The state after `event`, an event of the log carrying its `stream_version`.
 
     `state` is left as it was. Raises ValueError when the log is corrupt: a version other than
@@ -442,7 +411,7 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
             f"{version}, expected {expected}: the log is corrupt"
         )
     if state is None:
-        if not isinstance(event, ContractSigned):
+        if not isinstance(event, ev.ContractSigned):
             raise ValueError(
                 f"contract {event.contract_id} opens with {event.type} {event.event_id}, "
                 "not ContractSigned: the log is corrupt"
@@ -453,7 +422,7 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
             f"{event.type} {event.event_id} of contract {event.contract_id} applied to the "
             f"state of contract {state.contract_id}"
         )
-    if isinstance(event, ContractSigned):
+    if isinstance(event, ev.ContractSigned):
         raise ValueError(
             f"contract {state.contract_id} signed again by {event.event_id} at version "
             f"{expected}: the log is corrupt"
@@ -498,7 +467,7 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
     )
 
 
-def _signed(event: ContractSigned, version: int) -> ContractState:
+def _signed(event: ev.ContractSigned, version: int) -> ContractState:
     timeline = _Timeline(version)
     return ContractState(
         contract_id=event.contract_id,
@@ -514,7 +483,7 @@ def _signed(event: ContractSigned, version: int) -> ContractState:
     )
 
 
-def fold(events: Iterable[Event]) -> dict[str, ContractState]:
+def fold(events: Iterable[ev.Event]) -> dict[str, ContractState]:
     """The state of every contract of `events` (a partition of the events topic, in order)."""
     folding = LogFold()
     for event in events:
@@ -548,7 +517,7 @@ class _Folding:
         "version",
     )
 
-    def __init__(self, event: ContractSigned, entry: bytes) -> None:
+    def __init__(self, event: ev.ContractSigned, entry: bytes) -> None:
         self.contract_id = event.contract_id
         self.client_id = event.client_id
         self.client_name = event.client_name
@@ -630,7 +599,7 @@ class LogFold:
         except ValidationError:
             return None
 
-    def add(self, event: Event, digest: bytes | None = None) -> None:
+    def add(self, event: ev.Event, digest: bytes | None = None) -> None:
         """The contract's next event of the log (its first: `ContractSigned`, version 1);
         `digest`: its `content_digest` when already known."""
         c = self._contracts.get(event.contract_id)
@@ -643,14 +612,14 @@ class LogFold:
             )
         entry = event.event_id.bytes + (content_digest(event) if digest is None else digest)
         if c is None:
-            if not isinstance(event, ContractSigned):
+            if not isinstance(event, ev.ContractSigned):
                 raise ValueError(
                     f"contract {event.contract_id} opens with {event.type} {event.event_id}, "
                     "not ContractSigned: the log is corrupt"
                 )
             self._contracts[event.contract_id] = _Folding(event, entry)
             return
-        if isinstance(event, ContractSigned):
+        if isinstance(event, ev.ContractSigned):
             raise ValueError(
                 f"contract {c.contract_id} signed again by {event.event_id} at version "
                 f"{expected}: the log is corrupt"

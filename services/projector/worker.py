@@ -199,11 +199,7 @@ class Projector:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             **kafka_connection.options(),
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
+            **kafka_log.WHOLE_LOG_READS,
             **group,
         )
         await self.consumer.start()
