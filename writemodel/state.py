@@ -627,9 +627,12 @@ class LogFold:
         c.next(_apply, event, entry)
 
     def states(self) -> dict[str, ContractState]:
-        """The state of every contract folded, by contract id."""
+        """The state of every contract folded, by contract id, handed over: the fold is empty
+        after (each contract's packed ids freed as its state is made, not all held twice: a
+        writer folds all its partitions at once)."""
         out = {}
-        for cid, c in self._contracts.items():
+        for cid in list(self._contracts):
+            c = self._contracts.pop(cid)
             packed = bytes(c.ids)
             ids = {packed[at : at + 16] for at in range(0, len(packed), ENTRY)}
             if len(ids) != c.version:

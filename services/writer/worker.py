@@ -81,6 +81,7 @@ log = logging.getLogger("ledger.writer")
 _KAFKA_MAX_REQUEST_SIZE = 1024 * 1024  # aiokafka's default
 _MAX_BATCH_SIZE = 512 * 1024
 CHUNK_CACHE = 256
+WHOLE_FOLDS = 2
 """Fetched (or just written) id chunks kept per partition, about 4 KB each."""
 
 
@@ -214,6 +215,10 @@ class Writer:
         self._ids = OffsetReader(bootstrap, topics.writer_ids.name)
         # Partitions are taken side by side; the reader is for one caller at a time.
         self._ids_lock = asyncio.Lock()
+        # Whole logs folded at once (a first fold): two, so that one's reads wait on Kafka while
+        # the other folds, and the states of each partition folded are written while the next
+        # is folded (all at once, every partition finished together, then all wrote at once).
+        self._whole_folds = asyncio.Semaphore(WHOLE_FOLDS)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             **kafka_connection.options(),
@@ -348,21 +353,30 @@ class Writer:
         """Fold the partition's events from offset `start` into `states` (a contract's record
         in `stored` decoded into it first), skipping those a state reflects already; the states
         changed, and the offset after the last event read."""
+        whole = not states and not stored
+        if not whole:
+            return await self._fold_log(states, stored, partition, start)
+        # Folding the whole log (a first fold) takes minutes at millions of events: not ready
+        # meanwhile. A takeover's tail (one transaction's events) is not worth saying so.
+        with probe.not_ready(f"folding partition {partition} of the events topic"):
+            async with self._whole_folds:
+                return await self._fold_log(states, stored, partition, start)
+
+    async def _fold_log(
+        self,
+        states: dict[str, ContractState],
+        stored: dict[str, bytes],
+        partition: int,
+        start: int,
+    ) -> tuple[dict[str, ContractState], int]:
         changed: dict[str, ContractState] = {}
         # Contracts no state holds yet (all of them in a first fold) are folded in one pass,
         # without a frozen state per event; those with a state are evolved on top of it.
         folding = LogFold()
         end = start
         progress = _FoldProgress(partition, start, lambda: len(folding) + len(changed))
-        # Folding the whole log (a first fold) takes minutes at millions of events: not ready
-        # meanwhile. A takeover's tail (one transaction's events) is not worth saying so.
-        starting = (
-            probe.not_ready(f"folding partition {partition} of the events topic")
-            if not states and not stored
-            else contextlib.nullcontext()
-        )
         whole = not states and not stored
-        with starting, _few_gcs():
+        with _few_gcs():
             async for record in read_partition(
                 self.bootstrap, self.topics.events.name, partition, start
             ):
