@@ -47,7 +47,7 @@ import gc
 import logging
 import time
 from collections import ChainMap, OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
@@ -354,60 +354,54 @@ class Writer:
         in `stored` decoded into it first), skipping those a state reflects already; the states
         changed, and the offset after the last event read."""
         whole = not states and not stored
-        if not whole:
-            return await self._fold_log(states, stored, partition, start)
-        # Folding the whole log (a first fold) takes minutes at millions of events: not ready
-        # meanwhile. A takeover's tail (one transaction's events) is not worth saying so.
+        async with self._folding_whole(partition) if whole else contextlib.nullcontext():
+            changed: dict[str, ContractState] = {}
+            # Contracts no state holds yet (all of them in a first fold) are folded in one pass,
+            # without a frozen state per event; those with a state are evolved on top of it.
+            folding = LogFold()
+            end = start
+            progress = _FoldProgress(partition, start, lambda: len(folding) + len(changed))
+            with _few_gcs():
+                async for record in read_partition(
+                    self.bootstrap, self.topics.events.name, partition, start
+                ):
+                    end = record.offset + 1
+                    progress.tick(end)
+                    if not record.value:
+                        continue
+                    if whole:  # every contract new: folded from the records' bytes
+                        folding.add_record(record.value)
+                        continue
+                    event = decode_event(record.value)
+                    cid = event.contract_id
+                    if cid in folding:
+                        folding.add(event)
+                        continue
+                    data = stored.pop(cid, None)
+                    if data is not None:
+                        states[cid] = decode_state(data)[0]
+                    before = states.get(cid)
+                    if before is None:
+                        folding.add(event)
+                        continue
+                    version = event.stream_version
+                    if version is not None and version <= before.version:
+                        continue  # reflected already
+                    states[cid] = changed[cid] = evolve(before, event)
+                folded = folding.states()
+            states.update(folded)
+            changed.update(folded)
+            progress.done(end, len(changed))
+            return changed, end
+
+    @contextlib.asynccontextmanager
+    async def _folding_whole(self, partition: int) -> AsyncIterator[None]:
+        """While a partition's whole log is folded (a first fold: minutes at millions of
+        events): not ready (a takeover's tail, one transaction's events, is not worth saying
+        so), and no more than `WHOLE_FOLDS` partitions at a time."""
         with probe.not_ready(f"folding partition {partition} of the events topic"):
             async with self._whole_folds:
-                return await self._fold_log(states, stored, partition, start)
-
-    async def _fold_log(
-        self,
-        states: dict[str, ContractState],
-        stored: dict[str, bytes],
-        partition: int,
-        start: int,
-    ) -> tuple[dict[str, ContractState], int]:
-        changed: dict[str, ContractState] = {}
-        # Contracts no state holds yet (all of them in a first fold) are folded in one pass,
-        # without a frozen state per event; those with a state are evolved on top of it.
-        folding = LogFold()
-        end = start
-        progress = _FoldProgress(partition, start, lambda: len(folding) + len(changed))
-        whole = not states and not stored
-        with _few_gcs():
-            async for record in read_partition(
-                self.bootstrap, self.topics.events.name, partition, start
-            ):
-                end = record.offset + 1
-                progress.tick(end)
-                if not record.value:
-                    continue
-                if whole:  # every contract new: folded from the records' bytes
-                    folding.add_record(record.value)
-                    continue
-                event = decode_event(record.value)
-                cid = event.contract_id
-                if cid in folding:
-                    folding.add(event)
-                    continue
-                data = stored.pop(cid, None)
-                if data is not None:
-                    states[cid] = decode_state(data)[0]
-                before = states.get(cid)
-                if before is None:
-                    folding.add(event)
-                    continue
-                version = event.stream_version
-                if version is not None and version <= before.version:
-                    continue  # reflected already
-                states[cid] = changed[cid] = evolve(before, event)
-            folded = folding.states()
-        states.update(folded)
-        changed.update(folded)
-        progress.done(end, len(changed))
-        return changed, end
+                yield
 
     async def _write_states(
         self,
