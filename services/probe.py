@@ -22,7 +22,7 @@ import itertools
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -50,9 +50,22 @@ def not_ready(what: str) -> Iterator[None]:
             _starting.pop(token, None)
 
 
+def not_ready_until(what: str) -> Callable[[], None]:
+    """/readyz answers 503 naming `what` until the function returned is called: a start-up
+    that spans more than one call (the probes served before it begins)."""
+    held = not_ready(what)
+    held.__enter__()
+
+    def release() -> None:
+        held.__exit__(None, None, None)
+
+    return release
+
+
 def _not_ready() -> str | None:
     with _starting_lock:
-        return next(iter(_starting.values()), None)
+        # The latest: what the start-up is doing now (an outer "starting" says less).
+        return next(reversed(_starting.values()), None)
 
 
 def answer(path: str, watchdog: Watchdog) -> tuple[int, dict[str, str]]:

@@ -123,8 +123,11 @@ def serve_risk(settings: Settings) -> None:
     from services.risk.worker import run
 
     logs.configure(settings.log_format)
+    # Not ready from the probes' first answer: `run` says when its start-up is done (the
+    # generation known, a first pass judged if one was due).
+    started = probe.not_ready_until("starting")
     probe.serve(settings.probe_port, watchdog.install("risk agent", settings.watchdog_s))
-    run(settings)  # a Faust worker: it handles SIGTERM and SIGINT itself
+    run(settings, started)  # a Faust worker: it handles SIGTERM and SIGINT itself
 
 
 def serve_webhooks(settings: Settings) -> None:

@@ -846,12 +846,16 @@ def _changelog_before_faust(
         log.warning("changelog topic %s not checked: Kafka did not answer", name, exc_info=True)
 
 
-def run(settings: Settings) -> None:
-    """Run the app until SIGTERM or SIGINT (Faust's worker handles both and stops cleanly)."""
+def run(settings: Settings, started: Callable[[], None] = lambda: None) -> None:
+    """Run the app until SIGTERM or SIGINT (Faust's worker handles both and stops cleanly);
+    `started` once the generation is known and its first pass, if due, judged."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)  # the loop Faust's worker runs, where the claim's connection is
     # The generation in force, its first pass judged in bulk first if it has none.
-    generation = loop.run_until_complete(prepare(settings))
+    try:
+        generation = loop.run_until_complete(prepare(settings))
+    finally:
+        started()
     _changelog_before_faust(loop, settings, generation)
     membership = None
     if settings.risk_instance_id:

@@ -53,7 +53,12 @@ async def test_an_admin_adds_a_channel_and_a_route_and_sees_the_url_masked(
     await route.get_by_label("Quiet from").fill("22:00")
     await route.get_by_label("Quiet until").fill("07:00")
     await route.get_by_label("Time zone").fill("Europe/London")
-    await route.get_by_role("button", name="Add route").click()
+    async with page.expect_response(
+        lambda r: r.url.endswith("/v1/alert-routes") and r.request.method == "POST"
+    ) as posted:
+        await route.get_by_role("button", name="Add route").click()
+    answer = await posted.value
+    assert answer.status == 201, await answer.text()  # what the page was told, if not made
     made = page.locator(f'tr[data-route="{name}-critical"]')
     await expect(made).to_contain_text("rules: BYPASS_THREAT; severities: critical")
     await expect(made).to_contain_text("22:00–07:00 Europe/London")

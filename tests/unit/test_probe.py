@@ -111,3 +111,18 @@ def test_a_process_still_starting_up_is_alive_but_not_ready_and_says_why() -> No
             "detail": "folding partition 3 of the events topic",
         }
     assert probe.answer("/readyz", dog)[0] == 200
+
+
+def test_a_start_up_spanning_calls_is_not_ready_until_it_says_it_is_done() -> None:
+    dog, _ = _dog()
+    started = probe.not_ready_until("starting")
+    # What the start-up does next is named, the process not ready throughout.
+    with probe.not_ready("looking for a first pass to judge in bulk"):
+        status, body = probe.answer("/readyz", dog)
+        assert status == 503 and body["detail"] == "looking for a first pass to judge in bulk"
+    assert probe.answer("/readyz", dog) == (
+        503,
+        {"status": "starting", "process": "writer", "detail": "starting"},
+    )
+    started()
+    assert probe.answer("/readyz", dog)[0] == 200
