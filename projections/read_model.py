@@ -161,6 +161,10 @@ class ReadModel:
     _open_items_by_contract: _ByContract[tuple[str, str, str]] = field(
         default_factory=_ByContract, init=False, repr=False, compare=False
     )
+    # The terms of each contract whose history is its signing alone (`_terms`).
+    _signed_terms: dict[str, tuple[list[TermsRow], Terms]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def take_changes(self) -> Changes:
         done, self.changes = self.changes, Changes()
@@ -196,6 +200,7 @@ class ReadModel:
             self._assignments_by_contract.removed(self.assignments, key)
             self.rate_history.pop(key, None)
         self.terms_history.pop(contract_id, None)
+        self._signed_terms.pop(contract_id, None)
         for key3 in self._open_items_by_contract.of(self.open_items, contract_id):
             del self.open_items[key3]
             self._open_items_by_contract.removed(self.open_items, key3)
@@ -527,10 +532,24 @@ class ReadModel:
     ) -> None:
         before = self._in_force(row, counted_from)
         terms = self._terms(row.contract_id, counted_from)
-        before_ot = margin.ot_rates(
-            assignment_rates(row, before.pay_rate, before.bill_rate, terms, before.overtime())
+        # `margin.ot_rates` of both sides' `assignment_rates`, without building four Rates.
+        multiplier, exempt = terms.ot_bill_multiplier, row.ot_exempt
+        before_ot = margin.ot_pay_bill(
+            before.pay_rate,
+            before.bill_rate,
+            before.ot_pay_rate,
+            before.ot_bill_rate,
+            multiplier,
+            exempt,
         )
-        after_ot = margin.ot_rates(assignment_rates(row, pay, bill, terms, overtime))
+        after_ot = margin.ot_pay_bill(
+            pay,
+            bill,
+            overtime.get("ot_pay_rate"),
+            overtime.get("ot_bill_rate"),
+            multiplier,
+            exempt,
+        )
         self.changes.impacts.append(
             ImpactRow(
                 event_id=str(e.event_id),
@@ -552,10 +571,10 @@ class ReadModel:
                 expected_end_date=row.expected_end_date,
                 planned_ot_hours_per_week=row.planned_ot_hours_per_week,
                 ot_exempt=row.ot_exempt,
-                before_ot_pay_rate=before_ot.pay_rate if before_ot else None,
-                before_ot_bill_rate=before_ot.bill_rate if before_ot else None,
-                after_ot_pay_rate=after_ot.pay_rate if after_ot else None,
-                after_ot_bill_rate=after_ot.bill_rate if after_ot else None,
+                before_ot_pay_rate=before_ot[0] if before_ot else None,
+                before_ot_bill_rate=before_ot[1] if before_ot else None,
+                after_ot_pay_rate=after_ot[0] if after_ot else None,
+                after_ot_bill_rate=after_ot[1] if after_ot else None,
             )
         )
 
@@ -565,7 +584,15 @@ class ReadModel:
 
     def _terms(self, contract_id: str, on: date) -> Terms:
         history = self.terms_history.get(contract_id, ())
+        if len(history) == 1:
+            # As signed and never amended (most contracts): the same terms on every date,
+            # folded once. Held with the history itself, so a replaced history is never fooled.
+            held = self._signed_terms.get(contract_id)
+            if held is not None and held[0] is history:
+                return held[1]
         terms = terms_in_force(history, on)
+        if len(history) == 1 and terms is not None and isinstance(history, list):
+            self._signed_terms[contract_id] = (history, terms)
         if terms is None:  # never: every stream starts with ContractSigned
             raise LookupError(f"contract {contract_id} has no signed terms")
         return terms

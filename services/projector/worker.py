@@ -101,6 +101,27 @@ class Helpers(Protocol):
     async def run(self, partitions: Sequence[int], stopping: Callable[[], bool]) -> None: ...
 
 
+def focus(lags: dict[int, int], current: int | None, batch: int) -> int | None:
+    """The partition a projector far behind on several reads alone until it is nearly
+    caught up on it, or None: read every partition as it comes.
+
+    The projector holds a bounded cache of contracts. Reading every partition of a long
+    backlog in turn, a batch touches the contracts active at that point of the log in all
+    of them: on a log of millions of events more than the cache holds, so nearly every
+    event's contract was dropped since its last event and is read back from PostgreSQL
+    (the cost of a first run grew with the history). A contract's events are all in one
+    partition: reading one partition at a time, the active contracts are a partition's
+    share, which the cache holds. `lags`: events behind per partition; `current`: the
+    partition focused on so far; `batch`: events per batch. Kept while still a batch or
+    more behind; else the most behind (lowest number first) when at least two partitions
+    are a batch or more behind; else None.
+    """
+    if current is not None and lags.get(current, 0) >= batch:
+        return current
+    behind = sorted((-lag, p) for p, lag in lags.items() if lag >= batch)
+    return behind[0][1] if len(behind) >= 2 else None
+
+
 # Seconds between two progress lines of a catch-up.
 PROGRESS_EVERY_S = 5.0
 
@@ -177,6 +198,9 @@ class Projector:
         self.catch_up = catch_up
         # Set by an assignment: see whether the backlog is worth the catch-up's processes.
         self._catch_up_due = False
+        # The partition read alone while far behind on several (`focus`).
+        self._focus: int | None = None
+        self._unfocused = False
         self._helping: asyncio.Task[None] | None = None
         self._helpers_stop = False
         self.consumer: AIOKafkaConsumer | None = None
@@ -268,6 +292,7 @@ class Projector:
         self.progress.started = time.monotonic()
         target = await self.end_offsets() if until_caught_up else {}
         self._stop = stop
+        reported = time.monotonic()
         while not stop.is_set():
             if self._stale:
                 await self._reconnect_and_reload()
@@ -279,11 +304,19 @@ class Projector:
             # Kafka is awaited outside the lock: during a rebalance the consumer waits for the
             # new assignment, which waits for the listener, which waits for the lock.
             epoch = self.epoch
+            focus = self._focus_on()
             try:
-                records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+                records = await self.consumer.getmany(
+                    *focus, timeout_ms=200, max_records=self.max_batch
+                )
             except KafkaError as exc:  # Kafka away: the consumer re-connects by itself
                 log.warning("no records (%s: %s); again in 1 s", type(exc).__name__, exc)
                 await asyncio.sleep(1.0)
+                continue
+            if focus and not records:
+                # Nothing of it for now (its end is markers, or aborted records): the next read
+                # is of every partition, whatever the lags say.
+                self._focus, self._unfocused = None, True
                 continue
             marks = None if records else await self._marker_positions()
             async with self._owning:
@@ -314,8 +347,39 @@ class Projector:
                     self._base = dict(self.positions)
                     if on_batch is not None:
                         on_batch(self)
+                    behind = sum(map(len, records.values())) >= self.max_batch  # a backlog
+                    if behind and time.monotonic() - reported >= PROGRESS_EVERY_S:
+                        reported = time.monotonic()
+                        self._log_progress()
         async with self._owning:
             await self._settle()
+
+    def _log_progress(self) -> None:
+        """A line every few seconds while batches come: what a long catch-up has done."""
+        p = self.progress
+        seconds = max(time.monotonic() - p.started, 1e-9)
+        log.info("applied %d events in %.0f s (%.0f events/s), %d contracts read back%s",
+                 p.applied, seconds, p.applied / seconds, p.read_back,
+                 "" if self._focus is None else f", reading partition {self._focus}")  # fmt: skip
+
+    def _focus_on(self) -> list[TopicPartition]:
+        """The one partition to read from during a backlog (`focus`), or none: every one."""
+        assert self.consumer is not None
+        if self._unfocused:
+            self._unfocused = False
+            return []
+        lags: dict[int, int] = {}
+        for tp in self.tps:
+            if tp.partition not in self._owned:
+                continue
+            try:
+                end = self.consumer.highwater(tp)
+            except Exception:  # revoked meanwhile: the next assignment reloads
+                return []
+            if end is not None:
+                lags[tp.partition] = end - self.positions.get(tp.partition, 0)
+        self._focus = focus(lags, self._focus, self.max_batch)
+        return [tp for tp in self.tps if tp.partition == self._focus]
 
     async def _catch_up_with_helpers(self) -> None:
         """When the partitions just assigned are behind by `catch_up`'s lag or more: pauses
