@@ -16,7 +16,7 @@ The rows themselves (one dataclass per table) are in `projections/rows.py`.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -161,6 +161,9 @@ class ReadModel:
     _open_items_by_contract: _ByContract[tuple[str, str, str]] = field(
         default_factory=_ByContract, init=False, repr=False, compare=False
     )
+    _last_id: tuple[EventBase, str] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
     # The terms of each contract whose history is its signing alone (`_terms`).
     _signed_terms: dict[str, tuple[list[TermsRow], Terms]] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -226,7 +229,11 @@ class ReadModel:
                 return False  # the log starts every stream with ContractSigned
         elif version <= contract.stream_version:
             return False
-        _DISPATCH(type(event))(self, event)
+        kind = type(event)
+        handler = _HANDLERS.get(kind)
+        if handler is None:
+            handler = _HANDLERS[kind] = _DISPATCH(kind)
+        handler(self, event)
         row = self.contracts[event.contract_id]
         row.stream_version = version
         self.changes.contracts[row.contract_id] = row
@@ -352,7 +359,7 @@ class ReadModel:
             ot_hours=e.ot_hours,
             dt_hours=e.dt_hours,
             source=e.source,
-            event_id=str(e.event_id),
+            event_id=self._id_text(e),
             reports=1 if earlier is None else earlier.reports + 1,
         )
 
@@ -427,9 +434,17 @@ class ReadModel:
 
     @_apply.register
     def _threat(self, e: BypassThreatReported) -> None:
-        self._open(e, "bypass_threat", str(e.event_id), e.assignment_id)
+        self._open(e, "bypass_threat", self._id_text(e), e.assignment_id)
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _id_text(self, e: EventBase) -> str:
+        """The event's id as text, made once per event (an event records a rate and an impact,
+        or one of each per assignment it covers)."""
+        last = self._last_id
+        if last is None or last[0] is not e:
+            last = self._last_id = (e, str(e.event_id))
+        return last[1]
 
     def _assignment(self, contract_id: str, assignment_id: str) -> AssignmentRow:
         return self.assignments[(contract_id, assignment_id)]
@@ -507,7 +522,7 @@ class ReadModel:
             stream_version=e.stream_version or 0,
             pay_rate=pay,
             bill_rate=bill,
-            event_id=str(e.event_id),
+            event_id=self._id_text(e),
             **overtime,
         )
         history = self.rate_history.setdefault((row.contract_id, row.assignment_id), [])
@@ -552,7 +567,7 @@ class ReadModel:
         )
         self.changes.impacts.append(
             ImpactRow(
-                event_id=str(e.event_id),
+                event_id=self._id_text(e),
                 assignment_id=row.assignment_id,
                 contract_id=row.contract_id,
                 stream_version=e.stream_version or 0,
@@ -647,4 +662,6 @@ def _in_force_order(r: RateRow) -> tuple[date, int]:
 # singledispatchmethod builds a new bound function on every call (Python 3.11): dispatching
 # once per event class directly is a tenth of the cost, on the hottest path of a replay.
 _DISPATCH = ReadModel.__dict__["_apply"].dispatcher.dispatch
+# ... and its answer kept per class: functools' own cache is a weak dictionary, slower to ask.
+_HANDLERS: dict[type, Callable[[ReadModel, EventBase], None]] = {}
 require_every_event_type("the read model", ReadModel.__dict__["_apply"].dispatcher.registry)

@@ -146,6 +146,7 @@ class Projector:
         group_id: str | None = None,
         instance_id: str | None = None,
         catch_up: Helpers | None = None,
+        fetch_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         """Projects into schema `live`, or into `schema` (a rebuild's) on behalf of `live`;
         every partition of `events`, or only `partitions`, or, given `group_id`, those the
@@ -154,7 +155,8 @@ class Projector:
         membership of the group. At most `cache_contracts` contracts, and at most `cache_rows`
         of their rows (their rate history above all), are kept in memory between batches.
         `catch_up`: after an assignment that leaves it far behind, the processes that apply the
-        backlog of its partitions while it waits (holding them in the group), as a rebuild."""
+        backlog of its partitions while it waits (holding them in the group), as a rebuild.
+        `fetch_bytes`: the most fetched of a partition at a time."""
         self.bootstrap = bootstrap
         self.events = events
         self.dsn = dsn
@@ -196,6 +198,7 @@ class Projector:
         self._base: dict[int, int] = {}
         self.progress = Progress()
         self.catch_up = catch_up
+        self.fetch_bytes = fetch_bytes
         # Set by an assignment: see whether the backlog is worth the catch-up's processes.
         self._catch_up_due = False
         # The partition read alone while far behind on several (`focus`).
@@ -226,7 +229,7 @@ class Projector:
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
+            max_partition_fetch_bytes=self.fetch_bytes,
             fetch_max_bytes=64 * 1024 * 1024,
             **group,
         )
@@ -358,8 +361,9 @@ class Projector:
         """A line every few seconds while batches come: what a long catch-up has done."""
         p = self.progress
         seconds = max(time.monotonic() - p.started, 1e-9)
-        log.info("applied %d events in %.0f s (%.0f events/s), %d contracts read back%s",
-                 p.applied, seconds, p.applied / seconds, p.read_back,
+        log.info("applied %d events in %.0f s (%.0f events/s; %.1f s waiting for PostgreSQL), "
+                 "%d contracts read back%s", p.applied, seconds, p.applied / seconds,
+                 p.write_wait, p.read_back,
                  "" if self._focus is None else f", reading partition {self._focus}")  # fmt: skip
 
     def _focus_on(self) -> list[TopicPartition]:
