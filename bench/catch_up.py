@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
+from bench import procfs  # noqa: E402
 from bench.projection_replay import bare_consume  # noqa: E402
 from bench.restart_cost import Run, Verdicts, data_ends, machine_line  # noqa: E402
 from events.messages import (  # noqa: E402
@@ -95,21 +96,6 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _load() -> float:
-    return os.getloadavg()[0]
-
-
-def _hwm_mib(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 class CatchUp(Run):
     """One N's topics, schemas and processes (`bench/restart_cost.py`'s), plus what this bench
     times."""
@@ -125,19 +111,19 @@ class CatchUp(Run):
 
     async def timed(self, name: str, done: Any, every: float) -> Timed:
         """`ledger serve name` from its start until `done()`; stopped after (SIGTERM)."""
-        load, cpu = _load(), _children_cpu()
+        load, cpu = procfs.load(), _children_cpu()
         t0 = time.monotonic()
         proc = self.start(name)
         try:
             await self.until(name, done, every)
-            timed = Timed(time.monotonic() - t0, _hwm_mib(proc.pid), load)
+            timed = Timed(time.monotonic() - t0, procfs.peak_rss_mib(proc.pid), load)
         finally:
             self.stop(name)
         timed.cpu_s = _children_cpu() - cpu
         return timed
 
     async def rebuild(self) -> Timed:
-        load, cpu = _load(), _children_cpu()
+        load, cpu = procfs.load(), _children_cpu()
         t0 = time.monotonic()
         log = open(ROOT / "var" / "log" / f"{self.prefix}-rebuild.log", "ab")  # noqa: SIM115
         try:
@@ -274,7 +260,7 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
         events_topic = run.topics.events.name
 
         if "bare" in steps:
-            load, cpu = _load(), _own_cpu()
+            load, cpu = procfs.load(), _own_cpu()
             bare = await bare_consume(bootstrap, events_topic, 6, n)
             out["bare"] = Timed(bare, None, load, _own_cpu() - cpu)
             print(f"  bare consumer: {bare:.2f} s ({n / bare:,.0f} events/s, load {load:.2f})")

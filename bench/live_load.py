@@ -42,6 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
+from bench import pyspy  # noqa: E402
+from bench.procfs import peak_rss_mib  # noqa: E402
 from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA  # noqa: E402
 from simulation.examples import example  # noqa: E402
 from simulation.own_stack import OwnStack  # noqa: E402
@@ -195,22 +197,8 @@ async def _post(
     return end
 
 
-def _bucket(frame: str) -> str:
-    """The library or module a py-spy frame `function (path:line)` belongs to."""
-    path = frame.rsplit("(", 1)[-1].split(":", 1)[0]
-    for marker in ("site-packages/", "lib/python3.11/", "/work/wt/live/", str(ROOT) + "/"):
-        if marker in path:
-            rest = path.split(marker, 1)[1]
-            parts = rest.split("/")
-            if parts[0] in ("services", "events", "projections") and len(parts) > 1:
-                return "/".join(parts[:2]).removesuffix(".py")
-            return parts[0].removesuffix(".py")
-    return path or "?"
-
-
-# Leaf frames of a thread waiting, not working (py-spy reports them on this VM): the event loop
-# in select(), a thread on a condition (the watchdog, executors).
-IDLE = ("EpollSelector.select ", "select (", "Condition.wait ", "wait (")
+# The code profiled: this checkout, or the one the live stack was run from.
+PROFILED = (Path("/work/wt/live"), ROOT)
 
 
 def summarise(raw: Path, top: int = 8) -> str:
@@ -218,17 +206,13 @@ def summarise(raw: Path, top: int = 8) -> str:
     by_lib: dict[str, int] = {}
     by_fn: dict[str, int] = {}
     total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, n = line.rpartition(" ")
-        if not n.isdigit():
-            continue
-        leaf = stack.split(";")[-1]
-        if leaf.startswith(IDLE):
-            continue
-        total += int(n)
-        by_lib[_bucket(leaf)] = by_lib.get(_bucket(leaf), 0) + int(n)
-        fn = leaf.split(" (", 1)[0] + " [" + _bucket(leaf) + "]"
-        by_fn[fn] = by_fn.get(fn, 0) + int(n)
+    for frames, n in pyspy.busy_samples(raw):
+        leaf = frames[-1]
+        total += n
+        lib = pyspy.module_of(leaf, PROFILED)
+        by_lib[lib] = by_lib.get(lib, 0) + n
+        fn = pyspy.function_of(leaf, PROFILED)
+        by_fn[fn] = by_fn.get(fn, 0) + n
     libs = ", ".join(
         f"{k} {100 * v / total:.0f}%" for k, v in sorted(by_lib.items(), key=lambda x: -x[1])[:top]
     )
@@ -389,24 +373,12 @@ async def main(args: argparse.Namespace) -> int:
         if args.hold:
             print(f"# holding the stack for {args.hold} s at {url}", flush=True)
             await asyncio.sleep(args.hold)
-        peaks = {n: _peak_rss_mib(int(pid)) for n, pid in watched.pids.items()}
+        peaks = {n: peak_rss_mib(int(pid)) or 0.0 for n, pid in watched.pids.items()}
         print("# peak RSS (VmHWM): " + ", ".join(f"{n} {m:,.0f} MiB" for n, m in peaks.items()))
     finally:
         if stack is not None:
             await stack.stop()
     return 0
-
-
-def _peak_rss_mib(pid: int) -> float:
-    """The process's peak resident memory since its exec (VmHWM), in MiB; 0 if it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def _git(*a: str) -> str:

@@ -45,6 +45,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 
 from events.topics import topics  # noqa: E402
+from services import kafka_log  # noqa: E402
 from services.db import connection  # noqa: E402
 from services.kafka_admin import ensure_topics  # noqa: E402
 from services.projector import store  # noqa: E402
@@ -62,14 +63,7 @@ TABLES = (*store.READ_MODEL_TABLES, "positions")
 
 def _consumer(bootstrap: str) -> AIOKafkaConsumer:
     # The projector's own consumer settings, so that (a) and (b) read alike.
-    return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024,
-    )
+    return AIOKafkaConsumer(bootstrap_servers=bootstrap, **kafka_log.WHOLE_LOG_READS)
 
 
 async def bare_consume(bootstrap: str, topic: str, partitions: int, n: int) -> float:

@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.procfs import peak_rss_mib  # noqa: E402
 from bench.projection_replay import cleanup  # noqa: E402
 from events.topics import topics  # noqa: E402
 from services.kafka_admin import ensure_topics  # noqa: E402
@@ -49,19 +50,6 @@ def _env(checkout: Path, prefix: str, schema: str, cache: int) -> dict[str, str]
     }
 
 
-def _peak_mib(pid: int) -> float:
-    """The process's peak RSS so far (VmHWM: since its exec, unlike ru_maxrss, which a child
-    inherits from the parent it was forked from); 0 once it has gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def _ledger(checkout: Path, env: dict[str, str], *command: str) -> subprocess.Popen[bytes]:
     """`ledger <command>` of `checkout`, its stderr piped to us."""
     return subprocess.Popen(
@@ -76,7 +64,7 @@ def rebuild(checkout: Path, env: dict[str, str]) -> tuple[float, float]:
     assert p.stderr is not None
     err, rss = b"", 0.0
     while p.poll() is None:  # the peak is read until the process ends (every 50 ms)
-        rss = max(rss, _peak_mib(p.pid))
+        rss = max(rss, peak_rss_mib(p.pid) or 0.0)
         if select.select([p.stderr], [], [], 0.05)[0]:
             err = (err + p.stderr.read1(65536))[-20000:]  # type: ignore[attr-defined]
     took = time.perf_counter() - t0
@@ -100,7 +88,7 @@ def start(checkout: Path, env: dict[str, str]) -> tuple[float, float]:
                 took = time.perf_counter() - t0
             elif not line:
                 break
-    rss = _peak_mib(p.pid)
+    rss = peak_rss_mib(p.pid) or 0.0
     p.send_signal(signal.SIGTERM)
     p.wait()
     if took is None:

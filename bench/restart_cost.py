@@ -63,6 +63,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa:
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType  # noqa: E402
 
+from bench import procfs  # noqa: E402
 from bench.projection_replay import kafka_version, machine  # noqa: E402
 from events.messages import Submitter, decode_verdict, encode_submission  # noqa: E402
 from events.serialization import encode_event  # noqa: E402
@@ -82,19 +83,6 @@ from simulation.ports import free_port  # noqa: E402
 
 LEDGER = [sys.executable, "-m", "services.cli", "serve"]
 TIMEOUT_S = 1800.0
-
-
-def _load() -> float:
-    return os.getloadavg()[0]
-
-
-def _hwm_mib(pid: int) -> float:
-    """Peak resident set of a running process, MiB."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 @dataclass
@@ -189,11 +177,11 @@ class Run:
     async def timed_start(
         self, name: str, done: Callable[[], Awaitable[bool]], every: float = 0.02
     ) -> Figure:
-        load = _load()
+        load = procfs.load()
         t0 = time.monotonic()
         proc = self.start(name)
         await self.until(name, done, every)
-        return Figure(time.monotonic() - t0, _hwm_mib(proc.pid), load)
+        return Figure(time.monotonic() - t0, procfs.peak_rss_mib(proc.pid), load)
 
     # -- events and submissions ---------------------------------------------------------------
 
@@ -489,7 +477,7 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
             await run.until("api", healthy, 0.2)
             headers = {"Authorization": f"Bearer {token}"}
             times = []
-            load = _load()
+            load = procfs.load()
             for i in range(6):
                 t = time.monotonic()
                 r = await http.get("/v1/events", params={"contract_id": audit_cid}, headers=headers)

@@ -48,6 +48,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import pyspy  # noqa: E402
+from bench.procfs import peak_rss_mib  # noqa: E402
 from bench.projection_replay import bare_consume  # noqa: E402
 from events.topics import topics  # noqa: E402
 from projections.risk.rules import TIMER_RULES as RISK_TIMER_RULES  # noqa: E402
@@ -59,8 +61,8 @@ TIMEOUT_S = 1800.0
 # Whether and when the timer raises these depends on how far the event-time watermark had moved
 # (services/risk/worker.py): they are counted, not digested.
 TIMER_RULES = frozenset(RISK_TIMER_RULES)
-# Leaf frames of a thread waiting, not working.
-IDLE = ("EpollSelector.select ", "select (", "Condition.wait ", "wait (", "_worker (")
+# Leaf frames of a thread waiting, not working (an executor's idle workers too).
+IDLE = (*pyspy.IDLE, "_worker (")
 
 
 @dataclass
@@ -90,25 +92,6 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _hwm_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _module(frame: str) -> str:
-    path = frame.rsplit("(", 1)[-1].split(":", 1)[0]
-    for marker in ("site-packages/", "lib/python3.11/", str(ROOT) + "/"):
-        if marker in path:
-            parts = path.split(marker, 1)[1].split("/")
-            if parts[0] in ("services", "events", "projections") and len(parts) > 1:
-                return "/".join(parts[:2]).removesuffix(".py")
-            return parts[0].removesuffix(".py")
-    return path or "?"
-
-
 def summarise(raw: Path, top: int = 12) -> str:
     """Self time by module and function, and inclusive time by function, of py-spy's raw
     output (idle leaves left out)."""
@@ -116,20 +99,14 @@ def summarise(raw: Path, top: int = 12) -> str:
     self_fn: dict[str, int] = {}
     incl_fn: dict[str, int] = {}
     total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, n = line.rpartition(" ")
-        if not n.isdigit():
-            continue
-        frames = stack.split(";")
+    for frames, k in pyspy.busy_samples(raw, IDLE):
         leaf = frames[-1]
-        if leaf.startswith(IDLE):
-            continue
-        k = int(n)
         total += k
-        self_mod[_module(leaf)] = self_mod.get(_module(leaf), 0) + k
-        name = leaf.split(" (", 1)[0] + " [" + _module(leaf) + "]"
+        module = pyspy.module_of(leaf)
+        self_mod[module] = self_mod.get(module, 0) + k
+        name = pyspy.function_of(leaf)
         self_fn[name] = self_fn.get(name, 0) + k
-        for f in {fr.split(" (", 1)[0] + " [" + _module(fr) + "]" for fr in frames}:
+        for f in {pyspy.function_of(fr) for fr in frames}:
             incl_fn[f] = incl_fn.get(f, 0) + k
 
     def top_of(d: dict[str, int]) -> str:
@@ -207,7 +184,7 @@ async def measure(
                         raise TimeoutError(f"{judged} of {n_events} judged in {TIMEOUT_S} s")
                     await asyncio.sleep(0.05)
                 assert first is not None
-                cpu, rss = _cpu_s(proc.pid), _hwm_mib(proc.pid)
+                cpu, rss = _cpu_s(proc.pid), peak_rss_mib(proc.pid) or float("nan")
             finally:
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)

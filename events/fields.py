@@ -8,7 +8,7 @@ the lossy way; it is refused rather than silently rounded into the money path.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from pydantic import BeforeValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
@@ -56,31 +56,37 @@ ID_REFUSED: Final = (
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 """An identifier chosen by the submitter: 1–64 characters of `[A-Za-z0-9._:-]`, not `.`/`..`."""
 
+
+def _decimal(places: int, description: str, **bounds: Any) -> Any:
+    """A decimal's constraints (pydantic's `Field`): the `bounds` given (gt, ge, le,
+    max_digits), at most `places` decimal places, finite."""
+    return Field(
+        **bounds,
+        decimal_places=places,
+        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
+        json_schema_extra={"multipleOf": float(f"1e-{places}")},
+        allow_inf_nan=False,
+        description=description,
+    )
+
+
 Rate = Annotated[
     Decimal,
-    Field(
+    _decimal(
+        4,
+        'Money per hour, > 0, at most 4 decimal places, as a string like "37.50".',
         gt=0,
-        decimal_places=4,
-        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
-        json_schema_extra={"multipleOf": 0.0001},
         max_digits=14,
-        allow_inf_nan=False,
-        description='Money per hour, > 0, at most 4 decimal places, as a string like "37.50".',
     ),
     _NO_FLOAT,
 ]
 
+# Places not in DESIGN: they bound the size of what is stored without hurting any real
+# percentage.
 Pct = Annotated[
     Decimal,
-    Field(
-        ge=-100,
-        le=1000,
-        # Not in DESIGN; bounds the size of what is stored without hurting any real percentage.
-        decimal_places=10,
-        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
-        json_schema_extra={"multipleOf": 0.0000000001},
-        allow_inf_nan=False,
-        description='Percent units ("25" means 25 %), in [-100, 1000], as a string.',
+    _decimal(
+        10, 'Percent units ("25" means 25 %), in [-100, 1000], as a string.', ge=-100, le=1000
     ),
     _NO_FLOAT,
 ]
@@ -92,56 +98,29 @@ MarkupPct = Annotated[Pct, Field(gt=-100)]
 
 HoursPerWeek = Annotated[
     Decimal,
-    Field(
-        gt=0,
-        le=168,
-        decimal_places=4,
-        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
-        json_schema_extra={"multipleOf": 0.0001},
-        allow_inf_nan=False,
-        description='Hours a week, in (0, 168], as a string like "40".',
-    ),
+    _decimal(4, 'Hours a week, in (0, 168], as a string like "40".', gt=0, le=168),
     _NO_FLOAT,
 ]
 
 Hours = Annotated[
     Decimal,
-    Field(
-        ge=0,
-        decimal_places=4,
-        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
-        json_schema_extra={"multipleOf": 0.0001},
-        max_digits=14,
-        allow_inf_nan=False,
-        description='A number of hours, >= 0, as a string like "2080".',
-    ),
+    _decimal(4, 'A number of hours, >= 0, as a string like "2080".', ge=0, max_digits=14),
     _NO_FLOAT,
 ]
 
 Multiplier = Annotated[
     Decimal,
-    Field(
-        gt=0,
-        le=10,
-        decimal_places=4,
-        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
-        json_schema_extra={"multipleOf": 0.0001},
-        allow_inf_nan=False,
-        description='A multiplier of a rate, in (0, 10], as a string like "1.5".',
-    ),
+    _decimal(4, 'A multiplier of a rate, in (0, 10], as a string like "1.5".', gt=0, le=10),
     _NO_FLOAT,
 ]
 
 WeekHours = Annotated[
     Decimal,
-    Field(
+    _decimal(
+        2,
+        'Hours in one week, in [0, 168], at most 2 decimals, as a string like "40".',
         ge=0,
         le=168,
-        decimal_places=2,
-        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
-        json_schema_extra={"multipleOf": 0.01},
-        allow_inf_nan=False,
-        description='Hours in one week, in [0, 168], at most 2 decimals, as a string like "40".',
     ),
     _NO_FLOAT,
 ]

@@ -10,6 +10,7 @@ Numbers in YAML are read as Decimal, never as float (`20.5` is `Decimal("20.5")`
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from events.catalogue import AssignmentEndReason
 from events.fields import FeePct, Hours, HoursPerWeek, Id, Months, Name, Pct, Weeks
+from imports.problems import FileRefused, Problem
 
 
 class MappingError(ValueError):
@@ -99,6 +101,21 @@ class ImportMapping(BaseModel):
         terms = client.terms or self.default_terms
         assert terms is not None  # `client` answered it
         return terms
+
+    def columns_named(self, fields: Mapping[str, str], header: Collection[str]) -> dict[str, str]:
+        """The columns this mapping names, by what each holds: `fields` maps what a column holds
+        to the mapping's field naming it (`"client": "client_column"`). FileRefused when the
+        header has no column of that name."""
+        named: dict[str, str] = {}
+        for name, field in fields.items():
+            column: str | None = getattr(self, field)
+            if column is None:
+                continue
+            if column not in header:
+                problem = f"the mapping's {field} {column!r} is not in the header"
+                raise FileRefused(Problem(1, column, problem))
+            named[name] = column
+        return named
 
 
 class _DecimalLoader(yaml.SafeLoader):

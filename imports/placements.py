@@ -166,19 +166,12 @@ def columns_for(format: Format, header: list[str], mapping: ImportMapping) -> Co
         candidates = known.get(name, ())
         chosen[name] = next((c for c in candidates if c in present), None)
     overrides = {
-        "client": mapping.client_column,
-        "placement_id": mapping.placement_id_column,
-        "account_manager": mapping.account_manager_column,
-        "job_title": mapping.job_title_column,
+        "client": "client_column",
+        "placement_id": "placement_id_column",
+        "account_manager": "account_manager_column",
+        "job_title": "job_title_column",
     }
-    for name, column in overrides.items():
-        if column is None:
-            continue
-        if column not in present:
-            raise FileRefused(
-                Problem(1, column, f"the mapping's {name}_column {column!r} is not in the header")
-            )
-        chosen[name] = column
+    chosen.update(mapping.columns_named(overrides, present))
     for name in _REQUIRED:
         if chosen[name] is None:
             options = " or ".join(known.get(name, ()))

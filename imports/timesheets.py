@@ -81,15 +81,8 @@ def timesheet_columns(header: list[str], mapping: ImportMapping) -> TimesheetCol
     chosen = {
         name: next((c for c in names if c in present), None) for name, names in _NAMES.items()
     }
-    overrides = {"assignment_id": mapping.placement_id_column, "client": mapping.client_column}
-    for name, column in overrides.items():
-        if column is None:
-            continue
-        if column not in present:
-            raise FileRefused(
-                Problem(1, column, f"the mapping's column {column!r} is not in the header")
-            )
-        chosen[name] = column
+    overrides = {"assignment_id": "placement_id_column", "client": "client_column"}
+    chosen.update(mapping.columns_named(overrides, present))
     for name in ("assignment_id", "week", "regular_hours"):
         if chosen[name] is None:
             options = " or ".join(_NAMES[name])

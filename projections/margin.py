@@ -39,6 +39,7 @@ from decimal import (
     ROUND_HALF_UP,
     Context,
     Decimal,
+    DecimalException,
     DivisionByZero,
     Inexact,
     InvalidOperation,
@@ -88,30 +89,20 @@ __all__ = [
     "weighted_markup_pct",
 ]
 
+
+def _context(prec: int, rounding: str, *traps: type[DecimalException]) -> Context:
+    """Exponents unbounded; an invalid operation, a division by zero and an overflow always
+    raise, and so does each of `traps`."""
+    every: list[type[DecimalException]] = [InvalidOperation, DivisionByZero, Overflow, *traps]
+    return Context(prec=prec, rounding=rounding, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=every)
+
+
 # Exact arithmetic: + − × never round here; if one ever had to, Inexact is raised instead.
-_EXACT: Final = Context(
-    prec=1000,
-    rounding=ROUND_HALF_EVEN,
-    Emax=MAX_EMAX,
-    Emin=MIN_EMIN,
-    traps=[InvalidOperation, DivisionByZero, Overflow, Inexact],
-)
+_EXACT: Final = _context(1000, ROUND_HALF_EVEN, Inexact)
 # The one place a non-terminating quotient is cut: 34 significant digits, once per formula.
-_DIVIDE: Final = Context(
-    prec=34,
-    rounding=ROUND_HALF_EVEN,
-    Emax=MAX_EMAX,
-    Emin=MIN_EMIN,
-    traps=[InvalidOperation, DivisionByZero, Overflow],
-)
+_DIVIDE: Final = _context(34, ROUND_HALF_EVEN)
 # Rounding for display and for MarkupAgreed's bill rate: rounding is the point, so no Inexact trap.
-_ROUND: Final = Context(
-    prec=1000,
-    rounding=ROUND_HALF_UP,
-    Emax=MAX_EMAX,
-    Emin=MIN_EMIN,
-    traps=[InvalidOperation, DivisionByZero, Overflow],
-)
+_ROUND: Final = _context(1000, ROUND_HALF_UP)
 
 # Shared with the risk rules, which compute exposures under the same discipline.
 EXACT_CONTEXT: Final = _EXACT

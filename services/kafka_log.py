@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
@@ -13,6 +14,19 @@ from events.catalogue import Event
 from events.serialization import decode_event
 from events.topics import TopicSpec
 from services import kafka_connection
+
+WHOLE_LOG_READS: Final[dict[str, Any]] = {
+    "enable_auto_commit": False,
+    "isolation_level": "read_committed",
+    "auto_offset_reset": "earliest",
+    # Whole partitions are read: large fetches, fewer round trips (a writer's first fold and a
+    # projector's replay read millions of events).
+    "max_partition_fetch_bytes": 8 * 1024 * 1024,
+    "fetch_max_bytes": 64 * 1024 * 1024,
+}
+"""The options of a consumer reading a log through (a projector; one partition's fold):
+committed records only, from the earliest kept, in large fetches, its offsets committed by
+no one but itself."""
 
 
 def partitions_of(topic: TopicSpec) -> list[TopicPartition]:
@@ -48,13 +62,7 @@ async def read_partition(
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         **kafka_connection.options(),
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",
-        # A whole partition is read: large fetches, fewer round trips (a writer's first fold
-        # reads millions of events).
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024,
+        **WHOLE_LOG_READS,
     )
     await consumer.start()
     try:

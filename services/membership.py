@@ -27,6 +27,8 @@ import asyncio
 import hashlib
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Final
 
 import asyncpg
@@ -132,8 +134,20 @@ class Membership:
             await self._conn.close()
             self._conn = None
 
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        """For the block (a process's run): the claim, if one was taken, kept every
+        KEEP_EVERY_S; then released, however the block ends."""
+        keeping = asyncio.create_task(_keep_claimed(self)) if self.instance_id else None
+        try:
+            yield
+        finally:
+            if keeping is not None:
+                keeping.cancel()
+            await self.close()
 
-async def keep_claimed(claim: Membership) -> None:
+
+async def _keep_claimed(claim: Membership) -> None:
     """`claim.keep()` every KEEP_EVERY_S, for as long as the process runs (a task)."""
     while True:
         await asyncio.sleep(KEEP_EVERY_S)

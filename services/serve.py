@@ -84,7 +84,7 @@ _WRITER_CLAIM_S = 5.0
 
 
 def serve_writer(settings: Settings) -> None:
-    from services.membership import Membership, keep_claimed
+    from services.membership import Membership
     from services.writer.worker import Writer
 
     async def main(stop: asyncio.Event) -> None:
@@ -106,13 +106,8 @@ def serve_writer(settings: Settings) -> None:
             settings.writer_group,
             instance or "dynamic",
         )
-        keeping = asyncio.create_task(keep_claimed(claim)) if instance else None
-        try:
+        async with claim.held():
             await writer.run(stop)
-        finally:
-            if keeping is not None:
-                keeping.cancel()
-            await claim.close()
 
     until_signalled(main, settings.log_format)
 

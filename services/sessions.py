@@ -140,3 +140,17 @@ async def close_session(pool: asyncpg.Pool, sid: str) -> None:
     await pool.execute(
         "DELETE FROM person_sessions WHERE session_sha256 = $1 OR expires_at < now()", digest
     )
+
+
+async def described(
+    pool: asyncpg.Pool, sid: str | None, idle: timedelta, person_id: str
+) -> tuple[Session, str | None] | None:
+    """The live session of a cookie value (as `lookup`; None without one) and the name on file
+    of the person signed in (None for an API token's session)."""
+    session = await lookup(pool, sid, idle) if sid else None
+    if session is None:
+        return None
+    name: str | None = await pool.fetchval(
+        "SELECT name FROM people WHERE person_id = $1", person_id
+    )
+    return session, name

@@ -30,30 +30,8 @@ from functools import singledispatch
 from itertools import islice
 from typing import Final, Generic, Literal, Protocol, TypeVar, cast, overload
 
-from events.catalogue import (
-    STAMPED_FIELDS,
-    AccountManagerChanged,
-    AssignmentEnded,
-    AssignmentStarted,
-    AssignmentStatus,
-    BypassThreatReported,
-    ClientComplaintLogged,
-    ClientContactLogged,
-    ContractAmended,
-    ContractSigned,
-    ContractTerminated,
-    Event,
-    EventBase,
-    HoursReported,
-    MarkupAgreed,
-    MarkupNegotiationClosed,
-    MarkupNegotiationOpened,
-    MarkupProposed,
-    RaiseApproved,
-    RaiseDeclined,
-    RaiseRequested,
-    RatesAdjusted,
-)
+from events import catalogue as ev
+from events.catalogue import STAMPED_FIELDS, AssignmentStatus
 from events.dispatch import require_every_event_type, unhandled
 from writemodel.ids import ENTRY, ChunksNeeded, SeenEvent, SeenIds
 
@@ -90,7 +68,7 @@ class AssignmentTerm:
     ot_exempt: bool = False
 
 
-def content_hash(event: EventBase) -> str:
+def content_hash(event: ev.EventBase) -> str:
     """What the submitter said, not what the service stamped: the sha256 (hex) of the event as
     `encode_event` writes it, with `recorded_by`, `recorded_at` and `stream_version` cleared.
 
@@ -102,7 +80,7 @@ def content_hash(event: EventBase) -> str:
     return content_digest(event).hex()
 
 
-def content_digest(event: EventBase) -> bytes:
+def content_digest(event: ev.EventBase) -> bytes:
     """`content_hash` as its 32 bytes (what a packed id entry holds)."""
     encoded = event.__pydantic_serializer__.to_json(event, exclude_none=True, exclude=_STAMPED)
     return hashlib.sha256(encoded).digest()
@@ -283,56 +261,50 @@ class _Step:
 
 
 @singledispatch
-def _apply(event: EventBase, step: _Step) -> None:
+def _apply(event: ev.EventBase, step: _Step) -> None:
     """By event class: every type has its own (events.dispatch)."""
     unhandled("the writer's fold", event)
 
 
-@_apply.register(ContractSigned)  # opens the stream, in `_signed`
-@_apply.register(RatesAdjusted)
-@_apply.register(MarkupProposed)
-@_apply.register(BypassThreatReported)
-@_apply.register(ClientComplaintLogged)
-@_apply.register(ClientContactLogged)
-@_apply.register(HoursReported)
+@_apply.register
 def _version_only(
-    event: ContractSigned
-    | RatesAdjusted
-    | MarkupProposed
-    | BypassThreatReported
-    | ClientComplaintLogged
-    | ClientContactLogged
-    | HoursReported,
+    event: ev.ContractSigned  # opens the stream, in `_signed`
+    | ev.RatesAdjusted
+    | ev.MarkupProposed
+    | ev.BypassThreatReported
+    | ev.ClientComplaintLogged
+    | ev.ClientContactLogged
+    | ev.HoursReported,
     step: _Step,
 ) -> None:
     """The event only advances the version: nothing the writer checks depends on it."""
 
 
 @_apply.register
-def _contract_amended(event: ContractAmended, step: _Step) -> None:
+def _contract_amended(event: ev.ContractAmended, step: _Step) -> None:
     if event.client_name is not None:
         step.client_name = event.client_name
 
 
 @_apply.register
-def _account_manager_changed(event: AccountManagerChanged, step: _Step) -> None:
+def _account_manager_changed(event: ev.AccountManagerChanged, step: _Step) -> None:
     step.account_manager_id = event.account_manager_id
 
 
 @_apply.register
-def _contract_terminated(event: ContractTerminated, step: _Step) -> None:
+def _contract_terminated(event: ev.ContractTerminated, step: _Step) -> None:
     step.terminated = True
 
 
 @_apply.register
-def _assignment_started(event: AssignmentStarted, step: _Step) -> None:
+def _assignment_started(event: ev.AssignmentStarted, step: _Step) -> None:
     step.timeline.assignments.write(step.version, event.assignment_id, "active")
     term = AssignmentTerm(event.start_date, event.expected_end_date, event.ot_exempt)
     step.set_term(event.assignment_id, term)
 
 
 @_apply.register
-def _assignment_ended(event: AssignmentEnded, step: _Step) -> None:
+def _assignment_ended(event: ev.AssignmentEnded, step: _Step) -> None:
     step.timeline.assignments.write(step.version, event.assignment_id, "ended")
     term = step.assignment_terms.get(event.assignment_id)
     if term is not None:
@@ -340,14 +312,13 @@ def _assignment_ended(event: AssignmentEnded, step: _Step) -> None:
 
 
 @_apply.register
-def _negotiation_opened(event: MarkupNegotiationOpened, step: _Step) -> None:
+def _negotiation_opened(event: ev.MarkupNegotiationOpened, step: _Step) -> None:
     negotiation = NegotiationState(event.assignment_id, "open")
     step.timeline.negotiations.write(step.version, event.negotiation_id, negotiation)
 
 
-@_apply.register(MarkupAgreed)
-@_apply.register(MarkupNegotiationClosed)
-def _negotiation_ended(event: MarkupAgreed | MarkupNegotiationClosed, step: _Step) -> None:
+@_apply.register
+def _negotiation_ended(event: ev.MarkupAgreed | ev.MarkupNegotiationClosed, step: _Step) -> None:
     negotiation = step.before.negotiations.get(event.negotiation_id)
     # The writer never ends an unknown negotiation; should an older log hold one, it is
     # recorded as it stands: closed, about no assignment in particular.
@@ -357,14 +328,13 @@ def _negotiation_ended(event: MarkupAgreed | MarkupNegotiationClosed, step: _Ste
 
 
 @_apply.register
-def _raise_requested(event: RaiseRequested, step: _Step) -> None:
+def _raise_requested(event: ev.RaiseRequested, step: _Step) -> None:
     request = RaiseRequestState(event.assignment_id, "open")
     step.timeline.raise_requests.write(step.version, event.raise_request_id, request)
 
 
-@_apply.register(RaiseApproved)
-@_apply.register(RaiseDeclined)
-def _raise_decided(event: RaiseApproved | RaiseDeclined, step: _Step) -> None:
+@_apply.register
+def _raise_decided(event: ev.RaiseApproved | ev.RaiseDeclined, step: _Step) -> None:
     request = step.before.raise_requests.get(event.raise_request_id)
     # The writer never appends a decision on an unknown request; should an older log hold
     # one, there is nothing to decide, and refusing to start would help no one.
@@ -376,7 +346,7 @@ def _raise_decided(event: RaiseApproved | RaiseDeclined, step: _Step) -> None:
 require_every_event_type("the writer's fold", _apply.registry)
 
 
-def evolve(state: ContractState | None, event: Event) -> ContractState:
+def evolve(state: ContractState | None, event: ev.Event) -> ContractState:
     """The state after `event`, an event of the log carrying its `stream_version`.
 
     `state` is left as it was. Raises ValueError when the log is corrupt: a version other than
@@ -393,7 +363,7 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
             f"{version}, expected {expected}: the log is corrupt"
         )
     if state is None:
-        if not isinstance(event, ContractSigned):
+        if not isinstance(event, ev.ContractSigned):
             raise ValueError(
                 f"contract {event.contract_id} opens with {event.type} {event.event_id}, "
                 "not ContractSigned: the log is corrupt"
@@ -404,7 +374,7 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
             f"{event.type} {event.event_id} of contract {event.contract_id} applied to the "
             f"state of contract {state.contract_id}"
         )
-    if isinstance(event, ContractSigned):
+    if isinstance(event, ev.ContractSigned):
         raise ValueError(
             f"contract {state.contract_id} signed again by {event.event_id} at version "
             f"{expected}: the log is corrupt"
@@ -449,7 +419,7 @@ def evolve(state: ContractState | None, event: Event) -> ContractState:
     )
 
 
-def _signed(event: ContractSigned, version: int) -> ContractState:
+def _signed(event: ev.ContractSigned, version: int) -> ContractState:
     timeline = _Timeline(version)
     return ContractState(
         contract_id=event.contract_id,
@@ -465,7 +435,7 @@ def _signed(event: ContractSigned, version: int) -> ContractState:
     )
 
 
-def fold(events: Iterable[Event]) -> dict[str, ContractState]:
+def fold(events: Iterable[ev.Event]) -> dict[str, ContractState]:
     """The state of every contract of `events` (a partition of the events topic, in order)."""
     folding = LogFold()
     for event in events:
@@ -499,7 +469,7 @@ class _Folding:
         "version",
     )
 
-    def __init__(self, event: ContractSigned, entry: bytes) -> None:
+    def __init__(self, event: ev.ContractSigned, entry: bytes) -> None:
         self.contract_id = event.contract_id
         self.client_id = event.client_id
         self.client_name = event.client_name
@@ -528,7 +498,7 @@ class LogFold:
     def __len__(self) -> int:
         return len(self._contracts)
 
-    def add(self, event: Event) -> None:
+    def add(self, event: ev.Event) -> None:
         """The contract's next event of the log (its first: `ContractSigned`, version 1)."""
         c = self._contracts.get(event.contract_id)
         version = event.stream_version
@@ -540,14 +510,14 @@ class LogFold:
             )
         entry = event.event_id.bytes + content_digest(event)
         if c is None:
-            if not isinstance(event, ContractSigned):
+            if not isinstance(event, ev.ContractSigned):
                 raise ValueError(
                     f"contract {event.contract_id} opens with {event.type} {event.event_id}, "
                     "not ContractSigned: the log is corrupt"
                 )
             self._contracts[event.contract_id] = _Folding(event, entry)
             return
-        if isinstance(event, ContractSigned):
+        if isinstance(event, ev.ContractSigned):
             raise ValueError(
                 f"contract {c.contract_id} signed again by {event.event_id} at version "
                 f"{expected}: the log is corrupt"

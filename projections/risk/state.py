@@ -33,30 +33,8 @@ from functools import singledispatch
 from typing import Any, Final, TypeVar, cast
 from uuid import UUID
 
-from events.catalogue import (
-    AccountManagerChanged,
-    AssignmentEnded,
-    AssignmentEndReason,
-    AssignmentStarted,
-    AssignmentStatus,
-    BypassThreatReported,
-    ClientComplaintLogged,
-    ClientContactLogged,
-    ContactDirection,
-    ContractAmended,
-    ContractSigned,
-    ContractTerminated,
-    EventBase,
-    HoursReported,
-    MarkupAgreed,
-    MarkupNegotiationClosed,
-    MarkupNegotiationOpened,
-    MarkupProposed,
-    RaiseApproved,
-    RaiseDeclined,
-    RaiseRequested,
-    RatesAdjusted,
-)
+from events import catalogue as ev
+from events.catalogue import AssignmentEndReason, AssignmentStatus, ContactDirection
 from events.dispatch import require_every_event_type, unhandled
 from projections import margin
 from projections.health import Health, client_health
@@ -320,10 +298,10 @@ class RiskState:
 # The last (state, event, state after) `evolve` answered: judging an event asks for the same
 # step up to four times (the rules that price a change, then the fold), and its answer depends
 # on nothing else. Compared by identity: states and events are immutable.
-_last_evolved: tuple[RiskState | None, EventBase, RiskState] | None = None
+_last_evolved: tuple[RiskState | None, ev.EventBase, RiskState] | None = None
 
 
-def evolve(state: RiskState | None, event: EventBase) -> RiskState:
+def evolve(state: RiskState | None, event: ev.EventBase) -> RiskState:
     """The state after `event`; `state` itself unchanged if it has already applied the event.
 
     Raises ValueError for an event without a stream_version (not from the log), for another
@@ -338,12 +316,12 @@ def evolve(state: RiskState | None, event: EventBase) -> RiskState:
     return after
 
 
-def _evolve(state: RiskState | None, event: EventBase) -> RiskState:
+def _evolve(state: RiskState | None, event: ev.EventBase) -> RiskState:
     version = event.stream_version
     if version is None:
         raise ValueError(f"{event.type} {event.event_id} has no stream_version: not from the log")
     if state is None:
-        if not isinstance(event, ContractSigned):
+        if not isinstance(event, ev.ContractSigned):
             raise ValueError(
                 f"contract {event.contract_id}: the stream starts with {event.type}, "
                 "not ContractSigned"
@@ -362,7 +340,7 @@ def _evolve(state: RiskState | None, event: EventBase) -> RiskState:
     return _measured(after, state, _GROSS_PROFIT_CHANGE.get(type(event)))
 
 
-def fold(events: Iterable[EventBase], state: RiskState | None = None) -> RiskState | None:
+def fold(events: Iterable[ev.EventBase], state: RiskState | None = None) -> RiskState | None:
     """`evolve` over `events` in order (None for no events and no state)."""
     for event in events:
         state = evolve(state, event)
@@ -382,7 +360,7 @@ def record_timer_alerts(state: RiskState, alert_ids: Iterable[str]) -> RiskState
     return replace(state, timer_alerts_raised=state.timer_alerts_raised | ids)
 
 
-def _signed(e: ContractSigned) -> RiskState:
+def _signed(e: ev.ContractSigned) -> RiskState:
     version = e.stream_version or 0
     signed = RiskState(
         contract_id=e.contract_id,
@@ -395,52 +373,52 @@ def _signed(e: ContractSigned) -> RiskState:
 
 
 @singledispatch
-def _apply(event: EventBase, state: RiskState) -> RiskState:
+def _apply(event: ev.EventBase, state: RiskState) -> RiskState:
     """By event class: every type has its own (events.dispatch)."""
     unhandled("the risk fold", event)
 
 
-@_apply.register(MarkupProposed)
-def _nothing_read(e: MarkupProposed, s: RiskState) -> RiskState:
+@_apply.register
+def _nothing_read(e: ev.MarkupProposed, s: RiskState) -> RiskState:
     """Changes nothing the rules read from the state (they judge these events themselves)."""
     return s
 
 
 @_apply.register
-def _complaint(e: ClientComplaintLogged, s: RiskState) -> RiskState:
+def _complaint(e: ev.ClientComplaintLogged, s: RiskState) -> RiskState:
     kind: health_watch.MarkKind = "legal_threat" if e.legal_threat else "complaint"
     return replace(s, marks=(*s.marks, Mark(e.occurred_at, kind)))
 
 
 @_apply.register
-def _bypass_threat(e: BypassThreatReported, s: RiskState) -> RiskState:
+def _bypass_threat(e: ev.BypassThreatReported, s: RiskState) -> RiskState:
     return replace(s, marks=(*s.marks, Mark(e.occurred_at, "bypass_threat")))
 
 
 @_apply.register
-def _signed_again(e: ContractSigned, s: RiskState) -> RiskState:
+def _signed_again(e: ev.ContractSigned, s: RiskState) -> RiskState:
     return s  # the writer refuses it; a second signing never rewrites the terms
 
 
 @_apply.register
-def _amended(e: ContractAmended, s: RiskState) -> RiskState:
+def _amended(e: ev.ContractAmended, s: RiskState) -> RiskState:
     return replace(s, terms=replace(s.terms, **e.amended_terms()))
 
 
 @_apply.register
-def _account_manager_changed(e: AccountManagerChanged, s: RiskState) -> RiskState:
+def _account_manager_changed(e: ev.AccountManagerChanged, s: RiskState) -> RiskState:
     # The rules judge margins and the relationship, not who manages the contract: an alert
     # reaches whoever manages it when it is read (alerts are scoped through the read model).
     return s
 
 
 @_apply.register
-def _terminated(e: ContractTerminated, s: RiskState) -> RiskState:
+def _terminated(e: ev.ContractTerminated, s: RiskState) -> RiskState:
     return replace(s, terminated_on=e.effective_date)
 
 
 @_apply.register
-def _started(e: AssignmentStarted, s: RiskState) -> RiskState:
+def _started(e: ev.AssignmentStarted, s: RiskState) -> RiskState:
     if e.assignment_id in s.assignments:
         return s
     a = AssignmentState(
@@ -464,12 +442,12 @@ def _started(e: AssignmentStarted, s: RiskState) -> RiskState:
 
 
 @_apply.register
-def _adjusted(e: RatesAdjusted, s: RiskState) -> RiskState:
+def _adjusted(e: ev.RatesAdjusted, s: RiskState) -> RiskState:
     return _set_rates(s, e.assignment_id, e.pay_rate, e.bill_rate, e.overtime_rates())
 
 
 @_apply.register
-def _ended(e: AssignmentEnded, s: RiskState) -> RiskState:
+def _ended(e: ev.AssignmentEnded, s: RiskState) -> RiskState:
     a = s.assignments.get(e.assignment_id)
     if a is None or not a.active:
         return s
@@ -477,12 +455,12 @@ def _ended(e: AssignmentEnded, s: RiskState) -> RiskState:
 
 
 @_apply.register
-def _negotiation_opened(e: MarkupNegotiationOpened, s: RiskState) -> RiskState:
+def _negotiation_opened(e: ev.MarkupNegotiationOpened, s: RiskState) -> RiskState:
     return replace(s, negotiations={**s.negotiations, e.negotiation_id: e.assignment_id})
 
 
 @_apply.register
-def _agreed(e: MarkupAgreed, s: RiskState) -> RiskState:
+def _agreed(e: ev.MarkupAgreed, s: RiskState) -> RiskState:
     agreed_on = e.occurred_at.date()
     cuts: list[MarkupCut] = []
     after = s
@@ -515,20 +493,20 @@ def _agreed(e: MarkupAgreed, s: RiskState) -> RiskState:
 
 
 @_apply.register
-def _negotiation_closed(e: MarkupNegotiationClosed, s: RiskState) -> RiskState:
+def _negotiation_closed(e: ev.MarkupNegotiationClosed, s: RiskState) -> RiskState:
     return replace(
         s, negotiations={k: v for k, v in s.negotiations.items() if k != e.negotiation_id}
     )
 
 
 @_apply.register
-def _raise_requested(e: RaiseRequested, s: RiskState) -> RiskState:
+def _raise_requested(e: ev.RaiseRequested, s: RiskState) -> RiskState:
     request = OpenRaiseRequest(e.assignment_id, e.requested_pay_rate, e.client_max_bill_rate)
     return replace(s, raise_requests={**s.raise_requests, e.raise_request_id: request})
 
 
 @_apply.register
-def _raise_approved(e: RaiseApproved, s: RiskState) -> RiskState:
+def _raise_approved(e: ev.RaiseApproved, s: RiskState) -> RiskState:
     request = s.raise_requests.get(e.raise_request_id)
     after = s
     if request is not None:
@@ -539,12 +517,12 @@ def _raise_approved(e: RaiseApproved, s: RiskState) -> RiskState:
 
 
 @_apply.register
-def _raise_declined(e: RaiseDeclined, s: RiskState) -> RiskState:
+def _raise_declined(e: ev.RaiseDeclined, s: RiskState) -> RiskState:
     return _decided(s, e.raise_request_id)
 
 
 @_apply.register
-def _contact(e: ClientContactLogged, s: RiskState) -> RiskState:
+def _contact(e: ev.ClientContactLogged, s: RiskState) -> RiskState:
     contact = Contact(e.event_id, e.occurred_at, e.stream_version or 0, e.direction, e.responded)
     # A new contact ends the silence: the timer alerts of the old one can never recur.
     s = replace(s, last_contact=contact, timer_alerts_raised=frozenset())
@@ -562,7 +540,7 @@ def _contact(e: ClientContactLogged, s: RiskState) -> RiskState:
 
 
 @_apply.register
-def _hours(e: HoursReported, s: RiskState) -> RiskState:
+def _hours(e: ev.HoursReported, s: RiskState) -> RiskState:
     a = s.assignments.get(e.assignment_id)
     if a is None:
         return s
@@ -596,13 +574,13 @@ require_every_event_type("the risk fold", _apply.registry)
 # event changed, a difference). Otherwise it is summed again only once a day it may change by
 # itself has come (an assignment starting or ending, the contract ending).
 _GROSS_PROFIT_CHANGE: Final[Mapping[type, str]] = {
-    ContractAmended: "contract",
-    ContractTerminated: "contract",
-    AssignmentStarted: "assignments",
-    AssignmentEnded: "assignments",
-    RatesAdjusted: "assignments",
-    RaiseApproved: "assignments",
-    MarkupAgreed: "assignments",
+    ev.ContractAmended: "contract",
+    ev.ContractTerminated: "contract",
+    ev.AssignmentStarted: "assignments",
+    ev.AssignmentEnded: "assignments",
+    ev.RatesAdjusted: "assignments",
+    ev.RaiseApproved: "assignments",
+    ev.MarkupAgreed: "assignments",
 }
 
 

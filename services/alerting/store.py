@@ -27,6 +27,10 @@ class UnknownChannel(LookupError):
     """A route names a channel that does not exist (or was removed)."""
 
 
+class NameTaken(ValueError):
+    """A channel or route of that name exists (an add, unlike a put, replaces nothing)."""
+
+
 def own_name(account_manager_id: str) -> str:
     """The name of an account manager's own channel and route (a `:` no admin name has)."""
     return f"own:{account_manager_id}"
@@ -101,6 +105,31 @@ _NAME_TAKEN: Final = {
 async def name_taken(db: Db, kind: Literal["channel", "route"], name: str) -> bool:
     """Whether an active channel, or any stored route, has this name."""
     return bool(await db.fetchval(_NAME_TAKEN[kind], name))
+
+
+async def _claim_name(
+    conn: asyncpg.Connection, kind: Literal["channel", "route"], name: str
+) -> None:
+    """NameTaken if the name is taken; otherwise the name is this transaction's until it ends
+    (two adds of one name at once: the second waits, then finds it taken)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"alert-{kind}:{name}")
+    if await name_taken(conn, kind, name):
+        raise NameTaken(name)
+
+
+async def add_channel(db: Db, ch: Channel) -> tuple[dict[str, Any], str | None]:
+    """A new channel, as `upsert_channel`; NameTaken if an active channel has its name."""
+    async with _tx(db) as conn:
+        await _claim_name(conn, "channel", ch.name)
+        return await upsert_channel(conn, ch)
+
+
+async def add_route(db: Db, route: RouteIn, schema: str) -> dict[str, Any]:
+    """A new route, as `upsert_route`; NameTaken if a route has its name, UnknownChannel if
+    its channel is not there."""
+    async with _tx(db) as conn:
+        await _claim_name(conn, "route", route.name)
+        return await upsert_route(conn, route, schema)
 
 
 async def remove_channel(db: Db, channel_id: str) -> bool:

@@ -51,6 +51,14 @@ class ImportRefused(ValueError):
         self.reason = reason
 
 
+class NotChecked(Exception):
+    """Only a checked import can be committed; this one is at another stage."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(stage)
+        self.stage = stage
+
+
 def _problem(p: Problem) -> dict[str, Any]:
     return {"severity": p.severity, "line": p.line, "column": p.column, "reason": p.reason}
 
@@ -75,9 +83,10 @@ class ImportJobs:
 
     async def create(
         self, who: str, file_name: str, content: bytes, mapping_text: str, format: Format | None
-    ) -> uuid.UUID:
-        """Stores the upload and starts its dry run; an upload whose mapping or header cannot
-        be read is stored `failed` at once, its error saying where and why."""
+    ) -> dict[str, Any]:
+        """Stores the upload and starts its dry run; returns its state (`get`). An upload whose
+        mapping or header cannot be read is stored `failed` at once, its error saying where and
+        why."""
         error, found = _check(content, mapping_text, format)
         error = _text(error) if error is not None else None
         import_id = uuid.uuid4()
@@ -91,7 +100,9 @@ class ImportJobs:
             )  # fmt: skip
         if error is None:
             self._spawn(self._dry_run(import_id))
-        return import_id
+        state = await self.get(import_id)
+        assert state is not None  # stored above; imports are never deleted
+        return state
 
     async def get(self, import_id: uuid.UUID) -> dict[str, Any] | None:
         async with self.pool.acquire() as conn:
@@ -108,8 +119,9 @@ class ImportJobs:
         out["outcome"] = json.loads(row["outcome"]) if row["outcome"] else None
         return out
 
-    async def commit(self, import_id: uuid.UUID, submitter: Submitter) -> bool:
-        """Starts the import of a checked upload; False when it is not at that stage."""
+    async def commit(self, import_id: uuid.UUID, submitter: Submitter) -> dict[str, Any] | None:
+        """Starts the import of a checked upload and returns its state (`get`); None when there
+        is no such import, NotChecked when it is at another stage."""
         async with self.pool.acquire() as conn:
             started = await conn.fetchval(
                 """UPDATE imports SET stage = 'importing', bytes_read = 0, rows_read = 0,
@@ -117,10 +129,12 @@ class ImportJobs:
                    WHERE import_id = $1 AND stage = 'checked' RETURNING true""",
                 import_id,
             )
-        if not started:
-            return False
-        self._spawn(self._import(import_id, submitter))
-        return True
+        if started:
+            self._spawn(self._import(import_id, submitter))
+        state = await self.get(import_id)
+        if state is not None and not started:
+            raise NotChecked(state["stage"])
+        return state
 
     # -- the work ------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import asyncpg
 
 from services.db import connection
 from services.kafka_log import log_ends
-from services.membership import Membership, keep_claimed
+from services.membership import Membership
 from services.projector import store
 from services.projector.sharded import CatchUp, member, projector, rebuild_group, replay
 from services.projector.worker import tune_gc
@@ -73,14 +73,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         group,
         instance or "dynamic",
     )
-    keeping = asyncio.create_task(keep_claimed(claim)) if instance else None
-    try:
-        await live.run(stop)
-    finally:
-        if keeping is not None:
-            keeping.cancel()
-        await live.stop()
-        await claim.close()
+    async with claim.held():
+        try:
+            await live.run(stop)
+        finally:
+            await live.stop()
 
 
 async def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:

@@ -21,8 +21,11 @@ import multiprocessing
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from multiprocessing.context import SpawnContext
+from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
 from multiprocessing.synchronize import Event as ProcessEvent
+from typing import Any
 
 from services.db import connection
 from services.kafka_log import log_ends
@@ -59,6 +62,19 @@ def projector(
         instance_id=instance_id,
         catch_up=catch_up,
     )
+
+
+def _started(
+    ctx: SpawnContext, name: str, target: Callable[..., None], args: Sequence[tuple[Any, ...]]
+) -> list[BaseProcess]:
+    """A daemon process of `target` for each of `args`, named `<name>-<i>`, started."""
+    procs: list[BaseProcess] = [
+        ctx.Process(target=target, args=a, name=f"{name}-{i}", daemon=True)
+        for i, a in enumerate(args)
+    ]
+    for proc in procs:
+        proc.start()
+    return procs
 
 
 async def rebuild_group(settings: Settings, schema: str) -> str:
@@ -188,22 +204,13 @@ async def replay(
         failed=ctx.Value("i", 0),
         stop=ctx.Event(),
     )
-    procs: list[multiprocessing.process.BaseProcess] = []
+    procs: list[BaseProcess] = []
     local: asyncio.Task[None] | None = None
     if count == 1:
         local = asyncio.create_task(_member(settings, schema, group, 0, sh))
     else:
-        procs = [
-            ctx.Process(
-                target=_run_member,
-                args=(settings, schema, group, i, sh),
-                name=f"ledger-projector-rebuild-{i}",
-                daemon=True,
-            )
-            for i in range(count)
-        ]
-        for proc in procs:
-            proc.start()
+        members = [(settings, schema, group, i, sh) for i in range(count)]
+        procs = _started(ctx, "ledger-projector-rebuild", _run_member, members)
     try:
         while True:
             if sh.failed.value or any(proc.exitcode not in (None, 0) for proc in procs):
@@ -295,17 +302,8 @@ class CatchUp:
         count = min(self.processes, len(partitions))
         ctx = multiprocessing.get_context("spawn")
         stop = ctx.Event()
-        procs = [
-            ctx.Process(
-                target=_run_helper,
-                args=(self.settings, list(partitions[i::count]), stop),
-                name=f"ledger-projector-catch-up-{i}",
-                daemon=True,
-            )
-            for i in range(count)
-        ]
-        for proc in procs:
-            proc.start()
+        helpers = [(self.settings, list(partitions[i::count]), stop) for i in range(count)]
+        procs = _started(ctx, "ledger-projector-catch-up", _run_helper, helpers)
         try:
             while any(proc.is_alive() for proc in procs) and not stopping():
                 await asyncio.sleep(0.1)

@@ -146,7 +146,7 @@ class Projector:
         group_id: str | None = None,
         instance_id: str | None = None,
         catch_up: Helpers | None = None,
-        fetch_bytes: int = 8 * 1024 * 1024,
+        fetch_bytes: int | None = None,
     ) -> None:
         """Projects into schema `live`, or into `schema` (a rebuild's) on behalf of `live`;
         every partition of `events`, or only `partitions`, or, given `group_id`, those the
@@ -156,7 +156,7 @@ class Projector:
         of their rows (their rate history above all), are kept in memory between batches.
         `catch_up`: after an assignment that leaves it far behind, the processes that apply the
         backlog of its partitions while it waits (holding them in the group), as a rebuild.
-        `fetch_bytes`: the most fetched of a partition at a time."""
+        `fetch_bytes`: the most fetched of a partition at a time (None: WHOLE_LOG_READS')."""
         self.bootstrap = bootstrap
         self.events = events
         self.dsn = dsn
@@ -223,14 +223,13 @@ class Projector:
                 heartbeat_interval_ms=1_000,
                 max_poll_interval_ms=300_000,
             )
+        reads = dict(kafka_log.WHOLE_LOG_READS)
+        if self.fetch_bytes:
+            reads["max_partition_fetch_bytes"] = self.fetch_bytes
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             **kafka_connection.options(),
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=self.fetch_bytes,
-            fetch_max_bytes=64 * 1024 * 1024,
+            **reads,
             **group,
         )
         await self.consumer.start()

@@ -116,9 +116,10 @@ def _active_assignment(m: AssignmentMargin, floor: Decimal | None) -> dict[str, 
     }
 
 
-async def contract_owner(pool: asyncpg.Pool, schema: str, contract_id: str) -> str | None:
-    """The account manager of a contract, None when it is not known (yet)."""
-    owner: str | None = await pool.fetchval(
-        f"SELECT account_manager_id FROM {schema}.contracts WHERE contract_id = $1", contract_id
-    )
-    return owner
+async def contract_overview(
+    pool: asyncpg.Pool, schema: str, contract_id: str, as_of: date
+) -> dict[str, Any] | None:
+    """One contract's overview, as `contracts_overview` gives it (its account manager
+    included, for the access check); None when the contract is not known (yet)."""
+    _, rows = await contracts_overview(pool, schema, as_of, None, 1, 0, contract_id=contract_id)
+    return rows[0] if rows else None

@@ -26,12 +26,12 @@ from projections.read_model import (
     assignment_rates,
     terms_in_force,
 )
+from services.reads.margin_facts import terms_histories
 
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 _ASSIGNMENT_FIELDS = [f.name for f in dataclasses.fields(AssignmentRow)]
 _RATE_FIELDS = [f.name for f in dataclasses.fields(RateRow)]
-_TERMS_FIELDS = [f.name for f in dataclasses.fields(TermsRow)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,13 +117,7 @@ async def assignment_hours(
         values: dict[str, Any] = {k: r[k] for k in _RATE_FIELDS}
         rate = RateRow(**(values | {"event_id": str(r["event_id"])}))
         rates.setdefault((rate.contract_id, rate.assignment_id), []).append(rate)
-    terms: dict[str, list[TermsRow]] = {}
-    for t in await db.fetch(
-        f"""SELECT {", ".join(_TERMS_FIELDS)} FROM {s}.terms_history
-            WHERE contract_id = ANY($1::text[]) ORDER BY contract_id, stream_version""",
-        cids,
-    ):
-        terms.setdefault(t["contract_id"], []).append(TermsRow(*t.values()))
+    terms = await terms_histories(db, s, cids)
     reported: dict[tuple[str, str], list[ReportedHours]] = {}
     for h in await db.fetch(
         f"""SELECT contract_id, assignment_id, week, regular_hours, ot_hours, dt_hours, source,

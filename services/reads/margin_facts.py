@@ -54,12 +54,10 @@ ORDER BY a.contract_id, a.assignment_id
 """
 
 
-async def terms_on(
-    conn: asyncpg.Connection | asyncpg.Pool, schema: str, contract_ids: list[str], on: date
-) -> dict[str, Terms]:
-    """The pricing terms in force on `on` of each contract, folded from its terms history."""
-    if not contract_ids:
-        return {}
+async def terms_histories(
+    conn: asyncpg.Connection | asyncpg.Pool, schema: str, contract_ids: list[str]
+) -> dict[str, list[TermsRow]]:
+    """Each contract's terms history, in log order."""
     history: dict[str, list[TermsRow]] = {}
     for r in await conn.fetch(
         f"""SELECT {", ".join(TERMS_FIELDS)} FROM {schema}.terms_history
@@ -67,6 +65,16 @@ async def terms_on(
         contract_ids,
     ):
         history.setdefault(r["contract_id"], []).append(TermsRow(*r.values()))
+    return history
+
+
+async def terms_on(
+    conn: asyncpg.Connection | asyncpg.Pool, schema: str, contract_ids: list[str], on: date
+) -> dict[str, Terms]:
+    """The pricing terms in force on `on` of each contract, folded from its terms history."""
+    if not contract_ids:
+        return {}
+    history = await terms_histories(conn, schema, contract_ids)
     folded = {cid: terms_in_force(rows, on) for cid, rows in history.items()}
     return {cid: t for cid, t in folded.items() if t is not None}
 

@@ -140,10 +140,14 @@ async def impacts_of_events(
     return out
 
 
-async def contract_margin(db: Db, schema: str, c: asyncpg.Record, as_of: date) -> dict[str, Any]:
-    """A contract's margin roll-up as of the date, with each of its assignments' margins
-    (`c`: its row, from `contract`)."""
-    contract_id = c["contract_id"]
+async def contract_margin(
+    db: Db, schema: str, contract_id: str, as_of: date
+) -> dict[str, Any] | None:
+    """A contract's margin roll-up as of the date, with each of its assignments' margins and
+    its account manager (for the access check); None when the contract is not known (yet)."""
+    c = await contract(db, schema, contract_id)
+    if c is None:
+        return None
     found = await margins_of_assignments(db, schema, None, as_of, "a.contract_id = $2", contract_id)
     on_day = await markup_floor_on(db, schema, contract_id, as_of)
     floor = on_day if on_day is not None else c["markup_floor_pct"]

@@ -5,7 +5,7 @@ contract of another manager (403), and the live alert board on two screens."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -14,12 +14,10 @@ import pytest
 from playwright.async_api import expect
 
 from simulation.examples import OMIT, example
-from tests.support.browser import AppPage
+from tests.support.browser import AppPage, MakePage
 from tests.support.http import auth
 from tests.support.services import Services, Tokens
 from tests.support.stack import unique
-
-MakePage = Callable[[Services], Awaitable[AppPage]]
 
 
 def _worked_example(cid: str, am_id: str) -> list[dict[str, Any]]:
@@ -58,9 +56,7 @@ async def am_http(services: Services) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def am_page(browser_page: MakePage, services: Services, api_tokens: Tokens) -> AppPage:
     """A fresh page with the account manager signed in."""
-    app = await browser_page(services)
-    await app.sign_in(api_tokens.am)
-    return app
+    return await browser_page(services, api_tokens.am)
 
 
 @pytest.fixture
@@ -183,9 +179,7 @@ async def test_another_managers_contract_reads_as_a_missing_one(
     browser_page: MakePage, services: Services, api_tokens: Tokens, placed: str
 ) -> None:
     cid = placed
-    app = await browser_page(services)
-    await app.sign_in(api_tokens.other_am)
-    await app.goto(f"/app/contracts/{cid}")
+    app = await browser_page(services, api_tokens.other_am, f"/app/contracts/{cid}")
     await expect(app.page.get_by_role("alert")).to_contain_text("404")
     await expect(app.page.get_by_role("alert")).to_contain_text("is not known")
     await app.check("am-contract-forbidden", allow=("status of 404",))
@@ -276,9 +270,7 @@ async def test_finance_is_shown_where_to_go_not_a_form_it_cannot_use(
     browser_page: MakePage, services: Services, api_tokens: Tokens
 ) -> None:
     """Issue #21: finance saw the submit form, whose every submission answered 403."""
-    app = await browser_page(services)
-    await app.sign_in(api_tokens.finance)
-    await app.goto("/app/events/new?type=RaiseRequested")
+    app = await browser_page(services, api_tokens.finance, "/app/events/new?type=RaiseRequested")
     await expect(app.page.get_by_role("heading", level=1)).to_have_text("Record an event")
     await expect(app.page.locator("form")).to_have_count(0)
     await expect(app.page.get_by_role("link", name="The finance dashboard")).to_be_visible()

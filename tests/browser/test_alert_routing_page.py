@@ -3,18 +3,16 @@ from then on) and a route to it with quiet hours; finance is told it may not."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from playwright.async_api import expect
 
-from tests.support.browser import AppPage
+from tests.support.browser import MakePage
 from tests.support.http import auth
 from tests.support.services import Services, Tokens
 from tests.support.stack import unique
-
-MakePage = Callable[[Services], Awaitable[AppPage]]
 
 
 @pytest.fixture
@@ -73,8 +71,6 @@ async def test_an_admin_adds_a_channel_and_a_route_and_sees_the_url_masked(
 async def test_finance_is_told_only_an_admin_manages_routing(
     browser_page: MakePage, services: Services, api_tokens: Tokens
 ) -> None:
-    app = await browser_page(services)
-    await app.sign_in(api_tokens.finance)
-    await app.goto("/app/alert-routing")
+    app = await browser_page(services, api_tokens.finance, "/app/alert-routing")
     await expect(app.page.get_by_role("alert")).to_contain_text("Only an admin")
     await app.check("alert-routing-forbidden")

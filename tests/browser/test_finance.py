@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -15,12 +14,11 @@ from playwright.async_api import expect
 
 from events.catalogue import CONTRACT_TERMS
 from simulation.examples import OMIT, example
-from tests.support.browser import AppPage
-from tests.support.http import auth, post
+from tests.support.browser import AppPage, MakePage
+from tests.support.http import get_json, posted
 from tests.support.services import Services, Tokens
 from tests.support.stack import unique
 
-MakePage = Callable[[Services], Awaitable[AppPage]]
 AS_OF = "2026-11-28"  # the week of the raise request (dated in the past: see test_submit_refusals)
 
 
@@ -61,17 +59,8 @@ def seeded(services: Services, api_tokens: Tokens) -> dict[str, str]:
                 client_name="Northwind Logistics Group"),
     ]  # fmt: skip
     with httpx.Client(base_url=services.url, timeout=60) as http:
-        for e in events:
-            r = post(http, api_tokens.am, e)
-            assert r.status_code == 201, r.text
+        posted(http, api_tokens.am, *events)
     return ids
-
-
-def _api(services: Services, token: str, path: str, **params: Any) -> dict[str, Any]:
-    r = httpx.get(services.url + path, params=params, headers=auth(token), timeout=30)
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 CARDS = {
@@ -96,25 +85,19 @@ async def finance(
     browser_page: MakePage, services: Services, api_tokens: Tokens, seeded: dict[str, str]
 ) -> AppPage:
     """Finance signed in, on the portfolio as of AS_OF (the seeded contracts in it)."""
-    app = await browser_page(services)
-    await app.sign_in(api_tokens.finance)
-    await app.goto(f"/app/finance?as_of={AS_OF}")
-    return app
+    return await browser_page(services, api_tokens.finance, f"/app/finance?as_of={AS_OF}")
 
 
 async def test_portfolio_cards_equal_the_api_and_move_with_the_date(
-    browser_page: MakePage, services: Services, api_tokens: Tokens, seeded: dict[str, str]
+    finance: AppPage, http: httpx.Client, api_tokens: Tokens
 ) -> None:
-    app = await browser_page(services)
-    await app.sign_in(api_tokens.finance)
+    app = finance
     for day in (AS_OF, "2026-06-01"):
-        if day == AS_OF:
-            await app.goto(f"/app/finance?as_of={day}")
-        else:  # the date picker moves every figure
+        if day != AS_OF:  # the date picker moves every figure
             await app.page.get_by_label("As of").fill(day)
             await app.page.wait_for_url(f"**as_of={day}**")
             await app.ready()
-        api = _api(services, api_tokens.finance, "/v1/margins/portfolio", as_of=day, limit=1)
+        api = get_json(http, api_tokens.finance, "/v1/margins/portfolio", as_of=day, limit=1)
         want = {k: shown(api[k], unit) for k, unit in CARDS.items()}
         want["loss_making_assignments"] = str(api["loss_making_assignments"])
         assert await _cards(app) == want

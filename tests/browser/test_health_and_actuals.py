@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from simulation.examples import OMIT, example
-from tests.support.browser import AppPage
-from tests.support.http import auth, post
+from tests.support.browser import AppPage, MakePage
+from tests.support.http import get_json, posted
 from tests.support.services import Services, Tokens
 from tests.support.stack import unique
 
@@ -54,17 +54,8 @@ def seeded(services: Services, api_tokens: Tokens) -> dict[str, str]:
                 occurred_at="2026-11-26T09:00:00+00:00"),
     ]  # fmt: skip
     with httpx.Client(base_url=services.url, timeout=60) as http:
-        for e in events:
-            r = post(http, api_tokens.am, e)
-            assert r.status_code == 201, r.text
+        posted(http, api_tokens.am, *events)
     return ids
-
-
-def _api(services: Services, token: str, path: str, **params: Any) -> dict[str, Any]:
-    r = httpx.get(services.url + path, params=params, headers=auth(token), timeout=30)
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 async def _facts(app: AppPage, region: str) -> dict[str, str]:
@@ -77,12 +68,14 @@ async def _facts(app: AppPage, region: str) -> dict[str, str]:
 
 
 async def test_the_portfolio_shows_actual_against_plan_and_sorts_clients_by_health(
-    browser_page: Any, services: Services, api_tokens: Tokens, seeded: dict[str, str]
+    browser_page: MakePage,
+    services: Services,
+    http: httpx.Client,
+    api_tokens: Tokens,
+    seeded: dict[str, str],
 ) -> None:
-    app: AppPage = await browser_page(services)
-    await app.sign_in(api_tokens.finance)
-    await app.goto(f"/app/finance?as_of={AS_OF}")
-    hours = _api(services, api_tokens.finance, "/v1/margins/portfolio/hours", as_of=AS_OF)
+    app = await browser_page(services, api_tokens.finance, f"/app/finance?as_of={AS_OF}")
+    hours = get_json(http, api_tokens.finance, "/v1/margins/portfolio/hours", as_of=AS_OF)
     facts = await _facts(app, "portfolio-actual")
     assert facts["Actual GP to date"] == shown(hours["actual_gross_profit_to_date"])
     assert facts["Planned GP of those weeks"] == shown(hours["planned_gross_profit_to_date"])
@@ -101,7 +94,7 @@ async def test_the_portfolio_shows_actual_against_plan_and_sorts_clients_by_heal
     await clients.get_by_role("button", name="Health", exact=True).click()
     await clients.locator("th[aria-sort=ascending]").wait_for()
     assert "csort=health_score" in app.page.url
-    table = _api(services, api_tokens.finance, "/v1/margins/clients", as_of=AS_OF,
+    table = get_json(http, api_tokens.finance, "/v1/margins/clients", as_of=AS_OF,
                  sort="health_score", limit=10)  # fmt: skip
     first = await clients.locator("tbody tr").first.inner_text()
     assert table["rows"][0]["name"] in first and str(table["rows"][0]["health_score"]) in first
@@ -118,11 +111,11 @@ async def test_the_portfolio_shows_actual_against_plan_and_sorts_clients_by_heal
 
 
 async def test_the_client_page_shows_actual_against_plan_by_week(
-    browser_page: Any, services: Services, api_tokens: Tokens, seeded: dict[str, str]
+    browser_page: MakePage, services: Services, api_tokens: Tokens, seeded: dict[str, str]
 ) -> None:
-    app: AppPage = await browser_page(services)
-    await app.sign_in(api_tokens.finance)
-    await app.goto(f"/app/finance/clients/{seeded['cl']}?as_of={AS_OF}")
+    app = await browser_page(
+        services, api_tokens.finance, f"/app/finance/clients/{seeded['cl']}?as_of={AS_OF}"
+    )
     facts = await _facts(app, "actual")
     # 9.00 a regular hour, 13.50 an OT hour (67.50 − 45 × 1.20): 40 × 9.00 + 5 × 13.50 =
     # 427.50, then 20 × 9.00 = 180.00; planned 2 × 360.00.

@@ -5,15 +5,13 @@ API's refusals: 403 for finance and account managers, 422 naming the field, 404,
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable
 
 import httpx
 
-from tests.support.browser import SCREENSHOTS, AppPage
+from tests.support.browser import SCREENSHOTS, AppPage, MakePage
 from tests.support.http import auth
 from tests.support.services import ROOT, Services, Tokens
 
-MakePage = Callable[[Services], Awaitable[AppPage]]
 FIXTURE = ROOT / "tests" / "fixtures" / "bullhorn_placements.csv"
 MAPPING = ROOT / "tests" / "fixtures" / "bullhorn_mapping.yaml"
 
@@ -30,8 +28,7 @@ async def _cells(app: AppPage, table: str) -> dict[str, str]:
 async def test_an_admin_uploads_checks_and_commits(
     browser_page: MakePage, services: Services, api_tokens: Tokens
 ) -> None:
-    app = await browser_page(services)
-    await app.sign_in(api_tokens.admin)
+    app = await browser_page(services, api_tokens.admin)
     await app.page.get_by_role("link", name="Import").click()
     await app.ready()
     await app.page.get_by_label("Placements file").set_input_files(str(FIXTURE))
@@ -69,8 +66,7 @@ async def test_an_admin_uploads_checks_and_commits(
 async def test_finance_sees_no_import(
     browser_page: MakePage, services: Services, api_tokens: Tokens
 ) -> None:
-    app = await browser_page(services)
-    await app.sign_in(api_tokens.finance)
+    app = await browser_page(services, api_tokens.finance)
     assert not await app.page.get_by_role("link", name="Import").is_visible()
     await app.goto("/app/imports")
     await app.page.get_by_role("heading", name="403 Forbidden").wait_for()

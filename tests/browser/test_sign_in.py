@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from services import tokens
 from services.db import connection
-from tests.support.browser import AppPage
+from tests.support.browser import MakePage
 from tests.support.services import Services, Tokens
 from tests.support.stack import Stack
-
-MakePage = Callable[[Services], Awaitable[AppPage]]
 
 
 async def test_sign_in_and_out(
@@ -38,9 +34,7 @@ async def test_a_revoked_token_ends_the_session_at_the_next_request(
 ) -> None:
     async with connection(ready_stack.dsn) as conn:
         token_id, token = await tokens.create_token(conn, "finance", None)
-        app = await browser_page(services)
-        await app.sign_in(token)
-        await app.goto("/app/finance")
+        app = await browser_page(services, token, "/app/finance")
         assert "/app/finance" in app.page.url
         await tokens.revoke_token(conn, token_id)
         await app.goto("/app/finance")

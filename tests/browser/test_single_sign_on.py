@@ -4,7 +4,7 @@ and what each may then see; people are shown by name, not by id."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
@@ -14,13 +14,11 @@ from playwright.async_api import expect
 from services import tokens
 from services.db import connection
 from simulation.examples import OMIT, example
-from tests.support.browser import SCREENSHOTS, AppPage
+from tests.support.browser import SCREENSHOTS, AppPage, MakePage
 from tests.support.http import auth
 from tests.support.oidc import USERS, person, sign_in
 from tests.support.services import Services
 from tests.support.stack import Stack, unique
-
-MakePage = Callable[[Services], Awaitable[AppPage]]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -480,6 +481,26 @@ def test_routing_is_for_admins_and_credentials_never_come_back(
     assert dropped and all(
         d["status"] == "dropped" and "the route was removed" in d["last_error"] for d in dropped
     )
+
+
+def test_two_admins_adding_one_name_at_once_get_one_channel_and_one_409(
+    router: Services, http: httpx.Client, api_tokens: Tokens, cleanup: list[str]
+) -> None:
+    name = unique("same")
+
+    def add(i: int) -> httpx.Response:
+        body = {"name": name, "kind": "slack", "url": f"https://hooks.slack.invalid/services/{i}"}
+        with httpx.Client(base_url=str(http.base_url), timeout=30) as c:
+            return c.post("/v1/alert-channels", headers=auth(api_tokens.admin), json=body)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(add, range(4)))
+    made = [r for r in answers if r.status_code == 201]
+    assert len(made) == 1, [(r.status_code, r.text) for r in answers]
+    cleanup.append(made[0].json()["channel_id"])
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409]
+    listed = http.get("/v1/alert-channels", headers=auth(api_tokens.admin)).json()["channels"]
+    assert [c["channel_id"] for c in listed if c["name"] == name] == [made[0].json()["channel_id"]]
 
 
 def test_a_routes_file_is_loaded_by_the_cli_and_loading_it_again_changes_nothing(

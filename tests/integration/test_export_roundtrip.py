@@ -11,13 +11,11 @@ import random
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from services.db import connection
 from simulation.histories import append, history
-from tests.support.projections import dump, log_end
+from tests.support.projections import caught_up, dump
 from tests.support.services import ROOT, Services, running_services
 from tests.support.stack import Stack
 
@@ -35,18 +33,7 @@ async def ledger(svc: Services, *args: str) -> subprocess.CompletedProcess[str]:
 
 async def projected(stack: Stack, svc: Services) -> dict[str, list[tuple[Any, ...]]]:
     """Every projected table of `svc`, once its projector has applied the whole log."""
-    end = await log_end(stack.bootstrap, svc.topics.events)
-    async with connection(stack.dsn) as conn:
-        deadline = time.monotonic() + 120
-        applied = 0
-        while time.monotonic() < deadline:
-            applied = await conn.fetchval(
-                f"SELECT coalesce(sum(next_offset), 0) FROM {svc.schema}.positions"
-            )
-            if applied >= end:
-                break
-            await asyncio.sleep(0.2)
-        assert applied >= end, f"the projector stopped at {applied} of {end}"
+    await caught_up(stack.bootstrap, stack.dsn, svc.topics.events, svc.schema, timeout_s=120)
     return await dump(stack.dsn, svc.schema)
 
 

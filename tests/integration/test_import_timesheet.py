@@ -7,9 +7,7 @@ gross profit are the hand-computed ones."""
 from __future__ import annotations
 
 import base64
-import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import imports
+from tests.support.imports import counts, located
 from tests.support.services import ROOT, Services, Tokens
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -33,30 +33,7 @@ REFUSED_BY_WRITER = [(7, "ot_hours")]  # OT hours on T3, which is ot_exempt
 def ledger_import(
     svc: Services, token: str, path: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", "import", "placements", str(path),
-         "--mapping", str(MAPPING), "--no-progress", *args],
-        cwd=ROOT, env={**svc.env(), "LEDGER_API_URL": svc.url, "LEDGER_TOKEN": token},
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-
-
-def counts(out: str, section: str) -> dict[str, int]:
-    lines = out.split(section, 1)[1].splitlines()[1:]
-    found: dict[str, int] = {}
-    for line in lines:
-        m = re.fullmatch(r"  (\w[\w ]*?)\s+([\d,]+)", line)
-        if not m:
-            break
-        found[m.group(1)] = int(m.group(2).replace(",", ""))
-    return found
-
-
-def located(out: str, severity: str = "error") -> list[tuple[int, str]]:
-    return [
-        (int(m.group(1)), m.group(2))
-        for m in re.finditer(rf"{severity}: line (\d+), column ([^:]+):", out)
-    ]
+    return imports.ledger_import(svc, token, path, MAPPING, *args, timeout_s=300)
 
 
 @pytest.fixture(scope="module")

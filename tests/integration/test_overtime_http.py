@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from simulation.examples import OMIT, example
-from tests.support.http import auth, log_of, post
+from tests.support.http import auth, get_json, log_of, post, posted
 from tests.support.services import Tokens
 from tests.support.stack import unique
 
@@ -35,7 +35,16 @@ def _placed(
         ot_bill_multiplier="1.4",
         schema_version=2,
     )
-    started = example(
+    started = _started(
+        cid, aid, **({"planned_ot_hours_per_week": "5", "schema_version": 2} | assignment)
+    )
+    posted(http, tokens.am, signed, started)
+    return cid, aid
+
+
+def _started(cid: str, aid: str, **fields: Any) -> dict[str, Any]:
+    """The worked example's assignment (P 30.00, B 37.50, H 40) over the 12 weeks."""
+    return example(
         "AssignmentStarted",
         contract_id=cid,
         assignment_id=aid,
@@ -45,13 +54,8 @@ def _placed(
         burden_pct=OMIT,
         start_date=START,
         expected_end_date=END,
-        schema_version=2,
-        **({"planned_ot_hours_per_week": "5"} | assignment),
+        **fields,
     )
-    for e in (signed, started):
-        r = post(http, tokens.am, e)
-        assert r.status_code == 201, r.text
-    return cid, aid
 
 
 def _hours(cid: str, aid: str, **fields: Any) -> dict[str, Any]:
@@ -60,9 +64,7 @@ def _hours(cid: str, aid: str, **fields: Any) -> dict[str, Any]:
 
 def test_designs_overtime_example_through_the_api(http: httpx.Client, api_tokens: Tokens) -> None:
     _, aid = _placed(http, api_tokens)
-    m = http.get(
-        f"/v1/margins/assignments/{aid}", params={"as_of": START}, headers=auth(api_tokens.am)
-    ).json()
+    m = get_json(http, api_tokens.am, f"/v1/margins/assignments/{aid}", as_of=START)
     assert {
         k: m[k]
         for k in (
@@ -91,18 +93,10 @@ def test_designs_overtime_example_through_the_api(http: httpx.Client, api_tokens
 def test_a_week_of_hours_and_its_correction(http: httpx.Client, api_tokens: Tokens) -> None:
     cid, aid = _placed(http, api_tokens)
     first = _hours(cid, aid, week="2026-01-12", regular_hours="40", ot_hours="6", dt_hours="0")
-    r = post(http, api_tokens.am, first)
-    assert r.status_code == 201, r.text
     fix = _hours(cid, aid, week="2026-01-12", regular_hours="32", ot_hours="2", dt_hours="1")
-    assert post(http, api_tokens.am, fix).status_code == 201
+    posted(http, api_tokens.am, first, fix)
 
-    h = http.get(
-        f"/v1/margins/assignments/{aid}/hours",
-        params={"as_of": "2026-01-18"},
-        headers=auth(api_tokens.am),
-    )
-    assert h.status_code == 200, h.text
-    body = h.json()
+    body = get_json(http, api_tokens.am, f"/v1/margins/assignments/{aid}/hours", as_of="2026-01-18")
     week1, week2 = body["weeks"]
     assert (week1["week"], week1["actual_hours"], week1["planned_gross_profit"]) == (
         "2026-01-05",
@@ -130,11 +124,7 @@ def test_a_week_of_hours_and_its_correction(http: httpx.Client, api_tokens: Toke
     # Run rate: 48.00 a week over the 71 days left (2026-01-18 → 2026-03-30).
     assert body["forecast_basis"] == "run_rate"
     assert body["forecast_remaining_gross_profit"] == "486.86"  # 48 × 71 / 7
-    c = http.get(
-        f"/v1/margins/contracts/{cid}/hours",
-        params={"as_of": "2026-01-18"},
-        headers=auth(api_tokens.am),
-    ).json()
+    c = get_json(http, api_tokens.am, f"/v1/margins/contracts/{cid}/hours", as_of="2026-01-18")
     assert (c["actual_gross_profit_to_date"], c["run_rate_assignments"]) == ("48.00", 1)
     # The audit log words the second report as a correction (web app); both are in the log.
     assert [e["type"] for e in log_of(http, api_tokens.admin, cid)][-2:] == [
@@ -186,25 +176,9 @@ def test_bad_hours_are_refused_naming_the_field(
 def test_a_v1_assignment_beside_v2_ones(http: httpx.Client, api_tokens: Tokens) -> None:
     cid, _ = _placed(http, api_tokens)
     aid = unique("A")
-    v1 = example(
-        "AssignmentStarted",
-        contract_id=cid,
-        assignment_id=aid,
-        pay_rate="30.00",
-        bill_rate="37.50",
-        hours_per_week="40",
-        burden_pct=OMIT,
-        start_date=START,
-        expected_end_date=END,
-        planned_ot_hours_per_week=OMIT,
-        ot_exempt=OMIT,
-        schema_version=1,
-    )
-    r = post(http, api_tokens.am, v1)
-    assert r.status_code == 201, r.text
-    m = http.get(
-        f"/v1/margins/assignments/{aid}", params={"as_of": START}, headers=auth(api_tokens.am)
-    ).json()
+    v1 = _started(cid, aid, planned_ot_hours_per_week=OMIT, ot_exempt=OMIT, schema_version=1)
+    posted(http, api_tokens.am, v1)
+    m = get_json(http, api_tokens.am, f"/v1/margins/assignments/{aid}", as_of=START)
     # Upcast: no planned OT, so the v1 week; an OT hour priced at the contract's 1.4.
     assert (m["weekly_gross_profit"], m["margin_per_ot_hour"], m["planned_ot_hours_per_week"]) == (
         "60.00",
@@ -218,7 +192,9 @@ def test_a_v1_assignment_beside_v2_ones(http: httpx.Client, api_tokens: Tokens) 
 def test_a_clients_health_by_hand(http: httpx.Client, api_tokens: Tokens) -> None:
     client = unique("CL")
     cid, aid = _placed(http, api_tokens, client_id=client)
-    for e in (
+    posted(
+        http,
+        api_tokens.am,
         example(
             "ClientComplaintLogged",
             contract_id=cid,
@@ -236,16 +212,10 @@ def test_a_clients_health_by_hand(http: httpx.Client, api_tokens: Tokens) -> Non
             for d in (1, 2)
         ),
         *(_hours(cid, aid, week=w, regular_hours="20", ot_hours="0") for w in WEEKS),
-    ):
-        r = post(http, api_tokens.am, e)
-        assert r.status_code == 201, r.text
-    h = http.get(
-        f"/v1/margins/clients/{client}/health",
-        params={"as_of": "2026-01-25"},
-        headers=auth(api_tokens.finance),
     )
-    assert h.status_code == 200, h.text
-    body = h.json()
+    body = get_json(
+        http, api_tokens.finance, f"/v1/margins/clients/{client}/health", as_of="2026-01-25"
+    )
     assert {p["name"]: p["points"] for p in body["parts"]} == {
         "contact_recency": 20,  # no two-way contact ever
         "contact_response": 10,  # 2 outbound in a row unanswered
@@ -274,8 +244,9 @@ def test_a_falling_client_is_alerted_and_its_health_is_a_sortable_column(
 ) -> None:
     client = unique("CH")
     cid, aid = _placed(http, api_tokens, client_id=client)
-    answers = []
-    for e in (
+    answers = posted(
+        http,
+        api_tokens.am,
         # Signed 2026-01-02: 80 (no two-way contact yet).
         example(
             "ClientContactLogged",
@@ -310,10 +281,7 @@ def test_a_falling_client_is_alerted_and_its_health_is_a_sortable_column(
             contract_id=cid,
             occurred_at="2026-01-24T09:00:00+00:00",
         ),  # 100 - 30 - 10 - 5 - 5 - 4 (18 days) = 46: below 50 (high)
-    ):
-        r = post(http, api_tokens.am, e)
-        assert r.status_code == 201, r.text
-        answers.append(r.json())
+    )
     falling = [
         [a for a in ans["alerts"] if a["rule"] == "CLIENT_HEALTH_FALLING"] for ans in answers
     ]
@@ -324,20 +292,19 @@ def test_a_falling_client_is_alerted_and_its_health_is_a_sortable_column(
     )
     assert "fell from 52 to 46, below 50" in falling[5][0]["message"]
 
-    h = http.get(
-        f"/v1/margins/clients/{client}/health",
-        params={"as_of": "2026-01-24"},
-        headers=auth(api_tokens.finance),
+    health = get_json(
+        http, api_tokens.finance, f"/v1/margins/clients/{client}/health", as_of="2026-01-24"
     )
-    assert h.status_code == 200, h.text
-    assert h.json()["score"] == 46  # the client page says what the rule saw
-    table = http.get(
+    assert health["score"] == 46  # the client page says what the rule saw
+    table = get_json(
+        http,
+        api_tokens.finance,
         "/v1/margins/clients",
-        params={"as_of": "2026-01-24", "sort": "health_score", "limit": 1000},
-        headers=auth(api_tokens.finance),
+        as_of="2026-01-24",
+        sort="health_score",
+        limit=1000,
     )
-    assert table.status_code == 200, table.text
-    rows = table.json()["rows"]
+    rows = table["rows"]
     assert {r["client_id"]: r["health_score"] for r in rows}[client] == 46
     scores = [r["health_score"] for r in rows if r["health_score"] is not None]
     assert scores == sorted(scores)
@@ -347,11 +314,13 @@ def test_a_falling_client_is_alerted_and_its_health_is_a_sortable_column(
         headers=auth(api_tokens.finance),
     )
     assert csv.status_code == 200 and "health_score" in csv.text.splitlines()[0]
-    managers = http.get(
+    managers = get_json(
+        http,
+        api_tokens.am,
         "/v1/margins/account-managers",
-        params={"as_of": "2026-01-24", "sort": "-health_score", "limit": 1000},
-        headers=auth(api_tokens.am),
+        as_of="2026-01-24",
+        sort="-health_score",
+        limit=1000,
     )
-    assert managers.status_code == 200, managers.text
-    [mine] = managers.json()["rows"]
+    [mine] = managers["rows"]
     assert isinstance(mine["health_score"], int) and 0 <= mine["health_score"] <= 100

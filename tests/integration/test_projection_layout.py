@@ -7,7 +7,6 @@ import asyncio
 
 from services.db import connection
 from services.projector import commands, store
-from simulation.histories import generate, produce
 from tests.support.projections import applied, dump, log_end, replay
 from tests.support.stack import Scratch, Stack
 
@@ -15,10 +14,7 @@ from tests.support.stack import Scratch, Stack
 async def test_the_projector_rebuilds_read_models_of_an_older_layout(
     ready_stack: Stack, scratch: Scratch
 ) -> None:
-    prefix = scratch.prefix("lay")
-    t = await scratch.topics(prefix)
-    log = generate(600, contracts=20, seed=5, check=True)
-    await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, log, "none")
+    prefix, t = await scratch.topics_with_log("lay", 600, contracts=20, seed=5)
     live, clean = scratch.schema("lay"), scratch.schema("lay")
     settings = ready_stack.settings.model_copy(
         update={"topic_prefix": prefix, "projection_schema": live, "rebuild_processes": 2}

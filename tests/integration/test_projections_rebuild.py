@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 
 import httpx
 
-from services.db import connection
 from simulation.examples import example
-from tests.support.projections import drop, dump, log_end, replay
+from tests.support.projections import caught_up, drop, dump, replay
 from tests.support.services import ROOT, Tokens, running_services
 from tests.support.stack import Stack, unique
 
@@ -74,17 +72,9 @@ async def test_rebuild_during_live_traffic(ready_stack: Stack, api_tokens: Token
         assert len(statuses) > 50
 
         # Let the live projector catch up with the last writes, then compare.
-        end = await log_end(ready_stack.bootstrap, svc.topics.events)
-        async with connection(ready_stack.dsn) as conn:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                applied = await conn.fetchval(
-                    f"SELECT coalesce(sum(next_offset), 0) FROM {svc.schema}.positions"
-                )
-                if applied >= end:
-                    break
-                await asyncio.sleep(0.2)
-            assert applied >= end, f"the live projector stopped at {applied} of {end}"
+        await caught_up(
+            ready_stack.bootstrap, ready_stack.dsn, svc.topics.events, svc.schema, timeout_s=60
+        )
         clean = unique("clean").replace("-", "_")
         try:
             await replay(ready_stack.bootstrap, svc.topics.events, ready_stack.dsn, clean)

@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 
 from simulation.examples import example, stamped
-from simulation.histories import append, generate, produce
+from simulation.histories import append
 from tests.support.projections import applied, dump, replay, start_projector, wait_split
 from tests.support.services import stop
 from tests.support.stack import Scratch, Stack
@@ -54,11 +54,8 @@ async def _projected(conn: asyncpg.Connection, schema: str, contract_id: str) ->
 async def test_a_projector_behind_by_the_whole_log_catches_up_with_helpers_then_goes_on_alone(
     ready_stack: Stack, scratch: Scratch, pg: asyncpg.Connection
 ) -> None:
-    prefix = scratch.prefix("catchup")
-    t = await scratch.topics(prefix)
+    prefix, t = await scratch.topics_with_log("catchup", 3_000, contracts=60, seed=17)
     live, clean = scratch.schema("live"), scratch.schema("clean")
-    log = generate(3_000, contracts=60, seed=17, check=True)
-    await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, log, "none")
     proc, out = start_projector(ready_stack, prefix, live, "a", **HELPED)
     try:
         assert await _until(pg, live, 3_000) == 3_000
@@ -81,11 +78,8 @@ async def test_a_projector_behind_by_the_whole_log_catches_up_with_helpers_then_
 async def test_a_second_projector_joining_during_the_catch_up_stops_the_helpers_first(
     ready_stack: Stack, scratch: Scratch, pg: asyncpg.Connection
 ) -> None:
-    prefix = scratch.prefix("catchup")
-    t = await scratch.topics(prefix)
+    prefix, t = await scratch.topics_with_log("catchup", 20_000, contracts=200, seed=19)
     live, clean = scratch.schema("live"), scratch.schema("clean")
-    log = generate(20_000, contracts=200, seed=19, check=True)
-    await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, log, "none")
     # Batches of 10 events: the catch-up takes a few thousand transactions, far longer than the
     # second projector takes to start and join.
     slow = HELPED | {"LEDGER_PROJECTOR_BATCH": "10"}

@@ -9,7 +9,6 @@ import subprocess
 import time
 
 from services.db import connection
-from simulation.histories import generate, produce
 from tests.support.projections import applied, dump, replay, start_projector
 from tests.support.stack import Scratch, Stack
 
@@ -22,10 +21,7 @@ def _start(stack: Stack, prefix: str, schema: str) -> subprocess.Popen[bytes]:
 
 
 async def test_sigkill_mid_backlog_then_restart(ready_stack: Stack, scratch: Scratch) -> None:
-    prefix = scratch.prefix("pk")
-    t = await scratch.topics(prefix)
-    log = generate(EVENTS, contracts=200, seed=11, check=True)
-    await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, log, "none")
+    prefix, t = await scratch.topics_with_log("pk", EVENTS, contracts=200, seed=11)
     live, clean = prefix.replace("-", "_"), scratch.schema("clean")
     scratch.schemas.append(live)
 

@@ -114,10 +114,7 @@ async def test_a_replay_sharded_over_processes_equals_one_in_a_single_process(
 ) -> None:
     """What `ledger projections rebuild` does with LEDGER_REBUILD_PROCESSES=3: three processes,
     members of the rebuild's consumer group, sharing the partitions and one schema."""
-    prefix = scratch.prefix("rs")
-    t = await scratch.topics(prefix)
-    log = generate(EVENTS, contracts=100, seed=11, check=True)
-    await produce(ready_stack.bootstrap, t.events.name, t.events.partitions, log, "none")
+    prefix, t = await scratch.topics_with_log("rs", EVENTS, contracts=100, seed=11)
     single, sharded_schema = scratch.schema("rs"), scratch.schema("rs")
     settings = ready_stack.settings.model_copy(
         update={"topic_prefix": prefix, "projection_schema": sharded_schema}

@@ -5,19 +5,20 @@ writes one JSON object a line."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from pathlib import Path
 
 import httpx
 
-from simulation.histories import generate, produce
 from simulation.ports import free_port
 from tests.support.services import serve, stop
 from tests.support.stack import Scratch
 
 
-async def test_a_running_writer_answers_its_probes_and_logs_json(scratch: Scratch) -> None:
-    t = await scratch.topics(name="probe")
-    prefix = t.events.name.rsplit(".", 1)[0]
+def _writer(scratch: Scratch, prefix: str, **env: str) -> tuple[subprocess.Popen[bytes], Path, int]:
+    """`ledger serve writer` on the topics of `prefix`, as deploy/k8s runs it (a group of its
+    own, its probes on a free port); the process, its log and the port."""
     port = free_port()
     proc, log = serve(
         "writer",
@@ -26,8 +27,15 @@ async def test_a_running_writer_answers_its_probes_and_logs_json(scratch: Scratc
         "writer",
         LEDGER_PROBE_PORT=str(port),
         LEDGER_WRITER_GROUP=f"{prefix}.writer",
-        LEDGER_LOG_FORMAT="json",
+        **env,
     )
+    return proc, log, port
+
+
+async def test_a_running_writer_answers_its_probes_and_logs_json(scratch: Scratch) -> None:
+    prefix = scratch.prefix("probe")
+    await scratch.topics(prefix)
+    proc, log, port = _writer(scratch, prefix, LEDGER_LOG_FORMAT="json")
     try:
         deadline = time.monotonic() + 60
         answer = None
@@ -64,19 +72,10 @@ async def test_a_running_writer_answers_its_probes_and_logs_json(scratch: Scratc
 async def test_a_writer_folding_a_log_it_never_saw_is_alive_but_not_ready_until_done(
     scratch: Scratch,
 ) -> None:
-    t = await scratch.topics(name="probefold")
-    prefix = t.events.name.rsplit(".", 1)[0]
-    log = generate(40_000, contracts=400, seed=23, check=False)
-    await produce(scratch.stack.bootstrap, t.events.name, t.events.partitions, log, "none")
-    port = free_port()
-    proc, out = serve(
-        "writer",
-        scratch.stack,
-        prefix,
-        "writer",
-        LEDGER_PROBE_PORT=str(port),
-        LEDGER_WRITER_GROUP=f"{prefix}.writer",
+    prefix, _ = await scratch.topics_with_log(
+        "probefold", 40_000, contracts=400, seed=23, check=False
     )
+    proc, out, port = _writer(scratch, prefix)
     seen: set[tuple[int, str, int]] = set()
     try:
         deadline = time.monotonic() + 120

@@ -8,6 +8,9 @@ it) against the test module's own API process (the `services` fixture).
         await page.check("portfolio")              # no console error, no serious axe
                                                    # violation, var/screenshots/portfolio.png
 
+`await browser_page(services, api_tokens.finance, "/app/finance")` does the first three lines
+at once.
+
 `check` fails on any console error or uncaught page error since the page was opened (pass
 `allow=("text", ...)` for errors a test expects, e.g. an answered 403) and on every axe-core
 violation of impact serious or critical.
@@ -15,9 +18,9 @@ violation of impact serious or critical.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
@@ -103,21 +106,35 @@ async def browser() -> AsyncIterator[Browser]:
             await b.close()
 
 
+class MakePage(Protocol):
+    """The `browser_page` fixture: a fresh page on `services`' app, signed in with `token` and
+    on `path` when they are given."""
+
+    async def __call__(
+        self, services: Services, token: str | None = None, path: str | None = None
+    ) -> AppPage: ...
+
+
 @pytest.fixture
-async def browser_page(
-    browser: Browser,
-) -> AsyncIterator[Callable[[Services], Awaitable[AppPage]]]:
+async def browser_page(browser: Browser) -> AsyncIterator[MakePage]:
     """Makes a fresh browser context (cookies of its own) and page on a Services' app."""
     contexts: list[BrowserContext] = []
 
-    async def make(services: Services) -> AppPage:
+    async def make(
+        services: Services, token: str | None = None, path: str | None = None
+    ) -> AppPage:
         context = await browser.new_context(
             base_url=services.url, viewport={"width": 1360, "height": 900}, accept_downloads=True
         )
         contexts.append(context)
         page = await context.new_page()
         page.set_default_timeout(15_000)
-        return AppPage(context, page, services.url)
+        app = AppPage(context, page, services.url)
+        if token is not None:
+            await app.sign_in(token)
+        if path is not None:
+            await app.goto(path)
+        return app
 
     try:
         yield make

@@ -19,6 +19,25 @@ def post(http: httpx.Client, token: str, body: Any) -> httpx.Response:
     return http.post("/v1/events", json=body, headers={"Authorization": f"Bearer {token}"})
 
 
+def posted(http: httpx.Client, token: str, *events: Any) -> list[dict[str, Any]]:
+    """Each body POSTed to /v1/events in turn, each accepted (201, else the answer is shown);
+    their answers."""
+    answers = []
+    for e in events:
+        r = post(http, token, e)
+        assert r.status_code == 201, r.text
+        answers.append(r.json())
+    return answers
+
+
+def get_json(http: httpx.Client, token: str, path: str, **params: Any) -> dict[str, Any]:
+    """GET `path` as `token`'s holder, answered 200 (else the answer is shown); its body."""
+    r = http.get(path, params=params, headers=auth(token))
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
 def log_of(http: httpx.Client, token: str, contract_id: str) -> list[dict[str, Any]]:
     r = http.get(
         "/v1/events",

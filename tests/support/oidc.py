@@ -10,6 +10,7 @@ token with the provider's own key (an expired one) as well as with another key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -132,18 +133,28 @@ def _new_key() -> RSAKey:
     return RSAKey.generate_key(2048, parameters={"kid": "test-1", "alg": "RS256", "use": "sig"})
 
 
-@pytest.fixture(scope="session")
-def identity_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityProvider]:
+@contextlib.contextmanager
+def _running_provider(
+    tmp_path_factory: pytest.TempPathFactory, name: str, key: RSAKey, port: int, issuer: str
+) -> Iterator[IdentityProvider]:
+    """A real provider on `port` naming itself `issuer`, signing with `key`, its users USERS in
+    a folder of its own (logging to var/log/test-<name>.log); stopped at the end."""
     _installed()
-    folder = tmp_path_factory.mktemp("oidc")
+    folder = tmp_path_factory.mktemp(name)
     (folder / "users.json").write_text(json.dumps(USERS))
-    key, port = _new_key(), free_port()
-    issuer = f"http://127.0.0.1:{port}"
-    proc = _start_provider(folder, key, port, issuer, "oidc-provider")
+    proc = _start_provider(folder, key, port, issuer, name)
     try:
         yield IdentityProvider(issuer, key, folder / "users.json", proc)
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def identity_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityProvider]:
+    key, port = _new_key(), free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    with _running_provider(tmp_path_factory, "oidc-provider", key, port, issuer) as provider:
+        yield provider
 
 
 Tamper = Callable[[dict[str, Any]], dict[str, Any]]
@@ -219,20 +230,17 @@ class TamperedProvider:
 @pytest.fixture(scope="module")
 def tampered_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TamperedProvider]:
     """A second real provider that the app reaches only through a TokenTamperer."""
-    _installed()
-    folder = tmp_path_factory.mktemp("oidc-tampered")
-    (folder / "users.json").write_text(json.dumps(USERS))
     key, port = _new_key(), free_port()
     proxy = TokenTamperer(port, key)
     issuer = f"http://127.0.0.1:{proxy.port}"
-    proc = _start_provider(folder, key, port, issuer, "oidc-provider-tampered")
-    proxy.thread.start()
-    try:
-        yield TamperedProvider(IdentityProvider(issuer, key, folder / "users.json", proc), proxy)
-    finally:
-        proxy.server.shutdown()
-        proxy.server.server_close()
-        _stop(proc)
+    name = "oidc-provider-tampered"
+    with _running_provider(tmp_path_factory, name, key, port, issuer) as provider:
+        proxy.thread.start()
+        try:
+            yield TamperedProvider(provider, proxy)
+        finally:
+            proxy.server.shutdown()
+            proxy.server.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,19 @@ async def log_end(bootstrap: str, events: TopicSpec) -> int:
     return sum((await log_ends(bootstrap, events)).values())
 
 
+async def caught_up(
+    bootstrap: str, dsn: str, events: TopicSpec, schema: str, timeout_s: float
+) -> None:
+    """Until the projector of `schema` has applied the whole of `events` as it is now (the
+    test fails, saying where it stopped, after `timeout_s`)."""
+    end = await log_end(bootstrap, events)
+    async with connection(dsn) as conn:
+        deadline = time.monotonic() + timeout_s
+        while (done := await applied(conn, schema)) < end:
+            assert time.monotonic() < deadline, f"the projector stopped at {done} of {end}"
+            await asyncio.sleep(0.2)
+
+
 async def applied(conn: asyncpg.Connection, schema: str) -> int:
     """The sum of the projector's positions in `schema` (0 before its tables exist)."""
     try:

@@ -20,6 +20,7 @@ from events.topics import Topics, topics
 from services import db, kafka_admin, readiness
 from services.db import connection
 from services.settings import Settings
+from simulation.histories import generate, produce
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,18 @@ class Scratch:
         t = topics(prefix or self.prefix(name))
         await kafka_admin.ensure_topics(self.stack.bootstrap, t)
         return t
+
+    async def topics_with_log(
+        self, name: str, events: int, contracts: int, seed: int, check: bool = True
+    ) -> tuple[str, Topics]:
+        """A new prefix (from `name`) and its topics, created, the events topic holding the
+        valid log of `events` events over `contracts` contracts that `seed` generates (`check`:
+        each event checked by the writer's decide as it is generated)."""
+        prefix = self.prefix(name)
+        t = await self.topics(prefix)
+        log = generate(events, contracts=contracts, seed=seed, check=check)
+        await produce(self.stack.bootstrap, t.events.name, t.events.partitions, log, "none")
+        return prefix, t
 
     def schema(self, name: str) -> str:
         """A unique projection schema name, the schema dropped at the end."""

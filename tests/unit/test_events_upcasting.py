@@ -37,23 +37,33 @@ def test_the_overtime_types_are_at_version_two_and_the_others_at_one() -> None:
         assert UPCASTERS.current_version(type_name) == (2 if type_name in VERSION_2 else 1)
 
 
-def test_a_v1_contract_signing_reads_with_the_default_multipliers() -> None:
-    raw = example("ContractSigned", schema_version=1)
-    del raw["ot_bill_multiplier"], raw["dt_bill_multiplier"]
+@pytest.mark.parametrize(
+    ("model", "read_as"),
+    [
+        # The contract bills OT and DT at the default multipliers.
+        (ContractSigned, {"ot_bill_multiplier": Decimal("1.5"), "dt_bill_multiplier": Decimal(2)}),
+        # The assignment plans no overtime, is not exempt and its rates give no OT rate.
+        (
+            AssignmentStarted,
+            {
+                "planned_ot_hours_per_week": Decimal(0),
+                "ot_exempt": False,
+                "ot_pay_rate": None,
+                "ot_bill_rate": None,
+            },
+        ),
+    ],
+)
+def test_a_v1_event_reads_with_the_defaults_of_the_v2_fields(
+    model: type[ContractSigned | AssignmentStarted], read_as: dict[str, Any]
+) -> None:
+    raw = example(model.__name__, schema_version=1)
+    for field in read_as:
+        raw.pop(field, None)  # written before they existed
     event = decode_event(raw)
-    assert isinstance(event, ContractSigned)
+    assert isinstance(event, model)
     assert event.schema_version == 2
-    assert (event.ot_bill_multiplier, event.dt_bill_multiplier) == (Decimal("1.5"), Decimal(2))
-
-
-def test_a_v1_assignment_reads_with_no_planned_overtime_and_not_exempt() -> None:
-    raw = example("AssignmentStarted", schema_version=1)
-    del raw["planned_ot_hours_per_week"], raw["ot_exempt"]
-    event = decode_event(raw)
-    assert isinstance(event, AssignmentStarted)
-    assert event.schema_version == 2
-    assert (event.planned_ot_hours_per_week, event.ot_exempt) == (Decimal(0), False)
-    assert (event.ot_pay_rate, event.ot_bill_rate) == (None, None)
+    assert {field: getattr(event, field) for field in read_as} == read_as
 
 
 @pytest.mark.parametrize(

@@ -25,82 +25,83 @@ def _v1(raw: dict[str, Any], *drop: str) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if k not in drop} | {"schema_version": 1}
 
 
-def _log() -> list[Event]:
-    raws = [
-        _v1(
-            example(
-                "ContractSigned",
-                contract_id=CID,
-                start_date="2026-01-05",
-                end_date="2027-12-31",
-                burden_pct="20",
-                msp_fee_pct=OMIT,
-            ),
-            "ot_bill_multiplier",
-            "dt_bill_multiplier",
-        ),
-        _v1(
-            example(
-                "AssignmentStarted",
-                contract_id=CID,
-                assignment_id="A-1",
-                pay_rate="30.00",
-                bill_rate="37.50",
-                burden_pct=OMIT,
-                start_date="2026-01-05",
-                expected_end_date="2026-12-28",
-            ),
-            "planned_ot_hours_per_week",
-            "ot_exempt",
-        ),
-        example(
-            "AssignmentStarted",
-            contract_id=CID,
-            assignment_id="A-2",
-            pay_rate="30.00",
-            bill_rate="37.50",
-            burden_pct=OMIT,
-            start_date="2026-01-05",
-            expected_end_date="2026-12-28",
-            planned_ot_hours_per_week="5",
-        ),
-        {
-            "event_id": "00000000-0000-4000-8000-000000000004",
-            "type": "ContractAmended",
-            "schema_version": 2,
-            "contract_id": CID,
-            "occurred_at": "2026-02-20T09:00:00+00:00",
-            "effective_date": "2026-03-02",
-            "ot_bill_multiplier": "1.4",
-        },
-        _v1(
-            example(
-                "RatesAdjusted",
-                contract_id=CID,
-                assignment_id="A-1",
-                pay_rate="32.00",
-                bill_rate="40.00",
-                effective_date="2026-04-06",
-            )
-        ),
-        example(
-            "RatesAdjusted",
-            contract_id=CID,
-            assignment_id="A-2",
-            pay_rate="30.00",
-            bill_rate="37.50",
-            ot_bill_rate="60.00",
-            effective_date="2026-04-06",
-        ),
-    ]
+def _signed(**fields: Any) -> dict[str, Any]:
+    """The contract of every log here: from 2026-01-05, burden 20 %, no MSP fee."""
+    return example(
+        "ContractSigned",
+        contract_id=CID,
+        start_date="2026-01-05",
+        end_date="2027-12-31",
+        burden_pct="20",
+        msp_fee_pct=OMIT,
+        **fields,
+    )
+
+
+def _started(assignment_id: str, **fields: Any) -> dict[str, Any]:
+    """DESIGN's worked example's assignment (P 30.00, B 37.50) for the year from 2026-01-05."""
+    return example(
+        "AssignmentStarted",
+        contract_id=CID,
+        assignment_id=assignment_id,
+        pay_rate="30.00",
+        bill_rate="37.50",
+        burden_pct=OMIT,
+        start_date="2026-01-05",
+        expected_end_date="2026-12-28",
+        **fields,
+    )
+
+
+def _decoded(raws: list[dict[str, Any]]) -> list[Event]:
+    """The raw events read back from the log, as the projector and the risk agent read them
+    (upcast), at stream versions 1, 2, ..."""
     return [
         decode_event(json.dumps(raw | {"stream_version": n})) for n, raw in enumerate(raws, start=1)
     ]
 
 
-def _model() -> ReadModel:
+def _log() -> list[Event]:
+    return _decoded(
+        [
+            _v1(_signed(), "ot_bill_multiplier", "dt_bill_multiplier"),
+            _v1(_started("A-1"), "planned_ot_hours_per_week", "ot_exempt"),
+            _started("A-2", planned_ot_hours_per_week="5"),
+            {
+                "event_id": "00000000-0000-4000-8000-000000000004",
+                "type": "ContractAmended",
+                "schema_version": 2,
+                "contract_id": CID,
+                "occurred_at": "2026-02-20T09:00:00+00:00",
+                "effective_date": "2026-03-02",
+                "ot_bill_multiplier": "1.4",
+            },
+            _v1(
+                example(
+                    "RatesAdjusted",
+                    contract_id=CID,
+                    assignment_id="A-1",
+                    pay_rate="32.00",
+                    bill_rate="40.00",
+                    effective_date="2026-04-06",
+                )
+            ),
+            example(
+                "RatesAdjusted",
+                contract_id=CID,
+                assignment_id="A-2",
+                pay_rate="30.00",
+                bill_rate="37.50",
+                ot_bill_rate="60.00",
+                effective_date="2026-04-06",
+            ),
+        ]
+    )
+
+
+def _model(log: list[Event]) -> ReadModel:
     model = ReadModel()
-    for e in _log():
+    for e in log:
         assert model.apply(e)
     return model
 
@@ -126,7 +127,7 @@ def test_the_v1_events_read_as_before_overtime() -> None:
 
 
 def test_before_the_amendment_the_default_multipliers_price_overtime() -> None:
-    model = _model()
+    model = _model(_log())
     a1 = _figures(model, "A-1", date(2026, 2, 2))
     # No planned OT: the v1 week, 1.50 × 40; an OT hour would earn 56.25 − 54.00 = 2.25.
     assert (a1.weekly_gross_profit, a1.margin_per_ot_hour) == (D("60.00"), D("2.25"))
@@ -136,14 +137,14 @@ def test_before_the_amendment_the_default_multipliers_price_overtime() -> None:
 
 
 def test_from_the_amendment_designs_worked_example() -> None:
-    a2 = _figures(_model(), "A-2", date(2026, 3, 2))
+    a2 = _figures(_model(_log()), "A-2", date(2026, 3, 2))
     assert (a2.ot_pay_rate, a2.ot_bill_rate) == (D("45.00"), D("52.50"))
     assert a2.margin_per_ot_hour == D("-1.50")
     assert a2.weekly_gross_profit == D("52.50")  # 60.00 − 7.50
 
 
 def test_a_v1_rate_change_derives_overtime_from_the_new_rates() -> None:
-    a1 = _figures(_model(), "A-1", date(2026, 4, 6))
+    a1 = _figures(_model(_log()), "A-1", date(2026, 4, 6))
     # 40.00 − 32.00 × 1.2 = 1.60 an hour, 64.00 a week; OT 48.00 / 56.00 (1.4 × 40.00):
     # 56.00 − 57.60 = −1.60 an OT hour (none planned).
     assert (a1.margin_per_hour, a1.weekly_gross_profit) == (D("1.60"), D("64.00"))
@@ -155,7 +156,7 @@ def test_a_v1_rate_change_derives_overtime_from_the_new_rates() -> None:
 
 
 def test_a_v2_rate_change_with_an_ot_bill_rate_and_its_impact() -> None:
-    model = _model()
+    model = _model(_log())
     a2 = _figures(model, "A-2", date(2026, 4, 6))
     # 60.00 − 45.00 × 1.2 = 6.00 an OT hour; 60.00 + 5 × 6.00 = 90.00 a week.
     assert (a2.ot_bill_rate, a2.margin_per_ot_hour, a2.weekly_gross_profit) == (
@@ -186,41 +187,22 @@ def test_the_risk_fold_prices_the_same_overtime() -> None:
 
 
 def test_a_markup_agreed_with_an_ot_markup() -> None:
-    raws = [
-        example(
-            "ContractSigned",
-            contract_id=CID,
-            start_date="2026-01-05",
-            end_date="2027-12-31",
-            burden_pct="20",
-            msp_fee_pct=OMIT,
-            ot_bill_multiplier="1.4",
-        ),
-        example(
-            "AssignmentStarted",
-            contract_id=CID,
-            assignment_id="A-1",
-            pay_rate="30.00",
-            bill_rate="37.50",
-            burden_pct=OMIT,
-            start_date="2026-01-05",
-            expected_end_date="2026-12-28",
-            planned_ot_hours_per_week="5",
-        ),
-        example("MarkupNegotiationOpened", contract_id=CID, assignment_id="A-1"),
-        # Markup 25 % (bill 37.50 again) and an OT markup of 20 %: OT bill 45.00 × 1.2 = 54.00.
-        example(
-            "MarkupAgreed",
-            contract_id=CID,
-            markup_pct="25",
-            ot_markup_pct="20",
-            effective_date="2026-02-02",
-        ),
-    ]
-    log = [decode_event(json.dumps(raw | {"stream_version": n})) for n, raw in enumerate(raws, 1)]
-    model = ReadModel()
-    for e in log:
-        model.apply(e)
+    log = _decoded(
+        [
+            _signed(ot_bill_multiplier="1.4"),
+            _started("A-1", planned_ot_hours_per_week="5"),
+            example("MarkupNegotiationOpened", contract_id=CID, assignment_id="A-1"),
+            # Markup 25 % (bill 37.50 again) and an OT markup of 20 %: OT bill 45.00 × 1.2 = 54.00.
+            example(
+                "MarkupAgreed",
+                contract_id=CID,
+                markup_pct="25",
+                ot_markup_pct="20",
+                effective_date="2026-02-02",
+            ),
+        ]
+    )
+    model = _model(log)
     before = _figures(model, "A-1", date(2026, 1, 26))
     after = _figures(model, "A-1", date(2026, 2, 2))
     assert (before.ot_bill_rate, before.margin_per_ot_hour) == (D("52.50"), D("-1.50"))

@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import json
 
+from events.alerts import RULE_NAMES
 from events.serialization import decode_json
 from tests.support.v1_log import FIGURES, LOG, figures, read_log
 
-V1_RULES = {
-    "LOSS_POSITION",
-    "BELOW_FLOOR",
-    "RAISE_ABSORBED",
-    "BYPASS_THREAT",
-    "COMMITMENT_SHORTFALL",
-    "MARGIN_EROSION",
-    "RELATIONSHIP_STRAIN",
-    "RELATIONSHIP_NEGLECT",
-}
-"""The rules of the v1 code (OT_MARGIN_LEAK and HOURS_SHORTFALL judge what v1 logs lack)."""
+RULES_SINCE_V1 = {"OT_MARGIN_LEAK", "HOURS_SHORTFALL", "CLIENT_HEALTH_FALLING"}
+"""The rules added since the v1 code (OT_MARGIN_LEAK and HOURS_SHORTFALL judge what v1 logs
+lack); the others are the v1 code's."""
+V1_RULES = set(RULE_NAMES) - RULES_SINCE_V1
 
 
 def test_the_fixture_log_is_all_schema_version_1() -> None:

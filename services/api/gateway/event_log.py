@@ -71,3 +71,20 @@ async def caught_up(
             return False
         await asyncio.sleep(0.02)
     return True
+
+
+async def audit_page(
+    offsets: AIOKafkaConsumer,
+    db: asyncpg.Pool,
+    schema: str,
+    topic: TopicSpec,
+    contract_id: str,
+    after_version: int,
+    limit: int,
+    wait_s: float,
+) -> tuple[indexed.Page | None, bool]:
+    """A page of the contract's audit log once the projector has caught up with what was
+    committed before this call (at most `wait_s`), and whether it had (`caught_up`)."""
+    up_to_date = await caught_up(offsets, db, schema, topic, contract_id, wait_s)
+    page = await indexed.contract_page(db, schema, contract_id, after_version, limit)
+    return page, up_to_date

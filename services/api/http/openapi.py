@@ -12,7 +12,6 @@ import copy
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
 from events.catalogue import EVENT_TYPES, STAMPED_FIELDS, Event
@@ -189,17 +188,15 @@ def submission_schemas() -> dict[str, dict[str, Any]]:
 
 
 def install(app: FastAPI) -> None:
+    """FastAPI's document of the app, with the schemas of the submitted events added."""
+    fastapis = app.openapi
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            doc = get_openapi(
-                title=app.title,
-                version=app.version,
-                openapi_version=app.openapi_version,
-                description=app.description,
-                routes=app.routes,
-            )
-            doc.setdefault("components", {}).setdefault("schemas", {}).update(submission_schemas())
-            app.openapi_schema = doc
+            submitted = submission_schemas()
+            doc = fastapis()  # kept by FastAPI as app.openapi_schema: completed here once
+            doc.setdefault("components", {}).setdefault("schemas", {}).update(submitted)
+            return doc
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -61,9 +61,10 @@ async def alert_channels(pool: Pool, who: Admin) -> ChannelList:
 async def add_alert_channel(pool: Pool, who: Admin, body: ChannelIn) -> ChannelCreated:
     """`url` and `smtp_url` are credentials: kept, used, and shown masked from now on. A
     webhook channel's signing secret is in this answer only."""
-    if await store.name_taken(pool, "channel", body.name):
-        raise ApiError.field(409, "name", f"a channel named {body.name} exists")
-    made, secret = await store.upsert_channel(pool, body)
+    try:
+        made, secret = await store.add_channel(pool, body)
+    except store.NameTaken:
+        raise ApiError.field(409, "name", f"a channel named {body.name} exists") from None
     return ChannelCreated.model_validate(made | {"signing_secret": secret})
 
 
@@ -105,10 +106,10 @@ async def alert_routes(pool: Pool, who: Admin) -> RouteList:
     ),
 )
 async def add_alert_route(pool: Pool, schema: ProjectionSchema, who: Admin, body: RouteIn) -> Route:
-    if await store.name_taken(pool, "route", body.name):
-        raise ApiError.field(409, "name", f"a route named {body.name} exists")
     try:
-        made = await store.upsert_route(pool, body, schema)
+        made = await store.add_route(pool, body, schema)
+    except store.NameTaken:
+        raise ApiError.field(409, "name", f"a route named {body.name} exists") from None
     except store.UnknownChannel:
         raise ApiError.field(409, "channel", f"no channel named {body.channel}") from None
     return Route.model_validate(made)

@@ -26,7 +26,7 @@ from services.api.schemas import (
     alert_vocabulary,
     errors,
 )
-from services.reads.contracts import contract_owner, contracts_overview
+from services.reads.contracts import contract_overview, contracts_overview
 
 router = APIRouter(prefix="/v1", tags=["contracts"])
 
@@ -98,16 +98,13 @@ async def one_contract(
     schema: ProjectionSchema,
     as_of: AsOf = None,
 ) -> ContractOverviewAsOf:
-    owner = await contract_owner(pool, schema, contract_id)
-    missing = ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
-    if owner is None:
-        raise missing
-    ensure_may_read(who, owner, missing)
     day = as_of or datetime.now(UTC).date()
-    _, rows = await contracts_overview(pool, schema, day, None, 1, 0, contract_id=contract_id)
-    return ContractOverviewAsOf.model_validate(
-        {"as_of": day.isoformat(), **_contract_json(rows[0])}
-    )
+    found = await contract_overview(pool, schema, contract_id, day)
+    missing = ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
+    if found is None:
+        raise missing
+    ensure_may_read(who, found["account_manager_id"], missing)
+    return ContractOverviewAsOf.model_validate({"as_of": day.isoformat(), **_contract_json(found)})
 
 
 @router.get(

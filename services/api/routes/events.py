@@ -21,7 +21,7 @@ from services.api.deps import (
     ProjectionProgress,
     ReadSide,
 )
-from services.api.gateway.event_log import caught_up
+from services.api.gateway.event_log import audit_page
 from services.api.gateway.submitting import submit
 from services.api.http.auth import Reader
 from services.api.http.errors import ApiError
@@ -30,7 +30,6 @@ from services.api.http.ownership import ensure_may_read, submitter_scope
 from services.api.http.submission_body import SubmittedEvents
 from services.api.http.unavailable import Unavailable
 from services.api.schemas import AuditLog, BatchResult, ErrorBody, EventResult, errors
-from services.reads import event_log as read_event_log
 from services.reads import submissions as stored_submissions
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -128,12 +127,17 @@ async def audit_log(
     after_version: Annotated[int, Query(ge=0, le=2_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = MAX_AUDIT_PAGE,
 ) -> Any:
-    schema = settings.projection_schema
-    up_to_date = await caught_up(
-        offsets, pool, schema, settings.topics.events, contract_id, settings.verdict_timeout_s
-    )
     try:
-        page = await read_event_log.contract_page(pool, schema, contract_id, after_version, limit)
+        page, up_to_date = await audit_page(
+            offsets,
+            pool,
+            settings.projection_schema,
+            settings.topics.events,
+            contract_id,
+            after_version,
+            limit,
+            settings.verdict_timeout_s,
+        )
     except asyncpg.UndefinedTableError as exc:  # tables of an older layout: being rebuilt
         raise Unavailable("projections", "being rebuilt to this version's layout") from exc
     missing = ApiError.field(404, "contract_id", f"contract {contract_id} has no events")

@@ -18,7 +18,7 @@ from services.api.http.auth import Submitter
 from services.api.http.errors import ApiError
 from services.api.http.ownership import ensure_admin
 from services.api.schemas import errors
-from services.importer.jobs import ImportJobs
+from services.importer.jobs import NotChecked
 from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["imports"])
@@ -65,8 +65,7 @@ def _admin(who: Principal) -> None:
     ensure_admin(who, ApiError.field(403, "role", f"only an admin may import, not {who.role}"))
 
 
-async def _state(jobs: ImportJobs, import_id: uuid.UUID) -> ImportState:
-    row = await jobs.get(import_id)
+def _state(import_id: uuid.UUID, row: dict[str, Any] | None) -> ImportState:
     if row is None:
         raise ApiError.field(404, "import_id", f"no import {import_id}")
     return ImportState.model_validate(row)
@@ -85,8 +84,9 @@ async def _state(jobs: ImportJobs, import_id: uuid.UUID) -> ImportState:
 async def upload(body: ImportUpload, who: Submitter, jobs: Imports) -> ImportState:
     _admin(who)
     content = base64.b64decode(body.content_base64)  # the pattern admits only base64
-    import_id = await jobs.create(who.name, body.file_name, content, body.mapping, body.format)
-    return await _state(jobs, import_id)
+    return ImportState.model_validate(
+        await jobs.create(who.name, body.file_name, content, body.mapping, body.format)
+    )
 
 
 @router.get(
@@ -97,7 +97,7 @@ async def upload(body: ImportUpload, who: Submitter, jobs: Imports) -> ImportSta
 )
 async def state(import_id: uuid.UUID, who: Submitter, jobs: Imports) -> ImportState:
     _admin(who)
-    return await _state(jobs, import_id)
+    return _state(import_id, await jobs.get(import_id))
 
 
 @router.post(
@@ -109,9 +109,9 @@ async def state(import_id: uuid.UUID, who: Submitter, jobs: Imports) -> ImportSt
 )
 async def commit(import_id: uuid.UUID, who: Submitter, jobs: Imports) -> ImportState:
     _admin(who)
-    current = await _state(jobs, import_id)
-    if not await jobs.commit(import_id, who.submitter()):
+    try:
+        return _state(import_id, await jobs.commit(import_id, who.submitter()))
+    except NotChecked as e:
         raise ApiError.field(
-            409, "stage", f"the import is {current.stage}; only a checked import can be committed"
-        )
-    return await _state(jobs, import_id)
+            409, "stage", f"the import is {e.stage}; only a checked import can be committed"
+        ) from None

@@ -254,12 +254,11 @@ async def contract(
     format: Format = None,
 ) -> Any:
     day, pool, s = _today(as_of), reads.pool, reads.schema
-    c = await read.contract(pool, s, contract_id)
+    found = await read.contract_margin(pool, s, contract_id, day)
     missing = _unknown("contract_id", f"contract {contract_id}")
-    if c is None:
+    if found is None:
         raise missing
-    ensure_may_read(who, c["account_manager_id"], missing)
-    found = await read.contract_margin(pool, s, c, day)
+    ensure_may_read(who, found["account_manager_id"], missing)
     return _respond(
         request,
         ContractMargin.model_validate(found),

@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from services import people, sessions
+from services import sessions
 from services.api.deps import AppSettings, Pool
 from services.api.http.auth import Reader, idle_limit
 from services.api.http.body import read_json
@@ -196,17 +196,18 @@ async def sign_in(request: Request, pool: Pool, settings: AppSettings) -> JSONRe
     responses=errors(401),
 )
 async def current(request: Request, who: Reader, pool: Pool, settings: AppSettings) -> SessionInfo:
-    sid = request.cookies.get(sessions.COOKIE)
-    session = await sessions.lookup(pool, sid, idle_limit(settings)) if sid else None
-    if session is None:
+    found = await sessions.described(
+        pool, request.cookies.get(sessions.COOKIE), idle_limit(settings), who.name
+    )
+    if found is None:
         raise ApiError.field(401, sessions.COOKIE, "not signed in (a bearer token has no session)")
-    found = await people.find(pool, who.name)
+    session, name = found
     return SessionInfo(
         role=who.role,
         account_manager_id=who.account_manager_id,
         csrf_token=session.csrf_token,
         person_id=who.person_id,
-        name=found["name"] if found is not None else None,
+        name=name,
     )
 
 
