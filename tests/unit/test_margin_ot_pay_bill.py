@@ -4,6 +4,7 @@ since the projection stores them as text."""
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from hypothesis import given
@@ -24,15 +25,8 @@ def test_as_ot_rates(
     ot_multiplier: Decimal,
     exempt: bool,
 ) -> None:
-    rates = Rates(
-        pay_rate=pay,
-        bill_rate=bill,
-        burden_pct=Decimal(20),
-        ot_pay_rate=ot_pay,
-        ot_bill_rate=ot_bill,
-        ot_bill_multiplier=ot_multiplier,
-        ot_exempt=exempt,
-    )
+    rates = Rates(pay, bill, Decimal(20), ot_pay_rate=ot_pay, ot_bill_rate=ot_bill)
+    rates = dataclasses.replace(rates, ot_bill_multiplier=ot_multiplier, ot_exempt=exempt)
     got = ot_pay_bill(pay, bill, ot_pay, ot_bill, ot_multiplier, exempt)
     ot = ot_rates(rates)
     if ot is None:
