@@ -101,25 +101,34 @@ class Helpers(Protocol):
     async def run(self, partitions: Sequence[int], stopping: Callable[[], bool]) -> None: ...
 
 
-def focus(lags: dict[int, int], current: int | None, batch: int) -> int | None:
-    """The partition a projector far behind on several reads alone until it is nearly
-    caught up on it, or None: read every partition as it comes.
+# Partitions a projector far behind on more reads at a time: two, so that while one waits for
+# its next fetch (the consumer holds one fetch of a partition at a time), the other's is read.
+FOCUS_WIDTH = 2
+
+
+def focus(
+    lags: dict[int, int], current: tuple[int, ...], batch: int, width: int = FOCUS_WIDTH
+) -> tuple[int, ...]:
+    """The partitions a projector far behind on several reads alone until it is nearly
+    caught up on them, or none: read every partition as it comes.
 
     The projector holds a bounded cache of contracts. Reading every partition of a long
     backlog in turn, a batch touches the contracts active at that point of the log in all
     of them: on a log of millions of events more than the cache holds, so nearly every
     event's contract was dropped since its last event and is read back from PostgreSQL
     (the cost of a first run grew with the history). A contract's events are all in one
-    partition: reading one partition at a time, the active contracts are a partition's
-    share, which the cache holds. `lags`: events behind per partition; `current`: the
-    partition focused on so far; `batch`: events per batch. Kept while still a batch or
-    more behind; else the most behind (lowest number first) when at least two partitions
-    are a batch or more behind; else None.
+    partition: reading `width` partitions at a time, the active contracts are their share,
+    which the cache holds (asked once the cache has dropped a contract: before, every
+    partition's fetch at hand is read). `lags`: events behind per partition; `current`: the
+    partitions read so far; `batch`: events per batch. Those of `current` still a batch or
+    more behind are kept, and completed with the most behind (lowest number first), while
+    more than `width` partitions are a batch or more behind; else none.
     """
-    if current is not None and lags.get(current, 0) >= batch:
-        return current
-    behind = sorted((-lag, p) for p, lag in lags.items() if lag >= batch)
-    return behind[0][1] if len(behind) >= 2 else None
+    behind = [p for _, p in sorted((-lag, p) for p, lag in lags.items() if lag >= batch)]
+    if len(behind) <= width:
+        return ()
+    kept = [p for p in current if p in behind]
+    return tuple(sorted(kept + [p for p in behind if p not in kept][: width - len(kept)]))
 
 
 # Seconds between two progress lines of a catch-up.
@@ -201,8 +210,13 @@ class Projector:
         self.fetch_bytes = fetch_bytes
         # Set by an assignment: see whether the backlog is worth the catch-up's processes.
         self._catch_up_due = False
-        # The partition read alone while far behind on several (`focus`).
-        self._focus: int | None = None
+        # The partitions read alone while far behind on more (`focus`).
+        self._focus: tuple[int, ...] = ()
+        self.reading: tuple[int, ...] = ()
+        """The partitions the last batch was read from alone (none: every one)."""
+        # Whether the cache ever dropped a contract: until then, reading every partition as
+        # it comes costs no read-back, and keeps a fetch of each at hand (no wait for one).
+        self._cache_full = False
         self._unfocused = False
         self._helping: asyncio.Task[None] | None = None
         self._helpers_stop = False
@@ -260,6 +274,7 @@ class Projector:
         self._owned = set()
         self.generation, positions = await store.positions(self.conn, self.schema)
         self.model = ReadModel()
+        self._cache_full = False
         self._recent, self._in_flight = {}, set()
         self._weights, self._rows = {}, 0
         # Only this projector's own: another's position is not this one's to write.
@@ -306,19 +321,19 @@ class Projector:
             # Kafka is awaited outside the lock: during a rebalance the consumer waits for the
             # new assignment, which waits for the listener, which waits for the lock.
             epoch = self.epoch
-            focus = self._focus_on()
+            reading = self._focus_on()
             try:
                 records = await self.consumer.getmany(
-                    *focus, timeout_ms=200, max_records=self.max_batch
+                    *reading, timeout_ms=200, max_records=self.max_batch
                 )
             except KafkaError as exc:  # Kafka away: the consumer re-connects by itself
                 log.warning("no records (%s: %s); again in 1 s", type(exc).__name__, exc)
                 await asyncio.sleep(1.0)
                 continue
-            if focus and not records:
-                # Nothing of it for now (its end is markers, or aborted records): the next read
-                # is of every partition, whatever the lags say.
-                self._focus, self._unfocused = None, True
+            if reading and not records:
+                # Nothing of them for now (their ends are markers, or aborted records): the next
+                # read is of every partition, whatever the lags say.
+                self._unfocused = True
                 continue
             marks = None if records else await self._marker_positions()
             async with self._owning:
@@ -363,13 +378,14 @@ class Projector:
         log.info("applied %d events in %.0f s (%.0f events/s; %.1f s waiting for PostgreSQL), "
                  "%d contracts read back%s", p.applied, seconds, p.applied / seconds,
                  p.write_wait, p.read_back,
-                 "" if self._focus is None else f", reading partition {self._focus}")  # fmt: skip
+                 f", reading partitions {self.reading}" if self.reading else "")  # fmt: skip
 
     def _focus_on(self) -> list[TopicPartition]:
-        """The one partition to read from during a backlog (`focus`), or none: every one."""
+        """The partitions to read from during a backlog (`focus`), or none: every one."""
         assert self.consumer is not None
-        if self._unfocused:
+        if self._unfocused or not self._cache_full:
             self._unfocused = False
+            self.reading = ()
             return []
         lags: dict[int, int] = {}
         for tp in self.tps:
@@ -378,11 +394,12 @@ class Projector:
             try:
                 end = self.consumer.highwater(tp)
             except Exception:  # revoked meanwhile: the next assignment reloads
+                self.reading = ()
                 return []
             if end is not None:
                 lags[tp.partition] = end - self.positions.get(tp.partition, 0)
-        self._focus = focus(lags, self._focus, self.max_batch)
-        return [tp for tp in self.tps if tp.partition == self._focus]
+        self._focus = self.reading = focus(lags, self._focus, self.max_batch)
+        return [tp for tp in self.tps if tp.partition in self._focus]
 
     async def _catch_up_with_helpers(self) -> None:
         """When the partitions just assigned are behind by `catch_up`'s lag or more: pauses
@@ -573,6 +590,7 @@ class Projector:
             del recent[cid]
             self._rows -= weights.pop(cid, 0)
             evict(cid)
+            self._cache_full = True
 
     async def _marker_positions(self) -> dict[int, int] | None:
         """The consumer's position in each partition owned, once idle (None mid-rebalance)."""
