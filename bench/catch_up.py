@@ -17,8 +17,14 @@ risk_progress and memberships stay apart from the shared ones), all deleted at t
      PostgreSQL is at the log's end;
    - **rebuild**: `ledger projections rebuild` (a process per core, then the swap), the
      command's wall-clock time;
-   - **risk**: `ledger serve risk`, its first pass (no changelog yet), from the process's start
-     until `risk_progress` holds each contract's last stream version (sum over contracts = N);
+   - **risk**: `ledger serve risk`, its first pass (no changelog yet, no committed offset:
+     judged in bulk outside Faust's stream, services/risk/bulk.py), from the process's start
+     until `risk_progress` holds each contract's last stream version (sum over contracts = N)
+     and its group has committed the log's end; with `--risk-faust` also **risk-faust**, the
+     same through Faust's stream (`LEDGER_RISK_BULK_FIRST_PASS=0`, as before the bulk pass),
+     in a generation of its own (services/risk/generations.py) with the alerts and progress
+     of the first cleared; each prints the md5 of its alerts (`bench/risk_first_pass.py`'s,
+     the timer's left out): the two must be equal;
    - **writer**: `ledger serve writer` on a log it has never seen (no state topic), from the
      process's start until it has decided a new contract's submission on every partition (it
      has folded every partition's log and written its states);
@@ -61,7 +67,8 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 
 from bench import procfs  # noqa: E402
 from bench.projection_replay import bare_consume  # noqa: E402
-from bench.restart_cost import Run, Verdicts, data_ends, machine_line  # noqa: E402
+from bench.restart_cost import Run, Verdicts, committed, data_ends, machine_line  # noqa: E402
+from bench.risk_first_pass import alerts_digest  # noqa: E402
 from events.messages import (  # noqa: E402
     Submission,
     Submitter,
@@ -75,7 +82,8 @@ from services.settings import Settings  # noqa: E402
 from simulation.examples import example  # noqa: E402
 from simulation.histories import Log, generate, produce  # noqa: E402
 
-STEPS = ("bare", "projector", "rebuild", "risk", "writer")
+STEPS = ("bare", "projector", "rebuild", "risk", "risk-faust", "writer")
+DEFAULT_STEPS = tuple(s for s in STEPS if s != "risk-faust")
 DIGEST_CONTRACTS = 120
 """Contracts the writer's verdict digest asks about (4 submissions each)."""
 
@@ -108,6 +116,11 @@ class CatchUp(Run):
         sep = "&" if "?" in server_dsn else "?"
         self.dsn = f"{server_dsn}{sep}search_path={self.public}"
         self.topics = topics(self.prefix)
+
+    extra_env: dict[str, str] = {}  # noqa: RUF012 (replaced, never changed in place)
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), **self.extra_env}
 
     async def timed(self, name: str, done: Any, every: float) -> Timed:
         """`ledger serve name` from its start until `done()`; stopped after (SIGTERM)."""
@@ -276,18 +289,11 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
             if "rebuild" in steps:
                 out["rebuild"] = await run.rebuild()
                 print(f"  ledger projections rebuild: {_shown(out['rebuild'], n)}")
-            if "risk" in steps:
-
-                async def judged() -> bool:
-                    done = await conn.fetchval(
-                        "SELECT coalesce(sum(stream_version), 0)::bigint FROM risk_progress"
-                        " WHERE events_topic = $1",
-                        events_topic,
-                    )
-                    return bool(done >= n)
-
-                out["risk"] = await run.timed("risk", judged, 0.5)
-                print(f"  risk agent's first pass: {_shown(out['risk'], n)}")
+            for step in ("risk", "risk-faust"):
+                if step in steps:
+                    out[step], out[f"{step}-digest"] = await risk_pass(run, conn, n, ends, step)
+                    print(f"  {LABELS[step]}: {_shown(out[step], n)}; "
+                          f"alerts {out[f'{step}-digest']}")  # fmt: skip
         if "writer" in steps:
             verdicts = Verdicts(bootstrap, run.topics)
             await verdicts.start()
@@ -307,6 +313,43 @@ async def one(args: argparse.Namespace, n: int, bootstrap: str, server_dsn: str)
     return out
 
 
+async def risk_pass(
+    run: CatchUp, conn: asyncpg.Connection, n: int, ends: dict[int, int], step: str
+) -> tuple[Timed, str]:
+    """`ledger serve risk`'s first pass (`step` risk: in bulk; risk-faust: through Faust's
+    stream), on a generation no agent has judged (the run's second pass takes the next), until
+    every event is judged and the group has committed the log's end; and its alerts' digest."""
+    from services.risk import generations
+    from services.risk.names import app_id
+
+    generation = await generations.current(conn, run.prefix)
+    if await conn.fetchval("SELECT count(*) FROM risk_progress"):
+        _, generation = await generations.begin(conn, run.prefix)
+        await generations.swap(conn, run.prefix, generation)
+        await conn.execute("DELETE FROM alerts; DELETE FROM risk_progress")
+    group = app_id(run.prefix, generation)
+    bulk = "1" if step == "risk" else "0"
+    run.extra_env = {"LEDGER_RISK_BULK_FIRST_PASS": bulk}
+
+    async def judged() -> bool:
+        done = await conn.fetchval(
+            "SELECT coalesce(sum(stream_version), 0)::bigint FROM risk_progress"
+            " WHERE events_topic = $1",
+            run.topics.events.name,
+        )
+        if done < n:
+            return False
+        at = await committed(run.bootstrap, group, run.topics.events.name)
+        return all(at.get(p, 0) >= end for p, end in ends.items() if end)
+
+    try:
+        timed = await run.timed("risk", judged, 0.2)
+    finally:
+        run.extra_env = {}
+    count, timer, digest = await alerts_digest(conn)
+    return timed, f"{count:,} ({timer:,} of the timer rules), the others' md5 {digest}"
+
+
 def _own_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -322,7 +365,8 @@ LABELS = {
     "bare": "bare consumer + json.loads",
     "projector": "live projector's catch-up",
     "rebuild": "`ledger projections rebuild`",
-    "risk": "risk agent's first pass",
+    "risk": "risk agent's first pass (bulk)",
+    "risk-faust": "risk agent's first pass through Faust's stream",
     "writer": "writer's first fold",
 }
 
@@ -359,6 +403,9 @@ async def main(args: argparse.Namespace) -> int:
     for r in results:
         if "digest" in r:
             print(f"N={r['n']:,}: writer's verdicts digest {r['digest']}")
+        for step in ("risk", "risk-faust"):
+            if f"{step}-digest" in r:
+                print(f"N={r['n']:,}: {LABELS[step]}: alerts {r[f'{step}-digest']}")
     print(f"python {platform.python_version()}")
     return 0
 
@@ -378,14 +425,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--contracts", type=int, default=0, help="contracts in every log (0: N/50)")
     ap.add_argument("--seed", type=int, default=1, help="the same seed generates the same log")
     ap.add_argument(
-        "--only", default=",".join(STEPS), help=f"the steps to time, of {','.join(STEPS)}"
+        "--only",
+        default=",".join(DEFAULT_STEPS),
+        help=f"the steps to time, of {','.join(STEPS)}",
     )
     ap.add_argument("--no-risk", action="store_true", help="leave out the risk agent's pass")
+    ap.add_argument(
+        "--risk-faust",
+        action="store_true",
+        help="also the risk agent's first pass through Faust's stream (the old path: slow)",
+    )
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds a step may take")
     ap.add_argument("--keep", action="store_true", help="keep the topics and schemas")
     args = ap.parse_args(argv)
     if args.no_risk:
         args.only = ",".join(s for s in args.only.split(",") if s != "risk")
+    if args.risk_faust and "risk-faust" not in args.only.split(","):
+        args.only += ",risk-faust"
     return args
 
 

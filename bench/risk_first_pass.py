@@ -17,7 +17,9 @@ apart from the shared ones), all removed at the end:
    `risk_progress` shows every event judged (the sum of the contracts' judged versions is N:
    each contract's versions run 1..k). The rate is N over the time from the first batch
    judged to the last (the process's start-up and group join, ~1-2 s, printed apart); the
-   wall time from the process start is printed too;
+   wall time from the process start is printed too. Through Faust's stream
+   (`LEDGER_RISK_BULK_FIRST_PASS=0`); with --bulk as `ledger serve risk` runs a first pass by
+   default, in bulk before Faust starts (`bench/catch_up.py` times both from the start);
 4. prints the alerts raised (count and an md5 of what identifies them: id, rule, contract,
    version, event ids, message; an alert of the idle timer may differ between runs, see
    services/risk/worker.py, so those are counted apart), the agent's CPU seconds and peak RSS;
@@ -130,11 +132,15 @@ def _dsn_with_path(dsn: str, schema: str) -> str:
 
 
 async def measure(
-    settings: Settings, n_events: int, profile: Path | None = None, checkout: Path = ROOT
+    settings: Settings,
+    n_events: int,
+    profile: Path | None = None,
+    checkout: Path = ROOT,
+    bulk: bool = False,
 ) -> FirstPass:
     """The first pass of `ledger serve risk` (of `checkout`'s code) over the `n_events` on the
     events topic of `settings.topic_prefix`, with PostgreSQL tables of its own (dropped at the
-    end)."""
+    end): through Faust's stream, or with `bulk` its bulk first pass (services/risk/bulk.py)."""
     public = "bench_riskpass_" + uuid.uuid4().hex[:10]
     dsn = _dsn_with_path(settings.dsn, public)
     async with db.connection(settings.dsn) as conn:
@@ -148,6 +154,8 @@ async def measure(
         "LEDGER_TOPIC_PREFIX": settings.topic_prefix,
         "LEDGER_PROJECTION_SCHEMA": f"{public}_none",  # no read model: the sweep finds none
         "LEDGER_RISK_INSTANCE_ID": f"{public}-risk",
+        # A checkout from before the bulk first pass ignores it.
+        "LEDGER_RISK_BULK_FIRST_PASS": "1" if bulk else "0",
     }
     topic = settings.topics.events.name
     spy: subprocess.Popen[bytes] | None = None
@@ -195,18 +203,7 @@ async def measure(
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-            rows = await conn.fetch(
-                """SELECT alert_id, rule, contract_id, stream_version, event_ids, message, basis
-                   FROM alerts ORDER BY alert_id"""
-            )
-            timer = [r for r in rows if r["rule"] in TIMER_RULES]
-            lines = "\n".join(
-                f"{r['alert_id']}|{r['rule']}|{r['contract_id']}|{r['stream_version']}|"
-                f"{','.join(map(str, r['event_ids']))}|{r['message']}|{r['basis']}"
-                for r in rows
-                if r["rule"] not in TIMER_RULES
-            )
-            digest = await conn.fetchval("SELECT md5($1)", lines)
+            alerts, timer_alerts, digest = await alerts_digest(conn)
     finally:
         async with db.connection(settings.dsn) as conn:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{public}" CASCADE')
@@ -216,11 +213,28 @@ async def measure(
         judging_s=now - first,
         cpu_s=cpu,
         rss_mib=rss,
-        alerts=len(rows),
-        timer_alerts=len(timer),
+        alerts=alerts,
+        timer_alerts=timer_alerts,
         digest=digest,
         profile=summarise(profile / "risk.txt") if profile is not None else "",
     )
+
+
+async def alerts_digest(conn: Any) -> tuple[int, int, str]:
+    """The alerts of the tables `conn` sees: how many, how many of the timer rules, and the md5
+    of what identifies the others (id, rule, contract, version, event ids, message, basis)."""
+    rows = await conn.fetch(
+        """SELECT alert_id, rule, contract_id, stream_version, event_ids, message, basis
+           FROM alerts ORDER BY alert_id"""
+    )
+    timer = [r for r in rows if r["rule"] in TIMER_RULES]
+    lines = "\n".join(
+        f"{r['alert_id']}|{r['rule']}|{r['contract_id']}|{r['stream_version']}|"
+        f"{','.join(map(str, r['event_ids']))}|{r['message']}|{r['basis']}"
+        for r in rows
+        if r["rule"] not in TIMER_RULES
+    )
+    return len(rows), len(timer), str(await conn.fetchval("SELECT md5($1)", lines))
 
 
 def _faust_decode_only(bootstrap: str, prefix: str, n_events: int, batch: int) -> None:
@@ -285,7 +299,7 @@ async def risk_first_pass(settings: Settings, n_events: int) -> float:
 
 
 async def one(
-    local: Settings, log: Log, checkout: Path, profile: Path | None
+    local: Settings, log: Log, checkout: Path, profile: Path | None, bulk: bool = False
 ) -> tuple[float, float, FirstPass]:
     """The bare consumer's seconds, a decode-only Faust agent's events a second and the first
     pass of `checkout`'s agent, on a fresh prefix."""
@@ -299,7 +313,7 @@ async def one(
         await produce(bootstrap, t.events.name, t.events.partitions, log, "none")
         bare_s = await bare_consume(bootstrap, t.events.name, t.events.partitions, n)
         faust_rate = await asyncio.to_thread(faust_decode_only, settings, n)
-        return bare_s, faust_rate, await measure(settings, n, profile, checkout)
+        return bare_s, faust_rate, await measure(settings, n, profile, checkout, bulk)
     finally:
         await kafka_admin.delete_topics(bootstrap, prefix)
 
@@ -313,7 +327,7 @@ async def main(args: argparse.Namespace) -> int:
     for i, checkout in enumerate(checkouts):
         profile = Path(args.profile) / str(i) if args.profile else None
         load = os.getloadavg()
-        bare_s, faust_rate, p = await one(local, log, checkout, profile)
+        bare_s, faust_rate, p = await one(local, log, checkout, profile, args.bulk)
         bare = n / bare_s
         print(
             f"\n== {checkout} (load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f})"
@@ -346,6 +360,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--contracts", type=int, default=None, help="contracts (default N/50)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--profile", default="", help="a directory for py-spy's raw stacks")
+    ap.add_argument(
+        "--bulk",
+        action="store_true",
+        help="(b) as `ledger serve risk` runs it by default: the first pass in bulk "
+        "(services/risk/bulk.py; its rate counts from its first partition stored); "
+        "without: through Faust's stream",
+    )
     ap.add_argument(
         "--checkout",
         action="append",

@@ -91,13 +91,33 @@ def recency_points(days_since_two_way_contact: int | None) -> int:
     return 20 if days is None else min(20, max(0, days - CONTACT_GRACE_DAYS))
 
 
+def _points(f: HealthFacts) -> tuple[int, int, int, int, int, int, int, int]:
+    """The points each part takes off, in the order of `client_health`'s parts."""
+    change = f.gross_profit_change_pct
+    falling = Decimal(0) if change is None or change >= 0 else -change
+    return (
+        recency_points(f.days_since_two_way_contact),
+        _capped(f.unanswered_outbound_in_a_row, 5, 15),
+        _capped(f.complaints_90d, 5, 15),
+        _capped(f.legal_threats_90d, 15, 30),
+        _capped(f.bypass_threats_90d, 10, 20),
+        _capped(f.open_pressure, 4, 12),
+        min(15, int((falling / 2).to_integral_value(rounding=ROUND_HALF_UP))),
+        _capped(f.short_weeks, 3, 12),
+    )
+
+
+def health_score(f: HealthFacts) -> int:
+    """`client_health(f).score` without the parts' wording (the risk agent measures it at every
+    event, and words the parts only when CLIENT_HEALTH_FALLING raises)."""
+    return max(0, 100 - sum(_points(f)))
+
+
 def client_health(f: HealthFacts) -> Health:
     """The score and its parts."""
     days = f.days_since_two_way_contact
-    recency = recency_points(days)
     change = f.gross_profit_change_pct
-    falling = Decimal(0) if change is None or change >= 0 else -change
-    trend = min(15, int((falling / 2).to_integral_value(rounding=ROUND_HALF_UP)))
+    recency, response, complaints, legal, bypass, pressure, trend, short = _points(f)
     parts = (
         HealthPart(
             "contact_recency",
@@ -109,31 +129,31 @@ def client_health(f: HealthFacts) -> Health:
         ),
         HealthPart(
             "contact_response",
-            _capped(f.unanswered_outbound_in_a_row, 5, 15),
+            response,
             15,
             f"{_n(f.unanswered_outbound_in_a_row, 'outbound contact')} in a row without response",
         ),
         HealthPart(
             "complaints",
-            _capped(f.complaints_90d, 5, 15),
+            complaints,
             15,
             f"{_n(f.complaints_90d, 'complaint')} in 90 days",
         ),
         HealthPart(
             "legal_threats",
-            _capped(f.legal_threats_90d, 15, 30),
+            legal,
             30,
             f"{_n(f.legal_threats_90d, 'complaint')} with a legal threat in 90 days",
         ),
         HealthPart(
             "bypass_threats",
-            _capped(f.bypass_threats_90d, 10, 20),
+            bypass,
             20,
             f"{_n(f.bypass_threats_90d, 'bypass threat')} in 90 days",
         ),
         HealthPart(
             "raise_and_markup_pressure",
-            _capped(f.open_pressure, 4, 12),
+            pressure,
             12,
             f"{f.open_pressure} open raise requests and markup negotiations",
         ),
@@ -147,12 +167,12 @@ def client_health(f: HealthFacts) -> Health:
         ),
         HealthPart(
             "hours_shortfall",
-            _capped(f.short_weeks, 3, 12),
+            short,
             12,
             f"{_n(f.short_weeks, 'reported week')} under 60 % of plan",
         ),
     )
-    return Health(max(0, 100 - sum(p.points for p in parts)), parts)
+    return Health(max(0, 100 - sum(p.points for p in parts)), parts)  # = health_score(f)
 
 
 @dataclass(frozen=True, slots=True)

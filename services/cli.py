@@ -44,7 +44,7 @@ def _db_migrate(args: argparse.Namespace, settings: Callable[[], Settings]) -> i
 def _topics_create(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     s = settings()
     from events.topics import STATE_TOPIC_CONFIG, min_insync_replicas
-    from services.risk.worker import changelog_topic
+    from services.risk.names import changelog_topic
 
     async def run() -> list[str]:
         created = await kafka_admin.ensure_topics(s.kafka_bootstrap_servers, s.topics)
@@ -153,6 +153,14 @@ def _risk_rejudge(args: argparse.Namespace, settings: Callable[[], Settings]) ->
         return 2
     rules = frozenset(args.rule) if args.rule else None
     asyncio.run(rejudge(settings(), args.since, rules, args.dry_run))
+    return 0
+
+
+def _risk_rebuild(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+    from services.risk.rebuild import rebuild
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    asyncio.run(rebuild(settings()))
     return 0
 
 
@@ -482,6 +490,14 @@ def build_parser() -> argparse.ArgumentParser:
     rj.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
     rj.add_argument(
         "--dry-run", action="store_true", help="store nothing; count what it would raise"
+    )
+
+    command(
+        rk,
+        "rebuild",
+        _risk_rebuild,
+        "judge the whole log in bulk into a new table and group beside the live agents, "
+        "then swap it in (the agents restart into it)",
     )
 
     tk = commands("token", "API bearer tokens")

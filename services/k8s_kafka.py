@@ -128,7 +128,8 @@ def grants(t: Topics, prefix: str, writer_group: str) -> dict[str, list[Grant]]:
             topic(t.dead_letters, ("Describe",)),
             Grant("group", f"{t.verdicts.name}.recorder", ("Read", "Describe")),
             Grant("group", writer_group, ("Describe",)),
-            Grant("group", app_id(prefix), ("Describe",)),
+            # Every generation's group (`<prefix>-risk`, `<prefix>-risk-g<N>`).
+            Grant("group", app_id(prefix), ("Describe",), prefix=True),
         ],
         # services/writer/worker.py: consumes submissions as its group; in one transaction per
         # partition (transactional id `<group>.<submissions>.<n>`) appends events and
@@ -152,13 +153,17 @@ def grants(t: Topics, prefix: str, writer_group: str) -> dict[str, list[Grant]]:
             Grant("group", f"{prefix}.projector", ("Read", "Describe"), prefix=True),
         ],
         # services/risk/worker.py: Faust app `<prefix>-risk` (its group) over the events, its
-        # table's changelog and assignor topic, alerts published from the outbox.
+        # table's changelog and assignor topic, alerts published from the outbox. A rebuild
+        # (`ledger risk rebuild`, services/risk/rebuild.py, run with this user) makes the next
+        # generation's, `<prefix>-risk-g<N>`: its changelog and assignor topic are created
+        # then (not declared here), and its group committed; the prefix covers every one.
         "risk": [
             topic(t.events, READ),
             topic(t.alerts, WRITE),
             topic(changelog.name, READ_WRITE),
             topic(leader.name, READ_WRITE),
-            Grant("group", app_id(prefix), ("Read", "Describe")),
+            Grant("topic", app_id(prefix), ("Create", *READ_WRITE), prefix=True),
+            Grant("group", app_id(prefix), ("Read", "Describe"), prefix=True),
         ],
     }
 

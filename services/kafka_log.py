@@ -62,7 +62,10 @@ async def read_partition(
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         **kafka_connection.options(),
-        **WHOLE_LOG_READS,
+        # Smaller fetches than a projector's: a writer reads all its partitions side by side,
+        # each fetch held until read (8 MiB ones took its peak RSS from 113 MiB to 136 MiB at
+        # 200,000 events, for no gain in CPU).
+        **{**WHOLE_LOG_READS, "max_partition_fetch_bytes": 4 * 1024 * 1024},
     )
     await consumer.start()
     try:
@@ -77,7 +80,8 @@ async def read_partition(
         while await consumer.position(tp) < end:
             # Short waits: a fetch past the records to a transaction marker brings nothing, and
             # the position moves past the marker without waking getmany before its timeout.
-            batch = await consumer.getmany(tp, timeout_ms=50, max_records=10_000)
+            # A few thousand records at a time: ConsumerRecords made as they are read.
+            batch = await consumer.getmany(tp, timeout_ms=50, max_records=2_000)
             for record in batch.get(tp, []):
                 if record.offset < end:
                     yield record

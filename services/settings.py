@@ -206,6 +206,18 @@ class Settings(BaseSettings):
     risk_flush_s: float = Field(
         5.0, ge=0, le=30, validation_alias=AliasChoices("LEDGER_RISK_FLUSH_S")
     )
+    # A risk agent that starts with no committed offsets for its consumer group while the events
+    # topic holds events (a new deployment on an existing log, a lost group) judges the log in
+    # bulk, outside Faust's stream, before it starts its Faust agent (services/risk/bulk.py; one
+    # agent of the group does it, the others wait). Off: Faust's stream judges it all, slowly.
+    risk_bulk_first_pass: bool = Field(
+        True, validation_alias=AliasChoices("LEDGER_RISK_BULK_FIRST_PASS")
+    )
+    # Processes a bulk pass of the risk agent (a first pass, `ledger risk rebuild`) judges the
+    # log with, each over a share of the partitions: one per core to spare.
+    risk_bulk_processes: int = Field(
+        1, ge=1, validation_alias=AliasChoices("LEDGER_RISK_BULK_PROCESSES")
+    )
     # How often (seconds) the risk agent's timer judges the time-based rules over every contract.
     risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
     # How often (seconds) the risk agent commits the offsets of the events it has judged: a

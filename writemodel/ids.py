@@ -130,10 +130,17 @@ _SHAPES: Final = tuple(_shape(s) for s in range(40))
 _MK: Final = tuple((shape.bits, shape.hashes) for shape in _SHAPES)
 
 
+_KEYED: Final = hashlib.blake2b(digest_size=16, key=_FILTER_KEY)
+"""The keyed hash before any input: copied for each id (cheaper than keying it anew)."""
+_LOW: Final = (1 << 64) - 1
+
+
 def _hashes(event_id: bytes) -> tuple[int, int]:
     """Two 64-bit hashes of an id's 16 bytes; bit j of a stage is (a + j·b) mod its size."""
-    h = hashlib.blake2b(event_id, digest_size=16, key=_FILTER_KEY).digest()
-    return int.from_bytes(h[:8], "little"), int.from_bytes(h[8:], "little") | 1
+    h = _KEYED.copy()
+    h.update(event_id)
+    both = int.from_bytes(h.digest(), "little")
+    return both & _LOW, both >> 64 | 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +196,15 @@ class IdFilter:
                 stage, current = bytearray(_SHAPES[s].bits // 8), s
             assert stage is not None
             m, k = _MK[s]
+            keyed, low = _KEYED.copy, _LOW  # `_hashes`, inlined: this runs for every id
             for at in range(0, len(ids), ENTRY):
-                a, b = _hashes(ids[at : at + _ID])
+                h = keyed()
+                h.update(ids[at : at + _ID])
+                both = int.from_bytes(h.digest(), "little")
+                # The same bits as (a + j·b) mod m, with a and b first reduced mod m: numbers
+                # of one machine word, which CPython adds and divides much faster (b stays odd,
+                # never 0: m is a multiple of 8).
+                a, b = (both & low) % m, (both >> 64 | 1) % m
                 for p in range(a, a + k * b, b):
                     p %= m
                     stage[p >> 3] |= 1 << (p & 7)

@@ -23,16 +23,19 @@ from __future__ import annotations
 import hashlib
 import sys
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import singledispatch
 from itertools import islice
-from typing import Final, Generic, Literal, Protocol, TypeVar, cast, overload
+from typing import Any, Final, Generic, Literal, Protocol, TypeVar, cast, overload
+
+from pydantic import ConfigDict, ValidationError, create_model
 
 from events import catalogue as ev
 from events.catalogue import STAMPED_FIELDS, AssignmentStatus
 from events.dispatch import require_every_event_type, unhandled
+from events.serialization import decode_event, read_head
 from writemodel.ids import ENTRY, ChunksNeeded, SeenEvent, SeenIds
 
 NegotiationStatus = Literal["open", "closed"]
@@ -83,7 +86,10 @@ def content_hash(event: ev.EventBase) -> str:
 def content_digest(event: ev.EventBase) -> bytes:
     """`content_hash` as its 32 bytes (what a packed id entry holds)."""
     encoded = event.__pydantic_serializer__.to_json(event, exclude_none=True, exclude=_STAMPED)
-    return hashlib.sha256(encoded).digest()
+    return _sha256(encoded).digest()
+
+
+_sha256 = hashlib.sha256
 
 
 class _History(Generic[K, V]):
@@ -345,6 +351,48 @@ def _raise_decided(event: ev.RaiseApproved | ev.RaiseDeclined, step: _Step) -> N
 
 require_every_event_type("the writer's fold", _apply.registry)
 
+_VERSION_ONLY: Final = frozenset(
+    name
+    for name, model in ev.EVENT_TYPES.items()
+    if _apply.dispatch(model) is _version_only and model is not ev.ContractSigned
+)
+"""The types whose events change nothing the writer checks but the version (and the ids):
+folded from their bytes' head alone."""
+
+_READS: Final[dict[type[ev.EventBase], tuple[str, ...]]] = {
+    ev.ContractSigned: ("contract_id", "client_id", "client_name", "account_manager_id"),
+    ev.ContractAmended: ("client_name",),
+    ev.AccountManagerChanged: ("account_manager_id",),
+    ev.ContractTerminated: (),
+    ev.AssignmentStarted: ("assignment_id", "start_date", "expected_end_date", "ot_exempt"),
+    ev.AssignmentEnded: ("assignment_id", "end_date"),
+    ev.MarkupNegotiationOpened: ("negotiation_id", "assignment_id"),
+    ev.MarkupAgreed: ("negotiation_id",),
+    ev.MarkupNegotiationClosed: ("negotiation_id",),
+    ev.RaiseRequested: ("raise_request_id", "assignment_id"),
+    ev.RaiseApproved: ("raise_request_id",),
+    ev.RaiseDeclined: ("raise_request_id",),
+}
+"""What the fold reads of an event of each other type (`_Folding` of a ContractSigned, each
+handler of the others): `LogFold.add_record` validates these fields alone, with the
+catalogue's own types, instead of the whole event."""
+
+
+def _reader(model: type[ev.EventBase], names: tuple[str, ...]) -> Callable[[bytes], Any]:
+    """Validates the JSON of a `model` event into an object with the fields `names` alone."""
+    fields: dict[str, Any] = {
+        n: (model.model_fields[n].annotation, model.model_fields[n]) for n in names
+    }
+    read = create_model(f"{model.__name__}Read", __config__=ConfigDict(extra="ignore"), **fields)
+    return read.__pydantic_validator__.validate_json
+
+
+_READERS: Final = {
+    model.model_fields["type"].default: (_reader(model, names), _apply.dispatch(model))
+    for model, names in _READS.items()
+}
+"""By type name: the reader of what the fold needs, and the handler it goes to."""
+
 
 def evolve(state: ContractState | None, event: ev.Event) -> ContractState:
     """The state after `event`, an event of the log carrying its `stream_version`.
@@ -481,6 +529,19 @@ class _Folding:
         self.terms: Mapping[str, AssignmentTerm] = {}
         self.ids = bytearray(entry)
 
+    def next(self, apply: Callable[[Any, _Step], None], event: object, entry: bytes) -> None:
+        """The contract's next event applied by `apply` (its handler), `entry` its packed id."""
+        expected = self.version + 1
+        step = _Step(
+            self.latest, self.timeline, expected, self.client_name, self.terminated,
+            self.account_manager_id, self.terms,
+        )  # fmt: skip
+        apply(event, step)
+        self.timeline.head = self.version = expected
+        self.client_name, self.terminated = step.client_name, step.terminated
+        self.account_manager_id, self.terms = step.account_manager_id, step.assignment_terms
+        self.ids += entry
+
 
 class LogFold:
     """Contracts folded from their log in one pass, as a writer's first fold of a partition
@@ -498,8 +559,49 @@ class LogFold:
     def __len__(self) -> int:
         return len(self._contracts)
 
-    def add(self, event: ev.Event) -> None:
-        """The contract's next event of the log (its first: `ContractSigned`, version 1)."""
+    def add_record(self, data: bytes) -> None:
+        """The contract's next event as the log holds it, its record's bytes: what `add` does
+        with the decoded event. Records written as `encode_event` writes an event of the current
+        schema (`read_head`) have their content hash taken from their bytes, and only what the
+        fold reads of them validated: nothing more than their head for most (they change
+        nothing but the version). Any other record is decoded whole (upcast, validated) and
+        added, as is a record that does not follow on its contract's stream (to word why)."""
+        head = read_head(data)
+        if head is None:
+            self.add(decode_event(data))
+            return
+        digest = _sha256(head.content).digest()
+        c = self._contracts.get(head.contract_id)
+        kind = head.type
+        if c is None:
+            if kind == "ContractSigned" and head.stream_version == 1:
+                signed = self._read(kind, data)
+                if signed is not None:
+                    self._contracts[head.contract_id] = _Folding(signed, head.event_id + digest)
+                    return
+        elif head.stream_version == c.version + 1 and kind != "ContractSigned":
+            if kind in _VERSION_ONLY:
+                c.timeline.head = c.version = head.stream_version
+                c.ids += head.event_id + digest
+                return
+            event = self._read(kind, data)
+            if event is not None:
+                c.next(_READERS[kind][1], event, head.event_id + digest)
+                return
+        self.add(decode_event(data), digest)
+
+    @staticmethod
+    def _read(kind: str, data: bytes) -> Any:
+        """What the fold reads of an event of type `kind`, None if those fields are not valid
+        (`add` then words why)."""
+        try:
+            return _READERS[kind][0](data)
+        except ValidationError:
+            return None
+
+    def add(self, event: ev.Event, digest: bytes | None = None) -> None:
+        """The contract's next event of the log (its first: `ContractSigned`, version 1);
+        `digest`: its `content_digest` when already known."""
         c = self._contracts.get(event.contract_id)
         version = event.stream_version
         expected = 1 if c is None else c.version + 1
@@ -508,7 +610,7 @@ class LogFold:
                 f"{event.type} {event.event_id} of contract {event.contract_id} has stream "
                 f"version {version}, expected {expected}: the log is corrupt"
             )
-        entry = event.event_id.bytes + content_digest(event)
+        entry = event.event_id.bytes + (content_digest(event) if digest is None else digest)
         if c is None:
             if not isinstance(event, ev.ContractSigned):
                 raise ValueError(
@@ -522,20 +624,15 @@ class LogFold:
                 f"contract {c.contract_id} signed again by {event.event_id} at version "
                 f"{expected}: the log is corrupt"
             )
-        step = _Step(
-            c.latest, c.timeline, expected, c.client_name, c.terminated, c.account_manager_id,
-            c.terms,
-        )  # fmt: skip
-        _apply(event, step)
-        c.timeline.head = c.version = expected
-        c.client_name, c.terminated = step.client_name, step.terminated
-        c.account_manager_id, c.terms = step.account_manager_id, step.assignment_terms
-        c.ids += entry
+        c.next(_apply, event, entry)
 
     def states(self) -> dict[str, ContractState]:
-        """The state of every contract folded, by contract id."""
+        """The state of every contract folded, by contract id, handed over: the fold is empty
+        after (each contract's packed ids freed as its state is made, not all held twice: a
+        writer folds all its partitions at once)."""
         out = {}
-        for cid, c in self._contracts.items():
+        for cid in list(self._contracts):
+            c = self._contracts.pop(cid)
             packed = bytes(c.ids)
             ids = {packed[at : at + 16] for at in range(0, len(packed), ENTRY)}
             if len(ids) != c.version:

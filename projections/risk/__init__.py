@@ -1,7 +1,7 @@
 """Contract-risk rules (DESIGN.md "Contract-risk rules"): pure functions of a contract's state,
 folded from its events, and one event (or, for timer rules, the time)."""
 
-from projections.risk.judge import judge, timer_clock
+from projections.risk.judge import judge, judge_timers, timer_clock
 from projections.risk.rules import RULES, Rule, evaluate, evaluate_timers
 from projections.risk.state import RiskState, evolve, fold, record_timer_alerts
 
@@ -14,6 +14,7 @@ __all__ = [
     "evolve",
     "fold",
     "judge",
+    "judge_timers",
     "record_timer_alerts",
     "timer_clock",
 ]

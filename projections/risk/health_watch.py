@@ -172,9 +172,24 @@ class Fall:
         return self.peak - self.score >= DROP_POINTS
 
 
+# The last fall answered: the fold and CLIENT_HEALTH_FALLING ask for the same one in a row
+# (the history compared by identity: a tuple of frozen samples).
+_last_fall: tuple[Sequence[ScoreSample], date, int, Fall | None] | None = None
+
+
 def fall(history: Sequence[ScoreSample], day: date, score: int) -> Fall | None:
     """The score against the history before it; None without a history (the first measure of a
     contract, or a state from before the rule: nothing to fall from)."""
+    global _last_fall
+    last = _last_fall
+    if last is not None and last[0] is history and last[1] == day and last[2] == score:
+        return last[3]
+    found = _fall(history, day, score)
+    _last_fall = (history, day, score, found)
+    return found
+
+
+def _fall(history: Sequence[ScoreSample], day: date, score: int) -> Fall | None:
     if not history:
         return None
     start = days_back(day, DROP_WINDOW)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from events.alerts import Alert
@@ -35,3 +35,22 @@ def timer_clock(states: Iterable[RiskState], wall: datetime) -> datetime | None:
     contract at once. None when there is no state."""
     latest = max((s.last_event_at for s in states), default=None)
     return None if latest is None else min(latest, wall)
+
+
+def judge_timers(
+    states: Sequence[RiskState], wall: datetime
+) -> tuple[list[Alert], list[RiskState]]:
+    """The risk agent's timer over `states` (a worker's, or a bulk pass's): the timer rules at
+    `timer_clock(states, wall)`; the alerts due, and the states that recorded them (only those
+    changed)."""
+    now = timer_clock(states, wall)
+    if now is None:
+        return [], []
+    alerts: list[Alert] = []
+    recorded: list[RiskState] = []
+    for state in states:
+        due = evaluate_timers(state, now)
+        if due:
+            alerts += due
+            recorded.append(record_timer_alerts(state, (a.alert_id for a in due)))
+    return alerts, recorded

@@ -37,7 +37,7 @@ from events import catalogue as ev
 from events.catalogue import AssignmentEndReason, AssignmentStatus, ContactDirection
 from events.dispatch import require_every_event_type, unhandled
 from projections import margin
-from projections.health import Health, client_health
+from projections.health import Health, HealthFacts, client_health, health_score
 from projections.risk import health_watch
 from projections.risk.health_watch import GrossProfitSample, Mark, ScoreSample
 
@@ -59,6 +59,7 @@ __all__ = [
     "evolve",
     "fold",
     "health_of",
+    "health_score_of",
     "planned_hours",
     "record_timer_alerts",
     "short_run",
@@ -627,7 +628,36 @@ def short_weeks(s: RiskState) -> int:
 
 def health_of(s: RiskState, day: date) -> Health:
     """The client's health on `day` as the contract carries it (health_watch)."""
-    f = health_watch.facts(
+    return client_health(_health_facts(s, day))
+
+
+# The last score answered, with what it was measured from: judging an event measures it twice
+# on the same facts (the fold's `_measured`, then CLIENT_HEALTH_FALLING on the state after).
+# Compared by identity (the day by value): all immutable.
+_last_score: tuple[tuple[object, ...], int] | None = None
+
+
+def health_score_of(s: RiskState, day: date) -> int:
+    """`health_of(s, day).score`, without wording the parts (measured at every event)."""
+    global _last_score
+    measured = (
+        s.last_two_way_at, s.unanswered_run, s.marks, s.negotiations, s.raise_requests,
+        s.gross_profit, s.assignments,
+    )  # fmt: skip
+    last = _last_score
+    if (
+        last is not None
+        and last[0][0] == day
+        and all(a is b for a, b in zip(last[0][1:], measured, strict=True))
+    ):
+        return last[1]
+    score = health_score(_health_facts(s, day))
+    _last_score = ((day, *measured), score)
+    return score
+
+
+def _health_facts(s: RiskState, day: date) -> HealthFacts:
+    return health_watch.facts(
         day,
         s.last_two_way_at,
         len(s.unanswered_run),
@@ -636,7 +666,6 @@ def health_of(s: RiskState, day: date) -> Health:
         health_watch.trend_pct(s.gross_profit, day),
         short_weeks(s),
     )
-    return client_health(f)
 
 
 def _measured(s: RiskState, before: RiskState | None, change: str | None) -> RiskState:
@@ -665,7 +694,7 @@ def _measured(s: RiskState, before: RiskState | None, change: str | None) -> Ris
         gross_profit=gp,
         gross_profit_until=until,
     )
-    score = health_of(s, day).score
+    score = health_score_of(s, day)
     fall = health_watch.fall(s.health, day, score)
     falling = fall is not None and fall.dropped
     two_way = None if s.last_two_way_at is None else s.last_two_way_at.date()

@@ -29,11 +29,11 @@ from typing import TextIO
 
 from events.alerts import Alert
 from events.serialization import decode_event
-from projections.risk import RiskState, judge
+from projections.risk.log_pass import LogPass
 from services.db import connection
 from services.kafka_log import log_ends, read_partition
 from services.projector.commands import _Reporter as Reporter  # the rebuild's progress
-from services.risk.worker import store_alerts
+from services.risk.storage import store_alerts
 from services.settings import Settings
 
 log = logging.getLogger("ledger.risk.rejudge")
@@ -64,13 +64,12 @@ async def rejudge(
     result = Rejudged()
     wanted: list[Alert] = []
     for partition in sorted(ends):
-        states: dict[str, RiskState] = {}  # a partition's contracts are its own
+        fold = LogPass(releases=False)  # a partition's contracts are its own
         async for record in read_partition(settings.kafka_bootstrap_servers, topic.name, partition):
             result.events += 1
             report(result.events, started)
             try:
-                event = decode_event(record.value)
-                raised, states[event.contract_id] = judge(states.get(event.contract_id), event)
+                raised = fold.judge(decode_event(record.value), None)
             except Exception:
                 log.warning("%s/%d offset %d skipped", topic.name, partition, record.offset,
                             exc_info=True)  # fmt: skip

@@ -76,18 +76,21 @@ from faust.tables.manager import TableManager
 from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import TP, EventT, StreamT, TableT
 
-from events.alerts import Alert, encode_alert
+from events.alerts import Alert
 from events.catalogue import EventBase
 from events.serialization import decode_event
 from events.topics import STATE_TOPIC_CONFIG, Topics, partition_of
-from projections.risk import evaluate_timers, judge, record_timer_alerts, timer_clock
+from projections.risk import judge, judge_timers
 from projections.risk.codec import decode_state, encode_state
 from projections.risk.rules.releases import in_force
 from projections.risk.state import RiskState
-from services import kafka_admin, kafka_connection, progress, watchdog
+from services import kafka_admin, kafka_connection, watchdog
 from services.membership import KEEP_EVERY_S, Membership
 from services.reads import event_log as read_event_log
+from services.risk.generations import GenerationWatch, restart_into, start_again
 from services.risk.names import TABLE, app_id, changelog_topic
+from services.risk.rebuild import prepare
+from services.risk.storage import publish_alerts, store_alerts, store_progress
 from services.risk.transport import broker_urls
 from services.settings import Settings
 
@@ -199,26 +202,6 @@ class States:
                 yield state
 
 
-async def store_alerts(conn: asyncpg.Connection, alerts: Sequence[Alert]) -> None:
-    """The alerts into `alerts`, an id already stored left alone (their ids are deterministic:
-    a redelivery, a replay or a rejudge stores nothing twice)."""
-    if not alerts:
-        return
-    await conn.executemany(
-        """INSERT INTO alerts (alert_id, rule, severity, basis, contract_id,
-               client_name, assignment_id, staffer_id, exposure, message, event_ids,
-               raised_at, stream_version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-           ON CONFLICT (alert_id) DO NOTHING""",
-        [
-            (a.alert_id, a.rule, a.severity, a.basis, a.contract_id, a.client_name,
-             a.assignment_id, a.staffer_id, a.exposure, a.message,
-             list(a.event_ids), a.raised_at, a.stream_version)
-            for a in alerts
-        ],
-    )  # fmt: skip
-
-
 class Outlets:
     """PostgreSQL (alerts, risk_progress) and the alerts topic, opened on first use in the
     worker's event loop."""
@@ -314,18 +297,7 @@ class Outlets:
         pool, _ = await self.open()
         async with pool.acquire() as conn, conn.transaction():
             await store_alerts(conn, alerts)
-            if judged:
-                await conn.execute(
-                    """INSERT INTO risk_progress (events_topic, contract_id, stream_version)
-                       SELECT $1, * FROM unnest($2::text[], $3::int[])
-                       ON CONFLICT (events_topic, contract_id)
-                       DO UPDATE SET stream_version = greatest(risk_progress.stream_version,
-                                                               excluded.stream_version)""",
-                    self.topics.events.name,
-                    list(judged),
-                    list(judged.values()),
-                )
-                await progress.notify(conn, "judged", self.topics.events.name)  # at commit
+            await store_progress(conn, self.topics.events.name, judged)
 
     async def publish(self, owns: Callable[[str], bool]) -> None:
         """Alerts not yet on the alerts topic, in the order they were stored, of the contracts
@@ -333,36 +305,7 @@ class Outlets:
         the next), so two workers do not both send it."""
         pool, producer = await self.open()
         async with pool.acquire() as conn:
-            rows = await conn.fetch(
-                """SELECT seq, alert_id, rule, severity, basis, contract_id, client_name,
-                          assignment_id, staffer_id, exposure, message, event_ids, raised_at,
-                          stream_version, status
-                   FROM alerts WHERE published_at IS NULL
-                     AND contract_id IN (SELECT contract_id FROM risk_progress
-                                         WHERE events_topic = $1)
-                   ORDER BY seq""",
-                self.topics.events.name,
-            )
-            rows = [r for r in rows if owns(r["contract_id"])]
-            if not rows:
-                return
-            sent = []
-            for r in rows:
-                data = dict(r)
-                del data["seq"]
-                alert = Alert.model_validate(data | {"event_ids": tuple(data["event_ids"])})
-                sent.append(
-                    await producer.send(
-                        self.topics.alerts.name,
-                        encode_alert(alert),
-                        key=alert.contract_id.encode(),
-                    )
-                )
-            await asyncio.gather(*sent)
-            await conn.execute(
-                "UPDATE alerts SET published_at = now() WHERE seq = ANY($1::bigint[])",
-                [r["seq"] for r in rows],
-            )
+            await publish_alerts(conn, producer, self.topics, owns)
 
 
 class LogNotIndexedYet(Exception):
@@ -577,20 +520,10 @@ class RiskAgent:
         await self.outlets.publish(self.states.owns)  # what a crash left unpublished
 
     async def _timers(self) -> None:
-        states = list(self.states.all())
-        now = timer_clock(states, datetime.now(UTC))
-        if now is None:
-            return
-        alerts: list[Alert] = []
-        recorded: list[RiskState] = []
-        for state in states:
-            due = evaluate_timers(state, now)
-            if due:
-                alerts += due
-                recorded.append(record_timer_alerts(state, (a.alert_id for a in due)))
+        alerts, recorded = judge_timers(list(self.states.all()), datetime.now(UTC))
         if not alerts:
             return
-        log.info("%d timer alerts at event time %s", len(alerts), now.isoformat())
+        log.info("%d timer alerts", len(alerts))
         await self.outlets.save(alerts, {})
         for state in recorded:
             self.states.put(state)  # owned still: a revocation waits for the lock
@@ -728,6 +661,7 @@ class _RiskApp(faust.App):
     risk_outlets: Outlets | None = None
     risk_membership: Membership | None = None
     risk_events_topic: str = ""
+    risk_restart: bool = False  # stopping to start again in another generation
     _rewinding: asyncio.Task[None] | None = None
 
     async def _on_partitions_revoked(self, revoked: set[TP]) -> None:
@@ -762,11 +696,13 @@ class _RiskApp(faust.App):
         await super().on_shutdown()
 
 
-def make_app(settings: Settings, membership: Membership | None = None) -> faust.App:
-    """The app; `membership`: the static group membership this process has claimed (none:
-    dynamic membership)."""
+def make_app(
+    settings: Settings, membership: Membership | None = None, generation: int = 0
+) -> faust.App:
+    """The app of `generation` (services/risk/generations.py); `membership`: the static group
+    membership this process has claimed (none: dynamic membership)."""
     t = settings.topics
-    ident = app_id(settings.topic_prefix)
+    ident = app_id(settings.topic_prefix, generation)
     app = _RiskApp(
         ident,
         broker=broker_urls(settings.kafka_bootstrap_servers),
@@ -828,7 +764,7 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
 
     @table.on_recover  # once the table holds what the assigned partitions' changelog has
     async def on_recovered() -> None:
-        await _know_topic(app, changelog_topic(settings.topic_prefix))
+        await _know_topic(app, changelog_topic(settings.topic_prefix, generation))
         assignment = app.consumer.assignment()
         agent.recovered({tp.partition for tp in assignment if tp.topic == t.events.name})
 
@@ -842,6 +778,7 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
             await agent.judge(events, full=len(events) >= settings.risk_batch)
 
     rebalance = RebalanceWatch()
+    follow = GenerationWatch(settings.topic_prefix, generation)
 
     @app.timer(interval=settings.risk_timer_s)  # type: ignore[untyped-decorator]
     async def timers() -> None:
@@ -864,6 +801,12 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
                 await agent.tick()
         except Exception:
             log.exception("timer rules not judged; again at the next tick")
+        try:
+            moved = None if app.risk_restart else await follow.moved((await outlets.open())[0])
+            if moved is not None:
+                app.risk_restart = restart_into(moved)  # the worker stops, `run` starts again
+        except Exception:
+            log.exception("the generation in force not read; again at the next tick")
 
     if membership is not None:
 
@@ -877,14 +820,16 @@ def make_app(settings: Settings, membership: Membership | None = None) -> faust.
     return app
 
 
-def _changelog_before_faust(loop: asyncio.AbstractEventLoop, settings: Settings) -> None:
+def _changelog_before_faust(
+    loop: asyncio.AbstractEventLoop, settings: Settings, generation: int
+) -> None:
     """The table's changelog topic exists before the app starts. Left to Faust, it is created
     while the members start, and a consumer whose metadata was fetched before that does not
     know it: its group leader's assignor then ignores it (`Ignoring missing topic`), a member
     that joins gets its events partitions without their changelog, recovers no state, and
     judges their events as if the contracts had none (issue #21, seen in the risk group test).
     Best effort: with Kafka away it is left to Faust, as before."""
-    name = changelog_topic(settings.topic_prefix)
+    name = changelog_topic(settings.topic_prefix, generation)
     partitions = settings.topics.events.partitions
     try:
         if loop.run_until_complete(
@@ -905,14 +850,15 @@ def run(settings: Settings) -> None:
     """Run the app until SIGTERM or SIGINT (Faust's worker handles both and stops cleanly)."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)  # the loop Faust's worker runs, where the claim's connection is
-    _changelog_before_faust(loop, settings)
+    # The generation in force, its first pass judged in bulk first if it has none.
+    generation = loop.run_until_complete(prepare(settings))
+    _changelog_before_faust(loop, settings, generation)
     membership = None
     if settings.risk_instance_id:
-        membership = Membership(
-            settings.dsn, app_id(settings.topic_prefix), settings.risk_instance_id
-        )
+        group = app_id(settings.topic_prefix, generation)
+        membership = Membership(settings.dsn, group, settings.risk_instance_id)
         loop.run_until_complete(membership.claim())
-    app = make_app(settings, membership)
+    app = make_app(settings, membership, generation)
     # Faust's services log their every step at INFO (ours too: they log under their module).
     for noisy in ("faust", "mode", "aiokafka", "services.risk.worker", "services.risk.transport"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -925,4 +871,8 @@ def run(settings: Settings) -> None:
     )
     worker = faust.Worker(app, loglevel="info", override_logging=False, quiet=True)
     worker.spinner = None  # a terminal progress spinner, written to stdout
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        if cast(_RiskApp, app).risk_restart:
+            start_again()

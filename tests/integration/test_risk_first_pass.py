@@ -1,6 +1,7 @@
-"""The risk agent's first pass over a backlog (a log it has never judged): every event judged,
-every alert the rules raise stored once, and each contract's state written to the changelog
-about once per flush, not once per event (services/risk/worker.py, `RiskAgent`)."""
+"""The risk agent's Faust stream over a backlog (here a log it has never judged, with its bulk
+first pass turned off): every event judged, every alert the rules raise stored once, and each
+contract's state written to the changelog about once per flush, not once per event
+(services/risk/worker.py, `RiskAgent`)."""
 
 from __future__ import annotations
 
@@ -38,8 +39,16 @@ async def test_a_first_pass_judges_every_event_and_writes_each_state_about_once_
     await append(ready_stack.bootstrap, t.events.name, events)
 
     # Batches of 20 fill at once on a backlog: before, each batch wrote the state of every
-    # contract it touched (about half of its events: 1,500 records for this log).
-    async with risk_app(ready_stack, t, LEDGER_RISK_BATCH="20", LEDGER_RISK_FLUSH_S="30"):
+    # contract it touched (about half of its events: 1,500 records for this log). Through
+    # Faust's stream, as a catch-up after an outage goes (a first pass is judged in bulk by
+    # default: tests/integration/test_risk_rebuild.py).
+    async with risk_app(
+        ready_stack,
+        t,
+        LEDGER_RISK_BATCH="20",
+        LEDGER_RISK_FLUSH_S="30",
+        LEDGER_RISK_BULK_FIRST_PASS="false",
+    ):
         await _until_judged(pg, t, _EVENTS)  # each contract's versions run 1..k
         written = await changelog_records(ready_stack, t, at_least=_CONTRACTS)
 

@@ -13,7 +13,6 @@ copies in sync again.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -62,20 +61,17 @@ def cluster_settings() -> Settings:
     )
 
 
+_DATA = ("kafka", "pg")
+
+
 def start(stack: LocalStack) -> None:
     """The whole stack from nothing: data of an earlier run is wiped first."""
-    stop(stack)
-    up = stack.stack_sh("up", timeout_s=600)
-    if up.returncode != 0:
-        raise RuntimeError(f"the three-broker stack did not start:\n{up.stderr[-3000:]}")
+    stack.start_afresh("the three-broker stack", _DATA)
 
 
 def stop(stack: LocalStack) -> None:
     """Everything stopped and its data gone (the logs stay, in var/cluster/log)."""
-    if stack.var.exists():
-        stack.stack_sh("down", timeout_s=180)
-    for data in ("kafka", "pg"):
-        shutil.rmtree(stack.var / data, ignore_errors=True)
+    stack.stop_and_wipe(_DATA)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -171,6 +172,21 @@ class LocalStack:
             text=True,
             timeout=timeout_s,
         )
+
+    def start_afresh(self, what: str, data: tuple[str, ...]) -> None:
+        """The whole stack from nothing: `data` (folders of its var/) of an earlier run wiped
+        first. `what` names it in the error when it does not start."""
+        self.stop_and_wipe(data)
+        up = self.stack_sh("up", timeout_s=600)
+        if up.returncode != 0:
+            raise RuntimeError(f"{what} did not start:\n{up.stderr[-3000:]}")
+
+    def stop_and_wipe(self, data: tuple[str, ...]) -> None:
+        """Everything stopped and `data` (folders of its var/) gone; the logs stay."""
+        if self.var.exists():
+            self.stack_sh("down", timeout_s=180)
+        for folder in data:
+            shutil.rmtree(self.var / folder, ignore_errors=True)
 
 
 async def wait_gone(pid: int, timeout_s: float = 30) -> None:

@@ -22,7 +22,7 @@ from events.alerts import Alert
 from events.catalogue import Event
 from events.topics import Topics
 from projections.risk import RiskState, judge
-from services.risk.worker import app_id, changelog_topic
+from services.risk.names import app_id, changelog_topic
 from simulation.examples import OMIT, example, stamped
 from tests.support.services import serve, stop
 from tests.support.stack import Stack
@@ -53,12 +53,13 @@ async def risk_app(stack: Stack, t: Topics, **env: str) -> AsyncIterator[subproc
         stop(proc)
 
 
-async def committed(stack: Stack, t: Topics) -> dict[int, int]:
-    """The risk app's committed offset per partition of the events topic."""
+async def committed(stack: Stack, t: Topics, generation: int = 0) -> dict[int, int]:
+    """The risk app's committed offset per partition of the events topic (of `generation`'s
+    consumer group, services/risk/generations.py)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
     await admin.start()
     try:
-        offsets = await admin.list_consumer_group_offsets(app_id(prefix_of(t)))
+        offsets = await admin.list_consumer_group_offsets(app_id(prefix_of(t), generation))
     finally:
         await admin.close()
     return {tp.partition: o.offset for tp, o in offsets.items() if tp.topic == t.events.name}
@@ -140,11 +141,13 @@ async def forget(stack: Stack, t: Topics) -> None:
         await admin.close()
 
 
-async def changelog_records(stack: Stack, t: Topics, at_least: int, timeout_s: float = 30) -> int:
+async def changelog_records(
+    stack: Stack, t: Topics, at_least: int, timeout_s: float = 30, generation: int = 0
+) -> int:
     """How many records the risk app has written to its table's changelog (the sum of its
     partitions' end offsets), once there are `at_least` (the producer sends them a moment
     after the table is written)."""
-    name = changelog_topic(prefix_of(t))
+    name = changelog_topic(prefix_of(t), generation)
     consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap)
     await consumer.start()
     try:

@@ -7,7 +7,6 @@ wiped, at its end.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from services.settings import LOCAL_KAFKA_PORT, LOCAL_PG_PORT, Settings
@@ -58,17 +57,14 @@ def tls_settings(password: str | None = None) -> Settings:
     )
 
 
+_DATA = ("kafka", "pg", "tls")
+
+
 def start(stack: LocalStack) -> None:
     """The whole stack from nothing (data of an earlier run wiped first)."""
-    stop(stack)
-    up = stack.stack_sh("up", timeout_s=600)
-    if up.returncode != 0:
-        raise RuntimeError(f"the TLS stack did not start:\n{up.stderr[-3000:]}")
+    stack.start_afresh("the TLS stack", _DATA)
 
 
 def stop(stack: LocalStack) -> None:
     """Everything stopped, its data and certificates gone (the logs stay, in its log/)."""
-    if stack.var.exists():
-        stack.stack_sh("down", timeout_s=180)
-    for data in ("kafka", "pg", "tls"):
-        shutil.rmtree(stack.var / data, ignore_errors=True)
+    stack.stop_and_wipe(_DATA)

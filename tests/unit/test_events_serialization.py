@@ -25,8 +25,9 @@ from events import (
     encode_json,
     parse_submission,
 )
-from events.catalogue import EVENT_TYPES
+from events.catalogue import EVENT_TYPES, STAMPED_FIELDS
 from events.fields import ID_REFUSED
+from events.serialization import read_head
 from simulation.examples import EVENT_TYPE_NAMES, OMIT, example
 
 STAMPS = {
@@ -318,3 +319,58 @@ def test_an_id_no_url_can_reach_is_refused(bad: str) -> None:
         parse_submission(example("ClientContactLogged", contract_id=bad))
     assert refused.value.errors == [{"field": "contract_id", "reason": ID_REFUSED}]
     assert parse_submission(example("ClientContactLogged", contract_id="..."))
+
+
+# read_head: a logged event's head from its bytes -------------------------------------------
+
+
+@pytest.mark.parametrize("type_name", EVENT_TYPE_NAMES)
+@pytest.mark.parametrize("stamps", [STAMPS, {"stream_version": 3}])
+def test_the_head_of_an_event_as_the_writer_logs_it_is_read_from_its_bytes(
+    type_name: str, stamps: dict[str, Any]
+) -> None:
+    event = decode_event(example(type_name, **stamps))
+    head = read_head(encode_event(event))
+    assert head is not None
+    assert (head.event_id, head.type, head.contract_id, head.stream_version) == (
+        event.event_id.bytes,
+        type_name,
+        event.contract_id,
+        stamps["stream_version"],
+    )
+    # What the content hash hashes: the event without what the service stamped.
+    unstamped = event.__pydantic_serializer__.to_json(
+        event, exclude_none=True, exclude=set(STAMPED_FIELDS)
+    )
+    assert head.content == unstamped
+
+
+def _spaced(data: bytes) -> bytes:
+    return json.dumps(json.loads(data)).encode()
+
+
+def _reordered(data: bytes) -> bytes:
+    raw = json.loads(data)
+    return json.dumps(dict(reversed(raw.items())), separators=(",", ":")).encode()
+
+
+def _upper_id(data: bytes) -> bytes:
+    raw = json.loads(data)
+    return data.replace(raw["event_id"].encode(), raw["event_id"].upper().encode())
+
+
+def _version_1(data: bytes) -> bytes:
+    return data.replace(b'"schema_version":2', b'"schema_version":1')
+
+
+@pytest.mark.parametrize("rewrite", [_spaced, _reordered, _upper_id, _version_1])
+def test_bytes_not_as_encode_event_writes_the_current_version_have_no_head(rewrite: Any) -> None:
+    data = rewrite(encode_event(decode_event(example("ContractSigned", **STAMPS))))
+    assert read_head(data) is None
+    assert decode_event(data).type == "ContractSigned"  # the careful path reads them
+
+
+def test_an_unknown_type_or_an_event_not_yet_appended_has_no_head() -> None:
+    logged = encode_event(decode_event(example("ClientContactLogged", **STAMPS)))
+    assert read_head(logged.replace(b"ClientContactLogged", b"ClientContactLost")) is None
+    assert read_head(encode_event(decode_event(example("ClientContactLogged")))) is None

@@ -128,7 +128,7 @@ def test_the_api_writes_submissions_only_and_reads_what_its_checks_read() -> Non
     assert acls[("group", f"{t.verdicts.name}.recorder", "literal")] >= {"Read"}
     # /readyz and /metrics read the writer's and the risk agent's committed offsets.
     assert acls[("group", k8s_kafka.WRITER_GROUP, "literal")] == {"Describe"}
-    assert acls[("group", app_id("ledger"), "literal")] == {"Describe"}
+    assert acls[("group", app_id("ledger"), "prefix")] == {"Describe"}  # every generation's
     assert "Describe" in acls[("topic", t.dead_letters.name, "literal")]
 
 
@@ -139,7 +139,10 @@ def test_the_projector_and_risk_agent_read_the_events_as_their_groups() -> None:
     # Its live group and its rebuilds' groups (`<group>.rebuild.<schema>.<n>`).
     assert projector[("group", Settings().projector_group_id, "prefix")] == {"Read", "Describe"}
     risk = _acls("ledger-risk")
-    assert risk[("group", app_id("ledger"), "literal")] == {"Read", "Describe"}
+    # Every generation's group and topics (`ledger risk rebuild` makes the next).
+    assert risk[("group", app_id("ledger"), "prefix")] == {"Read", "Describe"}
+    assert risk[("topic", app_id("ledger"), "prefix")] >= {"Create", "Read", "Write"}
+    assert app_id("ledger", 2).startswith(app_id("ledger"))
     assert risk[("topic", t.alerts.name, "literal")] == {"Write", "Describe"}
     assert "Write" in risk[("topic", changelog_topic("ledger"), "literal")]
     # No one but the writer appends events.

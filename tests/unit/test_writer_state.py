@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import uuid
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ from tests.support.histories import histories
 from writemodel.state import (
     AssignmentTerm,
     ContractState,
+    LogFold,
     NegotiationState,
     RaiseRequestState,
     SeenEvent,
@@ -466,3 +468,47 @@ def test_a_corrupt_log_stops_the_one_pass_fold(mutate: Any, reason: str) -> None
     log.add("ClientContactLogged")
     with pytest.raises(ValueError, match=reason):
         fold(mutate(log.events))
+    with pytest.raises(ValueError, match=reason):
+        _fold_records([encode_event(event) for event in mutate(log.events)])
+
+
+# -- the same fold from the records' bytes (what the writer reads from the events topic) --------
+
+
+def _fold_records(records: list[bytes]) -> dict[str, ContractState]:
+    folding = LogFold()
+    for record in records:
+        folding.add_record(record)
+    return folding.states()
+
+
+@settings(max_examples=40, deadline=None)
+@given(histories(contracts=3, events=200))
+def test_folding_a_log_from_its_records_reaches_the_states_of_evolve(events: list[Event]) -> None:
+    folded, evolved = _fold_records([encode_event(e) for e in events]), _one_by_one(events)
+    assert folded.keys() == evolved.keys()
+    for cid, state in folded.items():
+        _same(state, evolved[cid])
+
+
+def test_records_not_as_the_writer_writes_them_are_decoded_and_hashed_as_before() -> None:
+    log = _signed_log()
+    for _ in range(70):  # a sealed chunk and open ids, both checked below
+        log.add("ClientContactLogged")
+    log.add("AssignmentStarted")
+    records = [encode_event(event) for event in log.events]
+    # A v1 contract signing (upcast when read: its bytes are not its canonical encoding), a
+    # record with spaces, one with its keys in another order: each hashed as its decoded event.
+    v1 = json.loads(records[0])
+    v1["schema_version"] = 1
+    del v1["ot_bill_multiplier"], v1["dt_bill_multiplier"]
+    records[0] = json.dumps(v1).encode()
+    records[5] = json.dumps(json.loads(records[5])).encode()
+    records[70] = json.dumps(dict(reversed(json.loads(records[70]).items()))).encode()
+    events = [decode_event(record) for record in records]
+    folded = _fold_records(records)[CONTRACT_ID]
+    _same(folded, _one_by_one(events)[CONTRACT_ID])
+    for event in (events[0], events[5], events[70]):
+        assert folded.seen.lookup(event.event_id) == SeenEvent(
+            content_hash(event), event.stream_version or 0
+        )

@@ -15,7 +15,7 @@ from projections.risk.rules.building import new_alert
 from projections.risk.rules.constants import ZERO
 from projections.risk.rules.exposure import contract_remaining_gp
 from projections.risk.rules.wording import fmt_count, money
-from projections.risk.state import RiskState, evolve, health_of
+from projections.risk.state import RiskState, evolve, health_of, health_score_of
 
 # What to do, by the most urgent part that takes points off (in this order): the sentence's
 # last clause.
@@ -45,13 +45,13 @@ def client_health_falling(s: RiskState, e: EventBase, now: datetime) -> list[Ale
     assignments, as of the event's day (0 when they lose money: no profit to lose)."""
     after = evolve(s, e)
     day = after.last_event_at.date()
-    health = health_of(after, day)
-    fall = health_watch.fall(s.health, day, health.score)
+    fall = health_watch.fall(s.health, day, health_score_of(after, day))
     if fall is None:
         return []
     new_drop = after.health_falling and not s.health_falling
     if not (fall.crossed_below or new_drop):
         return []
+    health = health_of(after, day)  # its parts worded: only when it raises
     worst = sorted((p for p in health.parts if p.points), key=lambda p: -p.points)
     why = "; ".join(_part(p) for p in worst[:PARTS_NAMED])
     gp = max(contract_remaining_gp(after, day), ZERO)  # a losing contract risks no profit

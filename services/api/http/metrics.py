@@ -27,6 +27,7 @@ from services.api.http.asgi import HttpMiddleware
 from services.kafka_log import end_offsets
 from services.reads import alerts as read_alerts
 from services.reads import margins as read_margins
+from services.risk import generations
 from services.risk.names import app_id
 from services.settings import Settings
 
@@ -104,9 +105,11 @@ async def read_system(
             "transactions leaves one more offset, its commit marker) and partition.",
             labels=["consumer", "partition"],
         )
+        # The risk agent's group is its generation's (a rebuild swaps in another).
+        risk_group = app_id(s.topic_prefix, await generations.current(pool, s.topic_prefix))
         for consumer, group, topic in (
             ("writer", s.writer_group, s.topics.submissions),
-            ("risk", app_id(s.topic_prefix), s.topics.events),
+            ("risk", risk_group, s.topics.events),
         ):
             ends = await end_offsets(reader, topic)
             offsets = await admin.list_consumer_group_offsets(group)
