@@ -201,13 +201,33 @@ def _kind_rates(
 ) -> Rates | None:
     if r.ot_exempt:
         return None
-    x = _EXACT
+    kind_pay, kind_bill = kind_pay_bill(
+        r.pay_rate, r.bill_rate, pay, bill, pay_multiplier, bill_multiplier
+    )
     return Rates(
-        pay_rate=pay if pay is not None else x.multiply(pay_multiplier, r.pay_rate),
-        bill_rate=bill if bill is not None else x.multiply(bill_multiplier, r.bill_rate),
+        pay_rate=kind_pay,
+        bill_rate=kind_bill,
         burden_pct=r.burden_pct,
         msp_fee_pct=r.msp_fee_pct,
         hours_per_week=hours,
+    )
+
+
+def kind_pay_bill(
+    pay_rate: Decimal,
+    bill_rate: Decimal,
+    pay: Decimal | None,
+    bill: Decimal | None,
+    pay_multiplier: Decimal,
+    bill_multiplier: Decimal,
+) -> tuple[Decimal, Decimal]:
+    """An OT or DT hour's pay and bill rates: those given, else the regular rates times the
+    multipliers (exact). The formula of `ot_rates` and `dt_rates`, without building Rates: a
+    replay records the OT rates of two sides per margin impact."""
+    x = _EXACT
+    return (
+        pay if pay is not None else x.multiply(pay_multiplier, pay_rate),
+        bill if bill is not None else x.multiply(bill_multiplier, bill_rate),
     )
 
 
@@ -222,6 +242,22 @@ def ot_rates(r: Rates) -> Rates | None:
         OT_PAY_MULTIPLIER,
         r.ot_bill_multiplier,
         r.planned_ot_hours_per_week,
+    )
+
+
+def ot_pay_bill(
+    pay_rate: Decimal,
+    bill_rate: Decimal,
+    ot_pay_rate: Decimal | None,
+    ot_bill_rate: Decimal | None,
+    ot_bill_multiplier: Decimal,
+    ot_exempt: bool,
+) -> tuple[Decimal, Decimal] | None:
+    """(P_ot, B_ot) of `ot_rates` from the rates and terms themselves; None when ot_exempt."""
+    if ot_exempt:
+        return None
+    return kind_pay_bill(
+        pay_rate, bill_rate, ot_pay_rate, ot_bill_rate, OT_PAY_MULTIPLIER, ot_bill_multiplier
     )
 
 

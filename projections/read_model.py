@@ -16,7 +16,7 @@ The rows themselves (one dataclass per table) are in `projections/rows.py`.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -161,6 +161,13 @@ class ReadModel:
     _open_items_by_contract: _ByContract[tuple[str, str, str]] = field(
         default_factory=_ByContract, init=False, repr=False, compare=False
     )
+    _last_id: tuple[EventBase, str] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    # The terms of each contract whose history is its signing alone (`_terms`).
+    _signed_terms: dict[str, tuple[list[TermsRow], Terms]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def take_changes(self) -> Changes:
         done, self.changes = self.changes, Changes()
@@ -196,6 +203,7 @@ class ReadModel:
             self._assignments_by_contract.removed(self.assignments, key)
             self.rate_history.pop(key, None)
         self.terms_history.pop(contract_id, None)
+        self._signed_terms.pop(contract_id, None)
         for key3 in self._open_items_by_contract.of(self.open_items, contract_id):
             del self.open_items[key3]
             self._open_items_by_contract.removed(self.open_items, key3)
@@ -221,7 +229,11 @@ class ReadModel:
                 return False  # the log starts every stream with ContractSigned
         elif version <= contract.stream_version:
             return False
-        _DISPATCH(type(event))(self, event)
+        kind = type(event)
+        handler = _HANDLERS.get(kind)
+        if handler is None:
+            handler = _HANDLERS[kind] = _DISPATCH(kind)
+        handler(self, event)
         row = self.contracts[event.contract_id]
         row.stream_version = version
         self.changes.contracts[row.contract_id] = row
@@ -347,7 +359,7 @@ class ReadModel:
             ot_hours=e.ot_hours,
             dt_hours=e.dt_hours,
             source=e.source,
-            event_id=str(e.event_id),
+            event_id=self._id_text(e),
             reports=1 if earlier is None else earlier.reports + 1,
         )
 
@@ -422,9 +434,17 @@ class ReadModel:
 
     @_apply.register
     def _threat(self, e: BypassThreatReported) -> None:
-        self._open(e, "bypass_threat", str(e.event_id), e.assignment_id)
+        self._open(e, "bypass_threat", self._id_text(e), e.assignment_id)
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _id_text(self, e: EventBase) -> str:
+        """The event's id as text, made once per event (an event records a rate and an impact,
+        or one of each per assignment it covers)."""
+        last = self._last_id
+        if last is None or last[0] is not e:
+            last = self._last_id = (e, str(e.event_id))
+        return last[1]
 
     def _assignment(self, contract_id: str, assignment_id: str) -> AssignmentRow:
         return self.assignments[(contract_id, assignment_id)]
@@ -502,7 +522,7 @@ class ReadModel:
             stream_version=e.stream_version or 0,
             pay_rate=pay,
             bill_rate=bill,
-            event_id=str(e.event_id),
+            event_id=self._id_text(e),
             **overtime,
         )
         history = self.rate_history.setdefault((row.contract_id, row.assignment_id), [])
@@ -527,13 +547,27 @@ class ReadModel:
     ) -> None:
         before = self._in_force(row, counted_from)
         terms = self._terms(row.contract_id, counted_from)
-        before_ot = margin.ot_rates(
-            assignment_rates(row, before.pay_rate, before.bill_rate, terms, before.overtime())
+        # `margin.ot_rates` of both sides' `assignment_rates`, without building four Rates.
+        multiplier, exempt = terms.ot_bill_multiplier, row.ot_exempt
+        before_ot = margin.ot_pay_bill(
+            before.pay_rate,
+            before.bill_rate,
+            before.ot_pay_rate,
+            before.ot_bill_rate,
+            multiplier,
+            exempt,
         )
-        after_ot = margin.ot_rates(assignment_rates(row, pay, bill, terms, overtime))
+        after_ot = margin.ot_pay_bill(
+            pay,
+            bill,
+            overtime.get("ot_pay_rate"),
+            overtime.get("ot_bill_rate"),
+            multiplier,
+            exempt,
+        )
         self.changes.impacts.append(
             ImpactRow(
-                event_id=str(e.event_id),
+                event_id=self._id_text(e),
                 assignment_id=row.assignment_id,
                 contract_id=row.contract_id,
                 stream_version=e.stream_version or 0,
@@ -552,10 +586,10 @@ class ReadModel:
                 expected_end_date=row.expected_end_date,
                 planned_ot_hours_per_week=row.planned_ot_hours_per_week,
                 ot_exempt=row.ot_exempt,
-                before_ot_pay_rate=before_ot.pay_rate if before_ot else None,
-                before_ot_bill_rate=before_ot.bill_rate if before_ot else None,
-                after_ot_pay_rate=after_ot.pay_rate if after_ot else None,
-                after_ot_bill_rate=after_ot.bill_rate if after_ot else None,
+                before_ot_pay_rate=before_ot[0] if before_ot else None,
+                before_ot_bill_rate=before_ot[1] if before_ot else None,
+                after_ot_pay_rate=after_ot[0] if after_ot else None,
+                after_ot_bill_rate=after_ot[1] if after_ot else None,
             )
         )
 
@@ -565,7 +599,15 @@ class ReadModel:
 
     def _terms(self, contract_id: str, on: date) -> Terms:
         history = self.terms_history.get(contract_id, ())
+        if len(history) == 1:
+            # As signed and never amended (most contracts): the same terms on every date,
+            # folded once. Held with the history itself, so a replaced history is never fooled.
+            held = self._signed_terms.get(contract_id)
+            if held is not None and held[0] is history:
+                return held[1]
         terms = terms_in_force(history, on)
+        if len(history) == 1 and terms is not None and isinstance(history, list):
+            self._signed_terms[contract_id] = (history, terms)
         if terms is None:  # never: every stream starts with ContractSigned
             raise LookupError(f"contract {contract_id} has no signed terms")
         return terms
@@ -620,4 +662,6 @@ def _in_force_order(r: RateRow) -> tuple[date, int]:
 # singledispatchmethod builds a new bound function on every call (Python 3.11): dispatching
 # once per event class directly is a tenth of the cost, on the hottest path of a replay.
 _DISPATCH = ReadModel.__dict__["_apply"].dispatcher.dispatch
+# ... and its answer kept per class: functools' own cache is a weak dictionary, slower to ask.
+_HANDLERS: dict[type, Callable[[ReadModel, EventBase], None]] = {}
 require_every_event_type("the read model", ReadModel.__dict__["_apply"].dispatcher.registry)

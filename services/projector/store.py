@@ -488,8 +488,8 @@ def copy_text(rows: Iterable[tuple[Any, ...]]) -> bytes:
     Fast path: a row is joined with `str` in C and kept when the line shows that no value needed
     more: no "None" (a NULL), no backslash, newline or carriage return, and exactly one tab
     between values (so no value holds one). Only the values of str can hold those, and only str
-    and None need more than `str`. A row that only shows "None" gets its NULLs written as such;
-    any other row is formatted value by value.
+    and None need more than `str`. A row that only shows "None", once per None value, gets them
+    replaced by NULLs in the line; any other row is formatted value by value.
     """
     lines = []
     for row in rows:
@@ -497,7 +497,12 @@ def copy_text(rows: Iterable[tuple[Any, ...]]) -> bytes:
         if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != len(row) - 1:
             line = "\t".join(map(_text_value, row))
         elif "None" in line:  # no value needs escaping: only a NULL may need more than `str`
-            line = "\t".join(["\\N" if v is None else str(v) for v in row])
+            if line.count("None") == row.count(None):
+                # Each NULL shows as one "None" between tabs (no "None" spans two values: a tab
+                # ends each), and no text holds another: those are the NULLs, replaced in C.
+                line = line.replace("None", "\\N")
+            else:
+                line = "\t".join(["\\N" if v is None else str(v) for v in row])
         lines.append(line)
     lines.append("")
     return "\n".join(lines).encode()

@@ -101,6 +101,36 @@ class Helpers(Protocol):
     async def run(self, partitions: Sequence[int], stopping: Callable[[], bool]) -> None: ...
 
 
+# Partitions a projector far behind on more reads at a time: two, so that while one waits for
+# its next fetch (the consumer holds one fetch of a partition at a time), the other's is read.
+FOCUS_WIDTH = 2
+
+
+def focus(
+    lags: dict[int, int], current: tuple[int, ...], batch: int, width: int = FOCUS_WIDTH
+) -> tuple[int, ...]:
+    """The partitions a projector far behind on several reads alone until it is nearly
+    caught up on them, or none: read every partition as it comes.
+
+    The projector holds a bounded cache of contracts. Reading every partition of a long
+    backlog in turn, a batch touches the contracts active at that point of the log in all
+    of them: on a log of millions of events more than the cache holds, so nearly every
+    event's contract was dropped since its last event and is read back from PostgreSQL
+    (the cost of a first run grew with the history). A contract's events are all in one
+    partition: reading `width` partitions at a time, the active contracts are their share,
+    which the cache holds (asked once the cache has dropped a contract: before, every
+    partition's fetch at hand is read). `lags`: events behind per partition; `current`: the
+    partitions read so far; `batch`: events per batch. Those of `current` still a batch or
+    more behind are kept, and completed with the most behind (lowest number first), while
+    more than `width` partitions are a batch or more behind; else none.
+    """
+    behind = [p for _, p in sorted((-lag, p) for p, lag in lags.items() if lag >= batch)]
+    if len(behind) <= width:
+        return ()
+    kept = [p for p in current if p in behind]
+    return tuple(sorted(kept + [p for p in behind if p not in kept][: width - len(kept)]))
+
+
 # Seconds between two progress lines of a catch-up.
 PROGRESS_EVERY_S = 5.0
 
@@ -125,6 +155,7 @@ class Projector:
         group_id: str | None = None,
         instance_id: str | None = None,
         catch_up: Helpers | None = None,
+        fetch_bytes: int | None = None,
     ) -> None:
         """Projects into schema `live`, or into `schema` (a rebuild's) on behalf of `live`;
         every partition of `events`, or only `partitions`, or, given `group_id`, those the
@@ -133,7 +164,8 @@ class Projector:
         membership of the group. At most `cache_contracts` contracts, and at most `cache_rows`
         of their rows (their rate history above all), are kept in memory between batches.
         `catch_up`: after an assignment that leaves it far behind, the processes that apply the
-        backlog of its partitions while it waits (holding them in the group), as a rebuild."""
+        backlog of its partitions while it waits (holding them in the group), as a rebuild.
+        `fetch_bytes`: the most fetched of a partition at a time (None: WHOLE_LOG_READS')."""
         self.bootstrap = bootstrap
         self.events = events
         self.dsn = dsn
@@ -175,8 +207,17 @@ class Projector:
         self._base: dict[int, int] = {}
         self.progress = Progress()
         self.catch_up = catch_up
+        self.fetch_bytes = fetch_bytes
         # Set by an assignment: see whether the backlog is worth the catch-up's processes.
         self._catch_up_due = False
+        # The partitions read alone while far behind on more (`focus`).
+        self._focus: tuple[int, ...] = ()
+        self.reading: tuple[int, ...] = ()
+        """The partitions the last batch was read from alone (none: every one)."""
+        # Whether the cache ever dropped a contract: until then, reading every partition as
+        # it comes costs no read-back, and keeps a fetch of each at hand (no wait for one).
+        self._cache_full = False
+        self._unfocused = False
         self._helping: asyncio.Task[None] | None = None
         self._helpers_stop = False
         self.consumer: AIOKafkaConsumer | None = None
@@ -196,10 +237,13 @@ class Projector:
                 heartbeat_interval_ms=1_000,
                 max_poll_interval_ms=300_000,
             )
+        reads = dict(kafka_log.WHOLE_LOG_READS)
+        if self.fetch_bytes:
+            reads["max_partition_fetch_bytes"] = self.fetch_bytes
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             **kafka_connection.options(),
-            **kafka_log.WHOLE_LOG_READS,
+            **reads,
             **group,
         )
         await self.consumer.start()
@@ -230,6 +274,7 @@ class Projector:
         self._owned = set()
         self.generation, positions = await store.positions(self.conn, self.schema)
         self.model = ReadModel()
+        self._cache_full = False
         self._recent, self._in_flight = {}, set()
         self._weights, self._rows = {}, 0
         # Only this projector's own: another's position is not this one's to write.
@@ -264,6 +309,7 @@ class Projector:
         self.progress.started = time.monotonic()
         target = await self.end_offsets() if until_caught_up else {}
         self._stop = stop
+        reported = time.monotonic()
         while not stop.is_set():
             if self._stale:
                 await self._reconnect_and_reload()
@@ -275,11 +321,19 @@ class Projector:
             # Kafka is awaited outside the lock: during a rebalance the consumer waits for the
             # new assignment, which waits for the listener, which waits for the lock.
             epoch = self.epoch
+            reading = self._focus_on()
             try:
-                records = await self.consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+                records = await self.consumer.getmany(
+                    *reading, timeout_ms=200, max_records=self.max_batch
+                )
             except KafkaError as exc:  # Kafka away: the consumer re-connects by itself
                 log.warning("no records (%s: %s); again in 1 s", type(exc).__name__, exc)
                 await asyncio.sleep(1.0)
+                continue
+            if reading and not records:
+                # Nothing of them for now (their ends are markers, or aborted records): the next
+                # read is of every partition, whatever the lags say.
+                self._unfocused = True
                 continue
             marks = None if records else await self._marker_positions()
             async with self._owning:
@@ -310,8 +364,42 @@ class Projector:
                     self._base = dict(self.positions)
                     if on_batch is not None:
                         on_batch(self)
+                    behind = sum(map(len, records.values())) >= self.max_batch  # a backlog
+                    if behind and time.monotonic() - reported >= PROGRESS_EVERY_S:
+                        reported = time.monotonic()
+                        self._log_progress()
         async with self._owning:
             await self._settle()
+
+    def _log_progress(self) -> None:
+        """A line every few seconds while batches come: what a long catch-up has done."""
+        p = self.progress
+        seconds = max(time.monotonic() - p.started, 1e-9)
+        log.info("applied %d events in %.0f s (%.0f events/s; %.1f s waiting for PostgreSQL), "
+                 "%d contracts read back%s", p.applied, seconds, p.applied / seconds,
+                 p.write_wait, p.read_back,
+                 f", reading partitions {self.reading}" if self.reading else "")  # fmt: skip
+
+    def _focus_on(self) -> list[TopicPartition]:
+        """The partitions to read from during a backlog (`focus`), or none: every one."""
+        assert self.consumer is not None
+        if self._unfocused or not self._cache_full:
+            self._unfocused = False
+            self.reading = ()
+            return []
+        lags: dict[int, int] = {}
+        for tp in self.tps:
+            if tp.partition not in self._owned:
+                continue
+            try:
+                end = self.consumer.highwater(tp)
+            except Exception:  # revoked meanwhile: the next assignment reloads
+                self.reading = ()
+                return []
+            if end is not None:
+                lags[tp.partition] = end - self.positions.get(tp.partition, 0)
+        self._focus = self.reading = focus(lags, self._focus, self.max_batch)
+        return [tp for tp in self.tps if tp.partition in self._focus]
 
     async def _catch_up_with_helpers(self) -> None:
         """When the partitions just assigned are behind by `catch_up`'s lag or more: pauses
@@ -502,6 +590,7 @@ class Projector:
             del recent[cid]
             self._rows -= weights.pop(cid, 0)
             evict(cid)
+            self._cache_full = True
 
     async def _marker_positions(self) -> dict[int, int] | None:
         """The consumer's position in each partition owned, once idle (None mid-rebalance)."""
