@@ -101,7 +101,10 @@ FAULTS := if $(NO_SERVERS_OF_OUR_OWN); then \
 	  echo "fault suite not run: it kills servers, and these are not the local stack's"; \
 	else $(BIN)/pytest -q -p no:cacheprovider -m "not faults_cluster_only" tests/faults; fi
 
-test: lint up
+# Lint while the stack starts (both need only what `install` installed); either failing stops
+# the run before any test.
+test: install
+	@$(MAKE) --no-print-directory -j2 lint up
 	$(BIN)/pytest -q -p no:cacheprovider $(PARALLEL) -m "not serial"
 	$(BIN)/pytest -q -p no:cacheprovider $(SERIAL)
 	@$(FAULTS)
