@@ -49,16 +49,18 @@ async def ensure_topics(bootstrap: str, wanted: Topics) -> list[str]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [spec for spec in wanted.all() if spec.name not in existing]
-        if missing:
-            new = [
-                NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=s.config())
-                for s in missing
-            ]
-            # Another process creating them in between is what we wanted anyway.
+        created: list[str] = []
+        for spec in (s for s in wanted.all() if s.name not in existing):
+            # One at a time: a topic the listing did not show yet (made a moment ago, by
+            # another process or an operator) is there already, and must be checked and
+            # aligned like any present one, not counted as made with our settings.
+            topic = NewTopic(
+                spec.name, spec.partitions, spec.replication_factor, topic_configs=spec.config()
+            )
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(new)
-        present = [s for s in wanted.all() if s.name in existing]
+                await admin.create_topics([topic])
+                created.append(spec.name)
+        present = [s for s in wanted.all() if s.name not in created]
         if present:
             counts = await _partition_counts(admin, [s.name for s in present])
             for spec in present:
@@ -68,7 +70,7 @@ async def ensure_topics(bootstrap: str, wanted: Topics) -> list[str]:
                         f"expected {spec.partitions}"
                     )
             await _align(admin, {spec.name: spec.config() for spec in present})
-        return [s.name for s in missing]
+        return created
     finally:
         await admin.close()
 
