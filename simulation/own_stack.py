@@ -25,7 +25,9 @@ from simulation.ports import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _with_settings(dsn: str, **server_settings: str) -> str:
+def with_settings(dsn: str, **server_settings: str) -> str:
+    """The DSN with PostgreSQL settings its connections start with (asyncpg takes unknown query
+    parameters as server settings: search_path, application_name)."""
     u = urlsplit(dsn)
     extra = "&".join(f"{k}={v}" for k, v in server_settings.items())
     query = "&".join(q for q in (u.query, extra) if q)
@@ -56,7 +58,7 @@ class OwnStack:
         # search_path, so that our alerts do not show in other sessions' tests. Our
         # processes' connections are told apart by their application_name.
         self.tables = f"{self.schema}_api"
-        self.dsn = _with_settings(dsn, application_name=self.database, search_path=self.tables)
+        self.dsn = with_settings(dsn, application_name=self.database, search_path=self.tables)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api_workers = api_workers
