@@ -291,19 +291,10 @@ class ReadModel:
             contract_id=e.contract_id,
             assignment_id=e.assignment_id,
             stream_version=e.stream_version or 0,
-            staffer_id=e.staffer_id,
-            staffer_name=e.staffer_name,
             job_title=e.job_title,
             status="active",
-            pay_rate=e.pay_rate,
-            bill_rate=e.bill_rate,
             rates_effective=e.start_date,
-            burden_pct=e.burden_pct,
-            hours_per_week=e.hours_per_week,
-            start_date=e.start_date,
-            expected_end_date=e.expected_end_date,
-            planned_ot_hours_per_week=e.planned_ot_hours_per_week,
-            ot_exempt=e.ot_exempt,
+            **e.terms(),
         )
         self.assignments[key] = row
         self._assignments_by_contract.added(self.assignments, key)
