@@ -3,13 +3,15 @@
 H_ot 5) over the 12 weeks from Monday 2026-01-05 to Monday 2026-03-30. An OT hour earns −1.50
 against 1.50 a regular hour: a pricing whose overtime leaks (OT_MARGIN_LEAK).
 
-Shared by the tests that judge it by hand, replay it to the risk agent or submit it over HTTP;
-as with `example`, overrides win and `OMIT` removes a field."""
+Shared by the tests that compute it by hand (`RATES`), judge it, replay it to the risk agent
+or submit it over HTTP; as with `example`, overrides win and `OMIT` removes a field."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Final
 
+from projections.margin import Rates
 from simulation.examples import OMIT, example
 
 START, END = "2026-01-05", "2026-03-30"  # Mondays: 12 weeks
@@ -44,3 +46,14 @@ def signed(**fields: Any) -> dict[str, Any]:
 def started(**fields: Any) -> dict[str, Any]:
     """The worked example's AssignmentStarted."""
     return example("AssignmentStarted", **(ASSIGNMENT | fields))
+
+
+RATES: Final = Rates(
+    pay_rate=Decimal(ASSIGNMENT["pay_rate"]),
+    bill_rate=Decimal(ASSIGNMENT["bill_rate"]),
+    burden_pct=Decimal(CONTRACT["burden_pct"]),
+    hours_per_week=Decimal(ASSIGNMENT["hours_per_week"]),
+    ot_bill_multiplier=Decimal(CONTRACT["ot_bill_multiplier"]),
+    planned_ot_hours_per_week=Decimal(ASSIGNMENT["planned_ot_hours_per_week"]),
+)
+"""The worked example's rates and planned hours, the same figures as its events'."""
