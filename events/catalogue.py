@@ -317,7 +317,7 @@ def _check_exempt(exempt: bool, planned_ot: Decimal, rates: dict[str, Decimal | 
 
 
 class AssignmentTerms(TypedDict):
-    """An assignment as started, but for its ids, job title and OT and DT rates
+    """An assignment as started, but for its id, job title and OT and DT rates
     (`overtime_rates`): what the read model and the risk state each fold from AssignmentStarted."""
 
     staffer_id: str
