@@ -4,7 +4,6 @@ the configuration of topics that already exist what that list declares."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -57,8 +56,7 @@ async def ensure_topics(bootstrap: str, wanted: Topics) -> list[str]:
             topic = NewTopic(
                 spec.name, spec.partitions, spec.replication_factor, topic_configs=spec.config()
             )
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([topic])
+            if await _create(admin, topic):
                 created.append(spec.name)
         present = [s for s in wanted.all() if s.name not in created]
         if present:
@@ -92,12 +90,23 @@ async def ensure_compacted(
             "min.insync.replicas": str(min_insync_replicas(replicas)),
             **config,
         }
-        new = NewTopic(name, partitions, replicas, topic_configs=configs)
-        with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics([new])
-        return True
+        return await _create(admin, NewTopic(name, partitions, replicas, topic_configs=configs))
     finally:
         await admin.close()
+
+
+async def _create(admin: AIOKafkaAdminClient, topic: NewTopic) -> bool:
+    """True when this call made the topic, False when it was there already (made a moment ago
+    by another process or an operator: a listing from a broker whose metadata lags, as on a
+    loaded machine, does not show it yet). aiokafka answers the broker's per-topic error codes
+    instead of raising them, so they are read here: any other error is raised."""
+    response = await admin.create_topics([topic])
+    for name, code, *message in response.topic_errors:
+        if code == TopicAlreadyExistsError.errno:
+            return False
+        if code:
+            raise for_code(code)(f"creating topic {name}: {message[0] if message else ''}")
+    return True
 
 
 async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
