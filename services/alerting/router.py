@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -271,6 +272,8 @@ class Router:
             return start, 0
         due = self._due(ch, schedule, now)
         async with pool.acquire() as conn, conn.transaction():
+            if not await _still_routed(conn, r["route_id"]):
+                return start, 0  # removed since this step read it: the next step ends
             moved = await conn.execute(
                 "UPDATE alert_routes SET cursor_seq = $3 WHERE route_id = $1 AND cursor_seq = $2",
                 r["route_id"],
@@ -313,6 +316,8 @@ class Router:
             if kind is None or (kind in ("repeat", "refresh") and a["in_queue"]):
                 continue
             async with pool.acquire() as conn, conn.transaction():
+                if not await _still_routed(conn, r["route_id"]):
+                    return queued
                 if kind != "end":
                     queued += 1
                     due = now if kind == "resolved" else self._due(ch, schedule, now)
@@ -369,9 +374,10 @@ class Router:
             if a is None or not routing.still_worth_sending(d["kind"], a["status"]):
                 await pool.execute(
                     """UPDATE alert_deliveries SET status = 'dropped', last_try_at = now(),
-                           last_error = $2 WHERE delivery_id = $1""",
+                           last_error = $2 WHERE delivery_id = $1 AND status = ANY($3::text[])""",
                     d["delivery_id"],
                     "not sent: the alert is no longer open" if a else "the alert is gone",
+                    store.QUEUED,
                 )
             else:
                 keep.append(d)
@@ -385,12 +391,19 @@ class Router:
             digest_name=(r["owner"] or r["name"]) if digest else None,
         )
         ids = [d["delivery_id"] for d in keep]
+        # The send takes time, and the route may be removed meanwhile (its queue then dropped,
+        # in one transaction with the removal): a try's outcome is written only over a delivery
+        # still queued, or a failed try would put a dropped one back on a removed route's queue.
+        # A message that did go out is recorded as delivered all the same, with the drop's note
+        # taken back: it was sent.
         if error is None:
             await pool.execute(
                 """UPDATE alert_deliveries SET status = 'delivered', tries = tries + 1,
-                       last_try_at = now(), delivered_at = now(), next_try_at = NULL
+                       last_try_at = now(), delivered_at = now(), next_try_at = NULL,
+                       last_error = nullif(regexp_replace(last_error, $2, ''), '')
                    WHERE delivery_id = ANY($1::bigint[])""",
                 ids,
+                "(; )?" + re.escape(store.ROUTE_REMOVED) + "$",
             )
             return True, False, None
         tries = keep[0]["tries"] + 1
@@ -399,10 +412,11 @@ class Router:
             """UPDATE alert_deliveries SET status = 'failing', tries = tries + 1,
                    last_try_at = now(), last_error = $2,
                    next_try_at = now() + make_interval(secs => $3)
-               WHERE delivery_id = ANY($1::bigint[])""",
+               WHERE delivery_id = ANY($1::bigint[]) AND status = ANY($4::text[])""",
             ids,
             error,
             wait,
+            store.QUEUED,
         )
         log.warning("route %s: %s channel %s failed (try %d: %s); again in %.1f s",
                     r["name"], ch["kind"], ch["name"], tries, error, wait)  # fmt: skip
@@ -416,3 +430,16 @@ class Router:
             alert_ids,
         )
         return {r["alert_id"]: alert_json(r) for r in rows}
+
+
+async def _still_routed(conn: asyncpg.Connection, route_id: str) -> bool:
+    """Whether the route is still active, held so until this transaction ends: a removal (which
+    drops the route's queue in its own transaction) waits for what this one queues, or this one
+    sees the route removed. Without it a step that read the route before its removal could
+    queue a delivery after the queue was dropped, which nothing would ever send or drop."""
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM alert_routes WHERE route_id = $1 AND active FOR NO KEY UPDATE",
+            route_id,
+        )
+    )

@@ -149,13 +149,20 @@ async def remove_channel(db: Db, channel_id: str) -> bool:
     return str(done) != "UPDATE 0"
 
 
+# A delivery still to make (the rest are done: delivered or dropped).
+QUEUED: Final = ["pending", "failing"]
+ROUTE_REMOVED: Final = "not sent: the route was removed"
+
+
 async def _drop_queue(conn: asyncpg.Connection, where: str, arg: str) -> None:
     """What was still to deliver on removed routes: dropped (and so logged)."""
     await conn.execute(
         f"""UPDATE alert_deliveries SET status = 'dropped',
-                last_error = coalesce(last_error || '; ', '') || 'not sent: the route was removed'
-            WHERE status IN ('pending', 'failing') AND {where}""",
+                last_error = coalesce(last_error || '; ', '') || $2
+            WHERE status = ANY($3::text[]) AND {where}""",
         arg,
+        ROUTE_REMOVED,
+        QUEUED,
     )
 
 
