@@ -75,6 +75,8 @@ from aiokafka import AIOKafkaProducer
 from faust.tables.manager import TableManager
 from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import TP, EventT, StreamT, TableT
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 from events.alerts import Alert
 from events.catalogue import EventBase
@@ -87,6 +89,7 @@ from projections.risk.state import RiskState
 from services import kafka_admin, kafka_connection, watchdog
 from services.membership import KEEP_EVERY_S, Membership
 from services.reads import event_log as read_event_log
+from services.risk.bulk import committed_offsets
 from services.risk.generations import GenerationWatch, restart_into, start_again
 from services.risk.names import TABLE, app_id, changelog_topic
 from services.risk.rebuild import prepare
@@ -582,7 +585,9 @@ class RiskAgent:
         log.info("owns partitions %s (%d states of others dropped)", sorted(partitions), dropped)
 
 
-async def _rewind_uncommitted(consumer: ThreadDelegateConsumer, events_topic: str) -> None:
+async def _rewind_uncommitted(
+    consumer: ThreadDelegateConsumer, events_topic: str, committed: dict[int, int]
+) -> None:
     """Events partitions with no committed offset start again from their beginning.
 
     Around a rebalance Faust's consumer can fetch records of the events partitions and drop
@@ -592,13 +597,17 @@ async def _rewind_uncommitted(consumer: ThreadDelegateConsumer, events_topic: st
     commit, a new group) kept its position past the dropped events, which were then not judged
     until the next rebalance (faust-streaming/faust#216 is of the same family). Run once
     Faust has resumed the flow (so nothing read after it is dropped again), through the
-    consumer's own thread (`seek_wait`: Faust's `seek` calls aiokafka from the wrong loop).
-    What was judged meanwhile is judged again: the rules are idempotent."""
+    consumer's own thread (`seek_wait`: Faust's `seek` calls aiokafka from the wrong loop; it
+    also forgets Faust's read offset of the partition, below which Faust drops what it reads).
+    What was judged meanwhile is judged again: the rules are idempotent.
+
+    `committed`: the group's committed offsets, read without moving the consumer. Only the
+    partitions without one are moved: Faust's own seek at the end of the recovery has put the
+    others at their committed offsets, and moving them again while their records flow (the
+    consumer's `seek_to_committed`, which leaves Faust's read offset where it was) only made
+    Faust read them again and drop them as read already."""
     assigned = [tp for tp in consumer.assignment() if tp.topic == events_topic]
-    if not assigned:
-        return
-    committed = await consumer.seek_to_committed()
-    fresh = sorted(tp for tp in assigned if not committed.get(tp))
+    fresh = sorted(tp for tp in assigned if committed.get(tp.partition, 0) <= 0)
     if fresh:
         log.info("events partitions %s: no committed offset, judged from their beginning",
                  [tp.partition for tp in fresh])  # fmt: skip
@@ -656,13 +665,46 @@ class RebalanceWatch:
         return True
 
 
+class _KeepQueuedOnResume(FlowControlEvent):
+    """Faust's flow control, but resuming the flow leaves the streams' queues as they are (an
+    explicit `clear`, at a revocation or a stop, still empties them).
+
+    At the end of a table recovery Faust seeks the events partitions to their committed offsets
+    and only then resumes the flow, which empties every stream's queue: the events its consumer
+    handed to the agent's queue in between (fetched while that seek was awaited, Faust's read
+    offset already past them) were dropped, and read again they were dropped as read already.
+    Never judged, they left a gap: the contract's next event found no state and its batch
+    waited for ever for the projector's index (the risk agent tests, on a loaded machine,
+    seen in a repro with the events logged: the cleared offsets were those never judged). What
+    sits in the queue at a resume is of the current assignment: the revocation before it
+    emptied the queues, and the stream skips an event of an older generation."""
+
+    _resuming = False
+
+    def resume(self) -> None:
+        self._resuming = True
+        try:
+            super().resume()
+        finally:
+            self._resuming = False
+
+    def clear(self) -> None:
+        if not self._resuming:
+            super().clear()
+
+
 class _RiskApp(faust.App):
     risk_agent: RiskAgent | None = None
     risk_outlets: Outlets | None = None
     risk_membership: Membership | None = None
     risk_events_topic: str = ""
+    risk_settings: Settings | None = None
     risk_restart: bool = False  # stopping to start again in another generation
     _rewinding: asyncio.Task[None] | None = None
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return _KeepQueuedOnResume(loop=self.loop)
 
     async def _on_partitions_revoked(self, revoked: set[TP]) -> None:
         # Before Faust waits for every event taken to be acked (`wait_empty`): the agent's
@@ -682,7 +724,9 @@ class _RiskApp(faust.App):
     async def _rewind(self) -> None:
         try:
             consumer = cast(ThreadDelegateConsumer, self.consumer)
-            await _rewind_uncommitted(consumer, self.risk_events_topic)
+            assert self.risk_settings is not None
+            committed = await committed_offsets(self.risk_settings, self.conf.id)
+            await _rewind_uncommitted(consumer, self.risk_events_topic, committed)
         except Exception:
             # Not fatal: the events are judged again at the next rebalance or restart.
             log.exception("events partitions not rewound after a rebalance")
@@ -753,6 +797,7 @@ def make_app(
     app.risk_outlets = outlets
     app.risk_membership = membership
     app.risk_events_topic = t.events.name
+    app.risk_settings = settings
 
     async def on_revoked(_app: Any, *_args: Any, **_kwargs: Any) -> None:
         await agent.revoked()
