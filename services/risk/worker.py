@@ -111,6 +111,9 @@ _JUDGE_TIMEOUT_S: Final = 30.0
 _HOLD_EVENTS_MAX: Final = 20_000
 RECOVERY_KICK_S: Final = 10.0  # a table recovery reading nothing for this long starts again
 _INDEX_WAIT_S: Final = 0.5  # a batch waiting for the projector to index events it lacks
+INDEX_STUCK_S: Final = 60.0
+"""A batch waiting this long for the log's index is stuck: said at WARNING, and again every as
+long after (the projector indexes the log seconds behind the rules, not minutes)."""
 
 
 class States:
@@ -378,6 +381,8 @@ class RiskAgent:
         """Judge a batch of events of the events topic; retried until it is stored. `full`:
         the batch filled up (a backlog), so its states and acks may wait for the next flush."""
         delay = 0.5
+        waiting_since: float | None = None  # for the log's index
+        warned_at = 0.0
         while True:
             try:
                 async with self.lock:
@@ -395,7 +400,22 @@ class RiskAgent:
                 # Not a failure: the projector indexes the log a moment behind the rules. A
                 # backoff grown to half a minute here would hold a takeover's first batch for
                 # longer than the takeover itself (the lock waits, the partitions wait).
-                log.info("a batch of %d events waits for the log's index: %s", len(events), e)
+                # Said once at INFO; then, a batch that has waited a minute is stuck (the
+                # projector down, or behind by far more than it ever is), and its partition with
+                # it: said at WARNING, every minute.
+                now = time.monotonic()
+                if waiting_since is None:
+                    waiting_since = now
+                    log.info("a batch of %d events waits for the log's index: %s", len(events), e)
+                elif now - waiting_since >= INDEX_STUCK_S and now - warned_at >= INDEX_STUCK_S:
+                    warned_at = now
+                    log.warning(
+                        "a batch of %d events has waited %.0f s for the log's index, and its "
+                        "partition with it (is the projector running and caught up?): %s",
+                        len(events),
+                        now - waiting_since,
+                        e,
+                    )
                 await asyncio.sleep(_INDEX_WAIT_S)
             except Exception:
                 log.exception("a batch of %d events not stored; again in %.1fs", len(events), delay)
