@@ -10,6 +10,7 @@ import functools
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -481,6 +482,41 @@ def test_routing_is_for_admins_and_credentials_never_come_back(
     assert dropped and all(
         d["status"] == "dropped" and "the route was removed" in d["last_error"] for d in dropped
     )
+
+
+def test_a_try_under_way_when_its_route_is_removed_leaves_the_delivery_dropped(
+    router: Services,
+    http: httpx.Client,
+    api_tokens: Tokens,
+    http_receiver: HttpReceiver,
+    cleanup: list[str],
+) -> None:
+    tag = unique("held")
+    path = f"/slack-{tag}"
+    http_receiver.held[path] = release = threading.Event()
+    http_receiver.failing.add(path)  # once released, the try fails: a 500
+    try:
+        made = add_channel(http, api_tokens, name=f"slack-{tag}", kind="slack",
+                           url=http_receiver.url(path))  # fmt: skip
+        cleanup.append(made["channel_id"])
+        route = add_route(http, api_tokens, name=f"r-{tag}", channel=made["name"])
+        threat(http, api_tokens.am, contract(http, api_tokens, unique("CL")), 1)
+        # The router is sending: the route is removed while the try is under way.
+        wait_for(lambda: http_receiver.arrived.get(path), 20, "the try under way")
+        gone = http.delete(f"/v1/alert-routes/{route['route_id']}", headers=auth(api_tokens.admin))
+        assert gone.status_code == 204
+        log = ROOT / "var" / "log" / f"test-{router.prefix}-alerts.log"
+        failures_before = log.read_text().count(f"channel slack-{tag} failed")
+    finally:
+        release.set()
+    # The try ends (the 500, or the router's own timeout) and the router records its outcome.
+    wait_for(lambda: log.read_text().count(f"channel slack-{tag} failed") > failures_before, 20,
+             "the try's failure logged")  # fmt: skip
+    dropped = deliveries(http, api_tokens, route_id=route["route_id"])
+    assert dropped and all(
+        d["status"] == "dropped" and "the route was removed" in d["last_error"] for d in dropped
+    ), dropped
+    assert http_receiver.arrived[path] == 1  # and nothing more was sent for the removed route
 
 
 def test_two_admins_adding_one_name_at_once_get_one_channel_and_one_409(

@@ -105,18 +105,26 @@ class Received:
 
 
 class HttpReceiver:
-    """Records each POST by path; a path in `failing` answers 500 (and is not recorded)."""
+    """Records each POST by path; a path in `failing` answers 500 (and is not recorded); a path
+    in `held` counts the POST in `arrived`, then answers only once its event is set."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.received: list[Received] = []
         self.failing: set[str] = set()
+        self.held: dict[str, threading.Event] = {}
+        self.arrived: dict[str, int] = {}
         self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                held = receiver.held.get(self.path)
+                if held is not None:
+                    with receiver.lock:
+                        receiver.arrived[self.path] = receiver.arrived.get(self.path, 0) + 1
+                    held.wait(60)  # the sender may have given up meanwhile: it answers anyway
                 if self.path in receiver.failing:
                     self.send_response(500)
                     self.end_headers()
