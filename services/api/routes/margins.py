@@ -46,6 +46,7 @@ from services.api.schemas import (
     errors,
 )
 from services.csv_cells import write_csv
+from services.reads.margins import ImpactQuery
 
 router = APIRouter(prefix="/v1", tags=["margins"])
 
@@ -334,12 +335,8 @@ async def margin_impacts(
     format: Format = None,
 ) -> Any:
     filters = {"contract_id": contract_id, "assignment_id": assignment_id, "basis": basis}
-    return _respond(
-        request,
-        await answers.margin_impacts(
-            reads, who, filters, since, until, sort == "largest", limit, offset
-        ),
-    )
+    query = ImpactQuery(filters, since, until, sort == "largest", limit, offset)
+    return _respond(request, await answers.margin_impacts(reads, who, query))
 
 
 @router.get(
