@@ -139,7 +139,6 @@ async def stream(
 @router.get(
     "/alerts",
     summary="Contract-risk alerts, newest first, with exposure totals",
-    response_model=AlertList,
     responses=errors(401, 422),
 )
 async def alerts(
@@ -191,7 +190,6 @@ async def _transition(
 @router.post(
     "/alerts/{alert_id}/acknowledge",
     summary="Someone is on it (finance, admin, the contract's account manager)",
-    response_model=Alert,
     responses=errors(401, 403, 404, 409, 422),
 )
 async def acknowledge(
@@ -203,7 +201,6 @@ async def acknowledge(
 @router.post(
     "/alerts/{alert_id}/resolve",
     summary="Dealt with (finance, admin)",
-    response_model=Alert,
     responses=errors(401, 403, 404, 409, 422),
 )
 async def resolve(

@@ -54,7 +54,6 @@ def _contract_json(c: dict[str, Any]) -> dict[str, Any]:
 @router.get(
     "/contracts",
     summary="Contracts with their margin status and open items",
-    response_model=ContractOverviews,
     responses=errors(401, 403, 422),
 )
 async def contracts(
@@ -88,7 +87,6 @@ async def contracts(
 @router.get(
     "/contracts/{contract_id}",
     summary="One contract's status and open items",
-    response_model=ContractOverviewAsOf,
     responses=errors(401, 403, 404, 422),
 )
 async def one_contract(
@@ -111,7 +109,6 @@ async def one_contract(
     "/schema/events",
     tags=["events"],
     summary="The JSON Schema of every event type",
-    response_model=dict[str, dict[str, Any]],
     responses=errors(401),
 )
 async def event_schemas(who: Reader) -> dict[str, dict[str, Any]]:

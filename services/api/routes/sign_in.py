@@ -165,7 +165,6 @@ class SignInOptions(BaseModel):
     "/v1/sign-in",
     tags=["session"],
     summary="How to sign in: through the identity provider (when configured) or with a token",
-    response_model=SignInOptions,
 )
 async def sign_in_options(oidc: Oidc) -> SignInOptions:
     sso = oidc is not None
@@ -187,7 +186,6 @@ class Me(BaseModel):
     "/v1/me",
     tags=["session"],
     summary="Who is signed in (a person, or the API token used)",
-    response_model=Me,
     responses=errors(401),
 )
 async def me(who: Reader, pool: Pool) -> Me:
@@ -216,7 +214,6 @@ class People(BaseModel):
     "/v1/people",
     tags=["session"],
     summary="Every person who has signed in, by name (what the app shows in place of an id)",
-    response_model=People,
     responses=errors(401),
 )
 async def list_people(who: Reader, pool: Pool) -> People:

@@ -192,7 +192,6 @@ async def sign_in(request: Request, pool: Pool, settings: AppSettings) -> JSONRe
     "/v1/session",
     tags=["session"],
     summary="The signed-in session (401 without one)",
-    response_model=SessionInfo,
     responses=errors(401),
 )
 async def current(request: Request, who: Reader, pool: Pool, settings: AppSettings) -> SessionInfo:
