@@ -71,9 +71,37 @@ def tune_gc() -> None:
     collected every 50,000 allocations: cycles (asyncio's, exceptions') are still collected,
     just less often.
     """
+    global _tuned
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    gc.set_threshold(YOUNG_GC_THRESHOLD, 20, 20)
+    _tuned = True
+
+
+_tuned = False
+
+
+# Net allocations of tracked objects between two collections of the young generation, live
+# (`tune_gc`) and while a backlog is applied (`gc_for_backlog`).
+YOUNG_GC_THRESHOLD = 50_000
+BACKLOG_GC_THRESHOLD = 500_000
+
+
+def gc_for_backlog(backlog: bool) -> None:
+    """The young generation's threshold for a batch: higher while full batches come.
+
+    A batch holds its events, rows and COPY text (several tracked objects an event) until it is
+    written, while the next is applied: at the live threshold the young generation fills with
+    them every few thousand events, and each collection scans them all to find nothing (their
+    rows die by reference counting), about a tenth of a catch-up's CPU. The count is of net
+    allocations, so at the backlog's threshold a collection comes about when the cache has grown
+    by that many objects, and what cyclic garbage the shell makes meanwhile (asyncio's,
+    exceptions') is still collected, later: at most that many objects. Live, the threshold is
+    back to the lower one, so a projector that is caught up holds little garbage. Only in a
+    process whose collector `tune_gc` set (a test's process keeps its own)."""
+    threshold = BACKLOG_GC_THRESHOLD if backlog else YOUNG_GC_THRESHOLD
+    if _tuned and gc.get_threshold()[0] != threshold:
+        gc.set_threshold(threshold, *gc.get_threshold()[1:])
 
 
 # Events applied between two hand-overs of the event loop (a few milliseconds of CPU).
@@ -335,6 +363,8 @@ class Projector:
                 # read is of every partition, whatever the lags say.
                 self._unfocused = True
                 continue
+            backlog = sum(map(len, records.values())) >= self.max_batch
+            gc_for_backlog(backlog)
             marks = None if records else await self._marker_positions()
             async with self._owning:
                 if epoch != self.epoch:
@@ -364,8 +394,7 @@ class Projector:
                     self._base = dict(self.positions)
                     if on_batch is not None:
                         on_batch(self)
-                    behind = sum(map(len, records.values())) >= self.max_batch  # a backlog
-                    if behind and time.monotonic() - reported >= PROGRESS_EVERY_S:
+                    if backlog and time.monotonic() - reported >= PROGRESS_EVERY_S:
                         reported = time.monotonic()
                         self._log_progress()
         async with self._owning:
