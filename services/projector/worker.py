@@ -52,9 +52,9 @@ from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitio
 from aiokafka.errors import KafkaError
 
 from events.catalogue import EventBase
-from events.serialization import decode_event
+from events.serialization import StreamHead, decode_event, head_types, read_stream_head
 from events.topics import TopicSpec
-from projections.read_model import ReadModel
+from projections.read_model import STREAM_ONLY, ReadModel
 from services import kafka_connection, kafka_log, watchdog
 from services.projector import store
 
@@ -127,6 +127,11 @@ class Helpers(Protocol):
     def worth_it(self, lag: int, partitions: int) -> bool: ...
 
     async def run(self, partitions: Sequence[int], stopping: Callable[[], bool]) -> None: ...
+
+
+# An event as read: decoded, or its head alone (a `STREAM_ONLY` type's), or why it cannot be.
+_Read = EventBase | StreamHead | Exception
+_STREAM_ONLY = head_types(STREAM_ONLY)
 
 
 # Partitions a projector far behind on more reads at a time: two, so that while one waits for
@@ -532,26 +537,36 @@ class Projector:
                 records[tp] = rs
         if not records:
             return None
-        decode, pause = decode_event, asyncio.sleep
+        decode, head_of, pause = decode_event, read_stream_head, asyncio.sleep
         read = 0
-        decoded: list[tuple[TopicPartition, list[ConsumerRecord], list[EventBase | Exception]]]
-        decoded = []
+        decoded: list[tuple[TopicPartition, list[ConsumerRecord], list[_Read]]] = []
         for tp, rs in records.items():
-            events: list[EventBase | Exception] = []
+            events: list[_Read] = []
             for r in rs:
                 read += 1
                 if not read % YIELD_EVERY:
                     await pause(0)  # let the previous batch's write and the fetcher move on
+                value = r.value or b""
+                # An event that moves its stream on and nothing else is applied from its head,
+                # its other fields neither parsed nor validated again: the writer validated it
+                # before appending it (an older schema version, or bytes written otherwise, are
+                # decoded, upcast and validated as every other event is).
+                head = head_of(value, _STREAM_ONLY)
+                if head is not None:
+                    events.append(head)
+                    continue
                 try:
-                    events.append(decode(r.value or b""))
+                    events.append(decode(value))
                 except Exception as exc:  # a poison event must never stop the projector
                     events.append(exc)
             decoded.append((tp, rs, events))
-        touched = {e.contract_id for _, _, es in decoded for e in es if isinstance(e, EventBase)}
+        touched = {
+            e.contract_id for _, _, es in decoded for e in es if not isinstance(e, Exception)
+        }
         await self._hold(touched)
 
-        apply, audit_row = self.model.apply, store.audit_row
-        audit: list[tuple[bytes, bytes]] = []
+        apply, move_on, audit_row = self.model.apply, self.model.move_on, store.audit_row
+        audit: list[bytes] = []
         applied = skipped = 0
         try:
             for tp, rs, events in decoded:
@@ -562,9 +577,13 @@ class Projector:
                     try:
                         if isinstance(e, Exception):
                             raise e
-                        if apply(e):
+                        if isinstance(e, StreamHead):
+                            done = move_on(e.contract_id, e.stream_version)
+                        else:
+                            done = apply(e)
+                        if done:
                             applied += 1
-                            audit.append(audit_row(e, r.value or b"", r.partition, r.offset))
+                            audit += audit_row(e, r.value or b"", r.partition, r.offset)
                         else:
                             skipped += 1
                     except Exception as exc:  # a poison event must never stop the projector
