@@ -61,6 +61,13 @@ from services.projector import store
 log = logging.getLogger("ledger.projector")
 
 
+# Net allocations of tracked objects between two collections of the young generation, live
+# (`tune_gc`) and while a backlog is applied (`gc_for_backlog`).
+YOUNG_GC_THRESHOLD = 50_000
+BACKLOG_GC_THRESHOLD = 500_000
+_tuned = False  # whether this process's collector is the projector's (`tune_gc`)
+
+
 def tune_gc() -> None:
     """The garbage-collection policy of a projector process (call once the model is loaded).
 
@@ -68,23 +75,14 @@ def tune_gc() -> None:
     reference counting. CPython's cyclic collector, by default run every 700 net allocations,
     keeps re-scanning them to find nothing, which cost a replay about a fifth of its CPU. What
     is loaded at start is frozen out of the collector's view and the young generation is
-    collected every 50,000 allocations: cycles (asyncio's, exceptions') are still collected,
-    just less often.
+    collected every 50,000 allocations (500,000 during a backlog: `gc_for_backlog`): cycles
+    (asyncio's, exceptions') are still collected, just less often.
     """
     global _tuned
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_GC_THRESHOLD, 20, 20)
     _tuned = True
-
-
-_tuned = False
-
-
-# Net allocations of tracked objects between two collections of the young generation, live
-# (`tune_gc`) and while a backlog is applied (`gc_for_backlog`).
-YOUNG_GC_THRESHOLD = 50_000
-BACKLOG_GC_THRESHOLD = 500_000
 
 
 def gc_for_backlog(backlog: bool) -> None:
