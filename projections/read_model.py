@@ -259,7 +259,8 @@ class ReadModel:
     @_apply.register(ClientComplaintLogged)
     @_apply.register(ClientContactLogged)
     def _relationship(self, e: ClientComplaintLogged | ClientContactLogged) -> None:
-        """Moves the stream on and changes no margin figure."""
+        """Moves the stream on and changes no margin figure. Empty, and it must stay so: a
+        projector applies these types with `move_on` (`STREAM_ONLY`), without this handler."""
 
     @_apply.register
     def _signed(self, e: ContractSigned) -> None:
