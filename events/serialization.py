@@ -154,10 +154,10 @@ def head_types(names: Iterable[str]) -> tuple[bytes, ...]:
 
 def read_stream_head(data: bytes, types: tuple[bytes, ...]) -> StreamHead | None:
     """The type, contract and stream version of an event of the log of one of `types`
-    (`head_types`), read as
-    `read_head` reads them, from its bytes alone and only when they start as `encode_event`
-    writes an event of the type's current schema version; else None (another type, an older
-    schema version to upcast, bytes written otherwise: `decode_event` reads those).
+    (`head_types`), read as `read_head` reads them: from its bytes alone, and only when they
+    start as `encode_event` writes an event of the type's current schema version; else None
+    (another type, an older schema version to upcast, bytes written otherwise: `decode_event`
+    reads those).
 
     Asked of every event of a replay, so any other type is told apart by a comparison of a
     few bytes at the place the type's name takes in an event as `encode_event` writes it.
