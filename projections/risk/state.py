@@ -335,10 +335,13 @@ def _evolve(state: RiskState | None, event: ev.EventBase) -> RiskState:
     if version <= state.version:
         return state
     after = _apply(event, state)
-    after = replace(
-        after, version=version, last_event_at=max(state.last_event_at, event.occurred_at)
+    return _measured(
+        after,
+        state,
+        _GROSS_PROFIT_CHANGE.get(type(event)),
+        version,
+        max(state.last_event_at, event.occurred_at),
     )
-    return _measured(after, state, _GROSS_PROFIT_CHANGE.get(type(event)))
 
 
 def fold(events: Iterable[ev.EventBase], state: RiskState | None = None) -> RiskState | None:
@@ -370,7 +373,7 @@ def _signed(e: ev.ContractSigned) -> RiskState:
         signed=Contact(e.event_id, e.occurred_at, version, None, False),
         last_event_at=e.occurred_at,
     )
-    return _measured(signed, None, "contract")
+    return _measured(signed, None, "contract", version, e.occurred_at)
 
 
 @singledispatch
@@ -526,18 +529,18 @@ def _raise_declined(e: ev.RaiseDeclined, s: RiskState) -> RiskState:
 def _contact(e: ev.ClientContactLogged, s: RiskState) -> RiskState:
     contact = Contact(e.event_id, e.occurred_at, e.stream_version or 0, e.direction, e.responded)
     # A new contact ends the silence: the timer alerts of the old one can never recur.
-    s = replace(s, last_contact=contact, timer_alerts_raised=frozenset())
-    if e.direction != "outbound" or e.responded:
-        latest = (
-            e.occurred_at if s.last_two_way_at is None else max(s.last_two_way_at, e.occurred_at)
-        )
-        s = replace(s, last_two_way_at=latest)
+    changes: dict[str, Any] = {"last_contact": contact, "timer_alerts_raised": frozenset()}
     if e.direction == "outbound" and not e.responded:
         run = (*s.unanswered_run, contact)[-STRAIN_RUN:]
-        raised = s.strain_raised_in_run or strain_due(run)
-        return replace(s, unanswered_run=run, strain_raised_in_run=raised)
-    # An answer, or the client reaching out, ends the run.
-    return replace(s, unanswered_run=(), strain_raised_in_run=False)
+        changes["unanswered_run"] = run
+        changes["strain_raised_in_run"] = s.strain_raised_in_run or strain_due(run)
+    else:
+        latest = s.last_two_way_at
+        changes["last_two_way_at"] = e.occurred_at if latest is None else max(latest, e.occurred_at)
+        # An answer, or the client reaching out, ends the run.
+        changes["unanswered_run"] = ()
+        changes["strain_raised_in_run"] = False
+    return replace(s, **changes)  # one copy of the state, not one per field
 
 
 @_apply.register
@@ -668,10 +671,17 @@ def _health_facts(s: RiskState, day: date) -> HealthFacts:
     )
 
 
-def _measured(s: RiskState, before: RiskState | None, change: str | None) -> RiskState:
-    """The state `s` (after an event, `before` it) with the health measured on its latest
-    event's day (event time); `change`: how the event may change the weekly gross profit."""
-    day = s.last_event_at.date()
+def _measured(
+    s: RiskState,
+    before: RiskState | None,
+    change: str | None,
+    version: int,
+    last_event_at: datetime,
+) -> RiskState:
+    """The state `s` (after an event, `before` it) at `version` and `last_event_at`, with the
+    health measured on that day (event time); `change`: how the event may change the weekly
+    gross profit."""
+    day = last_event_at.date()
     gp, until = s.gross_profit, s.gross_profit_until
     if before is None or not gp or change == "contract" or (until is not None and day >= until):
         weekly, until = weekly_gross_profit_on(s, day)
@@ -690,16 +700,21 @@ def _measured(s: RiskState, before: RiskState | None, change: str | None) -> Ris
         gp = health_watch.with_gross_profit(gp, day, weekly)
     s = replace(
         s,
-        marks=health_watch.recent_marks(s.marks, s.last_event_at),
+        version=version,
+        last_event_at=last_event_at,
+        marks=health_watch.recent_marks(s.marks, last_event_at),
         gross_profit=gp,
         gross_profit_until=until,
     )
     score = health_score_of(s, day)
     fall = health_watch.fall(s.health, day, score)
-    falling = fall is not None and fall.dropped
     two_way = None if s.last_two_way_at is None else s.last_two_way_at.date()
-    history = health_watch.with_score(s.health, day, score, two_way)
-    return replace(s, health=history, health_falling=falling)
+    # `s` is the new state, not yet seen by anyone: its two health fields are set in place
+    # rather than by a third copy of it (one copy an event instead of three: a copy is about a
+    # tenth of the fold's cost).
+    object.__setattr__(s, "health", health_watch.with_score(s.health, day, score, two_way))
+    object.__setattr__(s, "health_falling", fall is not None and fall.dropped)
+    return s
 
 
 def strain_due(run: tuple[Contact, ...]) -> bool:
