@@ -269,26 +269,75 @@ class RiskState:
         """`a`'s rates in force (or the pay and bill given) priced with the contract's terms."""
         # Another pay or bill than in force: its OT and DT rates are derived from them.
         given = pay_rate is None and bill_rate is None
-        return margin.Rates(
-            pay_rate=a.pay_rate if pay_rate is None else pay_rate,
-            bill_rate=a.bill_rate if bill_rate is None else bill_rate,
-            burden_pct=a.burden_pct if a.burden_pct is not None else self.terms.burden_pct,
-            msp_fee_pct=self.terms.msp_fee_pct,
-            hours_per_week=a.hours_per_week,
-            ot_pay_rate=a.ot_pay_rate if given else None,
-            ot_bill_rate=a.ot_bill_rate if given else None,
-            dt_pay_rate=a.dt_pay_rate if given else None,
-            dt_bill_rate=a.dt_bill_rate if given else None,
-            ot_bill_multiplier=self.terms.ot_bill_multiplier,
-            dt_bill_multiplier=self.terms.dt_bill_multiplier,
-            planned_ot_hours_per_week=a.planned_ot_hours_per_week,
-            ot_exempt=a.ot_exempt,
-        )
+        if given:
+            return _priced(self.terms, a).rates
+        return _rates(self.terms, a, pay_rate, bill_rate)
 
     @property
     def silence_since(self) -> Contact:
         """The event a silence is counted from: the last contact, else the signing."""
         return self.last_contact if self.last_contact is not None else self.signed
+
+
+def _rates(
+    terms: ContractTerms, a: AssignmentState, pay_rate: Decimal | None, bill_rate: Decimal | None
+) -> margin.Rates:
+    given = pay_rate is None and bill_rate is None
+    return margin.Rates(
+        pay_rate=a.pay_rate if pay_rate is None else pay_rate,
+        bill_rate=a.bill_rate if bill_rate is None else bill_rate,
+        burden_pct=a.burden_pct if a.burden_pct is not None else terms.burden_pct,
+        msp_fee_pct=terms.msp_fee_pct,
+        hours_per_week=a.hours_per_week,
+        ot_pay_rate=a.ot_pay_rate if given else None,
+        ot_bill_rate=a.ot_bill_rate if given else None,
+        dt_pay_rate=a.dt_pay_rate if given else None,
+        dt_bill_rate=a.dt_bill_rate if given else None,
+        ot_bill_multiplier=terms.ot_bill_multiplier,
+        dt_bill_multiplier=terms.dt_bill_multiplier,
+        planned_ot_hours_per_week=a.planned_ot_hours_per_week,
+        ot_exempt=a.ot_exempt,
+    )
+
+
+class _Priced:
+    """An assignment's rates in force under some terms, and their weekly gross profit once
+    asked; holding both keys, so that their ids stay theirs while this is in `_PRICED`."""
+
+    __slots__ = ("a", "rates", "terms", "weekly")
+
+    def __init__(self, terms: ContractTerms, a: AssignmentState) -> None:
+        self.terms = terms
+        self.a = a
+        self.rates = _rates(terms, a, None, None)
+        self.weekly: Decimal | None = None
+
+
+# Rates in force by (terms, assignment), compared by identity (both immutable, and shared by
+# every state after the event that made them): judging an event prices the same assignments
+# several times (the fold's gross profit, the rules' before and after), and building and
+# checking a `margin.Rates` was a tenth of the step. Emptied when it reaches _PRICED_MAX.
+_PRICED: dict[tuple[int, int], _Priced] = {}
+_PRICED_MAX: Final = 4096
+
+
+def _priced(terms: ContractTerms, a: AssignmentState) -> _Priced:
+    key = (id(terms), id(a))
+    found = _PRICED.get(key)
+    if found is not None and found.terms is terms and found.a is a:
+        return found
+    if len(_PRICED) >= _PRICED_MAX:
+        _PRICED.clear()
+    found = _PRICED[key] = _Priced(terms, a)
+    return found
+
+
+def weekly_gross_profit_of(terms: ContractTerms, a: AssignmentState) -> Decimal:
+    """`margin.weekly_gross_profit` of `a`'s rates in force under `terms` (remembered)."""
+    priced = _priced(terms, a)
+    if priced.weekly is None:
+        priced.weekly = margin.weekly_gross_profit(priced.rates)
+    return priced.weekly
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,7 +383,9 @@ def _evolve(state: RiskState | None, event: ev.EventBase) -> RiskState:
         )
     if version <= state.version:
         return state
-    after = _apply(event, state)
+    # The handler of the event's own class (every catalogue type has one), without
+    # singledispatch's lookup by MRO; anything else through `_apply`, which refuses it.
+    after = _apply.registry.get(type(event), _apply)(event, state)
     return _measured(
         after,
         state,
@@ -603,7 +654,7 @@ def _gross_profit_of(
         return _ZERO, a.start_date
     if end is not None and day >= end:
         return _ZERO, None
-    return margin.weekly_gross_profit(s.rates(a)), end
+    return weekly_gross_profit_of(s.terms, a), end
 
 
 def weekly_gross_profit_on(s: RiskState, day: date) -> tuple[Decimal, date | None]:
@@ -634,28 +685,21 @@ def health_of(s: RiskState, day: date) -> Health:
     return client_health(_health_facts(s, day))
 
 
-# The last score answered, with what it was measured from: judging an event measures it twice
-# on the same facts (the fold's `_measured`, then CLIENT_HEALTH_FALLING on the state after).
-# Compared by identity (the day by value): all immutable.
-_last_score: tuple[tuple[object, ...], int] | None = None
+# The last score answered, with the state and day it was measured on: judging an event
+# measures it twice (the fold's `_measured`, then CLIENT_HEALTH_FALLING on the same state
+# after). The state compared by identity: the one `_measured` returns (its health fields, set
+# after the measure, are not among what the score reads).
+_last_score: tuple[RiskState, date, int] | None = None
 
 
 def health_score_of(s: RiskState, day: date) -> int:
     """`health_of(s, day).score`, without wording the parts (measured at every event)."""
     global _last_score
-    measured = (
-        s.last_two_way_at, s.unanswered_run, s.marks, s.negotiations, s.raise_requests,
-        s.gross_profit, s.assignments,
-    )  # fmt: skip
     last = _last_score
-    if (
-        last is not None
-        and last[0][0] == day
-        and all(a is b for a, b in zip(last[0][1:], measured, strict=True))
-    ):
-        return last[1]
+    if last is not None and last[0] is s and last[1] == day:
+        return last[2]
     score = health_score(_health_facts(s, day))
-    _last_score = ((day, *measured), score)
+    _last_score = (s, day, score)
     return score
 
 
