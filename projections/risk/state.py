@@ -24,6 +24,7 @@ a replayed log must still fold): that part of the event is skipped and the versi
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from dataclasses import replace as _dataclass_replace
@@ -316,9 +317,11 @@ class _Priced:
 # Rates in force by (terms, assignment), compared by identity (both immutable, and shared by
 # every state after the event that made them): judging an event prices the same assignments
 # several times (the fold's gross profit, the rules' before and after), and building and
-# checking a `margin.Rates` was a tenth of the step. Emptied when it reaches _PRICED_MAX.
-_PRICED: dict[tuple[int, int], _Priced] = {}
-_PRICED_MAX: Final = 4096
+# checking a `margin.Rates` was a tenth of the step. The oldest entry goes once _PRICED_MAX
+# are held (about 1 KB each): a contract's next event finds its assignments priced when fewer
+# than that many were priced meanwhile.
+_PRICED: OrderedDict[tuple[int, int], _Priced] = OrderedDict()
+_PRICED_MAX: Final = 8192
 
 
 def _priced(terms: ContractTerms, a: AssignmentState) -> _Priced:
@@ -326,8 +329,8 @@ def _priced(terms: ContractTerms, a: AssignmentState) -> _Priced:
     found = _PRICED.get(key)
     if found is not None and found.terms is terms and found.a is a:
         return found
-    if len(_PRICED) >= _PRICED_MAX:
-        _PRICED.clear()
+    if found is None and len(_PRICED) >= _PRICED_MAX:
+        _PRICED.popitem(last=False)
     found = _PRICED[key] = _Priced(terms, a)
     return found
 
