@@ -34,7 +34,7 @@ def test_the_rules_an_event_type_dispatches_to_raise_all_that_every_rule_raises(
     states: dict[str, RiskState] = {}
     for e in events:
         before = states.get(e.contract_id)
-        raised, states[e.contract_id] = judge(before, e)
+        _, states[e.contract_id] = judge(before, e)
         if before is None:
             continue
         assert evaluate(before, e, e.occurred_at) == _every_rule(before, e)
