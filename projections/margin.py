@@ -30,7 +30,7 @@ The only rounding DESIGN asks for inside the domain is MarkupAgreed's bill rate
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import date, datetime
 from decimal import (
     MAX_EMAX,
@@ -189,6 +189,7 @@ class Rates:
 
 _OPTIONAL_RATES: Final = frozenset({"ot_pay_rate", "ot_bill_rate", "dt_pay_rate", "dt_bill_rate"})
 _RATES_FIELDS: Final = tuple(f.name for f in fields(Rates) if f.name != "ot_exempt")
+_RATES_DEFAULTS: Final = {f.name: f.default for f in fields(Rates) if f.default is not MISSING}
 
 
 def _kind_rates(
@@ -204,13 +205,19 @@ def _kind_rates(
     kind_pay, kind_bill = kind_pay_bill(
         r.pay_rate, r.bill_rate, pay, bill, pay_multiplier, bill_multiplier
     )
-    return Rates(
+    # Built from `r`'s fields, checked when `r` was (a given OT/DT rate, or a positive rate
+    # times a positive multiplier: every check of `Rates` holds), so not checked again: the
+    # risk agent prices an OT and a DT hour at every change of rates.
+    kind = object.__new__(Rates)
+    kind.__dict__.update(
+        _RATES_DEFAULTS,
         pay_rate=kind_pay,
         bill_rate=kind_bill,
         burden_pct=r.burden_pct,
         msp_fee_pct=r.msp_fee_pct,
         hours_per_week=hours,
     )
+    return kind
 
 
 def kind_pay_bill(
