@@ -316,6 +316,22 @@ def _check_exempt(exempt: bool, planned_ot: Decimal, rates: dict[str, Decimal | 
         )
 
 
+class AssignmentTerms(TypedDict):
+    """An assignment as started, but for its id, job title and OT and DT rates
+    (`overtime_rates`): what the read model and the risk state each fold from AssignmentStarted."""
+
+    staffer_id: str
+    staffer_name: str | None
+    pay_rate: Decimal
+    bill_rate: Decimal
+    burden_pct: Decimal | None
+    hours_per_week: Decimal
+    start_date: date
+    expected_end_date: date
+    planned_ot_hours_per_week: Decimal
+    ot_exempt: bool
+
+
 class AssignmentStarted(EventBase):
     """v2 added the OT and DT rates (absent: derived from pay and bill, DESIGN "Overtime"),
     `planned_ot_hours_per_week` (v1: 0) and `ot_exempt` (v1: false). hours_per_week +
@@ -373,6 +389,21 @@ class AssignmentStarted(EventBase):
     def overtime_rates(self) -> dict[str, Decimal | None]:
         """The OT and DT rates as given (None: derived)."""
         return {name: getattr(self, name) for name in OVERTIME_RATES}
+
+    def terms(self) -> AssignmentTerms:
+        """The assignment as started (AssignmentTerms)."""
+        return AssignmentTerms(
+            staffer_id=self.staffer_id,
+            staffer_name=self.staffer_name,
+            pay_rate=self.pay_rate,
+            bill_rate=self.bill_rate,
+            burden_pct=self.burden_pct,
+            hours_per_week=self.hours_per_week,
+            start_date=self.start_date,
+            expected_end_date=self.expected_end_date,
+            planned_ot_hours_per_week=self.planned_ot_hours_per_week,
+            ot_exempt=self.ot_exempt,
+        )
 
 
 class RatesAdjusted(EventBase):

@@ -251,30 +251,16 @@ class ReadModel:
 
     @_apply.register
     def _signed(self, e: ContractSigned) -> None:
-        terms = e.terms()
-        self.contracts[e.contract_id] = ContractRow(
+        row = self.contracts[e.contract_id] = ContractRow(
             contract_id=e.contract_id,
             stream_version=e.stream_version or 0,
             client_id=e.client_id,
             account_manager_id=e.account_manager_id,
             status="active",
-            **terms,
+            **e.terms(),
         )
-        self._record_terms(
-            TermsRow(
-                contract_id=e.contract_id,
-                effective_date=e.start_date,
-                stream_version=e.stream_version or 0,
-                kind="signed",
-                burden_pct=terms["burden_pct"],
-                msp_fee_pct=terms["msp_fee_pct"],
-                markup_floor_pct=terms["markup_floor_pct"],
-                conversion_fee_pct=terms["conversion_fee_pct"],
-                conversion_fee_waived_after_hours=terms["conversion_fee_waived_after_hours"],
-                ot_bill_multiplier=terms["ot_bill_multiplier"],
-                dt_bill_multiplier=terms["dt_bill_multiplier"],
-            )
-        )
+        signed = TermsRow.of(e.contract_id, e.start_date, e.stream_version or 0, "signed", row)
+        self._record_terms(signed)
 
     @_apply.register
     def _amended(self, e: ContractAmended) -> None:
@@ -283,15 +269,8 @@ class ReadModel:
         for name, value in amended.items():
             setattr(row, name, value)  # the contract as last amended, whatever the dates
         if any(name in amended for name in PRICING_TERMS):
-            self._record_terms(
-                TermsRow(
-                    e.contract_id,
-                    e.effective_date,
-                    e.stream_version or 0,
-                    "amended",
-                    *(getattr(e, name) for name in PRICING_TERMS),
-                )
-            )
+            version = e.stream_version or 0
+            self._record_terms(TermsRow.of(e.contract_id, e.effective_date, version, "amended", e))
 
     @_apply.register
     def _account_manager_changed(self, e: AccountManagerChanged) -> None:
@@ -312,19 +291,10 @@ class ReadModel:
             contract_id=e.contract_id,
             assignment_id=e.assignment_id,
             stream_version=e.stream_version or 0,
-            staffer_id=e.staffer_id,
-            staffer_name=e.staffer_name,
             job_title=e.job_title,
             status="active",
-            pay_rate=e.pay_rate,
-            bill_rate=e.bill_rate,
             rates_effective=e.start_date,
-            burden_pct=e.burden_pct,
-            hours_per_week=e.hours_per_week,
-            start_date=e.start_date,
-            expected_end_date=e.expected_end_date,
-            planned_ot_hours_per_week=e.planned_ot_hours_per_week,
-            ot_exempt=e.ot_exempt,
+            **e.terms(),
         )
         self.assignments[key] = row
         self._assignments_by_contract.added(self.assignments, key)

@@ -72,6 +72,20 @@ class TermsRow:
     ot_bill_multiplier: Decimal | None = None  # as signed: 1.5 when the contract named none
     dt_bill_multiplier: Decimal | None = None  # as signed: 2 when the contract named none
 
+    @classmethod
+    def of(
+        cls,
+        contract_id: str,
+        effective_date: date,
+        stream_version: int,
+        kind: TermsKind,
+        source: object,
+    ) -> TermsRow:
+        """The pricing terms `source` holds by their names: a contract row as signed, or an
+        amendment (None where it leaves a term alone)."""
+        terms = {name: getattr(source, name) for name in PRICING_TERMS}
+        return cls(contract_id, effective_date, stream_version, kind, **terms)
+
 
 @dataclass(frozen=True, slots=True)
 class Terms:

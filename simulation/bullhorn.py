@@ -74,8 +74,8 @@ def row(
     bill: str,
     begin: date,
     end: date,
-    effective: date,
     status: str = "Approved",
+    effective: date | None = None,
     markup: str = "",
     first: str = "Ann",
     last: str = "Lee",
@@ -84,6 +84,8 @@ def row(
     kind: str = "Contract",
     termination: str = "",
 ) -> list[str]:
+    """One placement row. `effective` (`dateEffective`): when its rates take effect; a
+    placement's first row is effective from its begin date, the default."""
     ot_bill, ot_pay, ot_markup, exempt = ot
     return [
         pid,
@@ -102,7 +104,7 @@ def row(
         ot_markup,
         us_date(begin),
         us_date(end),
-        us_date(effective),
+        us_date(effective or begin),
         kind,
         status,
         hours_per_day,
@@ -114,38 +116,21 @@ def row(
 D = date
 GOLDEN: Final = (
     # G1: 45 − 30 × 1.20 = 9.00 an hour, 40 hours: 360.00 a week (Client 01: burden 20 %).
-    row("G1", "Client 01", "30.00", "45.00", D(2026, 1, 5), D(2027, 6, 30), D(2026, 1, 5)),
+    row("G1", "Client 01", "30.00", "45.00", D(2026, 1, 5), D(2027, 6, 30)),
     # G2: 25/40, then 27/42 from 2026-06-01: 42 − 27 × 1.20 = 9.60 an hour, 384.00 a week.
-    row("G2", "Client 01", "25.00", "40.00", D(2026, 2, 2), D(2027, 2, 1), D(2026, 2, 2)),
+    row("G2", "Client 01", "25.00", "40.00", D(2026, 2, 2), D(2027, 2, 1)),
     # G3: ended (Completed) on 2026-09-30: not active on the as-of day.
-    row(
-        "G3",
-        "Client 01",
-        "20.00",
-        "30.00",
-        D(2026, 3, 2),
-        D(2026, 9, 30),
-        D(2026, 3, 2),
-        status="Completed",
-    ),
+    row("G3", "Client 01", "20.00", "30.00", D(2026, 3, 2), D(2026, 9, 30), status="Completed"),
     # G4: 44 − 40 × 1.20 = −4.00 an hour, −160.00 a week: loss-making (bill under burden).
-    row("G4", "Client 01", "40.00", "44.00", D(2026, 4, 6), D(2027, 4, 5), D(2026, 4, 6)),
+    row("G4", "Client 01", "40.00", "44.00", D(2026, 4, 6), D(2027, 4, 5)),
     # G5: a markup only: 20 × 1.50 = 30.00 billed; 30 − 24 = 6.00 an hour, 6 hours a day × 5:
     # 180.00 a week.
     row(
-        "G5",
-        "Client 01",
-        "20.00",
-        "",
-        D(2026, 5, 4),
-        D(2027, 5, 3),
-        D(2026, 5, 4),
-        markup="50",
-        hours_per_day="6",
+        "G5", "Client 01", "20.00", "", D(2026, 5, 4), D(2027, 5, 3), markup="50", hours_per_day="6"
     ),
 )
 GOLDEN_LATER: Final = (
-    row("G2", "Client 01", "27.00", "42.00", D(2026, 2, 2), D(2027, 2, 1), D(2026, 6, 1)),
+    row("G2", "Client 01", "27.00", "42.00", D(2026, 2, 2), D(2027, 2, 1), effective=D(2026, 6, 1)),
 )
 
 
@@ -160,15 +145,15 @@ BAD: Final = (
     # before its start, a duplicated row (a warning), a name a spreadsheet would run (kept as
     # text), a rate row out of date order.
     _with(
-        row("B1", "Client 02", "30.00", "45.00", D(2026, 1, 5), D(2027, 1, 4), D(2026, 1, 5)),
+        row("B1", "Client 02", "30.00", "45.00", D(2026, 1, 5), D(2027, 1, 4)),
         "dateBegin",
         "31/1/2026 0:00",
     ),
-    row("B2", "Client 02", "30,00", "4O.00", D(2026, 1, 5), D(2027, 1, 4), D(2026, 1, 5)),
-    row("B3", "Acme Unknown", "30.00", "45.00", D(2026, 1, 5), D(2027, 1, 4), D(2026, 1, 5)),
-    row("B4", "Client 02", "30.00", "45.00", D(2026, 6, 1), D(2026, 1, 4), D(2026, 6, 1)),
-    row("B5", "Client 02", "30.00", "45.00", D(2026, 1, 5), D(2027, 1, 4), D(2026, 1, 5)),
-    row("B5", "Client 02", "30.00", "45.00", D(2026, 1, 5), D(2027, 1, 4), D(2026, 1, 5)),
+    row("B2", "Client 02", "30,00", "4O.00", D(2026, 1, 5), D(2027, 1, 4)),
+    row("B3", "Acme Unknown", "30.00", "45.00", D(2026, 1, 5), D(2027, 1, 4)),
+    row("B4", "Client 02", "30.00", "45.00", D(2026, 6, 1), D(2026, 1, 4)),
+    row("B5", "Client 02", "30.00", "45.00", D(2026, 1, 5), D(2027, 1, 4)),
+    row("B5", "Client 02", "30.00", "45.00", D(2026, 1, 5), D(2027, 1, 4)),
     row(
         "B6",
         "Client 02",
@@ -176,12 +161,11 @@ BAD: Final = (
         "45.00",
         D(2026, 1, 5),
         D(2027, 1, 4),
-        D(2026, 1, 5),
         first='=HYPERLINK("http://x","y")',
         last="Doe",
     ),
-    row("B7", "Client 02", "30.00", "45.00", D(2026, 3, 2), D(2027, 1, 4), D(2026, 3, 2)),
-    row("B7", "Client 02", "31.00", "46.00", D(2026, 3, 2), D(2027, 1, 4), D(2026, 2, 2)),
+    row("B7", "Client 02", "30.00", "45.00", D(2026, 3, 2), D(2027, 1, 4)),
+    row("B7", "Client 02", "31.00", "46.00", D(2026, 3, 2), D(2027, 1, 4), effective=D(2026, 2, 2)),
 )
 
 
@@ -250,8 +234,7 @@ def placements(
             _money(bill),
             begin,
             end,
-            begin,
-            first_status,
+            status=first_status,
             termination="" if count else termination,
             **base,
         )
@@ -267,8 +250,8 @@ def placements(
                     _money(bill * raise_pct),
                     begin,
                     end,
-                    when,
-                    status,
+                    status=status,
+                    effective=when,
                     termination=termination,
                     **base,
                 )

@@ -49,9 +49,9 @@ class _Assignment:
     staffer_id: str
     pay: Decimal
     bill: Decimal
-    start: date | None = None
-    end: date | None = None
-    hours_per_week: Decimal = Decimal(40)
+    start: date
+    end: date
+    hours_per_week: Decimal
 
 
 @dataclass
@@ -219,14 +219,14 @@ class Generator:
         rng = self.rng
         pay = money(Decimal(rng.randint(1800, 6000)) / 100)
         bill = money(pay * (1 + self._pct(20, 60) / 100))
-        a = _Assignment(c.new_id("A"), f"S-{rng.randint(1, 99999):05d}", pay, bill)
-        c.assignments.append(a)
+        assignment_id, staffer_id = c.new_id("A"), f"S-{rng.randint(1, 99999):05d}"
         start = c.clock.date() + timedelta(days=rng.randint(1, 14))
         # Drawn in the order the fields were always drawn: the same seed, the same log.
         job_title = rng.choice(["Forklift operator", "Picker", "Welder", "Accountant"])
         hours = Decimal(rng.choice([20, 32, 37.5, 40, 45]))
         end = start + timedelta(weeks=rng.randint(13, 104))
-        a.start, a.end, a.hours_per_week = start, end, hours
+        a = _Assignment(assignment_id, staffer_id, pay, bill, start, end, hours)
+        c.assignments.append(a)
         return self._event(
             c,
             ev.AssignmentStarted,
@@ -488,7 +488,6 @@ def _monday(d: date) -> date:
 def _hours_reported(g: Generator, c: _Contract) -> ev.Event:
     rng = g.rng
     a = rng.choice(c.assignments)
-    assert a.start is not None and a.end is not None
     # This week's, or (a late timesheet) one of the weeks before, within the term.
     week = _monday(c.clock.date()) - timedelta(weeks=rng.choice([0, 0, 0, 1, 2]))
     week = min(max(week, _monday(a.start)), _monday(a.end))

@@ -481,16 +481,7 @@ def _started(e: ev.AssignmentStarted, s: RiskState) -> RiskState:
         return s
     a = AssignmentState(
         assignment_id=e.assignment_id,
-        staffer_id=e.staffer_id,
-        staffer_name=e.staffer_name,
-        pay_rate=e.pay_rate,
-        bill_rate=e.bill_rate,
-        burden_pct=e.burden_pct,
-        hours_per_week=e.hours_per_week,
-        start_date=e.start_date,
-        expected_end_date=e.expected_end_date,
-        planned_ot_hours_per_week=e.planned_ot_hours_per_week,
-        ot_exempt=e.ot_exempt,
+        **e.terms(),
         ot_pay_rate=e.ot_pay_rate,
         ot_bill_rate=e.ot_bill_rate,
         dt_pay_rate=e.dt_pay_rate,

@@ -220,29 +220,10 @@ async def assignment_rates(reads: ReadModels, who: Principal, assignment_id: str
     return Answer(body, rates, f"rates-{assignment_id}")
 
 
-async def margin_impacts(
-    reads: ReadModels,
-    who: Principal,
-    filters: dict[str, str | None],
-    since: date | None,
-    until: date | None,
-    largest_first: bool,
-    limit: int,
-    offset: int,
-) -> Answer:
-    items = await read.margin_impacts(
-        reads.pool,
-        reads.schema,
-        owner_scope(who),
-        filters,
-        since,
-        until,
-        largest_first,
-        limit,
-        offset,
-    )
+async def margin_impacts(reads: ReadModels, who: Principal, query: read.ImpactQuery) -> Answer:
+    items = await read.margin_impacts(reads.pool, reads.schema, owner_scope(who), query)
     body = schemas.MarginImpactList.model_validate(
-        {"margin_impacts": items, "limit": limit, "offset": offset}
+        {"margin_impacts": items, "limit": query.limit, "offset": query.offset}
     )
     return Answer(body, items, "impacts")
 

@@ -4,6 +4,7 @@ managers are scoped by `owner`: None reads every contract."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -64,27 +65,31 @@ async def markup_floor_on(db: Db, schema: str, contract_id: str, on: date) -> De
     return terms[contract_id].markup_floor_pct if contract_id in terms else None
 
 
+@dataclass(frozen=True)
+class ImpactQuery:
+    """Which margin impacts to read: those matching the filters (column = value) made between
+    `since` and `until` (days, both included), in the order they happened or, `largest_first`,
+    by the size of the change in weekly gross profit; `limit` of them from `offset`."""
+
+    filters: dict[str, str | None]
+    since: date | None
+    until: date | None
+    largest_first: bool
+    limit: int
+    offset: int
+
+
 async def margin_impacts(
-    db: Db,
-    schema: str,
-    owner: str | None,
-    filters: dict[str, str | None],
-    since: date | None,
-    until: date | None,
-    largest_first: bool,
-    limit: int,
-    offset: int,
+    db: Db, schema: str, owner: str | None, query: ImpactQuery
 ) -> list[dict[str, Any]]:
-    """Margin impacts matching the filters (column = value) made between `since` and `until`
-    (days, both included), in the order they happened or, `largest_first`, by the size of the
-    change in weekly gross profit."""
+    """The margin impacts `query` asks for, of the contracts `owner` manages (None: all)."""
     conds: list[str] = ["true"]
     args: list[object] = []
     # Each condition with its argument ("{}": the argument's number), kept when it is given.
     for cond, value in (
-        *((f"i.{column} = ${{}}", value) for column, value in filters.items()),
-        ("i.occurred_at >= ${}::date", since),
-        ("i.occurred_at < ${}::date + 1", until),
+        *((f"i.{column} = ${{}}", value) for column, value in query.filters.items()),
+        ("i.occurred_at >= ${}::date", query.since),
+        ("i.occurred_at < ${}::date + 1", query.until),
         ("c.account_manager_id = ${}", owner),
     ):
         if value is not None:
@@ -93,8 +98,8 @@ async def margin_impacts(
     # The size of a change is computed from its stored facts, so `largest_first` ranks here;
     # a window (since/until) keeps that to the impacts it covers.
     page = ""
-    if not largest_first:
-        args += [limit, offset]
+    if not query.largest_first:
+        args += [query.limit, query.offset]
         page = f"LIMIT ${len(args) - 1} OFFSET ${len(args)}"
     rows = [
         stored_impact(r)
@@ -107,9 +112,9 @@ async def margin_impacts(
             *args,
         )
     ]
-    if largest_first:
+    if query.largest_first:
         rows.sort(key=lambda r: abs(r[0].impact.delta.weekly_gross_profit), reverse=True)
-        rows = rows[offset : offset + limit]
+        rows = rows[query.offset : query.offset + query.limit]
     return [impact_json(i, joined) for i, joined in rows]
 
 

@@ -10,52 +10,32 @@ import httpx
 import pytest
 
 from simulation.examples import OMIT, example
+from tests.support import overtime_example as worked
 from tests.support.http import auth, get_json, log_of, post, posted
+from tests.support.overtime_example import START
 from tests.support.services import Tokens
 from tests.support.stack import unique
-
-START, END = "2026-01-05", "2026-03-30"  # Mondays: 12 weeks
 
 
 def _placed(
     http: httpx.Client, tokens: Tokens, client_id: str = "CL-7", **assignment: Any
 ) -> tuple[str, str]:
+    """The worked example submitted as v2 events, on a contract and an assignment of their own."""
     cid, aid = unique("C"), unique("A")
-    signed = example(
-        "ContractSigned",
+    signed = worked.signed(
         contract_id=cid,
         client_id=client_id,
-        occurred_at="2026-01-02T09:00:00+00:00",
         account_manager_id=tokens.am_id,
-        start_date="2026-01-01",
-        end_date="2027-12-31",
-        burden_pct="20",
-        msp_fee_pct=OMIT,
         conversion_fee_waived_after_hours=OMIT,
-        ot_bill_multiplier="1.4",
         schema_version=2,
     )
-    started = _started(
-        cid, aid, **({"planned_ot_hours_per_week": "5", "schema_version": 2} | assignment)
-    )
+    started = _started(cid, aid, **({"schema_version": 2} | assignment))
     posted(http, tokens.am, signed, started)
     return cid, aid
 
 
 def _started(cid: str, aid: str, **fields: Any) -> dict[str, Any]:
-    """The worked example's assignment (P 30.00, B 37.50, H 40) over the 12 weeks."""
-    return example(
-        "AssignmentStarted",
-        contract_id=cid,
-        assignment_id=aid,
-        pay_rate="30.00",
-        bill_rate="37.50",
-        hours_per_week="40",
-        burden_pct=OMIT,
-        start_date=START,
-        expected_end_date=END,
-        **fields,
-    )
+    return worked.started(contract_id=cid, assignment_id=aid, **fields)
 
 
 def _hours(cid: str, aid: str, **fields: Any) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from events.catalogue import Event
 from events.serialization import encode_event
 from events.topics import Topics
 from projections.risk.rules.releases import RELEASED
-from simulation.examples import OMIT, example, stamped
+from simulation.examples import stamped
+from tests.support import overtime_example as worked
 from tests.support.risk import judged, risk_app
 from tests.support.stack import Scratch, Stack, unique
 from tests.support.topics import alerts_on
@@ -34,18 +35,7 @@ assert _BEFORE.date() < RELEASED["OT_MARGIN_LEAK"]
 def _leaking(cid: str) -> list[Event]:
     """A contract whose assignment's overtime loses money (OT bill 1.4× against OT pay 1.5×,
     5 OT hours planned a week): its AssignmentStarted raises OT_MARGIN_LEAK, and nothing else."""
-    return stamped(
-        [
-            example("ContractSigned", contract_id=cid, client_name="Zones Inc",
-                    start_date="2026-01-01", end_date="2027-12-31", burden_pct="20",
-                    msp_fee_pct=OMIT, ot_bill_multiplier="1.4",
-                    occurred_at="2026-01-02T09:00:00+00:00"),
-            example("AssignmentStarted", contract_id=cid, pay_rate="30.00", bill_rate="37.50",
-                    hours_per_week="40", burden_pct=OMIT, start_date="2026-01-05",
-                    expected_end_date="2026-03-30", planned_ot_hours_per_week="5",
-                    occurred_at="2026-01-05T08:00:00+00:00"),
-        ]
-    )  # fmt: skip
+    return stamped([worked.signed(contract_id=cid), worked.started(contract_id=cid)])
 
 
 async def _append(stack: Stack, t: Topics, events: list[Event], at: datetime | None) -> None:

@@ -12,16 +12,9 @@ from hypothesis import strategies as st
 
 from projections import margin
 from projections.actuals import ReportedHours, assignment_actuals, monday, roll_up
+from tests.support.overtime_example import RATES
 
 D = Decimal
-RATES = margin.Rates(
-    pay_rate=D("30.00"),
-    bill_rate=D("37.50"),
-    burden_pct=D(20),
-    hours_per_week=D(40),
-    ot_bill_multiplier=D("1.4"),
-    planned_ot_hours_per_week=D(5),
-)
 # Monday 2026-01-05 to Monday 2026-03-30: 12 weeks.
 TERM = margin.Term(date(2026, 1, 5), date(2026, 3, 30))
 

@@ -13,27 +13,12 @@ import pytest
 from events.catalogue import HoursReported, RatesAdjusted
 from events.messages import Submitter
 from imports.dryrun import DryRun
-from imports.mapping import load_mapping
 from imports.plan import Planned
 from imports.problems import FileRefused, Problem
 from imports.reading import open_lines
-from imports.source import plan_file
+from tests.support.import_plans import NOW, plan
 
-AS_OF = date(2026, 12, 7)
-NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
-MAPPING = """
-account_manager: am-1
-clients:
-  Acme:
-    contract_id: C-ACME
-    terms: {markup_floor_pct: 20, burden_pct: 20, conversion_fee_pct: 15, non_solicit_months: 12}
-"""
 SHEET = "assignment_id,client,week,regular_hours,ot_hours,dt_hours\n"
-
-
-def plan(text: str, mapping: str = MAPPING, fmt: str | None = None) -> list[Planned | Problem]:
-    opened = open_lines(io.BytesIO(text.encode()), fmt)  # type: ignore[arg-type]
-    return list(plan_file(opened, load_mapping(mapping), AS_OF))
 
 
 def reports(items: list[Planned | Problem]) -> list[HoursReported]:

@@ -30,27 +30,14 @@ from imports.problems import FileRefused, Problem
 from imports.reading import open_lines
 from imports.source import plan_file
 from imports.values import BadValue, parse_date, parse_decimal
+from tests.support.import_plans import AS_OF, MAPPING, NOW, plan
 from writemodel.preview import Previewer
 
-AS_OF = date(2026, 12, 7)
-NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
 HEADER = (
     "id,clientCorporation.name,candidate.externalID,candidate.name,clientBillRate,payRate,"
     "markUpPercentage,dateBegin,dateEnd,dateEffective,status,hoursPerDay,employmentType,"
     "clientOvertimeRate,overtimeRate,otExemption"
 )
-MAPPING = """
-account_manager: am-1
-clients:
-  Acme:
-    contract_id: C-ACME
-    terms: {markup_floor_pct: 20, burden_pct: 18.5, conversion_fee_pct: 15, non_solicit_months: 12}
-"""
-
-
-def plan(text: str | bytes, mapping: str = MAPPING) -> list[Planned | Problem]:
-    data = text.encode() if isinstance(text, str) else text
-    return list(plan_file(open_lines(io.BytesIO(data)), load_mapping(mapping), AS_OF))
 
 
 def events(items: list[Planned | Problem]) -> list[Planned]:

@@ -27,19 +27,12 @@ from projections.margin import (
     remaining_gross_profit,
     weekly_gross_profit,
 )
+from tests.support.overtime_example import RATES as EXAMPLE
 
 D = Decimal
 
-# DESIGN's worked example, continued: P 30.00, B 37.50, b 20, ot_bill_multiplier 1.4, H 40,
-# H_ot 5.
-EXAMPLE = Rates(
-    pay_rate=D("30.00"),
-    bill_rate=D("37.50"),
-    burden_pct=D("20"),
-    hours_per_week=D("40"),
-    ot_bill_multiplier=D("1.4"),
-    planned_ot_hours_per_week=D("5"),
-)
+# EXAMPLE: DESIGN's worked example, continued: P 30.00, B 37.50, b 20, ot_bill_multiplier 1.4,
+# H 40, H_ot 5.
 
 
 def test_worked_example_every_overtime_hour_loses_money() -> None:

@@ -15,39 +15,13 @@ from events.messages import Submission, Submitter
 from events.serialization import parse_submission
 from projections.risk.judge import judge
 from projections.risk.state import RiskState
-from simulation.examples import OMIT, example
+from simulation.examples import example
+from tests.support import overtime_example as worked
 from writemodel.preview import preview
 
 D = Decimal
 ADMIN = Submitter(role="admin", principal="u.admin")
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
-
-
-def _signed(multiplier: str = "1.4") -> dict[str, Any]:
-    return example(
-        "ContractSigned",
-        client_name="Zones Inc",
-        start_date="2026-01-01",
-        end_date="2027-12-31",
-        burden_pct="20",
-        msp_fee_pct=OMIT,
-        ot_bill_multiplier=multiplier,
-        occurred_at="2026-01-02T09:00:00+00:00",
-    )
-
-
-def _started(**fields: Any) -> dict[str, Any]:
-    return example(
-        "AssignmentStarted",
-        pay_rate="30.00",
-        bill_rate="37.50",
-        hours_per_week="40",
-        burden_pct=OMIT,
-        start_date="2026-01-05",
-        expected_end_date="2026-03-30",  # 84 days: 12 weeks
-        occurred_at="2026-01-05T08:00:00+00:00",
-        **({"planned_ot_hours_per_week": "5"} | fields),
-    )
 
 
 def _hours(week: str, regular: str, ot: str = "0", dt: str = "0") -> dict[str, Any]:
@@ -83,7 +57,7 @@ def _rule(alerts: list[Alert], rule: str) -> list[Alert]:
 
 
 def test_an_assignment_whose_overtime_loses_money_leaks() -> None:
-    _, started = _alerts([_signed(), _started()])
+    _, started = _alerts([worked.signed(), worked.started()])
     [leak] = _rule(started, "OT_MARGIN_LEAK")
     assert (leak.severity, leak.basis, leak.assignment_id) == ("high", "applied", "A-1")
     # (1.50 − (−1.50)) × 5 OT hours × 12 weeks
@@ -98,23 +72,29 @@ def test_an_assignment_whose_overtime_loses_money_leaks() -> None:
 
 def test_at_the_default_multipliers_overtime_does_not_leak() -> None:
     # OT: 56.25 − 54.00 = 2.25 an hour, more than the regular 1.50.
-    _, started = _alerts([_signed("1.5"), _started()])
+    _, started = _alerts([worked.signed(ot_bill_multiplier="1.5"), worked.started()])
     assert _rule(started, "OT_MARGIN_LEAK") == []
 
 
 def test_reported_overtime_on_a_leaking_assignment() -> None:
-    *_, reported = _alerts([_signed(), _started(), _hours("2026-01-12", "40", "6")])
+    *_, reported = _alerts([worked.signed(), worked.started(), _hours("2026-01-12", "40", "6")])
     [leak] = _rule(reported, "OT_MARGIN_LEAK")
     assert (leak.severity, leak.exposure) == ("medium", D("18.00"))  # 3.00 × 6 OT hours
     assert "worked 6 OT and 0 DT hours in the week of 2026-01-12" in leak.message
     # No OT worked: nothing to say.
-    *_, plain = _alerts([_signed(), _started(), _hours("2026-01-12", "40")])
+    *_, plain = _alerts([worked.signed(), worked.started(), _hours("2026-01-12", "40")])
     assert _rule(plain, "OT_MARGIN_LEAK") == []
 
 
 def test_three_short_weeks_in_a_row_raise_one_shortfall() -> None:
     weeks = ["2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26"]
-    raised = _alerts([_signed("1.5"), _started(), *(_hours(w, "20") for w in weeks)])
+    raised = _alerts(
+        [
+            worked.signed(ot_bill_multiplier="1.5"),
+            worked.started(),
+            *(_hours(w, "20") for w in weeks),
+        ]
+    )
     short = [_rule(r, "HOURS_SHORTFALL") for r in raised]
     assert [len(s) for s in short] == [0, 0, 0, 0, 1, 0]  # on the third short week, once
     [alert] = short[4]
@@ -133,8 +113,8 @@ def test_a_week_at_plan_ends_the_run_and_a_new_run_raises_again() -> None:
     short = ["2026-01-05", "2026-01-12", "2026-01-19"]
     again = ["2026-02-02", "2026-02-09", "2026-02-16"]
     raws = [
-        _signed("1.5"),
-        _started(),
+        worked.signed(ot_bill_multiplier="1.5"),
+        worked.started(),
         *(_hours(w, "20") for w in short),
         _hours("2026-01-26", "40", "5"),
         *(_hours(w, "10") for w in again),
@@ -145,8 +125,8 @@ def test_a_week_at_plan_ends_the_run_and_a_new_run_raises_again() -> None:
 
 def test_a_correction_above_the_threshold_is_not_short() -> None:
     raws = [
-        _signed("1.5"),
-        _started(),
+        worked.signed(ot_bill_multiplier="1.5"),
+        worked.started(),
         _hours("2026-01-05", "20"),
         _hours("2026-01-12", "20"),
         _hours("2026-01-12", "40"),  # corrected: a full week
@@ -156,7 +136,7 @@ def test_a_correction_above_the_threshold_is_not_short() -> None:
 
 
 def test_the_preview_raises_them_too() -> None:
-    log = _stamped([_signed(), _started()])
+    log = _stamped([worked.signed(), worked.started()])
     sub = Submission(
         submission_id=uuid.uuid4(),
         submitter=ADMIN,

@@ -44,7 +44,6 @@ RouteIdPath = Annotated[str, Path(pattern=r"^rt_[0-9a-f]{12}$", description="the
 @router.get(
     "/alert-channels",
     summary="The channels alerts go to (credentials masked)",
-    response_model=ChannelList,
     responses=errors(401, 403, 422),
 )
 async def alert_channels(pool: Pool, who: Admin) -> ChannelList:
@@ -55,7 +54,6 @@ async def alert_channels(pool: Pool, who: Admin) -> ChannelList:
     "/alert-channels",
     summary="Add a channel: e-mail, Slack, Teams, Alertmanager or a signed webhook",
     status_code=201,
-    response_model=ChannelCreated,
     responses=errors(400, 401, 403, 409, 422, e400=_NOT_JSON),
 )
 async def add_alert_channel(pool: Pool, who: Admin, body: ChannelIn) -> ChannelCreated:
@@ -83,7 +81,6 @@ async def remove_alert_channel(pool: Pool, who: Admin, channel_id: ChannelIdPath
 @router.get(
     "/alert-routes",
     summary="Which alerts go to which channel, and when",
-    response_model=RouteList,
     responses=errors(401, 403, 422),
 )
 async def alert_routes(pool: Pool, who: Admin) -> RouteList:
@@ -94,7 +91,6 @@ async def alert_routes(pool: Pool, who: Admin) -> RouteList:
     "/alert-routes",
     summary="Add a route: it carries the matching alerts raised from now on",
     status_code=201,
-    response_model=Route,
     responses=errors(
         400,
         401,
@@ -130,7 +126,6 @@ async def remove_alert_route(pool: Pool, who: Admin, route_id: RouteIdPath) -> R
 @router.get(
     "/alert-deliveries",
     summary="Every delivery, newest first: when, where, outcome, tries",
-    response_model=DeliveryList,
     responses=errors(401, 403, 422),
 )
 async def alert_deliveries(
@@ -149,7 +144,6 @@ async def alert_deliveries(
 @router.get(
     "/alert-recipients/{account_manager_id}",
     summary="An account manager's own alerts: address and delivery (admin, or themselves)",
-    response_model=Recipient,
     responses=errors(401, 403, 422),
 )
 async def alert_recipient(
@@ -162,7 +156,6 @@ async def alert_recipient(
 @router.put(
     "/alert-recipients/{account_manager_id}",
     summary="Set an account manager's address (admin) or how they get their alerts",
-    response_model=Recipient,
     responses=errors(400, 401, 403, 422, e400=_NOT_JSON),
 )
 async def set_alert_recipient(

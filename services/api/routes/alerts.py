@@ -7,14 +7,14 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from events.alerts import AlertStatus, RuleName, Severity
 from events.errors import FieldError
-from services.api.deps import AppSettings, Pool, ProjectionSchema
+from services.api.deps import AppSettings, Pool, ReadModels, ReadSide
 from services.api.http.auth import Reader, still_signed_in
 from services.api.http.errors import ApiError, error_body
 from services.api.http.ownership import ensure_may_read, ensure_may_resolve, owner_scope
@@ -139,13 +139,11 @@ async def stream(
 @router.get(
     "/alerts",
     summary="Contract-risk alerts, newest first, with exposure totals",
-    response_model=AlertList,
     responses=errors(401, 422),
 )
 async def alerts(
     who: Reader,
-    pool: Pool,
-    schema: ProjectionSchema,
+    reads: ReadSide,
     status: Annotated[AlertStatus | None, Query()] = None,
     severity: Annotated[Severity | None, Query()] = None,
     rule: Annotated[RuleName | None, Query()] = None,
@@ -166,21 +164,21 @@ async def alerts(
         "c.client_id": client_id,
         "c.account_manager_id": account_manager_id,
     }
-    page = await read.alert_page(pool, schema, owner, filters, limit, offset)
+    page = await read.alert_page(reads.pool, reads.schema, owner, filters, limit, offset)
     return AlertList.model_validate(page)
 
 
 async def _transition(
-    pool: Any, schema: str, who: Principal, alert_id: str, to: str, allowed_from: tuple[str, ...]
+    reads: ReadModels, who: Principal, alert_id: str, to: str, allowed_from: tuple[str, ...]
 ) -> Alert:
-    row = await read.alert_status_and_owner(pool, schema, alert_id)
+    row = await read.alert_status_and_owner(reads.pool, reads.schema, alert_id)
     missing = ApiError.field(404, "alert_id", f"alert {alert_id} is not known")
     if row is None:
         raise missing
     ensure_may_read(who, row["account_manager_id"], missing)
     if to == "resolved":
         ensure_may_resolve(who, alert_id)
-    moved = await write.alert_moved_to(pool, alert_id, to, who.name, allowed_from)
+    moved = await write.alert_moved_to(reads.pool, alert_id, to, who.name, allowed_from)
     if moved is None:
         raise ApiError.field(
             409, "status", f"alert {alert_id} is already {row['status']}; it cannot go back"
@@ -191,22 +189,16 @@ async def _transition(
 @router.post(
     "/alerts/{alert_id}/acknowledge",
     summary="Someone is on it (finance, admin, the contract's account manager)",
-    response_model=Alert,
     responses=errors(401, 403, 404, 409, 422),
 )
-async def acknowledge(
-    alert_id: AlertIdPath, who: Reader, pool: Pool, schema: ProjectionSchema
-) -> Alert:
-    return await _transition(pool, schema, who, alert_id, "acknowledged", ("open",))
+async def acknowledge(alert_id: AlertIdPath, who: Reader, reads: ReadSide) -> Alert:
+    return await _transition(reads, who, alert_id, "acknowledged", ("open",))
 
 
 @router.post(
     "/alerts/{alert_id}/resolve",
     summary="Dealt with (finance, admin)",
-    response_model=Alert,
     responses=errors(401, 403, 404, 409, 422),
 )
-async def resolve(
-    alert_id: AlertIdPath, who: Reader, pool: Pool, schema: ProjectionSchema
-) -> Alert:
-    return await _transition(pool, schema, who, alert_id, "resolved", ("open", "acknowledged"))
+async def resolve(alert_id: AlertIdPath, who: Reader, reads: ReadSide) -> Alert:
+    return await _transition(reads, who, alert_id, "resolved", ("open", "acknowledged"))

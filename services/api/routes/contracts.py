@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from events.schema import event_json_schemas
 from projections import margin
 from projections.margin_status import status_text
-from services.api.deps import Pool, ProjectionSchema
+from services.api.deps import ReadSide
 from services.api.http.auth import Reader
 from services.api.http.errors import ApiError
 from services.api.http.ownership import ensure_may_read, manager_scope
@@ -54,13 +54,11 @@ def _contract_json(c: dict[str, Any]) -> dict[str, Any]:
 @router.get(
     "/contracts",
     summary="Contracts with their margin status and open items",
-    response_model=ContractOverviews,
     responses=errors(401, 403, 422),
 )
 async def contracts(
     who: Reader,
-    pool: Pool,
-    schema: ProjectionSchema,
+    reads: ReadSide,
     account_manager_id: AccountManagerIdQuery = None,
     as_of: AsOf = None,
     limit: Limit = 100,
@@ -72,7 +70,7 @@ async def contracts(
     assignments, open negotiations, raise requests, bypass threats and unresolved alerts."""
     day = as_of or datetime.now(UTC).date()
     total, rows = await contracts_overview(
-        pool, schema, day, manager_scope(who, account_manager_id), limit, offset
+        reads.pool, reads.schema, day, manager_scope(who, account_manager_id), limit, offset
     )
     return ContractOverviews.model_validate(
         {
@@ -88,18 +86,13 @@ async def contracts(
 @router.get(
     "/contracts/{contract_id}",
     summary="One contract's status and open items",
-    response_model=ContractOverviewAsOf,
     responses=errors(401, 403, 404, 422),
 )
 async def one_contract(
-    contract_id: ContractIdPath,
-    who: Reader,
-    pool: Pool,
-    schema: ProjectionSchema,
-    as_of: AsOf = None,
+    contract_id: ContractIdPath, who: Reader, reads: ReadSide, as_of: AsOf = None
 ) -> ContractOverviewAsOf:
     day = as_of or datetime.now(UTC).date()
-    found = await contract_overview(pool, schema, contract_id, day)
+    found = await contract_overview(reads.pool, reads.schema, contract_id, day)
     missing = ApiError.field(404, "contract_id", f"contract {contract_id} is not known (yet)")
     if found is None:
         raise missing
@@ -111,7 +104,6 @@ async def one_contract(
     "/schema/events",
     tags=["events"],
     summary="The JSON Schema of every event type",
-    response_model=dict[str, dict[str, Any]],
     responses=errors(401),
 )
 async def event_schemas(who: Reader) -> dict[str, dict[str, Any]]:

@@ -64,7 +64,6 @@ _SUBMIT_ANSWERS: dict[int | str, dict[str, Any]] = {
     "/events",
     summary="Submit one event or a batch; answers the writer's verdicts",
     status_code=201,
-    response_model=EventResult | BatchResult,
     responses=_SUBMIT_ANSWERS,
     openapi_extra={"requestBody": SUBMISSION_BODY},
 )

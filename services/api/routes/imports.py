@@ -78,7 +78,6 @@ def _state(import_id: uuid.UUID, row: dict[str, Any] | None) -> ImportState:
     "`failed` at once when the mapping or the file's header cannot be read (`error` names the "
     "line, the column and why; nothing is imported).",
     status_code=202,
-    response_model=ImportState,
     responses=errors(400, 401, 403, 413, 415, 422),
 )
 async def upload(body: ImportUpload, who: Submitter, jobs: Imports) -> ImportState:
@@ -92,7 +91,6 @@ async def upload(body: ImportUpload, who: Submitter, jobs: Imports) -> ImportSta
 @router.get(
     "/imports/{import_id}",
     summary="An import's stage, progress, dry run and outcome",
-    response_model=ImportState,
     responses=errors(401, 403, 404, 422),
 )
 async def state(import_id: uuid.UUID, who: Submitter, jobs: Imports) -> ImportState:
@@ -104,7 +102,6 @@ async def state(import_id: uuid.UUID, who: Submitter, jobs: Imports) -> ImportSt
     "/imports/{import_id}/commit",
     summary="Import a checked upload through the writer",
     status_code=202,
-    response_model=ImportState,
     responses=errors(401, 403, 404, 409, 422),
 )
 async def commit(import_id: uuid.UUID, who: Submitter, jobs: Imports) -> ImportState:

@@ -8,15 +8,16 @@ GET link the web app's download buttons use, carrying the session cookie).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Concatenate, Literal, ParamSpec
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from events.alerts import Basis
 from services.api import margin_answers as answers
-from services.api.deps import ReadSide
+from services.api.deps import ReadModels, ReadSide
 from services.api.http.auth import Reader
 from services.api.http.params import (
     AccountManagerIdPath,
@@ -46,6 +47,8 @@ from services.api.schemas import (
     errors,
 )
 from services.csv_cells import write_csv
+from services.reads.margins import ImpactQuery
+from services.tokens import Principal
 
 router = APIRouter(prefix="/v1", tags=["margins"])
 
@@ -126,21 +129,42 @@ def _today(as_of: date | None) -> date:
     return as_of or datetime.now(UTC).date()
 
 
+P = ParamSpec("P")
+
+
+class Asked:
+    """What every read here takes besides its own parameters: who asks, the read side, and the
+    format of the answer (`format` declared for the OpenAPI; `_respond` reads it back from the
+    request, with the Accept header)."""
+
+    def __init__(self, request: Request, who: Reader, reads: ReadSide, format: Format = None):
+        self.request = request
+        self.who = who
+        self.reads = reads
+
+    async def answer(
+        self,
+        read: Callable[Concatenate[ReadModels, Principal, P], Awaitable[answers.Answer]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Any:
+        """`read`'s answer for this reader, in the format asked for."""
+        return _respond(self.request, await read(self.reads, self.who, *args, **kwargs))
+
+
+# Wherever it stands in a route's signature, FastAPI lists a dependency's query parameters
+# after the route's own: `format` stays the last, as it was when each route declared it.
+Ask = Annotated[Asked, Depends()]
+
+
 @router.get(
     "/margins/assignments/{assignment_id}",
     summary="One assignment's margin",
     response_model=AssignmentMarginAsOf | AssignmentMargins,
     responses=_answers(401, 403, 404, 422),
 )
-async def assignment(
-    assignment_id: AssignmentIdPath,
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
-    as_of: AsOf = None,
-    format: Format = None,
-) -> Any:
-    return _respond(request, await answers.assignment(reads, who, assignment_id, _today(as_of)))
+async def assignment(assignment_id: AssignmentIdPath, ask: Ask, as_of: AsOf = None) -> Any:
+    return await ask.answer(answers.assignment, assignment_id, _today(as_of))
 
 
 @router.get(
@@ -149,15 +173,8 @@ async def assignment(
     response_model=ContractMargin,
     responses=_answers(401, 403, 404, 422),
 )
-async def contract(
-    contract_id: ContractIdPath,
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
-    as_of: AsOf = None,
-    format: Format = None,
-) -> Any:
-    return _respond(request, await answers.contract(reads, who, contract_id, _today(as_of)))
+async def contract(contract_id: ContractIdPath, ask: Ask, as_of: AsOf = None) -> Any:
+    return await ask.answer(answers.contract, contract_id, _today(as_of))
 
 
 @router.get(
@@ -167,19 +184,9 @@ async def contract(
     responses=_answers(401, 422),
 )
 async def client(
-    client_id: ClientIdPath,
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
-    as_of: AsOf = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-    format: Format = None,
+    client_id: ClientIdPath, ask: Ask, as_of: AsOf = None, limit: Limit = 100, offset: Offset = 0
 ) -> Any:
-    return _respond(
-        request,
-        await answers.group(reads, who, _today(as_of), limit, offset, "client_id", client_id),
-    )
+    return await ask.answer(answers.group, _today(as_of), limit, offset, "client_id", client_id)
 
 
 @router.get(
@@ -190,20 +197,14 @@ async def client(
 )
 async def account_manager(
     account_manager_id: AccountManagerIdPath,
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
+    ask: Ask,
     as_of: AsOf = None,
     limit: Limit = 100,
     offset: Offset = 0,
-    format: Format = None,
 ) -> Any:
-    answers.may_read_manager(who, account_manager_id)
-    return _respond(
-        request,
-        await answers.group(
-            reads, who, _today(as_of), limit, offset, "account_manager_id", account_manager_id
-        ),
+    answers.may_read_manager(ask.who, account_manager_id)
+    return await ask.answer(
+        answers.group, _today(as_of), limit, offset, "account_manager_id", account_manager_id
     )
 
 
@@ -213,16 +214,8 @@ async def account_manager(
     response_model=GroupMargin,
     responses=_answers(401, 422),
 )
-async def portfolio(
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
-    as_of: AsOf = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-    format: Format = None,
-) -> Any:
-    return _respond(request, await answers.group(reads, who, _today(as_of), limit, offset))
+async def portfolio(ask: Ask, as_of: AsOf = None, limit: Limit = 100, offset: Offset = 0) -> Any:
+    return await ask.answer(answers.group, _today(as_of), limit, offset)
 
 
 @router.get(
@@ -232,20 +225,14 @@ async def portfolio(
     responses=_answers(401, 422),
 )
 async def clients(
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
+    ask: Ask,
     as_of: AsOf = None,
     sort: Sort = "-weekly_gross_profit",
     limit: Limit = 50,
     offset: Offset = 0,
-    format: Format = None,
 ) -> Any:
-    return _respond(
-        request,
-        await answers.ranked_groups(
-            reads, who, _today(as_of), "client_id", "client_name", sort, limit, offset
-        ),
+    return await ask.answer(
+        answers.ranked_groups, _today(as_of), "client_id", "client_name", sort, limit, offset
     )
 
 
@@ -256,20 +243,14 @@ async def clients(
     responses=_answers(401, 422),
 )
 async def account_managers(
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
+    ask: Ask,
     as_of: AsOf = None,
     sort: Sort = "-weekly_gross_profit",
     limit: Limit = 50,
     offset: Offset = 0,
-    format: Format = None,
 ) -> Any:
-    return _respond(
-        request,
-        await answers.ranked_groups(
-            reads, who, _today(as_of), "account_manager_id", None, sort, limit, offset
-        ),
+    return await ask.answer(
+        answers.ranked_groups, _today(as_of), "account_manager_id", None, sort, limit, offset
     )
 
 
@@ -280,18 +261,13 @@ async def account_managers(
     responses=_answers(401, 422),
 )
 async def portfolio_trend(
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
-    as_of: AsOf = None,
-    weeks: Annotated[int, Query(ge=1, le=156)] = 26,
-    format: Format = None,
+    ask: Ask, as_of: AsOf = None, weeks: Annotated[int, Query(ge=1, le=156)] = 26
 ) -> Any:
     """One point a week, the last on `as_of`, each the weekly gross profit of the assignments
     active that day at the rates and terms in force that day (equal to `/margins/portfolio`'s
     figure for that day). Computed from the portfolio's histories, read once per data version
     and shared with the portfolio's other reads (`_portfolio`), whatever the number of weeks."""
-    return _respond(request, await answers.portfolio_trend(reads, who, _today(as_of), weeks))
+    return await ask.answer(answers.portfolio_trend, _today(as_of), weeks)
 
 
 @router.get(
@@ -300,14 +276,8 @@ async def portfolio_trend(
     response_model=AssignmentRates,
     responses=_answers(401, 403, 404, 422),
 )
-async def assignment_rates(
-    assignment_id: AssignmentIdPath,
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
-    format: Format = None,
-) -> Any:
-    return _respond(request, await answers.assignment_rates(reads, who, assignment_id))
+async def assignment_rates(assignment_id: AssignmentIdPath, ask: Ask) -> Any:
+    return await ask.answer(answers.assignment_rates, assignment_id)
 
 
 @router.get(
@@ -317,9 +287,7 @@ async def assignment_rates(
     responses=_answers(401, 422),
 )
 async def margin_impacts(
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
+    ask: Ask,
     contract_id: ContractIdQuery = None,
     assignment_id: AssignmentIdQuery = None,
     basis: Annotated[Basis | None, Query()] = None,
@@ -331,15 +299,10 @@ async def margin_impacts(
     ] = "occurred_at",
     limit: Limit = 100,
     offset: Offset = 0,
-    format: Format = None,
 ) -> Any:
     filters = {"contract_id": contract_id, "assignment_id": assignment_id, "basis": basis}
-    return _respond(
-        request,
-        await answers.margin_impacts(
-            reads, who, filters, since, until, sort == "largest", limit, offset
-        ),
-    )
+    query = ImpactQuery(filters, since, until, sort == "largest", limit, offset)
+    return await ask.answer(answers.margin_impacts, query)
 
 
 @router.get(
@@ -348,17 +311,8 @@ async def margin_impacts(
     response_model=AssignmentHours,
     responses=_answers(401, 403, 404, 422),
 )
-async def assignment_hours(
-    assignment_id: AssignmentIdPath,
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
-    as_of: AsOf = None,
-    format: Format = None,
-) -> Any:
-    return _respond(
-        request, await answers.assignment_hours(reads, who, assignment_id, _today(as_of))
-    )
+async def assignment_hours(assignment_id: AssignmentIdPath, ask: Ask, as_of: AsOf = None) -> Any:
+    return await ask.answer(answers.assignment_hours, assignment_id, _today(as_of))
 
 
 @router.get(
@@ -367,15 +321,8 @@ async def assignment_hours(
     response_model=GroupHours,
     responses=_answers(401, 403, 404, 422),
 )
-async def contract_hours(
-    contract_id: ContractIdPath,
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
-    as_of: AsOf = None,
-    format: Format = None,
-) -> Any:
-    return _respond(request, await answers.contract_hours(reads, who, contract_id, _today(as_of)))
+async def contract_hours(contract_id: ContractIdPath, ask: Ask, as_of: AsOf = None) -> Any:
+    return await ask.answer(answers.contract_hours, contract_id, _today(as_of))
 
 
 @router.get(
@@ -384,18 +331,8 @@ async def contract_hours(
     response_model=GroupHours,
     responses=_answers(401, 422),
 )
-async def client_hours(
-    client_id: ClientIdPath,
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
-    as_of: AsOf = None,
-    format: Format = None,
-) -> Any:
-    return _respond(
-        request,
-        await answers.group_hours(reads, who, _today(as_of), "c.client_id = $1", client_id),
-    )
+async def client_hours(client_id: ClientIdPath, ask: Ask, as_of: AsOf = None) -> Any:
+    return await ask.answer(answers.group_hours, _today(as_of), "c.client_id = $1", client_id)
 
 
 @router.get(
@@ -405,19 +342,11 @@ async def client_hours(
     responses=_answers(401, 403, 422),
 )
 async def account_manager_hours(
-    account_manager_id: AccountManagerIdPath,
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
-    as_of: AsOf = None,
-    format: Format = None,
+    account_manager_id: AccountManagerIdPath, ask: Ask, as_of: AsOf = None
 ) -> Any:
-    answers.may_read_manager(who, account_manager_id)
-    return _respond(
-        request,
-        await answers.group_hours(
-            reads, who, _today(as_of), "c.account_manager_id = $1", account_manager_id
-        ),
+    answers.may_read_manager(ask.who, account_manager_id)
+    return await ask.answer(
+        answers.group_hours, _today(as_of), "c.account_manager_id = $1", account_manager_id
     )
 
 
@@ -427,15 +356,8 @@ async def account_manager_hours(
     response_model=GroupHours,
     responses=_answers(401, 422),
 )
-async def portfolio_hours(
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
-    as_of: AsOf = None,
-    since: WeeksSince = None,
-    format: Format = None,
-) -> Any:
-    return _respond(request, await answers.portfolio_hours(reads, who, _today(as_of), since))
+async def portfolio_hours(ask: Ask, as_of: AsOf = None, since: WeeksSince = None) -> Any:
+    return await ask.answer(answers.portfolio_hours, _today(as_of), since)
 
 
 @router.get(
@@ -444,12 +366,5 @@ async def portfolio_hours(
     response_model=ClientHealth,
     responses=_answers(401, 404, 422),
 )
-async def client_health(
-    client_id: ClientIdPath,
-    request: Request,
-    who: Reader,
-    reads: ReadSide,
-    as_of: AsOf = None,
-    format: Format = None,
-) -> Any:
-    return _respond(request, await answers.client_health(reads, who, client_id, _today(as_of)))
+async def client_health(client_id: ClientIdPath, ask: Ask, as_of: AsOf = None) -> Any:
+    return await ask.answer(answers.client_health, client_id, _today(as_of))

@@ -27,7 +27,6 @@ _RESULT = {"model": PreviewResult | PreviewBatch}
     "/events/preview",
     summary="What POST /v1/events would answer for the same body, and the margin impacts and "
     "alerts it would cause; appends nothing",
-    response_model=PreviewResult | PreviewBatch,
     responses={
         200: {"description": "each event's result, as POST would answer it"},
         **errors(401, 413, 415, 429),

@@ -28,7 +28,8 @@ from services.api.schemas import errors
 from services.oidc import OidcClient, ProviderUnavailable, SignInRefused
 from services.settings import Settings
 
-router = APIRouter()
+# Every route of this module the OpenAPI shows is about the session: one tag, said here.
+router = APIRouter(tags=["session"])
 
 ATTEMPT_COOKIE = "ledger_sign_in"
 CALLBACK_PATH = "/auth/callback"
@@ -163,9 +164,7 @@ class SignInOptions(BaseModel):
 
 @router.get(
     "/v1/sign-in",
-    tags=["session"],
     summary="How to sign in: through the identity provider (when configured) or with a token",
-    response_model=SignInOptions,
 )
 async def sign_in_options(oidc: Oidc) -> SignInOptions:
     sso = oidc is not None
@@ -185,9 +184,7 @@ class Me(BaseModel):
 
 @router.get(
     "/v1/me",
-    tags=["session"],
     summary="Who is signed in (a person, or the API token used)",
-    response_model=Me,
     responses=errors(401),
 )
 async def me(who: Reader, pool: Pool) -> Me:
@@ -214,9 +211,7 @@ class People(BaseModel):
 
 @router.get(
     "/v1/people",
-    tags=["session"],
     summary="Every person who has signed in, by name (what the app shows in place of an id)",
-    response_model=People,
     responses=errors(401),
 )
 async def list_people(who: Reader, pool: Pool) -> People:

@@ -28,7 +28,8 @@ from services.api.http.errors import ApiError
 from services.api.schemas import errors
 from services.settings import Settings
 
-router = APIRouter()
+# Every route of this module the OpenAPI shows is about the session: one tag, said here.
+router = APIRouter(tags=["session"])
 
 # Files the app may load from web/node_modules: name under /static/vendor/ -> path there.
 VENDOR = {
@@ -144,7 +145,6 @@ class SessionInfo(BaseModel):
 
 @router.post(
     "/v1/session",
-    tags=["session"],
     summary="Sign in with an API token",
     response_model=SessionInfo,
     responses={
@@ -190,9 +190,7 @@ async def sign_in(request: Request, pool: Pool, settings: AppSettings) -> JSONRe
 
 @router.get(
     "/v1/session",
-    tags=["session"],
     summary="The signed-in session (401 without one)",
-    response_model=SessionInfo,
     responses=errors(401),
 )
 async def current(request: Request, who: Reader, pool: Pool, settings: AppSettings) -> SessionInfo:
@@ -213,7 +211,6 @@ async def current(request: Request, who: Reader, pool: Pool, settings: AppSettin
 
 @router.delete(
     "/v1/session",
-    tags=["session"],
     summary="Sign out",
     status_code=204,
     response_class=Response,
