@@ -1,6 +1,7 @@
 """The risk agent's pure step alone, in process: what `judge` costs an event, CPU-timed.
 
     .venv/bin/python bench/risk_step.py [--events N] [--seeds 1,2,3] [--rounds R]
+                                        [--mix realistic|every] [--few-gcs]
 
 For each seed, generates N valid events over N/50 contracts (simulation/histories.py, as
 bench/risk_first_pass.py and bench/catch_up.py do), decodes them (timed apart), then folds
@@ -18,6 +19,7 @@ No Kafka, no PostgreSQL: the figure is the rules' and the fold's, nothing of the
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import sys
 import time
@@ -71,7 +73,15 @@ def main() -> None:
         default="realistic",
         help="the benchmarks' mix of event types, or every type (endings, hours, amendments)",
     )
+    parser.add_argument(
+        "--few-gcs",
+        action="store_true",
+        help="the cyclic collector every 50,000 allocations, as the bulk pass runs it "
+        "(services/gc_policy.py): the step without the collector's scans of the bench's heap",
+    )
     args = parser.parse_args()
+    if args.few_gcs:
+        gc.set_threshold(50_000, 20, 20)
     seeds = [int(s) for s in args.seeds.split(",")]
     mix = MIXES[args.mix]
     logs = [
