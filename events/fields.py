@@ -7,10 +7,14 @@ the lossy way; it is refused rather than silently rounded into the money path.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Final
 
+from annotated_types import GroupedMetadata
 from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 # 1–64 of [A-Za-z0-9._:-], but not `.` or `..` alone: a URL path cannot reach those (they are
@@ -57,16 +61,31 @@ Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 """An identifier chosen by the submitter: 1–64 characters of `[A-Za-z0-9._:-]`, not `.`/`..`."""
 
 
+@dataclass(frozen=True, slots=True)
+class _DecimalMetadata(GroupedMetadata):
+    """What every decimal type of the catalogue says after `Decimal` in its `Annotated`: its
+    constraints, then the refusal of floats (in that order: pydantic keeps the constraints in
+    the JSON Schema only when they come before a validator)."""
+
+    field: FieldInfo
+
+    def __iter__(self) -> Iterator[object]:
+        yield self.field
+        yield _NO_FLOAT
+
+
 def _decimal(places: int, description: str, **bounds: Any) -> Any:
     """A decimal's constraints (pydantic's `Field`): the `bounds` given (gt, ge, le,
-    max_digits), at most `places` decimal places, finite."""
-    return Field(
-        **bounds,
-        decimal_places=places,
-        # Documents the places for JSON Schema readers (the web form's `step`); a number only.
-        json_schema_extra={"multipleOf": float(f"1e-{places}")},
-        allow_inf_nan=False,
-        description=description,
+    max_digits), at most `places` decimal places, finite; and floats refused."""
+    return _DecimalMetadata(
+        Field(
+            **bounds,
+            decimal_places=places,
+            # Documents the places for JSON Schema readers (the web form's `step`); a number.
+            json_schema_extra={"multipleOf": float(f"1e-{places}")},
+            allow_inf_nan=False,
+            description=description,
+        )
     )
 
 
@@ -78,7 +97,6 @@ Rate = Annotated[
         gt=0,
         max_digits=14,
     ),
-    _NO_FLOAT,
 ]
 
 # Places not in DESIGN: they bound the size of what is stored without hurting any real
@@ -88,7 +106,6 @@ Pct = Annotated[
     _decimal(
         10, 'Percent units ("25" means 25 %), in [-100, 1000], as a string.', ge=-100, le=1000
     ),
-    _NO_FLOAT,
 ]
 
 # A fee of 100 % or more of the bill rate leaves no bill rate that breaks even.
@@ -97,21 +114,15 @@ FeePct = Annotated[Pct, Field(lt=100)]
 MarkupPct = Annotated[Pct, Field(gt=-100)]
 
 HoursPerWeek = Annotated[
-    Decimal,
-    _decimal(4, 'Hours a week, in (0, 168], as a string like "40".', gt=0, le=168),
-    _NO_FLOAT,
+    Decimal, _decimal(4, 'Hours a week, in (0, 168], as a string like "40".', gt=0, le=168)
 ]
 
 Hours = Annotated[
-    Decimal,
-    _decimal(4, 'A number of hours, >= 0, as a string like "2080".', ge=0, max_digits=14),
-    _NO_FLOAT,
+    Decimal, _decimal(4, 'A number of hours, >= 0, as a string like "2080".', ge=0, max_digits=14)
 ]
 
 Multiplier = Annotated[
-    Decimal,
-    _decimal(4, 'A multiplier of a rate, in (0, 10], as a string like "1.5".', gt=0, le=10),
-    _NO_FLOAT,
+    Decimal, _decimal(4, 'A multiplier of a rate, in (0, 10], as a string like "1.5".', gt=0, le=10)
 ]
 
 WeekHours = Annotated[
@@ -122,7 +133,6 @@ WeekHours = Annotated[
         ge=0,
         le=168,
     ),
-    _NO_FLOAT,
 ]
 
 Name = Annotated[str, StringConstraints(max_length=NAME_MAX_CHARS, pattern=NOT_BLANK_PATTERN)]

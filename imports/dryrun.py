@@ -24,9 +24,9 @@ from events.catalogue import Event
 from events.messages import REFUSALS, Submission, Submitter
 from imports.plan import Planned
 from imports.problems import Problem
-from projections import margin
-from projections.read_model import ReadModel, terms_in_force
+from projections.read_model import ReadModel, assignment_rates, terms_in_force
 from projections.rollup import AssignmentFacts, assignment_margin, roll_up
+from projections.rows import PRICING_TERMS, Terms
 from writemodel.preview import Previewer
 
 ALERTS_LISTED: Final = 500
@@ -145,7 +145,8 @@ class DryRun:
 
 def portfolio_of(model: ReadModel, as_of: date) -> Portfolio:
     """The roll-up of every assignment of the model as of `as_of`: the rates and the terms in
-    force on that day, as the portfolio page reads them from the projected tables."""
+    force on that day, priced as the read model prices them (`assignment_rates`), as the
+    portfolio page reads them from the projected tables."""
     margins = []
     for key, a in sorted(model.assignments.items()):
         contract = model.contracts[a.contract_id]
@@ -154,13 +155,11 @@ def portfolio_of(model: ReadModel, as_of: date) -> Portfolio:
         )
         in_force = [r for r in history if r.effective_date <= as_of] or history[:1]
         rate = in_force[-1]
-        terms = terms_in_force(model.terms_history.get(a.contract_id, []), as_of)
-        burden = (
-            a.burden_pct
-            if a.burden_pct is not None
-            else (terms.burden_pct if terms else contract.burden_pct)
+        # Without a signing in its terms history (never: every stream opens with one), the
+        # contract's terms as last amended.
+        terms = terms_in_force(model.terms_history.get(a.contract_id, []), as_of) or Terms(
+            **{name: getattr(contract, name) for name in PRICING_TERMS}
         )
-        msp = terms.msp_fee_pct if terms else contract.msp_fee_pct
         facts = AssignmentFacts(
             contract_id=a.contract_id,
             assignment_id=a.assignment_id,
@@ -171,20 +170,10 @@ def portfolio_of(model: ReadModel, as_of: date) -> Portfolio:
             expected_end_date=a.expected_end_date,
             end_date=a.end_date,
             end_reason=a.end_reason,
-            rates=margin.Rates(
-                pay_rate=rate.pay_rate,
-                bill_rate=rate.bill_rate,
-                burden_pct=burden,
-                msp_fee_pct=msp,
-                hours_per_week=a.hours_per_week,
-            ),
+            rates=assignment_rates(a, rate.pay_rate, rate.bill_rate, terms, rate.overtime()),
             rates_effective=rate.effective_date,
-            conversion_fee_pct=terms.conversion_fee_pct if terms else contract.conversion_fee_pct,
-            conversion_fee_waived_after_hours=(
-                terms.conversion_fee_waived_after_hours
-                if terms
-                else contract.conversion_fee_waived_after_hours
-            ),
+            conversion_fee_pct=terms.conversion_fee_pct,
+            conversion_fee_waived_after_hours=terms.conversion_fee_waived_after_hours,
             contract_terminated_on=contract.terminated_on,
             stream_version=a.stream_version,
         )

@@ -27,11 +27,16 @@ class MappingError(ValueError):
     """The mapping file is not valid; the message names each wrong key and why."""
 
 
-class Terms(BaseModel):
-    """A contract's terms, as ContractSigned takes them. `start_date` absent: the contract
-    starts on its first placement's start."""
+class _MappingModel(BaseModel):
+    """The mapping file, or a part of it: a key it does not know is refused (a misspelt one
+    must not silently leave its default in place); frozen once validated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Terms(_MappingModel):
+    """A contract's terms, as ContractSigned takes them. `start_date` absent: the contract
+    starts on its first placement's start."""
 
     markup_floor_pct: Pct
     burden_pct: Pct
@@ -44,9 +49,7 @@ class Terms(BaseModel):
     end_date: date | None = None
 
 
-class Client(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Client(_MappingModel):
     contract_id: Id | None = None
     """Default: derived from the client's value in the file."""
     name: Name | None = None
@@ -58,9 +61,7 @@ DEFAULT_ENDED: Final = ("Completed", "Terminated", "Ended", "Closed", "ended")
 DEFAULT_SKIPPED: Final = ("Permanent", "Direct Hire", "Perm", "Direct")
 
 
-class ImportMapping(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ImportMapping(_MappingModel):
     source: Id | None = None
     """Names the source in every derived event id; default: the file's format. Keep it the
     same from run to run, or a rerun appends everything again under new ids."""

@@ -261,9 +261,35 @@ class _Step:
     account_manager_id: str
     assignment_terms: Mapping[str, AssignmentTerm]
 
+    @classmethod
+    def opening(cls, event: ev.ContractSigned) -> _Step:
+        """The contract's first step, its signing at version 1, on a fresh timeline."""
+        timeline = _Timeline(1)
+        return cls(
+            _Latest(timeline), timeline, 1, event.client_name, False, event.account_manager_id, {}
+        )
+
     def set_term(self, assignment_id: str, term: AssignmentTerm) -> None:
         # A new map, never a write into the one earlier states share.
         self.assignment_terms = {**self.assignment_terms, assignment_id: term}
+
+    def state(self, contract_id: str, client_id: str, seen: SeenIds) -> ContractState:
+        """The contract's state after this step: its maps as views of the timeline at the
+        step's version."""
+        timeline, version = self.timeline, self.version
+        return ContractState(
+            contract_id=contract_id,
+            version=version,
+            account_manager_id=self.account_manager_id,
+            client_id=client_id,
+            client_name=self.client_name,
+            terminated=self.terminated,
+            assignments=_MapView(timeline, timeline.assignments, version),
+            negotiations=_MapView(timeline, timeline.negotiations, version),
+            raise_requests=_MapView(timeline, timeline.raise_requests, version),
+            seen=seen,
+            assignment_terms=self.assignment_terms,
+        )
 
 
 @singledispatch
@@ -403,30 +429,21 @@ def evolve(state: ContractState | None, event: ev.Event) -> ContractState:
     negotiation or raise request is recorded as it stands: the writer refuses those before
     appending, and a partition whose log holds one must still be able to start.
     """
-    version = event.stream_version
     expected = 1 if state is None else state.version + 1
-    if version != expected:
-        raise ValueError(
-            f"{event.type} {event.event_id} of contract {event.contract_id} has stream version "
-            f"{version}, expected {expected}: the log is corrupt"
-        )
+    if event.stream_version != expected:
+        raise _out_of_order(event, expected)
     if state is None:
         if not isinstance(event, ev.ContractSigned):
-            raise ValueError(
-                f"contract {event.contract_id} opens with {event.type} {event.event_id}, "
-                "not ContractSigned: the log is corrupt"
-            )
-        return _signed(event, expected)
+            raise _not_opened(event)
+        ids = SeenIds().added(event.event_id, content_hash(event))
+        return _Step.opening(event).state(event.contract_id, event.client_id, ids)
     if event.contract_id != state.contract_id:
         raise ValueError(
             f"{event.type} {event.event_id} of contract {event.contract_id} applied to the "
             f"state of contract {state.contract_id}"
         )
     if isinstance(event, ev.ContractSigned):
-        raise ValueError(
-            f"contract {state.contract_id} signed again by {event.event_id} at version "
-            f"{expected}: the log is corrupt"
-        )
+        raise _signed_again(event, expected)
     try:
         seen = state.seen.get(event.event_id)
     except ChunksNeeded:
@@ -452,34 +469,31 @@ def evolve(state: ContractState | None, event: ev.Event) -> ContractState:
     # Nothing below raises: a half-applied event would be seen by every later state.
     _apply(event, step)
     timeline.head = expected
-    return ContractState(
-        contract_id=state.contract_id,
-        version=expected,
-        account_manager_id=step.account_manager_id,
-        client_id=state.client_id,
-        client_name=step.client_name,
-        terminated=step.terminated,
-        assignments=_MapView(timeline, timeline.assignments, expected),
-        negotiations=_MapView(timeline, timeline.negotiations, expected),
-        raise_requests=_MapView(timeline, timeline.raise_requests, expected),
-        seen=state.seen.added(event.event_id, content_hash(event)),
-        assignment_terms=step.assignment_terms,
+    ids = state.seen.added(event.event_id, content_hash(event))
+    return step.state(state.contract_id, state.client_id, ids)
+
+
+# How `evolve` and `LogFold` word a log whose events do not follow on their contract's stream.
+
+
+def _out_of_order(event: ev.Event, expected: int) -> ValueError:
+    return ValueError(
+        f"{event.type} {event.event_id} of contract {event.contract_id} has stream version "
+        f"{event.stream_version}, expected {expected}: the log is corrupt"
     )
 
 
-def _signed(event: ev.ContractSigned, version: int) -> ContractState:
-    timeline = _Timeline(version)
-    return ContractState(
-        contract_id=event.contract_id,
-        version=version,
-        account_manager_id=event.account_manager_id,
-        client_id=event.client_id,
-        client_name=event.client_name,
-        terminated=False,
-        assignments=_MapView(timeline, timeline.assignments, version),
-        negotiations=_MapView(timeline, timeline.negotiations, version),
-        raise_requests=_MapView(timeline, timeline.raise_requests, version),
-        seen=SeenIds().added(event.event_id, content_hash(event)),
+def _not_opened(event: ev.Event) -> ValueError:
+    return ValueError(
+        f"contract {event.contract_id} opens with {event.type} {event.event_id}, "
+        "not ContractSigned: the log is corrupt"
+    )
+
+
+def _signed_again(event: ev.ContractSigned, version: int) -> ValueError:
+    return ValueError(
+        f"contract {event.contract_id} signed again by {event.event_id} at version "
+        f"{version}: the log is corrupt"
     )
 
 
@@ -502,44 +516,33 @@ class _Latest:
 
 
 class _Folding:
-    """One contract being folded by `LogFold`: mutable, and private to the fold."""
+    """One contract being folded by `LogFold`: mutable, and private to the fold. Its one step
+    is applied every event in turn, reading its maps as the timeline holds them now."""
 
-    __slots__ = (
-        "account_manager_id",
-        "client_id",
-        "client_name",
-        "contract_id",
-        "ids",
-        "latest",
-        "terminated",
-        "terms",
-        "timeline",
-        "version",
-    )
+    __slots__ = ("client_id", "contract_id", "ids", "step", "timeline")
 
     def __init__(self, event: ev.ContractSigned, entry: bytes) -> None:
         self.contract_id = event.contract_id
         self.client_id = event.client_id
-        self.client_name = event.client_name
-        self.account_manager_id = event.account_manager_id
-        self.terminated = False
-        self.version = 1
-        self.timeline = _Timeline(1)
-        self.latest = _Latest(self.timeline)
-        self.terms: Mapping[str, AssignmentTerm] = {}
+        self.step = _Step.opening(event)
+        self.timeline = self.step.timeline
         self.ids = bytearray(entry)
+
+    @property
+    def version(self) -> int:
+        return self.step.version
+
+    def advance(self, version: int, entry: bytes) -> None:
+        """The contract's next event, at `version`, changes nothing but the version."""
+        self.timeline.head = self.step.version = version
+        self.ids += entry
 
     def next(self, apply: Callable[[Any, _Step], None], event: object, entry: bytes) -> None:
         """The contract's next event applied by `apply` (its handler), `entry` its packed id."""
-        expected = self.version + 1
-        step = _Step(
-            self.latest, self.timeline, expected, self.client_name, self.terminated,
-            self.account_manager_id, self.terms,
-        )  # fmt: skip
+        step = self.step
+        step.version += 1
         apply(event, step)
-        self.timeline.head = self.version = expected
-        self.client_name, self.terminated = step.client_name, step.terminated
-        self.account_manager_id, self.terms = step.account_manager_id, step.assignment_terms
+        self.timeline.head = step.version
         self.ids += entry
 
 
@@ -581,8 +584,7 @@ class LogFold:
                     return
         elif head.stream_version == c.version + 1 and kind != "ContractSigned":
             if kind in _VERSION_ONLY:
-                c.timeline.head = c.version = head.stream_version
-                c.ids += head.event_id + digest
+                c.advance(head.stream_version, head.event_id + digest)
                 return
             event = self._read(kind, data)
             if event is not None:
@@ -603,27 +605,17 @@ class LogFold:
         """The contract's next event of the log (its first: `ContractSigned`, version 1);
         `digest`: its `content_digest` when already known."""
         c = self._contracts.get(event.contract_id)
-        version = event.stream_version
         expected = 1 if c is None else c.version + 1
-        if version != expected:
-            raise ValueError(
-                f"{event.type} {event.event_id} of contract {event.contract_id} has stream "
-                f"version {version}, expected {expected}: the log is corrupt"
-            )
+        if event.stream_version != expected:
+            raise _out_of_order(event, expected)
         entry = event.event_id.bytes + (content_digest(event) if digest is None else digest)
         if c is None:
             if not isinstance(event, ev.ContractSigned):
-                raise ValueError(
-                    f"contract {event.contract_id} opens with {event.type} {event.event_id}, "
-                    "not ContractSigned: the log is corrupt"
-                )
+                raise _not_opened(event)
             self._contracts[event.contract_id] = _Folding(event, entry)
             return
         if isinstance(event, ev.ContractSigned):
-            raise ValueError(
-                f"contract {c.contract_id} signed again by {event.event_id} at version "
-                f"{expected}: the log is corrupt"
-            )
+            raise _signed_again(event, expected)
         c.next(_apply, event, entry)
 
     def states(self) -> dict[str, ContractState]:
@@ -640,20 +632,7 @@ class LogFold:
                     f"contract {cid}: {c.version - len(ids)} event ids appended twice: "
                     "the log is corrupt"
                 )
-            timeline, version = c.timeline, c.version
-            out[cid] = ContractState(
-                contract_id=cid,
-                version=version,
-                account_manager_id=c.account_manager_id,
-                client_id=c.client_id,
-                client_name=c.client_name,
-                terminated=c.terminated,
-                assignments=_MapView(timeline, timeline.assignments, version),
-                negotiations=_MapView(timeline, timeline.negotiations, version),
-                raise_requests=_MapView(timeline, timeline.raise_requests, version),
-                seen=SeenIds.folded(packed),
-                assignment_terms=c.terms,
-            )
+            out[cid] = c.step.state(cid, c.client_id, SeenIds.folded(packed))
         return out
 
 

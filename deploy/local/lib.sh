@@ -58,6 +58,17 @@ stop_pid() {
   rm -f "$f"
 }
 
+# kill_pid NAME: the process of var/run/NAME.pid killed at once (SIGKILL), for data about to be
+# wiped: nothing of it needs a clean shutdown.
+kill_pid() {
+  local f="$RUN/$1.pid" pid i
+  [ -f "$f" ] || return 0
+  pid="$(cat "$f")"
+  kill -KILL "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do pid_alive "$1" || break; sleep 0.1; done
+  rm -f "$f"
+}
+
 # wait_port PORT SECONDS: true once something accepts TCP connections on 127.0.0.1:PORT.
 wait_port() {
   local port="$1" secs="$2" i

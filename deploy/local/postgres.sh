@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A PostgreSQL server from Debian's packages on 127.0.0.1, with its data in var/pg, and the
 # project's role and database. Installs the packages when the machine has none.
-#   postgres.sh start | stop | status
+#   postgres.sh start | stop | kill | status
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HERE="$ROOT/deploy/local"
@@ -70,11 +70,12 @@ SQL
   say "postgresql listening on 127.0.0.1:$PG_PORT (database $DB_NAME, data in var/pg, log in var/pg/postgres.log)"
 }
 
+# MODE: fast (a clean shutdown) or immediate (for data wiped next: no checkpoint to wait for).
 stop() {
-  local bindir
+  local bindir mode="${1:-fast}"
   bindir="$(find_bindir || true)"
   if [ -n "$bindir" ] && [ -f "$PGDATA/PG_VERSION" ]; then
-    as_pg "$bindir/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+    as_pg "$bindir/pg_ctl" -D "$PGDATA" -m "$mode" -w stop >/dev/null 2>&1 || true
   fi
   rm -f "$RUN/postgres.pid"
 }
@@ -82,6 +83,7 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  kill) stop immediate ;;
   status) pid_alive postgres && echo "postgresql running (pid $(cat "$RUN/postgres.pid"))" || echo "postgresql stopped" ;;
-  *) say "usage: $0 start|stop|status"; exit 2 ;;
+  *) say "usage: $0 start|stop|kill|status"; exit 2 ;;
 esac

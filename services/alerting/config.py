@@ -99,11 +99,16 @@ SmtpUrl = Annotated[
 ]
 
 
-class EmailChannelIn(BaseModel):
-    """E-mail to `to`, through `smtp_url` (the channel's own server, with its password: a
-    credential) or else LEDGER_SMTP_URL."""
+class _Input(BaseModel):
+    """What an admin sends, through the API or a YAML file: a key it does not know is refused
+    (a misspelt one must not silently leave its default in place); frozen once validated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmailChannelIn(_Input):
+    """E-mail to `to`, through `smtp_url` (the channel's own server, with its password: a
+    credential) or else LEDGER_SMTP_URL."""
 
     name: Name
     kind: Literal["email"]
@@ -111,21 +116,17 @@ class EmailChannelIn(BaseModel):
     smtp_url: SmtpUrl | None = None
 
 
-class WebhookChannelIn(BaseModel):
+class WebhookChannelIn(_Input):
     """A Slack or Teams incoming webhook, or a signed webhook of your own: `url` is a
     credential (anyone who has it can post), kept, used, and shown masked from now on."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Name
     kind: Literal["slack", "teams", "webhook"]
     url: HttpUrl
 
 
-class AlertmanagerChannelIn(BaseModel):
+class AlertmanagerChannelIn(_Input):
     """Prometheus Alertmanager's API v2 at `url` (its base URL)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Name
     kind: Literal["alertmanager"]
@@ -144,18 +145,14 @@ CHANNEL_IN: TypeAdapter[EmailChannelIn | WebhookChannelIn | AlertmanagerChannelI
 )
 
 
-class QuietHoursIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class QuietHoursIn(_Input):
     start: LocalTime
     end: LocalTime
     timezone: TimeZone = "UTC"
 
 
-class MatchIn(BaseModel):
+class MatchIn(_Input):
     """Which alerts: every filter given must hold; one left out (or empty) accepts any."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     rules: list[RuleName] = []
     severities: list[Severity] = []
@@ -173,10 +170,8 @@ class MatchIn(BaseModel):
         )
 
 
-class RouteIn(BaseModel):
+class RouteIn(_Input):
     """Which alerts go to which channel (by the channel's name), and when."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Name
     channel: Name
@@ -202,10 +197,8 @@ class RouteIn(BaseModel):
         )
 
 
-class RecipientIn(BaseModel):
+class RecipientIn(_Input):
     """An account manager's own alerts: where (their e-mail address) and how."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     email: Email | None = None
     delivery: Delivery | None = None
@@ -217,10 +210,8 @@ class RecipientSeed(RecipientIn):
     account_manager_id: Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class SeedFile(BaseModel):
+class SeedFile(_Input):
     """A YAML file of channels, routes and account managers' addresses: upserted by name."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     channels: list[ChannelIn] = []
     routes: list[RouteIn] = []

@@ -1,3 +1,4 @@
+# Long: every body the API answers, one model after another: all of the OpenAPI schemas.
 """Every body the API answers, as pydantic models: what /openapi.json documents.
 
 Money is a string rounded to cents half-up, percentages (and weeks, hours) strings rounded to

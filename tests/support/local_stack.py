@@ -163,7 +163,7 @@ class LocalStack:
         raise RuntimeError(f"{script.name} start failed: {err.decode(errors='replace')[-2000:]}")
 
     def stack_sh(self, command: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
-        """deploy/local/stack.sh up | down | status for this stack."""
+        """deploy/local/stack.sh up | down | discard | status for this stack."""
         return subprocess.run(
             [str(ROOT / "deploy" / "local" / "stack.sh"), command],
             cwd=ROOT,
@@ -182,9 +182,10 @@ class LocalStack:
             raise RuntimeError(f"{what} did not start:\n{up.stderr[-3000:]}")
 
     def stop_and_wipe(self, data: tuple[str, ...]) -> None:
-        """Everything stopped and `data` (folders of its var/) gone; the logs stay."""
+        """Everything killed and `data` (folders of its var/) gone; the logs stay. Killed, not
+        shut down: what a clean shutdown would keep is about to be wiped."""
         if self.var.exists():
-            self.stack_sh("down", timeout_s=180)
+            self.stack_sh("discard", timeout_s=60)
         for folder in data:
             shutil.rmtree(self.var / folder, ignore_errors=True)
 

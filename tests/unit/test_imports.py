@@ -371,6 +371,27 @@ def test_the_dry_run_judges_against_what_the_log_holds() -> None:
     assert again.duplicates == 2 and dict(again.accepted) == {"RatesAdjusted": 1}
 
 
+def test_the_dry_runs_portfolio_counts_the_planned_overtime_of_what_the_log_holds() -> None:
+    # Logged before, through the API: ROW's placement planning 5 OT hours a week (the file
+    # itself plans none). The portfolio page counts them; the dry run's portfolio must too.
+    submitter = Submitter(role="admin", principal="import")
+    previewer = Previewer()
+    logged: list[Event] = []
+    for planned in events(plan(bullhorn(ROW))):
+        event = planned.event
+        if isinstance(event, AssignmentStarted):
+            event = event.model_copy(update={"planned_ot_hours_per_week": Decimal(5)})
+        submission = stamped(Planned(planned.line, event, {}), submitter, NOW, uuid.uuid4())
+        appended = previewer.judge(submission, NOW).appended
+        assert appended is not None
+        logged.append(appended)
+    dry = DryRun(submitter, NOW)
+    dry.remember("C-ACME", logged)
+    # 40 hours at 50 − 35 × 1.185, and 5 OT hours at 1.5 × 50 − 1.5 × 35 × 1.185.
+    regular, ot = Decimal(50) - Decimal(35) * Decimal("1.185"), Decimal("75") - Decimal("62.2125")
+    assert dry.portfolio(AS_OF).weekly_gross_profit == 40 * regular + 5 * ot
+
+
 class _Rows(io.RawIOBase):
     """A CSV made as it is read: `rows` rate rows of one placement, never all in memory."""
 

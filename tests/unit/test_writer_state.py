@@ -1,3 +1,4 @@
+# Long: the record fold checked against evolve, a test per case, over shared log builders.
 """The writer's state of a contract, folded from its accepted events."""
 
 from __future__ import annotations
