@@ -8,6 +8,8 @@ gives the same alerts and the same state after."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from hypothesis import HealthCheck, given, settings
 
 from events.alerts import Alert
@@ -26,35 +28,36 @@ def _every_rule(before: RiskState, e: Event) -> list[Alert]:
     return [a for rule in RULES.values() for a in rule(before, e, e.occurred_at)]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(events=histories(contracts=2, events=40))
-def test_the_rules_an_event_type_dispatches_to_raise_all_that_every_rule_raises(
-    events: list[Event],
-) -> None:
+def _steps(events: list[Event]) -> Iterator[tuple[RiskState, Event, list[Alert], RiskState]]:
+    """Each event judged on its contract's state (but a contract's first): the state before,
+    the event, the alerts and the state after."""
     states: dict[str, RiskState] = {}
     for e in events:
         before = states.get(e.contract_id)
-        _, states[e.contract_id] = judge(before, e)
-        if before is None:
-            continue
+        raised, states[e.contract_id] = judge(before, e)
+        if before is not None:
+            yield before, e, raised, states[e.contract_id]
+
+
+_EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_HISTORIES = given(events=histories(contracts=2, events=40))
+
+
+@_EXAMPLES
+@_HISTORIES
+def test_the_rules_a_type_dispatches_to_raise_what_every_rule_does(events: list[Event]) -> None:
+    for before, e, _, _ in _steps(events):
         assert evaluate(before, e, e.occurred_at) == _every_rule(before, e)
         for name, rule in RULES.items():
             if name not in RULES_ON[type(e)]:
                 assert rule(before, e, e.occurred_at) == [], (name, e.type)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(events=histories(contracts=2, events=40))
-def test_an_event_judged_on_a_fresh_copy_of_its_state_raises_the_same_and_ends_the_same(
-    events: list[Event],
-) -> None:
-    states: dict[str, RiskState] = {}
-    for e in events:
-        before = states.get(e.contract_id)
-        raised, after = judge(before, e)
-        states[e.contract_id] = after
-        if before is None:
-            continue
+@_EXAMPLES
+@_HISTORIES
+def test_a_step_on_a_fresh_copy_of_the_state_is_the_same_step(events: list[Event]) -> None:
+    # No part of `fresh` is one of `before`'s: nothing remembered by identity applies to it.
+    for before, e, raised, after in _steps(events):
         fresh = decode_state(encode_state(before))
         assert fresh == before
         fresh_raised, fresh_after = judge(fresh, e)
