@@ -186,6 +186,15 @@ class Rates:
         if not isinstance(self.ot_exempt, bool):
             raise TypeError(f"ot_exempt must be a bool, not {type(self.ot_exempt).__name__}")
 
+    @classmethod
+    def of_checked(cls, **values: object) -> Rates:
+        """`Rates(**values)` for values that passed these checks already (finite Decimals of
+        validated events or states, or arithmetic on checked rates): the same rates, without
+        checking each field again (the risk agent prices rates several times an event)."""
+        rates = object.__new__(cls)
+        rates.__dict__.update(_RATES_DEFAULTS, **values)
+        return rates
+
 
 _OPTIONAL_RATES: Final = frozenset({"ot_pay_rate", "ot_bill_rate", "dt_pay_rate", "dt_bill_rate"})
 _RATES_FIELDS: Final = tuple(f.name for f in fields(Rates) if f.name != "ot_exempt")
@@ -206,18 +215,14 @@ def _kind_rates(
         r.pay_rate, r.bill_rate, pay, bill, pay_multiplier, bill_multiplier
     )
     # Built from `r`'s fields, checked when `r` was (a given OT/DT rate, or a positive rate
-    # times a positive multiplier: every check of `Rates` holds), so not checked again: the
-    # risk agent prices an OT and a DT hour at every change of rates.
-    kind = object.__new__(Rates)
-    kind.__dict__.update(
-        _RATES_DEFAULTS,
+    # times a positive multiplier: every check of `Rates` holds).
+    return Rates.of_checked(
         pay_rate=kind_pay,
         bill_rate=kind_bill,
         burden_pct=r.burden_pct,
         msp_fee_pct=r.msp_fee_pct,
         hours_per_week=hours,
     )
-    return kind
 
 
 def kind_pay_bill(

@@ -284,7 +284,9 @@ def _rates(
     terms: ContractTerms, a: AssignmentState, pay_rate: Decimal | None, bill_rate: Decimal | None
 ) -> margin.Rates:
     given = pay_rate is None and bill_rate is None
-    return margin.Rates(
+    # The state's fields are checked (validated events, or the codec's validation), and so
+    # are the pay and bill given (an event's, or a bill priced from a checked pay).
+    return margin.Rates.of_checked(
         pay_rate=a.pay_rate if pay_rate is None else pay_rate,
         bill_rate=a.bill_rate if bill_rate is None else bill_rate,
         burden_pct=a.burden_pct if a.burden_pct is not None else terms.burden_pct,
