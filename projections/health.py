@@ -33,7 +33,10 @@ def days_back(day: date, span: timedelta) -> date:
     """`span` before `day`, or the first day there is: an event may be dated in the year 1 (the
     schema allows it), where `day - span` would raise OverflowError (found by Schemathesis: a
     500 from the preview, an event the risk agent could not judge)."""
-    return day - span if day - date.min > span else date.min
+    try:  # the common case in one subtraction (called several times an event by the risk agent)
+        return day - span
+    except OverflowError:
+        return date.min
 
 
 CONTACT_GRACE_DAYS: Final = 14
