@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from binascii import unhexlify
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, NamedTuple, NoReturn
@@ -126,6 +126,51 @@ _CURRENT: Final = {
 """Each type with its current schema version, as the head reads them."""
 
 
+def _current_head(data: bytes) -> tuple[re.Match[bytes], str] | None:
+    """`_HEAD`'s match of an event of its type's current schema version, and the type."""
+    head = _HEAD.match(data)
+    if head is None:
+        return None
+    name = _CURRENT.get(head.group(2))
+    return None if name is None else (head, name)
+
+
+_TYPE_AT: Final = len(b'{"event_id":"') + 36 + len(b'","type":"')
+"""Where the type's name starts in an event as `encode_event` writes it."""
+
+
+class StreamHead(NamedTuple):
+    """What `read_stream_head` reads of a logged event's bytes."""
+
+    type: str
+    contract_id: str
+    stream_version: int
+
+
+def head_types(names: Iterable[str]) -> tuple[bytes, ...]:
+    """The `types` argument of `read_stream_head` for these type names."""
+    return tuple(f'{name}"'.encode() for name in sorted(names))
+
+
+def read_stream_head(data: bytes, types: tuple[bytes, ...]) -> StreamHead | None:
+    """The type, contract and stream version of an event of the log of one of `types`
+    (`head_types`), read as `read_head` reads them: from its bytes alone, and only when they
+    start as `encode_event` writes an event of the type's current schema version; else None
+    (another type, an older schema version to upcast, bytes written otherwise: `decode_event`
+    reads those).
+
+    Asked of every event of a replay, so any other type is told apart by a comparison of a
+    few bytes at the place the type's name takes in an event as `encode_event` writes it.
+    """
+    if not data.startswith(types, _TYPE_AT):
+        return None
+    matched = _current_head(data)
+    if matched is None:
+        return None
+    head, name = matched
+    return StreamHead(name, head.group(3).decode(), int(head.group(5)))
+
+
 def read_head(data: bytes) -> EventHead | None:
     """The head of an event of the log, read from its bytes alone, when they start as
     `encode_event` writes an event of its type's current schema version; else None (an older
@@ -139,13 +184,11 @@ def read_head(data: bytes) -> EventHead | None:
     writer's state topic already relies on `encode_event` writing the same bytes for the same
     event from one release to the next.
     """
-    head = _HEAD.match(data)
-    if head is None:
+    matched = _current_head(data)
+    if matched is None:
         return None
-    event_id, kind, cid, _, version = head.groups()
-    name = _CURRENT.get(kind)
-    if name is None:
-        return None
+    head, name = matched
+    event_id, _, cid, _, version = head.groups()
     return EventHead(
         unhexlify(event_id.replace(b"-", b"")),
         name,

@@ -66,6 +66,7 @@ from projections.rows import (
 # The rows are this model's interface (what `take_changes` gives and `install` takes): their
 # importers may name them from here. They are defined once, in projections/rows.py.
 __all__ = [
+    "STREAM_ONLY",
     "AssignmentRow",
     "Changes",
     "ContractRow",
@@ -239,6 +240,17 @@ class ReadModel:
         self.changes.contracts[row.contract_id] = row
         return True
 
+    def move_on(self, contract_id: str, version: int) -> bool:
+        """Applies an event of a `STREAM_ONLY` type known by its contract and stream version
+        alone, exactly as `apply` would the whole event; False when the contract had applied
+        it already, or is not held (a stream starts with ContractSigned)."""
+        row = self.contracts.get(contract_id)
+        if row is None or version <= row.stream_version:
+            return False
+        row.stream_version = version
+        self.changes.contracts[contract_id] = row
+        return True
+
     @singledispatchmethod
     def _apply(self, event: EventBase) -> None:
         """By event class: every type has its own (events.dispatch)."""
@@ -247,7 +259,8 @@ class ReadModel:
     @_apply.register(ClientComplaintLogged)
     @_apply.register(ClientContactLogged)
     def _relationship(self, e: ClientComplaintLogged | ClientContactLogged) -> None:
-        """Moves the stream on and changes no margin figure."""
+        """Moves the stream on and changes no margin figure. Empty, and it must stay so: a
+        projector applies these types with `move_on` (`STREAM_ONLY`), without this handler."""
 
     @_apply.register
     def _signed(self, e: ContractSigned) -> None:
@@ -635,3 +648,10 @@ _DISPATCH = ReadModel.__dict__["_apply"].dispatcher.dispatch
 # ... and its answer kept per class: functools' own cache is a weak dictionary, slower to ask.
 _HANDLERS: dict[type, Callable[[ReadModel, EventBase], None]] = {}
 require_every_event_type("the read model", ReadModel.__dict__["_apply"].dispatcher.registry)
+STREAM_ONLY: frozenset[str] = frozenset(
+    kind.__name__
+    for kind, handler in ReadModel.__dict__["_apply"].dispatcher.registry.items()
+    if handler is ReadModel.__dict__["_relationship"]
+)
+"""The event types that change nothing but their contract's stream version (`_relationship`):
+`move_on` applies one of them from its contract and version alone, without its other fields."""

@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar, cast
 import asyncpg
 
 from events.catalogue import EventBase
+from events.serialization import StreamHead
 from projections.read_model import (
     AssignmentRow,
     Changes,
@@ -256,10 +257,14 @@ async def contract_states(
 _EVENT_ID, _OCCURRED, _RECORDED = b'"event_id":"', b'"occurred_at":"', b'"recorded_at":"'
 
 
-def audit_row(event: EventBase, value: bytes, partition: int, offset: int) -> tuple[bytes, bytes]:
-    """A row of `event_log` in COPY's text format, as (every column but the last, tab-ended;
-    the last, `body`): the accepted event as the log holds it, and where (EVENT_LOG_COLUMNS).
-    The body is the record's own bytes, not a copy, unless it needs escaping.
+def audit_row(
+    event: EventBase | StreamHead, value: bytes, partition: int, offset: int
+) -> tuple[bytes, bytes, bytes]:
+    """A row of `event_log` in COPY's text format, in three pieces to join (every column but
+    the last, tab-ended; the last, `body`; the line's end): the accepted event as the log holds
+    it, and where (EVENT_LOG_COLUMNS). The body is the record's own bytes, not a copy, unless
+    it needs escaping. `event`: the event decoded, or the head of one its bytes alone were
+    read for (`read_stream_head`: they hold every column as `encode_event` writes them).
 
     Every event of a replay has one, so it is built for speed: the event id and the times are
     the text the log's JSON has for them (events are flat objects, so such a key can only be
@@ -269,17 +274,19 @@ def audit_row(event: EventBase, value: bytes, partition: int, offset: int) -> tu
     if b"\\" in body or b"\t" in body or b"\n" in body or b"\r" in body:
         body = body.decode().translate(_TEXT_ESCAPES).encode()
     at = body.find(_EVENT_ID)
-    event_id = body[at + 12 : at + 48] if at >= 0 else str(event.event_id).encode()
+    event_id = body[at + 12 : at + 48] if at >= 0 else str(_decoded(event).event_id).encode()
     at = body.find(_OCCURRED)
     if at >= 0:
         occurred = body[at + 15 : body.find(b'"', at + 15)]
     else:
-        occurred = str(event.occurred_at).encode()
+        occurred = str(_decoded(event).occurred_at).encode()
     at = body.find(_RECORDED)
     if at >= 0:
         recorded = body[at + 15 : body.find(b'"', at + 15)]
     else:
-        recorded = b"\\N" if event.recorded_at is None else str(event.recorded_at).encode()
+        # Written as `encode_event` writes it, a head's event without one has none.
+        recorded_at = None if isinstance(event, StreamHead) else event.recorded_at
+        recorded = b"\\N" if recorded_at is None else str(recorded_at).encode()
     head = b"%b\t%d\t%b\t%b\t%d\t%d\t%b\t%b\t" % (
         event.contract_id.encode(),  # an Id, [A-Za-z0-9._:-]: nothing to escape
         event.stream_version or 0,
@@ -290,7 +297,15 @@ def audit_row(event: EventBase, value: bytes, partition: int, offset: int) -> tu
         occurred,
         recorded,
     )
-    return head, body
+    return head, body, b"\n"
+
+
+def _decoded(event: EventBase | StreamHead) -> EventBase:
+    """The decoded event a column missing from the bytes is taken from (a head is only read
+    from bytes that hold its event id and time)."""
+    if isinstance(event, StreamHead):
+        raise ValueError(f"an event of {event.contract_id} without its head's fields")
+    return event
 
 
 class GenerationChanged(Exception):
@@ -319,7 +334,7 @@ class Batch:
     closed: list[tuple[str, str, str]]
     positions: list[tuple[int, int]]
     hours: list[tuple[Any, ...]]
-    events: list[tuple[bytes, bytes]]  # rows of event_log (`audit_row`): the events applied
+    events: list[bytes]  # rows of event_log (`audit_row`'s pieces): the events applied
     starts: dict[int, int] = dataclasses.field(default_factory=dict)
     """Each partition's stored position this batch starts from (none: no row yet)."""
 
@@ -328,7 +343,7 @@ class Batch:
         cls,
         changes: Changes,
         positions: dict[int, int],
-        events: list[tuple[bytes, bytes]] | None = None,
+        events: list[bytes] | None = None,
         starts: dict[int, int] | None = None,
     ) -> Batch:
         return cls(
@@ -382,10 +397,7 @@ async def write(
             if rows:
                 await _copy(conn, table, columns, rows, schema)
         if batch.events:
-            parts: list[bytes] = []
-            for head, body in batch.events:
-                parts += (head, body, b"\n")
-            data = memoryview(b"".join(parts))
+            data = memoryview(b"".join(batch.events))
             await conn.copy_to_table(
                 "event_log",
                 source=data,

@@ -52,13 +52,20 @@ from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitio
 from aiokafka.errors import KafkaError
 
 from events.catalogue import EventBase
-from events.serialization import decode_event
+from events.serialization import StreamHead, decode_event, head_types, read_stream_head
 from events.topics import TopicSpec
-from projections.read_model import ReadModel
+from projections.read_model import STREAM_ONLY, ReadModel
 from services import kafka_connection, kafka_log, watchdog
 from services.projector import store
 
 log = logging.getLogger("ledger.projector")
+
+
+# Net allocations of tracked objects between two collections of the young generation, live
+# (`tune_gc`) and while a backlog is applied (`gc_for_backlog`).
+YOUNG_GC_THRESHOLD = 50_000
+BACKLOG_GC_THRESHOLD = 500_000
+_tuned = False  # whether this process's collector is the projector's (`tune_gc`)
 
 
 def tune_gc() -> None:
@@ -68,12 +75,31 @@ def tune_gc() -> None:
     reference counting. CPython's cyclic collector, by default run every 700 net allocations,
     keeps re-scanning them to find nothing, which cost a replay about a fifth of its CPU. What
     is loaded at start is frozen out of the collector's view and the young generation is
-    collected every 50,000 allocations: cycles (asyncio's, exceptions') are still collected,
-    just less often.
+    collected every 50,000 allocations (500,000 during a backlog: `gc_for_backlog`): cycles
+    (asyncio's, exceptions') are still collected, just less often.
     """
+    global _tuned
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    gc.set_threshold(YOUNG_GC_THRESHOLD, 20, 20)
+    _tuned = True
+
+
+def gc_for_backlog(backlog: bool) -> None:
+    """The young generation's threshold for a batch: higher while full batches come.
+
+    A batch holds its events, rows and COPY text (several tracked objects an event) until it is
+    written, while the next is applied: at the live threshold the young generation fills with
+    them every few thousand events, and each collection scans them all to find nothing (their
+    rows die by reference counting), about a tenth of a catch-up's CPU. The count is of net
+    allocations, so at the backlog's threshold a collection comes about when the cache has grown
+    by that many objects, and what cyclic garbage the shell makes meanwhile (asyncio's,
+    exceptions') is still collected, later: at most that many objects. Live, the threshold is
+    back to the lower one, so a projector that is caught up holds little garbage. Only in a
+    process whose collector `tune_gc` set (a test's process keeps its own)."""
+    threshold = BACKLOG_GC_THRESHOLD if backlog else YOUNG_GC_THRESHOLD
+    if _tuned and gc.get_threshold()[0] != threshold:
+        gc.set_threshold(threshold, *gc.get_threshold()[1:])
 
 
 # Events applied between two hand-overs of the event loop (a few milliseconds of CPU).
@@ -99,6 +125,11 @@ class Helpers(Protocol):
     def worth_it(self, lag: int, partitions: int) -> bool: ...
 
     async def run(self, partitions: Sequence[int], stopping: Callable[[], bool]) -> None: ...
+
+
+# An event as read: decoded, or its head alone (a `STREAM_ONLY` type's), or why it cannot be.
+_Read = EventBase | StreamHead | Exception
+_STREAM_ONLY = head_types(STREAM_ONLY)
 
 
 # Partitions a projector far behind on more reads at a time: two, so that while one waits for
@@ -335,6 +366,8 @@ class Projector:
                 # read is of every partition, whatever the lags say.
                 self._unfocused = True
                 continue
+            backlog = sum(map(len, records.values())) >= self.max_batch
+            gc_for_backlog(backlog)
             marks = None if records else await self._marker_positions()
             async with self._owning:
                 if epoch != self.epoch:
@@ -364,8 +397,7 @@ class Projector:
                     self._base = dict(self.positions)
                     if on_batch is not None:
                         on_batch(self)
-                    behind = sum(map(len, records.values())) >= self.max_batch  # a backlog
-                    if behind and time.monotonic() - reported >= PROGRESS_EVERY_S:
+                    if backlog and time.monotonic() - reported >= PROGRESS_EVERY_S:
                         reported = time.monotonic()
                         self._log_progress()
         async with self._owning:
@@ -503,26 +535,36 @@ class Projector:
                 records[tp] = rs
         if not records:
             return None
-        decode, pause = decode_event, asyncio.sleep
+        decode, head_of, pause = decode_event, read_stream_head, asyncio.sleep
         read = 0
-        decoded: list[tuple[TopicPartition, list[ConsumerRecord], list[EventBase | Exception]]]
-        decoded = []
+        decoded: list[tuple[TopicPartition, list[ConsumerRecord], list[_Read]]] = []
         for tp, rs in records.items():
-            events: list[EventBase | Exception] = []
+            events: list[_Read] = []
             for r in rs:
                 read += 1
                 if not read % YIELD_EVERY:
                     await pause(0)  # let the previous batch's write and the fetcher move on
+                value = r.value or b""
+                # An event that moves its stream on and nothing else is applied from its head,
+                # its other fields neither parsed nor validated again: the writer validated it
+                # before appending it (an older schema version, or bytes written otherwise, are
+                # decoded, upcast and validated as every other event is).
+                head = head_of(value, _STREAM_ONLY)
+                if head is not None:
+                    events.append(head)
+                    continue
                 try:
-                    events.append(decode(r.value or b""))
+                    events.append(decode(value))
                 except Exception as exc:  # a poison event must never stop the projector
                     events.append(exc)
             decoded.append((tp, rs, events))
-        touched = {e.contract_id for _, _, es in decoded for e in es if isinstance(e, EventBase)}
+        touched = {
+            e.contract_id for _, _, es in decoded for e in es if not isinstance(e, Exception)
+        }
         await self._hold(touched)
 
-        apply, audit_row = self.model.apply, store.audit_row
-        audit: list[tuple[bytes, bytes]] = []
+        apply, move_on, audit_row = self.model.apply, self.model.move_on, store.audit_row
+        audit: list[bytes] = []
         applied = skipped = 0
         try:
             for tp, rs, events in decoded:
@@ -533,9 +575,13 @@ class Projector:
                     try:
                         if isinstance(e, Exception):
                             raise e
-                        if apply(e):
+                        if isinstance(e, StreamHead):
+                            done = move_on(e.contract_id, e.stream_version)
+                        else:
+                            done = apply(e)
+                        if done:
                             applied += 1
-                            audit.append(audit_row(e, r.value or b"", r.partition, r.offset))
+                            audit += audit_row(e, r.value or b"", r.partition, r.offset)
                         else:
                             skipped += 1
                     except Exception as exc:  # a poison event must never stop the projector
