@@ -283,10 +283,8 @@ def dt_rates(r: Rates) -> Rates | None:
 
 def markup_pct(r: Rates) -> Decimal:
     """(B / P − 1) × 100, computed as (B − P) × 100 / P: one division."""
-    with localcontext(_EXACT):
-        numerator = (r.bill_rate - r.pay_rate) * _HUNDRED
-    with localcontext(_DIVIDE):
-        return numerator / r.pay_rate
+    x = _EXACT
+    return _DIVIDE.divide(x.multiply(x.subtract(r.bill_rate, r.pay_rate), _HUNDRED), r.pay_rate)
 
 
 def spread(r: Rates) -> Decimal:
@@ -409,9 +407,8 @@ def bill_rate_for_markup(pay_rate: Decimal, markup_pct: Decimal) -> Decimal:
     """
     p = _decimal("pay_rate", pay_rate)
     m = _decimal("markup_pct", markup_pct)
-    with localcontext(_EXACT):
-        exact = p * (_ONE + m * _HUNDREDTH)
-    return round_money(exact)
+    x = _EXACT
+    return round_money(x.multiply(p, x.add(_ONE, x.multiply(m, _HUNDREDTH))))
 
 
 class PayBillHours(Protocol):
