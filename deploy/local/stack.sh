@@ -117,8 +117,13 @@ use_tls() {
 }
 
 up() {
-  if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then "$HERE/kafka.sh" start; else say "using Kafka at $KAFKA_BOOTSTRAP_SERVERS"; fi
+  # Kafka and PostgreSQL start side by side (a JVM's start and an initdb take seconds each); the
+  # TLS mode's certificates, which both read, are made first.
+  local kafka=""
+  if [ "$TLS_MODE" = 1 ] && [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}${DATABASE_URL:-}" ]; then "$HERE/tls.sh" certs; fi
+  if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then "$HERE/kafka.sh" start & kafka=$!; else say "using Kafka at $KAFKA_BOOTSTRAP_SERVERS"; fi
   if [ -z "${DATABASE_URL:-}" ]; then "$HERE/postgres.sh" start; else say "using the PostgreSQL of DATABASE_URL"; fi
+  if [ -n "$kafka" ]; then wait "$kafka" || { say "kafka did not start"; exit 1; }; fi
   [ "$TLS_MODE" = 1 ] && use_tls
   "$LEDGER" wait all --timeout 120
   "$LEDGER" topics create >&2

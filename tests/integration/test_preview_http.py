@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +18,12 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from events.topics import partition_of
+from services import tokens
 from services.db import connection
 from services.reads.event_log import projected_offset
 from simulation.examples import OMIT, example
 from tests.support.http import auth, log_of, post
-from tests.support.services import Tokens, running_services
+from tests.support.services import Services, Tokens, running_services
 from tests.support.stack import Stack, unique
 
 
@@ -161,8 +163,18 @@ def test_a_preview_is_refused_as_the_submission_would_be(
     assert log_of(http, api_tokens.am, cid) == placed.log
 
 
+@pytest.fixture(scope="module")
+async def own(ready_stack: Stack) -> AsyncIterator[Services]:
+    """A set of processes for the two tests below (one pauses its projector and deletes records
+    of its log; the other needs a low rate limit): a short verdict deadline, 40 units a second
+    (a 200-unit bucket) per token. Each test's contracts and tokens are its own."""
+    slow = {"api": {"LEDGER_RATE_LIMIT_PER_S": "40"}}
+    async with running_services(ready_stack, verdict_timeout_s=3, env_of=slow) as svc:
+        yield svc
+
+
 async def test_a_preview_reads_the_index_and_what_the_projector_has_not_applied_yet(
-    ready_stack: Stack, api_tokens: Tokens
+    ready_stack: Stack, api_tokens: Tokens, own: Services
 ) -> None:
     """A preview costs O(the contract's events), not a scan of its partition: with the records
     before the projector's position deleted from the log, it still judges against the whole
@@ -170,29 +182,28 @@ async def test_a_preview_reads_the_index_and_what_the_projector_has_not_applied_
     applied yet (read from the log)."""
     signed, started, ask = _worked_example_events(api_tokens.am_id)
     cid = str(signed["contract_id"])
-    async with running_services(ready_stack, verdict_timeout_s=3) as svc:
-        with httpx.Client(base_url=svc.url, timeout=60) as http:
-            assert post(http, api_tokens.am, signed).json()["margin_impacts"] == []
-            events = svc.topics.events
-            partition = partition_of(cid, events.partitions)
-            async with connection(ready_stack.dsn) as conn:
-                position = await projected_offset(conn, svc.schema, partition)
-            assert position > 0
-            admin = AIOKafkaAdminClient(bootstrap_servers=ready_stack.bootstrap)
-            await admin.start()
-            try:
-                tp = TopicPartition(events.name, partition)
-                await admin.delete_records({tp: RecordsToDelete(before_offset=position)})
-            finally:
-                await admin.close()
+    with httpx.Client(base_url=own.url, timeout=60) as http:
+        assert post(http, api_tokens.am, signed).json()["margin_impacts"] == []
+        events = own.topics.events
+        partition = partition_of(cid, events.partitions)
+        async with connection(ready_stack.dsn) as conn:
+            position = await projected_offset(conn, own.schema, partition)
+        assert position > 0
+        admin = AIOKafkaAdminClient(bootstrap_servers=ready_stack.bootstrap)
+        await admin.start()
+        try:
+            tp = TopicPartition(events.name, partition)
+            await admin.delete_records({tp: RecordsToDelete(before_offset=position)})
+        finally:
+            await admin.close()
 
-            svc.send("projector", signal.SIGSTOP)
-            try:
-                r = post(http, api_tokens.am, started)  # answered without its impacts
-                assert r.status_code == 201, r.text
-                r = _preview(http, api_tokens.am, ask)
-            finally:
-                svc.send("projector", signal.SIGCONT)
+        own.send("projector", signal.SIGSTOP)
+        try:
+            r = post(http, api_tokens.am, started)  # answered without its impacts
+            assert r.status_code == 201, r.text
+            r = _preview(http, api_tokens.am, ask)
+        finally:
+            own.send("projector", signal.SIGCONT)
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["stream_version"]) == ("accepted", 3)
     [impact] = r.json()["margin_impacts"]
@@ -200,21 +211,23 @@ async def test_a_preview_reads_the_index_and_what_the_projector_has_not_applied_
 
 
 async def test_a_token_that_asks_too_much_waits_and_others_are_served(
-    ready_stack: Stack, api_tokens: Tokens
+    ready_stack: Stack, own: Services
 ) -> None:
     """Issue #21: four 500-event previews at once held every request for 24 s. Here a limit of
-    40 units a second (a 200-unit bucket): 20 previewed events fill it."""
-    slow = {"api": {"LEDGER_RATE_LIMIT_PER_S": "40"}}
-    async with running_services(ready_stack, env_of=slow) as svc:
-        with httpx.Client(base_url=svc.url, timeout=60) as http:
-            batch = {"events": [example("ClientContactLogged", contract_id=unique("C"))
-                                for _ in range(20)]}  # fmt: skip
-            assert _preview(http, api_tokens.am, batch).status_code == 200
-            limited = _preview(http, api_tokens.am, batch)
-            assert limited.status_code == 429, limited.text
-            wait = int(limited.headers["Retry-After"])
-            assert 1 <= wait <= 5
-            assert limited.json()["errors"][0]["field"] == "(token)"
-            assert _preview(http, api_tokens.other_am, batch).status_code == 200
-            time.sleep(wait)
-            assert _preview(http, api_tokens.am, batch).status_code == 200
+    40 units a second (a 200-unit bucket): 20 previewed events fill it. The two tokens are this
+    test's own, their buckets full."""
+    async with connection(ready_stack.dsn) as conn:
+        am = (await tokens.create_token(conn, "account_manager", unique("am")))[1]
+        other_am = (await tokens.create_token(conn, "account_manager", unique("am")))[1]
+    with httpx.Client(base_url=own.url, timeout=60) as http:
+        batch = {"events": [example("ClientContactLogged", contract_id=unique("C"))
+                            for _ in range(20)]}  # fmt: skip
+        assert _preview(http, am, batch).status_code == 200
+        limited = _preview(http, am, batch)
+        assert limited.status_code == 429, limited.text
+        wait = int(limited.headers["Retry-After"])
+        assert 1 <= wait <= 5
+        assert limited.json()["errors"][0]["field"] == "(token)"
+        assert _preview(http, other_am, batch).status_code == 200
+        time.sleep(wait)
+        assert _preview(http, am, batch).status_code == 200

@@ -78,18 +78,20 @@ async def test_a_projector_behind_by_the_whole_log_catches_up_with_helpers_then_
 async def test_a_second_projector_joining_during_the_catch_up_stops_the_helpers_first(
     ready_stack: Stack, scratch: Scratch, pg: asyncpg.Connection
 ) -> None:
-    prefix, t = await scratch.topics_with_log("catchup", 20_000, contracts=200, seed=19)
+    prefix, t = await scratch.topics_with_log("catchup", 6_000, contracts=100, seed=19)
     live, clean = scratch.schema("live"), scratch.schema("clean")
-    # Batches of 10 events: the catch-up takes a few thousand transactions, far longer than the
-    # second projector takes to start and join.
-    slow = HELPED | {"LEDGER_PROJECTOR_BATCH": "10"}
+    # Batches of 3 events: the catch-up takes two thousand transactions, far longer than the
+    # second projector takes to start and join (the helpers had written 23 to 161 of them when
+    # it joined, in eight runs on a shared machine: a margin of 12x or more). The time goes in
+    # transactions; a longer log in larger batches would only be slower to make and replay.
+    slow = HELPED | {"LEDGER_PROJECTOR_BATCH": "3"}
     a, out_a = start_projector(ready_stack, prefix, live, "a", **slow)
     b = None
     try:
         await _until_logged(out_a, "catching up with helper processes")
         b, out_b = start_projector(ready_stack, prefix, live, "b", **slow)
         await wait_split([out_a, out_b], t.events.partitions, timeout_s=90)
-        assert await _until(pg, live, 20_000, 180) == 20_000
+        assert await _until(pg, live, 6_000, 180) == 6_000
     finally:
         stop(a, *([b] if b is not None else []))
     text = out_a.read_text()
@@ -99,5 +101,5 @@ async def test_a_second_projector_joining_during_the_catch_up_stops_the_helpers_
     assert "processes failed" not in text
     await replay(ready_stack.bootstrap, t.events, ready_stack.dsn, clean)
     together, alone = await dump(ready_stack.dsn, live), await dump(ready_stack.dsn, clean)
-    assert len(alone["event_log"]) == 20_000
+    assert len(alone["event_log"]) == 6_000
     assert together == alone

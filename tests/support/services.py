@@ -131,10 +131,12 @@ class Services:
         proc.wait(timeout=30)
 
     def stop_all(self) -> None:
-        for name in list(self.procs):
-            proc = self.procs.pop(name)
+        procs = [self.procs.pop(name) for name in list(self.procs)]
+        for proc in procs:
             proc.send_signal(signal.SIGCONT)  # a stopped process cannot stop
-            stop(proc)  # a hung one is killed: none may outlive the test
+        # All at once (each drains and leaves its group meanwhile); a hung one is killed: none
+        # may outlive the test.
+        stop(*procs)
 
     async def close(self) -> None:
         """Stops the processes, then deletes their topics and drops their schema."""
