@@ -24,7 +24,6 @@ a replayed log must still fold): that part of the event is skipped and the versi
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from dataclasses import replace as _dataclass_replace
@@ -39,7 +38,7 @@ from events.catalogue import AssignmentEndReason, AssignmentStatus, ContactDirec
 from events.dispatch import require_every_event_type, unhandled
 from projections import margin
 from projections.health import Health, HealthFacts, client_health, health_score
-from projections.risk import health_watch
+from projections.risk import health_watch, pricing
 from projections.risk.health_watch import GrossProfitSample, Mark, ScoreSample
 
 __all__ = [
@@ -268,81 +267,14 @@ class RiskState:
         self, a: AssignmentState, pay_rate: Decimal | None = None, bill_rate: Decimal | None = None
     ) -> margin.Rates:
         """`a`'s rates in force (or the pay and bill given) priced with the contract's terms."""
-        # Another pay or bill than in force: its OT and DT rates are derived from them.
-        given = pay_rate is None and bill_rate is None
-        if given:
-            return _priced(self.terms, a).rates
-        return _rates(self.terms, a, pay_rate, bill_rate)
+        if pay_rate is None and bill_rate is None:
+            return pricing.in_force(self.terms, a)  # remembered
+        return pricing.rates(self.terms, a, pay_rate, bill_rate)
 
     @property
     def silence_since(self) -> Contact:
         """The event a silence is counted from: the last contact, else the signing."""
         return self.last_contact if self.last_contact is not None else self.signed
-
-
-def _rates(
-    terms: ContractTerms, a: AssignmentState, pay_rate: Decimal | None, bill_rate: Decimal | None
-) -> margin.Rates:
-    given = pay_rate is None and bill_rate is None
-    # The state's fields are checked (validated events, or the codec's validation), and so
-    # are the pay and bill given (an event's, or a bill priced from a checked pay).
-    return margin.Rates.of_checked(
-        pay_rate=a.pay_rate if pay_rate is None else pay_rate,
-        bill_rate=a.bill_rate if bill_rate is None else bill_rate,
-        burden_pct=a.burden_pct if a.burden_pct is not None else terms.burden_pct,
-        msp_fee_pct=terms.msp_fee_pct,
-        hours_per_week=a.hours_per_week,
-        ot_pay_rate=a.ot_pay_rate if given else None,
-        ot_bill_rate=a.ot_bill_rate if given else None,
-        dt_pay_rate=a.dt_pay_rate if given else None,
-        dt_bill_rate=a.dt_bill_rate if given else None,
-        ot_bill_multiplier=terms.ot_bill_multiplier,
-        dt_bill_multiplier=terms.dt_bill_multiplier,
-        planned_ot_hours_per_week=a.planned_ot_hours_per_week,
-        ot_exempt=a.ot_exempt,
-    )
-
-
-class _Priced:
-    """An assignment's rates in force under some terms, and their weekly gross profit once
-    asked; holding both keys, so that their ids stay theirs while this is in `_PRICED`."""
-
-    __slots__ = ("a", "rates", "terms", "weekly")
-
-    def __init__(self, terms: ContractTerms, a: AssignmentState) -> None:
-        self.terms = terms
-        self.a = a
-        self.rates = _rates(terms, a, None, None)
-        self.weekly: Decimal | None = None
-
-
-# Rates in force by (terms, assignment), compared by identity (both immutable, and shared by
-# every state after the event that made them): judging an event prices the same assignments
-# several times (the fold's gross profit, the rules' before and after), and building and
-# checking a `margin.Rates` was a tenth of the step. The oldest entry goes once _PRICED_MAX
-# are held (about 1 KB each): a contract's next event finds its assignments priced when fewer
-# than that many were priced meanwhile.
-_PRICED: OrderedDict[tuple[int, int], _Priced] = OrderedDict()
-_PRICED_MAX: Final = 8192
-
-
-def _priced(terms: ContractTerms, a: AssignmentState) -> _Priced:
-    key = (id(terms), id(a))
-    found = _PRICED.get(key)
-    if found is not None and found.terms is terms and found.a is a:
-        return found
-    if found is None and len(_PRICED) >= _PRICED_MAX:
-        _PRICED.popitem(last=False)
-    found = _PRICED[key] = _Priced(terms, a)
-    return found
-
-
-def weekly_gross_profit_of(terms: ContractTerms, a: AssignmentState) -> Decimal:
-    """`margin.weekly_gross_profit` of `a`'s rates in force under `terms` (remembered)."""
-    priced = _priced(terms, a)
-    if priced.weekly is None:
-        priced.weekly = margin.weekly_gross_profit(priced.rates)
-    return priced.weekly
 
 
 # ---------------------------------------------------------------------------------------------
@@ -650,7 +582,7 @@ def _gross_profit_of(
         return _ZERO, a.start_date
     if end is not None and day >= end:
         return _ZERO, None
-    return weekly_gross_profit_of(s.terms, a), end
+    return pricing.weekly_gross_profit(s.terms, a), end
 
 
 def weekly_gross_profit_on(s: RiskState, day: date) -> tuple[Decimal, date | None]:
