@@ -33,7 +33,10 @@ def days_back(day: date, span: timedelta) -> date:
     """`span` before `day`, or the first day there is: an event may be dated in the year 1 (the
     schema allows it), where `day - span` would raise OverflowError (found by Schemathesis: a
     500 from the preview, an event the risk agent could not judge)."""
-    return day - span if day - date.min > span else date.min
+    try:  # the common case in one subtraction (called several times an event by the risk agent)
+        return day - span
+    except OverflowError:
+        return date.min
 
 
 CONTACT_GRACE_DAYS: Final = 14
@@ -81,10 +84,6 @@ def _n(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _capped(n: int, each: int, cap: int) -> int:
-    return min(cap, max(0, n) * each)
-
-
 def recency_points(days_since_two_way_contact: int | None) -> int:
     """The points the contact recency part takes off (the part that grows with time alone)."""
     days = days_since_two_way_contact
@@ -93,17 +92,22 @@ def recency_points(days_since_two_way_contact: int | None) -> int:
 
 def _points(f: HealthFacts) -> tuple[int, int, int, int, int, int, int, int]:
     """The points each part takes off, in the order of `client_health`'s parts."""
+    # Each part: min(cap, max(0, n) × each), written out (the risk agent scores every event).
     change = f.gross_profit_change_pct
-    falling = Decimal(0) if change is None or change >= 0 else -change
+    trend = (
+        0
+        if change is None or change >= 0
+        else min(15, int((-change / 2).to_integral_value(rounding=ROUND_HALF_UP)))
+    )
     return (
         recency_points(f.days_since_two_way_contact),
-        _capped(f.unanswered_outbound_in_a_row, 5, 15),
-        _capped(f.complaints_90d, 5, 15),
-        _capped(f.legal_threats_90d, 15, 30),
-        _capped(f.bypass_threats_90d, 10, 20),
-        _capped(f.open_pressure, 4, 12),
-        min(15, int((falling / 2).to_integral_value(rounding=ROUND_HALF_UP))),
-        _capped(f.short_weeks, 3, 12),
+        min(15, max(0, f.unanswered_outbound_in_a_row) * 5),
+        min(15, max(0, f.complaints_90d) * 5),
+        min(30, max(0, f.legal_threats_90d) * 15),
+        min(20, max(0, f.bypass_threats_90d) * 10),
+        min(12, max(0, f.open_pressure) * 4),
+        trend,
+        min(12, max(0, f.short_weeks) * 3),
     )
 
 

@@ -30,7 +30,7 @@ The only rounding DESIGN asks for inside the domain is MarkupAgreed's bill rate
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import date, datetime
 from decimal import (
     MAX_EMAX,
@@ -186,9 +186,19 @@ class Rates:
         if not isinstance(self.ot_exempt, bool):
             raise TypeError(f"ot_exempt must be a bool, not {type(self.ot_exempt).__name__}")
 
+    @classmethod
+    def of_checked(cls, **values: object) -> Rates:
+        """`Rates(**values)` for values that passed these checks already (finite Decimals of
+        validated events or states, or arithmetic on checked rates): the same rates, without
+        checking each field again (the risk agent prices rates several times an event)."""
+        rates = object.__new__(cls)
+        rates.__dict__.update(_RATES_DEFAULTS, **values)
+        return rates
+
 
 _OPTIONAL_RATES: Final = frozenset({"ot_pay_rate", "ot_bill_rate", "dt_pay_rate", "dt_bill_rate"})
 _RATES_FIELDS: Final = tuple(f.name for f in fields(Rates) if f.name != "ot_exempt")
+_RATES_DEFAULTS: Final = {f.name: f.default for f in fields(Rates) if f.default is not MISSING}
 
 
 def _kind_rates(
@@ -204,7 +214,9 @@ def _kind_rates(
     kind_pay, kind_bill = kind_pay_bill(
         r.pay_rate, r.bill_rate, pay, bill, pay_multiplier, bill_multiplier
     )
-    return Rates(
+    # Built from `r`'s fields, checked when `r` was (a given OT/DT rate, or a positive rate
+    # times a positive multiplier: every check of `Rates` holds).
+    return Rates.of_checked(
         pay_rate=kind_pay,
         bill_rate=kind_bill,
         burden_pct=r.burden_pct,
@@ -271,10 +283,8 @@ def dt_rates(r: Rates) -> Rates | None:
 
 def markup_pct(r: Rates) -> Decimal:
     """(B / P − 1) × 100, computed as (B − P) × 100 / P: one division."""
-    with localcontext(_EXACT):
-        numerator = (r.bill_rate - r.pay_rate) * _HUNDRED
-    with localcontext(_DIVIDE):
-        return numerator / r.pay_rate
+    x = _EXACT
+    return _DIVIDE.divide(x.multiply(x.subtract(r.bill_rate, r.pay_rate), _HUNDRED), r.pay_rate)
 
 
 def spread(r: Rates) -> Decimal:
@@ -397,9 +407,8 @@ def bill_rate_for_markup(pay_rate: Decimal, markup_pct: Decimal) -> Decimal:
     """
     p = _decimal("pay_rate", pay_rate)
     m = _decimal("markup_pct", markup_pct)
-    with localcontext(_EXACT):
-        exact = p * (_ONE + m * _HUNDREDTH)
-    return round_money(exact)
+    x = _EXACT
+    return round_money(x.multiply(p, x.add(_ONE, x.multiply(m, _HUNDREDTH))))
 
 
 class PayBillHours(Protocol):

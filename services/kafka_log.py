@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 
 from events.catalogue import Event
 from events.serialization import decode_event
-from events.topics import TopicSpec
+from events.topics import TopicSpec, partition_of
 from services import kafka_connection
 
 WHOLE_LOG_READS: Final[dict[str, Any]] = {
@@ -184,3 +184,32 @@ async def dead_letter(
         topic, record.value or b"", key=record.key, headers=headers
     )
     return sent
+
+
+async def send_keyed(
+    producer: AIOKafkaProducer, topic: str, records: Iterable[tuple[bytes, bytes]]
+) -> None:
+    """(key, value) records onto `topic`, each on the partition `producer.send(key=...)` would
+    pick (Kafka's default partitioner), in their order within a partition; returns once all
+    are on. Appended to a batch per partition, a batch sent when full and the rest at the end:
+    a `send` costs ~15 µs of Python a record, which a bulk pass's tens of thousands of alerts
+    (or a benchmark's millions of events) feel."""
+    partitions = len(await producer.partitions_for(topic))
+    where: dict[bytes, int] = {}  # a key's partition, hashed once
+    batches: dict[int, Any] = {}
+    sent = []
+    for key, value in records:
+        p = where.get(key)
+        if p is None:
+            p = where[key] = partition_of(key.decode(), partitions)
+        batch = batches.get(p)
+        if batch is None:
+            batch = batches[p] = producer.create_batch()
+        if batch.append(key=key, value=value, timestamp=None) is None:  # full
+            sent.append(await producer.send_batch(batch, topic, partition=p))
+            batch = batches[p] = producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                raise ValueError(f"a record of {len(value)} bytes exceeds a batch of {topic}")
+    for p, batch in batches.items():
+        sent.append(await producer.send_batch(batch, topic, partition=p))
+    await asyncio.gather(*sent)

@@ -25,11 +25,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 
 from events import catalogue as ev
 from events.messages import Submission, Submitter
 from events.serialization import encode_event
+from services.kafka_log import send_keyed
 from writemodel.decide import decide
 from writemodel.state import ContractState, evolve
 
@@ -588,22 +588,9 @@ async def produce(bootstrap: str, topic: str, partitions: int, log: Log, compres
     await producer.start()
     t0 = time.perf_counter()
     try:
-        partitioner = DefaultPartitioner()
-        parts = list(range(partitions))
-        builders: dict[int, Any] = {}
-        sent = []
-        for key, value in log.records:
-            p = partitioner(key, parts, parts)  # what producer.send(key=...) would pick
-            b = builders.get(p)
-            if b is None:
-                b = builders[p] = producer.create_batch()
-            if b.append(key=key, value=value, timestamp=None) is None:
-                sent.append(await producer.send_batch(b, topic, partition=p))
-                b = builders[p] = producer.create_batch()
-                b.append(key=key, value=value, timestamp=None)
-        for p, b in builders.items():
-            sent.append(await producer.send_batch(b, topic, partition=p))
-        await asyncio.gather(*sent)
+        # Each record where `producer.send(key=...)` would put it, among the topic's partitions
+        # (`partitions` of them, as the broker's metadata says).
+        await send_keyed(producer, topic, log.records)
     finally:
         await producer.stop()
     return time.perf_counter() - t0

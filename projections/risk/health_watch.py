@@ -41,6 +41,7 @@ DROP_POINTS: Final = 20
 DROP_WINDOW: Final = timedelta(days=30)
 """... within this long (from the highest score in the window to now)."""
 TREND_SPAN: Final = timedelta(weeks=TREND_WEEKS)
+_ZERO: Final = Decimal(0)
 
 MarkKind = Literal["complaint", "legal_threat", "bypass_threat"]
 
@@ -87,6 +88,8 @@ _S = TypeVar("_S", GrossProfitSample, ScoreSample)
 
 def recent_marks(marks: Sequence[Mark], now: datetime) -> tuple[Mark, ...]:
     """The marks the score can still count at `now` or later (the last 90 days)."""
+    if not marks:
+        return ()
     since = days_back(now.date(), WINDOW)
     return tuple(m for m in marks if m.occurred_at.date() > since)
 
@@ -94,11 +97,20 @@ def recent_marks(marks: Sequence[Mark], now: datetime) -> tuple[Mark, ...]:
 def _kept(samples: Sequence[_S], new: _S, span: timedelta) -> tuple[_S, ...]:
     """`samples` with `new` (replacing one of its day), only those within `span` of its day and
     the last one before them (the value the window starts with)."""
-    merged: list[_S] = [s for s in samples if s.day < new.day] + [new]
     start = days_back(new.day, span)
-    inside: list[_S] = [s for s in merged if s.day >= start]
-    before: list[_S] = [s for s in merged if s.day < start][-1:]
-    return tuple(before + inside)
+    before: _S | None = None
+    kept: list[_S] = []
+    for s in samples:  # one pass: called at most events
+        if s.day >= new.day:
+            continue
+        if s.day < start:
+            before = s
+        else:
+            kept.append(s)
+    kept.append(new)
+    if before is not None:
+        kept.insert(0, before)
+    return tuple(kept)
 
 
 def with_gross_profit(
@@ -111,7 +123,7 @@ def with_gross_profit(
 
 def gross_profit_on(samples: Sequence[GrossProfitSample], day: date) -> Decimal:
     """The weekly gross profit on `day` by the samples (0 before the first)."""
-    found = Decimal(0)
+    found = _ZERO
     for s in samples:
         if s.day > day:
             break
@@ -121,9 +133,16 @@ def gross_profit_on(samples: Sequence[GrossProfitSample], day: date) -> Decimal:
 
 def trend_pct(samples: Sequence[GrossProfitSample], day: date) -> Decimal | None:
     """Weekly gross profit on `day` against 13 weeks before, in percent (None: none before)."""
-    return change_pct(
-        gross_profit_on(samples, days_back(day, TREND_SPAN)), gross_profit_on(samples, day)
-    )
+    # `gross_profit_on` on both days, in one pass (the samples are by day).
+    back = days_back(day, TREND_SPAN)
+    then = now = _ZERO
+    for s in samples:
+        if s.day > day:
+            break
+        now = s.weekly_gross_profit
+        if s.day <= back:
+            then = now
+    return change_pct(then, now)
 
 
 def facts(
@@ -136,16 +155,19 @@ def facts(
     short_weeks: int,
 ) -> HealthFacts:
     """The score's facts on `day`, as `projections.health.facts_from` reads them."""
-    since = days_back(day, WINDOW)
-    recent = [m for m in marks if since < m.occurred_at.date() <= day]
+    if marks:
+        since = days_back(day, WINDOW)
+        recent = [m.kind for m in marks if since < m.occurred_at.date() <= day]
+    else:
+        recent = []
     return HealthFacts(
         days_since_two_way_contact=(
             None if last_two_way_at is None else (day - last_two_way_at.date()).days
         ),
         unanswered_outbound_in_a_row=unanswered_in_a_row,
-        complaints_90d=sum(m.kind == "complaint" for m in recent),
-        legal_threats_90d=sum(m.kind == "legal_threat" for m in recent),
-        bypass_threats_90d=sum(m.kind == "bypass_threat" for m in recent),
+        complaints_90d=recent.count("complaint"),
+        legal_threats_90d=recent.count("legal_threat"),
+        bypass_threats_90d=recent.count("bypass_threat"),
         open_pressure=open_pressure,
         gross_profit_change_pct=gross_profit_change_pct,
         short_weeks=short_weeks,
@@ -193,10 +215,17 @@ def _fall(history: Sequence[ScoreSample], day: date, score: int) -> Fall | None:
     if not history:
         return None
     start = days_back(day, DROP_WINDOW)
-    in_window = [s.high for s in history if s.day >= start]
-    # The score the window opens with: the last measured before it, brought to its first day.
-    held = [s.score_on(start) for s in history if s.day < start][-1:]
-    return Fall(history[-1].score, max([*held, *in_window, score]), score)
+    peak = score
+    opened: ScoreSample | None = None  # the last measured before the window
+    for s in history:
+        if s.day < start:
+            opened = s
+        elif s.high > peak:
+            peak = s.high
+    if opened is not None:
+        # The score the window opens with: that one, brought to the window's first day.
+        peak = max(peak, opened.score_on(start))
+    return Fall(history[-1].score, peak, score)
 
 
 def with_score(

@@ -51,6 +51,7 @@ from projections.risk.codec import encode_state
 from projections.risk.log_pass import LogPass
 from services import kafka_admin, kafka_connection, logs
 from services.db import connection
+from services.gc_policy import FewCollections
 from services.kafka_log import log_ends, read_partition
 from services.projector.commands import _Reporter as Reporter  # the rebuild's progress
 from services.risk.names import app_id, changelog_topic
@@ -64,6 +65,8 @@ _ALERTS_PER_BATCH: Final = 20_000
 CLOSE_BEHIND: Final = 1_000
 """A tail round that found fewer events than this ends the bulk pass: Faust takes the rest."""
 _ROUNDS_MAX: Final = 20
+# The pass keeps every contract's state and decodes an event per record, free of cycles.
+_few_gcs = FewCollections()
 
 
 @dataclass
@@ -136,11 +139,12 @@ class BulkPass:
         )
         await self._producer.start()
         try:
-            while True:
-                found = await self.round()
-                self.result.rounds += 1
-                if found < close or self.result.rounds >= _ROUNDS_MAX:
-                    break
+            with _few_gcs():
+                while True:
+                    found = await self.round()
+                    self.result.rounds += 1
+                    if found < close or self.result.rounds >= _ROUNDS_MAX:
+                        break
         finally:
             await self._producer.stop()
             self._producer = None

@@ -5,7 +5,6 @@ bulk pass and the rejudge."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
@@ -15,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from events.alerts import Alert, encode_alert
 from events.topics import Topics
 from services import progress
+from services.kafka_log import send_keyed
 
 
 async def store_alerts(
@@ -54,11 +54,9 @@ async def not_stored(conn: asyncpg.Connection, alerts: Sequence[Alert]) -> list[
 
 async def send_alerts(producer: AIOKafkaProducer, topics: Topics, alerts: Iterable[Alert]) -> None:
     """The alerts onto the alerts topic, in order, keyed by contract; returns once all are on."""
-    sent = [
-        await producer.send(topics.alerts.name, encode_alert(a), key=a.contract_id.encode())
-        for a in alerts
-    ]
-    await asyncio.gather(*sent)
+    await send_keyed(
+        producer, topics.alerts.name, ((a.contract_id.encode(), encode_alert(a)) for a in alerts)
+    )
 
 
 async def store_progress(conn: asyncpg.Connection, topic: str, judged: Mapping[str, int]) -> None:

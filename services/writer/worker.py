@@ -43,11 +43,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import logging
 import time
 from collections import ChainMap, OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
@@ -61,6 +60,7 @@ from events.messages import decode_submission, encode_verdict
 from events.serialization import decode_event, encode_event
 from events.topics import Topics
 from services import kafka_connection, probe, watchdog
+from services.gc_policy import FewCollections
 from services.kafka_log import OffsetReader, dead_letter, read_partition
 from writemodel.decide import decide
 from writemodel.state import ContractState, LogFold, evolve
@@ -124,32 +124,9 @@ class OwnedPartition:
             self.chunks.popitem(last=False)
 
 
-class _FewGcs:
-    """The cyclic garbage collector rarely while a log is folded: the fold allocates an event
-    model per record and keeps growing maps, none of them in cycles, and CPython's default
-    (a young collection every 700 allocations, older ones scanning every map kept) took a fifth
-    of the fold's CPU. Cycles (asyncio's) are still collected, less often. Partitions are
-    folded side by side: the default comes back when the last one is done."""
-
-    def __init__(self) -> None:
-        self.folding = 0
-        self.before = gc.get_threshold()
-
-    @contextlib.contextmanager
-    def __call__(self) -> Iterator[None]:
-        if not self.folding:
-            self.before = gc.get_threshold()
-            gc.set_threshold(50_000, 20, 20)
-        self.folding += 1
-        try:
-            yield
-        finally:
-            self.folding -= 1
-            if not self.folding:
-                gc.set_threshold(*self.before)
-
-
-_few_gcs = _FewGcs()
+# The fold allocates an event model per record and keeps growing maps, none of them in cycles:
+# CPython's default collections took a fifth of its CPU.
+_few_gcs = FewCollections()
 
 
 class _FoldProgress:

@@ -15,6 +15,7 @@ from events.catalogue import EVENT_MODELS, EVENT_TYPES, EventBase
 from events.dispatch import missing_event_types, require_every_event_type
 from projections.read_model import ReadModel
 from projections.risk import state as risk_state
+from projections.risk.rules.triggers import RULES_ON as RISK_RULES_ON
 from simulation import examples, histories
 from writemodel import decide as writer_decide
 from writemodel import state as writer_state
@@ -25,6 +26,7 @@ PYTHON_DISPATCHERS: dict[str, Any] = {
     "writer decide (_check)": writer_decide._check.registry,
     "writer fold (_apply)": writer_state._apply.registry,
     "risk fold (_apply)": risk_state._apply.registry,
+    "risk rules (RULES_ON)": RISK_RULES_ON,
     "read model (_apply)": ReadModel.__dict__["_apply"].dispatcher.registry,
 }
 

@@ -20,6 +20,7 @@ from typing import Final
 
 from events.alerts import Alert
 from events.catalogue import EventBase
+from events.dispatch import unhandled
 from projections.risk.rules.below_floor import below_floor
 from projections.risk.rules.bypass_threat import bypass_threat
 from projections.risk.rules.client_health import client_health_falling
@@ -39,6 +40,7 @@ from projections.risk.rules.margin_erosion import margin_erosion
 from projections.risk.rules.ot_margin_leak import ot_margin_leak
 from projections.risk.rules.raise_absorbed import raise_absorbed
 from projections.risk.rules.relationship import relationship_neglect, relationship_strain
+from projections.risk.rules.triggers import RULES_ON
 from projections.risk.state import RiskState
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "EROSION_POINTS_WINDOW",
     "NEGLECT_AFTER",
     "RULES",
+    "RULES_BY_TYPE",
     "TIMER_RULES",
     "Rule",
     "TimerRule",
@@ -88,6 +91,17 @@ RULES: Final[dict[str, Rule]] = {
 }
 
 
+# The rules an event of each type can make fire (`triggers.RULES_ON`), in RULES's order: the
+# order their alerts are raised in.
+RULES_BY_TYPE: Final[dict[type[EventBase], tuple[Rule, ...]]] = {
+    kind: tuple(rule for name, rule in RULES.items() if name in names)
+    for kind, names in RULES_ON.items()
+}
+_unknown = {name for names in RULES_ON.values() for name in names} - RULES.keys()
+if _unknown:
+    raise TypeError(f"the risk rules' triggers name no event rule {', '.join(sorted(_unknown))}")
+
+
 TIMER_RULES: Final[dict[str, TimerRule]] = {"RELATIONSHIP_NEGLECT": relationship_neglect}
 
 
@@ -110,8 +124,11 @@ def evaluate(state_before: RiskState | None, event: EventBase, now: datetime) ->
         raise ValueError(f"{event.type} {event.event_id} has no stream_version: not from the log")
     if event.stream_version <= state_before.version:
         return []
+    rules = RULES_BY_TYPE.get(type(event))
+    if rules is None:
+        unhandled("the risk rules", event)
     alerts: list[Alert] = []
-    for rule in RULES.values():
+    for rule in rules:
         alerts += rule(state_before, event, now)
     return alerts
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
 from projections import margin
 from projections.risk.rules.constants import DIVIDE, EXACT, SEVEN, ZERO
@@ -12,10 +12,8 @@ from projections.risk.state import AssignmentState, RiskState
 
 def per_hour_over_days(per_hour: Decimal, hours_per_week: Decimal, days: int) -> Decimal:
     """per_hour × H × days / 7, divided once, last (like margin.remaining_gross_profit)."""
-    with localcontext(EXACT):
-        numerator = per_hour * hours_per_week * days
-    with localcontext(DIVIDE):
-        return numerator / SEVEN
+    # The contexts' methods: `a * b` under `localcontext(EXACT)` without copying a context.
+    return DIVIDE.divide(EXACT.multiply(EXACT.multiply(per_hour, hours_per_week), days), SEVEN)
 
 
 def remaining_days_from(a: AssignmentState, counted_from: date) -> int:
@@ -45,10 +43,11 @@ def absorbed_per_hour_times(
     the absorbed amount per hour is (Δpay × B − Δbill × P) / P: no rounded markup is ever
     multiplied by money.
     """
-    with localcontext(EXACT):
-        d_pay = new_pay - before.pay_rate
-        d_bill = new_bill - before.bill_rate
-        return d_pay * before.bill_rate - d_bill * before.pay_rate, before.pay_rate
+    x = EXACT
+    d_pay = x.subtract(new_pay, before.pay_rate)
+    d_bill = x.subtract(new_bill, before.bill_rate)
+    absorbed = x.subtract(x.multiply(d_pay, before.bill_rate), x.multiply(d_bill, before.pay_rate))
+    return absorbed, before.pay_rate
 
 
 def absorbed_exposure(
@@ -56,11 +55,13 @@ def absorbed_exposure(
 ) -> tuple[Decimal, Decimal]:
     """(absorbed per hour, absorbed × H × days / 7), each divided once."""
     numerator, denominator = absorbed_per_hour_times(before, new_pay, new_bill)
-    with localcontext(EXACT):
-        total_numerator = numerator * before.hours_per_week * days
-        total_denominator = denominator * SEVEN
-    with localcontext(DIVIDE):
-        return numerator / denominator, total_numerator / total_denominator
+    x = EXACT
+    total_numerator = x.multiply(x.multiply(numerator, before.hours_per_week), days)
+    total_denominator = x.multiply(denominator, SEVEN)
+    return (
+        DIVIDE.divide(numerator, denominator),
+        DIVIDE.divide(total_numerator, total_denominator),
+    )
 
 
 def pass_through_bill(before: margin.Rates, new_pay: Decimal) -> Decimal:

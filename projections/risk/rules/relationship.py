@@ -73,12 +73,13 @@ def relationship_neglect(s: RiskState, now: datetime) -> list[Alert]:
     a silence raises one alert however often the timer runs (the state also remembers it, see
     `record_timer_alerts`); the next contact starts a new silence.
     """
-    active = s.active_assignments()
-    if s.terminated or not active:
-        return []
+    # Judged after every event: the cheapest test first (most contracts are not silent).
     since = s.silence_since
     silence = now - since.occurred_at
-    if silence < NEGLECT_AFTER:
+    if silence < NEGLECT_AFTER or s.terminated:
+        return []
+    active = s.active_assignments()
+    if not active:
         return []
     event_ids = (since.event_id,)
     if alert_id("RELATIONSHIP_NEGLECT", s.contract_id, None, event_ids) in s.timer_alerts_raised:
