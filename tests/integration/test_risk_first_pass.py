@@ -1,7 +1,7 @@
 """The risk agent's Faust stream over a backlog (here a log it has never judged, with its bulk
 first pass turned off): every event judged, every alert the rules raise stored once, and each
 contract's state written to the changelog about once per flush, not once per event
-(services/risk/worker.py, `RiskAgent`)."""
+(services/risk/agent.py, `RiskAgent`)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from events.alerts import Alert
 from events.catalogue import EventBase
 from events.serialization import encode_event
 from projections.risk.state import RiskState
-from services.risk import worker
+from services.risk import agent, outlets, states
 from simulation.examples import example, stamped
 
 
@@ -32,7 +32,7 @@ class _Index:
     async def gap_from_log(self, state: RiskState | None, event: EventBase) -> list[EventBase]:
         if self.lacking > 0:
             self.lacking -= 1
-            raise worker.LogNotIndexedYet(f"contract {event.contract_id}: 0 of its events 1 to 1")
+            raise outlets.LogNotIndexedYet(f"contract {event.contract_id}: 0 of its events 1 to 1")
         return [self.first]
 
     async def save(self, alerts: Sequence[Alert], judged: dict[str, int]) -> None:
@@ -50,8 +50,8 @@ def _record(event: EventBase, offset: int) -> Any:
 async def test_a_batch_that_waits_for_the_index_says_so_then_warns_that_it_is_stuck(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(worker, "_INDEX_WAIT_S", 0.01)
-    monkeypatch.setattr(worker, "INDEX_STUCK_S", 0.05)
+    monkeypatch.setattr(agent, "_INDEX_WAIT_S", 0.01)
+    monkeypatch.setattr(agent, "INDEX_STUCK_S", 0.05)
     signed, started = stamped(
         [example("ContractSigned", contract_id="C-1"),
          example("AssignmentStarted", contract_id="C-1")]
@@ -59,9 +59,9 @@ async def test_a_batch_that_waits_for_the_index_says_so_then_warns_that_it_is_st
     # 30 waits of at least 0.01 s: past INDEX_STUCK_S whatever the machine's speed.
     index = _Index(signed, lacking=30)
     table: dict[bytes, bytes] = {}
-    agent = worker.RiskAgent(worker.States(cast(Any, table), 6), cast(Any, index))
+    risk_agent = agent.RiskAgent(states.States(cast(Any, table), 6), cast(Any, index))
     with caplog.at_level(logging.INFO, logger="ledger.risk"):
-        await asyncio.wait_for(agent.judge([_record(started, 1)]), 30)
+        await asyncio.wait_for(risk_agent.judge([_record(started, 1)]), 30)
     said = [r for r in caplog.records if "log's index" in r.getMessage()]
     assert [r.levelno for r in said][:1] == [logging.INFO]
     assert len([r for r in said if r.levelno == logging.INFO]) == 1  # not once per retry
@@ -69,5 +69,5 @@ async def test_a_batch_that_waits_for_the_index_says_so_then_warns_that_it_is_st
     assert stuck and "has waited" in stuck[0].getMessage() and "C-1" in stuck[0].getMessage()
     # Then judged, the gap with it: the contract at its second event.
     assert index.saved == [{"C-1": 2}]
-    state = agent.states.get(b"C-1")
+    state = risk_agent.states.get(b"C-1")
     assert state is not None and state.version == 2

@@ -19,7 +19,7 @@ _BEFORE_EVERY_RELEASE = datetime.combine(min(RELEASED.values()), datetime.min.ti
 
 
 def _agent(events: list[Event], logged: datetime | None) -> tuple[list[str], dict[str, RiskState]]:
-    """What the agent's batch step keeps (services/risk/worker.py `_judge`), event by event."""
+    """What the agent's batch step keeps (services/risk/agent.py `_judge`), event by event."""
     states: dict[str, RiskState] = {}
     kept: list[str] = []
     for e in events:
