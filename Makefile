@@ -101,12 +101,14 @@ integration: up
 # The fault suite last, in a run of its own: it kills and restarts the local stack's processes
 # and servers, so it runs only when the servers are this machine's (KAFKA_BOOTSTRAP_SERVERS and
 # DATABASE_URL unset). Its three-broker faults start a cluster and a stack of their own
-# (tests/support/cluster.py, var/cluster) and stop them; the longest of them is left to
-# `make faults-cluster`, which runs all four (docs/faults.md).
+# (tests/support/cluster.py, var/cluster) and stop them, so they run on a second worker beside
+# the local stack's faults, which one worker runs one at a time (the xdist groups "cluster" and
+# "local-stack": tests/faults/conftest.py); the longest of them is left to `make faults-cluster`,
+# which runs all four (docs/faults.md).
 NO_SERVERS_OF_OUR_OWN := [ -n "$$KAFKA_BOOTSTRAP_SERVERS$$DATABASE_URL" ]
 FAULTS := if $(NO_SERVERS_OF_OUR_OWN); then \
 	  echo "fault suite not run: it kills servers, and these are not the local stack's"; \
-	else $(BIN)/pytest -q -p no:cacheprovider -m "not faults_cluster_only" tests/faults; fi
+	else $(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m "not faults_cluster_only" tests/faults; fi
 
 # Lint while the stack starts (both need only what `install` installed); either failing stops
 # the run before any test.

@@ -1,5 +1,10 @@
 """The fault suite's report: what each fault cost the clients, printed at the end of the run
-and written to var/log/fault-suite.md."""
+and written to var/log/fault-suite.md (the table: tests/support/fault_report.py).
+
+`make test` runs the suite on two xdist workers (`--dist loadgroup`): the three-broker faults,
+on a cluster and stack of their own, in group "cluster"; beside them, one at a time on the other
+worker, the faults that kill the local stack's processes and servers, in group "local-stack".
+Each worker sends its rows to the controller, which prints the one table."""
 
 from __future__ import annotations
 
@@ -8,47 +13,40 @@ from typing import Any
 
 import pytest
 
-REPORTS = pytest.StashKey[list[Any]]()
+from tests.support.fault_report import FaultReports, Row, table
+
+ROWS = pytest.StashKey[list[Row]]()
 OUT = Path(__file__).resolve().parents[2] / "var" / "log" / "fault-suite.md"
 
 
-@pytest.fixture(scope="session")
-def fault_reports(request: pytest.FixtureRequest) -> list[Any]:
-    return request.config.stash.setdefault(REPORTS, [])
+@pytest.fixture
+def fault_reports(request: pytest.FixtureRequest) -> FaultReports:
+    return FaultReports(request.config.stash.setdefault(ROWS, []), request.node.path.name)
 
 
-def _secs(v: float | None) -> str:
-    return "never" if v is None else f"{v:.1f}"
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker sends its rows to the controller, as plain values."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        rows = session.config.stash.get(ROWS, [])
+        workeroutput["fault_rows"] = [[*r.order, r.text, r.seconds] for r in rows]
 
 
-def table(reports: list[Any]) -> str:
-    lines = [
-        "| fault | outage s | POST answers | max POST s | max to verdict s | 202s never resolved "
-        "| serving again after s (api/writer/projector/risk) | restarted by supervisord "
-        "| result |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in reports:
-        c = r.cost_
-        answers = " ".join(f"{k}×{n}" for k, n in sorted(c.answers.items()))
-        back = "/".join(_secs(r.back[p]) for p in ("api", "writer", "projector", "risk"))
-        restarts = ", ".join(f"{n}×{k}" for n, k in r.restarts.items()) or "none"
-        result = "pass" if not r.failures else "FAIL: " + "; ".join(r.failures)
-        lines.append(
-            f"| {r.fault} | {c.outage_s:.1f} | {answers} | {c.max_post_s:.1f} "
-            f"| {c.max_verdict_s:.1f} | {c.unresolved} | {back} | {restarts} | {result} |"
-        )
-    total = sum(r.seconds for r in reports)
-    lines.append("")
-    lines.append(f"{len(reports)} fault(s) in {total:.0f} s of load and checks.")
-    return "\n".join(lines)
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller gathers each worker's rows as it finishes."""
+    rows = node.config.stash.setdefault(ROWS, [])
+    for module, i, text, seconds in getattr(node, "workeroutput", {}).get("fault_rows", []):
+        rows.append(Row((module, i), text, seconds))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    reports = config.stash.get(REPORTS, [])
-    if not reports:
+    if hasattr(config, "workerinput"):
+        return  # a worker: the controller prints every worker's rows
+    rows = config.stash.get(ROWS, [])
+    if not rows:
         return
-    text = table(reports)
+    text = table(rows)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(text + "\n")
     terminalreporter.section("what each fault cost a client")

@@ -24,10 +24,12 @@ from services import tokens
 from services.db import connection
 from tests.support import cluster as cl
 from tests.support import local_stack as ls
-from tests.support.faults import Harness, Report, run_fault
+from tests.support.fault_report import FaultReports
+from tests.support.faults import Harness, run_fault
 from tests.support.stack import unique
 
-pytestmark = pytest.mark.faults
+# Its own cluster and stack: `make test` runs it beside the local stack's faults (conftest.py).
+pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("cluster")]
 
 # Twice a broker's session with the controllers (broker.session.timeout.ms, 6 s in
 # deploy/local/kafka.sh): the controllers fence it and move its leaderships while it is frozen.
@@ -129,7 +131,7 @@ CLUSTER_ONLY = pytest.mark.faults_cluster_only
     [pytest.param(f, marks=CLUSTER_ONLY) if f.startswith("rolling restart") else f for f in FAULTS],
 )
 async def test_the_services_ride_out_a_broker_fault(
-    fault: str, cluster: ClusterHarness, fault_reports: list[Report]
+    fault: str, cluster: ClusterHarness, fault_reports: FaultReports
 ) -> None:
     inject, restore = FAULTS[fault]
     cluster.chosen.clear()

@@ -23,10 +23,13 @@ from services import tokens
 from services.db import connection
 from services.settings import Settings
 from tests.support import local_stack as ls
-from tests.support.faults import Harness, Report, run_fault
+from tests.support.fault_report import FaultReports
+from tests.support.faults import Harness, run_fault
 from tests.support.stack import unique
 
-pytestmark = pytest.mark.faults
+# It kills the local stack's servers: one worker runs these and test_kafka_durability.py, in turn
+# (`make test`: beside the three-broker faults, which touch none of them).
+pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("local-stack")]
 
 SERVER_DOWN_S = 5.0  # Kafka or PostgreSQL killed, restarted this much later
 # Longer than the writer's consumer session timeout (10 s): its partitions are taken away.
@@ -102,7 +105,7 @@ FAULTS: dict[str, Callable[[], Awaitable[float]]] = {
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 async def test_every_process_survives(
-    fault: str, harness: Harness, fault_reports: list[Report]
+    fault: str, harness: Harness, fault_reports: FaultReports
 ) -> None:
     report = await run_fault(harness, fault, lambda _contracts: FAULTS[fault]())
     fault_reports.append(report)

@@ -20,7 +20,8 @@ from tests.support.topics import first_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.faults
+# It kills the local broker: on the one worker that runs test_faults.py, in turn (conftest.py).
+pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("local-stack")]
 
 
 async def test_events_survive_a_killed_broker(ready_stack: Stack, test_topics: Topics) -> None:
