@@ -28,8 +28,7 @@ from tests.support.fault_report import FaultReports
 from tests.support.faults import Harness, run_fault
 from tests.support.stack import unique
 
-# Its own cluster and stack: `make test` runs it beside the local stack's faults (conftest.py).
-pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("cluster")]
+pytestmark = pytest.mark.faults
 
 # Twice a broker's session with the controllers (broker.session.timeout.ms, 6 s in
 # deploy/local/kafka.sh): the controllers fence it and move its leaderships while it is frozen.
@@ -51,8 +50,8 @@ async def cluster() -> AsyncIterator[ClusterHarness]:
             "(unset KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL)"
         )
     stack = cl.cluster_stack()
-    await asyncio.to_thread(cl.start, stack)
-    try:
+    try:  # a start that failed half way is stopped too: the next run starts afresh
+        await asyncio.to_thread(cl.start, stack)
         assert stack.supervised(), "stack.sh up must run the services under supervisord"
         settings = cl.cluster_settings()
         am_id = unique("am-cluster")

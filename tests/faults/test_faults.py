@@ -27,9 +27,7 @@ from tests.support.fault_report import FaultReports
 from tests.support.faults import Harness, run_fault
 from tests.support.stack import unique
 
-# It kills the local stack's servers: one worker runs these and test_kafka_durability.py, in turn
-# (`make test`: beside the three-broker faults, which touch none of them).
-pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("local-stack")]
+pytestmark = pytest.mark.faults
 
 SERVER_DOWN_S = 5.0  # Kafka or PostgreSQL killed, restarted this much later
 # Longer than the writer's consumer session timeout (10 s): its partitions are taken away.

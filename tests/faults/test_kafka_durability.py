@@ -20,8 +20,7 @@ from tests.support.topics import first_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# It kills the local broker: on the one worker that runs test_faults.py, in turn (conftest.py).
-pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("local-stack")]
+pytestmark = pytest.mark.faults
 
 
 async def test_events_survive_a_killed_broker(ready_stack: Stack, test_topics: Topics) -> None:
