@@ -15,7 +15,6 @@ latency, and at the end how many alerts the receiver got (each once).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -31,6 +30,7 @@ from typing import Any
 
 import asyncpg
 
+from bench import options
 from events.topics import topics
 from services import kafka_admin
 from services.alerting import store
@@ -105,10 +105,7 @@ async def phase(
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--phase-s", type=int, default=15)
-    parser.add_argument("--contracts-per-s", type=int, default=5)
-    args = parser.parse_args()
+    args = options.parse(__doc__, phase_s=15, contracts_per_s=5)
     settings = Settings()
     prefix = "bench-alerts-" + uuid.uuid4().hex[:8]
     schema = prefix.replace("-", "_")

@@ -11,7 +11,6 @@ LEDGER_RISK_INSTANCE_ID= (empty: dynamic membership) to see the time without sta
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import signal
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bench import options
 from events.topics import Topics, topics
 from services import kafka_admin
 from services.db import connection
@@ -91,10 +91,7 @@ async def once(settings: Settings, contracts: int) -> tuple[float, float]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--contracts", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args = options.parse(__doc__, contracts=20, runs=3)
     settings = Settings()
     member = settings.risk_instance_id or "(dynamic membership)"
     restarts = []
