@@ -103,7 +103,7 @@ integration: up
 # DATABASE_URL unset). Its three-broker faults start a cluster and a stack of their own
 # (tests/support/cluster.py, var/cluster) and stop them, so they run on a second worker beside
 # the local stack's faults, which one worker runs one at a time (the xdist groups "cluster" and
-# "local-stack": tests/faults/conftest.py); the longest of them is left to `make faults-cluster`,
+# "local-stack": tests/support/fault_groups.py); the longest of them is left to `make faults-cluster`,
 # which runs all four (docs/faults.md).
 NO_SERVERS_OF_OUR_OWN := [ -n "$$KAFKA_BOOTSTRAP_SERVERS$$DATABASE_URL" ]
 FAULTS := if $(NO_SERVERS_OF_OUR_OWN); then \
