@@ -171,6 +171,22 @@ def read_stream_head(data: bytes, types: tuple[bytes, ...]) -> StreamHead | None
     return StreamHead(name, head.group(3).decode(), int(head.group(5)))
 
 
+_ID_FIRST: Final = b'{"event_id":"'
+
+
+def event_id_text(data: bytes) -> str | None:
+    """`str(event.event_id)` of the event `data` holds, read at its place when `encode_event`
+    wrote the bytes (the id first, as a lower-case hyphenated UUID); else None. Only for bytes
+    `decode_event` read: a valid id of 36 characters between quotes, without escapes, is the
+    hyphenated form, which `str` writes in lower case."""
+    if data.startswith(_ID_FIRST) and data[49:50] == b'"':
+        text = data[13:49].decode("latin-1")
+        # An id of digits alone has no case: not read here.
+        if text.isascii() and text.islower() and "\\" not in text:
+            return text
+    return None
+
+
 def read_head(data: bytes) -> EventHead | None:
     """The head of an event of the log, read from its bytes alone, when they start as
     `encode_event` writes an event of its type's current schema version; else None (an older

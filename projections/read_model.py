@@ -221,8 +221,10 @@ class ReadModel:
 
     # -- applying -------------------------------------------------------------------------------
 
-    def apply(self, event: EventBase) -> bool:
-        """Apply one event from the log; False when its contract had already applied it."""
+    def apply(self, event: EventBase, event_id: str | None = None) -> bool:
+        """Apply one event from the log; False when its contract had already applied it.
+        `event_id`: `str(event.event_id)`, when the caller has it at hand (a projector reads it
+        from the log's bytes: `events.serialization.event_id_text`), not made again."""
         version = event.stream_version or 0
         contract = self.contracts.get(event.contract_id)
         if contract is None:
@@ -230,6 +232,8 @@ class ReadModel:
                 return False  # the log starts every stream with ContractSigned
         elif version <= contract.stream_version:
             return False
+        if event_id is not None:
+            self._last_id = (event, event_id)
         kind = type(event)
         handler = _HANDLERS.get(kind)
         if handler is None:

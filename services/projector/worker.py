@@ -52,7 +52,13 @@ from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitio
 from aiokafka.errors import KafkaError
 
 from events.catalogue import EventBase
-from events.serialization import StreamHead, decode_event, head_types, read_stream_head
+from events.serialization import (
+    StreamHead,
+    decode_event,
+    event_id_text,
+    head_types,
+    read_stream_head,
+)
 from events.topics import TopicSpec
 from projections.read_model import STREAM_ONLY, ReadModel
 from services import kafka_connection, kafka_log, watchdog
@@ -564,6 +570,7 @@ class Projector:
         await self._hold(touched)
 
         apply, move_on, audit_row = self.model.apply, self.model.move_on, store.audit_row
+        id_text = event_id_text
         audit: list[bytes] = []
         applied = skipped = 0
         try:
@@ -578,7 +585,8 @@ class Projector:
                         if isinstance(e, StreamHead):
                             done = move_on(e.contract_id, e.stream_version)
                         else:
-                            done = apply(e)
+                            # Its id's text from the bytes: `str` of a UUID is ~0.7 µs.
+                            done = apply(e, id_text(r.value or b""))
                         if done:
                             applied += 1
                             audit += audit_row(e, r.value or b"", r.partition, r.offset)
