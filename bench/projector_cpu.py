@@ -4,7 +4,7 @@
 
 Generates the same log as `projection_replay.py` and times, in this one process: reading every
 value alone as the projector does (`decode_event`, or `read_stream_head` for the types that only
-move their stream on), then reading and applying each to a `ReadModel`, turning each batch's
+move their stream on, `read_rates_adjusted` for RatesAdjusted), then reading and applying each to a `ReadModel`, turning each batch's
 changes into rows (`Batch.of`) and into COPY text. The total counts reading once. It is the
 quick loop for optimising the projector's CPU path; `projection_replay.py` remains the
 end-to-end figure.
@@ -25,9 +25,11 @@ sys.path.insert(0, str(ROOT))
 
 from events.catalogue import EventBase  # noqa: E402
 from events.serialization import (  # noqa: E402
+    RatesChange,
     StreamHead,
     decode_event,
     head_types,
+    read_rates_adjusted,
     read_stream_head,
 )
 from projections.read_model import STREAM_ONLY, ReadModel  # noqa: E402
@@ -39,10 +41,14 @@ from simulation.histories import generate  # noqa: E402
 STREAM_ONLY_TYPES = head_types(STREAM_ONLY)
 
 
-def read(value: bytes) -> EventBase | StreamHead:
+def read(value: bytes) -> EventBase | StreamHead | RatesChange:
     """As the projector reads an event: its head alone when its type only moves its stream on
-    (`STREAM_ONLY`), else decoded."""
-    return read_stream_head(value, STREAM_ONLY_TYPES) or decode_event(value)
+    (`STREAM_ONLY`), what the read model applies of a RatesAdjusted, else decoded."""
+    return (
+        read_stream_head(value, STREAM_ONLY_TYPES)
+        or read_rates_adjusted(value)
+        or decode_event(value)
+    )
 
 
 def run(values: list[bytes], batch: int) -> dict[str, float]:

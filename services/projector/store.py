@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar, cast
 import asyncpg
 
 from events.catalogue import EventBase
-from events.serialization import StreamHead
+from events.serialization import RatesChange, StreamHead
 from projections.read_model import (
     AssignmentRow,
     Changes,
@@ -258,7 +258,7 @@ _EVENT_ID_FIRST = b'{"event_id":"'
 
 
 def audit_row(
-    event: EventBase | StreamHead, value: bytes, partition: int, offset: int
+    event: EventBase | StreamHead | RatesChange, value: bytes, partition: int, offset: int
 ) -> tuple[bytes, bytes, bytes]:
     """A row of `event_log` in COPY's text format, in three pieces to join (every column but
     the last, tab-ended; the last, `body`; the line's end): the accepted event as the log holds
@@ -266,8 +266,8 @@ def audit_row(
     yet escaped: `event_log_text` escapes the rows of a batch (hardly ever needed: JSON holds no
     tab, newline or carriage return, and a backslash only in a text that needed one), checking
     the bodies all at once rather than one by one. `event`: the event decoded, or the head of
-    one its bytes alone were read for (`read_stream_head`: they hold every column as
-    `encode_event` writes them).
+    one its bytes alone were read for (`read_stream_head`, `read_rates_adjusted`: they hold
+    every column as `encode_event` writes them).
 
     Every event of a replay has one, so it is built for speed: the event id and the times are
     the text the log's JSON has for them (events are flat objects, so such a key can only be
@@ -291,7 +291,7 @@ def audit_row(
         recorded = body[at + 15 : body.find(b'"', at + 15)]
     else:
         # Written as `encode_event` writes it, a head's event without one has none.
-        recorded_at = None if isinstance(event, StreamHead) else event.recorded_at
+        recorded_at = event.recorded_at if isinstance(event, EventBase) else None
         recorded = b"\\N" if recorded_at is None else str(recorded_at).encode()
     head = b"%b\t%d\t%b\t%b\t%d\t%d\t%b\t%b\t" % (
         event.contract_id.encode(),  # an Id, [A-Za-z0-9._:-]: nothing to escape
@@ -306,10 +306,10 @@ def audit_row(
     return head, body, b"\n"
 
 
-def _decoded(event: EventBase | StreamHead) -> EventBase:
-    """The decoded event a column missing from the bytes is taken from (a head is only read
-    from bytes that hold its event id and time)."""
-    if isinstance(event, StreamHead):
+def _decoded(event: EventBase | StreamHead | RatesChange) -> EventBase:
+    """The decoded event a column missing from the bytes is taken from (a head or a change is
+    only read from bytes that hold its event id and time)."""
+    if not isinstance(event, EventBase):
         raise ValueError(f"an event of {event.contract_id} without its head's fields")
     return event
 

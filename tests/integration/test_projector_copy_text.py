@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from services.projector import store
+from services.projector.copy_text import copy_text
 
 pytestmark = pytest.mark.integration
 
@@ -100,6 +101,6 @@ async def test_text_copy_stores_what_binary_copy_stores(pg: asyncpg.Connection) 
 
 
 def test_copy_text_format() -> None:
-    assert store.copy_text([("a", None, Decimal("1.50"), 7)]) == b"a\t\\N\t1.50\t7\n"
-    assert store.copy_text([("x\ty\\z\n", "None")]) == b"x\\ty\\\\z\\n\tNone\n"
-    assert store.copy_text([]) == b""
+    assert copy_text([("a", None, Decimal("1.50"), 7)]) == b"a\t\\N\t1.50\t7\n"
+    assert copy_text([("x\ty\\z\n", "None")]) == b"x\\ty\\\\z\\n\tNone\n"
+    assert copy_text([]) == b""
