@@ -56,7 +56,7 @@ def run(values: list[bytes], batch: int) -> dict[str, float]:
     timings = {"decode": 0.0, "decode + apply": 0.0, "rows": 0.0, "copy_text": 0.0}
     model = ReadModel()
     digest = hashlib.md5()
-    clock = time.perf_counter
+    clock = time.process_time  # CPU time: the machine is shared
     apply, move_on = model.apply, model.move_on
     for start in range(0, len(values), batch):
         chunk = values[start : start + batch]
