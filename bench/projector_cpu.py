@@ -2,12 +2,12 @@
 
     .venv/bin/python bench/projector_cpu.py [--events N] [--contracts C] [--seed S] [--profile F]
 
-Generates the same log as `projection_replay.py` and times, in this one process: reading every
-value alone as the projector does (`decode_event`, or `read_stream_head` for the types that only
-move their stream on, `read_rates_adjusted` for RatesAdjusted), then reading and applying each to a `ReadModel`, turning each batch's
-changes into rows (`Batch.of`) and into COPY text. The total counts reading once. It is the
-quick loop for optimising the projector's CPU path; `projection_replay.py` remains the
-end-to-end figure.
+Generates the same log as `projection_replay.py` and times, in this one process (CPU time):
+reading every value alone as the projector does (`decode_event`, or `read_stream_head` for the
+types that only move their stream on, `read_rates_adjusted` for RatesAdjusted), then reading and
+applying each to a `ReadModel`, turning each batch's changes into rows (`Batch.of`) and into
+COPY text. The total counts reading once. It is the quick loop for optimising the projector's
+CPU path; `projection_replay.py` remains the end-to-end figure.
 """
 
 from __future__ import annotations
@@ -73,13 +73,7 @@ def run(values: list[bytes], batch: int) -> dict[str, float]:
         t2 = clock()
         rows = store.Batch.of(model.take_changes(), {})
         t3 = clock()
-        for table, columns in (
-            (rows.contracts, store.CONTRACT_COLUMNS),
-            (rows.assignments, store.ASSIGNMENT_COLUMNS),
-            (rows.terms, store.TERMS_COLUMNS),
-            (rows.rates, store.RATE_COLUMNS),
-            (rows.impacts, store.IMPACT_COLUMNS),
-        ):
+        for _, columns, table in store.copied(rows):
             digest.update(copy_text(table, columns))
         t4 = clock()
         timings["decode"] += t1 - t0

@@ -18,10 +18,10 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from functools import singledispatchmethod
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
 from events.alerts import Basis
 from events.catalogue import (
@@ -89,20 +89,9 @@ NO_OVERTIME: Mapping[str, Decimal | None] = {}
 K = TypeVar("K", bound=tuple[str, ...])
 
 
-class Applied(Protocol):
-    """What the model's helpers read of the event being applied: a decoded event, or a
-    RatesChange read from a RatesAdjusted's bytes."""
-
-    @property
-    def event_id(self) -> object: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def contract_id(self) -> str: ...
-    @property
-    def occurred_at(self) -> datetime: ...
-    @property
-    def stream_version(self) -> int | None: ...
+Applied = EventBase | RatesChange
+"""What the model's helpers read of the event being applied: a decoded event, or a RatesChange
+read from a RatesAdjusted's bytes (the same fields)."""
 
 
 class _ByContract(Generic[K]):
@@ -238,7 +227,7 @@ class ReadModel:
 
     # -- applying -------------------------------------------------------------------------------
 
-    def apply(self, event: EventBase | RatesChange, event_id: str | None = None) -> bool:
+    def apply(self, event: Applied, event_id: str | None = None) -> bool:
         """Apply one event from the log; False when its contract had already applied it.
         `event_id`: `str(event.event_id)`, when the caller has it at hand (a projector reads it
         from the log's bytes: `events.serialization.event_id_text`), not made again. A
@@ -670,7 +659,7 @@ def _in_force_order(r: RateRow) -> tuple[date, int]:
 # once per event class directly is a tenth of the cost, on the hottest path of a replay.
 _DISPATCH = ReadModel.__dict__["_apply"].dispatcher.dispatch
 # ... and its answer kept per class: functools' own cache is a weak dictionary, slower to ask.
-_HANDLERS: dict[type, Callable[[ReadModel, EventBase | RatesChange], None]] = {}
+_HANDLERS: dict[type, Callable[[ReadModel, Applied], None]] = {}
 require_every_event_type("the read model", ReadModel.__dict__["_apply"].dispatcher.registry)
 STREAM_ONLY: frozenset[str] = frozenset(
     kind.__name__

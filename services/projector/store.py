@@ -367,6 +367,18 @@ class Batch:
         )
 
 
+def copied(batch: Batch) -> list[tuple[str, list[str], list[tuple[Any, ...]]]]:
+    """Each table whose rows of `batch` go in with COPY (`copy_text`), its columns, its rows."""
+    return [
+        ("contracts", CONTRACT_COLUMNS, batch.contracts),
+        ("assignments", ASSIGNMENT_COLUMNS, batch.assignments),
+        ("terms_history", TERMS_COLUMNS, batch.terms),
+        ("rate_history", RATE_COLUMNS, batch.rates),
+        ("margin_impacts", IMPACT_COLUMNS, batch.impacts),
+        ("hours_reported", HOURS_COLUMNS, batch.hours),
+    ]
+
+
 async def write(
     conn: asyncpg.Connection, schema: str, live: str, generation: int, batch: Batch
 ) -> None:

@@ -59,14 +59,7 @@ def test_the_rows_of_a_history_as_the_plain_text(log: list[Any]) -> None:
     for e in log:
         model.apply(e)
     batch = store.Batch.of(model.take_changes(), {})
-    for rows, columns in (
-        (batch.contracts, store.CONTRACT_COLUMNS),
-        (batch.assignments, store.ASSIGNMENT_COLUMNS),
-        (batch.terms, store.TERMS_COLUMNS),
-        (batch.rates, store.RATE_COLUMNS),
-        (batch.impacts, store.IMPACT_COLUMNS),
-        (batch.hours, store.HOURS_COLUMNS),
-    ):
+    for _, columns, rows in store.copied(batch):
         assert copy_text(rows, columns) == copy_text(rows)
 
 
