@@ -252,20 +252,23 @@ def read_rates_adjusted(data: bytes) -> RatesChange | None:
         return None
     (event_id, contract_id, occurred, version, assignment_id, pay, bill, effective,
      ot_pay, ot_bill, dt_pay, dt_bill) = m.groups()  # fmt: skip
-    return RatesChange(
-        event_id.decode(),
-        contract_id.decode(),
-        datetime.fromisoformat(occurred.decode()),
-        int(version),
-        assignment_id.decode(),
-        Decimal(pay.decode()),
-        Decimal(bill.decode()),
-        date.fromisoformat(effective.decode()),
-        None if ot_pay is None else Decimal(ot_pay.decode()),
-        None if ot_bill is None else Decimal(ot_bill.decode()),
-        None if dt_pay is None else Decimal(dt_pay.decode()),
-        None if dt_bill is None else Decimal(dt_bill.decode()),
-    )
+    try:
+        return RatesChange(
+            event_id.decode(),
+            contract_id.decode(),
+            datetime.fromisoformat(occurred.decode()),
+            int(version),
+            assignment_id.decode(),
+            Decimal(pay.decode()),
+            Decimal(bill.decode()),
+            date.fromisoformat(effective.decode()),
+            None if ot_pay is None else Decimal(ot_pay.decode()),
+            None if ot_bill is None else Decimal(ot_bill.decode()),
+            None if dt_pay is None else Decimal(dt_pay.decode()),
+            None if dt_bill is None else Decimal(dt_bill.decode()),
+        )
+    except ValueError:  # no such day or time (never written by the writer): decoding says why
+        return None
 
 
 _ID_FIRST: Final = b'{"event_id":"'

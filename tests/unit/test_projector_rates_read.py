@@ -112,4 +112,9 @@ def test_only_the_bytes_the_writer_writes_are_read() -> None:
     assert read_rates_adjusted(data[:-1] + b',"extra":"x"}') is None
     assert read_rates_adjusted(data.replace(b'"pay_rate":"', b'"pay_rate":" ')) is None
     assert read_rates_adjusted(b"") is None
+    # A day or time that does not exist (a poison record): decoded, to say why.
+    effective = e.effective_date.isoformat().encode()
+    assert read_rates_adjusted(data.replace(effective, b"2021-02-30")) is None
+    occurred = json.loads(data)["occurred_at"].encode()
+    assert read_rates_adjusted(data.replace(occurred, b"2021-03-01T25:00:00Z")) is None
     assert read_rates_adjusted(encode_event(Stream().sign())) is None
