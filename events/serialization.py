@@ -217,6 +217,8 @@ _DECIMAL: Final = rb"-?[0-9]+(?:\.[0-9]+)?(?:E[+-][0-9]+)?"
 _ID_TEXT: Final = rb"[A-Za-z0-9._:-]+"
 _TEXT: Final = rb'[^"\\]*(?:\\.[^"\\]*)*'  # runs between escapes: no step per character
 _RATES_AT: Final = b'","type":"RatesAdjusted","schema_version":%d,' % RatesAdjusted.SCHEMA_VERSION
+_ID_END: Final = len(b'{"event_id":"') + 36
+"""Where an event as `encode_event` writes it has the event id's closing quote."""
 _RATES_ADJUSTED: Final = re.compile(
     b"".join(
         (
@@ -242,10 +244,10 @@ def read_rates_adjusted(data: bytes) -> RatesChange | None:
 
     Only for bytes the writer validated before appending them (the events of the log): they
     are not validated again (their reason is not read), only typed. RatesAdjusted is the most
-    frequent event that changes margins: decoding it whole was a fifth of a catch-up's
-    decoding, its model built by pydantic for five of its fields.
+    frequent event that changes margins: decoding it whole was two fifths of what a catch-up
+    still decoded, at about twice the cost of this.
     """
-    if not data.startswith(_RATES_AT, _TYPE_AT - len(b'","type":"')):
+    if not data.startswith(_RATES_AT, _ID_END):  # any other type: a few bytes compared
         return None
     m = _RATES_ADJUSTED.fullmatch(data)
     if m is None:
