@@ -37,7 +37,7 @@ from events import catalogue as ev
 from events.catalogue import AssignmentEndReason, AssignmentStatus, ContactDirection
 from events.dispatch import require_every_event_type, unhandled
 from projections import margin
-from projections.health import Health, HealthFacts, client_health, health_score
+from projections.health import Health, HealthFacts, client_health
 from projections.risk import health_watch, pricing
 from projections.risk.health_watch import GrossProfitSample, Mark, ScoreSample
 
@@ -626,7 +626,15 @@ def health_score_of(s: RiskState, day: date) -> int:
     last = _last_score
     if last is not None and last[0] is s and last[1] == day:
         return last[2]
-    score = health_score(_health_facts(s, day))
+    score = health_watch.measured_score(
+        day,
+        s.last_two_way_at,
+        len(s.unanswered_run),
+        s.marks,
+        len(s.negotiations) + len(s.raise_requests),
+        s.gross_profit,
+        short_weeks(s),
+    )
     _last_score = (s, day, score)
     return score
 
