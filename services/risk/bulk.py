@@ -33,12 +33,14 @@ import asyncio
 import logging
 import multiprocessing
 import queue
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -282,6 +284,7 @@ async def judge_log(
     ]
     for proc in procs:
         proc.start()
+    stopping = _StopChildren()
     try:
         judged: list[Judged] = []
         while len(judged) < len(procs):
@@ -298,6 +301,7 @@ async def judge_log(
             if proc.is_alive():
                 proc.terminate()
                 proc.join()
+        stopping.close()
     return Judged(
         events=sum(j.events for j in judged),
         skipped=sum(j.skipped for j in judged),
@@ -307,6 +311,28 @@ async def judge_log(
         seconds=time.monotonic() - started,
         offsets={p: o for j in judged for p, o in j.offsets.items()},
     )
+
+
+class _StopChildren:
+    """While a pass runs in child processes: SIGTERM ends this process by SystemExit rather
+    than at once, so that its children are stopped too (the `finally` of `judge_log`, or
+    multiprocessing's exit handler, which terminates and waits for daemonic children). Killed
+    at once, it left them judging, storing and committing as orphans after the agent or the
+    rebuild had been stopped."""
+
+    def __init__(self) -> None:
+        self._previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._exit)
+
+    @staticmethod
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    def close(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
 
 
 def _judge_share(
