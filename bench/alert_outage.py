@@ -1,7 +1,7 @@
 """Does a channel that is down slow the risk agent? Its judging latency with the channel up,
 down, and back.
 
-    .venv/bin/python bench/alert_outage.py [--phase-s S] [--contracts-per-s N]
+    .venv/bin/python -m bench.alert_outage [--phase-s S] [--contracts-per-s N]
 
 On topics and a read model of its own (against KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL):
 starts `ledger serve risk`, `ledger serve projector` and `ledger serve alerts`, and a route of
@@ -15,7 +15,6 @@ latency, and at the end how many alerts the receiver got (each once).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -29,20 +28,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
+from bench import options
+from events.topics import topics
+from services import kafka_admin
+from services.alerting import store
+from services.alerting.config import CHANNEL_IN, RouteIn
+from services.db import connection
+from services.settings import Settings
+from simulation.examples import OMIT, example, stamped
+from simulation.histories import append
+from simulation.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import asyncpg  # noqa: E402
-
-from events.topics import topics  # noqa: E402
-from services import kafka_admin  # noqa: E402
-from services.alerting import store  # noqa: E402
-from services.alerting.config import CHANNEL_IN, RouteIn  # noqa: E402
-from services.db import connection  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from simulation.examples import OMIT, example, stamped  # noqa: E402
-from simulation.histories import append  # noqa: E402
-from simulation.ports import free_port  # noqa: E402
 
 
 class Receiver:
@@ -106,10 +105,7 @@ async def phase(
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--phase-s", type=int, default=15)
-    parser.add_argument("--contracts-per-s", type=int, default=5)
-    args = parser.parse_args()
+    args = options.parse(__doc__, phase_s=15, contracts_per_s=5)
     settings = Settings()
     prefix = "bench-alerts-" + uuid.uuid4().hex[:8]
     schema = prefix.replace("-", "_")

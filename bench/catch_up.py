@@ -1,6 +1,6 @@
 """Catching up with a whole log, every process in one run: how far each is from the bare consumer.
 
-    .venv/bin/python bench/catch_up.py [--sizes 200000,1000000] [--contracts C] [--seed S]
+    .venv/bin/python -m bench.catch_up [--sizes 200000,1000000] [--contracts C] [--seed S]
                                        [--no-risk] [--no-writer] [--only bare,projector,...]
 
 For each N of --sizes (add 5000000 for the long run), on topics (6 partitions) and PostgreSQL
@@ -59,28 +59,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import asyncpg
+from aiokafka import AIOKafkaProducer
 
-import asyncpg  # noqa: E402
-from aiokafka import AIOKafkaProducer  # noqa: E402
-
-from bench import procfs  # noqa: E402
-from bench.projection_replay import bare_consume  # noqa: E402
-from bench.restart_cost import Run, Verdicts, committed, data_ends, machine_line  # noqa: E402
-from bench.risk_first_pass import alerts_digest  # noqa: E402
-from events.messages import (  # noqa: E402
+from bench import procfs
+from bench.projection_replay import bare_consume
+from bench.restart_cost import Run, Verdicts, committed, data_ends, machine_line
+from bench.risk_first_pass import alerts_digest
+from events.messages import (
     Submission,
     Submitter,
     decode_verdict,
     encode_submission,
 )
-from events.serialization import decode_event  # noqa: E402
-from events.topics import topics  # noqa: E402
-from services import db  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from simulation.examples import example  # noqa: E402
-from simulation.histories import Log, generate, produce  # noqa: E402
+from events.serialization import decode_event
+from events.topics import topics
+from services import db
+from services.settings import Settings
+from simulation.examples import example
+from simulation.histories import Log, generate, produce
+
+ROOT = Path(__file__).resolve().parent.parent
 
 STEPS = ("bare", "projector", "rebuild", "risk", "risk-faust", "writer")
 DEFAULT_STEPS = tuple(s for s in STEPS if s != "risk-faust")

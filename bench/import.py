@@ -1,6 +1,6 @@
 """`ledger import placements` of Bullhorn-shaped files, timed, against a stack of our own.
 
-    .venv/bin/python bench/import.py [--placements 5000,50000] [--via gateway,api]
+    .venv/bin/python -m bench.import [--placements 5000,50000] [--via gateway,api]
         [--lanes 8] [--changes 2]
 
 For each size it writes a file with `simulation.bullhorn` (each placement with 1 to
@@ -25,12 +25,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA
+from simulation import bullhorn
+from simulation.own_stack import OwnStack
 
-from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA  # noqa: E402
-from simulation import bullhorn  # noqa: E402
-from simulation.own_stack import OwnStack  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 MAPPING = """source: bench
 account_manager: am-bench

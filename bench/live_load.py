@@ -1,8 +1,8 @@
 """The live path under load: an open-loop client at fixed arrival rates on POST /v1/events.
 
-    .venv/bin/python bench/live_load.py --start-stack [--rates 50,100,200,300,500,1000]
+    .venv/bin/python -m bench.live_load --start-stack [--rates 50,100,200,300,500,1000]
         [--duration 10] [--batch-rate 2000 --batch-size 50] [--contracts 200] [--api-workers N]
-    .venv/bin/python bench/live_load.py --url http://127.0.0.1:8000 --token TOKEN --am-id AM ...
+    .venv/bin/python -m bench.live_load --url http://127.0.0.1:8000 --token TOKEN --am-id AM ...
 
 Open loop: request i of a step is due at t0 + i / rate whatever the earlier ones are doing,
 and its latency counts from that due time (a client that falls behind is not hidden). Each
@@ -37,16 +37,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
+from bench import pyspy
+from bench.procfs import peak_rss_mib
+from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA
+from simulation.examples import example
+from simulation.own_stack import OwnStack
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import aiohttp  # noqa: E402
-
-from bench import pyspy  # noqa: E402
-from bench.procfs import peak_rss_mib  # noqa: E402
-from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA  # noqa: E402
-from simulation.examples import example  # noqa: E402
-from simulation.own_stack import OwnStack  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 

@@ -1,7 +1,7 @@
 """How fast the finance portfolio page is ready in the real browser, with 5,000 contracts in the
 read models.
 
-    .venv/bin/python bench/portfolio_page.py [--contracts 5000] [--events 40000] [--runs 5]
+    .venv/bin/python -m bench.portfolio_page [--contracts 5000] [--events 40000] [--runs 5]
                                              [--changes 5]
 
 In one run it
@@ -45,23 +45,22 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+import httpx
+from playwright.async_api import async_playwright
+
+from bench.projection_replay import _load, cleanup, kafka_version, machine, on_topics
+from events.topics import topics
+from services import db, tokens
+from services.db import connection
+from services.kafka_admin import ensure_topics
+from services.projector import store
+from services.projector.sharded import replay
+from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA
+from simulation.browser import ARGS, CHROMIUM
+from simulation.histories import Log, generate, produce
+from simulation.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import httpx  # noqa: E402
-from playwright.async_api import async_playwright  # noqa: E402
-
-from bench.projection_replay import _load, cleanup, kafka_version, machine, on_topics  # noqa: E402
-from events.topics import topics  # noqa: E402
-from services import db, tokens  # noqa: E402
-from services.db import connection  # noqa: E402
-from services.kafka_admin import ensure_topics  # noqa: E402
-from services.projector import store  # noqa: E402
-from services.projector.sharded import replay  # noqa: E402
-from services.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA  # noqa: E402
-from simulation.browser import ARGS, CHROMIUM  # noqa: E402
-from simulation.histories import Log, generate, produce  # noqa: E402
-from simulation.ports import free_port  # noqa: E402
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:

@@ -1,6 +1,6 @@
 """Replay benchmark of the margin projector against the real local Kafka and PostgreSQL.
 
-    .venv/bin/python bench/projection_replay.py [--events N] [--contracts C] [--seed S]
+    .venv/bin/python -m bench.projection_replay [--events N] [--contracts C] [--seed S]
                                                 [--hours-share 0.2]
 
 In one run it
@@ -36,22 +36,20 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from events.topics import topics
+from services import kafka_log
+from services.db import connection
+from services.kafka_admin import ensure_topics
+from services.projector import store
+from services.projector.sharded import replay
+from services.settings import Settings
+from simulation.histories import REALISTIC, generate, produce, with_hours
+
 ROOT = Path(__file__).resolve().parent.parent
-# Run as a script: import this checkout's packages, whatever the venv's editable install says.
-sys.path.insert(0, str(ROOT))
-
-import asyncpg  # noqa: E402
-from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
-from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
-
-from events.topics import topics  # noqa: E402
-from services import kafka_log  # noqa: E402
-from services.db import connection  # noqa: E402
-from services.kafka_admin import ensure_topics  # noqa: E402
-from services.projector import store  # noqa: E402
-from services.projector.sharded import replay  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from simulation.histories import REALISTIC, generate, produce, with_hours  # noqa: E402
 
 CENT = Decimal("0.01")
 TABLES = (*store.READ_MODEL_TABLES, "positions")

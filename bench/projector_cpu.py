@@ -1,6 +1,6 @@
 """CPU cost per event of the projector's pure stages, without Kafka or PostgreSQL.
 
-    .venv/bin/python bench/projector_cpu.py [--events N] [--contracts C] [--seed S] [--profile F]
+    .venv/bin/python -m bench.projector_cpu [--events N] [--contracts C] [--seed S] [--profile F]
 
 Generates the same log as `projection_replay.py` and times, in this one process: reading every
 value alone as the projector does (`decode_event`, or `read_stream_head` for the types that only
@@ -16,24 +16,19 @@ import argparse
 import cProfile
 import hashlib
 import pstats
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from events.catalogue import EventBase  # noqa: E402
-from events.serialization import (  # noqa: E402
+from events.catalogue import EventBase
+from events.serialization import (
     StreamHead,
     decode_event,
     head_types,
     read_stream_head,
 )
-from projections.read_model import STREAM_ONLY, ReadModel  # noqa: E402
-from services.projector import store  # noqa: E402
-from services.projector.worker import tune_gc  # noqa: E402
-from simulation.histories import generate  # noqa: E402
+from projections.read_model import STREAM_ONLY, ReadModel
+from services.projector import store
+from services.projector.worker import tune_gc
+from simulation.histories import generate
 
 STREAM_ONLY_TYPES = head_types(STREAM_ONLY)
 

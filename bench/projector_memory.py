@@ -1,6 +1,6 @@
 """The projector's start and peak memory against the length of the history, as processes.
 
-    .venv/bin/python bench/projector_memory.py [--events N] [--cache 1000,10000]
+    .venv/bin/python -m bench.projector_memory [--events N] [--cache 1000,10000]
                                                [--checkout PATH] [--seed S]
 
 Generates N events (`simulation/histories.py`, N/50 contracts, 6 partitions) onto topics
@@ -27,15 +27,14 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.procfs import peak_rss_mib
+from bench.projection_replay import cleanup
+from events.topics import topics
+from services.kafka_admin import ensure_topics
+from services.settings import Settings
+from simulation.histories import generate, produce
 
-from bench.procfs import peak_rss_mib  # noqa: E402
-from bench.projection_replay import cleanup  # noqa: E402
-from events.topics import topics  # noqa: E402
-from services.kafka_admin import ensure_topics  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from simulation.histories import generate, produce  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 LEDGER = ["-c", "import sys; from services.cli import main; sys.exit(main())"]
 

@@ -3,7 +3,7 @@
 an audit read, each measured from outside the process (so the same script measures whatever
 writer, projector, risk agent and API code is checked out).
 
-    .venv/bin/python bench/restart_cost.py [--sizes 100000,1000000] [--contracts C] [--seed S]
+    .venv/bin/python -m bench.restart_cost [--sizes 100000,1000000] [--contracts C] [--seed S]
 
 For each N of --sizes, on topics (6 partitions) and PostgreSQL schemas of its own (the public
 tables migrated into a schema that the processes' DATABASE_URL puts first on the search_path,
@@ -54,32 +54,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-import asyncpg  # noqa: E402
-import httpx  # noqa: E402
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
-from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType  # noqa: E402
-
-from bench import procfs  # noqa: E402
-from bench.projection_replay import kafka_version, machine  # noqa: E402
-from events.messages import Submitter, decode_verdict, encode_submission  # noqa: E402
-from events.serialization import encode_event  # noqa: E402
-from events.topics import (  # noqa: E402
+from bench import procfs
+from bench.projection_replay import kafka_version, machine
+from events.messages import Submitter, decode_verdict, encode_submission
+from events.serialization import encode_event
+from events.topics import (
     Topics,
     TopicSpec,
     partition_of,
     topics,
 )
-from services import db, kafka_admin, tokens  # noqa: E402
-from services.kafka_log import log_ends  # noqa: E402
-from services.risk.worker import app_id, changelog_topic  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from simulation.examples import example, stamped, submission  # noqa: E402
-from simulation.histories import generate, produce  # noqa: E402
-from simulation.ports import free_port  # noqa: E402
+from services import db, kafka_admin, tokens
+from services.kafka_log import log_ends
+from services.risk.worker import app_id, changelog_topic
+from services.settings import Settings
+from simulation.examples import example, stamped, submission
+from simulation.histories import generate, produce
+from simulation.ports import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
 
 LEDGER = [sys.executable, "-m", "services.cli", "serve"]
 TIMEOUT_S = 1800.0

@@ -1,7 +1,7 @@
 """The risk agent's first pass over a log it has never judged, against a bare consumer of the
 same log in the same run.
 
-    .venv/bin/python bench/risk_first_pass.py [--events N] [--contracts C] [--seed S]
+    .venv/bin/python -m bench.risk_first_pass [--events N] [--contracts C] [--seed S]
                                               [--profile DIR] [--checkout DIR ...]
 
 On a topic prefix and PostgreSQL schema of its own (the public tables migrated into a schema
@@ -47,17 +47,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench import pyspy
+from bench.procfs import peak_rss_mib
+from bench.projection_replay import bare_consume
+from events.topics import topics
+from projections.risk.rules import TIMER_RULES as RISK_TIMER_RULES
+from services import db, kafka_admin
+from services.settings import Settings
+from simulation.histories import Log, generate, produce
 
-from bench import pyspy  # noqa: E402
-from bench.procfs import peak_rss_mib  # noqa: E402
-from bench.projection_replay import bare_consume  # noqa: E402
-from events.topics import topics  # noqa: E402
-from projections.risk.rules import TIMER_RULES as RISK_TIMER_RULES  # noqa: E402
-from services import db, kafka_admin  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from simulation.histories import Log, generate, produce  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 TIMEOUT_S = 1800.0
 # Whether and when the timer raises these depends on how far the event-time watermark had moved
@@ -285,7 +284,7 @@ def faust_decode_only(settings: Settings, n_events: int) -> float:
     """Events a second a decode-only Faust agent reads (`_faust_decode_only`), in a process of
     its own, over the events topic of `settings.topic_prefix`."""
     out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--faust-decode-only",
+        [sys.executable, "-m", "bench.risk_first_pass", "--faust-decode-only",
          settings.topic_prefix, "--events", str(n_events), "--batch", str(settings.risk_batch)],
         cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S, check=True,
     )  # fmt: skip

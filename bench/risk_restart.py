@@ -1,6 +1,6 @@
 """How long the risk agent takes to judge again after a SIGKILL and a restart.
 
-    .venv/bin/python bench/risk_restart.py [--contracts C] [--runs R]
+    .venv/bin/python -m bench.risk_restart [--contracts C] [--runs R]
 
 On topics of its own (against KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL): starts `ledger serve
 risk`, appends two events for each of C contracts, waits until they are judged, SIGKILLs the
@@ -11,7 +11,6 @@ LEDGER_RISK_INSTANCE_ID= (empty: dynamic membership) to see the time without sta
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import signal
@@ -22,17 +21,17 @@ import time
 import uuid
 from pathlib import Path
 
+import asyncpg
+
+from bench import options
+from events.topics import Topics, topics
+from services import kafka_admin
+from services.db import connection
+from services.settings import Settings
+from simulation.examples import example, stamped
+from simulation.histories import append
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import asyncpg  # noqa: E402
-
-from events.topics import Topics, topics  # noqa: E402
-from services import kafka_admin  # noqa: E402
-from services.db import connection  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from simulation.examples import example, stamped  # noqa: E402
-from simulation.histories import append  # noqa: E402
 
 
 async def _judged(conn: asyncpg.Connection, t: Topics, cid: str, version: int) -> None:
@@ -92,10 +91,7 @@ async def once(settings: Settings, contracts: int) -> tuple[float, float]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--contracts", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args = options.parse(__doc__, contracts=20, runs=3)
     settings = Settings()
     member = settings.risk_instance_id or "(dynamic membership)"
     restarts = []

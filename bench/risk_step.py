@@ -1,6 +1,6 @@
 """The risk agent's pure step alone, in process: what `judge` costs an event, CPU-timed.
 
-    .venv/bin/python bench/risk_step.py [--events N] [--seeds 1,2,3] [--rounds R]
+    .venv/bin/python -m bench.risk_step [--events N] [--seeds 1,2,3] [--rounds R]
                                         [--mix realistic|every] [--few-gcs]
 
 For each seed, generates N valid events over N/50 contracts (simulation/histories.py, as
@@ -21,20 +21,15 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from events.alerts import Alert  # noqa: E402
-from events.catalogue import Event  # noqa: E402
-from events.serialization import decode_event  # noqa: E402
-from projections.risk.codec import encode_state  # noqa: E402
-from projections.risk.judge import judge  # noqa: E402
-from projections.risk.state import RiskState  # noqa: E402
-from simulation.histories import EVERY_TYPE, REALISTIC, generate  # noqa: E402
+from events.alerts import Alert
+from events.catalogue import Event
+from events.serialization import decode_event
+from projections.risk.codec import encode_state
+from projections.risk.judge import judge
+from projections.risk.state import RiskState
+from simulation.histories import EVERY_TYPE, REALISTIC, generate
 
 MIXES = {"realistic": REALISTIC, "every": EVERY_TYPE}
 

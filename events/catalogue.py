@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Final, Literal, TypedDict, get_args
+from typing import Annotated, Any, ClassVar, Final, Literal, TypedDict, cast, get_args
 from uuid import UUID
 
 from pydantic import (
@@ -218,20 +218,10 @@ class ContractSigned(EventBase):
 
     def terms(self) -> ContractTerms:
         """The contract's terms as signed; an absent MSP fee is 0."""
-        return ContractTerms(
-            client_name=self.client_name,
-            start_date=self.start_date,
-            end_date=self.end_date,
-            markup_floor_pct=self.markup_floor_pct,
-            burden_pct=self.burden_pct,
-            msp_fee_pct=self.msp_fee_pct if self.msp_fee_pct is not None else Decimal(0),
-            min_assignment_weeks=self.min_assignment_weeks,
-            conversion_fee_pct=self.conversion_fee_pct,
-            conversion_fee_waived_after_hours=self.conversion_fee_waived_after_hours,
-            non_solicit_months=self.non_solicit_months,
-            ot_bill_multiplier=self.ot_bill_multiplier,
-            dt_bill_multiplier=self.dt_bill_multiplier,
-        )
+        terms = {name: getattr(self, name) for name in CONTRACT_TERMS}
+        if self.msp_fee_pct is None:
+            terms["msp_fee_pct"] = Decimal(0)
+        return cast(ContractTerms, terms)
 
 
 class ContractAmended(EventBase):
@@ -332,6 +322,9 @@ class AssignmentTerms(TypedDict):
     ot_exempt: bool
 
 
+ASSIGNMENT_TERMS: Final[tuple[str, ...]] = tuple(AssignmentTerms.__annotations__)
+
+
 class AssignmentStarted(EventBase):
     """v2 added the OT and DT rates (absent: derived from pay and bill, DESIGN "Overtime"),
     `planned_ot_hours_per_week` (v1: 0) and `ot_exempt` (v1: false). hours_per_week +
@@ -392,18 +385,7 @@ class AssignmentStarted(EventBase):
 
     def terms(self) -> AssignmentTerms:
         """The assignment as started (AssignmentTerms)."""
-        return AssignmentTerms(
-            staffer_id=self.staffer_id,
-            staffer_name=self.staffer_name,
-            pay_rate=self.pay_rate,
-            bill_rate=self.bill_rate,
-            burden_pct=self.burden_pct,
-            hours_per_week=self.hours_per_week,
-            start_date=self.start_date,
-            expected_end_date=self.expected_end_date,
-            planned_ot_hours_per_week=self.planned_ot_hours_per_week,
-            ot_exempt=self.ot_exempt,
-        )
+        return cast(AssignmentTerms, {name: getattr(self, name) for name in ASSIGNMENT_TERMS})
 
 
 class RatesAdjusted(EventBase):

@@ -67,13 +67,42 @@ class WeekFigures:
 
     @property
     def variance(self) -> Decimal | None:
-        if self.actual_gross_profit is None:
-            return None
-        return _X.subtract(self.actual_gross_profit, self.planned_gross_profit)
+        return _variance(self.actual_gross_profit, self.planned_gross_profit)
+
+
+def _variance(actual: Decimal | None, planned: Decimal) -> Decimal | None:
+    """actual − planned, where the actual is reported (None: unknown)."""
+    return None if actual is None else _X.subtract(actual, planned)
 
 
 @dataclass(frozen=True, slots=True)
-class Actuals:
+class ToDate:
+    """Sums over the reported weeks only, an assignment's or a roll-up's: the planned ones are
+    what the actual ones are held against."""
+
+    actual_hours_to_date: Decimal
+    planned_hours_to_date: Decimal
+    actual_gross_profit_to_date: Decimal
+    planned_gross_profit_to_date: Decimal
+
+    @property
+    def variance_to_date(self) -> Decimal:
+        return _X.subtract(self.actual_gross_profit_to_date, self.planned_gross_profit_to_date)
+
+
+def _to_date(weeks: Iterable[WeekFigures]) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """The sums of `ToDate`, in its order, over those of `weeks` reported."""
+    reported = [w for w in weeks if w.reported is not None]
+    return (
+        _sum(w.actual_hours for w in reported),
+        _sum(w.planned_hours for w in reported),
+        _sum(w.actual_gross_profit for w in reported),
+        _sum(w.planned_gross_profit for w in reported),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Actuals(ToDate):
     weeks: tuple[WeekFigures, ...]  # by week
     forecast_basis: ForecastBasis
     forecast_weekly_gross_profit: Decimal
@@ -82,28 +111,6 @@ class Actuals:
     @property
     def reported_weeks(self) -> tuple[WeekFigures, ...]:
         return tuple(w for w in self.weeks if w.reported is not None)
-
-    @property
-    def actual_hours_to_date(self) -> Decimal:
-        return _sum(w.actual_hours for w in self.weeks)
-
-    @property
-    def planned_hours_to_date(self) -> Decimal:
-        """Of the reported weeks: what the actual hours are held against."""
-        return _sum(w.planned_hours for w in self.reported_weeks)
-
-    @property
-    def actual_gross_profit_to_date(self) -> Decimal:
-        return _sum(w.actual_gross_profit for w in self.weeks)
-
-    @property
-    def planned_gross_profit_to_date(self) -> Decimal:
-        """Of the reported weeks."""
-        return _sum(w.planned_gross_profit for w in self.reported_weeks)
-
-    @property
-    def variance_to_date(self) -> Decimal:
-        return _X.subtract(self.actual_gross_profit_to_date, self.planned_gross_profit_to_date)
 
 
 def _sum(values: Iterable[Decimal | None]) -> Decimal:
@@ -173,7 +180,7 @@ def assignment_actuals(
         weekly = margin.weekly_gross_profit(rates_on(max(as_of, term.start_date)))
     days = margin.remaining_days(term, as_of)
     remaining = _DIV.divide(_X.multiply(weekly, days), Decimal(7))
-    return Actuals(tuple(weeks), basis, weekly, remaining)
+    return Actuals(*_to_date(weeks), tuple(weeks), basis, weekly, remaining)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,19 +196,12 @@ class RolledWeek:
 
     @property
     def variance(self) -> Decimal | None:
-        if self.actual_gross_profit is None:
-            return None
-        return _X.subtract(self.actual_gross_profit, self.planned_gross_profit_reported)
+        return _variance(self.actual_gross_profit, self.planned_gross_profit_reported)
 
 
 @dataclass(frozen=True, slots=True)
-class RollUp:
+class RollUp(ToDate):
     weeks: tuple[RolledWeek, ...]
-    actual_hours_to_date: Decimal
-    planned_hours_to_date: Decimal
-    actual_gross_profit_to_date: Decimal
-    planned_gross_profit_to_date: Decimal
-    variance_to_date: Decimal
     forecast_remaining_gross_profit: Decimal
     run_rate_assignments: int
     plan_assignments: int
@@ -231,15 +231,9 @@ def roll_up(items: Sequence[Actuals]) -> RollUp:
                 assignments_reported=len(reported),
             )
         )
-    actual = _sum(a.actual_gross_profit_to_date for a in items)
-    planned = _sum(a.planned_gross_profit_to_date for a in items)
     return RollUp(
+        *_to_date(w for a in items for w in a.weeks),
         weeks=tuple(weeks),
-        actual_hours_to_date=_sum(a.actual_hours_to_date for a in items),
-        planned_hours_to_date=_sum(a.planned_hours_to_date for a in items),
-        actual_gross_profit_to_date=actual,
-        planned_gross_profit_to_date=planned,
-        variance_to_date=_X.subtract(actual, planned),
         forecast_remaining_gross_profit=_sum(a.forecast_remaining_gross_profit for a in items),
         run_rate_assignments=sum(a.forecast_basis == "run_rate" for a in items),
         plan_assignments=sum(a.forecast_basis == "plan" for a in items),

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -44,6 +45,13 @@ def local_database_url() -> str:
     """The local stack's PostgreSQL: LOCAL_DATABASE_URL, on LEDGER_PG_PORT when set."""
     port = os.environ.get("LEDGER_PG_PORT") or LOCAL_PG_PORT
     return f"postgresql://ledger:ledger@127.0.0.1:{port}/ledger"
+
+
+def env(variable: str, default: Any = PydanticUndefined, **constraints: Any) -> Any:
+    """A setting read from the environment variable `variable` (its one name: the field's own
+    is not read), with its default (or `default_factory=`) and pydantic's `constraints`.
+    services/settings_doc.py reads these calls to write docs/configuration.md."""
+    return Field(default, validation_alias=AliasChoices(variable), **constraints)
 
 
 # The settings that hold a secret, by variable: each also read from `<NAME>_FILE`.
@@ -87,203 +95,157 @@ class Settings(BaseSettings):
         return init_settings, env_settings, _SecretFiles(settings_cls)
 
     # Kafka's bootstrap servers, host:port[,host:port]; unset: the local stack's broker.
-    kafka_bootstrap_servers: str = Field(
-        default_factory=local_kafka, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
-    )
+    kafka_bootstrap_servers: str = env("KAFKA_BOOTSTRAP_SERVERS", default_factory=local_kafka)
     # Secret: a password is part of the URL and must not reach logs or reprs.
-    database_url: SecretStr = Field(
-        default_factory=lambda: SecretStr(local_database_url()),
-        validation_alias=AliasChoices("DATABASE_URL"),
+    database_url: SecretStr = env(
+        "DATABASE_URL", default_factory=lambda: SecretStr(local_database_url())
     )
     # Every topic is named `<prefix>.<name>` (the risk agent's `<prefix>-risk-...`).
-    topic_prefix: str = Field("ledger", validation_alias=AliasChoices("LEDGER_TOPIC_PREFIX"))
+    topic_prefix: str = env("LEDGER_TOPIC_PREFIX", "ledger")
     # How many brokers hold a copy of each partition of the topics the services create
     # (`ledger topics create`, the risk agent's); 3 on a three-broker cluster, whose writes then
     # need 2 copies (events.topics.min_insync_replicas). The local stack sets it from
     # LEDGER_KAFKA_BROKERS.
-    kafka_replication_factor: int = Field(
-        1, ge=1, validation_alias=AliasChoices("LEDGER_KAFKA_REPLICATION_FACTOR")
-    )
+    kafka_replication_factor: int = env("LEDGER_KAFKA_REPLICATION_FACTOR", 1, ge=1)
     # Where the API listens.
-    api_host: str = Field("127.0.0.1", validation_alias=AliasChoices("LEDGER_API_HOST"))
-    api_port: int = Field(8000, validation_alias=AliasChoices("LEDGER_API_PORT"))
+    api_host: str = env("LEDGER_API_HOST", "127.0.0.1")
+    api_port: int = env("LEDGER_API_PORT", 8000)
     # How long POST /v1/events waits for the writer's verdict before answering 202.
-    verdict_timeout_s: float = Field(5.0, validation_alias=AliasChoices("LEDGER_VERDICT_TIMEOUT_S"))
+    verdict_timeout_s: float = env("LEDGER_VERDICT_TIMEOUT_S", 5.0)
     # /readyz calls the writer stuck when its backlog has not moved for this long.
-    writer_stall_s: float = Field(30.0, validation_alias=AliasChoices("LEDGER_WRITER_STALL_S"))
+    writer_stall_s: float = env("LEDGER_WRITER_STALL_S", 30.0)
     # The PostgreSQL schema of the live read models (a rebuild builds `<name>_next` beside it).
-    projection_schema: str = Field(
-        "proj",
-        pattern=r"^[a-z][a-z0-9_]{0,40}$",
-        validation_alias=AliasChoices("LEDGER_PROJECTION_SCHEMA"),
+    projection_schema: str = env(
+        "LEDGER_PROJECTION_SCHEMA", "proj", pattern=r"^[a-z][a-z0-9_]{0,40}$"
     )
     # Events per projector batch (one PostgreSQL transaction each).
-    projector_batch: int = Field(
-        20_000, ge=1, validation_alias=AliasChoices("LEDGER_PROJECTOR_BATCH")
-    )
+    projector_batch: int = env("LEDGER_PROJECTOR_BATCH", 20_000, ge=1)
     # Contracts a projector process keeps in memory between batches (least recently used
     # dropped first; the contracts of the two batches in flight are always kept). A miss reads
     # the contract's rows back from PostgreSQL. See docs/scaling.md for what it costs in memory.
-    projector_cache_contracts: int = Field(
-        10_000, ge=1, validation_alias=AliasChoices("LEDGER_PROJECTOR_CACHE_CONTRACTS")
-    )
+    projector_cache_contracts: int = env("LEDGER_PROJECTOR_CACHE_CONTRACTS", 10_000, ge=1)
     # ... and at most this many of their rows (assignments, rates, terms, open items; about
     # half a KiB each): a contract's rate history grows with its history, its count does not.
-    projector_cache_rows: int = Field(
-        1_000_000, ge=1, validation_alias=AliasChoices("LEDGER_PROJECTOR_CACHE_ROWS")
-    )
+    projector_cache_rows: int = env("LEDGER_PROJECTOR_CACHE_ROWS", 1_000_000, ge=1)
     # A live projector behind by at least this many events on the partitions it was assigned
     # (after an outage, a new member, a first run over an old log) catches up with
     # `LEDGER_REBUILD_PROCESSES` processes, each applying some of those partitions, as a rebuild
     # does, then carries on alone. 0 (the default): never, it applies the backlog itself on one
     # core; on a 2-core machine that PostgreSQL shares, two processes applied fewer events a
     # second than one (bench/RESULTS.md). Worth it with cores to spare, PostgreSQL elsewhere.
-    projector_catch_up_lag: int = Field(
-        0, ge=0, validation_alias=AliasChoices("LEDGER_PROJECTOR_CATCH_UP_LAG")
-    )
+    projector_catch_up_lag: int = env("LEDGER_PROJECTOR_CATCH_UP_LAG", 0, ge=0)
     # Processes a rebuild replays the log with, each owning some partitions: one per core.
-    rebuild_processes: int = Field(
-        default_factory=lambda: os.cpu_count() or 1,
-        ge=1,
-        validation_alias=AliasChoices("LEDGER_REBUILD_PROCESSES"),
+    rebuild_processes: int = env(
+        "LEDGER_REBUILD_PROCESSES", default_factory=lambda: os.cpu_count() or 1, ge=1
     )
     # The live projectors' consumer group: every `ledger serve projector` in it owns some of the
     # events topic's partitions (empty: `<topic prefix>.projector`). Their positions stay in
     # PostgreSQL; Kafka's committed offsets are never used.
-    projector_group: str = Field("", validation_alias=AliasChoices("LEDGER_PROJECTOR_GROUP"))
+    projector_group: str = env("LEDGER_PROJECTOR_GROUP", "")
     # A live projector's static membership of that group (group.instance.id): restarted under
     # the same id it takes its partitions back at once. Claimed in PostgreSQL at start: a second
     # projector with the same id (e.g. on the same host) takes `<id>-2`; empty means dynamic
     # membership.
-    projector_instance_id: str = Field(
-        default_factory=lambda: f"projector-{socket.gethostname()}",
-        validation_alias=AliasChoices("LEDGER_PROJECTOR_INSTANCE_ID"),
+    projector_instance_id: str = env(
+        "LEDGER_PROJECTOR_INSTANCE_ID", default_factory=lambda: f"projector-{socket.gethostname()}"
     )
     # API worker processes: half the cores (the writer, projector, risk agent, Kafka and
     # PostgreSQL need the rest); 1 on a 2-core machine.
-    api_workers: int = Field(
+    api_workers: int = env(
+        "LEDGER_API_WORKERS",
         default_factory=lambda: max(1, (os.cpu_count() or 1) // 2),
         ge=1,
         le=64,
-        validation_alias=AliasChoices("LEDGER_API_WORKERS"),
     )
     # The writers' consumer group (and the prefix of their transactional ids).
-    writer_group: str = Field("ledger-writer", validation_alias=AliasChoices("LEDGER_WRITER_GROUP"))
+    writer_group: str = env("LEDGER_WRITER_GROUP", "ledger-writer")
     # The writer's static membership of its group (group.instance.id): restarted under the same
     # id it takes its partitions back at once, instead of waiting out its dead predecessor's
     # 10 s session. Claimed in PostgreSQL at start like the projector's (`<id>-2` for a second
     # writer on one host); when PostgreSQL does not answer within a few seconds the writer,
     # which needs only Kafka, joins as a dynamic member. Empty: dynamic membership.
-    writer_instance_id: str = Field(
-        default_factory=lambda: f"writer-{socket.gethostname()}",
-        validation_alias=AliasChoices("LEDGER_WRITER_INSTANCE_ID"),
+    writer_instance_id: str = env(
+        "LEDGER_WRITER_INSTANCE_ID", default_factory=lambda: f"writer-{socket.gethostname()}"
     )
     # Every await on Kafka in the writer's transaction path gives up after this long (seconds).
-    writer_kafka_timeout_s: float = Field(
-        10.0, gt=0, validation_alias=AliasChoices("LEDGER_WRITER_KAFKA_TIMEOUT_S")
-    )
+    writer_kafka_timeout_s: float = env("LEDGER_WRITER_KAFKA_TIMEOUT_S", 10.0, gt=0)
     # A long-running process with work in hand and no progress for this long (seconds) logs it
     # and exits non-zero, for its supervisor to restart it; 0 disables the watchdog.
-    watchdog_s: float = Field(60.0, ge=0, validation_alias=AliasChoices("LEDGER_WATCHDOG_S"))
+    watchdog_s: float = env("LEDGER_WATCHDOG_S", 60.0, ge=0)
     # Events per risk-agent batch (one PostgreSQL transaction each), and how often (seconds)
     # its timer judges the time-based rules over every contract.
-    risk_batch: int = Field(500, ge=1, validation_alias=AliasChoices("LEDGER_RISK_BATCH"))
+    risk_batch: int = env("LEDGER_RISK_BATCH", 500, ge=1)
     # How long (seconds) the risk agent waits for a batch to fill before judging what it has:
     # the alerts in an answer wait this long when the stack is idle (issue #14).
-    risk_within_s: float = Field(
-        0.01, gt=0, le=1, validation_alias=AliasChoices("LEDGER_RISK_WITHIN_S")
-    )
+    risk_within_s: float = env("LEDGER_RISK_WITHIN_S", 0.01, gt=0, le=1)
     # Units a second one token may draw from the API (a submitted event 1, a previewed one 10;
     # a bucket 5 seconds deep): more is answered 429 with Retry-After. 0: no limit.
-    rate_limit_per_s: float = Field(
-        2000.0, ge=0, validation_alias=AliasChoices("LEDGER_RATE_LIMIT_PER_S")
-    )
+    rate_limit_per_s: float = env("LEDGER_RATE_LIMIT_PER_S", 2000.0, ge=0)
     # During a backlog (its batches full: a first pass, a catch-up) the risk agent writes each
     # contract's state to its table and acks the events this often (seconds; or every 20,000
     # events): one changelog record per contract per flush, not per event; a crash judges again
     # (idempotently) what came since the last. A batch that does not fill (the live path) is
     # written at once.
-    risk_flush_s: float = Field(
-        5.0, ge=0, le=30, validation_alias=AliasChoices("LEDGER_RISK_FLUSH_S")
-    )
+    risk_flush_s: float = env("LEDGER_RISK_FLUSH_S", 5.0, ge=0, le=30)
     # A risk agent that starts with no committed offsets for its consumer group while the events
     # topic holds events (a new deployment on an existing log, a lost group) judges the log in
     # bulk, outside Faust's stream, before it starts its Faust agent (services/risk/bulk.py; one
     # agent of the group does it, the others wait). Off: Faust's stream judges it all, slowly.
-    risk_bulk_first_pass: bool = Field(
-        True, validation_alias=AliasChoices("LEDGER_RISK_BULK_FIRST_PASS")
-    )
+    risk_bulk_first_pass: bool = env("LEDGER_RISK_BULK_FIRST_PASS", True)
     # Processes a bulk pass of the risk agent (a first pass, `ledger risk rebuild`) judges the
     # log with, each over a share of the partitions: one per core to spare.
-    risk_bulk_processes: int = Field(
-        1, ge=1, validation_alias=AliasChoices("LEDGER_RISK_BULK_PROCESSES")
-    )
+    risk_bulk_processes: int = env("LEDGER_RISK_BULK_PROCESSES", 1, ge=1)
     # How often (seconds) the risk agent's timer judges the time-based rules over every contract.
-    risk_timer_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_TIMER_S"))
+    risk_timer_s: float = env("LEDGER_RISK_TIMER_S", 1.0, gt=0)
     # How often (seconds) the risk agent commits the offsets of the events it has judged: a
     # crash re-judges (idempotently) at most this much more of the log.
-    risk_commit_s: float = Field(1.0, gt=0, validation_alias=AliasChoices("LEDGER_RISK_COMMIT_S"))
+    risk_commit_s: float = env("LEDGER_RISK_COMMIT_S", 1.0, gt=0)
     # The web app's folder: app/ (its sources) and node_modules/ (npm assets, `make install`).
-    web_dir: str = Field(
+    web_dir: str = env(
+        "LEDGER_WEB_DIR",
         default_factory=lambda: os.path.join(os.path.dirname(__file__), os.pardir, "web"),
-        validation_alias=AliasChoices("LEDGER_WEB_DIR"),
     )
     # The risk agent's static membership of its consumer group (Kafka's group.instance.id): a
     # worker restarted under the same id takes its partitions back at once, instead of waiting
     # out its dead predecessor's session. Claimed in PostgreSQL at start: a second risk agent
     # with the same id (e.g. on the same host) takes `<id>-2`; empty means dynamic membership.
-    risk_instance_id: str = Field(
-        default_factory=lambda: f"risk-{socket.gethostname()}",
-        validation_alias=AliasChoices("LEDGER_RISK_INSTANCE_ID"),
+    risk_instance_id: str = env(
+        "LEDGER_RISK_INSTANCE_ID", default_factory=lambda: f"risk-{socket.gethostname()}"
     )
 
     # The largest request body the API reads (bytes): a larger one is refused with 413 before
     # it is read whole. A batch of 500 events with long descriptions fits.
-    max_body_bytes: int = Field(
-        4 * 1024 * 1024, ge=1024, validation_alias=AliasChoices("LEDGER_MAX_BODY_BYTES")
-    )
+    max_body_bytes: int = env("LEDGER_MAX_BODY_BYTES", 4 * 1024 * 1024, ge=1024)
     # How deep JSON arrays and objects may nest in a request body (an event nests 2 levels).
-    max_json_depth: int = Field(
-        32, ge=4, le=500, validation_alias=AliasChoices("LEDGER_MAX_JSON_DEPTH")
-    )
+    max_json_depth: int = env("LEDGER_MAX_JSON_DEPTH", 32, ge=4, le=500)
     # How often (seconds) an open stream of alerts re-checks its token: a revoked or expired
     # token's stream ends within this.
-    stream_token_check_s: float = Field(
-        2.0, gt=0, validation_alias=AliasChoices("LEDGER_STREAM_TOKEN_CHECK_S")
-    )
+    stream_token_check_s: float = env("LEDGER_STREAM_TOKEN_CHECK_S", 2.0, gt=0)
     # A worker process (writer, projector, risk agent, webhooks) answers GET /livez and /readyz
     # on this port for a supervisor that probes over HTTP (Kubernetes: deploy/k8s); 0 serves
     # nothing (the local stack runs every process on one host, under supervisord).
-    probe_port: int = Field(0, ge=0, le=65535, validation_alias=AliasChoices("LEDGER_PROBE_PORT"))
+    probe_port: int = env("LEDGER_PROBE_PORT", 0, ge=0, le=65535)
     # When set, GET /metrics asks for `Authorization: Bearer <this>`; unset, it is open.
-    metrics_token: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("LEDGER_METRICS_TOKEN")
-    )
+    metrics_token: SecretStr | None = env("LEDGER_METRICS_TOKEN", None)
     # How every Kafka client of the process connects (services/kafka_connection.py):
     # PLAINTEXT (the local stack); SSL: TLS, checked against LEDGER_KAFKA_SSL_CAFILE (a
     # Strimzi cluster's CA) and host names, and with a certificate and key, a mutual-TLS user;
     # SASL_SSL: TLS and a SCRAM user (Strimzi's scram-sha-512 KafkaUser).
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = Field(
-        "PLAINTEXT", validation_alias=AliasChoices("LEDGER_KAFKA_SECURITY_PROTOCOL")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = env(
+        "LEDGER_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"
     )
-    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
-        "SCRAM-SHA-512", validation_alias=AliasChoices("LEDGER_KAFKA_SASL_MECHANISM")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = env(
+        "LEDGER_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"
     )
-    kafka_sasl_username: str = Field(
-        "", validation_alias=AliasChoices("LEDGER_KAFKA_SASL_USERNAME")
-    )
-    kafka_sasl_password: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("LEDGER_KAFKA_SASL_PASSWORD")
-    )
+    kafka_sasl_username: str = env("LEDGER_KAFKA_SASL_USERNAME", "")
+    kafka_sasl_password: SecretStr | None = env("LEDGER_KAFKA_SASL_PASSWORD", None)
     # PEM files; an empty CA file: the system's certificate authorities.
-    kafka_ssl_cafile: str = Field("", validation_alias=AliasChoices("LEDGER_KAFKA_SSL_CAFILE"))
-    kafka_ssl_certfile: str = Field("", validation_alias=AliasChoices("LEDGER_KAFKA_SSL_CERTFILE"))
-    kafka_ssl_keyfile: str = Field("", validation_alias=AliasChoices("LEDGER_KAFKA_SSL_KEYFILE"))
+    kafka_ssl_cafile: str = env("LEDGER_KAFKA_SSL_CAFILE", "")
+    kafka_ssl_certfile: str = env("LEDGER_KAFKA_SSL_CERTFILE", "")
+    kafka_ssl_keyfile: str = env("LEDGER_KAFKA_SSL_KEYFILE", "")
     # The long-running processes' log lines: text, or one JSON object a line (time, level,
     # logger, message, exception) for a log collector.
-    log_format: Literal["text", "json"] = Field(
-        "text", validation_alias=AliasChoices("LEDGER_LOG_FORMAT")
-    )
+    log_format: Literal["text", "json"] = env("LEDGER_LOG_FORMAT", "text")
 
     @model_validator(mode="after")
     def _kafka_credentials_whole(self) -> Settings:
@@ -305,64 +267,40 @@ class Settings(BaseSettings):
     # Alert routing (`ledger serve alerts`, docs/alerting.md). The SMTP server e-mail channels
     # use unless they name their own: smtp://[user:password@]host[:port] (STARTTLS when the
     # server offers it) or smtps://... (TLS from the start). A credential: never shown.
-    smtp_url: SecretStr | None = Field(None, validation_alias=AliasChoices("LEDGER_SMTP_URL"))
-    smtp_from: str = Field(
-        "Markup Ledger <alerts@localhost>", validation_alias=AliasChoices("LEDGER_SMTP_FROM")
-    )
+    smtp_url: SecretStr | None = env("LEDGER_SMTP_URL", None)
+    smtp_from: str = env("LEDGER_SMTP_FROM", "Markup Ledger <alerts@localhost>")
     # A YAML file of channels, routes and account managers' addresses, upserted by name when
     # `ledger serve alerts` starts (empty: none).
-    alert_routes_file: str = Field("", validation_alias=AliasChoices("LEDGER_ALERT_ROUTES_FILE"))
+    alert_routes_file: str = env("LEDGER_ALERT_ROUTES_FILE", "")
     # A failing channel is tried again after backoff_s, doubling up to max_backoff_s; each
     # attempt gives up after timeout_s. An idle route looks for new alerts every poll_s.
-    alerts_backoff_s: float = Field(
-        1.0, gt=0, validation_alias=AliasChoices("LEDGER_ALERTS_BACKOFF_S")
-    )
-    alerts_max_backoff_s: float = Field(
-        300.0, gt=0, validation_alias=AliasChoices("LEDGER_ALERTS_MAX_BACKOFF_S")
-    )
-    alerts_timeout_s: float = Field(
-        10.0, gt=0, validation_alias=AliasChoices("LEDGER_ALERTS_TIMEOUT_S")
-    )
-    alerts_poll_s: float = Field(
-        0.5, gt=0, le=60, validation_alias=AliasChoices("LEDGER_ALERTS_POLL_S")
-    )
+    alerts_backoff_s: float = env("LEDGER_ALERTS_BACKOFF_S", 1.0, gt=0)
+    alerts_max_backoff_s: float = env("LEDGER_ALERTS_MAX_BACKOFF_S", 300.0, gt=0)
+    alerts_timeout_s: float = env("LEDGER_ALERTS_TIMEOUT_S", 10.0, gt=0)
+    alerts_poll_s: float = env("LEDGER_ALERTS_POLL_S", 0.5, gt=0, le=60)
 
     # Web sessions (a person's or an API token's): they end this long after sign-in whatever
     # happens, and after this long without a request.
-    session_lifetime_s: float = Field(
-        12 * 3600, gt=0, validation_alias=AliasChoices("LEDGER_SESSION_LIFETIME_S")
-    )
-    session_idle_s: float = Field(
-        3600, gt=0, validation_alias=AliasChoices("LEDGER_SESSION_IDLE_S")
-    )
+    session_lifetime_s: float = env("LEDGER_SESSION_LIFETIME_S", 12 * 3600, gt=0)
+    session_idle_s: float = env("LEDGER_SESSION_IDLE_S", 3600, gt=0)
 
     # Single sign-on with OpenID Connect (docs/sign-in.md). Unset issuer: no single sign-on,
     # people sign in with API tokens. The provider is found from the issuer's discovery document.
-    oidc_issuer: str = Field("", validation_alias=AliasChoices("LEDGER_OIDC_ISSUER"))
-    oidc_client_id: str = Field("", validation_alias=AliasChoices("LEDGER_OIDC_CLIENT_ID"))
+    oidc_issuer: str = env("LEDGER_OIDC_ISSUER", "")
+    oidc_client_id: str = env("LEDGER_OIDC_CLIENT_ID", "")
     # Secret: never in an answer, a log line or /metrics.
-    oidc_client_secret: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("LEDGER_OIDC_CLIENT_SECRET")
-    )
-    oidc_scopes: str = Field(
-        "openid profile email", validation_alias=AliasChoices("LEDGER_OIDC_SCOPES")
-    )
+    oidc_client_secret: SecretStr | None = env("LEDGER_OIDC_CLIENT_SECRET", None)
+    oidc_scopes: str = env("LEDGER_OIDC_SCOPES", "openid profile email")
     # Where the provider sends the browser back: `<this app's URL>/auth/callback`, as registered
     # with the provider. Empty: derived from the request (right unless behind a proxy that
     # rewrites the host or scheme).
-    oidc_redirect_url: str = Field("", validation_alias=AliasChoices("LEDGER_OIDC_REDIRECT_URL"))
+    oidc_redirect_url: str = env("LEDGER_OIDC_REDIRECT_URL", "")
     # The ID token claim holding the person's groups, and which groups give which role
     # (comma-separated names or ids; admin wins over finance, finance over account manager).
-    oidc_roles_claim: str = Field(
-        "groups", validation_alias=AliasChoices("LEDGER_OIDC_ROLES_CLAIM")
-    )
-    oidc_admin_groups: str = Field("", validation_alias=AliasChoices("LEDGER_OIDC_ADMIN_GROUPS"))
-    oidc_finance_groups: str = Field(
-        "", validation_alias=AliasChoices("LEDGER_OIDC_FINANCE_GROUPS")
-    )
-    oidc_account_manager_groups: str = Field(
-        "", validation_alias=AliasChoices("LEDGER_OIDC_ACCOUNT_MANAGER_GROUPS")
-    )
+    oidc_roles_claim: str = env("LEDGER_OIDC_ROLES_CLAIM", "groups")
+    oidc_admin_groups: str = env("LEDGER_OIDC_ADMIN_GROUPS", "")
+    oidc_finance_groups: str = env("LEDGER_OIDC_FINANCE_GROUPS", "")
+    oidc_account_manager_groups: str = env("LEDGER_OIDC_ACCOUNT_MANAGER_GROUPS", "")
 
     @property
     def single_sign_on(self) -> bool:

@@ -26,11 +26,12 @@ class Setting:
 
 
 def _variable(call: ast.Call) -> str | None:
-    for kw in call.keywords:
-        if kw.arg == "validation_alias" and isinstance(kw.value, ast.Call):
-            first = kw.value.args[0] if kw.value.args else None
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                return first.value
+    """The variable of an `env("NAME", ...)` call (services.settings.env)."""
+    if not (isinstance(call.func, ast.Name) and call.func.id == "env" and call.args):
+        return None
+    first = call.args[0]
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
     return None
 
 
@@ -39,8 +40,8 @@ def _default(call: ast.Call, source: str) -> str:
         if kw.arg == "default_factory":
             text = ast.get_source_segment(source, kw.value) or ""
             return f"computed: `{' '.join(text.split())}`"
-    if call.args:
-        text = ast.get_source_segment(source, call.args[0]) or ""
+    if len(call.args) > 1:  # after the variable
+        text = ast.get_source_segment(source, call.args[1]) or ""
         return f"`{' '.join(text.split())}`"
     return "(none)"
 

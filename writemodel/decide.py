@@ -244,6 +244,44 @@ def _exists(kind: str, taken: str, state: ContractState) -> _Refused:
     )
 
 
+# How a negotiation and a raise request start and end, for refusing an event that follows one up
+# when it was never started or is over: (started, how to start it, its last status, instead).
+_FOLLOWED: Final = {
+    "negotiation": (
+        "opened",
+        "open it with MarkupNegotiationOpened",
+        "closed",
+        "open a new negotiation to reopen the question",
+    ),
+    "raise_request": (
+        "made",
+        "record it with RaiseRequested",
+        "decided",
+        "file a new RaiseRequested to revisit it",
+    ),
+}
+
+
+def _not_open(
+    kind: str, item_id: str, unknown: bool, state: ContractState, event_type: str
+) -> _Refused:
+    """The refusal of an `event_type` following up the `kind` `item_id`: never started on the
+    contract (`unknown`), or already over."""
+    what, _ = _NAMED[kind]
+    started, start, over, instead = _FOLLOWED[kind]
+    if unknown:
+        return _Refused(
+            f"unknown_{kind}",
+            f"{what} {item_id} was never {started} on contract {state.contract_id}; {start} "
+            f"before {event_type}.",
+        )
+    return _Refused(
+        f"{kind}_{over}",
+        f"{what} {item_id} on contract {state.contract_id} is already {over}, so it takes no "
+        f"{event_type}; {instead}.",
+    )
+
+
 def _live_assignment(state: ContractState, assignment_id: str, event_type: str) -> _Refused | None:
     status = state.assignments.get(assignment_id)
     if status is None:
@@ -282,18 +320,9 @@ def _in_open_negotiation(
     event: ev.MarkupProposed | ev.MarkupAgreed | ev.MarkupNegotiationClosed, state: ContractState
 ) -> _Refused | None:
     negotiation = state.negotiations.get(event.negotiation_id)
-    if negotiation is None:
-        return _Refused(
-            "unknown_negotiation",
-            f"Negotiation {event.negotiation_id} was never opened on contract "
-            f"{state.contract_id}; open it with MarkupNegotiationOpened before {event.type}.",
-        )
-    if negotiation.status == "closed":
-        return _Refused(
-            "negotiation_closed",
-            f"Negotiation {event.negotiation_id} on contract {state.contract_id} is already "
-            f"closed, so it takes no {event.type}; open a new negotiation to reopen the "
-            "question.",
+    if negotiation is None or negotiation.status == "closed":
+        return _not_open(
+            "negotiation", event.negotiation_id, negotiation is None, state, event.type
         )
     # Closing stays possible: it is how the negotiation of an ended assignment is put away.
     assignment_id = negotiation.assignment_id
@@ -324,18 +353,9 @@ def _raise_decision(
     event: ev.RaiseApproved | ev.RaiseDeclined, state: ContractState
 ) -> _Refused | None:
     request = state.raise_requests.get(event.raise_request_id)
-    if request is None:
-        return _Refused(
-            "unknown_raise_request",
-            f"Raise request {event.raise_request_id} was never made on contract "
-            f"{state.contract_id}; record it with RaiseRequested before {event.type}.",
-        )
-    if request.status == "decided":
-        return _Refused(
-            "raise_request_decided",
-            f"Raise request {event.raise_request_id} on contract {state.contract_id} is "
-            f"already decided, so it takes no {event.type}; file a new RaiseRequested to "
-            "revisit it.",
+    if request is None or request.status == "decided":
+        return _not_open(
+            "raise_request", event.raise_request_id, request is None, state, event.type
         )
     # Declining still closes the request of an ended assignment; approving would change the
     # rates of an assignment that no longer runs.

@@ -24,11 +24,11 @@ import hashlib
 import sys
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from functools import singledispatch
 from itertools import islice
-from typing import Any, Final, Generic, Literal, Protocol, TypeVar, cast, overload
+from typing import Any, Final, Generic, Literal, NamedTuple, Protocol, TypeVar, cast, overload
 
 from pydantic import ConfigDict, ValidationError, create_model
 
@@ -48,21 +48,22 @@ V = TypeVar("V")
 D = TypeVar("D")
 
 
-@dataclass(frozen=True, slots=True)
-class NegotiationState:
+# A contract's negotiations, raise requests and assignment terms: tuples, as the state record
+# stores them (`writemodel.stored`), so that they are written as they are.
+
+
+class NegotiationState(NamedTuple):
     assignment_id: str | None
     """The one assignment negotiated; None: every active assignment of the contract."""
     status: NegotiationStatus
 
 
-@dataclass(frozen=True, slots=True)
-class RaiseRequestState:
+class RaiseRequestState(NamedTuple):
     assignment_id: str
     status: RaiseRequestStatus
 
 
-@dataclass(frozen=True, slots=True)
-class AssignmentTerm:
+class AssignmentTerm(NamedTuple):
     """What the writer checks reported hours against: the weeks an assignment may report (from
     its start to its expected end, or to its end once ended) and whether it works overtime."""
 
@@ -340,7 +341,7 @@ def _assignment_ended(event: ev.AssignmentEnded, step: _Step) -> None:
     step.timeline.assignments.write(step.version, event.assignment_id, "ended")
     term = step.assignment_terms.get(event.assignment_id)
     if term is not None:
-        step.set_term(event.assignment_id, replace(term, end_date=event.end_date))
+        step.set_term(event.assignment_id, term._replace(end_date=event.end_date))
 
 
 @_apply.register

@@ -129,11 +129,9 @@ def encode_state(state: ContractState, events_before: int) -> bytes:
         client_name=state.client_name,
         terminated=state.terminated,
         assignments=dict(state.assignments),
-        negotiations={k: (n.assignment_id, n.status) for k, n in state.negotiations.items()},
-        raise_requests={k: (r.assignment_id, r.status) for k, r in state.raise_requests.items()},
-        assignment_terms={
-            k: (t.start_date, t.end_date, t.ot_exempt) for k, t in state.assignment_terms.items()
-        },
+        negotiations=dict(state.negotiations),
+        raise_requests=dict(state.raise_requests),
+        assignment_terms=dict(state.assignment_terms),
         open=_b64(seen.open),
         chunks=_b64(seen.refs),
         filter=[_b64(stage) for stage in seen.filter.stages],

@@ -414,15 +414,8 @@ def _terminated(e: ev.ContractTerminated, s: RiskState) -> RiskState:
 def _started(e: ev.AssignmentStarted, s: RiskState) -> RiskState:
     if e.assignment_id in s.assignments:
         return s
-    a = AssignmentState(
-        assignment_id=e.assignment_id,
-        **e.terms(),
-        ot_pay_rate=e.ot_pay_rate,
-        ot_bill_rate=e.ot_bill_rate,
-        dt_pay_rate=e.dt_pay_rate,
-        dt_bill_rate=e.dt_bill_rate,
-    )
-    return _with_assignment(s, a)
+    a = AssignmentState(assignment_id=e.assignment_id, **e.terms())
+    return _with_assignment(s, replace(a, **e.overtime_rates()))
 
 
 @_apply.register
@@ -780,10 +773,7 @@ def _set_rates(
             a,
             pay_rate=pay,
             bill_rate=bill,
-            ot_pay_rate=overtime.get("ot_pay_rate"),
-            ot_bill_rate=overtime.get("ot_bill_rate"),
-            dt_pay_rate=overtime.get("dt_pay_rate"),
-            dt_bill_rate=overtime.get("dt_bill_rate"),
+            **{name: overtime.get(name) for name in ev.OVERTIME_RATES},
         ),
     )
 

@@ -23,7 +23,7 @@ from services.api.deps import ReadModels
 from services.api.http.errors import ApiError
 from services.api.http.ownership import ensure_may_read, owner_scope
 from services.api.margin_cache import data_version, gc_paused
-from services.api.margin_groups import Found, group_margin, ranked
+from services.api.margin_groups import Found, ranked
 from services.reads import health as read_health
 from services.reads import hours as read_hours
 from services.reads import margins as read
@@ -169,7 +169,7 @@ async def group(
         found = Found([m.for_roll_up for m, _ in margins], [ids for _, ids in margins])
     head = {} if column is None else {column: value}
     with gc_paused():
-        body = group_margin(found, day, head, limit, offset)
+        body = found.margin(day, head, limit, offset)
     return Answer(schemas.GroupMargin.model_validate(body), body["contracts"], "margins")
 
 

@@ -61,30 +61,23 @@ class Found:
             self._groups[key] = rows
         return rows
 
-
-def group_margin(
-    found: Found,
-    as_of: date,
-    head: dict[str, Any],
-    limit: int,
-    offset: int,
-) -> dict[str, Any]:
-    """The roll-up of the assignments' margins (a client's, an account manager's, the
-    portfolio), with a page of its contracts' roll-ups (only the page is rolled up)."""
-    by_contract = found.by_contract()
-    contracts = [
-        {"contract_id": cid, **ids, **rollup_json(roll_up(items))}
-        for cid, ids, items in by_contract[offset : offset + limit]
-    ]
-    return {
-        "as_of": as_of,
-        **head,
-        "contracts_count": len(by_contract),
-        **rollup_json(found.total()),
-        "contracts": contracts,
-        "limit": limit,
-        "offset": offset,
-    }
+    def margin(self, as_of: date, head: dict[str, Any], limit: int, offset: int) -> dict[str, Any]:
+        """The roll-up of the assignments' margins (a client's, an account manager's, the
+        portfolio), with a page of its contracts' roll-ups (only the page is rolled up)."""
+        by_contract = self.by_contract()
+        contracts = [
+            {"contract_id": cid, **ids, **rollup_json(roll_up(items))}
+            for cid, ids, items in by_contract[offset : offset + limit]
+        ]
+        return {
+            "as_of": as_of,
+            **head,
+            "contracts_count": len(by_contract),
+            **rollup_json(self.total()),
+            "contracts": contracts,
+            "limit": limit,
+            "offset": offset,
+        }
 
 
 def ranked(

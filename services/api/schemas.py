@@ -27,6 +27,9 @@ from services.alerting.config import ChannelKind
 Money = Annotated[str, Field(description="money, rounded to cents half-up", examples=["37.50"])]
 Pct = Annotated[str, Field(description="percent units, rounded to 2 places", examples=["25.00"])]
 Quantity = Annotated[str, Field(description="a decimal rounded to 2 places", examples=["40.00"])]
+# An overtime or double-time figure: null when the assignment is ot_exempt (it works neither).
+OvertimeMoney = Annotated[Money | None, Field(default=None)]
+OvertimePct = Annotated[Pct | None, Field(default=None)]
 # ISO 8601 as stored, with its offset (`+00:00`): kept as the string the API has always shown.
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
@@ -154,16 +157,16 @@ class _Figures(_Model):
     # of hour's rates, markup, burdened cost and margin; null when the assignment is ot_exempt.
     planned_ot_hours_per_week: Quantity = "0.00"
     ot_exempt: bool = False
-    ot_pay_rate: Money | None = None
-    ot_bill_rate: Money | None = None
-    ot_markup_pct: Pct | None = None
-    ot_burdened_cost: Money | None = None
-    margin_per_ot_hour: Money | None = None
-    dt_pay_rate: Money | None = None
-    dt_bill_rate: Money | None = None
-    dt_markup_pct: Pct | None = None
-    dt_burdened_cost: Money | None = None
-    margin_per_dt_hour: Money | None = None
+    ot_pay_rate: OvertimeMoney
+    ot_bill_rate: OvertimeMoney
+    ot_markup_pct: OvertimePct
+    ot_burdened_cost: OvertimeMoney
+    margin_per_ot_hour: OvertimeMoney
+    dt_pay_rate: OvertimeMoney
+    dt_bill_rate: OvertimeMoney
+    dt_markup_pct: OvertimePct
+    dt_burdened_cost: OvertimeMoney
+    margin_per_dt_hour: OvertimeMoney
 
 
 class AssignmentMargin(_Figures):
@@ -326,9 +329,9 @@ class MarginImpact(_Model):
     before_remaining_gross_profit: Money
     after_remaining_gross_profit: Money
     delta_remaining_gross_profit: Money
-    before_margin_per_ot_hour: Money | None = None
-    after_margin_per_ot_hour: Money | None = None
-    delta_margin_per_ot_hour: Money | None = None
+    before_margin_per_ot_hour: OvertimeMoney
+    after_margin_per_ot_hour: OvertimeMoney
+    delta_margin_per_ot_hour: OvertimeMoney
     burden_pct: Pct
     msp_fee_pct: Pct
     hours_per_week: Quantity
@@ -336,10 +339,10 @@ class MarginImpact(_Model):
     expected_end_date: date
     planned_ot_hours_per_week: Quantity = "0.00"
     ot_exempt: bool = False
-    before_ot_pay_rate: Money | None = None
-    before_ot_bill_rate: Money | None = None
-    after_ot_pay_rate: Money | None = None
-    after_ot_bill_rate: Money | None = None
+    before_ot_pay_rate: OvertimeMoney
+    before_ot_bill_rate: OvertimeMoney
+    after_ot_pay_rate: OvertimeMoney
+    after_ot_bill_rate: OvertimeMoney
     client_id: str | None = None
     client_name: str | None = None
 

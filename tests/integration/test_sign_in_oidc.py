@@ -136,13 +136,13 @@ def test_a_state_that_differs_is_refused_and_the_attempt_is_spent(sso_services: 
 @pytest.mark.parametrize(
     ("answer", "why"),
     [
-        ({"error": "access_denied", "error_description": "End-User aborted interaction"},
-         "The identity provider refused: End-User aborted interaction."),
-        ({"code": "any", "iss": "https://login.evil.example"},
-         "another identity provider than the one configured"),
-        ({}, "sent no sign-in code"),
+        pytest.param(
+            {"error": "access_denied", "error_description": "End-User aborted interaction"},
+            "The identity provider refused: End-User aborted interaction.", id="provider-refused"),
+        pytest.param({"code": "any", "iss": "https://login.evil.example"},
+                     "another identity provider than the one configured", id="mix-up"),
+        pytest.param({}, "sent no sign-in code", id="no-code"),
     ],
-    ids=["provider-refused", "mix-up", "no-code"],
 )  # fmt: skip
 def test_an_answer_with_its_state_but_no_good_code_is_refused(
     sso_services: Services, answer: dict[str, str], why: str

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from events.alerts import Alert
-from events.catalogue import AssignmentEnded, BypassThreatReported, EventBase
+from events.catalogue import BypassThreatReported, EventBase
 from projections import margin
 from projections.risk.rules.building import new_alert
+from projections.risk.rules.changes import ended_active
 from projections.risk.rules.constants import BYPASS_END_REASONS, ZERO
 from projections.risk.rules.exposure import conversion_fee_due, non_solicit_until, remaining_gp
 from projections.risk.rules.wording import THREAT_WORDS, fmt_names, money
@@ -61,11 +62,10 @@ def bypass_threat(s: RiskState, e: EventBase, now: datetime) -> list[Alert]:
                 "BYPASS_THREAT", "critical", "applied", s, [e], message, exposure, one, e.staffer_id
             )
         ]
-    if not isinstance(e, AssignmentEnded) or e.reason not in BYPASS_END_REASONS:
+    ended = ended_active(s, e, BYPASS_END_REASONS)
+    if ended is None:
         return []
-    a = s.assignments.get(e.assignment_id)
-    if a is None or not a.active:
-        return []
+    e, a = ended
     until = non_solicit_until(s)
     if until is not None and e.end_date > until:
         return []

@@ -1,11 +1,13 @@
-"""Which assignments an applied event changes, and their rates before and after."""
+"""Which assignments an applied event changes (or ends), and their rates before and after."""
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import date
 
 from events.catalogue import (
+    AssignmentEnded,
     AssignmentStarted,
     ContractAmended,
     EventBase,
@@ -81,3 +83,16 @@ def _applied_changes(s: RiskState, e: EventBase) -> list[Change]:
             continue  # an amendment that leaves this assignment's margin as it was
         changes.append(Change(a_before, a_after, rates_before, rates_after, effective))
     return changes
+
+
+def ended_active(
+    s: RiskState, e: EventBase, reasons: Container[str]
+) -> tuple[AssignmentEnded, AssignmentState] | None:
+    """`e` and the assignment it ends, when `e` ends an assignment active until then for one
+    of `reasons`; else None."""
+    if not isinstance(e, AssignmentEnded) or e.reason not in reasons:
+        return None
+    a = s.assignments.get(e.assignment_id)
+    if a is None or not a.active:
+        return None
+    return e, a

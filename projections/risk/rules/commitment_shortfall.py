@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from events.alerts import Alert
-from events.catalogue import AssignmentEnded, EventBase
+from events.catalogue import EventBase
 from projections import margin
 from projections.risk.rules.building import new_alert
+from projections.risk.rules.changes import ended_active
 from projections.risk.rules.constants import EARLY_END_REASONS
 from projections.risk.rules.wording import END_WORDS, fmt_weeks, money
 from projections.risk.state import RiskState
@@ -21,11 +22,10 @@ def commitment_shortfall(s: RiskState, e: EventBase, now: datetime) -> list[Aler
     force × (min weeks − weeks served).
     """
     weeks = s.terms.min_assignment_weeks
-    if not isinstance(e, AssignmentEnded) or weeks is None or e.reason not in EARLY_END_REASONS:
+    ended = ended_active(s, e, EARLY_END_REASONS)
+    if weeks is None or ended is None:
         return []
-    a = s.assignments.get(e.assignment_id)
-    if a is None or not a.active:
-        return []
+    e, a = ended
     committed = margin.Term(a.start_date, a.start_date + timedelta(weeks=weeks))
     short_days = margin.remaining_days(committed, e.end_date)
     if short_days <= 0:

@@ -5,7 +5,9 @@ them."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
@@ -13,6 +15,7 @@ from services.alerting import store
 from services.alerting.config import ChannelIn, RecipientIn, RouteIn
 from services.api.deps import Pool, ProjectionSchema
 from services.api.http.auth import Reader
+from services.api.http.endpoints import endpoint, param
 from services.api.http.errors import ApiError
 from services.api.http.ownership import ensure_admin, ensure_admin_or_self
 from services.api.http.params import AccountManagerIdPath, Limit, Offset
@@ -41,13 +44,70 @@ ChannelIdPath = Annotated[str, Path(pattern=r"^ch_[0-9a-f]{12}$", description="t
 RouteIdPath = Annotated[str, Path(pattern=r"^rt_[0-9a-f]{12}$", description="the route id")]
 
 
-@router.get(
-    "/alert-channels",
-    summary="The channels alerts go to (credentials masked)",
-    responses=errors(401, 403, 422),
-)
-async def alert_channels(pool: Pool, who: Admin) -> ChannelList:
-    return ChannelList.model_validate({"channels": await store.channels(pool)})
+@dataclass(frozen=True)
+class _Deliveries:
+    """Which deliveries the log lists, newest first: of a route, in a status, of an alert (each
+    when given), a page of them; named as `store.deliveries` takes them."""
+
+    route_id: Annotated[str | None, Query(pattern=r"^rt_[0-9a-f]{12}$")] = None
+    status: Annotated[Literal["pending", "failing", "delivered", "dropped"] | None, Query()] = None
+    alert_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None
+    limit: Limit = 100
+    offset: Offset = 0
+
+
+Wanted = Annotated[_Deliveries, Depends()]
+
+
+# Channels and routes are two collections of one kind: each listed whole and removed by id
+# (added by a route of its own, whose body and refusals differ).
+
+
+def _listing(
+    key: str,
+    model: type[ChannelList] | type[RouteList],
+    read: Callable[[Any], Awaitable[list[dict[str, Any]]]],
+    summary: str,
+) -> None:
+    """GET /v1/alert-<key>: the whole collection, for an admin."""
+
+    async def listed(pool: Pool, who: Admin) -> Any:
+        return model.model_validate({key: await read(pool)})
+
+    router.add_api_route(
+        f"/alert-{key}",
+        listed,
+        methods=["GET"],
+        name=f"alert_{key}",
+        summary=summary,
+        response_model=model,
+        responses=errors(401, 403, 422),
+    )
+
+
+def _removal(
+    kind: str, id_path: Any, remove: Callable[[Any, str], Awaitable[bool]], summary: str
+) -> None:
+    """DELETE /v1/alert-<kind>s/{<kind>_id}, for an admin: 204, or 404 when there is none."""
+    key = f"{kind}_id"
+
+    async def removed(pool: Any, who: Principal, **path: str) -> Response:
+        if not await remove(pool, path[key]):
+            raise ApiError.field(404, key, f"no {kind} {path[key]}")
+        return Response(status_code=204)
+
+    router.add_api_route(
+        f"/alert-{kind}s/{{{key}}}",
+        endpoint([param("pool", Pool), param("who", Admin), param(key, id_path)], removed),
+        methods=["DELETE"],
+        name=f"remove_alert_{kind}",
+        summary=summary,
+        status_code=204,
+        responses={204: {"description": "removed"}, **errors(401, 403, 404, 422)},
+    )
+
+
+_listing("channels", ChannelList, store.channels, "The channels alerts go to (credentials masked)")
 
 
 @router.post(
@@ -66,25 +126,10 @@ async def add_alert_channel(pool: Pool, who: Admin, body: ChannelIn) -> ChannelC
     return ChannelCreated.model_validate(made | {"signing_secret": secret})
 
 
-@router.delete(
-    "/alert-channels/{channel_id}",
-    summary="Remove a channel and the routes to it",
-    status_code=204,
-    responses={204: {"description": "removed"}, **errors(401, 403, 404, 422)},
-)
-async def remove_alert_channel(pool: Pool, who: Admin, channel_id: ChannelIdPath) -> Response:
-    if not await store.remove_channel(pool, channel_id):
-        raise ApiError.field(404, "channel_id", f"no channel {channel_id}")
-    return Response(status_code=204)
+_removal("channel", ChannelIdPath, store.remove_channel, "Remove a channel and the routes to it")
 
 
-@router.get(
-    "/alert-routes",
-    summary="Which alerts go to which channel, and when",
-    responses=errors(401, 403, 422),
-)
-async def alert_routes(pool: Pool, who: Admin) -> RouteList:
-    return RouteList.model_validate({"routes": await store.routes(pool)})
+_listing("routes", RouteList, store.routes, "Which alerts go to which channel, and when")
 
 
 @router.post(
@@ -111,16 +156,7 @@ async def add_alert_route(pool: Pool, schema: ProjectionSchema, who: Admin, body
     return Route.model_validate(made)
 
 
-@router.delete(
-    "/alert-routes/{route_id}",
-    summary="Remove a route (its delivery log stays)",
-    status_code=204,
-    responses={204: {"description": "removed"}, **errors(401, 403, 404, 422)},
-)
-async def remove_alert_route(pool: Pool, who: Admin, route_id: RouteIdPath) -> Response:
-    if not await store.remove_route(pool, route_id):
-        raise ApiError.field(404, "route_id", f"no route {route_id}")
-    return Response(status_code=204)
+_removal("route", RouteIdPath, store.remove_route, "Remove a route (its delivery log stays)")
 
 
 @router.get(
@@ -128,17 +164,11 @@ async def remove_alert_route(pool: Pool, who: Admin, route_id: RouteIdPath) -> R
     summary="Every delivery, newest first: when, where, outcome, tries",
     responses=errors(401, 403, 422),
 )
-async def alert_deliveries(
-    pool: Pool,
-    who: Admin,
-    route_id: Annotated[str | None, Query(pattern=r"^rt_[0-9a-f]{12}$")] = None,
-    status: Annotated[Literal["pending", "failing", "delivered", "dropped"] | None, Query()] = None,
-    alert_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> DeliveryList:
-    found = await store.deliveries(pool, route_id, status, alert_id, limit, offset)
-    return DeliveryList.model_validate({"deliveries": found, "limit": limit, "offset": offset})
+async def alert_deliveries(pool: Pool, who: Admin, wanted: Wanted) -> DeliveryList:
+    found = await store.deliveries(pool, **asdict(wanted))
+    return DeliveryList.model_validate(
+        {"deliveries": found, "limit": wanted.limit, "offset": wanted.offset}
+    )
 
 
 @router.get(

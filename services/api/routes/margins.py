@@ -8,7 +8,9 @@ GET link the web app's download buttons use, carrying the session cookie).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Concatenate, Literal, ParamSpec
 
@@ -19,6 +21,7 @@ from events.alerts import Basis
 from services.api import margin_answers as answers
 from services.api.deps import ReadModels, ReadSide
 from services.api.http.auth import Reader
+from services.api.http.endpoints import Endpoint, endpoint, param
 from services.api.http.params import (
     AccountManagerIdPath,
     AsOf,
@@ -157,109 +160,85 @@ class Asked:
 Ask = Annotated[Asked, Depends()]
 
 
-@router.get(
-    "/margins/assignments/{assignment_id}",
-    summary="One assignment's margin",
-    response_model=AssignmentMarginAsOf | AssignmentMargins,
-    responses=_answers(401, 403, 404, 422),
-)
-async def assignment(assignment_id: AssignmentIdPath, ask: Ask, as_of: AsOf = None) -> Any:
-    return await ask.answer(answers.assignment, assignment_id, _today(as_of))
+# The families of parallel routes below are made by these functions from the table ROUTES.
 
 
-@router.get(
-    "/margins/contracts/{contract_id}",
-    summary="A contract's margin roll-up",
-    response_model=ContractMargin,
-    responses=_answers(401, 403, 404, 422),
-)
-async def contract(contract_id: ContractIdPath, ask: Ask, as_of: AsOf = None) -> Any:
-    return await ask.answer(answers.contract, contract_id, _today(as_of))
+def _on_day(read: Callable[..., Awaitable[answers.Answer]], key: str, id_path: Any) -> Endpoint:
+    """`read` of the assignment, contract or client that path parameter `key` names, as of a
+    day (today by default)."""
+
+    async def answer(ask: Asked, as_of: date | None, **path: str) -> Any:
+        return await ask.answer(read, path[key], _today(as_of))
+
+    return endpoint([param(key, id_path), param("ask", Ask), param("as_of", AsOf, None)], answer)
 
 
-@router.get(
-    "/margins/clients/{client_id}",
-    summary="A client's margin roll-up",
-    response_model=GroupMargin,
-    responses=_answers(401, 422),
-)
-async def client(
-    client_id: ClientIdPath, ask: Ask, as_of: AsOf = None, limit: Limit = 100, offset: Offset = 0
-) -> Any:
-    return await ask.answer(answers.group, _today(as_of), limit, offset, "client_id", client_id)
+@dataclass(frozen=True)
+class _Group:
+    """Whose roll-up a group route reads: a client's or an account manager's, named by the path
+    parameter `column` (the contracts' column of that name), or the portfolio's (no column).
+    An account manager reads no other manager's (`own_only`)."""
+
+    column: str | None = None
+    id_path: Any = None
+    own_only: bool = False
+
+    def path(self) -> list[inspect.Parameter]:
+        return [] if self.column is None else [param(self.column, self.id_path)]
+
+    def checked(self, who: Principal, path: dict[str, str]) -> tuple[str | None, str]:
+        """The column and the id the path names, once the reader may read them (the
+        portfolio: none)."""
+        if self.column is None:
+            return None, ""
+        if self.own_only:
+            answers.may_read_manager(who, path[self.column])
+        return self.column, path[self.column]
 
 
-@router.get(
-    "/margins/account-managers/{account_manager_id}",
-    summary="An account manager's margin roll-up",
-    response_model=GroupMargin,
-    responses=_answers(401, 403, 422),
-)
-async def account_manager(
-    account_manager_id: AccountManagerIdPath,
-    ask: Ask,
-    as_of: AsOf = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> Any:
-    answers.may_read_manager(ask.who, account_manager_id)
-    return await ask.answer(
-        answers.group, _today(as_of), limit, offset, "account_manager_id", account_manager_id
-    )
+CLIENT = _Group("client_id", ClientIdPath)
+MANAGER = _Group("account_manager_id", AccountManagerIdPath, own_only=True)
+PORTFOLIO = _Group()
 
 
-@router.get(
-    "/margins/portfolio",
-    summary="The whole portfolio (an account manager's own)",
-    response_model=GroupMargin,
-    responses=_answers(401, 422),
-)
-async def portfolio(ask: Ask, as_of: AsOf = None, limit: Limit = 100, offset: Offset = 0) -> Any:
-    return await ask.answer(answers.group, _today(as_of), limit, offset)
+def _group_margin(group: _Group) -> Endpoint:
+    """The group's margin roll-up as of a day, with a page of its contracts' roll-ups."""
+
+    async def answer(ask: Asked, as_of: date | None, limit: int, offset: int, **path: str) -> Any:
+        column, value = group.checked(ask.who, path)
+        return await ask.answer(answers.group, _today(as_of), limit, offset, column, value)
+
+    page = [param("limit", Limit, 100), param("offset", Offset, 0)]
+    return endpoint([*group.path(), param("ask", Ask), param("as_of", AsOf, None), *page], answer)
 
 
-@router.get(
-    "/margins/clients",
-    summary="Every client's roll-up, ranked",
-    response_model=RankedGroups,
-    responses=_answers(401, 422),
-)
-async def clients(
-    ask: Ask,
-    as_of: AsOf = None,
-    sort: Sort = "-weekly_gross_profit",
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Any:
-    return await ask.answer(
-        answers.ranked_groups, _today(as_of), "client_id", "client_name", sort, limit, offset
-    )
+def _group_hours(group: _Group) -> Endpoint:
+    """The client's or account manager's hours and gross profit per week, as of a day."""
+
+    async def answer(ask: Asked, as_of: date | None, **path: str) -> Any:
+        column, value = group.checked(ask.who, path)
+        return await ask.answer(answers.group_hours, _today(as_of), f"c.{column} = $1", value)
+
+    return endpoint([*group.path(), param("ask", Ask), param("as_of", AsOf, None)], answer)
 
 
-@router.get(
-    "/margins/account-managers",
-    summary="Every account manager's roll-up, ranked",
-    response_model=RankedGroups,
-    responses=_answers(401, 422),
-)
-async def account_managers(
-    ask: Ask,
-    as_of: AsOf = None,
-    sort: Sort = "-weekly_gross_profit",
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Any:
-    return await ask.answer(
-        answers.ranked_groups, _today(as_of), "account_manager_id", None, sort, limit, offset
-    )
+def _ranked(key: str, name_key: str | None) -> Endpoint:
+    """Every group by `key` (client_id, account_manager_id) with its roll-up, ranked."""
+
+    async def ranked(
+        ask: Ask,
+        as_of: AsOf = None,
+        sort: Sort = "-weekly_gross_profit",
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Any:
+        return await ask.answer(
+            answers.ranked_groups, _today(as_of), key, name_key, sort, limit, offset
+        )
+
+    return ranked
 
 
-@router.get(
-    "/margins/portfolio/trend",
-    summary="The portfolio's weekly gross profit on each of the last `weeks` weeks",
-    response_model=PortfolioTrend,
-    responses=_answers(401, 422),
-)
 async def portfolio_trend(
     ask: Ask, as_of: AsOf = None, weeks: Annotated[int, Query(ge=1, le=156)] = 26
 ) -> Any:
@@ -270,22 +249,10 @@ async def portfolio_trend(
     return await ask.answer(answers.portfolio_trend, _today(as_of), weeks)
 
 
-@router.get(
-    "/margins/assignments/{assignment_id}/rates",
-    summary="An assignment's rate history: pay and bill from each effective date",
-    response_model=AssignmentRates,
-    responses=_answers(401, 403, 404, 422),
-)
 async def assignment_rates(assignment_id: AssignmentIdPath, ask: Ask) -> Any:
     return await ask.answer(answers.assignment_rates, assignment_id)
 
 
-@router.get(
-    "/margin-impacts",
-    summary="The margin impact of each applied or proposed change",
-    response_model=MarginImpactList,
-    responses=_answers(401, 422),
-)
 async def margin_impacts(
     ask: Ask,
     contract_id: ContractIdQuery = None,
@@ -305,66 +272,170 @@ async def margin_impacts(
     return await ask.answer(answers.margin_impacts, query)
 
 
-@router.get(
-    "/margins/assignments/{assignment_id}/hours",
-    summary="One assignment's hours worked and gross profit per week, against plan",
-    response_model=AssignmentHours,
-    responses=_answers(401, 403, 404, 422),
-)
-async def assignment_hours(assignment_id: AssignmentIdPath, ask: Ask, as_of: AsOf = None) -> Any:
-    return await ask.answer(answers.assignment_hours, assignment_id, _today(as_of))
-
-
-@router.get(
-    "/margins/contracts/{contract_id}/hours",
-    summary="A contract's hours worked and gross profit per week, against plan",
-    response_model=GroupHours,
-    responses=_answers(401, 403, 404, 422),
-)
-async def contract_hours(contract_id: ContractIdPath, ask: Ask, as_of: AsOf = None) -> Any:
-    return await ask.answer(answers.contract_hours, contract_id, _today(as_of))
-
-
-@router.get(
-    "/margins/clients/{client_id}/hours",
-    summary="A client's hours worked and gross profit per week, against plan",
-    response_model=GroupHours,
-    responses=_answers(401, 422),
-)
-async def client_hours(client_id: ClientIdPath, ask: Ask, as_of: AsOf = None) -> Any:
-    return await ask.answer(answers.group_hours, _today(as_of), "c.client_id = $1", client_id)
-
-
-@router.get(
-    "/margins/account-managers/{account_manager_id}/hours",
-    summary="An account manager's hours worked and gross profit per week, against plan",
-    response_model=GroupHours,
-    responses=_answers(401, 403, 422),
-)
-async def account_manager_hours(
-    account_manager_id: AccountManagerIdPath, ask: Ask, as_of: AsOf = None
-) -> Any:
-    answers.may_read_manager(ask.who, account_manager_id)
-    return await ask.answer(
-        answers.group_hours, _today(as_of), "c.account_manager_id = $1", account_manager_id
-    )
-
-
-@router.get(
-    "/margins/portfolio/hours",
-    summary="The portfolio's hours worked and gross profit per week, against plan",
-    response_model=GroupHours,
-    responses=_answers(401, 422),
-)
 async def portfolio_hours(ask: Ask, as_of: AsOf = None, since: WeeksSince = None) -> Any:
     return await ask.answer(answers.portfolio_hours, _today(as_of), since)
 
 
-@router.get(
-    "/margins/clients/{client_id}/health",
-    summary="A client's health score as of a day, its parts and its last 26 weeks",
-    response_model=ClientHealth,
-    responses=_answers(401, 404, 422),
+@dataclass(frozen=True)
+class _Get:
+    """One GET route: its path, name (the OpenAPI's operationId is made of it), summary,
+    response model and error answers, and the endpoint that answers it."""
+
+    path: str
+    name: str
+    summary: str
+    model: Any
+    codes: tuple[int, ...]
+    endpoint: Endpoint
+
+
+# What may be refused: another manager's assignment or contract (403) or an unknown one (404);
+# a client's health is any reader's, of a client known (404); another manager's figures (403).
+_OWN = (401, 403, 404, 422)
+_KNOWN = (401, 404, 422)
+_MANAGER = (401, 403, 422)
+_ANY = (401, 422)
+
+_HOURS = "hours worked and gross profit per week, against plan"
+
+ROUTES = (
+    _Get(
+        "/margins/assignments/{assignment_id}",
+        "assignment",
+        "One assignment's margin",
+        AssignmentMarginAsOf | AssignmentMargins,
+        _OWN,
+        _on_day(answers.assignment, "assignment_id", AssignmentIdPath),
+    ),
+    _Get(
+        "/margins/contracts/{contract_id}",
+        "contract",
+        "A contract's margin roll-up",
+        ContractMargin,
+        _OWN,
+        _on_day(answers.contract, "contract_id", ContractIdPath),
+    ),
+    _Get(
+        "/margins/clients/{client_id}",
+        "client",
+        "A client's margin roll-up",
+        GroupMargin,
+        _ANY,
+        _group_margin(CLIENT),
+    ),
+    _Get(
+        "/margins/account-managers/{account_manager_id}",
+        "account_manager",
+        "An account manager's margin roll-up",
+        GroupMargin,
+        _MANAGER,
+        _group_margin(MANAGER),
+    ),
+    _Get(
+        "/margins/portfolio",
+        "portfolio",
+        "The whole portfolio (an account manager's own)",
+        GroupMargin,
+        _ANY,
+        _group_margin(PORTFOLIO),
+    ),
+    _Get(
+        "/margins/clients",
+        "clients",
+        "Every client's roll-up, ranked",
+        RankedGroups,
+        _ANY,
+        _ranked("client_id", "client_name"),
+    ),
+    _Get(
+        "/margins/account-managers",
+        "account_managers",
+        "Every account manager's roll-up, ranked",
+        RankedGroups,
+        _ANY,
+        _ranked("account_manager_id", None),
+    ),
+    _Get(
+        "/margins/portfolio/trend",
+        "portfolio_trend",
+        "The portfolio's weekly gross profit on each of the last `weeks` weeks",
+        PortfolioTrend,
+        _ANY,
+        portfolio_trend,
+    ),
+    _Get(
+        "/margins/assignments/{assignment_id}/rates",
+        "assignment_rates",
+        "An assignment's rate history: pay and bill from each effective date",
+        AssignmentRates,
+        _OWN,
+        assignment_rates,
+    ),
+    _Get(
+        "/margin-impacts",
+        "margin_impacts",
+        "The margin impact of each applied or proposed change",
+        MarginImpactList,
+        _ANY,
+        margin_impacts,
+    ),
+    _Get(
+        "/margins/assignments/{assignment_id}/hours",
+        "assignment_hours",
+        f"One assignment's {_HOURS}",
+        AssignmentHours,
+        _OWN,
+        _on_day(answers.assignment_hours, "assignment_id", AssignmentIdPath),
+    ),
+    _Get(
+        "/margins/contracts/{contract_id}/hours",
+        "contract_hours",
+        f"A contract's {_HOURS}",
+        GroupHours,
+        _OWN,
+        _on_day(answers.contract_hours, "contract_id", ContractIdPath),
+    ),
+    _Get(
+        "/margins/clients/{client_id}/hours",
+        "client_hours",
+        f"A client's {_HOURS}",
+        GroupHours,
+        _ANY,
+        _group_hours(CLIENT),
+    ),
+    _Get(
+        "/margins/account-managers/{account_manager_id}/hours",
+        "account_manager_hours",
+        f"An account manager's {_HOURS}",
+        GroupHours,
+        _MANAGER,
+        _group_hours(MANAGER),
+    ),
+    _Get(
+        "/margins/portfolio/hours",
+        "portfolio_hours",
+        f"The portfolio's {_HOURS}",
+        GroupHours,
+        _ANY,
+        portfolio_hours,
+    ),
+    _Get(
+        "/margins/clients/{client_id}/health",
+        "client_health",
+        "A client's health score as of a day, its parts and its last 26 weeks",
+        ClientHealth,
+        _KNOWN,
+        _on_day(answers.client_health, "client_id", ClientIdPath),
+    ),
 )
-async def client_health(client_id: ClientIdPath, ask: Ask, as_of: AsOf = None) -> Any:
-    return await ask.answer(answers.client_health, client_id, _today(as_of))
+
+for route in ROUTES:
+    router.add_api_route(
+        route.path,
+        route.endpoint,
+        methods=["GET"],
+        name=route.name,
+        summary=route.summary,
+        response_model=route.model,
+        responses=_answers(*route.codes),
+    )
