@@ -136,7 +136,12 @@ def gross_profit_on(samples: Sequence[GrossProfitSample], day: date) -> Decimal:
 
 def trend_pct(samples: Sequence[GrossProfitSample], day: date) -> Decimal | None:
     """Weekly gross profit on `day` against 13 weeks before, in percent (None: none before)."""
-    # `gross_profit_on` on both days, in one pass (the samples are by day).
+    return change_pct(*_then_and_now(samples, day))
+
+
+def _then_and_now(samples: Sequence[GrossProfitSample], day: date) -> tuple[Decimal, Decimal]:
+    """`gross_profit_on` 13 weeks before `day` and on `day`, in one pass (the samples are by
+    day)."""
     back = days_back(day, TREND_SPAN)
     then = now = _ZERO
     for s in samples:
@@ -145,7 +150,7 @@ def trend_pct(samples: Sequence[GrossProfitSample], day: date) -> Decimal | None
         now = s.weekly_gross_profit
         if s.day <= back:
             then = now
-    return change_pct(then, now)
+    return then, now
 
 
 def facts(
@@ -208,14 +213,7 @@ def measured_score(
                     bypass += 1
         points += min(15, complaints * 5) + min(30, legal * 15) + min(20, bypass * 10)
     if gross_profit:
-        back = days_back(day, TREND_SPAN)
-        then = now = _ZERO
-        for s in gross_profit:
-            if s.day > day:
-                break
-            now = s.weekly_gross_profit
-            if s.day <= back:
-                then = now
+        then, now = _then_and_now(gross_profit, day)
         if now < then:  # fell: only then does the part take points
             change = change_pct(then, now)
             if change is not None and change < 0:

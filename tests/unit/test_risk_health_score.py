@@ -51,40 +51,31 @@ _samples = st.lists(st.tuples(_days, _money), max_size=6).map(
 _counts = st.integers(min_value=0, max_value=6)
 
 
-def _straightforward(
-    day: date,
-    two_way: datetime | None,
-    unanswered: int,
-    marks: tuple[Mark, ...],
-    pressure: int,
-    samples: tuple[GrossProfitSample, ...],
-    short: int,
-) -> int:
+# What the score reads: day, last two-way contact, unanswered in a row, marks, open pressure,
+# gross profit samples, short weeks.
+Args = tuple[date, datetime | None, int, tuple[Mark, ...], int, tuple[GrossProfitSample, ...], int]
+
+
+def _straightforward(args: Args) -> int:
+    day, two_way, unanswered, marks, pressure, samples, short = args
     trend = trend_pct(samples, day)
     return health_score(facts(day, two_way, unanswered, marks, pressure, trend, short))
 
 
 @settings(max_examples=400, deadline=None)
 @given(
-    day=st.just(DAY) | _days,
-    two_way=st.none() | _times,
-    unanswered=_counts,
-    marks=_marks.map(tuple),
-    pressure=_counts,
-    samples=_samples,
-    short=st.integers(min_value=0, max_value=16),
+    args=st.tuples(
+        st.just(DAY) | _days,
+        st.none() | _times,
+        _counts,
+        _marks.map(tuple),
+        _counts,
+        _samples,
+        st.integers(min_value=0, max_value=16),
+    )
 )
-def test_the_measured_score_is_the_client_pages_score_of_the_facts(
-    day: date,
-    two_way: datetime | None,
-    unanswered: int,
-    marks: tuple[Mark, ...],
-    pressure: int,
-    samples: tuple[GrossProfitSample, ...],
-    short: int,
-) -> None:
-    args = (day, two_way, unanswered, marks, pressure, samples, short)
-    assert measured_score(*args) == _straightforward(*args)
+def test_the_measured_score_is_the_client_pages_score_of_the_facts(args: Args) -> None:
+    assert measured_score(*args) == _straightforward(args)
 
 
 @settings(max_examples=300, deadline=None)
@@ -116,7 +107,7 @@ def test_every_state_of_a_history_measures_as_the_straightforward_score(
         state = evolve(state, e)
         for later in (0, 1, 15, 45, 95):
             day = state.last_event_at.date() + timedelta(days=later)
-            args = (
+            args: Args = (
                 day,
                 state.last_two_way_at,
                 len(state.unanswered_run),
@@ -125,4 +116,4 @@ def test_every_state_of_a_history_measures_as_the_straightforward_score(
                 state.gross_profit,
                 short_weeks(state),
             )
-            assert measured_score(*args) == _straightforward(*args)
+            assert measured_score(*args) == _straightforward(args)
