@@ -11,14 +11,22 @@ import json
 import re
 from binascii import unhexlify
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, NamedTuple, NoReturn
 
 from pydantic import ValidationError
 from pydantic_core import to_json
 
-from events.catalogue import EVENT_ADAPTER, EVENT_TYPES, STAMPED_FIELDS, Event, EventBase
+from events.catalogue import (
+    EVENT_ADAPTER,
+    EVENT_TYPES,
+    OVERTIME_RATES,
+    STAMPED_FIELDS,
+    Event,
+    EventBase,
+    RatesAdjusted,
+)
 from events.errors import WHOLE_EVENT, EventValidationError, FieldError
 from events.fields import ID_PATTERN
 from events.upcasting import UPCASTERS, Upcasters
@@ -169,6 +177,116 @@ def read_stream_head(data: bytes, types: tuple[bytes, ...]) -> StreamHead | None
         return None
     head, name = matched
     return StreamHead(name, head.group(3).decode(), int(head.group(5)))
+
+
+class RatesChange(NamedTuple):
+    """What `read_rates_adjusted` reads of a RatesAdjusted's bytes: every field the read model
+    applies, typed as the decoded event's (`overtime_rates` alike), the id as its text. Not its
+    reason, nor who recorded it when: the read model has no use for them."""
+
+    event_id: str
+    contract_id: str
+    occurred_at: datetime
+    stream_version: int
+    assignment_id: str
+    pay_rate: Decimal
+    bill_rate: Decimal
+    effective_date: date
+    ot_pay_rate: Decimal | None
+    ot_bill_rate: Decimal | None
+    dt_pay_rate: Decimal | None
+    dt_bill_rate: Decimal | None
+    type: str = "RatesAdjusted"
+
+    def overtime_rates(self) -> dict[str, Decimal | None]:
+        """The OT and DT rates as given (None: derived), as `RatesAdjusted.overtime_rates`."""
+        return {
+            "ot_pay_rate": self.ot_pay_rate,
+            "ot_bill_rate": self.ot_bill_rate,
+            "dt_pay_rate": self.dt_pay_rate,
+            "dt_bill_rate": self.dt_bill_rate,
+        }
+
+
+# A time as `encode_event` writes an aware datetime (whole seconds, or microseconds), a date,
+# a decimal (as `str(Decimal)` writes a finite one), a JSON text (any escapes).
+_DATE: Final = rb"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_TIME: Final = _DATE + rb"T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+_DECIMAL: Final = rb"-?[0-9]+(?:\.[0-9]+)?(?:E[+-][0-9]+)?"
+# An id's characters (the writer validated the rest of `Id`: nothing to escape in JSON).
+_ID_TEXT: Final = rb"[A-Za-z0-9._:-]+"
+_TEXT: Final = rb'[^"\\]*(?:\\.[^"\\]*)*'  # runs between escapes: no step per character
+_RATES_AT: Final = b'","type":"RatesAdjusted","schema_version":%d,' % RatesAdjusted.SCHEMA_VERSION
+_ID_END: Final = len(b'{"event_id":"') + 36
+"""Where an event as `encode_event` writes it has the event id's closing quote."""
+_RATES_ADJUSTED: Final = re.compile(
+    b"".join(
+        (
+            rb'\{"event_id":"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})',
+            _RATES_AT,
+            rb'"contract_id":"(%b)","occurred_at":"(%b)"' % (_ID_TEXT, _TIME),
+            rb'(?:,"recorded_by":"%b")?(?:,"recorded_at":"%b")?' % (_ID_TEXT, _TIME),
+            rb',"stream_version":([1-9][0-9]*),"assignment_id":"(%b)"' % _ID_TEXT,
+            rb',"pay_rate":"(%b)","bill_rate":"(%b)"' % (_DECIMAL, _DECIMAL),
+            rb',"effective_date":"(%b)","reason":"%b"' % (_DATE, _TEXT),
+            *(rb'(?:,"%b":"(%b)")?' % (name.encode(), _DECIMAL) for name in OVERTIME_RATES),
+            rb"\}",
+        )
+    )
+)
+
+
+def read_rates_adjusted(data: bytes) -> RatesChange | None:
+    """The fields of a RatesAdjusted of the log that the read model applies, read from its
+    bytes when they are of the type's current schema version as `encode_event` writes it (its
+    fields in their order, nothing else), typed as `decode_event` types them; else None
+    (another type, an older schema version to upcast, bytes written otherwise).
+
+    Only for bytes the writer validated before appending them (the events of the log): they
+    are not validated again (their reason is not read), only typed. RatesAdjusted is the most
+    frequent event that changes margins: decoding it whole was two fifths of what a catch-up
+    still decoded, at about twice the cost of this.
+    """
+    if not data.startswith(_RATES_AT, _ID_END):  # any other type: a few bytes compared
+        return None
+    m = _RATES_ADJUSTED.fullmatch(data)
+    if m is None:
+        return None
+    (event_id, contract_id, occurred, version, assignment_id, pay, bill, effective,
+     ot_pay, ot_bill, dt_pay, dt_bill) = m.groups()  # fmt: skip
+    try:
+        return RatesChange(
+            event_id.decode(),
+            contract_id.decode(),
+            datetime.fromisoformat(occurred.decode()),
+            int(version),
+            assignment_id.decode(),
+            Decimal(pay.decode()),
+            Decimal(bill.decode()),
+            date.fromisoformat(effective.decode()),
+            None if ot_pay is None else Decimal(ot_pay.decode()),
+            None if ot_bill is None else Decimal(ot_bill.decode()),
+            None if dt_pay is None else Decimal(dt_pay.decode()),
+            None if dt_bill is None else Decimal(dt_bill.decode()),
+        )
+    except ValueError:  # no such day or time (never written by the writer): decoding says why
+        return None
+
+
+_ID_FIRST: Final = b'{"event_id":"'
+
+
+def event_id_text(data: bytes) -> str | None:
+    """`str(event.event_id)` of the event `data` holds, read at its place when `encode_event`
+    wrote the bytes (the id first, as a lower-case hyphenated UUID); else None. Only for bytes
+    `decode_event` read: a valid id of 36 characters between quotes, without escapes, is the
+    hyphenated form, which `str` writes in lower case."""
+    if data.startswith(_ID_FIRST) and data[49:50] == b'"':
+        text = data[13:49].decode("latin-1")
+        # An id of digits alone has no case: not read here.
+        if text.isascii() and text.islower() and "\\" not in text:
+            return text
+    return None
 
 
 def read_head(data: bytes) -> EventHead | None:

@@ -46,6 +46,7 @@ from events.catalogue import (
     RatesAdjusted,
 )
 from events.dispatch import require_every_event_type, unhandled
+from events.serialization import RatesChange
 from projections import margin
 from projections.rows import (
     PRICING_TERMS,
@@ -86,6 +87,11 @@ NO_OVERTIME: Mapping[str, Decimal | None] = {}
 """No OT or DT rate given: every one derived."""
 
 K = TypeVar("K", bound=tuple[str, ...])
+
+
+Applied = EventBase | RatesChange
+"""What the model's helpers read of the event being applied: a decoded event, or a RatesChange
+read from a RatesAdjusted's bytes (the same fields)."""
 
 
 class _ByContract(Generic[K]):
@@ -162,7 +168,7 @@ class ReadModel:
     _open_items_by_contract: _ByContract[tuple[str, str, str]] = field(
         default_factory=_ByContract, init=False, repr=False, compare=False
     )
-    _last_id: tuple[EventBase, str] | None = field(
+    _last_id: tuple[Applied, str] | None = field(
         default=None, init=False, repr=False, compare=False
     )
     # The terms of each contract whose history is its signing alone (`_terms`).
@@ -221,8 +227,12 @@ class ReadModel:
 
     # -- applying -------------------------------------------------------------------------------
 
-    def apply(self, event: EventBase) -> bool:
-        """Apply one event from the log; False when its contract had already applied it."""
+    def apply(self, event: Applied, event_id: str | None = None) -> bool:
+        """Apply one event from the log; False when its contract had already applied it.
+        `event_id`: `str(event.event_id)`, when the caller has it at hand (a projector reads it
+        from the log's bytes: `events.serialization.event_id_text`), not made again. A
+        RatesChange (what a projector reads of a RatesAdjusted's bytes) is applied as the
+        RatesAdjusted it was read from."""
         version = event.stream_version or 0
         contract = self.contracts.get(event.contract_id)
         if contract is None:
@@ -230,6 +240,8 @@ class ReadModel:
                 return False  # the log starts every stream with ContractSigned
         elif version <= contract.stream_version:
             return False
+        if event_id is not None:
+            self._last_id = (event, event_id)
         kind = type(event)
         handler = _HANDLERS.get(kind)
         if handler is None:
@@ -315,7 +327,8 @@ class ReadModel:
         self._record_rates(row, e.start_date, e.pay_rate, e.bill_rate, e, e.overtime_rates())
 
     @_apply.register
-    def _adjusted(self, e: RatesAdjusted) -> None:
+    def _adjusted(self, e: RatesAdjusted | RatesChange) -> None:
+        # Registered for both: a projector applies a RatesChange read from the bytes.
         self._change_rates(
             e, e.assignment_id, e.pay_rate, e.bill_rate, e.effective_date, e.overtime_rates()
         )
@@ -421,7 +434,7 @@ class ReadModel:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _id_text(self, e: EventBase) -> str:
+    def _id_text(self, e: Applied) -> str:
         """The event's id as text, made once per event (an event records a rate and an impact,
         or one of each per assignment it covers)."""
         last = self._last_id
@@ -432,7 +445,7 @@ class ReadModel:
     def _assignment(self, contract_id: str, assignment_id: str) -> AssignmentRow:
         return self.assignments[(contract_id, assignment_id)]
 
-    def _touch(self, row: AssignmentRow, e: EventBase) -> None:
+    def _touch(self, row: AssignmentRow, e: Applied) -> None:
         row.stream_version = e.stream_version or 0
         self.changes.assignments[(row.contract_id, row.assignment_id)] = row
 
@@ -477,7 +490,7 @@ class ReadModel:
 
     def _change_rates(
         self,
-        e: EventBase,
+        e: Applied,
         assignment_id: str,
         pay: Decimal,
         bill: Decimal,
@@ -495,7 +508,7 @@ class ReadModel:
         effective: date,
         pay: Decimal,
         bill: Decimal,
-        e: EventBase,
+        e: Applied,
         overtime: Mapping[str, Decimal | None] = NO_OVERTIME,
     ) -> None:
         rate = RateRow(
@@ -521,7 +534,7 @@ class ReadModel:
     def _record_impact(
         self,
         row: AssignmentRow,
-        e: EventBase,
+        e: Applied,
         pay: Decimal,
         bill: Decimal,
         counted_from: date,
@@ -595,7 +608,7 @@ class ReadModel:
             raise LookupError(f"contract {contract_id} has no signed terms")
         return terms
 
-    def _open(self, e: EventBase, kind: OpenKind, item_id: str, assignment_id: str | None) -> None:
+    def _open(self, e: Applied, kind: OpenKind, item_id: str, assignment_id: str | None) -> None:
         key = (e.contract_id, kind, item_id)
         item = OpenItem(e.contract_id, kind, item_id, assignment_id, e.stream_version or 0)
         self.open_items[key] = item
@@ -646,7 +659,7 @@ def _in_force_order(r: RateRow) -> tuple[date, int]:
 # once per event class directly is a tenth of the cost, on the hottest path of a replay.
 _DISPATCH = ReadModel.__dict__["_apply"].dispatcher.dispatch
 # ... and its answer kept per class: functools' own cache is a weak dictionary, slower to ask.
-_HANDLERS: dict[type, Callable[[ReadModel, EventBase], None]] = {}
+_HANDLERS: dict[type, Callable[[ReadModel, Applied], None]] = {}
 require_every_event_type("the read model", ReadModel.__dict__["_apply"].dispatcher.registry)
 STREAM_ONLY: frozenset[str] = frozenset(
     kind.__name__

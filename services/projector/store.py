@@ -7,10 +7,8 @@ loses nothing and a redelivered batch changes nothing. Bulk rows go in with COPY
 magnitude faster than row-by-row statements); the upserted entity rows go through a temporary
 table and one merge that keeps the higher stream version.
 
-COPY is fed in PostgreSQL's text format, built here: asyncpg's binary COPY encodes each numeric
-through `Decimal.as_tuple()`, ~2 µs a value, and a batch holds hundreds of thousands of them,
-all on the projector's one Python thread. `str(Decimal)` is exact and ~10 times cheaper,
-and PostgreSQL parses it on its own core.
+COPY is fed in PostgreSQL's text format, built by `services/projector/copy_text.py` (why text,
+not asyncpg's binary COPY, is said there).
 
 Every batch transaction takes a shared advisory lock; `swap` takes it exclusively to rename a
 rebuilt schema into place, so no batch ever straddles a swap, and a projector that finds the
@@ -22,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from importlib import resources
 from operator import attrgetter
 from typing import Any, Protocol, TypeVar, cast
@@ -30,7 +28,7 @@ from typing import Any, Protocol, TypeVar, cast
 import asyncpg
 
 from events.catalogue import EventBase
-from events.serialization import StreamHead
+from events.serialization import RatesChange, StreamHead
 from projections.read_model import (
     AssignmentRow,
     Changes,
@@ -43,6 +41,7 @@ from projections.read_model import (
     TermsRow,
 )
 from services import progress
+from services.projector.copy_text import copy_text, event_log_text
 
 LIVE = "proj"
 # The read models' tables (the projector's positions apart), in the order they are dumped.
@@ -255,37 +254,44 @@ async def contract_states(
 
 
 _EVENT_ID, _OCCURRED, _RECORDED = b'"event_id":"', b'"occurred_at":"', b'"recorded_at":"'
+_EVENT_ID_FIRST = b'{"event_id":"'
 
 
 def audit_row(
-    event: EventBase | StreamHead, value: bytes, partition: int, offset: int
+    event: EventBase | StreamHead | RatesChange, value: bytes, partition: int, offset: int
 ) -> tuple[bytes, bytes, bytes]:
     """A row of `event_log` in COPY's text format, in three pieces to join (every column but
     the last, tab-ended; the last, `body`; the line's end): the accepted event as the log holds
-    it, and where (EVENT_LOG_COLUMNS). The body is the record's own bytes, not a copy, unless
-    it needs escaping. `event`: the event decoded, or the head of one its bytes alone were
-    read for (`read_stream_head`: they hold every column as `encode_event` writes them).
+    it, and where (EVENT_LOG_COLUMNS). The body is the record's own bytes, not a copy, and not
+    yet escaped: `event_log_text` escapes the rows of a batch (hardly ever needed: JSON holds no
+    tab, newline or carriage return, and a backslash only in a text that needed one), checking
+    the bodies all at once rather than one by one. `event`: the event decoded, or the head of
+    one its bytes alone were read for (`read_stream_head`, `read_rates_adjusted`: they hold
+    every column as `encode_event` writes them).
 
     Every event of a replay has one, so it is built for speed: the event id and the times are
     the text the log's JSON has for them (events are flat objects, so such a key can only be
-    the event's own; a UUID's text is 36 characters), else taken from the decoded event.
+    the event's own; a UUID's text is 36 characters; `encode_event` writes the id first, and
+    the times after it), else taken from the decoded event.
     """
     body = value
-    if b"\\" in body or b"\t" in body or b"\n" in body or b"\r" in body:
-        body = body.decode().translate(_TEXT_ESCAPES).encode()
-    at = body.find(_EVENT_ID)
-    event_id = body[at + 12 : at + 48] if at >= 0 else str(_decoded(event).event_id).encode()
-    at = body.find(_OCCURRED)
+    if body.startswith(_EVENT_ID_FIRST):  # as `encode_event` writes every event
+        event_id, start = body[13:49], 49
+    else:
+        at = body.find(_EVENT_ID)
+        event_id = body[at + 12 : at + 48] if at >= 0 else str(_decoded(event).event_id).encode()
+        start = 0
+    at = body.find(_OCCURRED, start)
     if at >= 0:
         occurred = body[at + 15 : body.find(b'"', at + 15)]
     else:
         occurred = str(_decoded(event).occurred_at).encode()
-    at = body.find(_RECORDED)
+    at = body.find(_RECORDED, start)
     if at >= 0:
         recorded = body[at + 15 : body.find(b'"', at + 15)]
     else:
         # Written as `encode_event` writes it, a head's event without one has none.
-        recorded_at = None if isinstance(event, StreamHead) else event.recorded_at
+        recorded_at = event.recorded_at if isinstance(event, EventBase) else None
         recorded = b"\\N" if recorded_at is None else str(recorded_at).encode()
     head = b"%b\t%d\t%b\t%b\t%d\t%d\t%b\t%b\t" % (
         event.contract_id.encode(),  # an Id, [A-Za-z0-9._:-]: nothing to escape
@@ -300,10 +306,10 @@ def audit_row(
     return head, body, b"\n"
 
 
-def _decoded(event: EventBase | StreamHead) -> EventBase:
-    """The decoded event a column missing from the bytes is taken from (a head is only read
-    from bytes that hold its event id and time)."""
-    if isinstance(event, StreamHead):
+def _decoded(event: EventBase | StreamHead | RatesChange) -> EventBase:
+    """The decoded event a column missing from the bytes is taken from (a head or a change is
+    only read from bytes that hold its event id and time)."""
+    if not isinstance(event, EventBase):
         raise ValueError(f"an event of {event.contract_id} without its head's fields")
     return event
 
@@ -361,6 +367,18 @@ class Batch:
         )
 
 
+def copied(batch: Batch) -> list[tuple[str, list[str], list[tuple[Any, ...]]]]:
+    """Each table whose rows of `batch` go in with COPY (`copy_text`), its columns, its rows."""
+    return [
+        ("contracts", CONTRACT_COLUMNS, batch.contracts),
+        ("assignments", ASSIGNMENT_COLUMNS, batch.assignments),
+        ("terms_history", TERMS_COLUMNS, batch.terms),
+        ("rate_history", RATE_COLUMNS, batch.rates),
+        ("margin_impacts", IMPACT_COLUMNS, batch.impacts),
+        ("hours_reported", HOURS_COLUMNS, batch.hours),
+    ]
+
+
 async def write(
     conn: asyncpg.Connection, schema: str, live: str, generation: int, batch: Batch
 ) -> None:
@@ -397,7 +415,7 @@ async def write(
             if rows:
                 await _copy(conn, table, columns, rows, schema)
         if batch.events:
-            data = memoryview(b"".join(batch.events))
+            data = memoryview(event_log_text(batch.events))
             await conn.copy_to_table(
                 "event_log",
                 source=data,
@@ -481,45 +499,6 @@ async def _merge(
     )
 
 
-# PostgreSQL's COPY text format: tab-separated, \N for NULL, backslash escapes in text.
-_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _text_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.translate(_TEXT_ESCAPES)
-    return str(value)
-
-
-def copy_text(rows: Iterable[tuple[Any, ...]]) -> bytes:
-    """Rows in COPY's text format. Every value is written as `str(value)` (exact for Decimal,
-    int, date, aware datetime, UUID), text escaped, None as NULL.
-
-    Fast path: a row is joined with `str` in C and kept when the line shows that no value needed
-    more: no "None" (a NULL), no backslash, newline or carriage return, and exactly one tab
-    between values (so no value holds one). Only the values of str can hold those, and only str
-    and None need more than `str`. A row that only shows "None", once per None value, gets them
-    replaced by NULLs in the line; any other row is formatted value by value.
-    """
-    lines = []
-    for row in rows:
-        line = "\t".join(map(str, row))
-        if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != len(row) - 1:
-            line = "\t".join(map(_text_value, row))
-        elif "None" in line:  # no value needs escaping: only a NULL may need more than `str`
-            if line.count("None") == row.count(None):
-                # Each NULL shows as one "None" between tabs (no "None" spans two values: a tab
-                # ends each), and no text holds another: those are the NULLs, replaced in C.
-                line = line.replace("None", "\\N")
-            else:
-                line = "\t".join(["\\N" if v is None else str(v) for v in row])
-        lines.append(line)
-    lines.append("")
-    return "\n".join(lines).encode()
-
-
 async def _copy(
     conn: asyncpg.Connection,
     table: str,
@@ -528,5 +507,5 @@ async def _copy(
     schema: str | None = None,
 ) -> None:
     # A memoryview: asyncpg would take bytes for a file name.
-    data = memoryview(copy_text(rows))
+    data = memoryview(copy_text(rows, columns))
     await conn.copy_to_table(table, source=data, columns=columns, schema_name=schema, format="text")

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.projector.store import copy_text
+from services.projector.copy_text import copy_text
 
 
 def _by_value(row: tuple[Any, ...]) -> str:

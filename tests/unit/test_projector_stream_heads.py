@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 
 from events import Event
 from events.catalogue import ClientContactLogged, ContractSigned
-from events.serialization import encode_event, head_types, read_stream_head
+from events.serialization import encode_event, event_id_text, head_types, read_stream_head
 from projections.read_model import STREAM_ONLY, ReadModel
+from services.projector.copy_text import event_log_text
 from services.projector.store import audit_row
 from tests.support.histories import histories
 from tests.support.read_model import Stream, event, snapshot
@@ -81,7 +82,33 @@ def test_a_head_row_of_event_log_escapes_as_the_decoded_ones() -> None:
     data = encode_event(contact)
     head = read_stream_head(data, TYPES)
     assert head is not None
-    row = b"".join(audit_row(head, data, 0, 7))
-    assert row == b"".join(audit_row(contact, data, 0, 7))
+    row = event_log_text(list(audit_row(head, data, 0, 7)))
+    assert row == event_log_text(list(audit_row(contact, data, 0, 7)))
     assert row.endswith(b"\n") and row.count(b"\n") == 1 and row.count(b"\t") == 8
     assert b"\\\\t" in row and b"\\\\\\\\" in row
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories(contracts=2))
+def test_ids_read_from_the_bytes_apply_as_the_decoded_ones(log: list[Event]) -> None:
+    plain, from_bytes = ReadModel(), ReadModel()
+    for e in log:
+        data = encode_event(e)
+        text = event_id_text(data)
+        # Read whenever it has a letter (one of digits alone is left to `str`).
+        assert text == (str(e.event_id) if e.event_id.hex.strip("0123456789") else None)
+        assert from_bytes.apply(e, text) == plain.apply(e)
+    assert snapshot(from_bytes) == snapshot(plain)
+    assert from_bytes.take_changes() == plain.take_changes()
+
+
+def test_an_id_is_read_from_the_bytes_only_as_str_writes_it() -> None:
+    data = encode_event(event("ClientContactLogged", 1))
+    at = data.index(b'"event_id":"') + 12
+    assert event_id_text(data) == data[at : at + 36].decode()
+    upper = data[:at] + data[at : at + 36].upper() + data[at + 36 :]
+    assert event_id_text(upper) is None
+    digits = data[:at] + b"12345678-1234-4234-8234-123456789012" + data[at + 36 :]
+    assert event_id_text(digits) is None
+    assert event_id_text(json.dumps(json.loads(data), indent=1).encode()) is None
+    assert event_id_text(b"") is None
