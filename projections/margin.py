@@ -345,10 +345,10 @@ def margin_per_dt_hour(r: Rates) -> Decimal | None:
     return None if dt is None else margin_per_hour(dt)
 
 
-def weekly_gross_profit(r: Rates) -> Decimal:
+def weekly_gross_profit(r: Rates, per_hour: Decimal | None = None) -> Decimal:
     """margin_per_hour × H + margin_per_ot_hour × H_ot, exact (the OT part only when OT is
-    planned)."""
-    return _weekly(margin_per_hour(r), r)
+    planned); `per_hour`: `margin_per_hour(r)`, when the caller has it already."""
+    return _weekly(margin_per_hour(r) if per_hour is None else per_hour, r)
 
 
 def _weekly(mph: Decimal, r: Rates) -> Decimal:

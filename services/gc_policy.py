@@ -21,10 +21,12 @@ THRESHOLD: Final = (50_000, 20, 20)
 
 
 class FewCollections:
-    """A context in which the collector runs every THRESHOLD[0] allocations. Re-entrant (a
-    process folds partitions side by side): the default comes back when the last one is done."""
+    """A context in which the collector runs every `threshold[0]` allocations (THRESHOLD by
+    default). Re-entrant (a process folds partitions side by side): the default comes back when
+    the last one is done."""
 
-    def __init__(self) -> None:
+    def __init__(self, threshold: tuple[int, int, int] = THRESHOLD) -> None:
+        self.threshold = threshold
         self.folding = 0
         self.before = gc.get_threshold()
 
@@ -32,7 +34,7 @@ class FewCollections:
     def __call__(self) -> Iterator[None]:
         if not self.folding:
             self.before = gc.get_threshold()
-            gc.set_threshold(*THRESHOLD)
+            gc.set_threshold(*self.threshold)
         self.folding += 1
         try:
             yield

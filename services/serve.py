@@ -120,7 +120,7 @@ def serve_projector(settings: Settings) -> None:
 
 
 def serve_risk(settings: Settings) -> None:
-    from services.risk.worker import run
+    from services.risk.start import run
 
     logs.configure(settings.log_format)
     # Not ready from the probes' first answer: `run` says when its start-up is done (the

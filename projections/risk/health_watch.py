@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
-from typing import Final, Literal, TypeVar
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Final, Literal, NamedTuple, TypeVar
 
 from projections.health import (
     TREND_WEEKS,
@@ -76,11 +76,14 @@ class ScoreSample:
     """The highest score measured on `day` (a later event of the day replaces the sample)."""
 
     def score_on(self, day: date) -> int:
-        then, later = self._recency(self.day), self._recency(day)
+        # Asked at every event (the fold's and the fall's), mostly where nothing moved: the
+        # same day, or no two-way contact ever (the recency part at its cap either way).
+        two_way = self.two_way_on
+        if two_way is None or day == self.day:
+            return self.score
+        then = recency_points((self.day - two_way).days)
+        later = recency_points((day - two_way).days)
         return max(0, min(100, self.score + then - later))
-
-    def _recency(self, day: date) -> int:
-        return recency_points(None if self.two_way_on is None else (day - self.two_way_on).days)
 
 
 _S = TypeVar("_S", GrossProfitSample, ScoreSample)
@@ -133,7 +136,12 @@ def gross_profit_on(samples: Sequence[GrossProfitSample], day: date) -> Decimal:
 
 def trend_pct(samples: Sequence[GrossProfitSample], day: date) -> Decimal | None:
     """Weekly gross profit on `day` against 13 weeks before, in percent (None: none before)."""
-    # `gross_profit_on` on both days, in one pass (the samples are by day).
+    return change_pct(*_then_and_now(samples, day))
+
+
+def _then_and_now(samples: Sequence[GrossProfitSample], day: date) -> tuple[Decimal, Decimal]:
+    """`gross_profit_on` 13 weeks before `day` and on `day`, in one pass (the samples are by
+    day)."""
     back = days_back(day, TREND_SPAN)
     then = now = _ZERO
     for s in samples:
@@ -142,7 +150,7 @@ def trend_pct(samples: Sequence[GrossProfitSample], day: date) -> Decimal | None
         now = s.weekly_gross_profit
         if s.day <= back:
             then = now
-    return change_pct(then, now)
+    return then, now
 
 
 def facts(
@@ -174,9 +182,47 @@ def facts(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Fall:
-    """How the score stands against its recent past."""
+def measured_score(
+    day: date,
+    last_two_way_at: datetime | None,
+    unanswered_in_a_row: int,
+    marks: Sequence[Mark],
+    open_pressure: int,
+    gross_profit: Sequence[GrossProfitSample],
+    short_weeks: int,
+) -> int:
+    """`health_score(facts(day, ..., trend_pct(gross_profit, day), short_weeks))`, the score
+    the fold measures at every event, without building the facts: each part's points as
+    `projections.health` counts them, the marks counted in one pass, and the gross profit's
+    change divided out only when it fell (a rise or no change takes no points). Pinned to the
+    straightforward measure by tests/unit/test_risk_health_score.py."""
+    two_way = None if last_two_way_at is None else (day - last_two_way_at.date()).days
+    points = recency_points(two_way)
+    points += min(15, max(0, unanswered_in_a_row) * 5) + min(12, max(0, open_pressure) * 4)
+    points += min(12, max(0, short_weeks) * 3)
+    if marks:
+        since = days_back(day, WINDOW)
+        complaints = legal = bypass = 0
+        for m in marks:
+            if since < m.occurred_at.date() <= day:
+                if m.kind == "complaint":
+                    complaints += 1
+                elif m.kind == "legal_threat":
+                    legal += 1
+                else:
+                    bypass += 1
+        points += min(15, complaints * 5) + min(30, legal * 15) + min(20, bypass * 10)
+    if gross_profit:
+        then, now = _then_and_now(gross_profit, day)
+        if now < then:  # fell: only then does the part take points
+            change = change_pct(then, now)
+            if change is not None and change < 0:
+                points += min(15, int((-change / 2).to_integral_value(rounding=ROUND_HALF_UP)))
+    return max(0, 100 - points)
+
+
+class Fall(NamedTuple):
+    """How the score stands against its recent past (a tuple: built at every event)."""
 
     before: int
     """The score last measured (at an earlier event): a score that crossed 50 by the passing
@@ -250,6 +296,7 @@ __all__ = [
     "facts",
     "fall",
     "gross_profit_on",
+    "measured_score",
     "recent_marks",
     "trend_pct",
     "with_gross_profit",

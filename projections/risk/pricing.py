@@ -21,7 +21,7 @@ from projections import margin
 if TYPE_CHECKING:  # the state's types; projections.risk.state imports this module
     from projections.risk.state import AssignmentState, ContractTerms
 
-__all__ = ["REMEMBERED", "in_force", "rates", "weekly_gross_profit"]
+__all__ = ["REMEMBERED", "in_force", "margin_per_hour", "rates", "weekly_gross_profit"]
 
 REMEMBERED: Final = 8192
 
@@ -52,19 +52,29 @@ def rates(
 
 
 class _Priced:
-    """An assignment's rates in force under some terms, and their weekly gross profit once
-    asked; holding both keys, so that their ids stay theirs while this is remembered."""
+    """An assignment's rates in force under some terms, and their margin per hour and weekly
+    gross profit once asked; holding both keys, so that their ids stay theirs while this is
+    remembered."""
 
-    __slots__ = ("a", "rates", "terms", "weekly")
+    __slots__ = ("a", "per_hour", "rates", "terms", "weekly")
 
     def __init__(self, terms: ContractTerms, a: AssignmentState) -> None:
         self.terms = terms
         self.a = a
         self.rates = rates(terms, a, None, None)
+        self.per_hour: Decimal | None = None
         self.weekly: Decimal | None = None
+
+    def margin_per_hour(self) -> Decimal:
+        if self.per_hour is None:
+            self.per_hour = margin.margin_per_hour(self.rates)
+        return self.per_hour
 
 
 _PRICED: OrderedDict[tuple[int, int], _Priced] = OrderedDict()
+# The same, by the id of their rates: the rules ask the margin of the rates in force they were
+# given (an applied change's rates after, and before it).
+_BY_RATES: dict[int, _Priced] = {}
 
 
 def _priced(terms: ContractTerms, a: AssignmentState) -> _Priced:
@@ -73,8 +83,12 @@ def _priced(terms: ContractTerms, a: AssignmentState) -> _Priced:
     if found is not None and found.terms is terms and found.a is a:
         return found
     if found is None and len(_PRICED) >= REMEMBERED:
-        _PRICED.popitem(last=False)
+        _, oldest = _PRICED.popitem(last=False)
+        del _BY_RATES[id(oldest.rates)]
+    elif found is not None:
+        del _BY_RATES[id(found.rates)]
     found = _PRICED[key] = _Priced(terms, a)
+    _BY_RATES[id(found.rates)] = found
     return found
 
 
@@ -87,5 +101,13 @@ def weekly_gross_profit(terms: ContractTerms, a: AssignmentState) -> Decimal:
     """`margin.weekly_gross_profit` of `a`'s rates in force under `terms`, remembered."""
     priced = _priced(terms, a)
     if priced.weekly is None:
-        priced.weekly = margin.weekly_gross_profit(priced.rates)
+        priced.weekly = margin.weekly_gross_profit(priced.rates, priced.margin_per_hour())
     return priced.weekly
+
+
+def margin_per_hour(r: margin.Rates) -> Decimal:
+    """`margin.margin_per_hour(r)`, remembered when `r` are rates in force priced here."""
+    priced = _BY_RATES.get(id(r))
+    if priced is not None and priced.rates is r:
+        return priced.margin_per_hour()
+    return margin.margin_per_hour(r)

@@ -24,12 +24,13 @@ a replayed log must still fold): that part of the event is skipped and the versi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from dataclasses import replace as _dataclass_replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import singledispatch
+from operator import attrgetter
 from typing import Any, Final, TypeVar, cast
 from uuid import UUID
 
@@ -37,7 +38,7 @@ from events import catalogue as ev
 from events.catalogue import AssignmentEndReason, AssignmentStatus, ContactDirection
 from events.dispatch import require_every_event_type, unhandled
 from projections import margin
-from projections.health import Health, HealthFacts, client_health, health_score
+from projections.health import Health, HealthFacts, client_health
 from projections.risk import health_watch, pricing
 from projections.risk.health_watch import GrossProfitSample, Mark, ScoreSample
 
@@ -619,7 +620,15 @@ def health_score_of(s: RiskState, day: date) -> int:
     last = _last_score
     if last is not None and last[0] is s and last[1] == day:
         return last[2]
-    score = health_score(_health_facts(s, day))
+    score = health_watch.measured_score(
+        day,
+        s.last_two_way_at,
+        len(s.unanswered_run),
+        s.marks,
+        len(s.negotiations) + len(s.raise_requests),
+        s.gross_profit,
+        short_weeks(s),
+    )
     _last_score = (s, day, score)
     return score
 
@@ -719,10 +728,25 @@ def replace(obj: _T, /, **changes: Any) -> _T:
     new = object.__new__(cls)
     if hasattr(obj, "__dict__"):
         object.__setattr__(new, "__dict__", {**obj.__dict__, **changes})
-    else:  # slots
-        for name in names:
-            object.__setattr__(new, name, changes[name] if name in changes else getattr(obj, name))
+        return new
+    # Slots: every value read at once, each written by its slot's own descriptor (half the
+    # cost of a getattr and an object.__setattr__ by name, for an assignment's 21 fields).
+    slots = _SLOTS.get(cls)
+    if slots is None:
+        order = tuple(f.name for f in fields(cast(Any, cls)))
+        slots = _SLOTS[cls] = (
+            order,
+            attrgetter(*order, order[0]),  # a tuple even of one field (the last one ignored)
+            tuple(cls.__dict__[name].__set__ for name in order),
+        )
+    order, values, setters = slots
+    for name, value, put in zip(order, values(obj), setters, strict=False):
+        put(new, changes.get(name, value))
     return new
+
+
+# A slots class's fields in order, a getter of their values, and each slot's setter.
+_SLOTS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]], tuple[Any, ...]]] = {}
 
 
 def _with_assignment(s: RiskState, a: AssignmentState) -> RiskState:

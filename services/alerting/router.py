@@ -249,31 +249,18 @@ class Router:
         )
         if not rows:
             return start, 0
-        match, schedule = store.route_match(r), store.route_schedule(r)
         now = datetime.now(UTC)
-        cursor, queue = start, []
-        for a in rows:
-            if a["ours"] and not a["projected"]:
-                first = self.waiting_since.setdefault(a["alert_id"], time.monotonic())
-                if time.monotonic() - first < CONTRACT_WAIT_S:
-                    break  # the projector has not projected its contract yet: wait for it
-            self.waiting_since.pop(a["alert_id"], None)
-            facts = routing.AlertFacts(
-                rule=a["rule"],
-                severity=a["severity"],
-                basis=a["basis"],
-                client_id=a["client_id"],
-                account_manager_id=a["account_manager_id"],
-            )
-            if a["ours"] and routing.matches(match, facts):
-                queue.append(a["alert_id"])
-            cursor = a["seq"]
-        if cursor == start:
-            return start, 0
-        due = self._due(ch, schedule, now)
         async with pool.acquire() as conn, conn.transaction():
-            if not await _still_routed(conn, r["route_id"]):
+            # The route as it is now, held until this transaction ends: what an admin or the
+            # account manager saved before these alerts were queued applies to them (a switch
+            # to a daily digest, a narrower match), not what this task read up to RELOAD_S ago.
+            current = await _routed_now(conn, r["route_id"])
+            if current is None:
                 return start, 0  # removed since this step read it: the next step ends
+            cursor, queue = self._matched(rows, store.route_match(current), start)
+            if cursor == start:
+                return start, 0
+            due = self._due(ch, store.route_schedule(current), now)
             moved = await conn.execute(
                 "UPDATE alert_routes SET cursor_seq = $3 WHERE route_id = $1 AND cursor_seq = $2",
                 r["route_id"],
@@ -293,6 +280,31 @@ class Router:
                 [(r["route_id"], aid, now) for aid in queue],
             )
         return cursor, len(queue)
+
+    def _matched(
+        self, rows: list[asyncpg.Record], match: routing.Match, start: int
+    ) -> tuple[int, list[str]]:
+        """How far the route's cursor moves over `rows` (alerts after `start`, in order), and the
+        alerts among them it carries. It stops before an alert of ours whose contract the
+        projector has not projected yet (its client and account manager are not known)."""
+        cursor, queue = start, []
+        for a in rows:
+            if a["ours"] and not a["projected"]:
+                first = self.waiting_since.setdefault(a["alert_id"], time.monotonic())
+                if time.monotonic() - first < CONTRACT_WAIT_S:
+                    break  # the projector has not projected its contract yet: wait for it
+            self.waiting_since.pop(a["alert_id"], None)
+            facts = routing.AlertFacts(
+                rule=a["rule"],
+                severity=a["severity"],
+                basis=a["basis"],
+                client_id=a["client_id"],
+                account_manager_id=a["account_manager_id"],
+            )
+            if a["ours"] and routing.matches(match, facts):
+                queue.append(a["alert_id"])
+            cursor = a["seq"]
+        return cursor, queue
 
     async def _queue_follow_ups(
         self, pool: asyncpg.Pool, r: asyncpg.Record, ch: asyncpg.Record
@@ -316,7 +328,7 @@ class Router:
             if kind is None or (kind in ("repeat", "refresh") and a["in_queue"]):
                 continue
             async with pool.acquire() as conn, conn.transaction():
-                if not await _still_routed(conn, r["route_id"]):
+                if await _routed_now(conn, r["route_id"]) is None:
                     return queued
                 if kind != "end":
                     queued += 1
@@ -432,14 +444,11 @@ class Router:
         return {r["alert_id"]: alert_json(r) for r in rows}
 
 
-async def _still_routed(conn: asyncpg.Connection, route_id: str) -> bool:
-    """Whether the route is still active, held so until this transaction ends: a removal (which
-    drops the route's queue in its own transaction) waits for what this one queues, or this one
-    sees the route removed. Without it a step that read the route before its removal could
-    queue a delivery after the queue was dropped, which nothing would ever send or drop."""
-    return bool(
-        await conn.fetchval(
-            "SELECT true FROM alert_routes WHERE route_id = $1 AND active FOR NO KEY UPDATE",
-            route_id,
-        )
+async def _routed_now(conn: asyncpg.Connection, route_id: str) -> asyncpg.Record | None:
+    """The route's row if it is still active, held so until this transaction ends: a removal
+    (which drops the route's queue in its own transaction) waits for what this one queues, or
+    this one sees the route removed. Without it a step that read the route before its removal
+    could queue a delivery after the queue was dropped, which nothing would ever send or drop."""
+    return await conn.fetchrow(
+        "SELECT * FROM alert_routes WHERE route_id = $1 AND active FOR NO KEY UPDATE", route_id
     )

@@ -86,7 +86,6 @@ from services.risk.bulk import committed_offsets
 from services.risk.generations import GenerationWatch, restart_into, start_again
 from services.risk.names import TABLE, app_id, changelog_topic
 from services.risk.outlets import Outlets
-from services.risk.rebuild import prepare
 from services.risk.states import States
 from services.risk.transport import broker_urls
 from services.settings import Settings
@@ -404,16 +403,9 @@ def _changelog_before_faust(
         log.warning("changelog topic %s not checked: Kafka did not answer", name, exc_info=True)
 
 
-def run(settings: Settings, started: Callable[[], None] = lambda: None) -> None:
-    """Run the app until SIGTERM or SIGINT (Faust's worker handles both and stops cleanly);
-    `started` once the generation is known and its first pass, if due, judged."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)  # the loop Faust's worker runs, where the claim's connection is
-    # The generation in force, its first pass judged in bulk first if it has none.
-    try:
-        generation = loop.run_until_complete(prepare(settings))
-    finally:
-        started()
+def run(settings: Settings, loop: asyncio.AbstractEventLoop, generation: int) -> None:
+    """Run the app of `generation` on `loop` (the current one, services/risk/start.py) until
+    SIGTERM or SIGINT (Faust's worker handles both and stops cleanly)."""
     _changelog_before_faust(loop, settings, generation)
     membership = None
     if settings.risk_instance_id:

@@ -16,6 +16,7 @@ from events.catalogue import (
     RatesAdjusted,
 )
 from projections import margin
+from projections.risk import pricing
 from projections.risk.state import AssignmentState, RiskState, evolve
 
 
@@ -77,7 +78,7 @@ def _applied_changes(s: RiskState, e: EventBase) -> list[Change]:
         rates_after = after.rates(a_after)
         if isinstance(e, ContractAmended) and (
             rates_before is None
-            or margin.margin_per_hour(rates_before) == margin.margin_per_hour(rates_after)
+            or pricing.margin_per_hour(rates_before) == pricing.margin_per_hour(rates_after)
         ):
             continue  # an amendment that leaves this assignment's margin as it was
         changes.append(Change(a_before, a_after, rates_before, rates_after, effective))

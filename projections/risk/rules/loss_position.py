@@ -13,6 +13,7 @@ from events.catalogue import (
     RaiseRequested,
 )
 from projections import margin
+from projections.risk import pricing
 from projections.risk.rules.building import new_alert
 from projections.risk.rules.changes import applied_changes
 from projections.risk.rules.exposure import remaining_days_from
@@ -99,7 +100,7 @@ def _loss(
     *,
     applied: bool = False,
 ) -> list[Alert]:
-    per_hour = margin.margin_per_hour(r)
+    per_hour = pricing.margin_per_hour(r)
     if per_hour >= 0:
         return []
     loss = -margin.remaining_gross_profit(r, a.term, counted_from)

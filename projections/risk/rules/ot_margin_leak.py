@@ -9,6 +9,7 @@ from decimal import Decimal
 from events.alerts import Alert
 from events.catalogue import EventBase, HoursReported, MarkupProposed
 from projections import margin
+from projections.risk import pricing
 from projections.risk.rules.building import new_alert
 from projections.risk.rules.changes import applied_changes
 from projections.risk.rules.constants import EXACT, OT_LEAK_TOLERANCE, ZERO
@@ -22,7 +23,7 @@ def _leak(r: margin.Rates) -> tuple[Decimal, Decimal, Decimal | None, Decimal | 
     earns less than a regular hour by more than OT_LEAK_TOLERANCE, or loses money; None when
     neither does (or the assignment is ot_exempt). A leak is regular − that kind's margin,
     floored at that kind's loss when the regular hour itself loses money."""
-    regular = margin.margin_per_hour(r)
+    regular = pricing.margin_per_hour(r)
     ot, dt = margin.margin_per_ot_hour(r), margin.margin_per_dt_hour(r)
     if ot is None or dt is None:
         return None
