@@ -144,8 +144,13 @@ export function dataTable({ caption, columns, load, sort, pageSize = 10, page = 
   const wrap = el("div", {}, el("div", { class: "table-wrap", tabindex: "0" }, table),
     el("div", { class: "pager" }, status, prev, next));
 
+  // Clicks may come faster than answers: each draw is numbered and only the latest one
+  // paints, so a slow earlier answer never overwrites the order the user asked for last.
+  let drawn = 0;
   async function draw() {
+    const mine = ++drawn;
     const { rows, total } = await load({ sort: state.sort, limit: pageSize, offset: state.page * pageSize });
+    if (mine !== drawn) return;
     clear(table);
     table.append(el("caption", {}, caption));
     const col = state.sort ? state.sort.replace(/^-/, "") : null;
@@ -158,7 +163,10 @@ export function dataTable({ caption, columns, load, sort, pageSize = 10, page = 
       const b = el("button", { type: "button" }, c.label,
         sorted ? el("span", { "aria-hidden": "true" }, desc ? " ▼" : " ▲") : null);
       b.addEventListener("click", () => {
-        state.sort = sorted && desc ? c.key : sorted ? `-${c.key}` : c.num ? `-${c.key}` : c.key;
+        // Read the order now, not as drawn: a second click before the redraw still toggles.
+        const now = state.sort ? state.sort.replace(/^-/, "") === c.key : false;
+        const nowDesc = now && state.sort.startsWith("-");
+        state.sort = now && nowDesc ? c.key : now ? `-${c.key}` : c.num ? `-${c.key}` : c.key;
         state.page = 0;
         update();
       });
