@@ -65,6 +65,7 @@ def serve_api(settings: Settings) -> None:
         "access_log": False,
         "loop": "uvloop" if uvloop_serves(settings) else "asyncio",
         "http": "httptools",
+        "timeout_keep_alive": settings.api_keep_alive_s,
     }
     if settings.log_format == "json":
         shell["log_config"] = None  # uvicorn's own lines through the root logger's JSON

@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     # Where the API listens.
     api_host: str = env("LEDGER_API_HOST", "127.0.0.1")
     api_port: int = env("LEDGER_API_PORT", 8000)
+    # How long the API keeps an idle HTTP connection open (seconds). Longer than its clients
+    # keep one for reuse (httpx: 5 s; a proxy or load balancer: often 60 s), so that the client,
+    # never the server, ends an idle connection: a server that closes it while a request is on
+    # its way resets it, and the client sees the connection reset without an answer
+    # (uvicorn's own default, 5 s, did that to an httpx client under load).
+    api_keep_alive_s: float = env("LEDGER_API_KEEP_ALIVE_S", 75.0, gt=0)
     # How long POST /v1/events waits for the writer's verdict before answering 202.
     verdict_timeout_s: float = env("LEDGER_VERDICT_TIMEOUT_S", 5.0)
     # /readyz calls the writer stuck when its backlog has not moved for this long.

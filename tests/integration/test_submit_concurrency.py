@@ -1,8 +1,10 @@
-"""One writer per contract stream: concurrent submitters get a total order and no gaps."""
+"""One writer per contract stream: concurrent submitters get a total order and no gaps; and
+the API never closes a kept-alive connection that a client may still send on."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from typing import Any
 
@@ -73,3 +75,27 @@ async def test_two_hundred_over_ten_contracts_all_accepted_without_gaps(
         for e in log_of(http, api_tokens.admin, cid)
     }
     assert all(logged[eid] == v for eid, v in answered.items())
+
+
+def test_a_connection_idle_as_long_as_a_client_keeps_it_is_still_answered_on(
+    services: Services,
+) -> None:
+    """httpx sends on a kept-alive connection idle for up to 5 s. The API's own keep-alive was
+    5 s too (uvicorn's default): a loaded run's API closed such a connection as a request
+    arrived on it, and the client saw `httpx.ReadError: connection reset by peer`. The API now
+    keeps an idle connection open longer than its clients do, so they end it, not the API."""
+    client_keeps = httpx.Limits().keepalive_expiry
+    assert client_keeps is not None
+
+    def local_address(r: httpx.Response) -> Any:
+        return r.extensions["network_stream"].get_extra_info("client_addr")
+
+    # This client keeps it longer, to see whether the API closed it meanwhile.
+    limits = httpx.Limits(keepalive_expiry=client_keeps + 30)
+    with httpx.Client(base_url=services.url, timeout=30, limits=limits) as client:
+        first = client.get("/healthz")
+        sent_on = local_address(first)
+        time.sleep(client_keeps + 0.5)  # idle past what httpx would keep: the condition itself
+        second = client.get("/healthz")
+        assert first.status_code == second.status_code == 200
+        assert local_address(second) == sent_on, "the API closed the idle connection"
