@@ -136,8 +136,9 @@ async def test_a_csv_link_downloads(finance: AppPage, seeded: dict[str, str]) ->
         # The Margin header itself: the table starts out sorted descending by weekly GP.
         await panel.locator("th[aria-sort=ascending]", has=margin).wait_for()
     await finance.page.unroute("**/v1/margins/clients?*")
-    # The late answer has arrived; give its page task a turn before looking again.
-    await finance.page.evaluate("() => new Promise((r) => setTimeout(r, 100))")
+    # The late answer has arrived: once the page has taken it (the table is no longer busy),
+    # the order is still the one asked for last.
+    await expect(panel.locator("table")).not_to_have_attribute("aria-busy", "true")
     assert await panel.locator("th[aria-sort=ascending]", has=margin).count() == 1
     assert "Zones Inc" in await first_client.inner_text()
     assert "csort=margin_pct" in finance.page.url

@@ -145,12 +145,23 @@ export function dataTable({ caption, columns, load, sort, pageSize = 10, page = 
     el("div", { class: "pager" }, status, prev, next));
 
   // Clicks may come faster than answers: each draw is numbered and only the latest one
-  // paints, so a slow earlier answer never overwrites the order the user asked for last.
+  // paints, so a slow earlier answer never overwrites the order the user asked for last. The
+  // table is aria-busy while any answer is on its way.
   let drawn = 0;
+  let pending = 0;
   async function draw() {
     const mine = ++drawn;
-    const { rows, total } = await load({ sort: state.sort, limit: pageSize, offset: state.page * pageSize });
+    pending += 1;
+    table.setAttribute("aria-busy", "true");
+    let answer;
+    try {
+      answer = await load({ sort: state.sort, limit: pageSize, offset: state.page * pageSize });
+    } finally {
+      pending -= 1;
+      if (!pending) table.removeAttribute("aria-busy");
+    }
     if (mine !== drawn) return;
+    const { rows, total } = answer;
     clear(table);
     table.append(el("caption", {}, caption));
     const col = state.sort ? state.sort.replace(/^-/, "") : null;
