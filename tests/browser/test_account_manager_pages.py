@@ -4,6 +4,7 @@ contract of another manager (403), and the live alert board on two screens."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -11,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 
 from simulation.examples import OMIT, example
 from tests.support.browser import AppPage, MakePage
@@ -240,6 +241,103 @@ async def test_alert_board_is_live_on_every_screen(
     await expect(rows[1].get_by_role("button", name=re.compile("^Acknowledge"))).to_have_count(0)
     await expect(mine).to_have_count(0)
     await second.check("alerts-after-acknowledge")
+
+
+async def test_an_alert_that_comes_live_while_the_board_loads_stays_on_it(
+    browser_page: MakePage,
+    services: Services,
+    api_tokens: Tokens,
+    am_http: httpx.AsyncClient,
+    placed: str,
+) -> None:
+    """The board opens its live stream, then reads its list. On a slow network the list, read
+    before an alert was raised, can come after the stream brought that alert: the older
+    answer must not wipe the newer row."""
+    cid = placed
+    app = await browser_page(services, api_tokens.am)
+    page = app.page
+    read, release = asyncio.Event(), asyncio.Event()
+
+    async def late_list(route: Route) -> None:
+        answer = await route.fetch()  # the service reads the list now...
+        read.set()
+        await release.wait()  # ...and the page gets it only later
+        await route.fulfill(response=answer)
+
+    def is_list(url: str) -> bool:
+        return "/v1/alerts?" in url and "limit=50" in url
+
+    await page.route(is_list, late_list)
+    await page.goto(f"{services.url}/app/alerts?contract_id={cid}")
+    await expect(page.locator("#live-state")).to_have_text("Live")
+    await asyncio.wait_for(read.wait(), 15)
+
+    threat = example(
+        "BypassThreatReported", contract_id=cid, assignment_id="A-W-1", staffer_id="S-1",
+        occurred_at="2026-11-20T09:00:00+00:00",
+    )  # fmt: skip
+    r = await am_http.post("/v1/events", json=threat, headers=auth(api_tokens.am))
+    assert r.status_code == 201, r.text
+    alert = next(a for a in r.json()["alerts"] if a["rule"] == "BYPASS_THREAT")
+    row = page.locator(f'tr[data-alert="{alert["alert_id"]}"]')
+    await expect(row).to_be_visible(timeout=15_000)  # live, before the list came
+
+    release.set()
+    await app.ready()  # the board has painted its list (render resolves after it)
+    await page.unroute(is_list)
+    assert await row.count() == 1, "the list read before the alert wiped it from the board"
+    await expect(row).to_contain_text("BYPASS_THREAT")
+
+
+async def test_the_board_shows_the_filter_chosen_last_whichever_answer_comes_last(
+    am_page: AppPage, api_tokens: Tokens, am_http: httpx.AsyncClient, placed: str
+) -> None:
+    """Two filters chosen one after the other on a slow network, the first answered last: the
+    board shows the alerts of the second, not the late answer of the first."""
+    cid, app = placed, am_page
+    page = app.page
+    # The raise request of seed 003: open alerts (LOSS_POSITION, RAISE_ABSORBED) on the contract.
+    ask = example(
+        "RaiseRequested", contract_id=cid, assignment_id="A-W-1", raise_request_id="R-late",
+        requested_pay_rate="32.00", client_max_bill_rate="37.50", requested_by="client",
+    )  # fmt: skip
+    r = await am_http.post("/v1/events", json=ask, headers=auth(api_tokens.am))
+    assert r.status_code == 201, r.text
+    raised = r.json()["alerts"]
+    assert raised
+    other = next(s for s in ("critical", "high", "medium", "low")
+                 if s not in {a["severity"] for a in raised})  # fmt: skip
+    await app.goto(f"/app/alerts?contract_id={cid}")
+    rows = [page.locator(f'tr[data-alert="{a["alert_id"]}"]') for a in raised]
+    for row in rows:
+        await expect(row).to_be_visible()
+
+    read, release = asyncio.Event(), asyncio.Event()
+
+    async def late(route: Route) -> None:
+        answer = await route.fetch()
+        read.set()
+        await release.wait()
+        await route.fulfill(response=answer)
+
+    def first_filter(url: str) -> bool:
+        return "/v1/alerts?" in url and f"severity={other}" in url and "limit=50" in url
+
+    await page.route(first_filter, late)
+    severity = page.get_by_label("Severity", exact=True)
+    await severity.select_option(other)  # none of them: an empty board, answered late
+    await asyncio.wait_for(read.wait(), 15)
+    async with page.expect_response(
+        lambda a: "/v1/alerts?" in a.url and "severity" not in a.url and "limit=50" in a.url
+    ):
+        await severity.select_option(label="All")  # all of them again, answered at once
+    release.set()
+    # Both answers taken (the board is no longer busy): the one asked for last is shown.
+    await expect(page.locator("table.am-board")).not_to_have_attribute("aria-busy", "true")
+    await page.unroute(first_filter)
+    for row in rows:
+        assert await row.count() == 1, "the late answer of the first filter painted over it"
+    assert "severity" not in page.url
 
 
 async def test_a_week_of_hours_reported_in_the_form(

@@ -13,6 +13,8 @@ export const title = "Alerts";
 
 const FILTERS = ["status", "severity", "rule", "client_id", "account_manager_id", "contract_id"];
 const PAGE = 50;
+// An alert's status only moves forward: of two copies of one alert, the one further on is newer.
+const RANK = { open: 0, acknowledged: 1, resolved: 2 };
 
 let live = null; // the one open EventSource of this page
 
@@ -40,6 +42,15 @@ class Board {
     this.announcer = h("p", { class: "visually-hidden", "aria-live": "polite", id: "live-announcer" });
     this.message = h("p", { class: "form-error", role: "alert" });
     this.more = h("button", { type: "button", class: "btn am-more", hidden: true, onclick: () => this.loadMore() }, "Show older alerts");
+    // Answers can come in another order than asked (a slow list, a stream that is faster):
+    // what the stream or an action brought is kept, numbered as it came, so that an answer
+    // read before it cannot undo it; only the latest load and totals paint.
+    this.latest = new Map(); // alert_id -> {alert, n}
+    this.arrivals = 0;
+    this.loads = 0;
+    this.pending = 0; // loads on their way: the table says it is busy meanwhile
+    this.totalsAsked = 0;
+    this.totalsShown = 0;
   }
 
   mayAck(a) {
@@ -67,7 +78,7 @@ class Board {
       this.message.textContent = `Could not ${verb} ${a.rule} on ${a.contract_id}: ${r.message}`;
       return;
     }
-    this.upsert(r.body, false);
+    this.arrived(r.body, false);
     this.scheduleTotals();
   }
 
@@ -91,7 +102,27 @@ class Board {
       h("td", { class: "am-row-actions" }, actions.length ? actions : h("span", { class: "muted small" }, "—")));
   }
 
-  upsert(a, fromStream) {
+  /** The newest copy known of alert `a`: itself, or one the stream, an action or the board
+   * already has that is further on. */
+  newest(a) {
+    let best = a;
+    for (const b of [this.latest.get(a.alert_id)?.alert, this.byId.get(a.alert_id)]) {
+      if (b && RANK[b.status] > RANK[best.status]) best = b;
+    }
+    return best;
+  }
+
+  /** A change the stream or an action brought: remembered, then shown. */
+  arrived(a, fromStream) {
+    const known = this.latest.get(a.alert_id);
+    if (!known || RANK[a.status] >= RANK[known.alert.status]) {
+      this.latest.set(a.alert_id, { alert: a, n: ++this.arrivals });
+    }
+    this.upsert(a, fromStream);
+  }
+
+  upsert(given, fromStream) {
+    const a = this.newest(given);
     const old = this.tbody.querySelector(`tr[data-alert="${CSS.escape(a.alert_id)}"]`);
     if (!this.matches(a)) {
       if (old) old.remove();
@@ -114,7 +145,10 @@ class Board {
     if (this.byId.size > 0 && empty) empty.remove();
   }
 
-  showTotals(totals) {
+  /** Totals read as the `ticket`-th asked: shown unless a later read's are already. */
+  showTotals(totals, ticket) {
+    if (ticket < this.totalsShown) return;
+    this.totalsShown = ticket;
     this.totalsBox.replaceChildren(...this.severities.map((s) =>
       h("li", { class: `card am-total am-total-${s}`, "data-severity": s },
         severityBadge(s),
@@ -125,15 +159,17 @@ class Board {
   scheduleTotals() {
     clearTimeout(this.totalsTimer);
     this.totalsTimer = setTimeout(async () => {
+      const ticket = ++this.totalsAsked;
       const r = await api.answer("GET", this.query({ limit: 1 }));
-      if (r.ok) this.showTotals(r.body.totals);
+      if (r.ok) this.showTotals(r.body.totals, ticket);
     }, 250);
   }
 
   async loadMore() {
     const r = await api.answer("GET", this.query({ limit: PAGE, offset: this.loaded }));
     if (!r.ok) return;
-    for (const a of r.body.alerts) {
+    for (const listed of r.body.alerts) {
+      const a = this.newest(listed);
       if (this.byId.has(a.alert_id) || !this.matches(a)) continue;
       this.byId.set(a.alert_id, a);
       this.tbody.append(this.row(a, false));
@@ -144,7 +180,20 @@ class Board {
   }
 
   async load() {
-    const r = await api.answer("GET", this.query({ limit: PAGE }));
+    const mine = ++this.loads;
+    const from = this.arrivals;
+    const ticket = ++this.totalsAsked;
+    const table = this.tbody.parentElement;
+    this.pending += 1;
+    table.setAttribute("aria-busy", "true");
+    let r;
+    try {
+      r = await api.answer("GET", this.query({ limit: PAGE }));
+    } finally {
+      this.pending -= 1;
+      if (!this.pending) table.removeAttribute("aria-busy");
+    }
+    if (mine !== this.loads) return; // a later load (other filters) paints instead
     if (!r.ok) {
       this.message.textContent = r.message;
       return;
@@ -152,10 +201,12 @@ class Board {
     this.byId.clear();
     this.tbody.replaceChildren();
     for (const a of r.body.alerts.slice().reverse()) this.upsert(a, false);
+    // What came while the list was on its way: the list may have been read before it.
+    for (const { alert, n } of this.latest.values()) if (n > from) this.upsert(alert, false);
     this.loaded = r.body.alerts.length;
     this.more.hidden = this.loaded < PAGE;
     this.emptyState();
-    this.showTotals(r.body.totals);
+    this.showTotals(r.body.totals, ticket);
   }
 }
 
@@ -188,7 +239,7 @@ function connect(board, liveState, root) {
   });
   es.addEventListener("alert", (e) => {
     if (gone()) return es.close();
-    board.upsert(JSON.parse(e.data), true);
+    board.arrived(JSON.parse(e.data), true);
     board.scheduleTotals();
   });
 }
