@@ -3,11 +3,12 @@ from then on) and a route to it with quiet hours; finance is told it may not."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Request, Route, expect
 
 from tests.support.browser import MakePage
 from tests.support.http import auth
@@ -71,6 +72,51 @@ async def test_an_admin_adds_a_channel_and_a_route_and_sees_the_url_masked(
     await expect(page.locator("#routing-message")).to_contain_text("teams.url")
     await expect(page.locator(f'tr[data-channel="{name}-bad"]')).to_have_count(0)
     await app.check("alert-routing", allow=("422",))
+
+
+async def test_two_routes_added_in_a_row_both_stay_listed_whichever_list_comes_last(
+    browser_page: MakePage, services: Services, api_tokens: Tokens, admin_http: httpx.AsyncClient
+) -> None:
+    """Each route added loads the lists again. On a slow network the first load's answer,
+    read before the second route was added, comes last: it must not hide the second route."""
+    name = unique("desk-page")
+    channel = {"name": name, "kind": "slack", "url": "https://hooks.slack.example/services/T/B/x"}
+    made = await admin_http.post("/v1/alert-channels", json=channel, headers=auth(api_tokens.admin))
+    assert made.status_code == 201, made.text
+    app = await browser_page(services, api_tokens.admin, "/app/alert-routing")
+    page = app.page
+    read, release = asyncio.Event(), asyncio.Event()
+    held: list[Request] = []
+
+    async def first_list_late(route: Route) -> None:
+        if held or route.request.method != "GET":  # the posts and later lists go at once
+            await route.continue_()
+            return
+        held.append(route.request)
+        answer = await route.fetch()  # read now, with the first route only...
+        read.set()
+        await release.wait()  # ...and answered after the second load's
+        await route.fulfill(response=answer)
+
+    await page.route("**/v1/alert-routes", first_list_late)
+    form = page.get_by_role("form", name="Add a route")
+    for n in (1, 2):
+        await form.get_by_label("Name").fill(f"{name}-{n}")
+        await form.get_by_label("Channel").select_option(name)
+        async with page.expect_response(
+            lambda r: r.url.endswith("/v1/alert-routes") and r.request.method == "POST"
+        ) as posted:
+            await form.get_by_role("button", name="Add route").click()
+        assert (await posted.value).status == 201
+        await asyncio.wait_for(read.wait(), 15)  # the first load's list is read, held
+    second = page.locator(f'tr[data-route="{name}-2"]')
+    await expect(second).to_be_visible()  # the second load painted
+    release.set()
+    # Both loads taken (the lists are no longer busy): the second route is still listed.
+    await expect(page.locator("tbody[aria-busy]")).to_have_count(0)
+    await page.unroute("**/v1/alert-routes", first_list_late)
+    assert await second.count() == 1, "the first load's late answer hid the second route"
+    assert await page.locator(f'tr[data-route="{name}-1"]').count() == 1
 
 
 async def test_finance_is_told_only_an_admin_manages_routing(
