@@ -327,8 +327,9 @@ def test_repeats_while_open_stop_once_acknowledged_and_quiet_hours_hold(
     b = add_channel(http, api_tokens, name=f"quiet-{tag}", kind="slack",
                     url=http_receiver.url(quiet))  # fmt: skip
     cleanup += [a["channel_id"], b["channel_id"]]
-    add_route(http, api_tokens, name=f"loud-{tag}", channel=a["name"], repeat_interval_s=1,
-              match={"client_ids": [client], "rules": ["BYPASS_THREAT"]})  # fmt: skip
+    loud_route = add_route(http, api_tokens, name=f"loud-{tag}", channel=a["name"],
+                           repeat_interval_s=1,
+                           match={"client_ids": [client], "rules": ["BYPASS_THREAT"]})  # fmt: skip
     now = datetime.now(UTC)
     window = {"start": (now - timedelta(hours=1)).strftime("%H:%M"),
               "end": (now + timedelta(hours=1)).strftime("%H:%M"), "timezone": "UTC"}  # fmt: skip
@@ -344,7 +345,14 @@ def test_repeats_while_open_stop_once_acknowledged_and_quiet_hours_hold(
     assert got[1].body["text"].startswith("Still open: [CRITICAL] BYPASS_THREAT")
     ack = http.post(f"/v1/alerts/{alert['alert_id']}/acknowledge", headers=auth(api_tokens.am))
     assert ack.status_code == 200
-    time.sleep(1.5)  # a repeat queued just before the acknowledgement may still go out
+
+    def settled() -> bool:
+        # A repeat being sent as the acknowledgement came may still arrive: it is recorded
+        # (delivered) once sent; one queued but not sent yet is dropped when its turn comes.
+        log = deliveries(http, api_tokens, route_id=loud_route["route_id"])
+        return all(d["status"] in ("delivered", "dropped") for d in log)
+
+    wait_for(settled, 20, "the loud route's queue settled after the acknowledgement")
     after = len(http_receiver.at(loud))
     time.sleep(3)  # three repeat intervals: none comes
     assert len(http_receiver.at(loud)) == after
