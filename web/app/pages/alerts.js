@@ -183,15 +183,15 @@ class Board {
     const mine = ++this.loads;
     const from = this.arrivals;
     const ticket = ++this.totalsAsked;
-    const table = this.tbody.parentElement;
+    const table = this.tbody.parentElement; // the board's table (render puts it in first)
     this.pending += 1;
-    table.setAttribute("aria-busy", "true");
+    table?.setAttribute("aria-busy", "true");
     let r;
     try {
       r = await api.answer("GET", this.query({ limit: PAGE }));
     } finally {
       this.pending -= 1;
-      if (!this.pending) table.removeAttribute("aria-busy");
+      if (!this.pending) table?.removeAttribute("aria-busy");
     }
     if (mine !== this.loads) return; // a later load (other filters) paints instead
     if (!r.ok) {
