@@ -19,12 +19,17 @@ async def test_new_and_changed_alerts_stream_and_resume(
     finance = {"Authorization": f"Bearer {api_tokens.finance}"}
     am = {"Authorization": f"Bearer {api_tokens.am}"}
     async with httpx.AsyncClient(base_url=services.url, timeout=60) as client:
+        opened = asyncio.Event()
         reader = asyncio.create_task(
             read_sse(
-                client, finance, lambda a: a["contract_id"] == cid and a["rule"] == "BYPASS_THREAT"
+                client,
+                finance,
+                lambda a: a["contract_id"] == cid and a["rule"] == "BYPASS_THREAT",
+                opened=opened,
             )
         )
-        await asyncio.sleep(0.5)  # the stream starts from now
+        # The stream carries what happens once it has answered: only then the story is told.
+        await asyncio.wait_for(opened.wait(), 30)
         story = seed_003_story(cid, aid, api_tokens.am_id)
         for name in ("signed", "started", "contact", "threat"):
             r = await client.post("/v1/events", json=story[name], headers=am)

@@ -59,14 +59,22 @@ def history(cid: str, am_id: str, *types: str, **overrides: Any) -> list[dict[st
 
 
 async def read_sse(
-    client: httpx.AsyncClient, headers: dict[str, str], want: Any, timeout: float = 30
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    want: Any,
+    timeout: float = 30,
+    opened: asyncio.Event | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The first (id, alert) on the stream for which want(alert) holds."""
+    """The first (id, alert) on the stream for which want(alert) holds. `opened` is set once
+    the stream has answered: without Last-Event-ID it carries what happens from then on (the
+    API takes its starting point before it answers)."""
 
     async def go() -> tuple[str, dict[str, Any]]:
         async with client.stream("GET", "/v1/alerts/stream", headers=headers) as r:
             assert r.status_code == 200
             assert r.headers["content-type"].startswith("text/event-stream")
+            if opened is not None:
+                opened.set()
             event_id, data = "", ""
             async for line in r.aiter_lines():
                 if line.startswith("id: "):
@@ -87,15 +95,24 @@ async def open_stream(
     client: httpx.AsyncClient, headers: dict[str, str] | None = None
 ) -> asyncio.Task[list[str]]:
     """The live stream of alerts read in a task until the server ends it (the task's result:
-    its lines), open and still going a second later."""
+    its lines): answered (200, so signed in when it opened, however slow the machine), and
+    still going a second later."""
+    opened = asyncio.Event()
 
     async def read_until_end() -> list[str]:
         async with client.stream("GET", "/v1/alerts/stream", headers=headers) as r:
             assert r.status_code == 200
             assert r.headers["cache-control"] == "no-store"
+            opened.set()
             return [line async for line in r.aiter_lines()]
 
     reader = asyncio.create_task(read_until_end())
+    answered = asyncio.create_task(opened.wait())
+    await asyncio.wait([reader, answered], timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    answered.cancel()
+    if reader.done():
+        reader.result()  # its failure, if it failed
+    assert opened.is_set(), "the stream did not answer within 30 s"
     await asyncio.sleep(1.0)
     assert not reader.done()
     return reader
