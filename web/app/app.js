@@ -116,11 +116,13 @@ async function signInOptions() {
   }
 }
 
-async function signInPage() {
+async function signInPage(seq) {
   document.title = "Sign in · Markup Ledger";
   clear(main);
+  document.body.dataset.state = "loading"; // not the page before's "ready" meanwhile
   const next = new URLSearchParams(location.search).get("next") || "/";
   const options = await signInOptions();
+  if (seq !== renderSeq) return; // another page was asked for meanwhile: it paints, not this
   const err = el("p", { class: "form-error", id: "token-error", role: "alert" });
   const input = el("input", {
     id: "token", name: "token", type: "password", autocomplete: "off", required: true,
@@ -167,7 +169,7 @@ async function route() {
   const path = location.pathname;
   if (path === "/app/sign-in") {
     if (session) return navigate("/", { replace: true });
-    return signInPage();
+    return signInPage(seq);
   }
   if (!session) {
     return navigate(`/app/sign-in?next=${encodeURIComponent(path + location.search)}`, {
