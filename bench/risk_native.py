@@ -2,7 +2,7 @@
 bench/RESULTS.md "The risk agent's first pass, fourth round" (mypyc was measured, not adopted).
 
     .venv/bin/python -m bench.risk_native [--modules projections/risk,...] [--keep DIR]
-                                          [--rounds R] [--catch-up]
+                                          [--rounds R] [--instructions] [--catch-up]
 
 1. copies this checkout's tracked files (`git ls-files`, as they are on disk) to a temporary
    directory (or DIR): nothing is compiled or edited here, so no extension module is ever left
@@ -13,7 +13,10 @@ bench/RESULTS.md "The risk agent's first pass, fourth round" (mypyc was measured
 4. runs `bench.risk_step --few-gcs` (the realistic mix, best of R, then `--mix every`) in the
    copy, compiled, and in this checkout, pure, alternately, and prints both; the md5s of the
    alerts and states must be the same (it fails otherwise);
-5. with --catch-up, `bench.catch_up --sizes 200000 --only bare,risk` in the copy (its
+5. with --instructions, the instructions of the step (valgrind's cachegrind, which a loaded
+   machine does not move): 4,000 events over 80 contracts, seed 1, each mix, the same run
+   without the fold subtracted;
+6. with --catch-up, `bench.catch_up --sizes 200000 --only bare,risk` in the copy (its
    `ledger serve risk` imports the compiled rules: the processes start in its directory) and
    then here, back to back (Kafka and PostgreSQL of `make up`).
 """
@@ -146,11 +149,43 @@ def _step(cwd: Path, *args: str) -> dict[str, str]:
     return found
 
 
+# The step over one seed's log, or (argv[2] "none") the same run without it.
+_COUNTED = """
+import gc, sys
+gc.set_threshold(50_000, 20, 20)
+from bench.risk_step import MIXES, step
+from events.serialization import decode_event
+from simulation.histories import generate
+log = generate(4_000, 80, 1, False, MIXES[sys.argv[1]]).records
+events = [decode_event(value) for _, value in log]
+if sys.argv[2] == "step":
+    step(events)
+"""
+
+
+def _instructions(cwd: Path, mix: str) -> float:
+    """Instructions of the step an event: cachegrind's count with it, less without it."""
+
+    def counted(what: str) -> int:
+        out = subprocess.run(
+            ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+             sys.executable, "-c", _COUNTED, mix, what],
+            cwd=cwd, check=True, capture_output=True, text=True,
+        ).stderr  # fmt: skip
+        found = re.search(r"I\s+refs:\s+([\d,]+)", out)
+        if found is None:
+            sys.exit(f"no instruction count in valgrind's output:\n{out[-2000:]}")
+        return int(found.group(1).replace(",", ""))
+
+    return (counted("step") - counted("none")) / 4_000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--modules", default=MODULES, help="comma-separated, as mypyc takes them")
     parser.add_argument("--keep", type=Path, help="build here and leave it (default: a temp dir)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--instructions", action="store_true", help="count them (valgrind)")
     parser.add_argument("--catch-up", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="risk-native-") as tmp:
@@ -170,6 +205,15 @@ def main() -> None:
             for digest in ("alerts md5", "states md5"):
                 if compiled[digest] != pure[digest]:
                     sys.exit(f"{mix}: {digest} differs: {compiled[digest]} against {pure[digest]}")
+        if args.instructions:
+            if shutil.which("valgrind") is None:
+                sys.exit("--instructions needs valgrind (apt-get install valgrind)")
+            for mix in ("realistic", "every"):
+                compiled_i, pure_i = _instructions(copy, mix), _instructions(ROOT, mix)
+                print(
+                    f"{mix}: {compiled_i:,.0f} instructions/event compiled, {pure_i:,.0f} pure "
+                    f"({pure_i / compiled_i:.2f}x)"
+                )
         if args.catch_up:
             for where, cwd in (("compiled", copy), ("pure", ROOT)):
                 out = subprocess.run(
