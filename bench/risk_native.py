@@ -183,13 +183,18 @@ def _instructions(cwd: Path, mix: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--modules", default=MODULES, help="comma-separated, as mypyc takes them")
-    parser.add_argument("--keep", type=Path, help="build here and leave it (default: a temp dir)")
+    parser.add_argument(
+        "--keep", type=Path, help="build here (new or empty) and leave it (default: a temp dir)"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--instructions", action="store_true", help="count them (valgrind)")
     parser.add_argument("--catch-up", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="risk-native-") as tmp:
         copy = args.keep or Path(tmp)
+        if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+            # mypyc's incremental build kept C generated before an edit here once: start empty.
+            sys.exit(f"{args.keep} is not empty: --keep builds into a new or empty directory")
         _copy(copy)
         _edit(copy)
         _compile(copy, args.modules.split(","))
