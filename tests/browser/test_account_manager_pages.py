@@ -68,6 +68,18 @@ async def placed(am_http: httpx.AsyncClient, api_tokens: Tokens) -> str:
     return cid
 
 
+async def _threaten(am_http: httpx.AsyncClient, token: str, cid: str) -> dict[str, Any]:
+    """A bypass threat on `cid`, submitted over HTTP as a manager; its BYPASS_THREAT alert."""
+    threat = example(
+        "BypassThreatReported", contract_id=cid, assignment_id="A-W-1", staffer_id="S-1",
+        occurred_at="2026-11-20T09:00:00+00:00",
+    )  # fmt: skip
+    r = await am_http.post("/v1/events", json=threat, headers=auth(token))
+    assert r.status_code == 201, r.text
+    alert: dict[str, Any] = next(a for a in r.json()["alerts"] if a["rule"] == "BYPASS_THREAT")
+    return alert
+
+
 async def test_raise_request_previewed_then_submitted(
     placed: str, am_page: AppPage, api_tokens: Tokens, am_http: httpx.AsyncClient
 ) -> None:
@@ -208,13 +220,7 @@ async def test_alert_board_is_live_on_every_screen(
 
     # Submitted elsewhere (over HTTP): on the open boards without a reload. How soon is
     # measured by bench/live_load.py, not here: a bound of 2 s failed on a loaded machine.
-    threat = example(
-        "BypassThreatReported", contract_id=cid, assignment_id="A-W-1", staffer_id="S-1",
-        occurred_at="2026-11-20T09:00:00+00:00",
-    )  # fmt: skip
-    r = await am_http.post("/v1/events", json=threat, headers=auth(api_tokens.am))
-    assert r.status_code == 201, r.text
-    alert = next(a for a in r.json()["alerts"] if a["rule"] == "BYPASS_THREAT")
+    alert = await _threaten(am_http, api_tokens.am, cid)
     rows = [b.page.locator(f'tr[data-alert="{alert["alert_id"]}"]') for b in (first, second)]
     for row in rows:
         await expect(row).to_be_visible(timeout=15_000)
@@ -272,13 +278,7 @@ async def test_an_alert_that_comes_live_while_the_board_loads_stays_on_it(
     await expect(page.locator("#live-state")).to_have_text("Live")
     await asyncio.wait_for(read.wait(), 15)
 
-    threat = example(
-        "BypassThreatReported", contract_id=cid, assignment_id="A-W-1", staffer_id="S-1",
-        occurred_at="2026-11-20T09:00:00+00:00",
-    )  # fmt: skip
-    r = await am_http.post("/v1/events", json=threat, headers=auth(api_tokens.am))
-    assert r.status_code == 201, r.text
-    alert = next(a for a in r.json()["alerts"] if a["rule"] == "BYPASS_THREAT")
+    alert = await _threaten(am_http, api_tokens.am, cid)
     row = page.locator(f'tr[data-alert="{alert["alert_id"]}"]')
     await expect(row).to_be_visible(timeout=15_000)  # live, before the list came
 
