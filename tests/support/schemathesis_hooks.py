@@ -37,9 +37,12 @@ def _hours(value: Any) -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
     try:
-        return Decimal(str(value))
-    except ArithmeticError:
+        hours = Decimal(str(value))
+    except (ArithmeticError, ValueError):  # ValueError: an int past str()'s 4,300 digits
         return None
+    # "NaN" is a string the schema allows: ordering it raises, and a hook that raises is a
+    # runtime error of the whole run, not a finding about the API.
+    return hours if hours.is_finite() else None
 
 
 def _overtime_in_bounds(event: dict[str, Any]) -> None:
