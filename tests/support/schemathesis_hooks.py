@@ -8,11 +8,14 @@ at most 168; an assignment's regular and planned OT hours add to at most 168, an
 one has no OT. Generated events get their two dates in order, an amendment with no term gets a
 client name, a date ahead gets today's, a week its Monday, hours past 168 in all none of OT
 and DT, an exempt assignment no OT; nothing else is changed, and every check still runs on
-every answer.
+every answer. It also makes `ast.parse` one at a time (why below).
 """
 
 from __future__ import annotations
 
+import ast
+import functools
+import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,6 +23,24 @@ from typing import Any
 import schemathesis
 
 from events.catalogue import CONTRACT_TERMS
+
+# CPython 3.11 keeps the AST constructor's recursion depth in state its threads share, so two
+# `ast.parse` at once can fail with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905 and the reports that link it). Hypothesis parses a lambda's source to
+# name a filter, and Schemathesis's two workers are threads. Seen whole in a run of the parallel
+# tier under load (a "Runtime Error" of the coverage phase), and most likely what ended a CI run
+# the same way, its message cut. One parse at a time in whatever process loads these hooks.
+_PARSING = threading.Lock()
+_parse = ast.parse
+
+
+@functools.wraps(_parse)
+def _one_parse_at_a_time(*args: Any, **kwargs: Any) -> Any:
+    with _PARSING:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _one_parse_at_a_time
 
 _EVENT_BODIES = ("/v1/events", "/v1/events/preview")  # the same body: events as submitted
 _DATE_PAIRS = (("start_date", "end_date"), ("start_date", "expected_end_date"))
