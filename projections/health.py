@@ -28,6 +28,23 @@ from typing import Final, Literal
 
 WINDOW: Final = timedelta(days=90)
 
+# The table above, once: each counted part takes min(cap, max(0, n) × each) off 100, written out
+# where it is used (the risk agent scores every event; a call per part would cost it).
+RECENCY_CAP: Final = 20
+RESPONSE_CAP: Final = 15
+RESPONSE_EACH: Final = 5
+COMPLAINTS_CAP: Final = 15
+COMPLAINTS_EACH: Final = 5
+LEGAL_CAP: Final = 30
+LEGAL_EACH: Final = 15
+BYPASS_CAP: Final = 20
+BYPASS_EACH: Final = 10
+PRESSURE_CAP: Final = 12
+PRESSURE_EACH: Final = 4
+TREND_CAP: Final = 15
+SHORT_WEEKS_CAP: Final = 12
+SHORT_WEEKS_EACH: Final = 3
+
 
 def days_back(day: date, span: timedelta) -> date:
     """`span` before `day`, or the first day there is: an event may be dated in the year 1 (the
@@ -87,27 +104,28 @@ def _n(n: int, word: str) -> str:
 def recency_points(days_since_two_way_contact: int | None) -> int:
     """The points the contact recency part takes off (the part that grows with time alone)."""
     days = days_since_two_way_contact
-    return 20 if days is None else min(20, max(0, days - CONTACT_GRACE_DAYS))
+    return RECENCY_CAP if days is None else min(RECENCY_CAP, max(0, days - CONTACT_GRACE_DAYS))
+
+
+def trend_points(gross_profit_change_pct: Decimal | None) -> int:
+    """The points the gross profit trend part takes off: half the percentage it fell."""
+    change = gross_profit_change_pct
+    if change is None or change >= 0:
+        return 0
+    return min(TREND_CAP, int((-change / 2).to_integral_value(rounding=ROUND_HALF_UP)))
 
 
 def _points(f: HealthFacts) -> tuple[int, int, int, int, int, int, int, int]:
     """The points each part takes off, in the order of `client_health`'s parts."""
-    # Each part: min(cap, max(0, n) × each), written out (the risk agent scores every event).
-    change = f.gross_profit_change_pct
-    trend = (
-        0
-        if change is None or change >= 0
-        else min(15, int((-change / 2).to_integral_value(rounding=ROUND_HALF_UP)))
-    )
     return (
         recency_points(f.days_since_two_way_contact),
-        min(15, max(0, f.unanswered_outbound_in_a_row) * 5),
-        min(15, max(0, f.complaints_90d) * 5),
-        min(30, max(0, f.legal_threats_90d) * 15),
-        min(20, max(0, f.bypass_threats_90d) * 10),
-        min(12, max(0, f.open_pressure) * 4),
-        trend,
-        min(12, max(0, f.short_weeks) * 3),
+        min(RESPONSE_CAP, max(0, f.unanswered_outbound_in_a_row) * RESPONSE_EACH),
+        min(COMPLAINTS_CAP, max(0, f.complaints_90d) * COMPLAINTS_EACH),
+        min(LEGAL_CAP, max(0, f.legal_threats_90d) * LEGAL_EACH),
+        min(BYPASS_CAP, max(0, f.bypass_threats_90d) * BYPASS_EACH),
+        min(PRESSURE_CAP, max(0, f.open_pressure) * PRESSURE_EACH),
+        trend_points(f.gross_profit_change_pct),
+        min(SHORT_WEEKS_CAP, max(0, f.short_weeks) * SHORT_WEEKS_EACH),
     )
 
 
@@ -126,7 +144,7 @@ def client_health(f: HealthFacts) -> Health:
         HealthPart(
             "contact_recency",
             recency,
-            20,
+            RECENCY_CAP,
             "no two-way contact logged"
             if days is None
             else f"last two-way contact {days} days ago",
@@ -134,37 +152,37 @@ def client_health(f: HealthFacts) -> Health:
         HealthPart(
             "contact_response",
             response,
-            15,
+            RESPONSE_CAP,
             f"{_n(f.unanswered_outbound_in_a_row, 'outbound contact')} in a row without response",
         ),
         HealthPart(
             "complaints",
             complaints,
-            15,
+            COMPLAINTS_CAP,
             f"{_n(f.complaints_90d, 'complaint')} in 90 days",
         ),
         HealthPart(
             "legal_threats",
             legal,
-            30,
+            LEGAL_CAP,
             f"{_n(f.legal_threats_90d, 'complaint')} with a legal threat in 90 days",
         ),
         HealthPart(
             "bypass_threats",
             bypass,
-            20,
+            BYPASS_CAP,
             f"{_n(f.bypass_threats_90d, 'bypass threat')} in 90 days",
         ),
         HealthPart(
             "raise_and_markup_pressure",
             pressure,
-            12,
+            PRESSURE_CAP,
             f"{f.open_pressure} open raise requests and markup negotiations",
         ),
         HealthPart(
             "gross_profit_trend",
             trend,
-            15,
+            TREND_CAP,
             "no gross profit 13 weeks ago to compare with"
             if change is None
             else f"weekly gross profit {change:+.1f} % over 13 weeks",
@@ -172,7 +190,7 @@ def client_health(f: HealthFacts) -> Health:
         HealthPart(
             "hours_shortfall",
             short,
-            12,
+            SHORT_WEEKS_CAP,
             f"{_n(f.short_weeks, 'reported week')} under 60 % of plan",
         ),
     )

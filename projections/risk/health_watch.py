@@ -22,16 +22,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Final, Literal, NamedTuple, TypeVar
 
 from projections.health import (
+    BYPASS_CAP,
+    BYPASS_EACH,
+    COMPLAINTS_CAP,
+    COMPLAINTS_EACH,
+    LEGAL_CAP,
+    LEGAL_EACH,
+    PRESSURE_CAP,
+    PRESSURE_EACH,
+    RESPONSE_CAP,
+    RESPONSE_EACH,
+    SHORT_WEEKS_CAP,
+    SHORT_WEEKS_EACH,
     TREND_WEEKS,
     WINDOW,
     HealthFacts,
     change_pct,
     days_back,
     recency_points,
+    trend_points,
 )
 
 FALLING_BELOW: Final = 50
@@ -198,8 +211,9 @@ def measured_score(
     straightforward measure by tests/unit/test_risk_health_score.py."""
     two_way = None if last_two_way_at is None else (day - last_two_way_at.date()).days
     points = recency_points(two_way)
-    points += min(15, max(0, unanswered_in_a_row) * 5) + min(12, max(0, open_pressure) * 4)
-    points += min(12, max(0, short_weeks) * 3)
+    points += min(RESPONSE_CAP, max(0, unanswered_in_a_row) * RESPONSE_EACH)
+    points += min(PRESSURE_CAP, max(0, open_pressure) * PRESSURE_EACH)
+    points += min(SHORT_WEEKS_CAP, max(0, short_weeks) * SHORT_WEEKS_EACH)
     if marks:
         since = days_back(day, WINDOW)
         complaints = legal = bypass = 0
@@ -211,13 +225,12 @@ def measured_score(
                     legal += 1
                 else:
                     bypass += 1
-        points += min(15, complaints * 5) + min(30, legal * 15) + min(20, bypass * 10)
+        points += min(COMPLAINTS_CAP, complaints * COMPLAINTS_EACH)
+        points += min(LEGAL_CAP, legal * LEGAL_EACH) + min(BYPASS_CAP, bypass * BYPASS_EACH)
     if gross_profit:
         then, now = _then_and_now(gross_profit, day)
         if now < then:  # fell: only then does the part take points
-            change = change_pct(then, now)
-            if change is not None and change < 0:
-                points += min(15, int((-change / 2).to_integral_value(rounding=ROUND_HALF_UP)))
+            points += trend_points(change_pct(then, now))
     return max(0, 100 - points)
 
 
