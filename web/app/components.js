@@ -129,6 +129,30 @@ export function numCell(s) {
 }
 
 /**
+ * Loads that can be answered in another order than asked (clicks or changes faster than the
+ * network). `latestOnly(targets)` gives `run(fetch)`: it awaits `fetch()` with every element
+ * of `targets()` aria-busy while any load is on its way, and resolves to `{ latest, value }`,
+ * `latest` false when a later run was started meanwhile: that one paints, so a slow earlier
+ * answer never overwrites what the user asked for last.
+ */
+export function latestOnly(targets) {
+  let started = 0;
+  let pending = 0;
+  return async function run(fetch) {
+    const mine = ++started;
+    pending += 1;
+    for (const t of targets()) t.setAttribute("aria-busy", "true");
+    try {
+      const value = await fetch();
+      return { latest: mine === started, value };
+    } finally {
+      pending -= 1;
+      if (!pending) for (const t of targets()) t.removeAttribute("aria-busy");
+    }
+  };
+}
+
+/**
  * A sortable, paginated table.
  *   columns: [{key, label, num?, sortable?, cell(row) -> <td>}]
  *   load({sort, limit, offset}) -> {rows, total}
@@ -144,24 +168,12 @@ export function dataTable({ caption, columns, load, sort, pageSize = 10, page = 
   const wrap = el("div", {}, el("div", { class: "table-wrap", tabindex: "0" }, table),
     el("div", { class: "pager" }, status, prev, next));
 
-  // Clicks may come faster than answers: each draw is numbered and only the latest one
-  // paints, so a slow earlier answer never overwrites the order the user asked for last. The
-  // table is aria-busy while any answer is on its way.
-  let drawn = 0;
-  let pending = 0;
+  const latest = latestOnly(() => [table]); // clicks may come faster than answers
   async function draw() {
-    const mine = ++drawn;
-    pending += 1;
-    table.setAttribute("aria-busy", "true");
-    let answer;
-    try {
-      answer = await load({ sort: state.sort, limit: pageSize, offset: state.page * pageSize });
-    } finally {
-      pending -= 1;
-      if (!pending) table.removeAttribute("aria-busy");
-    }
-    if (mine !== drawn) return;
-    const { rows, total } = answer;
+    const answer = await latest(() =>
+      load({ sort: state.sort, limit: pageSize, offset: state.page * pageSize }));
+    if (!answer.latest) return;
+    const { rows, total } = answer.value;
     clear(table);
     table.append(el("caption", {}, caption));
     const col = state.sort ? state.sort.replace(/^-/, "") : null;

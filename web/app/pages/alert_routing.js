@@ -4,7 +4,7 @@ import { api } from "../api.js";
 import { alertWords } from "../schema.js";
 import { el as h } from "../dom.js";
 import { dateTime } from "../format.js";
-import { problem } from "../components.js";
+import { latestOnly, problem } from "../components.js";
 
 export const title = "Alert routing";
 
@@ -128,24 +128,14 @@ export async function render(root, params, ctx) {
 
   // Two changes in a row (a route, then another) each load the lists again: only the latest
   // load paints, so the first one's answer, read before the second route was added, cannot
-  // hide it. The lists are aria-busy while a load is on its way.
-  const bodies = [channelsBody, routesBody, deliveriesBody];
-  let loads = 0;
-  let pending = 0;
+  // hide it.
+  const latest = latestOnly(() => [channelsBody, routesBody, deliveriesBody]);
   async function load() {
-    const mine = ++loads;
-    pending += 1;
-    for (const b of bodies) b.setAttribute("aria-busy", "true");
-    let c, r, d;
-    try {
-      [c, r, d] = await Promise.all([
-        api.get("/v1/alert-channels"), api.get("/v1/alert-routes"), api.get("/v1/alert-deliveries", { limit: 20 }),
-      ]);
-    } finally {
-      pending -= 1;
-      if (!pending) for (const b of bodies) b.removeAttribute("aria-busy");
-    }
-    if (mine !== loads) return;
+    const answer = await latest(() => Promise.all([
+      api.get("/v1/alert-channels"), api.get("/v1/alert-routes"), api.get("/v1/alert-deliveries", { limit: 20 }),
+    ]));
+    if (!answer.latest) return;
+    const [c, r, d] = answer.value;
     channelsBody.replaceChildren(...c.channels.map((ch) => channelRow(ch, remove)));
     channelSelect.replaceChildren(...c.channels.map((ch) => h("option", { value: ch.name }, ch.name)));
     routesBody.replaceChildren(...r.routes.map((rt) => routeRow(rt, remove)));

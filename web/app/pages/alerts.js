@@ -6,7 +6,7 @@ import { knownPeople, nameOf } from "../people.js";
 import { api } from "../api.js";
 import { el as h } from "../dom.js";
 import { dateTime, money, words } from "../format.js";
-import { link, severityBadge } from "../components.js";
+import { latestOnly, link, severityBadge } from "../components.js";
 import { alertWords } from "../schema.js";
 
 export const title = "Alerts";
@@ -47,8 +47,8 @@ class Board {
     // read before it cannot undo it; only the latest load and totals paint.
     this.latest = new Map(); // alert_id -> {alert, n}
     this.arrivals = 0;
-    this.loads = 0;
-    this.pending = 0; // loads on their way: the table says it is busy meanwhile
+    // Only the latest load paints; the board's table (render puts it in first) is busy meanwhile.
+    this.latestLoad = latestOnly(() => [this.tbody.parentElement].filter(Boolean));
     this.totalsAsked = 0;
     this.totalsShown = 0;
   }
@@ -180,20 +180,11 @@ class Board {
   }
 
   async load() {
-    const mine = ++this.loads;
     const from = this.arrivals;
     const ticket = ++this.totalsAsked;
-    const table = this.tbody.parentElement; // the board's table (render puts it in first)
-    this.pending += 1;
-    table?.setAttribute("aria-busy", "true");
-    let r;
-    try {
-      r = await api.answer("GET", this.query({ limit: PAGE }));
-    } finally {
-      this.pending -= 1;
-      if (!this.pending) table?.removeAttribute("aria-busy");
-    }
-    if (mine !== this.loads) return; // a later load (other filters) paints instead
+    const answer = await this.latestLoad(() => api.answer("GET", this.query({ limit: PAGE })));
+    if (!answer.latest) return; // a later load (other filters) paints instead
+    const r = answer.value;
     if (!r.ok) {
       this.message.textContent = r.message;
       return;
